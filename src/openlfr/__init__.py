@@ -1,0 +1,3 @@
+"""OpenLFR: accountable live facial recognition."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from openlfr.cli import main
+
+main()

@@ -1,0 +1,63 @@
+"""The ``openlfr`` command line (Typer), thin over ``services``.
+
+Each module in this package that defines ``register(app: typer.Typer) -> None`` adds its
+commands; modules keep heavy imports (models, databases) inside their command functions so
+that ``openlfr --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import sys
+
+import typer
+
+from openlfr.errors import OpenLFRError
+
+app = typer.Typer(name="openlfr", no_args_is_help=True, add_completion=False,
+                  help="OpenLFR: accountable live facial recognition.")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the OpenLFR version."""
+    from openlfr import __version__
+
+    typer.echo(__version__)
+
+
+def _discover() -> None:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        reg = getattr(mod, "register", None)
+        if callable(reg):
+            reg(app)
+
+
+_discover()
+
+
+def main() -> None:
+    """Entry point: run the app; an ``OpenLFRError`` prints one line and exits 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except OpenLFRError as exc:
+        typer.echo(f"error[{exc.code}]: {exc.message}", err=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,1 @@
+"""Model backends. Each module registers its detectors, aligners and embedders by ``type``."""

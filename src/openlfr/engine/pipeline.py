@@ -1,0 +1,104 @@
+"""The face engine: detect -> align -> measure quality -> gate -> embed.
+
+``FaceEngine.analyse`` returns a ``FaceBatch`` with quality and (for the faces asked for)
+embeddings; the aligned chips are returned alongside and never stored by the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from openlfr.engine import registry
+from openlfr.engine.protocols import Aligner, Chips, Detector, Embedder
+from openlfr.engine.quality import GateResult, QualityGate, apply_gate, measure
+from openlfr.errors import ConfigError
+from openlfr.types import FaceBatch, Image
+
+
+class EngineConfig(BaseModel):
+    """Which models make up the pipeline, and their options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: str = Field("dlib-hog", description="Detector type in the backend registry.")
+    detector_options: dict[str, Any] = Field(default_factory=lambda: {"upsample": 1, "min_face_px": 40})
+    embedder: str = Field("dlib-resnet", description="Embedder type in the backend registry.")
+    embedder_options: dict[str, Any] = Field(default_factory=dict)
+    aligner: str | None = Field(None, description="Aligner type; default: the one the embedder's chip needs.")
+    aligner_options: dict[str, Any] = Field(default_factory=dict)
+    gate: QualityGate = Field(default_factory=QualityGate)
+
+
+_ALIGNER_FOR = {"dlib": "dlib", "arcface": "arcface"}
+
+
+@dataclass
+class Analysis:
+    faces: FaceBatch
+    gate: GateResult
+    chips: Chips = field(repr=False)
+
+
+class FaceEngine:
+    def __init__(self, detector: Detector, aligner: Aligner, embedder: Embedder,
+                 gate: QualityGate | None = None) -> None:
+        if aligner.spec.alignment != embedder.chip_spec.alignment or aligner.spec.size != embedder.chip_spec.size:
+            raise ConfigError(f"aligner makes {aligner.spec} chips but the embedder needs {embedder.chip_spec}",
+                              code="incompatible_models")
+        self.detector = detector
+        self.aligner = aligner
+        self.embedder = embedder
+        self.gate = gate or QualityGate()
+
+    @classmethod
+    def from_config(cls, cfg: EngineConfig | None = None) -> FaceEngine:
+        cfg = cfg or EngineConfig()
+        embedder: Embedder = registry.create("embedder", cfg.embedder, **cfg.embedder_options)
+        detector: Detector = registry.create("detector", cfg.detector, **cfg.detector_options)
+        spec = embedder.chip_spec
+        aligner_type = cfg.aligner or _ALIGNER_FOR.get(spec.alignment, spec.alignment)
+        opts = {"size": spec.size, **({"padding": spec.padding} if spec.alignment == "dlib" else {}),
+                **cfg.aligner_options}
+        aligner: Aligner = registry.create("aligner", aligner_type, **opts)
+        return cls(detector, aligner, embedder, cfg.gate)
+
+    @property
+    def model_ids(self) -> dict[str, str]:
+        return {"detector": self.detector.model_id, "embedder": self.embedder.model_id}
+
+    def analyse(self, image: Image, embed: Literal["all", "passed", "none"] = "all",
+                faces: FaceBatch | None = None) -> Analysis:
+        """Run the pipeline on one RGB image. ``faces`` skips detection (boxes given)."""
+        found = self.detector.detect(image) if faces is None else faces
+        chips, landmarks = self.aligner.align(image, found)
+        if found.landmarks is not None and len(found) and not np.isnan(found.landmarks).any():
+            landmarks = found.landmarks
+        quality = measure(chips, landmarks, found.det_score)
+        gate = apply_gate(quality, self.gate)
+        found = found.replace(landmarks=landmarks, quality=quality)
+        if embed != "none" and len(found):
+            want = np.ones(len(found), bool) if embed == "all" else gate.passed
+            emb = np.full((len(found), self.embedder.dim), np.nan, dtype=np.float32)
+            if want.any():
+                emb[want] = self.embedder.embed(chips[want])
+            found = found.replace(embedding=emb)
+        return Analysis(faces=found, gate=gate, chips=chips)
+
+
+def pick_main_face(faces: FaceBatch, dominance: float = 2.0) -> tuple[int | None, str | None]:
+    """The one face an enrolment photo is of: the only face, or one whose area is at least
+    ``dominance`` times any other's. Returns (index, None) or (None, reason)."""
+    n = len(faces)
+    if n == 0:
+        return None, "no face"
+    if n == 1:
+        return 0, None
+    areas = faces.areas
+    order = np.argsort(-areas)
+    if areas[order[0]] >= dominance * areas[order[1]]:
+        return int(order[0]), None
+    return None, f"several faces ({n}) and none clearly the subject"

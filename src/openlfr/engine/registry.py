@@ -1,0 +1,63 @@
+"""Backend registry: detectors, aligners and embedders are created from a ``type`` name.
+
+Backends register a factory with :func:`register`; callers use :func:`create`. Optional
+backends (ONNX, LiteRT) import lazily so the embedded default needs nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any, Literal
+
+from openlfr.errors import ConfigError
+
+Kind = Literal["detector", "aligner", "embedder"]
+_FACTORIES: dict[tuple[str, str], Callable[..., Any]] = {}
+
+# Modules that register backends when imported; imported on first use of the registry.
+_BACKEND_MODULES = (
+    "openlfr.engine.backends.dlib_backend",
+    "openlfr.engine.backends.onnx_backend",
+    "openlfr.engine.backends.dlib_onnx",
+)
+_loaded = False
+
+
+def register(kind: Kind, type_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
+        _FACTORIES[(kind, type_name)] = factory
+        return factory
+
+    return deco
+
+
+def _load_backends() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for mod in _BACKEND_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            # A backend module that is not written yet, or an optional dependency that is absent.
+            if exc.name is None or not (exc.name == mod or mod.startswith(exc.name + ".")
+                                        or exc.name in {"onnxruntime", "onnx", "ai_edge_litert"}):
+                raise
+
+
+def available(kind: Kind) -> list[str]:
+    _load_backends()
+    return sorted(name for (k, name) in _FACTORIES if k == kind)
+
+
+def create(kind: Kind, type_name: str, **options: Any) -> Any:
+    _load_backends()
+    try:
+        factory = _FACTORIES[(kind, type_name)]
+    except KeyError:
+        raise ConfigError(
+            f"unknown {kind} type {type_name!r}; available: {', '.join(available(kind)) or 'none'}",
+            code="unknown_backend") from None
+    return factory(**options)

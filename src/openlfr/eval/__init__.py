@@ -1,0 +1,1 @@
+"""Evaluation: verification, open-set identification, planning, fairness. Uses ``engine`` only."""
