@@ -1,0 +1,1 @@
+"""Use cases: the only layer that wires engine, runtime and storage together."""

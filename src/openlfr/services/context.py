@@ -1,0 +1,47 @@
+"""The application context: settings, database, cipher and the face engine, created lazily."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from openlfr.engine.pipeline import EngineConfig, FaceEngine
+from openlfr.errors import ConfigError
+from openlfr.settings import Settings, load_settings
+from openlfr.storage.crypto import Cipher, load_cipher
+from openlfr.storage.db import Database
+
+
+def engine_config_from_settings(settings: Settings, **overrides: Any) -> EngineConfig:
+    det_opts: dict[str, Any] = {"min_face_px": settings.min_face_px}
+    if settings.detector == "dlib-hog":
+        det_opts["upsample"] = settings.hog_upsample
+    return EngineConfig(detector=settings.detector, detector_options=det_opts,
+                        embedder=settings.embedder, **overrides)
+
+
+class AppContext:
+    def __init__(self, settings: Settings | None = None, engine_config: EngineConfig | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._engine_config = engine_config
+
+    @cached_property
+    def db(self) -> Database:
+        if self.settings.database_url is None and not (self.settings.data_dir / "openlfr.db").exists():
+            raise ConfigError(f"no OpenLFR database in {self.settings.data_dir}; run `openlfr init` first",
+                              code="not_initialised")
+        db = Database(self.settings.db_url)
+        db.upgrade()
+        return db
+
+    @cached_property
+    def cipher(self) -> Cipher:
+        return load_cipher(self.settings)
+
+    @cached_property
+    def engine(self) -> FaceEngine:
+        return FaceEngine.from_config(self._engine_config or engine_config_from_settings(self.settings))
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.dispose()

@@ -1,0 +1,270 @@
+"""Watchlists: create, list, show, delete, enrol photos, import folders, build the search index."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from openlfr.engine.imageio import IMAGE_SUFFIXES, decode_image, read_bytes
+from openlfr.engine.matcher import WatchlistEntryRef, WatchlistIndex
+from openlfr.engine.pipeline import pick_main_face
+from openlfr.engine.thresholds import family_of
+from openlfr.errors import ConflictError, InputError, NotFoundError
+from openlfr.services.context import AppContext
+from openlfr.storage import audit
+from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Rejection:
+    source: str
+    person_id: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"source": self.source, "person_id": self.person_id, "reason": self.reason}
+
+
+@dataclass
+class EnrolResult:
+    accepted: int = 0
+    people: set[str] = field(default_factory=set)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def merge(self, other: EnrolResult) -> None:
+        self.accepted += other.accepted
+        self.people |= other.people
+        self.rejected.extend(other.rejected)
+
+    def to_dict(self) -> dict[str, Any]:
+        reasons: dict[str, int] = {}
+        for r in self.rejected:
+            key = r.reason.split(":", 1)[0]
+            reasons[key] = reasons.get(key, 0) + 1
+        return {"accepted_images": self.accepted, "people": len(self.people),
+                "rejected_images": len(self.rejected), "rejected_by_reason": reasons,
+                "rejected": [r.to_dict() for r in self.rejected]}
+
+
+def _get(session: Session, name: str) -> Watchlist:
+    wl = session.scalar(select(Watchlist).where(Watchlist.name == name))
+    if wl is None:
+        raise NotFoundError(f"no watchlist named {name!r}", code="watchlist_not_found")
+    return wl
+
+
+def create(ctx: AppContext, name: str, actor: str, description: str = "",
+           deployment_id: int | None = None) -> dict[str, Any]:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InputError("watchlist name must be 1-200 characters", code="bad_name")
+    try:
+        with ctx.db.session() as s:
+            wl = Watchlist(name=name, description=description, created_by=actor, deployment_id=deployment_id)
+            s.add(wl)
+            s.flush()
+            audit.record(s, actor, "watchlist.create", "watchlist", wl.id, {"name": name})
+            return {"id": wl.id, "name": wl.name}
+    except IntegrityError:
+        raise ConflictError(f"a watchlist named {name!r} already exists", code="watchlist_exists") from None
+
+
+def _counts(s: Session, wl_id: int) -> tuple[int, int]:
+    entries = s.scalar(select(func.count()).select_from(WatchlistEntry)
+                       .where(WatchlistEntry.watchlist_id == wl_id)) or 0
+    images = s.scalar(select(func.count()).select_from(ReferenceImage).join(WatchlistEntry)
+                      .where(WatchlistEntry.watchlist_id == wl_id)) or 0
+    return int(entries), int(images)
+
+
+def list_all(ctx: AppContext) -> list[dict[str, Any]]:
+    with ctx.db.session() as s:
+        out = []
+        for wl in s.scalars(select(Watchlist).order_by(Watchlist.name)):
+            entries, images = _counts(s, wl.id)
+            out.append({"id": wl.id, "name": wl.name, "description": wl.description, "entries": entries,
+                        "images": images, "embedder": wl.embedder_family, "deployment_id": wl.deployment_id,
+                        "created_by": wl.created_by, "created_at": wl.created_at.isoformat()})
+        return out
+
+
+def show(ctx: AppContext, name: str) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        wl = _get(s, name)
+        rows = s.execute(
+            select(WatchlistEntry, func.count(ReferenceImage.id))
+            .outerjoin(ReferenceImage).where(WatchlistEntry.watchlist_id == wl.id)
+            .group_by(WatchlistEntry.id).order_by(WatchlistEntry.person_id)).all()
+        entries = [{"id": e.id, "person_id": e.person_id, "name": e.display_name, "category": e.category,
+                    "reason": e.reason, "source": e.source, "added_by": e.added_by,
+                    "added_at": e.added_at.isoformat(),
+                    "expires_at": e.expires_at.isoformat() if e.expires_at else None, "images": int(n)}
+                   for e, n in rows]
+        return {"id": wl.id, "name": wl.name, "description": wl.description, "embedder": wl.embedder_family,
+                "deployment_id": wl.deployment_id, "entries": entries}
+
+
+def delete_watchlist(ctx: AppContext, name: str, actor: str) -> dict[str, int]:
+    """Delete a watchlist with every entry, image and embedding; verify nothing is left (P4)."""
+    with ctx.db.session() as s:
+        wl = _get(s, name)
+        entry_ids = list(s.scalars(select(WatchlistEntry.id).where(WatchlistEntry.watchlist_id == wl.id)))
+        image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id.in_(entry_ids))))
+        n_emb = s.scalar(select(func.count()).select_from(ReferenceEmbedding)
+                         .where(ReferenceEmbedding.image_id.in_(image_ids))) or 0
+        s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
+        s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
+        s.execute(delete(WatchlistEntry).where(WatchlistEntry.id.in_(entry_ids)))
+        s.execute(delete(Watchlist).where(Watchlist.id == wl.id))
+        left = (s.scalar(select(func.count()).select_from(ReferenceImage)
+                         .where(ReferenceImage.id.in_(image_ids))) or 0) + \
+               (s.scalar(select(func.count()).select_from(ReferenceEmbedding)
+                         .where(ReferenceEmbedding.image_id.in_(image_ids))) or 0)
+        if left:
+            raise ConflictError(f"deletion left {left} biometric rows behind; rolled back", code="delete_incomplete")
+        summary = {"entries": len(entry_ids), "images": len(image_ids), "embeddings": int(n_emb)}
+        audit.record(s, actor, "watchlist.delete", "watchlist", wl.id, {"name": name, **summary})
+    ctx.db.checkpoint()
+    return summary
+
+
+def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry, data: bytes,
+               source: str, actor: str) -> str | None:
+    """Enrol one photo; return a rejection reason or None."""
+    try:
+        image = decode_image(data, name=source, max_pixels=ctx.settings.max_image_pixels)
+    except InputError as exc:
+        return f"unreadable: {exc.message}"
+    engine = ctx.engine
+    analysis = engine.analyse(image, embed="none")
+    idx, why = pick_main_face(analysis.faces)
+    if idx is None:
+        return why
+    if not analysis.gate.passed[idx]:
+        return "failed quality gate: " + "; ".join(analysis.gate.reasons[idx])
+    vec = engine.embedder.embed(analysis.chips[idx: idx + 1])[0].astype("<f4")
+    family = family_of(engine.embedder)
+    if wl.embedder_family is None:
+        wl.embedder_family = family
+    elif wl.embedder_family != family:
+        raise ConflictError(f"watchlist {wl.name!r} holds {wl.embedder_family} vectors but the engine uses "
+                            f"{family}; re-enrol the list with that model", code="model_mismatch")
+    h, w = image.shape[:2]
+    img = ReferenceImage(entry=entry, image_enc=ctx.cipher.encrypt(data), width=w, height=h,
+                         box=dict(zip(("x1", "y1", "x2", "y2"), map(float, analysis.faces.xyxy[idx]), strict=True)),
+                         quality={k: v for k, v in analysis.faces.quality_dict(idx).items()})
+    img.embeddings.append(ReferenceEmbedding(model_family=family, model_id=engine.embedder.model_id,
+                                             dim=int(vec.shape[0]), vector_enc=ctx.cipher.encrypt(vec.tobytes())))
+    s.add(img)
+    return None
+
+
+def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Path | tuple[str, bytes]],
+               actor: str, display_name: str = "", category: str = "", reason: str = "",
+               source_note: str = "", expires_at: datetime | None = None) -> EnrolResult:
+    """Enrol one person's photos (files or (name, bytes) uploads); each photo accepted or rejected."""
+    person_id = person_id.strip()
+    if not person_id or len(person_id) > 200:
+        raise InputError("person id must be 1-200 characters", code="bad_person_id")
+    result = EnrolResult()
+    with ctx.db.session() as s:
+        wl = _get(s, name)
+        entry = s.scalar(select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl.id,
+                                                      WatchlistEntry.person_id == person_id))
+        created = entry is None
+        if entry is None:
+            # Not added to the session yet: the first accepted photo brings it in (cascade), so a
+            # person none of whose photos is accepted leaves no entry behind.
+            entry = WatchlistEntry(watchlist_id=wl.id, person_id=person_id,
+                                   display_name=display_name or person_id, category=category, reason=reason,
+                                   source=source_note, added_by=actor, expires_at=expires_at)
+        for src in sources:
+            label, data = (str(src), None) if isinstance(src, Path) else src
+            try:
+                if data is None:
+                    data = read_bytes(Path(label), ctx.settings.max_upload_bytes)
+                elif len(data) > ctx.settings.max_upload_bytes:
+                    raise InputError(f"{label}: {len(data)} bytes exceeds the limit of "
+                                     f"{ctx.settings.max_upload_bytes}", code="image_too_large")
+            except InputError as exc:
+                result.rejected.append(Rejection(label, person_id, f"unreadable: {exc.message}"))
+                continue
+            why = _enrol_one(ctx, s, wl, entry, data, label, actor)
+            if why is None:
+                result.accepted += 1
+                result.people.add(person_id)
+            else:
+                result.rejected.append(Rejection(label, person_id, why))
+        if result.accepted == 0 and created:
+            return result
+        s.flush()
+        audit.record(s, actor, "watchlist.enrol", "watchlist_entry", entry.id,
+                     {"watchlist": name, "person_id": person_id, "images_added": result.accepted,
+                      "images_rejected": len(result.rejected)})
+    return result
+
+
+def import_folder(ctx: AppContext, name: str, folder: Path, actor: str,
+                  wrap: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
+                  limit: int | None = None) -> EnrolResult:
+    """One subfolder per person; the subfolder's name is the person id."""
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder", code="not_a_folder")
+    people = sorted(p for p in folder.iterdir() if p.is_dir())
+    if limit is not None:
+        people = people[:limit]
+    if not people:
+        raise InputError(f"{folder}: no subfolders (expected one subfolder per person)", code="empty_folder")
+    total = EnrolResult()
+    items: Iterable[Path] = wrap(people, len(people)) if wrap else people
+    for person_dir in items:
+        files = sorted(f for f in person_dir.iterdir() if f.is_file() and not f.name.startswith("."))
+        images = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
+        for f in files:
+            if f.suffix.lower() not in IMAGE_SUFFIXES:
+                total.rejected.append(Rejection(str(f), person_dir.name, "unreadable: not an image file type"))
+        if images:
+            total.merge(add_person(ctx, name, person_dir.name, images, actor,
+                                   display_name=person_dir.name.replace("_", " "), source_note=str(person_dir)))
+    return total
+
+
+def load_index(ctx: AppContext, name: str) -> tuple[WatchlistIndex, dict[str, Any]]:
+    """Decrypt a watchlist's vectors into an in-memory index for the current engine's model."""
+    family = family_of(ctx.engine.embedder)
+    with ctx.db.session() as s:
+        wl = _get(s, name)
+        if wl.embedder_family is not None and wl.embedder_family != family:
+            raise ConflictError(f"watchlist {name!r} holds {wl.embedder_family} vectors but the engine uses "
+                                f"{family}; use the same model or re-enrol", code="model_mismatch")
+        rows = s.execute(
+            select(WatchlistEntry.id, WatchlistEntry.person_id, WatchlistEntry.display_name,
+                   ReferenceEmbedding.vector_enc)
+            .join(ReferenceImage, ReferenceImage.entry_id == WatchlistEntry.id)
+            .join(ReferenceEmbedding, ReferenceEmbedding.image_id == ReferenceImage.id)
+            .where(WatchlistEntry.watchlist_id == wl.id, ReferenceEmbedding.model_family == family)
+            .order_by(WatchlistEntry.id, ReferenceImage.id)).all()
+        meta = {"id": wl.id, "name": wl.name, "deployment_id": wl.deployment_id}
+    entries: list[WatchlistEntryRef] = []
+    pos: dict[int, int] = {}
+    row_entry: list[int] = []
+    dim = ctx.engine.embedder.dim
+    vecs = np.zeros((len(rows), dim), np.float32)
+    for i, (eid, pid, dname, enc) in enumerate(rows):
+        if eid not in pos:
+            pos[eid] = len(entries)
+            entries.append(WatchlistEntryRef(entry_id=eid, person_id=pid, name=dname))
+        row_entry.append(pos[eid])
+        vecs[i] = np.frombuffer(ctx.cipher.decrypt(enc), dtype="<f4")
+    return WatchlistIndex(vecs, entries, row_entry, model_id=family, dim=dim), meta
