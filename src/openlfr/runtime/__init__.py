@@ -1,0 +1,1 @@
+"""Running pipelines: camera workers, bounded drop-oldest queues, reconnects, (later) Ray."""
