@@ -155,6 +155,7 @@ class DlibResNetEmbedder:
         path = model_path("dlib_face_recognition_resnet_model_v1.dat")
         self.jitter = jitter
         self.model_id = f"dlib-resnet-v1@{file_sha256(path)[:12]}"
+        self.family = self.model_id  # same weights as dlib-resnet-onnx, whose family equals this id
         self.chip_spec = ChipSpec(size=150, alignment="dlib", padding=0.25)
         self._net = dlib.face_recognition_model_v1(str(path))
 
