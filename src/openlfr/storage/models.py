@@ -127,3 +127,7 @@ class Counter(Base):
     value: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+
+# Governance tables (deployments, cameras, alerts, legal holds) share this Base; imported here so
+# that importing the models registers every table.
+from openlfr.storage import models_gov as models_gov  # noqa: E402

@@ -1,0 +1,346 @@
+"""Alerts: storing them (the live path's ``AlertSink``), reviewing and adjudicating them, legal holds.
+
+Every alert image (probe crop, frame with other faces pixelated, copy of the matched watchlist
+photo) is encrypted at rest (P7); viewing one is audited (``alert.view_image``) and refused to
+auditors. Adjudication records a verdict (``true``/``false``), an engagement outcome
+(``arrest``, ``other_disposal``, ``no_action``, ``not_engaged``) and a note.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from openlfr.errors import ConflictError, InputError, NotFoundError
+from openlfr.services.context import AppContext
+from openlfr.services.deployments import as_utc, refresh_frozen_stats
+from openlfr.services.roles import MAY_ADJUDICATE, MAY_HOLD, MAY_VIEW_IMAGES, require_role
+from openlfr.services.stats import counter_scope
+from openlfr.storage import audit
+from openlfr.storage.models import Counter, ReferenceImage, WatchlistEntry
+from openlfr.storage.models_gov import (
+    IMAGE_KINDS,
+    OUTCOMES,
+    VERDICTS,
+    Alert,
+    AlertImage,
+    Deployment,
+    LegalHold,
+)
+from openlfr.types import AlertRecord
+
+log = logging.getLogger(__name__)
+_COUNTER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
+
+
+def _media_type(data: bytes) -> str:
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    raise InputError("alert image is not a JPEG, PNG or WebP", code="bad_alert_image")
+
+
+def _upsert_counters(s: Session, scope: str, deltas: dict[str, int]) -> None:
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise InputError(f"unsupported database {dialect}", code="bad_database")
+    now = datetime.now(UTC)
+    table = Counter.__table__
+    for name, delta in sorted(deltas.items()):
+        stmt = insert(table).values(scope=scope, name=name, value=float(delta), updated_at=now)
+        stmt = stmt.on_conflict_do_update(index_elements=["scope", "name"],
+                                          set_={"value": table.c.value + stmt.excluded.value,
+                                                "updated_at": now})
+        s.execute(stmt)
+
+
+class StoreAlertSink:
+    """The alert store as an :class:`openlfr.runtime.sinks.AlertSink` for one deployment.
+
+    - ``submit`` stores one alert in its own transaction (row, encrypted images, a re-encrypted copy
+      of the matched watchlist photo, an ``alert.create`` audit event) and returns once committed.
+      Idempotent on ``alert.alert_id``. Refuses (``ConflictError``, code ``deployment_not_live``)
+      once the deployment is not live, and refuses a record below its threshold (P1).
+    - ``count`` adds to counters under ``deployment:{id}:camera:{name}`` (same refusal).
+    ``deployment_id=None`` stores alerts outside any deployment (counters under ``adhoc:camera:*``).
+    """
+
+    def __init__(self, ctx: AppContext, deployment_id: int | None, actor: str | None = None) -> None:
+        self.ctx = ctx
+        self.deployment_id = deployment_id
+        self.actor = actor or ctx.settings.actor
+
+    def _check_live(self, s: Session) -> Deployment | None:
+        if self.deployment_id is None:
+            return None
+        dep = s.get(Deployment, self.deployment_id)
+        if dep is None:
+            raise NotFoundError(f"no deployment {self.deployment_id}", code="deployment_not_found")
+        if dep.state != "live":
+            raise ConflictError(f"deployment {dep.id} is {dep.state}, not live; nothing more is recorded",
+                                code="deployment_not_live")
+        return dep
+
+    def submit(self, alert: AlertRecord) -> None:
+        self.store(alert)
+
+    def store(self, alert: AlertRecord) -> int:
+        """Store and commit; returns the alert's row id (the existing one for a duplicate)."""
+        if alert.deployment_id is not None and alert.deployment_id != self.deployment_id:
+            raise InputError(f"alert for deployment {alert.deployment_id} sent to the sink of "
+                             f"{self.deployment_id}", code="wrong_deployment")
+        if not alert.alert_id or len(alert.alert_id) > 100:
+            raise InputError("alert_id must be 1-100 characters", code="bad_alert")
+        if not alert.score >= alert.threshold:
+            raise InputError(f"score {alert.score:.4f} is below the threshold {alert.threshold:.4f}: "
+                             "only matches are stored", code="below_threshold")
+        if not alert.probe_jpeg:
+            raise InputError("an alert needs its probe crop", code="bad_alert_image")
+        probe_type = _media_type(alert.probe_jpeg)
+        frame_type = _media_type(alert.frame_jpeg) if alert.frame_jpeg else None
+        cipher = self.ctx.cipher
+        try:
+            with self.ctx.db.session() as s:
+                existing = s.scalar(select(Alert.id).where(Alert.alert_uid == alert.alert_id))
+                if existing is not None:
+                    return int(existing)
+                dep = self._check_live(s)
+                if dep is not None and alert.watchlist_id != dep.watchlist_id:
+                    raise InputError(f"alert matched watchlist {alert.watchlist_id}, not deployment "
+                                     f"{dep.id}'s list {dep.watchlist_id}", code="wrong_watchlist")
+                entry = s.get(WatchlistEntry, alert.entry_id)
+                if entry is not None and entry.watchlist_id != alert.watchlist_id:
+                    entry = None
+                occurred = as_utc(alert.occurred_at)
+                row = Alert(alert_uid=alert.alert_id, deployment_id=self.deployment_id,
+                            watchlist_id=alert.watchlist_id, entry_id=alert.entry_id,
+                            person_id=alert.person_id,
+                            display_name=entry.display_name if entry else None,
+                            category=entry.category if entry else None, camera=alert.camera,
+                            occurred_at=occurred, score=float(alert.score), threshold=float(alert.threshold),
+                            track_id=int(alert.track_id),
+                            box=dict(zip(("x1", "y1", "x2", "y2"), map(float, alert.box), strict=True)),
+                            models=dict(alert.models))
+                row.images.append(AlertImage(kind="probe", media_type=probe_type,
+                                             data_enc=cipher.encrypt(alert.probe_jpeg)))
+                if alert.frame_jpeg and frame_type:
+                    row.images.append(AlertImage(kind="frame", media_type=frame_type,
+                                                 data_enc=cipher.encrypt(alert.frame_jpeg)))
+                if entry is not None:
+                    ref = s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == entry.id)
+                                    .order_by(ReferenceImage.id).limit(1)).first()
+                    if ref is not None:
+                        row.images.append(AlertImage(kind="reference", media_type=ref.media_type,
+                                                     data_enc=cipher.encrypt(cipher.decrypt(ref.image_enc))))
+                s.add(row)
+                s.flush()
+                audit.record(s, self.actor, "alert.create", "alert", row.id,
+                             {"alert_uid": alert.alert_id, "deployment_id": self.deployment_id,
+                              "camera": alert.camera, "person_id": alert.person_id,
+                              "score": round(float(alert.score), 6), "threshold": float(alert.threshold),
+                              "images": sorted(i.kind for i in row.images)})
+                return int(row.id)
+        except IntegrityError:
+            # A concurrent writer stored the same alert_id first: idempotent.
+            with self.ctx.db.session() as s:
+                existing = s.scalar(select(Alert.id).where(Alert.alert_uid == alert.alert_id))
+            if existing is None:
+                raise
+            return int(existing)
+
+    def count(self, camera: str, deltas: dict[str, int]) -> None:
+        clean: dict[str, int] = {}
+        for name, value in deltas.items():
+            if not _COUNTER_NAME.match(name):
+                raise InputError(f"bad counter name {name!r}", code="bad_counter")
+            v = int(value)
+            if v < 0:
+                raise InputError(f"counter {name} cannot decrease", code="bad_counter")
+            if v:
+                clean[name] = v
+        if not clean:
+            return
+        with self.ctx.db.session() as s:
+            self._check_live(s)
+            _upsert_counters(s, counter_scope(self.deployment_id, camera), clean)
+
+
+# ---------------------------------------------------------------- review
+
+
+def _get_alert(s: Session, ref: int | str) -> Alert:
+    a: Alert | None = None
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
+        a = s.get(Alert, int(ref))
+    if a is None and isinstance(ref, str):
+        a = s.scalar(select(Alert).where(Alert.alert_uid == ref.strip()))
+    if a is None:
+        raise NotFoundError(f"no alert {ref!r}", code="alert_not_found")
+    return a
+
+
+def _iso(dt: datetime | None) -> str | None:
+    d = as_utc(dt)
+    return None if d is None else d.isoformat()
+
+
+def _held(s: Session, a: Alert) -> bool:
+    conds = [LegalHold.alert_id == a.id]
+    if a.deployment_id is not None:
+        conds.append(LegalHold.deployment_id == a.deployment_id)
+    return bool(s.scalar(select(func.count()).select_from(LegalHold)
+                         .where(LegalHold.released_at.is_(None), or_(*conds))))
+
+
+def alert_dict(s: Session, a: Alert) -> dict[str, Any]:
+    """Metadata only, never image bytes."""
+    kinds = sorted(s.scalars(select(AlertImage.kind).where(AlertImage.alert_id == a.id)))
+    return {"id": a.id, "alert_uid": a.alert_uid, "deployment_id": a.deployment_id, "camera": a.camera,
+            "occurred_at": _iso(a.occurred_at), "received_at": _iso(a.received_at),
+            "person_id": a.person_id, "name": a.display_name, "category": a.category, "entry_id": a.entry_id,
+            "score": a.score, "threshold": a.threshold, "track_id": a.track_id, "box": a.box,
+            "models": a.models, "verdict": a.verdict, "adjudicated": a.verdict is not None,
+            "outcome": a.outcome, "note": a.note, "adjudicated_by": a.adjudicated_by,
+            "adjudicated_at": _iso(a.adjudicated_at), "images": kinds, "legal_hold": _held(s, a),
+            "purged_at": _iso(a.purged_at), "purge_reason": a.purge_reason}
+
+
+def list_alerts(ctx: AppContext, deployment: int | None = None, unadjudicated: bool = False,
+                include_purged: bool = False, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """``{data, count}``, newest first; unadjudicated alerts show ``"adjudicated": false``."""
+    if not 1 <= limit <= 10_000 or offset < 0:
+        raise InputError("limit must be 1..10000 and offset >= 0", code="bad_paging")
+    with ctx.db.session() as s:
+        q = select(Alert)
+        if deployment is not None:
+            q = q.where(Alert.deployment_id == deployment)
+        if unadjudicated:
+            q = q.where(Alert.verdict.is_(None))
+        if not include_purged:
+            q = q.where(Alert.purged_at.is_(None))
+        count = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
+        rows = s.scalars(q.order_by(Alert.occurred_at.desc(), Alert.id.desc()).limit(limit).offset(offset))
+        return {"data": [alert_dict(s, a) for a in rows], "count": count}
+
+
+def show_alert(ctx: AppContext, ref: int | str) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        return alert_dict(s, _get_alert(s, ref))
+
+
+def alert_image(ctx: AppContext, ref: int | str, kind: str, actor: str, role: str) -> tuple[bytes, str]:
+    """Decrypt one of an alert's images for review; audited, refused to auditors."""
+    require_role(role, MAY_VIEW_IMAGES, "view face images")
+    if kind not in IMAGE_KINDS:
+        raise InputError(f"image kind must be one of {', '.join(IMAGE_KINDS)}", code="bad_kind")
+    with ctx.db.session() as s:
+        a = _get_alert(s, ref)
+        img = s.scalar(select(AlertImage).where(AlertImage.alert_id == a.id, AlertImage.kind == kind))
+        if img is None:
+            why = "deleted by retention" if a.purged_at is not None else "not recorded"
+            raise NotFoundError(f"alert {a.id} has no {kind} image ({why})", code="image_not_found")
+        data = ctx.cipher.decrypt(img.data_enc)
+        audit.record(s, actor, "alert.view_image", "alert", a.id, {"kind": kind, "role": role})
+        return data, img.media_type
+
+
+def adjudicate(ctx: AppContext, ref: int | str, actor: str, role: str, verdict: str,
+               outcome: str | None = None, note: str | None = None) -> dict[str, Any]:
+    """Record (or correct) the verdict and engagement outcome of an alert; audited with the
+    previous values. A late adjudication of an ended deployment refreshes its frozen statistics."""
+    require_role(role, MAY_ADJUDICATE, "adjudicate alerts")
+    verdict = verdict.strip().lower()
+    if verdict not in VERDICTS:
+        raise InputError(f"verdict must be one of {', '.join(VERDICTS)}", code="bad_verdict")
+    if outcome is not None:
+        outcome = outcome.strip().lower().replace(" ", "_").replace("-", "_")
+        if outcome not in OUTCOMES:
+            raise InputError(f"outcome must be one of {', '.join(OUTCOMES)}", code="bad_outcome")
+    with ctx.db.session() as s:
+        a = _get_alert(s, ref)
+        if a.purged_at is not None:
+            raise ConflictError(f"alert {a.id} was removed by retention on {_iso(a.purged_at)}",
+                                code="alert_purged")
+        previous = {"verdict": a.verdict, "outcome": a.outcome}
+        a.verdict, a.adjudicated_by, a.adjudicated_at = verdict, actor, datetime.now(UTC)
+        if outcome is not None:
+            a.outcome = outcome
+        if note is not None:
+            a.note = note.strip()
+        audit.record(s, actor, "alert.adjudicate", "alert", a.id,
+                     {"verdict": verdict, "outcome": a.outcome, "note": a.note, "previous": previous,
+                      "role": role, "deployment_id": a.deployment_id})
+        refresh_frozen_stats(s, a.deployment_id)
+        return alert_dict(s, a)
+
+
+# ---------------------------------------------------------------- legal holds
+
+
+def _hold_dict(h: LegalHold) -> dict[str, Any]:
+    return {"id": h.id, "alert_id": h.alert_id, "deployment_id": h.deployment_id, "reason": h.reason,
+            "placed_by": h.placed_by, "placed_at": _iso(h.placed_at), "released_by": h.released_by,
+            "released_at": _iso(h.released_at), "active": h.released_at is None}
+
+
+def place_hold(ctx: AppContext, actor: str, role: str, reason: str, alert: int | str | None = None,
+               deployment: int | str | None = None) -> dict[str, Any]:
+    """Suspend retention deletion for one alert or for every alert of a deployment (audited)."""
+    require_role(role, MAY_HOLD, "place legal holds")
+    if (alert is None) == (deployment is None):
+        raise InputError("hold either one alert or one deployment", code="bad_hold")
+    if not reason.strip():
+        raise InputError("a legal hold needs a reason (e.g. the case or order reference)", code="bad_hold")
+    from openlfr.services.deployments import get_deployment
+
+    with ctx.db.session() as s:
+        h = LegalHold(reason=reason.strip(), placed_by=actor)
+        if alert is not None:
+            a = _get_alert(s, alert)
+            if a.purged_at is not None:
+                raise ConflictError(f"alert {a.id} was already removed by retention", code="alert_purged")
+            h.alert_id = a.id
+        else:
+            h.deployment_id = get_deployment(s, deployment).id  # type: ignore[arg-type]
+        s.add(h)
+        s.flush()
+        audit.record(s, actor, "legal_hold.place", "legal_hold", h.id,
+                     {"alert_id": h.alert_id, "deployment_id": h.deployment_id, "reason": h.reason,
+                      "role": role})
+        return _hold_dict(h)
+
+
+def release_hold(ctx: AppContext, hold_id: int, actor: str, role: str, note: str = "") -> dict[str, Any]:
+    require_role(role, MAY_HOLD, "release legal holds")
+    with ctx.db.session() as s:
+        h = s.get(LegalHold, hold_id)
+        if h is None:
+            raise NotFoundError(f"no legal hold {hold_id}", code="hold_not_found")
+        if h.released_at is not None:
+            raise ConflictError(f"legal hold {hold_id} was already released", code="hold_released")
+        h.released_by, h.released_at = actor, datetime.now(UTC)
+        audit.record(s, actor, "legal_hold.release", "legal_hold", h.id,
+                     {"alert_id": h.alert_id, "deployment_id": h.deployment_id, "note": note.strip(),
+                      "role": role})
+        return _hold_dict(h)
+
+
+def list_holds(ctx: AppContext, active_only: bool = True) -> list[dict[str, Any]]:
+    with ctx.db.session() as s:
+        q = select(LegalHold).order_by(LegalHold.id)
+        if active_only:
+            q = q.where(LegalHold.released_at.is_(None))
+        return [_hold_dict(h) for h in s.scalars(q)]

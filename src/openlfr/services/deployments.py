@@ -1,0 +1,518 @@
+"""Deployments: a place, a time window, a purpose, cameras, a threshold and a bespoke watchlist.
+
+States: ``draft -> authorised -> live -> ended`` (a draft or authorised deployment may also be
+ended, i.e. cancelled). Only a supervisor authorises; the authorisation fixes the threshold and
+a digest of the bespoke watchlist, so a list edited after authorisation cannot go live.
+Ending a deployment deletes its watchlist (entries, photos, embeddings: P4) and freezes its
+statistics. Alerts keep their own encrypted copy of the matched watchlist photo (made when the
+alert is stored) until retention deletes the alert's images (P5).
+
+The live runtime (``openlfr run --deployment ID``) uses :func:`live_plan`, :func:`mark_live`,
+:func:`mark_ended` and :class:`openlfr.services.alerts.StoreAlertSink`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from openlfr.errors import ConflictError, InputError, NotFoundError
+from openlfr.services.context import AppContext
+from openlfr.services.roles import MAY_AUTHORISE, require_role
+from openlfr.services.stats import deployment_stats
+from openlfr.storage import audit
+from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
+from openlfr.storage.models_gov import Deployment, DeploymentCamera
+
+log = logging.getLogger(__name__)
+
+_SECRET_PARAMS = re.compile(r"(pass|pwd|token|secret|key|auth|sig)", re.IGNORECASE)
+_CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(dt: datetime | None) -> datetime | None:
+    """Aware UTC datetime (SQLite returns naive values that were written as UTC)."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _iso(dt: datetime | None) -> str | None:
+    d = as_utc(dt)
+    return None if d is None else d.isoformat()
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password and secret-looking query values replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if _SECRET_PARAMS.search(k) else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class EntrySelection:
+    """One person copied from the source watchlist, with the reason they are on this deployment's list."""
+
+    person_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    name: str
+    url: str = field(repr=False)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CameraPlan:
+    name: str
+    url: str = field(repr=False)
+    """The stream URL in clear (may hold credentials): never log it; log ``url_display``."""
+    url_display: str
+
+
+@dataclass(frozen=True)
+class LivePlan:
+    """What ``openlfr run --deployment ID`` needs. Stop at ``planned_end`` at the latest."""
+
+    deployment_id: int
+    name: str
+    state: str
+    watchlist: str
+    watchlist_id: int
+    watchlist_size: int
+    threshold: float
+    cameras: tuple[CameraPlan, ...]
+    models: dict[str, str]
+    planned_start: datetime
+    planned_end: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe (camera URLs redacted)."""
+        return {"deployment_id": self.deployment_id, "name": self.name, "state": self.state,
+                "watchlist": self.watchlist, "watchlist_id": self.watchlist_id,
+                "watchlist_size": self.watchlist_size, "threshold": self.threshold,
+                "cameras": [{"name": c.name, "url": c.url_display} for c in self.cameras],
+                "models": dict(self.models), "planned_start": self.planned_start.isoformat(),
+                "planned_end": self.planned_end.isoformat()}
+
+
+def get_deployment(s: Session, ref: int | str) -> Deployment:
+    """By numeric id or by name."""
+    dep: Deployment | None = None
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
+        dep = s.get(Deployment, int(ref))
+    if dep is None and isinstance(ref, str):
+        dep = s.scalar(select(Deployment).where(Deployment.name == ref.strip()))
+    if dep is None:
+        raise NotFoundError(f"no deployment {ref!r}", code="deployment_not_found")
+    return dep
+
+
+def watchlist_digest(s: Session, watchlist_id: int) -> tuple[str, int]:
+    """(sha256 over the list's entries, photos and embeddings, number of entries)."""
+    rows = s.execute(
+        select(WatchlistEntry.id, WatchlistEntry.person_id, ReferenceImage.id, ReferenceEmbedding.id)
+        .outerjoin(ReferenceImage, ReferenceImage.entry_id == WatchlistEntry.id)
+        .outerjoin(ReferenceEmbedding, ReferenceEmbedding.image_id == ReferenceImage.id)
+        .where(WatchlistEntry.watchlist_id == watchlist_id)
+        .order_by(WatchlistEntry.id, ReferenceImage.id, ReferenceEmbedding.id)).all()
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(("|".join(str(v) for v in r) + "\n").encode())
+    n = s.scalar(select(func.count()).select_from(WatchlistEntry)
+                 .where(WatchlistEntry.watchlist_id == watchlist_id)) or 0
+    return h.hexdigest(), int(n)
+
+
+def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[str, Any]:
+    live_size: int | None = None
+    if dep.watchlist_id is not None:
+        live_size = int(s.scalar(select(func.count()).select_from(WatchlistEntry)
+                                 .where(WatchlistEntry.watchlist_id == dep.watchlist_id)) or 0)
+    return {
+        "id": dep.id, "name": dep.name, "state": dep.state, "location": dep.location,
+        "latitude": dep.latitude, "longitude": dep.longitude, "purpose": dep.purpose,
+        "legal_basis": dep.legal_basis, "planned_start": _iso(dep.planned_start),
+        "planned_end": _iso(dep.planned_end), "threshold": dep.threshold, "target_fpir": dep.target_fpir,
+        "models": {"detector": dep.detector, "embedder": dep.embedder},
+        "watchlist": dep.watchlist_name, "watchlist_id": dep.watchlist_id,
+        "source_watchlist": dep.source_watchlist,
+        "watchlist_size": dep.watchlist_size if dep.watchlist_size is not None else live_size,
+        "watchlist_deleted_at": _iso(dep.watchlist_deleted_at),
+        "cameras": [{"name": c.name, "url": c.url_display, "description": c.description}
+                    for c in dep.cameras],
+        "created_by": dep.created_by, "created_at": _iso(dep.created_at),
+        "authorising_officer": dep.authorising_officer, "authorised_by": dep.authorised_by,
+        "authorised_at": _iso(dep.authorised_at), "authorisation_note": dep.authorisation_note,
+        "started_by": dep.started_by, "started_at": _iso(dep.started_at),
+        "ended_by": dep.ended_by, "ended_at": _iso(dep.ended_at), "end_reason": dep.end_reason,
+    }
+
+
+# ---------------------------------------------------------------- create
+
+
+def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datetime, planned_end: datetime,
+           actor: str, source_watchlist: str, entries: Sequence[EntrySelection] | None = None,
+           all_entries_reason: str | None = None, cameras: Sequence[CameraSpec] = (), name: str | None = None,
+           legal_basis: str = "", latitude: float | None = None, longitude: float | None = None,
+           threshold: float | None = None, target_fpir: float | None = None,
+           detector: str | None = None, embedder: str | None = None) -> dict[str, Any]:
+    """Create a draft deployment with its bespoke watchlist, copied entry by entry (each with the
+    reason it is there) from ``source_watchlist``; photos and embeddings are re-encrypted copies."""
+    location, purpose = location.strip(), purpose.strip()
+    if not location:
+        raise InputError("a deployment needs a precise location (street, junction or landmark)",
+                         code="bad_location")
+    if not purpose:
+        raise InputError("a deployment needs a purpose", code="bad_purpose")
+    start, end = as_utc(planned_start), as_utc(planned_end)
+    assert start is not None and end is not None
+    if end <= start:
+        raise InputError("planned end must be after planned start", code="bad_window")
+    if (latitude is None) != (longitude is None):
+        raise InputError("give both latitude and longitude, or neither", code="bad_coordinates")
+    if latitude is not None and not (-90 <= latitude <= 90 and -180 <= (longitude or 0) <= 180):
+        raise InputError("coordinates out of range", code="bad_coordinates")
+    if threshold is not None and target_fpir is not None:
+        raise InputError("give either a threshold or a target FPIR, not both", code="bad_threshold")
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise InputError(f"threshold must be in [0, 1], got {threshold}", code="bad_threshold")
+    if target_fpir is not None and not 0.0 < target_fpir < 1.0:
+        raise InputError(f"target FPIR must be in (0, 1), got {target_fpir}", code="bad_fpir")
+    if (entries is None) == (all_entries_reason is None):
+        raise InputError("select the watchlist entries (each with a reason) or give one reason for all",
+                         code="bad_selection")
+    if all_entries_reason is not None and not all_entries_reason.strip():
+        raise InputError("the reason for copying every entry must not be empty", code="bad_selection")
+    selection: dict[str, str] = {}
+    for sel in entries or ():
+        pid, why = sel.person_id.strip(), sel.reason.strip()
+        if not pid or not why:
+            raise InputError(f"entry {sel.person_id!r}: each selected person needs a reason",
+                             code="bad_selection")
+        if pid in selection:
+            raise InputError(f"person {pid!r} selected twice", code="bad_selection")
+        selection[pid] = why
+    cams = list(cameras)
+    seen: set[str] = set()
+    for c in cams:
+        if not _CAMERA_NAME.match(c.name):
+            raise InputError(f"camera name {c.name!r}: use letters, digits, '.', '_' or '-' (max 100)",
+                             code="bad_camera")
+        if c.name in seen:
+            raise InputError(f"camera {c.name!r} given twice", code="bad_camera")
+        if not c.url.strip():
+            raise InputError(f"camera {c.name!r} has no source URL", code="bad_camera")
+        seen.add(c.name)
+    name = (name or f"{location[:80]} {start:%Y-%m-%d %H:%M}").strip()
+    if len(name) > 200:
+        raise InputError("deployment name must be at most 200 characters", code="bad_name")
+
+    cipher = ctx.cipher
+    try:
+        with ctx.db.session() as s:
+            src = s.scalar(select(Watchlist).where(Watchlist.name == source_watchlist))
+            if src is None:
+                raise NotFoundError(f"no watchlist named {source_watchlist!r}", code="watchlist_not_found")
+            if src.deployment_id is not None:
+                raise InputError(f"{source_watchlist!r} is another deployment's bespoke list; copy from a "
+                                 "standing watchlist", code="bad_source")
+            src_entries = {e.person_id: e for e in s.scalars(
+                select(WatchlistEntry).where(WatchlistEntry.watchlist_id == src.id))}
+            if all_entries_reason is not None:
+                selection = {pid: all_entries_reason.strip() for pid in sorted(src_entries)}
+            missing = sorted(set(selection) - set(src_entries))
+            if missing:
+                raise NotFoundError(f"not on {source_watchlist!r}: {', '.join(missing[:10])}"
+                                    f"{' ...' if len(missing) > 10 else ''}", code="entry_not_found")
+            if not selection:
+                raise InputError(f"{source_watchlist!r} has no entries to copy", code="bad_selection")
+            dep = Deployment(name=name, location=location, latitude=latitude, longitude=longitude,
+                             purpose=purpose, legal_basis=legal_basis.strip(), planned_start=start,
+                             planned_end=end, threshold=threshold, target_fpir=target_fpir,
+                             detector=detector or ctx.settings.detector,
+                             embedder=embedder or ctx.settings.embedder,
+                             state="draft", source_watchlist=src.name, created_by=actor)
+            s.add(dep)
+            s.flush()
+            wl = Watchlist(name=f"deployment-{dep.id}",
+                           description=f"bespoke watchlist of deployment {dep.id}",
+                           embedder_family=src.embedder_family, deployment_id=dep.id, created_by=actor)
+            s.add(wl)
+            s.flush()
+            dep.watchlist_id, dep.watchlist_name = wl.id, wl.name
+            n_images = n_emb = 0
+            for pid, why in sorted(selection.items()):
+                se = src_entries[pid]
+                ne = WatchlistEntry(watchlist_id=wl.id, person_id=se.person_id, display_name=se.display_name,
+                                    category=se.category, reason=why,
+                                    source=f"copied from watchlist {src.name!r} entry {se.id}",
+                                    added_by=actor, expires_at=se.expires_at)
+                s.add(ne)
+                for img in s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == se.id)
+                                     .order_by(ReferenceImage.id)):
+                    # Re-encrypted, so the copy shares no ciphertext with the source list.
+                    nimg = ReferenceImage(entry=ne, image_enc=cipher.encrypt(cipher.decrypt(img.image_enc)),
+                                          media_type=img.media_type, width=img.width, height=img.height,
+                                          box=dict(img.box), quality=dict(img.quality))
+                    s.add(nimg)
+                    for emb in s.scalars(select(ReferenceEmbedding)
+                                         .where(ReferenceEmbedding.image_id == img.id)
+                                         .order_by(ReferenceEmbedding.id)):
+                        nimg.embeddings.append(ReferenceEmbedding(
+                            model_family=emb.model_family, model_id=emb.model_id, dim=emb.dim,
+                            vector_enc=cipher.encrypt(cipher.decrypt(emb.vector_enc))))
+                        n_emb += 1
+                    n_images += 1
+            for c in cams:
+                dep.cameras.append(DeploymentCamera(name=c.name,
+                                                    url_enc=cipher.encrypt(c.url.strip().encode()),
+                                                    url_display=redact_url(c.url.strip()),
+                                                    description=c.description))
+            s.flush()
+            audit.record(s, actor, "deployment.create", "deployment", dep.id,
+                         {"name": dep.name, "location": location, "purpose": purpose,
+                          "planned_start": start.isoformat(), "planned_end": end.isoformat(),
+                          "cameras": [c.name for c in cams], "threshold": threshold,
+                          "target_fpir": target_fpir})
+            audit.record(s, actor, "watchlist.copy", "watchlist", wl.id,
+                         {"deployment_id": dep.id, "source_watchlist": src.name, "watchlist": wl.name,
+                          "entries": [{"person_id": p, "reason": r} for p, r in sorted(selection.items())],
+                          "images": n_images, "embeddings": n_emb})
+            return _summary(s, dep)
+    except IntegrityError as exc:
+        raise ConflictError(f"a deployment named {name!r} already exists", code="deployment_exists") from exc
+
+
+# ---------------------------------------------------------------- queries
+
+
+def show(ctx: AppContext, ref: int | str) -> dict[str, Any]:
+    with ctx.db.session() as s:
+        dep = get_deployment(s, ref)
+        out = _summary(s, dep)
+        out["statistics"] = dep.stats if dep.state == "ended" and dep.stats is not None \
+            else deployment_stats(s, dep)
+        out["statistics_frozen"] = dep.state == "ended" and dep.stats is not None
+        return out
+
+
+def list_all(ctx: AppContext, state: str | None = None) -> list[dict[str, Any]]:
+    with ctx.db.session() as s:
+        q = select(Deployment).order_by(Deployment.planned_start, Deployment.id)
+        if state is not None:
+            q = q.where(Deployment.state == state)
+        return [_summary(s, d) for d in s.scalars(q)]
+
+
+def state_of(ctx: AppContext, ref: int | str) -> str:
+    """The deployment's current state (cheap; the runtime may poll it to notice a remote stop)."""
+    with ctx.db.session() as s:
+        return get_deployment(s, ref).state
+
+
+# ---------------------------------------------------------------- transitions
+
+
+def _resolve_threshold(ctx: AppContext, dep: Deployment, watchlist_size: int) -> float:
+    if dep.threshold is not None:
+        return float(dep.threshold)
+    from openlfr.services.check import resolve_threshold
+
+    if dep.embedder == ctx.settings.embedder and dep.detector == ctx.settings.detector:
+        return resolve_threshold(ctx, None, dep.target_fpir, watchlist_size)
+    sub = AppContext(ctx.settings.model_copy(update={"detector": dep.detector, "embedder": dep.embedder}))
+    return resolve_threshold(sub, None, dep.target_fpir, watchlist_size)
+
+
+def authorise(ctx: AppContext, ref: int | str, actor: str, role: str, officer: str, note: str = "",
+              now: datetime | None = None) -> dict[str, Any]:
+    """A supervisor authorises a draft: fixes the threshold and the watchlist's digest."""
+    require_role(role, MAY_AUTHORISE, "authorise a deployment")
+    officer = officer.strip()
+    if not officer:
+        raise InputError("name the authorising officer (rank and name)", code="bad_officer")
+    t = as_utc(now) or now_utc()
+    with ctx.db.session() as s:
+        dep = get_deployment(s, ref)
+        if dep.state != "draft":
+            raise ConflictError(f"deployment {dep.id} is {dep.state}; only a draft can be authorised",
+                                code="bad_state")
+        if as_utc(dep.planned_end) <= t:  # type: ignore[operator]
+            raise ConflictError(f"deployment {dep.id}'s planned window has already ended",
+                                code="window_passed")
+        if not dep.cameras:
+            raise ConflictError(f"deployment {dep.id} has no cameras", code="no_cameras")
+        if dep.watchlist_id is None:
+            raise ConflictError(f"deployment {dep.id} has no watchlist", code="no_watchlist")
+        digest, size = watchlist_digest(s, dep.watchlist_id)
+        if size == 0:
+            raise ConflictError(f"deployment {dep.id}'s watchlist is empty", code="empty_watchlist")
+        threshold = _resolve_threshold(ctx, dep, size)
+        dep.threshold = threshold
+        dep.watchlist_digest, dep.watchlist_size = digest, size
+        dep.state, dep.authorised_by, dep.authorised_at = "authorised", actor, t
+        dep.authorising_officer, dep.authorisation_note = officer, note.strip()
+        audit.record(s, actor, "deployment.authorise", "deployment", dep.id,
+                     {"role": role, "officer": officer, "note": note.strip(), "threshold": threshold,
+                      "target_fpir": dep.target_fpir, "watchlist_size": size, "watchlist_digest": digest})
+        return _summary(s, dep)
+
+
+def _check_window(dep: Deployment, t: datetime) -> None:
+    start, end = as_utc(dep.planned_start), as_utc(dep.planned_end)
+    assert start is not None and end is not None
+    if t < start:
+        raise ConflictError(f"deployment {dep.id} is authorised from {start.isoformat()}; it is "
+                            f"{t.isoformat()}", code="before_window")
+    if t >= end:
+        raise ConflictError(f"deployment {dep.id}'s window ended at {end.isoformat()}", code="window_passed")
+
+
+def _plan(ctx: AppContext, s: Session, dep: Deployment, t: datetime) -> LivePlan:
+    if dep.state not in ("authorised", "live"):
+        raise ConflictError(f"deployment {dep.id} is {dep.state}; it must be authorised (or live) to run",
+                            code="not_authorised")
+    _check_window(dep, t)
+    if dep.watchlist_id is None or dep.threshold is None:
+        raise ConflictError(f"deployment {dep.id} has no watchlist or threshold", code="not_authorised")
+    digest, size = watchlist_digest(s, dep.watchlist_id)
+    if digest != dep.watchlist_digest:
+        raise ConflictError(f"deployment {dep.id}'s watchlist changed after it was authorised; it cannot run",
+                            code="watchlist_changed")
+    cipher = ctx.cipher
+    cams = tuple(CameraPlan(name=c.name, url=cipher.decrypt(c.url_enc).decode(), url_display=c.url_display)
+                 for c in dep.cameras)
+    return LivePlan(deployment_id=dep.id, name=dep.name, state=dep.state, watchlist=dep.watchlist_name,
+                    watchlist_id=dep.watchlist_id, watchlist_size=size, threshold=float(dep.threshold),
+                    cameras=cams, models={"detector": dep.detector, "embedder": dep.embedder},
+                    planned_start=as_utc(dep.planned_start), planned_end=as_utc(dep.planned_end))  # type: ignore[arg-type]
+
+
+def live_plan(ctx: AppContext, ref: int | str, now: datetime | None = None) -> LivePlan:
+    """The watchlist, threshold, cameras and models to run; refuses unless the deployment is
+    authorised or live, inside its planned window, with the watchlist it was authorised with."""
+    t = as_utc(now) or now_utc()
+    with ctx.db.session() as s:
+        return _plan(ctx, s, get_deployment(s, ref), t)
+
+
+def mark_live(ctx: AppContext, ref: int | str, actor: str, now: datetime | None = None) -> LivePlan:
+    """authorised -> live (idempotent when already live); returns the plan."""
+    t = as_utc(now) or now_utc()
+    with ctx.db.session() as s:
+        dep = get_deployment(s, ref)
+        plan = _plan(ctx, s, dep, t)
+        if dep.state == "authorised":
+            dep.state, dep.started_by, dep.started_at = "live", actor, t
+            audit.record(s, actor, "deployment.start", "deployment", dep.id,
+                         {"cameras": [c.name for c in plan.cameras], "threshold": plan.threshold,
+                          "watchlist_size": plan.watchlist_size})
+        return LivePlan(**{**plan.__dict__, "state": "live"})
+
+
+def _delete_watchlist_rows(s: Session, watchlist_id: int) -> dict[str, int]:
+    entry_ids = list(s.scalars(select(WatchlistEntry.id).where(WatchlistEntry.watchlist_id == watchlist_id)))
+    image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id.in_(entry_ids))))
+    n_emb = int(s.scalar(select(func.count()).select_from(ReferenceEmbedding)
+                         .where(ReferenceEmbedding.image_id.in_(image_ids))) or 0)
+    s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
+    s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
+    s.execute(delete(WatchlistEntry).where(WatchlistEntry.id.in_(entry_ids)))
+    s.execute(delete(Watchlist).where(Watchlist.id == watchlist_id))
+    left = int(s.scalar(select(func.count()).select_from(WatchlistEntry)
+                        .where(WatchlistEntry.watchlist_id == watchlist_id)) or 0)
+    left += int(s.scalar(select(func.count()).select_from(ReferenceImage)
+                         .where(ReferenceImage.id.in_(image_ids))) or 0)
+    left += int(s.scalar(select(func.count()).select_from(ReferenceEmbedding)
+                         .where(ReferenceEmbedding.image_id.in_(image_ids))) or 0)
+    if left:
+        raise ConflictError(f"deletion left {left} watchlist rows behind; rolled back",
+                            code="delete_incomplete")
+    return {"entries": len(entry_ids), "images": len(image_ids), "embeddings": n_emb}
+
+
+def mark_ended(ctx: AppContext, ref: int | str, actor: str, reason: str = "stopped",
+               now: datetime | None = None) -> dict[str, Any]:
+    """End (or cancel) a deployment: delete its bespoke watchlist (P4), freeze its statistics.
+    Idempotent: ending an ended deployment returns its summary."""
+    t = as_utc(now) or now_utc()
+    with ctx.db.session() as s:
+        dep = get_deployment(s, ref)
+        if dep.state == "ended":
+            out = _summary(s, dep)
+            out["statistics"] = dep.stats
+            return out
+        previous = dep.state
+        deleted = {"entries": 0, "images": 0, "embeddings": 0}
+        if dep.watchlist_id is not None:
+            if dep.watchlist_size is None:
+                dep.watchlist_size = watchlist_digest(s, dep.watchlist_id)[1]
+            deleted = _delete_watchlist_rows(s, dep.watchlist_id)
+            dep.watchlist_id = None
+            dep.watchlist_deleted_at = t
+        dep.state, dep.ended_by, dep.ended_at, dep.end_reason = "ended", actor, t, reason
+        s.flush()
+        dep.stats = deployment_stats(s, dep, now=t)
+        audit.record(s, actor, "deployment.end", "deployment", dep.id,
+                     {"previous_state": previous, "reason": reason, "watchlist": dep.watchlist_name,
+                      "watchlist_deleted": deleted, "statistics": {k: dep.stats[k] for k in (
+                          "faces_seen", "alerts", "true_alerts", "false_alerts", "unadjudicated")}})
+        out = _summary(s, dep)
+        out["statistics"] = dep.stats
+        out["watchlist_deleted"] = deleted
+    ctx.db.checkpoint()
+    return out
+
+
+def refresh_frozen_stats(s: Session, deployment_id: int | None) -> None:
+    """After a late adjudication of an ended deployment's alert: recompute its frozen statistics
+    (counters cannot change any more; verdicts and outcomes can)."""
+    if deployment_id is None:
+        return
+    dep = s.get(Deployment, deployment_id)
+    if dep is not None and dep.state == "ended":
+        s.flush()
+        dep.stats = {**deployment_stats(s, dep, now=as_utc(dep.ended_at))}
+
+
+def end_overdue(ctx: AppContext, actor: str, now: datetime | None = None) -> list[int]:
+    """End every deployment whose planned end has passed (used by the retention sweeper)."""
+    t = as_utc(now) or now_utc()
+    with ctx.db.session() as s:
+        ids = [d.id for d in s.scalars(select(Deployment).where(Deployment.state != "ended"))
+               if as_utc(d.planned_end) <= t]  # type: ignore[operator]
+    for i in ids:
+        mark_ended(ctx, i, actor, reason="planned end reached", now=t)
+    return ids
