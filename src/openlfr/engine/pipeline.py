@@ -90,8 +90,13 @@ class FaceEngine:
 
 
 def pick_main_face(faces: FaceBatch, dominance: float = 2.0) -> tuple[int | None, str | None]:
-    """The one face an enrolment photo is of: the only face, or one whose area is at least
-    ``dominance`` times any other's. Returns (index, None) or (None, reason)."""
+    """The one face an enrolment photo is of, or (None, reason).
+
+    Accepted: the only face; or the largest face when it is at least ``dominance`` times the area
+    of any other; or the largest face when it is the only one whose box contains the photo's centre
+    (a subject framed in the middle with bystanders behind). Anything else is ambiguous and refused,
+    so that a bystander is never enrolled by mistake.
+    """
     n = len(faces)
     if n == 0:
         return None, "no face"
@@ -99,6 +104,13 @@ def pick_main_face(faces: FaceBatch, dominance: float = 2.0) -> tuple[int | None
         return 0, None
     areas = faces.areas
     order = np.argsort(-areas)
-    if areas[order[0]] >= dominance * areas[order[1]]:
-        return int(order[0]), None
+    top = int(order[0])
+    if areas[top] >= dominance * areas[order[1]]:
+        return top, None
+    w, h = faces.image_size
+    if w > 0 and h > 0:
+        b = faces.xyxy
+        central = (b[:, 0] <= w / 2) & (w / 2 <= b[:, 2]) & (b[:, 1] <= h / 2) & (h / 2 <= b[:, 3])
+        if central[top] and int(central.sum()) == 1:
+            return top, None
     return None, f"several faces ({n}) and none clearly the subject"
