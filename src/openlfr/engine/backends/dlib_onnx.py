@@ -394,7 +394,7 @@ class DlibResNetOnnxEmbedder:
     dim = 128
 
     def __init__(self, threads: int = 2, batch_size: int = 8, cache_dir: str | Path | None = None,
-                 dat_path: str | Path | None = None, optimization: str = "all") -> None:
+                 dat_path: str | Path | None = None, optimization: str = "all", spin: bool = False) -> None:
         if not 1 <= int(threads) <= 256:
             raise ModelError(f"threads must be 1..256, got {threads}", code="bad_option")
         if not 1 <= int(batch_size) <= 1024:
@@ -412,6 +412,7 @@ class DlibResNetOnnxEmbedder:
 
             dat_path = model_path(DAT_NAME)
         self.threads = int(threads)
+        self.spin = bool(spin)
         self.batch_size = int(batch_size)
         self.cache = ensure_onnx(Path(dat_path), Path(cache_dir) if cache_dir else default_cache_dir())
         sha12 = self.cache.source_sha256[:12]
@@ -429,6 +430,9 @@ class DlibResNetOnnxEmbedder:
             "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
             "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
         }[optimization]
+        # Spinning worker threads cut latency on an idle machine but burn the cores that decoding and
+        # detection need (and collapse under contention), so they are off unless asked for.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         so.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(str(self.cache.onnx_path), sess_options=so,
