@@ -1,0 +1,1 @@
+"""Operator console: Jinja templates and static JS on the public JSON API."""
