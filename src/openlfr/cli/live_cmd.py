@@ -1,0 +1,166 @@
+"""``openlfr run`` (live recognition) and ``openlfr search`` (retrospective search)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from openlfr.cli._common import emit_json, settings
+
+
+def _live_config(analysis_fps: float | None, analysis_width: int | None, fusion: str | None,
+                 max_attempts: int | None) -> Any:
+    from openlfr.engine.live import LiveConfig
+
+    cfg = LiveConfig(analysis_fps=analysis_fps, analysis_width=analysis_width)
+    if fusion:
+        cfg = cfg.model_copy(update={"fusion": LiveConfig(fusion=fusion).fusion})
+    if max_attempts:
+        cfg = cfg.model_copy(update={"shots": cfg.shots.model_copy(update={"max_attempts": max_attempts})})
+    return cfg
+
+
+def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help="Watchlist to search.")] = None,
+        source: Annotated[list[str] | None, typer.Option(
+            "--source", "-s", help="Video file, rtsp:// or http(s):// URL, or webcam index; repeatable.")] = None,
+        deployment: Annotated[str | None, typer.Option(
+            "--deployment", "-d", help="Run an authorised deployment (its watchlist, threshold, cameras).")] = None,
+        threshold: Annotated[float | None, typer.Option(help="Score threshold in [0, 1].")] = None,
+        fpir: Annotated[float | None, typer.Option(help="Target FPIR (threshold from calibration).")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="One JSON line per alert on stdout, "
+                                                              "then one summary line.")] = False,
+        loop: Annotated[bool, typer.Option("--loop", help="Restart file sources at their end.")] = False,
+        realtime: Annotated[bool, typer.Option("--realtime", help="Pace file sources at their frame rate.")] = False,
+        max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="Stop after this long.")] = None,
+        analysis_fps: Annotated[float | None, typer.Option(help="Analyse at most this many frames/s.")] = None,
+        analysis_width: Annotated[int | None, typer.Option(help="Detect on frames scaled to this width.")] = None,
+        fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
+        max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
+        mode: Annotated[str, typer.Option(help="Workers: auto, thread or process.")] = "auto",
+        preview_port: Annotated[int | None, typer.Option(
+            help="Serve pixelated previews as MJPEG on 127.0.0.1:PORT (0: any free port).")] = None,
+        end: Annotated[bool, typer.Option("--end", help="With --deployment: end it when the run stops.")] = False,
+        ) -> None:
+    """Live recognition until stopped (Ctrl-C or SIGTERM stop cleanly and flush counters)."""
+    from openlfr.errors import InputError
+    from openlfr.services import live
+    from openlfr.services.context import AppContext
+
+    if (watchlist is None) == (deployment is None):
+        raise InputError("give either --watchlist (with --source) or --deployment", code="bad_arguments")
+    if deployment is not None and (source or threshold is not None or fpir is not None):
+        raise InputError("--deployment uses the deployment's own cameras and threshold; drop --source, "
+                         "--threshold and --fpir", code="bad_arguments")
+    ctx = AppContext(settings())
+    opts = live.RunOptions(loop=loop, realtime=realtime, max_seconds=max_seconds, mode=mode,
+                           live=_live_config(analysis_fps, analysis_width, fusion, max_attempts),
+                           end_deployment_on_exit=end)
+
+    def on_alert(a: dict[str, Any]) -> None:
+        if json_out:
+            typer.echo(json.dumps({"event": "alert", **a}))
+        else:
+            typer.echo(f"ALERT {a['occurred_at']} camera {a['camera']}: {a['person_id']} ({a['name']}) "
+                       f"score {a['score']:.4f} track {a['track_id']}")
+        sys.stdout.flush()
+
+    def on_state(cam: str, state: Any, detail: str) -> None:
+        typer.echo(f"camera {cam}: {state.value}{' - ' + detail if detail else ''}", err=True)
+
+    hub = server = None
+    if preview_port is not None:
+        from openlfr.runtime.preview import MjpegServer, PreviewHub
+
+        hub = PreviewHub()
+        server = MjpegServer(hub, port=preview_port).start()
+        typer.echo(f"preview: {server.url}<camera>.mjpg", err=True)
+
+    def hook(runner: Any) -> None:
+        interrupted = {"n": 0}
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            interrupted["n"] += 1
+            if interrupted["n"] > 1:
+                raise KeyboardInterrupt
+            runner.stop("sigterm" if signum == signal.SIGTERM else "interrupted")
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+    try:
+        if deployment is not None:
+            ref: int | str = int(deployment) if deployment.isdigit() else deployment
+            out = live.run_deployment(ctx, ref, options=opts, on_alert=on_alert, on_state=on_state,
+                                      on_preview=hub, runner_hook=hook)
+        else:
+            assert watchlist is not None
+            out = live.run_watchlist(ctx, watchlist, list(source or []), threshold=threshold, fpir=fpir,
+                                     options=opts, on_alert=on_alert, on_state=on_state, on_preview=hub,
+                                     runner_hook=hook)
+    finally:
+        if server is not None:
+            server.close()
+        ctx.close()
+    if json_out:
+        typer.echo(json.dumps({"event": "summary", **out}, default=str))
+    else:
+        typer.echo(f"stopped ({out['stopped_by']}) after {out['duration_s']:.1f}s; alerts: {out['alerts']}")
+        for cam, c in out["cameras"].items():
+            counters = ", ".join(f"{k} {v}" for k, v in sorted(c["counters"].items()))
+            typer.echo(f"  {cam} [{c['state']}] {c['source']}: {counters}")
+
+
+def search(path: Path,
+           watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist to search.")],
+           threshold: Annotated[float | None, typer.Option(help="Score threshold in [0, 1].")] = None,
+           fpir: Annotated[float | None, typer.Option(help="Target FPIR (threshold from calibration).")] = None,
+           fps: Annotated[float | None, typer.Option(help="Analyse at most this many frames per second.")] = None,
+           json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+           out: Annotated[Path | None, typer.Option("--out", help="Write an HTML report here.")] = None) -> None:
+    """Retrospective search of a video file or an image folder against a watchlist."""
+    from openlfr.services import retro
+    from openlfr.services.context import AppContext
+
+    ctx = AppContext(settings())
+    bar: Any = None
+    task: Any = None
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal bar, task
+        if json_out or not sys.stderr.isatty():
+            return
+        if bar is None:
+            from rich.progress import Progress
+
+            bar = Progress(transient=True)
+            bar.start()
+            task = bar.add_task("searching", total=total)
+        bar.update(task, completed=done)
+
+    try:
+        result = retro.search(ctx, path, watchlist, threshold=threshold, fpir=fpir, fps=fps,
+                              progress=progress, report=out)
+    finally:
+        if bar is not None:
+            bar.stop()
+        ctx.close()
+    if json_out:
+        emit_json(result)
+        return
+    typer.echo(f"{result['source']}: {result['frames']} frames, {result['faces_seen']} faces seen, "
+               f"{len(result['appearances'])} appearance(s)")
+    for a in result["appearances"]:
+        typer.echo(f"  {a['first_seen_s']:8.2f}-{a['last_seen_s']:.2f}s  {a['person_id']} ({a['name']}) "
+                   f"score {a['score']:.4f} track {a['track_id']}")
+    if out:
+        typer.echo(f"report: {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("search")(search)

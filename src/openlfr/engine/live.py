@@ -1,0 +1,345 @@
+"""The live decision logic, per frame and per track (pure compute; no I/O, no storage).
+
+    frame -> detect (optionally on a region of interest, at a reduced analysis width)
+          -> track (boxes; see ``engine.track``)
+          -> quality + gate, only for faces whose track may still take a shot
+          -> best shots: embed the chosen ones, search the watchlist
+          -> fuse the track's shot scores per entry -> AlertRecord when fused >= threshold
+             (at most one alert per watchlist entry per track)
+          -> track ends <= ttl_s after its last sighting: its shots, embeddings and crops are
+             dropped; only counters survive (P1, P2)
+
+An alert carries the alerted face's crop and the frame with every *other* face pixelated (P3).
+Nothing here writes anything; callers (``openlfr.runtime``, ``openlfr.eval``) decide where
+alerts and counters go.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from openlfr.engine.imageio import encode_jpeg
+from openlfr.engine.matcher import WatchlistIndex
+from openlfr.engine.pipeline import FaceEngine
+from openlfr.engine.privacy import annotate, crop, pixelate_except
+from openlfr.engine.sources import Frame
+from openlfr.engine.track import Shot, ShotPolicy, Track, Tracker, TrackerConfig, get_fusion, shot_score
+from openlfr.types import AlertRecord, FaceBatch, Image
+
+
+class LiveConfig(BaseModel):
+    """Per-camera analysis options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    analysis_fps: float | None = Field(None, gt=0, le=120,
+                                       description="Analyse at most this many frames per second (None: all).")
+    analysis_width: int | None = Field(None, ge=64, le=8192,
+                                       description="Detect on a copy scaled to this width (None: full size). "
+                                                   "The detector's minimum face size applies at that scale.")
+    roi: tuple[float, float, float, float] | None = Field(
+        None, description="Region of interest (x1, y1, x2, y2) as fractions of the frame; faces outside "
+                          "it are not detected.")
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    shots: ShotPolicy = Field(default_factory=ShotPolicy)
+    fusion: str = Field("max", description="Fusion rule over a track's shots (engine.track.FUSION_RULES).")
+    top_k: int = Field(10, ge=1, le=1000, description="Candidates kept per shot for fusion.")
+    jpeg_quality: int = Field(90, ge=30, le=100)
+    alert_frame: bool = Field(True, description="Attach the (other faces pixelated) frame to alerts.")
+
+    @field_validator("roi")
+    @classmethod
+    def _roi_ok(cls, v: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+        if v is not None:
+            x1, y1, x2, y2 = v
+            if not (0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1):
+                raise ValueError("roi must be 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1")
+        return v
+
+    @field_validator("fusion")
+    @classmethod
+    def _fusion_ok(cls, v: str) -> str:
+        get_fusion(v)
+        return v
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """An alert plus what evaluation and the console need beyond the stored record."""
+
+    record: AlertRecord
+    name: str
+    t: float
+    """Source time (s) of the shot that raised it."""
+    track_first_t: float
+    shots: int
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """What survives a track: no image, no embedding."""
+
+    track_id: int
+    first_t: float
+    last_t: float
+    hits: int
+    attempts: int
+    counted: bool
+    passed_quality: bool
+    alerted: dict[int, float]
+    """entry_id -> fused score at alert."""
+
+
+@dataclass
+class FrameResult:
+    t: float
+    analysed: bool
+    faces: FaceBatch
+    alerts: list[AlertEvent] = field(default_factory=list)
+    ended: list[TrackSummary] = field(default_factory=list)
+    counters: Counter[str] = field(default_factory=Counter)
+    _image: Image | None = field(default=None, repr=False)
+    _labels: dict[int, str] = field(default_factory=dict, repr=False)
+
+    def preview(self) -> Image | None:
+        """The annotated frame: every face pixelated except faces of tracks that alerted."""
+        if self._image is None:
+            return None
+        return annotate(self._image, self.faces.xyxy, alerted=self._labels)
+
+    def release(self) -> None:
+        """Drop the frame reference (call once preview is rendered or not needed)."""
+        self._image = None
+
+
+def _scale_faces(faces: FaceBatch, sx: float, sy: float, ox: float, oy: float,
+                 size: tuple[int, int]) -> FaceBatch:
+    if len(faces) == 0:
+        return FaceBatch.empty(size)
+    xyxy = faces.xyxy * np.array([sx, sy, sx, sy], np.float32) + np.array([ox, oy, ox, oy], np.float32)
+    lm = None
+    if faces.landmarks is not None:
+        lm = faces.landmarks * np.array([sx, sy], np.float32) + np.array([ox, oy], np.float32)
+    return faces.replace(xyxy=xyxy, landmarks=lm, image_size=size)
+
+
+class LiveAnalyser:
+    """One camera's decision state. Feed frames in time order with :meth:`process`; call
+    :meth:`finish` at the end of a source to close every track."""
+
+    def __init__(self, engine: FaceEngine, index: WatchlistIndex, threshold: float, camera: str = "camera",
+                 config: LiveConfig | None = None, *, watchlist_id: int = 0, deployment_id: int | None = None,
+                 clock: Callable[[Frame], datetime] | None = None) -> None:
+        self.engine = engine
+        self.index = index
+        self.threshold = float(threshold)
+        self.camera = camera
+        self.config = config or LiveConfig()
+        self.watchlist_id = watchlist_id
+        self.deployment_id = deployment_id
+        self.tracker = Tracker(self.config.tracker)
+        self.fusion = get_fusion(self.config.fusion)
+        self._names = {e.entry_id: (e.person_id, e.name) for e in index.entries}
+        self._last_analysed_t: float | None = None
+        self._clock = clock or (lambda f: datetime.fromtimestamp(f.wall, UTC))
+        self.models = {**engine.model_ids, "fusion": self.config.fusion}
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _wanted(self, frame: Frame) -> bool:
+        fps = self.config.analysis_fps
+        if fps is None or self._last_analysed_t is None:
+            return True
+        # a small tolerance so that 30 fps sampled to 10 fps takes every third frame
+        return frame.t - self._last_analysed_t >= (1.0 / fps) * 0.95
+
+    def _detect(self, image: Image) -> FaceBatch:
+        h, w = image.shape[:2]
+        ox = oy = 0
+        view = image
+        if self.config.roi is not None:
+            x1, y1, x2, y2 = self.config.roi
+            ox, oy = int(x1 * w), int(y1 * h)
+            view = image[oy:int(y2 * h), ox:int(x2 * w)]
+        vw = view.shape[1]
+        scale = 1.0
+        aw = self.config.analysis_width
+        if aw is not None and vw > aw:
+            scale = vw / aw
+            view = cv2.resize(view, (aw, max(1, round(view.shape[0] / scale))), interpolation=cv2.INTER_AREA)
+        faces = self.engine.detector.detect(np.ascontiguousarray(view))
+        if scale == 1.0 and ox == 0 and oy == 0:
+            return faces.replace(image_size=(w, h))
+        return _scale_faces(faces, scale, scale, ox, oy, (w, h))
+
+    def _summary(self, tr: Track) -> TrackSummary:
+        counted = tr.hits >= self.config.tracker.min_hits or bool(tr.alerted)
+        return TrackSummary(track_id=tr.track_id, first_t=tr.first_t, last_t=tr.last_t, hits=tr.hits,
+                            attempts=tr.attempts, counted=counted, passed_quality=tr.passed_any,
+                            alerted=dict(tr.alerted))
+
+    def _end(self, tracks: list[Track], res: FrameResult) -> None:
+        for tr in tracks:
+            s = self._summary(tr)
+            tr.forget()  # P2: the track's shots, embeddings and crops go now
+            res.ended.append(s)
+            if s.counted:
+                res.counters["faces_seen"] += 1
+                if not s.passed_quality:
+                    res.counters["quality_rejected"] += 1
+
+    # -- main entry points ------------------------------------------------------------------------
+
+    def process(self, frame: Frame, keep_image: bool = False) -> FrameResult:
+        """Analyse one frame (or skip it under ``analysis_fps``). With ``keep_image`` the result
+        can render a preview; otherwise no reference to the frame survives the call."""
+        if not self._wanted(frame):
+            res = FrameResult(t=frame.t, analysed=False, faces=FaceBatch.empty(frame.size))
+            self._end(self.tracker.expire(frame.t), res)
+            return res
+        self._last_analysed_t = frame.t
+        image = frame.image
+        detected = self._detect(image)
+        faces, ended = self.tracker.update(detected, frame.t)
+        res = FrameResult(t=frame.t, analysed=True, faces=faces)
+        res.counters["frames_analysed"] += 1
+        res.counters["faces_detected"] += len(faces)
+        self._end(ended, res)
+        if len(faces):
+            self._shots(frame, faces, res)
+        if keep_image:
+            res._image = image
+            for j, tid in enumerate(faces.track_id if faces.track_id is not None else []):
+                tr = self.tracker.tracks.get(int(tid))
+                if tr is not None and tr.alerted:
+                    eid = max(tr.alerted, key=lambda e: tr.alerted[e])
+                    res._labels[j] = f"{self._names.get(eid, ('?', '?'))[1]} {tr.alerted[eid]:.3f}"
+        return res
+
+    def _shots(self, frame: Frame, faces: FaceBatch, res: FrameResult) -> None:
+        policy = self.config.shots
+        t = frame.t
+        assert faces.track_id is not None
+        tracks = [self.tracker.tracks[int(i)] for i in faces.track_id]
+        # Only faces whose track may still take a shot are aligned and measured (the main saving).
+        may = [j for j, tr in enumerate(tracks)
+               if tr.attempts < policy.max_attempts and (tr.attempts == 0 or t - tr.last_attempt_t >= policy.min_gap_s)]
+        if not may:
+            return
+        sub = faces.select(np.array(may, np.int64))
+        analysis = self.engine.analyse(frame.image, embed="none", faces=sub)
+        q = shot_score(analysis.faces.quality) if analysis.faces.quality is not None else np.zeros(len(may))
+        chosen: list[int] = []
+        for k, j in enumerate(may):
+            tr = tracks[j]
+            qk = float(q[k])
+            tr.best_seen_quality = max(tr.best_seen_quality, qk)
+            if not analysis.gate.passed[k]:
+                continue
+            tr.passed_any = True
+            if tr.wants_attempt(t, qk, policy):
+                chosen.append(k)
+        if not chosen or self.index.size == 0:
+            return
+        emb = self.engine.embedder.embed(analysis.chips[chosen])
+        k_top = min(self.config.top_k, self.index.size)
+        results = self.index.search(emb, top_k=k_top, threshold=0.0)
+        seen_ids = {int(i) for i in faces.track_id}
+        for n, k in enumerate(chosen):
+            j = may[k]
+            tr = tracks[j]
+            e = emb[n]
+            if self.config.tracker.split_below is not None and tr.shots:
+                prev = float(((1.0 + tr.embeddings() @ e) / 2.0).max())
+                if prev < self.config.tracker.split_below:
+                    tr = self.tracker.split(tr, t)
+                    faces.track_id[j] = tr.track_id
+            if tr.attempts == 0 and tr.hits <= 2:
+                merged = self.tracker.reidentify(tr, e, seen_ids)
+                if merged is not None:
+                    tr = merged
+                    faces.track_id[j] = tr.track_id
+            matches = results[n]
+            scores = {m.entry_id: m.score for m in matches}
+            floor = 0.0 if len(matches) >= self.index.size else (min(scores.values()) if scores else 0.0)
+            tr.shots.append(Shot(t=t, quality=float(q[k]), embedding=e.copy(), scores=scores, floor=floor))
+            tr.last_attempt_t = t
+            tr.best_attempt_quality = max(tr.best_attempt_quality, float(q[k]))
+            fused = tr.fused(self.fusion)
+            for eid, s in fused.items():
+                tr.best_fused[eid] = max(tr.best_fused.get(eid, 0.0), s)
+            ready = [(s, eid) for eid, s in fused.items() if s >= self.threshold and eid not in tr.alerted]
+            if ready:
+                s, eid = max(ready)
+                tr.alerted[eid] = s
+                res.alerts.append(self._alert(frame, faces, j, tr, eid, s))
+                res.counters["alerts"] += 1
+
+    def _alert(self, frame: Frame, faces: FaceBatch, row: int, tr: Track, entry_id: int, score: float) -> AlertEvent:
+        person_id, name = self._names[entry_id]
+        box = tuple(float(v) for v in faces.xyxy[row])
+        probe = encode_jpeg(crop(frame.image, box), quality=self.config.jpeg_quality)
+        ctx_jpeg = None
+        if self.config.alert_frame:
+            ctx_jpeg = encode_jpeg(pixelate_except(frame.image, faces.xyxy, keep=[row]),
+                                   quality=self.config.jpeg_quality)
+        rec = AlertRecord(alert_id=uuid.uuid4().hex, deployment_id=self.deployment_id,
+                          watchlist_id=self.watchlist_id, entry_id=entry_id, person_id=person_id,
+                          score=round(score, 6), threshold=self.threshold, camera=self.camera,
+                          occurred_at=self._clock(frame), track_id=tr.track_id, probe_jpeg=probe,
+                          frame_jpeg=ctx_jpeg, box=(box[0], box[1], box[2], box[3]), models=dict(self.models))
+        return AlertEvent(record=rec, name=name, t=frame.t, track_first_t=tr.first_t, shots=tr.attempts)
+
+    def finish(self) -> FrameResult:
+        """End every track (end of a file, or stopping); returns their summaries and counters."""
+        res = FrameResult(t=self._last_analysed_t or 0.0, analysed=False, faces=FaceBatch.empty())
+        self._end(self.tracker.end_all(), res)
+        return res
+
+    @property
+    def live_tracks(self) -> int:
+        return len(self.tracker.tracks)
+
+    def memory_report(self) -> dict[str, Any]:
+        """How much biometric state is held right now (for tests of P2)."""
+        return {"tracks": len(self.tracker.tracks),
+                "shots": sum(t.attempts for t in self.tracker.tracks.values())}
+
+
+def index_in_memory(engine: FaceEngine, people: dict[str, list[Image]],
+                    names: dict[str, str] | None = None) -> tuple[WatchlistIndex, dict[str, list[str]]]:
+    """A watchlist index built in memory from photos (evaluation, tests): one entry per person,
+    one vector per accepted photo (the main face, gate passed). Returns (index, rejections)."""
+    from openlfr.engine.matcher import WatchlistEntryRef
+    from openlfr.engine.pipeline import pick_main_face
+
+    entries: list[WatchlistEntryRef] = []
+    rows: list[int] = []
+    vecs: list[np.ndarray] = []
+    rejected: dict[str, list[str]] = {}
+    for person_id in sorted(people):
+        got = 0
+        for image in people[person_id]:
+            a = engine.analyse(image, embed="none")
+            idx, why = pick_main_face(a.faces)
+            if idx is None or not a.gate.passed[idx]:
+                rejected.setdefault(person_id, []).append(why or "; ".join(a.gate.reasons[idx]))
+                continue
+            if got == 0:
+                entries.append(WatchlistEntryRef(entry_id=len(entries) + 1, person_id=person_id,
+                                                 name=(names or {}).get(person_id, person_id)))
+            vecs.append(engine.embedder.embed(a.chips[idx: idx + 1])[0])
+            rows.append(len(entries) - 1)
+            got += 1
+    dim = engine.embedder.dim
+    arr = np.stack(vecs).astype(np.float32) if vecs else np.zeros((0, dim), np.float32)
+    return WatchlistIndex(arr, entries, rows, model_id=engine.embedder.model_id, dim=dim), rejected

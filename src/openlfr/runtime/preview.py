@@ -1,0 +1,139 @@
+"""Preview frames for the console: a latest-frame store usable as the runner's ``on_preview``
+callback, and a small MJPEG-over-HTTP server on top of it.
+
+Frames reaching here are already privacy-safe: every face is pixelated except an alerted one
+(``engine.privacy.annotate``, P3). Nothing is written to disk.
+
+    GET /                 -> JSON list of cameras
+    GET /<camera>.jpg     -> the latest frame
+    GET /<camera>.mjpg    -> multipart/x-mixed-replace stream (what <img src=...> shows live)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+log = logging.getLogger(__name__)
+
+BOUNDARY = "openlfrframe"
+
+
+class PreviewHub:
+    """Holds the latest JPEG per camera; ``update`` is the runner's ``on_preview`` callback."""
+
+    def __init__(self) -> None:
+        self._frames: dict[str, tuple[bytes, float, int]] = {}
+        self._cond = threading.Condition()
+
+    def update(self, camera: str, jpeg: bytes, t: float) -> None:
+        with self._cond:
+            seq = self._frames.get(camera, (b"", 0.0, 0))[2] + 1
+            self._frames[camera] = (jpeg, t, seq)
+            self._cond.notify_all()
+
+    __call__ = update
+
+    def cameras(self) -> list[str]:
+        with self._cond:
+            return sorted(self._frames)
+
+    def latest(self, camera: str) -> tuple[bytes, float, int] | None:
+        with self._cond:
+            return self._frames.get(camera)
+
+    def wait_next(self, camera: str, after_seq: int, timeout: float = 5.0) -> tuple[bytes, float, int] | None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                cur = self._frames.get(camera)
+                if cur is not None and cur[2] > after_seq:
+                    return cur
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    hub: PreviewHub
+    stop: threading.Event
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("preview: " + format, *args)
+
+    def do_GET(self) -> None:
+        path = unquote(self.path.split("?", 1)[0]).lstrip("/")
+        if path == "":
+            body = json.dumps({"cameras": self.hub.cameras()}).encode()
+            self._send(200, "application/json", body)
+            return
+        name, _, ext = path.rpartition(".")
+        if ext == "jpg":
+            cur = self.hub.latest(name)
+            if cur is None:
+                self._send(404, "text/plain", b"no such camera\n")
+                return
+            self._send(200, "image/jpeg", cur[0])
+            return
+        if ext != "mjpg":
+            self._send(404, "text/plain", b"not found\n")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        seq = 0
+        try:
+            while not self.stop.is_set():
+                cur = self.hub.wait_next(name, seq, timeout=1.0)
+                if cur is None:
+                    continue
+                jpeg, _, seq = cur
+                self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+                                 .encode() + jpeg + b"\r\n")
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+    def _send(self, code: int, ctype: str, body: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class MjpegServer:
+    """Serve a ``PreviewHub`` over HTTP (loopback by default) in a background thread."""
+
+    def __init__(self, hub: PreviewHub, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.hub = hub
+        self._stop = threading.Event()
+        handler = type("PreviewHandler", (_Handler,), {"hub": hub, "stop": self._stop})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="mjpeg-preview", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = str(self._server.server_address[0])
+        return f"http://{host}:{self.port}/"
+
+    def start(self) -> MjpegServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,174 @@
+"""Live recognition (LFR) use case: a watchlist against one or more streams.
+
+Two ways in:
+- ``watchlist`` mode (``openlfr run --watchlist NAME --source URL ...``): alerts go to the
+  caller (JSON lines on stdout) and to an in-memory sink; the run's start, end and counters are
+  written to the audit log.
+- ``deployment`` mode (``openlfr run --deployment ID``): the deployment's plan (watchlist,
+  threshold, cameras, models) from ``services.deployments``; alerts and counters go to the
+  deployment's alert store (``services.alerts.StoreAlertSink``). The run stops at the planned end
+  at the latest, and then ends the deployment (its watchlist is deleted, P4).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from openlfr.engine.live import AlertEvent, LiveConfig
+from openlfr.engine.pipeline import EngineConfig
+from openlfr.engine.sources import mask_url
+from openlfr.errors import InputError
+from openlfr.runtime.sinks import AlertSink, MemorySink
+from openlfr.runtime.workers import CameraSpec, LiveRunner, RunSummary, SourceState
+from openlfr.services.check import resolve_threshold
+from openlfr.services.context import AppContext, engine_config_from_settings
+from openlfr.services.watchlists import load_index
+from openlfr.storage import audit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    loop: bool = False
+    realtime: bool = False
+    max_seconds: float | None = None
+    mode: str = "auto"
+    live: LiveConfig | None = None
+    camera_overrides: dict[str, Any] | None = None
+    end_deployment_on_exit: bool = False
+
+
+def alert_json(ev: AlertEvent, watchlist: str) -> dict[str, Any]:
+    """One alert as a JSON-safe dict (no images: those stay with the alert store)."""
+    r = ev.record
+    return {"alert_id": r.alert_id, "camera": r.camera, "watchlist": watchlist, "person_id": r.person_id,
+            "name": ev.name, "score": round(r.score, 6), "threshold": r.threshold, "track_id": r.track_id,
+            "occurred_at": r.occurred_at.isoformat(), "t": round(ev.t, 3),
+            "latency_s": round(ev.t - ev.track_first_t, 3), "shots": ev.shots,
+            "box": [round(v, 1) for v in r.box], "deployment_id": r.deployment_id}
+
+
+def camera_specs(sources: list[str], options: RunOptions, names: list[str] | None = None) -> list[CameraSpec]:
+    if not sources:
+        raise InputError("give at least one --source", code="no_source")
+    specs = []
+    for i, url in enumerate(sources):
+        name = names[i] if names else f"cam{i + 1}"
+        specs.append(CameraSpec(name=name, url=url, loop=options.loop, realtime=options.realtime,
+                                live=options.live or LiveConfig(), **(options.camera_overrides or {})))
+    return specs
+
+
+class _TeeSink:
+    """Forwards to a sink and keeps totals (for the summary)."""
+
+    def __init__(self, inner: AlertSink) -> None:
+        self.inner = inner
+        self.submitted = 0
+
+    def submit(self, alert: Any) -> None:
+        self.inner.submit(alert)
+        self.submitted += 1
+
+    def count(self, camera: str, deltas: dict[str, int]) -> None:
+        self.inner.count(camera, deltas)
+
+
+def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, threshold: float | None = None,
+                  fpir: float | None = None, options: RunOptions | None = None,
+                  on_alert: Callable[[dict[str, Any]], None] | None = None,
+                  on_state: Callable[[str, SourceState, str], None] | None = None,
+                  on_preview: Callable[[str, bytes, float], None] | None = None,
+                  sink: AlertSink | None = None,
+                  runner_hook: Callable[[LiveRunner], None] | None = None) -> dict[str, Any]:
+    opts = options or RunOptions()
+    specs = camera_specs(sources, opts)
+    index, meta = load_index(ctx, watchlist)
+    if index.size == 0:
+        raise InputError(f"watchlist {watchlist!r} is empty", code="empty_watchlist")
+    thr = resolve_threshold(ctx, threshold, fpir, index.size)
+    engine_cfg = getattr(ctx, "_engine_config", None) or engine_config_from_settings(ctx.settings)
+    mem = sink or MemorySink()
+    tee = _TeeSink(mem)
+    actor = ctx.settings.actor
+    with ctx.db.session() as s:
+        audit.record(s, actor, "live.start", "watchlist", meta["id"],
+                     {"watchlist": watchlist, "threshold": thr, "watchlist_size": index.size,
+                      "cameras": {c.name: mask_url(c.url) for c in specs}, "models": ctx.engine.model_ids})
+    runner = LiveRunner(specs, engine_cfg, index, thr, tee, mode=opts.mode, watchlist_id=meta["id"],
+                        engine=ctx.engine,
+                        on_alert=(lambda cam, ev: on_alert(alert_json(ev, watchlist))) if on_alert else None,
+                        on_state=on_state, on_preview=on_preview)
+    if runner_hook:
+        runner_hook(runner)
+    summary = runner.run(max_seconds=opts.max_seconds)
+    out = _summary_dict(summary, watchlist, index.size, thr)
+    with ctx.db.session() as s:
+        audit.record(s, actor, "live.stop", "watchlist", meta["id"],
+                     {"watchlist": watchlist, "stopped_by": summary.stopped_by, "alerts": summary.alerts,
+                      "counters": {c: v["counters"] for c, v in summary.cameras.items()}})
+    return out
+
+
+def _summary_dict(summary: RunSummary, watchlist: str, size: int, thr: float) -> dict[str, Any]:
+    d = summary.to_dict()
+    d.update({"watchlist": watchlist, "watchlist_size": size, "threshold": thr})
+    return d
+
+
+def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOptions | None = None,
+                   on_alert: Callable[[dict[str, Any]], None] | None = None,
+                   on_state: Callable[[str, SourceState, str], None] | None = None,
+                   on_preview: Callable[[str, bytes, float], None] | None = None,
+                   runner_hook: Callable[[LiveRunner], None] | None = None) -> dict[str, Any]:
+    """Run an authorised deployment's cameras until stopped or its planned end."""
+    from openlfr.services import deployments
+    from openlfr.services.alerts import StoreAlertSink
+
+    opts = options or RunOptions()
+    actor = ctx.settings.actor
+    plan = deployments.live_plan(ctx, deployment)
+    # The engine must be the one the deployment's watchlist was enrolled and authorised with.
+    base = engine_config_from_settings(ctx.settings)
+    det = plan.models.get("detector") or base.detector
+    emb = plan.models.get("embedder") or base.embedder
+    engine_cfg = EngineConfig(detector=det, embedder=emb,
+                              detector_options=base.detector_options if det == base.detector else {},
+                              gate=base.gate)
+    run_ctx = AppContext(ctx.settings, engine_config=engine_cfg)
+    index, _meta = load_index(run_ctx, plan.watchlist)
+    plan = deployments.mark_live(run_ctx, plan.deployment_id, actor)
+    specs = [CameraSpec(name=c.name, url=c.url, loop=opts.loop, realtime=opts.realtime,
+                        live=opts.live or LiveConfig(), **(opts.camera_overrides or {})) for c in plan.cameras]
+    if not specs:
+        raise InputError(f"deployment {plan.deployment_id} has no cameras", code="no_source")
+    sink = _TeeSink(StoreAlertSink(run_ctx, plan.deployment_id, actor=actor))
+    left = (plan.planned_end - datetime.now(UTC)).total_seconds()
+    max_s = left if opts.max_seconds is None else min(left, opts.max_seconds)
+    runner = LiveRunner(specs, engine_cfg, index, plan.threshold, sink, mode=opts.mode,
+                        watchlist_id=plan.watchlist_id, deployment_id=plan.deployment_id,
+                        engine=run_ctx.engine,
+                        on_alert=(lambda cam, ev: on_alert(alert_json(ev, plan.watchlist))) if on_alert else None,
+                        on_state=on_state, on_preview=on_preview)
+    if runner_hook:
+        runner_hook(runner)
+    summary = runner.run(max_seconds=max_s)
+    reached_end = datetime.now(UTC) >= plan.planned_end
+    if summary.stopped_by == "max_seconds" and reached_end:
+        summary.stopped_by = "planned_end"
+    out = _summary_dict(summary, plan.watchlist, index.size, plan.threshold)
+    out["deployment_id"] = plan.deployment_id
+    del index
+    if reached_end or opts.end_deployment_on_exit:
+        ended = deployments.mark_ended(run_ctx, plan.deployment_id, actor,
+                                       reason="planned_end" if reached_end else "stopped")
+        out["deployment_state"] = ended.get("state", "ended")
+    else:
+        out["deployment_state"] = "live"
+    run_ctx.close()
+    return out

@@ -1,0 +1,165 @@
+"""Retrospective search (RFR): a recorded video or an image folder against a watchlist.
+
+The same per-track decision logic as live (``engine.live``) runs over every frame (or a sampled
+rate); the result lists *appearances*: one per track and watchlist entry that reached the
+threshold, with when the track was first and last seen. An image folder is read in name order
+as a sequence at one image per second (``first_seen_s`` = the image's position), each image
+on its own (no track spans two images).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from openlfr.engine.imageio import IMAGE_SUFFIXES, load_image
+from openlfr.engine.live import AlertEvent, LiveAnalyser, LiveConfig, TrackSummary
+from openlfr.engine.sources import VIDEO_SUFFIXES, Frame, open_source, probe
+from openlfr.errors import InputError, OpenLFRError
+from openlfr.services.check import resolve_threshold
+from openlfr.services.context import AppContext
+from openlfr.services.watchlists import load_index
+from openlfr.storage import audit
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int | None], None]
+"""progress(done, total)"""
+
+
+def _frames_of(path: Path, fps: float | None) -> tuple[Any, int | None, bool]:
+    if path.is_dir():
+        files = sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InputError(f"{path}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})", code="empty_folder")
+
+        def gen() -> Any:
+            for i, f in enumerate(files):
+                try:
+                    img = load_image(f)
+                except OpenLFRError as exc:
+                    log.warning("skipping %s: %s", f, exc.message)
+                    continue
+                yield Frame(image=img, t=float(i), wall=time.time(), index=i)
+
+        return gen(), len(files), True
+    if not path.is_file():
+        raise InputError(f"{path}: no such file or folder", code="file_not_found")
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InputError(f"{path}: not a video file ({', '.join(sorted(VIDEO_SUFFIXES))}) or image folder",
+                         code="unsupported_media")
+    src = open_source(str(path))
+    try:
+        total = probe(str(path)).get("frames")
+    except OpenLFRError:
+        total = None
+
+    def gen_video() -> Any:
+        try:
+            while (f := src.read()) is not None:
+                yield f
+        finally:
+            src.close()
+
+    return gen_video(), total, False
+
+
+def search_media(analyser: LiveAnalyser, path: Path, fps: float | None = None,
+                 progress: Progress | None = None) -> tuple[dict[str, Any], list[AlertEvent]]:
+    """Run ``analyser`` over a video or image folder; returns (result dict, alert events)."""
+    frames, total, is_folder = _frames_of(path, fps)
+    names = {e.entry_id: (e.person_id, e.name) for e in analyser.index.entries}
+    n = 0
+    ended: list[TrackSummary] = []
+    events: list[AlertEvent] = []
+    counters: dict[str, int] = {}
+
+    def take(res: Any) -> None:
+        ended.extend(res.ended)
+        events.extend(res.alerts)
+        for k, v in res.counters.items():
+            counters[k] = counters.get(k, 0) + int(v)
+
+    for frame in frames:
+        take(analyser.process(frame))
+        if is_folder:
+            take(analyser.finish())
+        n += 1
+        if progress:
+            progress(n, total)
+    take(analyser.finish())
+    appearances = []
+    for tr in ended:
+        for eid, score in tr.alerted.items():
+            pid, name = names[eid]
+            appearances.append({"person_id": pid, "name": name, "score": round(float(score), 6),
+                                "first_seen_s": round(tr.first_t, 3), "last_seen_s": round(tr.last_t, 3),
+                                "track_id": tr.track_id})
+    appearances.sort(key=lambda a: (a["first_seen_s"], a["track_id"], a["person_id"]))
+    result = {"source": str(path), "frames": n, "faces_seen": counters.get("faces_seen", 0),
+              "appearances": appearances}
+    return result, events
+
+
+def search(ctx: AppContext, path: Path, watchlist: str, *, threshold: float | None = None,
+           fpir: float | None = None, fps: float | None = None, config: LiveConfig | None = None,
+           progress: Progress | None = None, report: Path | None = None) -> dict[str, Any]:
+    index, meta = load_index(ctx, watchlist)
+    if index.size == 0:
+        raise InputError(f"watchlist {watchlist!r} is empty", code="empty_watchlist")
+    thr = resolve_threshold(ctx, threshold, fpir, index.size)
+    cfg = (config or LiveConfig()).model_copy(update={"analysis_fps": fps} if fps else {})
+    if path.is_dir():
+        cfg = cfg.model_copy(update={"tracker": cfg.tracker.model_copy(update={"min_hits": 1})})
+    analyser = LiveAnalyser(ctx.engine, index, thr, camera=path.name, config=cfg, watchlist_id=meta["id"])
+    result, events = search_media(analyser, path, fps=fps, progress=progress)
+    with ctx.db.session() as s:
+        audit.record(s, ctx.settings.actor, "retro.search", "watchlist", meta["id"],
+                     {"watchlist": watchlist, "source": str(path), "threshold": thr, "frames": result["frames"],
+                      "faces_seen": result["faces_seen"],
+                      "matched_person_ids": sorted({a["person_id"] for a in result["appearances"]}),
+                      "report": str(report) if report else None})
+    if report is not None:
+        write_report(report, result, events, watchlist, thr)
+    return result
+
+
+def write_report(out: Path, result: dict[str, Any], events: list[AlertEvent], watchlist: str,
+                 threshold: float) -> None:
+    """A self-contained HTML report: one row per appearance with the matched face's crop (only
+    faces that matched are shown; nobody else's face appears)."""
+    crops: dict[tuple[int, str], bytes] = {}
+    for ev in events:
+        key = (ev.record.track_id, ev.record.person_id)
+        crops.setdefault(key, ev.record.probe_jpeg)
+    rows = []
+    for a in result["appearances"]:
+        jpeg = crops.get((a["track_id"], a["person_id"]))
+        img = (f'<img alt="face" src="data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}" '
+               'style="max-height:96px">') if jpeg else ""
+        rows.append(f"<tr><td>{a['first_seen_s']:.2f}</td><td>{a['last_seen_s']:.2f}</td>"
+                    f"<td>{html.escape(a['person_id'])}</td><td>{html.escape(a['name'])}</td>"
+                    f"<td>{a['score']:.4f}</td><td>{a['track_id']}</td><td>{img}</td></tr>")
+    body = "\n".join(rows) or '<tr><td colspan="7">No appearance at or above the threshold.</td></tr>'
+    doc = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>OpenLFR retrospective search</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #999;padding:4px 8px;text-align:left}}</style></head><body>
+<h1>Retrospective search</h1>
+<p>Source: {html.escape(result['source'])}<br>Watchlist: {html.escape(watchlist)}<br>
+Threshold: {threshold:.4f}<br>Frames: {result['frames']}<br>Faces seen (tracks): {result['faces_seen']}<br>
+Appearances: {len(result['appearances'])}</p>
+<p>Every appearance is a candidate match for a person to review, not an identification.</p>
+<table><tr><th>first seen (s)</th><th>last seen (s)</th><th>person id</th><th>name</th><th>score</th>
+<th>track</th><th>face</th></tr>
+{body}
+</table></body></html>
+"""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(doc, encoding="utf-8")
+
