@@ -543,7 +543,7 @@ def resolve_model(path: str | os.PathLike[str] | None = None, model: str | None 
             sha = file_sha256(p)
             known = KNOWN_FILES.get(sha)
             return ResolvedModel(path=p, sha256=sha, name=known.name if known else None,
-                                 spec=known.spec if known else None,
+                                 spec=known.spec if known and known.kind == kind else None,
                                  licence=known.licence if known else "unknown",
                                  commercial=known.commercial if known else None)
         if os.sep in str(path) or p.suffix == ".onnx" or not _NAME_RE.match(str(path)):

@@ -61,6 +61,8 @@ def with_dynamic_hw(path: Path) -> bytes | None:
     except Exception as exc:
         raise ModelError(f"{Path(path).name}: not a valid ONNX file ({type(exc).__name__})",
                          code="bad_model_file") from exc
+    if len(m.graph.node) == 0:
+        raise ModelError(f"{Path(path).name}: not an ONNX model (empty or no graph)", code="bad_model_file")
     inits = {i.name for i in m.graph.initializer}
     inputs = [i for i in m.graph.input if i.name not in inits]
     if len(inputs) != 1:
