@@ -32,6 +32,9 @@ class AppContext:
                               code="not_initialised")
         db = Database(self.settings.db_url)
         db.upgrade()
+        from openlfr.storage.audit_anchor import install_anchor
+
+        install_anchor(db.engine, self.settings)  # head of the audit chain kept outside the DB (P6)
         return db
 
     @cached_property

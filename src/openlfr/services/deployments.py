@@ -194,6 +194,10 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
     if not location:
         raise InputError("a deployment needs a precise location (street, junction or landmark)",
                          code="bad_location")
+    if latitude is None and len(re.findall(r"\w+", location)) < 2:
+        raise InputError(f"location {location!r} is too vague: name the street, junction or landmark "
+                         "(e.g. 'High St, Sutton, outside the station') or give coordinates",
+                         code="vague_location")
     if not purpose:
         raise InputError("a deployment needs a purpose", code="bad_purpose")
     start, end = as_utc(planned_start), as_utc(planned_end)

@@ -1,0 +1,185 @@
+"""``openlfr deployment ...``: create, authorise, start, stop, show, list."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from openlfr.cli._common import emit_json
+from openlfr.cli._gov import JsonOpt, RoleOpt, ctx
+
+dep_app = typer.Typer(no_args_is_help=True, help="Deployments: place, time, purpose, cameras, threshold and a "
+                                                 "bespoke watchlist; draft -> authorised -> live -> ended.")
+RefArg = Annotated[str, typer.Argument(metavar="ID", help="Deployment id or name.")]
+
+
+def _line(d: dict[str, Any]) -> str:
+    return (f"{d['id']}\t{d['state']}\t{d['planned_start'][:16]} to {d['planned_end'][:16]}\t{d['location']}\t"
+            f"watchlist {d['watchlist_size'] if d['watchlist_size'] is not None else '-'}\t"
+            f"threshold {d['threshold'] if d['threshold'] is not None else 'at authorisation'}")
+
+
+def _show_text(d: dict[str, Any]) -> None:
+    typer.echo(f"deployment {d['id']}: {d['name']} [{d['state']}]")
+    coords = "" if d["latitude"] is None else f" ({d['latitude']}, {d['longitude']})"
+    for k, v in (("location", d["location"] + coords), ("purpose", d["purpose"]),
+                 ("legal basis", d["legal_basis"] or "-"),
+                 ("window", f"{d['planned_start']} to {d['planned_end']}"),
+                 ("threshold", d["threshold"] if d["threshold"] is not None else
+                  (f"target FPIR {d['target_fpir']}" if d["target_fpir"] else "default, fixed at authorisation")),
+                 ("watchlist", f"{d['watchlist']} ({d['watchlist_size']} people, copied from "
+                               f"{d['source_watchlist']!r})" + (" - deleted" if d["watchlist_deleted_at"] else "")),
+                 ("cameras", ", ".join(f"{c['name']} <{c['url']}>" for c in d["cameras"]) or "-"),
+                 ("authorised", f"{d['authorising_officer']} ({d['authorised_by']}, {d['authorised_at']})"
+                  if d["authorised_at"] else "no"),
+                 ("live", f"{d['started_at']} to {d['ended_at'] or '-'}" if d["started_at"] else "no")):
+        typer.echo(f"  {k}: {v}")
+    st = d.get("statistics")
+    if st:
+        typer.echo(f"  faces seen {st['faces_seen']}, alerts {st['alerts']} (true {st['true_alerts']}, false "
+                   f"{st['false_alerts']}, not adjudicated {st['unadjudicated']})"
+                   + (" [frozen]" if d.get("statistics_frozen") else ""))
+
+
+def _read_entries_file(path: Path) -> list[tuple[str, str]]:
+    from openlfr.errors import InputError
+
+    out = []
+    with path.open(encoding="utf-8", newline="") as f:
+        for n, row in enumerate(csv.reader(f), 1):
+            if not row or not row[0].strip() or (n == 1 and row[0].strip().lower() in ("person", "person_id")):
+                continue
+            if len(row) < 2 or not row[1].strip():
+                raise InputError(f"{path}, line {n}: expected person_id,reason", code="bad_selection")
+            out.append((row[0].strip(), row[1].strip()))
+    return out
+
+
+@dep_app.command("create")
+def create(
+    location: Annotated[str, typer.Option(help="Precise location: street, junction or landmark.")],
+    purpose: Annotated[str, typer.Option(help="Why this deployment (e.g. wanted for serious offences).")],
+    start: Annotated[str, typer.Option(help="Planned start, ISO date-time (UTC if no offset).")],
+    end: Annotated[str, typer.Option(help="Planned end, ISO date-time.")],
+    source_watchlist: Annotated[str, typer.Option("--source-watchlist", help="Copy entries from this list.")],
+    entry: Annotated[list[str] | None, typer.Option(
+        "--entry", help="PERSON_ID=REASON; repeat. The reason this person is on the deployment's list.")] = None,
+    entries_file: Annotated[Path | None, typer.Option(help="CSV of person_id,reason.")] = None,
+    all_entries: Annotated[str | None, typer.Option(
+        "--all-entries", help="Copy every entry of the source list with this reason.")] = None,
+    camera: Annotated[list[str] | None, typer.Option(
+        "--camera", help="NAME=URL (file path, rtsp://, http://, or a webcam index); repeat.")] = None,
+    name: Annotated[str | None, typer.Option(help="Unique name (default: location and start).")] = None,
+    legal_basis: Annotated[str, typer.Option(help="Legal basis / policy reference.")] = "",
+    lat: Annotated[float | None, typer.Option(help="Latitude (WGS84).")] = None,
+    lon: Annotated[float | None, typer.Option(help="Longitude (WGS84).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Alert threshold (score in [0, 1]).")] = None,
+    fpir: Annotated[float | None, typer.Option(help="Or: target FPIR; the threshold is fixed at authorisation.")]
+    = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a draft deployment with its bespoke watchlist (copied entries, each with a reason)."""
+    from openlfr.errors import InputError
+    from openlfr.services import deployments as dsvc
+    from openlfr.services.reports import parse_when
+
+    pairs: list[tuple[str, str]] = []
+    for e in entry or []:
+        if "=" not in e:
+            raise InputError(f"--entry {e!r}: expected PERSON_ID=REASON", code="bad_selection")
+        pid, why = e.split("=", 1)
+        pairs.append((pid, why))
+    if entries_file is not None:
+        pairs.extend(_read_entries_file(entries_file))
+    cams = []
+    for c in camera or []:
+        if "=" not in c:
+            raise InputError("--camera expects NAME=URL", code="bad_camera")
+        cname, url = c.split("=", 1)
+        cams.append(dsvc.CameraSpec(cname.strip(), url.strip()))
+    c = ctx()
+    out = dsvc.create(c, location=location, purpose=purpose, planned_start=parse_when(start),
+                      planned_end=parse_when(end), actor=c.settings.actor, source_watchlist=source_watchlist,
+                      entries=[dsvc.EntrySelection(p, r) for p, r in pairs] if all_entries is None else None,
+                      all_entries_reason=all_entries, cameras=cams, name=name, legal_basis=legal_basis,
+                      latitude=lat, longitude=lon, threshold=threshold, target_fpir=fpir)
+    if json_out:
+        emit_json(out)
+    else:
+        typer.echo(f"created deployment {out['id']} ({out['name']}) as a draft: watchlist {out['watchlist']!r} with "
+                   f"{out['watchlist_size']} people; a supervisor must authorise it")
+
+
+@dep_app.command("authorise")
+def authorise(ref: RefArg,
+              officer: Annotated[str, typer.Option(help="Authorising officer (rank and name).")],
+              note: Annotated[str, typer.Option(help="Authorisation note.")] = "",
+              role: RoleOpt = "operator", json_out: JsonOpt = False) -> None:
+    """Authorise a draft (supervisor only): fixes the threshold and the watchlist."""
+    from openlfr.services import deployments as dsvc
+
+    c = ctx()
+    out = dsvc.authorise(c, ref, c.settings.actor, role, officer, note)
+    emit_json(out) if json_out else typer.echo(
+        f"deployment {out['id']} authorised by {out['authorising_officer']}: threshold {out['threshold']}, "
+        f"watchlist {out['watchlist_size']} people")
+
+
+@dep_app.command("start")
+def start(ref: RefArg, json_out: JsonOpt = False) -> None:
+    """Mark an authorised deployment live (inside its planned window); `openlfr run --deployment ID` runs it."""
+    from openlfr.services import deployments as dsvc
+
+    c = ctx()
+    plan = dsvc.mark_live(c, ref, c.settings.actor)
+    emit_json(plan.to_dict()) if json_out else typer.echo(
+        f"deployment {plan.deployment_id} is live until {plan.planned_end.isoformat()} "
+        f"({len(plan.cameras)} camera(s), threshold {plan.threshold})")
+
+
+@dep_app.command("stop")
+def stop(ref: RefArg, reason: Annotated[str, typer.Option(help="Why it ended.")] = "stopped",
+         json_out: JsonOpt = False) -> None:
+    """End a deployment: deletes its watchlist photos and embeddings, freezes its statistics."""
+    from openlfr.services import deployments as dsvc
+
+    c = ctx()
+    out = dsvc.mark_ended(c, ref, c.settings.actor, reason=reason)
+    if json_out:
+        emit_json(out)
+        return
+    d = out.get("watchlist_deleted") or {}
+    typer.echo(f"deployment {out['id']} ended; watchlist deleted ({d.get('entries', 0)} entries, "
+               f"{d.get('images', 0)} images, {d.get('embeddings', 0)} embeddings); statistics frozen")
+
+
+@dep_app.command("show")
+def show(ref: RefArg, json_out: JsonOpt = False) -> None:
+    """Show a deployment and its statistics (no images)."""
+    from openlfr.services import deployments as dsvc
+
+    out = dsvc.show(ctx(), ref)
+    emit_json(out) if json_out else _show_text(out)
+
+
+@dep_app.command("list")
+def list_(state: Annotated[str | None, typer.Option(help="Only this state.")] = None,
+          json_out: JsonOpt = False) -> None:
+    """List deployments."""
+    from openlfr.services import deployments as dsvc
+
+    rows = dsvc.list_all(ctx(), state)
+    if json_out:
+        emit_json({"data": rows, "count": len(rows)})
+        return
+    if not rows:
+        typer.echo("no deployments")
+    for r in rows:
+        typer.echo(_line(r))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dep_app, name="deployment")

@@ -1,0 +1,178 @@
+"""Audit log administration: full verification (chain + anchor), signed export, export check.
+
+Export format (JSON lines, UTF-8): one line per event, keys ``seq, at, actor, action, object_type,
+object_id, details, prev_hash, hash`` (``at`` exactly as hashed), then one last line::
+
+    {"type": "signature", "algorithm": "HMAC-SHA256", "key_id": ..., "events": n, "first_seq": ...,
+     "last_seq": ..., "head_hash": ..., "sha256": <hex of every preceding byte>,
+     "hmac_sha256": <HMAC of the same bytes under the audit key>}
+
+The audit key is derived (HKDF-SHA256, info "openlfr audit v1") from the encryption key, which lives
+outside the database; anyone holding the key can check an export with ``openlfr audit
+verify-export``, and the chain inside the file can be recomputed without any key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from openlfr.errors import InputError
+from openlfr.services.context import AppContext
+from openlfr.storage import audit
+from openlfr.storage.audit_anchor import anchor_path, audit_keys, key_id, read_anchor, write_anchor
+from openlfr.storage.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class FullVerify:
+    ok: bool
+    events: int
+    first_bad_seq: int | None
+    problem: str | None
+    chain_ok: bool
+    anchor: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "events": self.events, "first_bad_seq": self.first_bad_seq,
+                "problem": self.problem, "chain_ok": self.chain_ok, "anchor": self.anchor}
+
+
+def verify(ctx: AppContext, use_anchor: bool = True, refresh: bool = True) -> FullVerify:
+    """Recompute the chain, then check it against the anchor (see storage.audit_anchor)."""
+    with ctx.db.session() as s:
+        chain = audit.verify(s)
+        head = s.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+        n = int(s.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+        anchor_info: dict[str, Any] = {"checked": False}
+        problem: str | None = None
+        bad: int | None = None
+        if use_anchor:
+            path = anchor_path(ctx.settings)
+            anc = read_anchor(path)
+            anchor_info = {"checked": True, "path": str(path)}
+            if anc is None:
+                anchor_info["status"] = "missing"
+                if n:
+                    problem, bad = f"audit anchor {path} is missing (cannot rule out removal of the newest events)", \
+                        None
+            elif anc.seq < 0:
+                anchor_info["status"] = "unreadable"
+                problem = f"audit anchor {path} is unreadable"
+            else:
+                anchor_info.update({"seq": anc.seq, "hash": anc.hash, "at": anc.at, "key_id": anc.key_id})
+                mac_ok = anc.check_mac(audit_keys(ctx.settings))
+                anchor_info["signature"] = {True: "valid", False: "INVALID", None: "unsigned"}[mac_ok]
+                head_seq = int(head[0]) if head else 0
+                if mac_ok is False:
+                    problem = "audit anchor signature is invalid (the anchor file was altered)"
+                elif anc.seq > head_seq:
+                    problem = (f"the log ends at seq {head_seq} but the anchor records seq {anc.seq}: "
+                               "the newest events were removed")
+                    bad = head_seq + 1
+                else:
+                    at = s.scalar(select(AuditEvent.hash).where(AuditEvent.seq == anc.seq))
+                    if at != anc.hash:
+                        problem = (f"event {anc.seq} does not carry the anchored hash: the chain was "
+                                   "rewritten or the event removed")
+                        bad = anc.seq
+                anchor_info["status"] = "ok" if problem is None else "FAILED"
+    if not chain.ok:
+        return FullVerify(False, chain.events, chain.first_bad_seq, chain.problem, False, anchor_info)
+    if problem is not None:
+        return FullVerify(False, n, bad, problem, True, anchor_info)
+    if use_anchor and refresh and head is not None:
+        write_anchor(ctx.settings, int(head[0]), str(head[1]))
+    return FullVerify(True, n, None, None, True, anchor_info)
+
+
+def _event_line(ev: AuditEvent) -> bytes:
+    d = {"seq": ev.seq, "at": audit._iso(ev.at), "actor": ev.actor, "action": ev.action,
+         "object_type": ev.object_type, "object_id": ev.object_id, "details": ev.details,
+         "prev_hash": ev.prev_hash, "hash": ev.hash}
+    return (json.dumps(d, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def export(ctx: AppContext, out: Path, actor: str) -> dict[str, Any]:
+    """Write the whole log (including this export's own event) and a signature line."""
+    keys = audit_keys(ctx.settings)
+    if not keys:
+        raise InputError("no encryption key available to sign the export", code="no_key")
+    with ctx.db.session() as s:
+        audit.record(s, actor, "audit.export", "audit", "", {"file": out.name})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".partial")
+    digest = hashlib.sha256()
+    mac = hmac.new(keys[0], digestmod=hashlib.sha256)
+    n, first, last, head = 0, None, None, None
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f, ctx.db.session() as s:
+        for ev in audit.iter_events(s):
+            line = _event_line(ev)
+            f.write(line)
+            digest.update(line)
+            mac.update(line)
+            n += 1
+            first = ev.seq if first is None else first
+            last, head = ev.seq, ev.hash
+        sig = {"type": "signature", "algorithm": "HMAC-SHA256", "key_id": key_id(keys[0]), "events": n,
+               "first_seq": first, "last_seq": last, "head_hash": head, "sha256": digest.hexdigest(),
+               "hmac_sha256": mac.hexdigest()}
+        f.write((json.dumps(sig, sort_keys=True) + "\n").encode())
+    os.replace(tmp, out)
+    return {"file": str(out), "events": n, "first_seq": first, "last_seq": last, "head_hash": head,
+            "sha256": sig["sha256"], "key_id": sig["key_id"]}
+
+
+def verify_export(ctx: AppContext | None, path: Path) -> dict[str, Any]:
+    """Check an export: checksum, HMAC (when a key is configured) and the chain inside the file."""
+    raw = path.read_bytes()
+    lines = raw.splitlines(keepends=True)
+    if not lines:
+        return {"ok": False, "problem": "empty file"}
+    try:
+        sig = json.loads(lines[-1])
+    except ValueError:
+        return {"ok": False, "problem": "last line is not the signature"}
+    if not isinstance(sig, dict) or sig.get("type") != "signature":
+        return {"ok": False, "problem": "last line is not the signature (file truncated?)"}
+    body = b"".join(lines[:-1])
+    out: dict[str, Any] = {"events": len(lines) - 1, "sha256_ok": hashlib.sha256(body).hexdigest() == sig.get("sha256")}
+    keys = audit_keys(ctx.settings) if ctx is not None else []
+    if keys:
+        out["hmac_ok"] = any(hmac.compare_digest(hmac.new(k, body, hashlib.sha256).hexdigest(),
+                                                 str(sig.get("hmac_sha256"))) for k in keys)
+    else:
+        out["hmac_ok"] = None
+    prev = audit.GENESIS
+    expected = 1
+    chain_problem = None
+    from datetime import datetime
+
+    for i, line in enumerate(lines[:-1], 1):
+        ev = json.loads(line)
+        at = datetime.fromisoformat(ev["at"].replace("Z", "+00:00"))
+        h = audit.event_hash(ev["prev_hash"], ev["seq"], at, ev["actor"], ev["action"], ev["object_type"],
+                             ev["object_id"], ev["details"])
+        if ev["seq"] != expected or ev["prev_hash"] != prev or h != ev["hash"]:
+            chain_problem = f"line {i} (seq {ev['seq']}) breaks the chain"
+            break
+        prev, expected = ev["hash"], expected + 1
+    out["chain_ok"] = chain_problem is None
+    out["events_match"] = sig.get("events") == len(lines) - 1 and sig.get("head_hash") == (prev if
+                                                                                           chain_problem is None
+                                                                                           else sig.get("head_hash"))
+    problems = [p for p, bad in (("checksum mismatch", not out["sha256_ok"]),
+                                 ("signature (HMAC) mismatch", out["hmac_ok"] is False),
+                                 (chain_problem or "", chain_problem is not None),
+                                 ("signature line does not match the events", not out["events_match"])) if bad]
+    out["ok"] = not problems
+    out["problem"] = "; ".join(problems) or None
+    return out

@@ -1,0 +1,144 @@
+"""Retention (P5): the sweeper.
+
+One sweep, at time ``now`` (a parameter so tests and audits can ask "what would happen on day 31"):
+
+1. ends every deployment whose planned end has passed (its watchlist is deleted: P4);
+2. removes false alerts ``false_alert_hours`` after adjudication (default 24, configurable down
+   to 0 = at the next sweep; never more than 24);
+3. removes every other alert ``alert_days`` after it occurred (default 31, never more than 31);
+4. deletes watchlist entries past their ``expires_at`` (with their photos and embeddings);
+5. skips alerts under an active legal hold (on the alert or its deployment) and says how many;
+6. checkpoints the SQLite WAL so no deleted ciphertext stays in the journal.
+
+"Removing" an alert deletes its images (probe, frame, reference copy: the cascade) and clears its
+identifying fields (person, entry, box, track, note); the row that stays is an anonymous
+statistic (deployment, camera, time, score, verdict, outcome) so reports keep their figures.
+Every removal is an ``alert.purge`` audit event; the sweep itself is ``retention.sweep``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from openlfr.errors import ConfigError
+from openlfr.services.context import AppContext
+from openlfr.services.deployments import as_utc, end_overdue
+from openlfr.storage import audit
+from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, WatchlistEntry
+from openlfr.storage.models_gov import Alert, AlertImage, LegalHold
+
+log = logging.getLogger(__name__)
+SWEEPER = "retention-sweeper"
+
+
+class RetentionPolicy(BaseSettings):
+    """From the environment (``OPENLFR_RETENTION_*``); bounds enforce P5's maxima."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENLFR_RETENTION_", extra="ignore")
+
+    false_alert_hours: float = Field(default=24.0, ge=0.0, le=24.0,
+                                     description="Hours after a 'false' adjudication before the alert is "
+                                                 "removed (0 = at the next sweep).")
+    alert_days: float = Field(default=31.0, gt=0.0, le=31.0,
+                              description="Days after it occurred before any other alert is removed.")
+
+
+def load_policy(**overrides: Any) -> RetentionPolicy:
+    try:
+        return RetentionPolicy(**overrides)
+    except ValueError as exc:
+        raise ConfigError(f"retention settings: {str(exc).splitlines()[-1].strip()}",
+                          code="bad_retention") from exc
+
+
+@dataclass
+class SweepResult:
+    now: str
+    policy: dict[str, float]
+    deployments_ended: list[int] = field(default_factory=list)
+    false_alerts_removed: int = 0
+    expired_alerts_removed: int = 0
+    images_deleted: int = 0
+    held_alerts_kept: int = 0
+    expired_entries_deleted: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _held_ids(s: Session) -> tuple[set[int], set[int]]:
+    alert_ids: set[int] = set()
+    dep_ids: set[int] = set()
+    for a_id, d_id in s.execute(select(LegalHold.alert_id, LegalHold.deployment_id)
+                                .where(LegalHold.released_at.is_(None))):
+        if a_id is not None:
+            alert_ids.add(int(a_id))
+        if d_id is not None:
+            dep_ids.add(int(d_id))
+    return alert_ids, dep_ids
+
+
+def purge_alert(s: Session, a: Alert, reason: str, actor: str, now: datetime) -> int:
+    """Delete an alert's images and identifying fields; returns the number of images deleted."""
+    n = int(s.scalar(select(func.count()).select_from(AlertImage).where(AlertImage.alert_id == a.id)) or 0)
+    s.execute(delete(AlertImage).where(AlertImage.alert_id == a.id))
+    person = a.person_id
+    a.person_id = a.display_name = a.category = a.note = None
+    a.entry_id = a.track_id = None
+    a.box = None
+    a.purged_at, a.purge_reason = now, reason
+    audit.record(s, actor, "alert.purge", "alert", a.id,
+                 {"reason": reason, "images_deleted": n, "deployment_id": a.deployment_id,
+                  "verdict": a.verdict, "had_person_id": person is not None})
+    return n
+
+
+def sweep(ctx: AppContext, now: datetime | None = None, actor: str = SWEEPER,
+          policy: RetentionPolicy | None = None) -> SweepResult:
+    t = as_utc(now) or datetime.now(UTC)
+    pol = policy or load_policy()
+    res = SweepResult(now=t.isoformat(), policy={"false_alert_hours": pol.false_alert_hours,
+                                                 "alert_days": pol.alert_days})
+    res.deployments_ended = end_overdue(ctx, actor, now=t)
+    false_cutoff = t - timedelta(hours=pol.false_alert_hours)
+    age_cutoff = t - timedelta(days=pol.alert_days)
+    with ctx.db.session() as s:
+        held_alerts, held_deps = _held_ids(s)
+        candidates = s.scalars(select(Alert).where(Alert.purged_at.is_(None), or_(
+            (Alert.verdict == "false") & (Alert.adjudicated_at <= false_cutoff),
+            Alert.occurred_at <= age_cutoff)).order_by(Alert.id)).all()
+        for a in candidates:
+            if a.id in held_alerts or (a.deployment_id is not None and a.deployment_id in held_deps):
+                res.held_alerts_kept += 1
+                continue
+            adj = as_utc(a.adjudicated_at)
+            if a.verdict == "false" and adj is not None and adj <= false_cutoff:
+                res.images_deleted += purge_alert(s, a, "false alert retention", actor, t)
+                res.false_alerts_removed += 1
+            else:
+                res.images_deleted += purge_alert(s, a, f"{pol.alert_days:g}-day retention", actor, t)
+                res.expired_alerts_removed += 1
+        expired = s.scalars(select(WatchlistEntry).where(WatchlistEntry.expires_at.is_not(None),
+                                                         WatchlistEntry.expires_at <= t)).all()
+        for e in expired:
+            image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id == e.id)))
+            s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
+            s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
+            s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == e.id))
+            audit.record(s, actor, "watchlist.entry_expired", "watchlist_entry", e.id,
+                         {"watchlist_id": e.watchlist_id, "person_id": e.person_id, "images": len(image_ids)})
+            res.expired_entries_deleted += 1
+        audit.record(s, actor, "retention.sweep", "retention", "",
+                     {k: v for k, v in res.to_dict().items()})
+    ctx.db.checkpoint()
+    log.info("retention sweep at %s: %d false and %d expired alerts removed, %d held", res.now,
+             res.false_alerts_removed, res.expired_alerts_removed, res.held_alerts_kept)
+    return res
