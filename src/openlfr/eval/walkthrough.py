@@ -1,0 +1,194 @@
+"""Walk-through evaluation: run the live decision logic over a simulated walk-through video and
+score it against its ground truth, per pass (one person crossing the scene once).
+
+- An alert is attributed to the pass whose head box (truth, same frame) contains the alert box's
+  centre (the largest overlap if several). It is a *true alert* when its person is that pass's
+  person, a *false alert* otherwise (including alerts attributed to no pass).
+- TPIR = watchlisted passes with at least one true alert / watchlisted passes.
+- FPIR = passes of people not on the watchlist with at least one alert / those passes.
+- precision = true alerts / alerts.
+- alert latency = time of a pass's first true alert - the pass's first visible frame (s).
+Rates carry 95% Clopper-Pearson intervals.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openlfr.engine.live import AlertEvent, LiveAnalyser, LiveConfig, TrackSummary
+from openlfr.engine.matcher import WatchlistIndex
+from openlfr.engine.pipeline import FaceEngine
+from openlfr.engine.sources import open_source
+from openlfr.errors import InputError
+from openlfr.eval.intervals import clopper_pearson
+
+
+def load_truth(path: Path) -> dict[str, Any]:
+    try:
+        truth = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read the truth JSON ({exc})", code="bad_truth") from exc
+    if not isinstance(truth, dict) or "passes" not in truth or "fps" not in truth:
+        raise InputError(f"{path}: not a walk-through truth file (no 'passes'/'fps')", code="bad_truth")
+    return truth
+
+
+def _rate(k: int, n: int) -> dict[str, Any]:
+    if n == 0:
+        return {"rate": None, "k": 0, "n": 0, "ci": None, "reason": "no such passes"}
+    ci = clopper_pearson(k, n)
+    return {"rate": k / n, "k": k, "n": n, "ci": None if ci is None else [round(ci[0], 4), round(ci[1], 4)]}
+
+
+@dataclass(frozen=True)
+class WalkthroughResult:
+    passes: int
+    watchlisted_passes: int
+    stranger_passes: int
+    detected_passes: int
+    true_alert_passes: int
+    false_alert_passes: int
+    alerts: int
+    true_alerts: int
+    false_alerts: int
+    duplicate_true_alerts: int
+    faces_seen: int
+    frames: int
+    latencies_s: list[float]
+    threshold: float
+    watchlist_size: int
+    config: dict[str, Any]
+    models: dict[str, str]
+    alert_list: list[dict[str, Any]] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        lat = np.asarray(self.latencies_s, dtype=np.float64)
+
+        def pct(q: float) -> float | None:
+            return round(float(np.percentile(lat, q)), 3) if lat.size else None
+
+        precision = _rate(self.true_alerts, self.alerts)
+        if self.alerts == 0:
+            precision["reason"] = "no alerts"
+        return {
+            "passes": self.passes, "watchlisted_passes": self.watchlisted_passes,
+            "stranger_passes": self.stranger_passes, "watchlist_size": self.watchlist_size,
+            "threshold": self.threshold,
+            "tpir": _rate(self.true_alert_passes, self.watchlisted_passes),
+            "fpir": _rate(self.false_alert_passes, self.stranger_passes),
+            "precision": precision,
+            "alerts": self.alerts, "true_alerts": self.true_alerts, "false_alerts": self.false_alerts,
+            "duplicate_true_alerts": self.duplicate_true_alerts,
+            "alert_latency_s": {"p50": pct(50), "p95": pct(95), "max": round(float(lat.max()), 3) if lat.size
+                                else None, "n": int(lat.size)},
+            "faces_seen": self.faces_seen, "passes_with_a_detection": self.detected_passes,
+            "frames": self.frames, "seconds": round(self.seconds, 2),
+            "missed_watchlisted": self.missed, "config": self.config, "models": self.models,
+            "alert_list": self.alert_list,
+        }
+
+
+def _boxes_by_frame(truth: dict[str, Any]) -> dict[int, list[tuple[int, np.ndarray]]]:
+    out: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for i, p in enumerate(truth["passes"]):
+        for b in p["boxes"]:
+            out.setdefault(int(b[0]), []).append((i, np.asarray(b[1:5], np.float32)))
+    return out
+
+
+def attribute(box: tuple[float, float, float, float], frame: int,
+              by_frame: dict[int, list[tuple[int, np.ndarray]]]) -> int | None:
+    """Index of the pass whose head box at ``frame`` (or a neighbouring frame) holds the box centre."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    for f in (frame, frame - 1, frame + 1):
+        best: tuple[float, int] | None = None
+        for i, b in by_frame.get(f, []):
+            if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]:
+                ix = max(0.0, min(box[2], b[2]) - max(box[0], b[0])) * max(0.0, min(box[3], b[3]) - max(box[1], b[1]))
+                if best is None or ix > best[0]:
+                    best = (ix, i)
+        if best is not None:
+            return best[1]
+    return None
+
+
+def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video: Path, truth: dict[str, Any],
+             config: LiveConfig | None = None, progress: Callable[[int, int | None], None] | None = None
+             ) -> WalkthroughResult:
+    import time
+
+    cfg = config or LiveConfig()
+    analyser = LiveAnalyser(engine, index, threshold, camera="walkthrough", config=cfg)
+    src = open_source(str(video))
+    fps = float(truth["fps"])
+    events: list[AlertEvent] = []
+    ended: list[TrackSummary] = []
+    detected: set[int] = set()
+    by_frame = _boxes_by_frame(truth)
+    frames = 0
+    t0 = time.perf_counter()
+    total = truth.get("frames")
+    try:
+        while (frame := src.read()) is not None:
+            res = analyser.process(frame)
+            events.extend(res.alerts)
+            ended.extend(res.ended)
+            k = int(round(frame.t * fps))
+            for box in res.faces.xyxy:
+                i = attribute(tuple(float(v) for v in box), k, by_frame)  # type: ignore[arg-type]
+                if i is not None:
+                    detected.add(i)
+            frames += 1
+            if progress:
+                progress(frames, total)
+    finally:
+        src.close()
+    ended.extend(analyser.finish().ended)
+    seconds = time.perf_counter() - t0
+    passes = truth["passes"]
+    first_s = [(p["first_frame"] / fps) if p["first_frame"] is not None else p["start_s"] for p in passes]
+    true_passes: dict[int, float] = {}
+    alerted_passes: set[int] = set()
+    true_alerts = false_alerts = dup = 0
+    alert_list = []
+    for ev in events:
+        r = ev.record
+        k = int(round(ev.t * fps))
+        i = attribute(r.box, k, by_frame)
+        truth_pid = passes[i]["person_id"] if i is not None else None
+        ok = truth_pid == r.person_id
+        if i is not None:
+            alerted_passes.add(i)
+        if ok:
+            assert i is not None
+            true_alerts += 1
+            if i in true_passes:
+                dup += 1
+            else:
+                true_passes[i] = ev.t - first_s[i]
+        else:
+            false_alerts += 1
+        alert_list.append({"t": round(ev.t, 3), "person_id": r.person_id, "score": r.score, "track_id": r.track_id,
+                           "truth_person_id": truth_pid, "true": ok,
+                           "latency_s": round(ev.t - first_s[i], 3) if ok and i is not None else None,
+                           "shots": ev.shots})
+    wl = [i for i, p in enumerate(passes) if p["watchlisted"]]
+    st = [i for i, p in enumerate(passes) if not p["watchlisted"]]
+    return WalkthroughResult(
+        passes=len(passes), watchlisted_passes=len(wl), stranger_passes=len(st), detected_passes=len(detected),
+        true_alert_passes=sum(1 for i in wl if i in true_passes),
+        false_alert_passes=sum(1 for i in st if i in alerted_passes),
+        alerts=len(events), true_alerts=true_alerts, false_alerts=false_alerts, duplicate_true_alerts=dup,
+        faces_seen=sum(1 for s in ended if s.counted), frames=frames,
+        latencies_s=[true_passes[i] for i in sorted(true_passes)], threshold=threshold,
+        watchlist_size=index.size, config=cfg.model_dump(mode="json"), models=analyser.models,
+        alert_list=alert_list, missed=[passes[i]["person_id"] for i in wl if i not in true_passes],
+        seconds=seconds)
