@@ -45,7 +45,9 @@ def main() -> None:
     """Entry point: run the app; an ``OpenLFRError`` prints one line and exits 2."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:  # `raise typer.Exit(n)` returns n in non-standalone mode
+            sys.exit(rc)
     except OpenLFRError as exc:
         typer.echo(f"error[{exc.code}]: {exc.message}", err=True)
         sys.exit(2)
