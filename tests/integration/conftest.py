@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.conftest import TEST_DATA
 
 FACES = TEST_DATA / "faces"

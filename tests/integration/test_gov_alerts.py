@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
+from tests.integration.conftest import FACES, make_alert, seed_watchlist
 
 from openlfr.errors import AuthError, ConflictError, InputError, NotFoundError
 from openlfr.runtime.sinks import AlertSink
@@ -15,7 +16,6 @@ from openlfr.services import alerts as asvc
 from openlfr.services import deployments as dsvc
 from openlfr.storage.models import AuditEvent, Counter
 from openlfr.storage.models_gov import Alert, AlertImage
-from tests.integration.conftest import FACES, make_alert, seed_watchlist
 
 NOW = datetime.now(UTC)
 PROBE = (FACES / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()

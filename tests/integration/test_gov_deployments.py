@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from tests.integration.conftest import seed_watchlist
 
 from openlfr.errors import AuthError, ConflictError, InputError, NotFoundError
 from openlfr.services import deployments as dsvc
 from openlfr.storage.models import AuditEvent, ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
-from tests.integration.conftest import seed_watchlist
 
 NOW = datetime.now(UTC)
 
@@ -49,7 +49,8 @@ def test_lifecycle_and_p4(standing: Any) -> None:
     with ctx.db.session() as s:
         wl = s.get(Watchlist, wl_id)
         assert wl is not None and wl.deployment_id == d["id"]
-        entries = {e.person_id: e for e in s.scalars(select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl_id))}
+        entries = {e.person_id: e for e in s.scalars(select(WatchlistEntry)
+                                                     .where(WatchlistEntry.watchlist_id == wl_id))}
         assert {p: e.reason for p, e in entries.items()} == {"Al_Gore": "warrant W1", "Adrien_Brody": "bail"}
         # the copies are re-encrypted: no ciphertext shared with the standing list
         copies = set(s.scalars(select(ReferenceImage.image_enc).join(WatchlistEntry)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
+from tests.integration.conftest import FACES, make_alert, seed_watchlist
 
 from openlfr.services import alerts as asvc
 from openlfr.services import audit_admin, retention
@@ -17,7 +18,6 @@ from openlfr.services import deployments as dsvc
 from openlfr.services.reports import deployment_report
 from openlfr.storage.models import AuditEvent
 from openlfr.storage.models_gov import Alert, AlertImage
-from tests.integration.conftest import FACES, make_alert, seed_watchlist
 
 NOW = datetime.now(UTC)
 PROBE = (FACES / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()
@@ -26,8 +26,10 @@ ORPHAN_QUERIES = {
     "alert_images": "SELECT count(*) FROM alert_images WHERE alert_id NOT IN (SELECT id FROM alerts)",
     "legal_holds": "SELECT count(*) FROM legal_holds WHERE alert_id IS NOT NULL AND alert_id NOT IN "
                    "(SELECT id FROM alerts)",
-    "watchlist_entries": "SELECT count(*) FROM watchlist_entries WHERE watchlist_id NOT IN (SELECT id FROM watchlists)",
-    "reference_images": "SELECT count(*) FROM reference_images WHERE entry_id NOT IN (SELECT id FROM watchlist_entries)",
+    "watchlist_entries": "SELECT count(*) FROM watchlist_entries WHERE watchlist_id NOT IN "
+                         "(SELECT id FROM watchlists)",
+    "reference_images": "SELECT count(*) FROM reference_images WHERE entry_id NOT IN "
+                        "(SELECT id FROM watchlist_entries)",
     "reference_embeddings": "SELECT count(*) FROM reference_embeddings WHERE image_id NOT IN "
                             "(SELECT id FROM reference_images)",
     "cameras": "SELECT count(*) FROM deployment_cameras WHERE deployment_id NOT IN (SELECT id FROM deployments)",
