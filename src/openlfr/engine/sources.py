@@ -42,7 +42,8 @@ _URL_IN_TEXT = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@\s:]*)(:[^/@\s]*)?@
 
 
 def mask_url(url: str) -> str:
-    """``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x``; anything else unchanged.
+    """``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x`` (a user part alone, which may be a
+    token, becomes ``***``); anything else unchanged.
 
     Also masks credentials inside free text (e.g. an FFmpeg error message that repeats the URL).
     """
@@ -52,11 +53,11 @@ def mask_url(url: str) -> str:
         parts = None
     if parts is not None and parts.scheme and "@" in parts.netloc and " " not in url:
         userinfo, _, hostport = parts.netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        masked = f"{user}:***@{hostport}" if user else f"***@{hostport}"
+        user, colon, _ = userinfo.partition(":")
+        masked = f"{user}:***@{hostport}" if user and colon else f"***@{hostport}"
         return urlunsplit((parts.scheme, masked, parts.path, parts.query, parts.fragment))
-    return _URL_IN_TEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}:***@" if m.group(2) else f"{m.group(1)}***@",
-                            url)
+    return _URL_IN_TEXT.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}:***@" if m.group(2) and m.group(3) else f"{m.group(1)}***@", url)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,115 @@
+"""``openlfr eval walkthrough``: score live recognition on a simulated walk-through.
+
+Attaches to the ``eval`` sub-app defined in ``cli/eval_cmd.py`` (owned by the evaluation
+command module); if that module is absent, registers a minimal ``eval`` group of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from openlfr.cli._common import emit_json, settings
+
+
+def walkthrough(
+    video: Annotated[Path, typer.Option("--video", help="Walk-through video (from `openlfr synth walkthrough`).")],
+    truth: Annotated[Path, typer.Option("--truth", help="Its ground-truth JSON.")],
+    watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist name, or a folder of photos "
+                                                                     "(one subfolder per person) enrolled in memory.")],
+    threshold: Annotated[float | None, typer.Option(help="Score threshold (default: the model's).")] = None,
+    fpir: Annotated[float | None, typer.Option(help="Target FPIR (threshold from calibration).")] = None,
+    analysis_width: Annotated[int | None, typer.Option(help="Detect on frames scaled to this width.")] = None,
+    fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
+    max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
+) -> None:
+    """Measure per pass TPIR, FPIR, precision and alert latency on a walk-through video."""
+    from openlfr.cli.live_cmd import _live_config
+    from openlfr.engine.imageio import IMAGE_SUFFIXES, load_image
+    from openlfr.engine.live import index_in_memory
+    from openlfr.eval.walkthrough import evaluate, load_truth
+    from openlfr.services.check import resolve_threshold
+    from openlfr.services.context import AppContext
+    from openlfr.services.watchlists import load_index
+
+    ctx = AppContext(settings())
+    truth_d = load_truth(truth)
+    wl_path = Path(watchlist)
+    if wl_path.is_dir():
+        people = {d.name: [load_image(f) for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+                  for d in sorted(wl_path.iterdir()) if d.is_dir()}
+        index, _rejected = index_in_memory(ctx.engine, people)
+    else:
+        index, _meta = load_index(ctx, watchlist)
+    thr = resolve_threshold(ctx, threshold, fpir, index.size)
+    cfg = _live_config(None, analysis_width, fusion, max_attempts)
+    bar: Any = None
+    task: Any = None
+
+    def progress(done: int, total: int | None) -> None:
+        nonlocal bar, task
+        if json_out or not sys.stderr.isatty():
+            return
+        if bar is None:
+            from rich.progress import Progress
+
+            bar = Progress(transient=True)
+            bar.start()
+            task = bar.add_task("evaluating", total=total)
+        bar.update(task, completed=done)
+
+    try:
+        result = evaluate(ctx.engine, index, thr, video, truth_d, cfg, progress=progress).to_dict()
+    finally:
+        if bar is not None:
+            bar.stop()
+    result["video"] = str(video)
+    result["watchlist"] = watchlist
+    if out is not None:
+        out.write_text(json.dumps(result, indent=1))
+    if json_out:
+        emit_json(result)
+        return
+    t, f, p, lat = result["tpir"], result["fpir"], result["precision"], result["alert_latency_s"]
+
+    def fmt(r: dict[str, Any]) -> str:
+        if r["rate"] is None:
+            return f"n/a ({r.get('reason', '')})"
+        return f"{r['rate']:.3f} ({r['k']}/{r['n']}, 95% CI {r['ci'][0]:.3f}-{r['ci'][1]:.3f})"
+
+    typer.echo(f"{result['passes']} passes ({result['watchlisted_passes']} watchlisted), watchlist of "
+               f"{result['watchlist_size']}, threshold {result['threshold']:.4f}")
+    typer.echo(f"TPIR {fmt(t)}\nFPIR {fmt(f)}\nprecision {fmt(p)}")
+    typer.echo(f"alerts {result['alerts']}: true {result['true_alerts']}, false {result['false_alerts']}; "
+               f"latency p50 {lat['p50']} s, p95 {lat['p95']} s; faces seen {result['faces_seen']}")
+    if result["missed_watchlisted"]:
+        typer.echo("missed: " + ", ".join(result["missed_watchlisted"]))
+
+
+def _eval_app() -> typer.Typer | None:
+    try:
+        from openlfr.cli import eval_cmd
+    except ImportError:
+        return None
+    for name in ("eval_app", "app_eval", "app"):
+        obj = getattr(eval_cmd, name, None)
+        if isinstance(obj, typer.Typer):
+            return obj
+    for obj in vars(eval_cmd).values():
+        if isinstance(obj, typer.Typer):
+            return obj
+    return None
+
+
+def register(app: typer.Typer) -> None:
+    sub = _eval_app()
+    if sub is None:
+        sub = typer.Typer(no_args_is_help=True, help="Evaluation protocols.")
+        app.add_typer(sub, name="eval")
+    sub.command("walkthrough")(walkthrough)
