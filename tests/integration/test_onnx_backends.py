@@ -137,6 +137,10 @@ def test_detector_options_filter(shared_models: Path, which: str) -> None:
     assert len(blank) == 0 and blank.image_size == (300, 200)
     with pytest.raises(InputError):
         cls(path=path).detect(np.zeros((20, 20), np.uint8))  # type: ignore[arg-type]
+    if which == "yunet":  # downscaled input, boxes still in the original image's pixels
+        full, small = cls(path=path).detect(img), cls(path=path, max_side=160).detect(img)
+        a, b = full.xyxy[np.argmax(full.det_score)], small.xyxy[np.argmax(small.det_score)]
+        assert np.abs(a - b).max() < 0.1 * (a[2] - a[0])
 
 
 def test_yunet_and_scrfd_agree_on_faces(shared_models: Path) -> None:

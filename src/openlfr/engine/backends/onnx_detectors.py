@@ -121,7 +121,7 @@ class YuNetDetector(_OnnxDetector):
         image = _check_image(image)
         h, w = image.shape[:2]
         scale = 1.0
-        src = image
+        src: np.ndarray = image
         if self.max_side is not None and max(h, w) > self.max_side:
             scale = self.max_side / max(h, w)
             src = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
