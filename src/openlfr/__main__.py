@@ -1,3 +1,4 @@
 from openlfr.cli import main
 
-main()
+if __name__ == "__main__":  # guarded: worker processes (multiprocessing spawn) re-import this module
+    main()
