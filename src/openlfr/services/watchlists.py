@@ -268,3 +268,57 @@ def load_index(ctx: AppContext, name: str) -> tuple[WatchlistIndex, dict[str, An
         row_entry.append(pos[eid])
         vecs[i] = np.frombuffer(ctx.cipher.decrypt(enc), dtype="<f4")
     return WatchlistIndex(vecs, entries, row_entry, model_id=family, dim=dim), meta
+
+
+# ---------------------------------------------------------------- console: one entry (added for the API, issue 6)
+
+
+def _get_entry(s: Session, wl: Watchlist, ref: int | str) -> WatchlistEntry:
+    entry: WatchlistEntry | None = None
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        entry = s.get(WatchlistEntry, int(ref))
+        if entry is not None and entry.watchlist_id != wl.id:
+            entry = None
+    if entry is None and isinstance(ref, str):
+        entry = s.scalar(select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl.id,
+                                                      WatchlistEntry.person_id == ref))
+    if entry is None:
+        raise NotFoundError(f"no entry {ref!r} on watchlist {wl.name!r}", code="entry_not_found")
+    return entry
+
+
+def remove_entry(ctx: AppContext, name: str, entry: int | str, actor: str) -> dict[str, Any]:
+    """Delete one person (entry id or person id) with their photos and embeddings (audited)."""
+    with ctx.db.session() as s:
+        wl = _get(s, name)
+        e = _get_entry(s, wl, entry)
+        image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id == e.id)))
+        n_emb = s.scalar(select(func.count()).select_from(ReferenceEmbedding)
+                         .where(ReferenceEmbedding.image_id.in_(image_ids))) or 0
+        s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
+        s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
+        s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == e.id))
+        summary = {"entry_id": e.id, "person_id": e.person_id, "images": len(image_ids), "embeddings": int(n_emb)}
+        audit.record(s, actor, "watchlist.remove_entry", "watchlist_entry", e.id, {"watchlist": name, **summary})
+    ctx.db.checkpoint()
+    return summary
+
+
+def entry_image(ctx: AppContext, name: str, entry: int | str, index: int, actor: str, role: str) -> tuple[bytes, str]:
+    """Decrypt one reference photo of an entry (0-based ``index``) for review; audited, refused to auditors."""
+    from openlfr.services.roles import MAY_VIEW_IMAGES, require_role
+
+    require_role(role, MAY_VIEW_IMAGES, "view face images")
+    with ctx.db.session() as s:
+        wl = _get(s, name)
+        e = _get_entry(s, wl, entry)
+        imgs = list(s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == e.id)
+                              .order_by(ReferenceImage.id)))
+        if not 0 <= index < len(imgs):
+            raise NotFoundError(f"entry {e.person_id!r} has {len(imgs)} photo(s); no photo {index}",
+                                code="image_not_found")
+        img = imgs[index]
+        data = ctx.cipher.decrypt(img.image_enc)
+        audit.record(s, actor, "watchlist.view_image", "watchlist_entry", e.id,
+                     {"watchlist": name, "image_id": img.id, "role": role})
+        return data, img.media_type

@@ -131,3 +131,4 @@ class Counter(Base):
 # Governance tables (deployments, cameras, alerts, legal holds) share this Base; imported here so
 # that importing the models registers every table.
 from openlfr.storage import models_gov as models_gov  # noqa: E402
+from openlfr.storage import models_users as models_users  # noqa: E402

@@ -1,0 +1,217 @@
+"""Live deployments inside ``openlfr serve``: one runner per started deployment.
+
+A start validates and marks the deployment live (``services.deployments.mark_live``, audited with
+the user who pressed start), then runs ``services.live.run_deployment`` in a thread with the
+console's callbacks: alerts are pushed to the event broker once stored, camera states too, and
+preview frames (already pixelated by the workers, P3) go to a latest-frame hub for the tiles.
+A stop ends the runner (counters flushed) and then the deployment (its watchlist is deleted, P4).
+On server shutdown runners stop but deployments stay live; the next ``serve`` resumes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from openlfr.api.events import Broker
+from openlfr.api.metrics import Metrics
+from openlfr.errors import ConflictError, OpenLFRError
+from openlfr.runtime.preview import PreviewHub
+from openlfr.services import deployments
+from openlfr.services import live as live_service
+from openlfr.services.context import AppContext
+
+log = logging.getLogger(__name__)
+STAFF = frozenset({"admin", "supervisor", "operator"})
+
+
+@dataclass
+class Run:
+    deployment_id: int
+    started: float = field(default_factory=time.time)
+    thread: threading.Thread | None = None
+    runner: Any = None
+    error: str | None = None
+    result: dict[str, Any] | None = None
+    stop_reason: str | None = None
+    received: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+class _StampSink:
+    """Wraps the runner's sink: notes when the runner received each alert (push latency)."""
+
+    def __init__(self, inner: Any, received: dict[str, float]) -> None:
+        self.inner = inner
+        self.received = received
+
+    def submit(self, alert: Any) -> None:
+        self.received[alert.alert_id] = time.time()
+        self.inner.submit(alert)
+
+    def count(self, camera: str, deltas: dict[str, int]) -> None:
+        self.inner.count(camera, deltas)
+
+
+class LiveManager:
+    def __init__(self, ctx: AppContext, broker: Broker, metrics: Metrics, *, realtime: bool = True,
+                 loop_files: bool = False, mode: str = "process") -> None:
+        self.ctx = ctx
+        self.broker = broker
+        self.metrics = metrics
+        self.options = live_service.RunOptions(realtime=realtime, loop=loop_files, mode=mode)
+        self.hub = PreviewHub()
+        self.runs: dict[int, Run] = {}
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        metrics.attach_live(self.cameras)
+
+    # ---------------------------------------------------------------- control
+
+    def start(self, deployment_id: int, actor: str) -> dict[str, Any]:
+        """Mark live (validated and audited by the service) and run its cameras here."""
+        if self._closing.is_set():
+            raise ConflictError("the server is shutting down", code="shutting_down")
+        with self._lock:
+            run = self.runs.get(deployment_id)
+            if run is not None and run.alive:
+                return self.status(deployment_id)
+            deployments.mark_live(self.ctx, deployment_id, actor)
+            run = Run(deployment_id)
+            self.runs[deployment_id] = run
+            run.thread = threading.Thread(target=self._run, args=(run,), name=f"deployment-{deployment_id}",
+                                          daemon=True)
+            run.thread.start()
+        self.metrics.live_runs.set(sum(r.alive for r in self.runs.values()))
+        return self.status(deployment_id)
+
+    def resume(self) -> list[int]:
+        """Run every deployment that is live in the database (after a restart)."""
+        started = []
+        for dep in deployments.list_all(self.ctx, state="live"):
+            try:
+                self.start(int(dep["id"]), self.ctx.settings.actor)
+                started.append(int(dep["id"]))
+            except OpenLFRError as exc:
+                log.warning("deployment %s not resumed: %s", dep["id"], exc)
+        return started
+
+    def stop_runner(self, deployment_id: int, reason: str = "stopped", timeout: float = 60.0) -> None:
+        run = self.runs.get(deployment_id)
+        if run is None:
+            return
+        run.stop_reason = reason
+        if run.runner is not None:
+            run.runner.stop(reason)
+        if run.thread is not None:
+            run.thread.join(timeout)
+
+    def stop(self, deployment_id: int, actor: str) -> dict[str, Any]:
+        """Stop the cameras (counters flushed), then end the deployment (watchlist deleted)."""
+        self.stop_runner(deployment_id, "stopped")
+        out = deployments.mark_ended(self.ctx, deployment_id, actor, reason="stopped")
+        self.broker.publish("deployment", {"deployment_id": deployment_id, "state": out.get("state")})
+        self.metrics.live_runs.set(sum(r.alive for r in self.runs.values()))
+        return out
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        self._closing.set()
+        for dep_id in list(self.runs):
+            run = self.runs[dep_id]
+            if run.alive:
+                run.stop_reason = "server shutdown"
+                if run.runner is not None:
+                    run.runner.stop("server shutdown")
+        deadline = time.monotonic() + timeout
+        for run in list(self.runs.values()):
+            if run.thread is not None:
+                run.thread.join(max(0.1, deadline - time.monotonic()))
+
+    # ---------------------------------------------------------------- the runner thread
+
+    def _run(self, run: Run) -> None:
+        dep_id = run.deployment_id
+
+        def hook(runner: Any) -> None:
+            runner.sink = _StampSink(runner.sink, run.received)
+            run.runner = runner
+            if run.stop_reason or self._closing.is_set():
+                runner.stop(run.stop_reason or "server shutdown")
+            threading.Thread(target=self._watch, args=(run,), name=f"watch-{dep_id}", daemon=True).start()
+
+        def on_alert(payload: dict[str, Any]) -> None:
+            at = run.received.pop(str(payload.get("alert_id")), None)
+            data = {**payload, "worker_at": at}
+            self.broker.publish("alert", data, roles=STAFF)
+            self.metrics.alerts.labels(str(dep_id), str(payload.get("camera"))).inc()
+            if isinstance(payload.get("latency_s"), int | float):
+                self.metrics.alert_latency.observe(max(0.0, float(payload["latency_s"])))
+
+        def on_state(camera: str, state: Any, detail: str) -> None:
+            self.broker.publish("camera", {"deployment_id": dep_id, "camera": camera,
+                                           "state": str(getattr(state, "value", state)), "detail": detail})
+
+        def on_preview(camera: str, jpeg: bytes, t: float) -> None:
+            self.hub.update(f"{dep_id}/{camera}", jpeg, t)
+
+        try:
+            run.result = live_service.run_deployment(self.ctx, dep_id, options=self.options, on_alert=on_alert,
+                                                     on_state=on_state, on_preview=on_preview, runner_hook=hook)
+        except OpenLFRError as exc:
+            run.error = f"{exc.code}: {exc.message}"
+            log.warning("deployment %s stopped: %s", dep_id, run.error)
+        except Exception as exc:
+            run.error = f"internal error: {exc!r}"
+            log.exception("deployment %s runner failed", dep_id)
+        finally:
+            self.broker.publish("deployment", {"deployment_id": dep_id, "running": False, "error": run.error})
+
+    def _watch(self, run: Run) -> None:
+        """Stop the runner if the deployment stops being live elsewhere (CLI, planned end)."""
+        while run.alive and not self._closing.is_set():
+            time.sleep(2.0)
+            try:
+                state = deployments.state_of(self.ctx, run.deployment_id)
+            except OpenLFRError:
+                state = "unknown"
+            if state != "live" and run.runner is not None and run.alive:
+                run.stop_reason = f"deployment is {state}"
+                run.runner.stop(run.stop_reason)
+                return
+
+    # ---------------------------------------------------------------- views
+
+    def status(self, deployment_id: int) -> dict[str, Any]:
+        run = self.runs.get(deployment_id)
+        if run is None:
+            return {"deployment_id": deployment_id, "running": False, "cameras": []}
+        return {"deployment_id": deployment_id, "running": run.alive, "error": run.error,
+                "stop_reason": run.stop_reason, "started": run.started,
+                "cameras": [c for c in self.cameras() if c["deployment_id"] == deployment_id]}
+
+    def cameras(self) -> list[dict[str, Any]]:
+        out = []
+        for dep_id, run in sorted(self.runs.items()):
+            runner = run.runner
+            if runner is None:
+                continue
+            for spec in runner.cameras:
+                state = runner.states.get(spec.name)
+                latest = self.hub.latest(f"{dep_id}/{spec.name}")
+                out.append({"deployment_id": dep_id, "camera": spec.name,
+                            "state": str(getattr(state, "value", state)),
+                            "detail": runner.details.get(spec.name, ""),
+                            "counters": {k: int(v) for k, v in dict(runner.totals.get(spec.name, {})).items()},
+                            "running": run.alive, "preview": latest is not None,
+                            "preview_age_s": None if latest is None else round(time.time() - latest[1], 1)
+                            if latest[1] > 1e9 else None})
+        return out
+
+    def preview(self, deployment_id: int, camera: str) -> tuple[bytes, float, int] | None:
+        return self.hub.latest(f"{deployment_id}/{camera}")

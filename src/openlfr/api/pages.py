@@ -1,0 +1,44 @@
+"""Rendering console pages (Jinja templates in ``openlfr.web``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+import openlfr
+import openlfr.web
+
+WEB = Path(openlfr.web.__file__).parent
+templates = Jinja2Templates(directory=str(WEB / "templates"))
+
+NAV = [  # (path, label, roles)
+    ("/live", "Live", ("admin", "supervisor", "operator", "auditor")),
+    ("/alerts", "Alerts", ("admin", "supervisor", "operator", "auditor")),
+    ("/deployments", "Deployments", ("admin", "supervisor", "operator", "auditor")),
+    ("/watchlists", "Watchlists", ("admin", "supervisor", "operator")),
+    ("/reports", "Reports", ("admin", "supervisor", "operator", "auditor")),
+    ("/audit", "Audit", ("admin", "supervisor", "auditor")),
+    ("/evaluation", "Evaluation", ("admin", "supervisor", "operator", "auditor")),
+    ("/users", "Users", ("admin",)),
+]
+
+
+def render(request: Request, name: str, **context: Any) -> HTMLResponse:
+    p = getattr(request.state, "principal", None)
+    nav = [(path, label) for path, label, roles in NAV if p is not None and p.role in roles]
+    ctx = {"request": request, "user": p, "nav": nav, "active": request.url.path,
+           "csrf": p.csrf_token if p is not None else "", "version": openlfr.__version__,
+           "may_see_faces": p is not None and p.role in ("admin", "supervisor", "operator"), **context}
+    resp = templates.TemplateResponse(request, name, ctx)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def error_page(request: Request, status: int, code: str, message: str) -> HTMLResponse:
+    resp = render(request, "error.html", status=status, code=code, message=message)
+    resp.status_code = status
+    return resp

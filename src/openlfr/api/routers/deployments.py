@@ -1,0 +1,68 @@
+"""Deployments: list, create (with a bespoke watchlist), authorise (supervisor), start, stop."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from openlfr.api.deps import Anyone, State, Supervisor, allow
+from openlfr.api.schemas import Authorise, DeploymentCreate, DeploymentPublic, LiveStatus, Page
+from openlfr.services import deployments
+from openlfr.services.deployments import CameraSpec, EntrySelection
+from openlfr.services.users import Principal
+
+router = APIRouter(prefix="/api/deployments", tags=["deployments"])
+
+Planner = Annotated[Principal, Depends(allow("admin", "supervisor", "operator"))]
+Starter = Annotated[Principal, Depends(allow("supervisor", "operator"))]
+
+StateName = Literal["draft", "authorised", "live", "ended"]
+
+
+@router.get("", response_model=Page[DeploymentPublic])
+def list_deployments(st: State, p: Anyone, state: StateName | None = None,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> dict[str, Any]:
+    rows = deployments.list_all(st.ctx, state=state)
+    rows.reverse()  # newest first
+    for r in rows:
+        r["running_here"] = st.live.status(int(r["id"]))["running"]
+    return {"data": rows[offset:offset + limit], "count": len(rows)}
+
+
+@router.post("", response_model=DeploymentPublic, status_code=201)
+def create_deployment(body: DeploymentCreate, st: State, p: Planner) -> dict[str, Any]:
+    return deployments.create(
+        st.ctx, location=body.location, purpose=body.purpose, planned_start=body.planned_start,
+        planned_end=body.planned_end, actor=p.username, source_watchlist=body.source_watchlist,
+        entries=None if body.entries is None else [EntrySelection(e.person_id, e.reason) for e in body.entries],
+        all_entries_reason=body.all_entries_reason,
+        cameras=[CameraSpec(c.name, c.url, c.description) for c in body.cameras], name=body.name,
+        legal_basis=body.legal_basis, latitude=body.latitude, longitude=body.longitude,
+        threshold=body.threshold, target_fpir=body.target_fpir)
+
+
+@router.get("/{ref}", response_model=DeploymentPublic)
+def show_deployment(ref: int, st: State, p: Anyone) -> dict[str, Any]:
+    out = deployments.show(st.ctx, ref)
+    out["live"] = st.live.status(int(out["id"]))
+    return out
+
+
+@router.post("/{ref}/authorise", response_model=DeploymentPublic, summary="Authorise a draft (supervisors only)")
+def authorise(ref: int, body: Authorise, st: State, p: Supervisor) -> dict[str, Any]:
+    return deployments.authorise(st.ctx, ref, p.username, p.role, officer=body.officer, note=body.note)
+
+
+@router.post("/{ref}/start", response_model=LiveStatus, summary="Go live: run the deployment's cameras")
+def start(ref: int, st: State, p: Starter) -> dict[str, Any]:
+    dep = deployments.show(st.ctx, ref)
+    return st.live.start(int(dep["id"]), p.username)
+
+
+@router.post("/{ref}/stop", response_model=DeploymentPublic,
+             summary="End the deployment: stop its cameras, delete its watchlist, freeze its statistics")
+def stop(ref: int, st: State, p: Planner) -> dict[str, Any]:
+    dep = deployments.show(st.ctx, ref)
+    return st.live.stop(int(dep["id"]), p.username)

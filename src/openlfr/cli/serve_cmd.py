@@ -1,0 +1,56 @@
+"""``openlfr serve``: the HTTP API and operator console, the live workers of started deployments
+and the retention sweeper, in one process. SIGTERM or Ctrl-C shuts down cleanly (cameras stop,
+counters are flushed; live deployments stay live and resume at the next start)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Annotated
+
+import typer
+
+from openlfr.cli._common import settings
+
+
+def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; put a TLS "
+                                                 "proxy in front to serve others).")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+          log_level: Annotated[str, typer.Option(help="Server log level.")] = "info") -> None:
+    """Start the console and API (initialising the data dir on first run) and print how to log in."""
+    import uvicorn
+
+    from openlfr.api.app import create_app
+    from openlfr.services import users
+    from openlfr.services.context import AppContext
+
+    logging.getLogger().setLevel(getattr(logging, log_level.upper(), logging.INFO))
+    logging.getLogger("openlfr").setLevel(getattr(logging, log_level.upper(), logging.INFO))
+    st = settings()
+    if st.database_url is None and not (st.data_dir / "openlfr.db").exists():
+        from openlfr.cli.init_cmd import init
+
+        init(json_out=False)
+    ctx = AppContext(st)
+    n_users = users.count_users(ctx)
+    ctx.close()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for the message
+    url = f"http://{shown}:{port}"
+    token = None
+    if n_users == 0:
+        token = secrets.token_urlsafe(24)
+        typer.echo("No user exists yet (there is no default account). Create the first admin, either:")
+        typer.echo(f"  open {url}/setup?token={token}   (one-time setup token, valid while this server runs)")
+        typer.echo("  or run: openlfr user create --role admin --username NAME")
+    else:
+        typer.echo(f"Log in at {url}/login with a user made by `openlfr user create` ({n_users} user(s) exist).")
+    typer.echo(f"OpenLFR console on {url}  (API schema: {url}/openapi.json; Ctrl-C or SIGTERM to stop)")
+    app = create_app(st, background=True, setup_token=token)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), proxy_headers=True,
+                            timeout_graceful_shutdown=5, access_log=False)
+    uvicorn.Server(config).run()
+    typer.echo("OpenLFR stopped.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

@@ -1,0 +1,89 @@
+"""``openlfr user ...``: console users (there is no default account) and their API tokens."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from openlfr.cli._common import emit_json, settings
+
+user_app = typer.Typer(no_args_is_help=True, help="Console users and API tokens (roles: admin, supervisor, "
+                                                  "operator, auditor).")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _ctx():  # type: ignore[no-untyped-def]
+    from openlfr.services.context import AppContext
+
+    return AppContext(settings())
+
+
+def _password(from_stdin: bool, username: str) -> str:
+    if from_stdin:
+        pw = sys.stdin.readline().rstrip("\r\n")
+    else:
+        pw = typer.prompt(f"Password for {username}", hide_input=True, confirmation_prompt=True)
+    return pw
+
+
+@user_app.command("create")
+def create(username: Annotated[str, typer.Option("--username", "-u", help="Login name.")],
+           role: Annotated[str, typer.Option("--role", help="admin, supervisor, operator or auditor.")],
+           display_name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+           password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from the "
+                                                                                 "first line of stdin.")] = False,
+           json_out: JsonOpt = False) -> None:
+    """Create a user (the first admin is made this way or with the setup link `openlfr serve` prints)."""
+    from openlfr.services import users
+
+    pw = _password(password_stdin, username)
+    st = settings()
+    u = users.create_user(_ctx(), username, pw, role, actor=f"cli:{st.actor}", display_name=display_name)
+    emit_json(u) if json_out else typer.echo(f"created {u['role']} {u['username']}")
+
+
+@user_app.command("list")
+def list_(json_out: JsonOpt = False) -> None:
+    """List users."""
+    from openlfr.services import users
+
+    res = users.list_users(_ctx(), limit=10_000)
+    if json_out:
+        emit_json(res)
+        return
+    for u in res["data"]:
+        typer.echo(f"{u['username']:<24} {u['role']:<11} {'active' if u['active'] else 'inactive':<9} "
+                   f"last login {u['last_login_at'] or '-'}")
+
+
+@user_app.command("set")
+def set_(username: Annotated[str, typer.Argument(help="User to change.")],
+         role: Annotated[str | None, typer.Option("--role")] = None,
+         active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+         reset_password: Annotated[bool, typer.Option("--reset-password", help="Set a new password.")] = False,
+         password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+         json_out: JsonOpt = False) -> None:
+    """Change a user's role, active flag or password (their sessions end)."""
+    from openlfr.services import users
+
+    pw = _password(password_stdin, username) if reset_password else None
+    u = users.update_user(_ctx(), username, f"cli:{settings().actor}", role=role, active=active, password=pw)
+    emit_json(u) if json_out else typer.echo(f"{u['username']}: {u['role']}, {'active' if u['active'] else 'inactive'}")
+
+
+@user_app.command("token")
+def token(username: Annotated[str, typer.Argument(help="Whose token (it acts with their role).")],
+          name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
+          days: Annotated[float | None, typer.Option("--days", help="Expire after this many days.")] = None,
+          json_out: JsonOpt = False) -> None:
+    """Create a bearer API token for scripts; it is printed once."""
+    from openlfr.services import users
+
+    t = users.create_token(_ctx(), username, f"cli:{settings().actor}", name=name, expires_days=days)
+    emit_json(t) if json_out else typer.echo(t["token"])
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")

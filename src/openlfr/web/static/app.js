@@ -1,0 +1,115 @@
+// OpenLFR console: shared helpers (API calls with CSRF, DOM building, push events, badge, sound).
+"use strict";
+const OL = (() => {
+  const meta = (n) => (document.querySelector(`meta[name="${n}"]`) || {}).content || "";
+  const csrf = meta("csrf-token"), role = meta("openlfr-role");
+  const staff = ["admin", "supervisor", "operator"].includes(role);
+
+  async function api(method, path, body, opts = {}) {
+    const headers = {"Accept": "application/json"};
+    if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+    let payload = body;
+    if (body !== undefined && !(body instanceof FormData)) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
+    const r = await fetch(path, {method, headers, body: payload, credentials: "same-origin"});
+    if (r.status === 401 && !opts.noRedirect) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new Error("not logged in"); }
+    if (r.status === 204) return null;
+    const ct = r.headers.get("content-type") || "";
+    const data = ct.includes("json") ? await r.json() : await r.text();
+    if (!r.ok) { const e = new Error((data && data.error && data.error.message) || r.statusText); e.code = data && data.error && data.error.code; e.status = r.status; throw e; }
+    return data;
+  }
+
+  function el(tag, attrs, ...kids) {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") n.className = v; else if (k === "text") n.textContent = v;
+      else if (k.startsWith("on")) n.addEventListener(k.slice(2), v); else if (k === "dataset") Object.assign(n.dataset, v);
+      else n.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of kids.flat()) if (c !== null && c !== undefined) n.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return n;
+  }
+  const fmtTime = (iso) => iso ? new Date(iso).toLocaleString() : "–";
+  const fmtNum = (x, d = 0) => (x === null || x === undefined) ? "–" : Number(x).toLocaleString(undefined, {maximumFractionDigits: d, minimumFractionDigits: d});
+  const fmtRate = (x) => (x === null || x === undefined) ? "–" : (x === 0 ? "0" : (x < 0.001 ? x.toExponential(2) : (100 * x).toFixed(2) + "%"));
+  const oneIn = (x) => (x && x > 0) ? `1 in ${Math.round(1 / x).toLocaleString()}` : "";
+  function toast(text, cls, onclick) {
+    const t = el("div", {class: "toast " + (cls || ""), text, onclick: () => { t.remove(); if (onclick) onclick(); }});
+    document.getElementById("toasts").append(t);
+    setTimeout(() => t.remove(), 8000);
+  }
+  function showError(id, err) { const p = document.getElementById(id); if (!p) { toast(err.message, "alert"); return; } p.textContent = err.message + (err.code ? ` (${err.code})` : ""); p.hidden = false; }
+  function clearError(id) { const p = document.getElementById(id); if (p) p.hidden = true; }
+
+  // --- alert sound (Web Audio; no file) -------------------------------------------------------
+  let audio = null;
+  const soundOn = () => localStorage.getItem("openlfr.sound") !== "off";
+  function beep() {
+    if (!soundOn()) return;
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      const o = audio.createOscillator(), g = audio.createGain();
+      o.type = "square"; o.frequency.value = 880; g.gain.value = 0.06;
+      o.connect(g); g.connect(audio.destination); o.start();
+      o.frequency.setValueAtTime(660, audio.currentTime + 0.15); o.stop(audio.currentTime + 0.3);
+    } catch (e) { /* no audio device */ }
+  }
+  document.addEventListener("click", () => { if (audio && audio.state === "suspended") audio.resume(); }, {once: true});
+
+  // --- badge + push -----------------------------------------------------------------------------
+  async function refreshBadge() {
+    const b = document.getElementById("alert-badge");
+    if (!b) return;
+    try { const r = await api("GET", "/api/alerts?unadjudicated=true&limit=1", undefined, {noRedirect: true}); b.textContent = r.count; b.hidden = r.count === 0; } catch (e) { /* ignore */ }
+  }
+  let source = null;
+  function connect() {
+    if (!staff) return;
+    source = new EventSource("/api/events");
+    source.addEventListener("alert", (ev) => {
+      const a = JSON.parse(ev.data);
+      a.browser_at = Date.now() / 1000;
+      window.__openlfrAlerts = (window.__openlfrAlerts || []).concat([a]);
+      beep(); refreshBadge();
+      toast(`ALERT ${a.name || a.person_id} · ${a.camera} · score ${Number(a.score).toFixed(3)}`, "alert",
+            () => { location.href = "/alerts/" + encodeURIComponent(a.alert_id); });
+      document.dispatchEvent(new CustomEvent("openlfr:alert", {detail: a}));
+    });
+    source.addEventListener("adjudicated", (ev) => { refreshBadge(); document.dispatchEvent(new CustomEvent("openlfr:adjudicated", {detail: JSON.parse(ev.data)})); });
+    source.addEventListener("camera", (ev) => document.dispatchEvent(new CustomEvent("openlfr:camera", {detail: JSON.parse(ev.data)})));
+    source.addEventListener("deployment", (ev) => document.dispatchEvent(new CustomEvent("openlfr:deployment", {detail: JSON.parse(ev.data)})));
+    source.addEventListener("hello", () => { document.body.dataset.push = "connected"; });
+  }
+
+  // --- tiny SVG bar chart -----------------------------------------------------------------------
+  function barChart(title, labels, series, colors) {
+    const W = 420, H = 220, pad = 34, n = labels.length, k = series.length;
+    const max = Math.max(1, ...series.flatMap((s) => s.values));
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg"); svg.setAttribute("width", W); svg.setAttribute("height", H);
+    const add = (tag, a, text) => { const e = document.createElementNS(ns, tag); for (const [x, y] of Object.entries(a)) e.setAttribute(x, y); if (text !== undefined) e.textContent = text; svg.append(e); return e; };
+    add("text", {x: 8, y: 16, "font-size": 13, "font-weight": 600}, title);
+    const bw = (W - 2 * pad) / Math.max(1, n), w = Math.max(4, bw / (k + 0.6));
+    labels.forEach((lab, i) => {
+      series.forEach((s, j) => {
+        const v = s.values[i] || 0, h = (H - 2 * pad - 10) * v / max, x = pad + i * bw + j * w + 2, y = H - pad - h;
+        add("rect", {x, y, width: w - 2, height: h, fill: colors[j]});
+        add("text", {x: x + (w - 2) / 2, y: y - 3, "font-size": 10, "text-anchor": "middle"}, v);
+      });
+      add("text", {x: pad + i * bw + bw / 2, y: H - pad + 14, "font-size": 10, "text-anchor": "middle"}, String(lab).slice(0, 14));
+    });
+    add("line", {x1: pad, y1: H - pad, x2: W - pad, y2: H - pad, stroke: "#999"});
+    series.forEach((s, j) => { add("rect", {x: W - 150, y: 8 + j * 14, width: 10, height: 10, fill: colors[j]}); add("text", {x: W - 136, y: 17 + j * 14, "font-size": 11}, s.name); });
+    return svg;
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const lo = document.getElementById("logout");
+    if (lo) lo.addEventListener("click", async () => { try { await api("POST", "/api/auth/logout"); } finally { location.href = "/login"; } });
+    const st = document.getElementById("sound-toggle");
+    if (st) { const upd = () => { st.textContent = soundOn() ? "🔔 sound on" : "🔕 sound off"; }; upd(); st.addEventListener("click", () => { localStorage.setItem("openlfr.sound", soundOn() ? "off" : "on"); upd(); if (soundOn()) beep(); }); }
+    if (role) { refreshBadge(); connect(); }
+  });
+  return {api, el, fmtTime, fmtNum, fmtRate, oneIn, toast, showError, clearError, barChart, role, staff, refreshBadge};
+})();

@@ -1,0 +1,21 @@
+"use strict";
+document.addEventListener("DOMContentLoaded", async () => {
+  const info = await OL.api("GET", "/api/evaluation");
+  if (info.det_plot) { const img = document.getElementById("det"); img.src = "/api/evaluation/det.png?t=" + Date.now(); img.hidden = false; img.title = `${info.det_plot.name}, ${OL.fmtTime(info.det_plot.modified)}`; }
+  else { const p = document.getElementById("det-missing"); p.textContent = `No DET plot yet. ${info.how}.`; p.hidden = false; }
+  const form = document.getElementById("plan-form"), out = document.getElementById("plan-out");
+  const fig = (k, v, sub) => OL.el("div", {class: "figure"}, OL.el("div", {class: "k", text: k}), OL.el("div", {class: "v", text: v}), OL.el("div", {class: "ci", text: sub || ""}));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = form.elements, num = (x) => x.value === "" ? null : Number(x.value);
+    const body = {faces: num(f.faces), watchlist_size: num(f.watchlist_size), prevalence: num(f.prevalence), tpir: num(f.tpir), fpir: num(f.fpir), fmr: f.fpir.value === "" ? num(f.fmr) : null};
+    try {
+      const r = await OL.api("POST", "/api/evaluation/plan", body);
+      out.replaceChildren(fig("FPIR used", OL.fmtRate(r.fpir.value), r.source), fig("Expected false alerts", OL.fmtNum(r.expected_false_alerts.value, 1)),
+        fig("Expected true alerts", OL.fmtNum(r.expected_true_alerts.value, 1)), fig("Expected precision", OL.fmtRate(r.expected_precision.value)),
+        fig("False alerts per face seen", OL.fmtRate(r.false_alerts_per_face_seen), OL.oneIn(r.false_alerts_per_face_seen)),
+        fig("Share of alerts wrong", OL.fmtRate(r.share_of_alerts_wrong)));
+    } catch (err) { out.replaceChildren(OL.el("p", {class: "error", text: err.message})); }
+  });
+  form.requestSubmit();
+});
