@@ -65,6 +65,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        cause = exc.__cause__
+        if isinstance(cause, OpenLFRError):  # e.g. the body cap hit while FastAPI parsed a form
+            return JSONResponse(error_body(cause.code, cause.message), status_code=int(cause.http_status),
+                                headers={"Connection": "close"})
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = str(exc.detail) if exc.detail else code.replace("_", " ")
         return JSONResponse(error_body(code, message), status_code=exc.status_code,

@@ -27,13 +27,13 @@ NAV = [  # (path, label, roles)
 ]
 
 
-def render(request: Request, name: str, **context: Any) -> HTMLResponse:
+def render(request: Request, template: str, /, **context: Any) -> HTMLResponse:
     p = getattr(request.state, "principal", None)
     nav = [(path, label) for path, label, roles in NAV if p is not None and p.role in roles]
     ctx = {"request": request, "user": p, "nav": nav, "active": request.url.path,
            "csrf": p.csrf_token if p is not None else "", "version": openlfr.__version__,
            "may_see_faces": p is not None and p.role in ("admin", "supervisor", "operator"), **context}
-    resp = templates.TemplateResponse(request, name, ctx)
+    resp = templates.TemplateResponse(request, template, ctx)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
