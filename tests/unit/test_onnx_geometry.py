@@ -8,7 +8,6 @@ import pytest
 from openlfr.engine.backends.align_arcface import (
     ARCFACE_TEMPLATE,
     ArcFaceAligner,
-    dlib_box_from_landmarks,
     similarity_transform,
 )
 from openlfr.engine.backends.onnx_common import nms
@@ -96,18 +95,6 @@ def test_nms_keeps_best_and_suppresses_overlaps() -> None:
     assert nms(boxes, scores, 0.99).tolist() == [1, 0, 2, 3]
     assert nms(boxes, scores, 0.5, top_k=1).tolist() == [1]
     assert nms(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), 0.5).shape == (0,)
-
-
-def test_dlib_box_from_landmarks_scales_and_translates_with_the_face() -> None:
-    lm = ARCFACE_TEMPLATE[None].astype(np.float32)
-    b1 = dlib_box_from_landmarks(lm)[0]
-    b2 = dlib_box_from_landmarks(lm * 2 + 10)[0]
-    assert b1[2] - b1[0] == pytest.approx(b1[3] - b1[1])  # square
-    assert (b2[2] - b2[0]) == pytest.approx(2 * (b1[2] - b1[0]), rel=1e-5)
-    assert np.allclose(b2, b1 * 2 + 10, atol=1e-3)
-    # the box contains every landmark
-    assert (lm[0, :, 0] > b1[0]).all() and (lm[0, :, 0] < b1[2]).all()
-    assert (lm[0, :, 1] > b1[1]).all() and (lm[0, :, 1] < b1[3]).all()
 
 
 def test_spec_tables_and_catalogue_are_consistent() -> None:

@@ -119,27 +119,3 @@ class ArcFaceAligner:
             lms[missing] = self.landmarks_from_boxes(image, faces.xyxy[missing])
         return self.warp(image, lms), lms
 
-
-# Fitted on 398 lfw-dev images where dlib HOG (no upsampling) and YuNet found the same face: the HOG
-# box side is 2.40x the mean of the inter-ocular and eye-to-mouth distances (cv 9%), its centre
-# sits (0.044, 0.071) eye-to-mouth distances right/below the midpoint of eye centre and mouth centre.
-_DLIB_SIDE = 2.40
-_DLIB_SHIFT = (0.044, 0.071)
-
-
-def dlib_box_from_landmarks(landmarks: np.ndarray) -> FloatArray:
-    """HOG-style square boxes (n, 4) from canonical 5-point landmarks (n, 5, 2).
-
-    dlib's shape predictors were trained on HOG detector boxes; running them in another detector's
-    box (YuNet's is taller, SCRFD's larger) shifts their points. This box reproduces the HOG
-    convention from the landmarks (rows with NaN landmarks give NaN boxes).
-    """
-    lm = np.asarray(landmarks, np.float32).reshape(-1, 5, 2)
-    eye = lm[:, 0:2].mean(1)
-    mouth = lm[:, 3:5].mean(1)
-    em = np.linalg.norm(mouth - eye, axis=1)
-    iod = np.linalg.norm(lm[:, 1] - lm[:, 0], axis=1)
-    side = _DLIB_SIDE * (em + iod) / 2
-    c = (eye + mouth) / 2 + np.asarray(_DLIB_SHIFT, np.float32)[None] * em[:, None]
-    return np.stack([c[:, 0] - side / 2, c[:, 1] - side / 2, c[:, 0] + side / 2, c[:, 1] + side / 2],
-                    1).astype(np.float32)
