@@ -12,8 +12,9 @@ Prints one JSON object on stdout (progress goes to stderr):
   ``DETECTORS``: dlib HOG without and with one upsampling.
 - ``end_to_end``: frames/s on the Hamilton clip; a hook (``bench_end_to_end``), not measured yet.
 
-Each timing is the median (and the minimum) over ``--repeats`` runs after one warm-up run. The machine
-is shared, so the 1-minute load average at the start and the end is reported with the figures.
+Each timing is the median (and the minimum) wall time over ``--repeats`` runs after one warm-up run;
+descriptor figures also give the median CPU time of the process (all threads). The machine is
+shared, so the 1-minute load average at the start and the end is reported with the figures.
 
 To add a detector, append ``(name, factory)`` to ``DETECTORS`` (a factory takes no argument and returns
 an object with ``detect(image) -> FaceBatch``). To add end-to-end figures, fill in ``bench_end_to_end``.
@@ -48,14 +49,20 @@ def log(msg: str) -> None:
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
-    """(median, min) seconds of ``fn()`` over ``repeats`` runs after one warm-up run."""
+    """(median, min) wall seconds of ``fn()`` over ``repeats`` runs after one warm-up run."""
+    return timed_cpu(fn, repeats)[:2]
+
+
+def timed_cpu(fn: Callable[[], Any], repeats: int) -> tuple[float, float, float]:
+    """(median wall, min wall, median CPU) seconds of ``fn()``; CPU = this process, all threads."""
     fn()
-    runs = []
+    runs, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         runs.append(time.perf_counter() - t)
-    return statistics.median(runs), min(runs)
+        cpu.append(time.process_time() - c)
+    return statistics.median(runs), min(runs), statistics.median(cpu)
 
 
 def ms(x: float, per: int = 1) -> float:
@@ -115,9 +122,10 @@ def bench_descriptors(chips: np.ndarray, threads: int, repeats: int, cache_dir: 
     ref = registry.create("embedder", "dlib-resnet")
     log(f"dlib-bin descriptor: {n} faces x {repeats}")
     # dlib-bin: one call per face (the usual loop), and one call for the whole list.
-    med, low = timed(lambda: [ref.embed_raw(chips[i:i + 1]) for i in range(n)], repeats)
+    med, low, cpu = timed_cpu(lambda: [ref.embed_raw(chips[i:i + 1]) for i in range(n)], repeats)
     out["dlib_bin_ms_per_face"] = ms(med, n)
     out["dlib_bin_ms_per_face_min"] = ms(low, n)
+    out["dlib_bin_cpu_ms_per_face"] = ms(cpu, n)
     med, low = timed(lambda: ref.embed_raw(chips), repeats)
     out["dlib_bin_batched_ms_per_face"] = ms(med, n)
 
@@ -131,12 +139,15 @@ def bench_descriptors(chips: np.ndarray, threads: int, repeats: int, cache_dir: 
     for batch in (1, 8):
         fast.batch_size = batch
         log(f"onnx descriptor, batch {batch}")
-        med, low = timed(lambda: fast.embed_raw(chips), repeats)
+        med, low, cpu = timed_cpu(lambda: fast.embed_raw(chips), repeats)
         out[f"onnx_batch{batch}_ms_per_face"] = ms(med, n)
         out[f"onnx_batch{batch}_ms_per_face_min"] = ms(low, n)
+        out[f"onnx_batch{batch}_cpu_ms_per_face"] = ms(cpu, n)
     base = out["dlib_bin_ms_per_face"]
     out["speedup_batch1"] = round(base / out["onnx_batch1_ms_per_face"], 1)
     out["speedup_batch8"] = round(base / out["onnx_batch8_ms_per_face"], 1)
+    # CPU time is less sensitive to other load on a shared machine than wall time.
+    out["cpu_speedup_batch8"] = round(out["dlib_bin_cpu_ms_per_face"] / out["onnx_batch8_cpu_ms_per_face"], 1)
 
     if sweep:
         from openlfr.engine.backends.dlib_onnx import DlibResNetOnnxEmbedder
