@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,7 +15,11 @@ RoleOpt = Annotated[str, typer.Option(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
-def ctx():  # type: ignore[no-untyped-def]
+if TYPE_CHECKING:
+    from openlfr.services.context import AppContext
+
+
+def ctx() -> AppContext:
     from openlfr.services.context import AppContext
 
     return AppContext(settings())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -74,7 +74,7 @@ def list_(limit: Annotated[int, typer.Option(help="Newest N events.")] = 50, jso
 
     c = ctx()
     with c.db.session() as s:
-        rows = [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+        rows: list[dict[str, Any]] = [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                  "object_type": e.object_type, "object_id": e.object_id, "details": e.details}
                 for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit))]
     if json_out:

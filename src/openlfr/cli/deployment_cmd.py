@@ -95,10 +95,10 @@ def create(
     if entries_file is not None:
         pairs.extend(_read_entries_file(entries_file))
     cams = []
-    for c in camera or []:
-        if "=" not in c:
+    for spec in camera or []:
+        if "=" not in spec:
             raise InputError("--camera expects NAME=URL", code="bad_camera")
-        cname, url = c.split("=", 1)
+        cname, url = spec.split("=", 1)
         cams.append(dsvc.CameraSpec(cname.strip(), url.strip()))
     c = ctx()
     out = dsvc.create(c, location=location, purpose=purpose, planned_start=parse_when(start),

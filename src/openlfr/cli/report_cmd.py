@@ -8,18 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from openlfr.cli._common import emit_json, settings
+from openlfr.cli._common import emit_json
+from openlfr.cli._gov import ctx as _ctx
 
 report_app = typer.Typer(no_args_is_help=True, help="Transparency reports (deployments, periods, published "
                                                     "records).")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 FORMATS = ("html", "csv", "json")
-
-
-def _ctx():  # type: ignore[no-untyped-def]
-    from openlfr.services.context import AppContext
-
-    return AppContext(settings())
 
 
 def _pct(x: float | None) -> str:

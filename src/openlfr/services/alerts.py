@@ -58,11 +58,10 @@ def _upsert_counters(s: Session, scope: str, deltas: dict[str, int]) -> None:
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise InputError(f"unsupported database {dialect}", code="bad_database")
     now = datetime.now(UTC)
-    table = Counter.__table__
     for name, delta in sorted(deltas.items()):
-        stmt = insert(table).values(scope=scope, name=name, value=float(delta), updated_at=now)
+        stmt = insert(Counter).values(scope=scope, name=name, value=float(delta), updated_at=now)
         stmt = stmt.on_conflict_do_update(index_elements=["scope", "name"],
-                                          set_={"value": table.c.value + stmt.excluded.value,
+                                          set_={"value": Counter.value + stmt.excluded.value,
                                                 "updated_at": now})
         s.execute(stmt)
 

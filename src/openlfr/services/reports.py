@@ -284,8 +284,8 @@ def _charts(rep: Report) -> list[tuple[str, str]]:
             for verdict in ("true", "false", None):
                 pts = [a for a in rep.alerts if a["verdict"] == verdict]
                 if pts:
-                    ax.scatter([datetime.fromisoformat(a["occurred_at"]) for a in pts], [a["score"] for a in pts],
-                               color=colours[verdict], label=labels[verdict], s=18)
+                    when: Any = [datetime.fromisoformat(a["occurred_at"]) for a in pts]
+                    ax.scatter(when, [a["score"] for a in pts], color=colours[verdict], label=labels[verdict], s=18)
             if r["threshold"] is not None:
                 ax.axhline(r["threshold"], color="black", lw=0.8, ls="--", label="threshold")
             ax.set_ylabel("score")
@@ -314,14 +314,13 @@ def _charts(rep: Report) -> list[tuple[str, str]]:
         ax.set_title("Faces seen per deployment")
         charts.append(("Faces seen per deployment", _png(fig)))
     if rows:
-        pts = [(r["id"], r["false_alerts_per_face"], r["false_alerts_per_face_ci"]) for r in rows
-               if r["false_alerts_per_face_ci"]]
-        if pts:
+        ci_rows = [r for r in rows if r["false_alerts_per_face_ci"]]
+        if ci_rows:
             fig, ax = plt.subplots(figsize=(7.5, 2.8))
-            xs = [str(p[0]) for p in pts]
-            ys = [p[1] for p in pts]
-            lo = [p[1] - p[2][0] for p in pts]
-            hi = [p[2][1] - p[1] for p in pts]
+            xs = [str(r["id"]) for r in ci_rows]
+            ys = [float(r["false_alerts_per_face"]) for r in ci_rows]
+            lo = [y - r["false_alerts_per_face_ci"][0] for y, r in zip(ys, ci_rows, strict=True)]
+            hi = [r["false_alerts_per_face_ci"][1] - y for y, r in zip(ys, ci_rows, strict=True)]
             ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", color="#4c72b0", capsize=3)
             ax.set_xlabel("deployment id")
             ax.set_ylabel("false alerts per face")

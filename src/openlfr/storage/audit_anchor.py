@@ -143,7 +143,9 @@ _INFO_KEY = "openlfr_audit_head"
 
 def _engine_of(session: Session) -> Engine | None:
     bind = session.get_bind()
-    return getattr(bind, "engine", bind) if bind is not None else None  # type: ignore[return-value]
+    if isinstance(bind, Engine):
+        return bind
+    return bind.engine if bind is not None else None
 
 
 def _after_flush(session: Session, _ctx: Any) -> None:

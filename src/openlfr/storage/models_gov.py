@@ -8,6 +8,7 @@ metadata and one migration history cover both. Biometric columns hold ciphertext
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -77,7 +78,7 @@ class Deployment(Base):
     ended_by: Mapped[str | None] = mapped_column(String(200), default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     end_reason: Mapped[str] = mapped_column(Text, default="")
-    stats: Mapped[dict | None] = mapped_column(JSON, default=None)
+    stats: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     """Statistics frozen when the deployment ended (no biometric data)."""
 
     cameras: Mapped[list[DeploymentCamera]] = relationship(
@@ -132,8 +133,8 @@ class Alert(Base):
     score: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     track_id: Mapped[int | None] = mapped_column(Integer, default=None)
-    box: Mapped[dict | None] = mapped_column(JSON, default=None)
-    models: Mapped[dict] = mapped_column(JSON, default=dict)
+    box: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    models: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     verdict: Mapped[str | None] = mapped_column(String(10), default=None, index=True)
     outcome: Mapped[str | None] = mapped_column(String(20), default=None)
