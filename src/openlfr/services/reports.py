@@ -257,6 +257,7 @@ def _charts(rep: Report) -> list[tuple[str, str]]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     charts: list[tuple[str, str]] = []
     rows = rep.deployments
@@ -271,6 +272,7 @@ def _charts(rep: Report) -> list[tuple[str, str]]:
             ax.bar([i - 0.2 for i in x], faces, 0.4, label="faces seen", color="#4c72b0")
             ax2 = ax.twinx()
             ax2.bar([i + 0.2 for i in x], alerts, 0.4, label="alerts", color="#dd8452")
+            ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xticks(list(x), cams)
             ax.set_ylabel("faces seen")
             ax2.set_ylabel("alerts")
@@ -302,6 +304,7 @@ def _charts(rep: Report) -> list[tuple[str, str]]:
         ax.bar(names, t, color="#55a868", label="true")
         ax.bar(names, f, bottom=t, color="#c44e52", label="false")
         ax.bar(names, u, bottom=[a + b for a, b in zip(t, f, strict=True)], color="#8c8c8c", label="not adjudicated")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("deployment id")
         ax.set_ylabel("alerts")
         ax.set_title("Alerts per deployment")
