@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi import Path as FastPath
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from openlfr.api.errors import LoginRedirect
@@ -111,6 +112,20 @@ def page_principal(*roles: str) -> Callable[..., Principal]:
         return p
 
     return dep
+
+
+MAX_ID = 2_147_483_647
+Id = Annotated[int, FastPath(ge=0, le=MAX_ID, description="Numeric id")]
+"""Numeric path ids are bounded so that no request reaches the database with an out-of-range integer."""
+
+
+def numeric_ref(ref: str) -> str:
+    """A reference that may be an id or a name: refuse digit strings beyond any id (404, not 500)."""
+    from openlfr.errors import NotFoundError
+
+    if ref.strip().isdigit() and int(ref.strip()) > MAX_ID:
+        raise NotFoundError(f"no object {ref[:40]!r}", code="not_found")
+    return ref
 
 
 Anyone = Annotated[Principal, Depends(allow(*ALL))]

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from openlfr.api.deps import Adjudicators, Anyone, Managers, Overseers, Staff, State
+from openlfr.api.deps import Adjudicators, Anyone, Id, Managers, Overseers, Staff, State, numeric_ref
 from openlfr.api.events import sse_message
 from openlfr.api.schemas import Adjudication, AlertPublic, HoldCreate, HoldPublic, HoldRelease, Page
 from openlfr.services import alerts
@@ -20,7 +20,7 @@ router = APIRouter(tags=["alerts"])
 
 
 @router.get("/api/alerts", response_model=Page[AlertPublic])
-def list_alerts(st: State, p: Anyone, deployment_id: Annotated[int | None, Query(ge=0)] = None,
+def list_alerts(st: State, p: Anyone, deployment_id: Annotated[int | None, Query(ge=0, le=2_147_483_647)] = None,
                 unadjudicated: bool = False, include_purged: bool = False,
                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
                 offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
@@ -30,20 +30,21 @@ def list_alerts(st: State, p: Anyone, deployment_id: Annotated[int | None, Query
 
 @router.get("/api/alerts/{ref}", response_model=AlertPublic, summary="One alert (by id or alert uid)")
 def show_alert(ref: str, st: State, p: Anyone) -> dict[str, Any]:
-    return alerts.show_alert(st.ctx, ref)
+    return alerts.show_alert(st.ctx, numeric_ref(ref))
 
 
 @router.get("/api/alerts/{ref}/images/{kind}", summary="An alert image for review (audited; never for auditors)",
             responses={200: {"content": {"image/jpeg": {}}}})
 def alert_image(ref: str, kind: Literal["probe", "frame", "reference"], st: State, p: Staff) -> Response:
-    data, media = alerts.alert_image(st.ctx, ref, kind, p.username, p.role)
+    data, media = alerts.alert_image(st.ctx, numeric_ref(ref), kind, p.username, p.role)
     return Response(data, media_type=media, headers={"Cache-Control": "no-store, private"})
 
 
 @router.post("/api/alerts/{ref}/adjudicate", response_model=AlertPublic,
              summary="Record the verdict (true/false) and the engagement outcome")
 def adjudicate(ref: str, body: Adjudication, st: State, p: Adjudicators) -> dict[str, Any]:
-    out = alerts.adjudicate(st.ctx, ref, p.username, p.role, body.verdict, outcome=body.outcome, note=body.note)
+    out = alerts.adjudicate(st.ctx, numeric_ref(ref), p.username, p.role, body.verdict, outcome=body.outcome,
+                            note=body.note)
     st.broker.publish("adjudicated", {"id": out["id"], "alert_uid": out["alert_uid"], "verdict": out["verdict"]},
                       roles=frozenset({"admin", "supervisor", "operator"}))
     return out
@@ -52,7 +53,7 @@ def adjudicate(ref: str, body: Adjudication, st: State, p: Adjudicators) -> dict
 @router.post("/api/alerts/{ref}/hold", response_model=HoldPublic, status_code=201,
              summary="Place a legal hold on an alert (suspends retention deletion)")
 def hold(ref: str, body: HoldCreate, st: State, p: Managers) -> dict[str, Any]:
-    return alerts.place_hold(st.ctx, p.username, p.role, body.reason, alert=ref)
+    return alerts.place_hold(st.ctx, p.username, p.role, body.reason, alert=numeric_ref(ref))
 
 
 @router.get("/api/holds", response_model=Page[HoldPublic])
@@ -62,7 +63,7 @@ def list_holds(st: State, p: Overseers, active_only: bool = True) -> dict[str, A
 
 
 @router.post("/api/holds/{hold_id}/release", response_model=HoldPublic)
-def release_hold(hold_id: int, body: HoldRelease, st: State, p: Managers) -> dict[str, Any]:
+def release_hold(hold_id: Id, body: HoldRelease, st: State, p: Managers) -> dict[str, Any]:
     return alerts.release_hold(st.ctx, hold_id, p.username, p.role, note=body.note)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from openlfr.api.deps import SESSION_COOKIE, Anyone, State, client_of, current_principal
+from openlfr.api.deps import SESSION_COOKIE, Anyone, Id, State, client_of, current_principal
 from openlfr.api.schemas import (
     LoginRequest,
     Me,
@@ -104,5 +104,5 @@ def create_token(body: TokenCreate, st: State, p: Anyone) -> dict[str, Any]:
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenPublic, summary="Revoke one of my API tokens")
-def revoke_token(token_id: int, st: State, p: Anyone) -> dict[str, Any]:
+def revoke_token(token_id: Id, st: State, p: Anyone) -> dict[str, Any]:
     return users.revoke_token(st.ctx, token_id, p)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from openlfr.api.deps import Anyone, Staff, State
+from openlfr.api.deps import Anyone, Id, Staff, State
 from openlfr.api.schemas import CameraPublic, Page
 from openlfr.errors import NotFoundError
 from openlfr.runtime.preview import BOUNDARY
@@ -23,7 +23,7 @@ def list_cameras(st: State, p: Anyone) -> dict[str, Any]:
     return {"data": cams, "count": len(cams)}
 
 
-def _latest(st: Any, deployment_id: int, camera: str) -> tuple[bytes, float, int]:
+def _latest(st: Any, deployment_id: Id, camera: str) -> tuple[bytes, float, int]:
     cur = st.live.preview(deployment_id, camera)
     if cur is None:
         raise NotFoundError(f"no preview for camera {camera!r} of deployment {deployment_id}",
@@ -33,14 +33,14 @@ def _latest(st: Any, deployment_id: int, camera: str) -> tuple[bytes, float, int
 
 @router.get("/{deployment_id}/{camera}/frame.jpg", summary="Latest preview frame (every face pixelated "
             "except an alerted one)", responses={200: {"content": {"image/jpeg": {}}}})
-def frame(deployment_id: int, camera: str, st: State, p: Staff) -> Response:
+def frame(deployment_id: Id, camera: str, st: State, p: Staff) -> Response:
     jpeg, _, _ = _latest(st, deployment_id, camera)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store, private"})
 
 
 @router.get("/{deployment_id}/{camera}/preview.mjpg", summary="Live preview as MJPEG",
             responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}}}})
-async def preview(deployment_id: int, camera: str, request: Request, st: State, p: Staff) -> StreamingResponse:
+async def preview(deployment_id: Id, camera: str, request: Request, st: State, p: Staff) -> StreamingResponse:
     _latest(st, deployment_id, camera)
 
     async def frames() -> AsyncIterator[bytes]:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from openlfr.api.deps import Anyone, State, Supervisor, allow
+from openlfr.api.deps import Anyone, Id, State, Supervisor, allow
 from openlfr.api.schemas import Authorise, DeploymentCreate, DeploymentPublic, LiveStatus, Page
 from openlfr.services import deployments
 from openlfr.services.deployments import CameraSpec, EntrySelection
@@ -44,25 +44,25 @@ def create_deployment(body: DeploymentCreate, st: State, p: Planner) -> dict[str
 
 
 @router.get("/{ref}", response_model=DeploymentPublic)
-def show_deployment(ref: int, st: State, p: Anyone) -> dict[str, Any]:
+def show_deployment(ref: Id, st: State, p: Anyone) -> dict[str, Any]:
     out = deployments.show(st.ctx, ref)
     out["live"] = st.live.status(int(out["id"]))
     return out
 
 
 @router.post("/{ref}/authorise", response_model=DeploymentPublic, summary="Authorise a draft (supervisors only)")
-def authorise(ref: int, body: Authorise, st: State, p: Supervisor) -> dict[str, Any]:
+def authorise(ref: Id, body: Authorise, st: State, p: Supervisor) -> dict[str, Any]:
     return deployments.authorise(st.ctx, ref, p.username, p.role, officer=body.officer, note=body.note)
 
 
 @router.post("/{ref}/start", response_model=LiveStatus, summary="Go live: run the deployment's cameras")
-def start(ref: int, st: State, p: Starter) -> dict[str, Any]:
+def start(ref: Id, st: State, p: Starter) -> dict[str, Any]:
     dep = deployments.show(st.ctx, ref)
     return st.live.start(int(dep["id"]), p.username)
 
 
 @router.post("/{ref}/stop", response_model=DeploymentPublic,
              summary="End the deployment: stop its cameras, delete its watchlist, freeze its statistics")
-def stop(ref: int, st: State, p: Planner) -> dict[str, Any]:
+def stop(ref: Id, st: State, p: Planner) -> dict[str, Any]:
     dep = deployments.show(st.ctx, ref)
     return st.live.stop(int(dep["id"]), p.username)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
-from openlfr.api.deps import Managers, Staff, State
+from openlfr.api.deps import Id, Managers, Staff, State, numeric_ref
 from openlfr.api.schemas import EnrolResult, EntryPublic, Page
 from openlfr.api.uploads import check_image_upload, sniff_image
 from openlfr.errors import InputError
@@ -64,12 +64,12 @@ def add_photos(name: str, st: State, p: Managers,
 
 @router.delete("/{entry}", summary="Remove a person with their photos and embeddings")
 def remove_entry(name: str, entry: str, st: State, p: Managers) -> dict[str, Any]:
-    return watchlists.remove_entry(st.ctx, name, entry, p.username)
+    return watchlists.remove_entry(st.ctx, name, numeric_ref(entry), p.username)
 
 
 @router.get("/{entry}/images/{index}", summary="A reference photo (audited; never for auditors)",
             responses={200: {"content": {"image/jpeg": {}}}})
-def entry_photo(name: str, entry: str, index: int, st: State, p: Staff) -> Response:
-    data, media = watchlists.entry_image(st.ctx, name, entry, index, p.username, p.role)
+def entry_photo(name: str, entry: str, index: Id, st: State, p: Staff) -> Response:
+    data, media = watchlists.entry_image(st.ctx, name, numeric_ref(entry), index, p.username, p.role)
     media = sniff_image(data) or media
     return Response(data, media_type=media, headers={"Cache-Control": "no-store, private"})

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from openlfr.api.deps import Anyone, State
+from openlfr.api.deps import Anyone, Id, State
 from openlfr.errors import InputError, NotFoundError
 from openlfr.services import published, reports
 
@@ -33,7 +33,7 @@ def _render(rep: reports.Report, fmt: str, stem: str, download: bool) -> Respons
 
 @router.get("/deployments/{ref}", summary="Report of one deployment",
             responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}})
-def deployment_report(ref: int, st: State, p: Anyone, format: Format = "json",
+def deployment_report(ref: Id, st: State, p: Anyone, format: Format = "json",
                       download: bool = False) -> Response:
     rep = reports.deployment_report(st.ctx, ref, actor=p.username)
     return _render(rep, format, f"openlfr-deployment-{ref}", download)

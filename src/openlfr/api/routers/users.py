@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from openlfr.api.deps import Admin, State
+from openlfr.api.deps import Admin, Id, State
 from openlfr.api.schemas import Page, UserCreate, UserPublic, UserUpdate
 from openlfr.services import users
 
@@ -26,16 +26,16 @@ def create_user(body: UserCreate, st: State, p: Admin) -> dict[str, Any]:
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-def get_user(user_id: int, st: State, p: Admin) -> dict[str, Any]:
+def get_user(user_id: Id, st: State, p: Admin) -> dict[str, Any]:
     return users.get_user(st.ctx, user_id)
 
 
 @router.patch("/{user_id}", response_model=UserPublic)
-def update_user(user_id: int, body: UserUpdate, st: State, p: Admin) -> dict[str, Any]:
+def update_user(user_id: Id, body: UserUpdate, st: State, p: Admin) -> dict[str, Any]:
     return users.update_user(st.ctx, user_id, p.username, role=body.role, active=body.active,
                              display_name=body.display_name, password=body.password)
 
 
 @router.delete("/{user_id}", response_model=UserPublic)
-def delete_user(user_id: int, st: State, p: Admin) -> dict[str, Any]:
+def delete_user(user_id: Id, st: State, p: Admin) -> dict[str, Any]:
     return users.delete_user(st.ctx, user_id, p.username)
