@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
-from tests.conftest import REPO
 from tests.integration.conftest import FACES, seed_watchlist
 
 from openlfr.services import audit_admin
@@ -66,7 +65,7 @@ def test_sigkill_while_writing_alerts(gov_ctx: Any, enrolled_people: list[Any]) 
     dsvc.mark_live(ctx, d["id"], "op")
     ctx.close()
 
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OPENLFR_ACTOR": "writer"}
+    env = {**os.environ, "OPENLFR_ACTOR": "writer"}
     probe = FACES / "Al_Gore" / "Al_Gore_0002.jpg"
     committed: list[str] = []
     for round_ in range(2):  # kill, restart, kill again
