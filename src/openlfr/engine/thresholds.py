@@ -10,9 +10,18 @@ from __future__ import annotations
 from openlfr.engine.protocols import Embedder
 from openlfr.errors import ConfigError
 
-# PRELIMINARY (being re-measured by the evaluation harness; see docs/evaluation.md).
+# Measured with the evaluation harness (docs/evaluation.md), on lfw-dev (3,991 identities, 9,207
+# grayscale images; HOG upsample 1, centre-most face, centre box when none is found):
+#   openlfr eval threshold --images ../shared/data/lfw-dev --watchlist-size 1000 --fpir 0.001 \
+#       --draws 50 --seed 1 [--embedder dlib-resnet-onnx: same vectors, faster]
+# 50 draws of a 1,000-identity watchlist (one image each) against every image of the other
+# identities (~6,900 non-mated searches per draw): per-draw thresholds for FPIR <= 1e-3 have mean
+# 0.9820 (min 0.9801, p90 0.9838, max 0.9870); pooled 0.9817. Rule: max(pooled, p90 of the
+# draws), rounded up to 3 decimals -> 0.984 (pooled FPIR 4.99e-4, 173 / 346,779; target met in
+# 48 / 50 draws). At this threshold the dlib model misses most watchlisted people (FNIR ~0.84 on
+# lfw-dev, one photo enrolled): that is the model's limit at watchlist scale, not a tuning error.
 DEFAULT_THRESHOLDS: dict[str, float] = {
-    "dlib-resnet-v1@": 0.96,
+    "dlib-resnet-v1@55533b28a958": 0.984,
 }
 
 

@@ -56,7 +56,7 @@ def _split(scores: ArrayLike, labels: ArrayLike) -> tuple[F64, F64]:
 
 def allowed_false(n: int, target: float) -> int:
     """How many of ``n`` negatives may be accepted at a target rate: floor(target * n)."""
-    return int(math.floor(target * n + _EPS))
+    return math.floor(target * n + _EPS)
 
 
 def resolvable(n: int, target: float) -> bool:

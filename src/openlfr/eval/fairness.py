@@ -1,0 +1,170 @@
+"""Fairness: error rates per group at a threshold, their spread, and where differences are significant.
+
+Groups come from a labels file the user supplies; the system never infers sex, ethnicity or age.
+Per group, at the operating threshold:
+
+- FPIR: the group's non-mated searches with any candidate >= threshold;
+- FNIR: the group's mated searches whose mate is not rank 1 with score >= threshold;
+- failure to acquire (FTA): the group's images where no face was found or the quality gate
+  rejected the chosen face.
+
+Each rate has a 95% Clopper-Pearson interval. The spread is the max/min ratio over the groups
+that have data (``None`` with a reason when the smallest rate is 0 or fewer than two groups
+have data).
+
+Significance: at each threshold, the groups with the highest and lowest rate are compared with
+Fisher's exact test (two-sided) on their 2x2 table; because that pair is chosen after looking,
+the p-value is Bonferroni-adjusted by the number of group pairs, G(G-1)/2. A difference is
+significant when the adjusted p-value is below ``alpha`` (0.05). The sweep reports the highest
+threshold at which the FPIR difference is significant (FPIR grows, and differences become
+measurable, as the threshold falls) and the lowest at which the FNIR difference is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import fisher_exact
+
+from openlfr.eval.intervals import clopper_pearson
+from openlfr.eval.metrics import SearchOutcomes
+
+
+@dataclass(frozen=True)
+class GroupData:
+    """One group's searches (against the shared watchlist) and acquisition attempts."""
+
+    name: str
+    outcomes: SearchOutcomes
+    attempts: int
+    failures_to_acquire: int
+
+    def counts(self, threshold: float) -> dict[str, tuple[int, int]]:
+        o = self.outcomes
+        fp = int((o.nonmated_max >= threshold).sum())
+        miss = int(o.mated - (o.mated_rank1 & (o.mated_score >= threshold)).sum())
+        return {"fpir": (fp, o.nonmated), "fnir": (miss, o.mated),
+                "fta": (self.failures_to_acquire, self.attempts)}
+
+
+METRICS = ("fpir", "fnir", "fta")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The spread of one metric across groups at one threshold."""
+
+    metric: str
+    max_group: str | None
+    min_group: str | None
+    ratio: float | None
+    p_value: float | None
+    """Fisher exact, Bonferroni-adjusted; ``None`` when fewer than two groups have data."""
+    significant: bool
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_group": self.max_group, "min_group": self.min_group, "ratio": self.ratio,
+                "p_value": self.p_value, "significant": self.significant, "reason": self.reason}
+
+
+def compare(metric: str, counts: dict[str, tuple[int, int]], alpha: float = 0.05) -> Comparison:
+    """Compare one metric's rate across groups given ``{group: (k, n)}``."""
+    have = {g: (k, n) for g, (k, n) in counts.items() if n > 0}
+    if len(have) < 2:
+        return Comparison(metric, None, None, None, None, False, "fewer than two groups with data")
+    rates = {g: k / n for g, (k, n) in have.items()}
+    # deterministic order: by rate, then name
+    hi = max(sorted(rates), key=lambda g: rates[g])
+    lo = min(sorted(rates), key=lambda g: rates[g])
+    reason = None
+    if rates[lo] == 0.0:
+        ratio = None
+        reason = "the lowest rate is 0" if rates[hi] > 0 else "every group's rate is 0"
+    else:
+        ratio = rates[hi] / rates[lo]
+    (k1, n1), (k2, n2) = have[hi], have[lo]
+    _, p = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]], alternative="two-sided")
+    g = len(have)
+    p_adj = min(1.0, float(p) * g * (g - 1) / 2)
+    return Comparison(metric, hi, lo, ratio, p_adj, p_adj < alpha, reason)
+
+
+@dataclass(frozen=True)
+class FairnessReport:
+    threshold: float
+    groups: dict[str, dict[str, Any]]
+    comparisons: dict[str, Comparison]
+    sweep: list[dict[str, Any]]
+    fpir_significant_at_or_below: float | None
+    fnir_significant_at_or_above: float | None
+    reasons: dict[str, str]
+    alpha: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold, "alpha": self.alpha, "groups": self.groups,
+            "ratio": {m: c.ratio for m, c in self.comparisons.items()},
+            "comparisons": {m: c.to_dict() for m, c in self.comparisons.items()},
+            "significance": {"test": "fisher-exact two-sided, extreme groups, bonferroni",
+                             "fpir_significant_at_or_below": self.fpir_significant_at_or_below,
+                             "fnir_significant_at_or_above": self.fnir_significant_at_or_above},
+            "sweep": self.sweep, "reason": self.reasons,
+        }
+
+
+def _rate(k: int, n: int) -> dict[str, Any]:
+    ci = clopper_pearson(k, n)
+    return {"value": (k / n) if n else None, "k": k, "n": n,
+            "ci": None if ci is None else [ci[0], ci[1]]}
+
+
+def fairness_report(groups: Sequence[GroupData], threshold: float,
+                    sweep: Sequence[float] | None = None, alpha: float = 0.05) -> FairnessReport:
+    if sweep is None:
+        sweep = [float(t) for t in np.round(np.arange(0.80, 1.0001, 0.005), 4)]
+    per_group: dict[str, dict[str, Any]] = {}
+    at: dict[str, dict[str, tuple[int, int]]] = {m: {} for m in METRICS}
+    for gd in groups:
+        c = gd.counts(threshold)
+        per_group[gd.name] = {"images": gd.attempts, **{m: _rate(*c[m]) for m in METRICS}}
+        for m in METRICS:
+            at[m][gd.name] = c[m]
+    comparisons = {m: compare(m, at[m], alpha) for m in METRICS}
+    rows = []
+    fpir_sig: float | None = None
+    fnir_sig: float | None = None
+    for t in sorted(set(sweep)):
+        cnt = {gd.name: gd.counts(t) for gd in groups}
+        row: dict[str, Any] = {"threshold": t}
+        for m in ("fpir", "fnir"):
+            c = compare(m, {g: cnt[g][m] for g in cnt}, alpha)
+            row[m] = {g: (k / n if n else None) for g, (k, n) in ((g, cnt[g][m]) for g in cnt)}
+            row[f"{m}_p_value"] = c.p_value
+            row[f"{m}_significant"] = c.significant
+            if c.significant:
+                if m == "fpir":
+                    fpir_sig = t if fpir_sig is None else max(fpir_sig, t)
+                elif fnir_sig is None:
+                    fnir_sig = t
+        rows.append(row)
+    reasons: dict[str, str] = {}
+    if fpir_sig is None:
+        reasons["fpir_significant_at_or_below"] = "no FPIR difference is significant in the sweep"
+    if fnir_sig is None:
+        reasons["fnir_significant_at_or_above"] = "no FNIR difference is significant in the sweep"
+    for m, c in comparisons.items():
+        if c.reason:
+            reasons[f"ratio.{m}"] = c.reason
+    empty = [gd.name for gd in groups if gd.attempts == 0]
+    if empty:
+        reasons["empty_groups"] = ", ".join(sorted(empty))
+    return FairnessReport(threshold, per_group, comparisons, rows, fpir_sig, fnir_sig, reasons, alpha)
+
+
+def finite_or_none(x: float) -> float | None:
+    return None if math.isinf(x) or math.isnan(x) else x

@@ -1,0 +1,106 @@
+"""Measuring an operating threshold for a watchlist size and a target FPIR by repeated draws.
+
+Protocol (``openlfr eval threshold``): in each of ``draws`` random draws (seeded), ``N``
+identities are drawn from the dataset and one image of each (its first) is enrolled; every image
+of every other identity is a non-mated search. Per draw, the threshold is the smallest one with
+empirical FPIR <= target (see ``metrics.threshold_at_rate``). The draws' non-mated best scores
+are also pooled, and the *recommended* threshold is the pooled one, rounded **up** to 3 decimals,
+or, if larger, the rounded-up 90th percentile of the per-draw thresholds: a stranger then matches
+no one in at least ``1 - target`` of searches in the pooled data and in at least 90% of draws.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from openlfr.engine.protocols import cosine_to_score
+from openlfr.errors import InputError
+from openlfr.eval import metrics as M
+from openlfr.eval.compute import EmbeddingTable
+from openlfr.eval.intervals import clopper_pearson
+from openlfr.eval.protocols import Dataset
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    watchlist_size: int
+    target_fpir: float
+    draws: int
+    seed: int
+    searches_per_draw: float
+    per_draw: list[float]
+    pooled: float
+    recommended: float
+    pooled_fpir_at_recommended: float
+    pooled_k: int
+    pooled_n: int
+    draws_meeting_target: int
+    models: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        ci = clopper_pearson(self.pooled_k, self.pooled_n)
+        arr = np.asarray(self.per_draw)
+        return {
+            "watchlist_size": self.watchlist_size, "target_fpir": self.target_fpir, "draws": self.draws,
+            "seed": self.seed, "nonmated_searches_per_draw": self.searches_per_draw,
+            "threshold": self.recommended,
+            "pooled_threshold": self.pooled,
+            "per_draw_threshold": {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1
+                                   else 0.0, "min": float(arr.min()), "p50": float(np.percentile(arr, 50)),
+                                   "p90": float(np.percentile(arr, 90)), "max": float(arr.max())},
+            "fpir_at_threshold": {"rate": self.pooled_fpir_at_recommended, "k": self.pooled_k,
+                                  "n": self.pooled_n, "ci": None if ci is None else list(ci)},
+            "draws_meeting_target": self.draws_meeting_target,
+            "rule": "max(pooled, p90 of per-draw thresholds), rounded up to 3 decimals",
+            "models": self.models,
+        }
+
+
+def _round_up(x: float, digits: int = 3) -> float:
+    f = 10 ** digits
+    return math.ceil(x * f - 1e-9) / f
+
+
+def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: int = 1000,
+                      target_fpir: float = 1e-3, draws: int = 20, seed: int = 0) -> ThresholdResult:
+    names = sorted(dataset.identities)
+    if watchlist_size >= len(names):
+        raise InputError(f"--watchlist-size {watchlist_size} needs more than {len(names)} identities",
+                         code="bad_option")
+    # row ranges per identity in the table (dataset order)
+    starts = np.cumsum([0] + [len(dataset.identities[n]) for n in names])
+    ident_of_row = np.repeat(np.arange(len(names)), np.diff(starts))
+    emb = np.nan_to_num(table.embedding, nan=0.0)
+    ok = table.acquired
+    rng = np.random.default_rng(seed)
+    per_draw: list[float] = []
+    pooled: list[np.ndarray] = []
+    for _ in range(draws):
+        on = rng.choice(len(names), size=watchlist_size, replace=False)
+        enrol_rows = starts[on]
+        enrol_rows = enrol_rows[ok[enrol_rows]]
+        is_on = np.zeros(len(names), bool)
+        is_on[on] = True
+        search = np.flatnonzero(~is_on[ident_of_row])
+        best = cosine_to_score((emb[search] @ emb[enrol_rows].T).max(axis=1)).astype(np.float64)
+        best[~ok[search]] = -np.inf
+        per_draw.append(M.threshold_at_rate(best, target_fpir))
+        pooled.append(best)
+    allbest = np.concatenate(pooled)
+    if not M.resolvable(allbest.size, target_fpir):
+        raise InputError(f"{allbest.size} non-mated searches cannot resolve FPIR {target_fpir:g}",
+                         code="unresolvable")
+    pooled_t = M.threshold_at_rate(allbest, target_fpir)
+    rec = _round_up(max(pooled_t, float(np.percentile(per_draw, 90))))
+    k = int((allbest >= rec).sum())
+    meeting = 0
+    for b in pooled:
+        if (b >= rec).sum() / b.size <= target_fpir + 1e-12:
+            meeting += 1
+    return ThresholdResult(watchlist_size, target_fpir, draws, seed, float(np.mean([b.size for b in pooled])),
+                           per_draw, pooled_t, rec, k / allbest.size, k, int(allbest.size), meeting,
+                           table.models)
