@@ -41,9 +41,14 @@ def record(session: Session, actor: str, action: str, object_type: str, object_i
 
     Never put face images, crops or embeddings in ``details``.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         # One appender at a time across processes, for the length of this transaction.
         session.execute(text("SELECT pg_advisory_xact_lock(7436215)"))
+    elif dialect == "sqlite":
+        # pysqlite starts the transaction only at the first write: take SQLite's write lock before
+        # reading the head, or a concurrent appender can commit the same seq in between.
+        session.execute(text("UPDATE audit_events SET seq = seq WHERE 0"))
     last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
     at = datetime.now(UTC)
