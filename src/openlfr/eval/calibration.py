@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from openlfr.settings import Settings
 
 GRID_STEP = 0.0005
+_BIN_TOL = 1e-3
+"""Scores within 1e-3 of a grid step (5e-7) below a grid point count as on it: float32 noise."""
 FORMAT_VERSION = 1
 I64 = npt.NDArray[np.int64]
 
@@ -249,7 +251,7 @@ def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024) -> Cal
         # only pairs (i, j) with j > i
         iu = np.arange(s, e)[:, None] < np.arange(n)[None, :]
         same = lab_codes[s:e, None] == lab_codes[None, :]
-        bins = np.minimum(np.floor(score / GRID_STEP + 1e-6).astype(np.int64), nb - 1)
+        bins = np.minimum(np.floor(score / GRID_STEP + _BIN_TOL).astype(np.int64), nb - 1)
         imp_hist += np.bincount(bins[iu & ~same], minlength=nb)[:nb]
         gen_hist += np.bincount(bins[iu & same], minlength=nb)[:nb]
     impostor_ge = np.cumsum(imp_hist[::-1])[::-1].astype(np.int64)
@@ -263,7 +265,7 @@ def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024) -> Cal
 
     def ge_counts(x: npt.NDArray[np.float64]) -> list[int]:
         x = x[np.isfinite(x)]
-        idx = np.minimum(np.floor(x / GRID_STEP + 1e-6).astype(np.int64), nb - 1)
+        idx = np.minimum(np.floor(x / GRID_STEP + _BIN_TOL).astype(np.int64), nb - 1)
         return _counts_ge(np.maximum(idx, 0), nb).tolist()
 
     ident = {"watchlist_size": o.watchlist_size, "mated": o.mated, "nonmated": o.nonmated,

@@ -1,0 +1,103 @@
+"""Calibration: counts on the grid, thresholds for target rates, resolution rule, files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openlfr.errors import ConfigError, NotFoundError
+from openlfr.eval.cache import DETECTED, NO_FACE
+from openlfr.eval.calibration import (
+    Calibration,
+    calibrate,
+    grid,
+    load_calibration,
+    save_calibration,
+    threshold_for_fpir,
+)
+from openlfr.eval.compute import EmbeddingTable
+from openlfr.eval.protocols import Dataset
+from openlfr.settings import load_settings
+from openlfr.types import QUALITY_FIELDS
+
+
+def unit(deg: float) -> list[float]:
+    r = math.radians(deg)
+    return [math.cos(r), math.sin(r)]
+
+
+def table_and_dataset(status=None):
+    # identities a (2 images), b (2 images), c (1 image); angles chosen for easy cosines
+    angles = [0, 60, 90, 90, 180]   # a1 a2 b1 b2 c1
+    root = Path("/d")
+    ids = {"a": 2, "b": 2, "c": 1}
+    ds = Dataset(root, {k: [root / k / f"{k}_{i}.jpg" for i in range(n)] for k, n in ids.items()})
+    st = np.array(status if status is not None else [DETECTED] * 5, np.int8)
+    emb = np.array([unit(a) for a in angles], np.float32)
+    emb[st != DETECTED] = np.nan
+    t = EmbeddingTable(paths=ds.paths, hashes=[str(i) for i in range(5)], embedding=emb, status=st,
+                       quality=np.zeros((5, len(QUALITY_FIELDS)), np.float32), passed=np.ones(5, bool),
+                       n_faces=np.ones(5, np.int16), models={"embedder": "toy@1", "family": "toy@1"},
+                       model_key='{"embedder": "toy@1"}')
+    return t, ds
+
+
+def test_counts_and_lookups():
+    t, ds = table_and_dataset()
+    cal = calibrate(t, ds)
+    # genuine pairs: (a1,a2) cos .5 -> score .75; (b1,b2) cos 1 -> 1.0
+    assert cal.genuine_n == 2
+    # impostor pairs: 10 - 2 = 8; scores: a1-b* cos 0 -> .5 (x2); a1-c cos -1 -> 0; a2-b* cos .866 -> .933 (x2);
+    # a2-c cos -.5 -> .25; b*-c cos 0 -> .5 (x2)
+    assert cal.impostor_n == 8
+    assert cal.fmr(0.9) == (2, 8)
+    assert cal.fmr(0.5) == (6, 8)
+    assert cal.fmr(0.0) == (8, 8)
+    assert cal.fmr(0.95) == (0, 8)
+    assert cal.fnmr(0.8) == (1, 2) and cal.fnmr(0.7) == (0, 2)
+    # smallest grid threshold with FMR <= 2/8: just above 0.5
+    assert cal.threshold_for_fmr(0.25) == pytest.approx(0.5005)
+    # FPIR 0.5 at N = 2 -> FMR 0.25
+    assert cal.threshold_for_fpir(0.5, 2) == pytest.approx(0.5005)
+    # 1/8 needs n * f >= 1: 8 * 0.125 = 1 -> resolvable; 0.1 is not
+    assert cal.threshold_for_fmr(0.125) == pytest.approx(0.9335)
+    with pytest.raises(ConfigError) as e:
+        cal.threshold_for_fmr(0.1)
+    assert e.value.code == "calibration_too_small"
+    # identification part: K=1, watchlist a, b; searches a2 (mate a), b2 (mate b), c1 (non-mated)
+    ident = cal.identify
+    assert ident["watchlist_size"] == 2 and ident["mated"] == 2 and ident["nonmated"] == 1
+    assert ident["rank1"] == 0.5          # a2 is nearer b1 (cos .866) than a1 (.5)
+    assert cal.tpir(0.99) == (1, 2) and cal.tpir(1.0) == (1, 2)
+    v, (lo, hi), k, n = cal.fpir(0.9, 2)
+    assert (k, n) == (2, 8) and v == pytest.approx(0.5) and lo < v < hi
+
+
+def test_failures_excluded():
+    t, ds = table_and_dataset([DETECTED, DETECTED, DETECTED, DETECTED, NO_FACE])
+    cal = calibrate(t, ds)
+    assert cal.impostor_n == 4 and cal.genuine_n == 2
+
+
+def test_grid():
+    g = grid()
+    assert g[0] == 0.0 and g[-1] == 1.0 and len(g) == 2001
+
+
+def test_save_load_and_missing(data_dir):
+    t, ds = table_and_dataset()
+    cal = calibrate(t, ds)
+    s = load_settings()
+    path = save_calibration(cal, s)
+    assert path == data_dir / "calibration" / "toy@1.json"
+    back = load_calibration("toy@1", s)
+    assert isinstance(back, Calibration) and back.impostor_n == 8
+    np.testing.assert_array_equal(back.impostor_ge, cal.impostor_ge)
+    assert threshold_for_fpir("toy@1", 0.5, 2, s) == pytest.approx(0.5005)
+    with pytest.raises(NotFoundError):
+        load_calibration("other@2", s)
+    summary = back.summary()
+    assert summary["threshold_for_fpir"]["100"]["0.01"] is None   # 8 comparisons cannot resolve 1e-4
