@@ -132,6 +132,9 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
         try:
             yield
         finally:
+            if background:
+                log.warning("OpenLFR stopping: cameras stop, counters are flushed; live deployments resume at "
+                            "the next start")
             live.shutdown()
             if sweeper is not None:
                 sweeper.stop()

@@ -44,6 +44,15 @@ class Run:
         return self.thread is not None and self.thread.is_alive()
 
 
+class _Hub(PreviewHub):
+    """The latest preview frame per camera; frames of an ended deployment are dropped."""
+
+    def forget(self, *cameras: str) -> None:
+        with self._cond:
+            for c in cameras:
+                self._frames.pop(c, None)
+
+
 class _StampSink:
     """Wraps the runner's sink: notes when the runner received each alert (push latency)."""
 
@@ -66,7 +75,7 @@ class LiveManager:
         self.broker = broker
         self.metrics = metrics
         self.options = live_service.RunOptions(realtime=realtime, loop=loop_files, mode=mode)
-        self.hub = PreviewHub()
+        self.hub = _Hub()
         self.runs: dict[int, Run] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -116,6 +125,9 @@ class LiveManager:
         """Stop the cameras (counters flushed), then end the deployment (watchlist deleted)."""
         self.stop_runner(deployment_id, "stopped")
         out = deployments.mark_ended(self.ctx, deployment_id, actor, reason="stopped")
+        run = self.runs.pop(deployment_id, None)
+        if run is not None and run.runner is not None:
+            self.hub.forget(*(f"{deployment_id}/{c.name}" for c in run.runner.cameras))
         self.broker.publish("deployment", {"deployment_id": deployment_id, "state": out.get("state")})
         self.metrics.live_runs.set(sum(r.alive for r in self.runs.values()))
         return out

@@ -26,6 +26,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback
 
     logging.getLogger().setLevel(getattr(logging, log_level.upper(), logging.INFO))
     logging.getLogger("openlfr").setLevel(getattr(logging, log_level.upper(), logging.INFO))
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     st = settings()
     if st.database_url is None and not (st.data_dir / "openlfr.db").exists():
         from openlfr.cli.init_cmd import init

@@ -108,7 +108,7 @@ const OL = (() => {
     const lo = document.getElementById("logout");
     if (lo) lo.addEventListener("click", async () => { try { await api("POST", "/api/auth/logout"); } finally { location.href = "/login"; } });
     const st = document.getElementById("sound-toggle");
-    if (st) { const upd = () => { st.textContent = soundOn() ? "🔔 sound on" : "🔕 sound off"; }; upd(); st.addEventListener("click", () => { localStorage.setItem("openlfr.sound", soundOn() ? "off" : "on"); upd(); if (soundOn()) beep(); }); }
+    if (st) { const upd = () => { st.textContent = soundOn() ? "sound: on" : "sound: off"; }; upd(); st.addEventListener("click", () => { localStorage.setItem("openlfr.sound", soundOn() ? "off" : "on"); upd(); if (soundOn()) beep(); }); }
     if (role) { refreshBadge(); connect(); }
   });
   return {api, el, fmtTime, fmtNum, fmtRate, oneIn, toast, showError, clearError, barChart, role, staff, refreshBadge};

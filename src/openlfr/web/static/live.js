@@ -16,7 +16,9 @@ document.addEventListener("DOMContentLoaded", () => {
         t = {root: OL.el("div", {class: "tile"}, img, cap), img, cap, streaming: false};
         known.set(key, t); tiles.append(t.root);
       }
-      if (previews && c.preview && !t.streaming && c.running) { t.img.src = `/api/cameras/${c.deployment_id}/${encodeURIComponent(c.camera)}/preview.mjpg`; t.streaming = true; }
+      const cam = `/api/cameras/${c.deployment_id}/${encodeURIComponent(c.camera)}`;
+      if (previews && c.preview && c.running && !t.streaming) { t.img.src = `${cam}/preview.mjpg`; t.streaming = true; }
+      else if (previews && c.preview && !c.running) { t.img.src = `${cam}/frame.jpg?seq=${Date.now()}`; t.streaming = false; }
       const k = c.counters || {};
       t.cap.replaceChildren(
         OL.el("span", {}, OL.el("b", {text: c.camera}), ` · deployment `, OL.el("a", {href: `/deployments/${c.deployment_id}`, text: c.deployment_id, style: "color:#93c5fd"})),

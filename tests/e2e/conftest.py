@@ -1,0 +1,122 @@
+"""End-to-end fixtures: a real ``openlfr serve`` on a free loopback port (isolated data dir, users
+made with ``openlfr user create``) and Debian's Chromium driven by Playwright.
+
+Chromium: /usr/bin/chromium (``apt-get install chromium``), or ``OPENLFR_CHROMIUM``. Playwright's
+own browser download is never used. Tests skip with the reason when either is missing.
+Screenshots go to a temp dir, or to ``OPENLFR_SCREENSHOTS`` (e.g. docs/img) when set.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("OPENLFR_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ROLES = ("admin", "supervisor", "operator", "auditor")
+
+
+def password(role: str) -> str:
+    return f"e2e-{role}-password"
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    proc: subprocess.Popen[str]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    import httpx
+
+    root = tmp_path_factory.mktemp("e2e")
+    data = root / "data"
+    env = {**os.environ, "OPENLFR_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
+    for k in ("OPENLFR_KEY", "OPENLFR_DATABASE_URL"):
+        env.pop(k, None)
+    subprocess.run([sys.executable, "-m", "openlfr", "init"], env=env, check=True, capture_output=True, timeout=120)
+    for role in ROLES:
+        subprocess.run([sys.executable, "-m", "openlfr", "user", "create", "--username", role, "--role", role,
+                        "--password-stdin"], input=password(role) + "\n", env=env, check=True, capture_output=True,
+                       text=True, timeout=120)
+    port = _free_port()
+    log = root / "serve.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "openlfr", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                env=env, stdout=fh, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    srv = Server(url, data, proc, log)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError("openlfr serve did not start:\n" + srv.output())
+        time.sleep(0.3)
+    yield srv
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("openlfr serve did not stop within 60 s of SIGTERM") from None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = Path(os.environ["OPENLFR_SCREENSHOTS"]) if os.environ.get("OPENLFR_SCREENSHOTS") else \
+        tmp_path_factory.mktemp("screenshots")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def login(browser: Any, server: Server, role: str) -> tuple[Any, Any]:
+    # bypass_csp: Playwright evaluates its wait conditions as strings, which the console's CSP forbids
+    ctx = browser.new_context(viewport={"width": 1360, "height": 860}, bypass_csp=True)
+    page = ctx.new_page()
+    page.goto(server.url + "/login")
+    page.fill("input[name=username]", role)
+    page.fill("input[name=password]", password(role))
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: "/login" not in u)
+    return ctx, page
+
