@@ -8,7 +8,9 @@ match the report; an auditor visits every page and never receives a face image.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -183,6 +185,10 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
         assert "2024" in page.inner_text("#pub-table")
     _shot(page, shots, "reports")
 
+    det = os.environ.get("OPENLFR_E2E_DET")  # a real `openlfr eval identify --plot` output, for the docs
+    if det and Path(det).is_file():
+        (server.data_dir / "eval").mkdir(exist_ok=True)
+        shutil.copy(det, server.data_dir / "eval" / "det.png")
     for path, name in (("/audit", "audit"), ("/evaluation", "evaluation"), ("/deployments", "deployments"),
                        ("/account", "account")):
         page.goto(server.url + path)
