@@ -61,12 +61,18 @@ class PgServer:
         return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{dbname}"
 
     def create_db(self, dbname: str) -> str:
+        self._admin(f'CREATE DATABASE "{dbname}"')
+        return self.url(dbname)
+
+    def drop_db(self, dbname: str) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+
+    def _admin(self, sql: str) -> None:
         import psycopg
 
         with psycopg.connect(host=self.host, port=self.port, user=self.user, dbname="postgres",
                              autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{dbname}"')
-        return self.url(dbname)
+            conn.execute(sql)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -121,10 +127,12 @@ _db_counter = [0]
 
 
 @pytest.fixture
-def pg_url(pg_server: PgServer) -> str:
-    """A fresh, empty database on the session's server."""
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh, empty database on the session's server (dropped afterwards)."""
     _db_counter[0] += 1
-    return pg_server.create_db(f"t{os.getpid()}_{_db_counter[0]}_{int(time.time() * 1000) % 100000}")
+    name = f"t{os.getpid()}_{_db_counter[0]}_{int(time.time() * 1000) % 100000}"
+    yield pg_server.create_db(name)
+    pg_server.drop_db(name)
 
 
 # ---------------------------------------------------------------- both backends

@@ -53,7 +53,7 @@ def scenario(gov_ctx: Any, enrolled_people: list[Any]) -> tuple[Any, Any, dict[s
     plan = dsvc.mark_live(ctx, d["id"], "op")
     sink = asvc.StoreAlertSink(ctx, plan.deployment_id)
     sink.count("cam1", {"faces_seen": 500, "quality_rejected": 40})
-    ids = {name: sink.store(make_alert(plan, ctx, person, PROBE, frame=PROBE))
+    ids = {name: sink.store(make_alert(plan, ctx, person, PROBE, frame=PROBE, occurred_at=NOW))
            for name, person in (("true", "Al_Gore"), ("false", "Adrien_Brody"), ("pending", "Al_Gore"),
                                 ("held", "Abdullah_Gul"))}
     asvc.adjudicate(ctx, ids["true"], "op", "operator", "true", outcome="arrest")
