@@ -16,6 +16,7 @@ alerts and counters go.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -138,7 +139,7 @@ class LiveAnalyser:
 
     def __init__(self, engine: FaceEngine, index: WatchlistIndex, threshold: float, camera: str = "camera",
                  config: LiveConfig | None = None, *, watchlist_id: int = 0, deployment_id: int | None = None,
-                 clock: Callable[[Frame], datetime] | None = None) -> None:
+                 clock: Callable[[Frame], datetime] | None = None, alert_key: str | None = None) -> None:
         self.engine = engine
         self.index = index
         self.threshold = float(threshold)
@@ -150,6 +151,11 @@ class LiveAnalyser:
         self.fusion = get_fusion(self.config.fusion)
         self._names = {e.entry_id: (e.person_id, e.name) for e in index.entries}
         self._last_analysed_t: float | None = None
+        self._last_t: float | None = None
+        # Alert ids are derived from (deployment, watchlist, camera, key, track, entry): a runtime
+        # that replays a source after a crash passes the same ``alert_key`` and gets the same ids
+        # (the store is idempotent on them); without a key every analyser gets a fresh random one.
+        self._alert_ns = f"{deployment_id}|{watchlist_id}|{camera}|{alert_key or uuid.uuid4().hex}"
         self._clock = clock or (lambda f: datetime.fromtimestamp(f.wall, UTC))
         self.models = {**engine.model_ids, "fusion": self.config.fusion}
 
@@ -202,6 +208,7 @@ class LiveAnalyser:
     def process(self, frame: Frame, keep_image: bool = False) -> FrameResult:
         """Analyse one frame (or skip it under ``analysis_fps``). With ``keep_image`` the result
         can render a preview; otherwise no reference to the frame survives the call."""
+        self._last_t = frame.t
         if not self._wanted(frame):
             res = FrameResult(t=frame.t, analysed=False, faces=FaceBatch.empty(frame.size))
             self._end(self.tracker.expire(frame.t), res)
@@ -292,7 +299,8 @@ class LiveAnalyser:
         if self.config.alert_frame:
             ctx_jpeg = encode_jpeg(pixelate_except(frame.image, faces.xyxy, keep=[row]),
                                    quality=self.config.jpeg_quality)
-        rec = AlertRecord(alert_id=uuid.uuid4().hex, deployment_id=self.deployment_id,
+        rec = AlertRecord(alert_id=alert_id_for(self._alert_ns, tr.track_id, entry_id),
+                          deployment_id=self.deployment_id,
                           watchlist_id=self.watchlist_id, entry_id=entry_id, person_id=person_id,
                           score=round(score, 6), threshold=self.threshold, camera=self.camera,
                           occurred_at=self._clock(frame), track_id=tr.track_id, probe_jpeg=probe,
@@ -305,6 +313,30 @@ class LiveAnalyser:
         self._end(self.tracker.end_all(), res)
         return res
 
+    def checkpoint(self) -> dict[str, Any] | None:
+        """Where a replay of the same source may resume, or None while any track is alive.
+
+        At a quiet point (no live track) the analyser's future depends only on the frames after
+        ``t``, the sampling phase and the next track id; this holds no image, embedding or score."""
+        if self.tracker.tracks or self._last_t is None:
+            return None
+        return {"t": self._last_t, "last_analysed_t": self._last_analysed_t,
+                "next_track_id": self.tracker._next_id}
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        """Continue from a :meth:`checkpoint` (feed only frames after ``checkpoint['t']``)."""
+        if self.tracker.tracks:
+            raise ValueError("restore() needs an analyser without live tracks")
+        self._last_t = float(checkpoint["t"])
+        la = checkpoint.get("last_analysed_t")
+        self._last_analysed_t = None if la is None else float(la)
+        self.tracker._next_id = int(checkpoint["next_track_id"])
+
+    def set_index(self, index: WatchlistIndex) -> None:
+        """Search a new watchlist index from the next shot on (a refreshed watchlist)."""
+        self._names = {e.entry_id: (e.person_id, e.name) for e in index.entries}
+        self.index = index
+
     @property
     def live_tracks(self) -> int:
         return len(self.tracker.tracks)
@@ -313,6 +345,11 @@ class LiveAnalyser:
         """How much biometric state is held right now (for tests of P2)."""
         return {"tracks": len(self.tracker.tracks),
                 "shots": sum(t.attempts for t in self.tracker.tracks.values())}
+
+
+def alert_id_for(namespace: str, track_id: int, entry_id: int) -> str:
+    """A deterministic alert id: at most one alert per (track, entry) within a namespace."""
+    return hashlib.sha256(f"{namespace}|{track_id}|{entry_id}".encode()).hexdigest()[:32]
 
 
 def index_in_memory(engine: FaceEngine, people: dict[str, list[Image]],

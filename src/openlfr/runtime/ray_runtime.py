@@ -1,0 +1,523 @@
+"""Cameras across a Ray cluster: one actor per camera, placed by resources; alerts and counters
+come back to the central process, which writes them through the same ``AlertSink`` as the
+single-machine runtime.
+
+    central process (openlfr serve / openlfr run)            analysis nodes (ray start --address ...)
+    RayRunner.run()  --ray.put(watchlist index)-->  object store  -->  CameraActor (camera 1)
+        | poll(ack) every poll_s  <-- alerts, counters, states, checkpoints --   CameraActor (camera 2)
+        v                                                                         ...
+    AlertSink (StoreAlertSink: PostgreSQL)  ->  console
+
+**Placement.** Each camera actor asks for ``cpus_per_camera`` CPUs, ``gpus_per_camera`` GPUs and
+the custom ``resources`` of :class:`RayOptions` (plus per-camera ``camera_resources``: start a
+node with ``ray start --resources '{"site_north": 4}'`` and give its cameras ``{"site_north": 1}``
+to pin them there). Actors are spread over the nodes (Ray's ``SPREAD`` strategy) unless
+``spread`` is off.
+
+**The watchlist** is put once into Ray's object store; every actor reads it from its node's
+store. When ``index_refresh`` (polled every ``refresh_s``) returns a new index, it is put again and
+each actor switches to it before its next frame.
+
+**Faults.** A poll that fails because the actor or its node died, or that stays unanswered for
+``actor_timeout_s``, marks the camera ``connecting``; the actor is killed and a new one is
+created (Ray places it on a node with free resources), first at once, then with back-off. A
+file camera resumes from the last checkpoint the central process received and neither loses nor
+repeats an alert or a counter (see :mod:`openlfr.runtime.ray_actor`); a live stream resumes on
+the frames that arrive from then on. Alerts are also de-duplicated here by id before they reach
+the sink, and the alert store is idempotent on them.
+
+**What crosses the network** from an actor: alert records, counter deltas, camera states,
+checkpoints (times, a track number) and, only when the console asked for previews, pixelated
+preview JPEGs. ``on_message`` sees every one of them (tests use it to check this).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import ray
+from pydantic import BaseModel, ConfigDict, Field
+
+from openlfr.engine.live import AlertEvent, TrackSummary
+from openlfr.engine.matcher import WatchlistIndex
+from openlfr.engine.pipeline import EngineConfig
+from openlfr.engine.sources import NETWORK_SCHEMES, VIDEO_SUFFIXES, mask_url
+from openlfr.errors import ConfigError, SourceError
+from openlfr.runtime.ray_actor import CameraActor, FrameCounts, Resume
+from openlfr.runtime.sinks import AlertSink
+from openlfr.runtime.workers import (
+    AlertMsg,
+    CameraSpec,
+    CountEvent,
+    PreviewMsg,
+    RunSummary,
+    SourceState,
+    StateEvent,
+    WorkerDone,
+)
+
+log = logging.getLogger(__name__)
+NODE_ID_LABEL = "ray.io/node-id"
+"""Ray's built-in node label (used to keep a replacement off the node its camera just lost)."""
+
+
+class RayOptions(BaseModel):
+    """How cameras are placed and watched on a Ray cluster."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = Field(..., min_length=1,
+                         description="The cluster's address (the head's host:port, as given to `ray start "
+                                     "--address`), or 'auto' on a node of the cluster.")
+    namespace: str = Field("openlfr", min_length=1, max_length=100, description="Ray namespace of the actors.")
+    cpus_per_camera: float = Field(1.0, ge=0.0, le=256.0, description="CPUs each camera actor reserves.")
+    gpus_per_camera: float = Field(0.0, ge=0.0, le=16.0, description="GPUs each camera actor reserves.")
+    resources: dict[str, float] = Field(default_factory=dict,
+                                        description="Custom resources every camera actor needs "
+                                                    "(e.g. {\"openlfr_analysis\": 1} to keep cameras off "
+                                                    "the head node).")
+    camera_resources: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Extra resources per camera name (node labels: a camera that needs "
+                                          "{\"site_north\": 1} runs only on nodes started with that resource).")
+    spread: bool = Field(True, description="Spread camera actors over the nodes (else Ray's default packing).")
+    poll_s: float = Field(0.2, gt=0.0, le=10.0, description="How often each actor's outbox is polled.")
+    actor_timeout_s: float = Field(20.0, gt=0.0, le=600.0,
+                                   description="An actor that leaves a poll unanswered this long is replaced.")
+    max_restarts: int | None = Field(20, ge=0, description="Replacements per camera before it is 'failed' "
+                                                           "(None: never give up).")
+    backoff_base_s: float = Field(0.5, gt=0.0, le=60.0)
+    backoff_max_s: float = Field(15.0, gt=0.0, le=600.0)
+    refresh_s: float = Field(10.0, gt=0.0, le=3600.0, description="How often the watchlist is checked for changes.")
+    stop_timeout_s: float = Field(30.0, gt=0.0, le=600.0,
+                                  description="How long a stop waits for cameras to flush before killing them.")
+
+
+# ---- the connection to the cluster (shared by every runner in this process) ---------------------
+
+_conn_lock = threading.Lock()
+_conn_users = 0
+_conn_ours = False
+
+
+def connect(opts: RayOptions) -> None:
+    """Connect this process to the cluster (once; later runners share the connection)."""
+    global _conn_users, _conn_ours
+    with _conn_lock:
+        if not ray.is_initialized():
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            try:
+                ray.init(address=opts.address, namespace=opts.namespace, log_to_driver=False,
+                         logging_level=logging.WARNING)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                raise ConfigError(f"cannot connect to the Ray cluster at {opts.address}: {exc}",
+                                  code="ray_unreachable") from exc
+            _conn_ours = True
+        _conn_users += 1
+
+
+def release() -> None:
+    """Drop this runner's use of the connection; the last one disconnects (if it connected)."""
+    global _conn_users, _conn_ours
+    with _conn_lock:
+        _conn_users = max(0, _conn_users - 1)
+        if _conn_users == 0 and _conn_ours and ray.is_initialized():
+            ray.shutdown()
+            _conn_ours = False
+
+
+def replayable(url: str) -> bool:
+    """True for sources a replacement actor can replay from the start: files, and video files served
+    over HTTP(S). Cameras and streams are not."""
+    s = url.strip()
+    if s.isdigit() or s.startswith(("webcam:", "/dev/video")):
+        return False
+    if "://" not in s:
+        return True
+    parts = urlsplit(s)
+    scheme = parts.scheme.lower()
+    if scheme == "file":
+        return True
+    if scheme in ("http", "https"):
+        suffix = os.path.splitext(parts.path)[1].lower()
+        return suffix in VIDEO_SUFFIXES and suffix not in (".mjpeg", ".mjpg")
+    return scheme not in NETWORK_SCHEMES
+
+
+# ---- the runner -------------------------------------------------------------------------------------
+
+@dataclass
+class _Slot:
+    spec: CameraSpec
+    replay: bool
+    handle: Any = None
+    incarnation: int = 0
+    ack: int = 0
+    start_ref: Any = None
+    poll_ref: Any = None
+    poll_sent: float = 0.0
+    last_poll: float = 0.0
+    started: bool = False
+    node: dict[str, Any] = field(default_factory=dict)
+    nodes: list[str] = field(default_factory=list)
+    checkpoint: dict[str, Any] | None = None
+    counted_through: float | None = None
+    finished: bool = False
+    done: bool = False
+    stop_sent: bool = False
+    failures: int = 0
+    restarts: int = 0
+    spawn_at: float = 0.0
+    spawned: float = 0.0
+    avoid: set[str] = field(default_factory=set)
+    """Nodes where this camera's actor was just lost: the replacement goes elsewhere if it can (Ray may
+    take seconds to declare a killed node dead and would otherwise place the replacement there)."""
+    excluding: bool = False
+
+
+class RayRunner:
+    """Runs cameras as Ray actors; same construction and live view as :class:`LiveRunner`."""
+
+    def __init__(self, cameras: list[CameraSpec], engine_config: EngineConfig, index: WatchlistIndex,
+                 threshold: float, sink: AlertSink, *, ray: RayOptions, watchlist_id: int = 0,
+                 deployment_id: int | None = None,
+                 on_alert: Callable[[str, AlertEvent], None] | None = None,
+                 on_preview: Callable[[str, bytes, float], None] | None = None,
+                 on_state: Callable[[str, SourceState, str], None] | None = None,
+                 on_tracks: Callable[[str, list[TrackSummary]], None] | None = None,
+                 on_message: Callable[[str, Any], None] | None = None,
+                 index_refresh: Callable[[], WatchlistIndex | None] | None = None,
+                 flush_s: float = 1.0) -> None:
+        names = [c.name for c in cameras]
+        if not cameras:
+            raise SourceError("no camera given", code="no_source")
+        if len(set(names)) != len(names):
+            raise SourceError(f"camera names must be unique: {names}", code="duplicate_camera")
+        if on_tracks is not None:
+            raise ConfigError("track summaries stay on the workers in the Ray runtime (on_tracks is only "
+                              "available on one machine)", code="ray_no_tracks")
+        unknown = set(ray.camera_resources) - set(names)
+        if unknown:
+            raise ConfigError(f"camera_resources names unknown cameras: {sorted(unknown)}", code="bad_ray_options")
+        self.options = ray
+        self.cameras = cameras
+        self.engine_config = engine_config
+        self.index = index
+        self.threshold = threshold
+        self.sink = sink
+        self.watchlist_id = watchlist_id
+        self.deployment_id = deployment_id
+        self.on_alert = on_alert
+        self.on_preview = on_preview
+        self.on_state = on_state
+        self.on_message = on_message
+        self.index_refresh = index_refresh
+        self.flush_s = flush_s
+        self.mode = "ray"
+        self.states: dict[str, SourceState] = {c.name: SourceState.CONNECTING for c in cameras}
+        self.totals: dict[str, Counter[str]] = {c.name: Counter() for c in cameras}
+        self.details: dict[str, str] = {c.name: "" for c in cameras}
+        self.alerts = 0
+        self.index_updates = 0
+        self._pending: dict[str, Counter[str]] = {c.name: Counter() for c in cameras}
+        self._alert_ids: set[str] = set()
+        self._slots = {c.name: _Slot(c, replay=replayable(c.url)) for c in cameras}
+        self._run_key = uuid.uuid4().hex[:16]
+        self._stop = threading.Event()
+        self._stop_reason = ""
+        self._index_ref: Any = None
+        self._remote: Any = None
+
+    # -- control -------------------------------------------------------------------------------
+
+    def stop(self, reason: str = "stopped") -> None:
+        if not self._stop_reason:
+            self._stop_reason = reason
+        self._stop.set()
+
+    @property
+    def placements(self) -> dict[str, str | None]:
+        """Camera -> Ray node id of its current actor (None while being scheduled)."""
+        return {n: (s.node.get("node_id") if s.started else None) for n, s in self._slots.items()}
+
+    @property
+    def restarts(self) -> dict[str, int]:
+        return {n: s.restarts for n, s in self._slots.items()}
+
+    def _alert_key(self, slot: _Slot) -> str:
+        if slot.replay:  # a replay must reproduce the same ids
+            return "replay:" + hashlib.sha256(slot.spec.url.encode()).hexdigest()[:16]
+        return f"live:{self._run_key}:{slot.incarnation}"
+
+    def _set_state(self, slot: _Slot, state: SourceState, detail: str) -> None:
+        name = slot.spec.name
+        self.states[name] = state
+        self.details[name] = detail
+        if self.on_state:
+            self.on_state(name, state, detail)
+
+    def _spawn(self, slot: _Slot) -> None:
+        o = self.options
+        res = {**o.resources, **o.camera_resources.get(slot.spec.name, {})}
+        opts: dict[str, Any] = {"num_cpus": o.cpus_per_camera, "num_gpus": o.gpus_per_camera,
+                                "max_restarts": 0, "max_concurrency": 4}
+        if res:
+            opts["resources"] = res
+        if o.spread:
+            opts["scheduling_strategy"] = "SPREAD"
+        slot.excluding = False
+        if slot.avoid:
+            alive = {str(n["NodeID"]) for n in ray.nodes() if n.get("Alive")}  # type: ignore[no-untyped-call]
+            avoid = slot.avoid & alive
+            if avoid and alive - avoid:
+                opts["label_selector"] = {NODE_ID_LABEL: f"!in({', '.join(sorted(avoid))})"}
+                slot.excluding = True
+        resume = Resume(slot.checkpoint, slot.counted_through) if slot.incarnation and slot.replay else None
+        slot.handle = self._remote.options(**opts).remote(
+            slot.spec.model_dump_json(), self.engine_config.model_dump_json(), self._index_ref, self.threshold,
+            self.watchlist_id, self.deployment_id, self._alert_key(slot), resume, self.on_preview is not None)
+        slot.start_ref = slot.handle.start.remote()
+        slot.spawned = time.monotonic()
+        slot.poll_ref = None
+        slot.started = False
+        slot.ack = 0
+        slot.stop_sent = False
+        if slot.incarnation == 0:
+            self._set_state(slot, SourceState.CONNECTING, "scheduling on the cluster")
+
+    def _lost(self, slot: _Slot, reason: str, avoid_node: bool = True) -> None:
+        """The actor died or stopped answering: replace it (or give up)."""
+        name = slot.spec.name
+        node_id = slot.node.get("node_id") if slot.started else None
+        if avoid_node and node_id:
+            slot.avoid.add(str(node_id))
+        if slot.handle is not None:
+            try:
+                ray.kill(slot.handle, no_restart=True)
+            except Exception:  # noqa: S110 - already gone
+                pass
+        slot.handle = slot.start_ref = slot.poll_ref = None
+        slot.started = False
+        if slot.done:
+            return
+        if self._stop.is_set():
+            slot.done = True
+            self._set_state(slot, SourceState.STOPPED, f"worker lost while stopping: {reason}")
+            return
+        if slot.finished:
+            slot.done = True
+            self._set_state(slot, SourceState.ENDED, "end of file")
+            return
+        slot.restarts += 1
+        slot.failures += 1
+        limit = self.options.max_restarts
+        if limit is not None and slot.restarts > limit:
+            slot.done = True
+            self._set_state(slot, SourceState.FAILED, f"gave up after {slot.restarts - 1} replacements: {reason}")
+            return
+        delay = 0.0 if slot.failures <= 1 else min(self.options.backoff_max_s,
+                                                   self.options.backoff_base_s * 2 ** (slot.failures - 2))
+        slot.spawn_at = time.monotonic() + delay
+        slot.incarnation += 1
+        log.warning("camera %s: worker lost (%s); rescheduling in %.1fs", name, reason, delay)
+        self._set_state(slot, SourceState.CONNECTING, f"worker lost ({reason}); rescheduling")
+
+    # -- events -------------------------------------------------------------------------------------
+
+    def _handle(self, slot: _Slot, msg: Any) -> None:
+        name = slot.spec.name
+        if self.on_message is not None:
+            self.on_message(name, msg)
+        if isinstance(msg, AlertMsg):
+            rec = msg.event.record
+            if rec.alert_id in self._alert_ids:
+                return
+            self.sink.submit(rec)
+            self._alert_ids.add(rec.alert_id)
+            self.alerts += 1
+            if self.on_alert:
+                self.on_alert(name, msg.event)
+        elif isinstance(msg, FrameCounts):
+            self._pending[name].update(msg.deltas)
+            self.totals[name].update(msg.deltas)
+            if msg.through_t is not None:
+                slot.counted_through = max(slot.counted_through or msg.through_t, msg.through_t)
+            if msg.checkpoint is not None:
+                slot.checkpoint = dict(msg.checkpoint)
+            if msg.final:
+                slot.finished = True
+        elif isinstance(msg, CountEvent):
+            self._pending[name].update(msg.deltas)
+            self.totals[name].update(msg.deltas)
+        elif isinstance(msg, StateEvent):
+            if msg.state == SourceState.LIVE:
+                slot.failures = 0
+                slot.avoid.clear()
+            self._set_state(slot, msg.state, msg.detail)
+        elif isinstance(msg, PreviewMsg):
+            if self.on_preview:
+                self.on_preview(name, msg.jpeg, msg.t)
+        elif isinstance(msg, WorkerDone):
+            slot.done = True
+            self.states[name] = msg.state
+            if msg.detail:
+                self.details[name] = msg.detail
+            if self.on_state and msg.state == SourceState.FAILED:
+                self.on_state(name, msg.state, msg.detail)
+        else:
+            log.warning("camera %s: unexpected message %s ignored", name, type(msg).__name__)
+
+    def _flush(self) -> None:
+        for cam, c in self._pending.items():
+            if c:
+                self.sink.count(cam, {k: int(v) for k, v in c.items()})
+                c.clear()
+
+    def _refresh_index(self) -> None:
+        if self.index_refresh is None:
+            return
+        new = self.index_refresh()
+        if new is None:
+            return
+        self.index = new
+        self._index_ref = ray.put(new)
+        self.index_updates += 1
+        for slot in self._slots.values():
+            if slot.handle is not None and not slot.done:
+                slot.handle.set_index.remote(self._index_ref)
+        log.info("watchlist index refreshed (%d entries) on %d cameras", new.size,
+                 sum(1 for s in self._slots.values() if s.handle is not None))
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    def run(self, max_seconds: float | None = None) -> RunSummary:
+        t0 = time.monotonic()
+        o = self.options
+        connect(o)
+        stop_deadline: float | None = None
+        try:
+            self._remote = ray.remote(CameraActor)
+            self._index_ref = ray.put(self.index)
+            for slot in self._slots.values():
+                self._spawn(slot)
+            last_flush = last_refresh = time.monotonic()
+            while not all(s.done for s in self._slots.values()):
+                now = time.monotonic()
+                if max_seconds is not None and now - t0 >= max_seconds and not self._stop.is_set():
+                    self.stop("max_seconds")
+                if self._stop.is_set():
+                    if stop_deadline is None:
+                        stop_deadline = now + o.stop_timeout_s
+                    elif now >= stop_deadline:
+                        break
+                self._step(now)
+                now = time.monotonic()
+                if now - last_flush >= self.flush_s:
+                    self._flush()
+                    last_flush = now
+                if now - last_refresh >= o.refresh_s and not self._stop.is_set():
+                    self._refresh_index()
+                    last_refresh = now
+        except KeyboardInterrupt:
+            self.stop("interrupted")
+        finally:
+            for slot in self._slots.values():
+                if slot.handle is not None:
+                    try:
+                        ray.kill(slot.handle, no_restart=True)
+                    except Exception:  # noqa: S110 - already gone
+                        pass
+                    slot.handle = None
+                if not slot.done:
+                    slot.done = True
+                    if self.states[slot.spec.name] not in (SourceState.ENDED, SourceState.FAILED):
+                        self.states[slot.spec.name] = SourceState.STOPPED
+            self._flush()
+            self._index_ref = None
+            release()
+        cams = {c.name: {"source": mask_url(c.url), "state": self.states[c.name].value,
+                         "detail": self.details[c.name], "counters": dict(self.totals[c.name]),
+                         "restarts": self._slots[c.name].restarts, "nodes": list(self._slots[c.name].nodes)}
+                for c in self.cameras}
+        return RunSummary(cameras=cams, alerts=self.alerts, duration_s=time.monotonic() - t0,
+                          stopped_by=self._stop_reason or "end_of_sources")
+
+    def _step(self, now: float) -> None:
+        o = self.options
+        waiting: dict[Any, tuple[_Slot, str]] = {}
+        for slot in self._slots.values():
+            if slot.done:
+                continue
+            if slot.handle is None:
+                if now >= slot.spawn_at and not self._stop.is_set():
+                    self._spawn(slot)
+                elif self._stop.is_set():
+                    slot.done = True
+                    self._set_state(slot, SourceState.STOPPED, "stopped while rescheduling")
+                    continue
+                else:
+                    continue
+            if self._stop.is_set() and not slot.stop_sent and slot.handle is not None:
+                slot.handle.stop.remote()
+                slot.stop_sent = True
+            if not slot.started:
+                if slot.excluding and now - slot.spawned > o.actor_timeout_s:
+                    # nowhere else to go: let it return to the node it left
+                    slot.avoid.clear()
+                    self._lost(slot, "no other node could take it", avoid_node=False)
+                    continue
+                waiting[slot.start_ref] = (slot, "start")
+                continue
+            if slot.poll_ref is None and now - slot.last_poll >= o.poll_s:
+                slot.poll_ref = slot.handle.poll.remote(slot.ack)
+                slot.poll_sent = now
+            if slot.poll_ref is not None:
+                if now - slot.poll_sent > o.actor_timeout_s:
+                    self._lost(slot, f"no answer for {o.actor_timeout_s:g}s")
+                    continue
+                waiting[slot.poll_ref] = (slot, "poll")
+        if not waiting:
+            time.sleep(o.poll_s)
+            return
+        ready, _ = ray.wait(list(waiting), num_returns=len(waiting), timeout=o.poll_s)
+        for ref in ready:
+            slot, kind = waiting[ref]
+            if slot.handle is None:
+                continue
+            try:
+                value = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                self._lost(slot, type(exc).__name__)
+                continue
+            if kind == "start":
+                slot.started = True
+                slot.start_ref = None
+                slot.node = dict(value)
+                node_id = str(value.get("node_id"))
+                slot.nodes.append(node_id)
+                slot.last_poll = 0.0
+                if self.states[slot.spec.name] == SourceState.CONNECTING:
+                    self.details[slot.spec.name] = f"on node {node_id[:12]}"
+            else:
+                slot.poll_ref = None
+                slot.last_poll = time.monotonic()
+                for seq, msg in value:
+                    if seq <= slot.ack:
+                        continue
+                    self._handle(slot, msg)
+                    slot.ack = seq
+                if slot.done and slot.handle is not None:  # WorkerDone: nothing more will come
+                    try:
+                        ray.kill(slot.handle, no_restart=True)
+                    except Exception:  # noqa: S110 - already gone
+                        pass
+                    slot.handle = None
