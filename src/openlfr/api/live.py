@@ -158,12 +158,7 @@ class LiveManager:
             threading.Thread(target=self._watch, args=(run,), name=f"watch-{dep_id}", daemon=True).start()
 
         def on_alert(payload: dict[str, Any]) -> None:
-            at = run.received.pop(str(payload.get("alert_id")), None)
-            data = {**payload, "worker_at": at}
-            self.broker.publish("alert", data, roles=STAFF)
-            self.metrics.alerts.labels(str(dep_id), str(payload.get("camera"))).inc()
-            if isinstance(payload.get("latency_s"), int | float):
-                self.metrics.alert_latency.observe(max(0.0, float(payload["latency_s"])))
+            self.alert_stored(run, payload)
 
         def on_state(camera: str, state: Any, detail: str) -> None:
             self.broker.publish("camera", {"deployment_id": dep_id, "camera": camera,
@@ -183,6 +178,15 @@ class LiveManager:
             log.exception("deployment %s runner failed", dep_id)
         finally:
             self.broker.publish("deployment", {"deployment_id": dep_id, "running": False, "error": run.error})
+
+    def alert_stored(self, run: Run, payload: dict[str, Any]) -> None:
+        """The runner stored an alert (``services.live.alert_json`` payload): push it to the console."""
+        at = run.received.pop(str(payload.get("alert_id")), None)
+        data = {**payload, "worker_at": at}
+        self.broker.publish("alert", data, roles=STAFF)
+        self.metrics.alerts.labels(str(run.deployment_id), str(payload.get("camera"))).inc()
+        if isinstance(payload.get("latency_s"), int | float):
+            self.metrics.alert_latency.observe(max(0.0, float(payload["latency_s"])))
 
     def _watch(self, run: Run) -> None:
         """Stop the runner if the deployment stops being live elsewhere (CLI, planned end)."""

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from openlfr.cli._common import emit_json, settings
+
+if TYPE_CHECKING:
+    from openlfr.services.context import AppContext
 
 user_app = typer.Typer(no_args_is_help=True, help="Console users and API tokens (roles: admin, supervisor, "
                                                   "operator, auditor).")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
-def _ctx():  # type: ignore[no-untyped-def]
+def _ctx() -> AppContext:
     from openlfr.services.context import AppContext
 
     return AppContext(settings())

@@ -246,7 +246,7 @@ def change_password(ctx: AppContext, user_id: int, old: str, new: str) -> None:
 def _lock_seconds(failures: int) -> float:
     if failures < LOCK_AFTER:
         return 0.0
-    return min(LOCK_MAX_S, LOCK_BASE_S * 2 ** (failures - LOCK_AFTER))
+    return float(min(LOCK_MAX_S, LOCK_BASE_S * 2.0 ** (failures - LOCK_AFTER)))
 
 
 def login(ctx: AppContext, username: str, password: str, client: str = "") -> tuple[str, Principal]:
