@@ -77,14 +77,16 @@ def seed_live_deployment(env: ApiEnv, faces_dir: Path, people: list[str]) -> dic
     r = c.post("/api/watchlists", json={"name": "standing"}, headers=env.h("supervisor"))
     assert r.status_code == 201, r.text
     for person in people:
-        files = [("files", (p.name, p.read_bytes(), "image/jpeg")) for p in sorted((faces_dir / person).glob("*.jpg"))[:1]]
+        first = sorted((faces_dir / person).glob("*.jpg"))[:1]
+        files = [("files", (p.name, p.read_bytes(), "image/jpeg")) for p in first]
         r = c.post("/api/watchlists/standing/entries", data={"person_id": person}, files=files,
                    headers=env.h("supervisor"))
         assert r.status_code == 200 and r.json()["accepted_images"] == 1, r.text
     now = datetime.now(UTC)
     r = c.post("/api/deployments", headers=env.h("operator"), json={
         "location": "High St, Sutton, outside the station", "purpose": "API test",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(), "planned_end": (now + timedelta(hours=2)).isoformat(),
+        "planned_start": (now - timedelta(minutes=1)).isoformat(),
+        "planned_end": (now + timedelta(hours=2)).isoformat(),
         "source_watchlist": "standing", "all_entries_reason": "test", "threshold": 0.5,
         "cameras": [{"name": "cam1", "url": "/nonexistent/clip.mp4"}]})
     assert r.status_code == 201, r.text
