@@ -27,6 +27,7 @@ from openlfr.api.metrics import Metrics
 from openlfr.api.pages import WEB
 from openlfr.api.state import AppState, ClientLimiter
 from openlfr.api.uploads import BodyLimit, keep_uploads_in_memory
+from openlfr.errors import ConfigError
 from openlfr.services.context import AppContext
 from openlfr.settings import Settings, load_settings
 
@@ -118,12 +119,15 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
                      limiter=ClientLimiter(api.login_failures_per_client, api.login_window_s),
                      setup_token=setup_token)
     keep_uploads_in_memory(api.max_request_bytes)
+    try:
+        ctx.db  # noqa: B018 - open and migrate once, before request threads race to do it
+    except ConfigError as exc:  # not initialised: /health reports it; `openlfr serve` initialises first
+        log.warning("database not ready: %s", exc.message)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweeper: Sweeper | None = None
         if background:
-            ctx.db  # noqa: B018 - open and migrate before serving
             resumed = live.resume()
             if resumed:
                 log.warning("resumed live deployment(s): %s", ", ".join(map(str, resumed)))
