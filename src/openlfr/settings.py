@@ -47,6 +47,15 @@ class Settings(BaseSettings):
                                   description="Larger images are refused as possible decompression bombs.")
     actor: str = Field(default_factory=lambda: os.environ.get("USER", "cli"),
                        description="Who the CLI acts as, for the audit log.")
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster address (the head's host:port). When set, each live camera runs as a Ray "
+                    "actor on the cluster (needs the 'scale' extra); unset: cameras run on this machine.")
+    ray_cpus_per_camera: float = Field(default=1.0, ge=0.0, le=256.0,
+                                       description="CPUs each camera actor reserves on the Ray cluster.")
+    ray_resources: dict[str, float] = Field(
+        default_factory=dict, description='Custom Ray resources every camera actor needs, as JSON, e.g. '
+                                          '{"openlfr_analysis": 1} to keep cameras on analysis nodes.')
 
     @field_validator("key")
     @classmethod

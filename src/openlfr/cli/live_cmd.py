@@ -45,6 +45,9 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
         preview_port: Annotated[int | None, typer.Option(
             help="Serve pixelated previews as MJPEG on 127.0.0.1:PORT (0: any free port).")] = None,
         end: Annotated[bool, typer.Option("--end", help="With --deployment: end it when the run stops.")] = False,
+        ray_address: Annotated[str | None, typer.Option(
+            "--ray-address", help="Run each camera as an actor on this Ray cluster (head host:port; needs "
+                                  "the 'scale' extra; default: OPENLFR_RAY_ADDRESS or this machine).")] = None,
         ) -> None:
     """Live recognition until stopped (Ctrl-C or SIGTERM stop cleanly and flush counters)."""
     from openlfr.errors import InputError
@@ -56,7 +59,10 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
     if deployment is not None and (source or threshold is not None or fpir is not None):
         raise InputError("--deployment uses the deployment's own cameras and threshold; drop --source, "
                          "--threshold and --fpir", code="bad_arguments")
-    ctx = AppContext(settings())
+    st = settings()
+    if ray_address:
+        st = st.model_copy(update={"ray_address": ray_address})
+    ctx = AppContext(st)
     opts = live.RunOptions(loop=loop, realtime=realtime, max_seconds=max_seconds, mode=mode,
                            live=_live_config(analysis_fps, analysis_width, fusion, max_attempts),
                            end_deployment_on_exit=end)

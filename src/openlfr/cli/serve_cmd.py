@@ -16,7 +16,11 @@ from openlfr.cli._common import settings
 def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; put a TLS "
                                                  "proxy in front to serve others).")] = "127.0.0.1",
           port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
-          log_level: Annotated[str, typer.Option(help="Server log level.")] = "info") -> None:
+          log_level: Annotated[str, typer.Option(help="Server log level.")] = "info",
+          ray_address: Annotated[str | None, typer.Option(
+              "--ray-address", help="Run live cameras as actors on this Ray cluster (head host:port; "
+                                    "needs the 'scale' extra; default: OPENLFR_RAY_ADDRESS or this "
+                                    "machine).")] = None) -> None:
     """Start the console and API (initialising the data dir on first run) and print how to log in."""
     import uvicorn
 
@@ -28,6 +32,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback
     logging.getLogger("openlfr").setLevel(getattr(logging, log_level.upper(), logging.INFO))
     logging.getLogger("alembic").setLevel(logging.WARNING)
     st = settings()
+    if ray_address:
+        st = st.model_copy(update={"ray_address": ray_address})
     if st.database_url is None and not (st.data_dir / "openlfr.db").exists():
         from openlfr.cli.init_cmd import init
 

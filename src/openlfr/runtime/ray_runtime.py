@@ -153,6 +153,12 @@ def replayable(url: str) -> bool:
     return scheme not in NETWORK_SCHEMES
 
 
+def replay_key(url: str) -> str:
+    """The alert key of a replayable source: the same for every actor (and run) that analyses it,
+    so a replay reproduces the same alert ids."""
+    return "replay:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
 # ---- the runner -------------------------------------------------------------------------------------
 
 @dataclass
@@ -255,7 +261,7 @@ class RayRunner:
 
     def _alert_key(self, slot: _Slot) -> str:
         if slot.replay:  # a replay must reproduce the same ids
-            return "replay:" + hashlib.sha256(slot.spec.url.encode()).hexdigest()[:16]
+            return replay_key(slot.spec.url)
         return f"live:{self._run_key}:{slot.incarnation}"
 
     def _set_state(self, slot: _Slot, state: SourceState, detail: str) -> None:

@@ -19,11 +19,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from openlfr.engine.live import AlertEvent, LiveConfig
+from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig
 from openlfr.engine.sources import mask_url
 from openlfr.errors import InputError
+from openlfr.runtime.camera_runtime import create_runtime
 from openlfr.runtime.sinks import AlertSink, MemorySink
-from openlfr.runtime.workers import CameraSpec, LiveRunner, RunSummary, SourceState
+from openlfr.runtime.workers import CameraSpec, RunSummary, SourceState
 from openlfr.services.check import resolve_threshold
 from openlfr.services.context import AppContext, engine_config_from_settings
 from openlfr.services.watchlists import load_index
@@ -64,6 +66,31 @@ def camera_specs(sources: list[str], options: RunOptions, names: list[str] | Non
     return specs
 
 
+def _runtime_args(ctx: AppContext, watchlist: str, watchlist_id: int) -> dict[str, Any]:
+    """Where the cameras run: a Ray cluster when ``settings.ray_address`` is set (with a watchlist
+    refresher: a changed list is reloaded and shipped to the cameras), else this machine."""
+    st = ctx.settings
+    if not st.ray_address:
+        return {}
+    from openlfr.services.deployments import watchlist_digest
+
+    def digest() -> str:
+        with ctx.db.session() as s:
+            return watchlist_digest(s, watchlist_id)[0]
+
+    seen = {"digest": digest()}
+
+    def refresh() -> WatchlistIndex | None:
+        now = digest()
+        if now == seen["digest"]:
+            return None
+        seen["digest"] = now
+        return load_index(ctx, watchlist)[0]
+
+    return {"ray_address": st.ray_address, "index_refresh": refresh,
+            "ray_options": {"cpus_per_camera": st.ray_cpus_per_camera, "resources": dict(st.ray_resources)}}
+
+
 class _TeeSink:
     """Forwards to a sink and keeps totals (for the summary)."""
 
@@ -85,7 +112,7 @@ def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, thresh
                   on_state: Callable[[str, SourceState, str], None] | None = None,
                   on_preview: Callable[[str, bytes, float], None] | None = None,
                   sink: AlertSink | None = None,
-                  runner_hook: Callable[[LiveRunner], None] | None = None) -> dict[str, Any]:
+                  runner_hook: Callable[[Any], None] | None = None) -> dict[str, Any]:
     opts = options or RunOptions()
     specs = camera_specs(sources, opts)
     index, meta = load_index(ctx, watchlist)
@@ -100,8 +127,8 @@ def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, thresh
         audit.record(s, actor, "live.start", "watchlist", meta["id"],
                      {"watchlist": watchlist, "threshold": thr, "watchlist_size": index.size,
                       "cameras": {c.name: mask_url(c.url) for c in specs}, "models": ctx.engine.model_ids})
-    runner = LiveRunner(specs, engine_cfg, index, thr, tee, mode=opts.mode, watchlist_id=meta["id"],
-                        engine=ctx.engine,
+    runner = create_runtime(specs, engine_cfg, index, thr, tee, mode=opts.mode, watchlist_id=meta["id"],
+                        engine=ctx.engine, **_runtime_args(ctx, watchlist, meta["id"]),
                         on_alert=(lambda cam, ev: on_alert(alert_json(ev, watchlist))) if on_alert else None,
                         on_state=on_state, on_preview=on_preview)
     if runner_hook:
@@ -125,7 +152,7 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
                    on_alert: Callable[[dict[str, Any]], None] | None = None,
                    on_state: Callable[[str, SourceState, str], None] | None = None,
                    on_preview: Callable[[str, bytes, float], None] | None = None,
-                   runner_hook: Callable[[LiveRunner], None] | None = None) -> dict[str, Any]:
+                   runner_hook: Callable[[Any], None] | None = None) -> dict[str, Any]:
     """Run an authorised deployment's cameras until stopped or its planned end."""
     from openlfr.services import deployments
     from openlfr.services.alerts import StoreAlertSink
@@ -150,9 +177,9 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
     sink = _TeeSink(StoreAlertSink(run_ctx, plan.deployment_id, actor=actor))
     left = (plan.planned_end - datetime.now(UTC)).total_seconds()
     max_s = left if opts.max_seconds is None else min(left, opts.max_seconds)
-    runner = LiveRunner(specs, engine_cfg, index, plan.threshold, sink, mode=opts.mode,
+    runner = create_runtime(specs, engine_cfg, index, plan.threshold, sink, mode=opts.mode,
                         watchlist_id=plan.watchlist_id, deployment_id=plan.deployment_id,
-                        engine=run_ctx.engine,
+                        engine=run_ctx.engine, **_runtime_args(run_ctx, plan.watchlist, plan.watchlist_id),
                         on_alert=(lambda cam, ev: on_alert(alert_json(ev, plan.watchlist))) if on_alert else None,
                         on_state=on_state, on_preview=on_preview)
     if runner_hook:
