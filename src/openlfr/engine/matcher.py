@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from openlfr.engine.index import ExactIndex, VectorIndex
+from openlfr.engine.index import VectorIndex
+from openlfr.engine.index_faiss import auto_index
 from openlfr.types import FloatArray, Match
 
 
@@ -31,7 +32,8 @@ class WatchlistIndex:
         self.model_id = model_id
         self.entries = entries
         self._row_entry = np.asarray(row_entry, dtype=np.int64)  # index into self.entries
-        self._index: VectorIndex = index if index is not None else ExactIndex(vecs, dim=vecs.shape[1])
+        # exact search, or FAISS HNSW for very large lists (engine.index_faiss.auto_index)
+        self._index: VectorIndex = index if index is not None else auto_index(vecs, dim=vecs.shape[1])
         self._max_rows_per_entry = int(np.bincount(self._row_entry).max()) if len(vecs) else 0
 
     @property

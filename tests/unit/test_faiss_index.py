@@ -1,0 +1,100 @@
+"""The FAISS HNSW index behind the VectorIndex protocol: recall against exact search, exact scores,
+selection by size, pickling (worker processes, Ray's object store), edge cases."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+faiss = pytest.importorskip("faiss")
+
+from openlfr.engine.index import ExactIndex  # noqa: E402
+from openlfr.engine.index_faiss import FAISS_MIN_ROWS, FaissIndex, auto_index  # noqa: E402
+from openlfr.engine.matcher import WatchlistEntryRef, WatchlistIndex  # noqa: E402
+
+D = 128
+
+
+def unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    x = rng.standard_normal((n, D)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def planted(rng: np.random.Generator, base: np.ndarray, n: int, lo: float = 0.5,
+            hi: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Queries at cosine U(lo, hi) from random entries (the entry each was planted near)."""
+    tgt = rng.choice(len(base), n, replace=False)
+    cos = rng.uniform(lo, hi, n).astype(np.float32)
+    g = rng.standard_normal((n, D)).astype(np.float32)
+    g -= (g * base[tgt]).sum(1, keepdims=True) * base[tgt]
+    g /= np.linalg.norm(g, axis=1, keepdims=True)
+    return (cos[:, None] * base[tgt] + np.sqrt(1 - cos**2)[:, None] * g).astype(np.float32), tgt
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, FaissIndex]:
+    rng = np.random.default_rng(7)
+    base = unit(rng, 10_000)
+    q, tgt = planted(rng, base, 400)
+    return base, q, tgt, FaissIndex(base)
+
+
+def test_recall_of_the_true_nearest(data: tuple[np.ndarray, np.ndarray, np.ndarray, FaissIndex]) -> None:
+    base, q, tgt, fx = data
+    ex_s, ex_i = ExactIndex(base).search(q, 10)
+    fs, fi = fx.search(q, 10)
+    assert fs.shape == fi.shape == (len(q), 10)
+    recall = float((fi[:, 0] == ex_i[:, 0]).mean())
+    assert recall >= 0.999, recall
+    assert (ex_i[:, 0] == tgt).mean() > 0.99  # the planted entry is the true nearest
+    # scores are exact cosines, on the project's scale, best first
+    np.testing.assert_allclose(fs[:, 0], ex_s[:, 0], atol=1e-5)
+    assert np.all(np.diff(fs, axis=1) <= 1e-6)
+    assert fs.min() >= 0.0 and fs.max() <= 1.0
+
+
+def test_selection_by_size() -> None:
+    rng = np.random.default_rng(1)
+    small = unit(rng, 300)
+    assert isinstance(auto_index(small), ExactIndex)
+    assert isinstance(auto_index(small, min_rows=300), FaissIndex)
+    assert isinstance(auto_index(np.zeros((0, D), np.float32), dim=D), ExactIndex)
+    assert FAISS_MIN_ROWS >= 10_000  # the Met's lists (10-20 thousand) stay on exact search
+
+
+def test_pickle_round_trip(data: tuple[np.ndarray, np.ndarray, np.ndarray, FaissIndex]) -> None:
+    _, q, _, fx = data
+    back = pickle.loads(pickle.dumps(fx))
+    a, b = fx.search(q[:50], 5), back.search(q[:50], 5)
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_allclose(a[0], b[0])
+    assert len(back) == len(fx) and back.dim == D
+
+
+def test_watchlist_index_same_people_as_exact() -> None:
+    """Several photos per person: FAISS and exact search return the same people with the same scores."""
+    rng = np.random.default_rng(3)
+    people = 2_000
+    vecs = unit(rng, people * 2)
+    rows = [i // 2 for i in range(len(vecs))]
+    entries = [WatchlistEntryRef(entry_id=i + 1, person_id=f"p{i}", name=f"P {i}") for i in range(people)]
+    exact = WatchlistIndex(vecs, entries, rows, model_id="m", index=ExactIndex(vecs))
+    approx = WatchlistIndex(vecs, entries, rows, model_id="m", index=FaissIndex(vecs))
+    q, _ = planted(rng, vecs, 100, lo=0.7)
+    for a, b in zip(exact.search(q, top_k=3), approx.search(q, top_k=3), strict=True):
+        assert [m.entry_id for m in a][:1] == [m.entry_id for m in b][:1]
+        assert abs(a[0].score - b[0].score) < 1e-5
+
+
+def test_edges() -> None:
+    rng = np.random.default_rng(5)
+    fx = FaissIndex(unit(rng, 20))
+    s, i = fx.search(unit(rng, 3), 50)  # k above the size
+    assert s.shape[0] == 3 and 0 < s.shape[1] <= 20 and (i >= 0).all()
+    assert fx.search(np.zeros((0, D), np.float32), 5)[0].shape == (0, 0)
+    empty = FaissIndex(np.zeros((0, D), np.float32), dim=D)
+    assert len(empty) == 0 and empty.search(unit(rng, 2), 5)[1].shape == (2, 0)
+    with pytest.raises(ValueError, match="dimension"):
+        fx.search(np.ones((1, 64), np.float32), 1)
