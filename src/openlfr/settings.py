@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     key_file: Path | None = Field(default=None,
                                   description="Key file path; default <data_dir>/keys/openlfr.key (0600).")
     detector: str = Field(default="dlib-hog", description="Detector type from the backend registry.")
-    embedder: str = Field(default="dlib-resnet", description="Embedder type from the backend registry.")
+    embedder: str = Field(default="dlib-resnet-onnx",
+                          description="Embedder type from the backend registry. The default runs dlib's ResNet "
+                                      "descriptor through onnxruntime (same vectors as dlib-resnet, ~10-20x "
+                                      "faster).")
     hog_upsample: int = Field(default=1, ge=0, le=3, description="HOG detector upsampling steps.")
     min_face_px: int = Field(default=40, ge=8, le=2000, description="Smallest face box side kept (px).")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024,
