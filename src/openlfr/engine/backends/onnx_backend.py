@@ -8,7 +8,7 @@
 - aligner ``arcface``: 5-point similarity transform to the 112x112 ArcFace template; landmarks
   from the detector, or dlib's 68-point predictor when the detector gave none.
 - embedder ``onnx-arcface``: ``path`` or ``model``, ``spec`` (see ``models.EMBEDDER_SPECS``),
-  ``threads`` (2), ``batch_size`` (32).
+  ``threads`` (2), ``batch_size`` (8).
 
 Every factory rejects unknown options with a ``ConfigError`` naming the accepted ones.
 """

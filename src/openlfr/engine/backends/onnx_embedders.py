@@ -36,7 +36,7 @@ class OnnxArcFaceEmbedder:
     """An ONNX embedder on ArcFace-template chips, batched (``batch_size`` chips per run)."""
 
     def __init__(self, path: str | Path | None = None, model: str | None = None, spec: str | None = None, *,
-                 threads: int = DEFAULT_THREADS, batch_size: int = 32) -> None:
+                 threads: int = DEFAULT_THREADS, batch_size: int = 8) -> None:
         r = resolve_model(path, model, kind="embedder")
         spec_name = spec or r.spec
         if spec_name is None:
