@@ -135,6 +135,12 @@ def fetch(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Download an official model, verify its sha256, validate it and install it."""
+    from openlfr.engine.models import CATALOGUE, licence_warning
+
+    entry = CATALOGUE.get(name)
+    first = licence_warning(name, entry.licence, entry.commercial) if entry else None
+    if first:  # said before downloading, whatever happens next
+        typer.echo(f"warning: {first}", err=True)
     res = _store().fetch(name, url_base=url_base, sha256=sha256, trust_unpinned=trust_unpinned,
                          timeout=timeout, force=force)
     if json_out:
@@ -143,7 +149,8 @@ def fetch(
         typer.echo(f"installed {res.model.name} ({res.model.kind}, spec {res.model.spec}, "
                    f"sha256 {res.model.sha256}, {'verified' if res.model.verified else 'UNVERIFIED'})")
     for w in res.warnings:
-        typer.echo(f"warning: {w}", err=True)
+        if w != first:
+            typer.echo(f"warning: {w}", err=True)
 
 
 def remove(

@@ -414,9 +414,9 @@ class ModelStore:
         elif entry.url:
             url = entry.url
         else:
-            raise ModelError(f"{name}: no stable official download URL; {entry.note or ''} "
-                             f"Pass --url-base with a mirror holding {entry.filename} (it is checked "
-                             "against the pinned sha256), or download it yourself and run "
+            raise ModelError(f"{name}: there is no stable official download URL for {entry.filename}. "
+                             "Pass --url-base with a mirror that holds it (the file is checked against "
+                             "the pinned sha256), or download it yourself and run "
                              f"`openlfr models add PATH --kind {entry.kind} --spec {entry.spec}`",
                              code="no_download_url")
         pinned = (sha256 or "").lower() or entry.sha256
@@ -434,7 +434,7 @@ class ModelStore:
         self.root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".fetch-", dir=self.root) as tdir:
             dl = Path(tdir) / entry.filename
-            got = _download(url, dl, timeout)
+            got = _download(url, dl, timeout, hint=f"--kind {entry.kind} --spec {entry.spec}")
             if pinned and got != pinned:
                 raise ModelError(f"{name}: checksum mismatch for {url}: expected sha256 {pinned}, got {got}; "
                                  "the file was discarded", code="checksum_mismatch")
@@ -450,12 +450,10 @@ class ModelStore:
                                 f"(sha256 {got})")
             m = self.add(model_file, entry.kind, entry.spec, name, licence=entry.licence,
                          commercial=entry.commercial, source=url, force=force, verified=verified)
-        for line in warnings:
-            log.warning("%s", line)
         return FetchResult(model=m, warnings=warnings)
 
 
-def _download(url: str, dest: Path, timeout: float) -> str:
+def _download(url: str, dest: Path, timeout: float, hint: str = "--kind ... --spec ...") -> str:
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme not in ("http", "https"):
         raise InputError(f"download URL must be http(s), not {url!r}", code="bad_url")
@@ -479,8 +477,7 @@ def _download(url: str, dest: Path, timeout: float) -> str:
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ModelError(f"could not download {url} ({reason}). Offline? Download the file on a "
-                         "connected machine and install it with "
-                         "`openlfr models add PATH --kind ... --spec ...`",
+                         f"connected machine and install it with `openlfr models add PATH {hint}`",
                          code="download_failed") from exc
     if total == 0:
         raise ModelError(f"download of {url} returned an empty file", code="download_failed")
