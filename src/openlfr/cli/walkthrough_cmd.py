@@ -26,6 +26,10 @@ def walkthrough(
     analysis_width: Annotated[int | None, typer.Option(help="Detect on frames scaled to this width.")] = None,
     fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
+    detector: Annotated[str | None, typer.Option(help="Detector type (default: settings).")] = None,
+    detector_model: Annotated[Path | None, typer.Option(help="Detector model file (ONNX backends).")] = None,
+    embedder: Annotated[str | None, typer.Option(help="Embedder type (default: settings).")] = None,
+    embedder_model: Annotated[Path | None, typer.Option(help="Embedder model file (ONNX backends).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
@@ -35,10 +39,20 @@ def walkthrough(
     from openlfr.engine.live import index_in_memory
     from openlfr.eval.walkthrough import evaluate, load_truth
     from openlfr.services.check import resolve_threshold
-    from openlfr.services.context import AppContext
+    from openlfr.engine.pipeline import EngineConfig
+    from openlfr.services.context import AppContext, engine_config_from_settings
     from openlfr.services.watchlists import load_index
 
-    ctx = AppContext(settings())
+    st = settings()
+    base = engine_config_from_settings(st)
+    det = detector or base.detector
+    det_opts: dict[str, Any] = dict(base.detector_options) if det == base.detector else {}
+    if detector_model is not None:
+        det_opts = {"path": str(detector_model)}
+    emb = embedder or base.embedder
+    emb_opts: dict[str, Any] = {"path": str(embedder_model)} if embedder_model is not None else {}
+    ctx = AppContext(st, engine_config=EngineConfig(detector=det, detector_options=det_opts, embedder=emb,
+                                                     embedder_options=emb_opts, gate=base.gate))
     truth_d = load_truth(truth)
     wl_path = Path(watchlist)
     if wl_path.is_dir():

@@ -56,6 +56,8 @@ class LiveConfig(BaseModel):
     top_k: int = Field(10, ge=1, le=1000, description="Candidates kept per shot for fusion.")
     jpeg_quality: int = Field(90, ge=30, le=100)
     alert_frame: bool = Field(True, description="Attach the (other faces pixelated) frame to alerts.")
+    keep_scores: bool = Field(False, description="Evaluation only: keep each track's best fused scores (top 5 "
+                                                 "entries) in its summary, for threshold sweeps.")
 
     @field_validator("roi")
     @classmethod
@@ -98,6 +100,8 @@ class TrackSummary:
     passed_quality: bool
     alerted: dict[int, float]
     """entry_id -> fused score at alert."""
+    best_scores: dict[int, float] = field(default_factory=dict)
+    """Only with ``LiveConfig.keep_scores`` (evaluation): entry_id -> best fused score, top 5."""
 
 
 @dataclass
@@ -191,7 +195,9 @@ class LiveAnalyser:
         counted = tr.hits >= self.config.tracker.min_hits or bool(tr.alerted)
         return TrackSummary(track_id=tr.track_id, first_t=tr.first_t, last_t=tr.last_t, hits=tr.hits,
                             attempts=tr.attempts, counted=counted, passed_quality=tr.passed_any,
-                            alerted=dict(tr.alerted))
+                            alerted=dict(tr.alerted),
+                            best_scores=dict(sorted(tr.best_fused.items(), key=lambda kv: -kv[1])[:5])
+                            if self.config.keep_scores else {})
 
     def _end(self, tracks: list[Track], res: FrameResult) -> None:
         for tr in tracks:

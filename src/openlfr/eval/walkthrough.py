@@ -68,6 +68,7 @@ class WalkthroughResult:
     alert_list: list[dict[str, Any]] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    sweep: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         lat = np.asarray(self.latencies_s, dtype=np.float64)
@@ -93,6 +94,7 @@ class WalkthroughResult:
             "frames": self.frames, "seconds": round(self.seconds, 2),
             "missed_watchlisted": self.missed, "config": self.config, "models": self.models,
             "alert_list": self.alert_list,
+            "threshold_sweep": self.sweep,
         }
 
 
@@ -125,13 +127,14 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
              ) -> WalkthroughResult:
     import time
 
-    cfg = config or LiveConfig()
+    cfg = (config or LiveConfig()).model_copy(update={"keep_scores": True})
     analyser = LiveAnalyser(engine, index, threshold, camera="walkthrough", config=cfg)
     src = open_source(str(video))
     fps = float(truth["fps"])
     events: list[AlertEvent] = []
     ended: list[TrackSummary] = []
     detected: set[int] = set()
+    votes: dict[int, dict[int, int]] = {}
     by_frame = _boxes_by_frame(truth)
     frames = 0
     t0 = time.perf_counter()
@@ -142,10 +145,13 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
             events.extend(res.alerts)
             ended.extend(res.ended)
             k = int(round(frame.t * fps))
-            for box in res.faces.xyxy:
+            tids = res.faces.track_id if res.faces.track_id is not None else [-1] * len(res.faces)
+            for box, tid in zip(res.faces.xyxy, tids, strict=True):
                 i = attribute(tuple(float(v) for v in box), k, by_frame)  # type: ignore[arg-type]
                 if i is not None:
                     detected.add(i)
+                    v = votes.setdefault(int(tid), {})
+                    v[i] = v.get(i, 0) + 1
             frames += 1
             if progress:
                 progress(frames, total)
@@ -182,6 +188,8 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
                            "shots": ev.shots})
     wl = [i for i, p in enumerate(passes) if p["watchlisted"]]
     st = [i for i, p in enumerate(passes) if not p["watchlisted"]]
+    sweep = threshold_sweep(ended, votes, passes, index,
+                            grid=[round(threshold + 0.0025 * k, 4) for k in range(-8, 17)])
     return WalkthroughResult(
         passes=len(passes), watchlisted_passes=len(wl), stranger_passes=len(st), detected_passes=len(detected),
         true_alert_passes=sum(1 for i in wl if i in true_passes),
@@ -191,4 +199,42 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
         latencies_s=[true_passes[i] for i in sorted(true_passes)], threshold=threshold,
         watchlist_size=index.size, config=cfg.model_dump(mode="json"), models=analyser.models,
         alert_list=alert_list, missed=[passes[i]["person_id"] for i in wl if i not in true_passes],
-        seconds=seconds)
+        seconds=seconds, sweep=sweep)
+
+
+def threshold_sweep(ended: list[TrackSummary], votes: dict[int, dict[int, int]], passes: list[dict[str, Any]],
+                    index: WatchlistIndex, grid: list[float] | None = None) -> list[dict[str, Any]]:
+    """TPIR and false alerts at other thresholds, from each track's best fused scores (a track is
+    attributed to the pass most of its detections fall in). Exact for the ``max`` rule; for other
+    rules an approximation (the best fused score over the track's life)."""
+    entry_of = {e.person_id: e.entry_id for e in index.entries}
+    tracks = []
+    for s in ended:
+        v = votes.get(s.track_id)
+        if not v or not s.best_scores:
+            continue
+        i = max(v, key=lambda k: v[k])
+        mate = entry_of.get(passes[i]["person_id"]) if passes[i]["watchlisted"] else None
+        tracks.append((i, mate, s.best_scores))
+    wl = [i for i, p in enumerate(passes) if p["watchlisted"]]
+    st = [i for i, p in enumerate(passes) if not p["watchlisted"]]
+    grid = grid or [round(0.95 + 0.0025 * k, 4) for k in range(17)]
+    out = []
+    for thr in grid:
+        hit: set[int] = set()
+        false_alerts = 0
+        stranger_alerted: set[int] = set()
+        for i, mate, scores in tracks:
+            for eid, sc in scores.items():
+                if sc < thr:
+                    continue
+                if eid == mate:
+                    hit.add(i)
+                else:
+                    false_alerts += 1
+                    if i in st:
+                        stranger_alerted.add(i)
+        out.append({"threshold": thr, "tpir": round(len(hit & set(wl)) / len(wl), 4) if wl else None,
+                    "false_alerts": false_alerts,
+                    "fpir": round(len(stranger_alerted) / len(st), 4) if st else None})
+    return out

@@ -320,21 +320,28 @@ def _child_main(spec_json: str, engine_config_json: str, index: WatchlistIndex, 
         except queue_mod.Full:
             pass  # a preview frame the parent could not take in time is dropped
 
+    # Never wait on the shared multiprocessing Event here: a process that exits while waiting on it
+    # leaves its condition's sleeper count behind and the parent's later ``set()`` blocks forever.
+    # A local event mirrors it by polling ``is_set()``; the same thread notices a dead parent.
+    local = threading.Event()
+
+    def mirror() -> None:
+        while not local.is_set():
+            if stop.is_set() or os.getppid() != parent:
+                local.set()
+                return
+            time.sleep(0.1)
+
+    threading.Thread(target=mirror, daemon=True).start()
     try:
         engine = FaceEngine.from_config(EngineConfig.model_validate_json(engine_config_json))
         analyser = LiveAnalyser(engine, index, threshold, spec.name, spec.live, watchlist_id=watchlist_id,
                                 deployment_id=deployment_id)
-        worker = CameraWorker(spec, analyser, emit, stop, preview=preview)
+        worker = CameraWorker(spec, analyser, emit, local, preview=preview)
     except OpenLFRError as exc:
         emit(WorkerDone(spec.name, SourceState.FAILED, exc.message))
         return
 
-    def watch_parent() -> None:
-        while not stop.wait(1.0):
-            if os.getppid() != parent:
-                stop.set()
-
-    threading.Thread(target=watch_parent, daemon=True).start()
     worker.run()
 
 
