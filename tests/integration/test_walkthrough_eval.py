@@ -1,0 +1,61 @@
+"""Walk-through simulator and `openlfr eval walkthrough` on a small scene (lfw-dev people)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+
+
+def test_synth_is_deterministic_and_keeps_enrolment_photos_out(cli, lfw_dev: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    truths = []
+    for k in range(2):
+        p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(tmp_path / f"v{k}.mp4"),
+                "--truth", str(tmp_path / f"t{k}.json"), "--people", "4", "--watchlisted", "2", "--size", "320x240",
+                "--fps", "5", "--seed", "11", "--json")
+        assert p.returncode == 0, p.stderr
+        truths.append(json.loads((tmp_path / f"t{k}.json").read_text()))
+    a, b = truths
+    assert a["passes"] == b["passes"] and a["identities"] == b["identities"]
+    assert len(a["identities"]) == 4 and sum(p["watchlisted"] for p in a["passes"]) == 2
+    for p in a["passes"]:
+        assert len(p["pass_images"]) >= 2 and not set(p["pass_images"]) & set(p["enrol_images"])
+        assert bool(p["enrol_images"]) == p["watchlisted"] and p["boxes"]
+    wl_dir = tmp_path / "v0.watchlist"
+    assert sorted(d.name for d in wl_dir.iterdir()) == sorted(p["person_id"] for p in a["passes"] if p["watchlisted"])
+
+
+def test_eval_walkthrough_small_scene(cli, lfw_dev: Path, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
+    p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(video), "--truth", str(truth),
+            "--people", "6", "--watchlisted", "3", "--size", "640x360", "--fps", "8", "--seed", "5", "--json")
+    assert p.returncode == 0, p.stderr
+    wl = json.loads(p.stdout)["watchlist_dir"]
+    # through the database, as a deployment would: import the enrolment photos, then evaluate by name
+    cli("init", check=True)
+    cli("watchlist", "create", "walk", check=True)
+    cli("watchlist", "import", "walk", wl, check=True)
+    out = tmp_path / "result.json"
+    p = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", "walk",
+            "--threshold", "0.965", "--json", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r == {**json.loads(out.read_text())}
+    assert r["passes"] == 6 and r["watchlisted_passes"] == 3 and r["watchlist_size"] == 3
+    assert r["passes_with_a_detection"] == 6
+    assert r["tpir"]["rate"] >= 2 / 3 and r["tpir"]["ci"][0] <= r["tpir"]["rate"] <= r["tpir"]["ci"][1]
+    assert r["false_alerts"] <= 1 and r["alerts"] == r["true_alerts"] + r["false_alerts"]
+    assert r["fpir"]["n"] == 3
+    lat = r["alert_latency_s"]
+    assert lat["n"] == r["tpir"]["k"] and 0 <= lat["p50"] <= lat["p95"] <= 5
+    assert all(a["true"] == (a["person_id"] == a["truth_person_id"]) for a in r["alert_list"])
+    sweep = {round(s["threshold"], 4): s for s in r["threshold_sweep"]}
+    assert sweep[0.965]["tpir"] == pytest.approx(r["tpir"]["rate"], abs=0.34)
+    # the same evaluation with the photo folder enrolled in memory gives the same decisions
+    p2 = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
+             "--threshold", "0.965", "--json")
+    r2 = json.loads(p2.stdout)
+    assert (r2["tpir"], r2["false_alerts"]) == (r["tpir"], r["false_alerts"])
