@@ -131,7 +131,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_one(engine: FaceEngine, live: dict[str, Any], faces: int, seconds: float, photos: dict[str, Any]) -> dict[str, Any]:
+def run_one(engine: FaceEngine, live: dict[str, Any], faces: int, seconds: float,
+            photos: dict[str, Any]) -> dict[str, Any]:
     index, _ = index_in_memory(engine, photos)
     cam = SyntheticCamera(photos, faces)
     spec = CameraSpec(name="bench", url="synthetic", live=LiveConfig(**live), queue_size=2)

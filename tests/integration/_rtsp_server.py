@@ -53,7 +53,7 @@ def encode_clip(path: Path, fps: int = 15, max_frames: int | None = None, gop: i
             if width and img.shape[1] != width:
                 import cv2
 
-                h = int(round(img.shape[0] * width / img.shape[1])) // 2 * 2
+                h = round(img.shape[0] * width / img.shape[1]) // 2 * 2
                 img = cv2.resize(img, (width, h))
             frames.append(img)
             if max_frames and len(frames) >= max_frames:
@@ -188,7 +188,7 @@ class RtspServer:
                         break
                     head, buf = buf[:end].decode("latin-1"), buf[end + 4:]
                     lines = head.split("\r\n")
-                    method, url, _ = (lines[0].split(" ") + ["", ""])[:3]
+                    method, url, _ = ([*lines[0].split(" "), "", ""])[:3]
                     headers = {}
                     for ln in lines[1:]:
                         k, _, v = ln.partition(":")

@@ -120,7 +120,8 @@ def test_search_image_folder(cli, watchlist: str, crops: dict[str, Path], tmp_pa
 
 @pytest.mark.parametrize("clip", ["intel_asl_thanks.mkv", "intel_face-demographics-walking.gif",
                                   "intel_face-demographics-walking-and-pause.gif",
-                                  "intel_head-pose-face-detection-female.gif", "intel_head-pose-face-detection-male.gif",
+                                  "intel_head-pose-face-detection-female.gif",
+                                  "intel_head-pose-face-detection-male.gif",
                                   "intel_head-pose-face-detection-female-and-male.gif"])
 def test_search_every_real_clip(cli, watchlist: str, videos: Path, clip: str) -> None:  # type: ignore[no-untyped-def]
     p = cli("search", str(videos / clip), "--watchlist", watchlist, "--json")
@@ -181,3 +182,27 @@ def test_run_argument_errors(cli, data_dir: Path) -> None:  # type: ignore[no-un
     cli("watchlist", "create", "empty", check=True)
     p = cli("run", "--watchlist", "empty", "--source", "x.mp4")
     assert p.returncode == 2 and "error[" in p.stderr
+
+
+def test_run_deployment_stores_alerts_and_counters(cli, watchlist: str, videos: Path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    start = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    end = (datetime.now(UTC) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
+    p = cli("deployment", "create", "--location", "Stage door, test", "--purpose", "test", "--start", start,
+            "--end", end, "--source-watchlist", watchlist, "--entry", "actor=wanted (test)",
+            "--camera", f"stage={videos / HAMILTON}", "--threshold", "0.96", "--json")
+    assert p.returncode == 0, p.stderr
+    dep = json.loads(p.stdout)["id"]
+    cli("deployment", "authorise", str(dep), "--officer", "Insp. Test", "--as-role", "supervisor", check=True)
+    p = cli("run", "--deployment", str(dep), "--json", "--analysis-fps", "10", "--end")
+    assert p.returncode == 0, p.stderr
+    lines = _lines(p.stdout)
+    alerts = [x for x in lines if x["event"] == "alert"]
+    summary = lines[-1]
+    assert summary["deployment_id"] == dep and summary["deployment_state"] == "ended"
+    assert alerts and all(a["person_id"] == "actor" and a["deployment_id"] == dep for a in alerts)
+    stored = json.loads(cli("alert", "list", "--json", check=True).stdout)["data"]
+    assert {a["alert_uid"] for a in stored} == {a["alert_id"] for a in alerts}
+    shown = json.loads(cli("deployment", "show", str(dep), "--json", check=True).stdout)
+    assert shown["state"] == "ended" and shown["watchlist_deleted_at"] is not None

@@ -37,7 +37,7 @@ def _enrol_from_clip(engine: FaceEngine, clip: Path):  # type: ignore[no-untyped
     for _ in range(20):
         frame = src.read()
     src.close()
-    h, w = frame.image.shape[:2]  # type: ignore[union-attr]
+    _h, _w = frame.image.shape[:2]  # type: ignore[union-attr]
     return index_in_memory(engine, {"signer": [frame.image]})[0]  # type: ignore[union-attr]
 
 

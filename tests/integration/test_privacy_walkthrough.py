@@ -105,7 +105,8 @@ def test_strangers_leave_no_trace(cli, data_dir: Path, scene: dict[str, Path], t
 
     # database: only the audit log changed (two events: live.start and live.stop, counters only)
     counts_after = _table_counts(db)
-    diff = {t: counts_after[t] - counts_before.get(t, 0) for t in counts_after if counts_after[t] != counts_before.get(t)}
+    diff = {t: counts_after[t] - counts_before.get(t, 0) for t in counts_after
+            if counts_after[t] != counts_before.get(t)}
     assert diff == {"audit_events": 2}, diff
     for blob in _all_blobs(db):
         assert not any(m in blob for m in MAGIC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -36,7 +37,7 @@ def test_every_clip_decodes_with_timestamps(videos: Path, name: str) -> None:
     frames = _read_all(open_source(str(videos / name)))
     assert len(frames) == CLIPS[name]
     ts = [f.t for f in frames]
-    assert ts[0] == 0.0 and all(b > a for a, b in zip(ts, ts[1:], strict=False))
+    assert ts[0] == 0.0 and all(b > a for a, b in itertools.pairwise(ts))
     assert frames[0].image.ndim == 3 and frames[0].image.shape[2] == 3
     assert [f.index for f in frames] == list(range(len(frames)))
 
@@ -45,7 +46,7 @@ def test_loop_keeps_time_increasing(videos: Path) -> None:
     src = open_source(str(videos / "intel_head-pose-face-detection-female.gif"), loop=True)
     ts = [src.read().t for _ in range(60)]  # type: ignore[union-attr]
     src.close()
-    assert all(b > a for a, b in zip(ts, ts[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(ts))
     assert ts[-1] > 4.0
 
 
@@ -81,7 +82,7 @@ def _mjpeg_handler(jpegs: list[bytes]):  # type: ignore[no-untyped-def]
         def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
             self.end_headers()

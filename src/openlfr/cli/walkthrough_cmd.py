@@ -37,9 +37,9 @@ def walkthrough(
     from openlfr.cli.live_cmd import _live_config
     from openlfr.engine.imageio import IMAGE_SUFFIXES, load_image
     from openlfr.engine.live import index_in_memory
+    from openlfr.engine.pipeline import EngineConfig
     from openlfr.eval.walkthrough import evaluate, load_truth
     from openlfr.services.check import resolve_threshold
-    from openlfr.engine.pipeline import EngineConfig
     from openlfr.services.context import AppContext, engine_config_from_settings
     from openlfr.services.watchlists import load_index
 

@@ -144,13 +144,13 @@ FACE_FRACTION = 0.62
 def _paste(frame: np.ndarray, patch: Image, alpha: np.ndarray, cx: float, cy: float, face_px: float,
            gain: float, blur: float) -> list[float] | None:
     scale = face_px / (FACE_FRACTION * patch.shape[1])
-    pw, ph = max(8, int(round(patch.shape[1] * scale))), max(8, int(round(patch.shape[0] * scale)))
+    pw, ph = max(8, round(patch.shape[1] * scale)), max(8, round(patch.shape[0] * scale))
     p = cv2.resize(patch, (pw, ph), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     a = cv2.resize(alpha, (pw, ph), interpolation=cv2.INTER_LINEAR)
     p = p.astype(np.float32) * gain
     if blur > 0.05:
         p = cv2.GaussianBlur(p, (0, 0), blur)
-    x1, y1 = int(round(cx - pw / 2)), int(round(cy - ph / 2))
+    x1, y1 = round(cx - pw / 2), round(cy - ph / 2)
     x2, y2 = x1 + pw, y1 + ph
     H, W = frame.shape[:2]
     fx1, fy1, fx2, fy2 = max(0, x1), max(0, y1), min(W, x2), min(H, y2)
@@ -169,7 +169,7 @@ def plan_passes(images: Path, cfg: SynthConfig) -> list[Pass]:
     if len(pool) < cfg.people:
         raise InputError(f"{images}: only {len(pool)} identities have >= {need} images; need {cfg.people}",
                          code="bad_dataset")
-    rng = random.Random(cfg.seed)
+    rng = random.Random(cfg.seed)  # noqa: S311 - reproducible simulation, not cryptography
     chosen = rng.sample(sorted(pool), cfg.people)
     watch = set(rng.sample(chosen, cfg.watchlisted))
     order = chosen[:]
@@ -204,7 +204,7 @@ def render(images: Path, out_video: Path, out_truth: Path, cfg: SynthConfig, wat
     bg = _background(w, h, nprng)
     patches = {p.person_id: [_head_patch(load_image(images / f)) for f in p.pass_images] for p in passes}
     end_s = max(p.start_s + p.duration_s for p in passes) + 0.5
-    n_frames = int(math.ceil(end_s * cfg.fps))
+    n_frames = math.ceil(end_s * cfg.fps)
     out_video.parent.mkdir(parents=True, exist_ok=True)
     lanes = (h * 0.36, h * 0.62)
     rate = Fraction(cfg.fps).limit_denominator(1000)

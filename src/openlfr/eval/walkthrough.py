@@ -144,7 +144,7 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
             res = analyser.process(frame)
             events.extend(res.alerts)
             ended.extend(res.ended)
-            k = int(round(frame.t * fps))
+            k = round(frame.t * fps)
             tids = res.faces.track_id if res.faces.track_id is not None else [-1] * len(res.faces)
             for box, tid in zip(res.faces.xyxy, tids, strict=True):
                 i = attribute(tuple(float(v) for v in box), k, by_frame)  # type: ignore[arg-type]
@@ -167,7 +167,7 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
     alert_list = []
     for ev in events:
         r = ev.record
-        k = int(round(ev.t * fps))
+        k = round(ev.t * fps)
         i = attribute(r.box, k, by_frame)
         truth_pid = passes[i]["person_id"] if i is not None else None
         ok = truth_pid == r.person_id
