@@ -20,6 +20,7 @@ _BACKEND_MODULES = (
     "openlfr.engine.backends.dlib_backend",
     "openlfr.engine.backends.onnx_backend",
     "openlfr.engine.backends.dlib_onnx",
+    "openlfr.engine.backends.blazeface",
 )
 _loaded = False
 
