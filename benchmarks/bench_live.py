@@ -8,7 +8,9 @@ and their latency can be measured.
 
 Prints one JSON object: per configuration and face count, sustained analysed frames/s, faces/s,
 queue drops, end-to-end alert latency (capture of the alerting frame -> alert in the sink) p50/p95,
-time from a face's first appearance to its alert p50/p95, CPU use (cores) and peak memory.
+time from a face's first appearance to its alert p50/p95, CPU use (cores, and CPU ms per analysed
+frame, which does not depend on other load on the machine; ``load_average_1m`` says how busy it
+was) and peak memory.
 
     .venv/bin/python benchmarks/bench_live.py [--seconds 20] [--faces 1,5,15] [--configs hog640,yunet]
 """
@@ -133,7 +135,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 
 def run_one(engine: FaceEngine, live: dict[str, Any], faces: int, seconds: float,
             photos: dict[str, Any]) -> dict[str, Any]:
-    index, _ = index_in_memory(engine, photos)
+    index, _ = index_in_memory(engine, {k: [v] for k, v in photos.items()})
     cam = SyntheticCamera(photos, faces)
     spec = CameraSpec(name="bench", url="synthetic", live=LiveConfig(**live), queue_size=2)
     from openlfr.engine.live import LiveAnalyser
@@ -193,7 +195,9 @@ def run_one(engine: FaceEngine, live: dict[str, Any], faces: int, seconds: float
             "alert_latency_s": {"p50": pct(lat, 50), "p95": pct(lat, 95), "n": int(lat.size),
                                 "what": "capture of the alerting frame -> alert received by the sink"},
             "appearance_to_alert_s": {"p50": pct(ata, 50), "p95": pct(ata, 95)},
-            "cpu_cores_used": round(cpu / dt, 2)}
+            "cpu_cores_used": round(cpu / dt, 2),
+            "cpu_ms_per_analysed_frame": round(1000 * cpu / max(d("frames_analysed"), 1), 1),
+            "load_average_1m": round(os.getloadavg()[0], 2)}
 
 
 def main() -> None:

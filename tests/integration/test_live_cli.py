@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,13 +54,24 @@ def crops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory, crops: dict[str, Path]) -> Path:
+    """A data dir with watchlist ``wl`` (5 LFW people + the actor), built once per module."""
+    from tests.conftest import run_cli
+
+    d = tmp_path_factory.mktemp("prepared") / "data"
+    env = {"OPENLFR_DATA_DIR": str(d)}
+    run_cli("init", env=env, check=True)
+    run_cli("watchlist", "create", "wl", env=env, check=True)
+    run_cli("watchlist", "import", "wl", str(FACES), env=env, check=True)
+    run_cli("watchlist", "add", "wl", "--person", "actor", "--name", "Stage Actor", "--image", str(crops["120"]),
+            env=env, check=True)
+    return d
+
+
 @pytest.fixture
-def watchlist(cli, data_dir: Path, crops: dict[str, Path]) -> str:  # type: ignore[no-untyped-def]
-    cli("init", check=True)
-    cli("watchlist", "create", "wl", check=True)
-    cli("watchlist", "import", "wl", str(FACES), check=True)
-    cli("watchlist", "add", "wl", "--person", "actor", "--name", "Stage Actor", "--image", str(crops["120"]),
-        check=True)
+def watchlist(prepared: Path, data_dir: Path) -> str:
+    shutil.copytree(prepared, data_dir)
     return "wl"
 
 

@@ -175,7 +175,7 @@ class LiveAnalyser:
     def _detect(self, image: Image) -> FaceBatch:
         h, w = image.shape[:2]
         ox = oy = 0
-        view = image
+        view: np.ndarray = image
         if self.config.roi is not None:
             x1, y1, x2, y2 = self.config.roi
             ox, oy = int(x1 * w), int(y1 * h)
@@ -374,8 +374,11 @@ def index_in_memory(engine: FaceEngine, people: dict[str, list[Image]],
         for image in people[person_id]:
             a = engine.analyse(image, embed="none")
             idx, why = pick_main_face(a.faces)
-            if idx is None or not a.gate.passed[idx]:
-                rejected.setdefault(person_id, []).append(why or "; ".join(a.gate.reasons[idx]))
+            if idx is None:
+                rejected.setdefault(person_id, []).append(why or "no face")
+                continue
+            if not a.gate.passed[idx]:
+                rejected.setdefault(person_id, []).append("; ".join(a.gate.reasons[idx]))
                 continue
             if got == 0:
                 entries.append(WatchlistEntryRef(entry_id=len(entries) + 1, person_id=person_id,

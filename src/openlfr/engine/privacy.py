@@ -20,7 +20,7 @@ DEFAULT_BLOCKS = 6
 DEFAULT_MARGIN = 0.25
 
 
-def _region(box: Sequence[float], w: int, h: int, margin: float) -> tuple[int, int, int, int]:
+def _region(box: Sequence[float] | FloatArray, w: int, h: int, margin: float) -> tuple[int, int, int, int]:
     x1, y1, x2, y2 = (float(v) for v in box)
     mx, my = (x2 - x1) * margin, (y2 - y1) * margin
     return (max(0, int(np.floor(x1 - mx))), max(0, int(np.floor(y1 - my))),
@@ -62,7 +62,7 @@ def pixelate_except(image: Image, boxes: FloatArray, keep: Iterable[int] = (), b
     return out
 
 
-def crop(image: Image, box: Sequence[float], margin: float = 0.2) -> Image:
+def crop(image: Image, box: Sequence[float] | FloatArray, margin: float = 0.2) -> Image:
     """The face crop an alert carries (box enlarged by ``margin``)."""
     h, w = image.shape[:2]
     x1, y1, x2, y2 = _region(box, w, h, margin)

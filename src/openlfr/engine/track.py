@@ -99,7 +99,8 @@ def shot_score(quality: FloatArray) -> FloatArray:
     sharp = np.sqrt(np.clip(col("sharpness", 40.0) / 40.0, 0.0, 1.0))
     contrast = np.sqrt(np.clip(col("contrast", 30.0) / 30.0, 0.0, 1.0))
     det = np.clip(col("det_score"), 0.0, 1.0)
-    return (ied * frontal * sharp * contrast * det).astype(np.float32)
+    out: FloatArray = (ied * frontal * sharp * contrast * det).astype(np.float32)
+    return out
 
 
 # ---- fusion rules ---------------------------------------------------------------------------
@@ -112,22 +113,26 @@ def fuse_max(scores: FloatArray) -> FloatArray:
     """Best shot wins: an entry alerts when any single attempted shot reaches the threshold.
     Most sensitive; FPIR per track grows with attempts (at most ``max_attempts`` x the
     per-search FPIR)."""
-    return np.asarray(scores, np.float32).max(axis=0)
+    out: FloatArray = np.asarray(scores, np.float32).max(axis=0)
+    return out
 
 
 def fuse_mean(scores: FloatArray) -> FloatArray:
     """Mean over all attempted shots so far: one lucky shot cannot alert on its own once there
     are others; a single shot decides alone."""
-    return np.asarray(scores, np.float32).mean(axis=0)
+    out: FloatArray = np.asarray(scores, np.float32).mean(axis=0)
+    return out
 
 
 def fuse_top2(scores: FloatArray) -> FloatArray:
     """Mean of the best two shots per entry (the single shot while there is only one)."""
     s = np.asarray(scores, np.float32)
     if s.shape[0] <= 1:
-        return s.max(axis=0)
+        single: FloatArray = s.max(axis=0)
+        return single
     top = -np.partition(-s, 1, axis=0)[:2]
-    return top.mean(axis=0).astype(np.float32)
+    out: FloatArray = top.mean(axis=0).astype(np.float32)
+    return out
 
 
 FUSION_RULES: dict[str, FusionRule] = {"max": fuse_max, "mean": fuse_mean, "top2": fuse_top2}
@@ -234,7 +239,8 @@ def iou_matrix(a: FloatArray, b: FloatArray) -> FloatArray:
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
-    return (inter / np.maximum(union, 1e-6)).astype(np.float32)
+    out: FloatArray = (inter / np.maximum(union, 1e-6)).astype(np.float32)
+    return out
 
 
 class Tracker:

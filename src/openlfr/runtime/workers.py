@@ -95,7 +95,7 @@ class Backoff:
     def next(self) -> float:
         d = min(self.max_s, self.base_s * (2 ** self.failures))
         self.failures += 1
-        return d * self._rng.uniform(0.5, 1.5)
+        return float(d * self._rng.uniform(0.5, 1.5))
 
     def reset(self) -> None:
         self.failures = 0
