@@ -375,10 +375,7 @@ class BlazeFaceDetector:
         for win in windows:
             img = resized.get(win.scale)
             if img is None:
-                sw, sh = max(1, round(w * win.scale)), max(1, round(h * win.scale))
-                interp = cv2.INTER_AREA if win.scale < 1 else cv2.INTER_LINEAR
-                img = resized[win.scale] = image if (sw, sh) == (w, h) else cv2.resize(image, (sw, sh),
-                                                                                        interpolation=interp)
+                img = resized[win.scale] = _rescale(image, win.scale, resized)
             crop = img[win.y0:win.y0 + win.h, win.x0:win.x0 + win.w]
             if self.spec.resizable:
                 ih, iw = math.ceil(win.h / 16) * 16, math.ceil(win.w / 16) * 16
@@ -420,6 +417,23 @@ class BlazeFaceDetector:
         boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, w)
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, h)
         return FaceBatch(xyxy=boxes, det_score=scores, landmarks=canonical_landmarks(kps), image_size=(w, h))
+
+
+def _rescale(image: Image, scale: float, done: dict[float, np.ndarray]) -> np.ndarray:
+    """``image`` scaled by ``scale``, made from the smallest already scaled copy that is still larger
+    (``done``: scale -> image). Bilinear down to half size; area averaging for larger reductions (its
+    cost is in the reduction, so a pyramid keeps it low)."""
+    h, w = image.shape[:2]
+    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+    if (sw, sh) == (w, h):
+        return image
+    src, src_scale = image, 1.0
+    for sc, im in done.items():
+        if scale < sc < src_scale:
+            src, src_scale = im, sc
+    factor = scale / src_scale
+    interp = cv2.INTER_AREA if factor < 0.5 else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(src, (sw, sh), interpolation=interp))
 
 
 def to_dlib_box(boxes: np.ndarray, range_: str) -> np.ndarray:
