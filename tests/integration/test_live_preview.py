@@ -1,0 +1,71 @@
+"""Preview frames (P3) through the runner's callback and the MJPEG-over-HTTP helper."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from openlfr.engine.live import LiveConfig, index_in_memory
+from openlfr.engine.pipeline import EngineConfig, FaceEngine
+from openlfr.engine.sources import open_source
+from openlfr.runtime.preview import MjpegServer, PreviewHub
+from openlfr.runtime.sinks import MemorySink
+from openlfr.runtime.workers import CameraSpec, LiveRunner
+
+pytestmark = pytest.mark.shared_data
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_preview_frames_are_pixelated_and_served(videos: Path) -> None:
+    clip = videos / "intel_asl_thanks.mkv"
+    engine = FaceEngine.from_config(EngineConfig())
+    listed = Image.open(REPO / "tests" / "data" / "faces" / "Al_Gore" / "Al_Gore_0001.jpg").convert("RGB")
+    index, _ = index_in_memory(engine, {"Al_Gore": [np.asarray(listed)]})
+    hub = PreviewHub()
+    got: list[bytes] = []
+
+    def on_preview(cam: str, jpeg: bytes, t: float) -> None:
+        got.append(jpeg)
+        hub.update(cam, jpeg, t)
+
+    spec = CameraSpec(name="door", url=str(clip), preview_fps=30, live=LiveConfig())
+    runner = LiveRunner([spec], EngineConfig(), index, 0.99, MemorySink(), mode="thread", engine=engine,
+                        on_preview=on_preview)
+    summary = runner.run()
+    assert summary.cameras["door"]["counters"]["frames_analysed"] == 51
+    assert len(got) >= 10 and all(j[:3] == b"\xff\xd8\xff" for j in got)
+
+    # the face in the preview is pixelated: compare with the clear frame around the detected face
+    src = open_source(str(clip))
+    frames = [src.read() for _ in range(51)]
+    src.close()
+    last = np.asarray(Image.open(io.BytesIO(got[-1])).convert("RGB")).astype(np.int16)
+    clear = frames[-1].image  # type: ignore[union-attr]
+    faces = engine.detector.detect(clear)
+    assert len(faces) == 1
+    x1, y1, x2, y2 = (int(v) for v in faces.xyxy[0])
+    region = last[y1 + 4:y2 - 4, x1 + 4:x2 - 4]
+    original = clear[y1 + 4:y2 - 4, x1 + 4:x2 - 4].astype(np.int16)
+    detail = lambda a: float(np.abs(np.diff(a, axis=1)).mean())  # noqa: E731
+    assert detail(region) < 0.5 * detail(original)  # blocks, not a face
+    assert np.abs(last[:40] - clear[:40].astype(np.int16)).mean() < 6  # the rest is the frame
+
+    server = MjpegServer(hub).start()
+    try:
+        listing = json.loads(urllib.request.urlopen(server.url, timeout=5).read())
+        assert listing == {"cameras": ["door"]}
+        jpg = urllib.request.urlopen(server.url + "door.jpg", timeout=5).read()
+        assert jpg == got[-1]
+        hub.update("door", got[0], 99.0)
+        with urllib.request.urlopen(server.url + "door.mjpg", timeout=5) as r:
+            assert r.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+            head = r.read(200)
+            assert b"--openlfrframe" in head and b"Content-Type: image/jpeg" in head
+    finally:
+        server.close()
