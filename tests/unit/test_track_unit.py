@@ -151,3 +151,20 @@ def test_track_fused_uses_floor_for_missing_entries() -> None:
     t.shots.append(Shot(t=1, quality=1, embedding=np.zeros(2, np.float32), scores={8: 0.90}, floor=0.85))
     assert t.fused(fuse_max) == pytest.approx({7: 0.97, 8: 0.90})
     assert t.fused(fuse_mean) == pytest.approx({7: (0.97 + 0.85) / 2, 8: (0.80 + 0.90) / 2})
+
+
+def test_live_analyser_expires_tracks_without_new_frames() -> None:
+    """P2 while a live source stalls: tracks end ttl after their last sighting, frames or not."""
+    from openlfr.engine.live import LiveAnalyser, LiveConfig
+
+    cfg = LiveConfig(tracker=TrackerConfig(ttl_s=2.0, min_hits=1))
+    an = LiveAnalyser.__new__(LiveAnalyser)  # the decision state only; no models needed here
+    an.config = cfg
+    an.tracker = Tracker(cfg.tracker)
+    an._last_analysed_t = 10.0
+    an.tracker.update(faces((0, 0, 50, 50)), 10.0)
+    an._last_seen = (10.0, 1000.0)
+    assert an.expire_idle(1001.5).ended == []
+    res = an.expire_idle(1002.1)
+    assert [s.track_id for s in res.ended] == [1] and res.counters["faces_seen"] == 1
+    assert an.tracker.tracks == {}

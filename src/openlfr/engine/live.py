@@ -17,6 +17,7 @@ alerts and counters go.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -155,6 +156,7 @@ class LiveAnalyser:
         self.fusion = get_fusion(self.config.fusion)
         self._names = {e.entry_id: (e.person_id, e.name) for e in index.entries}
         self._last_analysed_t: float | None = None
+        self._last_seen: tuple[float, float] | None = None  # (source t, monotonic) of the last frame
         self._last_t: float | None = None
         # Alert ids are derived from (deployment, watchlist, camera, key, track, entry): a runtime
         # that replays a source after a crash passes the same ``alert_key`` and gets the same ids
@@ -211,9 +213,22 @@ class LiveAnalyser:
 
     # -- main entry points ------------------------------------------------------------------------
 
+    def expire_idle(self, now_monotonic: float | None = None) -> FrameResult:
+        """End tracks whose time is up while no frame arrives (a stalled or reconnecting live
+        source): source time is extrapolated from the last frame, so P2's "dropped <= ttl after the
+        last sighting" holds without new frames."""
+        res = FrameResult(t=self._last_analysed_t or 0.0, analysed=False, faces=FaceBatch.empty())
+        if self._last_seen is None or not self.tracker.tracks:
+            return res
+        t_last, mono_last = self._last_seen
+        now = time.monotonic() if now_monotonic is None else now_monotonic
+        self._end(self.tracker.expire(t_last + max(0.0, now - mono_last)), res)
+        return res
+
     def process(self, frame: Frame, keep_image: bool = False) -> FrameResult:
         """Analyse one frame (or skip it under ``analysis_fps``). With ``keep_image`` the result
         can render a preview; otherwise no reference to the frame survives the call."""
+        self._last_seen = (frame.t, time.monotonic())
         self._last_t = frame.t
         if not self._wanted(frame):
             res = FrameResult(t=frame.t, analysed=False, faces=FaceBatch.empty(frame.size))

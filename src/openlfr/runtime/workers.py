@@ -271,6 +271,11 @@ class CameraWorker:
                 if frame is None:
                     if self.frames.closed and len(self.frames) == 0:
                         break
+                    idle = self.analyser.expire_idle()  # P2 holds while no frame arrives
+                    if idle.ended:
+                        with self._count_lock:
+                            self._counts.update(idle.counters)
+                        self.emit(TracksEnded(self.spec.name, idle.ended))
                     if self.state == SourceState.LIVE and now - self._last_frame_mono > self.spec.stall_s:
                         self._set_state(SourceState.STALLED, f"no frame for {self.spec.stall_s:g}s")
                 else:
