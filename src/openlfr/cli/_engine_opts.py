@@ -108,5 +108,5 @@ def engine_config(detector: str | None = None, embedder: str | None = None, *, u
         al_opts["points"] = landmarks
     if padding is not None:
         al_opts["padding"] = padding
-    return EngineConfig(detector=det, detector_options=det_opts, embedder=emb, embedder_options=emb_opts,
-                        aligner_options=al_opts)
+    return EngineConfig.model_validate({"detector": det, "detector_options": det_opts, "embedder": emb,
+                                        "embedder_options": emb_opts, "aligner_options": al_opts})

@@ -61,7 +61,7 @@ def _pipeline(detector: str | None, embedder: str | None, upsample: int | None, 
     cfg = engine_config(detector, embedder, upsample=upsample, jitter=jitter, detector_model=detector_model,
                         embedder_model=embedder_model, detector_option=detector_option,
                         embedder_option=embedder_option, landmarks=landmarks, padding=padding)
-    choice = FaceChoice(fallback=fallback, redetect=redetect)  # type: ignore[arg-type]
+    choice = FaceChoice.model_validate({"fallback": fallback, "redetect": redetect})
     return EvalPipeline(engine=cfg, choice=choice)
 
 
@@ -394,8 +394,8 @@ def plan_cmd(
     typer.echo(f"expected false alerts: {tri(d['expected_false_alerts'])}")
     typer.echo(f"expected true alerts:  {tri(d['expected_true_alerts'])}")
     typer.echo(f"expected precision:    {tri(d['expected_precision'], 3)}")
-    for n in notes:
-        typer.echo(f"  note: {n}")
+    for note in notes:
+        typer.echo(f"  note: {note}")
 
 
 # ------------------------------------------------------------------ fairness

@@ -174,7 +174,7 @@ class EmbeddingCache:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.root)
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)  # type: ignore[arg-type]
+                np.savez(fh, **arrays)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)

@@ -172,7 +172,7 @@ class Calibration:
                                "created_at": self.created_at}
         table = {}
         for n in (100, 1000, 10000):
-            row = {}
+            row: dict[str, float | None] = {}
             for p in (1e-2, 1e-3, 1e-4):
                 try:
                     row[format(p, "g")] = self.threshold_for_fpir(p, n)
@@ -266,7 +266,7 @@ def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024) -> Cal
     def ge_counts(x: npt.NDArray[np.float64]) -> list[int]:
         x = x[np.isfinite(x)]
         idx = np.minimum(np.floor(x / GRID_STEP + _BIN_TOL).astype(np.int64), nb - 1)
-        return _counts_ge(np.maximum(idx, 0), nb).tolist()
+        return [int(v) for v in _counts_ge(np.maximum(idx, 0), nb)]
 
     ident = {"watchlist_size": o.watchlist_size, "mated": o.mated, "nonmated": o.nonmated,
              "enrol_per_identity": 1, "rank1": M.rank1_rate(o),

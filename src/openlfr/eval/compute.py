@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 # Median HOG (upsample 1) box on lfw-dev's 250x250 images, as fractions of width and height.
 LFW_HOG_BOX = (0.268, 0.320, 0.704, 0.752)
 
+# Face-choice options added after caches existed: left out of the key at these values so that
+# existing cache entries stay valid.
+_KEY_OMIT_IF: dict[str, Any] = {"flip": False}
+
 # Engine options that change speed, not vectors: left out of the cache key.
 _NON_SEMANTIC_OPTIONS = frozenset({"threads", "batch_size", "cache_dir", "optimization"})
 
@@ -66,6 +70,8 @@ class FaceChoice(BaseModel):
     redetect_options: dict[str, Any] = Field(default_factory=dict)
     preprocess: Literal["none", "equalize", "clahe"] = Field(
         "none", description="Grey-level preprocessing before detection (an ablation option).")
+    flip: bool = Field(False, description="Average the embeddings of the chip and its mirror image "
+                                          "(test-time augmentation; an ablation option, not in the engine).")
 
 
 class EvalPipeline(BaseModel):
@@ -73,8 +79,8 @@ class EvalPipeline(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    engine: EngineConfig = Field(default_factory=EngineConfig)
-    choice: FaceChoice = Field(default_factory=FaceChoice)
+    engine: EngineConfig = Field(default_factory=lambda: EngineConfig.model_validate({}))
+    choice: FaceChoice = Field(default_factory=lambda: FaceChoice.model_validate({}))
 
 
 def _semantic(opts: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +99,8 @@ def model_key(pipeline: EvalPipeline, engine: FaceEngine) -> str:
         "aligner": aligner_opts,
         "embedder": engine.embedder.model_id,
         "embedder_options": _semantic(cfg.embedder_options),
-        "choice": pipeline.choice.model_dump(mode="json"),
+        "choice": {k: v for k, v in pipeline.choice.model_dump(mode="json").items()
+                   if not (k in _KEY_OMIT_IF and v == _KEY_OMIT_IF[k])},
         "version": 1,
     }
     return json.dumps(key, sort_keys=True, separators=(",", ":"))
@@ -173,7 +180,12 @@ class ImageEmbedder:
         analysis = self.engine.analyse(image, embed="all", faces=chosen)
         f = analysis.faces
         assert f.embedding is not None and f.quality is not None
-        return Record(embedding=f.embedding[0].astype(np.float32), status=status,
+        emb = f.embedding[0].astype(np.float32)
+        if choice.flip:
+            mirrored = self.engine.embedder.embed(np.ascontiguousarray(analysis.chips[:, :, ::-1]))[0]
+            both = emb + mirrored
+            emb = (both / max(float(np.linalg.norm(both)), 1e-12)).astype(np.float32)
+        return Record(embedding=emb, status=status,
                       box=f.xyxy[0].astype(np.float32), quality=f.quality[0].astype(np.float32),
                       passed=bool(analysis.gate.passed[0]), n_faces=n_faces)
 

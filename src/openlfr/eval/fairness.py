@@ -142,11 +142,11 @@ def fairness_report(groups: Sequence[GroupData], threshold: float,
         cnt = {gd.name: gd.counts(t) for gd in groups}
         row: dict[str, Any] = {"threshold": t}
         for m in ("fpir", "fnir"):
-            c = compare(m, {g: cnt[g][m] for g in cnt}, alpha)
+            cmp = compare(m, {g: cnt[g][m] for g in cnt}, alpha)
             row[m] = {g: (k / n if n else None) for g, (k, n) in ((g, cnt[g][m]) for g in cnt)}
-            row[f"{m}_p_value"] = c.p_value
-            row[f"{m}_significant"] = c.significant
-            if c.significant:
+            row[f"{m}_p_value"] = cmp.p_value
+            row[f"{m}_significant"] = cmp.significant
+            if cmp.significant:
                 if m == "fpir":
                     fpir_sig = t if fpir_sig is None else max(fpir_sig, t)
                 elif fnir_sig is None:
@@ -157,9 +157,9 @@ def fairness_report(groups: Sequence[GroupData], threshold: float,
         reasons["fpir_significant_at_or_below"] = "no FPIR difference is significant in the sweep"
     if fnir_sig is None:
         reasons["fnir_significant_at_or_above"] = "no FNIR difference is significant in the sweep"
-    for m, c in comparisons.items():
-        if c.reason:
-            reasons[f"ratio.{m}"] = c.reason
+    for m, comp in comparisons.items():
+        if comp.reason:
+            reasons[f"ratio.{m}"] = comp.reason
     empty = [gd.name for gd in groups if gd.attempts == 0]
     if empty:
         reasons["empty_groups"] = ", ".join(sorted(empty))

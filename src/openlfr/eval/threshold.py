@@ -62,7 +62,7 @@ class ThresholdResult:
 
 def _round_up(x: float, digits: int = 3) -> float:
     f = 10 ** digits
-    return math.ceil(x * f - 1e-9) / f
+    return float(math.ceil(x * f - 1e-9) / f)
 
 
 def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: int = 1000,
