@@ -1,5 +1,6 @@
-"""The FAISS HNSW index behind the VectorIndex protocol: recall against exact search, exact scores,
-selection by size, pickling (worker processes, Ray's object store), edge cases."""
+"""The FAISS index behind the VectorIndex protocol (4-bit PQ fast-scan + exact re-rank, and HNSW as
+the alternative): recall against exact search, exact scores, selection by size, pickling (worker
+processes, Ray's object store), edge cases."""
 
 from __future__ import annotations
 
@@ -33,12 +34,14 @@ def planted(rng: np.random.Generator, base: np.ndarray, n: int, lo: float = 0.5,
     return (cos[:, None] * base[tgt] + np.sqrt(1 - cos**2)[:, None] * g).astype(np.float32), tgt
 
 
-@pytest.fixture(scope="module")
-def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, FaissIndex]:
+@pytest.fixture(scope="module", params=["pq-refine", "hnsw"])
+def data(request: pytest.FixtureRequest) -> tuple[np.ndarray, np.ndarray, np.ndarray, FaissIndex]:
     rng = np.random.default_rng(7)
     base = unit(rng, 10_000)
     q, tgt = planted(rng, base, 400)
-    return base, q, tgt, FaissIndex(base)
+    fx = FaissIndex(base, kind=request.param)
+    assert fx.kind == request.param
+    return base, q, tgt, fx
 
 
 def test_recall_of_the_true_nearest(data: tuple[np.ndarray, np.ndarray, np.ndarray, FaissIndex]) -> None:
@@ -70,7 +73,7 @@ def test_pickle_round_trip(data: tuple[np.ndarray, np.ndarray, np.ndarray, Faiss
     a, b = fx.search(q[:50], 5), back.search(q[:50], 5)
     np.testing.assert_array_equal(a[1], b[1])
     np.testing.assert_allclose(a[0], b[0])
-    assert len(back) == len(fx) and back.dim == D
+    assert len(back) == len(fx) and back.dim == D and back.kind == fx.kind
 
 
 def test_watchlist_index_same_people_as_exact() -> None:
@@ -91,6 +94,7 @@ def test_watchlist_index_same_people_as_exact() -> None:
 def test_edges() -> None:
     rng = np.random.default_rng(5)
     fx = FaissIndex(unit(rng, 20))
+    assert fx.kind == "flat"  # too few vectors to train codes on: exact inside FAISS
     s, i = fx.search(unit(rng, 3), 50)  # k above the size
     assert s.shape[0] == 3 and 0 < s.shape[1] <= 20 and (i >= 0).all()
     assert fx.search(np.zeros((0, D), np.float32), 5)[0].shape == (0, 0)
@@ -98,3 +102,7 @@ def test_edges() -> None:
     assert len(empty) == 0 and empty.search(unit(rng, 2), 5)[1].shape == (2, 0)
     with pytest.raises(ValueError, match="dimension"):
         fx.search(np.ones((1, 64), np.float32), 1)
+    from openlfr.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        FaissIndex(unit(rng, 5), kind="ivf-pq")
