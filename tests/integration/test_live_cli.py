@@ -80,7 +80,7 @@ def _lines(stdout: str) -> list[dict]:  # type: ignore[type-arg]
 
 
 def test_run_file_prints_alert_lines_and_summary(cli, watchlist: str, videos: Path) -> None:  # type: ignore[no-untyped-def]
-    p = cli("run", "--watchlist", watchlist, "--source", str(videos / HAMILTON), "--json", "--analysis-fps", "10")
+    p = cli("run", "--watchlist", watchlist, "--source", str(videos / HAMILTON), "--json", "--analysis-fps", "5")
     assert p.returncode == 0, p.stderr
     lines = _lines(p.stdout)
     alerts = [x for x in lines if x["event"] == "alert"]
@@ -89,7 +89,7 @@ def test_run_file_prints_alert_lines_and_summary(cli, watchlist: str, videos: Pa
     cam = summary["cameras"]["cam1"]
     assert cam["state"] == "ended"
     c = cam["counters"]
-    assert 85 <= c["frames_analysed"] <= 100  # 275 frames at 29.97 fps sampled to 10 fps
+    assert 42 <= c["frames_analysed"] <= 50  # 275 frames at 29.97 fps sampled to 5 fps
     assert c["faces_seen"] >= 1 and c["faces_detected"] >= c["faces_seen"]
     assert c.get("alerts", 0) == len(alerts) == summary["alerts"]
     assert any(a["person_id"] == "actor" and a["name"] == "Stage Actor" for a in alerts)
@@ -101,7 +101,7 @@ def test_run_file_prints_alert_lines_and_summary(cli, watchlist: str, videos: Pa
 
 def test_search_video_json_and_report(cli, watchlist: str, videos: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     report = tmp_path / "report.html"
-    p = cli("search", str(videos / HAMILTON), "--watchlist", watchlist, "--json", "--fps", "10", "--out", str(report))
+    p = cli("search", str(videos / HAMILTON), "--watchlist", watchlist, "--json", "--fps", "5", "--out", str(report))
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert set(out) == {"source", "frames", "faces_seen", "appearances"}
