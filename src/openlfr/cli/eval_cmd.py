@@ -317,6 +317,8 @@ def plan_cmd(
                                                show_default=False)] = None,
     tpir: Annotated[float | None, typer.Option("--tpir", help="Assumed TPIR (default: from the calibration).",
                                                show_default=False)] = None,
+    no_calibration: Annotated[bool, typer.Option(
+        "--no-calibration", help="Use --fpir and --tpir as given (no intervals), e.g. published figures.")] = False,
     embedder: EmbedderOpt = None,
     embedder_model: EmbedderModelOpt = None,
     embedder_option: EmbedderOptionOpt = None,
@@ -338,16 +340,19 @@ def plan_cmd(
         raise InputError(f"--tpir must be in [0, 1], got {tpir}", code="bad_option")
     from openlfr.engine import registry
 
-    cfg = engine_config(None, embedder, embedder_model=embedder_model, embedder_option=embedder_option)
-    emb = registry.create("embedder", cfg.embedder, **cfg.embedder_options)
-    fam = family_of(emb)
     notes: list[str] = []
-    try:
-        cal = load_calibration(fam)
-    except NotFoundError:
+    if no_calibration:
+        if fpir is None or tpir is None:
+            raise InputError("--no-calibration needs --fpir and --tpir", code="bad_option")
         cal = None
-        if threshold is not None or tpir is None:
-            raise
+    else:
+        cfg = engine_config(None, embedder, embedder_model=embedder_model, embedder_option=embedder_option)
+        emb = registry.create("embedder", cfg.embedder, **cfg.embedder_options)
+        try:
+            cal = load_calibration(family_of(emb))
+        except NotFoundError as exc:
+            raise NotFoundError(exc.message + "; or give --fpir and --tpir with --no-calibration",
+                                code=exc.code) from exc
     thr = threshold
     if cal is not None:
         if thr is None:
