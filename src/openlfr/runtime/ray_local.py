@@ -6,6 +6,13 @@ be killed like a machine that loses power (:meth:`LocalRayCluster.kill_worker`: 
 process group and to the worker processes its raylet started) and everything this cluster started
 is stopped at the end, without touching any other Ray process on the machine (no ``ray stop``).
 Usage statistics and the dashboard are off; the object store is kept small.
+
+**Authentication** is set explicitly, whatever ``~/.ray/auth_token`` holds (Ray 2.5x turns token
+authentication on for a new head when that file exists). Default ``auth="disabled"``: any local
+client connects, however it was started (Ray reads its authentication settings when it is
+imported). ``auth="token"`` uses a token of this process (``RAY_AUTH_MODE=token``,
+``RAY_AUTH_TOKEN``); clients then need :attr:`LocalRayCluster.client_env` in their environment
+before they import Ray (:meth:`LocalRayCluster.export_env`, or the ``env`` of a child process).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -21,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +55,11 @@ def _ray_cli() -> list[str]:
         return [found]
     raise ConfigError("the `ray` command was not found; install the 'scale' extra: pip install 'openlfr[scale]'",
                       code="ray_missing")
+
+
+_TOKEN = secrets.token_hex(32)
+"""One token per process: Ray caches the token it loaded, so every cluster this process starts
+(and connects to) uses the same one."""
 
 
 def _proc_table() -> dict[int, tuple[int, int]]:
@@ -100,7 +114,8 @@ class LocalRayCluster:
 
     def __init__(self, workers: int = 2, *, cpus_per_node: float = 1, head_cpus: float = 1,
                  worker_resources: dict[str, float] | None = None, object_store_mb: int = 128,
-                 root: Path | None = None, env: dict[str, str] | None = None, start_timeout_s: float = 180.0) -> None:
+                 root: Path | None = None, env: dict[str, str] | None = None, start_timeout_s: float = 180.0,
+                 auth: str = "disabled") -> None:
         self.n_workers = workers
         self.cpus_per_node = cpus_per_node
         self.head_cpus = head_cpus
@@ -109,7 +124,12 @@ class LocalRayCluster:
         self._own_root = root is None
         # Ray's socket paths must stay short: a short temp root
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="olfr-ray-", dir="/tmp"))
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(env or {})}
+        self.client_env = {"RAY_USAGE_STATS_ENABLED": "0"}
+        if auth == "token":
+            self.client_env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=_TOKEN)
+        else:
+            self.client_env["RAY_AUTH_MODE"] = "disabled"
+        self.env = {**os.environ, **self.client_env, **(env or {})}
         self.start_timeout_s = start_timeout_s
         self.port = free_port()
         self.dashboard_port = free_port()
@@ -120,6 +140,21 @@ class LocalRayCluster:
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @contextlib.contextmanager
+    def export_env(self) -> Iterator[None]:
+        """Set :attr:`client_env` in this process's environment (restored afterwards), so that
+        ``ray.init`` here and child processes can connect."""
+        saved = {k: os.environ.get(k) for k in self.client_env}
+        os.environ.update(self.client_env)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
     def _start_node(self, name: str, args: list[str], resources: dict[str, float]) -> RayNode:
         log_path = self.root / f"{name}.log"
