@@ -52,7 +52,7 @@ from openlfr.engine.live import AlertEvent, TrackSummary
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig
 from openlfr.engine.sources import NETWORK_SCHEMES, VIDEO_SUFFIXES, mask_url
-from openlfr.errors import ConfigError, SourceError
+from openlfr.errors import ConfigError, OpenLFRError, SourceError
 from openlfr.runtime.ray_actor import CameraActor, FrameCounts, Resume
 from openlfr.runtime.sinks import AlertSink
 from openlfr.runtime.workers import (
@@ -391,7 +391,11 @@ class RayRunner:
     def _refresh_index(self) -> None:
         if self.index_refresh is None:
             return
-        new = self.index_refresh()
+        try:
+            new = self.index_refresh()
+        except OpenLFRError as exc:  # e.g. the list was deleted as the deployment ended: keep the old one
+            log.warning("watchlist refresh failed (%s: %s); cameras keep the current index", exc.code, exc.message)
+            return
         if new is None:
             return
         self.index = new
