@@ -69,3 +69,26 @@ def test_preview_frames_are_pixelated_and_served(videos: Path) -> None:
             assert b"--openlfrframe" in head and b"Content-Type: image/jpeg" in head
     finally:
         server.close()
+
+
+def test_roi_and_analysis_width_map_boxes_back(videos: Path) -> None:
+    from openlfr.engine.live import LiveAnalyser
+
+    engine = FaceEngine.from_config(EngineConfig())
+    index, _ = index_in_memory(engine, {})
+    src = open_source(str(videos / "intel_asl_thanks.mkv"))
+    frame = src.read()
+    src.close()
+    assert frame is not None
+    full = engine.detector.detect(frame.image)
+    assert len(full) == 1
+
+    def boxes(cfg: LiveConfig) -> np.ndarray:
+        return LiveAnalyser(engine, index, 0.99, "c", cfg)._detect(frame.image).xyxy
+
+    assert len(boxes(LiveConfig(roi=(0.0, 0.0, 0.15, 0.15)))) == 0
+    tol = 0.15 * float(full.xyxy[0][2] - full.xyxy[0][0])  # HOG's pyramid shifts boxes a little
+    inside = boxes(LiveConfig(roi=(0.2, 0.0, 0.9, 1.0)))
+    assert len(inside) == 1 and np.abs(inside[0] - full.xyxy[0]).max() <= tol
+    half = boxes(LiveConfig(analysis_width=480))  # the 63 px face is 47 px there (>= min_face_px 40)
+    assert len(half) == 1 and np.abs(half[0] - full.xyxy[0]).max() <= tol

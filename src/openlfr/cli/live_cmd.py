@@ -14,10 +14,22 @@ from openlfr.cli._common import emit_json, settings
 
 
 def _live_config(analysis_fps: float | None, analysis_width: int | None, fusion: str | None,
-                 max_attempts: int | None) -> Any:
-    from openlfr.engine.live import LiveConfig
+                 max_attempts: int | None, roi: str | None = None) -> Any:
+    from pydantic import ValidationError
 
-    cfg = LiveConfig(analysis_fps=analysis_fps, analysis_width=analysis_width)
+    from openlfr.engine.live import LiveConfig
+    from openlfr.errors import InputError
+
+    box = None
+    if roi:
+        try:
+            x1, y1, x2, y2 = (float(v) for v in roi.split(","))
+            box = (x1, y1, x2, y2)
+            LiveConfig(roi=box)
+        except (ValueError, ValidationError):
+            raise InputError(f"--roi must be x1,y1,x2,y2 fractions of the frame with x1<x2, y1<y2 in [0, 1]; "
+                             f"got {roi!r}", code="bad_roi") from None
+    cfg = LiveConfig(analysis_fps=analysis_fps, analysis_width=analysis_width, roi=box)
     if fusion:
         cfg = cfg.model_copy(update={"fusion": LiveConfig(fusion=fusion).fusion})
     if max_attempts:
@@ -41,6 +53,7 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
         analysis_width: Annotated[int | None, typer.Option(help="Detect on frames scaled to this width.")] = None,
         fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
         max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
+        roi: Annotated[str | None, typer.Option(help="Region of interest x1,y1,x2,y2 as fractions.")] = None,
         mode: Annotated[str, typer.Option(help="Workers: auto, thread or process.")] = "auto",
         preview_port: Annotated[int | None, typer.Option(
             help="Serve pixelated previews as MJPEG on 127.0.0.1:PORT (0: any free port).")] = None,
@@ -64,7 +77,7 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
         st = st.model_copy(update={"ray_address": ray_address})
     ctx = AppContext(st)
     opts = live.RunOptions(loop=loop, realtime=realtime, max_seconds=max_seconds, mode=mode,
-                           live=_live_config(analysis_fps, analysis_width, fusion, max_attempts),
+                           live=_live_config(analysis_fps, analysis_width, fusion, max_attempts, roi),
                            end_deployment_on_exit=end)
 
     def on_alert(a: dict[str, Any]) -> None:
