@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import fisher_exact
 
-from openlfr.eval.fairness import GroupData, compare, fairness_report
+from openlfr.eval.fairness import GroupData, compare, fairness_report, permutation_p
 from openlfr.eval.intervals import clopper_pearson
 from openlfr.eval.metrics import SearchOutcomes
 
@@ -72,3 +72,44 @@ def test_sweep_finds_where_fpir_differences_become_significant():
     assert r.fnir_significant_at_or_above is None
     assert "fnir_significant_at_or_above" in r.reasons
     assert [row["threshold"] for row in r.sweep] == [0.8, 0.85, 0.9, 0.95]
+
+
+def clustered(name, unit_events_fnir):
+    """A group whose mated searches come from units; ``unit_events_fnir`` = [(unit, misses, searches)]."""
+    units, miss = [], []
+    for u, k, n in unit_events_fnir:
+        units += [u] * n
+        miss += [True] * k + [False] * (n - k)
+    miss = np.array(miss, bool)
+    o = outcomes(np.where(miss, 0.5, 0.99), ~miss, [])
+    units = np.array(units)
+    return GroupData(name, o, attempts=len(units), failures_to_acquire=0, mated_units=units,
+                     nonmated_units=np.zeros(0, np.int64), attempt_units=units,
+                     attempt_failed=np.zeros(len(units), bool))
+
+
+def test_permutation_equal_rates_is_not_significant():
+    a = clustered("a", [(i, 1, 4) for i in range(10)])
+    b = clustered("b", [(100 + i, 1, 4) for i in range(10)])
+    assert permutation_p([a, b], "fnir", 0.9) == 1.0
+
+
+def test_permutation_many_units_detects_a_real_difference():
+    a = clustered("a", [(i, 3, 4) for i in range(20)])
+    b = clustered("b", [(100 + i, 0, 4) for i in range(20)])
+    p = permutation_p([a, b], "fnir", 0.9, n_perm=500)
+    assert p == pytest.approx(1 / 501)
+    rep = fairness_report([a, b], 0.9, sweep=[0.9], n_perm=500)
+    assert rep.comparisons["fnir"].significant and rep.comparisons["fnir"].p_value_permutation == p
+
+
+def test_one_heavy_identity_fools_fisher_not_the_permutation_test():
+    # group a: one person with 60 searches all missed plus 5 people with no misses; group b: 6 people, none
+    a = clustered("a", [(0, 60, 60)] + [(i, 0, 4) for i in range(1, 6)])
+    b = clustered("b", [(100 + i, 0, 4) for i in range(6)])
+    rep = fairness_report([a, b], 0.9, sweep=[0.9], n_perm=2000)
+    c = rep.comparisons["fnir"]
+    assert c.p_value < 1e-6                     # Fisher: searches treated as independent
+    assert c.p_value_permutation > 0.05         # 1 of 12 people: easily arises by chance
+    assert not c.significant
+    assert rep.test.startswith("identity-level permutation")

@@ -457,7 +457,9 @@ def fairness_cmd(
         typer.echo(f"  {name}: " + "; ".join(parts))
     for m, c in rep.comparisons.items():
         ratio = f"{c.ratio:.2f}" if c.ratio is not None else f"n/a ({c.reason})"
-        typer.echo(f"{m.upper()} max/min ratio {ratio}; p = {_fmt(c.p_value, digits=4)}"
+        perm = (f", identity-level permutation p = {_fmt(c.p_value_permutation, digits=4)}"
+                if c.p_value_permutation is not None else "")
+        typer.echo(f"{m.upper()} max/min ratio {ratio}; Fisher p = {_fmt(c.p_value, digits=4)}{perm}"
                    f"{' (significant)' if c.significant else ''}")
     sig = out["significance"]
     typer.echo(f"FPIR differences significant at or below {_fmt(sig['fpir_significant_at_or_below'])}; "

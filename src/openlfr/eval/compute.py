@@ -54,6 +54,9 @@ LFW_HOG_BOX = (0.268, 0.320, 0.704, 0.752)
 # existing cache entries stay valid.
 _KEY_OMIT_IF: dict[str, Any] = {"flip": False}
 
+_ONNX_EMBEDDERS = frozenset({"dlib-resnet-onnx", "onnx-arcface"})
+_ONNX_DETECTORS = frozenset({"yunet", "scrfd"})
+
 # Engine options that change speed, not vectors: left out of the cache key.
 _NON_SEMANTIC_OPTIONS = frozenset({"threads", "batch_size", "cache_dir", "optimization"})
 
@@ -227,12 +230,16 @@ def _worker_run(job: tuple[int, str]) -> tuple[int, Record]:
 
 
 def worker_pipeline(pipeline: EvalPipeline, workers: int) -> EvalPipeline:
-    """With several workers, run ONNX embedders single-threaded in each (same vectors)."""
-    if workers <= 1 or pipeline.engine.embedder not in {"dlib-resnet-onnx", "onnx-arcface"}:
+    """With several workers, run ONNX models single-threaded in each (same vectors)."""
+    if workers <= 1:
         return pipeline
-    eng = pipeline.engine.model_copy(update={"embedder_options": {**pipeline.engine.embedder_options,
-                                                                  "threads": 1}})
-    return pipeline.model_copy(update={"engine": eng})
+    update: dict[str, Any] = {}
+    eng = pipeline.engine
+    if eng.embedder in _ONNX_EMBEDDERS and "threads" not in eng.embedder_options:
+        update["embedder_options"] = {**eng.embedder_options, "threads": 1}
+    if eng.detector in _ONNX_DETECTORS and "threads" not in eng.detector_options:
+        update["detector_options"] = {**eng.detector_options, "threads": 1}
+    return pipeline.model_copy(update={"engine": eng.model_copy(update=update)}) if update else pipeline
 
 
 # ------------------------------------------------------------------ the table of embeddings

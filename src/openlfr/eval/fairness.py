@@ -14,10 +14,18 @@ have data).
 
 Significance: at each threshold, the groups with the highest and lowest rate are compared with
 Fisher's exact test (two-sided) on their 2x2 table; because that pair is chosen after looking,
-the p-value is Bonferroni-adjusted by the number of group pairs, G(G-1)/2. A difference is
-significant when the adjusted p-value is below ``alpha`` (0.05). The sweep reports the highest
-threshold at which the FPIR difference is significant (FPIR grows, and differences become
-measurable, as the threshold falls) and the lowest at which the FNIR difference is.
+the p-value is Bonferroni-adjusted by the number of group pairs, G(G-1)/2. Fisher's test treats
+every search as independent, which overstates significance when some people contribute many
+images (LFW: one identity has 530). When the searches carry the identity they belong to (as
+``openlfr eval fairness`` provides), the decision uses an **identity-level permutation test**
+instead: units are (identity, group) clusters, the statistic is max - min of the group rates,
+and group labels are permuted across units (``n_perm`` times, seeded); p = (1 + #{permuted
+statistic >= observed}) / (1 + n_perm). Because the statistic already spans all groups, no
+further correction is applied. Both p-values are reported. A difference is significant when the
+deciding p-value is below ``alpha`` (0.05). The sweep reports the highest threshold at which the
+FPIR difference is significant (FPIR grows, and differences become measurable, as the threshold
+falls) and the lowest at which the FNIR difference is. The sweep tests many thresholds without a
+correction across them: read it as a map, not as one test.
 """
 
 from __future__ import annotations
@@ -42,6 +50,29 @@ class GroupData:
     outcomes: SearchOutcomes
     attempts: int
     failures_to_acquire: int
+    mated_units: np.ndarray | None = None
+    """Cluster id (e.g. identity) per mated search, for the permutation test."""
+    nonmated_units: np.ndarray | None = None
+    attempt_units: np.ndarray | None = None
+    attempt_failed: np.ndarray | None = None
+    """Per attempt (aligned with ``attempt_units``): failed to acquire."""
+
+    @property
+    def has_units(self) -> bool:
+        return (self.mated_units is not None and self.nonmated_units is not None
+                and self.attempt_units is not None and self.attempt_failed is not None)
+
+    def unit_events(self, metric: str, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """(unit id, event) per trial of ``metric`` at ``threshold`` (needs ``has_units``)."""
+        o = self.outcomes
+        if metric == "fpir":
+            assert self.nonmated_units is not None
+            return self.nonmated_units, o.nonmated_max >= threshold
+        if metric == "fnir":
+            assert self.mated_units is not None
+            return self.mated_units, ~(o.mated_rank1 & (o.mated_score >= threshold))
+        assert self.attempt_units is not None and self.attempt_failed is not None
+        return self.attempt_units, self.attempt_failed
 
     def counts(self, threshold: float) -> dict[str, tuple[int, int]]:
         o = self.outcomes
@@ -66,10 +97,13 @@ class Comparison:
     """Fisher exact, Bonferroni-adjusted; ``None`` when fewer than two groups have data."""
     significant: bool
     reason: str | None = None
+    p_value_permutation: float | None = None
+    """Identity-level permutation p-value, when the searches carry identities."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"max_group": self.max_group, "min_group": self.min_group, "ratio": self.ratio,
-                "p_value": self.p_value, "significant": self.significant, "reason": self.reason}
+                "p_value": self.p_value, "p_value_permutation": self.p_value_permutation,
+                "significant": self.significant, "reason": self.reason}
 
 
 def compare(metric: str, counts: dict[str, tuple[int, int]], alpha: float = 0.05) -> Comparison:
@@ -94,6 +128,36 @@ def compare(metric: str, counts: dict[str, tuple[int, int]], alpha: float = 0.05
     return Comparison(metric, hi, lo, ratio, p_adj, p_adj < alpha, reason)
 
 
+def permutation_p(groups: Sequence[GroupData], metric: str, threshold: float, n_perm: int = 2000,
+                  seed: int = 0) -> float | None:
+    """Identity-level permutation test of max - min group rate (see the module docstring)."""
+    ks, ns, gs = [], [], []
+    for gi, gd in enumerate(groups):
+        units, events = gd.unit_events(metric, threshold)
+        if units.size == 0:
+            continue
+        uniq, inv = np.unique(units, return_inverse=True)
+        ks.append(np.bincount(inv, weights=events.astype(np.float64), minlength=uniq.size))
+        ns.append(np.bincount(inv, minlength=uniq.size).astype(np.float64))
+        gs.append(np.full(uniq.size, gi))
+    if len({int(g[0]) for g in gs}) < 2:
+        return None
+    k, n, g = np.concatenate(ks), np.concatenate(ns), np.concatenate(gs)
+    _, g = np.unique(g, return_inverse=True)
+    n_groups = int(g.max()) + 1
+
+    def stat(labels: np.ndarray) -> float:
+        kk = np.bincount(labels, weights=k, minlength=n_groups)
+        nn = np.bincount(labels, weights=n, minlength=n_groups)
+        r = kk / np.maximum(nn, 1e-12)
+        return float(r.max() - r.min())
+
+    observed = stat(g)
+    rng = np.random.default_rng(seed)
+    hits = sum(1 for _ in range(n_perm) if stat(rng.permutation(g)) >= observed - 1e-12)
+    return (1 + hits) / (1 + n_perm)
+
+
 @dataclass(frozen=True)
 class FairnessReport:
     threshold: float
@@ -104,13 +168,14 @@ class FairnessReport:
     fnir_significant_at_or_above: float | None
     reasons: dict[str, str]
     alpha: float
+    test: str = "fisher-exact two-sided, extreme groups, bonferroni"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "threshold": self.threshold, "alpha": self.alpha, "groups": self.groups,
             "ratio": {m: c.ratio for m, c in self.comparisons.items()},
             "comparisons": {m: c.to_dict() for m, c in self.comparisons.items()},
-            "significance": {"test": "fisher-exact two-sided, extreme groups, bonferroni",
+            "significance": {"test": self.test,
                              "fpir_significant_at_or_below": self.fpir_significant_at_or_below,
                              "fnir_significant_at_or_above": self.fnir_significant_at_or_above},
             "sweep": self.sweep, "reason": self.reasons,
@@ -124,7 +189,8 @@ def _rate(k: int, n: int) -> dict[str, Any]:
 
 
 def fairness_report(groups: Sequence[GroupData], threshold: float,
-                    sweep: Sequence[float] | None = None, alpha: float = 0.05) -> FairnessReport:
+                    sweep: Sequence[float] | None = None, alpha: float = 0.05,
+                    n_perm: int = 2000, seed: int = 0) -> FairnessReport:
     if sweep is None:
         sweep = [float(t) for t in np.round(np.arange(0.80, 1.0001, 0.005), 4)]
     per_group: dict[str, dict[str, Any]] = {}
@@ -135,6 +201,13 @@ def fairness_report(groups: Sequence[GroupData], threshold: float,
         for m in METRICS:
             at[m][gd.name] = c[m]
     comparisons = {m: compare(m, at[m], alpha) for m in METRICS}
+    clustered = bool(groups) and all(gd.has_units for gd in groups)
+    if clustered:
+        for m in METRICS:
+            p = permutation_p(groups, m, threshold, n_perm, seed)
+            c = comparisons[m]
+            comparisons[m] = Comparison(c.metric, c.max_group, c.min_group, c.ratio, c.p_value,
+                                        p is not None and p < alpha, c.reason, p)
     rows = []
     fpir_sig: float | None = None
     fnir_sig: float | None = None
@@ -145,8 +218,13 @@ def fairness_report(groups: Sequence[GroupData], threshold: float,
             cmp = compare(m, {g: cnt[g][m] for g in cnt}, alpha)
             row[m] = {g: (k / n if n else None) for g, (k, n) in ((g, cnt[g][m]) for g in cnt)}
             row[f"{m}_p_value"] = cmp.p_value
-            row[f"{m}_significant"] = cmp.significant
-            if cmp.significant:
+            significant = cmp.significant
+            if clustered:
+                pp = permutation_p(groups, m, t, n_perm, seed)
+                row[f"{m}_p_value_permutation"] = pp
+                significant = pp is not None and pp < alpha
+            row[f"{m}_significant"] = significant
+            if significant:
                 if m == "fpir":
                     fpir_sig = t if fpir_sig is None else max(fpir_sig, t)
                 elif fnir_sig is None:
@@ -163,7 +241,9 @@ def fairness_report(groups: Sequence[GroupData], threshold: float,
     empty = [gd.name for gd in groups if gd.attempts == 0]
     if empty:
         reasons["empty_groups"] = ", ".join(sorted(empty))
-    return FairnessReport(threshold, per_group, comparisons, rows, fpir_sig, fnir_sig, reasons, alpha)
+    test = ("identity-level permutation of max - min group rate (fisher exact reported alongside)"
+            if clustered else "fisher-exact two-sided, extreme groups, bonferroni")
+    return FairnessReport(threshold, per_group, comparisons, rows, fpir_sig, fnir_sig, reasons, alpha, test)
 
 
 def finite_or_none(x: float) -> float | None:

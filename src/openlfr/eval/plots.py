@@ -63,7 +63,7 @@ def det_png(curves: dict[str, DetCurve], path: Path, title: str = "DET (open-set
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     if curves:
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -410,10 +410,17 @@ def fairness_groups(table: EmbeddingTable, dataset: Dataset, groups: dict[int, s
     g = build_gallery(dataset, enrol_per_identity)
     scores = gallery_scores(table, g)
     fta = ~(table.acquired & table.passed)
+    codes = {n: i for i, n in enumerate(sorted(dataset.identities))}
+    row_identity = np.array([codes[n] for n in dataset.labels], np.int64)
     out = []
     for name in sorted(set(groups.values())):
         rows = np.array(sorted(r for r, gr in groups.items() if gr == name), np.int64)
         in_group = np.isin(g.search_rows, rows)
         o = M.search_outcomes(scores[in_group], g.mate[in_group], len(g.identities))
-        out.append(GroupData(name, o, attempts=int(rows.size), failures_to_acquire=int(fta[rows].sum())))
+        srows = g.search_rows[in_group]
+        mated = g.mate[in_group] >= 0
+        out.append(GroupData(name, o, attempts=int(rows.size), failures_to_acquire=int(fta[rows].sum()),
+                             mated_units=row_identity[srows[mated]],
+                             nonmated_units=row_identity[srows[~mated]],
+                             attempt_units=row_identity[rows], attempt_failed=fta[rows]))
     return out, g
