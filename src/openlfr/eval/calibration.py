@@ -17,7 +17,10 @@ intervals from these counts are narrower than the truth. The sample size to reso
 FMR f is n * f >= 1 (``metrics.resolvable``); smaller targets raise ``ConfigError``.
 
 Files: ``<data_dir>/calibration/<family>.json`` where ``family`` is the embedder's
-``family`` (``model_id`` when it has none), so a faster twin of the same network shares it.
+``family`` (``model_id`` when it has none), so a faster twin of the same network shares it. When
+the data dir has none, :func:`load_calibration` falls back to a calibration shipped with the
+package (``openlfr/eval/calibrations/``, measured on lfw-dev with the default pipeline; counts
+only, no images or embeddings), so ``--fpir`` works out of the box for the embedded default.
 """
 
 from __future__ import annotations
@@ -200,11 +203,24 @@ def save_calibration(cal: Calibration, settings: Settings | None = None, path: P
     return target
 
 
+PACKAGED_DIR = Path(__file__).resolve().parent / "calibrations"
+
+
+def calibration_path(model_id: Embedder | str, settings: Settings | None = None) -> Path | None:
+    """Where the calibration for this family is read from: the data dir's, else the packaged one."""
+    name = f"{_safe_name(family_of(model_id))}.json"
+    for p in (calibration_dir(settings) / name, PACKAGED_DIR / name):
+        if p.is_file():
+            return p
+    return None
+
+
 def load_calibration(model_id: Embedder | str, settings: Settings | None = None) -> Calibration:
-    """The calibration for an embedder family (or model id); ``NotFoundError`` when none exists."""
+    """The calibration for an embedder family (or model id): the data dir's, else one shipped with
+    the package; ``NotFoundError`` when neither exists."""
     fam = family_of(model_id)
-    p = calibration_dir(settings) / f"{_safe_name(fam)}.json"
-    if not p.is_file():
+    p = calibration_path(fam, settings)
+    if p is None:
         raise NotFoundError(f"no calibration for embedder {fam}; run `openlfr eval calibrate --images DIR`",
                             code="no_calibration")
     try:
