@@ -135,7 +135,23 @@ def fuse_top2(scores: FloatArray) -> FloatArray:
     return out
 
 
-FUSION_RULES: dict[str, FusionRule] = {"max": fuse_max, "mean": fuse_mean, "top2": fuse_top2}
+def fuse_quality(scores: FloatArray, weights: FloatArray | None = None) -> FloatArray:
+    """Quality-weighted mean: each shot's scores weighted by its shot score (:func:`shot_score`,
+    floored at 0.05 so a poor shot still counts a little); without weights, the plain mean. A
+    single shot decides alone; a sharp frontal shot outweighs blurred or small ones."""
+    s = np.asarray(scores, np.float32)
+    if weights is None:
+        return fuse_mean(s)
+    w = np.maximum(np.asarray(weights, np.float32).reshape(-1), 0.05)
+    out: FloatArray = ((w[:, None] * s).sum(axis=0) / w.sum()).astype(np.float32)
+    return out
+
+
+fuse_quality.uses_quality = True  # type: ignore[attr-defined]
+"""Rules with ``uses_quality`` get the shots' quality scores as ``weights`` (:meth:`Track.fused`)."""
+
+FUSION_RULES: dict[str, FusionRule] = {"max": fuse_max, "mean": fuse_mean, "top2": fuse_top2,
+                                       "quality": fuse_quality}
 
 
 def register_fusion(name: str, rule: FusionRule) -> None:
@@ -216,7 +232,10 @@ class Track:
         if not entries:
             return {}
         m = np.array([[s.scores.get(e, s.floor) for e in entries] for s in self.shots], np.float32)
-        f = rule(m)
+        if getattr(rule, "uses_quality", False):
+            f = rule(m, weights=np.array([s.quality for s in self.shots], np.float32))  # type: ignore[call-arg]
+        else:
+            f = rule(m)
         return {e: float(v) for e, v in zip(entries, f, strict=True)}
 
     def forget(self) -> None:
