@@ -6,10 +6,10 @@ search's top result; 2-core machine shared with other work, one search thread, o
 
 | index | 10k | 100k | 1M |
 |---|---|---|---|
-| exact (numpy ``ExactIndex``) | 1, 0.10 ms | 1, 6.0 ms | 1, 40 ms |
-| HNSW Flat (M=32, efC=80, efSearch=512) | 1.000, 0.44 ms | 1.000, 1.8 ms, 80 s | **0.945**, 5.9 ms, 952 s (*) |
-| IVF-Flat (nlist=4 sqrt(N), nprobe=256) | 1.000, 0.09 ms | **0.975**, 0.7 ms, 7 s | **0.902**, 1.7 ms, 46 s |
-| **4-bit PQ fast-scan + exact re-rank** | 1.000, 0.07 ms | 1.000, 0.18 ms, 1.9 s | 1.000, 1.2 ms, 6.4 s |
+| exact (numpy ``ExactIndex``) | 1, 0.11 ms | 1, 3.6 ms | 1, 52 ms |
+| HNSW Flat (M=32, efC=80, efSearch=512) | 1.000, 0.52 ms | 1.000, 1.8 ms, 64 s | **0.945**, 5.9 ms, 952 s (*) |
+| IVF-Flat (nlist=4 sqrt(N), nprobe=256) | 1.000, 0.09 ms | **0.975**, 0.7 ms, 4 s | **0.902**, 1.8 ms, 51 s |
+| **4-bit PQ fast-scan + exact re-rank** | 1.000, 0.07 ms | 1.000, 0.19 ms, 1.9 s | 1.000, 1.1 ms, 26 s |
 
 (recall, p50 latency, build time; 1000 planted queries per size; (*) an earlier run, 2 build threads.
 The PQ codes use d/2 sub-quantisers of 4 bits.)
