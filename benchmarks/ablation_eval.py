@@ -35,7 +35,7 @@ _correct: dict[str, np.ndarray] = {}
 def cfg(up: int = 1, detector: str = "dlib-hog", embedder: str = FAST, points: int = 5,
         padding: float | None = None, jitter: int = 0, fallback: str = "box", redetect: str | None = None,
         redetect_options: dict[str, Any] | None = None, preprocess: str = "none",
-        flip: bool = False) -> EvalPipeline:
+        flip: bool = False, tta_jitter: int = 0) -> EvalPipeline:
     det_opts: dict[str, Any] = {"upsample": up, "min_face_px": 40}
     emb_opts: dict[str, Any] = {"jitter": jitter} if jitter else {}
     al: dict[str, Any] = {}
@@ -48,7 +48,7 @@ def cfg(up: int = 1, detector: str = "dlib-hog", embedder: str = FAST, points: i
                             embedder_options=emb_opts, aligner_options=al),
         choice=FaceChoice(fallback=fallback, redetect=redetect,  # type: ignore[arg-type]
                           redetect_options=redetect_options or {}, preprocess=preprocess,  # type: ignore[arg-type]
-                          flip=flip))
+                          flip=flip, jitter=tta_jitter))
 
 
 CONFIGS: dict[str, tuple[str, EvalPipeline]] = {
@@ -72,9 +72,11 @@ CONFIGS: dict[str, tuple[str, EvalPipeline]] = {
     "hog-up1-68pt-redetect-mmod": ("HOG up1, 68-point, MMOD on misses, then centre box",
                                    cfg(up=1, points=68, redetect="dlib-mmod",
                                        redetect_options={"upsample": 1, "min_face_px": 40})),
-    "hog-up1-68pt-jitter10": ("HOG up1, 68-point, dlib descriptor with 10 jitters",
-                              cfg(up=1, points=68, embedder="dlib-resnet", jitter=10)),
-    "mmod-up1": ("MMOD CNN detector (upsample 1), 5-point", cfg(detector="dlib-mmod", up=1)),
+    "hog-up1-68pt-jitter10": ("HOG up1, 68-point, 10 jitters (dlib.jitter_image, descriptor on onnx)",
+                              cfg(up=1, points=68, tta_jitter=10)),
+    "hog-up1-jitter10-onnx": ("HOG up1, 10 jitters (dlib.jitter_image, descriptor on onnxruntime: "
+                              "what dlib's num_jitters=10 computes)", cfg(up=1, tta_jitter=10)),
+    "mmod-up0": ("MMOD CNN detector (no upsampling), 5-point", cfg(detector="dlib-mmod", up=0)),
     "hog-up1-dlib": ("HOG up1 with dlib's own descriptor (parity check)", cfg(up=1, embedder="dlib-resnet")),
     "hog-up1-jitter10": ("HOG up1, dlib descriptor with 10 jitters", cfg(up=1, embedder="dlib-resnet", jitter=10)),
 }

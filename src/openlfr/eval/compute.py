@@ -52,7 +52,7 @@ LFW_HOG_BOX = (0.268, 0.320, 0.704, 0.752)
 
 # Face-choice options added after caches existed: left out of the key at these values so that
 # existing cache entries stay valid.
-_KEY_OMIT_IF: dict[str, Any] = {"flip": False}
+_KEY_OMIT_IF: dict[str, Any] = {"flip": False, "jitter": 0}
 
 _ONNX_EMBEDDERS = frozenset({"dlib-resnet-onnx", "onnx-arcface"})
 _ONNX_DETECTORS = frozenset({"yunet", "scrfd"})
@@ -75,6 +75,9 @@ class FaceChoice(BaseModel):
         "none", description="Grey-level preprocessing before detection (an ablation option).")
     flip: bool = Field(False, description="Average the embeddings of the chip and its mirror image "
                                           "(test-time augmentation; an ablation option, not in the engine).")
+    jitter: int = Field(0, ge=0, le=100, description=(
+        "Average the raw descriptors of N chips jittered by dlib.jitter_image, as dlib's "
+        "compute_face_descriptor(num_jitters=N) does; lets the fast ONNX twin reproduce dlib's jitter."))
 
 
 class EvalPipeline(BaseModel):
@@ -184,6 +187,8 @@ class ImageEmbedder:
         f = analysis.faces
         assert f.embedding is not None and f.quality is not None
         emb = f.embedding[0].astype(np.float32)
+        if choice.jitter > 0:
+            emb = self._jittered(analysis.chips[0], choice.jitter)
         if choice.flip:
             mirrored = self.engine.embedder.embed(np.ascontiguousarray(analysis.chips[:, :, ::-1]))[0]
             both = emb + mirrored
@@ -191,6 +196,15 @@ class ImageEmbedder:
         return Record(embedding=emb, status=status,
                       box=f.xyxy[0].astype(np.float32), quality=f.quality[0].astype(np.float32),
                       passed=bool(analysis.gate.passed[0]), n_faces=n_faces)
+
+    def _jittered(self, chip: Image, n: int) -> FloatArray:
+        import dlib
+
+        jittered = np.stack([np.asarray(j, np.uint8) for j in dlib.jitter_image(np.ascontiguousarray(chip), n)])
+        emb = self.engine.embedder
+        raw = emb.embed_raw(jittered) if hasattr(emb, "embed_raw") else emb.embed(jittered)
+        mean = np.asarray(raw, np.float64).mean(axis=0)
+        return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
     def embed_bytes(self, data: bytes, name: str) -> Record:
         try:
