@@ -94,6 +94,10 @@ largest): measured on 200 lfw-dev faces pasted at each size into one grey model 
 positions; detected in >= 90% (short-range: 92.5% at 20 px, 99.5% at 24, 99% at 128, 0% at 150;
 full-range: 90% at 24, 98.5% at 32-80, 93.5% at 96, 75% at 112)."""
 
+_BAND = 0.8
+"""Successive scales differ by the ratio ``_BAND`` x largest / smallest reliable face, so that the face
+sizes each scale covers overlap by a factor 1 / ``_BAND``."""
+
 _DLIB_BOX: dict[str, tuple[float, float, float]] = {
     "short": (-0.040, -0.036, 1.012),
     "full": (-0.033, 0.0, 0.945),
@@ -239,7 +243,7 @@ def plan_windows(width: int, height: int, spec: ModelSpec, min_face_px: float, t
     """
     lo, hi = reliable or _RELIABLE[spec.name]
     s = spec.size
-    ratio = 0.8 * hi / lo if spec.resizable else min(2.0, 0.8 * hi / lo)
+    ratio = _BAND * hi / lo if spec.resizable else min(2.0, _BAND * hi / lo)
     fit = s / max(width, height)  # the whole frame in one model input
     scales = [max(lo / min_face_px, fit)] if tiles != 0 else [fit]
     while hi / scales[-1] < min(width, height) and scales[-1] > fit:
@@ -318,8 +322,11 @@ class BlazeFaceDetector:
         self._reg, self._cls = by_last[16], by_last[1]
         self._lock = threading.Lock()
         self._anchors: dict[tuple[int, int], np.ndarray] = {}
+        # options that change the boxes are part of the id (alerts and caches record it)
         self.model_id = (f"blazeface-{range}@{_sha256(self.path)[:12]}/min{min_face_px}"
-                         + ("" if tiles == "auto" else "/t0"))
+                         + ("" if tiles == "auto" else "/t0") + ("" if box == "dlib" else "/native")
+                         + ("" if thr == self.spec.score_threshold else f"/s{thr:g}")
+                         + ("" if self.nms_threshold == 0.3 else f"/nms{self.nms_threshold:g}"))
 
     # -- network ---------------------------------------------------------------------------------
 
