@@ -76,8 +76,9 @@ def main() -> None:
             for i in range(n):
                 e = WatchlistEntry(watchlist_id=wl["id"], person_id=f"p{i}", display_name=f"p{i}", added_by="bench")
                 img = ReferenceImage(entry=e, image_enc=blank, width=1, height=1)
-                img.embeddings.append(ReferenceEmbedding(model_family=family, model_id=ctx.engine.embedder.model_id,
-                                                         dim=vecs.shape[1], vector_enc=ctx.cipher.encrypt(vecs[i].tobytes())))
+                img.embeddings.append(ReferenceEmbedding(
+                    model_family=family, model_id=ctx.engine.embedder.model_id, dim=vecs.shape[1],
+                    vector_enc=ctx.cipher.encrypt(vecs[i].tobytes())))
                 s.add(img)
         times = []
         for p in probes:

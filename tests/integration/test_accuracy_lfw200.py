@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import run_cli
 
 log = logging.getLogger(__name__)
@@ -18,7 +17,8 @@ def _centre_face(faces: list[dict], size: tuple[int, int]) -> dict | None:
     if not faces:
         return None
     cx, cy = size[0] / 2, size[1] / 2
-    return min(faces, key=lambda f: ((f["box"][0] + f["box"][2]) / 2 - cx) ** 2 + ((f["box"][1] + f["box"][3]) / 2 - cy) ** 2)
+    return min(faces, key=lambda f: ((f["box"][0] + f["box"][2]) / 2 - cx) ** 2
+               + ((f["box"][1] + f["box"][3]) / 2 - cy) ** 2)
 
 
 @pytest.mark.slow

@@ -10,7 +10,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import TEST_DATA
 
 FACES = TEST_DATA / "faces"
@@ -113,8 +112,7 @@ def test_check_stores_nothing_about_the_probe(enrolled: Path, cli) -> None:  # t
     for table, rows in before_rows.items():
         if table == "audit_events":
             assert len(after_rows[table]) == len(rows) + 1
-            event = after_rows[table][-1] if after_rows[table][-1] not in rows else \
-                [r for r in after_rows[table] if r not in rows][0]
+            event = next(r for r in after_rows[table] if r not in rows)
             assert "check" in event
             assert str(probe) not in json.dumps(event, default=str)
         else:
@@ -201,7 +199,7 @@ def test_add_rejects_bad_photos_and_keeps_the_rest(enrolled: Path, cli, tmp_path
     assert res["accepted_images"] == 1 and res["rejected_images"] == 1
     assert res["rejected"][0]["reason"].startswith("unreadable:")
     show = json.loads(_ok(cli("watchlist", "show", "demo", "--json")).stdout)
-    gore = [e for e in show["entries"] if e["person_id"] == "Al_Gore"][0]
+    gore = next(e for e in show["entries"] if e["person_id"] == "Al_Gore")
     assert gore["images"] == 2
     # a person none of whose photos is usable leaves no entry
     res = json.loads(cli("watchlist", "add", "demo", "--person", "Nobody", "--image", str(bad), "--json").stdout)

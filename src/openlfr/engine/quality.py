@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from openlfr.engine.protocols import Chips
-from openlfr.types import QUALITY_FIELDS, BoolArray, FaceBatch, FloatArray
+from openlfr.types import QUALITY_FIELDS, BoolArray, FloatArray
 
 
 class QualityGate(BaseModel):
@@ -83,7 +83,8 @@ def apply_gate(quality: FloatArray, gate: QualityGate) -> GateResult:
     reasons: list[list[str]] = [[] for _ in range(n)]
     col = {name: i for i, name in enumerate(QUALITY_FIELDS)}
     checks = [
-        ("inter_eye_px", lambda v: v < gate.min_inter_eye_px, f"face too small (inter-eye < {gate.min_inter_eye_px:g} px)"),
+        ("inter_eye_px", lambda v: v < gate.min_inter_eye_px,
+         f"face too small (inter-eye < {gate.min_inter_eye_px:g} px)"),
         ("sharpness", lambda v: v < gate.min_sharpness, f"blurred (sharpness < {gate.min_sharpness:g})"),
         ("brightness", lambda v: v < gate.min_brightness, f"too dark (brightness < {gate.min_brightness:g})"),
         ("brightness", lambda v: v > gate.max_brightness, f"overexposed (brightness > {gate.max_brightness:g})"),

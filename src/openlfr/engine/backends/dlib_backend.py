@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from openlfr.engine.protocols import ChipSpec, Chips, l2_normalise
+from openlfr.engine.protocols import Chips, ChipSpec, l2_normalise
 from openlfr.engine.registry import register
 from openlfr.errors import ModelError
 from openlfr.types import FaceBatch, FloatArray, Image
@@ -118,7 +118,7 @@ class DlibAligner:
     def shapes(self, image: Image, faces: FaceBatch) -> list[Any]:
         out = []
         for x1, y1, x2, y2 in faces.xyxy:
-            rect = dlib.rectangle(int(round(x1)), int(round(y1)), int(round(x2)) - 1, int(round(y2)) - 1)
+            rect = dlib.rectangle(round(x1), round(y1), round(x2) - 1, round(y2) - 1)
             out.append(self._sp(image, rect))
         return out
 
