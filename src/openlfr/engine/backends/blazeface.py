@@ -98,6 +98,10 @@ _BAND = 0.8
 """Successive scales differ by the ratio ``_BAND`` x largest / smallest reliable face, so that the face
 sizes each scale covers overlap by a factor 1 / ``_BAND``."""
 
+_BAND_MARGIN = (0.9, 1.1)
+"""A scale keeps detections whose side (input pixels) is within these multiples of the reliable
+range (except below it at the finest scale and above it at the coarsest)."""
+
 _DLIB_BOX: dict[str, tuple[float, float, float]] = {
     "short": (-0.040, -0.036, 1.012),
     "full": (-0.033, 0.0, 0.945),
@@ -377,6 +381,8 @@ class BlazeFaceDetector:
         if windows is None:
             windows = plan_windows(w, h, self.spec, self.min_face_px, self.tiles)
         s = self.spec.size
+        lo, hi = _RELIABLE[self.spec.name]
+        finest, coarsest = max(w_.scale for w_ in windows), min(w_.scale for w_ in windows)
         boxes_l, scores_l, kps_l = [], [], []
         resized: dict[float, np.ndarray] = {}
         for win in windows:
@@ -401,6 +407,14 @@ class BlazeFaceDetector:
             ctr = (b[:, :2] + b[:, 2:]) / 2.0
             c = win.core
             keep = (ctr[:, 0] >= c[0]) & (ctr[:, 0] < c[2]) & (ctr[:, 1] >= c[1]) & (ctr[:, 1] < c[3])
+            # each scale answers only for the face sizes it sees reliably (with a 10% margin; the
+            # finest and coarsest scales also for anything smaller / larger): out of its band a
+            # model makes boxes such as one straddling two small faces
+            side = ((b[:, 2] - b[:, 0]) + (b[:, 3] - b[:, 1])) / 2.0
+            if win.scale != finest:
+                keep &= side >= _BAND_MARGIN[0] * lo
+            if win.scale != coarsest:
+                keep &= side <= _BAND_MARGIN[1] * hi
             boxes_l.append(b[keep] / win.scale)
             kps_l.append(k[keep] / win.scale)
             scores_l.append(sc[keep])
