@@ -43,6 +43,11 @@ class Settings(BaseSettings):
                                       "descriptor through onnxruntime (same vectors as dlib-resnet, ~10-20x "
                                       "faster).")
     hog_upsample: int = Field(default=1, ge=0, le=3, description="HOG detector upsampling steps.")
+    detector_model: str | None = Field(
+        default=None, description="Detector model file (path) or model-store name (ONNX detectors); "
+                                  "default: the backend's own default name.")
+    embedder_model: str | None = Field(
+        default=None, description="Embedder model file (path) or model-store name (onnx-arcface needs one).")
     min_face_px: int = Field(default=40, ge=8, le=2000, description="Smallest face box side kept (px).")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024,
                                   description="Largest accepted image file.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
@@ -16,8 +17,12 @@ def engine_config_from_settings(settings: Settings, **overrides: Any) -> EngineC
     det_opts: dict[str, Any] = {"min_face_px": settings.min_face_px}
     if settings.detector == "dlib-hog":
         det_opts["upsample"] = settings.hog_upsample
+    emb_opts: dict[str, Any] = {}
+    for ref, opts in ((settings.detector_model, det_opts), (settings.embedder_model, emb_opts)):
+        if ref:
+            opts["path" if Path(ref).expanduser().is_file() else "model"] = ref
     return EngineConfig(detector=settings.detector, detector_options=det_opts,
-                        embedder=settings.embedder, **overrides)
+                        embedder=settings.embedder, embedder_options=emb_opts, **overrides)
 
 
 class AppContext:
