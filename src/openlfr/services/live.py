@@ -166,6 +166,7 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
     emb = plan.models.get("embedder") or base.embedder
     engine_cfg = EngineConfig(detector=det, embedder=emb,
                               detector_options=base.detector_options if det == base.detector else {},
+                              embedder_options=base.embedder_options if emb == base.embedder else {},
                               gate=base.gate)
     run_ctx = AppContext(ctx.settings, engine_config=engine_cfg)
     index, _meta = load_index(run_ctx, plan.watchlist)
