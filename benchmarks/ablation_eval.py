@@ -74,6 +74,8 @@ CONFIGS: dict[str, tuple[str, EvalPipeline]] = {
                                        redetect_options={"upsample": 1, "min_face_px": 40})),
     "hog-up1-68pt-jitter10": ("HOG up1, 68-point, 10 jitters (dlib.jitter_image, descriptor on onnx)",
                               cfg(up=1, points=68, tta_jitter=10)),
+    "hog-up1-68pt-jitter30": ("HOG up1, 68-point, 30 jitters (dlib.jitter_image, descriptor on onnx)",
+                              cfg(up=1, points=68, tta_jitter=30)),
     "hog-up1-jitter10-onnx": ("HOG up1, 10 jitters (dlib.jitter_image, descriptor on onnxruntime: "
                               "what dlib's num_jitters=10 computes)", cfg(up=1, tta_jitter=10)),
     "mmod-up0": ("MMOD CNN detector (no upsampling), 5-point", cfg(detector="dlib-mmod", up=0)),
