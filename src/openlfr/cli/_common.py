@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import typer
@@ -35,3 +36,27 @@ def progress(items: Iterable[T], total: int | None, label: str, quiet: bool = Fa
         for item in items:
             yield item
             bar.advance(task)
+
+
+@contextmanager
+def progress_callback(label: str, quiet: bool = False) -> Iterator[Callable[[int, int | None], None]]:
+    """A ``(done, total)`` callback that drives a rich progress bar on a terminal (stderr) and does
+    nothing with ``--json`` or when stderr is not a TTY; the bar is stopped on exit."""
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int | None) -> None:
+        if quiet or not sys.stderr.isatty():
+            return
+        if "bar" not in state:
+            from rich.progress import Progress
+
+            bar = Progress(transient=True)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task(label, total=total)
+        state["bar"].update(state["task"], completed=done)
+
+    try:
+        yield update
+    finally:
+        if "bar" in state:
+            state["bar"].stop()

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from openlfr.cli._common import emit_json, settings
+from openlfr.cli._common import emit_json, progress_callback, settings
 
 
 def _live_config(analysis_fps: float | None, analysis_width: int | None, fusion: str | None,
@@ -146,27 +146,11 @@ def search(path: Path,
     from openlfr.services.context import AppContext
 
     ctx = AppContext(settings())
-    bar: Any = None
-    task: Any = None
-
-    def progress(done: int, total: int | None) -> None:
-        nonlocal bar, task
-        if json_out or not sys.stderr.isatty():
-            return
-        if bar is None:
-            from rich.progress import Progress
-
-            bar = Progress(transient=True)
-            bar.start()
-            task = bar.add_task("searching", total=total)
-        bar.update(task, completed=done)
-
     try:
-        result = retro.search(ctx, path, watchlist, threshold=threshold, fpir=fpir, fps=fps,
-                              progress=progress, report=out)
+        with progress_callback("searching", quiet=json_out) as progress:
+            result = retro.search(ctx, path, watchlist, threshold=threshold, fpir=fpir, fps=fps,
+                                  progress=progress, report=out)
     finally:
-        if bar is not None:
-            bar.stop()
         ctx.close()
     if json_out:
         emit_json(result)

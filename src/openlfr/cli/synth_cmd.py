@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from openlfr.cli._common import emit_json
+from openlfr.cli._common import emit_json, progress_callback
 
 synth_app = typer.Typer(no_args_is_help=True, help="Synthetic test material (walk-through videos).")
 
@@ -46,26 +45,8 @@ def walkthrough(
     cfg = SynthConfig(people=people, watchlisted=watchlisted, seed=seed, size=_size(size), fps=fps,
                       enrol_images=enrol_images, pass_images=pass_images)
     wl_dir = watchlist_dir or out.with_name(out.stem + ".watchlist")
-    bar: Any = None
-    task: Any = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar, task
-        if json_out or not sys.stderr.isatty():
-            return
-        if bar is None:
-            from rich.progress import Progress
-
-            bar = Progress(transient=True)
-            bar.start()
-            task = bar.add_task("rendering", total=total)
-        bar.update(task, completed=done)
-
-    try:
+    with progress_callback("rendering", quiet=json_out) as progress:
         result = render(images, out, truth, cfg, watchlist_dir=wl_dir, progress=progress)
-    finally:
-        if bar is not None:
-            bar.stop()
     if json_out:
         emit_json(result)
     else:

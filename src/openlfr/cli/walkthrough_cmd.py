@@ -7,13 +7,12 @@ command module); if that module is absent, registers a minimal ``eval`` group of
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from openlfr.cli._common import emit_json, settings
+from openlfr.cli._common import emit_json, progress_callback, settings
 
 
 def walkthrough(
@@ -63,26 +62,8 @@ def walkthrough(
         index, _meta = load_index(ctx, watchlist)
     thr = resolve_threshold(ctx, threshold, fpir, index.size)
     cfg = _live_config(None, analysis_width, fusion, max_attempts)
-    bar: Any = None
-    task: Any = None
-
-    def progress(done: int, total: int | None) -> None:
-        nonlocal bar, task
-        if json_out or not sys.stderr.isatty():
-            return
-        if bar is None:
-            from rich.progress import Progress
-
-            bar = Progress(transient=True)
-            bar.start()
-            task = bar.add_task("evaluating", total=total)
-        bar.update(task, completed=done)
-
-    try:
+    with progress_callback("evaluating", quiet=json_out) as progress:
         result = evaluate(ctx.engine, index, thr, video, truth_d, cfg, progress=progress).to_dict()
-    finally:
-        if bar is not None:
-            bar.stop()
     result["video"] = str(video)
     result["watchlist"] = watchlist
     if out is not None:
