@@ -58,10 +58,16 @@ def _pipeline(detector: str | None, embedder: str | None, upsample: int | None, 
 
     if fallback not in ("box", "none"):
         raise ConfigError(f"--fallback must be 'box' or 'none', got {fallback!r}", code="bad_option")
+    from openlfr.settings import load_settings
+
+    # dlib's jitter on the ONNX twin: the same jittered chips (dlib.jitter_image), same vectors
+    twin_jitter = 0
+    if jitter and (embedder or load_settings().embedder) == "dlib-resnet-onnx":
+        twin_jitter, jitter = jitter, None
     cfg = engine_config(detector, embedder, upsample=upsample, jitter=jitter, detector_model=detector_model,
                         embedder_model=embedder_model, detector_option=detector_option,
                         embedder_option=embedder_option, landmarks=landmarks, padding=padding)
-    choice = FaceChoice.model_validate({"fallback": fallback, "redetect": redetect})
+    choice = FaceChoice.model_validate({"fallback": fallback, "redetect": redetect, "jitter": twin_jitter})
     return EvalPipeline(engine=cfg, choice=choice)
 
 
