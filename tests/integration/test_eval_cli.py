@@ -90,7 +90,9 @@ def test_identify_slice(env: dict[str, str], slice_dir: Path, tmp_path: Path) ->
     assert 0.0 <= out["fnir_at_fpir"]["0.01"] <= 1.0 and 0.5 < out["threshold_at_fpir"]["0.01"] < 1.0
     assert out["fnir_at_fpir"]["0.001"] is None and out["fnir_at_fpir"]["0.0001"] is None
     assert "150 non-mated searches" in out["reason"]["0.001"]
-    assert out["at_threshold"]["threshold"] == pytest.approx(0.984)   # the default threshold
+    from openlfr.engine.thresholds import DEFAULT_THRESHOLDS
+
+    assert out["at_threshold"]["threshold"] == DEFAULT_THRESHOLDS[out["models"]["family"]]
     assert plot.is_file()
     sampled = ok(run_cli("eval", "identify", "--images", str(slice_dir), *FAST, "--json",
                          "--watchlist-size", "10", "--seed", "3", env=env))
