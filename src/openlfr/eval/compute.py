@@ -204,7 +204,8 @@ class ImageEmbedder:
         emb = self.engine.embedder
         raw = emb.embed_raw(jittered) if hasattr(emb, "embed_raw") else emb.embed(jittered)
         mean = np.asarray(raw, np.float64).mean(axis=0)
-        return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+        out: FloatArray = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+        return out
 
     def embed_bytes(self, data: bytes, name: str) -> Record:
         try:

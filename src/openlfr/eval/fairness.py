@@ -205,9 +205,9 @@ def fairness_report(groups: Sequence[GroupData], threshold: float,
     if clustered:
         for m in METRICS:
             p = permutation_p(groups, m, threshold, n_perm, seed)
-            c = comparisons[m]
-            comparisons[m] = Comparison(c.metric, c.max_group, c.min_group, c.ratio, c.p_value,
-                                        p is not None and p < alpha, c.reason, p)
+            fc = comparisons[m]
+            comparisons[m] = Comparison(fc.metric, fc.max_group, fc.min_group, fc.ratio, fc.p_value,
+                                        p is not None and p < alpha, fc.reason, p)
     rows = []
     fpir_sig: float | None = None
     fnir_sig: float | None = None
