@@ -21,6 +21,22 @@ class VectorIndex(Protocol):
         ...
 
 
+def prepare_queries(queries: FloatArray, k: int, n: int, dim: int) -> tuple[FloatArray, int]:
+    """Queries as a float32 (m, d) array and the number of results to return, min(k, n); 0 when
+    there is nothing to search. Raises ValueError on a dimension mismatch."""
+    q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+    kk = min(max(k, 0), n)
+    if kk == 0 or q.shape[0] == 0:
+        return q, 0
+    if q.shape[1] != dim:
+        raise ValueError(f"query dimension {q.shape[1]} != index dimension {dim}")
+    return q, kk
+
+
+def empty_result(m: int) -> tuple[FloatArray, IntArray]:
+    return np.zeros((m, 0), np.float32), np.zeros((m, 0), np.int64)
+
+
 class ExactIndex:
     """Exact top-k over L2-normalised vectors; score = (1 + cos) / 2."""
 
@@ -38,13 +54,10 @@ class ExactIndex:
         return int(self._vecs.shape[0])
 
     def search(self, queries: FloatArray, k: int) -> tuple[FloatArray, IntArray]:
-        q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         n = len(self)
-        kk = min(max(k, 0), n)
-        if kk == 0 or q.shape[0] == 0:
-            return np.zeros((q.shape[0], 0), np.float32), np.zeros((q.shape[0], 0), np.int64)
-        if q.shape[1] != self.dim:
-            raise ValueError(f"query dimension {q.shape[1]} != index dimension {self.dim}")
+        q, kk = prepare_queries(queries, k, n, self.dim)
+        if kk == 0:
+            return empty_result(q.shape[0])
         sims = l2_normalise(q) @ self._vecs.T  # (m, n)
         if kk < n:
             part = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]

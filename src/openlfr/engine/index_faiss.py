@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from openlfr.engine.index import ExactIndex, VectorIndex
+from openlfr.engine.index import ExactIndex, VectorIndex, empty_result, prepare_queries
 from openlfr.engine.protocols import cosine_to_score, l2_normalise
 from openlfr.errors import ConfigError
 from openlfr.types import FloatArray, IntArray
@@ -132,13 +132,9 @@ class FaissIndex:
         return int(self._index.ntotal)
 
     def search(self, queries: FloatArray, k: int) -> tuple[FloatArray, IntArray]:
-        q = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        n = len(self)
-        kk = min(max(k, 0), n)
-        if kk == 0 or q.shape[0] == 0:
-            return np.zeros((q.shape[0], 0), np.float32), np.zeros((q.shape[0], 0), np.int64)
-        if q.shape[1] != self.dim:
-            raise ValueError(f"query dimension {q.shape[1]} != index dimension {self.dim}")
+        q, kk = prepare_queries(queries, k, len(self), self.dim)
+        if kk == 0:
+            return empty_result(q.shape[0])
         if self.kind == "hnsw":
             self._index.hnsw.efSearch = max(self.ef_search, kk)
         elif self.kind == "pq-refine":
