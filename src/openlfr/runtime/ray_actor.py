@@ -122,10 +122,12 @@ class ResumableAnalyser(LiveAnalyser):
 
     def __init__(self, engine: FaceEngine, index: WatchlistIndex, threshold: float, camera: str,
                  config: Any, *, emit: Any, resume: Resume | None = None, flush_s: float = 0.5,
-                 **kwargs: Any) -> None:
+                 flush_frames: int = 8, **kwargs: Any) -> None:
         super().__init__(engine, index, threshold, camera, config, **kwargs)
         self._emit = emit
         self._flush_s = flush_s
+        self._flush_frames = flush_frames
+        self._since_flush = 0
         self._pending: Counter[str] = Counter()
         self._through: float | None = None
         self._cp: dict[str, Any] | None = None
@@ -146,14 +148,18 @@ class ResumableAnalyser(LiveAnalyser):
         deltas = {k: int(v) for k, v in self._pending.items() if v}
         self._pending.clear()
         self._last_flush = time.monotonic()
+        self._since_flush = 0
         if deltas or final or self._through is not None:
             self._emit(FrameCounts(self.camera, deltas, self._through, self._cp, final))
 
     def process(self, frame: Frame, keep_image: bool = False) -> FrameResult:
         # Counters of earlier frames go out here, after the worker emitted those frames' alerts:
-        # a watermark the central process holds therefore never runs ahead of an alert.
-        if time.monotonic() - self._last_flush >= self._flush_s:
+        # a watermark the central process holds therefore never runs ahead of an alert. Every
+        # ``flush_frames`` frames as well as every ``flush_s`` seconds, so that a short clip analysed
+        # quickly still leaves several watermarks (resume points) behind, however fast the machine.
+        if self._since_flush >= self._flush_frames or time.monotonic() - self._last_flush >= self._flush_s:
             self._flush()
+        self._since_flush += 1
         with self._index_lock:
             new, self._new_index = self._new_index, None
         if new is not None:
