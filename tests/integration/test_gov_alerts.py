@@ -167,15 +167,26 @@ def test_legal_holds(live: tuple[Any, Any]) -> None:
         asvc.place_hold(ctx, "op", "operator", "case 1", alert=a_id)
     with pytest.raises(InputError):
         asvc.place_hold(ctx, "sup", "supervisor", " ", alert=a_id)
+    other = sink.store(make_alert(plan, ctx, "Al_Gore", PROBE))
     h = asvc.place_hold(ctx, "sup", "supervisor", "case 2024/118", alert=a_id)
     assert asvc.show_alert(ctx, a_id)["legal_hold"] is True
+
+    def listed_holds() -> dict[int, bool]:
+        # the list (batched queries) says what show_alert says, alert by alert
+        rows = asvc.list_alerts(ctx, deployment=plan.deployment_id)["data"]
+        assert all(r == asvc.show_alert(ctx, r["id"]) for r in rows)
+        return {r["id"]: r["legal_hold"] for r in rows if r["id"] in (a_id, other)}
+
+    assert listed_holds() == {a_id: True, other: False}
     hd = asvc.place_hold(ctx, "sup", "supervisor", "inquiry", deployment=plan.deployment_id)
     assert [x["id"] for x in asvc.list_holds(ctx)] == [h["id"], hd["id"]]
     asvc.release_hold(ctx, h["id"], "sup", "supervisor", "case closed")
     with pytest.raises(ConflictError):
         asvc.release_hold(ctx, h["id"], "sup", "supervisor")
     assert asvc.show_alert(ctx, a_id)["legal_hold"] is True  # still held through the deployment
+    assert listed_holds() == {a_id: True, other: True}
     asvc.release_hold(ctx, hd["id"], "sup", "admin")
     assert asvc.show_alert(ctx, a_id)["legal_hold"] is False
+    assert listed_holds() == {a_id: False, other: False}
     acts = _actions(ctx)
     assert acts.count("legal_hold.place") == 2 and acts.count("legal_hold.release") == 2

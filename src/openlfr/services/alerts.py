@@ -196,25 +196,40 @@ def _iso(dt: datetime | None) -> str | None:
     return None if d is None else d.isoformat()
 
 
-def _held(s: Session, a: Alert) -> bool:
-    conds = [LegalHold.alert_id == a.id]
-    if a.deployment_id is not None:
-        conds.append(LegalHold.deployment_id == a.deployment_id)
-    return bool(s.scalar(select(func.count()).select_from(LegalHold)
-                         .where(LegalHold.released_at.is_(None), or_(*conds))))
+def alert_dicts(s: Session, alerts: list[Alert]) -> list[dict[str, Any]]:
+    """Metadata only, never image bytes. Three queries for any number of alerts: the alerts, their
+    image kinds and the active legal holds that cover them (by alert or by deployment)."""
+    ids = [a.id for a in alerts]
+    kinds: dict[int, list[str]] = {i: [] for i in ids}
+    held_alerts: set[int] = set()
+    held_deployments: set[int] = set()
+    if ids:
+        for alert_id, kind in s.execute(select(AlertImage.alert_id, AlertImage.kind)
+                                        .where(AlertImage.alert_id.in_(ids))):
+            kinds[alert_id].append(kind)
+        deployments = {a.deployment_id for a in alerts if a.deployment_id is not None}
+        conds = [LegalHold.alert_id.in_(ids)]
+        if deployments:
+            conds.append(LegalHold.deployment_id.in_(deployments))
+        for h_alert, h_deployment in s.execute(select(LegalHold.alert_id, LegalHold.deployment_id)
+                                               .where(LegalHold.released_at.is_(None), or_(*conds))):
+            if h_alert is not None:
+                held_alerts.add(h_alert)
+            if h_deployment is not None:
+                held_deployments.add(h_deployment)
+    return [{"id": a.id, "alert_uid": a.alert_uid, "deployment_id": a.deployment_id, "camera": a.camera,
+             "occurred_at": _iso(a.occurred_at), "received_at": _iso(a.received_at),
+             "person_id": a.person_id, "name": a.display_name, "category": a.category, "entry_id": a.entry_id,
+             "score": a.score, "threshold": a.threshold, "track_id": a.track_id, "box": a.box,
+             "models": a.models, "verdict": a.verdict, "adjudicated": a.verdict is not None,
+             "outcome": a.outcome, "note": a.note, "adjudicated_by": a.adjudicated_by,
+             "adjudicated_at": _iso(a.adjudicated_at), "images": sorted(kinds[a.id]),
+             "legal_hold": a.id in held_alerts or a.deployment_id in held_deployments,
+             "purged_at": _iso(a.purged_at), "purge_reason": a.purge_reason} for a in alerts]
 
 
 def alert_dict(s: Session, a: Alert) -> dict[str, Any]:
-    """Metadata only, never image bytes."""
-    kinds = sorted(s.scalars(select(AlertImage.kind).where(AlertImage.alert_id == a.id)))
-    return {"id": a.id, "alert_uid": a.alert_uid, "deployment_id": a.deployment_id, "camera": a.camera,
-            "occurred_at": _iso(a.occurred_at), "received_at": _iso(a.received_at),
-            "person_id": a.person_id, "name": a.display_name, "category": a.category, "entry_id": a.entry_id,
-            "score": a.score, "threshold": a.threshold, "track_id": a.track_id, "box": a.box,
-            "models": a.models, "verdict": a.verdict, "adjudicated": a.verdict is not None,
-            "outcome": a.outcome, "note": a.note, "adjudicated_by": a.adjudicated_by,
-            "adjudicated_at": _iso(a.adjudicated_at), "images": kinds, "legal_hold": _held(s, a),
-            "purged_at": _iso(a.purged_at), "purge_reason": a.purge_reason}
+    return alert_dicts(s, [a])[0]
 
 
 def list_alerts(ctx: AppContext, deployment: int | None = None, unadjudicated: bool = False,
@@ -232,7 +247,7 @@ def list_alerts(ctx: AppContext, deployment: int | None = None, unadjudicated: b
             q = q.where(Alert.purged_at.is_(None))
         count = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
         rows = s.scalars(q.order_by(Alert.occurred_at.desc(), Alert.id.desc()).limit(limit).offset(offset))
-        return {"data": [alert_dict(s, a) for a in rows], "count": count}
+        return {"data": alert_dicts(s, list(rows)), "count": count}
 
 
 def show_alert(ctx: AppContext, ref: int | str) -> dict[str, Any]:
