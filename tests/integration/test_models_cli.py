@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.shared_data
@@ -60,7 +61,10 @@ def test_models_add_list_remove(cli, shared_models: Path, data_dir: Path) -> Non
     before = _list(cli)
     names = {m["name"]: m for m in before["models"]}
     assert names["dlib-resnet"]["installed"] and names["dlib-resnet"]["kind"] == "embedder"
-    assert names["dlib-resnet"]["calibrated"] is False
+    # the default dlib family ships with a calibration (both backends of the one network share it)
+    for name in ("dlib-resnet", "dlib-resnet-onnx"):
+        assert names[name]["family"] == "dlib-resnet-v1@55533b28a958"
+        assert names[name]["calibrated"] is True and names[name]["calibration"] == "packaged"
     assert len(names["dlib-resnet"]["sha256"]) == 64
     assert names["yunet-2023mar"]["installed"] is False
 
@@ -75,11 +79,19 @@ def test_models_add_list_remove(cli, shared_models: Path, data_dir: Path) -> Non
     assert "NON-COMMERCIAL" in p.stderr  # clear licence warning
     assert "installed scrfd-500m" in p.stdout
 
-    # calibration status follows <data_dir>/calibration/<model_id>.json
-    (data_dir / "calibration").mkdir(parents=True)
-    (data_dir / "calibration" / "onnx-arcface:mobilefacenet-128@6ced4e0c36ab.json").write_text("{}")
+    # calibration status follows the file `openlfr eval calibrate` writes for the family
+    rows = {m["name"]: m for m in _list(cli)["models"]}
+    assert rows["mfn"]["calibrated"] is False and rows["mfn"]["calibration"] is None
+    from openlfr.eval.calibration import Calibration, save_calibration
+    from openlfr.settings import load_settings
+
+    mid = "onnx-arcface:mobilefacenet-128@6ced4e0c36ab"
+    save_calibration(Calibration(family=mid, embedder_model_id=mid, grid=np.array([0.5, 0.9]), impostor_n=10,
+                                 impostor_ge=np.array([10, 1]), genuine_n=5, genuine_lt=np.array([1, 4])),
+                     load_settings(data_dir=data_dir))
     rows = {m["name"]: m for m in _list(cli)["models"]}
     assert rows["mfn"]["installed"] and rows["mfn"]["calibrated"] is True
+    assert rows["mfn"]["calibration"] == "data_dir" and rows["mfn"]["family"] == rows["mfn"]["model_id"]
     assert rows["mfn"]["model_id"] == "onnx-arcface:mobilefacenet-128@6ced4e0c36ab"
     assert rows["mfn"]["input_spec"]["std"] == 128.0 and rows["mfn"]["input_spec"]["colour"] == "RGB"
     assert rows["scrfd-500m"]["commercial"] is False and rows["scrfd-500m"]["calibrated"] is None

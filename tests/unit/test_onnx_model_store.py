@@ -8,7 +8,6 @@ import pytest
 
 from openlfr.engine.models import (
     ModelStore,
-    calibration_file,
     embedder_model_id,
     licence_warning,
     resolve_model,
@@ -84,7 +83,6 @@ def test_add_rejects_missing_file_and_bad_names(tmp_path: Path) -> None:
 def test_ids_and_licence_words(tmp_path: Path) -> None:
     mid = embedder_model_id("mobilefacenet-128", "6ced4e0c36abba9dd24b48d725f7dbb9")
     assert mid == "onnx-arcface:mobilefacenet-128@6ced4e0c36ab"
-    assert calibration_file(mid, tmp_path) == tmp_path / "calibration" / f"{mid}.json"
     assert "NON-COMMERCIAL" in (licence_warning("x", "research only", False) or "")
     assert "unknown" in (licence_warning("x", "?", None) or "")
     assert licence_warning("x", "MIT", True) is None

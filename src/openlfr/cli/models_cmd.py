@@ -20,6 +20,18 @@ def _store() -> Any:
     return ModelStore(settings().data_dir / "models")
 
 
+def _calibration(family: str) -> str | None:
+    """Where ``--fpir`` finds this embedder family's calibration: ``data_dir`` (from `openlfr eval
+    calibrate`), ``packaged`` (shipped with OpenLFR), or None."""
+    from openlfr.cli._common import settings
+    from openlfr.eval.calibration import PACKAGED_DIR, calibration_path
+
+    p = calibration_path(family, settings())
+    if p is None:
+        return None
+    return "packaged" if p.parent == PACKAGED_DIR else "data_dir"
+
+
 def _rows(include_catalogue: bool) -> tuple[list[dict[str, Any]], list[str]]:
     from openlfr.cli._common import settings
     from openlfr.engine import models as m
@@ -29,10 +41,9 @@ def _rows(include_catalogue: bool) -> tuple[list[dict[str, Any]], list[str]]:
     rows: list[dict[str, Any]] = []
     warnings: list[str] = []
     for b in m.builtin_models():
-        calibrated = (m.calibration_file(b["model_id"], data_dir).is_file()
-                      if b["kind"] == "embedder" else None)
-        rows.append({**b, "installed": True, "calibrated": calibrated, "input_spec": None,
-                     "path": None, "verified": True})
+        cal = _calibration(b["family"]) if b["kind"] == "embedder" else None
+        rows.append({**b, "installed": True, "calibrated": cal is not None if b["kind"] == "embedder" else None,
+                     "calibration": cal, "input_spec": None, "path": None, "verified": True})
         w = m.licence_warning(b["name"], b["licence"], b["commercial"])
         if w:
             warnings.append(w)
@@ -42,11 +53,12 @@ def _rows(include_catalogue: bool) -> tuple[list[dict[str, Any]], list[str]]:
         spec = m.spec_for(e.kind, e.spec)
         model_id = (m.embedder_model_id(e.spec, e.sha256) if e.kind == "embedder"
                     else m.detector_model_id(e.spec, e.sha256))
+        cal = _calibration(model_id) if e.kind == "embedder" else None
         rows.append({"name": e.name, "kind": e.kind, "spec": e.spec, "sha256": e.sha256,
                      "licence": e.licence, "commercial": e.commercial, "source": e.source,
-                     "model_id": model_id, "installed": True,
-                     "calibrated": (m.calibration_file(model_id, data_dir).is_file()
-                                    if e.kind == "embedder" else None),
+                     "model_id": model_id, "family": model_id if e.kind == "embedder" else None,
+                     "installed": True, "calibrated": cal is not None if e.kind == "embedder" else None,
+                     "calibration": cal,
                      "input_spec": spec.to_dict(), "path": str(store.path_of(e)), "verified": e.verified})
         w = m.licence_warning(e.name, e.licence, e.commercial)
         if w:
@@ -83,7 +95,8 @@ def list_models(
     for col in ("name", "kind", "spec", "sha256", "installed", "calibrated", "licence"):
         table.add_column(col)
     for r in rows:
-        cal = {True: "yes", False: "no", None: "-"}[r["calibrated"]]
+        cal = {None: "-", False: "no"}.get(r["calibrated"], "yes" + (" (packaged)" if r.get("calibration") == "packaged"
+                                                                   else ""))
         table.add_row(r["name"], r["kind"], r["spec"], (r["sha256"] or "-")[:12],
                       "yes" if r["installed"] else "no", cal, r["licence"] + _licence_mark(r["commercial"]))
     Console(width=200).print(table)

@@ -266,15 +266,6 @@ def default_models_dir() -> Path:
     return load_settings().data_dir / "models"
 
 
-def calibration_file(model_id: str, data_dir: Path | None = None) -> Path:
-    """Where per-model calibration lives: ``<data_dir>/calibration/<model_id>.json``."""
-    if data_dir is None:
-        from openlfr.settings import load_settings
-
-        data_dir = load_settings().data_dir
-    return data_dir / "calibration" / f"{model_id}.json"
-
-
 def embedder_model_id(spec: str, sha256: str) -> str:
     """The model id (and vector-space family) of an ONNX ArcFace-style embedder."""
     return f"onnx-arcface:{spec}@{sha256[:12]}"
@@ -613,9 +604,11 @@ def builtin_models() -> list[dict[str, Any]]:
                 sha = file_sha256(model_path(fname))
             except ModelError:
                 continue
+        model_id = mid.format(sha12=(sha or "")[:12])
         out.append({"name": name, "kind": kind, "spec": spec, "sha256": sha, "licence": licence,
-                    "commercial": commercial, "source": "builtin",
-                    "model_id": mid.format(sha12=(sha or "")[:12])})
+                    "commercial": commercial, "source": "builtin", "model_id": model_id,
+                    # the vector space: dlib-resnet and its onnxruntime twin share one (and one calibration)
+                    "family": model_id.removesuffix("/onnx") if kind == "embedder" else None})
     # optional BlazeFace detector (engine/backends/blazeface.py): listed when its packages are installed
     import importlib.util
 
