@@ -116,7 +116,8 @@ class FaceBatch:
     def areas(self) -> FloatArray:
         w = np.clip(self.xyxy[:, 2] - self.xyxy[:, 0], 0, None)
         h = np.clip(self.xyxy[:, 3] - self.xyxy[:, 1], 0, None)
-        return (w * h).astype(np.float32)
+        out: FloatArray = (w * h).astype(np.float32)
+        return out
 
     def quality_dict(self, i: int) -> dict[str, float | None]:
         if self.quality is None:

@@ -1,4 +1,5 @@
-"""Static checks that guard the design: import direction (import-linter) and lint (ruff)."""
+"""Static checks that guard the design: import direction (import-linter), lint (ruff) and types
+(mypy --strict on src, as ARCHITECTURE.md asks)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ def test_ruff_clean() -> None:
     proc = subprocess.run([_tool("ruff"), "check", "src", "tests", "benchmarks"], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:]
+
+
+def test_mypy_strict_clean() -> None:
+    # the configuration ([tool.mypy] in pyproject.toml: strict, the pydantic plugin) names the files
+    proc = subprocess.run([_tool("mypy")], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "Success: no issues found" in proc.stdout
 
 
 def test_engine_never_imports_storage_at_runtime() -> None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from openlfr.cli._common import emit_json, progress, settings
 
+if TYPE_CHECKING:
+    from openlfr.services.context import AppContext
+
 wl_app = typer.Typer(no_args_is_help=True, help="Manage watchlists (enrolled people and their photos).")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
-def _ctx():  # type: ignore[no-untyped-def]
+def _ctx() -> AppContext:
     from openlfr.services.context import AppContext
 
     return AppContext(settings())

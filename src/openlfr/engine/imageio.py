@@ -53,8 +53,8 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX
                     raise InputError(f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels} "
                                      "(possible decompression bomb)", code="image_too_large")
                 im.load()
-                im = ImageOps.exif_transpose(im) or im
-                rgb = im.convert("RGB")
+                upright: PILImage.Image = ImageOps.exif_transpose(im) or im
+                rgb = upright.convert("RGB")
         except InputError:
             raise
         except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:

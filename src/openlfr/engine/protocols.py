@@ -64,7 +64,8 @@ class Embedder(Protocol):
 def l2_normalise(x: npt.ArrayLike) -> FloatArray:
     arr = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(arr, axis=-1, keepdims=True)
-    return (arr / np.maximum(norms, 1e-12)).astype(np.float32)
+    out: FloatArray = (arr / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out
 
 
 def cosine_to_score(cos: npt.ArrayLike) -> FloatArray:
@@ -72,4 +73,5 @@ def cosine_to_score(cos: npt.ArrayLike) -> FloatArray:
 
     For unit vectors the Euclidean distance is d = sqrt(2 - 2 cos), so score = 1 - d^2 / 4.
     """
-    return np.clip((1.0 + np.asarray(cos, dtype=np.float32)) / 2.0, 0.0, 1.0).astype(np.float32)
+    out: FloatArray = np.clip((1.0 + np.asarray(cos, dtype=np.float32)) / 2.0, 0.0, 1.0).astype(np.float32)
+    return out

@@ -13,10 +13,12 @@ Measures (columns of ``FaceBatch.quality``, see ``types.QUALITY_FIELDS``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from openlfr.engine.protocols import Chips
@@ -82,7 +84,7 @@ def apply_gate(quality: FloatArray, gate: QualityGate) -> GateResult:
     passed = np.ones(n, dtype=bool)
     reasons: list[list[str]] = [[] for _ in range(n)]
     col = {name: i for i, name in enumerate(QUALITY_FIELDS)}
-    checks = [
+    checks: list[tuple[str, Callable[[npt.NDArray[np.float32]], npt.NDArray[np.bool_]], str]] = [
         ("inter_eye_px", lambda v: v < gate.min_inter_eye_px,
          f"face too small (inter-eye < {gate.min_inter_eye_px:g} px)"),
         ("sharpness", lambda v: v < gate.min_sharpness, f"blurred (sharpness < {gate.min_sharpness:g})"),

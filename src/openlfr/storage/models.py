@@ -75,8 +75,8 @@ class ReferenceImage(Base):
     media_type: Mapped[str] = mapped_column(String(50), default="image/jpeg")
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
-    box: Mapped[dict] = mapped_column(JSON, default=dict)
-    quality: Mapped[dict] = mapped_column(JSON, default=dict)
+    box: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    quality: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     entry: Mapped[WatchlistEntry] = relationship(back_populates="images")
@@ -110,7 +110,7 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(100), index=True)
     object_type: Mapped[str] = mapped_column(String(100))
     object_id: Mapped[str] = mapped_column(String(200), default="")
-    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 

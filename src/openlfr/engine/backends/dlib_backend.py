@@ -82,7 +82,7 @@ class DlibHogDetector:
         boxes = _boxes_from_rects(rects)
         boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, w)
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, h)
-        conf = 1.0 / (1.0 + np.exp(-np.asarray(scores, dtype=np.float32)))
+        conf = (1.0 / (1.0 + np.exp(-np.asarray(scores, dtype=np.float32)))).astype(np.float32)
         faces = FaceBatch(xyxy=boxes, det_score=conf, landmarks=None, image_size=(w, h))
         return _filter_min_size(faces, self.min_face_px)
 
@@ -101,7 +101,7 @@ class DlibMmodDetector:
         boxes = _boxes_from_rects([d.rect for d in dets])
         boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, w)
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, h)
-        conf = 1.0 / (1.0 + np.exp(-np.array([d.confidence for d in dets], dtype=np.float32)))
+        conf = (1.0 / (1.0 + np.exp(-np.array([d.confidence for d in dets], dtype=np.float32)))).astype(np.float32)
         return _filter_min_size(FaceBatch(xyxy=boxes, det_score=conf, image_size=(w, h)), self.min_face_px)
 
 
