@@ -95,8 +95,8 @@ def list_models(
     for col in ("name", "kind", "spec", "sha256", "installed", "calibrated", "licence"):
         table.add_column(col)
     for r in rows:
-        cal = {None: "-", False: "no"}.get(r["calibrated"], "yes" + (" (packaged)" if r.get("calibration") == "packaged"
-                                                                   else ""))
+        cal = ("-" if r["calibrated"] is None else "no" if not r["calibrated"]
+               else "yes (packaged)" if r.get("calibration") == "packaged" else "yes")
         table.add_row(r["name"], r["kind"], r["spec"], (r["sha256"] or "-")[:12],
                       "yes" if r["installed"] else "no", cal, r["licence"] + _licence_mark(r["commercial"]))
     Console(width=200).print(table)
