@@ -125,3 +125,6 @@ def test_replacement_continues_exactly_at_every_cut(clip: str, videos: Path, set
             assert actor._worker is not None and actor._worker.source.skipped > 0  # type: ignore[attr-defined]
     if clip.endswith(".gif"):
         assert with_checkpoint, "no cut resumed from a quiet point"
+    # outside Ray the actor must not start a Ray instance in this process (a later ray.init failed)
+    ray = pytest.importorskip("ray")
+    assert not ray.is_initialized()

@@ -189,7 +189,10 @@ def node_info() -> dict[str, Any]:
     try:
         import ray
 
-        info["node_id"] = ray.get_runtime_context().get_node_id()
+        # only inside a Ray worker or driver: asking for the runtime context of an uninitialised Ray
+        # would start a local Ray instance in this process (and a later ray.init would then fail)
+        if ray.is_initialized():
+            info["node_id"] = ray.get_runtime_context().get_node_id()
     except Exception:  # noqa: S110 - outside Ray (unit tests): no node id
         pass
     return info
