@@ -215,12 +215,14 @@ def enrolled_people(tmp_path_factory: pytest.TempPathFactory) -> list[Person]:
     with ctx.db.session() as s:
         from sqlalchemy import select
 
+        from openlfr.storage.sealed import unseal
+
         for e, img, emb in s.execute(select(WatchlistEntry, ReferenceImage, ReferenceEmbedding)
                                      .join(ReferenceImage, ReferenceImage.entry_id == WatchlistEntry.id)
                                      .join(ReferenceEmbedding, ReferenceEmbedding.image_id == ReferenceImage.id)
                                      .order_by(WatchlistEntry.person_id)):
-            people.append(Person(e.person_id, e.display_name, ctx.cipher.decrypt(img.image_enc), img.width,
-                                 img.height, dict(img.box), dict(img.quality), ctx.cipher.decrypt(emb.vector_enc),
+            people.append(Person(e.person_id, e.display_name, unseal(ctx.cipher, img), img.width,
+                                 img.height, dict(img.box), dict(img.quality), unseal(ctx.cipher, emb),
                                  emb.model_family, emb.model_id, emb.dim))
     ctx.close()
     assert len(people) == 5
@@ -229,7 +231,9 @@ def enrolled_people(tmp_path_factory: pytest.TempPathFactory) -> list[Person]:
 
 def seed_watchlist(ctx: Any, name: str, people: list[Person]) -> int:
     """A standing watchlist holding ``people`` (encrypted with ctx's key), as enrolment stores them."""
+    from openlfr.services.watchlist_integrity import content_hash, reseal
     from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
+    from openlfr.storage.sealed import seal
 
     with ctx.db.session() as s:
         wl = Watchlist(name=name, created_by="tester", embedder_family=people[0].model_family)
@@ -239,11 +243,14 @@ def seed_watchlist(ctx: Any, name: str, people: list[Person]) -> int:
             e = WatchlistEntry(watchlist_id=wl.id, person_id=p.person_id, display_name=p.name, added_by="tester",
                                category="wanted")
             s.add(e)
-            img = ReferenceImage(entry=e, image_enc=ctx.cipher.encrypt(p.jpeg), width=p.width, height=p.height,
-                                 box=p.box, quality=p.quality)
-            img.embeddings.append(ReferenceEmbedding(model_family=p.model_family, model_id=p.model_id, dim=p.dim,
-                                                     vector_enc=ctx.cipher.encrypt(p.vector)))
-            s.add(img)
+            img = ReferenceImage(entry=e, image_enc=b"", width=p.width, height=p.height,
+                                 box=p.box, quality=p.quality, content_sha256=content_hash(p.jpeg))
+            emb = ReferenceEmbedding(model_family=p.model_family, model_id=p.model_id, dim=p.dim,
+                                     vector_enc=b"", content_sha256=content_hash(p.vector))
+            img.embeddings.append(emb)
+            seal(s, ctx.cipher, img, p.jpeg)
+            seal(s, ctx.cipher, emb, p.vector)
+        reseal(s, ctx.cipher, wl)
         return int(wl.id)
 
 

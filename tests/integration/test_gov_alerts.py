@@ -16,6 +16,7 @@ from openlfr.services import alerts as asvc
 from openlfr.services import deployments as dsvc
 from openlfr.storage.models import AuditEvent, Counter
 from openlfr.storage.models_gov import Alert, AlertImage
+from openlfr.storage.sealed import unseal
 
 NOW = datetime.now(UTC)
 PROBE = (FACES / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()
@@ -54,8 +55,8 @@ def test_store_is_encrypted_idempotent_and_audited(live: tuple[Any, Any]) -> Non
         # ciphertext at rest, never the JPEG
         raw = [bytes(r[0]) for r in s.execute(text("SELECT data_enc FROM alert_images"))]
         assert all(b"\xff\xd8\xff" not in r and b"JFIF" not in r for r in raw)
-        assert ctx.cipher.decrypt(imgs["probe"].data_enc) == PROBE
-        assert ctx.cipher.decrypt(imgs["frame"].data_enc) == FRAME
+        assert unseal(ctx.cipher, imgs["probe"]) == PROBE
+        assert unseal(ctx.cipher, imgs["frame"]) == FRAME
     assert _actions(ctx).count("alert.create") == 1
     a = asvc.show_alert(ctx, rec.alert_id)
     assert a["person_id"] == "Al_Gore" and a["adjudicated"] is False and a["images"] == ["frame", "probe", "reference"]

@@ -13,6 +13,7 @@ from tests.integration.conftest import seed_watchlist
 from openlfr.errors import AuthError, ConflictError, InputError, NotFoundError
 from openlfr.services import deployments as dsvc
 from openlfr.storage.models import AuditEvent, ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
+from openlfr.storage.sealed import unseal
 
 NOW = datetime.now(UTC)
 
@@ -53,12 +54,13 @@ def test_lifecycle_and_p4(standing: Any) -> None:
                                                      .where(WatchlistEntry.watchlist_id == wl_id))}
         assert {p: e.reason for p, e in entries.items()} == {"Al_Gore": "warrant W1", "Adrien_Brody": "bail"}
         # the copies are re-encrypted: no ciphertext shared with the standing list
-        copies = set(s.scalars(select(ReferenceImage.image_enc).join(WatchlistEntry)
-                               .where(WatchlistEntry.watchlist_id == wl_id)))
-        originals = set(s.scalars(select(ReferenceImage.image_enc).join(WatchlistEntry)
-                                  .where(WatchlistEntry.watchlist_id != wl_id)))
+        copy_rows = list(s.scalars(select(ReferenceImage).join(WatchlistEntry)
+                                   .where(WatchlistEntry.watchlist_id == wl_id)))
+        orig_rows = list(s.scalars(select(ReferenceImage).join(WatchlistEntry)
+                                   .where(WatchlistEntry.watchlist_id != wl_id)))
+        copies, originals = {r.image_enc for r in copy_rows}, {r.image_enc for r in orig_rows}
         assert len(copies) == 2 and not copies & originals
-        assert {ctx.cipher.decrypt(c) for c in copies} <= {ctx.cipher.decrypt(o) for o in originals}
+        assert {unseal(ctx.cipher, r) for r in copy_rows} <= {unseal(ctx.cipher, r) for r in orig_rows}
 
     # only a supervisor authorises; a draft cannot run
     with pytest.raises(ConflictError) as e1:

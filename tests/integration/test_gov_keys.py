@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 from tests.integration.conftest import FACES, make_alert, seed_watchlist
 
@@ -20,12 +20,30 @@ from openlfr.storage.crypto import Cipher
 PROBE = (FACES / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()
 
 
-def _all_tokens(ctx: Any) -> list[bytes]:
-    out: list[bytes] = []
+def _n_private(ctx: Any) -> int:
+    from sqlalchemy import func
+
+    from openlfr.storage.models import AuditDetail
+
     with ctx.db.session() as s:
-        for model, column in keys.ENCRYPTED_COLUMNS:
-            out += [bytes(t) for t in s.scalars(select(getattr(model, column)))]
+        return int(s.scalar(select(func.count()).select_from(AuditDetail)) or 0)
+
+
+def _all_sealed(ctx: Any) -> list[tuple[bytes, bytes]]:
+    """(ciphertext, associated data) of every encrypted value."""
+    from openlfr.storage.sealed import SEALED
+
+    out: list[tuple[bytes, bytes]] = []
+    with ctx.db.session() as s:
+        for spec in SEALED:
+            parts = [getattr(spec.model, p) for p in spec.parts]
+            out += [(bytes(r[0]), spec.aad(tuple(r[1:])))
+                    for r in s.execute(select(getattr(spec.model, spec.column), *parts).order_by(spec.model.id))]
     return out
+
+
+def _all_tokens(ctx: Any) -> list[bytes]:
+    return [t for t, _ in _all_sealed(ctx)]
 
 
 @pytest.fixture
@@ -46,21 +64,25 @@ def populated(gov_ctx: Any, enrolled_people: list[Any]) -> Any:
 def test_rotate_reencrypts_everything_and_retires_the_old_key(populated: Any) -> None:
     ctx = populated
     old_key = ctx.settings.resolved_key_file.read_text().strip()
-    before = _all_tokens(ctx)
-    plain = [ctx.cipher.decrypt(t) for t in before]
-    assert len(before) == 10 + 10 + 2 + 1  # standing and copied photos+vectors, probe+reference, camera URL
+    sealed_before = _all_sealed(ctx)
+    before = [t for t, _ in sealed_before]
+    plain = [ctx.cipher.decrypt(t, aad) for t, aad in sealed_before]
+    # standing and copied photos+vectors, probe+reference, camera URL, private audit details
+    assert len(before) == 10 + 10 + 2 + 1 + _n_private(ctx)
 
     res = keys.rotate(ctx, "admin")
     assert sum(res["reencrypted"].values()) == len(before)
     new_key = ctx.settings.resolved_key_file.read_text().strip()
     assert "," not in new_key and new_key != old_key
     assert (ctx.settings.resolved_key_file.stat().st_mode & 0o777) == 0o600
-    after = _all_tokens(ctx)
+    sealed_after = _all_sealed(ctx)
+    after = [t for t, _ in sealed_after]
     assert not set(after) & set(before)
-    new_only, old_only = Fernet(new_key.encode()), Fernet(old_key.encode())
-    assert [new_only.decrypt(t) for t in after] == plain
-    with pytest.raises(InvalidToken):
-        old_only.decrypt(after[0])
+    new_only, old_only = Cipher([new_key.encode()]), Cipher([old_key.encode()])
+    assert [new_only.decrypt(t, aad) for t, aad in sealed_after] == plain
+    with pytest.raises(ConfigError) as e:
+        old_only.decrypt(*sealed_after[0])
+    assert e.value.code == "wrong_key"
     # the services keep working with the rotated key
     a = asvc.list_alerts(ctx)["data"][0]
     assert asvc.alert_image(ctx, a["id"], "probe", "op", "operator")[0] == PROBE
@@ -79,15 +101,16 @@ def test_interrupted_rotation_can_be_finished(populated: Any) -> None:
     ctx.__dict__.pop("cipher", None)
     half = Cipher([new.encode(), old.encode()])
     from openlfr.storage.models import ReferenceImage
+    from openlfr.storage.sealed import aad_for
 
     with ctx.db.session() as s:
         for img in s.scalars(select(ReferenceImage)):
-            img.image_enc = half.rotate(img.image_enc)
+            img.image_enc = half.rotate(img.image_enc, aad_for(img))
     res = keys.reencrypt(ctx, "admin")
     assert len(res["retired_key_ids"]) == 1
     assert path.read_text().strip() == new
-    only_new = Fernet(new.encode())
-    assert all(only_new.decrypt(t) for t in _all_tokens(ctx))
+    only_new = Cipher([new.encode()])
+    assert all(only_new.decrypt(t, aad) for t, aad in _all_sealed(ctx))
 
 
 def test_rotation_refuses_a_key_from_the_environment(populated: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -70,18 +70,24 @@ def list_(limit: Annotated[int, typer.Option(help="Newest N events.")] = 50, jso
     """Show the newest events."""
     from sqlalchemy import select
 
+    from openlfr.services.audit_log import with_private
     from openlfr.storage.models import AuditEvent
 
     c = ctx()
     with c.db.session() as s:
+        events = list(s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)))
         rows: list[dict[str, Any]] = [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-                 "object_type": e.object_type, "object_id": e.object_id, "details": e.details}
-                for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit))]
+                 "object_type": e.object_type, "object_id": e.object_id, "details": d}
+                for e, d in zip(events, with_private(c, s, events), strict=True)]
     if json_out:
         emit_json({"data": rows, "count": len(rows)})
         return
     for r in reversed(rows):
-        typer.echo(f"{r['seq']}\t{r['at'][:19]}\t{r['actor']}\t{r['action']}\t{r['object_type']}:{r['object_id']}")
+        priv = r["details"].get("private") if isinstance(r["details"], dict) else None
+        extra = "" if not isinstance(priv, dict) else (
+            f"\t{priv['data']}" if priv.get("data") is not None else f"\t[details {priv.get('status')}]")
+        typer.echo(f"{r['seq']}\t{r['at'][:19]}\t{r['actor']}\t{r['action']}\t{r['object_type']}:{r['object_id']}"
+                   + extra)
 
 
 def register(app: typer.Typer) -> None:

@@ -33,6 +33,7 @@ from openlfr.storage.models_gov import (
     Deployment,
     LegalHold,
 )
+from openlfr.storage.sealed import seal, unseal
 from openlfr.types import AlertRecord
 
 log = logging.getLogger(__name__)
@@ -133,24 +134,29 @@ class StoreAlertSink:
                             track_id=int(alert.track_id),
                             box=dict(zip(("x1", "y1", "x2", "y2"), map(float, alert.box), strict=True)),
                             models=dict(alert.models))
-                row.images.append(AlertImage(kind="probe", media_type=probe_type,
-                                             data_enc=cipher.encrypt(alert.probe_jpeg)))
+                pictures: list[tuple[str, str, bytes]] = [("probe", probe_type, alert.probe_jpeg)]
                 if alert.frame_jpeg and frame_type:
-                    row.images.append(AlertImage(kind="frame", media_type=frame_type,
-                                                 data_enc=cipher.encrypt(alert.frame_jpeg)))
+                    pictures.append(("frame", frame_type, alert.frame_jpeg))
                 if entry is not None:
                     ref = s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == entry.id)
                                     .order_by(ReferenceImage.id).limit(1)).first()
                     if ref is not None:
-                        row.images.append(AlertImage(kind="reference", media_type=ref.media_type,
-                                                     data_enc=cipher.encrypt(cipher.decrypt(ref.image_enc))))
+                        pictures.append(("reference", ref.media_type, unseal(cipher, ref)))
                 s.add(row)
+                s.flush()
+                for kind, media_type, data in pictures:
+                    img = AlertImage(kind=kind, media_type=media_type, data_enc=b"")
+                    row.images.append(img)
+                    seal(s, cipher, img, data)  # bound to (image id, alert id, kind)
                 s.flush()
                 audit.record(s, self.actor, "alert.create", "alert", row.id,
                              {"alert_uid": alert.alert_id, "deployment_id": self.deployment_id,
-                              "camera": alert.camera, "person_id": alert.person_id,
+                              "camera": alert.camera,
                               "score": round(float(alert.score), 6), "threshold": float(alert.threshold),
-                              "images": sorted(i.kind for i in row.images)})
+                              "images": sorted(i.kind for i in row.images)},
+                             private={"person_id": alert.person_id, "entry_id": alert.entry_id,
+                                      "name": entry.display_name if entry else None},
+                             cipher=cipher, purge_key=f"alert:{row.id}")
                 return int(row.id)
         except IntegrityError:
             # A concurrent writer stored the same alert_id first: idempotent.
@@ -266,7 +272,7 @@ def alert_image(ctx: AppContext, ref: int | str, kind: str, actor: str, role: st
         if img is None:
             why = "deleted by retention" if a.purged_at is not None else "not recorded"
             raise NotFoundError(f"alert {a.id} has no {kind} image ({why})", code="image_not_found")
-        data = ctx.cipher.decrypt(img.data_enc)
+        data = unseal(ctx.cipher, img)
         audit.record(s, actor, "alert.view_image", "alert", a.id, {"kind": kind, "role": role})
         return data, img.media_type
 
@@ -295,8 +301,10 @@ def adjudicate(ctx: AppContext, ref: int | str, actor: str, role: str, verdict: 
         if note is not None:
             a.note = note.strip()
         audit.record(s, actor, "alert.adjudicate", "alert", a.id,
-                     {"verdict": verdict, "outcome": a.outcome, "note": a.note, "previous": previous,
-                      "role": role, "deployment_id": a.deployment_id})
+                     {"verdict": verdict, "outcome": a.outcome, "previous": previous,
+                      "role": role, "deployment_id": a.deployment_id},
+                     private={"note": a.note} if a.note else None, cipher=ctx.cipher,
+                     purge_key=f"alert:{a.id}")
         refresh_frozen_stats(s, a.deployment_id)
         return alert_dict(s, a)
 
@@ -332,8 +340,9 @@ def place_hold(ctx: AppContext, actor: str, role: str, reason: str, alert: int |
         s.add(h)
         s.flush()
         audit.record(s, actor, "legal_hold.place", "legal_hold", h.id,
-                     {"alert_id": h.alert_id, "deployment_id": h.deployment_id, "reason": h.reason,
-                      "role": role})
+                     {"alert_id": h.alert_id, "deployment_id": h.deployment_id, "role": role},
+                     private={"reason": h.reason}, cipher=ctx.cipher,
+                     purge_key=f"alert:{h.alert_id}" if h.alert_id is not None else None)
         return _hold_dict(h)
 
 
@@ -347,8 +356,9 @@ def release_hold(ctx: AppContext, hold_id: int, actor: str, role: str, note: str
             raise ConflictError(f"legal hold {hold_id} was already released", code="hold_released")
         h.released_by, h.released_at = actor, datetime.now(UTC)
         audit.record(s, actor, "legal_hold.release", "legal_hold", h.id,
-                     {"alert_id": h.alert_id, "deployment_id": h.deployment_id, "note": note.strip(),
-                      "role": role})
+                     {"alert_id": h.alert_id, "deployment_id": h.deployment_id, "role": role},
+                     private={"note": note.strip()} if note.strip() else None, cipher=ctx.cipher,
+                     purge_key=f"alert:{h.alert_id}" if h.alert_id is not None else None)
         return _hold_dict(h)
 
 

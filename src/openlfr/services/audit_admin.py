@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from openlfr.errors import InputError
+from openlfr.errors import InputError, OpenLFRError
 from openlfr.services.context import AppContext
 from openlfr.storage import audit
 from openlfr.storage.audit_anchor import anchor_path, audit_keys, key_id, read_anchor, write_anchor
@@ -68,11 +68,17 @@ def verify(ctx: AppContext, use_anchor: bool = True, refresh: bool = True) -> Fu
                 problem = f"audit anchor {path} is unreadable"
             else:
                 anchor_info.update({"seq": anc.seq, "hash": anc.hash, "at": anc.at, "key_id": anc.key_id})
-                mac_ok = anc.check_mac(audit_keys(ctx.settings))
+                keys = audit_keys(ctx.settings)
+                mac_ok = anc.check_mac(keys)
                 anchor_info["signature"] = {True: "valid", False: "INVALID", None: "unsigned"}[mac_ok]
+                if mac_ok is None and not keys:
+                    anchor_info["signature"] = "unchecked (no key)"
                 head_seq = int(head[0]) if head else 0
                 if mac_ok is False:
                     problem = "audit anchor signature is invalid (the anchor file was altered)"
+                elif mac_ok is None and keys:
+                    problem = ("audit anchor has no signature although a key is configured (the anchor "
+                               "file was replaced)")
                 elif anc.seq > head_seq:
                     problem = (f"the log ends at seq {head_seq} but the anchor records seq {anc.seq}: "
                                "the newest events were removed")
@@ -86,9 +92,21 @@ def verify(ctx: AppContext, use_anchor: bool = True, refresh: bool = True) -> Fu
                 anchor_info["status"] = "ok" if problem is None else "FAILED"
     if not chain.ok:
         return FullVerify(False, chain.events, chain.first_bad_seq, chain.problem, False, anchor_info)
+    if problem is None:
+        try:
+            cipher = ctx.cipher
+        except OpenLFRError:
+            cipher = None
+        if cipher is not None:
+            with ctx.db.session() as s:
+                present, purged, altered = audit.check_private(s, cipher)
+            anchor_info["private_details"] = {"present": present, "purged": purged, "altered": len(altered)}
+            if altered:
+                problem, bad = (f"{len(altered)} private audit detail row(s) do not match the digest in "
+                                "their event (altered or swapped)"), altered[0]
     if problem is not None:
         return FullVerify(False, n, bad, problem, True, anchor_info)
-    if use_anchor and refresh and head is not None:
+    if use_anchor and refresh and head is not None and audit_keys(ctx.settings):
         write_anchor(ctx.settings, int(head[0]), str(head[1]))
     return FullVerify(True, n, None, None, True, anchor_info)
 

@@ -7,13 +7,33 @@ from typing import Any
 
 from sqlalchemy import String, cast, func, or_, select
 
-from openlfr.errors import InputError
+from openlfr.errors import InputError, OpenLFRError
 from openlfr.services.context import AppContext
+from openlfr.storage import audit
 from openlfr.storage.models import AuditEvent
 
 
 def _iso(dt: datetime) -> str:
     return (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)).isoformat()
+
+
+def with_private(ctx: AppContext, s: Any, events: list[AuditEvent]) -> list[dict[str, Any]]:
+    """Each event's details with its private part resolved: ``details.private`` gains ``status``
+    (``present``, ``purged`` by retention, ``altered``, or ``encrypted`` without a key) and ``data``."""
+    try:
+        cipher = ctx.cipher
+    except OpenLFRError:
+        cipher = None
+    resolved = audit.private_details(s, cipher, events)
+    out = []
+    for e in events:
+        det = dict(e.details or {})
+        if e.seq in resolved:
+            v = resolved[e.seq]
+            det["private"] = {**det["private"], "status": "present" if isinstance(v, dict) else v,
+                              "data": v if isinstance(v, dict) else None}
+        out.append(det)
+    return out
 
 
 def search(ctx: AppContext, *, actor: str | None = None, action: str | None = None,
@@ -44,8 +64,9 @@ def search(ctx: AppContext, *, actor: str | None = None, action: str | None = No
                         func.lower(cast(AuditEvent.details, String)).like(pat)))
     with ctx.db.session() as s:
         count = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-        rows = s.scalars(q.order_by(AuditEvent.seq.desc()).limit(limit).offset(offset))
+        rows = list(s.scalars(q.order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)))
+        details = with_private(ctx, s, rows)
         data = [{"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "action": e.action,
-                 "object_type": e.object_type, "object_id": e.object_id, "details": e.details,
-                 "hash": e.hash} for e in rows]
+                 "object_type": e.object_type, "object_id": e.object_id, "details": d,
+                 "hash": e.hash} for e, d in zip(rows, details, strict=True)]
     return {"data": data, "count": count}

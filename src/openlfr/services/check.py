@@ -54,8 +54,9 @@ def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str
                           "passed_quality": bool(analysis.gate.passed[i]),
                           "candidates": [m.to_dict() for m in results[i]]})
     with ctx.db.session() as s:
+        matched = sorted({m.person_id for r in results for m in r})
         audit.record(s, actor, "check", "watchlist", meta["id"],
-                     {"watchlist": watchlist, "faces": len(faces), "threshold": thr,
-                      "matched_person_ids": sorted({m.person_id for r in results for m in r})})
+                     {"watchlist": watchlist, "faces": len(faces), "threshold": thr, "matches": len(matched)},
+                     private={"matched_person_ids": matched} if matched else None, cipher=ctx.cipher)
     return {"image": label, "watchlist": watchlist, "watchlist_size": index.size, "threshold": thr,
             "faces": out_faces}

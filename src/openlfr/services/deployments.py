@@ -27,12 +27,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openlfr.errors import ConflictError, InputError, NotFoundError
+from openlfr.services import watchlist_integrity
 from openlfr.services.context import AppContext
 from openlfr.services.roles import MAY_AUTHORISE, require_role
 from openlfr.services.stats import deployment_stats
 from openlfr.storage import audit
 from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
 from openlfr.storage.models_gov import Deployment, DeploymentCamera
+from openlfr.storage.sealed import seal, unseal
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +254,11 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
             if src.deployment_id is not None:
                 raise InputError(f"{source_watchlist!r} is another deployment's bespoke list; copy from a "
                                  "standing watchlist", code="bad_source")
+            try:
+                watchlist_integrity.check(s, cipher, src)
+            except ConflictError as exc:
+                watchlist_integrity.record_failure(ctx, src.id, src.name, exc, "deployment copy")
+                raise
             src_entries = {e.person_id: e for e in s.scalars(
                 select(WatchlistEntry).where(WatchlistEntry.watchlist_id == src.id))}
             if all_entries_reason is not None:
@@ -286,25 +293,31 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
                 s.add(ne)
                 for img in s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == se.id)
                                      .order_by(ReferenceImage.id)):
-                    # Re-encrypted, so the copy shares no ciphertext with the source list.
-                    nimg = ReferenceImage(entry=ne, image_enc=cipher.encrypt(cipher.decrypt(img.image_enc)),
+                    # Re-encrypted and bound to the new rows: the copy shares no ciphertext with the source.
+                    photo = unseal(cipher, img)
+                    nimg = ReferenceImage(entry=ne, image_enc=b"",
+                                          content_sha256=watchlist_integrity.content_hash(photo),
                                           media_type=img.media_type, width=img.width, height=img.height,
                                           box=dict(img.box), quality=dict(img.quality))
-                    s.add(nimg)
+                    seal(s, cipher, nimg, photo)
                     for emb in s.scalars(select(ReferenceEmbedding)
                                          .where(ReferenceEmbedding.image_id == img.id)
                                          .order_by(ReferenceEmbedding.id)):
-                        nimg.embeddings.append(ReferenceEmbedding(
-                            model_family=emb.model_family, model_id=emb.model_id, dim=emb.dim,
-                            vector_enc=cipher.encrypt(cipher.decrypt(emb.vector_enc))))
+                        vec = unseal(cipher, emb)
+                        nemb = ReferenceEmbedding(model_family=emb.model_family, model_id=emb.model_id,
+                                                  dim=emb.dim, vector_enc=b"",
+                                                  content_sha256=watchlist_integrity.content_hash(vec))
+                        nimg.embeddings.append(nemb)
+                        seal(s, cipher, nemb, vec)
                         n_emb += 1
                     n_images += 1
             for c in cams:
-                dep.cameras.append(DeploymentCamera(name=c.name,
-                                                    url_enc=cipher.encrypt(c.url.strip().encode()),
-                                                    url_display=redact_url(c.url.strip()),
-                                                    description=c.description))
+                cam = DeploymentCamera(name=c.name, url_enc=b"", url_display=redact_url(c.url.strip()),
+                                       description=c.description)
+                dep.cameras.append(cam)
+                seal(s, cipher, cam, c.url.strip().encode())
             s.flush()
+            watchlist_integrity.reseal(s, cipher, wl)
             audit.record(s, actor, "deployment.create", "deployment", dep.id,
                          {"name": dep.name, "location": location, "purpose": purpose,
                           "planned_start": start.isoformat(), "planned_end": end.isoformat(),
@@ -312,8 +325,9 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
                           "target_fpir": target_fpir})
             audit.record(s, actor, "watchlist.copy", "watchlist", wl.id,
                          {"deployment_id": dep.id, "source_watchlist": src.name, "watchlist": wl.name,
-                          "entries": [{"person_id": p, "reason": r} for p, r in sorted(selection.items())],
-                          "images": n_images, "embeddings": n_emb})
+                          "entries": len(selection), "images": n_images, "embeddings": n_emb},
+                         private={"entries": [{"person_id": p, "reason": r} for p, r in sorted(selection.items())]},
+                         cipher=cipher)
             return _summary(s, dep)
     except IntegrityError as exc:
         raise ConflictError(f"a deployment named {name!r} already exists", code="deployment_exists") from exc
@@ -416,7 +430,14 @@ def _plan(ctx: AppContext, s: Session, dep: Deployment, t: datetime) -> LivePlan
         raise ConflictError(f"deployment {dep.id}'s watchlist changed after it was authorised; it cannot run",
                             code="watchlist_changed")
     cipher = ctx.cipher
-    cams = tuple(CameraPlan(name=c.name, url=cipher.decrypt(c.url_enc).decode(), url_display=c.url_display)
+    wl = s.get(Watchlist, dep.watchlist_id)
+    if wl is not None:
+        try:
+            watchlist_integrity.check(s, cipher, wl)
+        except ConflictError as exc:
+            watchlist_integrity.record_failure(ctx, wl.id, wl.name, exc, f"deployment {dep.id} plan")
+            raise
+    cams = tuple(CameraPlan(name=c.name, url=unseal(cipher, c).decode(), url_display=c.url_display)
                  for c in dep.cameras)
     return LivePlan(deployment_id=dep.id, name=dep.name, state=dep.state, watchlist=dep.watchlist_name,
                     watchlist_id=dep.watchlist_id, watchlist_size=size, threshold=float(dep.threshold),

@@ -1,13 +1,24 @@
-"""Encryption-key rotation (P7).
+"""Encryption-key rotation (P7), safe while deployments run.
 
-``rotate``: generate a new key, write the key file as ``NEW,OLD...`` (the old keys stay so every
-blob still decrypts), re-encrypt every encrypted column with the new key in batches (each batch
-its own transaction), then rewrite the key file with the new key only. If the process dies in
-between, the key file still holds both keys: run ``openlfr keys reencrypt`` to finish.
+``rotate``: generate a new key and write the key file as ``NEW,OLD...``. Every process that uses
+the key file notices the change (see :mod:`openlfr.storage.crypto`): from then on it encrypts
+with the new key, and a value under a key it does not hold makes it re-read the file. After a
+grace period (in-flight writes made with the old key commit), every value not yet under the new
+key is re-encrypted in batches (compare-and-swap per row, so a concurrent write is never
+overwritten), repeated until a pass finds none; watchlist digests are re-signed (only lists that
+verify); then the key file is rewritten with the new key only. If the process dies in between,
+the key file still holds both keys: run ``openlfr keys reencrypt`` to finish.
 
-Encrypted columns: watchlist photos and embeddings, alert images, camera stream URLs. With the
-key in ``OPENLFR_KEY`` the file cannot be rewritten: set ``OPENLFR_KEY=NEW,OLD``, run
-``openlfr keys reencrypt``, then set ``OPENLFR_KEY=NEW``.
+The one remaining window: a write transaction that encrypted with the old key *before* the key
+file changed and commits only after the last pass (i.e. one lasting longer than the grace period
+plus the re-encryption) would be left under the retired key; ``keys reencrypt`` with the old key
+restored first in the file recovers it.
+
+Encrypted columns: watchlist photos and embeddings, alert images, camera stream URLs, private
+audit details (see :mod:`openlfr.storage.sealed`). Re-encryption also upgrades version-1
+(unbound Fernet) values to the bound v2 format and fills missing content hashes. With the key
+in ``OPENLFR_KEY`` the file cannot be rewritten: set ``OPENLFR_KEY=NEW,OLD``, run ``openlfr keys
+reencrypt``, then set ``OPENLFR_KEY=NEW``.
 """
 
 from __future__ import annotations
@@ -15,30 +26,31 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import select, update
+from sqlalchemy import func, inspect, select, update
 
 from openlfr.errors import ConfigError
+from openlfr.services import watchlist_integrity
 from openlfr.services.context import AppContext
+from openlfr.settings import Settings
 from openlfr.storage import audit
 from openlfr.storage.audit_anchor import write_anchor
 from openlfr.storage.crypto import Cipher, load_cipher
-from openlfr.storage.models import AuditEvent, ReferenceEmbedding, ReferenceImage
-from openlfr.storage.models_gov import AlertImage, DeploymentCamera
+from openlfr.storage.db import Database
+from openlfr.storage.models import AuditEvent, ReferenceEmbedding, ReferenceImage, Watchlist
+from openlfr.storage.sealed import SEALED
 
 log = logging.getLogger(__name__)
 BATCH = 200
+GRACE_S = 2.0
+MAX_PASSES = 10
 
-ENCRYPTED_COLUMNS: tuple[tuple[Any, str], ...] = (
-    (ReferenceImage, "image_enc"),
-    (ReferenceEmbedding, "vector_enc"),
-    (AlertImage, "data_enc"),
-    (DeploymentCamera, "url_enc"),
-)
+ENCRYPTED_COLUMNS: tuple[tuple[Any, str], ...] = tuple((spec.model, spec.column) for spec in SEALED)
 
 
 def fingerprint(key: bytes) -> str:
@@ -60,29 +72,94 @@ def _write_keys(path: Path, keys: list[bytes]) -> None:
     os.replace(tmp, path)
 
 
-def reencrypt_all(ctx: AppContext, cipher: Cipher,
-                  progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
-    """Re-encrypt every encrypted value with ``cipher``'s first key (decrypting with any of its keys)."""
-    counts: dict[str, int] = {}
-    for model, column in ENCRYPTED_COLUMNS:
-        col = getattr(model, column)
-        name = f"{model.__tablename__}.{column}"
-        counts[name] = 0
+def refuse_new_key_over_ciphertext(settings: Settings) -> None:
+    """Raise ``ConfigError`` (``key_missing``) if the database already holds encrypted values:
+    a new key could not decrypt them. Reads only; changes nothing."""
+    if settings.database_url is None and not (settings.data_dir / "openlfr.db").exists():
+        return
+    db = Database(settings.db_url)
+    try:
+        tables = set(inspect(db.engine).get_table_names())
+        n = 0
+        with db.engine.connect() as conn:
+            for spec in SEALED:
+                if spec.model.__tablename__ in tables:
+                    n += int(conn.execute(select(func.count()).select_from(spec.model.__table__)).scalar() or 0)
+    finally:
+        db.dispose()
+    if n:
+        raise ConfigError(f"the database holds {n} encrypted value(s) but there is no key file at "
+                          f"{settings.resolved_key_file}: restore the key file (or set OPENLFR_KEY); a new key "
+                          "would make that data unreadable, so none was created", code="key_missing")
+
+
+def _stale_pass(ctx: AppContext, cipher: Cipher, counts: dict[str, int],
+                progress: Callable[[str, int], None] | None) -> int:
+    """Re-encrypt every value not under ``cipher``'s first key; returns how many were rewritten."""
+    total = 0
+    for spec in SEALED:
+        model = spec.model
+        col = getattr(model, spec.column)
+        parts = [getattr(model, p) for p in spec.parts]
+        has_hash = model in (ReferenceImage, ReferenceEmbedding)
+        extra = [model.content_sha256] if has_hash else []
+        counts.setdefault(spec.name, 0)
         last = 0
         while True:
             with ctx.db.session() as s:
-                rows = s.execute(select(model.id, col).where(model.id > last).order_by(model.id)
-                                 .limit(BATCH)).all()
+                rows = s.execute(select(model.id, col, *parts, *extra).where(model.id > last)
+                                 .order_by(model.id).limit(BATCH)).all()
                 if not rows:
                     break
-                for rid, token in rows:
-                    s.execute(update(model).where(model.id == rid).values({column: cipher.rotate(token)}))
-                last = int(rows[-1][0])
-                counts[name] += len(rows)
+                for row in rows:
+                    rid, token = row[0], bytes(row[1])
+                    last = int(rid)
+                    if cipher.is_current(token):
+                        continue
+                    aad = spec.aad(tuple(row[2: 2 + len(parts)]))
+                    plain = cipher.decrypt(token, aad)
+                    values: dict[str, Any] = {spec.column: cipher.encrypt(plain, aad)}
+                    if has_hash and row[-1] is None:
+                        values["content_sha256"] = watchlist_integrity.content_hash(plain)
+                    # compare-and-swap: a row rewritten concurrently keeps its newer value
+                    res = s.execute(update(model).where(model.id == rid, col == token).values(values))
+                    if res.rowcount:  # type: ignore[attr-defined]
+                        counts[spec.name] += 1
+                        total += 1
             if progress:
-                progress(name, counts[name])
+                progress(spec.name, counts[spec.name])
+    return total
+
+
+def reencrypt_all(ctx: AppContext, cipher: Cipher,
+                  progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+    """Re-encrypt every value with ``cipher``'s first key (decrypting with any of its keys), in
+    passes until one finds nothing left under another key (or in the v1 format)."""
+    counts: dict[str, int] = {}
+    for _ in range(MAX_PASSES):
+        if _stale_pass(ctx, cipher, counts, progress) == 0:
+            break
     ctx.db.checkpoint()
     return counts
+
+
+def reseal_watchlists(ctx: AppContext, cipher: Cipher, actor: str, seal_unsealed: bool) -> dict[str, list[str]]:
+    """Re-sign each list's integrity digest with the first key; never re-sign one that fails.
+    With ``seal_unsealed``, lists without a digest (written before the check existed) are sealed."""
+    out: dict[str, list[str]] = {"resealed": [], "sealed": [], "failed": []}
+    with ctx.db.session() as s:
+        for wl in s.scalars(select(Watchlist).order_by(Watchlist.id)):
+            ok = watchlist_integrity.is_valid(s, cipher, wl)
+            if ok is None and seal_unsealed:
+                watchlist_integrity.reseal(s, cipher, wl)
+                out["sealed"].append(wl.name)
+                audit.record(s, actor, "watchlist.seal", "watchlist", wl.id, {"watchlist": wl.name})
+            elif ok:
+                watchlist_integrity.reseal(s, cipher, wl)
+                out["resealed"].append(wl.name)
+            elif ok is False:
+                out["failed"].append(wl.name)
+    return out
 
 
 def _refresh_anchor(ctx: AppContext) -> None:
@@ -92,7 +169,8 @@ def _refresh_anchor(ctx: AppContext) -> None:
         write_anchor(ctx.settings, int(head[0]), str(head[1]), force=True)
 
 
-def rotate(ctx: AppContext, actor: str, progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+def rotate(ctx: AppContext, actor: str, progress: Callable[[str, int], None] | None = None,
+           grace_s: float = GRACE_S) -> dict[str, Any]:
     if ctx.settings.key is not None:
         raise ConfigError("the key comes from OPENLFR_KEY: set OPENLFR_KEY=NEW,OLD, run `openlfr keys reencrypt`, "
                           "then set OPENLFR_KEY=NEW", code="key_in_environment")
@@ -100,18 +178,24 @@ def rotate(ctx: AppContext, actor: str, progress: Callable[[str, int], None] | N
     load_cipher(ctx.settings)  # refuses a missing, malformed or world-readable key file
     old = _read_keys(path)
     new = Fernet.generate_key()
-    _write_keys(path, [new, *old])  # old keys kept until every blob is re-encrypted
+    _write_keys(path, [new, *old])  # every process now encrypts with NEW; OLD kept for reading
     cipher = Cipher([new, *old])
+    time.sleep(grace_s)  # let writes that encrypted with OLD just before the switch commit
     counts = reencrypt_all(ctx, cipher, progress)
+    lists = reseal_watchlists(ctx, cipher, actor, seal_unsealed=False)
+    time.sleep(grace_s)
+    for name, n in reencrypt_all(ctx, cipher, progress).items():  # stragglers from the passes above
+        counts[name] = counts.get(name, 0) + n
     _write_keys(path, [new])
     ctx.__dict__.pop("cipher", None)
     with ctx.db.session() as s:
         audit.record(s, actor, "keys.rotate", "key", fingerprint(new),
                      {"new_key_id": fingerprint(new), "retired_key_ids": [fingerprint(k) for k in old],
-                      "reencrypted": counts})
+                      "reencrypted": counts, "watchlists_resealed": len(lists["resealed"]),
+                      "watchlists_failing_integrity": lists["failed"]})
     _refresh_anchor(ctx)  # re-sign the anchor with the new key
     return {"key_file": str(path), "new_key_id": fingerprint(new), "retired_key_ids": [fingerprint(k) for k in old],
-            "reencrypted": counts}
+            "reencrypted": counts, "watchlists": lists}
 
 
 def reencrypt(ctx: AppContext, actor: str, drop_old: bool = True,
@@ -124,6 +208,7 @@ def reencrypt(ctx: AppContext, actor: str, drop_old: bool = True,
     else:
         keys = _read_keys(ctx.settings.resolved_key_file)
     counts = reencrypt_all(ctx, cipher, progress)
+    lists = reseal_watchlists(ctx, cipher, actor, seal_unsealed=True)
     dropped: list[str] = []
     if ctx.settings.key is None and drop_old and len(keys) > 1:
         _write_keys(ctx.settings.resolved_key_file, keys[:1])
@@ -131,6 +216,7 @@ def reencrypt(ctx: AppContext, actor: str, drop_old: bool = True,
         ctx.__dict__.pop("cipher", None)
     with ctx.db.session() as s:
         audit.record(s, actor, "keys.reencrypt", "key", fingerprint(keys[0]),
-                     {"key_id": fingerprint(keys[0]), "retired_key_ids": dropped, "reencrypted": counts})
+                     {"key_id": fingerprint(keys[0]), "retired_key_ids": dropped, "reencrypted": counts,
+                      "watchlists_sealed": lists["sealed"], "watchlists_failing_integrity": lists["failed"]})
     _refresh_anchor(ctx)
-    return {"key_id": fingerprint(keys[0]), "retired_key_ids": dropped, "reencrypted": counts}
+    return {"key_id": fingerprint(keys[0]), "retired_key_ids": dropped, "reencrypted": counts, "watchlists": lists}

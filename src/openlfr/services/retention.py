@@ -29,10 +29,11 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from openlfr.errors import ConfigError
+from openlfr.services import watchlist_integrity
 from openlfr.services.context import AppContext
 from openlfr.services.deployments import as_utc, end_overdue
 from openlfr.storage import audit
-from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, WatchlistEntry
+from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
 from openlfr.storage.models_gov import Alert, AlertImage, LegalHold
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def purge_alert(s: Session, a: Alert, reason: str, actor: str, now: datetime) ->
     a.entry_id = a.track_id = None
     a.box = None
     a.purged_at, a.purge_reason = now, reason
+    audit.purge_private(s, f"alert:{a.id}")  # personal audit details of this alert (issue 13)
     audit.record(s, actor, "alert.purge", "alert", a.id,
                  {"reason": reason, "images_deleted": n, "deployment_id": a.deployment_id,
                   "verdict": a.verdict, "had_person_id": person is not None})
@@ -128,14 +130,24 @@ def sweep(ctx: AppContext, now: datetime | None = None, actor: str = SWEEPER,
                 res.expired_alerts_removed += 1
         expired = s.scalars(select(WatchlistEntry).where(WatchlistEntry.expires_at.is_not(None),
                                                          WatchlistEntry.expires_at <= t)).all()
+        # Reseal only lists that were intact before this change (never launder a tampered list).
+        intact = {wl_id for wl_id in sorted({e.watchlist_id for e in expired})
+                  if (wl := s.get(Watchlist, wl_id)) is not None
+                  and watchlist_integrity.is_valid(s, ctx.cipher, wl)}
         for e in expired:
             image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id == e.id)))
             s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
             s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
             s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == e.id))
             audit.record(s, actor, "watchlist.entry_expired", "watchlist_entry", e.id,
-                         {"watchlist_id": e.watchlist_id, "person_id": e.person_id, "images": len(image_ids)})
+                         {"watchlist_id": e.watchlist_id, "images": len(image_ids)},
+                         private={"person_id": e.person_id}, cipher=ctx.cipher)
+
             res.expired_entries_deleted += 1
+        for wl_id in sorted(intact):
+            wl = s.get(Watchlist, wl_id)
+            if wl is not None:
+                watchlist_integrity.reseal(s, ctx.cipher, wl)
         audit.record(s, actor, "retention.sweep", "retention", "",
                      {k: v for k, v in res.to_dict().items()})
     ctx.db.checkpoint()

@@ -119,11 +119,12 @@ def search(ctx: AppContext, path: Path, watchlist: str, *, threshold: float | No
     analyser = LiveAnalyser(ctx.engine, index, thr, camera=path.name, config=cfg, watchlist_id=meta["id"])
     result, events = search_media(analyser, path, fps=fps, progress=progress)
     with ctx.db.session() as s:
+        matched = sorted({a["person_id"] for a in result["appearances"]})
         audit.record(s, ctx.settings.actor, "retro.search", "watchlist", meta["id"],
                      {"watchlist": watchlist, "source": str(path), "threshold": thr, "frames": result["frames"],
-                      "faces_seen": result["faces_seen"],
-                      "matched_person_ids": sorted({a["person_id"] for a in result["appearances"]}),
-                      "report": str(report) if report else None})
+                      "faces_seen": result["faces_seen"], "matches": len(matched),
+                      "report": str(report) if report else None},
+                     private={"matched_person_ids": matched} if matched else None, cipher=ctx.cipher)
     if report is not None:
         write_report(report, result, events, watchlist, thr)
     return result

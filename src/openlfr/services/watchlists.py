@@ -19,9 +19,11 @@ from openlfr.engine.matcher import WatchlistEntryRef, WatchlistIndex
 from openlfr.engine.pipeline import pick_main_face
 from openlfr.engine.thresholds import family_of
 from openlfr.errors import ConflictError, InputError, NotFoundError
+from openlfr.services import watchlist_integrity as integrity
 from openlfr.services.context import AppContext
 from openlfr.storage import audit
 from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
+from openlfr.storage.sealed import aad_of, seal, unseal
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ def create(ctx: AppContext, name: str, actor: str, description: str = "",
             wl = Watchlist(name=name, description=description, created_by=actor, deployment_id=deployment_id)
             s.add(wl)
             s.flush()
+            integrity.reseal(s, ctx.cipher, wl)
             audit.record(s, actor, "watchlist.create", "watchlist", wl.id, {"name": name})
             return {"id": wl.id, "name": wl.name}
     except IntegrityError:
@@ -161,12 +164,14 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
         raise ConflictError(f"watchlist {wl.name!r} holds {wl.embedder_family} vectors but the engine uses "
                             f"{family}; re-enrol the list with that model", code="model_mismatch")
     h, w = image.shape[:2]
-    img = ReferenceImage(entry=entry, image_enc=ctx.cipher.encrypt(data), width=w, height=h,
+    img = ReferenceImage(entry=entry, image_enc=b"", width=w, height=h, content_sha256=integrity.content_hash(data),
                          box=dict(zip(("x1", "y1", "x2", "y2"), map(float, analysis.faces.xyxy[idx]), strict=True)),
                          quality={k: v for k, v in analysis.faces.quality_dict(idx).items()})
-    img.embeddings.append(ReferenceEmbedding(model_family=family, model_id=engine.embedder.model_id,
-                                             dim=int(vec.shape[0]), vector_enc=ctx.cipher.encrypt(vec.tobytes())))
-    s.add(img)
+    emb = ReferenceEmbedding(model_family=family, model_id=engine.embedder.model_id, dim=int(vec.shape[0]),
+                             vector_enc=b"", content_sha256=integrity.content_hash(vec.tobytes()))
+    img.embeddings.append(emb)
+    seal(s, ctx.cipher, img, data)  # bound to the row (flushes it first)
+    seal(s, ctx.cipher, emb, vec.tobytes())
     return None
 
 
@@ -209,9 +214,11 @@ def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Pat
         if result.accepted == 0 and created:
             return result
         s.flush()
+        integrity.reseal(s, ctx.cipher, wl)
         audit.record(s, actor, "watchlist.enrol", "watchlist_entry", entry.id,
-                     {"watchlist": name, "person_id": person_id, "images_added": result.accepted,
-                      "images_rejected": len(result.rejected)})
+                     {"watchlist": name, "images_added": result.accepted,
+                      "images_rejected": len(result.rejected)},
+                     private={"person_id": person_id}, cipher=ctx.cipher)
     return result
 
 
@@ -248,25 +255,42 @@ def load_index(ctx: AppContext, name: str) -> tuple[WatchlistIndex, dict[str, An
         if wl.embedder_family is not None and wl.embedder_family != family:
             raise ConflictError(f"watchlist {name!r} holds {wl.embedder_family} vectors but the engine uses "
                                 f"{family}; use the same model or re-enrol", code="model_mismatch")
+        try:
+            integrity.check(s, ctx.cipher, wl)
+        except ConflictError as exc:
+            failed: tuple[int, ConflictError] | None = (wl.id, exc)
+        else:
+            failed = None
         rows = s.execute(
             select(WatchlistEntry.id, WatchlistEntry.person_id, WatchlistEntry.display_name,
-                   ReferenceEmbedding.vector_enc)
+                   ReferenceEmbedding.vector_enc, ReferenceEmbedding.id, ReferenceEmbedding.image_id,
+                   ReferenceEmbedding.content_sha256)
             .join(ReferenceImage, ReferenceImage.entry_id == WatchlistEntry.id)
             .join(ReferenceEmbedding, ReferenceEmbedding.image_id == ReferenceImage.id)
             .where(WatchlistEntry.watchlist_id == wl.id, ReferenceEmbedding.model_family == family)
             .order_by(WatchlistEntry.id, ReferenceImage.id)).all()
         meta = {"id": wl.id, "name": wl.name, "deployment_id": wl.deployment_id}
+        wl_id = wl.id
+    if failed is not None:
+        integrity.record_failure(ctx, failed[0], name, failed[1], "load")
+        raise failed[1]
     entries: list[WatchlistEntryRef] = []
     pos: dict[int, int] = {}
     row_entry: list[int] = []
     dim = ctx.engine.embedder.dim
     vecs = np.zeros((len(rows), dim), np.float32)
-    for i, (eid, pid, dname, enc) in enumerate(rows):
+    for i, (eid, pid, dname, enc, emb_id, image_id, digest) in enumerate(rows):
         if eid not in pos:
             pos[eid] = len(entries)
             entries.append(WatchlistEntryRef(entry_id=eid, person_id=pid, name=dname))
         row_entry.append(pos[eid])
-        vecs[i] = np.frombuffer(ctx.cipher.decrypt(enc), dtype="<f4")
+        plain = ctx.cipher.decrypt(enc, aad_of(ReferenceEmbedding, emb_id, image_id))
+        if integrity.content_hash(plain) != digest:
+            bad = ConflictError(f"watchlist {name!r}: an embedding does not match its content hash; refused",
+                                code="watchlist_integrity")
+            integrity.record_failure(ctx, wl_id, name, bad, "load")
+            raise bad
+        vecs[i] = np.frombuffer(plain, dtype="<f4")
     return WatchlistIndex(vecs, entries, row_entry, model_id=family, dim=dim), meta
 
 
@@ -299,7 +323,10 @@ def remove_entry(ctx: AppContext, name: str, entry: int | str, actor: str) -> di
         s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
         s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == e.id))
         summary = {"entry_id": e.id, "person_id": e.person_id, "images": len(image_ids), "embeddings": int(n_emb)}
-        audit.record(s, actor, "watchlist.remove_entry", "watchlist_entry", e.id, {"watchlist": name, **summary})
+        integrity.reseal(s, ctx.cipher, wl)
+        audit.record(s, actor, "watchlist.remove_entry", "watchlist_entry", e.id,
+                     {"watchlist": name, **{k: v for k, v in summary.items() if k != "person_id"}},
+                     private={"person_id": e.person_id}, cipher=ctx.cipher)
     ctx.db.checkpoint()
     return summary
 
@@ -318,7 +345,7 @@ def entry_image(ctx: AppContext, name: str, entry: int | str, index: int, actor:
             raise NotFoundError(f"entry {e.person_id!r} has {len(imgs)} photo(s); no photo {index}",
                                 code="image_not_found")
         img = imgs[index]
-        data = ctx.cipher.decrypt(img.image_enc)
+        data = unseal(ctx.cipher, img)
         audit.record(s, actor, "watchlist.view_image", "watchlist_entry", e.id,
                      {"watchlist": name, "image_id": img.id, "role": role})
         return data, img.media_type

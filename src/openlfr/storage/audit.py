@@ -3,21 +3,30 @@
 Each event's hash is ``sha256(prev_hash + "\\n" + canonical_json(seq, at, actor, action, object_type,
 object_id, details))``; the first event's ``prev_hash`` is 64 zeros. Editing, deleting or reordering
 any row breaks the chain from that row on, and :func:`verify` names the first broken link.
+
+Personal data (person ids, names, free-text notes) stays out of the chain: ``record(...,
+private=..., purge_key=...)`` writes it to an encrypted :class:`AuditDetail` row and puts only
+``{"private": {"ref", "sha256"}}`` in the chained details, where ``sha256`` covers a random salt and
+the content (so a short person id cannot be guessed back from it). Retention deletes the detail
+rows of a purged alert (:func:`purge_private`); the chain still verifies, and readers show
+"purged" (:func:`private_details`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from openlfr.storage.models import AuditEvent
+from openlfr.storage.crypto import Cipher, bind
+from openlfr.storage.models import AuditDetail, AuditEvent
 
 GENESIS = "0" * 64
 
@@ -35,12 +44,30 @@ def event_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str, 
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def _aad(ref: str) -> bytes:
+    return bind(AuditDetail.__tablename__, "data_enc", ref)
+
+
 def record(session: Session, actor: str, action: str, object_type: str, object_id: str | int = "",
-           details: dict[str, Any] | None = None) -> AuditEvent:
+           details: dict[str, Any] | None = None, *, private: dict[str, Any] | None = None,
+           cipher: Cipher | None = None, purge_key: str | None = None) -> AuditEvent:
     """Append one event in the caller's transaction (so the action and its record commit together).
 
-    Never put face images, crops or embeddings in ``details``.
+    Never put face images, crops or embeddings in ``details``. Personal identifiers and free text
+    go in ``private`` (needs ``cipher``): stored encrypted outside the chain, deletable by
+    ``purge_key``.
     """
+    if private:
+        if cipher is None:
+            raise ValueError("private audit details need the cipher")
+        ref = secrets.token_hex(16)
+        body = _canonical({"salt": secrets.token_hex(16), "data": private})
+        session.add(AuditDetail(ref=ref, purge_key=purge_key, data_enc=cipher.encrypt(body, _aad(ref))))
+        details = {**(details or {}), "private": {"ref": ref, "sha256": hashlib.sha256(body).hexdigest()}}
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         # One appender at a time across processes, for the length of this transaction.
@@ -59,6 +86,67 @@ def record(session: Session, actor: str, action: str, object_type: str, object_i
     session.add(ev)
     session.flush()
     return ev
+
+
+def purge_private(session: Session, purge_key: str) -> int:
+    """Delete the private details filed under ``purge_key`` (e.g. ``alert:12``); returns the count."""
+    res = session.execute(delete(AuditDetail).where(AuditDetail.purge_key == purge_key))
+    return int(res.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def private_details(session: Session, cipher: Cipher | None,
+                    events: list[AuditEvent]) -> dict[int, dict[str, Any] | str]:
+    """For each event with private details: the details, ``"purged"`` when deleted by retention,
+    ``"altered"`` when the row no longer matches the chained digest, ``"encrypted"`` without a key."""
+    refs = {ev.seq: ev.details["private"] for ev in events
+            if isinstance(ev.details, dict) and isinstance(ev.details.get("private"), dict)}
+    if not refs:
+        return {}
+    rows = {r.ref: r for r in session.scalars(select(AuditDetail).where(
+        AuditDetail.ref.in_([str(p.get("ref")) for p in refs.values()])))}
+    out: dict[int, dict[str, Any] | str] = {}
+    for seq, p in refs.items():
+        row = rows.get(str(p.get("ref")))
+        if row is None:
+            out[seq] = "purged"
+        elif cipher is None:
+            out[seq] = "encrypted"
+        else:
+            try:
+                body = cipher.decrypt(row.data_enc, _aad(row.ref))
+            except Exception:
+                out[seq] = "altered"
+                continue
+            if hashlib.sha256(body).hexdigest() != p.get("sha256"):
+                out[seq] = "altered"
+            else:
+                out[seq] = dict(json.loads(body)["data"])
+    return out
+
+
+def check_private(session: Session, cipher: Cipher) -> tuple[int, int, list[int]]:
+    """(present, purged, seqs whose detail row does not match its digest) over the whole log."""
+    present = purged = 0
+    bad: list[int] = []
+    batch: list[AuditEvent] = []
+
+    def flush() -> None:
+        nonlocal present, purged
+        for seq, v in private_details(session, cipher, batch).items():
+            if v == "purged":
+                purged += 1
+            elif v == "altered":
+                bad.append(seq)
+            else:
+                present += 1
+        batch.clear()
+
+    for ev in iter_events(session):
+        batch.append(ev)
+        if len(batch) >= 500:
+            flush()
+    flush()
+    return present, purged, bad
 
 
 @dataclass(frozen=True)

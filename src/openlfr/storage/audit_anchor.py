@@ -34,6 +34,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from openlfr.errors import ConfigError
 from openlfr.settings import Settings
 from openlfr.storage.models import AuditEvent
 
@@ -111,10 +112,14 @@ def read_anchor(path: Path) -> Anchor | None:
 
 
 def write_anchor(settings: Settings, seq: int, head: str, force: bool = False) -> None:
-    """Atomically record the head; never moves the anchor backwards unless ``force``."""
+    """Atomically record the head, signed; never moves the anchor backwards unless ``force``.
+
+    Never writes an unsigned anchor: without a key it raises ``ConfigError`` (``no_key``)."""
+    keys = audit_keys(settings)
+    if not keys:
+        raise ConfigError("no encryption key available to sign the audit anchor", code="no_key")
     path = anchor_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    keys = audit_keys(settings)
     lock = path.with_suffix(".lock")
     fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
@@ -123,8 +128,7 @@ def write_anchor(settings: Settings, seq: int, head: str, force: bool = False) -
         if cur is not None and cur.seq >= seq and not force:
             return
         body = {"seq": seq, "hash": head, "at": datetime.now(UTC).isoformat(),
-                "mac": _mac(keys[0], seq, head) if keys else None,
-                "key_id": key_id(keys[0]) if keys else None}
+                "mac": _mac(keys[0], seq, head), "key_id": key_id(keys[0])}
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tfd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(tfd, "w") as f:
@@ -169,7 +173,7 @@ def _after_commit(session: Session) -> None:
         return
     try:
         write_anchor(settings, int(head[0]), str(head[1]))
-    except OSError as exc:
+    except (OSError, ConfigError) as exc:
         log.warning("could not update the audit anchor: %s", exc)
 
 

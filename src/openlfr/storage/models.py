@@ -38,6 +38,9 @@ class Watchlist(Base):
     """The vector space of every embedding on this list; comparisons across families are refused."""
     deployment_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     """Set for a deployment's bespoke list (deleted when the deployment ends, P4)."""
+    integrity_digest: Mapped[str | None] = mapped_column(String(64), default=None)
+    """HMAC-SHA256 (key derived from the encryption key) over the list's entries and the content
+    hashes of its photos and embeddings; updated by every legitimate change, checked on load."""
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -73,6 +76,8 @@ class ReferenceImage(Base):
     image_enc: Mapped[bytes] = mapped_column(LargeBinary)
     """The enrolled photo as supplied (encrypted)."""
     media_type: Mapped[str] = mapped_column(String(50), default="image/jpeg")
+    content_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    """sha256 of the plaintext photo (covered by the watchlist's integrity digest)."""
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     box: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -94,6 +99,8 @@ class ReferenceEmbedding(Base):
     dim: Mapped[int] = mapped_column(Integer)
     vector_enc: Mapped[bytes] = mapped_column(LargeBinary)
     """float32 little-endian vector, L2-normalised (encrypted)."""
+    content_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    """sha256 of the plaintext vector, checked when the list is loaded."""
 
     image: Mapped[ReferenceImage] = relationship(back_populates="embeddings")
 
@@ -113,6 +120,21 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditDetail(Base):
+    """The personal part of one audit event (person ids, names, free-text notes), encrypted and
+    purgeable. The chained event holds only ``details_ref`` and a salted sha256 of this content,
+    so deleting the row (retention, ``purge_key``) leaves the chain verifiable (P6)."""
+
+    __tablename__ = "audit_details"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), unique=True)
+    purge_key: Mapped[str | None] = mapped_column(String(100), default=None, index=True)
+    """E.g. ``alert:12``: deleted when that alert is purged by retention."""
+    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Counter(Base):
