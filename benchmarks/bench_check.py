@@ -68,18 +68,24 @@ def main() -> None:
         vecs = rng.normal(size=(n, ctx.engine.embedder.dim)).astype("<f4")
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
         family = getattr(ctx.engine.embedder, "family", ctx.engine.embedder.model_id)
-        blank = ctx.cipher.encrypt(b"synthetic reference")
         with ctx.db.session() as s:
+            from openlfr.services.watchlist_integrity import content_hash, reseal
             from openlfr.storage.models import Watchlist
+            from openlfr.storage.sealed import seal
 
-            s.get(Watchlist, wl["id"]).embedder_family = family  # type: ignore[union-attr]
+            wl_row = s.get(Watchlist, wl["id"])
+            wl_row.embedder_family = family  # type: ignore[union-attr]
             for i in range(n):
                 e = WatchlistEntry(watchlist_id=wl["id"], person_id=f"p{i}", display_name=f"p{i}", added_by="bench")
-                img = ReferenceImage(entry=e, image_enc=blank, width=1, height=1)
-                img.embeddings.append(ReferenceEmbedding(
-                    model_family=family, model_id=ctx.engine.embedder.model_id, dim=vecs.shape[1],
-                    vector_enc=ctx.cipher.encrypt(vecs[i].tobytes())))
-                s.add(img)
+                img = ReferenceImage(entry=e, image_enc=b"", width=1, height=1,
+                                     content_sha256=content_hash(b"synthetic reference"))
+                emb = ReferenceEmbedding(model_family=family, model_id=ctx.engine.embedder.model_id,
+                                         dim=vecs.shape[1], vector_enc=b"",
+                                         content_sha256=content_hash(vecs[i].tobytes()))
+                img.embeddings.append(emb)
+                seal(s, ctx.cipher, img, b"synthetic reference")  # bound to the row, as enrolment does
+                seal(s, ctx.cipher, emb, vecs[i].tobytes())
+            reseal(s, ctx.cipher, wl_row)  # type: ignore[arg-type]
         times = []
         for p in probes:
             t = time.perf_counter()

@@ -123,7 +123,9 @@ def test_strangers_leave_no_trace(cli, data_dir: Path, scene: dict[str, Path], t
     ctx = AppContext(load_settings(data_dir=data_dir))
     engine = ctx.engine
     with ctx.db.session() as s:
-        stored = np.stack([np.frombuffer(ctx.cipher.decrypt(r.vector_enc), "<f4")
+        from openlfr.storage.sealed import unseal
+
+        stored = np.stack([np.frombuffer(unseal(ctx.cipher, r), "<f4")
                            for r in s.scalars(sa.select(ReferenceEmbedding))])
         audit_text = " ".join(json.dumps(e.details, default=str) for e in s.scalars(sa.select(AuditEvent)))
     ctx.close()
