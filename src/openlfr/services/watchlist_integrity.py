@@ -33,6 +33,7 @@ from openlfr.storage import audit
 from openlfr.storage.audit_anchor import derive
 from openlfr.storage.crypto import Cipher
 from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
+from openlfr.storage.sealed import aad_of
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,23 @@ def check(s: Session, cipher: Cipher, wl: Watchlist) -> None:
                             "checks); an administrator must review it and run `openlfr keys reencrypt` to "
                             "seal it", code="watchlist_unsealed")
     if not ok:
+        _raise_if_wrong_key(s, cipher, wl)
         raise ConflictError(f"watchlist {wl.name!r} does not match its integrity digest: entries, photos "
                             "or embeddings were changed outside OpenLFR; refused", code="watchlist_integrity")
+
+
+def _raise_if_wrong_key(s: Session, cipher: Cipher, wl: Watchlist) -> None:
+    """A digest also fails under a wrong key: say so (``wrong_key``) rather than report tampering."""
+    row = s.execute(select(ReferenceEmbedding.vector_enc, ReferenceEmbedding.id, ReferenceEmbedding.image_id)
+                    .join(ReferenceImage, ReferenceImage.id == ReferenceEmbedding.image_id)
+                    .join(WatchlistEntry, WatchlistEntry.id == ReferenceImage.entry_id)
+                    .where(WatchlistEntry.watchlist_id == wl.id).limit(1)).first()
+    if row is None:
+        return
+    try:
+        cipher.decrypt(row[0], aad_of(ReferenceEmbedding, row[1], row[2]))
+    except ConflictError:
+        return  # the key is right; the value itself was tampered with
 
 
 def record_failure(ctx: AppContext, watchlist_id: int, name: str, exc: ConflictError, during: str) -> None:
