@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,7 +42,8 @@ def search(ctx: AppContext, *, actor: str | None = None, action: str | None = No
            since: datetime | None = None, until: datetime | None = None, limit: int = 50,
            offset: int = 0) -> dict[str, Any]:
     """``{data, count}``, newest first. ``action`` matches a prefix (``alert.`` = every alert event);
-    ``text`` is a case-insensitive substring of the actor, action, object id or details."""
+    ``text`` is a case-insensitive substring of the actor, action, object id or details, including
+    the private details while they exist (e.g. every event about one person id)."""
     if not 1 <= limit <= 1000 or offset < 0:
         raise InputError("limit must be 1..1000 and offset >= 0", code="bad_paging")
     q = select(AuditEvent)
@@ -57,14 +59,32 @@ def search(ctx: AppContext, *, actor: str | None = None, action: str | None = No
         q = q.where(AuditEvent.at >= since)
     if until is not None:
         q = q.where(AuditEvent.at < until)
-    if text:
-        pat = f"%{text.lower()}%"
-        q = q.where(or_(func.lower(AuditEvent.actor).like(pat), func.lower(AuditEvent.action).like(pat),
-                        func.lower(AuditEvent.object_id).like(pat),
-                        func.lower(cast(AuditEvent.details, String)).like(pat)))
     with ctx.db.session() as s:
-        count = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-        rows = list(s.scalars(q.order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)))
+        if text:
+            # Matches in the chained fields (SQL) or in the private details (decrypted here).
+            pat = f"%{text.lower()}%"
+            details_text = func.lower(cast(AuditEvent.details, String))
+            chain_match = or_(func.lower(AuditEvent.actor).like(pat), func.lower(AuditEvent.action).like(pat),
+                              func.lower(AuditEvent.object_id).like(pat), details_text.like(pat))
+            cands = s.execute(q.with_only_columns(AuditEvent.seq, chain_match, AuditEvent.details)
+                              .where(or_(chain_match, details_text.like('%"private"%')))
+                              .order_by(AuditEvent.seq.desc())).all()
+            try:
+                cipher = ctx.cipher
+            except OpenLFRError:
+                cipher = None
+            private = audit.resolve_private(s, cipher, [(int(c[0]), c[2]) for c in cands if not c[1]])
+            needle = text.lower()
+            seqs = [int(c[0]) for c in cands if c[1] or (
+                isinstance(private.get(int(c[0])), dict)
+                and needle in json.dumps(private[int(c[0])], ensure_ascii=False, default=str).lower())]
+            count = len(seqs)
+            page = seqs[offset: offset + limit]
+            rows = list(s.scalars(select(AuditEvent).where(AuditEvent.seq.in_(page))
+                                  .order_by(AuditEvent.seq.desc()))) if page else []
+        else:
+            count = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
+            rows = list(s.scalars(q.order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)))
         details = with_private(ctx, s, rows)
         data = [{"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "action": e.action,
                  "object_type": e.object_type, "object_id": e.object_id, "details": d,

@@ -98,8 +98,14 @@ def private_details(session: Session, cipher: Cipher | None,
                     events: list[AuditEvent]) -> dict[int, dict[str, Any] | str]:
     """For each event with private details: the details, ``"purged"`` when deleted by retention,
     ``"altered"`` when the row no longer matches the chained digest, ``"encrypted"`` without a key."""
-    refs = {ev.seq: ev.details["private"] for ev in events
-            if isinstance(ev.details, dict) and isinstance(ev.details.get("private"), dict)}
+    return resolve_private(session, cipher, [(ev.seq, ev.details) for ev in events])
+
+
+def resolve_private(session: Session, cipher: Cipher | None,
+                    events: list[tuple[int, Any]]) -> dict[int, dict[str, Any] | str]:
+    """:func:`private_details` for ``(seq, details)`` pairs."""
+    refs = {seq: det["private"] for seq, det in events
+            if isinstance(det, dict) and isinstance(det.get("private"), dict)}
     if not refs:
         return {}
     rows = {r.ref: r for r in session.scalars(select(AuditDetail).where(
