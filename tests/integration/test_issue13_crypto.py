@@ -320,6 +320,16 @@ def test_legitimate_changes_keep_the_list_loadable(gov_ctx: Any, enrolled_people
     assert _integrity_events(ctx) == 0
 
 
+def test_removing_an_entry_does_not_reseal_a_tampered_list(gov_ctx: Any, enrolled_people: list[Any]) -> None:
+    ctx = gov_ctx
+    seed_watchlist(ctx, "standing", enrolled_people)
+    _sql(ctx, "UPDATE watchlist_entries SET display_name = 'Someone Else' WHERE person_id = 'Al_Gore'")
+    watchlists.remove_entry(ctx, "standing", "Adrien_Brody", "op")  # allowed (it only removes data)
+    with pytest.raises(OpenLFRError) as e:
+        watchlists.load_index(ctx, "standing")
+    assert _code(e) == "watchlist_integrity"
+
+
 def test_deployment_list_edited_after_authorisation_cannot_run(populated: tuple[Any, Any]) -> None:
     ctx, plan = populated
     _sql(ctx, f"UPDATE watchlist_entries SET category = 'other' WHERE watchlist_id = {plan.watchlist_id}")

@@ -316,6 +316,7 @@ def remove_entry(ctx: AppContext, name: str, entry: int | str, actor: str) -> di
     with ctx.db.session() as s:
         wl = _get(s, name)
         e = _get_entry(s, wl, entry)
+        was_intact = integrity.is_valid(s, ctx.cipher, wl)  # never reseal (launder) a tampered list
         image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id == e.id)))
         n_emb = s.scalar(select(func.count()).select_from(ReferenceEmbedding)
                          .where(ReferenceEmbedding.image_id.in_(image_ids))) or 0
@@ -323,7 +324,8 @@ def remove_entry(ctx: AppContext, name: str, entry: int | str, actor: str) -> di
         s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
         s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == e.id))
         summary = {"entry_id": e.id, "person_id": e.person_id, "images": len(image_ids), "embeddings": int(n_emb)}
-        integrity.reseal(s, ctx.cipher, wl)
+        if was_intact:
+            integrity.reseal(s, ctx.cipher, wl)
         audit.record(s, actor, "watchlist.remove_entry", "watchlist_entry", e.id,
                      {"watchlist": name, **{k: v for k, v in summary.items() if k != "person_id"}},
                      private={"person_id": e.person_id}, cipher=ctx.cipher)
