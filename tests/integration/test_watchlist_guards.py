@@ -84,6 +84,9 @@ def test_deployment_watchlist_is_read_only_outside_the_deployment(env: ApiEnv, t
         _refused(c.delete(f"/api/watchlists/{wl}/entries/entry:{before[0]['id']}", headers=env.h("admin")))
         _refused(c.delete(f"/api/watchlists/{wl}", headers=env.h("admin")))
         for args in (("watchlist", "add", wl, "--person", "Abdullah_Gul", "--image", str(folder / "a.jpg")),
+                     ("watchlist", "add", wl, "--person", "Al_Gore", "--image", str(folder / "a.jpg")),
+                     ("watchlist", "remove", wl, "Al_Gore", "--yes"),
+                     ("watchlist", "remove", wl, "--entry-id", str(before[0]["id"]), "--yes"),
                      ("watchlist", "import", wl, str(folder.parent)),
                      ("watchlist", "delete", wl, "--yes")):
             p = run_cli(*args, env=cli_env)
@@ -128,6 +131,15 @@ def test_all_digit_person_id_is_never_an_entry_id(env: ApiEnv) -> None:
     assert c.delete("/api/watchlists/refs/entries/99999999999", headers=h).status_code == 404
     r = _enrol(env, "refs", "entry:5", "Adrien_Brody")
     assert r.status_code == 422 and r.json()["error"]["code"] == "bad_person_id"
-    r = c.delete(f"/api/watchlists/refs/entries/entry:{gore['id']}", headers=h)
-    assert r.status_code == 200 and r.json()["person_id"] == "Al_Gore"
+    # The CLI: a digit string is a person id; an entry id only with --entry-id.
+    cli_env = {"OPENLFR_DATA_DIR": str(env.data_dir)}
+    assert _enrol(env, "refs", digits, "Adrien_Brody").json()["accepted_images"] == 1
+    other = next(e for e in _entries(env, "refs") if e["person_id"] == digits)
+    p = run_cli("watchlist", "remove", "refs", str(other["id"]), "--yes", env=cli_env)
+    assert p.returncode == 2 and "entry_not_found" in p.stderr, p.stderr  # no person named like that id
+    p = run_cli("watchlist", "remove", "refs", digits, "--json", env=cli_env)
+    assert p.returncode == 0 and f'"person_id": "{digits}"' in p.stdout, p.stderr
+    assert {e["person_id"] for e in _entries(env, "refs")} == {"Al_Gore"}
+    p = run_cli("watchlist", "remove", "refs", "--entry-id", str(gore["id"]), "--json", env=cli_env)
+    assert p.returncode == 0 and '"person_id": "Al_Gore"' in p.stdout, p.stderr
     assert _entries(env, "refs") == []
