@@ -55,6 +55,9 @@ class Settings(BaseSettings):
                                   description="Larger images are refused as possible decompression bombs.")
     actor: str = Field(default_factory=lambda: os.environ.get("USER", "cli"),
                        description="Who the CLI acts as, for the audit log.")
+    token_days: float = Field(default=90.0, gt=0, le=3650,
+                              description="API tokens expire after at most this many days (also the default "
+                                          "lifetime of a new token).")
     ray_address: str | None = Field(
         default=None,
         description="Ray cluster address (the head's host:port). When set, each live camera runs as a Ray "

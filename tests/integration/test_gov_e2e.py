@@ -23,6 +23,16 @@ from tests.integration.conftest import FACES
 CLIP = "short_hamilton_clip.mp4"
 
 
+def subprocess_input(cli: Any, args: tuple[str, ...], stdin: str) -> Any:
+    """Run ``openlfr ARGS`` with ``stdin`` on its standard input (for --password-stdin)."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "openlfr", *args], input=stdin + "\n", capture_output=True,
+                          text=True, env=dict(os.environ), timeout=300)
+
+
 def _ok(proc: Any) -> Any:
     assert proc.returncode == 0, f"{proc.args}\n{proc.stdout}\n{proc.stderr}"
     return proc
@@ -79,10 +89,16 @@ def test_deployment_end_to_end(data_dir: Path, cli: Any, videos: Path, tmp_path:
         "--entry", "Adrien_Brody=court order", "--camera", f"stage={clip}", "--json")).stdout)
     dep = str(made["id"])
     assert made["state"] == "draft" and made["watchlist_size"] == 3
-    refused = cli("deployment", "authorise", dep, "--officer", "Insp X", "--as-role", "operator")
+    # Role-restricted commands act as real users (password from OPENLFR_PASSWORD), never a stated role.
+    pw = {"OPENLFR_PASSWORD": "e2e-long-password"}
+    for user, role in (("op1", "operator"), ("sup1", "supervisor")):
+        _ok(subprocess_input(cli, ("user", "create", "--username", user, "--role", role, "--password-stdin"),
+                             pw["OPENLFR_PASSWORD"]))
+    refused = cli("deployment", "authorise", dep, "--officer", "Insp X", "--username", "op1", env=pw)
     assert refused.returncode == 2 and "forbidden" in refused.stderr
-    auth = json.loads(_ok(cli("deployment", "authorise", dep, "--officer", "Supt Y", "--as-role", "supervisor",
-                              "--json")).stdout)
+    auth = json.loads(_ok(cli("deployment", "authorise", dep, "--officer", "Supt Y", "--username", "sup1",
+                              "--json", env=pw)).stdout)
+    assert auth["authorised_by"] == "sup1"
     assert auth["state"] == "authorised" and auth["threshold"] is not None
     _ok(cli("deployment", "start", dep))
 
@@ -102,7 +118,7 @@ def test_deployment_end_to_end(data_dir: Path, cli: Any, videos: Path, tmp_path:
     for i, a in enumerate(sorted(listed["data"], key=lambda a: a["id"])):
         if i == 0:  # the operator looks at the probe before deciding (audited)
             img = tmp_path / f"probe{a['id']}.jpg"
-            _ok(cli("alert", "image", str(a["id"]), "--out", str(img), "--kind", "probe"))
+            _ok(cli("alert", "image", str(a["id"]), "--out", str(img), "--kind", "probe", "-u", "op1", env=pw))
             assert img.read_bytes()[:3] == b"\xff\xd8\xff"
         if a["person_id"] == "performer" and i == 0:
             verdict, outcome = "true", "arrest"
@@ -110,7 +126,8 @@ def test_deployment_end_to_end(data_dir: Path, cli: Any, videos: Path, tmp_path:
             verdict, outcome = "true", "no_action"
         else:
             verdict, outcome = "false", "not_engaged"
-        _ok(cli("alert", "adjudicate", str(a["id"]), "--verdict", verdict, "--outcome", outcome, "--note", "e2e"))
+        _ok(cli("alert", "adjudicate", str(a["id"]), "--verdict", verdict, "--outcome", outcome, "--note", "e2e",
+                "-u", "op1", env=pw))
         tally[verdict] += 1
         tally["arrest"] += outcome == "arrest"
     assert json.loads(_ok(cli("alert", "list", "--unadjudicated", "--json")).stdout)["count"] == 0

@@ -206,7 +206,11 @@ def test_run_deployment_stores_alerts_and_counters(cli, watchlist: str, videos: 
             "--camera", f"stage={videos / HAMILTON}", "--threshold", "0.96", "--json")
     assert p.returncode == 0, p.stderr
     dep = json.loads(p.stdout)["id"]
-    cli("deployment", "authorise", str(dep), "--officer", "Insp. Test", "--as-role", "supervisor", check=True)
+    pw = {"OPENLFR_PASSWORD": "live-cli-long-password"}
+    subprocess.run([sys.executable, "-m", "openlfr", "user", "create", "--username", "sup-live", "--role",
+                    "supervisor", "--password-stdin"], input=pw["OPENLFR_PASSWORD"] + "\n", text=True, check=True,
+                   capture_output=True, env=dict(os.environ))
+    cli("deployment", "authorise", str(dep), "--officer", "Insp. Test", "--username", "sup-live", env=pw, check=True)
     p = cli("run", "--deployment", str(dep), "--json", "--analysis-fps", "10", "--end")
     assert p.returncode == 0, p.stderr
     lines = _lines(p.stdout)

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openlfr.engine.sources import mask_url
 from openlfr.errors import OpenLFRError
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OpenLFRError)
     async def _openlfr(request: Request, exc: OpenLFRError) -> Response:
         status = int(getattr(exc, "http_status", 500))
+        message = mask_url(exc.message)  # a stream URL in a message never shows its secrets
         if status >= 500:
-            log.error("%s %s failed: %s", request.method, request.url.path, exc)
+            log.error("%s %s failed: %s: %s", request.method, request.url.path, exc.code, message)
         headers = {"WWW-Authenticate": 'Bearer realm="openlfr"'} if status == 401 else None
         if status in (401, 403) and _wants_html(request):
             from openlfr.api.pages import error_page
 
-            return error_page(request, status, exc.code, exc.message)
-        return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
+            return error_page(request, status, exc.code, message)
+        return JSONResponse(error_body(exc.code, message), status_code=status, headers=headers)
 
     @app.exception_handler(LoginRedirect)
     async def _login(request: Request, exc: LoginRedirect) -> Response:
@@ -67,7 +69,7 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         cause = exc.__cause__
         if isinstance(cause, OpenLFRError):  # e.g. the body cap hit while FastAPI parsed a form
-            return JSONResponse(error_body(cause.code, cause.message), status_code=int(cause.http_status),
+            return JSONResponse(error_body(cause.code, mask_url(cause.message)), status_code=int(cause.http_status),
                                 headers={"Connection": "close"})
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = str(exc.detail) if exc.detail else code.replace("_", " ")

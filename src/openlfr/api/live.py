@@ -18,6 +18,7 @@ from typing import Any
 
 from openlfr.api.events import Broker
 from openlfr.api.metrics import Metrics
+from openlfr.engine.sources import mask_url
 from openlfr.errors import ConflictError, OpenLFRError
 from openlfr.runtime.preview import PreviewHub
 from openlfr.services import deployments
@@ -162,7 +163,8 @@ class LiveManager:
 
         def on_state(camera: str, state: Any, detail: str) -> None:
             self.broker.publish("camera", {"deployment_id": dep_id, "camera": camera,
-                                           "state": str(getattr(state, "value", state)), "detail": detail})
+                                           "state": str(getattr(state, "value", state)),
+                                           "detail": mask_url(detail)})
 
         def on_preview(camera: str, jpeg: bytes, t: float) -> None:
             self.hub.update(f"{dep_id}/{camera}", jpeg, t)
@@ -171,10 +173,10 @@ class LiveManager:
             run.result = live_service.run_deployment(self.ctx, dep_id, options=self.options, on_alert=on_alert,
                                                      on_state=on_state, on_preview=on_preview, runner_hook=hook)
         except OpenLFRError as exc:
-            run.error = f"{exc.code}: {exc.message}"
+            run.error = mask_url(f"{exc.code}: {exc.message}")
             log.warning("deployment %s stopped: %s", dep_id, run.error)
         except Exception as exc:
-            run.error = f"internal error: {exc!r}"
+            run.error = mask_url(f"internal error: {exc!r}")
             log.exception("deployment %s runner failed", dep_id)
         finally:
             self.broker.publish("deployment", {"deployment_id": dep_id, "running": False, "error": run.error})

@@ -44,12 +44,15 @@ _discover()
 def main() -> None:
     """Entry point: run the app; an ``OpenLFRError`` prints one line and exits 2."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from openlfr.engine.sources import install_log_masking, mask_url
+
+    install_log_masking()
     try:
         rc = app(standalone_mode=False)
         if isinstance(rc, int) and rc:  # `raise typer.Exit(n)` returns n in non-standalone mode
             sys.exit(rc)
     except OpenLFRError as exc:
-        typer.echo(f"error[{exc.code}]: {exc.message}", err=True)
+        typer.echo(f"error[{exc.code}]: {mask_url(exc.message)}", err=True)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)

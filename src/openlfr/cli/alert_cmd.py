@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from openlfr.cli._common import emit_json
-from openlfr.cli._gov import JsonOpt, RoleOpt, ctx
+from openlfr.cli._gov import JsonOpt, RoleOpt, TokenOpt, UserOpt, ctx, principal
 
 alert_app = typer.Typer(no_args_is_help=True, help="Review and adjudicate alerts; legal holds.")
 AlertArg = Annotated[str, typer.Argument(metavar="ALERT", help="Alert id (or the runtime's alert_id).")]
@@ -53,26 +53,29 @@ def adjudicate(ref: AlertArg,
                outcome: Annotated[str | None, typer.Option(
                    help="arrest, other_disposal, no_action or not_engaged.")] = None,
                note: Annotated[str | None, typer.Option(help="Free-text note.")] = None,
-               role: RoleOpt = "operator", json_out: JsonOpt = False) -> None:
-    """Record whether an alert was right and what happened (audited)."""
+               username: UserOpt = None, token: TokenOpt = None, role: RoleOpt = None,
+               json_out: JsonOpt = False) -> None:
+    """Record whether an alert was right and what happened (supervisors and operators; audited)."""
     from openlfr.services import alerts
 
     c = ctx()
-    a = alerts.adjudicate(c, ref, c.settings.actor, role, verdict, outcome, note)
+    p = principal(c, username, token, role)
+    a = alerts.adjudicate(c, ref, p.username, p.role, verdict, outcome, note)
     emit_json(a) if json_out else typer.echo(_line(a))
 
 
 @alert_app.command("image")
 def image(ref: AlertArg, out: Annotated[Path, typer.Option(help="Write the image here.")],
           kind: Annotated[str, typer.Option(help="probe, frame or reference.")] = "probe",
-          role: RoleOpt = "operator") -> None:
+          username: UserOpt = None, token: TokenOpt = None, role: RoleOpt = None) -> None:
     """Decrypt one of an alert's images to a file for review (audited; refused to auditors)."""
     import os
 
     from openlfr.services import alerts
 
     c = ctx()
-    data, media = alerts.alert_image(c, ref, kind, c.settings.actor, role)
+    p = principal(c, username, token, role)
+    data, media = alerts.alert_image(c, ref, kind, p.username, p.role)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
@@ -84,24 +87,29 @@ def image(ref: AlertArg, out: Annotated[Path, typer.Option(help="Write the image
 def hold(reason: Annotated[str, typer.Option(help="Case or order reference.")],
          alert: Annotated[str | None, typer.Option(help="Hold this alert.")] = None,
          deployment: Annotated[str | None, typer.Option(help="Hold every alert of this deployment.")] = None,
-         role: RoleOpt = "operator", json_out: JsonOpt = False) -> None:
-    """Place a legal hold: retention will not delete the held alert(s) (audited)."""
+         username: UserOpt = None, token: TokenOpt = None, role: RoleOpt = None,
+         json_out: JsonOpt = False) -> None:
+    """Place a legal hold (admins and supervisors): retention will not delete the held alert(s) (audited)."""
     from openlfr.services import alerts
 
     c = ctx()
-    h = alerts.place_hold(c, c.settings.actor, role, reason, alert=alert, deployment=deployment)
+    p = principal(c, username, token, role)
+    h = alerts.place_hold(c, p.username, p.role, reason, alert=alert, deployment=deployment)
     emit_json(h) if json_out else typer.echo(f"legal hold {h['id']} placed")
 
 
 @alert_app.command("release")
 def release(hold_id: Annotated[int, typer.Argument(metavar="HOLD")],
             note: Annotated[str, typer.Option(help="Why the hold ends.")] = "",
-            role: RoleOpt = "operator", json_out: JsonOpt = False) -> None:
-    """Release a legal hold (audited); the next retention sweep applies the normal rules."""
+            username: UserOpt = None, token: TokenOpt = None, role: RoleOpt = None,
+            json_out: JsonOpt = False) -> None:
+    """Release a legal hold (admins and supervisors; audited); the next retention sweep applies the
+    normal rules."""
     from openlfr.services import alerts
 
     c = ctx()
-    h = alerts.release_hold(c, hold_id, c.settings.actor, role, note)
+    p = principal(c, username, token, role)
+    h = alerts.release_hold(c, hold_id, p.username, p.role, note)
     emit_json(h) if json_out else typer.echo(f"legal hold {h['id']} released")
 
 

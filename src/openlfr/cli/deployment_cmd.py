@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from openlfr.cli._common import emit_json
-from openlfr.cli._gov import JsonOpt, RoleOpt, ctx
+from openlfr.cli._gov import JsonOpt, RoleOpt, TokenOpt, UserOpt, ctx, principal
 
 dep_app = typer.Typer(no_args_is_help=True, help="Deployments: place, time, purpose, cameras, threshold and a "
                                                  "bespoke watchlist; draft -> authorised -> live -> ended.")
@@ -117,12 +117,15 @@ def create(
 def authorise(ref: RefArg,
               officer: Annotated[str, typer.Option(help="Authorising officer (rank and name).")],
               note: Annotated[str, typer.Option(help="Authorisation note.")] = "",
-              role: RoleOpt = "operator", json_out: JsonOpt = False) -> None:
-    """Authorise a draft (supervisor only): fixes the threshold and the watchlist."""
+              username: UserOpt = None, token: TokenOpt = None, role: RoleOpt = None,
+              json_out: JsonOpt = False) -> None:
+    """Authorise a draft (supervisors only; log in with --username or --token): fixes the threshold and
+    the watchlist."""
     from openlfr.services import deployments as dsvc
 
     c = ctx()
-    out = dsvc.authorise(c, ref, c.settings.actor, role, officer, note)
+    p = principal(c, username, token, role)
+    out = dsvc.authorise(c, ref, p.username, p.role, officer, note)
     emit_json(out) if json_out else typer.echo(
         f"deployment {out['id']} authorised by {out['authorising_officer']}: threshold {out['threshold']}, "
         f"watchlist {out['watchlist_size']} people")

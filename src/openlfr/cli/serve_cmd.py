@@ -55,6 +55,10 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback
     app = create_app(st, background=True, setup_token=token)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), proxy_headers=True,
                             timeout_graceful_shutdown=5, access_log=False)
+    from openlfr.engine.sources import install_log_masking
+
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn's own handlers: mask stream secrets
+        install_log_masking(logging.getLogger(name))
     uvicorn.Server(config).run()
     typer.echo("OpenLFR stopped.")
 

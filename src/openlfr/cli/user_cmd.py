@@ -68,7 +68,8 @@ def set_(username: Annotated[str, typer.Argument(help="User to change.")],
          reset_password: Annotated[bool, typer.Option("--reset-password", help="Set a new password.")] = False,
          password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
          json_out: JsonOpt = False) -> None:
-    """Change a user's role, active flag or password (their sessions end)."""
+    """Change a user's role, active flag or password (their sessions end; a new password or a
+    deactivation also revokes their API tokens)."""
     from openlfr.services import users
 
     pw = _password(password_stdin, username) if reset_password else None
@@ -79,13 +80,46 @@ def set_(username: Annotated[str, typer.Argument(help="User to change.")],
 @user_app.command("token")
 def token(username: Annotated[str, typer.Argument(help="Whose token (it acts with their role).")],
           name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
-          days: Annotated[float | None, typer.Option("--days", help="Expire after this many days.")] = None,
+          days: Annotated[float | None, typer.Option(
+              "--days", help="Expire after this many days (default and most: OPENLFR_TOKEN_DAYS, 90).")] = None,
           json_out: JsonOpt = False) -> None:
     """Create a bearer API token for scripts; it is printed once."""
     from openlfr.services import users
 
     t = users.create_token(_ctx(), username, f"cli:{settings().actor}", name=name, expires_days=days)
     emit_json(t) if json_out else typer.echo(t["token"])
+
+
+@user_app.command("tokens")
+def tokens(username: Annotated[str, typer.Argument(help="Whose tokens.")], json_out: JsonOpt = False) -> None:
+    """List a user's API tokens (prefix, dates, active; never the token itself)."""
+    from openlfr.services import users
+
+    res = users.list_user_tokens(_ctx(), username)
+    if json_out:
+        emit_json(res)
+        return
+    if not res["data"]:
+        typer.echo(f"{username} has no API tokens")
+    for t in res["data"]:
+        typer.echo(f"{t['id']:<6} {t['prefix']}...  {'active' if t['active'] else 'revoked':<8} "
+                   f"expires {t['expires_at'] or '-'}  last used {t['last_used_at'] or '-'}  {t['name']}")
+
+
+@user_app.command("revoke-token")
+def revoke_token(username: Annotated[str, typer.Argument(help="Whose token.")],
+                 token_id: Annotated[int | None, typer.Argument(metavar="[TOKEN_ID]",
+                                                                help="Token id (see `openlfr user tokens`).")] = None,
+                 all_: Annotated[bool, typer.Option("--all", help="Revoke every token of the user.")] = False,
+                 json_out: JsonOpt = False) -> None:
+    """Revoke one API token of a user, or all of them with --all (audited)."""
+    from openlfr.errors import InputError
+    from openlfr.services import users
+
+    if (token_id is None) == (not all_):
+        raise InputError("give a TOKEN_ID or --all", code="bad_arguments")
+    res = users.revoke_user_tokens(_ctx(), username, f"cli:{settings().actor}", token_id=token_id)
+    emit_json(res) if json_out else typer.echo(f"{res['user']}: {res['revoked']} token(s) revoked")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""``openlfr watchlist ...``: create, list, show, delete, add, import."""
+"""``openlfr watchlist ...``: create, list, show, delete, add, remove, import."""
 
 from __future__ import annotations
 
@@ -76,6 +76,29 @@ def delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="Do not as
     else:
         typer.echo(f"deleted {name!r}: {out['entries']} people, {out['images']} images, "
                    f"{out['embeddings']} embeddings; nothing left behind")
+
+
+@wl_app.command("remove")
+def remove(name: str,
+           person: Annotated[str | None, typer.Argument(
+               help="Person id (always read as a person id, even when it is all digits).")] = None,
+           entry_id: Annotated[int | None, typer.Option("--entry-id", help="Or the entry's numeric id.")] = None,
+           yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+           json_out: JsonOpt = False) -> None:
+    """Remove one person with their photos and embeddings (audited)."""
+    from openlfr.errors import InputError
+    from openlfr.services import watchlists
+
+    if (person is None) == (entry_id is None):
+        raise InputError("give a PERSON id or --entry-id, not both", code="bad_arguments")
+    ref: int | str = entry_id if entry_id is not None else str(person)
+    if not yes and not json_out:
+        typer.confirm(f"Remove {'entry id ' + str(entry_id) if entry_id is not None else 'person ' + repr(person)} "
+                      f"from {name!r} with their photos and embeddings?", abort=True)
+    out = watchlists.remove_entry(_ctx(), name, ref, settings().actor)
+    emit_json(out) if json_out else typer.echo(
+        f"removed {out['person_id']!r} (entry {out['entry_id']}): {out['images']} images, "
+        f"{out['embeddings']} embeddings")
 
 
 def _summary(result, json_out: bool) -> None:  # type: ignore[no-untyped-def]

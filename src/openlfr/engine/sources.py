@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -38,26 +38,103 @@ log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".webm", ".mov", ".m4v", ".gif", ".mjpeg", ".mjpg",
                             ".ts", ".mpg", ".mpeg"})
 NETWORK_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt"})
-_URL_IN_TEXT = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@\s:]*)(:[^/@\s]*)?@")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:/{1,2}")
+"""'scheme://' (or 'scheme:/', as a URL appears once it went through a file path)."""
+_URL_TOKEN = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:/{1,2}[^\s'\"<>]+")
+_HOST_AFTER_AT = re.compile(r"@(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]*)(:\d*)?(?=[/?#]|$)")
+SECRET_PARAM = re.compile(r"pass|pwd|token|secret|key|auth|sig|credential|session|cookie", re.IGNORECASE)
+"""Query (or fragment) parameter names whose values are secrets: ``token=``, ``apikey=``, ``api_key=``,
+``key=``, ``password=``, ``auth=``, ``sig=``, ``X-Amz-Signature=``... (case-insensitive, substring)."""
+_PARAM = re.compile(r"(^|[?&;#])([^=&;#?]*)=([^&;#]*)")
+MASK = "***"
+
+
+def _mask_params(text: str) -> str:
+    return _PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}={MASK}" if SECRET_PARAM.search(m.group(2))
+                      else m.group(0), text)
+
+
+def _cut_password(authority: str, after: str) -> bool:
+    """Whether a '#', '/' or '?' in a password has cut the authority short (then an '@' follows)."""
+    if "@" not in after:
+        return False
+    if ":" in authority and not authority.rpartition(":")[2].isdigit():
+        return True  # 'user:pa' is no host:port
+    if after[0] == "#" or "@" in after.split("?", 1)[0]:
+        return True  # '@' in a fragment start or in the path: rather user info than a path
+    before_at = after.split("@", 1)[0]
+    return after[0] == "?" and "=" not in before_at and "&" not in before_at
+
+
+def _mask_one(url: str) -> str:
+    """Mask one URL (no whitespace inside)."""
+    m = _SCHEME.match(url)
+    if m is None:
+        return url
+    scheme, rest = m.group(0), url[m.end():]
+    authority_end = next((i for i, ch in enumerate(rest) if ch in "/?#"), len(rest))
+    authority = rest[:authority_end]
+    if "@" in authority:
+        # The host follows the last '@' of the authority; a password may itself hold '@'.
+        userinfo, _, hostport = authority.rpartition("@")
+        tail = rest[authority_end:]
+    elif _cut_password(authority, rest[authority_end:]):
+        # 'user:p#ss/w@host/...' or 'user:pa/ss@host': a password holding '#', '/' or '?' cuts the
+        # authority short. The user info runs to the last '@' that is followed by a host; mask
+        # generously rather than show any part of the password.
+        hits = list(_HOST_AFTER_AT.finditer(rest))
+        if not hits:
+            return scheme + MASK
+        at = hits[-1].start()
+        userinfo, hostport_tail = rest[:at], rest[at + 1:]
+        cut = next((i for i, ch in enumerate(hostport_tail) if ch in "/?#"), len(hostport_tail))
+        hostport, tail = hostport_tail[:cut], hostport_tail[cut:]
+    else:
+        return scheme + authority + _mask_params(rest[authority_end:])
+    user, colon, _ = userinfo.partition(":")
+    shown = f"{user}:{MASK}@" if user and colon else f"{MASK}@"
+    return scheme + shown + hostport + _mask_params(tail)
 
 
 def mask_url(url: str) -> str:
-    """``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x`` (a user part alone, which may be a
-    token, becomes ``***``); anything else unchanged.
+    """Hide the secrets of a stream URL: ``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x``
+    (a user part alone, which may be a token, becomes ``***``; a password holding ``#``, ``/``, ``?``
+    or ``@`` is masked whole), and the values of secret-looking query parameters (``token=``,
+    ``apikey=``, ``api_key=``, ``key=``, ``password=``, ``auth=``, ``sig=``...) become ``***``.
+    Anything else unchanged.
 
-    Also masks credentials inside free text (e.g. an FFmpeg error message that repeats the URL).
+    Also masks every URL inside free text (e.g. an FFmpeg error message that repeats the URL).
+    Idempotent: masking a masked URL changes nothing.
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts is not None and parts.scheme and "@" in parts.netloc and " " not in url:
-        userinfo, _, hostport = parts.netloc.rpartition("@")
-        user, colon, _ = userinfo.partition(":")
-        masked = f"{user}:***@{hostport}" if user and colon else f"***@{hostport}"
-        return urlunsplit((parts.scheme, masked, parts.path, parts.query, parts.fragment))
-    return _URL_IN_TEXT.sub(
-        lambda m: f"{m.group(1)}{m.group(2)}:***@" if m.group(2) and m.group(3) else f"{m.group(1)}***@", url)
+    if not url:
+        return url
+    if _SCHEME.match(url) and not any(ch.isspace() for ch in url):
+        return _mask_one(url)
+    return _URL_TOKEN.sub(lambda m: _mask_one(m.group(0)), url)
+
+
+class SecretMaskingFilter(logging.Filter):
+    """A logging filter (for handlers) that masks stream credentials and secret query values in
+    every record: its message, its arguments and its traceback text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            msg = record.getMessage()
+        except Exception:  # a malformed record: leave it to the handler's own error path
+            return True
+        record.msg, record.args = mask_url(msg), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_url(record.exc_text)
+        return True
+
+
+def install_log_masking(logger: logging.Logger | None = None) -> None:
+    """Add :class:`SecretMaskingFilter` to every handler of ``logger`` (default: the root logger)."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, SecretMaskingFilter) for f in handler.filters):
+            handler.addFilter(SecretMaskingFilter())
 
 
 @dataclass(frozen=True)

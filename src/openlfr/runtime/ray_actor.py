@@ -43,7 +43,7 @@ from typing import Any
 from openlfr.engine.live import FrameResult, LiveAnalyser
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
-from openlfr.engine.sources import Frame, FrameSource, open_source
+from openlfr.engine.sources import Frame, FrameSource, mask_url, open_source
 from openlfr.errors import OpenLFRError
 from openlfr.runtime.workers import CameraSpec, CameraWorker, Event, PreviewMsg, SourceState, TracksEnded, WorkerDone
 
@@ -261,7 +261,7 @@ class CameraActor:
                     worker.run()
                 except Exception as exc:  # a bug must surface as a failed camera, not a silent actor
                     log.exception("camera %s crashed", worker.spec.name)
-                    self._emit(WorkerDone(worker.spec.name, SourceState.FAILED, f"crashed: {exc!r}"))
+                    self._emit(WorkerDone(worker.spec.name, SourceState.FAILED, mask_url(f"crashed: {exc!r}")))
 
             self._thread = threading.Thread(target=run, name=f"camera-{self.spec.name}", daemon=True)
             self._thread.start()

@@ -173,6 +173,7 @@ class CameraWorker:
         self._live_mark = time.monotonic()
 
     def _set_state(self, state: SourceState, detail: str = "") -> None:
+        detail = mask_url(detail)
         with self._state_lock:
             if state == self.state and not detail:
                 return
@@ -459,7 +460,7 @@ class LiveRunner:
                 worker.run()
             except Exception as exc:  # a bug in one camera must not take the others down
                 log.exception("camera %s crashed", worker.spec.name)
-                self._emit_local(WorkerDone(worker.spec.name, SourceState.FAILED, f"crashed: {exc!r}"))
+                self._emit_local(WorkerDone(worker.spec.name, SourceState.FAILED, mask_url(f"crashed: {exc!r}")))
         return run
 
     # -- dispatch --------------------------------------------------------------------------------

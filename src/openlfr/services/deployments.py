@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from openlfr.engine.sources import mask_url
 from openlfr.errors import ConflictError, InputError, NotFoundError
 from openlfr.services import watchlist_integrity
 from openlfr.services.context import AppContext
@@ -38,7 +38,6 @@ from openlfr.storage.sealed import seal, unseal
 
 log = logging.getLogger(__name__)
 
-_SECRET_PARAMS = re.compile(r"(pass|pwd|token|secret|key|auth|sig)", re.IGNORECASE)
 _CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
@@ -62,21 +61,9 @@ def _iso(dt: datetime | None) -> str | None:
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password and secret-looking query values replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "***"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if _SECRET_PARAMS.search(k) else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """The URL with its credentials and secret-looking query values replaced by ``***``
+    (one masking rule for every path: :func:`openlfr.engine.sources.mask_url`)."""
+    return mask_url(url)
 
 
 @dataclass(frozen=True)
@@ -123,7 +110,7 @@ class LivePlan:
         return {"deployment_id": self.deployment_id, "name": self.name, "state": self.state,
                 "watchlist": self.watchlist, "watchlist_id": self.watchlist_id,
                 "watchlist_size": self.watchlist_size, "threshold": self.threshold,
-                "cameras": [{"name": c.name, "url": c.url_display} for c in self.cameras],
+                "cameras": [{"name": c.name, "url": mask_url(c.url_display)} for c in self.cameras],
                 "models": dict(self.models), "planned_start": self.planned_start.isoformat(),
                 "planned_end": self.planned_end.isoformat()}
 
@@ -171,7 +158,7 @@ def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[s
         "source_watchlist": dep.source_watchlist,
         "watchlist_size": dep.watchlist_size if dep.watchlist_size is not None else live_size,
         "watchlist_deleted_at": _iso(dep.watchlist_deleted_at),
-        "cameras": [{"name": c.name, "url": c.url_display, "description": c.description}
+        "cameras": [{"name": c.name, "url": mask_url(c.url_display), "description": c.description}
                     for c in dep.cameras],
         "created_by": dep.created_by, "created_at": _iso(dep.created_at),
         "authorising_officer": dep.authorising_officer, "authorised_by": dep.authorised_by,
@@ -437,7 +424,7 @@ def _plan(ctx: AppContext, s: Session, dep: Deployment, t: datetime) -> LivePlan
         except ConflictError as exc:
             watchlist_integrity.record_failure(ctx, wl.id, wl.name, exc, f"deployment {dep.id} plan")
             raise
-    cams = tuple(CameraPlan(name=c.name, url=unseal(cipher, c).decode(), url_display=c.url_display)
+    cams = tuple(CameraPlan(name=c.name, url=unseal(cipher, c).decode(), url_display=mask_url(c.url_display))
                  for c in dep.cameras)
     return LivePlan(deployment_id=dep.id, name=dep.name, state=dep.state, watchlist=dep.watchlist_name,
                     watchlist_id=dep.watchlist_id, watchlist_size=size, threshold=float(dep.threshold),

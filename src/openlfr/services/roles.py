@@ -1,9 +1,8 @@
 """Roles (ARCHITECTURE.md P8) as the governance services check them.
 
-Until the console issue brings users, sessions and passwords, a caller states its role
-explicitly (the CLI's ``--as-role`` option or ``OPENLFR_ROLE``) and the services refuse actions
-the role may not take. This is a guard against mistakes, not authentication: the API layer
-will derive the role from the logged-in user and pass it to the same functions.
+Callers pass the role of an authenticated user: the API takes it from the session or bearer
+token, the CLI from a user's password (:func:`openlfr.services.users.authenticate`) or API token
+(``openlfr.cli._gov.principal``). No caller states a role of its own choosing.
 """
 
 from __future__ import annotations

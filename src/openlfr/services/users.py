@@ -9,6 +9,12 @@
 - Login throttling: after ``LOCK_AFTER`` consecutive failures an account is locked for 30 s,
   doubling with each further failure up to 15 minutes (the API adds a per-client limit).
 - Every login, failed login, logout, user change and token change is in the audit log.
+- API tokens expire (``OPENLFR_TOKEN_DAYS``, default 90 days, is both the default and the longest
+  lifetime). A password reset or a deactivation by an admin ends the user's sessions and revokes
+  their API tokens; changing one's own password ends one's other sessions. Admins list and revoke
+  any user's tokens.
+- The CLI authenticates role-restricted commands with :func:`authenticate` (the same password
+  check, throttling and audit as a console login, without opening a session) or a token.
 """
 
 from __future__ import annotations
@@ -210,6 +216,8 @@ def update_user(ctx: AppContext, ref: int | str, actor: str, *, role: str | None
             raise ConflictError("this would leave no active admin", code="last_admin")
         if {"role", "active", "password"} & set(changes):
             s.execute(delete(LoginSession).where(LoginSession.user_id == u.id))
+        if "password" in changes or ("active" in changes and not u.active):
+            changes["tokens_revoked"] = _revoke_all(s, u.id)
         if changes:
             audit.record(s, actor, "user.update", "user", u.id, {"username": u.username, "changes": changes})
         return user_dict(u)
@@ -227,7 +235,10 @@ def delete_user(ctx: AppContext, ref: int | str, actor: str) -> dict[str, Any]:
         return out
 
 
-def change_password(ctx: AppContext, user_id: int, old: str, new: str) -> None:
+def change_password(ctx: AppContext, user_id: int, old: str, new: str,
+                    keep_session_id: int | None = None) -> int:
+    """Change one's own password; every other console session of the user ends (the one with
+    ``keep_session_id``, the caller's, may continue). Returns the number of sessions ended."""
     with ctx.db.session() as s:
         u = _get_user(s, user_id)
         try:
@@ -237,7 +248,12 @@ def change_password(ctx: AppContext, user_id: int, old: str, new: str) -> None:
         check_password_policy(new, u.username)
         u.password_hash = _hasher.hash(new)
         u.password_changed_at = _now()
-        audit.record(s, u.username, "user.password_change", "user", u.id, {})
+        q = delete(LoginSession).where(LoginSession.user_id == u.id)
+        if keep_session_id is not None:
+            q = q.where(LoginSession.id != keep_session_id)
+        ended = int(s.execute(q).rowcount or 0)  # type: ignore[attr-defined]
+        audit.record(s, u.username, "user.password_change", "user", u.id, {"other_sessions_ended": ended})
+        return ended
 
 
 # ---------------------------------------------------------------- login and sessions
@@ -249,58 +265,77 @@ def _lock_seconds(failures: int) -> float:
     return float(min(LOCK_MAX_S, LOCK_BASE_S * 2.0 ** (failures - LOCK_AFTER)))
 
 
+def _check_password(s: Session, username: str, password: str, client: str, now: datetime
+                    ) -> tuple[User | None, AuthError | None]:
+    """The password check shared by console logins and the CLI: (user, None) on success, else
+    (None, error). Failures are audited and counted; the caller raises after its commit."""
+    u = s.scalar(select(User).where(User.username == username)) if username else None
+    locked = u is not None and u.locked_until is not None and _utc(u.locked_until) > now  # type: ignore[operator]
+    if u is None or locked or not u.active:
+        # Same work whether or not the account exists (no user enumeration by timing).
+        try:
+            _hasher.verify(_DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            pass
+        why = "locked" if locked else ("inactive" if u is not None else "unknown user")
+        audit.record(s, username or "-", "auth.login_failed", "user", u.id if u else "",
+                     {"reason": why, "client": client})
+        if locked:
+            err = AuthError("too many failed logins: try again later", code="login_throttled")
+            err.http_status = 429
+            return None, err
+        return None, AuthError("wrong username or password", code="bad_credentials")
+    try:
+        _hasher.verify(u.password_hash, password)
+    except (VerificationError, VerifyMismatchError, InvalidHashError):
+        u.failed_logins += 1
+        lock = _lock_seconds(u.failed_logins)
+        if lock:
+            u.locked_until = now + timedelta(seconds=lock)
+        audit.record(s, username, "auth.login_failed", "user", u.id,
+                     {"reason": "wrong password", "failures": u.failed_logins,
+                      "locked_for_s": lock, "client": client})
+        return None, AuthError("wrong username or password", code="bad_credentials")
+    if _hasher.check_needs_rehash(u.password_hash):
+        u.password_hash = _hasher.hash(password)
+    u.failed_logins, u.locked_until, u.last_login_at = 0, None, now
+    return u, None
+
+
 def login(ctx: AppContext, username: str, password: str, client: str = "") -> tuple[str, Principal]:
     """Check a password; on success open a session and return (session token, principal).
     Failures are audited and counted; a locked account is refused with ``login_throttled``."""
     now = _now()
     username = username.strip()[:100]
     with ctx.db.session() as s:
-        u = s.scalar(select(User).where(User.username == username)) if username else None
-        locked = u is not None and u.locked_until is not None and _utc(u.locked_until) > now  # type: ignore[operator]
-        if u is None or locked or not u.active:
-            # Same work whether or not the account exists (no user enumeration by timing).
-            try:
-                _hasher.verify(_DUMMY_HASH, password)
-            except (VerificationError, InvalidHashError):
-                pass
-            why = "locked" if locked else ("inactive" if u is not None else "unknown user")
-            audit.record(s, username or "-", "auth.login_failed", "user", u.id if u else "",
-                         {"reason": why, "client": client})
-            if locked:
-                err = AuthError("too many failed logins: try again later", code="login_throttled")
-                err.http_status = 429
-                raise_after = err
-            else:
-                raise_after = AuthError("wrong username or password", code="bad_credentials")
-        else:
-            ok = True
-            try:
-                _hasher.verify(u.password_hash, password)
-            except (VerificationError, VerifyMismatchError, InvalidHashError):
-                ok = False
-            if not ok:
-                u.failed_logins += 1
-                lock = _lock_seconds(u.failed_logins)
-                if lock:
-                    u.locked_until = now + timedelta(seconds=lock)
-                audit.record(s, username, "auth.login_failed", "user", u.id,
-                             {"reason": "wrong password", "failures": u.failed_logins,
-                              "locked_for_s": lock, "client": client})
-                raise_after = AuthError("wrong username or password", code="bad_credentials")
-            else:
-                if _hasher.check_needs_rehash(u.password_hash):
-                    u.password_hash = _hasher.hash(password)
-                u.failed_logins, u.locked_until, u.last_login_at = 0, None, now
-                token = secrets.token_urlsafe(32)
-                sess = LoginSession(token_hash=digest(token), user_id=u.id, csrf_token=secrets.token_urlsafe(32),
-                                    created_at=now, last_seen_at=now,
-                                    expires_at=now + timedelta(hours=SESSION_HOURS), client=client[:100])
-                s.add(sess)
-                s.flush()
-                audit.record(s, u.username, "auth.login", "user", u.id, {"role": u.role, "client": client})
-                return token, Principal(u.id, u.username, u.role, u.display_name, "session",
-                                        csrf_token=sess.csrf_token, session_id=sess.id)
-    raise raise_after
+        u, err = _check_password(s, username, password, client, now)
+        if u is not None:
+            token = secrets.token_urlsafe(32)
+            sess = LoginSession(token_hash=digest(token), user_id=u.id, csrf_token=secrets.token_urlsafe(32),
+                                created_at=now, last_seen_at=now,
+                                expires_at=now + timedelta(hours=SESSION_HOURS), client=client[:100])
+            s.add(sess)
+            s.flush()
+            audit.record(s, u.username, "auth.login", "user", u.id, {"role": u.role, "client": client})
+            return token, Principal(u.id, u.username, u.role, u.display_name, "session",
+                                    csrf_token=sess.csrf_token, session_id=sess.id)
+    assert err is not None
+    raise err
+
+
+def authenticate(ctx: AppContext, username: str, password: str, client: str = "cli") -> Principal:
+    """Check a user's password without opening a session (the CLI's role-restricted commands):
+    the same throttling and audit as :func:`login`; the principal's ``via`` is ``"password"``."""
+    now = _now()
+    username = username.strip()[:100]
+    with ctx.db.session() as s:
+        u, err = _check_password(s, username, password, client, now)
+        if u is not None:
+            audit.record(s, u.username, "auth.login", "user", u.id,
+                         {"role": u.role, "client": client, "session": False})
+            return Principal(u.id, u.username, u.role, u.display_name, "password")
+    assert err is not None
+    raise err
 
 
 def session_principal(ctx: AppContext, token: str) -> Principal | None:
@@ -351,11 +386,20 @@ def _token_dict(t: ApiToken) -> dict[str, Any]:
             "active": t.revoked_at is None}
 
 
+def token_lifetime_days(ctx: AppContext) -> float:
+    """The default and longest lifetime of an API token (``OPENLFR_TOKEN_DAYS``)."""
+    return float(ctx.settings.token_days)
+
+
 def create_token(ctx: AppContext, user_ref: int | str, actor: str, name: str = "",
                  expires_days: float | None = None) -> dict[str, Any]:
-    """A new bearer token for the user; the token itself is in the result once, never stored."""
-    if expires_days is not None and not 0 < expires_days <= 3650:
-        raise InputError("expires_days must be in (0, 3650]", code="bad_expiry")
+    """A new bearer token for the user; the token itself is in the result once, never stored.
+    Every token expires: after ``expires_days``, at most (and by default) ``OPENLFR_TOKEN_DAYS``."""
+    longest = token_lifetime_days(ctx)
+    if expires_days is None:
+        expires_days = longest
+    if not 0 < expires_days <= longest:
+        raise InputError(f"expires_days must be in (0, {longest:g}] (OPENLFR_TOKEN_DAYS)", code="bad_expiry")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = _now()
     with ctx.db.session() as s:
@@ -363,8 +407,7 @@ def create_token(ctx: AppContext, user_ref: int | str, actor: str, name: str = "
         if not u.active:
             raise ConflictError(f"user {u.username!r} is not active", code="user_inactive")
         t = ApiToken(token_hash=digest(token), prefix=token[:12], name=name.strip()[:200], user_id=u.id,
-                     created_at=now,
-                     expires_at=None if expires_days is None else now + timedelta(days=expires_days))
+                     created_at=now, expires_at=now + timedelta(days=expires_days))
         s.add(t)
         s.flush()
         audit.record(s, actor, "token.create", "api_token", t.id,
@@ -379,6 +422,45 @@ def list_tokens(ctx: AppContext, user_id: int | None = None) -> dict[str, Any]:
             q = q.where(ApiToken.user_id == user_id)
         rows = [_token_dict(t) for t in s.scalars(q)]
         return {"data": rows, "count": len(rows)}
+
+
+def _revoke_all(s: Session, user_id: int) -> int:
+    """Revoke every live token of a user (in the caller's transaction); returns how many."""
+    now = _now()
+    n = 0
+    for t in s.scalars(select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))):
+        t.revoked_at = now
+        n += 1
+    return n
+
+
+def list_user_tokens(ctx: AppContext, user_ref: int | str) -> dict[str, Any]:
+    """An admin's view of one user's tokens (never the tokens themselves)."""
+    with ctx.db.session() as s:
+        u = _get_user(s, user_ref)
+        rows = [_token_dict(t) for t in s.scalars(select(ApiToken).where(ApiToken.user_id == u.id)
+                                                  .order_by(ApiToken.id))]
+        return {"data": rows, "count": len(rows)}
+
+
+def revoke_user_tokens(ctx: AppContext, user_ref: int | str, actor: str,
+                       token_id: int | None = None) -> dict[str, Any]:
+    """An admin revokes one token (``token_id``) or every token of a user (audited)."""
+    with ctx.db.session() as s:
+        u = _get_user(s, user_ref)
+        if token_id is None:
+            n = _revoke_all(s, u.id)
+            audit.record(s, actor, "token.revoke_all", "user", u.id, {"user": u.username, "revoked": n})
+            return {"user": u.username, "revoked": n}
+        t = s.get(ApiToken, token_id) if 0 <= token_id <= 2_147_483_647 else None
+        if t is None or t.user_id != u.id:
+            raise NotFoundError(f"user {u.username!r} has no API token {token_id}", code="token_not_found")
+        n = 0
+        if t.revoked_at is None:
+            t.revoked_at = _now()
+            n = 1
+            audit.record(s, actor, "token.revoke", "api_token", t.id, {"user_id": u.id, "user": u.username})
+        return {"user": u.username, "revoked": n, "token": _token_dict(t)}
 
 
 def revoke_token(ctx: AppContext, token_id: int, actor: Principal) -> dict[str, Any]:
@@ -402,7 +484,11 @@ def token_principal(ctx: AppContext, token: str) -> Principal | None:
         if row is None:
             return None
         t, u = row
-        if t.revoked_at is not None or not u.active or (t.expires_at is not None and _utc(t.expires_at) <= now):  # type: ignore[operator]
+        # Tokens made before every token had an expiry end ``OPENLFR_TOKEN_DAYS`` after creation.
+        expires = _utc(t.expires_at)
+        if expires is None:
+            expires = (_utc(t.created_at) or now) + timedelta(days=token_lifetime_days(ctx))
+        if t.revoked_at is not None or not u.active or expires <= now:
             return None
         if t.last_used_at is None or now - _utc(t.last_used_at) > _TOUCH_EVERY:  # type: ignore[operator]
             t.last_used_at = now

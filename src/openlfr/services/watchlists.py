@@ -66,6 +66,15 @@ def _get(session: Session, name: str) -> Watchlist:
     return wl
 
 
+def ensure_editable(wl: Watchlist, action: str) -> None:
+    """Refuse to change a deployment's own watchlist through the ordinary watchlist paths: it changes
+    only through the deployment (created with it, fixed at authorisation, deleted when it ends)."""
+    if wl.deployment_id is not None:
+        raise ConflictError(f"watchlist {wl.name!r} belongs to deployment {wl.deployment_id} and changes only "
+                            f"through that deployment (create, authorise, end); cannot {action}",
+                            code="deployment_watchlist")
+
+
 def create(ctx: AppContext, name: str, actor: str, description: str = "",
            deployment_id: int | None = None) -> dict[str, Any]:
     name = name.strip()
@@ -122,6 +131,7 @@ def delete_watchlist(ctx: AppContext, name: str, actor: str) -> dict[str, int]:
     """Delete a watchlist with every entry, image and embedding; verify nothing is left (P4)."""
     with ctx.db.session() as s:
         wl = _get(s, name)
+        ensure_editable(wl, "delete it")
         entry_ids = list(s.scalars(select(WatchlistEntry.id).where(WatchlistEntry.watchlist_id == wl.id)))
         image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id.in_(entry_ids))))
         n_emb = s.scalar(select(func.count()).select_from(ReferenceEmbedding)
@@ -182,9 +192,13 @@ def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Pat
     person_id = person_id.strip()
     if not person_id or len(person_id) > 200:
         raise InputError("person id must be 1-200 characters", code="bad_person_id")
+    if person_id.startswith(ENTRY_ID_PREFIX):
+        raise InputError(f"a person id may not start with {ENTRY_ID_PREFIX!r} (that form names an entry id)",
+                         code="bad_person_id")
     result = EnrolResult()
     with ctx.db.session() as s:
         wl = _get(s, name)
+        ensure_editable(wl, "add people or photos")
         entry = s.scalar(select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl.id,
                                                       WatchlistEntry.person_id == person_id))
         created = entry is None
@@ -226,6 +240,8 @@ def import_folder(ctx: AppContext, name: str, folder: Path, actor: str,
                   wrap: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
                   limit: int | None = None) -> EnrolResult:
     """One subfolder per person; the subfolder's name is the person id."""
+    with ctx.db.session() as s:
+        ensure_editable(_get(s, name), "import into it")
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder", code="not_a_folder")
     people = sorted(p for p in folder.iterdir() if p.is_dir())
@@ -297,24 +313,53 @@ def load_index(ctx: AppContext, name: str) -> tuple[WatchlistIndex, dict[str, An
 # ---------------------------------------------------------------- console: one entry (added for the API, issue 6)
 
 
+ENTRY_ID_PREFIX = "entry:"
+"""An entry reference is a person id, always (``"12345"`` is the person 12345, never entry id 12345);
+an entry's numeric id is given only in the explicit form ``entry:<id>`` (or as a Python ``int``)."""
+_MAX_ID = 2_147_483_647
+
+
+def parse_entry_ref(ref: int | str) -> tuple[str, int | str]:
+    """``("id", n)`` for an int or ``"entry:<n>"``; ``("person", person_id)`` otherwise."""
+    if isinstance(ref, int):
+        return "id", ref
+    if ref.startswith(ENTRY_ID_PREFIX):
+        num = ref[len(ENTRY_ID_PREFIX):].strip()
+        if not num.isdigit():
+            raise InputError(f"entry reference {ref[:60]!r}: expected {ENTRY_ID_PREFIX}<number>",
+                             code="bad_entry_ref")
+        return "id", int(num)
+    return "person", ref
+
+
 def _get_entry(s: Session, wl: Watchlist, ref: int | str) -> WatchlistEntry:
+    kind, value = parse_entry_ref(ref)
     entry: WatchlistEntry | None = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        entry = s.get(WatchlistEntry, int(ref))
+    if kind == "id":
+        assert isinstance(value, int)
+        entry = s.get(WatchlistEntry, value) if 0 <= value <= _MAX_ID else None
         if entry is not None and entry.watchlist_id != wl.id:
             entry = None
-    if entry is None and isinstance(ref, str):
+    else:
         entry = s.scalar(select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl.id,
-                                                      WatchlistEntry.person_id == ref))
+                                                      WatchlistEntry.person_id == value))
     if entry is None:
-        raise NotFoundError(f"no entry {ref!r} on watchlist {wl.name!r}", code="entry_not_found")
+        what = f"entry id {value}" if kind == "id" else f"person {str(value)[:200]!r}"
+        raise NotFoundError(f"no {what} on watchlist {wl.name!r}", code="entry_not_found")
     return entry
 
 
+def check_editable(ctx: AppContext, name: str, action: str) -> None:
+    """404 for an unknown watchlist; 409 ``deployment_watchlist`` for a deployment's own list."""
+    with ctx.db.session() as s:
+        ensure_editable(_get(s, name), action)
+
+
 def remove_entry(ctx: AppContext, name: str, entry: int | str, actor: str) -> dict[str, Any]:
-    """Delete one person (entry id or person id) with their photos and embeddings (audited)."""
+    """Delete one person (person id, or ``entry:<id>``) with their photos and embeddings (audited)."""
     with ctx.db.session() as s:
         wl = _get(s, name)
+        ensure_editable(wl, "remove people")
         e = _get_entry(s, wl, entry)
         was_intact = integrity.is_valid(s, ctx.cipher, wl)  # never reseal (launder) a tampered list
         image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id == e.id)))

@@ -87,9 +87,9 @@ def me(p: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
     return _me(p)
 
 
-@router.post("/password", status_code=204, summary="Change my password")
+@router.post("/password", status_code=204, summary="Change my password (my other console sessions end)")
 def change_password(body: PasswordChange, st: State, p: Anyone) -> Response:
-    users.change_password(st.ctx, p.user_id, body.old_password, body.new_password)
+    users.change_password(st.ctx, p.user_id, body.old_password, body.new_password, keep_session_id=p.session_id)
     return Response(status_code=204)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import Path as FastPath
 from fastapi.responses import Response
 
-from openlfr.api.deps import Id, Managers, Staff, State, numeric_ref
+from openlfr.api.deps import Id, Managers, Staff, State
 from openlfr.api.schemas import EnrolResult, EntryPublic, Page
 from openlfr.api.uploads import check_image_upload, sniff_image
 from openlfr.errors import InputError
@@ -31,6 +32,7 @@ def add_photos(name: str, st: State, p: Managers,
                display_name: Annotated[str, Form(max_length=300)] = "",
                category: Annotated[str, Form(max_length=200)] = "",
                reason: Annotated[str, Form(max_length=2000)] = "") -> dict[str, Any]:
+    watchlists.check_editable(st.ctx, name, "add people or photos")
     if len(files) > st.api.max_files_per_request:
         raise InputError(f"at most {st.api.max_files_per_request} files per upload", code="too_many_files")
     limit = st.ctx.settings.max_upload_bytes
@@ -62,14 +64,19 @@ def add_photos(name: str, st: State, p: Managers,
     return result
 
 
+ENTRY_REF = ("The person id (always, even when all digits), or `entry:<id>` for an entry's numeric id.")
+
+
 @router.delete("/{entry}", summary="Remove a person with their photos and embeddings")
-def remove_entry(name: str, entry: str, st: State, p: Managers) -> dict[str, Any]:
-    return watchlists.remove_entry(st.ctx, name, numeric_ref(entry), p.username)
+def remove_entry(name: str, entry: Annotated[str, FastPath(description=ENTRY_REF, max_length=210)], st: State,
+                 p: Managers) -> dict[str, Any]:
+    return watchlists.remove_entry(st.ctx, name, entry, p.username)
 
 
 @router.get("/{entry}/images/{index}", summary="A reference photo (audited; never for auditors)",
             responses={200: {"content": {"image/jpeg": {}}}})
-def entry_photo(name: str, entry: str, index: Id, st: State, p: Staff) -> Response:
-    data, media = watchlists.entry_image(st.ctx, name, numeric_ref(entry), index, p.username, p.role)
+def entry_photo(name: str, entry: Annotated[str, FastPath(description=ENTRY_REF, max_length=210)], index: Id,
+                st: State, p: Staff) -> Response:
+    data, media = watchlists.entry_image(st.ctx, name, entry, index, p.username, p.role)
     media = sniff_image(data) or media
     return Response(data, media_type=media, headers={"Cache-Control": "no-store, private"})

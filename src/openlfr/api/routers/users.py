@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from openlfr.api.deps import Admin, Id, State
-from openlfr.api.schemas import Page, UserCreate, UserPublic, UserUpdate
+from openlfr.api.schemas import Page, TokenPublic, UserCreate, UserPublic, UserUpdate
 from openlfr.services import users
 
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -34,6 +34,22 @@ def get_user(user_id: Id, st: State, p: Admin) -> dict[str, Any]:
 def update_user(user_id: Id, body: UserUpdate, st: State, p: Admin) -> dict[str, Any]:
     return users.update_user(st.ctx, user_id, p.username, role=body.role, active=body.active,
                              display_name=body.display_name, password=body.password)
+
+
+@router.get("/{user_id}/tokens", response_model=Page[TokenPublic], summary="A user's API tokens (never the "
+            "tokens themselves)")
+def user_tokens(user_id: Id, st: State, p: Admin) -> dict[str, Any]:
+    return users.list_user_tokens(st.ctx, user_id)
+
+
+@router.delete("/{user_id}/tokens", summary="Revoke every API token of a user")
+def revoke_user_tokens(user_id: Id, st: State, p: Admin) -> dict[str, Any]:
+    return users.revoke_user_tokens(st.ctx, user_id, p.username)
+
+
+@router.delete("/{user_id}/tokens/{token_id}", summary="Revoke one API token of a user")
+def revoke_user_token(user_id: Id, token_id: Id, st: State, p: Admin) -> dict[str, Any]:
+    return users.revoke_user_tokens(st.ctx, user_id, p.username, token_id=token_id)
 
 
 @router.delete("/{user_id}", response_model=UserPublic)

@@ -6,12 +6,12 @@ document.addEventListener("DOMContentLoaded", () => {
     const w = await OL.api("GET", base);
     document.getElementById("wl-info").textContent = `${w.entries.length} people · model ${w.embedder || "(none yet)"}${w.deployment_id ? " · bespoke list of deployment " + w.deployment_id : ""} · ${w.description || ""}`;
     tbody.replaceChildren(...w.entries.map((e) => OL.el("tr", {},
-      OL.el("td", {}, e.images ? OL.el("img", {class: "thumb", loading: "lazy", alt: e.person_id, src: `${base}/entries/${e.id}/images/0`}) : "–"),
+      OL.el("td", {}, e.images ? OL.el("img", {class: "thumb", loading: "lazy", alt: e.person_id, src: `${base}/entries/entry:${e.id}/images/0`}) : "–"),
       OL.el("td", {text: e.person_id}), OL.el("td", {text: e.name}), OL.el("td", {text: e.category}), OL.el("td", {text: e.reason}),
       OL.el("td", {class: "num", text: e.images}), OL.el("td", {text: `${e.added_by}, ${OL.fmtTime(e.added_at)}`}),
       OL.el("td", {}, manage ? OL.el("button", {class: "small ghost", onclick: async () => {
         if (!confirm(`Remove ${e.person_id} and their photos?`)) return;
-        try { await OL.api("DELETE", `${base}/entries/${e.id}`); load(); } catch (err) { OL.toast(err.message, "alert"); } }}, "Remove") : ""))));
+        try { await OL.api("DELETE", `${base}/entries/entry:${e.id}`); load(); } catch (err) { OL.toast(err.message, "alert"); } }}, "Remove") : ""))));
     if (!w.entries.length) tbody.append(OL.el("tr", {}, OL.el("td", {colspan: 8, class: "muted", text: "No one on this list yet."})));
   }
   const personOf = (file) => file.name.replace(/\.[^.]+$/, "").replace(/[_ -]\d+$/, "");
