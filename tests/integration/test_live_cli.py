@@ -203,10 +203,12 @@ def test_run_deployment_stores_alerts_and_counters(cli, watchlist: str, videos: 
     end = (datetime.now(UTC) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
     p = cli("deployment", "create", "--location", "Stage door, test", "--purpose", "test", "--start", start,
             "--end", end, "--source-watchlist", watchlist, "--entry", "actor=wanted (test)",
-            "--camera", f"stage={videos / HAMILTON}", "--threshold", "0.96", "--json")
+            "--camera", f"stage={videos / HAMILTON}", "--threshold", "0.96", "--json",
+            "--legal-basis", "Common law policing powers; force LFR policy v1")
     assert p.returncode == 0, p.stderr
     dep = json.loads(p.stdout)["id"]
-    cli("deployment", "authorise", str(dep), "--officer", "Insp. Test", "--as-role", "supervisor", check=True)
+    cli("deployment", "authorise", str(dep), "--officer", "Insp. Test", "--as-role", "supervisor",
+        "--justification", "test: one actor on a stage clip; 0.96 is the score this clip was checked at", check=True)
     p = cli("run", "--deployment", str(dep), "--json", "--analysis-fps", "10", "--end")
     assert p.returncode == 0, p.stderr
     lines = _lines(p.stdout)
