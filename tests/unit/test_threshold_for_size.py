@@ -5,6 +5,7 @@ descriptor (counts only), read independently here as raw JSON to check the numbe
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ def _expected(raw: dict[str, Any], fpir: float, n: int) -> tuple[float, int, int
 def test_threshold_rises_with_list_size_for_a_fixed_target(st: Any) -> None:
     sizes = (1, 5, 20, 100, 300, 1000)
     thr = [operating_point(DLIB, n, target_fpir=1e-4, settings=st).threshold for n in sizes]
-    assert all(a < b for a, b in zip(thr, thr[1:], strict=False)), dict(zip(sizes, thr, strict=True))
+    assert all(a < b for a, b in itertools.pairwise(thr)), dict(zip(sizes, thr, strict=True))
 
 
 @pytest.mark.parametrize("n", [20, 1000])
