@@ -86,6 +86,8 @@ def test_run_file_prints_alert_lines_and_summary(cli, watchlist: str, videos: Pa
     alerts = [x for x in lines if x["event"] == "alert"]
     summary = lines[-1]
     assert summary["event"] == "summary" and summary["stopped_by"] == "end_of_sources"
+    assert summary["threshold_source"] == "target_fpir" and summary["target_fpir"] == 1e-4
+    assert summary["operating_point"]["threshold"] == summary["threshold"]
     cam = summary["cameras"]["cam1"]
     assert cam["state"] == "ended"
     c = cam["counters"]
@@ -104,7 +106,11 @@ def test_search_video_json_and_report(cli, watchlist: str, videos: Path, tmp_pat
     p = cli("search", str(videos / HAMILTON), "--watchlist", watchlist, "--json", "--fps", "5", "--out", str(report))
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert set(out) == {"source", "frames", "faces_seen", "appearances"}
+    assert set(out) == {"source", "frames", "faces_seen", "appearances", "threshold", "threshold_source",
+                        "target_fpir", "operating_point"}
+    # no --threshold: the default target FPIR at this 1-person list, from the shipped calibration
+    assert out["threshold_source"] == "target_fpir" and out["target_fpir"] == 1e-4
+    assert out["operating_point"]["watchlist_size"] == 1 and out["operating_point"]["threshold"] == out["threshold"]
     assert out["frames"] == 275 and out["faces_seen"] >= 1
     assert out["appearances"], out
     for a in out["appearances"]:

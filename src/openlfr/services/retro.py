@@ -128,7 +128,7 @@ def search(ctx: AppContext, path: Path, watchlist: str, *, threshold: float | No
                       "report": str(report) if report else None})
     if report is not None:
         write_report(report, result, events, watchlist, thr)
-    result.update(op_fields(op))
+    result.update({"threshold": thr, **op_fields(op)})
     return result
 
 
