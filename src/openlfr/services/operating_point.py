@@ -207,6 +207,10 @@ class Guardrail:
                 "min_justification_chars": self.min_justification_chars}
 
 
+def _count(x: float) -> str:
+    return f"{x:,.0f}" if x >= 10 else f"{x:.3g}"
+
+
 def guardrail(op: OperatingPoint, settings: Settings) -> Guardrail:
     lo, hi = settings.safe_fpir_min, settings.safe_fpir_max
     problems: list[str] = []
@@ -215,11 +219,12 @@ def guardrail(op: OperatingPoint, settings: Settings) -> Guardrail:
     if eff is None:
         problems.append("the expected false-alert rate is unknown (no calibration for this model)")
     elif eff > hi:
-        problems.append(f"{what} {eff:.3g} is {eff * PER:,.1f} false alerts per {PER:,} faces, above the safe "
-                        f"band's {hi * PER:g}")
+        problems.append(f"{what} is {eff:.3g}, i.e. {_count(eff * PER)} false alerts per {PER:,} faces, above "
+                        f"the safe band's maximum of {_count(hi * PER)}")
     elif eff < lo:
-        problems.append(f"{what} {eff:.3g} ({eff * PER:.3g} false alerts per {PER:,} faces) is below the safe "
-                        f"band's {lo:g}: the threshold is so strict that it misses most watchlisted people"
+        problems.append(f"{what} is {eff:.3g}, i.e. {_count(eff * PER)} false alerts per {PER:,} faces, below "
+                        f"the safe band's minimum of {_count(lo * PER)}: the threshold is so strict that it "
+                        "misses most watchlisted people"
                         + (f" (expected TPIR {op.tpir:.2f})" if op.tpir is not None else ""))
     return Guardrail(not problems, tuple(problems), (lo, hi), settings.min_justification_chars)
 
