@@ -50,7 +50,8 @@ def test_authorisation_page_shows_the_figures_and_refuses_an_unsafe_point(
         _cli(server, "watchlist", "add", "wanted", "--person", p.name, "--image", str(p / f"{p.name}_0001.jpg"))
     now = datetime.now(UTC)
     dep = _cli(server, "deployment", "create", "--location", "High St, Sutton, outside the station",
-               "--purpose", "Locate three people wanted on warrant", "--start", (now - timedelta(minutes=1)).isoformat(),
+               "--purpose", "Locate three people wanted on warrant",
+               "--start", (now - timedelta(minutes=1)).isoformat(),
                "--end", (now + timedelta(hours=3)).isoformat(), "--source-watchlist", "wanted", "--all-entries",
                "wanted on warrant", "--camera", "cam1=/nonexistent/clip.mp4", "--threshold", "0.5",
                "--legal-basis", "Common law policing powers; DPA 2018 s.35; force LFR policy v2")
