@@ -17,7 +17,6 @@ from tests.integration.conftest import seed_watchlist
 
 from openlfr.errors import ConflictError, InputError
 from openlfr.services import deployments as dsvc
-from openlfr.services.operating_point import operating_point
 from openlfr.storage.models import AuditEvent, WatchlistEntry
 
 NOW = datetime.now(UTC)
@@ -52,6 +51,8 @@ def _audit(ctx: Any, action: str) -> list[dict[str, Any]]:
 
 
 def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_people: list[Any]) -> None:
+    from openlfr.services.operating_point import operating_point
+
     ctx, fam = standing, _family(enrolled_people)
     d = _create(ctx)
     assert d["target_fpir"] == 1e-4 and d["threshold"] is None and d["threshold_source"] == "target_fpir"
@@ -130,8 +131,12 @@ def test_creation_guardrails(standing: Any, change: dict[str, Any], code: str) -
 
 
 def test_max_window_is_a_setting(standing: Any) -> None:
-    st = standing.settings.model_copy(update={"max_deployment_hours": 48.0})
     from openlfr.services.context import AppContext
+
+    with pytest.raises(InputError) as e:
+        _create(standing, planned_end=NOW + timedelta(hours=40))
+    assert e.value.code == "window_too_long" and "OPENLFR_MAX_DEPLOYMENT_HOURS" in e.value.message
+    st = standing.settings.model_copy(update={"max_deployment_hours": 48.0})
 
     ctx = AppContext(st)
     try:
@@ -216,6 +221,12 @@ def test_cli_operating_point_and_authorise(standing: Any, data_dir: Path, backen
     p = run_cli("deployment", "authorise", str(made["id"]), "--officer", "Supt C", "--as-role", "supervisor",
                 env=env)
     assert p.returncode != 0 and "justification_required" in p.stderr
-    a = json.loads(run_cli("deployment", "authorise", str(made["id"]), "--officer", "Supt C", "--as-role",
+    text = run_cli("deployment", "authorise", str(made["id"]), "--officer", "Supt C", "--as-role", "supervisor",
+                   "--justification", WHY, env=env, check=True).stdout
+    assert "authorised" in text and "threshold 0.9000 (explicit threshold (override))" in text
+    made2 = json.loads(run_cli(*base, "--legal-basis", BASIS, "--name", "second", env=env, check=True).stdout)
+    a = json.loads(run_cli("deployment", "authorise", str(made2["id"]), "--officer", "Supt C", "--as-role",
                            "supervisor", "--fpir", "1e-4", "--json", env=env, check=True).stdout)
     assert a["threshold_source"] == "target_fpir" and a["threshold"] == a["operating_point"]["threshold"] > 0.9
+    shown = run_cli("deployment", "show", str(made2["id"]), env=env, check=True).stdout
+    assert "from target FPIR 0.0001 at 5 people" in shown

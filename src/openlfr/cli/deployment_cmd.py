@@ -116,9 +116,11 @@ def create(
 
 
 def _op_text(op: dict[str, Any]) -> str:
-    how = {"target_fpir": f"from target FPIR {op['target_fpir']:g} at {op['watchlist_size']} people",
-           "override": "explicit threshold (override)", "model_default": "model's fixed default"}.get(
-        op["source"], op["source"])
+    if op["source"] == "target_fpir":
+        how = f"from target FPIR {op['target_fpir']:g} at {op['watchlist_size']} people"
+    else:
+        how = {"override": "explicit threshold (override)", "model_default": "model's fixed default"}.get(
+            op["source"], str(op["source"]))
     fa = op.get("expected_false_alerts_per_10000")
     tp = op.get("expected_tpir")
     return (f"threshold {op['threshold']:.4f} ({how}); expected false alerts per 10,000 faces "
