@@ -42,8 +42,6 @@ def _figure(page: Any, label: str) -> str:
 
 def test_authorisation_page_shows_the_figures_and_refuses_an_unsafe_point(
         server: Server, browser: Any, shots: Path) -> None:
-    from openlfr.services.operating_point import operating_point
-
     _cli(server, "watchlist", "create", "wanted")
     people = sorted(p for p in FACES.iterdir() if p.is_dir())[:3]
     for p in people:
@@ -74,6 +72,8 @@ def test_authorisation_page_shows_the_figures_and_refuses_an_unsafe_point(
         page.screenshot(path=str(shots / "authorisation-refused.png"), full_page=True)
 
         # the supervisor tries the target FPIR instead: the figures follow the list's size
+        from openlfr.services.operating_point import operating_point
+
         fam = _cli(server, "watchlist", "show", "wanted").get("embedder")
         want = operating_point(str(fam), 3, target_fpir=1e-4)
         page.fill("#authorise-form input[name=target_fpir]", "0.0001")
