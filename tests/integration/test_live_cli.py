@@ -224,6 +224,7 @@ def test_run_deployment_stores_alerts_and_counters(cli, watchlist: str, videos: 
     alerts = [x for x in lines if x["event"] == "alert"]
     summary = lines[-1]
     assert summary["deployment_id"] == dep and summary["deployment_state"] == "ended"
+    assert summary["threshold"] == 0.96 and summary["threshold_source"] == "override"
     assert alerts and all(a["person_id"] == "actor" and a["deployment_id"] == dep for a in alerts)
     stored = json.loads(cli("alert", "list", "--json", check=True).stdout)["data"]
     assert {a["alert_uid"] for a in stored} == {a["alert_id"] for a in alerts}

@@ -122,12 +122,16 @@ class LivePlan:
     models: dict[str, str]
     planned_start: datetime
     planned_end: datetime
+    threshold_source: str | None = None
+    """``target_fpir`` or ``override``, fixed at authorisation."""
+    target_fpir: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (camera URLs redacted)."""
         return {"deployment_id": self.deployment_id, "name": self.name, "state": self.state,
                 "watchlist": self.watchlist, "watchlist_id": self.watchlist_id,
                 "watchlist_size": self.watchlist_size, "threshold": self.threshold,
+                "threshold_source": self.threshold_source, "target_fpir": self.target_fpir,
                 "cameras": [{"name": c.name, "url": c.url_display} for c in self.cameras],
                 "models": dict(self.models), "planned_start": self.planned_start.isoformat(),
                 "planned_end": self.planned_end.isoformat()}
@@ -534,7 +538,8 @@ def _plan(ctx: AppContext, s: Session, dep: Deployment, t: datetime) -> LivePlan
     return LivePlan(deployment_id=dep.id, name=dep.name, state=dep.state, watchlist=dep.watchlist_name,
                     watchlist_id=dep.watchlist_id, watchlist_size=size, threshold=float(dep.threshold),
                     cameras=cams, models={"detector": dep.detector, "embedder": dep.embedder},
-                    planned_start=as_utc(dep.planned_start), planned_end=as_utc(dep.planned_end))  # type: ignore[arg-type]
+                    planned_start=as_utc(dep.planned_start), planned_end=as_utc(dep.planned_end),  # type: ignore[arg-type]
+                    threshold_source=dep.threshold_source, target_fpir=dep.target_fpir)
 
 
 def live_plan(ctx: AppContext, ref: int | str, now: datetime | None = None) -> LivePlan:

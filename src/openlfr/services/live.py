@@ -194,6 +194,7 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
         summary.stopped_by = "planned_end"
     out = _summary_dict(summary, plan.watchlist, index.size, plan.threshold)
     out["deployment_id"] = plan.deployment_id
+    out.update({"threshold_source": plan.threshold_source, "target_fpir": plan.target_fpir})
     del index
     if reached_end or opts.end_deployment_on_exit:
         ended = deployments.mark_ended(run_ctx, plan.deployment_id, actor,
