@@ -121,8 +121,10 @@ def main() -> None:
     dep = deployments.create(ctx, location="Bench Rd, loopback, port 1", purpose="benchmark",
                              planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1),
                              actor="bench", source_watchlist="bench", all_entries_reason="bench",
-                             cameras=[deployments.CameraSpec("cam1", "bench.mp4")], threshold=0.5)
-    deployments.authorise(ctx, dep["id"], "sup", "supervisor", "Bench")
+                             cameras=[deployments.CameraSpec("cam1", "bench.mp4")], threshold=0.5,
+                             legal_basis="Common law policing powers (benchmark)")
+    deployments.authorise(ctx, dep["id"], "sup", "supervisor", "Bench",
+                          justification="benchmark: synthetic alerts are stored directly; the threshold is unused")
     plan = deployments.mark_live(ctx, dep["id"], "bench")
     index, _ = load_index(ctx, plan.watchlist)
     entry = index.entries[0]

@@ -209,7 +209,7 @@ def ingest_rate(db_url: str | None, n_alerts: int) -> dict[str, Any]:
                                   planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1),
                                   actor="bench", source_watchlist="standing", all_entries_reason="bench",
                                   cameras=[deployments.CameraSpec("cam1", "rtsp://127.0.0.1/x")],
-                                  legal_basis="bench")
+                                  legal_basis="Common law policing powers (benchmark)")
         deployments.authorise(ctx, made["id"], "super", "supervisor", officer="Insp. Bench")
         plan = deployments.mark_live(ctx, made["id"], "bench")
         index, _ = watchlists.load_index(ctx, plan.watchlist)

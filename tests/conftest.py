@@ -49,11 +49,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = False,
-            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+            timeout: float = 600, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real ``openlfr`` command in a subprocess (as a user would)."""
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run([sys.executable, "-m", "openlfr", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout)
+                          env=full_env, timeout=timeout, input=input)
     if check and proc.returncode != 0:
         raise AssertionError(f"openlfr {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

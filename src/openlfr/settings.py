@@ -58,6 +58,24 @@ class Settings(BaseSettings):
     token_days: float = Field(default=90.0, gt=0, le=3650,
                               description="API tokens expire after at most this many days (also the default "
                                           "lifetime of a new token).")
+    default_target_fpir: float = Field(
+        default=1e-4, gt=0.0, lt=1.0,
+        description="Target false-positive identification rate per face seen when no threshold is given; "
+                    "the threshold comes from the embedder's calibration at the watchlist's size.")
+    safe_fpir_min: float = Field(
+        default=1e-5, gt=0.0, lt=1.0,
+        description="Safe band, low end: an operating point whose FPIR is below this (the threshold so "
+                    "strict it misses most people) needs a written justification to be authorised.")
+    safe_fpir_max: float = Field(
+        default=1e-3, gt=0.0, lt=1.0,
+        description="Safe band, high end (1e-3 = 10 expected false alerts per 10,000 faces): above it, "
+                    "authorisation needs a written justification.")
+    min_justification_chars: int = Field(
+        default=50, ge=1, le=4000,
+        description="Shortest written justification accepted for an operating point outside the safe band.")
+    max_deployment_hours: float = Field(
+        default=24.0, gt=0.0, le=24.0 * 366,
+        description="Longest planned window a deployment may be created with (hours).")
     ray_address: str | None = Field(
         default=None,
         description="Ray cluster address (the head's host:port). When set, each live camera runs as a Ray "

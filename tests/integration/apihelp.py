@@ -88,10 +88,13 @@ def seed_live_deployment(env: ApiEnv, faces_dir: Path, people: list[str]) -> dic
         "planned_start": (now - timedelta(minutes=1)).isoformat(),
         "planned_end": (now + timedelta(hours=2)).isoformat(),
         "source_watchlist": "standing", "all_entries_reason": "test", "threshold": 0.5,
+        "legal_basis": "Common law policing powers; force LFR policy v1",
         "cameras": [{"name": "cam1", "url": "/nonexistent/clip.mp4"}]})
     assert r.status_code == 201, r.text
     dep = r.json()
-    r = c.post(f"/api/deployments/{dep['id']}/authorise", json={"officer": "Supt Test"}, headers=env.h("supervisor"))
+    r = c.post(f"/api/deployments/{dep['id']}/authorise", json={
+        "officer": "Supt Test", "justification": "API test: the alert is synthetic, stored at a fixed threshold"},
+        headers=env.h("supervisor"))
     assert r.status_code == 200, r.text
     plan = deployments.mark_live(env.ctx, dep["id"], "test")
     index, _ = load_index(env.ctx, plan.watchlist)

@@ -49,6 +49,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/deployments"): STAFF,
     ("GET", "/api/deployments/{ref}"): ALL,
     ("POST", "/api/deployments/{ref}/authorise"): {"supervisor"},
+    ("GET", "/api/deployments/{ref}/operating-point"): ALL,
     ("POST", "/api/deployments/{ref}/start"): {"supervisor", "operator"},
     ("POST", "/api/deployments/{ref}/stop"): STAFF,
     ("GET", "/api/cameras"): ALL,

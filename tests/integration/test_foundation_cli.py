@@ -66,8 +66,11 @@ def test_check_finds_the_right_person_json_shape(enrolled: Path, cli) -> None:  
     probe = FACES / "Al_Gore" / "Al_Gore_0002.jpg"
     out = json.loads(_ok(cli("check", str(probe), "--watchlist", "demo", "--threshold", "0", "--top-k", "2",
                               "--json")).stdout)
-    assert set(out) == {"image", "watchlist", "watchlist_size", "threshold", "faces"}
+    assert set(out) == {"image", "watchlist", "watchlist_size", "threshold", "threshold_source", "target_fpir",
+                        "operating_point", "faces"}
     assert out["watchlist"] == "demo" and out["watchlist_size"] == 5 and out["threshold"] == 0.0
+    assert out["threshold_source"] == "override" and out["target_fpir"] is None
+    assert out["operating_point"]["expected_false_alerts_per_10000"] == 10_000
     assert len(out["faces"]) == 1
     face = out["faces"][0]
     assert set(face) == {"box", "quality", "passed_quality", "candidates"}
@@ -80,8 +83,9 @@ def test_check_finds_the_right_person_json_shape(enrolled: Path, cli) -> None:  
 
 
 def test_default_threshold_is_the_measured_one_and_refuses_a_stranger(data_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    """Without --threshold the measured default is used: people on the list still rank first at
-    threshold 0, and a stranger gets no candidate at the default."""
+    """Without --threshold the default target FPIR (1e-4) is turned into a threshold by the shipped
+    calibration at the list's size: people on the list still rank first at threshold 0, and a
+    stranger gets no candidate at the default."""
     from openlfr.engine.backends.dlib_backend import DlibResNetEmbedder
     from openlfr.engine.thresholds import DEFAULT_THRESHOLDS, family_of
 
@@ -97,7 +101,11 @@ def test_default_threshold_is_the_measured_one_and_refuses_a_stranger(data_dir: 
         assert [c["person_id"] for c in best["candidates"]] == [person]
     stranger = json.loads(_ok(cli("check", str(FACES / "Al_Gore" / "Al_Gore_0002.jpg"), "-w", "four",
                                   "--json")).stdout)
-    assert stranger["threshold"] == DEFAULT_THRESHOLDS[family_of(DlibResNetEmbedder())]
+    from openlfr.eval.calibration import threshold_for_fpir
+
+    fam = family_of(DlibResNetEmbedder())
+    assert stranger["threshold_source"] == "target_fpir" and stranger["target_fpir"] == 1e-4
+    assert stranger["threshold"] == threshold_for_fpir(fam, 1e-4, 4) != DEFAULT_THRESHOLDS[fam]
     assert stranger["faces"] and all(f["candidates"] == [] for f in stranger["faces"])
 
 

@@ -30,8 +30,10 @@ def live(gov_ctx: Any, enrolled_people: list[Any]) -> tuple[Any, Any]:
     d = dsvc.create(ctx, location="Station Rd, Sutton, at the station entrance", purpose="wanted",
                     planned_start=NOW - timedelta(minutes=5), planned_end=NOW + timedelta(hours=1), actor="creator",
                     source_watchlist="standing", all_entries_reason="operation test",
-                    cameras=[dsvc.CameraSpec("cam1", "a.mp4"), dsvc.CameraSpec("cam2", "b.mp4")], threshold=0.9)
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A")
+                    cameras=[dsvc.CameraSpec("cam1", "a.mp4"), dsvc.CameraSpec("cam2", "b.mp4")], threshold=0.9,
+                    legal_basis="Common law policing powers; force LFR policy v1")
+    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A",
+                   justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9")
     return ctx, dsvc.mark_live(ctx, d["id"], "op")
 
 

@@ -60,8 +60,10 @@ def test_sigkill_while_writing_alerts(gov_ctx: Any, enrolled_people: list[Any]) 
     d = dsvc.create(ctx, location="Mare St, Hackney, by the town hall", purpose="crash test",
                     planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
                     source_watchlist="standing", all_entries_reason="op",
-                    cameras=[dsvc.CameraSpec("cam1", "a.mp4")], threshold=0.9)
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Z")
+                    cameras=[dsvc.CameraSpec("cam1", "a.mp4")], threshold=0.9,
+                    legal_basis="Common law policing powers; force LFR policy v1")
+    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Z",
+                   justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9")
     dsvc.mark_live(ctx, d["id"], "op")
     ctx.close()
 

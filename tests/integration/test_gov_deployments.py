@@ -25,7 +25,7 @@ def _create(ctx: Any, **kw: Any) -> dict[str, Any]:
         source_watchlist="standing",
         entries=[dsvc.EntrySelection("Al_Gore", "warrant W1"), dsvc.EntrySelection("Adrien_Brody", "bail")],
         cameras=[dsvc.CameraSpec("cam1", "rtsp://viewer:s3cret@127.0.0.1:8554/live?token=abc")],
-        threshold=0.95, legal_basis="PACE s.1 policy LFR-2.3(a)")
+        legal_basis="PACE s.1 policy LFR-2.3(a)")
     args.update(kw)
     return dsvc.create(ctx, **args)
 
@@ -71,7 +71,9 @@ def test_lifecycle_and_p4(standing: Any) -> None:
             dsvc.authorise(ctx, d["id"], "someone", role, "Supt A")
         assert e2.value.code == "forbidden"
     a = dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A Smith", "briefed")
-    assert a["state"] == "authorised" and a["threshold"] == 0.95 and a["authorising_officer"] == "Supt A Smith"
+    assert a["state"] == "authorised" and a["authorising_officer"] == "Supt A Smith"
+    assert a["threshold_source"] == "target_fpir" and a["target_fpir"] == 1e-4
+    assert a["threshold"] == a["operating_point"]["threshold"] and 0.9 < a["threshold"] < 1.0
     with pytest.raises(ConflictError):
         dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A Smith")
 
@@ -124,9 +126,9 @@ def test_window_and_watchlist_changes_are_refused(standing: Any) -> None:
         dsvc.mark_live(ctx, d["id"], "op")
     assert e.value.code == "watchlist_changed"
 
-    past = _create(ctx, name="past", planned_start=NOW - timedelta(hours=3), planned_end=NOW - timedelta(hours=1))
+    past = _create(ctx, name="past")  # authorised (simulated clock) after its window ended
     with pytest.raises(ConflictError) as e:
-        dsvc.authorise(ctx, past["id"], "sup", "supervisor", "Supt B")
+        dsvc.authorise(ctx, past["id"], "sup", "supervisor", "Supt B", now=NOW + timedelta(hours=3))
     assert e.value.code == "window_passed"
 
 

@@ -54,8 +54,10 @@ def populated(gov_ctx: Any, enrolled_people: list[Any]) -> Any:
     d = dsvc.create(ctx, location="Kings Rd, Chelsea, by the town hall", purpose="wanted",
                     planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
                     source_watchlist="standing", all_entries_reason="op K",
-                    cameras=[dsvc.CameraSpec("cam1", "rtsp://u:pw@10.1.1.1/s")], threshold=0.9)
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt K")
+                    cameras=[dsvc.CameraSpec("cam1", "rtsp://u:pw@10.1.1.1/s")], threshold=0.9,
+                    legal_basis="Common law policing powers; force LFR policy v1")
+    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt K",
+                   justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9")
     plan = dsvc.mark_live(ctx, d["id"], "op")
     asvc.StoreAlertSink(ctx, plan.deployment_id).submit(make_alert(plan, ctx, "Al_Gore", PROBE))
     return ctx

@@ -27,8 +27,10 @@ def _run(ctx: Any, name: str, faces: dict[str, int], verdicts: list[tuple[str, s
     d = dsvc.create(ctx, name=name, location=f"{name} High St, outside No. 1", purpose="wanted",
                     latitude=51.5, longitude=-0.12, planned_start=NOW - timedelta(minutes=30),
                     planned_end=NOW + timedelta(hours=1), actor="c", source_watchlist="standing",
-                    all_entries_reason="op", cameras=[dsvc.CameraSpec(c, f"{c}.mp4") for c in faces], threshold=0.9)
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Q")
+                    all_entries_reason="op", cameras=[dsvc.CameraSpec(c, f"{c}.mp4") for c in faces], threshold=0.9,
+                    legal_basis="Common law policing powers; force LFR policy v1")
+    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Q",
+                   justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9")
     plan = dsvc.mark_live(ctx, d["id"], "op")
     sink = asvc.StoreAlertSink(ctx, plan.deployment_id)
     for cam, n in faces.items():

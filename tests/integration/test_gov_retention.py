@@ -48,8 +48,10 @@ def scenario(gov_ctx: Any, enrolled_people: list[Any]) -> tuple[Any, Any, dict[s
     d = dsvc.create(ctx, location="Rye Lane, Peckham, outside the station", purpose="wanted",
                     planned_start=NOW - timedelta(minutes=5), planned_end=NOW + timedelta(hours=2), actor="creator",
                     source_watchlist="standing", all_entries_reason="operation R",
-                    cameras=[dsvc.CameraSpec("cam1", "a.mp4")], threshold=0.9)
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt R")
+                    cameras=[dsvc.CameraSpec("cam1", "a.mp4")], threshold=0.9,
+                    legal_basis="Common law policing powers; force LFR policy v1")
+    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt R",
+                   justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9")
     plan = dsvc.mark_live(ctx, d["id"], "op")
     sink = asvc.StoreAlertSink(ctx, plan.deployment_id)
     sink.count("cam1", {"faces_seen": 500, "quality_rejected": 40})

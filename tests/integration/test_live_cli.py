@@ -86,6 +86,8 @@ def test_run_file_prints_alert_lines_and_summary(cli, watchlist: str, videos: Pa
     alerts = [x for x in lines if x["event"] == "alert"]
     summary = lines[-1]
     assert summary["event"] == "summary" and summary["stopped_by"] == "end_of_sources"
+    assert summary["threshold_source"] == "target_fpir" and summary["target_fpir"] == 1e-4
+    assert summary["operating_point"]["threshold"] == summary["threshold"]
     cam = summary["cameras"]["cam1"]
     assert cam["state"] == "ended"
     c = cam["counters"]
@@ -104,7 +106,14 @@ def test_search_video_json_and_report(cli, watchlist: str, videos: Path, tmp_pat
     p = cli("search", str(videos / HAMILTON), "--watchlist", watchlist, "--json", "--fps", "5", "--out", str(report))
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert set(out) == {"source", "frames", "faces_seen", "appearances"}
+    assert set(out) == {"source", "frames", "faces_seen", "appearances", "threshold", "threshold_source",
+                        "target_fpir", "operating_point"}
+    # no --threshold: the default target FPIR at this list's size, from the shipped calibration
+    from openlfr.services.operating_point import operating_point
+
+    op = out["operating_point"]
+    assert out["threshold_source"] == "target_fpir" and out["target_fpir"] == 1e-4
+    assert op["threshold"] == out["threshold"] == operating_point(op["family"], op["watchlist_size"]).threshold
     assert out["frames"] == 275 and out["faces_seen"] >= 1
     assert out["appearances"], out
     for a in out["appearances"]:
@@ -203,20 +212,23 @@ def test_run_deployment_stores_alerts_and_counters(cli, watchlist: str, videos: 
     end = (datetime.now(UTC) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
     p = cli("deployment", "create", "--location", "Stage door, test", "--purpose", "test", "--start", start,
             "--end", end, "--source-watchlist", watchlist, "--entry", "actor=wanted (test)",
-            "--camera", f"stage={videos / HAMILTON}", "--threshold", "0.96", "--json")
+            "--camera", f"stage={videos / HAMILTON}", "--threshold", "0.96", "--json",
+            "--legal-basis", "Common law policing powers; force LFR policy v1")
     assert p.returncode == 0, p.stderr
     dep = json.loads(p.stdout)["id"]
     pw = {"OPENLFR_PASSWORD": "live-cli-long-password"}
     subprocess.run([sys.executable, "-m", "openlfr", "user", "create", "--username", "sup-live", "--role",
                     "supervisor", "--password-stdin"], input=pw["OPENLFR_PASSWORD"] + "\n", text=True, check=True,
                    capture_output=True, env=dict(os.environ))
-    cli("deployment", "authorise", str(dep), "--officer", "Insp. Test", "--username", "sup-live", env=pw, check=True)
+    cli("deployment", "authorise", str(dep), "--officer", "Insp. Test", "--username", "sup-live", "--justification",
+        "test: one actor on a stage clip; 0.96 is the score this clip was checked at", env=pw, check=True)
     p = cli("run", "--deployment", str(dep), "--json", "--analysis-fps", "10", "--end")
     assert p.returncode == 0, p.stderr
     lines = _lines(p.stdout)
     alerts = [x for x in lines if x["event"] == "alert"]
     summary = lines[-1]
     assert summary["deployment_id"] == dep and summary["deployment_state"] == "ended"
+    assert summary["threshold"] == 0.96 and summary["threshold_source"] == "override"
     assert alerts and all(a["person_id"] == "actor" and a["deployment_id"] == dep for a in alerts)
     stored = json.loads(cli("alert", "list", "--json", check=True).stdout)["data"]
     assert {a["alert_uid"] for a in stored} == {a["alert_id"] for a in alerts}

@@ -210,6 +210,12 @@ class DeploymentCreate(DeploymentBase, Strict):
 class Authorise(Strict):
     officer: str = Field(..., min_length=1, max_length=300, description="Rank and name.")
     note: str = Field("", max_length=4000)
+    justification: str = Field("", max_length=8000, description=(
+        "Written justification; required for an operating point outside the safe band."))
+    target_fpir: float | None = Field(None, gt=0, lt=1, description=(
+        "Change the target FPIR per face seen (threshold from the calibration at the list's size)."))
+    threshold: float | None = Field(None, ge=0, le=1, description="Or: an explicit threshold (override).")
+    legal_basis: str | None = Field(None, max_length=4000, description="Replace the stated legal basis.")
 
 
 class DeploymentPublic(Public):

@@ -12,9 +12,11 @@ from openlfr.cli._common import emit_json, settings
 
 def check(image: Path,
           watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist to search.")],
-          threshold: Annotated[float | None, typer.Option(help="Score threshold in [0, 1].")] = None,
-          fpir: Annotated[float | None, typer.Option(help="Target false-positive identification rate "
-                                                          "(needs a calibration).")] = None,
+          threshold: Annotated[float | None, typer.Option(
+              help="Score threshold in [0, 1]: an override of the target FPIR.")] = None,
+          fpir: Annotated[float | None, typer.Option(
+              help="Target false-positive identification rate per face (default 1e-4 without --threshold); "
+                   "the threshold comes from the embedder's calibration at the watchlist's size.")] = None,
           top_k: Annotated[int, typer.Option("--top-k", help="Candidates per face.")] = 5,
           json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
     """Check every face in one photo against a watchlist. Stores nothing about the photo."""
@@ -27,7 +29,8 @@ def check(image: Path,
         emit_json(out)
         return
     typer.echo(f"{out['image']}: {len(out['faces'])} face(s); watchlist {out['watchlist']} "
-               f"({out['watchlist_size']} people), threshold {out['threshold']:.4f}")
+               f"({out['watchlist_size']} people), threshold {out['threshold']:.4f} "
+               f"({'override' if out['threshold_source'] == 'override' else out['threshold_source']})")
     for i, f in enumerate(out["faces"], 1):
         flag = "" if f["passed_quality"] else "  [low quality: " + "; ".join(f["quality"]["failed"]) + "]"
         typer.echo(f"face {i} at {f['box']}{flag}")

@@ -28,8 +28,9 @@ def _show_text(d: dict[str, Any]) -> None:
     for k, v in (("location", d["location"] + coords), ("purpose", d["purpose"]),
                  ("legal basis", d["legal_basis"] or "-"),
                  ("window", f"{d['planned_start']} to {d['planned_end']}"),
-                 ("threshold", d["threshold"] if d["threshold"] is not None else
-                  (f"target FPIR {d['target_fpir']}" if d["target_fpir"] else "default, fixed at authorisation")),
+                 ("threshold", _op_text(d["operating_point"]) if d.get("operating_point") else
+                  (f"{d['threshold']} (override)" if d["threshold"] is not None else
+                   f"from target FPIR {d['target_fpir']}, fixed at authorisation for the list's size")),
                  ("watchlist", f"{d['watchlist']} ({d['watchlist_size']} people, copied from "
                                f"{d['source_watchlist']!r})" + (" - deleted" if d["watchlist_deleted_at"] else "")),
                  ("cameras", ", ".join(f"{c['name']} <{c['url']}>" for c in d["cameras"]) or "-"),
@@ -73,12 +74,13 @@ def create(
     camera: Annotated[list[str] | None, typer.Option(
         "--camera", help="NAME=URL (file path, rtsp://, http://, or a webcam index); repeat.")] = None,
     name: Annotated[str | None, typer.Option(help="Unique name (default: location and start).")] = None,
-    legal_basis: Annotated[str, typer.Option(help="Legal basis / policy reference.")] = "",
+    legal_basis: Annotated[str, typer.Option(help="Legal basis / policy reference (required).")] = "",
     lat: Annotated[float | None, typer.Option(help="Latitude (WGS84).")] = None,
     lon: Annotated[float | None, typer.Option(help="Longitude (WGS84).")] = None,
     threshold: Annotated[float | None, typer.Option(help="Alert threshold (score in [0, 1]).")] = None,
-    fpir: Annotated[float | None, typer.Option(help="Or: target FPIR; the threshold is fixed at authorisation.")]
-    = None,
+    fpir: Annotated[float | None, typer.Option(
+        help="Or: target FPIR per face seen (default 1e-4); the threshold is fixed at authorisation from the "
+             "calibration for the list's size.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a draft deployment with its bespoke watchlist (copied entries, each with a reason)."""
@@ -113,22 +115,62 @@ def create(
                    f"{out['watchlist_size']} people; a supervisor must authorise it")
 
 
+def _op_text(op: dict[str, Any]) -> str:
+    if op["source"] == "target_fpir":
+        how = f"from target FPIR {op['target_fpir']:g} at {op['watchlist_size']} people"
+    else:
+        how = {"override": "explicit threshold (override)", "model_default": "model's fixed default"}.get(
+            op["source"], str(op["source"]))
+    fa = op.get("expected_false_alerts_per_10000")
+    tp = op.get("expected_tpir")
+    return (f"threshold {op['threshold']:.4f} ({how}); expected false alerts per 10,000 faces "
+            f"{'unknown' if fa is None else format(fa, '.3g')}; expected TPIR "
+            f"{'unknown' if tp is None else format(tp, '.2f')}")
+
+
 @dep_app.command("authorise")
 def authorise(ref: RefArg,
               officer: Annotated[str, typer.Option(help="Authorising officer (rank and name).")],
               note: Annotated[str, typer.Option(help="Authorisation note.")] = "",
+              justification: Annotated[str, typer.Option(
+                  help="Written justification (needed for an operating point outside the safe band).")] = "",
+              fpir: Annotated[float | None, typer.Option(
+                  help="Change the target FPIR per face seen (threshold from the calibration).")] = None,
+              threshold: Annotated[float | None, typer.Option(help="Or: an explicit threshold (override).")]
+              = None,
+              legal_basis: Annotated[str | None, typer.Option(help="Replace the stated legal basis.")] = None,
               username: UserOpt = None, token: TokenOpt = None, role: RoleOpt = None,
               json_out: JsonOpt = False) -> None:
-    """Authorise a draft (supervisors only; log in with --username or --token): fixes the threshold and
-    the watchlist."""
+    """Authorise a draft (supervisors only; log in with --username or --token): fixes the watchlist and the
+    operating point for its size."""
     from openlfr.services import deployments as dsvc
 
     c = ctx()
     p = principal(c, username, token, role)
-    out = dsvc.authorise(c, ref, p.username, p.role, officer, note)
+    out = dsvc.authorise(c, ref, p.username, p.role, officer, note, justification=justification,
+                         target_fpir=fpir, threshold=threshold, legal_basis=legal_basis)
     emit_json(out) if json_out else typer.echo(
-        f"deployment {out['id']} authorised by {out['authorising_officer']}: threshold {out['threshold']}, "
-        f"watchlist {out['watchlist_size']} people")
+        f"deployment {out['id']} authorised by {out['authorising_officer']} for {out['watchlist_size']} people: "
+        + _op_text(out["operating_point"]))
+
+
+@dep_app.command("operating-point")
+def operating_point(ref: RefArg,
+                    fpir: Annotated[float | None, typer.Option(help="Target FPIR per face seen.")] = None,
+                    threshold: Annotated[float | None, typer.Option(help="Or: an explicit threshold.")] = None,
+                    json_out: JsonOpt = False) -> None:
+    """What authorising a draft now would fix: threshold, expected false alerts, TPIR, safe band."""
+    from openlfr.services import deployments as dsvc
+
+    out = dsvc.preview_operating_point(ctx(), ref, target_fpir=fpir, threshold=threshold)
+    if json_out:
+        emit_json(out)
+        return
+    typer.echo(_op_text(out))
+    g = out["guardrail"]
+    typer.echo("inside the safe band" if g["safe"] else
+               "OUTSIDE the safe band: " + "; ".join(g["problems"])
+               + f" (authorising needs --justification, at least {g['min_justification_chars']} characters)")
 
 
 @dep_app.command("start")

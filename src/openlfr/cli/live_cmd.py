@@ -42,8 +42,11 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
             "--source", "-s", help="Video file, rtsp:// or http(s):// URL, or webcam index; repeatable.")] = None,
         deployment: Annotated[str | None, typer.Option(
             "--deployment", "-d", help="Run an authorised deployment (its watchlist, threshold, cameras).")] = None,
-        threshold: Annotated[float | None, typer.Option(help="Score threshold in [0, 1].")] = None,
-        fpir: Annotated[float | None, typer.Option(help="Target FPIR (threshold from calibration).")] = None,
+        threshold: Annotated[float | None, typer.Option(
+            help="Score threshold in [0, 1]: an override of the target FPIR.")] = None,
+        fpir: Annotated[float | None, typer.Option(
+            help="Target FPIR per face seen (default 1e-4 without --threshold): threshold from the "
+                 "embedder's calibration at the watchlist's size.")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="One JSON line per alert on stdout, "
                                                               "then one summary line.")] = False,
         loop: Annotated[bool, typer.Option("--loop", help="Restart file sources at their end.")] = False,
@@ -136,8 +139,11 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
 
 def search(path: Path,
            watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist to search.")],
-           threshold: Annotated[float | None, typer.Option(help="Score threshold in [0, 1].")] = None,
-           fpir: Annotated[float | None, typer.Option(help="Target FPIR (threshold from calibration).")] = None,
+           threshold: Annotated[float | None, typer.Option(
+            help="Score threshold in [0, 1]: an override of the target FPIR.")] = None,
+           fpir: Annotated[float | None, typer.Option(
+            help="Target FPIR per face seen (default 1e-4 without --threshold): threshold from the "
+                 "embedder's calibration at the watchlist's size.")] = None,
            fps: Annotated[float | None, typer.Option(help="Analyse at most this many frames per second.")] = None,
            json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
            out: Annotated[Path | None, typer.Option("--out", help="Write an HTML report here.")] = None) -> None:

@@ -60,6 +60,10 @@ def walkthrough(
         index, _rejected = index_in_memory(ctx.engine, people)
     else:
         index, _meta = load_index(ctx, watchlist)
+    if threshold is None and fpir is None:  # the walk-through measures the model's fixed default
+        from openlfr.engine.thresholds import default_threshold
+
+        threshold = default_threshold(ctx.engine.embedder)
     thr = resolve_threshold(ctx, threshold, fpir, index.size)
     cfg = _live_config(None, analysis_width, fusion, max_attempts)
     with progress_callback("evaluating", quiet=json_out) as progress:

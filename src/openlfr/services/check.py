@@ -10,24 +10,42 @@ from openlfr.engine.imageio import decode_image, read_bytes
 from openlfr.engine.thresholds import default_threshold
 from openlfr.errors import InputError
 from openlfr.services.context import AppContext
+from openlfr.services.operating_point import OperatingPoint, operating_point
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
 
 
-def resolve_threshold(ctx: AppContext, threshold: float | None, fpir: float | None, watchlist_size: int) -> float:
+def resolve_operating_point(ctx: AppContext, threshold: float | None, fpir: float | None,
+                            watchlist_size: int) -> OperatingPoint:
+    """The operating point for ``run``, ``search`` and ``check``: an explicit ``threshold``
+    (override), else the threshold for target ``fpir`` (default ``settings.default_target_fpir``)
+    from the embedder's calibration at this watchlist size. Only when no target was asked for and
+    the embedder has no calibration does it fall back to the family's fixed measured default."""
+    from dataclasses import replace
+
+    from openlfr.eval.calibration import calibration_path, family_of
+
     if threshold is not None and fpir is not None:
         raise InputError("give either a threshold or a target FPIR, not both", code="bad_threshold")
+    family = family_of(ctx.engine.embedder)
+    n = max(watchlist_size, 1)
     if threshold is not None:
-        if not 0.0 <= threshold <= 1.0:
-            raise InputError(f"threshold must be in [0, 1], got {threshold}", code="bad_threshold")
-        return float(threshold)
-    if fpir is not None:
-        if not 0.0 < fpir < 1.0:
-            raise InputError(f"FPIR must be in (0, 1), got {fpir}", code="bad_fpir")
-        from openlfr.eval.calibration import threshold_for_fpir
+        return operating_point(family, n, threshold=threshold, settings=ctx.settings)
+    if fpir is None and calibration_path(family, ctx.settings) is None:
+        op = operating_point(family, n, threshold=default_threshold(ctx.engine.embedder), settings=ctx.settings)
+        return replace(op, source="model_default", notes=(
+            f"no calibration for {family}: using its fixed default threshold (measured for 1,000-person "
+            "lists), not one for this list's size; make one with `openlfr eval calibrate --images DIR`",))
+    return operating_point(family, n, target_fpir=fpir, settings=ctx.settings)
 
-        return float(threshold_for_fpir(ctx.engine.embedder, fpir, max(watchlist_size, 1), ctx.settings))
-    return default_threshold(ctx.engine.embedder)
+
+def resolve_threshold(ctx: AppContext, threshold: float | None, fpir: float | None, watchlist_size: int) -> float:
+    return resolve_operating_point(ctx, threshold, fpir, watchlist_size).threshold
+
+
+def op_fields(op: OperatingPoint) -> dict[str, Any]:
+    """What JSON outputs add: which operating point was used and what it implies."""
+    return {"threshold_source": op.source, "target_fpir": op.target_fpir, "operating_point": op.to_dict()}
 
 
 def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str, actor: str,
@@ -41,7 +59,8 @@ def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str
                          code="image_too_large")
     pixels = decode_image(data, name=label, max_pixels=ctx.settings.max_image_pixels)
     index, meta = load_index(ctx, watchlist)
-    thr = resolve_threshold(ctx, threshold, fpir, index.size)
+    op = resolve_operating_point(ctx, threshold, fpir, index.size)
+    thr = op.threshold
     analysis = ctx.engine.analyse(pixels, embed="all")
     faces = analysis.faces
     results = index.search(faces.embedding, top_k=top_k, threshold=thr) if len(faces) and \
@@ -56,7 +75,8 @@ def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str
     with ctx.db.session() as s:
         matched = sorted({m.person_id for r in results for m in r})
         audit.record(s, actor, "check", "watchlist", meta["id"],
-                     {"watchlist": watchlist, "faces": len(faces), "threshold": thr, "matches": len(matched)},
+                     {"watchlist": watchlist, "faces": len(faces), "threshold": thr, "threshold_source": op.source,
+                      "target_fpir": op.target_fpir, "matches": len(matched)},
                      private={"matched_person_ids": matched} if matched else None, cipher=ctx.cipher)
     return {"image": label, "watchlist": watchlist, "watchlist_size": index.size, "threshold": thr,
-            "faces": out_faces}
+            **op_fields(op), "faces": out_faces}

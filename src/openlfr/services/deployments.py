@@ -26,9 +26,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openlfr.engine.sources import mask_url
-from openlfr.errors import ConflictError, InputError, NotFoundError
+from openlfr.errors import ConflictError, InputError, NotFoundError, OpenLFRError
 from openlfr.services import watchlist_integrity
 from openlfr.services.context import AppContext
+from openlfr.services.operating_point import (
+    Guardrail,
+    OperatingPoint,
+    guardrail,
+    operating_point,
+    require_justification,
+)
 from openlfr.services.roles import MAY_AUTHORISE, require_role
 from openlfr.services.stats import deployment_stats
 from openlfr.storage import audit
@@ -104,12 +111,16 @@ class LivePlan:
     models: dict[str, str]
     planned_start: datetime
     planned_end: datetime
+    threshold_source: str | None = None
+    """``target_fpir`` or ``override``, fixed at authorisation."""
+    target_fpir: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (camera URLs redacted)."""
         return {"deployment_id": self.deployment_id, "name": self.name, "state": self.state,
                 "watchlist": self.watchlist, "watchlist_id": self.watchlist_id,
                 "watchlist_size": self.watchlist_size, "threshold": self.threshold,
+                "threshold_source": self.threshold_source, "target_fpir": self.target_fpir,
                 "cameras": [{"name": c.name, "url": mask_url(c.url_display)} for c in self.cameras],
                 "models": dict(self.models), "planned_start": self.planned_start.isoformat(),
                 "planned_end": self.planned_end.isoformat()}
@@ -153,6 +164,8 @@ def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[s
         "latitude": dep.latitude, "longitude": dep.longitude, "purpose": dep.purpose,
         "legal_basis": dep.legal_basis, "planned_start": _iso(dep.planned_start),
         "planned_end": _iso(dep.planned_end), "threshold": dep.threshold, "target_fpir": dep.target_fpir,
+        "threshold_source": dep.threshold_source, "operating_point": dep.operating_point,
+        "justification": dep.justification,
         "models": {"detector": dep.detector, "embedder": dep.embedder},
         "watchlist": dep.watchlist_name, "watchlist_id": dep.watchlist_id,
         "source_watchlist": dep.source_watchlist,
@@ -166,6 +179,91 @@ def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[s
         "started_by": dep.started_by, "started_at": _iso(dep.started_at),
         "ended_by": dep.ended_by, "ended_at": _iso(dep.ended_at), "end_reason": dep.end_reason,
     }
+
+
+# ---------------------------------------------------------------- guardrails
+
+_PLACEHOLDERS = {"", "-", "--", "n/a", "na", "none", "tbc", "tbd", "todo", "test", "x", "xxx", "unknown", "?",
+                 "legal basis", "see above", "as above", "various", "policy"}
+LEGAL_BASIS_MIN_CHARS = 10
+
+
+def check_legal_basis(text: str) -> str:
+    """The stripped legal basis; ``InputError`` (``no_legal_basis``) when it is missing or says
+    nothing (a placeholder, fewer than 10 characters or fewer than two words)."""
+    t = " ".join(text.split())
+    words = re.findall(r"[A-Za-z]{2,}", t)
+    if t.lower().strip(" .") in _PLACEHOLDERS or len(t) < LEGAL_BASIS_MIN_CHARS or len(words) < 2:
+        raise InputError("state the legal basis for this deployment (the power and policy relied on, e.g. "
+                         "'Common law policing powers; DPA 2018 s.35; force LFR policy v2'); "
+                         f"{text.strip()!r} is not one", code="no_legal_basis")
+    return t
+
+
+def check_window(ctx: AppContext, start: datetime, end: datetime, now: datetime) -> None:
+    """A planned window must end after it starts, not lie in the past, and be no longer than
+    ``settings.max_deployment_hours``."""
+    if end <= start:
+        raise InputError("planned end must be after planned start", code="bad_window")
+    if end <= now:
+        raise InputError(f"the planned window ended at {end.isoformat()}, before now ({now.isoformat()}): "
+                         "a deployment cannot be created for the past", code="window_passed")
+    hours = (end - start).total_seconds() / 3600.0
+    limit = ctx.settings.max_deployment_hours
+    if hours > limit + 1e-9:
+        raise InputError(f"the planned window is {hours:.1f} h; the maximum is {limit:g} h "
+                         "(setting OPENLFR_MAX_DEPLOYMENT_HOURS)", code="window_too_long")
+
+
+def _family(ctx: AppContext, s: Session, dep: Deployment) -> str:
+    """The embedder family of the deployment's watchlist (its vectors' space); the deployment's
+    embedder's when the list has none recorded."""
+    if dep.watchlist_id is not None:
+        wl = s.get(Watchlist, dep.watchlist_id)
+        if wl is not None and wl.embedder_family:
+            return wl.embedder_family
+    from openlfr.eval.calibration import family_of
+
+    if dep.embedder == ctx.settings.embedder and dep.detector == ctx.settings.detector:
+        return family_of(ctx.engine.embedder)
+    sub = AppContext(ctx.settings.model_copy(update={"detector": dep.detector, "embedder": dep.embedder}))
+    try:
+        return family_of(sub.engine.embedder)
+    finally:
+        sub.close()
+
+
+def _operating_point(ctx: AppContext, s: Session, dep: Deployment, size: int, target_fpir: float | None,
+                     threshold: float | None) -> tuple[OperatingPoint, Guardrail]:
+    op = operating_point(_family(ctx, s, dep), size, target_fpir=target_fpir, threshold=threshold,
+                         settings=ctx.settings)
+    return op, guardrail(op, ctx.settings)
+
+
+def _choice(dep: Deployment, target_fpir: float | None, threshold: float | None) -> tuple[float | None, float | None]:
+    """(target FPIR, threshold override) to use: the ones given now, else the deployment's."""
+    if target_fpir is not None or threshold is not None:
+        return target_fpir, threshold
+    if dep.threshold_source == "override" or (dep.threshold_source is None and dep.threshold is not None):
+        return None, dep.threshold
+    return dep.target_fpir, None
+
+
+def preview_operating_point(ctx: AppContext, ref: int | str, target_fpir: float | None = None,
+                            threshold: float | None = None) -> dict[str, Any]:
+    """The operating point a draft would be authorised at, for its watchlist's current size (or
+    the given target FPIR / threshold override), with the safe-band verdict."""
+    with ctx.db.session() as s:
+        dep = get_deployment(s, ref)
+        if dep.state != "draft":
+            raise ConflictError(f"deployment {dep.id} is {dep.state}; its operating point was fixed at "
+                                "authorisation", code="bad_state")
+        if dep.watchlist_id is None:
+            raise ConflictError(f"deployment {dep.id} has no watchlist", code="no_watchlist")
+        size = watchlist_digest(s, dep.watchlist_id)[1]
+        t, thr = _choice(dep, target_fpir, threshold)
+        op, g = _operating_point(ctx, s, dep, size, t, thr)
+        return {**op.to_dict(), "guardrail": g.to_dict()}
 
 
 # ---------------------------------------------------------------- create
@@ -191,8 +289,8 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
         raise InputError("a deployment needs a purpose", code="bad_purpose")
     start, end = as_utc(planned_start), as_utc(planned_end)
     assert start is not None and end is not None
-    if end <= start:
-        raise InputError("planned end must be after planned start", code="bad_window")
+    check_window(ctx, start, end, now_utc())
+    legal_basis = check_legal_basis(legal_basis)
     if (latitude is None) != (longitude is None):
         raise InputError("give both latitude and longitude, or neither", code="bad_coordinates")
     if latitude is not None and not (-90 <= latitude <= 90 and -180 <= (longitude or 0) <= 180):
@@ -203,6 +301,9 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
         raise InputError(f"threshold must be in [0, 1], got {threshold}", code="bad_threshold")
     if target_fpir is not None and not 0.0 < target_fpir < 1.0:
         raise InputError(f"target FPIR must be in (0, 1), got {target_fpir}", code="bad_fpir")
+    threshold_source = "override" if threshold is not None else "target_fpir"
+    if threshold is None and target_fpir is None:
+        target_fpir = ctx.settings.default_target_fpir
     if (entries is None) == (all_entries_reason is None):
         raise InputError("select the watchlist entries (each with a reason) or give one reason for all",
                          code="bad_selection")
@@ -259,6 +360,7 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
             dep = Deployment(name=name, location=location, latitude=latitude, longitude=longitude,
                              purpose=purpose, legal_basis=legal_basis.strip(), planned_start=start,
                              planned_end=end, threshold=threshold, target_fpir=target_fpir,
+                             threshold_source=threshold_source,
                              detector=detector or ctx.settings.detector,
                              embedder=embedder or ctx.settings.embedder,
                              state="draft", source_watchlist=src.name, created_by=actor)
@@ -309,7 +411,8 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
                          {"name": dep.name, "location": location, "purpose": purpose,
                           "planned_start": start.isoformat(), "planned_end": end.isoformat(),
                           "cameras": [c.name for c in cams], "threshold": threshold,
-                          "target_fpir": target_fpir})
+                          "target_fpir": target_fpir, "threshold_source": threshold_source,
+                          "legal_basis": legal_basis})
             audit.record(s, actor, "watchlist.copy", "watchlist", wl.id,
                          {"deployment_id": dep.id, "source_watchlist": src.name, "watchlist": wl.name,
                           "entries": len(selection), "images": n_images, "embeddings": n_emb},
@@ -330,6 +433,15 @@ def show(ctx: AppContext, ref: int | str) -> dict[str, Any]:
         out["statistics"] = dep.stats if dep.state == "ended" and dep.stats is not None \
             else deployment_stats(s, dep)
         out["statistics_frozen"] = dep.state == "ended" and dep.stats is not None
+        if dep.state == "draft" and dep.watchlist_id is not None:
+            # what authorising now would fix, for the list's current size (recomputed on each call)
+            try:
+                size = watchlist_digest(s, dep.watchlist_id)[1]
+                op, g = _operating_point(ctx, s, dep, size, *_choice(dep, None, None))
+                out["operating_point_preview"] = {**op.to_dict(), "guardrail": g.to_dict()}
+            except OpenLFRError as exc:
+                out["operating_point_preview"] = None
+                out["operating_point_error"] = {"code": exc.code, "message": exc.message}
         return out
 
 
@@ -350,24 +462,19 @@ def state_of(ctx: AppContext, ref: int | str) -> str:
 # ---------------------------------------------------------------- transitions
 
 
-def _resolve_threshold(ctx: AppContext, dep: Deployment, watchlist_size: int) -> float:
-    if dep.threshold is not None:
-        return float(dep.threshold)
-    from openlfr.services.check import resolve_threshold
-
-    if dep.embedder == ctx.settings.embedder and dep.detector == ctx.settings.detector:
-        return resolve_threshold(ctx, None, dep.target_fpir, watchlist_size)
-    sub = AppContext(ctx.settings.model_copy(update={"detector": dep.detector, "embedder": dep.embedder}))
-    return resolve_threshold(sub, None, dep.target_fpir, watchlist_size)
-
-
 def authorise(ctx: AppContext, ref: int | str, actor: str, role: str, officer: str, note: str = "",
-              now: datetime | None = None) -> dict[str, Any]:
-    """A supervisor authorises a draft: fixes the threshold and the watchlist's digest."""
+              now: datetime | None = None, *, justification: str = "", target_fpir: float | None = None,
+              threshold: float | None = None, legal_basis: str | None = None) -> dict[str, Any]:
+    """A supervisor authorises a draft: fixes the watchlist's digest and the operating point for
+    the list's size at this moment (the deployment's target FPIR or threshold override, or the
+    ``target_fpir``/``threshold`` given here). Refused without a meaningful legal basis, and, for an
+    operating point outside the safe band, without a written justification (stored and audited)."""
     require_role(role, MAY_AUTHORISE, "authorise a deployment")
     officer = officer.strip()
     if not officer:
         raise InputError("name the authorising officer (rank and name)", code="bad_officer")
+    if threshold is not None and target_fpir is not None:
+        raise InputError("give either a threshold or a target FPIR, not both", code="bad_threshold")
     t = as_utc(now) or now_utc()
     with ctx.db.session() as s:
         dep = get_deployment(s, ref)
@@ -377,6 +484,7 @@ def authorise(ctx: AppContext, ref: int | str, actor: str, role: str, officer: s
         if as_utc(dep.planned_end) <= t:  # type: ignore[operator]
             raise ConflictError(f"deployment {dep.id}'s planned window has already ended",
                                 code="window_passed")
+        basis = check_legal_basis(dep.legal_basis if legal_basis is None else legal_basis)
         if not dep.cameras:
             raise ConflictError(f"deployment {dep.id} has no cameras", code="no_cameras")
         if dep.watchlist_id is None:
@@ -384,14 +492,23 @@ def authorise(ctx: AppContext, ref: int | str, actor: str, role: str, officer: s
         digest, size = watchlist_digest(s, dep.watchlist_id)
         if size == 0:
             raise ConflictError(f"deployment {dep.id}'s watchlist is empty", code="empty_watchlist")
-        threshold = _resolve_threshold(ctx, dep, size)
-        dep.threshold = threshold
+        want_fpir, want_thr = _choice(dep, target_fpir, threshold)
+        op, g = _operating_point(ctx, s, dep, size, want_fpir, want_thr)
+        why = require_justification(g, justification)
+        point = {**op.to_dict(), "guardrail": g.to_dict(), "computed_at": t.isoformat()}
+        dep.legal_basis = basis
+        dep.threshold, dep.target_fpir, dep.threshold_source = op.threshold, op.target_fpir, op.source
+        dep.operating_point, dep.justification = point, why
         dep.watchlist_digest, dep.watchlist_size = digest, size
         dep.state, dep.authorised_by, dep.authorised_at = "authorised", actor, t
         dep.authorising_officer, dep.authorisation_note = officer, note.strip()
         audit.record(s, actor, "deployment.authorise", "deployment", dep.id,
-                     {"role": role, "officer": officer, "note": note.strip(), "threshold": threshold,
-                      "target_fpir": dep.target_fpir, "watchlist_size": size, "watchlist_digest": digest})
+                     {"role": role, "officer": officer, "note": note.strip(), "threshold": op.threshold,
+                      "threshold_source": op.source, "target_fpir": op.target_fpir, "watchlist_size": size,
+                      "watchlist_digest": digest, "legal_basis": basis,
+                      "expected_false_alerts_per_10000": op.false_alerts_per_10000,
+                      "expected_tpir": op.tpir, "calibration": (op.calibration or {}).get("file"),
+                      "safe_band": g.safe, "outside_band": list(g.problems), "justification": why})
         return _summary(s, dep)
 
 
@@ -429,7 +546,8 @@ def _plan(ctx: AppContext, s: Session, dep: Deployment, t: datetime) -> LivePlan
     return LivePlan(deployment_id=dep.id, name=dep.name, state=dep.state, watchlist=dep.watchlist_name,
                     watchlist_id=dep.watchlist_id, watchlist_size=size, threshold=float(dep.threshold),
                     cameras=cams, models={"detector": dep.detector, "embedder": dep.embedder},
-                    planned_start=as_utc(dep.planned_start), planned_end=as_utc(dep.planned_end))  # type: ignore[arg-type]
+                    planned_start=as_utc(dep.planned_start), planned_end=as_utc(dep.planned_end),  # type: ignore[arg-type]
+                    threshold_source=dep.threshold_source, target_fpir=dep.target_fpir)
 
 
 def live_plan(ctx: AppContext, ref: int | str, now: datetime | None = None) -> LivePlan:

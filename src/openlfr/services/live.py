@@ -26,7 +26,7 @@ from openlfr.errors import InputError
 from openlfr.runtime.camera_runtime import create_runtime
 from openlfr.runtime.sinks import AlertSink, MemorySink
 from openlfr.runtime.workers import CameraSpec, RunSummary, SourceState
-from openlfr.services.check import resolve_threshold
+from openlfr.services.check import op_fields, resolve_operating_point
 from openlfr.services.context import AppContext, engine_config_from_settings
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
@@ -118,7 +118,8 @@ def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, thresh
     index, meta = load_index(ctx, watchlist)
     if index.size == 0:
         raise InputError(f"watchlist {watchlist!r} is empty", code="empty_watchlist")
-    thr = resolve_threshold(ctx, threshold, fpir, index.size)
+    op = resolve_operating_point(ctx, threshold, fpir, index.size)
+    thr = op.threshold
     engine_cfg = getattr(ctx, "_engine_config", None) or engine_config_from_settings(ctx.settings)
     mem = sink or MemorySink()
     tee = _TeeSink(mem)
@@ -126,6 +127,7 @@ def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, thresh
     with ctx.db.session() as s:
         audit.record(s, actor, "live.start", "watchlist", meta["id"],
                      {"watchlist": watchlist, "threshold": thr, "watchlist_size": index.size,
+                      "threshold_source": op.source, "target_fpir": op.target_fpir,
                       "cameras": {c.name: mask_url(c.url) for c in specs}, "models": ctx.engine.model_ids})
     runner = create_runtime(specs, engine_cfg, index, thr, tee, mode=opts.mode, watchlist_id=meta["id"],
                         engine=ctx.engine, **_runtime_args(ctx, watchlist, meta["id"]),
@@ -135,6 +137,7 @@ def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, thresh
         runner_hook(runner)
     summary = runner.run(max_seconds=opts.max_seconds)
     out = _summary_dict(summary, watchlist, index.size, thr)
+    out.update(op_fields(op))
     with ctx.db.session() as s:
         audit.record(s, actor, "live.stop", "watchlist", meta["id"],
                      {"watchlist": watchlist, "stopped_by": summary.stopped_by, "alerts": summary.alerts,
@@ -191,6 +194,7 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
         summary.stopped_by = "planned_end"
     out = _summary_dict(summary, plan.watchlist, index.size, plan.threshold)
     out["deployment_id"] = plan.deployment_id
+    out.update({"threshold_source": plan.threshold_source, "target_fpir": plan.target_fpir})
     del index
     if reached_end or opts.end_deployment_on_exit:
         ended = deployments.mark_ended(run_ctx, plan.deployment_id, actor,

@@ -41,7 +41,24 @@ CSV_COLUMNS = (
     "alerts", "true_alerts", "false_alerts", "unadjudicated", "arrest", "other_disposal", "no_action",
     "not_engaged", "false_alerts_per_face", "false_alerts_per_face_ci_low", "false_alerts_per_face_ci_high",
     "share_of_alerts_wrong", "share_of_alerts_wrong_ci_low", "share_of_alerts_wrong_ci_high",
+    "target_fpir", "threshold_chosen_by", "expected_false_alerts_per_10000", "expected_tpir", "calibration",
+    "justification",
 )
+
+
+def threshold_how(r: dict[str, Any]) -> str:
+    """How a deployment's threshold was chosen, in words (reports)."""
+    op = r.get("operating_point") or {}
+    src = r.get("threshold_chosen_by")
+    if src == "target_fpir":
+        cal = op.get("calibration") or {}
+        return (f"from target FPIR {r['target_fpir']:g} per face seen at {r['watchlist_size']} people, using the "
+                f"calibration {cal.get('file') or cal.get('family') or '?'}")
+    if src == "override":
+        return "explicit threshold (override of the target FPIR)"
+    if src == "model_default":
+        return "the model's fixed default"
+    return "fixed at authorisation" if r.get("threshold") is None else "not recorded"
 
 
 def parse_when(text: str, end: bool = False) -> datetime:
@@ -105,6 +122,11 @@ def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]
         "started_at": _iso(dep.started_at), "ended_at": _iso(dep.ended_at), "duration_minutes": duration,
         "purpose": dep.purpose, "legal_basis": dep.legal_basis, "authorising_officer": dep.authorising_officer,
         "watchlist_size": dep.watchlist_size, "threshold": dep.threshold,
+        "target_fpir": dep.target_fpir, "threshold_chosen_by": dep.threshold_source,
+        "expected_false_alerts_per_10000": (dep.operating_point or {}).get("expected_false_alerts_per_10000"),
+        "expected_tpir": (dep.operating_point or {}).get("expected_tpir"),
+        "calibration": ((dep.operating_point or {}).get("calibration") or {}).get("file"),
+        "operating_point": dep.operating_point, "justification": dep.justification or None,
         "cameras": [c.name for c in dep.cameras], "camera_live_minutes": cam_live,
         "faces_seen": st["faces_seen"], "quality_rejected": st["quality_rejected"],
         "frames_analysed": st.get("frames_analysed", 0),
@@ -397,6 +419,14 @@ def to_html(rep: Report) -> str:
             ("Duration (minutes)", r["duration_minutes"]), ("Purpose", r["purpose"]),
             ("Legal basis", r["legal_basis"]), ("Authorising officer", r["authorising_officer"]),
             ("Watchlist size", r["watchlist_size"]), ("Threshold", r["threshold"]),
+            ("Target FPIR per face seen", "-" if r.get("target_fpir") is None else format(r["target_fpir"], "g")),
+            ("Threshold chosen", threshold_how(r)),
+            ("Expected false alerts per 10,000 faces (at authorisation)",
+             "unknown" if r.get("expected_false_alerts_per_10000") is None
+             else format(r["expected_false_alerts_per_10000"], ".3g")),
+            ("Expected TPIR (at authorisation)",
+             "unknown" if r.get("expected_tpir") is None else format(r["expected_tpir"], ".2f")),
+            ("Justification (outside the safe band)", r.get("justification") or "none needed"),
             ("Cameras (minutes live)", ", ".join(
                 f"{c} ({'n/a' if r['camera_live_minutes'].get(c) is None else r['camera_live_minutes'][c]})"
                 for c in r["cameras"])),

@@ -21,7 +21,7 @@ from openlfr.engine.imageio import IMAGE_SUFFIXES, load_image
 from openlfr.engine.live import AlertEvent, LiveAnalyser, LiveConfig, TrackSummary
 from openlfr.engine.sources import VIDEO_SUFFIXES, Frame, open_source, probe
 from openlfr.errors import InputError, OpenLFRError
-from openlfr.services.check import resolve_threshold
+from openlfr.services.check import op_fields, resolve_operating_point
 from openlfr.services.context import AppContext
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
@@ -112,7 +112,8 @@ def search(ctx: AppContext, path: Path, watchlist: str, *, threshold: float | No
     index, meta = load_index(ctx, watchlist)
     if index.size == 0:
         raise InputError(f"watchlist {watchlist!r} is empty", code="empty_watchlist")
-    thr = resolve_threshold(ctx, threshold, fpir, index.size)
+    op = resolve_operating_point(ctx, threshold, fpir, index.size)
+    thr = op.threshold
     cfg = (config or LiveConfig()).model_copy(update={"analysis_fps": fps} if fps else {})
     if path.is_dir():
         cfg = cfg.model_copy(update={"tracker": cfg.tracker.model_copy(update={"min_hits": 1})})
@@ -121,12 +122,14 @@ def search(ctx: AppContext, path: Path, watchlist: str, *, threshold: float | No
     with ctx.db.session() as s:
         matched = sorted({a["person_id"] for a in result["appearances"]})
         audit.record(s, ctx.settings.actor, "retro.search", "watchlist", meta["id"],
-                     {"watchlist": watchlist, "source": str(path), "threshold": thr, "frames": result["frames"],
+                     {"watchlist": watchlist, "source": str(path), "threshold": thr,
+                      "threshold_source": op.source, "target_fpir": op.target_fpir, "frames": result["frames"],
                       "faces_seen": result["faces_seen"], "matches": len(matched),
                       "report": str(report) if report else None},
                      private={"matched_person_ids": matched} if matched else None, cipher=ctx.cipher)
     if report is not None:
         write_report(report, result, events, watchlist, thr)
+    result.update({"threshold": thr, **op_fields(op)})
     return result
 
 

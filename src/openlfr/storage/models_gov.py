@@ -53,6 +53,13 @@ class Deployment(Base):
     planned_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     threshold: Mapped[float | None] = mapped_column(Float, default=None)
     target_fpir: Mapped[float | None] = mapped_column(Float, default=None)
+    threshold_source: Mapped[str | None] = mapped_column(String(20), default=None)
+    """``target_fpir`` (threshold from the calibration at the list's size) or ``override``."""
+    operating_point: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """Fixed at authorisation: threshold, target, calibration used, expected false alerts per
+    10,000 faces and TPIR, the safe-band verdict (services/operating_point.py)."""
+    justification: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """Written justification for an operating point outside the safe band."""
     detector: Mapped[str] = mapped_column(String(100))
     embedder: Mapped[str] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(20), default="draft", index=True)

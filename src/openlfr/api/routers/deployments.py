@@ -52,7 +52,16 @@ def show_deployment(ref: Id, st: State, p: Anyone) -> dict[str, Any]:
 
 @router.post("/{ref}/authorise", response_model=DeploymentPublic, summary="Authorise a draft (supervisors only)")
 def authorise(ref: Id, body: Authorise, st: State, p: Supervisor) -> dict[str, Any]:
-    return deployments.authorise(st.ctx, ref, p.username, p.role, officer=body.officer, note=body.note)
+    return deployments.authorise(st.ctx, ref, p.username, p.role, officer=body.officer, note=body.note,
+                                 justification=body.justification, target_fpir=body.target_fpir,
+                                 threshold=body.threshold, legal_basis=body.legal_basis)
+
+
+@router.get("/{ref}/operating-point", summary="The operating point a draft would be authorised at")
+def operating_point(ref: Id, st: State, p: Anyone,
+                    target_fpir: Annotated[float | None, Query(gt=0, lt=1)] = None,
+                    threshold: Annotated[float | None, Query(ge=0, le=1)] = None) -> dict[str, Any]:
+    return deployments.preview_operating_point(st.ctx, ref, target_fpir=target_fpir, threshold=threshold)
 
 
 @router.post("/{ref}/start", response_model=LiveStatus, summary="Go live: run the deployment's cameras")

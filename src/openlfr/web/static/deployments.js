@@ -29,6 +29,7 @@ document.addEventListener("DOMContentLoaded", async () => {
         planned_start: iso(f.planned_start.value), planned_end: iso(f.planned_end.value), source_watchlist: f.source_watchlist.value,
         all_entries_reason: f.all_entries_reason.value, name: f.name.value || null,
         threshold: f.threshold.value === "" ? null : Number(f.threshold.value),
+        target_fpir: f.threshold.value !== "" || f.target_fpir.value === "" ? null : Number(f.target_fpir.value),
         cameras: [...cams.querySelectorAll(".cam-row")].map((r) => ({name: r.querySelector("[name=cam_name]").value, url: r.querySelector("[name=cam_url]").value, description: r.querySelector("[name=cam_desc]").value}))};
       try { const d = await OL.api("POST", "/api/deployments", body); location.href = `/deployments/${d.id}`; }
       catch (err) { OL.showError("dep-error", err); }
