@@ -49,7 +49,7 @@ def test_role_restricted_cli_commands_need_a_real_user(data_dir: Path, monkeypat
         "deployment", "create", "--location", "High St, Sutton, outside the station", "--purpose", "cli auth test",
         "--start", (now - timedelta(minutes=1)).isoformat(), "--end", (now + timedelta(hours=1)).isoformat(),
         "--source-watchlist", "standing", "--all-entries", "test", "--camera", "c1=/no/clip.mp4",
-        "--threshold", "0.5", "--json")).stdout)
+        "--legal-basis", "Common law policing powers; DPA 2018 s.35; force LFR policy v2", "--json")).stdout)
     dep = str(made["id"])
     authorise = ("deployment", "authorise", dep, "--officer", "Supt A")
 

@@ -68,6 +68,11 @@ def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_p
         s.execute(WatchlistEntry.__table__.delete().where(WatchlistEntry.watchlist_id == d["watchlist_id"],
                                                           WatchlistEntry.person_id.in_(["Al_Gore", "Adrien_Brody",
                                                                                         "Aaron_Peirsol"])))
+        # re-sign as the service paths that shrink a list do (entry expiry); an unsigned change is refused
+        from openlfr.services import watchlist_integrity
+        from openlfr.storage.models import Watchlist
+
+        watchlist_integrity.reseal(s, ctx.cipher, s.get(Watchlist, d["watchlist_id"]))
     two = operating_point(fam, 2, target_fpir=1e-4, settings=ctx.settings)
     assert two.threshold < five.threshold
     assert dsvc.preview_operating_point(ctx, d["id"])["threshold"] == two.threshold
