@@ -20,6 +20,11 @@ from openlfr.types import Image
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "MPO"})
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_SIDE = 4096
+"""Working size: a decoded image's long side is at most this many pixels (faces need far less).
+A larger JPEG is decoded straight at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, so the full
+bitmap never exists in memory) and then resized; other formats are decoded (bounded by
+``max_pixels``) and resized at once."""
 
 
 def read_bytes(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -36,8 +41,19 @@ def read_bytes(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     return p.read_bytes()
 
 
-def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
-    """Decode to RGB uint8 (H, W, 3), applying EXIF orientation; grayscale becomes 3 channels."""
+def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
+                 max_side: int = DEFAULT_MAX_SIDE) -> Image:
+    """Decode to RGB uint8 (H, W, 3), applying EXIF orientation; grayscale becomes 3 channels.
+
+    Images over ``max_pixels`` are refused from their header (nothing decoded); images whose long
+    side is over ``max_side`` are downscaled to it (see ``DEFAULT_MAX_SIDE``)."""
+    return decode_image_scaled(data, name, max_pixels, max_side)[0]
+
+
+def decode_image_scaled(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
+                        max_side: int = DEFAULT_MAX_SIDE) -> tuple[Image, float]:
+    """:func:`decode_image` and the factor from its coordinates to the upright original's
+    (1.0 unless it was downscaled)."""
     if not data:
         raise InputError(f"{name}: empty file (0 bytes)", code="empty_image")
     with warnings.catch_warnings():
@@ -52,9 +68,17 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX
                 if w * h > max_pixels:
                     raise InputError(f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels} "
                                      "(possible decompression bomb)", code="image_too_large")
+                long_side = max(w, h)
+                if fmt in ("JPEG", "MPO") and long_side > max_side:
+                    # libjpeg picks the largest 1/2^k reduction that keeps both sides >= the request
+                    half = max(1, max_side // 2)
+                    im.draft("RGB", (max(1, w * half // long_side), max(1, h * half // long_side)))
                 im.load()
+                if max(im.size) > max_side:
+                    im.thumbnail((max_side, max_side), PILImage.Resampling.BILINEAR, reducing_gap=2.0)
                 upright: PILImage.Image = ImageOps.exif_transpose(im) or im
                 rgb = upright.convert("RGB")
+                scale = long_side / max(rgb.size)
         except InputError:
             raise
         except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
@@ -67,7 +91,7 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX
     arr = np.asarray(rgb, dtype=np.uint8)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 8 or arr.shape[1] < 8:
         raise InputError(f"{name}: image too small ({arr.shape[1]}x{arr.shape[0]})", code="image_too_small")
-    return np.ascontiguousarray(arr)
+    return np.ascontiguousarray(arr), float(scale)
 
 
 def load_image(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES,

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from openlfr.engine.imageio import IMAGE_SUFFIXES, decode_image, read_bytes
+from openlfr.engine.imageio import IMAGE_SUFFIXES, decode_image_scaled, read_bytes
 from openlfr.engine.matcher import WatchlistEntryRef, WatchlistIndex
 from openlfr.engine.pipeline import pick_main_face
 from openlfr.engine.thresholds import family_of
@@ -143,7 +143,7 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
                source: str, actor: str) -> str | None:
     """Enrol one photo; return a rejection reason or None."""
     try:
-        image = decode_image(data, name=source, max_pixels=ctx.settings.max_image_pixels)
+        image, scale = decode_image_scaled(data, name=source, max_pixels=ctx.settings.max_image_pixels)
     except InputError as exc:
         return f"unreadable: {exc.message}"
     engine = ctx.engine
@@ -160,9 +160,10 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
     elif wl.embedder_family != family:
         raise ConflictError(f"watchlist {wl.name!r} holds {wl.embedder_family} vectors but the engine uses "
                             f"{family}; re-enrol the list with that model", code="model_mismatch")
-    h, w = image.shape[:2]
+    h, w = round(image.shape[0] * scale), round(image.shape[1] * scale)  # the photo's own size
     img = ReferenceImage(entry=entry, image_enc=ctx.cipher.encrypt(data), width=w, height=h,
-                         box=dict(zip(("x1", "y1", "x2", "y2"), map(float, analysis.faces.xyxy[idx]), strict=True)),
+                         box=dict(zip(("x1", "y1", "x2", "y2"), (float(v) * scale for v in analysis.faces.xyxy[idx]),
+                                      strict=True)),
                          quality={k: v for k, v in analysis.faces.quality_dict(idx).items()})
     img.embeddings.append(ReferenceEmbedding(model_family=family, model_id=engine.embedder.model_id,
                                              dim=int(vec.shape[0]), vector_enc=ctx.cipher.encrypt(vec.tobytes())))
