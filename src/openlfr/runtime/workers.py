@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from openlfr.engine.imageio import encode_jpeg
 from openlfr.engine.live import AlertEvent, LiveAnalyser, LiveConfig, TrackSummary
@@ -43,6 +43,7 @@ from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.engine.sources import Frame, FrameSource, mask_url, open_source
 from openlfr.errors import OpenLFRError, SourceError
+from openlfr.names import name_problem
 from openlfr.runtime.queues import DropOldestQueue
 from openlfr.runtime.sinks import AlertSink
 
@@ -77,6 +78,14 @@ class CameraSpec(BaseModel):
     max_retries: int | None = Field(None, ge=0,
                                     description="Consecutive failures before 'failed' (None: retry forever).")
     preview_fps: float = Field(5.0, gt=0, le=60, description="Most preview frames per second.")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        why = name_problem(v)
+        if why is not None:
+            raise ValueError(f"camera name {v!r} {why}")
+        return v
 
     def __repr__(self) -> str:
         return f"CameraSpec(name={self.name!r}, url={mask_url(self.url)!r})"

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openlfr.errors import ConflictError, InputError, NotFoundError
+from openlfr.names import check_name
 from openlfr.services.context import AppContext
 from openlfr.services.roles import MAY_AUTHORISE, require_role
 from openlfr.services.stats import deployment_stats
@@ -242,6 +243,7 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
     name = (name or f"{location[:80]} {start:%Y-%m-%d %H:%M}").strip()
     if len(name) > 200:
         raise InputError("deployment name must be at most 200 characters", code="bad_name")
+    check_name(name, "deployment name", "bad_name")
 
     cipher = ctx.cipher
     try:

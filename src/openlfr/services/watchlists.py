@@ -19,6 +19,7 @@ from openlfr.engine.matcher import WatchlistEntryRef, WatchlistIndex
 from openlfr.engine.pipeline import pick_main_face
 from openlfr.engine.thresholds import family_of
 from openlfr.errors import ConflictError, InputError, NotFoundError
+from openlfr.names import check_name
 from openlfr.services.context import AppContext
 from openlfr.storage import audit
 from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
@@ -69,6 +70,7 @@ def create(ctx: AppContext, name: str, actor: str, description: str = "",
     name = name.strip()
     if not name or len(name) > 200:
         raise InputError("watchlist name must be 1-200 characters", code="bad_name")
+    check_name(name, "watchlist name", "bad_name")
     try:
         with ctx.db.session() as s:
             wl = Watchlist(name=name, description=description, created_by=actor, deployment_id=deployment_id)
@@ -178,6 +180,7 @@ def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Pat
     person_id = person_id.strip()
     if not person_id or len(person_id) > 200:
         raise InputError("person id must be 1-200 characters", code="bad_person_id")
+    check_name(person_id, "person id", "bad_person_id")
     result = EnrolResult()
     with ctx.db.session() as s:
         wl = _get(s, name)
