@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -173,6 +174,11 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
     return None
 
 
+def _image_digests(ctx: AppContext, entry: WatchlistEntry) -> set[bytes]:
+    """SHA-256 of each photo already enrolled for ``entry`` (decrypted in memory only)."""
+    return {hashlib.sha256(ctx.cipher.decrypt(img.image_enc)).digest() for img in entry.images}
+
+
 def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Path | tuple[str, bytes]],
                actor: str, display_name: str = "", category: str = "", reason: str = "",
                source_note: str = "", expires_at: datetime | None = None) -> EnrolResult:
@@ -193,6 +199,8 @@ def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Pat
             entry = WatchlistEntry(watchlist_id=wl.id, person_id=person_id,
                                    display_name=display_name or person_id, category=category, reason=reason,
                                    source=source_note, added_by=actor, expires_at=expires_at)
+        # re-enrolling the same photo (a second import of the same folder) adds nothing
+        have = _image_digests(ctx, entry) if not created else set()
         for src in sources:
             label, data = (str(src), None) if isinstance(src, Path) else src
             try:
@@ -204,8 +212,17 @@ def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Pat
             except InputError as exc:
                 result.rejected.append(Rejection(label, person_id, f"unreadable: {exc.message}"))
                 continue
+            except OSError as exc:  # permission denied, vanished, I/O error: report it, go on
+                result.rejected.append(Rejection(label, person_id, f"unreadable: {exc.strerror or exc}"))
+                continue
+            digest = hashlib.sha256(data).digest()
+            if digest in have:
+                result.rejected.append(Rejection(label, person_id, "duplicate: this photo is already enrolled "
+                                                                   "for this person"))
+                continue
             why = _enrol_one(ctx, s, wl, entry, data, label, actor)
             if why is None:
+                have.add(digest)
                 result.accepted += 1
                 result.people.add(person_id)
             else:
@@ -233,14 +250,23 @@ def import_folder(ctx: AppContext, name: str, folder: Path, actor: str,
     total = EnrolResult()
     items: Iterable[Path] = wrap(people, len(people)) if wrap else people
     for person_dir in items:
-        files = sorted(f for f in person_dir.iterdir() if f.is_file() and not f.name.startswith("."))
+        # one bad folder or file is reported and skipped; the import goes on with the rest
+        try:
+            files = sorted(f for f in person_dir.iterdir() if f.is_file() and not f.name.startswith("."))
+        except OSError as exc:
+            total.rejected.append(Rejection(str(person_dir), person_dir.name,
+                                            f"unreadable: folder cannot be listed ({exc.strerror or exc})"))
+            continue
         images = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
         for f in files:
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 total.rejected.append(Rejection(str(f), person_dir.name, "unreadable: not an image file type"))
         if images:
-            total.merge(add_person(ctx, name, person_dir.name, images, actor,
-                                   display_name=person_dir.name.replace("_", " "), source_note=str(person_dir)))
+            try:
+                total.merge(add_person(ctx, name, person_dir.name, images, actor,
+                                       display_name=person_dir.name.replace("_", " "), source_note=str(person_dir)))
+            except InputError as exc:  # e.g. a folder name that is not a valid person id
+                total.rejected.extend(Rejection(str(f), person_dir.name, f"{exc.code}: {exc.message}") for f in images)
     return total
 
 
