@@ -106,3 +106,107 @@ def encode_jpeg(image: Image, quality: int = 90) -> bytes:
 
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+
+
+# ---- metadata stripping ---------------------------------------------------------------------
+
+_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_PNG_KEEP = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT"})
+
+
+def _jpeg_without_metadata(data: bytes) -> bytes:
+    """The first JPEG image in ``data`` with every APPn segment (EXIF, GPS, XMP, ICC, maker notes,
+    MPF pictures, thumbnails) and comment dropped; the compressed image data is copied unchanged.
+    Adobe's APP14 stays (it only says how to read the colour channels)."""
+    n = len(data)
+    out = [b"\xff\xd8"]
+    i = 2
+    while i < n:
+        if data[i] != 0xFF:
+            raise ValueError(f"no JPEG marker at byte {i}")
+        while i < n and data[i] == 0xFF:
+            i += 1
+        if i >= n:
+            break
+        marker = data[i]
+        i += 1
+        if marker == 0xD9:  # end of image: anything after it (a second MPO picture, a trailer) goes
+            break
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            out.append(bytes((0xFF, marker)))
+            continue
+        if i + 2 > n:
+            raise ValueError("truncated JPEG segment")
+        seg_len = int.from_bytes(data[i:i + 2], "big")
+        if seg_len < 2 or i + seg_len > n:
+            raise ValueError("bad JPEG segment length")
+        seg = data[i:i + seg_len]
+        i += seg_len
+        if marker == 0xDA:  # start of scan: header, then entropy-coded data up to the next real marker
+            j = i
+            while j + 1 < n and not (data[j] == 0xFF and data[j + 1] not in (0x00, 0xFF)
+                                     and not 0xD0 <= data[j + 1] <= 0xD7):
+                j += 1
+            out.append(b"\xff\xda" + seg + data[i:j])
+            i = j
+            continue
+        is_app = 0xE0 <= marker <= 0xEF
+        if (is_app and not (marker == 0xEE and seg[2:7] == b"Adobe")) or marker == 0xFE:
+            continue
+        out.append(bytes((0xFF, marker)) + seg)
+    out.append(b"\xff\xd9")
+    return b"".join(out)
+
+
+def _png_without_metadata(data: bytes) -> bytes:
+    """Only the chunks needed to show the picture (no text, EXIF, time, ICC or animation chunks)."""
+    out = [_PNG_SIG]
+    i = len(_PNG_SIG)
+    n = len(data)
+    while i + 8 <= n:
+        length = int.from_bytes(data[i:i + 4], "big")
+        kind = data[i + 4:i + 8]
+        end = i + 12 + length
+        if end > n:
+            raise ValueError("truncated PNG chunk")
+        if kind in _PNG_KEEP:
+            out.append(data[i:end])
+        i = end
+        if kind == b"IEND":
+            break
+    return b"".join(out)
+
+
+def strip_metadata(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """The photo without EXIF (GPS, camera, time, thumbnails), XMP, ICC, comments or text chunks.
+
+    JPEG and PNG lose only those segments (the pixels are the same bytes). A photo that relies on
+    its EXIF orientation, and WebP, BMP and GIF, are re-encoded from their decoded pixels (upright;
+    JPEG as JPEG quality 95, the others as PNG) so the result needs no metadata to show correctly.
+    Raises ``InputError`` like :func:`decode_image` for anything that is not a readable image."""
+    kind = "png" if data[:8] == _PNG_SIG else "jpeg" if data[:3] == b"\xff\xd8\xff" else "other"
+    try:
+        with PILImage.open(io.BytesIO(data)) as im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise InputError(f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels} "
+                                 "(possible decompression bomb)", code="image_too_large")
+            orientation = int(im.getexif().get(0x0112, 1) or 1)
+    except InputError:
+        raise
+    except (PILImage.DecompressionBombError, UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{name}: not an image file Pillow can read ({exc})", code="not_an_image") from exc
+    if kind != "other" and orientation == 1:
+        try:
+            clean = _jpeg_without_metadata(data) if kind == "jpeg" else _png_without_metadata(data)
+        except ValueError as exc:
+            raise InputError(f"{name}: corrupt or truncated image ({exc})", code="corrupt_image") from exc
+        decode_image(clean, name=name, max_pixels=max_pixels, max_side=1 << 30)  # still a valid picture
+        return clean
+    pixels = decode_image(data, name=name, max_pixels=max_pixels, max_side=1 << 30)
+    buf = io.BytesIO()
+    if kind == "jpeg":
+        PILImage.fromarray(pixels).save(buf, format="JPEG", quality=95)
+    else:
+        PILImage.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from openlfr.engine.imageio import IMAGE_SUFFIXES, decode_image_scaled, read_bytes
+from openlfr.engine.imageio import IMAGE_SUFFIXES, decode_image_scaled, read_bytes, strip_metadata
 from openlfr.engine.matcher import WatchlistEntryRef, WatchlistIndex
 from openlfr.engine.pipeline import pick_main_face
 from openlfr.engine.thresholds import family_of
@@ -165,6 +165,7 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
                             f"{family}; re-enrol the list with that model", code="model_mismatch")
     h, w = round(image.shape[0] * scale), round(image.shape[1] * scale)  # the photo's own size
     img = ReferenceImage(entry=entry, image_enc=ctx.cipher.encrypt(data), width=w, height=h,
+                         media_type="image/png" if data[:4] == b"\x89PNG" else "image/jpeg",
                          box=dict(zip(("x1", "y1", "x2", "y2"), (float(v) * scale for v in analysis.faces.xyxy[idx]),
                                       strict=True)),
                          quality={k: v for k, v in analysis.faces.quality_dict(idx).items()})
@@ -176,7 +177,15 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
 
 def _image_digests(ctx: AppContext, entry: WatchlistEntry) -> set[bytes]:
     """SHA-256 of each photo already enrolled for ``entry`` (decrypted in memory only)."""
-    return {hashlib.sha256(ctx.cipher.decrypt(img.image_enc)).digest() for img in entry.images}
+    return {hashlib.sha256(_clean(ctx.cipher.decrypt(img.image_enc))).digest() for img in entry.images}
+
+
+def _clean(data: bytes) -> bytes:
+    """A stored photo without metadata (photos enrolled before stripping was added may carry EXIF)."""
+    try:
+        return strip_metadata(data)
+    except InputError:
+        return data
 
 
 def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Path | tuple[str, bytes]],
@@ -214,6 +223,11 @@ def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Pat
                 continue
             except OSError as exc:  # permission denied, vanished, I/O error: report it, go on
                 result.rejected.append(Rejection(label, person_id, f"unreadable: {exc.strerror or exc}"))
+                continue
+            try:  # what is stored carries no EXIF/GPS/XMP/comments (and so what is served or exported)
+                data = strip_metadata(data, label, ctx.settings.max_image_pixels)
+            except InputError as exc:
+                result.rejected.append(Rejection(label, person_id, f"unreadable: {exc.message}"))
                 continue
             digest = hashlib.sha256(data).digest()
             if digest in have:
@@ -348,7 +362,7 @@ def entry_image(ctx: AppContext, name: str, entry: int | str, index: int, actor:
             raise NotFoundError(f"entry {e.person_id!r} has {len(imgs)} photo(s); no photo {index}",
                                 code="image_not_found")
         img = imgs[index]
-        data = ctx.cipher.decrypt(img.image_enc)
+        data = _clean(ctx.cipher.decrypt(img.image_enc))
         audit.record(s, actor, "watchlist.view_image", "watchlist_entry", e.id,
                      {"watchlist": name, "image_id": img.id, "role": role})
         return data, img.media_type
