@@ -112,14 +112,21 @@ class Database:
             self.vacuum_biometric()
 
     def vacuum_biometric(self) -> None:
-        """PostgreSQL: ``VACUUM`` every table holding ciphertext (and its TOAST table), outside any
-        transaction. Errors are logged, not raised: the deletion itself has already committed."""
+        """PostgreSQL: ``VACUUM FULL`` every table holding ciphertext (and its TOAST table), outside
+        any transaction. Failures are logged, not raised: the deletion itself has already committed
+        (autovacuum then reclaims the space later, without overwriting it)."""
         try:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                # never hang a request behind a long reader: give up on a table after 10 s
+                conn.exec_driver_sql("SET lock_timeout = '10s'")
                 for table in BIOMETRIC_TABLES:
-                    conn.exec_driver_sql(f"VACUUM {VACUUM_MODE} {table}")
+                    try:
+                        conn.exec_driver_sql(f"VACUUM {VACUUM_MODE} {table}")
+                    except Exception as exc:
+                        log.warning("VACUUM %s %s after a biometric deletion failed: %s", VACUUM_MODE, table,
+                                    type(exc).__name__)
         except Exception:
-            log.exception("VACUUM after a biometric deletion failed; dead tuples stay until autovacuum")
+            log.exception("cannot connect to VACUUM after a biometric deletion")
 
     def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision (Alembic)."""
