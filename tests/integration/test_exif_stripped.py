@@ -134,3 +134,36 @@ def _rotated_bytes(src: bytes) -> bytes:
     buf = io.BytesIO()
     im.save(buf, format="JPEG", quality=95)
     return buf.getvalue()
+
+
+def test_big_photos_through_the_api(env: ApiEnv) -> None:
+    """A decompression-bomb PNG is refused with image_too_large (check) or a rejection (enrolment); a
+    big JPEG is checked with its boxes in the photo's own coordinates."""
+    from tests.unit.test_imageio_big import _png_bomb
+
+    c, sup = env.client, env.h("supervisor")
+    bomb = _png_bomb(20000, 20000)
+    r = c.post("/api/watchlists/standing/check", files={"image": ("bomb.png", bomb, "image/png")}, headers=sup)
+    assert 400 <= r.status_code < 500 and r.json()["error"]["code"] == "image_too_large", r.text
+    r = c.post("/api/watchlists/standing/entries", data={"person_id": "Bomb"},
+               files=[("files", ("bomb.png", bomb, "image/png"))], headers=sup)
+    assert r.status_code == 200 and r.json()["accepted_images"] == 0, r.text
+    assert "pixels" in r.json()["rejected"][0]["reason"], r.text
+
+    face = (TEST_DATA / "faces" / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()
+    small = c.post("/api/watchlists/standing/check", files={"image": ("s.jpg", face, "image/jpeg")}, headers=sup)
+    assert small.status_code == 200 and small.json()["faces"], small.text
+    im = Image.open(io.BytesIO(face)).convert("RGB").resize((250 * 20, 250 * 20), Image.Resampling.BICUBIC)
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=90)
+    big = c.post("/api/watchlists/standing/check", files={"image": ("b.jpg", buf.getvalue(), "image/jpeg")},
+                 headers=sup)
+    assert big.status_code == 200 and big.json()["faces"], big.text
+    b0 = np.array(small.json()["faces"][0]["box"]) * 20
+    b1 = np.array(big.json()["faces"][0]["box"])
+    assert np.abs(b1 - b0).max() < 0.1 * 250 * 20, (b0, b1)  # same face, the photo's own coordinates
+
+
+def test_plain_jfif_photo_is_unchanged() -> None:
+    raw = sorted(FACE.glob("*.jpg"))[0].read_bytes()
+    assert raw[6:11] == b"JFIF\x00" and strip_metadata(raw) == raw

@@ -117,7 +117,8 @@ _PNG_KEEP = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"c
 def _jpeg_without_metadata(data: bytes) -> bytes:
     """The first JPEG image in ``data`` with every APPn segment (EXIF, GPS, XMP, ICC, maker notes,
     MPF pictures, thumbnails) and comment dropped; the compressed image data is copied unchanged.
-    Adobe's APP14 stays (it only says how to read the colour channels)."""
+    The JFIF header (without thumbnail) and Adobe's APP14 stay: they only say how to read the
+    pixels. A plain JFIF photo therefore comes out byte for byte as it went in."""
     n = len(data)
     out = [b"\xff\xd8"]
     i = 2
@@ -149,6 +150,10 @@ def _jpeg_without_metadata(data: bytes) -> bytes:
                 j += 1
             out.append(b"\xff\xda" + seg + data[i:j])
             i = j
+            continue
+        if marker == 0xE0 and seg[2:7] == b"JFIF\x00" and len(seg) >= 16:
+            # the JFIF header (version, pixel density) stays, without its optional thumbnail
+            out.append(b"\xff\xe0" + (16).to_bytes(2, "big") + seg[2:14] + b"\x00\x00")
             continue
         is_app = 0xE0 <= marker <= 0xEF
         if (is_app and not (marker == 0xEE and seg[2:7] == b"Adobe")) or marker == 0xFE:
