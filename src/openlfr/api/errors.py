@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openlfr.engine.sources import mask_url
@@ -75,6 +76,16 @@ def install(app: FastAPI) -> None:
         message = str(exc.detail) if exc.detail else code.replace("_", " ")
         return JSONResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _bad_value(request: Request, exc: DataError) -> Response:
+        # the database refused a value (PostgreSQL: NUL in text, integer out of range, ...): a path
+        # id that cannot exist is "not found", anything else a bad request value; never a 500
+        log.info("%s %s: database refused a value: %s", request.method, request.url.path, type(exc.orig).__name__)
+        if request.path_params:
+            return JSONResponse(error_body("not_found", "no such object"), status_code=404)
+        return JSONResponse(error_body("bad_value", "a value in the request cannot be stored or looked up"),
+                            status_code=422)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -81,6 +81,7 @@ class ResumableSource:
         self.inner = inner
         self.name = inner.name
         self.live = inner.live
+        self.network = bool(getattr(inner, "network", False))
         self.after_t = after_t
         self.realtime = realtime
         self.skipped = 0

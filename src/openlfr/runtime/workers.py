@@ -11,8 +11,9 @@ across, and the child sends back small events (alerts, counter deltas, states, J
 One camera runs in threads of the calling process (``mode="thread"``): decoding (FFmpeg,
 releases the GIL) overlaps the analysis.
 
-**Reconnect.** A live source that fails to open, stops delivering (read time-out) or ends is
-reopened after an exponential back-off with jitter: delay = min(max_s, base_s x 2^k) x U(0.5, 1.5),
+**Reconnect.** A live source (RTSP, HTTP/MJPEG, ...; a network source that has never opened counts
+as live, so a camera that is down at start is retried) that fails to open, stops delivering (read
+time-out) or ends is reopened after an exponential back-off with jitter: delay = min(max_s, base_s x 2^k) x U(0.5, 1.5),
 k = failures since the last good frame. States: ``connecting`` -> ``live`` -> (``stalled``: no
 frame for ``stall_s``) -> ``connecting`` ... -> ``failed`` after ``max_retries`` (None: never)
 or at once for a file that cannot be opened; ``ended`` at the end of a file; ``stopped``.
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from openlfr.engine.imageio import encode_jpeg
 from openlfr.engine.live import AlertEvent, LiveAnalyser, LiveConfig, TrackSummary
@@ -42,6 +43,7 @@ from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.engine.sources import Frame, FrameSource, mask_url, open_source
 from openlfr.errors import OpenLFRError, SourceError
+from openlfr.names import name_problem
 from openlfr.runtime.queues import DropOldestQueue
 from openlfr.runtime.sinks import AlertSink
 
@@ -76,6 +78,14 @@ class CameraSpec(BaseModel):
     max_retries: int | None = Field(None, ge=0,
                                     description="Consecutive failures before 'failed' (None: retry forever).")
     preview_fps: float = Field(5.0, gt=0, le=60, description="Most preview frames per second.")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        why = name_problem(v)
+        if why is not None:
+            raise ValueError(f"camera name {v!r} {why}")
+        return v
 
     def __repr__(self) -> str:
         return f"CameraSpec(name={self.name!r}, url={mask_url(self.url)!r})"
@@ -239,7 +249,9 @@ class CameraWorker:
                 except SourceError as exc:
                     if self.stop.is_set():
                         return
-                    if not src.live:
+                    # a network camera (RTSP, HTTP/MJPEG, ...) that has not opened yet may simply be
+                    # down: retry it like a live one; only a local file fails at once
+                    if not src.live and (opened_once or not getattr(src, "network", False)):
                         self._final = (SourceState.FAILED, exc.message)
                         return
                     if self.spec.max_retries is not None and self.backoff.failures >= self.spec.max_retries:

@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from openlfr.engine.imageio import strip_metadata
 from openlfr.errors import ConflictError, InputError, NotFoundError
 from openlfr.services.context import AppContext
 from openlfr.services.deployments import as_utc, refresh_frozen_stats
@@ -261,6 +262,15 @@ def show_alert(ctx: AppContext, ref: int | str) -> dict[str, Any]:
         return alert_dict(s, _get_alert(s, ref))
 
 
+def _without_metadata(data: bytes) -> bytes:
+    """Served images carry no EXIF/GPS (a reference photo copied from a list enrolled before
+    metadata stripping may)."""
+    try:
+        return strip_metadata(data)
+    except InputError:
+        return data
+
+
 def alert_image(ctx: AppContext, ref: int | str, kind: str, actor: str, role: str) -> tuple[bytes, str]:
     """Decrypt one of an alert's images for review; audited, refused to auditors."""
     require_role(role, MAY_VIEW_IMAGES, "view face images")
@@ -272,7 +282,7 @@ def alert_image(ctx: AppContext, ref: int | str, kind: str, actor: str, role: st
         if img is None:
             why = "deleted by retention" if a.purged_at is not None else "not recorded"
             raise NotFoundError(f"alert {a.id} has no {kind} image ({why})", code="image_not_found")
-        data = unseal(ctx.cipher, img)
+        data = _without_metadata(unseal(ctx.cipher, img))
         audit.record(s, actor, "alert.view_image", "alert", a.id, {"kind": kind, "role": role})
         return data, img.media_type
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from openlfr.engine.imageio import decode_image, read_bytes
+from openlfr.engine.imageio import decode_image_scaled, read_bytes
 from openlfr.engine.thresholds import default_threshold
 from openlfr.errors import InputError
 from openlfr.services.context import AppContext
@@ -57,7 +57,7 @@ def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str
     if len(data) > ctx.settings.max_upload_bytes:
         raise InputError(f"{label}: {len(data)} bytes exceeds the limit of {ctx.settings.max_upload_bytes}",
                          code="image_too_large")
-    pixels = decode_image(data, name=label, max_pixels=ctx.settings.max_image_pixels)
+    pixels, scale = decode_image_scaled(data, name=label, max_pixels=ctx.settings.max_image_pixels)
     index, meta = load_index(ctx, watchlist)
     op = resolve_operating_point(ctx, threshold, fpir, index.size)
     thr = op.threshold
@@ -69,7 +69,7 @@ def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str
     for i in range(len(faces)):
         q = faces.quality_dict(i)
         q["failed"] = analysis.gate.reasons[i]  # type: ignore[assignment]
-        out_faces.append({"box": [round(float(v), 1) for v in faces.xyxy[i]], "quality": q,
+        out_faces.append({"box": [round(float(v) * scale, 1) for v in faces.xyxy[i]], "quality": q,
                           "passed_quality": bool(analysis.gate.passed[i]),
                           "candidates": [m.to_dict() for m in results[i]]})
     with ctx.db.session() as s:

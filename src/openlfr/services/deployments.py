@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from openlfr.engine.sources import mask_url
 from openlfr.errors import ConflictError, InputError, NotFoundError, OpenLFRError
+from openlfr.names import check_name
 from openlfr.services import watchlist_integrity
 from openlfr.services.context import AppContext
 from openlfr.services.operating_point import (
@@ -332,6 +333,7 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
     name = (name or f"{location[:80]} {start:%Y-%m-%d %H:%M}").strip()
     if len(name) > 200:
         raise InputError("deployment name must be at most 200 characters", code="bad_name")
+    check_name(name, "deployment name", "bad_name")
 
     cipher = ctx.cipher
     try:

@@ -23,6 +23,7 @@ from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig
 from openlfr.engine.sources import mask_url
 from openlfr.errors import InputError
+from openlfr.names import check_name
 from openlfr.runtime.camera_runtime import create_runtime
 from openlfr.runtime.sinks import AlertSink, MemorySink
 from openlfr.runtime.workers import CameraSpec, RunSummary, SourceState
@@ -60,7 +61,7 @@ def camera_specs(sources: list[str], options: RunOptions, names: list[str] | Non
         raise InputError("give at least one --source", code="no_source")
     specs = []
     for i, url in enumerate(sources):
-        name = names[i] if names else f"cam{i + 1}"
+        name = check_name(names[i], "camera name", "bad_camera") if names else f"cam{i + 1}"
         specs.append(CameraSpec(name=name, url=url, loop=options.loop, realtime=options.realtime,
                                 live=options.live or LiveConfig(), **(options.camera_overrides or {})))
     return specs

@@ -16,7 +16,6 @@ matplotlib charts embedded as PNG.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 import json
@@ -29,6 +28,7 @@ from sqlalchemy import select
 from openlfr.errors import InputError
 from openlfr.eval.intervals import clopper_pearson
 from openlfr.services.context import AppContext
+from openlfr.services.csv_safe import write_csv
 from openlfr.services.deployments import as_utc, get_deployment
 from openlfr.services.stats import deployment_stats
 from openlfr.storage import audit
@@ -241,11 +241,8 @@ def _csv_values(r: dict[str, Any]) -> list[Any]:
 
 
 def to_csv(rep: Report) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for r in rep.deployments:
-        w.writerow(_csv_values(r))
+    """The report as CSV; text cells a spreadsheet would run as formulas are escaped (``csv_safe``)."""
+    rows = [_csv_values(r) for r in rep.deployments]
     if rep.kind == "period":
         t = rep.totals
         total = {c: "" for c in CSV_COLUMNS}
@@ -258,8 +255,8 @@ def to_csv(rep: Report) -> str:
             total[k] = "" if t[k] is None else t[k]
             ci = t.get(f"{k}_ci") or ["", ""]
             total[f"{k}_ci_low"], total[f"{k}_ci_high"] = ci[0], ci[1]
-        w.writerow([total[c] for c in CSV_COLUMNS])
-    return buf.getvalue()
+        rows.append([total[c] for c in CSV_COLUMNS])
+    return write_csv(CSV_COLUMNS, rows)
 
 
 # ---------------------------------------------------------------- HTML

@@ -150,7 +150,8 @@ def sweep(ctx: AppContext, now: datetime | None = None, actor: str = SWEEPER,
                 watchlist_integrity.reseal(s, ctx.cipher, wl)
         audit.record(s, actor, "retention.sweep", "retention", "",
                      {k: v for k, v in res.to_dict().items()})
-    ctx.db.checkpoint()
+    ctx.db.checkpoint(vacuum=bool(res.false_alerts_removed or res.expired_alerts_removed or res.images_deleted
+                                  or res.expired_entries_deleted))
     log.info("retention sweep at %s: %d false and %d expired alerts removed, %d held", res.now,
              res.false_alerts_removed, res.expired_alerts_removed, res.held_alerts_kept)
     return res

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,11 +15,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from openlfr.engine.imageio import IMAGE_SUFFIXES, decode_image, read_bytes
+from openlfr.engine.imageio import IMAGE_SUFFIXES, decode_image_scaled, read_bytes, strip_metadata
 from openlfr.engine.matcher import WatchlistEntryRef, WatchlistIndex
 from openlfr.engine.pipeline import pick_main_face
 from openlfr.engine.thresholds import family_of
 from openlfr.errors import ConflictError, InputError, NotFoundError
+from openlfr.names import check_name
 from openlfr.services import watchlist_integrity as integrity
 from openlfr.services.context import AppContext
 from openlfr.storage import audit
@@ -80,6 +82,7 @@ def create(ctx: AppContext, name: str, actor: str, description: str = "",
     name = name.strip()
     if not name or len(name) > 200:
         raise InputError("watchlist name must be 1-200 characters", code="bad_name")
+    check_name(name, "watchlist name", "bad_name")
     try:
         with ctx.db.session() as s:
             wl = Watchlist(name=name, description=description, created_by=actor, deployment_id=deployment_id)
@@ -156,7 +159,7 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
                source: str, actor: str) -> str | None:
     """Enrol one photo; return a rejection reason or None."""
     try:
-        image = decode_image(data, name=source, max_pixels=ctx.settings.max_image_pixels)
+        image, scale = decode_image_scaled(data, name=source, max_pixels=ctx.settings.max_image_pixels)
     except InputError as exc:
         return f"unreadable: {exc.message}"
     engine = ctx.engine
@@ -173,9 +176,11 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
     elif wl.embedder_family != family:
         raise ConflictError(f"watchlist {wl.name!r} holds {wl.embedder_family} vectors but the engine uses "
                             f"{family}; re-enrol the list with that model", code="model_mismatch")
-    h, w = image.shape[:2]
+    h, w = round(image.shape[0] * scale), round(image.shape[1] * scale)  # the photo's own size
     img = ReferenceImage(entry=entry, image_enc=b"", width=w, height=h, content_sha256=integrity.content_hash(data),
-                         box=dict(zip(("x1", "y1", "x2", "y2"), map(float, analysis.faces.xyxy[idx]), strict=True)),
+                         media_type="image/png" if data[:4] == b"\x89PNG" else "image/jpeg",
+                         box=dict(zip(("x1", "y1", "x2", "y2"), (float(v) * scale for v in analysis.faces.xyxy[idx]),
+                                      strict=True)),
                          quality={k: v for k, v in analysis.faces.quality_dict(idx).items()})
     emb = ReferenceEmbedding(model_family=family, model_id=engine.embedder.model_id, dim=int(vec.shape[0]),
                              vector_enc=b"", content_sha256=integrity.content_hash(vec.tobytes()))
@@ -183,6 +188,19 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
     seal(s, ctx.cipher, img, data)  # bound to the row (flushes it first)
     seal(s, ctx.cipher, emb, vec.tobytes())
     return None
+
+
+def _image_digests(ctx: AppContext, entry: WatchlistEntry) -> set[bytes]:
+    """SHA-256 of each photo already enrolled for ``entry`` (decrypted in memory only)."""
+    return {hashlib.sha256(_clean(unseal(ctx.cipher, img))).digest() for img in entry.images}
+
+
+def _clean(data: bytes) -> bytes:
+    """A stored photo without metadata (photos enrolled before stripping was added may carry EXIF)."""
+    try:
+        return strip_metadata(data)
+    except InputError:
+        return data
 
 
 def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Path | tuple[str, bytes]],
@@ -195,6 +213,7 @@ def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Pat
     if person_id.startswith(ENTRY_ID_PREFIX):
         raise InputError(f"a person id may not start with {ENTRY_ID_PREFIX!r} (that form names an entry id)",
                          code="bad_person_id")
+    check_name(person_id, "person id", "bad_person_id")
     result = EnrolResult()
     with ctx.db.session() as s:
         wl = _get(s, name)
@@ -208,6 +227,8 @@ def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Pat
             entry = WatchlistEntry(watchlist_id=wl.id, person_id=person_id,
                                    display_name=display_name or person_id, category=category, reason=reason,
                                    source=source_note, added_by=actor, expires_at=expires_at)
+        # re-enrolling the same photo (a second import of the same folder) adds nothing
+        have = _image_digests(ctx, entry) if not created else set()
         for src in sources:
             label, data = (str(src), None) if isinstance(src, Path) else src
             try:
@@ -219,8 +240,22 @@ def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Pat
             except InputError as exc:
                 result.rejected.append(Rejection(label, person_id, f"unreadable: {exc.message}"))
                 continue
+            except OSError as exc:  # permission denied, vanished, I/O error: report it, go on
+                result.rejected.append(Rejection(label, person_id, f"unreadable: {exc.strerror or exc}"))
+                continue
+            try:  # what is stored carries no EXIF/GPS/XMP/comments (and so what is served or exported)
+                data = strip_metadata(data, label, ctx.settings.max_image_pixels)
+            except InputError as exc:
+                result.rejected.append(Rejection(label, person_id, f"unreadable: {exc.message}"))
+                continue
+            digest = hashlib.sha256(data).digest()
+            if digest in have:
+                result.rejected.append(Rejection(label, person_id, "duplicate: this photo is already enrolled "
+                                                                   "for this person"))
+                continue
             why = _enrol_one(ctx, s, wl, entry, data, label, actor)
             if why is None:
+                have.add(digest)
                 result.accepted += 1
                 result.people.add(person_id)
             else:
@@ -252,14 +287,23 @@ def import_folder(ctx: AppContext, name: str, folder: Path, actor: str,
     total = EnrolResult()
     items: Iterable[Path] = wrap(people, len(people)) if wrap else people
     for person_dir in items:
-        files = sorted(f for f in person_dir.iterdir() if f.is_file() and not f.name.startswith("."))
+        # one bad folder or file is reported and skipped; the import goes on with the rest
+        try:
+            files = sorted(f for f in person_dir.iterdir() if f.is_file() and not f.name.startswith("."))
+        except OSError as exc:
+            total.rejected.append(Rejection(str(person_dir), person_dir.name,
+                                            f"unreadable: folder cannot be listed ({exc.strerror or exc})"))
+            continue
         images = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
         for f in files:
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 total.rejected.append(Rejection(str(f), person_dir.name, "unreadable: not an image file type"))
         if images:
-            total.merge(add_person(ctx, name, person_dir.name, images, actor,
-                                   display_name=person_dir.name.replace("_", " "), source_note=str(person_dir)))
+            try:
+                total.merge(add_person(ctx, name, person_dir.name, images, actor,
+                                       display_name=person_dir.name.replace("_", " "), source_note=str(person_dir)))
+            except InputError as exc:  # e.g. a folder name that is not a valid person id
+                total.rejected.extend(Rejection(str(f), person_dir.name, f"{exc.code}: {exc.message}") for f in images)
     return total
 
 
@@ -392,7 +436,7 @@ def entry_image(ctx: AppContext, name: str, entry: int | str, index: int, actor:
             raise NotFoundError(f"entry {e.person_id!r} has {len(imgs)} photo(s); no photo {index}",
                                 code="image_not_found")
         img = imgs[index]
-        data = unseal(ctx.cipher, img)
+        data = _clean(unseal(ctx.cipher, img))
         audit.record(s, actor, "watchlist.view_image", "watchlist_entry", e.id,
                      {"watchlist": name, "image_id": img.id, "role": role})
         return data, img.media_type

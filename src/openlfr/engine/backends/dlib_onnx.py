@@ -404,6 +404,8 @@ class DlibResNetOnnxEmbedder:
                              code="bad_option")
         try:
             import onnxruntime as ort
+
+            from openlfr.engine.backends.onnx_common import inference_session
         except ImportError as exc:  # pragma: no cover - onnxruntime is a dependency
             raise ModelError("onnxruntime is not installed; `pip install onnxruntime`",
                              code="model_missing") from exc
@@ -435,8 +437,7 @@ class DlibResNetOnnxEmbedder:
         so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         so.log_severity_level = 3
         try:
-            self._session = ort.InferenceSession(str(self.cache.onnx_path), sess_options=so,
-                                                 providers=["CPUExecutionProvider"])
+            self._session = inference_session(str(self.cache.onnx_path), so)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelError(f"onnxruntime could not load {self.cache.onnx_path}: {exc}",
                              code="model_corrupt") from exc

@@ -17,6 +17,23 @@ DEFAULT_THREADS = 2
 ort.set_default_logger_severity(3)
 
 
+def _telemetry_off() -> bool:
+    """onnxruntime's platform telemetry (ETW events on Windows builds; nothing is collected on Linux
+    builds) is switched off once, when the ONNX backends are imported, before any session exists."""
+    ort.disable_telemetry_events()
+    return True
+
+
+TELEMETRY_DISABLED = _telemetry_off()
+
+
+def inference_session(src: str | bytes, so: ort.SessionOptions) -> ort.InferenceSession:
+    """The one place OpenLFR creates an onnxruntime session (CPU provider, telemetry off)."""
+    if not TELEMETRY_DISABLED:  # pragma: no cover - set at import
+        _telemetry_off()
+    return ort.InferenceSession(src, sess_options=so, providers=["CPUExecutionProvider"])
+
+
 def check_threads(threads: int) -> int:
     if not isinstance(threads, int) or not 1 <= threads <= 64:
         raise ConfigError(f"threads must be an integer 1..64, got {threads!r}", code="bad_option")
@@ -47,7 +64,7 @@ def make_session(path: Path, threads: int = DEFAULT_THREADS, model_bytes: bytes 
             raise ModelError(f"{p}: empty file, not an ONNX model", code="bad_model_file")
     try:
         src: Any = model_bytes if model_bytes is not None else str(p)
-        return ort.InferenceSession(src, sess_options=so, providers=["CPUExecutionProvider"])
+        return inference_session(src, so)
     except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{p.name}: not a loadable ONNX model ({first[:300]})",
