@@ -16,6 +16,7 @@ from tests.integration.apihelp import ApiEnv, make_env, seed_live_deployment
 
 from openlfr.engine.imageio import decode_image, strip_metadata
 from openlfr.storage.models import ReferenceImage, WatchlistEntry
+from openlfr.storage.sealed import unseal
 
 FACE = TEST_DATA / "faces" / "Adrien_Brody"
 SECRETS = [b"SecretCam-9000", b"Jane Photographer", b"my private comment", b"xmp-secret-location", b"Exif\x00\x00",
@@ -101,7 +102,7 @@ def test_stored_and_served_photos_carry_no_metadata(env: ApiEnv) -> None:
         assert entry is not None
         rows = list(s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == entry.id)
                               .order_by(ReferenceImage.id)))
-        stored = [(env.ctx.cipher.decrypt(x.image_enc), x.width, x.height, x.media_type) for x in rows]
+        stored = [(unseal(env.ctx.cipher, x), x.width, x.height, x.media_type) for x in rows]
     assert len(stored) == 3
     for data, *_ in stored:
         _assert_clean(data)
