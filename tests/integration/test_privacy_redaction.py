@@ -373,3 +373,42 @@ def test_stage_clip_audience_never_in_clear(cli, data_dir: Path, videos: Path, s
         if t > 7.05:
             audience += len(faces)
     assert audience >= 50 and bystanders >= audience  # the audience shots were checked
+
+
+def test_crowd_through_the_ray_camera_actor(crowd: dict[str, Any]) -> None:
+    """The Ray path's camera actor (run in-process: the same class Ray hosts on a node): the alert
+    and preview JPEGs in its outbox, i.e. what crosses the network, show only the listed person."""
+    import time
+
+    from openlfr.engine.live import index_in_memory
+    from openlfr.engine.pipeline import EngineConfig
+    from openlfr.runtime.ray_actor import CameraActor
+    from openlfr.runtime.workers import AlertMsg, CameraSpec, PreviewMsg, WorkerDone
+
+    engine = FaceEngine.from_config()
+    photos = [load_image(f) for f in sorted((crowd["listed"] / LISTED).glob("*.jpg"))]
+    index, _ = index_in_memory(engine, {LISTED: photos})
+    spec = CameraSpec(name="door", url=str(crowd["video"]), preview_fps=60)
+    actor = CameraActor(spec.model_dump_json(), EngineConfig().model_dump_json(), index, 0.955, 0, None,
+                        "k", None, preview=True)
+    actor.start()
+    events: list[Any] = []
+    deadline = time.monotonic() + 300
+    while not any(isinstance(e, WorkerDone) for e in events):
+        assert time.monotonic() < deadline, "camera actor did not finish"
+        got = actor.poll(ack=0)
+        events = [e for _, e in got]
+        time.sleep(0.2)
+    alerts = [e.event.record for e in events if isinstance(e, AlertMsg)]
+    previews = [e for e in events if isinstance(e, PreviewMsg)]
+    orig = next(iter(crowd["frames"].values()))
+    faces = crowd["faces"]
+    assert [a.person_id for a in alerts] == [LISTED] and alerts[0].frame_jpeg is not None
+    alerted = np.array(alerts[0].box, np.float32)
+    assert _assert_only(_decode(alerts[0].frame_jpeg), orig, faces, alerted, "actor alert frame") >= 14
+    assert _check_crop(_decode(alerts[0].probe_jpeg), orig, faces, alerted, "actor probe crop") >= 1
+    assert len(previews) >= 5
+    for p in previews:
+        img = _decode(p.jpeg)
+        clear = _clearness(img, orig, alerted) > CLEAR
+        assert _assert_only(img, orig, faces, alerted if clear else None, f"actor preview t={p.t}") >= 14
