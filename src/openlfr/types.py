@@ -146,8 +146,9 @@ class Match:
 class AlertRecord:
     """What storage may keep about a face: only built for a match at or above threshold.
 
-    ``probe_jpeg`` is the alerted face's crop; ``frame_jpeg`` the frame with every *other* face
-    pixelated (P3). Both are encrypted at rest by storage.
+    ``probe_jpeg`` is the alerted face's crop; ``frame_jpeg`` the frame; both redacted by inversion
+    (P3, ``engine.privacy.redact``: a mosaic except the alerted person's face and body region).
+    Both are encrypted at rest by storage.
     """
 
     alert_id: str

@@ -9,7 +9,8 @@
           -> track ends <= ttl_s after its last sighting: its shots, embeddings and crops are
              dropped; only counters survive (P1, P2)
 
-An alert carries the alerted face's crop and the frame with every *other* face pixelated (P3).
+An alert carries the alerted face's crop and the context frame, both redacted by inversion (P3,
+``engine.privacy.redact``: only the alerted person's face and body region in clear).
 Nothing here writes anything; callers (``openlfr.runtime``, ``openlfr.eval``) decide where
 alerts and counters go.
 """
@@ -32,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from openlfr.engine.imageio import encode_jpeg
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import FaceEngine
-from openlfr.engine.privacy import annotate, crop, pixelate_except
+from openlfr.engine.privacy import alert_crop, annotate, redact
 from openlfr.engine.sources import Frame
 from openlfr.engine.track import Shot, ShotPolicy, Track, Tracker, TrackerConfig, get_fusion, shot_score
 from openlfr.types import AlertRecord, FaceBatch, Image
@@ -56,7 +57,7 @@ class LiveConfig(BaseModel):
     fusion: str = Field("max", description="Fusion rule over a track's shots (engine.track.FUSION_RULES).")
     top_k: int = Field(10, ge=1, le=1000, description="Candidates kept per shot for fusion.")
     jpeg_quality: int = Field(90, ge=30, le=100)
-    alert_frame: bool = Field(True, description="Attach the (other faces pixelated) frame to alerts.")
+    alert_frame: bool = Field(True, description="Attach the (redacted) frame to alerts.")
     keep_scores: bool = Field(False, description="Evaluation only: keep each track's best fused scores (top 5 "
                                                  "entries) in its summary, for threshold sweeps.")
 
@@ -117,7 +118,7 @@ class FrameResult:
     _labels: dict[int, str] = field(default_factory=dict, repr=False)
 
     def preview(self) -> Image | None:
-        """The annotated frame: every face pixelated except faces of tracks that alerted."""
+        """The annotated frame, redacted: all mosaic except the people of tracks that alerted."""
         if self._image is None:
             return None
         return annotate(self._image, self.faces.xyxy, alerted=self._labels)
@@ -315,11 +316,10 @@ class LiveAnalyser:
     def _alert(self, frame: Frame, faces: FaceBatch, row: int, tr: Track, entry_id: int, score: float) -> AlertEvent:
         person_id, name = self._names[entry_id]
         box = tuple(float(v) for v in faces.xyxy[row])
-        probe = encode_jpeg(crop(frame.image, box), quality=self.config.jpeg_quality)
+        probe = encode_jpeg(alert_crop(frame.image, faces.xyxy, row), quality=self.config.jpeg_quality)
         ctx_jpeg = None
         if self.config.alert_frame:
-            ctx_jpeg = encode_jpeg(pixelate_except(frame.image, faces.xyxy, keep=[row]),
-                                   quality=self.config.jpeg_quality)
+            ctx_jpeg = encode_jpeg(redact(frame.image, faces.xyxy, keep=[row]), quality=self.config.jpeg_quality)
         rec = AlertRecord(alert_id=alert_id_for(self._alert_ns, tr.track_id, entry_id),
                           deployment_id=self.deployment_id,
                           watchlist_id=self.watchlist_id, entry_id=entry_id, person_id=person_id,

@@ -1,10 +1,22 @@
-"""Pixelation for previews and alert frames (privacy invariant P3).
+"""Redaction of every image that leaves the engine (privacy invariant P3).
 
-Every face in a frame that leaves the engine (a preview frame, the context frame of an alert) is
-pixelated, except the one alerted face under review. Pixelation averages each face region,
-enlarged by ``margin`` on every side to cover hair and jaw, into ``blocks`` x ``blocks`` cells:
-at the default 6 cells across a face no descriptor can recover the identity (a face descriptor
-needs tens of pixels between the eyes) and a person can still see that a face was there.
+Redaction is by *inversion*: a frame is mosaicked as a whole and only the alerted person is put
+back in clear, so a face the detector missed can never be in clear. What is in clear:
+
+- the alerted face's box enlarged by ``FACE_MARGIN`` (20%, as the probe crop) of its width/height on every side
+  (hair, jaw, ears);
+- their body region: a band ``BODY_WIDTH`` (3) face widths wide centred on the face, from the
+  bottom of the face box down ``BODY_DEPTH`` (6) face heights (about an adult's torso and legs
+  at the face's scale), cut at the frame's edges.
+
+Everything else is a mosaic whose cells are ``1/cells`` of the frame's longer side (``DEFAULT_CELLS``
+= 16: 40 px cells on a 640 px frame), so the mosaic is as coarse for a face filling the frame as for
+a small one (a face descriptor needs tens of pixels between the eyes; a face taking the whole
+height of a 16:9 frame is 9 cells tall). Any *other* detected face (enlarged by the same margin)
+that falls inside the clear region is mosaicked too. A frame with no alerted person (an ordinary
+preview) is mosaicked entirely. Residual risk: a bystander whom the detector missed and who
+stands inside the alerted person's clear region (right behind or beside them, at a similar
+scale) stays in clear.
 """
 
 from __future__ import annotations
@@ -18,6 +30,14 @@ from openlfr.types import FloatArray, Image
 
 DEFAULT_BLOCKS = 6
 DEFAULT_MARGIN = 0.25
+DEFAULT_CELLS = 16
+"""Mosaic cells across the frame's longer side."""
+FACE_MARGIN = 0.2
+"""Clear margin around the alerted face, as a fraction of its box on each side."""
+BODY_WIDTH = 3.0
+"""Width of the clear body band, in face widths (centred on the face)."""
+BODY_DEPTH = 6.0
+"""Depth of the clear body band below the face box, in face heights."""
 
 
 def _region(box: Sequence[float] | FloatArray, w: int, h: int, margin: float) -> tuple[int, int, int, int]:
@@ -44,22 +64,63 @@ def pixelate(image: Image, boxes: FloatArray | Iterable[Sequence[float]], blocks
     return out
 
 
-def pixelate_except(image: Image, boxes: FloatArray, keep: Iterable[int] = (), blocks: int = DEFAULT_BLOCKS,
-                    margin: float = DEFAULT_MARGIN) -> Image:
-    """Pixelate every face except the rows in ``keep`` (the alerted face(s) under review).
+def _clear_region(box: Sequence[float] | FloatArray, w: int, h: int, face_margin: float, body_width: float,
+                  body_depth: float) -> list[tuple[int, int, int, int]]:
+    """The rectangles shown in clear for one alerted face: the face with margin, the body band."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    fw, fh = max(1.0, x2 - x1), max(1.0, y2 - y1)
+    cx = (x1 + x2) / 2.0
+    face = _region(box, w, h, face_margin)
+    bx1 = max(0, int(np.floor(cx - body_width * fw / 2.0)))
+    bx2 = min(w, int(np.ceil(cx + body_width * fw / 2.0)))
+    by1 = max(0, int(np.floor(y2)))
+    by2 = min(h, int(np.ceil(y2 + body_depth * fh)))
+    return [r for r in (face, (bx1, by1, bx2, by2)) if r[2] > r[0] and r[3] > r[1]]
 
-    A kept face that overlaps a pixelated one keeps its own box in clear (it is restored after
-    the others are pixelated)."""
-    b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
-    keep_set = {int(k) for k in keep}
-    others = [i for i in range(len(b)) if i not in keep_set]
-    out = pixelate(image, b[others], blocks=blocks, margin=margin)
+
+def mosaic(image: Image, cells: int = DEFAULT_CELLS) -> Image:
+    """The whole image as a mosaic of square cells, ``cells`` across its longer side (a copy)."""
     h, w = image.shape[:2]
-    for i in keep_set:
-        if 0 <= i < len(b):
-            x1, y1, x2, y2 = _region(b[i], w, h, 0.0)
+    if h == 0 or w == 0:
+        return image.copy()
+    cell = max(1.0, max(h, w) / max(1, cells))
+    gw, gh = max(1, round(w / cell)), max(1, round(h / cell))
+    small = cv2.resize(image, (gw, gh), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST))
+
+
+def redact(image: Image, boxes: FloatArray | Iterable[Sequence[float]], keep: Iterable[int] = (),
+           cells: int = DEFAULT_CELLS, face_margin: float = FACE_MARGIN, body_width: float = BODY_WIDTH,
+           body_depth: float = BODY_DEPTH) -> Image:
+    """Redaction by inversion (see the module docstring): ``image`` mosaicked except the clear
+    region of each face row in ``keep`` (the alerted person(s) under review); any other face row
+    of ``boxes`` inside a clear region is mosaicked again. With ``keep`` empty the whole image is
+    mosaicked. Returns a new array; ``image`` is not modified."""
+    b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    h, w = image.shape[:2]
+    masked = mosaic(image, cells)
+    keep_rows = sorted({int(k) for k in keep if 0 <= int(k) < len(b)})
+    if not keep_rows:
+        return masked
+    out = masked.copy()
+    for i in keep_rows:
+        for x1, y1, x2, y2 in _clear_region(b[i], w, h, face_margin, body_width, body_depth):
             out[y1:y2, x1:x2] = image[y1:y2, x1:x2]
+    for i in range(len(b)):
+        if i not in keep_rows:
+            x1, y1, x2, y2 = _region(b[i], w, h, face_margin)
+            out[y1:y2, x1:x2] = masked[y1:y2, x1:x2]
+    for i in keep_rows:  # an alerted face overlapping another box keeps its own box in clear
+        x1, y1, x2, y2 = _region(b[i], w, h, 0.0)
+        out[y1:y2, x1:x2] = image[y1:y2, x1:x2]
     return out
+
+
+def alert_crop(image: Image, boxes: FloatArray, row: int, margin: float = 0.2,
+               cells: int = DEFAULT_CELLS) -> Image:
+    """The probe crop an alert carries: face ``row`` with ``margin``, cut from the redacted frame
+    (a neighbour's face inside the margin is mosaicked)."""
+    return crop(redact(image, boxes, keep=[row], cells=cells), boxes[row], margin=margin)
 
 
 def crop(image: Image, box: Sequence[float] | FloatArray, margin: float = 0.2) -> Image:
@@ -70,11 +131,12 @@ def crop(image: Image, box: Sequence[float] | FloatArray, margin: float = 0.2) -
 
 
 def annotate(image: Image, boxes: FloatArray, alerted: dict[int, str] | None = None,
-             blocks: int = DEFAULT_BLOCKS) -> Image:
-    """A preview frame: every face pixelated and outlined, except alerted faces, shown in clear
-    with a red box and their label (``alerted`` maps row -> label)."""
+             cells: int = DEFAULT_CELLS) -> Image:
+    """A preview frame: redacted (:func:`redact`; entirely mosaicked when nobody alerted), detected
+    faces outlined, alerted faces in clear with a red box and their label (``alerted`` maps
+    row -> label)."""
     alerted = alerted or {}
-    out = pixelate_except(image, boxes, keep=alerted.keys(), blocks=blocks)
+    out = redact(image, boxes, keep=alerted.keys(), cells=cells)
     b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     for i, box in enumerate(b):
         x1, y1, x2, y2 = (round(float(v)) for v in box)

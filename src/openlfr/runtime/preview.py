@@ -1,8 +1,8 @@
 """Preview frames for the console: a latest-frame store usable as the runner's ``on_preview``
 callback, and a small MJPEG-over-HTTP server on top of it.
 
-Frames reaching here are already privacy-safe: every face is pixelated except an alerted one
-(``engine.privacy.annotate``, P3). Nothing is written to disk.
+Frames reaching here are already privacy-safe: the whole frame is a mosaic except an alerted
+person's face and body region (``engine.privacy.annotate``/``redact``, P3). Nothing is written to disk.
 
     GET /                 -> JSON list of cameras
     GET /<camera>.jpg     -> the latest frame

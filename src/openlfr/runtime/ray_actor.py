@@ -8,8 +8,8 @@ so a poll reply lost on the way is sent again.
 
 **Only alerts and counters leave the actor.** The outbox holds alert events (an ``AlertRecord``:
 a match at or above threshold, P1), counter deltas, camera states, quiet-point checkpoints (times
-and a track number) and, when the console asked for them, preview JPEGs in which every face is
-pixelated except an alerted one (P3). Track summaries stay here; crops, embeddings and frames of
+and a track number) and, when the console asked for them, preview JPEGs that are a mosaic except
+an alerted person's face and body region (P3). Track summaries stay here; crops, embeddings and frames of
 faces that did not alert never enter the outbox.
 
 **Resuming a file after the actor (or its node) died.** Processing a file is deterministic, so the

@@ -27,8 +27,8 @@ the frames that arrive from then on. Alerts are also de-duplicated here by id be
 the sink, and the alert store is idempotent on them.
 
 **What crosses the network** from an actor: alert records, counter deltas, camera states,
-checkpoints (times, a track number) and, only when the console asked for previews, pixelated
-preview JPEGs. ``on_message`` sees every one of them (tests use it to check this).
+checkpoints (times, a track number) and, only when the console asked for previews, redacted
+preview JPEGs (mosaic except an alerted person, P3). ``on_message`` sees every one of them (tests use it to check this).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Alerts: storing them (the live path's ``AlertSink``), reviewing and adjudicating them, legal holds.
 
-Every alert image (probe crop, frame with other faces pixelated, copy of the matched watchlist
-photo) is encrypted at rest (P7); viewing one is audited (``alert.view_image``) and refused to
+Every alert image (probe crop and context frame, redacted except the alerted person, P3; copy of
+the matched watchlist photo) is encrypted at rest (P7); viewing one is audited (``alert.view_image``) and refused to
 auditors. Adjudication records a verdict (``true``/``false``), an engagement outcome
 (``arrest``, ``other_disposal``, ``no_action``, ``not_engaged``) and a note.
 """

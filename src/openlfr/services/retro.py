@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -135,8 +136,9 @@ def search(ctx: AppContext, path: Path, watchlist: str, *, threshold: float | No
 
 def write_report(out: Path, result: dict[str, Any], events: list[AlertEvent], watchlist: str,
                  threshold: float) -> None:
-    """A self-contained HTML report: one row per appearance with the matched face's crop (only
-    faces that matched are shown; nobody else's face appears)."""
+    """A self-contained HTML report, written 0600: one row per appearance with the matched face's
+    probe crop, redacted like every alert image (``engine.privacy.redact``: a neighbour's face
+    inside the crop is mosaicked), so nobody else's face appears in clear."""
     crops: dict[tuple[int, str], bytes] = {}
     for ev in events:
         key = (ev.record.track_id, ev.record.person_id)
@@ -164,6 +166,21 @@ Appearances: {len(result['appearances'])}</p>
 {body}
 </table></body></html>
 """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(doc, encoding="utf-8")
+    _write_private(out, doc.encode("utf-8"))
+
+
+def _write_private(out: Path, data: bytes) -> None:
+    """Write ``data`` to ``out`` readable by its owner only (0600); folders it creates are 0700.
+    An existing file is truncated and set to 0600 before anything is written."""
+    missing = []
+    d = out.parent
+    while not d.exists():
+        missing.append(d)
+        d = d.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
+        os.chmod(folder, 0o700)  # mkdir's mode is cut by the umask
+    with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+        os.fchmod(f.fileno(), 0o600)
+        f.write(data)
 
