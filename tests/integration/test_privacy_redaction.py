@@ -32,6 +32,7 @@ from tests.conftest import LFW_DEV, MODELS
 from openlfr.engine.imageio import load_image
 from openlfr.engine.pipeline import FaceEngine
 from openlfr.engine.sources import open_source
+from openlfr.storage.sealed import unseal
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
@@ -212,7 +213,7 @@ def _run_live(video: Path, threshold: float) -> tuple[list[dict[str, Any]], list
         alerts = []
         with ctx.db.session() as s:
             for a in s.scalars(sa.select(Alert)):
-                imgs = {i.kind: ctx.cipher.decrypt(i.data_enc)
+                imgs = {i.kind: unseal(ctx.cipher, i)
                         for i in s.scalars(sa.select(AlertImage).where(AlertImage.alert_id == a.id))}
                 alerts.append({"person_id": a.person_id, "box": a.box, "images": imgs})
     finally:
