@@ -69,6 +69,8 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/evaluation/det.png"): ALL,
     ("POST", "/api/evaluation/plan"): ALL,
     ("GET", "/metrics"): {"supervisor"},
+    ("GET", "/api/public/deployments"): PUBLIC,
+    ("GET", "/api/public/deployments.csv"): PUBLIC,
 }
 
 PAGES: dict[str, set[str]] = {
