@@ -62,6 +62,17 @@ class Api:
         return getattr(self.c, name)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The server's media folder (``OPENLFR_API_MEDIA_DIR``), set before the module's server starts."""
+    d = tmp_path_factory.mktemp("media")
+    if CLIP.is_file():
+        (d / "bus_stop_cam.mkv").symlink_to(CLIP)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENLFR_API_MEDIA_DIR", str(d))
+        yield d
+
+
 @pytest.fixture(scope="module")
 def ended_deployment(server: Server) -> dict[str, Any]:
     """A deployment run for real on the clip and ended, with its one alert adjudicated false."""
@@ -156,4 +167,134 @@ def test_transparency_page_and_feed(server: Server, browser: Any, shots: Path,
     assert page.locator("img").count() == 0 and not images
     assert not violations, violations
     _shot(page, shots, "transparency")
+    ctx.close()
+
+
+def _files_holding(root: Path, needles: list[bytes]) -> list[str]:
+    hits = []
+    for f in root.rglob("*"):
+        if f.is_file():
+            data = f.read_bytes()
+            hits.extend(f"{f}: {n[:24]!r}" for n in needles if n in data)
+    return hits
+
+
+def test_check_page(server: Server, browser: Any, shots: Path, tmp_path: Path,
+                    ended_deployment: dict[str, Any]) -> None:
+    """OIFR in the console: a matching face is named with its score; a stranger's photo leaves no trace."""
+    (match,) = _frames(CLIP, (20,))
+    stranger = (TEST_DATA / "faces" / "Al_Gore" / "Al_Gore_0001.jpg").read_bytes()
+    (tmp_path / "probe-match-7f3a.jpg").write_bytes(match)
+    (tmp_path / "stranger-probe-91c2.jpg").write_bytes(stranger)
+    ctx, page = login(browser, server, "operator")
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(server.url + "/check")
+    page.wait_for_selector("#check-wl option[value=standing]", state="attached")
+    page.select_option("#check-wl", "standing")
+
+    page.set_input_files("#check-file", str(tmp_path / "stranger-probe-91c2.jpg"))
+    page.click("#check-go")
+    page.wait_for_selector("#check-result:not([hidden])")
+    page.wait_for_function("document.getElementById('check-canvas').dataset.drawn !== undefined")
+    summary = page.inner_text("#check-summary")
+    assert re.match(r"1 face\(s\) found · 0 with a candidate", summary), summary
+    assert "no candidate" in page.inner_text("#check-table")
+
+    page.set_input_files("#check-file", str(tmp_path / "probe-match-7f3a.jpg"))
+    page.click("#check-go")
+    page.wait_for_function("document.getElementById('check-summary').textContent.includes('1 with a candidate')")
+    row = page.locator("#check-table tbody tr.match").inner_text()
+    assert "asl_signer" in row and "score 0." in row, row
+    page.wait_for_function("document.getElementById('check-canvas').dataset.drawn === '1'")
+    _shot(page, shots, "check")
+    assert not violations, violations
+    ctx.close()
+    # nothing about either probe was written: not its bytes, not its file name (DB, files, server log)
+    assert not _files_holding(server.data_dir, [stranger[1000:1400], match[1000:1400], b"stranger-probe-91c2",
+                                                b"probe-match-7f3a"])
+    assert "stranger-probe-91c2" not in server.output() and "probe-match-7f3a" not in server.output()
+    auditor_view = Api(server, "auditor").get("/api/audit?limit=20").json()["data"]
+    checks = [e for e in auditor_view if e["action"] == "check"]
+    assert [c["details"]["matched_person_ids"] for c in checks[:2]] == [["asl_signer"], []]
+
+
+def _run_search(page: Any, server: Server) -> dict[str, Any]:
+    page.click("#retro-go")
+    page.wait_for_function("['done', 'failed'].includes(document.body.dataset.retroState)", timeout=240_000)
+    assert page.evaluate("document.body.dataset.retroState") == "done", page.inner_text("#retro-error")
+    page.wait_for_function("[...document.querySelectorAll('#retro-appearances img')].every(i => i.complete && "
+                           "i.naturalWidth > 0)")
+    return dict(page.evaluate("({n: document.querySelectorAll('.appearance').length, "
+                              "people: [...document.querySelectorAll('.appearance')].map(a => a.dataset.person)})"))
+
+
+def test_retro_search_page(server: Server, browser: Any, shots: Path, tmp_path: Path, media_dir: Path,
+                           ended_deployment: dict[str, Any]) -> None:
+    """Upload a video (decoded in memory), pick a recording, upload photos: progress, then appearances
+    with the matched face and its frame; only watchlisted people are shown; the upload is not kept."""
+    ctx, page = login(browser, server, "operator")
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    progress_seen: list[str] = []
+    page.goto(server.url + "/retro")
+    page.wait_for_selector("#retro-wl option[value=standing]", state="attached")
+    page.wait_for_selector("#retro-media option[value='bus_stop_cam.mkv']", state="attached")
+    page.select_option("#retro-wl", "standing")
+    upload = tmp_path / "upload-9d2e.mkv"
+    upload.write_bytes(CLIP.read_bytes())
+    page.set_input_files("#retro-files", str(upload))
+    page.click("#retro-go")
+    page.wait_for_selector("#retro-job:not([hidden])")
+    progress_seen.append(page.inner_text("#retro-status"))
+    got = _run_search(page, server)
+    status = page.inner_text("#retro-status")
+    assert got["n"] >= 1 and set(got["people"]) == {"asl_signer"}, got
+    assert re.search(r"51 frames · \d+ faces seen · \d+ appearance", status), status
+    assert any(s.startswith("analysing") for s in progress_seen) or "frames" in status
+    face = page.locator(".appearance img.face").first
+    assert face.evaluate("i => i.naturalWidth") > 0
+    assert page.locator(".appearance img.frame").count() == got["n"]
+    _shot(page, shots, "retro")
+    # the API agrees, and its images are the matched face (JPEG) only for listed people
+    sup = Api(server, "operator")
+    jobs = sup.get("/api/retro").json()["data"]
+    assert jobs and jobs[-1]["state"] == "done"
+    job = sup.get(f"/api/retro/{jobs[-1]['id']}").json()
+    assert {a["person_id"] for a in job["result"]["appearances"]} == {"asl_signer"}
+    assert job["result"]["faces_seen"] >= len(job["result"]["appearances"])
+    assert sup.get(f"/api/retro/{job['id']}/appearances/0/face.jpg").content[:3] == b"\xff\xd8\xff"
+    # another user cannot read it
+    assert Api(server, "supervisor").get(f"/api/retro/{job['id']}").status_code == 404
+    # the uploaded video was never written to disk
+    data = CLIP.read_bytes()
+    assert not _files_holding(server.data_dir, [data[5000:5400], data[-400:]])
+    assert "upload-9d2e" not in server.output()
+
+    # pick a recording from the media folder instead
+    page.set_input_files("#retro-files", [])
+    page.select_option("#retro-media", "bus_stop_cam.mkv")
+    got2 = _run_search(page, server)
+    assert got2["people"] == got["people"]
+    # photos: a stranger and the watchlisted person; only the latter appears
+    page.select_option("#retro-media", "")
+    (a,) = _frames(CLIP, (20,))
+    (tmp_path / "p1.jpg").write_bytes((TEST_DATA / "faces" / "Al_Gore" / "Al_Gore_0001.jpg").read_bytes())
+    (tmp_path / "p2.jpg").write_bytes(a)
+    page.set_input_files("#retro-files", [str(tmp_path / "p1.jpg"), str(tmp_path / "p2.jpg")])
+    got3 = _run_search(page, server)
+    assert got3 == {"n": 1, "people": ["asl_signer"]}
+    assert "0:01.0" in page.inner_text(".appearance")  # the second photo, at one photo per second
+    # a file that is no video: a clear error
+    (tmp_path / "broken.mp4").write_bytes(b"not a video at all" * 100)
+    page.set_input_files("#retro-files", str(tmp_path / "broken.mp4"))
+    page.click("#retro-go")
+    page.wait_for_selector("#retro-error:not([hidden])", timeout=60_000)
+    assert "not a readable video" in page.inner_text("#retro-error") and "bad_video" in page.inner_text("#retro-error")
+    page.click("#retro-discard")
+    assert not violations, violations
+    # a recording's name never leaves the media folder
+    for bad, code in (("../serve.log", "bad_media"), ("nope.mkv", "media_not_found")):
+        r = sup.post("/api/retro", data={"watchlist": "standing", "media": bad})
+        assert r.status_code in (400, 404, 422) and r.json()["error"]["code"] == code, r.text
     ctx.close()

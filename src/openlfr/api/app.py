@@ -159,11 +159,13 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
         auth,
         cameras,
         console,
+        console_ops,
         deployments,
         entries,
         evaluation,
         health,
         reports,
+        retro,
         transparency,
         users,
         watchlists,
@@ -171,7 +173,7 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
     from openlfr.api.routers import metrics as metrics_router
 
     for r in (health, auth, users, watchlists, entries, deployments, cameras, alerts, reports, audit,
-              evaluation, metrics_router, console, transparency):
+              evaluation, metrics_router, console, console_ops, transparency, retro):
         app.include_router(r.router)
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     _protect_openapi(app)

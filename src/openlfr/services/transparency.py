@@ -54,10 +54,10 @@ def _public_row(row: dict[str, Any]) -> dict[str, Any]:
 def public_feed(ctx: AppContext) -> dict[str, Any]:
     """``{"generated_at", "deployments": [...], "totals": {...}, "definitions": {...}}``, newest first."""
     with ctx.db.session() as s:
-        rows = [reports._row(s, dep)[0] for dep in s.scalars(  # noqa: SLF001 - same layer
+        rows = [reports._row(s, dep)[0] for dep in s.scalars(
             select(Deployment).where(Deployment.state == "ended")
             .order_by(Deployment.ended_at.desc(), Deployment.id.desc()))]
-    totals = reports._totals(rows)  # noqa: SLF001
+    totals = reports._totals(rows)
     public_totals = {k: totals[k] for k in ("deployments", "faces_seen", "alerts", "true_alerts", "false_alerts",
                                             "unadjudicated", "outcomes", "duration_minutes",
                                             "false_alerts_per_face", "false_alerts_per_face_ci",
