@@ -298,3 +298,106 @@ def test_retro_search_page(server: Server, browser: Any, shots: Path, tmp_path: 
         r = sup.post("/api/retro", data={"watchlist": "standing", "media": bad})
         assert r.status_code in (400, 404, 422) and r.json()["error"]["code"] == code, r.text
     ctx.close()
+
+
+def test_safe_enrolment(server: Server, browser: Any, shots: Path, tmp_path: Path,
+                        ended_deployment: dict[str, Any]) -> None:
+    """Camera-style file names never become person ids; one id with photos of two people is flagged;
+    folder + CSV import with categories and reasons; entries and the list edited, then deleted."""
+    sup = Api(server, "supervisor")
+    assert sup.post("/api/watchlists", json={"name": "enrol-test", "description": "first"}).status_code == 201
+    base = "/api/watchlists/enrol-test"
+    a1, a2 = _frames(CLIP, (0, 40))
+    gore = (TEST_DATA / "faces" / "Al_Gore" / "Al_Gore_0001.jpg").read_bytes()
+    (tmp_path / "IMG_0001.jpg").write_bytes(a1)
+    (tmp_path / "IMG_0002.jpg").write_bytes(gore)
+    ctx, page = login(browser, server, "supervisor")
+    page.on("dialog", lambda d: d.accept())
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(server.url + "/watchlists/enrol-test")
+    page.wait_for_selector("#entry-table tbody tr td")
+    cams = [str(tmp_path / "IMG_0001.jpg"), str(tmp_path / "IMG_0002.jpg")]
+
+    # 1. no person id given: nothing is uploaded
+    page.set_input_files("#files", cams)
+    page.wait_for_selector("#upload-results .rejection")
+    assert "Nothing was uploaded" in page.inner_text("#upload-results")
+    # 2. ids from file names asked for, but these are camera names: refused, not merged into "IMG"
+    page.check("#up-from-names")
+    page.set_input_files("#files", cams)
+    page.wait_for_function("document.querySelector('#upload-results').textContent.includes('camera-style')")
+    assert "IMG_0001.jpg, IMG_0002.jpg" in page.inner_text("#upload-results")
+    time.sleep(0.5)
+    assert sup.get(base).json()["entries"] == []
+    # 3. an explicit id for photos of two different people: accepted, with a clear warning
+    page.uncheck("#up-from-names")
+    page.fill("#up-person", "suspect_A")
+    page.fill("#up-category", "wanted on warrant")
+    page.fill("#up-reason", "warrant 123")
+    page.set_input_files("#files", cams)
+    page.wait_for_selector("#upload-results .consistency", timeout=60_000)
+    warn = page.inner_text("#upload-results .consistency")
+    assert "suspect_A" in warn and "may not show the same person" in warn and "photos 1 and 2" in warn, warn
+    c = sup.get(f"{base}/entries/suspect_A/consistency").json()
+    assert c["photos"] == 2 and c["pairs_below"] and c["min_score"] < c["threshold"]
+    page.fill("#up-person", "")
+
+    # 4. folder import: one subfolder per person, details from a CSV; loose files refused
+    root = tmp_path / "people"
+    (root / "asl_signer").mkdir(parents=True)
+    (root / "asl_signer" / "IMG_0001.jpg").write_bytes(a1)  # camera names are fine inside a person's folder
+    (root / "asl_signer" / "IMG_0002.jpg").write_bytes(a2)
+    (root / "Al_Gore").mkdir()
+    (root / "Al_Gore" / "DSC01234.jpg").write_bytes(gore)
+    (root / "IMG_7777.jpg").write_bytes(gore)
+    (tmp_path / "people.csv").write_text("person_id,name,category,reason\n"
+                                         'asl_signer,"Signer, A.",missing person,"concern for welfare, ref 9"\n')
+    page.set_input_files("#import-csv", str(tmp_path / "people.csv"))
+    page.set_input_files("#import-folder", str(root))
+    page.wait_for_function("document.querySelectorAll('#entry-table tbody tr[data-person]').length === 3",
+                           timeout=90_000)
+    page.wait_for_function("!document.querySelector('#upload-results').textContent.includes('uploading')")
+    results = page.inner_text("#upload-results")
+    assert "IMG_7777.jpg: photos must be in a subfolder" in results, results
+    assert "asl_signer: 2 accepted, 0 rejected" in results and "Al_Gore: 1 accepted" in results, results
+    entries = {e["person_id"]: e for e in sup.get(base).json()["entries"]}
+    assert set(entries) == {"suspect_A", "asl_signer", "Al_Gore"}
+    assert entries["asl_signer"]["name"] == "Signer, A." and entries["asl_signer"]["category"] == "missing person"
+    assert entries["asl_signer"]["reason"] == "concern for welfare, ref 9" and entries["asl_signer"]["images"] == 2
+    assert entries["Al_Gore"]["category"] == "wanted on warrant" and entries["Al_Gore"]["reason"] == "warrant 123"
+    assert sup.get(f"{base}/entries/asl_signer/consistency").json()["pairs_below"] == []  # same person: no warning
+    _shot(page, shots, "watchlist-enrol")
+
+    # 5. edit an entry and the list; delete an entry; delete the list
+    row = page.locator("#entry-table tbody tr[data-person='Al_Gore']")
+    row.locator("button.edit-entry").click()
+    row.locator("input.edit-category").fill("witness")
+    row.locator("input.edit-reason").fill("appeal for witnesses, ref 77")
+    row.locator("button.save-entry").click()
+    page.wait_for_function("document.querySelector(\"#entry-table tr[data-person='Al_Gore']\").textContent"
+                           ".includes('appeal for witnesses')")
+    e = {x["person_id"]: x for x in sup.get(base).json()["entries"]}["Al_Gore"]
+    assert e["category"] == "witness" and e["reason"] == "appeal for witnesses, ref 77"
+    page.fill("#wl-desc", "people to find (edited)")
+    page.click("#desc-form button[type=submit]")
+    page.wait_for_function("document.getElementById('wl-info').textContent.includes('(edited)')")
+    assert sup.get(base).json()["description"] == "people to find (edited)"
+    page.locator("#entry-table tbody tr[data-person='suspect_A'] button", has_text="Remove").click()
+    page.wait_for_function("document.querySelectorAll('#entry-table tbody tr[data-person]').length === 2")
+    audit = Api(server, "auditor").get("/api/audit?limit=50").json()["data"]
+    actions = [x["action"] for x in audit]
+    assert "watchlist.update_entry" in actions and "watchlist.update" in actions
+    upd = next(x for x in audit if x["action"] == "watchlist.update_entry")
+    assert upd["details"]["before"]["category"] == "wanted on warrant"
+    assert upd["details"]["after"]["category"] == "witness"
+    page.click("#wl-delete")
+    page.wait_for_url("**/watchlists")
+    assert sup.get(base).status_code == 404
+    # a deployment's own list cannot be edited here
+    own = [w for w in sup.get("/api/watchlists?bespoke=true").json()["data"] if w.get("deployment_id")]
+    assert own, "the planned deployment has its own list"
+    r = sup.patch(f"/api/watchlists/{own[0]['name']}", json={"description": "x"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "watchlist_read_only"
+    assert not violations, violations
+    ctx.close()

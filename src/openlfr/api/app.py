@@ -161,6 +161,7 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
         console,
         console_ops,
         deployments,
+        enrol,
         entries,
         evaluation,
         health,
@@ -173,7 +174,8 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
     from openlfr.api.routers import metrics as metrics_router
 
     for r in (health, auth, users, watchlists, entries, deployments, cameras, alerts, reports, audit,
-              evaluation, metrics_router, console, console_ops, transparency, retro):
+              evaluation, metrics_router, console, console_ops, transparency, retro,
+              enrol):
         app.include_router(r.router)
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     _protect_openapi(app)
