@@ -401,3 +401,142 @@ def test_safe_enrolment(server: Server, browser: Any, shots: Path, tmp_path: Pat
     assert r.status_code == 409 and r.json()["error"]["code"] == "watchlist_read_only"
     assert not violations, violations
     ctx.close()
+
+
+@pytest.fixture(scope="module")
+def review_deployment(server: Server, ended_deployment: dict[str, Any]) -> dict[str, Any]:
+    """A live deployment with two cameras on the clip (one alert each), after the ended one."""
+    sup, op = Api(server, "supervisor"), Api(server, "operator")
+    now = datetime.now(UTC)
+    r = op.post("/api/deployments", json={
+        "location": "Station forecourt", "purpose": "Review test",
+        "planned_start": (now - timedelta(minutes=1)).isoformat(),
+        "planned_end": (now + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
+        "all_entries_reason": "wanted on warrant ref W-42",
+        "cameras": [{"name": "cam-north", "url": str(CLIP)}, {"name": "cam-south", "url": str(CLIP)}]})
+    assert r.status_code == 201, r.text
+    dep = r.json()["id"]
+    assert sup.post(f"/api/deployments/{dep}/authorise", json={"officer": "Supt B"}).status_code == 200
+    assert sup.post(f"/api/deployments/{dep}/start").status_code == 200
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        cams = [c for c in sup.get("/api/cameras").json()["data"] if c["deployment_id"] == dep]
+        if len(cams) == 2 and all(c["state"] == "ended" for c in cams):
+            break
+        time.sleep(1)
+    alerts = op.get(f"/api/alerts?deployment_id={dep}").json()["data"]
+    assert {a["camera"] for a in alerts} == {"cam-north", "cam-south"}, alerts
+    return {"id": dep, "alerts": alerts}
+
+
+def test_alert_review_at_scale(server: Server, browser: Any, shots: Path, ended_deployment: dict[str, Any],
+                               review_deployment: dict[str, Any]) -> None:
+    op_api = Api(server, "operator")
+    earlier = op_api.get(f"/api/alerts?deployment_id={ended_deployment['id']}&verdict=false").json()["data"]
+    assert earlier, "the ended deployment's alert was adjudicated false"
+    ctx, page = login(browser, server, "operator")
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(server.url + "/alerts")
+    page.uncheck("#only-open")
+    page.wait_for_function("document.querySelectorAll('#alert-table tbody tr.clickable').length >= 3")
+    # thumbnails of the camera face, for staff
+    page.wait_for_function("[...document.querySelectorAll('#alert-table img.thumb')].length >= 3 && "
+                           "[...document.querySelectorAll('#alert-table img.thumb')].every(i => i.naturalWidth > 0)")
+    ids = lambda: [int(x) for x in page.eval_on_selector_all(  # noqa: E731
+        "#alert-table tbody tr.clickable", "rs => rs.map(r => r.dataset.ref)")]
+    # camera filter
+    page.fill("#alert-filters input[name=camera]", "cam-south")
+    page.click("#alert-filters button[type=submit]")
+    page.wait_for_function("[...document.querySelectorAll('#alert-table tbody tr.clickable')].length === "
+                           f"{sum(a['camera'] == 'cam-south' for a in review_deployment['alerts'])}")
+    assert set(ids()) == {a["id"] for a in review_deployment["alerts"] if a["camera"] == "cam-south"}
+    # verdict filter: the earlier false alert only
+    page.fill("#alert-filters input[name=camera]", "")
+    page.select_option("#alert-filters select[name=verdict]", "false")
+    page.click("#alert-filters button[type=submit]")
+    page.wait_for_function(f"document.querySelector('#alert-table tbody tr.clickable')?.dataset.ref === "
+                           f"'{earlier[0]['id']}'")
+    assert ids() == [a["id"] for a in earlier]
+    # sort by score, person filter, date range, score bound
+    page.select_option("#alert-filters select[name=verdict]", "")
+    page.fill("#alert-filters input[name=person]", "ASL_SIG")
+    page.select_option("#alert-filters select[name=sort]", "score_asc")
+    today = datetime.now(UTC).date().isoformat()
+    page.fill("#alert-filters input[name=from]", today)
+    page.fill("#alert-filters input[name=to]", today)
+    page.click("#alert-filters button[type=submit]")
+    api = op_api.get(f"/api/alerts?person=asl_sig&sort=score_asc&from={today}&to={today}").json()["data"]
+    page.wait_for_function(f"document.querySelectorAll('#alert-table tbody tr.clickable').length === {len(api)}")
+    assert ids() == [a["id"] for a in api]
+    scores = [a["score"] for a in api]
+    assert scores == sorted(scores) and len(api) >= 3
+    _shot(page, shots, "alerts-filtered")
+    page.fill("#alert-filters input[name=min_score]", "1")
+    page.click("#alert-filters button[type=submit]")
+    page.wait_for_function("document.querySelector('#alert-table tbody').textContent.includes('No alerts')")
+
+    # review: the entry's reason, the earlier decision, readable outcomes, Esc guard
+    target = next(a for a in review_deployment["alerts"] if a["camera"] == "cam-north")
+    page.goto(f"{server.url}/alerts/{target['id']}")
+    page.wait_for_selector("#adjudicate:not([hidden])")
+    page.wait_for_function("document.querySelector('#entry-facts').textContent.includes('W-42')")
+    hist = page.inner_text("#history")
+    assert str(earlier[0]["id"]) in hist and "False alert" in hist, hist
+    dialogs: list[str] = []
+
+    def dismiss(d: Any) -> None:
+        dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", dismiss)
+    page.keyboard.press("t")
+    page.keyboard.press("2")
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(300)
+    assert dialogs and "not saved" in dialogs[0] and f"/alerts/{target['id']}" in page.url  # stayed
+    page.remove_listener("dialog", dismiss)
+    page.keyboard.press("s")
+    page.wait_for_function("document.getElementById('saved').textContent.startsWith('saved')")
+    page.wait_for_function("document.getElementById('facts').textContent.includes('Other disposal')")
+    assert "True match" in page.inner_text("#facts")
+    page.keyboard.press("Escape")  # saved: leaves without asking
+    page.wait_for_url("**/alerts")
+    assert len(dialogs) == 1
+    ctx.close()
+
+    # legal hold controls (supervisor)
+    ctx, page = login(browser, server, "supervisor")
+    page.on("dialog", lambda d: d.accept())
+    other = next(a for a in review_deployment["alerts"] if a["camera"] == "cam-south")
+    page.goto(f"{server.url}/alerts/{other['id']}")
+    page.wait_for_function("document.getElementById('hold-status').textContent.startsWith('Not held')")
+    page.fill("#hold-reason", "Case 2026/771 disclosure order")
+    page.click("#hold-form button[type=submit]")
+    page.wait_for_function("document.getElementById('hold-status').textContent.startsWith('On legal hold')")
+    assert "Case 2026/771" in page.inner_text("#hold-list")
+    assert Api(server, "supervisor").get(f"/api/alerts/{other['id']}").json()["legal_hold"] is True
+    _shot(page, shots, "alert-review-context")
+    page.click("#hold-list button.release-hold")
+    page.wait_for_function("document.getElementById('hold-status').textContent.startsWith('Not held')")
+    assert Api(server, "supervisor").get(f"/api/alerts/{other['id']}").json()["legal_hold"] is False
+    ctx.close()
+
+    # audit export (auditor), with the page's filters
+    ctx, page = login(browser, server, "auditor")
+    page.goto(server.url + "/audit")
+    page.fill("#audit-form input[name=action]", "legal_hold.")
+    page.click("#audit-form button[type=submit]")
+    page.wait_for_function("document.getElementById('audit-csv').href.includes('action=legal_hold.')")
+    href = page.get_attribute("#audit-csv", "href")
+    r = page.request.get(server.url + href)
+    assert r.status == 200 and "attachment" in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text())))
+    assert [x["action"] for x in rows] == ["legal_hold.release", "legal_hold.place"]
+    assert "Case 2026/771" in rows[1]["details"]
+    j = page.request.get(server.url + page.get_attribute("#audit-json", "href")).json()
+    assert j["count"] == 2
+    last = Api(server, "auditor").get("/api/audit?action=audit.export").json()["data"]
+    assert len(last) == 2 and last[0]["actor"] == "auditor"
+    assert not violations, violations
+    ctx.close()

@@ -74,6 +74,8 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("PATCH", "/api/watchlists/{name}"): MANAGERS,
     ("PATCH", "/api/watchlists/{name}/entries/{entry}"): MANAGERS,
     ("GET", "/api/watchlists/{name}/entries/{entry}/consistency"): STAFF,
+    ("GET", "/api/alerts/{ref}/context"): ALL,
+    ("GET", "/api/audit/export"): OVERSEERS,
     ("GET", "/api/retro/media"): STAFF,
     ("POST", "/api/retro"): STAFF,
     ("GET", "/api/retro"): STAFF,
