@@ -540,3 +540,87 @@ def test_alert_review_at_scale(server: Server, browser: Any, shots: Path, ended_
     assert len(last) == 2 and last[0]["actor"] == "auditor"
     assert not violations, violations
     ctx.close()
+
+
+def test_operations(server: Server, browser: Any, shots: Path, review_deployment: dict[str, Any]) -> None:
+    """Camera tiles show analysed fps, drops and a failure's reason without CSP violations; a live
+    deployment whose file sources all ended says so; favicon; the planning calculator."""
+    hamilton = VIDEOS / "short_hamilton_clip.mp4"
+    if not hamilton.is_file():
+        pytest.skip(f"clip not found: {hamilton}")
+    sup, op = Api(server, "supervisor"), Api(server, "operator")
+    now = datetime.now(UTC)
+    r = op.post("/api/deployments", json={
+        "location": "Ops test", "purpose": "operations view", "planned_start": (now - timedelta(minutes=1)).isoformat(),
+        "planned_end": (now + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
+        "all_entries_reason": "ops", "cameras": [{"name": "cam-ok", "url": str(hamilton)},
+                                                  {"name": "cam-bad", "url": "/nonexistent/ops-missing.mkv"}]})
+    assert r.status_code == 201, r.text
+    dep = r.json()["id"]
+    assert sup.post(f"/api/deployments/{dep}/authorise", json={"officer": "Supt C"}).status_code == 200
+    ctx, page = login(browser, server, "operator")
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    failed_requests: list[str] = []
+    page.on("response", lambda resp: failed_requests.append(f"{resp.status} {resp.url}")
+            if resp.status >= 400 else None)
+    page.goto(server.url + "/live")
+    assert sup.post(f"/api/deployments/{dep}/start").status_code == 200
+    ok_tile = page.locator(".tile", has=page.locator("b", has_text="cam-ok"))
+    bad_tile = page.locator(".tile", has=page.locator("b", has_text="cam-bad"))
+    page.wait_for_function("[...document.querySelectorAll('.tile')].some(t => t.textContent.includes('cam-ok') && "
+                           "/analysed [1-9][0-9]*\\.[0-9] fps/.test(t.textContent))", timeout=30_000)
+    fps = float(re.search(r"analysed ([0-9.]+) fps", ok_tile.inner_text()).group(1))  # type: ignore[union-attr]
+    assert 0 < fps <= 60
+    assert re.search(r"dropped \d+ frame", ok_tile.inner_text()) and "null" not in ok_tile.inner_text()
+    page.wait_for_function("[...document.querySelectorAll('.tile')].some(t => t.textContent.includes('cam-bad') && "
+                           "t.querySelector('.detail'))", timeout=60_000)
+    detail = bad_tile.locator(".detail").inner_text()
+    assert "ops-missing.mkv" in detail or "no such file" in detail, detail
+    _shot(page, shots, "live-ops")
+    assert not violations, violations
+    ctx.close()
+    sup.post(f"/api/deployments/{dep}/stop")
+
+    # a live deployment whose file sources have all ended says so
+    ctx, page = login(browser, server, "supervisor")
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{server.url}/deployments/{review_deployment['id']}")
+    page.wait_for_selector("#dep-sources-ended:not([hidden])")
+    text = page.inner_text("#dep-sources-ended")
+    assert "Every source has ended" in text and "cam-north" in text and "cam-south" in text
+    assert page.inner_text("#dep-state") == "live"
+    _shot(page, shots, "deployment-sources-ended")
+    # an ended deployment does not show the notice
+    page.goto(f"{server.url}/deployments/{dep}")
+    page.wait_for_selector("#dep-state.ended")
+    assert page.locator("#dep-sources-ended").is_hidden()
+
+    # favicon: linked from every page, served without a login
+    import httpx
+
+    assert page.get_attribute("link[rel=icon]", "href") == "/static/favicon.svg"
+    fav = httpx.get(server.url + "/favicon.ico", follow_redirects=True, timeout=10)
+    assert fav.status_code == 200 and fav.headers["content-type"].startswith("image/svg") and b"<svg" in fav.content
+
+    # planning calculator: the TPIR entered is used; a changed input clears the old figures
+    page.goto(server.url + "/evaluation")
+    form = page.locator("#plan-form")
+    form.locator("input[name=faces]").fill("10000")
+    form.locator("input[name=prevalence]").fill("0.01")
+    form.locator("input[name=fpir]").fill("0.001")
+    form.locator("input[name=tpir]").fill("0.5")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("document.getElementById('plan-out').textContent.includes('Expected true alerts')")
+    fig = lambda k: page.locator("#plan-out .figure", has=page.locator(".k", has_text=re.compile(f"^{k}$")))  # noqa: E731
+    assert fig("Expected true alerts").locator(".v").inner_text() == "50.0"  # 10000 x 0.01 x 0.5
+    assert fig("TPIR used").locator(".v").inner_text() == "50.00%"
+    form.locator("input[name=tpir]").fill("0.8")
+    assert "Expected true alerts" not in page.inner_text("#plan-out")
+    assert "Inputs changed" in page.inner_text("#plan-out")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("document.getElementById('plan-out').textContent.includes('Expected true alerts')")
+    assert fig("Expected true alerts").locator(".v").inner_text() == "80.0"
+    assert not violations, violations
+    assert not [u for u in failed_requests if "favicon" in u], failed_requests
+    ctx.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from openlfr.api.deps import page_principal
 from openlfr.api.pages import render
@@ -24,3 +24,9 @@ def check_page(request: Request, p: StaffUser) -> Response:
 @router.get("/retro", response_class=HTMLResponse)
 def retro_page(request: Request, p: StaffUser) -> Response:
     return render(request, "retro.html", title="Search recordings")
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico on every page; answer with the console's icon (no login needed)."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)
