@@ -73,12 +73,25 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/evaluation/det.png"): ALL,
     ("POST", "/api/evaluation/plan"): ALL,
     ("GET", "/metrics"): {"supervisor"},
+    ("GET", "/api/public/deployments"): PUBLIC,
+    ("GET", "/api/public/deployments.csv"): PUBLIC,
+    ("PATCH", "/api/watchlists/{name}"): MANAGERS,
+    ("PATCH", "/api/watchlists/{name}/entries/{entry}"): MANAGERS,
+    ("GET", "/api/watchlists/{name}/entries/{entry}/consistency"): STAFF,
+    ("GET", "/api/alerts/{ref}/context"): ALL,
+    ("GET", "/api/audit/export"): OVERSEERS,
+    ("GET", "/api/retro/media"): STAFF,
+    ("POST", "/api/retro"): STAFF,
+    ("GET", "/api/retro"): STAFF,
+    ("GET", "/api/retro/{job_id}"): STAFF,
+    ("DELETE", "/api/retro/{job_id}"): STAFF,
+    ("GET", "/api/retro/{job_id}/appearances/{index}/{kind}.jpg"): STAFF,
 }
 
 PAGES: dict[str, set[str]] = {
     "/live": ALL, "/alerts": ALL, "/alerts/1": ALL, "/deployments": ALL, "/deployments/1": ALL,
     "/watchlists": STAFF, "/watchlists/standing": STAFF, "/reports": ALL, "/audit": OVERSEERS,
-    "/evaluation": ALL, "/users": {"admin"}, "/account": ALL,
+    "/evaluation": ALL, "/users": {"admin"}, "/account": ALL, "/check": STAFF, "/retro": STAFF,
 }
 
 
@@ -182,7 +195,8 @@ def test_auditor_never_receives_a_face_image(env: ApiEnv) -> None:
     r = env.client.get("/api/watchlists/standing/entries/Al_Gore/images/0", headers=env.h("supervisor"))
     assert r.status_code == 200 and r.content[:3] == b"\xff\xd8\xff"
     ids = {"ref": str(alert_id), "kind": "probe", "name": "standing", "entry": "Al_Gore", "index": "0",
-           "deployment_id": str(dep_id), "camera": "cam1", "user_id": "1", "token_id": "1", "hold_id": "1"}
+           "deployment_id": str(dep_id), "camera": "cam1", "user_id": "1", "token_id": "1", "hold_id": "1",
+           "job_id": "0"}
     seen = 0
     for method, path in _routes(env):
         if method != "GET" or path.endswith(("/events", ".mjpg")):

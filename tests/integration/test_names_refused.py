@@ -65,7 +65,8 @@ def test_api_refuses_bad_names(env: ApiEnv) -> None:
     base = {"location": "High St", "purpose": "names test", "planned_start": now.isoformat(),
             "planned_end": (now + timedelta(hours=1)).isoformat(), "source_watchlist": "standing",
             "all_entries_reason": "test", "threshold": 0.5,
-            "legal_basis": "Common law policing powers; force LFR policy v1", "cameras": [{"name": "cam1", "url": "/x.mp4"}]}
+            "legal_basis": "Common law policing powers; force LFR policy v1",
+            "cameras": [{"name": "cam1", "url": "/x.mp4"}]}
     for bad in BAD:
         _err(c.post("/api/deployments", json={**base, "name": bad}, headers=env.h("operator")), "bad_name")
         r = c.post("/api/deployments", json={**base, "cameras": [{"name": bad, "url": "/x.mp4"}]},

@@ -1,6 +1,7 @@
 """The FastAPI application: ``create_app(settings)``.
 
-Every route requires a logged-in user or an API token except ``/health``, the login and first-run
+Every route requires a logged-in user or an API token except ``/health``, the public transparency
+page and feed (``/transparency``, ``/api/public/*``), the login and first-run
 setup endpoints and pages, and the static assets; each route names the roles it admits
 (``api.deps``). Errors are rendered once (``api.errors``).
 """
@@ -158,18 +159,23 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
         auth,
         cameras,
         console,
+        console_ops,
         deployments,
+        enrol,
         entries,
         evaluation,
         health,
         reports,
+        retro,
+        transparency,
         users,
         watchlists,
     )
     from openlfr.api.routers import metrics as metrics_router
 
     for r in (health, auth, users, watchlists, entries, deployments, cameras, alerts, reports, audit,
-              evaluation, metrics_router, console):
+              evaluation, metrics_router, console, console_ops, transparency, retro,
+              enrol):
         app.include_router(r.router)
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     _protect_openapi(app)

@@ -29,6 +29,9 @@ class ApiSettings(BaseSettings):
                                                             "DET plot (*det*.png); default <data_dir>/eval.")
     published_csv: Path | None = Field(default=None, description="A force's published deployment records "
                                                                  "(CSV) for the comparison page.")
+    media_dir: Path | None = Field(default=None, description="Folder of recorded videos and image folders that "
+                                                             "the console's retrospective search may pick from "
+                                                             "(names directly inside it only).")
     live_realtime: bool = Field(default=True, description="Pace file sources at their frame rate, as a camera.")
     live_loop_files: bool = Field(default=False, description="Restart file sources at their end.")
     live_mode: str = Field(default="process", pattern="^(auto|thread|process)$",

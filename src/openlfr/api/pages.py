@@ -20,6 +20,8 @@ NAV = [  # (path, label, roles)
     ("/alerts", "Alerts", ("admin", "supervisor", "operator", "auditor")),
     ("/deployments", "Deployments", ("admin", "supervisor", "operator", "auditor")),
     ("/watchlists", "Watchlists", ("admin", "supervisor", "operator")),
+    ("/check", "Check photo", ("admin", "supervisor", "operator")),
+    ("/retro", "Search recordings", ("admin", "supervisor", "operator")),
     ("/reports", "Reports", ("admin", "supervisor", "operator", "auditor")),
     ("/audit", "Audit", ("admin", "supervisor", "auditor")),
     ("/evaluation", "Evaluation", ("admin", "supervisor", "operator", "auditor")),

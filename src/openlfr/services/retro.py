@@ -14,16 +14,19 @@ import html
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from openlfr.engine.imageio import IMAGE_SUFFIXES, load_image
+from openlfr.engine.imageio import IMAGE_SUFFIXES, decode_image, load_image
 from openlfr.engine.live import AlertEvent, LiveAnalyser, LiveConfig, TrackSummary
+from openlfr.engine.memsource import memory_video
 from openlfr.engine.sources import VIDEO_SUFFIXES, Frame, open_source, probe
 from openlfr.errors import InputError, OpenLFRError
 from openlfr.services.check import op_fields, resolve_operating_point
 from openlfr.services.context import AppContext
+from openlfr.services.operating_point import OperatingPoint
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
 
@@ -74,11 +77,19 @@ def search_media(analyser: LiveAnalyser, path: Path, fps: float | None = None,
                  progress: Progress | None = None) -> tuple[dict[str, Any], list[AlertEvent]]:
     """Run ``analyser`` over a video or image folder; returns (result dict, alert events)."""
     frames, total, is_folder = _frames_of(path, fps)
+    return search_frames(analyser, frames, total, is_folder, str(path), progress)
+
+
+def search_frames(analyser: LiveAnalyser, frames: Iterable[Frame], total: int | None, is_folder: bool,
+                  source: str, progress: Progress | None = None,
+                  lock: AbstractContextManager[Any] | None = None) -> tuple[dict[str, Any], list[AlertEvent]]:
+    """Run ``analyser`` over ``frames``; with ``lock``, the engine is held only while a frame is analysed."""
     names = {e.entry_id: (e.person_id, e.name) for e in analyser.index.entries}
     n = 0
     ended: list[TrackSummary] = []
     events: list[AlertEvent] = []
     counters: dict[str, int] = {}
+    guard = lock if lock is not None else nullcontext()
 
     def take(res: Any) -> None:
         ended.extend(res.ended)
@@ -87,13 +98,15 @@ def search_media(analyser: LiveAnalyser, path: Path, fps: float | None = None,
             counters[k] = counters.get(k, 0) + int(v)
 
     for frame in frames:
-        take(analyser.process(frame))
-        if is_folder:
-            take(analyser.finish())
+        with guard:
+            take(analyser.process(frame))
+            if is_folder:
+                take(analyser.finish())
         n += 1
         if progress:
             progress(n, total)
-    take(analyser.finish())
+    with guard:
+        take(analyser.finish())
     appearances = []
     for tr in ended:
         for eid, score in tr.alerted.items():
@@ -102,36 +115,97 @@ def search_media(analyser: LiveAnalyser, path: Path, fps: float | None = None,
                                 "first_seen_s": round(tr.first_t, 3), "last_seen_s": round(tr.last_t, 3),
                                 "track_id": tr.track_id})
     appearances.sort(key=lambda a: (a["first_seen_s"], a["track_id"], a["person_id"]))
-    result = {"source": str(path), "frames": n, "faces_seen": counters.get("faces_seen", 0),
+    result = {"source": source, "frames": n, "faces_seen": counters.get("faces_seen", 0),
               "appearances": appearances}
     return result, events
+
+
+def _analyser(ctx: AppContext, watchlist: str, threshold: float | None, fpir: float | None, fps: float | None,
+              config: LiveConfig | None, folder: bool, camera: str
+              ) -> tuple[LiveAnalyser, dict[str, Any], OperatingPoint]:
+    index, meta = load_index(ctx, watchlist)
+    if index.size == 0:
+        raise InputError(f"watchlist {watchlist!r} is empty", code="empty_watchlist")
+    op = resolve_operating_point(ctx, threshold, fpir, index.size)
+    cfg = (config or LiveConfig()).model_copy(update={"analysis_fps": fps} if fps else {})
+    if folder:
+        cfg = cfg.model_copy(update={"tracker": cfg.tracker.model_copy(update={"min_hits": 1})})
+    analyser = LiveAnalyser(ctx.engine, index, op.threshold, camera=camera, config=cfg, watchlist_id=meta["id"])
+    return analyser, meta, op
+
+
+def _audit(ctx: AppContext, actor: str, meta: dict[str, Any], watchlist: str, source: str, op: OperatingPoint,
+           result: dict[str, Any], report: Path | None) -> None:
+    with ctx.db.session() as s:
+        matched = sorted({a["person_id"] for a in result["appearances"]})
+        audit.record(s, actor, "retro.search", "watchlist", meta["id"],
+                     {"watchlist": watchlist, "source": source, "threshold": op.threshold,
+                      "threshold_source": op.source, "target_fpir": op.target_fpir, "frames": result["frames"],
+                      "faces_seen": result["faces_seen"], "matches": len(matched),
+                      "report": str(report) if report else None},
+                     private={"matched_person_ids": matched} if matched else None, cipher=ctx.cipher)
 
 
 def search(ctx: AppContext, path: Path, watchlist: str, *, threshold: float | None = None,
            fpir: float | None = None, fps: float | None = None, config: LiveConfig | None = None,
            progress: Progress | None = None, report: Path | None = None) -> dict[str, Any]:
-    index, meta = load_index(ctx, watchlist)
-    if index.size == 0:
-        raise InputError(f"watchlist {watchlist!r} is empty", code="empty_watchlist")
-    op = resolve_operating_point(ctx, threshold, fpir, index.size)
-    thr = op.threshold
-    cfg = (config or LiveConfig()).model_copy(update={"analysis_fps": fps} if fps else {})
-    if path.is_dir():
-        cfg = cfg.model_copy(update={"tracker": cfg.tracker.model_copy(update={"min_hits": 1})})
-    analyser = LiveAnalyser(ctx.engine, index, thr, camera=path.name, config=cfg, watchlist_id=meta["id"])
-    result, events = search_media(analyser, path, fps=fps, progress=progress)
-    with ctx.db.session() as s:
-        matched = sorted({a["person_id"] for a in result["appearances"]})
-        audit.record(s, ctx.settings.actor, "retro.search", "watchlist", meta["id"],
-                     {"watchlist": watchlist, "source": str(path), "threshold": thr,
-                      "threshold_source": op.source, "target_fpir": op.target_fpir, "frames": result["frames"],
-                      "faces_seen": result["faces_seen"], "matches": len(matched),
-                      "report": str(report) if report else None},
-                     private={"matched_person_ids": matched} if matched else None, cipher=ctx.cipher)
+    result, events, thr = search_path(ctx, path, watchlist, threshold=threshold, fpir=fpir, fps=fps, config=config,
+                                      progress=progress, actor=ctx.settings.actor, report=report)
     if report is not None:
         write_report(report, result, events, watchlist, thr)
-    result.update({"threshold": thr, **op_fields(op)})
     return result
+
+
+def search_path(ctx: AppContext, path: Path, watchlist: str, *, actor: str, threshold: float | None = None,
+                fpir: float | None = None, fps: float | None = None, config: LiveConfig | None = None,
+                progress: Progress | None = None, lock: AbstractContextManager[Any] | None = None,
+                report: Path | None = None) -> tuple[dict[str, Any], list[AlertEvent], float]:
+    """A video file or image folder on this machine: (result, alert events of matches only, threshold); the
+    result says how the threshold was chosen."""
+    analyser, meta, op = _analyser(ctx, watchlist, threshold, fpir, fps, config, path.is_dir(), path.name)
+    frames, total, is_folder = _frames_of(path, fps)
+    result, events = search_frames(analyser, frames, total, is_folder, str(path), progress, lock)
+    _audit(ctx, actor, meta, watchlist, str(path), op, result, report)
+    result.update({"threshold": op.threshold, **op_fields(op)})
+    return result, events, op.threshold
+
+
+def search_upload(ctx: AppContext, watchlist: str, *, actor: str, video: tuple[str, bytes] | None = None,
+                  images: list[tuple[str, bytes]] | None = None, threshold: float | None = None,
+                  fpir: float | None = None, fps: float | None = None, config: LiveConfig | None = None,
+                  progress: Progress | None = None,
+                  lock: AbstractContextManager[Any] | None = None
+                  ) -> tuple[dict[str, Any], list[AlertEvent], float]:
+    """An uploaded video, or uploaded photos read in name order as a folder is; decoded from memory,
+    nothing written to disk. Returns (result, alert events of matches only, threshold)."""
+    if (video is None) == (not images):
+        raise InputError("send one video or one or more photos", code="bad_media")
+    if video is not None:
+        label = video[0]
+        frames, total = memory_video(video[1], video[0])
+        folder = False
+    else:
+        assert images is not None
+        label = f"{len(images)} uploaded photo(s)"
+        ordered = sorted(images, key=lambda x: x[0])
+        folder = True
+        total = len(ordered)
+
+        def gen() -> Iterator[Frame]:
+            for i, (name, data) in enumerate(ordered):
+                try:
+                    img = decode_image(data, name=name, max_pixels=ctx.settings.max_image_pixels)
+                except OpenLFRError as exc:
+                    log.warning("skipping an uploaded photo: %s", exc.code)
+                    continue
+                yield Frame(image=img, t=float(i), wall=time.time(), index=i)
+
+        frames = gen()
+    analyser, meta, op = _analyser(ctx, watchlist, threshold, fpir, fps, config, folder, "upload")
+    result, events = search_frames(analyser, frames, total, folder, label, progress, lock)
+    _audit(ctx, actor, meta, watchlist, f"upload: {label}", op, result, None)
+    result.update({"threshold": op.threshold, **op_fields(op)})
+    return result, events, op.threshold
 
 
 def write_report(out: Path, result: dict[str, Any], events: list[AlertEvent], watchlist: str,

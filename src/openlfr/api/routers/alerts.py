@@ -14,7 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from openlfr.api.deps import Adjudicators, Anyone, Id, Managers, Overseers, Staff, State, numeric_ref
 from openlfr.api.events import sse_message
 from openlfr.api.schemas import Adjudication, AlertPublic, HoldCreate, HoldPublic, HoldRelease, Page
-from openlfr.services import alerts
+from openlfr.services import alert_search, alerts, reports
 
 router = APIRouter(tags=["alerts"])
 
@@ -23,9 +23,25 @@ router = APIRouter(tags=["alerts"])
 def list_alerts(st: State, p: Anyone, deployment_id: Annotated[int | None, Query(ge=0, le=2_147_483_647)] = None,
                 unadjudicated: bool = False, include_purged: bool = False,
                 limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
-    return alerts.list_alerts(st.ctx, deployment=deployment_id, unadjudicated=unadjudicated,
-                              include_purged=include_purged, limit=limit, offset=offset)
+                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                camera: Annotated[str | None, Query(max_length=100)] = None,
+                person: Annotated[str | None, Query(max_length=200, description="Person id or name contains")] = None,
+                verdict: Annotated[Literal["true", "false", "open"] | None, Query()] = None,
+                from_: Annotated[str | None, Query(alias="from", min_length=10, max_length=40)] = None,
+                to: Annotated[str | None, Query(min_length=10, max_length=40, description="inclusive day")] = None,
+                min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+                max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+                sort: Literal["newest", "oldest", "score_desc", "score_asc"] = "newest") -> dict[str, Any]:
+    return alert_search.filter_alerts(
+        st.ctx, deployment=deployment_id, unadjudicated=unadjudicated, include_purged=include_purged,
+        camera=camera or None, person=person or None, verdict=verdict,
+        since=reports.parse_when(from_) if from_ else None, until=reports.parse_when(to, end=True) if to else None,
+        min_score=min_score, max_score=max_score, sort=sort, limit=limit, offset=offset)
+
+
+@router.get("/api/alerts/{ref}/context", summary="The entry's reason and earlier decisions about the same person")
+def alert_context(ref: str, st: State, p: Anyone) -> dict[str, Any]:
+    return alert_search.review_context(st.ctx, numeric_ref(ref))
 
 
 @router.get("/api/alerts/{ref}", response_model=AlertPublic, summary="One alert (by id or alert uid)")

@@ -12,7 +12,7 @@ from openlfr.api.deps import Id, Managers, Staff, State
 from openlfr.api.schemas import EnrolResult, EntryPublic, Page
 from openlfr.api.uploads import check_image_upload, sniff_image
 from openlfr.errors import InputError
-from openlfr.services import watchlists
+from openlfr.services import enrol_checks, watchlists
 
 router = APIRouter(prefix="/api/watchlists/{name}/entries", tags=["entries"])
 
@@ -52,7 +52,9 @@ def add_photos(name: str, st: State, p: Managers,
         with st.engine_lock:
             res = watchlists.add_person(st.ctx, name, person_id, good, p.username, display_name=display_name,
                                         category=category, reason=reason, source_note="console upload")
-        result = res.to_dict()
+            result = res.to_dict()
+            if res.accepted:  # several photos of one person: do they look like one person?
+                result["consistency"] = enrol_checks.consistency(st.ctx, name, person_id.strip(), by_person_id=True)
     else:
         watchlists.show(st.ctx, name)  # 404 for an unknown list even when every file was refused
     for r in refused:

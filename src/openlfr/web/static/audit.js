@@ -13,6 +13,8 @@ document.addEventListener("DOMContentLoaded", () => {
   async function load() {
     const f = new FormData(form), q = new URLSearchParams({limit, offset});
     for (const k of ["q", "actor", "action", "from", "to"]) if (f.get(k)) q.set(k, f.get(k));
+    const ex = new URLSearchParams([...q].filter(([k]) => !["limit", "offset"].includes(k)));
+    for (const fmt of ["csv", "json"]) document.getElementById(`audit-${fmt}`).href = `/api/audit/export?format=${fmt}&${ex}`;
     const r = await OL.api("GET", "/api/audit?" + q);
     tbody.replaceChildren(...r.data.map((e) => OL.el("tr", {}, OL.el("td", {class: "num", text: e.seq}), OL.el("td", {text: e.at.replace("T", " ").slice(0, 19)}),
       OL.el("td", {text: e.actor}), OL.el("td", {text: e.action}), OL.el("td", {text: `${e.object_type} ${e.object_id}`}),

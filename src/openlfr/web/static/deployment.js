@@ -62,9 +62,12 @@ document.addEventListener("DOMContentLoaded", () => {
       ["Frames analysed", OL.fmtNum(s.frames_analysed)], ["Live for", s.deployment_live_seconds ? `${OL.fmtNum(s.deployment_live_seconds / 60, 1)} min` : "–"],
       ["Frozen", d.statistics_frozen ? "yes (deployment ended)" : "no"]]);
     const live = new Map(((d.live && d.live.cameras) || []).map((c) => [c.camera, c]));
+    const over = d.state === "live" && d.cameras.length > 0 && d.cameras.every((c) => (live.get(c.name) || {}).state === "ended");
+    $("dep-sources-ended").hidden = !over;
+    $("dep-sources-ended").textContent = over ? `Every source has ended (${d.cameras.map((c) => c.name).join(", ")}: the file played to its end): nothing is being analysed. The deployment stays live until it is ended; end it to freeze its figures and delete its watchlist.` : "";
     $("cam-table").querySelector("tbody").replaceChildren(...d.cameras.map((c) => {
       const l = live.get(c.name) || {counters: {}}, pc = (s.per_camera || {})[c.name] || {};
-      return OL.el("tr", {}, OL.el("td", {text: c.name}), OL.el("td", {text: c.url}), OL.el("td", {}, OL.el("span", {class: "state " + (l.state || ""), text: l.state || "–"})),
+      return OL.el("tr", {}, OL.el("td", {text: c.name}), OL.el("td", {text: c.url}), OL.el("td", {}, OL.el("span", {class: "state " + (l.state || ""), text: l.state || "–"}), l.detail ? OL.el("div", {class: "muted cam-detail", text: l.detail}) : null),
         OL.el("td", {class: "num", text: OL.fmtNum(l.counters.frames_analysed ?? pc.frames_analysed)}), OL.el("td", {class: "num", text: OL.fmtNum(l.counters.faces_seen ?? pc.faces_seen)}),
         OL.el("td", {class: "num", text: OL.fmtNum(pc.alerts)}));
     }));

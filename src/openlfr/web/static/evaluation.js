@@ -15,14 +15,17 @@ document.addEventListener("DOMContentLoaded", async () => {
     const useThr = f.threshold.value !== "" && f.fpir.value === "";
     const body = {faces: num(f.faces), watchlist_size: num(f.watchlist_size), prevalence: num(f.prevalence), tpir: num(f.tpir),
       threshold: num(f.threshold), fpir: num(f.fpir), fmr: (f.fpir.value === "" && !useThr) ? num(f.fmr) : null};
+    out.replaceChildren();
     try {
       const r = await OL.api("POST", "/api/evaluation/plan", body);
       out.replaceChildren(fig("FPIR used", OL.fmtRate(r.fpir.value), r.source), fig("Expected false alerts", OL.fmtNum(r.expected_false_alerts.value, 1)),
-        fig("Expected true alerts", OL.fmtNum(r.expected_true_alerts.value, 1)), fig("Expected precision", OL.fmtRate(r.expected_precision.value)),
+        fig("Expected true alerts", OL.fmtNum(r.expected_true_alerts.value, 1)), fig("TPIR used", OL.fmtRate(r.tpir.value)), fig("Expected precision", OL.fmtRate(r.expected_precision.value)),
         fig("False alerts per face seen", OL.fmtRate(r.false_alerts_per_face_seen), OL.oneIn(r.false_alerts_per_face_seen)),
         fig("Share of alerts wrong", OL.fmtRate(r.share_of_alerts_wrong)),
         ...(r.notes || []).map((n) => OL.el("p", {class: "muted", text: n})));
     } catch (err) { out.replaceChildren(OL.el("p", {class: "error", text: err.message})); }
   });
+  // a changed input makes the figures shown stale: clear them until the next calculation
+  form.addEventListener("input", () => { out.replaceChildren(OL.el("p", {class: "muted stale", text: "Inputs changed: press Calculate."})); });
   form.requestSubmit();
 });

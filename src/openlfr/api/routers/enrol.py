@@ -1,0 +1,45 @@
+"""Editing watchlists from the console: an entry's name, category and reason; a list's description;
+and whether an entry's photos look like one person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from openlfr.api.deps import Managers, Staff, State, numeric_ref
+from openlfr.api.schemas import Strict
+from openlfr.errors import InputError
+from openlfr.services import enrol_checks
+
+router = APIRouter(prefix="/api/watchlists/{name}", tags=["entries"])
+
+
+class EntryUpdate(Strict):
+    display_name: str | None = Field(None, min_length=1, max_length=300)
+    category: str | None = Field(None, max_length=200)
+    reason: str | None = Field(None, max_length=2000)
+
+
+class WatchlistUpdate(Strict):
+    description: str = Field(..., max_length=2000)
+
+
+@router.patch("", summary="Edit a standing watchlist's description (audited)")
+def update_watchlist(name: str, body: WatchlistUpdate, st: State, p: Managers) -> dict[str, Any]:
+    return enrol_checks.update_watchlist(st.ctx, name, p.username, body.description)
+
+
+@router.patch("/entries/{entry}", summary="Edit an entry's name, category or reason (audited)")
+def update_entry(name: str, entry: str, body: EntryUpdate, st: State, p: Managers) -> dict[str, Any]:
+    changes = {k: v for k, v in body.model_dump().items() if v is not None}
+    if not changes:
+        raise InputError("nothing to change: send display_name, category or reason", code="nothing_to_change")
+    return enrol_checks.update_entry(st.ctx, name, numeric_ref(entry), p.username, changes)
+
+
+@router.get("/entries/{entry}/consistency", summary="Do an entry's photos score as one person against each other?")
+def entry_consistency(name: str, entry: str, st: State, p: Staff) -> dict[str, Any]:
+    with st.engine_lock:
+        return enrol_checks.consistency(st.ctx, name, numeric_ref(entry))

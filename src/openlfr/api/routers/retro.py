@@ -1,0 +1,103 @@
+"""Retrospective search from the console: upload a video or photos, or pick a recording from the
+media folder; the search runs in the background (poll its progress); appearances come with the
+matched face and its frame (every other face pixelated). Results are held in memory only."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import Response
+
+from openlfr.api.deps import Staff, State
+from openlfr.api.state import AppState
+from openlfr.api.uploads import check_image_upload
+from openlfr.engine.sources import VIDEO_SUFFIXES
+from openlfr.errors import InputError
+from openlfr.services.retro_jobs import RetroJobs
+
+router = APIRouter(prefix="/api/retro", tags=["retrospective search"])
+_make = threading.Lock()
+
+
+def jobs(request: Request, st: AppState) -> RetroJobs:
+    reg: RetroJobs | None = getattr(request.app.state, "openlfr_retro", None)
+    if reg is None:
+        with _make:
+            reg = getattr(request.app.state, "openlfr_retro", None)
+            if reg is None:
+                reg = RetroJobs(st.ctx, st.engine_lock, media_dir=st.api.media_dir)
+                request.app.state.openlfr_retro = reg
+    return reg
+
+
+@router.get("/media", summary="Recordings in the configured media folder")
+def list_media(request: Request, st: State, p: Staff) -> dict[str, Any]:
+    rows = jobs(request, st).media()
+    return {"data": rows, "count": len(rows), "configured": st.api.media_dir is not None}
+
+
+@router.post("", status_code=202, summary="Start a search: one video, or photos, or a recording's name")
+def start(request: Request, st: State, p: Staff, watchlist: Annotated[str, Form(min_length=1, max_length=200)],
+          files: Annotated[list[UploadFile] | None, File(description="One video, or photos")] = None,
+          media: Annotated[str, Form(max_length=255)] = "",
+          threshold: Annotated[float | None, Form(ge=0, le=1)] = None,
+          fps: Annotated[float | None, Form(gt=0, le=60)] = None) -> dict[str, Any]:
+    reg = jobs(request, st)
+    files = [f for f in (files or []) if f.filename or f.size]
+    if media and files:
+        raise InputError("pick a recording or upload files, not both", code="bad_media")
+    if media:
+        return reg.start_media(p.username, watchlist, media, threshold=threshold, fps=fps).to_dict()
+    if not files:
+        raise InputError("upload a video or photos, or pick a recording", code="bad_media")
+    limit = st.api.max_request_bytes
+    videos = [f for f in files if any((f.filename or "").lower().endswith(s) for s in VIDEO_SUFFIXES)]
+    if videos:
+        if len(files) != 1:
+            raise InputError("send one video at a time (or only photos)", code="bad_media")
+        data = files[0].file.read(limit + 1)
+        if not data:
+            raise InputError(f"{files[0].filename}: empty file", code="bad_video")
+        return reg.start_upload(p.username, watchlist, video=((files[0].filename or "video")[:200], data),
+                                threshold=threshold, fps=fps).to_dict()
+    if len(files) > st.api.max_files_per_request:
+        raise InputError(f"at most {st.api.max_files_per_request} photos per search", code="too_many_files")
+    images = []
+    for f in files:
+        label = (f.filename or "upload")[:200]
+        data = f.file.read(st.ctx.settings.max_upload_bytes + 1)
+        why = check_image_upload(label, data, f.content_type, st.ctx.settings.max_upload_bytes)
+        if why is not None:
+            raise InputError(f"{label}: {why} (videos: {', '.join(sorted(VIDEO_SUFFIXES))})", code="bad_media")
+        images.append((label, data))
+    return reg.start_upload(p.username, watchlist, images=images, threshold=threshold, fps=fps).to_dict()
+
+
+@router.get("", summary="My searches (in this server's memory)")
+def list_jobs(request: Request, st: State, p: Staff) -> dict[str, Any]:
+    rows = [j.to_dict() for j in jobs(request, st).list(p.username, p.role)]
+    for r in rows:
+        r.pop("result")
+    return {"data": rows, "count": len(rows)}
+
+
+@router.get("/{job_id}", summary="A search: progress, then its appearances")
+def get_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any]:
+    return jobs(request, st).get(job_id, p.username, p.role).to_dict()
+
+
+@router.delete("/{job_id}", summary="Forget a finished search and its images")
+def delete_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any]:
+    jobs(request, st).delete(job_id, p.username, p.role)
+    return {"deleted": job_id}
+
+
+@router.get("/{job_id}/appearances/{index}/{kind}.jpg", summary="The matched face, or its frame with every "
+            "other face pixelated", responses={200: {"content": {"image/jpeg": {}}}})
+def appearance_image(job_id: str, index: int, kind: str, request: Request, st: State, p: Staff) -> Response:
+    if kind not in ("face", "frame"):
+        raise InputError("kind is face or frame", code="bad_kind")
+    data = jobs(request, st).image(job_id, p.username, p.role, index, kind)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store, private"})

@@ -1,0 +1,203 @@
+"""Retrospective searches started from the console: run in a background thread, with progress.
+
+A job's results live in this process's memory only: the appearances (time, person, score) and,
+for each appearance, the matched face's crop and its frame as the engine made them (every other
+face pixelated, ``engine.privacy``). Nothing about a face that did not match is kept: the engine
+keeps no crop of it and an uploaded video is decoded from memory (``engine.memsource``). A job is
+visible only to the user who started it (and admins) and is forgotten ``ttl_s`` after it ends, or
+when deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openlfr.engine.imageio import IMAGE_SUFFIXES
+from openlfr.engine.live import AlertEvent
+from openlfr.engine.sources import VIDEO_SUFFIXES
+from openlfr.errors import ConflictError, InputError, NotFoundError, OpenLFRError
+from openlfr.services import retro
+from openlfr.services.context import AppContext
+from openlfr.storage import audit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    id: str
+    owner: str
+    watchlist: str
+    source: str
+    state: str = "running"
+    """running, done or failed"""
+    done: int = 0
+    total: int | None = None
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    threshold: float | None = None
+    result: dict[str, Any] | None = None
+    error: dict[str, str] | None = None
+    images: list[tuple[bytes, bytes | None]] = field(default_factory=list, repr=False)
+    """Per appearance: (matched face crop JPEG, frame JPEG with every other face pixelated)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "owner": self.owner, "watchlist": self.watchlist,
+                               "source": self.source, "state": self.state, "done": self.done,
+                               "total": self.total, "threshold": self.threshold,
+                               "elapsed_s": round((self.finished or time.time()) - self.started, 2),
+                               "error": self.error, "result": None}
+        if self.result is not None:
+            apps = [{**a, "index": i, "has_frame": self.images[i][1] is not None if i < len(self.images) else False}
+                    for i, a in enumerate(self.result["appearances"])]
+            out["result"] = {**self.result, "appearances": apps}
+        return out
+
+
+class RetroJobs:
+    """The searches of one server process. At most ``max_running`` run at once."""
+
+    def __init__(self, ctx: AppContext, lock: AbstractContextManager[Any], *, max_running: int = 2,
+                 ttl_s: float = 3600.0, media_dir: Path | None = None) -> None:
+        self.ctx = ctx
+        self.lock = lock
+        self.max_running = max_running
+        self.ttl_s = ttl_s
+        self.media_dir = media_dir
+        self._jobs: dict[str, Job] = {}
+        self._mu = threading.Lock()
+
+    # ------------------------------------------------------------------ media on this machine
+    def media(self) -> list[dict[str, Any]]:
+        """Videos and image folders directly inside the media folder (none when it is not set)."""
+        d = self.media_dir
+        if d is None or not d.is_dir():
+            return []
+        out = []
+        for p in sorted(d.iterdir()):
+            if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
+                out.append({"name": p.name, "kind": "video", "bytes": p.stat().st_size})
+            elif p.is_dir():
+                n = sum(1 for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+                if n:
+                    out.append({"name": p.name, "kind": "folder", "images": n})
+        return out
+
+    def _media_path(self, name: str) -> Path:
+        d = self.media_dir
+        if d is None or not d.is_dir():
+            raise NotFoundError("no media folder configured (OPENLFR_API_MEDIA_DIR)", code="no_media_dir")
+        if name in ("", ".", "..") or "/" in name or "\\" in name or "\x00" in name:
+            raise InputError(f"{name!r} is not a name in the media folder", code="bad_media")
+        path = d / name
+        if not path.exists() or path.parent.resolve() != d.resolve():
+            raise NotFoundError(f"{name!r} is not in the media folder", code="media_not_found")
+        return path
+
+    # ------------------------------------------------------------------ jobs
+    def _purge(self) -> None:
+        now = time.time()
+        for k in [k for k, j in self._jobs.items() if j.finished is not None and now - j.finished > self.ttl_s]:
+            del self._jobs[k]
+
+    def _new(self, owner: str, watchlist: str, source: str) -> Job:
+        with self._mu:
+            self._purge()
+            if sum(1 for j in self._jobs.values() if j.state == "running") >= self.max_running:
+                raise ConflictError(f"{self.max_running} searches are already running; wait for one to finish",
+                                    code="too_many_searches")
+            job = Job(id=secrets.token_hex(8), owner=owner, watchlist=watchlist, source=source)
+            self._jobs[job.id] = job
+            return job
+
+    def start_media(self, owner: str, watchlist: str, name: str, threshold: float | None = None,
+                    fps: float | None = None) -> Job:
+        path = self._media_path(name)
+        job = self._new(owner, watchlist, name)
+        self._spawn(job, lambda progress: retro.search_path(
+            self.ctx, path, watchlist, actor=owner, threshold=threshold, fps=fps, progress=progress, lock=self.lock))
+        return job
+
+    def start_upload(self, owner: str, watchlist: str, *, video: tuple[str, bytes] | None = None,
+                     images: list[tuple[str, bytes]] | None = None, threshold: float | None = None,
+                     fps: float | None = None) -> Job:
+        if (video is None) == (not images):
+            raise InputError("send one video or one or more photos", code="bad_media")
+        label = video[0] if video is not None else f"{len(images or [])} photo(s)"
+        job = self._new(owner, watchlist, label)
+        self._spawn(job, lambda progress: retro.search_upload(
+            self.ctx, watchlist, actor=owner, video=video, images=images, threshold=threshold, fps=fps,
+            progress=progress, lock=self.lock))
+        return job
+
+    def _spawn(self, job: Job, run: Any) -> None:
+        def progress(done: int, total: int | None) -> None:
+            job.done, job.total = done, total
+
+        def work() -> None:
+            try:
+                result, events, thr = run(progress)
+                job.images = _images(result["appearances"], events)
+                job.threshold = thr
+                job.result = result
+                job.state = "done"
+            except OpenLFRError as exc:
+                job.error = {"code": exc.code, "message": exc.message}
+                job.state = "failed"
+            except Exception as exc:
+                log.exception("retrospective search %s failed", job.id)
+                job.error = {"code": "internal_error", "message": type(exc).__name__}
+                job.state = "failed"
+            finally:
+                job.finished = time.time()
+
+        threading.Thread(target=work, name=f"retro-{job.id}", daemon=True).start()
+
+    def get(self, job_id: str, user: str, role: str) -> Job:
+        with self._mu:
+            self._purge()
+            job = self._jobs.get(job_id)
+        if job is None or (job.owner != user and role != "admin"):
+            raise NotFoundError(f"no search {job_id!r}", code="search_not_found")
+        return job
+
+    def list(self, user: str, role: str) -> list[Job]:
+        with self._mu:
+            self._purge()
+            return [j for j in self._jobs.values() if j.owner == user or role == "admin"]
+
+    def delete(self, job_id: str, user: str, role: str) -> None:
+        job = self.get(job_id, user, role)
+        if job.state == "running":
+            raise ConflictError("the search is still running", code="search_running")
+        with self._mu:
+            self._jobs.pop(job.id, None)
+
+    def image(self, job_id: str, user: str, role: str, index: int, kind: str) -> bytes:
+        job = self.get(job_id, user, role)
+        if index < 0 or index >= len(job.images):
+            raise NotFoundError(f"no appearance {index}", code="appearance_not_found")
+        face, frame = job.images[index]
+        data = face if kind == "face" else frame
+        if not data:
+            raise NotFoundError("no image kept for this appearance", code="no_image")
+        with self.ctx.db.session() as s:
+            audit.record(s, user, "retro.view_image", "retro_search", job.id,
+                         {"appearance": index, "kind": kind, "person_id": job.result["appearances"][index]["person_id"]
+                          if job.result else None})
+        return data
+
+
+def _images(appearances: list[dict[str, Any]], events: list[AlertEvent]) -> list[tuple[bytes, bytes | None]]:
+    """The engine's images of each appearance (its first alert of that track and person)."""
+    first: dict[tuple[int, str], tuple[bytes, bytes | None]] = {}
+    for ev in events:
+        first.setdefault((ev.record.track_id, ev.record.person_id), (ev.record.probe_jpeg, ev.record.frame_jpeg))
+    return [first.get((a["track_id"], a["person_id"]), (b"", None)) for a in appearances]
