@@ -77,7 +77,8 @@ class FaceEngine:
         chips, landmarks = self.aligner.align(image, found)
         if found.landmarks is not None and len(found) and not np.isnan(found.landmarks).any():
             landmarks = found.landmarks
-        quality = measure(chips, landmarks, found.det_score)
+        view = getattr(self.aligner, "quality_view", None)  # a wide chip's quality is measured on its centre
+        quality = measure(view(chips) if view is not None else chips, landmarks, found.det_score)
         gate = apply_gate(quality, self.gate)
         found = found.replace(landmarks=landmarks, quality=quality)
         if embed != "none" and len(found):
