@@ -26,7 +26,8 @@ class EngineConfig(BaseModel):
 
     detector: str = Field("dlib-hog", description="Detector type in the backend registry.")
     detector_options: dict[str, Any] = Field(default_factory=lambda: {"upsample": 1, "min_face_px": 40})
-    embedder: str = Field("dlib-resnet-onnx", description="Embedder type in the backend registry.")
+    embedder: str = Field("fused", description="Embedder type in the backend registry (default: dlib ResNet + "
+                                                "MobileFaceNet-192, fused).")
     embedder_options: dict[str, Any] = Field(default_factory=dict)
     aligner: str | None = Field(None, description="Aligner type; default: the one the embedder's chip needs.")
     aligner_options: dict[str, Any] = Field(default_factory=dict)
