@@ -11,7 +11,7 @@ is loaded; a modified file is refused with ``ModelError(code="model_modified")``
 Two embedder types are registered:
 
 - ``mobilefacenet-192``: ArcFace chips (``arcface`` aligner: landmarks from the detector, else from
-  dlib's 5-point predictor, see ``align_arcface``). ``family``: ``mobilefacenet-192@<sha12>``
+  dlib's 68-point predictor, or its 5-point one with aligner option ``fallback="dlib5"``). ``family``: ``mobilefacenet-192@<sha12>``
   (``+flip`` when the mirror image is averaged in).
 - ``fused``: dlib's ResNet (``dlib-resnet-onnx``) and MobileFaceNet on one wide dlib chip (230x230,
   padding 0.65, from dlib's 5-point predictor): its centre 150x150 is dlib's own chip (150, padding
@@ -19,11 +19,11 @@ Two embedder types are registered:
   and the ArcFace chip for MobileFaceNet is cut from it by a fixed similarity transform
   (:data:`DLIB_CHIP_ARCFACE_POINTS`). The wider margin matters: the ArcFace frame reaches ~30 px above
   the 150 px dlib chip, and cutting it from that chip (edge pixels repeated) cost MobileFaceNet
-  TAR@FAR=1e-3 0.945 vs 0.979 on a 638-photo lfw-dev sample. The aligner's ``quality_view`` hands the
-  quality measures the centre 150x150, so the quality gate sees the same chip as with dlib alone. Fusion: each model's L2-normalised vector
-  scaled by ``sqrt(weight)``, concatenated and L2-normalised; with weights summing to 1 the parts
-  are unit vectors, so the cosine of two fused vectors is the weighted mean of the two models'
-  cosines (:func:`fuse`).
+  TAR@FAR=1e-3 0.945 vs 0.979 on a 638-photo lfw-dev sample. The aligner's ``quality_view`` hands
+  the quality measures the centre 150x150, so the quality gate sees the same chip as with dlib
+  alone. Fusion: each model's L2-normalised vector scaled by ``sqrt(weight)``, concatenated and
+  L2-normalised; with weights summing to 1 the parts are unit vectors, so the cosine of two fused
+  vectors is the weighted mean of the two models' cosines (:func:`fuse`).
 """
 
 from __future__ import annotations
