@@ -11,8 +11,8 @@ is loaded; a modified file is refused with ``ModelError(code="model_modified")``
 Two embedder types are registered:
 
 - ``mobilefacenet-192``: ArcFace chips (``arcface`` aligner: landmarks from the detector, else from
-  dlib's 68-point predictor, or its 5-point one with aligner option ``fallback="dlib5"``). ``family``: ``mobilefacenet-192@<sha12>``
-  (``+flip`` when the mirror image is averaged in).
+  dlib's 68-point predictor, or its 5-point one with aligner option ``fallback="dlib5"``).
+  ``family``: ``mobilefacenet-192@<sha12>`` (``+flip`` when the mirror image is averaged in).
 - ``fused``: dlib's ResNet (``dlib-resnet-onnx``) and MobileFaceNet on one wide dlib chip (230x230,
   padding 0.65, from dlib's 5-point predictor): its centre 150x150 is dlib's own chip (150, padding
   0.25: same scale and centre; pixels within 2 grey levels of ``get_face_chip(img, shape, 150, 0.25)``)
