@@ -82,8 +82,9 @@ def test_check_finds_the_right_person_json_shape(enrolled: Path, cli) -> None:  
 def test_default_threshold_is_the_measured_one_and_refuses_a_stranger(data_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
     """Without --threshold the measured default is used: people on the list still rank first at
     threshold 0, and a stranger gets no candidate at the default."""
-    from openlfr.engine.backends.dlib_backend import DlibResNetEmbedder
+    from openlfr.engine import registry
     from openlfr.engine.thresholds import DEFAULT_THRESHOLDS, family_of
+    from openlfr.settings import Settings
 
     _ok(cli("init"))
     _ok(cli("watchlist", "create", "four"))
@@ -97,7 +98,8 @@ def test_default_threshold_is_the_measured_one_and_refuses_a_stranger(data_dir: 
         assert [c["person_id"] for c in best["candidates"]] == [person]
     stranger = json.loads(_ok(cli("check", str(FACES / "Al_Gore" / "Al_Gore_0002.jpg"), "-w", "four",
                                   "--json")).stdout)
-    assert stranger["threshold"] == DEFAULT_THRESHOLDS[family_of(DlibResNetEmbedder())]
+    # the default embedder (fused dlib + MobileFaceNet-192) and its measured threshold
+    assert stranger["threshold"] == DEFAULT_THRESHOLDS[family_of(registry.create("embedder", Settings().embedder))]
     assert stranger["faces"] and all(f["candidates"] == [] for f in stranger["faces"])
 
 

@@ -114,6 +114,12 @@ def test_fused_default_separates_people_and_matches_its_parts(lfw_dev: Path) -> 
     # batch vs single
     single = np.concatenate([emb.embed(chips[i:i + 1]) for i in range(len(chips))])
     assert np.array_equal(emb.embed(chips), single)
+    # the quality gate sees the same chip as with dlib alone (the wide chip's centre)
+    img = load_image(sorted((lfw_dev / PEOPLE[0]).iterdir())[0])
+    q_fused = engine.analyse(img, embed="none").faces.quality
+    q_dlib = dlib_engine.analyse(img, embed="none").faces.quality
+    assert q_fused is not None and q_dlib is not None and q_fused.shape == q_dlib.shape
+    assert np.allclose(q_fused, q_dlib, rtol=0.02, atol=0.5)
 
 
 def test_fusion_math_on_tables() -> None:

@@ -224,7 +224,7 @@ class MobileFaceNetEmbedder:
         return self.net.embed(chips, self.flip)
 
 
-DEFAULT_MFN_WEIGHT = 0.5
+DEFAULT_MFN_WEIGHT = 0.4
 DEFAULT_FLIP = False
 
 
