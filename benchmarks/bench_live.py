@@ -13,7 +13,7 @@ time from a face's first appearance to its alert p50/p95, CPU use (cores, and CP
 frame, which does not depend on other load on the machine; ``load_average_1m`` says how busy it
 was) and peak memory.
 
-    .venv/bin/python benchmarks/bench_live.py [--seconds 20] [--faces 1,5,15] [--configs hog640,yunet]
+    .venv/bin/python benchmarks/bench_live.py [--seconds 20] [--faces 1,5,15] [--configs default,hog640-onnx]
 """
 
 from __future__ import annotations
@@ -142,6 +142,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "hog640-onnx": {"engine": EngineConfig(detector="dlib-hog", detector_options={"upsample": 1, "min_face_px": 40},
                                            embedder="dlib-resnet-onnx"),
                     "live": {"analysis_width": 640}},
+    # the engine's default models (EngineConfig()): HOG @640 + the fused dlib + MobileFaceNet-192 embedder
+    "default": {"engine": EngineConfig(), "live": {"analysis_width": 640}},
     "yunet-onnx": {"engine": EngineConfig(
         detector="yunet", detector_options={"path": str(SHARED / "models" / "face_detection_yunet_2023mar.onnx")},
         embedder="dlib-resnet-onnx"), "live": {}},
@@ -227,7 +229,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--faces", default="1,5,15")
-    ap.add_argument("--configs", default="hog640,hog640-onnx,yunet-onnx")
+    ap.add_argument("--configs", default="default,hog640-onnx,yunet-onnx")
     args = ap.parse_args()
     photos = people_photos(40)
     out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),

@@ -38,10 +38,11 @@ class Settings(BaseSettings):
     key_file: Path | None = Field(default=None,
                                   description="Key file path; default <data_dir>/keys/openlfr.key (0600).")
     detector: str = Field(default="dlib-hog", description="Detector type from the backend registry.")
-    embedder: str = Field(default="dlib-resnet-onnx",
-                          description="Embedder type from the backend registry. The default runs dlib's ResNet "
-                                      "descriptor through onnxruntime (same vectors as dlib-resnet, ~10-20x "
-                                      "faster).")
+    embedder: str = Field(default="fused",
+                          description="Embedder type from the backend registry. The default fuses dlib's ResNet "
+                                      "descriptor (on onnxruntime) with MobileFaceNet-192 (on LiteRT, shipped "
+                                      "in the package); dlib-resnet-onnx and mobilefacenet-192 run one model "
+                                      "alone.")
     hog_upsample: int = Field(default=1, ge=0, le=3, description="HOG detector upsampling steps.")
     detector_model: str | None = Field(
         default=None, description="Detector model file (path) or model-store name (ONNX detectors); "

@@ -84,10 +84,11 @@ def test_check_finds_the_right_person_json_shape(enrolled: Path, cli) -> None:  
 
 def test_default_threshold_is_the_measured_one_and_refuses_a_stranger(data_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
     """Without --threshold the default target FPIR (1e-4) is turned into a threshold by the shipped
-    calibration at the list's size: people on the list still rank first at threshold 0, and a
-    stranger gets no candidate at the default."""
-    from openlfr.engine.backends.dlib_backend import DlibResNetEmbedder
+    calibration of the default embedder (fused dlib + MobileFaceNet-192) at the list's size: people on
+    the list still rank first at threshold 0, and a stranger gets no candidate at the default."""
+    from openlfr.engine import registry
     from openlfr.engine.thresholds import DEFAULT_THRESHOLDS, family_of
+    from openlfr.settings import Settings
 
     _ok(cli("init"))
     _ok(cli("watchlist", "create", "four"))
@@ -103,7 +104,7 @@ def test_default_threshold_is_the_measured_one_and_refuses_a_stranger(data_dir: 
                                   "--json")).stdout)
     from openlfr.eval.calibration import threshold_for_fpir
 
-    fam = family_of(DlibResNetEmbedder())
+    fam = family_of(registry.create("embedder", Settings().embedder))
     assert stranger["threshold_source"] == "target_fpir" and stranger["target_fpir"] == 1e-4
     assert stranger["threshold"] == threshold_for_fpir(fam, 1e-4, 4) != DEFAULT_THRESHOLDS[fam]
     assert stranger["faces"] and all(f["candidates"] == [] for f in stranger["faces"])

@@ -65,6 +65,9 @@ def test_models_add_list_remove(cli, shared_models: Path, data_dir: Path) -> Non
     for name in ("dlib-resnet", "dlib-resnet-onnx"):
         assert names[name]["family"] == "dlib-resnet-v1@55533b28a958"
         assert names[name]["calibrated"] is True and names[name]["calibration"] == "packaged"
+    # so does the default embedder (fused dlib + MobileFaceNet-192), shipped in the package
+    assert names["fused"]["calibrated"] is True and names["fused"]["calibration"] == "packaged"
+    assert names["mobilefacenet-192"]["installed"] is True
     assert len(names["dlib-resnet"]["sha256"]) == 64
     assert names["yunet-2023mar"]["installed"] is False
 

@@ -103,15 +103,21 @@ def test_save_load_and_missing(data_dir):
     assert summary["threshold_for_fpir"]["100"]["0.01"] is None   # 8 comparisons cannot resolve 1e-4
 
 
-def test_packaged_calibration_serves_the_default_embedder(data_dir):
-    # a fresh data dir has no calibration: the one shipped for dlib's ResNet (lfw-dev) is used
-    from openlfr.engine.thresholds import DEFAULT_THRESHOLDS
+@pytest.mark.parametrize("which", ["dlib", "default"])
+def test_packaged_calibration_serves_the_default_embedder(data_dir, which):
+    # a fresh data dir has no calibration: the one shipped (lfw-dev) for dlib's ResNet and for the
+    # default embedder (fused dlib + MobileFaceNet-192) is used
+    from openlfr.engine import registry
+    from openlfr.engine.thresholds import DEFAULT_THRESHOLDS, family_of
+    from openlfr.settings import Settings
 
-    fam = next(iter(DEFAULT_THRESHOLDS))
+    fam = (next(iter(DEFAULT_THRESHOLDS)) if which == "dlib"
+           else family_of(registry.create("embedder", Settings().embedder)))
+    assert fam in DEFAULT_THRESHOLDS
     cal = load_calibration(fam)
     assert cal.family == fam and cal.impostor_n > 40_000_000
     t = threshold_for_fpir(fam, 1e-3, 1000)
-    assert 0.97 < t < 1.0
+    assert (0.97 if which == "dlib" else 0.9) < t < 1.0
     k, n = cal.fmr(t)
     assert k / n * 1000 <= 1e-3
     with pytest.raises(ConfigError):             # 1e-5 / 10,000 = 1e-9: beyond 42M comparisons

@@ -32,8 +32,9 @@ _JITTER_EMBEDDERS = frozenset({"dlib-resnet"})
 DetectorOpt = Annotated[str | None, typer.Option(
     "--detector", help="Detector type: dlib-hog (default), dlib-mmod, yunet, scrfd.", show_default=False)]
 EmbedderOpt = Annotated[str | None, typer.Option(
-    "--embedder", help="Embedder type: dlib-resnet-onnx (default: dlib's ResNet run by onnxruntime), "
-                       "dlib-resnet (the same network run by dlib, slower), onnx-arcface.", show_default=False)]
+    "--embedder", help="Embedder type: fused (default: dlib's ResNet + MobileFaceNet-192), dlib-resnet-onnx "
+                       "(dlib's ResNet on onnxruntime), dlib-resnet (the same network run by dlib, slower), "
+                       "mobilefacenet-192, onnx-arcface.", show_default=False)]
 UpsampleOpt = Annotated[int | None, typer.Option(
     "--upsample", min=0, max=3, help="Detector upsampling steps (dlib detectors; default 1 for HOG).",
     show_default=False)]

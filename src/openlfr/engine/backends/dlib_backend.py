@@ -136,6 +136,15 @@ class DlibAligner:
         lm[0:2] = eyes[np.argsort(eyes[:, 0])]
         return lm
 
+    def quality_view(self, chips: Chips) -> Chips:
+        """The chips the quality measures see: dlib's 150 px / padding 0.25 chip. A wide chip with the
+        same scale (``size = 150 * (1 + 2 * padding) / 1.5``, e.g. 230 / 0.65) gives its centre."""
+        s, p = self.spec.size, self.spec.padding
+        if s == 150 or abs(s * 1.5 / (1 + 2 * p) - 150) > 0.5 or len(chips) == 0:
+            return chips
+        m = (s - 150) // 2
+        return np.ascontiguousarray(np.asarray(chips)[:, m:m + 150, m:m + 150])
+
     def align(self, image: Image, faces: FaceBatch) -> tuple[Chips, FloatArray]:
         s = self.spec.size
         if len(faces) == 0:
