@@ -21,6 +21,7 @@ _BACKEND_MODULES = (
     "openlfr.engine.backends.onnx_backend",
     "openlfr.engine.backends.dlib_onnx",
     "openlfr.engine.backends.blazeface",
+    "openlfr.engine.backends.mtcnn",
 )
 _loaded = False
 
