@@ -89,6 +89,31 @@ def test_tensor_layout_of_the_vendored_networks(det: mt.MtcnnDetector) -> None:
         assert {tuple(d["shape"]) for d in it.get_output_details()} == outs
 
 
+def test_pnet_loaded_with_small_declared_shapes_gives_the_same_outputs(det: mt.MtcnnDetector) -> None:
+    """The in-memory copy of P-Net declares a 24 x 24 input (the file: 1280 x 960, which made LiteRT's
+    XNNPACK delegate hold ~140 MB per interpreter); its outputs equal the file's at any input size."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    patched = Interpreter(model_content=det._pnet_bytes)
+    assert tuple(patched.get_input_details()[0]["shape"]) == (1, 24, 24, 3)
+    orig = Interpreter(model_path=str(mt.WEIGHTS_DIR / "pnet.tflite"))
+    assert tuple(orig.get_input_details()[0]["shape"]) == (1, 1280, 960, 3)
+    rng = np.random.default_rng(3)
+    for w, h in ((37, 29), (200, 120)):
+        x = rng.standard_normal((1, w, h, 3)).astype(np.float32)
+        outs = []
+        for it in (orig, patched):
+            ix = it.get_input_details()[0]["index"]
+            it.resize_tensor_input(ix, (1, w, h, 3))
+            it.allocate_tensors()
+            it.set_tensor(ix, x)
+            it.invoke()
+            outs.append({d["name"]: it.get_tensor(d["index"]) for d in it.get_output_details()})
+        assert outs[0].keys() == outs[1].keys()
+        for k in outs[0]:
+            np.testing.assert_array_equal(outs[0][k], outs[1][k])
+
+
 def test_pyramid_scales() -> None:
     s = mt.pyramid_scales(1280, 720, 40)
     assert s[0] == pytest.approx(12 / 40)

@@ -113,6 +113,47 @@ def verified_file(net: str, weights_dir: Path | None = None) -> Path:
     return p
 
 
+def small_declared_pnet(data: bytes, interpreter_cls: Any, side: int = 24) -> bytes:
+    """P-Net's model bytes with every activation tensor's *declared* shape replaced by its shape for a
+    ``side`` x ``side`` input (file unchanged; this copy is only loaded).
+
+    The file declares a 1280 x 960 input. LiteRT's XNNPACK delegate sizes its buffers from the
+    declared shapes when it is applied, and keeps them after the input is resized: ~140 MB per P-Net
+    interpreter whatever the real input size (measured), and the pyramid needs one interpreter per
+    scale. Each declared shape is a length-prefixed int32 vector in the flatbuffer; it is rewritten
+    in place (same length). If the file does not have the expected structure (a declared shape whose
+    byte pattern occurs other than once per tensor having it), the bytes are returned unchanged.
+    """
+    import struct
+
+    from ai_edge_litert.interpreter import OpResolverType
+
+    probe = interpreter_cls(model_content=data,
+                            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    declared = {int(d["index"]): tuple(int(v) for v in d["shape"]) for d in probe.get_tensor_details()}
+    probe.resize_tensor_input(probe.get_input_details()[0]["index"], (1, side, side, 3))
+    probe.allocate_tensors()
+    small = {int(d["index"]): tuple(int(v) for v in d["shape"]) for d in probe.get_tensor_details()}
+    by_shape: dict[tuple[int, ...], set[tuple[int, ...]]] = {}
+    count: dict[tuple[int, ...], int] = {}
+    for k, shp in declared.items():
+        if shp != small[k]:
+            by_shape.setdefault(shp, set()).add(small[k])
+            count[shp] = count.get(shp, 0) + 1
+    out = bytearray(data)
+    for shp, targets in by_shape.items():
+        old = struct.pack(f"<I{len(shp)}i", len(shp), *shp)
+        hits = [i for i in range(0, len(out) - len(old) + 1, 4) if out[i:i + len(old)] == old]
+        if len(targets) != 1 or len(hits) != count[shp]:
+            log.debug("P-Net declared shape %s: %d byte matches for %d tensors; file loaded as is",
+                      shp, len(hits), count[shp])
+            return data
+        new = struct.pack(f"<I{len(shp)}i", len(shp), *next(iter(targets)))
+        for i in hits:
+            out[i:i + len(new)] = new
+    return bytes(out)
+
+
 def _interpreter_class() -> Any:
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -219,6 +260,7 @@ class MtcnnDetector:
         self._paths = {net: verified_file(net, wd) for net in FILES}
         self._cls = _interpreter_class()
         self._lock = threading.Lock()
+        self._pnet_bytes = small_declared_pnet(self._paths["pnet"].read_bytes(), self._cls)
         self._pnets: dict[tuple[int, int], Any] = {}
         self._fixed: dict[tuple[str, int], Any] = {}
         self._check_layout()
@@ -233,7 +275,10 @@ class MtcnnDetector:
     def _load(self, net: str, shape: tuple[int, ...]) -> Any:
         path = self._paths[net]
         try:
-            it = self._cls(model_path=str(path), num_threads=self.threads)
+            if net == "pnet":
+                it = self._cls(model_content=self._pnet_bytes, num_threads=self.threads)
+            else:
+                it = self._cls(model_path=str(path), num_threads=self.threads)
             inp = it.get_input_details()[0]
             if tuple(inp["shape"]) != shape:
                 it.resize_tensor_input(inp["index"], shape)
