@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"-- {name}")
             out["results"][name] = enrolment(name, args.every, args.embedder)
     out["load_avg_start_end"] = [round(la, 2), round(os.getloadavg()[0], 2)]
-    print(json.dumps(out, indent=2))  # noqa: T201
+    print(json.dumps(out, indent=2))
     return 0
 
 

@@ -5,6 +5,7 @@ and fast descriptor on MTCNN boxes."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -117,7 +118,7 @@ def test_pnet_loaded_with_small_declared_shapes_gives_the_same_outputs(det: mt.M
 def test_pyramid_scales() -> None:
     s = mt.pyramid_scales(1280, 720, 40)
     assert s[0] == pytest.approx(12 / 40)
-    assert all(b / a == pytest.approx(mt.FACTOR) for a, b in zip(s, s[1:], strict=False))
+    assert all(b / a == pytest.approx(mt.FACTOR) for a, b in itertools.pairwise(s))
     assert 12 / s[-1] <= 720 < 12 / s[-1] / mt.FACTOR  # up to faces as tall as the frame
     assert len(mt.pyramid_scales(1280, 720, 20)) == len(s) + 2
     assert mt.pyramid_scales(30, 30, 40) == []
@@ -246,6 +247,19 @@ def test_batches_and_repeated_sizes_give_the_same_answer(lfw_dev: Path, det: mt.
     fresh = mt.MtcnnDetector(threads=1).detect(big).xyxy
     np.testing.assert_allclose(first, again, atol=1e-4)
     np.testing.assert_allclose(first, fresh, atol=1e-3)
+
+
+def test_pyramid_crops_option(lfw_dev: Path, det: mt.MtcnnDetector) -> None:
+    """``pyramid_crops=True`` cuts R-/O-Net crops from P-Net's pyramid: same faces, nearly the same
+    boxes on lfw-dev photos, and its own model id."""
+    fast = mt.MtcnnDetector(pyramid_crops=True, threads=1)
+    assert fast.model_id == det.model_id + "/pyrcrops"
+    for f in _lfw(lfw_dev, 10, step=311):
+        img = load_image(f)
+        a, b = det.detect(img), fast.detect(img)
+        assert len(a) == len(b), f.name
+        for box in a.xyxy:
+            assert max(_iou(box, o) for o in b.xyxy) > 0.8, f.name
 
 
 def test_bad_input_and_options(det: mt.MtcnnDetector) -> None:
