@@ -37,7 +37,10 @@ class Settings(BaseSettings):
                     "Overrides the key file; never stored in the database.")
     key_file: Path | None = Field(default=None,
                                   description="Key file path; default <data_dir>/keys/openlfr.key (0600).")
-    detector: str = Field(default="dlib-hog", description="Detector type from the backend registry.")
+    detector: str = Field(default="mtcnn", description="Detector type from the backend registry. The default, "
+                                                       "MTCNN (vendored .tflite files on LiteRT), gives boxes and 5 "
+                                                       "landmarks and finds far more turned and small faces than "
+                                                       "dlib-hog (docs/models.md, MTCNN section).")
     embedder: str = Field(default="dlib-resnet-onnx",
                           description="Embedder type from the backend registry. The default runs dlib's ResNet "
                                       "descriptor through onnxruntime (same vectors as dlib-resnet, ~10-20x "

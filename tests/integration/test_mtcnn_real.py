@@ -280,7 +280,8 @@ def test_with_dlib_aligner_and_fast_descriptor(lfw_dev: Path) -> None:
     closely with HOG's, and genuine pairs score above impostor pairs."""
     eng = FaceEngine.from_config(EngineConfig(detector="mtcnn", detector_options={"min_face_px": 40,
                                                                                   "threads": 1}))
-    hog = FaceEngine.from_config(EngineConfig())
+    hog = FaceEngine.from_config(EngineConfig(detector="dlib-hog", detector_options={"upsample": 1,
+                                                                                   "min_face_px": 40}))
     names = sorted(p.name for p in lfw_dev.iterdir() if len(list(p.glob("*.jpg"))) >= 2)[:6]
     embs, hog_embs = [], []
     for n in names:

@@ -15,3 +15,18 @@ def test_default_embedder_is_the_fast_descriptor() -> None:
     assert fast["kind"] == "embedder" and "default embedder" in fast["spec"]
     assert fast["sha256"] == rows["dlib-resnet"]["sha256"]  # same weights file
     assert fast["model_id"].endswith("/onnx")
+
+
+def test_default_detector_is_mtcnn() -> None:
+    """The default detector is MTCNN on the vendored files (docs/models.md, MTCNN section): settings,
+    engine config, the context's engine and `openlfr models list` agree."""
+    from openlfr.services.context import engine_config_from_settings
+
+    assert Settings().detector == "mtcnn"
+    assert EngineConfig().detector == "mtcnn" and EngineConfig().detector_options == {"min_face_px": 40}
+    cfg = engine_config_from_settings(Settings())
+    assert cfg.detector == "mtcnn" and cfg.detector_options == {"min_face_px": 40}
+    rows = {r["name"]: r for r in builtin_models()}
+    assert {"mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"} <= rows.keys()
+    assert "default detector" in rows["mtcnn-pnet"]["spec"]
+    assert "default" not in rows["dlib-hog"]["spec"]

@@ -30,7 +30,8 @@ _DLIB_DETECTORS = frozenset({"dlib-hog", "dlib-mmod"})
 _JITTER_EMBEDDERS = frozenset({"dlib-resnet"})
 
 DetectorOpt = Annotated[str | None, typer.Option(
-    "--detector", help="Detector type: dlib-hog (default), dlib-mmod, yunet, scrfd.", show_default=False)]
+    "--detector", help="Detector type: mtcnn (default), dlib-hog, dlib-mmod, blazeface, yunet, scrfd.",
+    show_default=False)]
 EmbedderOpt = Annotated[str | None, typer.Option(
     "--embedder", help="Embedder type: dlib-resnet-onnx (default: dlib's ResNet run by onnxruntime), "
                        "dlib-resnet (the same network run by dlib, slower), onnx-arcface.", show_default=False)]

