@@ -30,3 +30,14 @@ def test_default_detector_is_mtcnn() -> None:
     assert {"mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"} <= rows.keys()
     assert "default detector" in rows["mtcnn-pnet"]["spec"]
     assert "default" not in rows["dlib-hog"]["spec"]
+
+
+def test_eval_workers_run_the_litert_detectors_single_threaded() -> None:
+    """With several evaluation worker processes, the default MTCNN (and BlazeFace) get one LiteRT
+    thread each, as the ONNX models do, so N workers do not start 2N threads on the cores."""
+    from openlfr.eval.compute import EvalPipeline, worker_pipeline
+
+    for det in ("mtcnn", "blazeface"):
+        p = EvalPipeline(engine=EngineConfig(detector=det, detector_options={"min_face_px": 40}))
+        assert worker_pipeline(p, 2).engine.detector_options == {"min_face_px": 40, "threads": 1}
+        assert worker_pipeline(p, 1).engine.detector_options == {"min_face_px": 40}
