@@ -299,3 +299,18 @@ def test_with_dlib_aligner_and_fast_descriptor(lfw_dev: Path) -> None:
     assert np.median(same) > np.median(diff) + 0.03
     agree = (np.sum(e * np.stack(hog_embs), axis=1) + 1) / 2
     assert np.median(agree) > 0.985, agree
+
+
+def test_litert_banner_kept_off_stderr() -> None:
+    """LiteRT's one-time 'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.' never reaches stderr
+    (a CLI error must be one line); other stderr output still does."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from openlfr.engine.backends.mtcnn import MtcnnDetector\n"
+            "d = MtcnnDetector(threads=1)\n"
+            "d.detect(np.zeros((200, 300, 3), np.uint8))\n"
+            "print('after', file=sys.stderr)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stderr == "after\n", out.stderr
