@@ -314,3 +314,28 @@ def test_litert_banner_kept_off_stderr() -> None:
             "print('after', file=sys.stderr)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stderr == "after\n", out.stderr
+
+
+def test_pixelation_covers_mtcnn_faces(videos: Path, det: mt.MtcnnDetector) -> None:
+    """P3 with the default detector: on real frames (the ASL clip, the Hamilton audience), the
+    pixelated region of every MTCNN face holds all 5 of its landmarks and is flat blocks: the median
+    step between neighbouring pixels inside the box is 0 (the clear face: >= 1)."""
+    from openlfr.engine.privacy import pixelate
+
+    cases = [("intel_asl_thanks.mkv", 50), (CLIP, 232)]
+    for clip, idx in cases:
+        cap = cv2.VideoCapture(str(videos / clip))
+        for _ in range(idx + 1):
+            ok, bgr = cap.read()
+            assert ok
+        cap.release()
+        img = np.ascontiguousarray(bgr[:, :, ::-1])
+        faces = det.detect(img)
+        assert len(faces) >= 1
+        out = pixelate(img, faces.xyxy).astype(np.int16)
+        for box, lm in zip(faces.xyxy, faces.landmarks, strict=True):  # type: ignore[arg-type]
+            x1, y1, x2, y2 = (int(v) for v in box)
+            assert np.all((lm[:, 0] >= x1) & (lm[:, 0] <= x2) & (lm[:, 1] >= y1) & (lm[:, 1] <= y2))
+            step = lambda a: float(np.median(np.abs(np.diff(a, axis=1))))  # noqa: E731
+            assert step(out[y1:y2, x1:x2]) == 0.0, (clip, box)
+            assert step(img[y1:y2, x1:x2].astype(np.int16)) >= 1.0, (clip, box)
