@@ -1,7 +1,7 @@
-"""Face detector recall: dlib HOG (upsample 0, 1) vs BlazeFace (short, full), one process.
+"""Face detector recall: dlib HOG (upsample 0, 1) vs BlazeFace (short, full) vs MTCNN, one process.
 
     .venv/bin/python benchmarks/bench_detect_recall.py --json [--min-face-px 20] [--walk-people 16]
-        [--only clips|walkthrough]
+        [--only clips|walkthrough] [--detector hog_up1 --detector mtcnn ...]
 
 Prints one JSON object on stdout (progress on stderr).
 
@@ -47,15 +47,20 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def detectors(min_face_px: int) -> dict[str, Any]:
+DETECTORS: dict[str, tuple[str, dict[str, Any]]] = {
+    "hog_up0": ("dlib-hog", {"upsample": 0}),
+    "hog_up1": ("dlib-hog", {"upsample": 1}),
+    "blazeface_short": ("blazeface", {"range": "short"}),
+    "blazeface_full": ("blazeface", {"range": "full"}),
+    "mtcnn": ("mtcnn", {}),
+}
+
+
+def detectors(min_face_px: int, names: list[str] | None = None) -> dict[str, Any]:
     from openlfr.engine import registry
 
-    return {
-        "hog_up0": registry.create("detector", "dlib-hog", upsample=0, min_face_px=min_face_px),
-        "hog_up1": registry.create("detector", "dlib-hog", upsample=1, min_face_px=min_face_px),
-        "blazeface_short": registry.create("detector", "blazeface", range="short", min_face_px=min_face_px),
-        "blazeface_full": registry.create("detector", "blazeface", range="full", min_face_px=min_face_px),
-    }
+    return {k: registry.create("detector", t, **o, min_face_px=min_face_px)
+            for k, (t, o) in DETECTORS.items() if names is None or k in names}
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -228,9 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--walk-people", type=int, default=16, help="people per walk-through scene")
     p.add_argument("--walk-step", type=int, default=2, help="analyse every N-th walk-through frame")
     p.add_argument("--only", choices=("clips", "walkthrough"), action="append")
+    p.add_argument("--detector", choices=sorted(DETECTORS), action="append", help="default: all")
     args = p.parse_args(argv)
     sections = set(args.only or ("clips", "walkthrough"))
-    dets = detectors(args.min_face_px)
+    dets = detectors(args.min_face_px, args.detector)
     result: dict[str, Any] = {"benchmark": "bench_detect_recall", "min_face_px": args.min_face_px,
                               "models": {k: d.model_id for k, d in dets.items()},
                               "load_avg_1min_start": round(os.getloadavg()[0], 2)}

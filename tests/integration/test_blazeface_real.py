@@ -123,7 +123,8 @@ def test_with_dlib_aligner_and_fast_descriptor(lfw_dev: Path) -> None:
     impostor pair of lfw-dev, and the chips are close to the ones HOG's boxes give."""
     eng = FaceEngine.from_config(EngineConfig(detector="blazeface", detector_options={"min_face_px": 20,
                                                                                      "threads": 1}))
-    hog = FaceEngine.from_config(EngineConfig())
+    hog = FaceEngine.from_config(EngineConfig(detector="dlib-hog", detector_options={"upsample": 1,
+                                                                                   "min_face_px": 40}))
     names = sorted(p.name for p in lfw_dev.iterdir() if len(list(p.glob("*.jpg"))) >= 2)[:6]
     embs, hog_embs = [], []
     for n in names:

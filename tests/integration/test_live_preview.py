@@ -26,7 +26,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_preview_frames_are_pixelated_and_served(videos: Path) -> None:
     clip = videos / "intel_asl_thanks.mkv"
-    engine = FaceEngine.from_config(EngineConfig())
+    # HOG boxes, on which the mean-step measure below was set: with MTCNN's (the default since issue
+    # 12) the inset region crosses one more block edge and the mean sits at the limit (1.5-1.9 vs 1.5)
+    # depending on which frame is previewed last; MTCNN's boxes and pixelation: test_mtcnn_real.py
+    engine = FaceEngine.from_config(EngineConfig(detector="dlib-hog",
+                                                 detector_options={"upsample": 1, "min_face_px": 40}))
     listed = Image.open(REPO / "tests" / "data" / "faces" / "Al_Gore" / "Al_Gore_0001.jpg").convert("RGB")
     index, _ = index_in_memory(engine, {"Al_Gore": [np.asarray(listed)]})
     hub = PreviewHub()

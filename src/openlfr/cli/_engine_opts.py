@@ -30,7 +30,8 @@ _DLIB_DETECTORS = frozenset({"dlib-hog", "dlib-mmod"})
 _JITTER_EMBEDDERS = frozenset({"dlib-resnet"})
 
 DetectorOpt = Annotated[str | None, typer.Option(
-    "--detector", help="Detector type: dlib-hog (default), dlib-mmod, yunet, scrfd.", show_default=False)]
+    "--detector", help="Detector type: dlib-hog (default), mtcnn, dlib-mmod, blazeface, yunet, scrfd.",
+    show_default=False)]
 EmbedderOpt = Annotated[str | None, typer.Option(
     "--embedder", help="Embedder type: fused (default: dlib's ResNet + MobileFaceNet-192), dlib-resnet-onnx "
                        "(dlib's ResNet on onnxruntime), dlib-resnet (the same network run by dlib, slower), "

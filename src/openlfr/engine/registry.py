@@ -22,6 +22,7 @@ _BACKEND_MODULES = (
     "openlfr.engine.backends.dlib_onnx",
     "openlfr.engine.backends.blazeface",
     "openlfr.engine.backends.mobilefacenet",
+    "openlfr.engine.backends.mtcnn",
 )
 _loaded = False
 
