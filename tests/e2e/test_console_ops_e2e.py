@@ -110,6 +110,7 @@ def ended_deployment(server: Server) -> dict[str, Any]:
     # a second deployment, authorised but never ended: must not appear in public
     r = op.post("/api/deployments", json={
         "location": "Secret Street (not ended)", "purpose": "still planned",
+        "legal_basis": "Common law policing powers",
         "planned_start": (now + timedelta(hours=1)).isoformat(), "planned_end": (now + timedelta(hours=3)).isoformat(),
         "source_watchlist": "standing", "all_entries_reason": "x", "cameras": [{"name": "c", "url": str(CLIP)}]})
     assert r.status_code == 201, r.text
@@ -410,6 +411,7 @@ def review_deployment(server: Server, ended_deployment: dict[str, Any]) -> dict[
     now = datetime.now(UTC)
     r = op.post("/api/deployments", json={
         "location": "Station forecourt", "purpose": "Review test",
+        "legal_basis": "Common law policing powers",
         "planned_start": (now - timedelta(minutes=1)).isoformat(),
         "planned_end": (now + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
         "all_entries_reason": "wanted on warrant ref W-42",
@@ -551,7 +553,8 @@ def test_operations(server: Server, browser: Any, shots: Path, review_deployment
     sup, op = Api(server, "supervisor"), Api(server, "operator")
     now = datetime.now(UTC)
     r = op.post("/api/deployments", json={
-        "location": "Ops test", "purpose": "operations view", "planned_start": (now - timedelta(minutes=1)).isoformat(),
+        "location": "Ops test", "purpose": "operations view", "legal_basis": "Common law policing powers",
+        "planned_start": (now - timedelta(minutes=1)).isoformat(),
         "planned_end": (now + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
         "all_entries_reason": "ops", "cameras": [{"name": "cam-ok", "url": str(hamilton)},
                                                   {"name": "cam-bad", "url": "/nonexistent/ops-missing.mkv"}]})

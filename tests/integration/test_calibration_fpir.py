@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 YUNET = "face_detection_yunet_2023mar.onnx"
 MFN = "mobilefacenet_paddle_128d.onnx"
 BACKENDS = {
-    "dlib": ({}, (), "dlib-resnet-v1@"),
+    "dlib": ({"OPENLFR_EMBEDDER": "dlib-resnet-onnx"}, ("--embedder", "dlib-resnet-onnx"), "dlib-resnet-v1@"),
+    "default": ({}, (), "fused:dlib-resnet-v1@"),
     "mfn": ({"OPENLFR_DETECTOR": "yunet", "OPENLFR_EMBEDDER": "onnx-arcface",
              "OPENLFR_DETECTOR_MODEL": str(MODELS / YUNET), "OPENLFR_EMBEDDER_MODEL": str(MODELS / MFN)},
             ("--detector", "yunet", "--detector-model", str(MODELS / YUNET), "--embedder", "onnx-arcface",

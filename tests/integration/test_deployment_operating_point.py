@@ -16,7 +16,9 @@ from tests.conftest import run_cli
 from tests.integration.conftest import seed_watchlist
 
 from openlfr.errors import ConflictError, InputError
+from openlfr.eval.calibration import calibration_path
 from openlfr.services import deployments as dsvc
+from openlfr.services.operating_point import operating_point
 from openlfr.storage.models import AuditEvent, WatchlistEntry
 
 NOW = datetime.now(UTC)
@@ -51,7 +53,6 @@ def _audit(ctx: Any, action: str) -> list[dict[str, Any]]:
 
 
 def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_people: list[Any]) -> None:
-    from openlfr.services.operating_point import operating_point
 
     ctx, fam = standing, _family(enrolled_people)
     d = _create(ctx)
@@ -80,13 +81,13 @@ def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_p
     op = a["operating_point"]
     assert a["threshold"] == two.threshold and a["watchlist_size"] == 2
     assert a["threshold_source"] == "target_fpir" and a["target_fpir"] == 1e-4 and a["justification"] == ""
-    assert op["watchlist_size"] == 2 and op["calibration"]["file"] == f"{fam}.json"
+    assert op["watchlist_size"] == 2 and op["calibration"]["file"] == calibration_path(fam, ctx.settings).name
     assert op["expected_false_alerts_per_10000"] == pytest.approx(two.false_alerts_per_10000)
     assert op["expected_tpir"] == pytest.approx(two.tpir) and op["guardrail"]["safe"]
     ev = _audit(ctx, "deployment.authorise")[-1]
     assert ev["threshold"] == two.threshold and ev["threshold_source"] == "target_fpir"
     assert ev["expected_false_alerts_per_10000"] == pytest.approx(two.false_alerts_per_10000)
-    assert ev["calibration"] == f"{fam}.json" and ev["safe_band"] is True
+    assert ev["calibration"] == calibration_path(fam, ctx.settings).name and ev["safe_band"] is True
     # the live plan runs at the stored threshold; the preview is only for drafts
     assert dsvc.live_plan(ctx, d["id"]).threshold == two.threshold
     assert "operating_point_preview" not in dsvc.show(ctx, d["id"])
@@ -94,7 +95,7 @@ def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_p
         dsvc.preview_operating_point(ctx, d["id"])
 
 
-def test_unsafe_operating_point_needs_a_justification(standing: Any) -> None:
+def test_unsafe_operating_point_needs_a_justification(standing: Any, enrolled_people: list[Any]) -> None:
     ctx = standing
     d = _create(ctx, threshold=0.5)
     assert d["threshold_source"] == "override" and d["target_fpir"] is None
@@ -118,7 +119,10 @@ def test_unsafe_operating_point_needs_a_justification(standing: Any) -> None:
 
     d2 = _create(ctx, name="band", threshold=0.5)
     a2 = dsvc.authorise(ctx, d2["id"], "sup", "supervisor", "Supt A", target_fpir=1e-3)
-    assert a2["threshold_source"] == "target_fpir" and a2["target_fpir"] == 1e-3 and a2["threshold"] > 0.9
+    fam = _family(enrolled_people)
+    expect = operating_point(fam, a2["watchlist_size"], target_fpir=1e-3, settings=ctx.settings)
+    assert a2["threshold_source"] == "target_fpir" and a2["target_fpir"] == 1e-3
+    assert a2["threshold"] == expect.threshold > 0.5
 
 
 @pytest.mark.parametrize(("change", "code"), [
@@ -221,9 +225,9 @@ def test_cli_operating_point_and_authorise(standing: Any, data_dir: Path, backen
             "wanted", "--camera", "cam1=a.mp4", "--json")
     p = run_cli(*base, env=env)
     assert p.returncode != 0 and "no_legal_basis" in p.stderr
-    made = json.loads(run_cli(*base, "--legal-basis", BASIS, "--threshold", "0.9", env=env, check=True).stdout)
+    made = json.loads(run_cli(*base, "--legal-basis", BASIS, "--threshold", "0.8", env=env, check=True).stdout)
     out = json.loads(run_cli("deployment", "operating-point", str(made["id"]), "--json", env=env, check=True).stdout)
-    assert out["source"] == "override" and out["threshold"] == 0.9 and not out["guardrail"]["safe"]
+    assert out["source"] == "override" and out["threshold"] == 0.8 and not out["guardrail"]["safe"]
     text = run_cli("deployment", "operating-point", str(made["id"]), "--fpir", "1e-4", env=env, check=True).stdout
     assert "expected false alerts per 10,000 faces" in text and "inside the safe band" in text
     p = run_cli("deployment", "authorise", str(made["id"]), "--officer", "Supt C", "--username", "supc",
@@ -231,10 +235,10 @@ def test_cli_operating_point_and_authorise(standing: Any, data_dir: Path, backen
     assert p.returncode != 0 and "justification_required" in p.stderr
     text = run_cli("deployment", "authorise", str(made["id"]), "--officer", "Supt C", "--username", "supc",
                    "--justification", WHY, env=env_sup, check=True).stdout
-    assert "authorised" in text and "threshold 0.9000 (explicit threshold (override))" in text
+    assert "authorised" in text and "threshold 0.8000 (explicit threshold (override))" in text
     made2 = json.loads(run_cli(*base, "--legal-basis", BASIS, "--name", "second", env=env, check=True).stdout)
     a = json.loads(run_cli("deployment", "authorise", str(made2["id"]), "--officer", "Supt C", "--username",
                            "supc", "--fpir", "1e-4", "--json", env=env_sup, check=True).stdout)
-    assert a["threshold_source"] == "target_fpir" and a["threshold"] == a["operating_point"]["threshold"] > 0.9
+    assert a["threshold_source"] == "target_fpir" and a["threshold"] == a["operating_point"]["threshold"] > 0.8
     shown = run_cli("deployment", "show", str(made2["id"]), env=env, check=True).stdout
     assert "from target FPIR 0.0001 at 5 people" in shown

@@ -44,13 +44,16 @@ def _sql(ctx: Any, *stmts: str) -> None:
             conn.execute(text(st))
 
 
+WHY = "test: a fixed threshold for this test, not an operational choice of operating point"
+
+
 def _live(ctx: Any, name: str = "Kings Rd, Chelsea, by the town hall") -> Any:
     now = datetime.now(UTC)
     d = dsvc.create(ctx, location=name, purpose="wanted", planned_start=now - timedelta(minutes=1),
                     planned_end=now + timedelta(hours=1), actor="c", source_watchlist="standing",
                     all_entries_reason="op K", cameras=[dsvc.CameraSpec("cam1", "rtsp://u:pw@10.1.1.1/s")],
-                    threshold=0.9)
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt K")
+                    threshold=0.9, legal_basis="Common law policing powers; force LFR policy v1")
+    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt K", justification=WHY)
     return dsvc.mark_live(ctx, d["id"], "op")
 
 
@@ -247,8 +250,9 @@ def test_alert_image_and_camera_url_copied_between_rows_are_refused(populated: t
     other = dsvc.create(ctx, location="Elsewhere St, by the station", purpose="wanted",
                         planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
                         source_watchlist="standing", all_entries_reason="op L",
-                        cameras=[dsvc.CameraSpec("camX", "rtsp://x:secret@10.9.9.9/s")], threshold=0.9)
-    dsvc.authorise(ctx, other["id"], "sup", "supervisor", "Supt L")
+                        cameras=[dsvc.CameraSpec("camX", "rtsp://x:secret@10.9.9.9/s")], threshold=0.9,
+                        legal_basis="Common law policing powers; force LFR policy v1")
+    dsvc.authorise(ctx, other["id"], "sup", "supervisor", "Supt L", justification=WHY)
     _sql(ctx, f"UPDATE deployment_cameras SET url_enc = (SELECT url_enc FROM deployment_cameras WHERE "
               f"deployment_id = {other['id']}) WHERE deployment_id = {plan.deployment_id}")
     with pytest.raises(OpenLFRError) as e:

@@ -24,6 +24,8 @@ URL = "rtsp://viewer:p#ss/w0rd@127.0.0.1:1/live?token=T0KEN123&apikey=AKEY456&si
 SHOWN = "rtsp://viewer:***@127.0.0.1:1/live?token=***&apikey=***&sig=***&ch=1"
 
 
+WHY = "test: a fixed threshold for this test, not an operational choice of operating point"
+
 def _clean(text: str, where: str) -> None:
     for s in SECRETS:
         assert s not in text, f"{s!r} leaked in {where}: {text[:2000]}"
@@ -65,12 +67,14 @@ def test_api_sse_audit_and_errors_mask_camera_secrets(env: ApiEnv) -> None:
         "location": "High St, Sutton, outside the station", "purpose": "masking test",
         "planned_start": (now - timedelta(minutes=1)).isoformat(),
         "planned_end": (now + timedelta(hours=1)).isoformat(), "source_watchlist": "standing",
-        "all_entries_reason": "test", "threshold": 0.5, "cameras": [{"name": "gate", "url": URL}]})
+        "all_entries_reason": "test", "threshold": 0.5,
+        "legal_basis": "Common law policing powers; force LFR policy v1", "cameras": [{"name": "gate", "url": URL}]})
     assert r.status_code == 201, r.text
     _clean(r.text, "create response")
     dep = r.json()
     assert dep["cameras"][0]["url"] == SHOWN
-    r = c.post(f"/api/deployments/{dep['id']}/authorise", json={"officer": "Supt T"}, headers=env.h("supervisor"))
+    r = c.post(f"/api/deployments/{dep['id']}/authorise", json={"officer": "Supt T", "justification": WHY},
+               headers=env.h("supervisor"))
     assert r.status_code == 200, r.text
     _clean(r.text, "authorise response")
 

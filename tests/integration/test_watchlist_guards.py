@@ -20,6 +20,7 @@ from tests.conftest import run_cli
 from tests.integration.apihelp import ApiEnv, make_env
 from tests.integration.conftest import FACES
 
+WHY = "test: a fixed threshold for this test, not an operational choice of operating point"
 
 def _photo(person: str, i: int = 0) -> Path:
     return sorted((FACES / person).glob("*.jpg"))[i]
@@ -66,7 +67,9 @@ def test_deployment_watchlist_is_read_only_outside_the_deployment(env: ApiEnv, t
         "location": "High St, Sutton, outside the station", "purpose": "guard test",
         "planned_start": (now - timedelta(minutes=1)).isoformat(),
         "planned_end": (now + timedelta(hours=1)).isoformat(), "source_watchlist": "standing",
-        "all_entries_reason": "test", "threshold": 0.5, "cameras": [{"name": "c1", "url": "/no/clip.mp4"}]})
+        "all_entries_reason": "test", "threshold": 0.5,
+        "legal_basis": "Common law policing powers; force LFR policy v1",
+        "cameras": [{"name": "c1", "url": "/no/clip.mp4"}]})
     assert r.status_code == 201, r.text
     dep = r.json()
     wl = dep["watchlist"]
@@ -94,7 +97,8 @@ def test_deployment_watchlist_is_read_only_outside_the_deployment(env: ApiEnv, t
         assert _entries(env, wl) == before, state
 
     attempt_everything("draft")
-    r = c.post(f"/api/deployments/{dep['id']}/authorise", json={"officer": "Supt T"}, headers=env.h("supervisor"))
+    r = c.post(f"/api/deployments/{dep['id']}/authorise", json={"officer": "Supt T", "justification": WHY},
+               headers=env.h("supervisor"))
     assert r.status_code == 200, r.text
     attempt_everything("authorised")
     deployments.mark_live(env.ctx, dep["id"], "test")

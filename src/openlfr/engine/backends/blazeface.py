@@ -58,6 +58,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from openlfr.engine.backends.litert_common import quiet_banner
 from openlfr.engine.registry import register
 from openlfr.errors import ConfigError, InputError, ModelError
 from openlfr.types import FaceBatch, Image
@@ -349,7 +350,8 @@ class BlazeFaceDetector:
             self._interps.pop(next(iter(self._interps)))
         s, path = self.spec.size, self.path
         try:
-            it = self._interp_cls(model_path=str(path), num_threads=self.threads)
+            with quiet_banner():
+                it = self._interp_cls(model_path=str(path), num_threads=self.threads)
             inp = it.get_input_details()
             outs = it.get_output_details()
             if check and (len(inp) != 1 or tuple(inp[0]["shape"]) != (1, s, s, 3) or len(outs) != 2
@@ -359,7 +361,8 @@ class BlazeFaceDetector:
                                  f"{[tuple(o['shape']) for o in outs]})", code="bad_model_shape")
             if (h, w) != (s, s):
                 it.resize_tensor_input(inp[0]["index"], (1, h, w, 3))
-            it.allocate_tensors()
+            with quiet_banner():
+                it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{path.name}: not a loadable TFLite model for a {h}x{w} input "
                              f"({str(exc).strip()[:200]})", code="bad_model_file") from exc

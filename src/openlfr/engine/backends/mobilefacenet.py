@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from openlfr.engine.backends.align_arcface import ARCFACE_TEMPLATE, DLIB_CHIP_ARCFACE_POINTS, similarity_transform
+from openlfr.engine.backends.litert_common import quiet_banner
 from openlfr.engine.protocols import Chips, ChipSpec, l2_normalise
 from openlfr.engine.registry import register
 from openlfr.errors import ConfigError, InputError, ModelError
@@ -111,8 +112,9 @@ class MobileFaceNetNet:
         self.sha256 = VENDORED_SHA256[MODEL_FILE]
         self.threads = threads
         try:
-            self._it = _interpreter_class()(model_path=str(path), num_threads=threads)
-            self._it.allocate_tensors()
+            with quiet_banner():
+                self._it = _interpreter_class()(model_path=str(path), num_threads=threads)
+                self._it.allocate_tensors()
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"LiteRT could not load {path}: {exc}", code="model_corrupt") from exc
         inp, out = self._it.get_input_details(), self._it.get_output_details()

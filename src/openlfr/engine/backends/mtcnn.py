@@ -43,21 +43,17 @@ fixed map of centre and size fitted on lfw-dev (``_DLIB_BOX``); ``"native"`` kee
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import math
-import os
-import sys
-import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from openlfr.engine.backends.litert_common import quiet_banner
 from openlfr.engine.registry import register
 from openlfr.errors import ConfigError, InputError, ModelError
 from openlfr.types import FaceBatch, Image
@@ -157,42 +153,6 @@ def small_declared_pnet(data: bytes, interpreter_cls: Any, side: int = 24) -> by
         for i in hits:
             out[i:i + len(new)] = new
     return bytes(out)
-
-
-_BANNER = "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
-_banner_done = False
-_banner_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _quiet_banner() -> Iterator[None]:
-    """Keep LiteRT's one-time ``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.`` off stderr.
-
-    LiteRT's C++ logger writes it to file descriptor 2 the first time a process applies the XNNPACK
-    delegate, and offers no Python switch; a CLI command must print one line on error. The first
-    time only, fd 2 is pointed at an anonymous temporary file while interpreters are allocated;
-    afterwards everything written there except that line is passed on to stderr.
-    """
-    global _banner_done
-    with _banner_lock:
-        if _banner_done:
-            yield
-            return
-        sys.stderr.flush()
-        saved = os.dup(2)
-        with tempfile.TemporaryFile() as tmp:
-            os.dup2(tmp.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-                os.close(saved)
-                _banner_done = True
-                tmp.seek(0)
-                rest = [line for line in tmp.read().decode("utf-8", "replace").splitlines(keepends=True)
-                        if line.strip() != _BANNER]
-                if rest:
-                    os.write(2, "".join(rest).encode())
 
 
 def _interpreter_class() -> Any:
@@ -324,7 +284,7 @@ class MtcnnDetector:
         self._pnet_bytes = small_declared_pnet(self._paths["pnet"].read_bytes(), self._cls)
         self._pnets: dict[tuple[int, int], Any] = {}
         self._fixed: dict[tuple[str, int], Any] = {}
-        with _quiet_banner():
+        with quiet_banner():
             self._check_layout()
         digest = hashlib.sha256("".join(FILES[n][1] for n in ("pnet", "rnet", "onet")).encode()).hexdigest()
         self.model_id = (f"mtcnn@{digest[:12]}/min{min_face_px}"
