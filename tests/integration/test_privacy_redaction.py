@@ -277,7 +277,7 @@ def crowd(tmp_path: Path, lfw_dev: Path, shared_models: Path) -> dict[str, Any]:
 def test_crowd_alert_images_and_previews_show_only_the_listed_person(cli, data_dir: Path,  # type: ignore[no-untyped-def]
                                                                      crowd: dict[str, Any]) -> None:
     _enrol(cli, crowd["listed"])
-    alerts, previews = _run_live(crowd["video"], threshold=0.955)
+    alerts, previews = _run_live(crowd["video"], threshold=0.9)
     orig = next(iter(crowd["frames"].values()))
     faces = crowd["faces"]
     assert [a["person_id"] for a in alerts] == [LISTED]
@@ -305,7 +305,7 @@ def test_search_report_is_private_and_shows_no_bystander(cli, data_dir: Path, cr
                                                          tmp_path: Path) -> None:
     _enrol(cli, crowd["listed"])
     out = tmp_path / "reports" / "case" / "report.html"
-    p = cli("search", str(crowd["video"]), "--watchlist", "wl", "--threshold", "0.955", "--json",
+    p = cli("search", str(crowd["video"]), "--watchlist", "wl", "--threshold", "0.9", "--json",
             "--out", str(out))
     assert p.returncode == 0, p.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -313,7 +313,7 @@ def test_search_report_is_private_and_shows_no_bystander(cli, data_dir: Path, cr
     assert stat.S_IMODE((tmp_path / "reports").stat().st_mode) == 0o700
     # an existing report file readable by others is made private when overwritten
     os.chmod(out, 0o644)
-    p = cli("search", str(crowd["video"]), "--watchlist", "wl", "--threshold", "0.955", "--out", str(out))
+    p = cli("search", str(crowd["video"]), "--watchlist", "wl", "--threshold", "0.9", "--out", str(out))
     assert p.returncode == 0, p.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
@@ -390,7 +390,7 @@ def test_crowd_through_the_ray_camera_actor(crowd: dict[str, Any]) -> None:
     photos = [load_image(f) for f in sorted((crowd["listed"] / LISTED).glob("*.jpg"))]
     index, _ = index_in_memory(engine, {LISTED: photos})
     spec = CameraSpec(name="door", url=str(crowd["video"]), preview_fps=60)
-    actor = CameraActor(spec.model_dump_json(), EngineConfig().model_dump_json(), index, 0.955, 0, None,
+    actor = CameraActor(spec.model_dump_json(), EngineConfig().model_dump_json(), index, 0.9, 0, None,
                         "k", None, preview=True)
     actor.start()
     events: list[Any] = []
