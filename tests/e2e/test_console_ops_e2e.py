@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -217,7 +218,10 @@ def test_check_page(server: Server, browser: Any, shots: Path, tmp_path: Path,
     assert "stranger-probe-91c2" not in server.output() and "probe-match-7f3a" not in server.output()
     auditor_view = Api(server, "auditor").get("/api/audit?limit=20").json()["data"]
     checks = [e for e in auditor_view if e["action"] == "check"]
-    assert [c["details"]["matched_person_ids"] for c in checks[:2]] == [["asl_signer"], []]
+    # which entries matched is private (encrypted, purged with the list), shown to the auditor while it exists
+    assert checks[0]["details"]["matches"] == 1 and checks[1]["details"]["matches"] == 0
+    assert checks[0]["details"]["private"]["data"] == {"matched_person_ids": ["asl_signer"]}
+    assert "private" not in checks[1]["details"]
 
 
 def _run_search(page: Any, server: Server) -> dict[str, Any]:
@@ -390,8 +394,9 @@ def test_safe_enrolment(server: Server, browser: Any, shots: Path, tmp_path: Pat
     actions = [x["action"] for x in audit]
     assert "watchlist.update_entry" in actions and "watchlist.update" in actions
     upd = next(x for x in audit if x["action"] == "watchlist.update_entry")
-    assert upd["details"]["before"]["category"] == "wanted on warrant"
-    assert upd["details"]["after"]["category"] == "witness"
+    edit = upd["details"]["private"]["data"]  # the entry's details stay out of the hash chain
+    assert edit["person_id"] == "Al_Gore" and "Al_Gore" not in json.dumps({**upd["details"], "private": None})
+    assert edit["before"]["category"] == "wanted on warrant" and edit["after"]["category"] == "witness"
     page.click("#wl-delete")
     page.wait_for_url("**/watchlists")
     assert sup.get(base).status_code == 404
