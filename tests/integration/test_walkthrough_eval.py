@@ -59,3 +59,13 @@ def test_eval_walkthrough_small_scene(cli, lfw_dev: Path, data_dir: Path, tmp_pa
              "--threshold", "0.9", "--json")
     r2 = json.loads(p2.stdout)
     assert (r2["tpir"], r2["false_alerts"]) == (r["tpir"], r["false_alerts"])
+    assert r["threshold_source"] == "override" and r["target_fpir"] is None
+    # without a threshold: the operating point a deployment gets (target FPIR 1e-4 at 3 people)
+    p3 = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
+             "--max-attempts", "2", "--json")
+    assert p3.returncode == 0, p3.stderr
+    r3 = json.loads(p3.stdout)
+    assert r3["threshold_source"] != "override" and r3["target_fpir"] == pytest.approx(1e-4)
+    assert r3["operating_point"]["watchlist_size"] == 3
+    assert r3["threshold"] == pytest.approx(r3["operating_point"]["threshold"]) and r3["threshold"] != 0.9
+    assert r3["config"]["shots"]["max_attempts"] == 2

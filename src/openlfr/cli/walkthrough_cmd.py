@@ -20,8 +20,10 @@ def walkthrough(
     truth: Annotated[Path, typer.Option("--truth", help="Its ground-truth JSON.")],
     watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist name, or a folder of photos "
                                                                      "(one subfolder per person) enrolled in memory.")],
-    threshold: Annotated[float | None, typer.Option(help="Score threshold (default: the model's).")] = None,
-    fpir: Annotated[float | None, typer.Option(help="Target FPIR (threshold from calibration).")] = None,
+    threshold: Annotated[float | None, typer.Option(
+        help="Score threshold (override; default: the threshold for the target FPIR at the list's size).")] = None,
+    fpir: Annotated[float | None, typer.Option(
+        help="Target false alerts per face seen (default 1e-4, as for deployments); threshold from calibration.")] = None,
     analysis_width: Annotated[int | None, typer.Option(help="Detect on frames scaled to this width.")] = None,
     fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
@@ -38,7 +40,7 @@ def walkthrough(
     from openlfr.engine.live import index_in_memory
     from openlfr.engine.pipeline import EngineConfig
     from openlfr.eval.walkthrough import evaluate, load_truth
-    from openlfr.services.check import resolve_threshold
+    from openlfr.services.check import op_fields, resolve_operating_point
     from openlfr.services.context import AppContext, engine_config_from_settings
     from openlfr.services.watchlists import load_index
 
@@ -60,14 +62,13 @@ def walkthrough(
         index, _rejected = index_in_memory(ctx.engine, people)
     else:
         index, _meta = load_index(ctx, watchlist)
-    if threshold is None and fpir is None:  # the walk-through measures the model's fixed default
-        from openlfr.engine.thresholds import default_threshold
-
-        threshold = default_threshold(ctx.engine.embedder)
-    thr = resolve_threshold(ctx, threshold, fpir, index.size)
+    # The same operating point a deployment gets: target FPIR (default 1e-4) at this list's size.
+    op = resolve_operating_point(ctx, threshold, fpir, index.size)
+    thr = op.threshold
     cfg = _live_config(None, analysis_width, fusion, max_attempts)
     with progress_callback("evaluating", quiet=json_out) as progress:
         result = evaluate(ctx.engine, index, thr, video, truth_d, cfg, progress=progress).to_dict()
+    result.update(op_fields(op))
     result["video"] = str(video)
     result["watchlist"] = watchlist
     if out is not None:

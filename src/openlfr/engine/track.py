@@ -73,7 +73,9 @@ class TrackerConfig(BaseModel):
 class ShotPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_attempts: int = Field(3, ge=1, le=50, description="Most shots embedded and searched per track.")
+    max_attempts: int = Field(8, ge=1, le=50, description=(
+        "Most shots embedded and searched per track (8: on the 40-person walk-through 3 shots found 17 of 20 "
+        "listed people at the default operating point, 8 found 19, no false alert)."))
     min_gap_s: float = Field(0.2, ge=0.0, le=60.0, description="Smallest time between two attempts.")
     improve_ratio: float = Field(1.15, ge=1.0, le=10.0,
                                  description="A shot this much better than the best attempted one is tried.")
