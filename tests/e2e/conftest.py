@@ -120,3 +120,26 @@ def login(browser: Any, server: Server, role: str) -> tuple[Any, Any]:
     page.wait_for_url(lambda u: "/login" not in u)
     return ctx, page
 
+
+def frames_of(path: Path, indices: tuple[int, ...]) -> list[bytes]:
+    """JPEG bytes of the frames at ``indices`` of a video (for uploads in the console tests)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    out, i = [], 0
+    while len(out) < len(indices):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i in indices:
+            ok, buf = cv2.imencode(".jpg", frame)
+            out.append(buf.tobytes())
+        i += 1
+    cap.release()
+    return out
+
+
+def shot(page: Any, shots: Path, name: str) -> None:
+    """A full-page screenshot after the page settles (docs/img when OPENLFR_SCREENSHOTS is set)."""
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)

@@ -17,34 +17,12 @@ from typing import Any
 
 import pytest
 from tests.conftest import TEST_DATA, VIDEOS
-from tests.e2e.conftest import Server, login
+from tests.e2e.conftest import Server, frames_of, login, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.shared_data, pytest.mark.slow]
 
 CLIP = VIDEOS / "intel_asl_thanks.mkv"
 MET_CSV = VIDEOS.parent / "met-deployments" / "met_lfr_deployments.csv"
-
-
-def _frames(path: Path, indices: tuple[int, ...]) -> list[bytes]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    out, i = [], 0
-    while len(out) < len(indices):
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if i in indices:
-            ok, buf = cv2.imencode(".jpg", frame)
-            out.append(buf.tobytes())
-        i += 1
-    cap.release()
-    return out
-
-
-def _shot(page: Any, shots: Path, name: str) -> None:
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
 def _figure(page: Any, label: str) -> str:
@@ -56,7 +34,7 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
     if not CLIP.is_file():
         pytest.skip(f"test clip not found: {CLIP}")
     # photos: two frames of the person in the clip, one other person, one file that is no image
-    f1, f2 = _frames(CLIP, (0, 40))
+    f1, f2 = frames_of(CLIP, (0, 40))
     (tmp_path / "asl_signer_1.jpg").write_bytes(f1)
     (tmp_path / "asl_signer_2.jpg").write_bytes(f2)
     (tmp_path / "Al_Gore_0001.jpg").write_bytes((TEST_DATA / "faces" / "Al_Gore" / "Al_Gore_0001.jpg").read_bytes())
@@ -86,10 +64,10 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
     people = page.locator("#entry-table tbody tr td:nth-child(2)").all_inner_texts()
     assert sorted(people) == ["Al_Gore", "asl_signer"]
     page.wait_for_function("[...document.querySelectorAll('#entry-table img.thumb')].every(i => i.naturalWidth > 0)")
-    _shot(page, shots, "watchlist")
+    shot(page, shots, "watchlist")
     page.goto(server.url + "/watchlists")
     page.wait_for_selector("#wl-table tbody tr td")
-    _shot(page, shots, "watchlists")
+    shot(page, shots, "watchlists")
 
     # --- deployment: create, authorise, start -----------------------------------------------
     page.goto(server.url + "/deployments")
@@ -114,7 +92,7 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
     alerts_page.wait_for_function("document.body.dataset.push === 'connected'")
     page.click("#start-btn")
     page.wait_for_selector("#dep-state.live")
-    _shot(page, shots, "deployment")
+    shot(page, shots, "deployment")
 
     alerts_page.wait_for_selector("#alert-table tbody tr.clickable", timeout=90_000)
     shown_at = alerts_page.evaluate("Date.now() / 1000")
@@ -126,14 +104,14 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
     latency = shown_at - float(first["worker_at"])
     assert latency < 2.0, f"alert shown {latency:.2f} s after the runner received it"
     assert alerts_page.inner_text("#alert-badge") != "0"
-    _shot(alerts_page, shots, "alerts")
+    shot(alerts_page, shots, "alerts")
 
     # --- live page (last preview frame; faces pixelated except an alerted one) ---------------
     live = ctx.new_page()
     live.goto(server.url + "/live")
     live.wait_for_function("[...document.querySelectorAll('.tile img')].some(i => i.naturalWidth > 0)",
                            timeout=30_000)
-    _shot(live, shots, "live")
+    shot(live, shots, "live")
     live.close()
 
     # --- review and adjudicate with the keyboard ---------------------------------------------
@@ -147,7 +125,7 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
     op.wait_for_function("['probe', 'reference'].every(k => { const i = document.getElementById(k); "
                          "return i && i.naturalWidth > 0; })")
     op.wait_for_selector("#adjudicate:not([hidden])")
-    _shot(op, shots, "alert-review")
+    shot(op, shots, "alert-review")
     op.keyboard.press("t")
     op.keyboard.press("1")
     op.keyboard.press("s")
@@ -184,7 +162,7 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
         page.set_input_files("#pub-file", str(MET_CSV))
         page.wait_for_selector("#pub-table tbody tr td", timeout=60_000)
         assert "2024" in page.inner_text("#pub-table")
-    _shot(page, shots, "reports")
+    shot(page, shots, "reports")
 
     det = os.environ.get("OPENLFR_E2E_DET")  # a real `openlfr eval identify --plot` output, for the docs
     if det and Path(det).is_file():
@@ -194,7 +172,7 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
                        ("/account", "account")):
         page.goto(server.url + path)
         page.wait_for_load_state("networkidle")
-        _shot(page, shots, name)
+        shot(page, shots, name)
     page.goto(server.url + "/audit")
     page.wait_for_selector("#chain-status.result-ok")
     assert "Chain intact" in page.inner_text("#chain-status")
@@ -203,7 +181,7 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
     ctx_admin, adm = login(browser, server, "admin")
     adm.goto(server.url + "/users")
     adm.wait_for_selector("#user-table tbody tr")
-    _shot(adm, shots, "users")
+    shot(adm, shots, "users")
     ctx_admin.close()
 
     # --- an auditor never receives a face image -------------------------------------------------

@@ -19,33 +19,11 @@ from typing import Any
 
 import pytest
 from tests.conftest import TEST_DATA, VIDEOS
-from tests.e2e.conftest import Server, login, password
+from tests.e2e.conftest import Server, frames_of, login, password, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.shared_data, pytest.mark.slow]
 
 CLIP = VIDEOS / "intel_asl_thanks.mkv"
-
-
-def _frames(path: Path, indices: tuple[int, ...]) -> list[bytes]:
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    out, i = [], 0
-    while len(out) < len(indices):
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if i in indices:
-            ok, buf = cv2.imencode(".jpg", frame)
-            out.append(buf.tobytes())
-        i += 1
-    cap.release()
-    return out
-
-
-def _shot(page: Any, shots: Path, name: str) -> None:
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
 class Api:
@@ -81,7 +59,7 @@ def ended_deployment(server: Server) -> dict[str, Any]:
         pytest.skip(f"test clip not found: {CLIP}")
     sup, op = Api(server, "supervisor"), Api(server, "operator")
     assert sup.post("/api/watchlists", json={"name": "standing"}).status_code == 201
-    f1, f2 = _frames(CLIP, (0, 40))
+    f1, f2 = frames_of(CLIP, (0, 40))
     r = sup.post("/api/watchlists/standing/entries", data={"person_id": "asl_signer", "category": "wanted"},
                  files=[("files", ("a.jpg", f1, "image/jpeg")), ("files", ("b.jpg", f2, "image/jpeg"))])
     assert r.status_code == 200 and r.json()["accepted_images"] == 2, r.text
@@ -168,7 +146,7 @@ def test_transparency_page_and_feed(server: Server, browser: Any, shots: Path,
     assert "Secret Street" not in page.content()
     assert page.locator("img").count() == 0 and not images
     assert not violations, violations
-    _shot(page, shots, "transparency")
+    shot(page, shots, "transparency")
     ctx.close()
 
 
@@ -184,7 +162,7 @@ def _files_holding(root: Path, needles: list[bytes]) -> list[str]:
 def test_check_page(server: Server, browser: Any, shots: Path, tmp_path: Path,
                     ended_deployment: dict[str, Any]) -> None:
     """OIFR in the console: a matching face is named with its score; a stranger's photo leaves no trace."""
-    (match,) = _frames(CLIP, (20,))
+    (match,) = frames_of(CLIP, (20,))
     stranger = (TEST_DATA / "faces" / "Al_Gore" / "Al_Gore_0001.jpg").read_bytes()
     (tmp_path / "probe-match-7f3a.jpg").write_bytes(match)
     (tmp_path / "stranger-probe-91c2.jpg").write_bytes(stranger)
@@ -209,7 +187,7 @@ def test_check_page(server: Server, browser: Any, shots: Path, tmp_path: Path,
     row = page.locator("#check-table tbody tr.match").inner_text()
     assert "asl_signer" in row and "score 0." in row, row
     page.wait_for_function("document.getElementById('check-canvas').dataset.drawn === '1'")
-    _shot(page, shots, "check")
+    shot(page, shots, "check")
     assert not violations, violations
     ctx.close()
     # nothing about either probe was written: not its bytes, not its file name (DB, files, server log)
@@ -260,7 +238,7 @@ def test_retro_search_page(server: Server, browser: Any, shots: Path, tmp_path: 
     face = page.locator(".appearance img.face").first
     assert face.evaluate("i => i.naturalWidth") > 0
     assert page.locator(".appearance img.frame").count() == got["n"]
-    _shot(page, shots, "retro")
+    shot(page, shots, "retro")
     # the API agrees, and its images are the matched face (JPEG) only for listed people
     sup = Api(server, "operator")
     jobs = sup.get("/api/retro").json()["data"]
@@ -283,7 +261,7 @@ def test_retro_search_page(server: Server, browser: Any, shots: Path, tmp_path: 
     assert got2["people"] == got["people"]
     # photos: a stranger and the watchlisted person; only the latter appears
     page.select_option("#retro-media", "")
-    (a,) = _frames(CLIP, (20,))
+    (a,) = frames_of(CLIP, (20,))
     (tmp_path / "p1.jpg").write_bytes((TEST_DATA / "faces" / "Al_Gore" / "Al_Gore_0001.jpg").read_bytes())
     (tmp_path / "p2.jpg").write_bytes(a)
     page.set_input_files("#retro-files", [str(tmp_path / "p1.jpg"), str(tmp_path / "p2.jpg")])
@@ -312,7 +290,7 @@ def test_safe_enrolment(server: Server, browser: Any, shots: Path, tmp_path: Pat
     sup = Api(server, "supervisor")
     assert sup.post("/api/watchlists", json={"name": "enrol-test", "description": "first"}).status_code == 201
     base = "/api/watchlists/enrol-test"
-    a1, a2 = _frames(CLIP, (0, 40))
+    a1, a2 = frames_of(CLIP, (0, 40))
     gore = (TEST_DATA / "faces" / "Al_Gore" / "Al_Gore_0001.jpg").read_bytes()
     (tmp_path / "IMG_0001.jpg").write_bytes(a1)
     (tmp_path / "IMG_0002.jpg").write_bytes(gore)
@@ -372,7 +350,7 @@ def test_safe_enrolment(server: Server, browser: Any, shots: Path, tmp_path: Pat
     assert entries["asl_signer"]["reason"] == "concern for welfare, ref 9" and entries["asl_signer"]["images"] == 2
     assert entries["Al_Gore"]["category"] == "wanted on warrant" and entries["Al_Gore"]["reason"] == "warrant 123"
     assert sup.get(f"{base}/entries/asl_signer/consistency").json()["pairs_below"] == []  # same person: no warning
-    _shot(page, shots, "watchlist-enrol")
+    shot(page, shots, "watchlist-enrol")
 
     # 5. edit an entry and the list; delete an entry; delete the list
     row = page.locator("#entry-table tbody tr[data-person='Al_Gore']")
@@ -478,7 +456,7 @@ def test_alert_review_at_scale(server: Server, browser: Any, shots: Path, ended_
     assert ids() == [a["id"] for a in api]
     scores = [a["score"] for a in api]
     assert scores == sorted(scores) and len(api) >= 3
-    _shot(page, shots, "alerts-filtered")
+    shot(page, shots, "alerts-filtered")
     page.fill("#alert-filters input[name=min_score]", "1")
     page.click("#alert-filters button[type=submit]")
     page.wait_for_function("document.querySelector('#alert-table tbody').textContent.includes('No alerts')")
@@ -523,7 +501,7 @@ def test_alert_review_at_scale(server: Server, browser: Any, shots: Path, ended_
     page.wait_for_function("document.getElementById('hold-status').textContent.startsWith('On legal hold')")
     assert "Case 2026/771" in page.inner_text("#hold-list")
     assert Api(server, "supervisor").get(f"/api/alerts/{other['id']}").json()["legal_hold"] is True
-    _shot(page, shots, "alert-review-context")
+    shot(page, shots, "alert-review-context")
     page.click("#hold-list button.release-hold")
     page.wait_for_function("document.getElementById('hold-status').textContent.startsWith('Not held')")
     assert Api(server, "supervisor").get(f"/api/alerts/{other['id']}").json()["legal_hold"] is False
@@ -585,7 +563,7 @@ def test_operations(server: Server, browser: Any, shots: Path, review_deployment
                            "t.querySelector('.detail'))", timeout=60_000)
     detail = bad_tile.locator(".detail").inner_text()
     assert "ops-missing.mkv" in detail or "no such file" in detail, detail
-    _shot(page, shots, "live-ops")
+    shot(page, shots, "live-ops")
     assert not violations, violations
     ctx.close()
     sup.post(f"/api/deployments/{dep}/stop")
@@ -598,7 +576,7 @@ def test_operations(server: Server, browser: Any, shots: Path, review_deployment
     text = page.inner_text("#dep-sources-ended")
     assert "Every source has ended" in text and "cam-north" in text and "cam-south" in text
     assert page.inner_text("#dep-state") == "live"
-    _shot(page, shots, "deployment-sources-ended")
+    shot(page, shots, "deployment-sources-ended")
     # an ended deployment does not show the notice
     page.goto(f"{server.url}/deployments/{dep}")
     page.wait_for_selector("#dep-state.ended")

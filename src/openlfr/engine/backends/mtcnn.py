@@ -54,6 +54,7 @@ import cv2
 import numpy as np
 
 from openlfr.engine.backends.litert_common import quiet_banner
+from openlfr.engine.backends.onnx_common import nms
 from openlfr.engine.registry import register
 from openlfr.errors import ConfigError, InputError, ModelError
 from openlfr.types import FaceBatch, Image
@@ -178,27 +179,6 @@ def pyramid_scales(width: int, height: int, min_face_px: float) -> list[float]:
         out.append(12.0 / s)
         s /= FACTOR
     return out
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "union") -> np.ndarray:
-    """Greedy NMS; ``mode`` "union" (IoU) or "min" (intersection over the smaller box). Kept indices,
-    best score first."""
-    if len(boxes) == 0:
-        return np.zeros((0,), np.int64)
-    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    order = np.argsort(-scores, kind="stable")
-    keep: list[int] = []
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        w = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
-        h = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
-        inter = w * h
-        den = np.minimum(areas[i], areas[rest]) if mode == "min" else areas[i] + areas[rest] - inter
-        order = rest[inter / np.maximum(den, 1e-9) <= threshold]
-    return np.asarray(keep, np.int64)
 
 
 def calibrate(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:

@@ -108,8 +108,10 @@ def with_dynamic_hw(path: Path) -> bytes | None:
     return bytes(m.SerializeToString())
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int | None = None) -> np.ndarray:
-    """Greedy non-maximum suppression; returns kept indices, best score first."""
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int | None = None,
+        mode: str = "union") -> np.ndarray:
+    """Greedy non-maximum suppression; returns kept indices, best score first. ``mode`` "union"
+    (intersection over union) or "min" (intersection over the smaller box, MTCNN's last stage)."""
     if len(boxes) == 0:
         return np.zeros((0,), np.int64)
     x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
@@ -125,8 +127,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int 
         w = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
         h = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
         inter = w * h
-        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
-        order = rest[iou <= iou_threshold]
+        den = np.minimum(areas[i], areas[rest]) if mode == "min" else areas[i] + areas[rest] - inter
+        order = rest[inter / np.maximum(den, 1e-9) <= iou_threshold]
     return np.asarray(keep, dtype=np.int64)
 
 
