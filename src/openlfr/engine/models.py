@@ -90,6 +90,9 @@ EMBEDDER_SPECS: dict[str, EmbedderSpec] = {
                      description="InsightFace w600k_mbf (buffalo_sc): RGB, (x-127.5)/127.5, NCHW, 512-d"),
         EmbedderSpec("sface-128", 128, "RGB", 0.0, 1.0, "NCHW",
                      description="OpenCV SFace 2021dec: RGB, raw 0..255, NCHW, 128-d"),
+        EmbedderSpec("frfeature-512", 512, "RGB", 127.0, 128.0, "NCHW",
+                     description="fr_feature.onnx (npm faceplugin-face-recognition-js 0.0.1, vendored): RGB, "
+                                 "(x-127)/128, NCHW, batch 1, 512-d"),
     )
 }
 
