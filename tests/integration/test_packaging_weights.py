@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from openlfr.engine.backends import faceplugin
 from openlfr.engine.backends import mobilefacenet as mfn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,5 +33,14 @@ def test_wheel_contains_vendored_models(tmp_path: Path) -> None:
         for doc in ("LICENSE.md", "PROVENANCE.md", "package.json"):
             assert prefix + doc in names
         assert b"MIT" in zf.read(prefix + "package.json")
+        fp = "openlfr/engine/weights/faceplugin_face_recognition_js/"
+        for name, sha in faceplugin.SHA256.items():
+            assert fp + name in names, name
+            assert hashlib.sha256(zf.read(fp + name)).hexdigest() == sha
+        for doc in ("LICENSE", "PROVENANCE.md", "package.json"):
+            assert fp + doc in names
+        assert b'"license": "MIT"' in zf.read(fp + "package.json")
+        assert b"MIT License" in zf.read(fp + "LICENSE")
+        assert b"not stated by the authors" in zf.read(fp + "PROVENANCE.md")
         cals = [n for n in names if n.startswith("openlfr/eval/calibrations/") and n.endswith(".json")]
         assert any(Path(n).name.startswith("fused_") for n in cals), cals

@@ -95,10 +95,15 @@ def _embed(paths: list[Path], pipe: EvalPipeline, workers: int, no_cache: bool, 
         return embed_images(paths, pipe, workers=workers, use_cache=not no_cache, progress=cb)
 
 
-def _dataset(images: Path) -> Dataset:
+HalfOpt = Annotated[str | None, typer.Option(
+    "--half", help="Use one half of the identities only: A or B (a fixed split by a hash of the folder name; "
+                   "choose on one, report on the other).", show_default=False)]
+
+
+def _dataset(images: Path, half: str | None = None) -> Dataset:
     from openlfr.eval.protocols import load_dataset
 
-    return load_dataset(images)
+    return load_dataset(images, half=half.upper() if half else None)
 
 
 def _fmt(x: float | None, pct: bool = False, digits: int = 4) -> str:
@@ -189,6 +194,7 @@ def identify_cmd(
     detector_option: DetectorOptionOpt = None, embedder_option: EmbedderOptionOpt = None,
     landmarks: LandmarksOpt = None, padding: PaddingOpt = None, fallback: FallbackOpt = "box",
     redetect: RedetectOpt = None, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    half: HalfOpt = None,
 ) -> None:
     """Open-set 1:N identification: FNIR at FPIR 1e-2, 1e-3, 1e-4, rank-1, DET curve."""
     from openlfr.eval.metrics import det_curve
@@ -196,7 +202,7 @@ def identify_cmd(
 
     pipe = _pipeline(detector, embedder, upsample, jitter, detector_model, embedder_model, detector_option,
                      embedder_option, landmarks, padding, fallback, redetect)
-    ds = _dataset(images)
+    ds = _dataset(images, half)
     table = _embed(ds.paths, pipe, workers, no_cache, json_out)
     thr = threshold if threshold is not None else _default_threshold_or_none(table.models["family"])
     res, _ = identify(table, ds, enrol_per_identity, watchlist_size, seed, thr)
@@ -287,16 +293,24 @@ def calibrate_cmd(
     detector_option: DetectorOptionOpt = None, embedder_option: EmbedderOptionOpt = None,
     landmarks: LandmarksOpt = None, padding: PaddingOpt = None, fallback: FallbackOpt = "box",
     redetect: RedetectOpt = None, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    half: HalfOpt = None,
+    exclusions: Annotated[Path | None, typer.Option(
+        "--exclusions", help="Known label errors to leave out (JSON; default: the LFW list shipped with "
+                             "OpenLFR, eval/data/lfw_label_errors.json).", show_default=False)] = None,
+    no_exclusions: Annotated[bool, typer.Option(
+        "--no-exclusions", help="Count every cross-identity pair as an impostor pair, label errors too.")] = False,
 ) -> None:
     """Save a calibration (score -> FMR per comparison, with sample sizes) for the embedder, so that
     `--fpir` can be used instead of a raw threshold (FPIR ~= N * FMR)."""
     from openlfr.eval.calibration import calibrate, save_calibration
+    from openlfr.eval.exclusions import load_exclusions
 
     pipe = _pipeline(detector, embedder, upsample, jitter, detector_model, embedder_model, detector_option,
                      embedder_option, landmarks, padding, fallback, redetect)
-    ds = _dataset(images)
+    ds = _dataset(images, half)
+    excl = None if no_exclusions else load_exclusions(exclusions)
     table = _embed(ds.paths, pipe, workers, no_cache, json_out)
-    cal = calibrate(table, ds)
+    cal = calibrate(table, ds, exclusions=excl)
     path = save_calibration(cal, path=out_path)
     out = {"path": str(path), **cal.summary()}
     if json_out:

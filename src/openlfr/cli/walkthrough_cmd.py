@@ -31,15 +31,24 @@ def walkthrough(
     detector_model: Annotated[Path | None, typer.Option(help="Detector model file (ONNX backends).")] = None,
     embedder: Annotated[str | None, typer.Option(help="Embedder type (default: settings).")] = None,
     embedder_model: Annotated[Path | None, typer.Option(help="Embedder model file (ONNX backends).")] = None,
+    fillers: Annotated[int, typer.Option(
+        help="Scale benchmark: also enrol this many other identities from the photo folder (none of the walk's "
+             "people), so the walk is searched against a list of realistic size; -1: every one available.")] = 0,
+    filler_images: Annotated[Path | None, typer.Option(
+        help="Photo folder the fillers come from (default: the folder the walk was made from, in the truth).")] = None,
+    filler_photos: Annotated[int | None, typer.Option(
+        help="Photos enrolled per filler (default: as many as per watchlisted person in the walk).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the filler draw.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
     """Measure per pass TPIR, FPIR, precision and alert latency on a walk-through video."""
     from openlfr.cli.live_cmd import _live_config
-    from openlfr.engine.imageio import IMAGE_SUFFIXES, load_image
+    from openlfr.engine.imageio import IMAGE_SUFFIXES
     from openlfr.engine.live import index_in_memory
     from openlfr.engine.pipeline import EngineConfig
-    from openlfr.eval.walkthrough import evaluate, load_truth
+    from openlfr.errors import InputError
+    from openlfr.eval.walkthrough import draw_fillers, evaluate, load_truth
     from openlfr.services.check import op_fields, resolve_operating_point
     from openlfr.services.context import AppContext, engine_config_from_settings
     from openlfr.services.watchlists import load_index
@@ -56,11 +65,24 @@ def walkthrough(
                                                      embedder_options=emb_opts, gate=base.gate))
     truth_d = load_truth(truth)
     wl_path = Path(watchlist)
+    filler_info: dict[str, Any] | None = None
     if wl_path.is_dir():
-        people = {d.name: [load_image(f) for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
-                  for d in sorted(wl_path.iterdir()) if d.is_dir()}
-        index, _rejected = index_in_memory(ctx.engine, people)
+        people: dict[str, list[Path]] = {
+            d.name: [f for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+            for d in sorted(wl_path.iterdir()) if d.is_dir()}
+        if fillers:
+            folder = filler_images or Path(str(truth_d.get("images", "")))
+            extra = draw_fillers(folder, truth_d, fillers, filler_photos or int(truth_d.get("enrol_images", 1)),
+                                 seed)
+            filler_info = {"fillers": len(extra), "filler_images": str(folder),
+                           "filler_photos": filler_photos or int(truth_d.get("enrol_images", 1)), "seed": seed}
+            people.update(extra)
+        index, rejected = index_in_memory(ctx.engine, people)
+        if filler_info is not None:
+            filler_info["enrol_rejected_photos"] = sum(len(v) for v in rejected.values())
     else:
+        if fillers:
+            raise InputError("--fillers needs --watchlist to be a folder of photos", code="bad_option")
         index, _meta = load_index(ctx, watchlist)
     # The same operating point a deployment gets: target FPIR (default 1e-4) at this list's size.
     op = resolve_operating_point(ctx, threshold, fpir, index.size)
@@ -71,6 +93,8 @@ def walkthrough(
     result.update(op_fields(op))
     result["video"] = str(video)
     result["watchlist"] = watchlist
+    if filler_info is not None:
+        result["scale"] = filler_info
     if out is not None:
         out.write_text(json.dumps(result, indent=1))
     if json_out:

@@ -45,7 +45,8 @@ def list_(json_out: JsonOpt = False) -> None:
     if not rows:
         typer.echo("no watchlists")
     for r in rows:
-        typer.echo(f"{r['name']}\t{r['entries']} people\t{r['images']} images\t{r['embedder'] or '-'}")
+        stale = "\t(from another model: run `openlfr watchlist reembed`)" if r["embedder_current"] is False else ""
+        typer.echo(f"{r['name']}\t{r['entries']} people\t{r['images']} images\t{r['embedder'] or '-'}{stale}")
 
 
 @wl_app.command("show")
@@ -60,6 +61,33 @@ def show(name: str, json_out: JsonOpt = False) -> None:
     typer.echo(f"{info['name']}: {len(info['entries'])} people, model {info['embedder'] or '-'}")
     for e in info["entries"]:
         typer.echo(f"  {e['person_id']}\t{e['name']}\t{e['images']} image(s)\t{e['category']}")
+
+
+@wl_app.command("reembed")
+def reembed(name: Annotated[str | None, typer.Argument(help="Watchlist to re-embed.", show_default=False)] = None,
+            all_: Annotated[bool, typer.Option("--all", help="Every watchlist whose vectors are from another "
+                                                            "model.")] = False,
+            json_out: JsonOpt = False) -> None:
+    """Re-embed a watchlist's stored photos with the current model (after a model change); refused while
+    a deployment of the list is live."""
+    from openlfr.errors import InputError
+    from openlfr.services import watchlists
+
+    if (name is None) == (not all_):
+        raise InputError("give a watchlist name or --all (not both)", code="bad_option")
+    ctx = _ctx()
+    names = [name] if name else [r["name"] for r in watchlists.list_all(ctx) if r["embedder_current"] is False]
+    results = [watchlists.reembed(ctx, n, ctx.settings.actor) for n in names]
+    if json_out:
+        emit_json({"data": results, "count": len(results)})
+        return
+    if not results:
+        typer.echo("every watchlist's vectors are from the current model")
+    for r in results:
+        typer.echo(f"{r['watchlist']}: {r['embedded']} of {r['images']} photos re-embedded with {r['to_model']} "
+                   f"(was {r['from_model'] or '-'}); {r['without_face']} without a usable face")
+        for rej in r["rejected"]:
+            typer.echo(f"  {rej['person_id']} (photo {rej['image_id']}): {rej['reason']}")
 
 
 @wl_app.command("delete")

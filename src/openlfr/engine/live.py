@@ -21,10 +21,11 @@ import hashlib
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -54,7 +55,12 @@ class LiveConfig(BaseModel):
                           "it are not detected.")
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     shots: ShotPolicy = Field(default_factory=ShotPolicy)
-    fusion: str = Field("max", description="Fusion rule over a track's shots (engine.track.FUSION_RULES).")
+    decision: Literal["track", "shot"] = Field(
+        "track", description="'track': one search per track, on the mean of its best shots' embeddings, so the "
+                             "false-alert rate per face seen is the calibrated one (engine.track); 'shot': "
+                             "search every shot and fuse the scores (up to max_attempts chances per track).")
+    fusion: str = Field("max", description="Fusion rule over a track's shots (engine.track.FUSION_RULES; "
+                                           "decision 'shot' only).")
     top_k: int = Field(10, ge=1, le=1000, description="Candidates kept per shot for fusion.")
     jpeg_quality: int = Field(90, ge=30, le=100)
     alert_frame: bool = Field(True, description="Attach the (redacted) frame to alerts.")
@@ -261,7 +267,8 @@ class LiveAnalyser:
         tracks = [self.tracker.tracks[int(i)] for i in faces.track_id]
         # Only faces whose track may still take a shot are aligned and measured (the main saving).
         may = [j for j, tr in enumerate(tracks)
-               if tr.attempts < policy.max_attempts and (tr.attempts == 0 or t - tr.last_attempt_t >= policy.min_gap_s)]
+               if not tr.decided and tr.attempts < policy.max_attempts
+               and (tr.attempts == 0 or t - tr.last_attempt_t >= policy.min_gap_s)]
         if not may:
             return
         sub = faces.select(np.array(may, np.int64))
@@ -281,7 +288,8 @@ class LiveAnalyser:
             return
         emb = self.engine.embedder.embed(analysis.chips[chosen])
         k_top = min(self.config.top_k, self.index.size)
-        results = self.index.search(emb, top_k=k_top, threshold=0.0)
+        per_track = self.config.decision == "track"
+        results = [] if per_track else self.index.search(emb, top_k=k_top, threshold=0.0)
         seen_ids = {int(i) for i in faces.track_id}
         for n, k in enumerate(chosen):
             j = may[k]
@@ -297,13 +305,24 @@ class LiveAnalyser:
                 if merged is not None:
                     tr = merged
                     faces.track_id[j] = tr.track_id
-            matches = results[n]
-            scores = {m.entry_id: m.score for m in matches}
-            floor = 0.0 if len(matches) >= self.index.size else (min(scores.values()) if scores else 0.0)
-            tr.shots.append(Shot(t=t, quality=float(q[k]), embedding=e.copy(), scores=scores, floor=floor))
-            tr.last_attempt_t = t
-            tr.best_attempt_quality = max(tr.best_attempt_quality, float(q[k]))
-            fused = tr.fused(self.fusion)
+            if per_track:
+                tr.shots.append(Shot(t=t, quality=float(q[k]), embedding=e.copy()))
+                tr.last_attempt_t = t
+                tr.best_attempt_quality = max(tr.best_attempt_quality, float(q[k]))
+                if not tr.due(t, policy):
+                    continue
+                tr.decided = True
+                res.counters["track_decisions"] += 1
+                fused = {m.entry_id: m.score for m in
+                         self.index.search(tr.template()[None, :], top_k=k_top, threshold=0.0)[0]}
+            else:
+                matches = results[n]
+                scores = {m.entry_id: m.score for m in matches}
+                floor = 0.0 if len(matches) >= self.index.size else (min(scores.values()) if scores else 0.0)
+                tr.shots.append(Shot(t=t, quality=float(q[k]), embedding=e.copy(), scores=scores, floor=floor))
+                tr.last_attempt_t = t
+                tr.best_attempt_quality = max(tr.best_attempt_quality, float(q[k]))
+                fused = tr.fused(self.fusion)
             for eid, s in fused.items():
                 tr.best_fused[eid] = max(tr.best_fused.get(eid, 0.0), s)
             ready = [(s, eid) for eid, s in fused.items() if s >= self.threshold and eid not in tr.alerted]
@@ -373,10 +392,12 @@ def alert_id_for(namespace: str, track_id: int, entry_id: int) -> str:
     return hashlib.sha256(f"{namespace}|{track_id}|{entry_id}".encode()).hexdigest()[:32]
 
 
-def index_in_memory(engine: FaceEngine, people: dict[str, list[Image]],
+def index_in_memory(engine: FaceEngine, people: Mapping[str, Sequence[Image | Path]],
                     names: dict[str, str] | None = None) -> tuple[WatchlistIndex, dict[str, list[str]]]:
     """A watchlist index built in memory from photos (evaluation, tests): one entry per person,
-    one vector per accepted photo (the main face, gate passed). Returns (index, rejections)."""
+    one vector per accepted photo (the main face, gate passed). A photo given as a path is read when
+    its turn comes, so a large list does not hold every photo in memory. Returns (index, rejections)."""
+    from openlfr.engine.imageio import load_image
     from openlfr.engine.matcher import WatchlistEntryRef
     from openlfr.engine.pipeline import pick_main_face
 
@@ -386,7 +407,8 @@ def index_in_memory(engine: FaceEngine, people: dict[str, list[Image]],
     rejected: dict[str, list[str]] = {}
     for person_id in sorted(people):
         got = 0
-        for image in people[person_id]:
+        for photo in people[person_id]:
+            image = load_image(photo) if isinstance(photo, Path) else photo
             a = engine.analyse(image, embed="none")
             idx, why = pick_main_face(a.faces)
             if idx is None:

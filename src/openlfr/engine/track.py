@@ -26,9 +26,17 @@ has no attempt yet, (b) it beats the best attempted shot score by ``improve_rati
 least ``min_gap_s`` apart and capped at ``max_attempts`` per track (Frigate's idea: a person who
 stays in view is not re-embedded on every frame).
 
-**Fusion.** A track's decision uses the scores of all its attempted shots against each watchlist
-entry, combined by a fusion rule (:data:`FUSION_RULES`), re-evaluated after every attempt; an
-entry whose fused score reaches the threshold raises an alert once per track.
+**One decision per track** (``LiveConfig.decision = "track"``, the default). A track that is searched
+after each of up to 8 shots has up to 8 chances of a false alert, so its false-alert rate per face
+seen would be up to 8 times the calibrated per-search FPIR. Instead the shots' embeddings are kept
+(memory only) and the track is searched *once*, on their quality-weighted mean (:meth:`Track.template`),
+when it has ``decide_after`` shots or ``decide_within_s`` after its first shot, whichever comes first;
+no shot is taken after that. The per-track FPIR is then the calibrated per-search one.
+
+**Fusion** (``decision = "shot"``, the earlier behaviour). A track's decision uses the scores of all
+its attempted shots against each watchlist entry, combined by a fusion rule (:data:`FUSION_RULES`),
+re-evaluated after every attempt; an entry whose fused score reaches the threshold raises an alert
+once per track.
 """
 
 from __future__ import annotations
@@ -81,6 +89,11 @@ class ShotPolicy(BaseModel):
                                  description="A shot this much better than the best attempted one is tried.")
     refresh_s: float = Field(0.6, ge=0.0, le=60.0,
                              description="After this long since the last attempt, a passing shot is tried.")
+    decide_after: int = Field(3, ge=1, le=50, description=(
+        "One decision per track (LiveConfig.decision 'track'): the track is searched once, on the "
+        "quality-weighted mean of its shots' embeddings, when it has this many shots ..."))
+    decide_within_s: float = Field(1.0, ge=0.0, le=60.0, description=(
+        "... or at its first shot this long after its first shot, whichever comes first."))
 
 
 def shot_score(quality: FloatArray) -> FloatArray:
@@ -200,6 +213,8 @@ class Track:
     """entry_id -> fused score at alert time."""
     best_fused: dict[int, float] = field(default_factory=dict)
     counted: bool = False
+    decided: bool = False
+    """One decision per track: set once its template was searched (no more shots after that)."""
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -225,6 +240,22 @@ class Track:
         if not self.shots:
             return np.zeros((0, 0), np.float32)
         return np.stack([s.embedding for s in self.shots])
+
+    def template(self) -> FloatArray:
+        """The track's one probe: the quality-weighted mean of its shots' unit embeddings (weights
+        floored at 0.05, as in :func:`fuse_quality`), L2-normalised."""
+        e = self.embeddings()
+        w = np.maximum(np.array([s.quality for s in self.shots], np.float32), 0.05)
+        v = (w[:, None] * e).sum(axis=0)
+        n = float(np.linalg.norm(v))
+        out: FloatArray = (v / n if n > 0 else v).astype(np.float32)
+        return out
+
+    def due(self, t: float, policy: ShotPolicy) -> bool:
+        """Whether the track's one decision is due at time ``t`` (it has shots, none decided yet)."""
+        if self.decided or not self.shots:
+            return False
+        return self.attempts >= policy.decide_after or t - self.shots[0].t >= policy.decide_within_s
 
     def fused(self, rule: FusionRule) -> dict[int, float]:
         """Fused score per entry over the attempted shots (entries any shot returned)."""

@@ -45,6 +45,7 @@ from openlfr.eval.intervals import clopper_pearson
 if TYPE_CHECKING:
     from openlfr.engine.protocols import Embedder
     from openlfr.eval.compute import EmbeddingTable
+    from openlfr.eval.exclusions import Exclusions
     from openlfr.eval.protocols import Dataset
     from openlfr.settings import Settings
 
@@ -246,16 +247,25 @@ def _counts_ge(idx: npt.NDArray[np.int64], n_bins: int) -> I64:
     return np.cumsum(c[::-1])[::-1].astype(np.int64)
 
 
-def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024) -> Calibration:
+def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024,
+              exclusions: Exclusions | None = None) -> Calibration:
     """Count impostor and genuine comparisons over all pairs of acquired images, and the
-    identification outcomes (K = 1, all eligible identities) per grid threshold."""
+    identification outcomes (K = 1, all eligible identities) per grid threshold. ``exclusions``
+    (known label errors, :mod:`openlfr.eval.exclusions`) are left out: identities that are one person
+    are merged, mislabeled images dropped, pairs of one photo under two names skipped."""
     from openlfr.eval.protocols import build_gallery, gallery_scores
 
     g = grid()
     nb = len(g)
-    ok = np.flatnonzero(table.acquired)
-    labels = np.array(dataset.labels)[ok]
-    lab_codes = np.unique(labels, return_inverse=True)[1]
+    acquired = table.acquired.copy()
+    all_codes = np.unique(np.array(dataset.labels), return_inverse=True)[1]
+    skip_pairs: list[tuple[int, int]] = []
+    used: dict[str, int] = {}
+    if exclusions is not None and not exclusions.empty:
+        all_codes, keep, skip_pairs, used = exclusions.apply(table.paths, dataset.labels, dataset.root)
+        acquired &= keep
+    ok = np.flatnonzero(acquired)
+    lab_codes = all_codes[ok]
     emb = table.embedding[ok]
     imp_hist = np.zeros(nb, np.int64)
     gen_hist = np.zeros(nb, np.int64)
@@ -270,6 +280,10 @@ def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024) -> Cal
         bins = np.minimum(np.floor(score / GRID_STEP + _BIN_TOL).astype(np.int64), nb - 1)
         imp_hist += np.bincount(bins[iu & ~same], minlength=nb)[:nb]
         gen_hist += np.bincount(bins[iu & same], minlength=nb)[:nb]
+    for a, b in skip_pairs:  # one photo under two names: not an impostor comparison
+        if acquired[a] and acquired[b] and all_codes[a] != all_codes[b]:
+            sc = float(np.clip((1.0 + table.embedding[a] @ table.embedding[b]) / 2.0, 0.0, 1.0))
+            imp_hist[min(int(np.floor(sc / GRID_STEP + _BIN_TOL)), nb - 1)] -= 1
     impostor_ge = np.cumsum(imp_hist[::-1])[::-1].astype(np.int64)
     genuine_ge = np.cumsum(gen_hist[::-1])[::-1].astype(np.int64)
     genuine_n = int(gen_hist.sum())
@@ -277,6 +291,7 @@ def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024) -> Cal
 
     gal = build_gallery(dataset, 1)
     sc = gallery_scores(table, gal)
+    sc[~acquired[gal.search_rows]] = -np.inf
     o = M.search_outcomes(sc, gal.mate, len(gal.identities))
 
     def ge_counts(x: npt.NDArray[np.float64]) -> list[int]:
@@ -293,5 +308,7 @@ def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024) -> Cal
     src = {"images": str(dataset.root), "n_images": len(table.paths), "acquired": int(n),
            "identities": len(dataset.identities), "models": table.models,
            "pipeline": json.loads(table.model_key)}
+    if exclusions is not None and not exclusions.empty:
+        src["exclusions"] = {**exclusions.to_dict(), "applied": used}
     return Calibration(fam, emb_id, g, int(imp_hist.sum()), impostor_ge, genuine_n, genuine_lt, ident, src,
                        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))

@@ -5,6 +5,7 @@ Data layout (LFW's): ``<images>/<identity>/<identity>_<NNNN>.<ext>``, one subjec
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,15 +52,26 @@ class Dataset:
         return sum(len(v) for v in self.identities.values())
 
 
-def load_dataset(root: Path, identities: Sequence[str] | None = None) -> Dataset:
-    """Read ``<root>/<identity>/*.<image>``; ``identities`` restricts to those folders."""
+def identity_half(name: str) -> str:
+    """``"A"`` or ``"B"``: a fixed split of identities by the first byte of the sha256 of the folder
+    name (even: A). Choices (fusion weights, thresholds) are made on one half and reported on the other."""
+    return "A" if hashlib.sha256(name.encode("utf-8")).digest()[0] % 2 == 0 else "B"
+
+
+def load_dataset(root: Path, identities: Sequence[str] | None = None, half: str | None = None) -> Dataset:
+    """Read ``<root>/<identity>/*.<image>``; ``identities`` restricts to those folders, ``half``
+    (``"A"``/``"B"``, :func:`identity_half`) to one half of them."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: not a directory of identity folders", code="bad_dataset")
+    if half is not None and half not in ("A", "B"):
+        raise InputError(f"half must be A or B, got {half!r}", code="bad_option")
     wanted = set(identities) if identities is not None else None
     out: dict[str, list[Path]] = {}
     for d in sorted(root.iterdir()):
         if not d.is_dir() or (wanted is not None and d.name not in wanted):
+            continue
+        if half is not None and identity_half(d.name) != half:
             continue
         imgs = sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if imgs:

@@ -39,6 +39,35 @@ def load_truth(path: Path) -> dict[str, Any]:
     return truth
 
 
+def draw_fillers(images: Path, truth: dict[str, Any], count: int, photos: int, seed: int = 0
+                 ) -> dict[str, list[Path]]:
+    """Other identities to enrol beside a walk's watchlist (the scale benchmark): ``count`` identities
+    (-1: all) drawn with ``seed`` from ``images`` (one folder per identity), none of them a person in the
+    walk (listed or stranger), each with its first ``photos`` photos (fewer when it has fewer)."""
+    from openlfr.engine.imageio import IMAGE_SUFFIXES
+
+    if not images.is_dir():
+        raise InputError(f"filler photo folder {images} not found (pass --filler-images)", code="bad_option")
+    if photos < 1:
+        raise InputError("--filler-photos must be at least 1", code="bad_option")
+    in_walk = {p["person_id"] for p in truth["passes"]} | set(truth.get("identities", []))
+    pool: dict[str, list[Path]] = {}
+    for d in sorted(images.iterdir()):
+        if d.is_dir() and d.name not in in_walk:
+            files = [f for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES][:photos]
+            if files:
+                pool[d.name] = files
+    if count == -1:
+        count = len(pool)
+    if not 0 < count <= len(pool):
+        raise InputError(f"--fillers must be 1..{len(pool)} (identities in {images} outside the walk) or -1, "
+                         f"got {count}", code="bad_option")
+    rng = np.random.default_rng(seed)
+    names = sorted(pool)
+    chosen = sorted(rng.choice(len(names), size=count, replace=False).tolist())
+    return {names[i]: pool[names[i]] for i in chosen}
+
+
 def _rate(k: int, n: int) -> dict[str, Any]:
     if n == 0:
         return {"rate": None, "k": 0, "n": 0, "ci": None, "reason": "no such passes"}

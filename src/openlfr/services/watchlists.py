@@ -109,7 +109,9 @@ def list_all(ctx: AppContext) -> list[dict[str, Any]]:
         for wl in s.scalars(select(Watchlist).order_by(Watchlist.name)):
             entries, images = _counts(s, wl.id)
             out.append({"id": wl.id, "name": wl.name, "description": wl.description, "entries": entries,
-                        "images": images, "embedder": wl.embedder_family, "deployment_id": wl.deployment_id,
+                        "images": images, "embedder": wl.embedder_family,
+                        "embedder_current": embeddings_current(ctx, wl.embedder_family),
+                        "deployment_id": wl.deployment_id,
                         "created_by": wl.created_by, "created_at": wl.created_at.isoformat()})
         return out
 
@@ -127,6 +129,7 @@ def show(ctx: AppContext, name: str) -> dict[str, Any]:
                     "expires_at": e.expires_at.isoformat() if e.expires_at else None, "images": int(n)}
                    for e, n in rows]
         return {"id": wl.id, "name": wl.name, "description": wl.description, "embedder": wl.embedder_family,
+                "embedder_current": embeddings_current(ctx, wl.embedder_family),
                 "deployment_id": wl.deployment_id, "entries": entries}
 
 
@@ -440,3 +443,71 @@ def entry_image(ctx: AppContext, name: str, entry: int | str, index: int, actor:
         audit.record(s, actor, "watchlist.view_image", "watchlist_entry", e.id,
                      {"watchlist": name, "image_id": img.id, "role": role})
         return data, img.media_type
+
+
+# ---------------------------------------------------------------- model change: re-embed stored photos (issue 17)
+
+
+def embeddings_current(ctx: AppContext, family: str | None) -> bool | None:
+    """Whether a list's vectors are from the current embedder (None: the list has none yet)."""
+    return None if family is None else family == family_of(ctx.engine.embedder)
+
+
+def reembed(ctx: AppContext, name: str, actor: str) -> dict[str, Any]:
+    """Re-embed every stored (encrypted) reference photo of a watchlist with the current embedder.
+
+    The old model's vectors are replaced by the new model's in one transaction, and the list is
+    re-sealed; a photo in which the new pipeline finds no usable face keeps no vector and is reported.
+    Refused while a deployment of the list is live (its running analysers hold the old vectors) and
+    for a list whose integrity check fails (re-embedding never launders a tampered list). Audited."""
+    from openlfr.storage.models_gov import Deployment
+
+    engine = ctx.engine
+    family = family_of(engine.embedder)
+    with ctx.db.session() as s:
+        wl = _get(s, name)
+        if wl.deployment_id is not None:
+            dep = s.get(Deployment, wl.deployment_id)
+            if dep is not None and dep.state == "live":
+                raise ConflictError(f"watchlist {name!r} is in use by live deployment {dep.id}; end or stop it "
+                                    "before re-embedding", code="deployment_live")
+        integrity.check(s, ctx.cipher, wl)
+        old_family = wl.embedder_family
+        images = list(s.scalars(select(ReferenceImage).join(WatchlistEntry)
+                                .where(WatchlistEntry.watchlist_id == wl.id).order_by(ReferenceImage.id)))
+        done = 0
+        rejected: list[dict[str, Any]] = []
+        for img in images:
+            data = unseal(ctx.cipher, img)
+            try:
+                image, scale = decode_image_scaled(data, name=f"image {img.id}",
+                                                   max_pixels=ctx.settings.max_image_pixels)
+            except InputError as exc:
+                rejected.append({"person_id": img.entry.person_id, "image_id": img.id, "reason": exc.message})
+                continue
+            analysis = engine.analyse(image, embed="none")
+            idx, why = pick_main_face(analysis.faces)
+            if idx is not None and not analysis.gate.passed[idx]:
+                idx, why = None, "failed quality gate: " + "; ".join(analysis.gate.reasons[idx])
+            for old in list(img.embeddings):
+                img.embeddings.remove(old)
+            if idx is None:
+                rejected.append({"person_id": img.entry.person_id, "image_id": img.id, "reason": why or "no face"})
+                continue
+            vec = engine.embedder.embed(analysis.chips[idx: idx + 1])[0].astype("<f4")
+            img.box = dict(zip(("x1", "y1", "x2", "y2"), (float(v) * scale for v in analysis.faces.xyxy[idx]),
+                               strict=True))
+            img.quality = dict(analysis.faces.quality_dict(idx))
+            emb = ReferenceEmbedding(model_family=family, model_id=engine.embedder.model_id, dim=int(vec.shape[0]),
+                                     vector_enc=b"", content_sha256=integrity.content_hash(vec.tobytes()))
+            img.embeddings.append(emb)
+            seal(s, ctx.cipher, emb, vec.tobytes())
+            done += 1
+        s.flush()
+        wl.embedder_family = family if done else None
+        integrity.reseal(s, ctx.cipher, wl)
+        summary = {"watchlist": name, "from_model": old_family, "to_model": family, "images": len(images),
+                   "embedded": done, "without_face": len(rejected)}
+        audit.record(s, actor, "watchlist.reembed", "watchlist", wl.id, summary)
+    ctx.db.checkpoint()
+    return {**summary, "rejected": rejected}
