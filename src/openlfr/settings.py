@@ -37,12 +37,15 @@ class Settings(BaseSettings):
                     "Overrides the key file; never stored in the database.")
     key_file: Path | None = Field(default=None,
                                   description="Key file path; default <data_dir>/keys/openlfr.key (0600).")
-    detector: str = Field(default="dlib-hog", description="Detector type from the backend registry.")
-    embedder: str = Field(default="fused",
-                          description="Embedder type from the backend registry. The default fuses dlib's ResNet "
-                                      "descriptor (on onnxruntime) with MobileFaceNet-192 (on LiteRT, shipped "
-                                      "in the package); dlib-resnet-onnx and mobilefacenet-192 run one model "
-                                      "alone.")
+    detector: str = Field(default="mtcnn", description="Detector type from the backend registry. The default, "
+                                                         "MTCNN (shipped in the package, on LiteRT), gives the 5 "
+                                                         "landmarks the ArcFace chip needs; dlib-hog is the old "
+                                                         "default.")
+    embedder: str = Field(default="frfeature-512",
+                          description="Embedder type from the backend registry. The default is fr_feature, 512-d, "
+                                      "on onnxruntime (shipped in the package); fused-arcface adds MobileFaceNet-192 "
+                                      "on the same chip, fused (dlib ResNet + MobileFaceNet-192) is the old "
+                                      "default.")
     hog_upsample: int = Field(default=1, ge=0, le=3, description="HOG detector upsampling steps.")
     detector_model: str | None = Field(
         default=None, description="Detector model file (path) or model-store name (ONNX detectors); "

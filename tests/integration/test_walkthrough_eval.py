@@ -69,3 +69,31 @@ def test_eval_walkthrough_small_scene(cli, lfw_dev: Path, data_dir: Path, tmp_pa
     assert r3["operating_point"]["watchlist_size"] == 3
     assert r3["threshold"] == pytest.approx(r3["operating_point"]["threshold"]) and r3["threshold"] != 0.9
     assert r3["config"]["shots"]["max_attempts"] == 2
+
+
+def test_one_decision_per_track(cli, lfw_dev: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Decision 'track' searches each track once (on the mean of its best shots), so a track has one chance
+    of a false alert, not max_attempts; decision 'shot' searches every shot. At a loose threshold, where
+    the per-shot rule alerts on strangers, the per-track rule raises at most as many alerts, never more
+    than one per track."""
+    video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
+    p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(video), "--truth", str(truth),
+            "--people", "8", "--watchlisted", "4", "--size", "640x360", "--fps", "8", "--seed", "7", "--json")
+    assert p.returncode == 0, p.stderr
+    wl = json.loads(p.stdout)["watchlist_dir"]
+    runs = {}
+    for decision in ("track", "shot"):
+        p = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
+                "--threshold", "0.7", "--decision", decision, "--max-attempts", "8", "--json")
+        assert p.returncode == 0, p.stderr
+        runs[decision] = json.loads(p.stdout)
+    track, shot = runs["track"], runs["shot"]
+    assert track["config"]["decision"] == "track" and shot["config"]["decision"] == "shot"
+    assert 0 < track["searches"] <= track["tracks_with_shots"]
+    assert shot["searches"] > track["searches"]
+    per_track: dict[int, int] = {}
+    for a in track["alert_list"]:
+        per_track[a["track_id"]] = per_track.get(a["track_id"], 0) + 1
+    assert all(n == 1 for n in per_track.values()), per_track
+    assert track["false_alerts"] <= shot["false_alerts"]
+    assert track["tpir"]["k"] >= 3  # the listed people are still found

@@ -122,3 +122,44 @@ def test_packaged_calibration_serves_the_default_embedder(data_dir, which):
     assert k / n * 1000 <= 1e-3
     with pytest.raises(ConfigError):             # 1e-5 / 10,000 = 1e-9: beyond 42M comparisons
         threshold_for_fpir(fam, 1e-5, 10_000)
+
+
+def _scores_ge(cal: Calibration, t: float) -> int:
+    return cal.fmr(t)[0]
+
+
+def test_exclusions_remove_label_errors_from_the_impostor_tail() -> None:
+    """a1/a2 at 0/60 degrees, b1 = b2 at 90, c1 at 180. Pretend c is a1's other spelling, b1 a mislabeled
+    photo, and (a2, b2) one photo under two names: each leaves the impostor counts as stated."""
+    from openlfr.eval.exclusions import Exclusions
+
+    table, ds = table_and_dataset()
+    base = calibrate(table, ds)
+    assert base.impostor_n == 8 and base.genuine_n == 2
+    # same_person (a, c): the 4 cross pairs a-c are no longer impostor pairs, they are genuine
+    merged = calibrate(table, ds, exclusions=Exclusions(same_person=[("a", "c")]))
+    assert merged.impostor_n == 6 and merged.genuine_n == 4
+    # mislabeled b/b_0.jpg: every pair with it goes (3 impostor, 1 genuine)
+    mis = calibrate(table, ds, exclusions=Exclusions(mislabeled=["b/b_0.jpg"]))
+    assert mis.impostor_n == 5 and mis.genuine_n == 1
+    # same photo (a/a_1.jpg, b/b_1.jpg): that one impostor pair (cos 60 deg: score 0.933) goes
+    sp = calibrate(table, ds, exclusions=Exclusions(same_photo=[("a/a_1.jpg", "b/b_1.jpg")]))
+    assert sp.impostor_n == 7
+    assert _scores_ge(base, 0.93) - _scores_ge(sp, 0.93) == 1
+    assert sp.source["exclusions"]["applied"] == {"same_person": 0, "mislabeled": 0, "same_photo": 1}
+    # entries naming folders or files the set does not have are ignored
+    none = calibrate(table, ds, exclusions=Exclusions(same_person=[("x", "y")], mislabeled=["z/z.jpg"]))
+    assert none.impostor_n == base.impostor_n
+
+
+def test_shipped_lfw_exclusions_load_and_say_why() -> None:
+    import json
+
+    from openlfr.eval.exclusions import SHIPPED, load_exclusions
+
+    ex = load_exclusions()
+    assert ex.same_person and ex.mislabeled
+    raw = json.loads(SHIPPED.read_text())
+    for group in ("same_person", "mislabeled", "same_photo"):
+        for e in raw.get(group, []):
+            assert len(e.get("why", "")) > 20, e

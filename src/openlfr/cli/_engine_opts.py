@@ -30,12 +30,12 @@ _DLIB_DETECTORS = frozenset({"dlib-hog", "dlib-mmod"})
 _JITTER_EMBEDDERS = frozenset({"dlib-resnet"})
 
 DetectorOpt = Annotated[str | None, typer.Option(
-    "--detector", help="Detector type: dlib-hog (default), mtcnn, dlib-mmod, blazeface, yunet, scrfd.",
+    "--detector", help="Detector type: mtcnn (default), dlib-hog, dlib-mmod, blazeface, yunet, scrfd.",
     show_default=False)]
 EmbedderOpt = Annotated[str | None, typer.Option(
-    "--embedder", help="Embedder type: fused (default: dlib's ResNet + MobileFaceNet-192), dlib-resnet-onnx "
-                       "(dlib's ResNet on onnxruntime), dlib-resnet (the same network run by dlib, slower), "
-                       "mobilefacenet-192, onnx-arcface.", show_default=False)]
+    "--embedder", help="Embedder type: frfeature-512 (default: fr_feature, 512-d), fused-arcface (fr_feature + "
+                       "MobileFaceNet-192), fused (dlib's ResNet + MobileFaceNet-192, the old default), "
+                       "dlib-resnet-onnx, dlib-resnet, mobilefacenet-192, onnx-arcface.", show_default=False)]
 UpsampleOpt = Annotated[int | None, typer.Option(
     "--upsample", min=0, max=3, help="Detector upsampling steps (dlib detectors; default 1 for HOG).",
     show_default=False)]

@@ -253,18 +253,32 @@ def threshold_cmd(
     detector_option: DetectorOptionOpt = None, embedder_option: EmbedderOptionOpt = None,
     landmarks: LandmarksOpt = None, padding: PaddingOpt = None, fallback: FallbackOpt = "box",
     redetect: RedetectOpt = None, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    half: HalfOpt = None,
+    calibration: Annotated[Path | None, typer.Option(
+        "--calibration", help="Also check this calibration's N x FMR threshold for the target on these draws "
+                              "(e.g. a calibration of half A checked on half B).", show_default=False)] = None,
+    no_exclusions: Annotated[bool, typer.Option(
+        "--no-exclusions", help="Do not leave out the shipped list of known label errors.")] = False,
 ) -> None:
     """Measure an operating threshold: the score at which a stranger searched against N people
     matches no one with probability >= 1 - FPIR, over random watchlist draws."""
+    import json as _json
+
+    from openlfr.eval.calibration import Calibration
+    from openlfr.eval.exclusions import load_exclusions
     from openlfr.eval.threshold import measure_threshold
 
     if not 0.0 < fpir < 1.0:
         raise InputError(f"--fpir must be in (0, 1), got {fpir}", code="bad_option")
     pipe = _pipeline(detector, embedder, upsample, jitter, detector_model, embedder_model, detector_option,
                      embedder_option, landmarks, padding, fallback, redetect)
-    ds = _dataset(images)
+    ds = _dataset(images, half)
+    at = None
+    if calibration is not None:
+        at = Calibration.from_dict(_json.loads(calibration.read_text())).threshold_for_fpir(fpir, watchlist_size)
     table = _embed(ds.paths, pipe, workers, no_cache, json_out)
-    res = measure_threshold(table, ds, watchlist_size, fpir, draws, seed)
+    res = measure_threshold(table, ds, watchlist_size, fpir, draws, seed, at=at,
+                            exclusions=None if no_exclusions else load_exclusions())
     out = res.to_dict()
     if json_out:
         emit_json(out)
@@ -277,6 +291,11 @@ def threshold_cmd(
     f = out["fpir_at_threshold"]
     typer.echo(f"recommended threshold {res.recommended:.3f}: pooled FPIR {f['rate']:.5f} "
                f"({f['k']}/{f['n']}), target met in {res.draws_meeting_target}/{draws} draws")
+    if res.checked is not None:
+        c = res.checked
+        typer.echo(f"calibration's N x FMR threshold {c['threshold']:.4f}: pooled FPIR {c['fpir']:.5f} "
+                   f"({c['k']}/{c['n']}), target {'met' if c['target_met'] else 'NOT met'}, "
+                   f"in {c['draws_meeting_target']}/{draws} draws")
 
 
 # ------------------------------------------------------------------ calibrate

@@ -79,14 +79,31 @@ def _licence_mark(commercial: bool | None) -> str:
     return {True: "", False: " [NON-COMMERCIAL]", None: " [licence unknown]"}[commercial]
 
 
+def _stale_watchlists() -> list[dict[str, Any]]:
+    """Watchlists whose vectors are from another embedder than the current one (none without a database)."""
+    from openlfr.cli._common import settings
+
+    st = settings()
+    if st.database_url is None and not (st.data_dir / "openlfr.db").is_file():
+        return []
+    from openlfr.services import watchlists
+    from openlfr.services.context import AppContext
+
+    return [w for w in watchlists.list_all(AppContext(st)) if w["embedder_current"] is False]
+
+
 def list_models(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     all_: Annotated[bool, typer.Option("--all", help="Also list catalogue models not installed.")] = False,
 ) -> None:
     """List built-in and installed models: kind, spec, sha256, licence, calibration status."""
     rows, warnings = _rows(all_)
+    stale = _stale_watchlists()
+    warnings += [f"watchlist {w['name']!r} holds vectors of {w['embedder']}, not of the current embedder: run "
+                 f"`openlfr watchlist reembed {w['name']}`" for w in stale]
     if json_out:
-        emit_json({"models_dir": str(_store().root), "models": rows, "warnings": warnings})
+        emit_json({"models_dir": str(_store().root), "models": rows, "warnings": warnings,
+                   "stale_watchlists": [w["name"] for w in stale]})
         return
     from rich.console import Console
     from rich.table import Table

@@ -27,6 +27,9 @@ def walkthrough(
     analysis_width: Annotated[int | None, typer.Option(help="Detect on frames scaled to this width.")] = None,
     fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
+    decision: Annotated[str | None, typer.Option(
+        help="'track' (default): one search per track on the mean of its best shots; 'shot': search every "
+             "shot and fuse the scores (--fusion).")] = None,
     detector: Annotated[str | None, typer.Option(help="Detector type (default: settings).")] = None,
     detector_model: Annotated[Path | None, typer.Option(help="Detector model file (ONNX backends).")] = None,
     embedder: Annotated[str | None, typer.Option(help="Embedder type (default: settings).")] = None,
@@ -45,7 +48,7 @@ def walkthrough(
     """Measure per pass TPIR, FPIR, precision and alert latency on a walk-through video."""
     from openlfr.cli.live_cmd import _live_config
     from openlfr.engine.imageio import IMAGE_SUFFIXES
-    from openlfr.engine.live import index_in_memory
+    from openlfr.engine.live import LiveConfig, index_in_memory
     from openlfr.engine.pipeline import EngineConfig
     from openlfr.errors import InputError
     from openlfr.eval.walkthrough import draw_fillers, evaluate, load_truth
@@ -88,6 +91,8 @@ def walkthrough(
     op = resolve_operating_point(ctx, threshold, fpir, index.size)
     thr = op.threshold
     cfg = _live_config(None, analysis_width, fusion, max_attempts)
+    if decision is not None:
+        cfg = cfg.model_copy(update={"decision": LiveConfig.model_validate({"decision": decision}).decision})
     with progress_callback("evaluating", quiet=json_out) as progress:
         result = evaluate(ctx.engine, index, thr, video, truth_d, cfg, progress=progress).to_dict()
     result.update(op_fields(op))

@@ -290,6 +290,7 @@ class LiveAnalyser:
         k_top = min(self.config.top_k, self.index.size)
         per_track = self.config.decision == "track"
         results = [] if per_track else self.index.search(emb, top_k=k_top, threshold=0.0)
+        res.counters["searches"] += 0 if per_track else len(chosen)
         seen_ids = {int(i) for i in faces.track_id}
         for n, k in enumerate(chosen):
             j = may[k]
@@ -312,7 +313,7 @@ class LiveAnalyser:
                 if not tr.due(t, policy):
                     continue
                 tr.decided = True
-                res.counters["track_decisions"] += 1
+                res.counters["searches"] += 1
                 fused = {m.entry_id: m.score for m in
                          self.index.search(tr.template()[None, :], top_k=k_top, threshold=0.0)[0]}
             else:

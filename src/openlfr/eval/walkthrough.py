@@ -98,6 +98,9 @@ class WalkthroughResult:
     missed: list[str] = field(default_factory=list)
     seconds: float = 0.0
     sweep: list[dict[str, Any]] = field(default_factory=list)
+    searches: int = 0
+    """Watchlist searches made (decision 'track': one per decided track; 'shot': one per shot)."""
+    tracks_with_shots: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         lat = np.asarray(self.latencies_s, dtype=np.float64)
@@ -120,6 +123,7 @@ class WalkthroughResult:
             "alert_latency_s": {"p50": pct(50), "p95": pct(95), "max": round(float(lat.max()), 3) if lat.size
                                 else None, "n": int(lat.size)},
             "faces_seen": self.faces_seen, "passes_with_a_detection": self.detected_passes,
+            "searches": self.searches, "tracks_with_shots": self.tracks_with_shots,
             "frames": self.frames, "seconds": round(self.seconds, 2),
             "missed_watchlisted": self.missed, "config": self.config, "models": self.models,
             "alert_list": self.alert_list,
@@ -166,6 +170,7 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
     votes: dict[int, dict[int, int]] = {}
     by_frame = _boxes_by_frame(truth)
     frames = 0
+    searches = 0
     t0 = time.perf_counter()
     total = truth.get("frames")
     try:
@@ -173,6 +178,7 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
             res = analyser.process(frame)
             events.extend(res.alerts)
             ended.extend(res.ended)
+            searches += res.counters["searches"]
             k = round(frame.t * fps)
             tids = res.faces.track_id if res.faces.track_id is not None else [-1] * len(res.faces)
             for box, tid in zip(res.faces.xyxy, tids, strict=True):
@@ -228,7 +234,8 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
         latencies_s=[true_passes[i] for i in sorted(true_passes)], threshold=threshold,
         watchlist_size=index.size, config=cfg.model_dump(mode="json"), models=analyser.models,
         alert_list=alert_list, missed=[passes[i]["person_id"] for i in wl if i not in true_passes],
-        seconds=seconds, sweep=sweep)
+        seconds=seconds, sweep=sweep, searches=searches,
+        tracks_with_shots=sum(1 for s in ended if s.attempts > 0))
 
 
 def threshold_sweep(ended: list[TrackSummary], votes: dict[int, dict[int, int]], passes: list[dict[str, Any]],

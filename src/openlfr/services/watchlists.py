@@ -488,7 +488,8 @@ def reembed(ctx: AppContext, name: str, actor: str) -> dict[str, Any]:
             analysis = engine.analyse(image, embed="none")
             idx, why = pick_main_face(analysis.faces)
             if idx is not None and not analysis.gate.passed[idx]:
-                idx, why = None, "failed quality gate: " + "; ".join(analysis.gate.reasons[idx])
+                why = "failed quality gate: " + "; ".join(analysis.gate.reasons[idx])
+                idx = None
             for old in list(img.embeddings):
                 img.embeddings.remove(old)
             if idx is None:
