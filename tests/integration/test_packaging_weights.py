@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from openlfr.engine.backends import frdetect as fd
 from openlfr.engine.backends import mobilefacenet as mfn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,5 +33,10 @@ def test_wheel_contains_vendored_models(tmp_path: Path) -> None:
         for doc in ("LICENSE.md", "PROVENANCE.md", "package.json"):
             assert prefix + doc in names
         assert b"MIT" in zf.read(prefix + "package.json")
+        fr = "openlfr/engine/weights/faceplugin_face_recognition_js/"
+        for name, sha in fd.FILES.values():
+            assert hashlib.sha256(zf.read(fr + name)).hexdigest() == sha
+        for doc in ("LICENSE", "PROVENANCE.md", "package.json"):
+            assert fr + doc in names
         cals = [n for n in names if n.startswith("openlfr/eval/calibrations/") and n.endswith(".json")]
         assert any(Path(n).name.startswith("fused_") for n in cals), cals

@@ -30,7 +30,7 @@ _DLIB_DETECTORS = frozenset({"dlib-hog", "dlib-mmod"})
 _JITTER_EMBEDDERS = frozenset({"dlib-resnet"})
 
 DetectorOpt = Annotated[str | None, typer.Option(
-    "--detector", help="Detector type: dlib-hog (default), mtcnn, dlib-mmod, blazeface, yunet, scrfd.",
+    "--detector", help="Detector type: dlib-hog (default), frdetect, mtcnn, dlib-mmod, blazeface, yunet, scrfd.",
     show_default=False)]
 EmbedderOpt = Annotated[str | None, typer.Option(
     "--embedder", help="Embedder type: fused (default: dlib's ResNet + MobileFaceNet-192), dlib-resnet-onnx "

@@ -23,6 +23,7 @@ _BACKEND_MODULES = (
     "openlfr.engine.backends.blazeface",
     "openlfr.engine.backends.mobilefacenet",
     "openlfr.engine.backends.mtcnn",
+    "openlfr.engine.backends.frdetect",
 )
 _loaded = False
 
