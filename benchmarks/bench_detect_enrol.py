@@ -46,6 +46,8 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "blazeface_short": ("blazeface", {"range": "short", "min_face_px": 40}),
     "mtcnn_min40": ("mtcnn", {"min_face_px": 40}),
     "mtcnn_min20": ("mtcnn", {"min_face_px": 20}),
+    "frdetect": ("frdetect", {"min_face_px": 40}),
+    "frdetect_w640": ("frdetect", {"min_face_px": 40, "input_width": 640}),
 }
 
 

@@ -53,6 +53,9 @@ DETECTORS: dict[str, tuple[str, dict[str, Any]]] = {
     "blazeface_short": ("blazeface", {"range": "short"}),
     "blazeface_full": ("blazeface", {"range": "full"}),
     "mtcnn": ("mtcnn", {}),
+    "frdetect": ("frdetect", {}),
+    "frdetect_w640": ("frdetect", {"input_width": 640}),
+    "frdetect_w960": ("frdetect", {"input_width": 960}),
 }
 
 

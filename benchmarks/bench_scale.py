@@ -2,7 +2,8 @@
 
 1. ``search``: watchlist search latency, exact (``ExactIndex``, numpy) vs FAISS (the chosen index:
    4-bit PQ fast-scan + exact re-rank; HNSW and IVF-Flat for the record) at 10k / 100k / 1M
-   entries of 128-d random unit vectors, with the recall of the true nearest entry (exact
+   entries of ``--dim``-d random unit vectors (default 512, the dimension of the coming default
+   embedder fr_feature), with the recall of the true nearest entry (exact
    search's top 1) on queries planted near random entries at cosine U(0.5, 0.95); one thread, one
    query at a time (as the live path searches a track's shot), plus build time.
 2. ``central_ingest``: alerts per second the central service stores (``StoreAlertSink``: row,
@@ -45,7 +46,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("OPENLFR_SHARED_DIR", REPO.parent / "shared"))
 VIDEOS = SHARED / "data" / "videos"
 FACES = REPO / "tests" / "data" / "faces"
-D = 128
+D = 512
+"""Vector dimension (``--dim``)."""
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -313,6 +315,7 @@ def bench_analysis(clips: list[Path], workers: list[int]) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--dim", type=int, default=512, help="vector dimension (the default embedder's; 512)")
     ap.add_argument("--queries", type=int, default=1000, help="planted queries for recall")
     ap.add_argument("--latency-queries", type=int, default=200)
     ap.add_argument("--hnsw-max", type=int, default=100_000,
@@ -323,6 +326,8 @@ def main() -> None:
     ap.add_argument("--skip-ingest", action="store_true")
     ap.add_argument("--skip-analysis", action="store_true")
     args = ap.parse_args()
+    global D
+    D = args.dim
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),

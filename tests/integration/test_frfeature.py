@@ -41,7 +41,7 @@ def test_vendored_files_verify_and_a_changed_file_is_refused(tmp_path: Path) -> 
     f.write_bytes(bytes(data))
     with pytest.raises(ModelError) as ei:
         FrFeatureEmbedder(weights_dir=copy)
-    assert ei.value.code == "checksum_mismatch"
+    assert ei.value.code == "model_modified"
     (copy / "fr_feature.onnx").unlink()
     with pytest.raises(ModelError) as ei:
         FrFeatureEmbedder(weights_dir=copy)

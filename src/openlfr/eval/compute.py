@@ -55,7 +55,7 @@ LFW_HOG_BOX = (0.268, 0.320, 0.704, 0.752)
 _KEY_OMIT_IF: dict[str, Any] = {"flip": False, "jitter": 0}
 
 _ONNX_EMBEDDERS = frozenset({"dlib-resnet-onnx", "onnx-arcface"})
-_ONNX_DETECTORS = frozenset({"yunet", "scrfd", "mtcnn", "blazeface"})  # detectors with a `threads` option
+_ONNX_DETECTORS = frozenset({"yunet", "scrfd", "mtcnn", "blazeface", "frdetect"})  # detectors with a `threads` option
 
 # Engine options that change speed, not vectors: left out of the cache key.
 _NON_SEMANTIC_OPTIONS = frozenset({"threads", "batch_size", "cache_dir", "optimization"})

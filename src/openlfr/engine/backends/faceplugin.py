@@ -3,7 +3,7 @@
 ``engine/weights/faceplugin_face_recognition_js`` holds ``fr_feature.onnx`` (512-d face embedder),
 ``fr_detect.onnx`` (a light SSD face detector) and ``fr_landmark.onnx`` (68 landmarks), byte-identical
 with the registry package (see PROVENANCE.md there). Every load checks the file's sha256 against
-the value pinned here; a changed file is refused with ``ModelError(code="checksum_mismatch")``.
+the value pinned here; a changed file is refused with ``ModelError(code="model_modified")``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,6 @@ def verified_file(name: str, weights_dir: Path | None = None) -> Path:
                          code="model_missing")
     got = file_sha256(p)
     if got != SHA256[name]:
-        raise ModelError(f"model file {p.name}: sha256 {got} does not match the pinned {SHA256[name]}; "
-                         "the file was altered or replaced", code="checksum_mismatch")
+        raise ModelError(f"vendored model file {p} has been modified (sha256 {got}, expected {SHA256[name]}); "
+                         "reinstall openlfr", code="model_modified")
     return p
