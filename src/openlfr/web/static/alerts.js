@@ -10,7 +10,7 @@ document.addEventListener("DOMContentLoaded", () => {
       OL.staff ? OL.el("td", {}, a.images.includes("probe") ? OL.el("img", {class: "thumb", loading: "lazy", alt: "camera face", src: `/api/alerts/${a.id}/images/probe`}) : "–") : null,
       OL.el("td", {text: a.id}), OL.el("td", {text: OL.fmtTime(a.occurred_at)}), OL.el("td", {text: a.deployment_id ?? "–"}),
       OL.el("td", {text: a.camera}), OL.el("td", {text: a.name || a.person_id || (a.purged_at ? "(removed by retention)" : "–")}),
-      OL.el("td", {class: "num", text: Number(a.score).toFixed(3)}), OL.el("td", {}, verdict(a)), OL.el("td", {text: OUTCOME[a.outcome] || a.outcome || ""}));
+      OL.el("td", {class: "num", text: OL.fmtScore(a.score)}), OL.el("td", {}, verdict(a)), OL.el("td", {text: OUTCOME[a.outcome] || a.outcome || ""}));
   }
   async function load() {
     const q = new URLSearchParams({limit, offset, unadjudicated: only.checked});

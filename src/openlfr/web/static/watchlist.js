@@ -16,7 +16,7 @@ document.addEventListener("DOMContentLoaded", () => {
   async function load() {
     const w = await OL.api("GET", base);
     bespoke = !!w.deployment_id;
-    document.getElementById("wl-info").textContent = `${w.entries.length} people · model ${w.embedder || "(none yet)"}${w.deployment_id ? " · bespoke list of deployment " + w.deployment_id + " (fixed at authorisation: read-only)" : ""} · ${w.description || ""}`;
+    document.getElementById("wl-info").textContent = `${w.entries.length} people · model ${w.embedder ? OL.modelName(w.embedder) : "(none yet)"}${w.deployment_id ? " · bespoke list of deployment " + w.deployment_id + " (fixed at authorisation: read-only)" : ""} · ${w.description || ""}`;
     const mg = document.getElementById("wl-manage");
     if (mg) { mg.hidden = bespoke; document.getElementById("wl-desc").value = w.description || ""; }
     const up = document.getElementById("upload");
