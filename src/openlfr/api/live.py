@@ -179,6 +179,7 @@ class LiveManager:
             run.error = mask_url(f"internal error: {exc!r}")
             log.exception("deployment %s runner failed", dep_id)
         finally:
+            state: str | None
             try:  # the runner may have ended the deployment (every source ended or failed)
                 state = deployments.state_of(self.ctx, dep_id)
             except OpenLFRError:
