@@ -51,13 +51,13 @@ document.addEventListener("DOMContentLoaded", async () => {
       `Hold ${h.id} on ${h.alert_id ? "this alert" : "deployment " + h.deployment_id}: ${h.reason} (${h.placed_by}, ${OL.fmtTime(h.placed_at)}) `,
       OL.el("button", {class: "small ghost release-hold", onclick: async () => {
         if (!confirm(`Release hold ${h.id}? Retention then applies the normal rules.`)) return;
-        try { await OL.api("POST", `/api/holds/${h.id}/release`, {note: "released from the review page"}); await load(); } catch (err) { OL.toast(err.message, "alert"); } }}, "Release"))));
+        try { await OL.api("POST", `/api/holds/${h.id}/release`, {note: "released from the review page"}); await load(); } catch (err) { OL.toast(OL.human(err), "alert"); } }}, "Release"))));
   }
   const hf = document.getElementById("hold-form");
   if (hf) hf.addEventListener("submit", async (e) => {
     e.preventDefault();
     try { await OL.api("POST", `/api/alerts/${a.id}/hold`, {reason: document.getElementById("hold-reason").value}); document.getElementById("hold-reason").value = ""; await load(); }
-    catch (err) { OL.toast(err.message, "alert"); }
+    catch (err) { OL.toast(OL.human(err), "alert"); }
   });
   form.elements.outcome.addEventListener("change", () => { dirty = true; });
   form.elements.note.addEventListener("input", () => { dirty = true; });
@@ -68,7 +68,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       await OL.api("POST", `/api/alerts/${a.id}/adjudicate`, {verdict: chosen, outcome: form.elements.outcome.value || null, note: form.elements.note.value || null});
       document.getElementById("saved").textContent = "saved " + new Date().toLocaleTimeString();
       OL.refreshBadge(); await load();
-    } catch (err) { OL.toast(err.message, "alert"); }
+    } catch (err) { OL.toast(OL.human(err), "alert"); }
   }
   async function next() {
     const r = await OL.api("GET", "/api/alerts?unadjudicated=true&limit=50");

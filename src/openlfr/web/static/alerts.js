@@ -29,7 +29,7 @@ document.addEventListener("DOMContentLoaded", () => {
   OL.api("GET", "/api/deployments?limit=200").then((r) => { for (const d of r.data) depSel.append(OL.el("option", {value: d.id, text: `${d.id} · ${d.name}`})); });
   only.addEventListener("change", () => { offset = 0; load(); });
   depSel.addEventListener("change", () => { offset = 0; load(); });
-  filters.addEventListener("submit", (e) => { e.preventDefault(); offset = 0; if (new FormData(filters).get("verdict")) only.checked = false; load().catch((err) => OL.toast(err.message, "alert")); });
+  filters.addEventListener("submit", (e) => { e.preventDefault(); offset = 0; if (new FormData(filters).get("verdict")) only.checked = false; load().catch((err) => OL.toast(OL.human(err), "alert")); });
   filters.addEventListener("reset", () => { setTimeout(() => { offset = 0; load(); }, 0); });
   document.addEventListener("openlfr:alert", load);
   document.addEventListener("openlfr:adjudicated", load);

@@ -34,7 +34,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     const from = $("rep-from").value, to = $("rep-to").value;
     if (!from || !to) { OL.toast("Choose both dates", "alert"); return; }
     const q = `from=${from}&to=${to}`;
-    try { show(await OL.api("GET", `/api/reports/period?${q}`), (f, dl) => `/api/reports/period?${q}&format=${f}${dl ? "&download=true" : ""}`); } catch (err) { OL.toast(err.message, "alert"); }
+    try { show(await OL.api("GET", `/api/reports/period?${q}`), (f, dl) => `/api/reports/period?${q}&format=${f}${dl ? "&download=true" : ""}`); } catch (err) { OL.toast(OL.human(err), "alert"); }
   }
   const deps = await OL.api("GET", "/api/deployments?limit=500");
   const sel = $("rep-dep");
@@ -63,8 +63,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("pub-file").addEventListener("change", async (e) => {
     const f = e.target.files[0]; if (!f) return;
     const fd = new FormData(); fd.append("file", f, f.name);
-    try { await showPublished(await OL.api("POST", "/api/reports/published", fd)); } catch (err) { OL.toast(err.message, "alert"); }
+    $("pub-table").querySelector("tbody").replaceChildren(); OL.clearError("pub-error");
+    try { await showPublished(await OL.api("POST", "/api/reports/published", fd)); } catch (err) { OL.showError("pub-error", err); }
   });
-  $("pub-configured").addEventListener("click", async () => { try { await showPublished(await OL.api("GET", "/api/reports/published")); } catch (err) { OL.toast(err.message, "alert"); } });
-  OL.api("GET", "/api/reports/published", undefined, {noRedirect: true}).then(showPublished).catch(() => {});
+  if ($("pub-card").dataset.configured === "yes") {  // ask for the configured file only when there is one
+    $("pub-configured").addEventListener("click", async () => { try { await showPublished(await OL.api("GET", "/api/reports/published")); } catch (err) { OL.toast(OL.human(err), "alert"); } });
+    OL.api("GET", "/api/reports/published", undefined, {noRedirect: true}).then(showPublished).catch(() => {});
+  }
 });

@@ -11,7 +11,7 @@ document.addEventListener("DOMContentLoaded", () => {
     tr.children[2].replaceChildren(n); tr.children[3].replaceChildren(c); tr.children[4].replaceChildren(r);
     tr.children[7].replaceChildren(OL.el("button", {class: "small save-entry", onclick: async () => {
       try { await OL.api("PATCH", `${base}/entries/entry:${e.id}`, {display_name: n.value, category: c.value, reason: r.value}); OL.toast(`${e.person_id} saved`); load(); }
-      catch (err) { OL.toast(err.message, "alert"); } }}, "Save"), " ", OL.el("button", {class: "small ghost", onclick: load}, "Cancel"));
+      catch (err) { OL.toast(OL.human(err), "alert"); } }}, "Save"), " ", OL.el("button", {class: "small ghost", onclick: load}, "Cancel"));
   }
   async function load() {
     const w = await OL.api("GET", base);
@@ -29,7 +29,7 @@ document.addEventListener("DOMContentLoaded", () => {
       OL.el("td", {}, editable ? [OL.el("button", {class: "small ghost edit-entry", onclick: () => editRow(tr, e)}, "Edit"), " ",
         OL.el("button", {class: "small ghost", onclick: async () => {
         if (!confirm(`Remove ${e.person_id} and their photos?`)) return;
-        try { await OL.api("DELETE", `${base}/entries/entry:${e.id}`); load(); } catch (err) { OL.toast(err.message, "alert"); } }}, "Remove")] : "")); return tr; }));
+        try { await OL.api("DELETE", `${base}/entries/entry:${e.id}`); load(); } catch (err) { OL.toast(OL.human(err), "alert"); } }}, "Remove")] : "")); return tr; }));
     if (!w.entries.length) tbody.append(OL.el("tr", {}, OL.el("td", {colspan: 8, class: "muted", text: "No one on this list yet."})));
   }
 
