@@ -100,7 +100,8 @@ const OL = (() => {
       o.frequency.setValueAtTime(660, audio.currentTime + 0.15); o.stop(audio.currentTime + 0.3);
     } catch (e) { /* no audio device */ }
   }
-  for (const ev of ["click", "keydown"]) document.addEventListener(ev, () => { if (soundOn()) unlock(); }, {capture: true});
+  // any first click or key press unlocks the sound (the sound button handles its own clicks)
+  for (const ev of ["click", "keydown"]) document.addEventListener(ev, (e) => { if (soundOn() && !(e.target.closest && e.target.closest("#sound-toggle"))) unlock(); }, {capture: true});
 
   // --- badge + push -----------------------------------------------------------------------------
   async function refreshBadge() {
