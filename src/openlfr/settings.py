@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     min_justification_chars: int = Field(
         default=50, ge=1, le=4000,
         description="Shortest written justification accepted for an operating point outside the safe band.")
+    allow_self_authorisation: bool = Field(
+        default=False,
+        description="One-person installations only: let the user who created or last edited a deployment "
+                    "authorise it. Off by default (separation of duties); when on, such an authorisation is "
+                    "audited as a self-authorisation and shown on the deployment.")
     max_deployment_hours: float = Field(
         default=24.0, gt=0.0, le=24.0 * 366,
         description="Longest planned window a deployment may be created with (hours).")

@@ -67,7 +67,9 @@ def test_authorisation_page_shows_the_figures_and_refuses_an_unsafe_point(
         page.fill("#authorise-form input[name=officer]", "Supt A. Example")
         page.click("#authorise-form button[type=submit]")
         page.wait_for_selector("#dep-error:not([hidden])")
-        assert "justification_required" in page.inner_text("#dep-error")
+        assert page.get_attribute("#dep-error", "data-code") == "justification_required"
+        assert "justification" in page.inner_text("#dep-error") and "(justification_required)" not in \
+            page.inner_text("#dep-error")  # a sentence for people; the code stays in the JSON
         assert page.inner_text("#dep-state") == "draft"
         page.screenshot(path=str(shots / "authorisation-refused.png"), full_page=True)
 
@@ -78,7 +80,7 @@ def test_authorisation_page_shows_the_figures_and_refuses_an_unsafe_point(
         want = operating_point(str(fam), 3, target_fpir=1e-4)
         page.fill("#authorise-form input[name=target_fpir]", "0.0001")
         page.wait_for_selector("#op-verdict.safe")
-        assert _figure(page, "Threshold") == f"{want.threshold:.4f} (from target FPIR 0.0001 at 3 people)"
+        assert _figure(page, "Threshold") == f"{want.threshold:.4f} (from target FPIR 0.01% at 3 people)"
         fa = _figure(page, "Expected false alerts per 10,000 faces")
         assert fa.startswith(f"{float(f'{want.false_alerts_per_10000:.3g}'):g}"), (fa, want.false_alerts_per_10000)
         assert "Inside the safe band" in page.inner_text("#op-verdict")

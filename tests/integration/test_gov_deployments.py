@@ -180,3 +180,56 @@ def test_overdue_deployments_end_by_themselves(standing: Any) -> None:
     show = dsvc.show(ctx, d["id"])
     assert show["state"] == "ended" and show["end_reason"] == "planned end reached"
     assert show["watchlist_deleted_at"] is not None
+
+
+def test_separation_of_duties(standing: Any) -> None:
+    """The supervisor who drafted a deployment cannot authorise it, unless the installation allows it
+    (one-person installations): then the authorisation is audited as a self-authorisation and shown."""
+    from openlfr.services.context import AppContext
+
+    ctx = standing
+    d = _create(ctx, actor="sup")
+    with pytest.raises(AuthError) as e:
+        dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A Smith")
+    assert e.value.code == "self_authorisation" and e.value.http_status == 403
+    assert "another supervisor" in e.value.message
+    assert dsvc.show(ctx, d["id"])["state"] == "draft"
+    assert dsvc.show(ctx, d["id"])["drafters"] == ["sup"]
+    a = dsvc.authorise(ctx, d["id"], "sup2", "supervisor", "Supt B Jones")
+    assert a["state"] == "authorised" and a["self_authorised"] is False
+
+    solo = AppContext(ctx.settings.model_copy(update={"allow_self_authorisation": True}))
+    try:
+        d2 = _create(solo, actor="sup", name="one-person install")
+        a2 = dsvc.authorise(solo, d2["id"], "sup", "supervisor", "Supt A Smith")
+        assert a2["state"] == "authorised" and a2["self_authorised"] is True
+        shown = dsvc.show(solo, d2["id"])
+        assert shown["self_authorised"] is True and shown["self_authorisation_allowed"] is True
+    finally:
+        solo.close()
+    with ctx.db.session() as s:
+        ev = {int(e.object_id): e.details for e in s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "deployment.authorise"))}
+    assert ev[d["id"]]["self_authorisation"] is False and ev[d2["id"]]["self_authorisation"] is True
+
+
+def test_duration_counts_camera_time(standing: Any) -> None:
+    """'Live for' and the reports' duration are camera time (the cameras' live seconds), not the
+    wall clock since the start."""
+    from openlfr.services import reports
+    from openlfr.services.alerts import StoreAlertSink
+
+    ctx = standing
+    d = _create(ctx, cameras=[dsvc.CameraSpec("a", "a.mp4"), dsvc.CameraSpec("b", "b.mp4")])
+    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A")
+    dsvc.mark_live(ctx, d["id"], "op", now=NOW - timedelta(minutes=5))
+    sink = StoreAlertSink(ctx, d["id"])
+    sink.count("a", {"live_seconds": 90})
+    sink.count("b", {"live_seconds": 30})
+    st = dsvc.show(ctx, d["id"])["statistics"]
+    assert st["deployment_live_seconds"] == 90.0
+    assert st["wall_clock_seconds"] >= 300
+    ended = dsvc.mark_ended(ctx, d["id"], "op")
+    assert ended["statistics"]["deployment_live_seconds"] == 90.0
+    row = reports.deployment_report(ctx, d["id"], actor="auditor").to_dict()["deployments"][0]
+    assert row["duration_minutes"] == 1.5 and row["wall_clock_minutes"] >= 5.0

@@ -73,6 +73,10 @@ def install(app: FastAPI) -> None:
             return JSONResponse(error_body(cause.code, mask_url(cause.message)), status_code=int(cause.http_status),
                                 headers={"Connection": "close"})
         code = _HTTP_CODES.get(exc.status_code, "http_error")
+        if exc.status_code == 404 and _wants_html(request):  # an unknown console address: a page, not JSON
+            from openlfr.api.pages import error_page
+
+            return error_page(request, 404, "not_found", "There is no page at this address.")
         message = str(exc.detail) if exc.detail else code.replace("_", " ")
         return JSONResponse(error_body(code, message), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))

@@ -179,7 +179,13 @@ class LiveManager:
             run.error = mask_url(f"internal error: {exc!r}")
             log.exception("deployment %s runner failed", dep_id)
         finally:
-            self.broker.publish("deployment", {"deployment_id": dep_id, "running": False, "error": run.error})
+            state: str | None
+            try:  # the runner may have ended the deployment (every source ended or failed)
+                state = deployments.state_of(self.ctx, dep_id)
+            except OpenLFRError:
+                state = None
+            self.broker.publish("deployment", {"deployment_id": dep_id, "running": False, "error": run.error,
+                                               "state": state})
 
     def alert_stored(self, run: Run, payload: dict[str, Any]) -> None:
         """The runner stored an alert (``services.live.alert_json`` payload): push it to the console."""

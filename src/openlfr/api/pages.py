@@ -40,7 +40,21 @@ def render(request: Request, template: str, /, **context: Any) -> HTMLResponse:
     return resp
 
 
+TITLES = {401: "Please log in", 403: "Not allowed", 404: "Not found"}
+
+
 def error_page(request: Request, status: int, code: str, message: str) -> HTMLResponse:
-    resp = render(request, "error.html", status=status, code=code, message=message)
+    """A console page for a failure: a sentence for people; the stable code only in a data attribute."""
+    if getattr(request.state, "principal", None) is None:  # e.g. an unknown address: no route ran
+        from openlfr.api.deps import SESSION_COOKIE
+        from openlfr.services import users
+
+        st = getattr(request.app.state, "openlfr", None)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if st is not None and cookie:
+            request.state.principal = users.session_principal(st.ctx, cookie)
+    text = message[:1].upper() + message[1:]
+    resp = render(request, "error.html", title=TITLES.get(status, "Error"), status=status, code=code,
+                  heading=TITLES.get(status, "Something went wrong"), message=text)
     resp.status_code = status
     return resp

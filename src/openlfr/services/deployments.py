@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openlfr.engine.sources import mask_url
-from openlfr.errors import ConflictError, InputError, NotFoundError, OpenLFRError
+from openlfr.errors import AuthError, ConflictError, InputError, NotFoundError, OpenLFRError
 from openlfr.names import check_name
 from openlfr.services import watchlist_integrity
 from openlfr.services.context import AppContext
@@ -40,7 +40,7 @@ from openlfr.services.operating_point import (
 from openlfr.services.roles import MAY_AUTHORISE, require_role
 from openlfr.services.stats import deployment_stats
 from openlfr.storage import audit
-from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
+from openlfr.storage.models import AuditEvent, ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
 from openlfr.storage.models_gov import Deployment, DeploymentCamera
 from openlfr.storage.sealed import seal, unseal
 
@@ -155,6 +155,21 @@ def watchlist_digest(s: Session, watchlist_id: int) -> tuple[str, int]:
     return h.hexdigest(), int(n)
 
 
+_NOT_EDITS = ("deployment.authorise", "deployment.start", "deployment.end")
+
+
+def drafters(s: Session, dep: Deployment) -> list[str]:
+    """The users who created or edited the deployment before it was authorised (its creator and the
+    actor of every other audited change to it): none of them may authorise it (separation of duties)."""
+    who = [dep.created_by]
+    for actor in s.scalars(select(AuditEvent.actor).where(
+            AuditEvent.object_type == "deployment", AuditEvent.object_id == str(dep.id),
+            AuditEvent.action.not_in(_NOT_EDITS)).order_by(AuditEvent.seq)):
+        if actor not in who:
+            who.append(actor)
+    return who
+
+
 def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[str, Any]:
     live_size: int | None = None
     if dep.watchlist_id is not None:
@@ -177,6 +192,7 @@ def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[s
         "created_by": dep.created_by, "created_at": _iso(dep.created_at),
         "authorising_officer": dep.authorising_officer, "authorised_by": dep.authorised_by,
         "authorised_at": _iso(dep.authorised_at), "authorisation_note": dep.authorisation_note,
+        "self_authorised": dep.authorised_by is not None and dep.authorised_by in drafters(s, dep),
         "started_by": dep.started_by, "started_at": _iso(dep.started_at),
         "ended_by": dep.ended_by, "ended_at": _iso(dep.ended_at), "end_reason": dep.end_reason,
     }
@@ -435,6 +451,8 @@ def show(ctx: AppContext, ref: int | str) -> dict[str, Any]:
         out["statistics"] = dep.stats if dep.state == "ended" and dep.stats is not None \
             else deployment_stats(s, dep)
         out["statistics_frozen"] = dep.state == "ended" and dep.stats is not None
+        out["drafters"] = drafters(s, dep)
+        out["self_authorisation_allowed"] = ctx.settings.allow_self_authorisation
         if dep.state == "draft" and dep.watchlist_id is not None:
             # what authorising now would fix, for the list's current size (recomputed on each call)
             try:
@@ -470,7 +488,9 @@ def authorise(ctx: AppContext, ref: int | str, actor: str, role: str, officer: s
     """A supervisor authorises a draft: fixes the watchlist's digest and the operating point for
     the list's size at this moment (the deployment's target FPIR or threshold override, or the
     ``target_fpir``/``threshold`` given here). Refused without a meaningful legal basis, and, for an
-    operating point outside the safe band, without a written justification (stored and audited)."""
+    operating point outside the safe band, without a written justification (stored and audited).
+    Refused to the user who created or edited the draft (separation of duties) unless the setting
+    ``allow_self_authorisation`` is on (one-person installations): then audited as such."""
     require_role(role, MAY_AUTHORISE, "authorise a deployment")
     officer = officer.strip()
     if not officer:
@@ -486,6 +506,13 @@ def authorise(ctx: AppContext, ref: int | str, actor: str, role: str, officer: s
         if as_utc(dep.planned_end) <= t:  # type: ignore[operator]
             raise ConflictError(f"deployment {dep.id}'s planned window has already ended",
                                 code="window_passed")
+        self_auth = actor in drafters(s, dep)
+        if self_auth and not ctx.settings.allow_self_authorisation:
+            err = AuthError(f"you created or edited deployment {dep.id}, so another supervisor must authorise it "
+                            "(separation of duties; a one-person installation may allow this with the setting "
+                            "OPENLFR_ALLOW_SELF_AUTHORISATION)", code="self_authorisation")
+            err.http_status = 403
+            raise err
         basis = check_legal_basis(dep.legal_basis if legal_basis is None else legal_basis)
         if not dep.cameras:
             raise ConflictError(f"deployment {dep.id} has no cameras", code="no_cameras")
@@ -510,7 +537,8 @@ def authorise(ctx: AppContext, ref: int | str, actor: str, role: str, officer: s
                       "watchlist_digest": digest, "legal_basis": basis,
                       "expected_false_alerts_per_10000": op.false_alerts_per_10000,
                       "expected_tpir": op.tpir, "calibration": (op.calibration or {}).get("file"),
-                      "safe_band": g.safe, "outside_band": list(g.problems), "justification": why})
+                      "safe_band": g.safe, "outside_band": list(g.problems), "justification": why,
+                      "self_authorisation": self_auth})
         return _summary(s, dep)
 
 

@@ -152,6 +152,16 @@ def _summary_dict(summary: RunSummary, watchlist: str, size: int, thr: float) ->
     return d
 
 
+def sources_reason(summary: RunSummary) -> str:
+    """Why a run ended by itself: every camera ended (files), failed, or some of each."""
+    states = {str(c.get("state")) for c in summary.cameras.values()}
+    if states == {"failed"}:
+        return "all cameras failed"
+    if states <= {"ended"}:
+        return "all cameras ended"
+    return "all cameras ended or failed"
+
+
 def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOptions | None = None,
                    on_alert: Callable[[dict[str, Any]], None] | None = None,
                    on_state: Callable[[str, SourceState, str], None] | None = None,
@@ -197,9 +207,11 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
     out["deployment_id"] = plan.deployment_id
     out.update({"threshold_source": plan.threshold_source, "target_fpir": plan.target_fpir})
     del index
-    if reached_end or opts.end_deployment_on_exit:
-        ended = deployments.mark_ended(run_ctx, plan.deployment_id, actor,
-                                       reason="planned_end" if reached_end else "stopped")
+    sources_done = summary.stopped_by == "end_of_sources" and not opts.loop
+    if reached_end or opts.end_deployment_on_exit or sources_done:
+        # the deployment's state follows its cameras: ended when every source has ended or failed
+        reason = "planned_end" if reached_end else (sources_reason(summary) if sources_done else "stopped")
+        ended = deployments.mark_ended(run_ctx, plan.deployment_id, actor, reason=reason)
         out["deployment_state"] = ended.get("state", "ended")
     else:
         out["deployment_state"] = "live"

@@ -111,8 +111,10 @@ def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]
     st = dep.stats if frozen else deployment_stats(s, dep)
     assert st is not None
     started, ended = as_utc(dep.started_at), as_utc(dep.ended_at)
-    duration = None if started is None else round(((ended or datetime.now(UTC)) - started).total_seconds() / 60,
-                                                  1)
+    # camera time (how long the cameras were live), not the wall clock between start and end
+    live_s = st.get("deployment_live_seconds")
+    duration = None if started is None or live_s is None else round(float(live_s) / 60, 1)
+    wall = None if started is None else round(((ended or datetime.now(UTC)) - started).total_seconds() / 60, 1)
     cam_live = {k: (None if v is None else round(v / 60, 1)) for k, v in st.get("camera_live_seconds", {}).items()}
     row: dict[str, Any] = {
         "id": dep.id, "name": dep.name, "state": dep.state, "location": dep.location,
@@ -120,6 +122,7 @@ def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]
         "date": (started or as_utc(dep.planned_start)).date().isoformat(),  # type: ignore[union-attr]
         "planned_start": _iso(dep.planned_start), "planned_end": _iso(dep.planned_end),
         "started_at": _iso(dep.started_at), "ended_at": _iso(dep.ended_at), "duration_minutes": duration,
+        "wall_clock_minutes": wall,
         "purpose": dep.purpose, "legal_basis": dep.legal_basis, "authorising_officer": dep.authorising_officer,
         "watchlist_size": dep.watchlist_size, "threshold": dep.threshold,
         "target_fpir": dep.target_fpir, "threshold_chosen_by": dep.threshold_source,

@@ -85,10 +85,14 @@ def deployment_stats(s: Session, dep: Deployment, now: datetime | None = None) -
             totals[k] += round(values.get(k, 0.0))
     figures = alert_figures(s, dep.id)
     started, ended = _as_utc(dep.started_at), _as_utc(dep.ended_at)
-    live_s: float | None = None
+    wall_s: float | None = None
     if started is not None:
         stop = ended or _as_utc(now) or datetime.now(UTC)
-        live_s = max(0.0, (stop - started).total_seconds())
+        wall_s = max(0.0, (stop - started).total_seconds())
+    # Camera time: how long the cameras were actually live (their ``live_seconds`` counters; the
+    # longest camera, as cameras run side by side), not the wall clock since the start.
+    cam_s = [values["live_seconds"] for values in cams.values() if "live_seconds" in values]
+    live_s: float | None = max(cam_s) if cam_s else (None if started is None else 0.0)
     per_camera = {}
     for name in camera_names:
         values = cams.get(name, {})
@@ -106,6 +110,7 @@ def deployment_stats(s: Session, dep: Deployment, now: datetime | None = None) -
         "source_reconnects": totals["source_reconnects"],
         **{k: v for k, v in figures.items() if k != "alerts_per_camera"},
         "deployment_live_seconds": None if live_s is None else round(live_s, 1),
+        "wall_clock_seconds": None if wall_s is None else round(wall_s, 1),
         "camera_live_seconds": {n: c["live_seconds"] for n, c in per_camera.items()},
         "per_camera": per_camera,
     }

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from openlfr.api.deps import SESSION_COOKIE, State, page_principal
-from openlfr.api.pages import render
-from openlfr.services import users
+from openlfr.api.pages import error_page, render
+from openlfr.errors import InputError, NotFoundError
+from openlfr.services import alerts, users
 from openlfr.services.users import Principal
 
 router = APIRouter(include_in_schema=False)
@@ -52,7 +53,11 @@ def alerts_page(request: Request, p: AnyUser) -> Response:
 
 
 @router.get("/alerts/{ref}", response_class=HTMLResponse)
-def alert_page(ref: str, request: Request, p: AnyUser) -> Response:
+def alert_page(ref: str, request: Request, st: State, p: AnyUser) -> Response:
+    try:
+        alerts.show_alert(st.ctx, ref)
+    except (NotFoundError, InputError):
+        return error_page(request, 404, "alert_not_found", f"There is no alert {ref}.")
     return render(request, "alert.html", title=f"Alert {ref}", ref=ref)
 
 
@@ -77,8 +82,9 @@ def watchlist_page(name: str, request: Request, p: StaffUser) -> Response:
 
 
 @router.get("/reports", response_class=HTMLResponse)
-def reports_page(request: Request, p: AnyUser) -> Response:
-    return render(request, "reports.html", title="Reports")
+def reports_page(request: Request, st: State, p: AnyUser) -> Response:
+    pub = st.api.published_csv
+    return render(request, "reports.html", title="Reports", published_configured=pub is not None and pub.is_file())
 
 
 @router.get("/audit", response_class=HTMLResponse)

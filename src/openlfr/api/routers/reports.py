@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from openlfr.api.deps import Anyone, Id, State
-from openlfr.errors import InputError, NotFoundError
+from openlfr.errors import InputError, NotFoundError, OpenLFRError
 from openlfr.services import published, reports
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
@@ -70,9 +70,14 @@ def published_upload(st: State, p: Anyone, file: Annotated[UploadFile, File(desc
         data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("the file is not UTF-8 text (expected a CSV)", code="bad_csv") from None
+    name = (file.filename or "upload.csv")[:200]
     with tempfile.TemporaryDirectory(prefix="openlfr-published-") as d:
         path = Path(d) / "published.csv"
         path.write_bytes(data)
-        out = published.published_report(path)
-    out["source"] = (file.filename or "upload.csv")[:200]
+        try:
+            out = published.published_report(path)
+        except OpenLFRError as exc:  # name the user's file, never the server's temporary path
+            exc.message = exc.message.replace(str(path), name)
+            raise
+    out["source"] = name
     return out

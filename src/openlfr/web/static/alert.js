@@ -13,7 +13,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     a = await OL.api("GET", `/api/alerts/${encodeURIComponent(ref)}`);
     document.getElementById("a-title").textContent = `${a.id} · ${a.name || a.person_id || "removed"}`;
     facts.replaceChildren(fact("Person", `${a.name || "–"} (${a.person_id || "–"})`), fact("Category", a.category || "–"),
-      fact("Score", `${Number(a.score).toFixed(4)} (threshold ${Number(a.threshold).toFixed(3)})`), fact("Camera", a.camera),
+      fact("Score", `${OL.fmtScore(a.score)} (threshold ${OL.fmtThreshold(a.threshold)})`), fact("Camera", a.camera),
       fact("Deployment", a.deployment_id ?? "–"), fact("Time", OL.fmtTime(a.occurred_at)),
       fact("Verdict", VERDICT[a.verdict] || "not adjudicated"), fact("Outcome", OUTCOME[a.outcome] || "–"), fact("Legal hold", a.legal_hold ? "yes" : "no"));
     if (faces) for (const kind of ["probe", "reference", "frame"]) {
@@ -37,7 +37,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       : [OL.el("dd", {class: "muted", text: "The watchlist entry no longer exists (the deployment ended); the alert keeps the category: " + (a.category || "–")})]));
     const tb = document.querySelector("#history tbody");
     tb.replaceChildren(...(c.previous_decisions.length ? c.previous_decisions.map((p) => OL.el("tr", {class: "clickable", onclick: () => leave(`/alerts/${p.id}`)},
-      OL.el("td", {text: p.id}), OL.el("td", {text: OL.fmtTime(p.occurred_at)}), OL.el("td", {text: p.camera}), OL.el("td", {class: "num", text: Number(p.score).toFixed(3)}),
+      OL.el("td", {text: p.id}), OL.el("td", {text: OL.fmtTime(p.occurred_at)}), OL.el("td", {text: p.camera}), OL.el("td", {class: "num", text: OL.fmtScore(p.score)}),
       OL.el("td", {class: p.verdict === "true" ? "v-true" : "v-false", text: VERDICT[p.verdict]}), OL.el("td", {text: OUTCOME[p.outcome] || "–"}), OL.el("td", {text: p.adjudicated_by || "–"})))
       : [OL.el("tr", {}, OL.el("td", {colspan: 7, class: "muted", text: "No earlier decision about this person."}))]));
   }
@@ -51,13 +51,13 @@ document.addEventListener("DOMContentLoaded", async () => {
       `Hold ${h.id} on ${h.alert_id ? "this alert" : "deployment " + h.deployment_id}: ${h.reason} (${h.placed_by}, ${OL.fmtTime(h.placed_at)}) `,
       OL.el("button", {class: "small ghost release-hold", onclick: async () => {
         if (!confirm(`Release hold ${h.id}? Retention then applies the normal rules.`)) return;
-        try { await OL.api("POST", `/api/holds/${h.id}/release`, {note: "released from the review page"}); await load(); } catch (err) { OL.toast(err.message, "alert"); } }}, "Release"))));
+        try { await OL.api("POST", `/api/holds/${h.id}/release`, {note: "released from the review page"}); await load(); } catch (err) { OL.toast(OL.human(err), "alert"); } }}, "Release"))));
   }
   const hf = document.getElementById("hold-form");
   if (hf) hf.addEventListener("submit", async (e) => {
     e.preventDefault();
     try { await OL.api("POST", `/api/alerts/${a.id}/hold`, {reason: document.getElementById("hold-reason").value}); document.getElementById("hold-reason").value = ""; await load(); }
-    catch (err) { OL.toast(err.message, "alert"); }
+    catch (err) { OL.toast(OL.human(err), "alert"); }
   });
   form.elements.outcome.addEventListener("change", () => { dirty = true; });
   form.elements.note.addEventListener("input", () => { dirty = true; });
@@ -68,7 +68,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       await OL.api("POST", `/api/alerts/${a.id}/adjudicate`, {verdict: chosen, outcome: form.elements.outcome.value || null, note: form.elements.note.value || null});
       document.getElementById("saved").textContent = "saved " + new Date().toLocaleTimeString();
       OL.refreshBadge(); await load();
-    } catch (err) { OL.toast(err.message, "alert"); }
+    } catch (err) { OL.toast(OL.human(err), "alert"); }
   }
   async function next() {
     const r = await OL.api("GET", "/api/alerts?unadjudicated=true&limit=50");

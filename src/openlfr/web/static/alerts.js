@@ -10,7 +10,7 @@ document.addEventListener("DOMContentLoaded", () => {
       OL.staff ? OL.el("td", {}, a.images.includes("probe") ? OL.el("img", {class: "thumb", loading: "lazy", alt: "camera face", src: `/api/alerts/${a.id}/images/probe`}) : "–") : null,
       OL.el("td", {text: a.id}), OL.el("td", {text: OL.fmtTime(a.occurred_at)}), OL.el("td", {text: a.deployment_id ?? "–"}),
       OL.el("td", {text: a.camera}), OL.el("td", {text: a.name || a.person_id || (a.purged_at ? "(removed by retention)" : "–")}),
-      OL.el("td", {class: "num", text: Number(a.score).toFixed(3)}), OL.el("td", {}, verdict(a)), OL.el("td", {text: OUTCOME[a.outcome] || a.outcome || ""}));
+      OL.el("td", {class: "num", text: OL.fmtScore(a.score)}), OL.el("td", {}, verdict(a)), OL.el("td", {text: OUTCOME[a.outcome] || a.outcome || ""}));
   }
   async function load() {
     const q = new URLSearchParams({limit, offset, unadjudicated: only.checked});
@@ -29,7 +29,7 @@ document.addEventListener("DOMContentLoaded", () => {
   OL.api("GET", "/api/deployments?limit=200").then((r) => { for (const d of r.data) depSel.append(OL.el("option", {value: d.id, text: `${d.id} · ${d.name}`})); });
   only.addEventListener("change", () => { offset = 0; load(); });
   depSel.addEventListener("change", () => { offset = 0; load(); });
-  filters.addEventListener("submit", (e) => { e.preventDefault(); offset = 0; if (new FormData(filters).get("verdict")) only.checked = false; load().catch((err) => OL.toast(err.message, "alert")); });
+  filters.addEventListener("submit", (e) => { e.preventDefault(); offset = 0; if (new FormData(filters).get("verdict")) only.checked = false; load().catch((err) => OL.toast(OL.human(err), "alert")); });
   filters.addEventListener("reset", () => { setTimeout(() => { offset = 0; load(); }, 0); });
   document.addEventListener("openlfr:alert", load);
   document.addEventListener("openlfr:adjudicated", load);

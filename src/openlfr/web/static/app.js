@@ -32,30 +32,76 @@ const OL = (() => {
   }
   const fmtTime = (iso) => iso ? new Date(iso).toLocaleString() : "–";
   const fmtNum = (x, d = 0) => (x === null || x === undefined) ? "–" : Number(x).toLocaleString(undefined, {maximumFractionDigits: d, minimumFractionDigits: d});
-  const fmtRate = (x) => (x === null || x === undefined) ? "–" : (x === 0 ? "0" : (x < 0.001 ? x.toExponential(2) : (100 * x).toFixed(2) + "%"));
+  // One number style for the console (issue 19): thresholds and scores with 4 decimals; rates
+  // (FPIR, FNIR, shares) as a percentage with 3 significant figures, never e-notation; intervals
+  // as "low–high" in the same style; durations in minutes with one decimal.
+  const fmtThreshold = (x) => (x === null || x === undefined || x === "") ? "–" : Number(x).toFixed(4);
+  const fmtScore = fmtThreshold;
+  function fmtRate(x) {
+    if (x === null || x === undefined || x === "" || Number.isNaN(Number(x))) return "–";
+    const p = 100 * Number(x);
+    if (p === 0) return "0%";
+    const digits = Math.max(0, Math.min(8, 2 - Math.floor(Math.log10(Math.abs(p)))));
+    return Number(p.toFixed(digits)).toLocaleString("en-GB", {maximumFractionDigits: digits}) + "%";
+  }
+  const fmtInterval = (ci, f = fmtRate) => (ci && ci.length === 2 && ci[0] !== null && ci[1] !== null) ? `${f(ci[0])}–${f(ci[1])}` : "–";
+  const fmtMinutes = (seconds) => (seconds === null || seconds === undefined) ? "–" : `${fmtNum(Number(seconds) / 60, 1)} min`;
   const oneIn = (x) => (x && x > 0) ? `1 in ${Math.round(1 / x).toLocaleString()}` : "";
+  // Readable model names (the registry's internal ids, with their weight digests, stay in the JSON).
+  const MODEL_NAMES = {"dlib-resnet-v1": "dlib ResNet", "dlib-resnet-onnx": "dlib ResNet", "dlib-resnet": "dlib ResNet",
+    "mobilefacenet-192": "MobileFaceNet-192", "dlib-hog": "dlib HOG", "dlib-mmod": "dlib CNN (MMOD)", "dlib-cnn": "dlib CNN (MMOD)",
+    "yunet": "YuNet", "scrfd": "SCRFD", "mtcnn": "MTCNN", "blazeface": "BlazeFace", "fused": "dlib ResNet + MobileFaceNet-192 (fused)"};
+  function modelName(id) {
+    if (!id) return "–";
+    let s = String(id); const fused = s.startsWith("fused:");
+    if (fused) s = s.slice(6);
+    const parts = s.split("+").map((p) => p.split(/[@/]/)[0]).filter((p) => p && p !== "flip" && !/^w[0-9.]+$/.test(p));
+    const names = [...new Set(parts.map((p) => MODEL_NAMES[p] || p.replace(/-(short|full)$/, " ($1 range)")))];
+    return names.join(" + ") + (fused ? " (fused)" : "");
+  }
   function toast(text, cls, onclick) {
-    const t = el("div", {class: "toast " + (cls || ""), text, onclick: () => { t.remove(); if (onclick) onclick(); }});
+    const t = el("div", {class: "toast " + (cls || ""), text, role: "status", onclick: () => { t.remove(); if (onclick) onclick(); }});
     document.getElementById("toasts").append(t);
     setTimeout(() => t.remove(), 8000);
   }
-  function showError(id, err) { const p = document.getElementById(id); if (!p) { toast(err.message, "alert"); return; } p.textContent = err.message + (err.code ? ` (${err.code})` : ""); p.hidden = false; }
+  // Human messages: the server's message, with its first letter capitalised; the stable code stays
+  // in the JSON and in a data attribute (for support), never in the sentence shown.
+  const human = (err) => { const m = String((err && err.message) || "Something went wrong"); return m.charAt(0).toUpperCase() + m.slice(1); };
+  function showError(id, err) { const p = document.getElementById(id); if (!p) { toast(human(err), "alert"); return; } p.textContent = human(err); if (err && err.code) p.dataset.code = err.code; p.hidden = false; }
   function clearError(id) { const p = document.getElementById(id); if (p) p.hidden = true; }
 
   // --- alert sound (Web Audio; no file) -------------------------------------------------------
+  // Browsers keep audio locked until the user interacts with the page; the button says so until
+  // a first click unlocks it ("sound: click to enable"), and "on" only when sound can really play.
   let audio = null;
   const soundOn = () => localStorage.getItem("openlfr.sound") !== "off";
-  function beep() {
-    if (!soundOn()) return;
+  const soundState = () => !soundOn() ? "off" : (audio && audio.state === "running" ? "on" : "locked");
+  function updateSound() {
+    const st = document.getElementById("sound-toggle");
+    if (!st) return;
+    const s = soundState();
+    st.dataset.state = s;
+    st.textContent = s === "on" ? "sound: on" : (s === "off" ? "sound: off" : "sound: click to enable");
+    st.title = s === "locked" ? "The browser blocks sound until you click on the page" : "Alert sound on/off";
+  }
+  function unlock() {
     try {
       audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state !== "running") audio.resume().then(updateSound, updateSound);
+    } catch (e) { /* no audio device */ }
+    updateSound();
+  }
+  function beep() {
+    if (soundState() !== "on") return;
+    try {
       const o = audio.createOscillator(), g = audio.createGain();
       o.type = "square"; o.frequency.value = 880; g.gain.value = 0.06;
       o.connect(g); g.connect(audio.destination); o.start();
       o.frequency.setValueAtTime(660, audio.currentTime + 0.15); o.stop(audio.currentTime + 0.3);
     } catch (e) { /* no audio device */ }
   }
-  document.addEventListener("click", () => { if (audio && audio.state === "suspended") audio.resume(); }, {once: true});
+  // any first click or key press unlocks the sound (the sound button handles its own clicks)
+  for (const ev of ["click", "keydown"]) document.addEventListener(ev, (e) => { if (soundOn() && !(e.target.closest && e.target.closest("#sound-toggle"))) unlock(); }, {capture: true});
 
   // --- badge + push -----------------------------------------------------------------------------
   async function refreshBadge() {
@@ -72,8 +118,10 @@ const OL = (() => {
       a.browser_at = Date.now() / 1000;
       window.__openlfrAlerts = (window.__openlfrAlerts || []).concat([a]);
       beep(); refreshBadge();
-      toast(`ALERT ${a.name || a.person_id} · ${a.camera} · score ${Number(a.score).toFixed(3)}`, "alert",
-            () => { location.href = "/alerts/" + encodeURIComponent(a.alert_id); });
+      if (!document.getElementById("alert-rail")) {  // the Live page shows its own rail of alert cards
+        toast(`ALERT ${a.name || a.person_id} · ${a.camera} · score ${fmtScore(a.score)}`, "alert",
+              () => { location.href = "/alerts/" + encodeURIComponent(a.alert_id); });
+      }
       document.dispatchEvent(new CustomEvent("openlfr:alert", {detail: a}));
     });
     source.addEventListener("adjudicated", (ev) => { refreshBadge(); document.dispatchEvent(new CustomEvent("openlfr:adjudicated", {detail: JSON.parse(ev.data)})); });
@@ -108,8 +156,19 @@ const OL = (() => {
     const lo = document.getElementById("logout");
     if (lo) lo.addEventListener("click", async () => { try { await api("POST", "/api/auth/logout"); } finally { location.href = "/login"; } });
     const st = document.getElementById("sound-toggle");
-    if (st) { const upd = () => { st.textContent = soundOn() ? "sound: on" : "sound: off"; }; upd(); st.addEventListener("click", () => { localStorage.setItem("openlfr.sound", soundOn() ? "off" : "on"); upd(); if (soundOn()) beep(); }); }
+    if (st) {
+      updateSound();
+      st.addEventListener("click", (e) => {
+        e.stopPropagation();
+        const s = soundState();
+        if (s === "locked") { unlock(); return; }  // the first click enables sound; it does not turn it off
+        localStorage.setItem("openlfr.sound", s === "on" ? "off" : "on");
+        if (soundOn()) { unlock(); setTimeout(beep, 50); }
+        updateSound();
+      });
+    }
     if (role) { refreshBadge(); connect(); }
   });
-  return {api, el, fmtTime, fmtNum, fmtRate, oneIn, toast, showError, clearError, barChart, role, staff, refreshBadge};
+  return {api, el, fmtTime, fmtNum, fmtRate, fmtThreshold, fmtScore, fmtInterval, fmtMinutes, modelName, oneIn, toast, human,
+          showError, clearError, barChart, role, staff, refreshBadge, soundState};
 })();

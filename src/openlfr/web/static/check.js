@@ -41,12 +41,12 @@ document.addEventListener("DOMContentLoaded", async () => {
       const r = await OL.api("POST", `/api/watchlists/${encodeURIComponent(sel.value)}/check`, fd);
       const matched = r.faces.filter((f) => f.candidates.length).length;
       document.getElementById("check-summary").textContent =
-        `${r.faces.length} face(s) found · ${matched} with a candidate at or above ${r.threshold.toFixed(3)} · watchlist ${r.watchlist} (${r.watchlist_size} people)`;
+        `${r.faces.length} face(s) found · ${matched} with a candidate at or above ${OL.fmtThreshold(r.threshold)} · watchlist ${r.watchlist} (${r.watchlist_size} people)`;
       document.querySelector("#check-table tbody").replaceChildren(...(r.faces.length ? r.faces.map((f, i) => OL.el("tr", {class: f.candidates.length ? "match" : ""},
         OL.el("td", {text: String(i + 1)}),
         OL.el("td", {text: f.passed_quality ? "passed" : `rejected: ${f.quality.failed || "quality"}`}),
         OL.el("td", {}, f.candidates.length ? OL.el("ol", {}, ...f.candidates.map((c) => OL.el("li", {},
-          OL.el("b", {text: c.person_id}), c.name && c.name !== c.person_id ? ` (${c.name})` : "", ` · score ${Number(c.score).toFixed(3)}`)))
+          OL.el("b", {text: c.person_id}), c.name && c.name !== c.person_id ? ` (${c.name})` : "", ` · score ${OL.fmtScore(c.score)}`)))
           : OL.el("span", {class: "muted", text: "no candidate: nothing about this face is kept"}))))
         : [OL.el("tr", {}, OL.el("td", {colspan: 3, class: "muted", text: "No face found in this photo."}))]));
       document.getElementById("check-result").hidden = false;

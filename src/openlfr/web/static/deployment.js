@@ -4,30 +4,31 @@ document.addEventListener("DOMContentLoaded", () => {
   const $ = (id) => document.getElementById(id);
   const dl = (node, pairs) => node.replaceChildren(...pairs.flatMap(([k, v]) => [OL.el("dt", {text: k}), OL.el("dd", {text: v ?? "–"})]));
   const g3 = (v) => (v === null || v === undefined) ? "unknown" : Number(Number(v).toPrecision(3)).toLocaleString("en-GB", {maximumSignificantDigits: 3});
-  const how = (op) => op.source === "target_fpir" ? `from target FPIR ${op.target_fpir} at ${OL.fmtNum(op.watchlist_size)} people` :
+  const how = (op) => op.source === "target_fpir" ? `from target FPIR ${OL.fmtRate(op.target_fpir)} at ${OL.fmtNum(op.watchlist_size)} people` :
     (op.source === "override" ? "explicit threshold (override)" : "model's fixed default");
   const opPairs = (op) => [["Watchlist size", `${OL.fmtNum(op.watchlist_size)} people`],
-    ["Threshold", `${Number(op.threshold).toFixed(4)} (${how(op)})`],
+    ["Threshold", `${OL.fmtThreshold(op.threshold)} (${how(op)})`],
     ["Expected false alerts per 10,000 faces", op.expected_false_alerts_per_10000 === null ? "unknown (no calibration)" :
       `${g3(op.expected_false_alerts_per_10000)} (95% upper bound ${g3(op.expected_false_alerts_per_10000_upper)})`],
     ["Expected TPIR", op.expected_tpir === null ? `unknown: ${op.tpir_reason}` :
-      `${(100 * op.expected_tpir).toFixed(1)}% of watchlisted people found (${op.tpir_reason})`],
+      `${OL.fmtRate(op.expected_tpir)} of watchlisted people found (${op.tpir_reason})`],
     ["Calibration", op.calibration ? `${op.calibration.file} (${OL.fmtNum(op.calibration.impostor_comparisons)} impostor comparisons)` : "none"]];
-  let opTimer = null, lastPreview = null;
+  let opTimer = null, lastPreview = null, lastStats = null;
   function chosen() {
     const f = $("authorise-form").elements, th = f.threshold.value.trim(), tf = f.target_fpir.value.trim();
     return th ? {threshold: Number(th)} : (tf ? {target_fpir: Number(tf)} : {});
   }
   function renderOp(op, err) {
-    if (err) { $("op-figures").replaceChildren(); $("op-verdict").className = "verdict unsafe"; $("op-verdict").textContent = `${err.message} (${err.code})`; return; }
+    if (err || !op) { $("op-figures").replaceChildren(); $("op-verdict").className = "verdict unsafe"; $("op-verdict").textContent = err ? OL.human(err) : ""; return; }
     dl($("op-figures"), opPairs(op));
-    const g = op.guardrail, band = `safe band: ${g3(g.band.false_alerts_per_10000_min)} to ${g3(g.band.false_alerts_per_10000_max)} false alerts per 10,000 faces (FPIR ${g.band.fpir_min} to ${g.band.fpir_max})`;
+    const g = op.guardrail, band = `safe band: ${g3(g.band.false_alerts_per_10000_min)} to ${g3(g.band.false_alerts_per_10000_max)} false alerts per 10,000 faces (FPIR ${OL.fmtRate(g.band.fpir_min)} to ${OL.fmtRate(g.band.fpir_max)})`;
     $("op-verdict").className = "verdict " + (g.safe ? "safe" : "unsafe");
     $("op-verdict").textContent = g.safe ? `Inside the ${band}.` :
       `Outside the ${band}: ${g.problems.join("; ")}. Authorising needs a written justification of at least ${g.min_justification_chars} characters.`;
     $("just-label").classList.toggle("required", !g.safe);
   }
   async function preview(d) {
+    if (!d || d.state !== "draft") return;  // authorised meanwhile: nothing to preview
     const c = chosen();
     if (!Object.keys(c).length) { renderOp(d.operating_point_preview, d.operating_point_error); return; }
     const key = JSON.stringify(c);
@@ -41,7 +42,12 @@ document.addEventListener("DOMContentLoaded", () => {
     $("dep-title").textContent = `Deployment ${d.id}: ${d.name}`;
     $("dep-state").className = "state " + d.state; $("dep-state").textContent = d.state;
     $("dep-running").textContent = d.live && d.live.running ? "cameras running on this server" : (d.live && d.live.error ? `runner stopped: ${d.live.error}` : "");
-    $("authorise-form").hidden = !(d.state === "draft" && role === "supervisor");
+    const me = document.querySelector('meta[name="openlfr-user"]').content, drafted = (d.drafters || []).includes(me);
+    const blocked = d.state === "draft" && role === "supervisor" && drafted && !d.self_authorisation_allowed;
+    $("sod-note").hidden = !(d.state === "draft" && role === "supervisor" && drafted);
+    $("sod-note").textContent = blocked ? `You created or edited this deployment (${d.drafters.join(", ")}), so another supervisor must authorise it (separation of duties).` :
+      "You created or edited this deployment. This installation allows self-authorisation (one-person installation); it will be recorded in the audit log and shown on the deployment.";
+    $("authorise-form").hidden = !(d.state === "draft" && role === "supervisor") || blocked;
     $("op-card").hidden = d.state !== "draft";
     if (d.state === "draft") { lastPreview = null; await preview(d); }
     const op = d.operating_point;
@@ -50,21 +56,23 @@ document.addEventListener("DOMContentLoaded", () => {
     dl($("details"), [["Location", d.location], ["Coordinates", d.latitude !== null ? `${d.latitude}, ${d.longitude}` : null], ["Purpose", d.purpose],
       ["Legal basis", d.legal_basis], ["Planned", `${OL.fmtTime(d.planned_start)} → ${OL.fmtTime(d.planned_end)}`],
       ["Watchlist", `${d.watchlist || "–"} copied from ${d.source_watchlist} · ${d.watchlist_size ?? "?"} people${d.watchlist_deleted_at ? " · deleted " + OL.fmtTime(d.watchlist_deleted_at) : ""}`],
-      ["Threshold", op ? `${Number(op.threshold).toFixed(4)} (${how(op)})` : (d.threshold === null ? `from target FPIR ${d.target_fpir}, fixed at authorisation` : `${Number(d.threshold).toFixed(4)} (override), fixed at authorisation`)],
-      ...(op ? [["Expected false alerts per 10,000 faces", g3(op.expected_false_alerts_per_10000)], ["Expected TPIR", op.expected_tpir === null ? "unknown" : `${(100 * op.expected_tpir).toFixed(1)}%`],
+      ["Threshold", op ? `${OL.fmtThreshold(op.threshold)} (${how(op)})` : (d.threshold === null ? `from target FPIR ${OL.fmtRate(d.target_fpir)}, fixed at authorisation` : `${OL.fmtThreshold(d.threshold)} (override), fixed at authorisation`)],
+      ...(op ? [["Expected false alerts per 10,000 faces", g3(op.expected_false_alerts_per_10000)], ["Expected TPIR", op.expected_tpir === null ? "unknown" : OL.fmtRate(op.expected_tpir)],
         ["Safe band", op.guardrail.safe ? "inside" : `outside; justification: ${d.justification}`]] : []),
-      ["Models", `${d.models.detector} / ${d.models.embedder}`],
-      ["Created", `${d.created_by}, ${OL.fmtTime(d.created_at)}`], ["Authorised", d.authorised_by ? `${d.authorising_officer} (${d.authorised_by}), ${OL.fmtTime(d.authorised_at)}` : null],
+      ["Models", `detector ${OL.modelName(d.models.detector)} · embedder ${OL.modelName(d.models.embedder)}`],
+      ["Created", `${d.created_by}, ${OL.fmtTime(d.created_at)}`], ["Authorised", d.authorised_by ? `${d.authorising_officer} (${d.authorised_by}), ${OL.fmtTime(d.authorised_at)}${d.self_authorised ? " · self-authorised: the same user drafted it (allowed by the installation's setting for one-person installations; audited)" : ""}` : null],
       ["Started", d.started_at ? `${d.started_by}, ${OL.fmtTime(d.started_at)}` : null], ["Ended", d.ended_at ? `${d.ended_by}, ${OL.fmtTime(d.ended_at)} (${d.end_reason})` : null]]);
+    $("dep-self-auth").hidden = !d.self_authorised;
     const s = d.statistics || {};
     dl($("stats"), [["Faces seen", OL.fmtNum(s.faces_seen)], ["Quality-rejected", OL.fmtNum(s.quality_rejected)], ["Alerts", OL.fmtNum(s.alerts)],
       ["True / false / open", `${OL.fmtNum(s.true_alerts)} / ${OL.fmtNum(s.false_alerts)} / ${OL.fmtNum(s.unadjudicated)}`],
-      ["Frames analysed", OL.fmtNum(s.frames_analysed)], ["Live for", s.deployment_live_seconds ? `${OL.fmtNum(s.deployment_live_seconds / 60, 1)} min` : "–"],
+      ["Frames analysed", OL.fmtNum(s.frames_analysed)], ["Camera time", OL.fmtMinutes(s.deployment_live_seconds)], ["Since start (wall clock)", OL.fmtMinutes(s.wall_clock_seconds)],
       ["Frozen", d.statistics_frozen ? "yes (deployment ended)" : "no"]]);
     const live = new Map(((d.live && d.live.cameras) || []).map((c) => [c.camera, c]));
-    const over = d.state === "live" && d.cameras.length > 0 && d.cameras.every((c) => (live.get(c.name) || {}).state === "ended");
-    $("dep-sources-ended").hidden = !over;
-    $("dep-sources-ended").textContent = over ? `Every source has ended (${d.cameras.map((c) => c.name).join(", ")}: the file played to its end): nothing is being analysed. The deployment stays live until it is ended; end it to freeze its figures and delete its watchlist.` : "";
+    const byCams = d.state === "ended" && /^all cameras/.test(d.end_reason || "");
+    $("dep-sources-ended").hidden = !byCams;
+    $("dep-sources-ended").textContent = byCams ? `The deployment ended by itself: ${d.end_reason} (${d.cameras.map((c) => c.name).join(", ")}). Its figures are frozen and its watchlist deleted.` : "";
+    lastStats = s;
     $("cam-table").querySelector("tbody").replaceChildren(...d.cameras.map((c) => {
       const l = live.get(c.name) || {counters: {}}, pc = (s.per_camera || {})[c.name] || {};
       return OL.el("tr", {}, OL.el("td", {text: c.name}), OL.el("td", {text: c.url}), OL.el("td", {}, OL.el("span", {class: "state " + (l.state || ""), text: l.state || "–"}), l.detail ? OL.el("div", {class: "muted cam-detail", text: l.detail}) : null),
@@ -82,6 +90,11 @@ document.addEventListener("DOMContentLoaded", () => {
     $("authorise-form").elements[name].addEventListener("input", () => { clearTimeout(opTimer); opTimer = setTimeout(() => { lastPreview = null; OL.api("GET", `/api/deployments/${ref}`).then(preview); }, 250); });
   }
   $("start-btn").addEventListener("click", () => act(() => OL.api("POST", `/api/deployments/${ref}/start`)));
-  $("stop-btn").addEventListener("click", () => { if (confirm("End this deployment? Its cameras stop and its watchlist is deleted.")) act(() => OL.api("POST", `/api/deployments/${ref}/stop`)); });
+  $("stop-btn").addEventListener("click", () => {
+    const open = (lastStats && lastStats.unadjudicated) || 0;
+    const waiting = open ? ` ${open} alert(s) still wait for a decision; they stay reviewable after the end.` : "";
+    if (confirm(`End this deployment? Its cameras stop and its watchlist is deleted.${waiting}`)) act(() => OL.api("POST", `/api/deployments/${ref}/stop`));
+  });
+  document.addEventListener("openlfr:deployment", (e) => { if (String(e.detail.deployment_id) === String(ref)) load(); });
   load(); setInterval(load, 3000);
 });

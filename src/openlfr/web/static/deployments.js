@@ -7,7 +7,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     tbody.replaceChildren(...r.data.map((d) => OL.el("tr", {class: "clickable", onclick: () => { location.href = `/deployments/${d.id}`; }},
       OL.el("td", {text: d.id}), OL.el("td", {text: d.name}), OL.el("td", {}, OL.el("span", {class: "state " + d.state, text: d.state + (d.running_here ? " ●" : "")})),
       OL.el("td", {text: d.location}), OL.el("td", {text: win(d)}), OL.el("td", {text: `${d.source_watchlist} (${d.watchlist_size ?? "?"})`}),
-      OL.el("td", {class: "num", text: d.threshold === null ? "–" : Number(d.threshold).toFixed(3)}), OL.el("td", {text: d.cameras.map((c) => c.name).join(", ")}))));
+      OL.el("td", {class: "num", text: d.threshold === null ? "–" : OL.fmtThreshold(d.threshold)}), OL.el("td", {text: d.cameras.map((c) => c.name).join(", ")}))));
     if (!r.data.length) tbody.append(OL.el("tr", {}, OL.el("td", {colspan: 8, class: "muted", text: "No deployments yet."})));
   }
   const form = document.getElementById("dep-form");

@@ -13,7 +13,10 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!t) {
         const img = previews ? OL.el("img", {alt: `camera ${c.camera} (faces pixelated)`}) : OL.el("div", {class: "muted no-preview", text: "preview not shown to auditors"});
         const cap = OL.el("div", {class: "cap"});
-        t = {root: OL.el("div", {class: "tile"}, img, cap), img, cap, streaming: false};
+        const big = OL.el("button", {class: "small ghost enlarge", title: "Enlarge to full screen", "aria-label": `enlarge camera ${c.camera}`, text: "⛶"});
+        t = {root: OL.el("div", {class: "tile", dataset: {key}}, img, big, cap), img, cap, streaming: false};
+        big.addEventListener("click", (e) => { e.stopPropagation(); toggleFull(t.root); });
+        img.addEventListener("click", () => toggleFull(t.root));
         known.set(key, t); tiles.append(t.root);
       }
       const cam = `/api/cameras/${c.deployment_id}/${encodeURIComponent(c.camera)}`;
@@ -34,6 +37,38 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     for (const [key, t] of known) if (!seen.has(key)) { t.root.remove(); known.delete(key); }
   }
+  // --- enlarge a tile: the page's full screen (and the browser's when it allows it) ------------
+  function toggleFull(root) {
+    const on = !root.classList.contains("enlarged");
+    for (const x of tiles.querySelectorAll(".tile.enlarged")) x.classList.remove("enlarged");
+    root.classList.toggle("enlarged", on);
+    document.body.classList.toggle("has-enlarged", on);
+    if (on && root.requestFullscreen) root.requestFullscreen().catch(() => { /* the page-level enlargement stays */ });
+    else if (!on && document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  }
+  document.addEventListener("keydown", (e) => { const x = tiles.querySelector(".tile.enlarged"); if (e.key === "Escape" && x) toggleFull(x); });
+  document.addEventListener("fullscreenchange", () => { const x = tiles.querySelector(".tile.enlarged"); if (!document.fullscreenElement && x) { x.classList.remove("enlarged"); document.body.classList.remove("has-enlarged"); } });
+
+  // --- the alert rail: cards stay until acknowledged; a click opens the review ------------------
+  const rail = document.getElementById("rail-cards");
+  function railCount() {
+    const n = rail ? rail.children.length : 0;
+    document.getElementById("rail-count").textContent = n; document.getElementById("rail-count").hidden = n === 0;
+    document.getElementById("rail-empty").hidden = n > 0;
+  }
+  function addCard(a) {
+    if (!rail || rail.querySelector(`[data-alert="${CSS.escape(String(a.alert_id))}"]`)) return;
+    const open = () => { location.href = "/alerts/" + encodeURIComponent(a.alert_id); };
+    const ack = OL.el("button", {class: "small ghost ack", text: "Acknowledge", onclick: (e) => { e.stopPropagation(); card.remove(); railCount(); }});
+    const card = OL.el("div", {class: "rail-card", role: "button", tabindex: "0", dataset: {alert: a.alert_id}, onclick: open,
+                                onkeydown: (e) => { if (e.key === "Enter") open(); }},
+      OL.el("div", {class: "rail-who"}, OL.el("b", {text: a.name || a.person_id || "watchlisted person"})),
+      OL.el("div", {class: "muted", text: `${a.camera} · deployment ${a.deployment_id ?? "–"} · ${OL.fmtTime(a.occurred_at)}`}),
+      OL.el("div", {text: `score ${OL.fmtScore(a.score)} (threshold ${OL.fmtThreshold(a.threshold)})`}),
+      OL.el("div", {class: "rail-actions"}, OL.el("a", {href: "/alerts/" + encodeURIComponent(a.alert_id), text: "Review", onclick: (e) => e.stopPropagation()}), ack));
+    rail.prepend(card); railCount();
+  }
+  document.addEventListener("openlfr:alert", (e) => addCard(e.detail));
   refresh(); setInterval(refresh, 2000);
   document.addEventListener("openlfr:camera", refresh);
 });

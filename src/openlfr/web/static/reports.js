@@ -1,7 +1,7 @@
 "use strict";
 document.addEventListener("DOMContentLoaded", async () => {
   const $ = (id) => document.getElementById(id);
-  const ci = (c) => c ? `95% CI ${OL.fmtRate(c[0])} – ${OL.fmtRate(c[1])}` : "";
+  const ci = (c) => c ? `95% CI ${OL.fmtInterval(c)}` : "";
   const fig = (k, v, sub) => OL.el("div", {class: "figure"}, OL.el("div", {class: "k", text: k}), OL.el("div", {class: "v", text: v}), OL.el("div", {class: "ci", text: sub || ""}));
   function show(rep, links) {
     $("rep-title").textContent = rep.title;
@@ -22,7 +22,7 @@ document.addEventListener("DOMContentLoaded", async () => {
       ["alerts", "Alerts"], ["true_alerts", "True"], ["false_alerts", "False"], ["unadjudicated", "Open"], ["false_alerts_per_face", "False/face"], ["share_of_alerts_wrong", "Share wrong"]];
     $("rep-table").querySelector("thead").replaceChildren(OL.el("tr", {}, cols.map(([, h]) => OL.el("th", {text: h}))));
     $("rep-table").querySelector("tbody").replaceChildren(...rows.map((r) => OL.el("tr", {}, cols.map(([k]) => OL.el("td", {dataset: {col: k}, text:
-      k.includes("share") || k.includes("per_face") ? OL.fmtRate(r[k]) : k === "threshold" ? (r[k] === null ? "–" : Number(r[k]).toFixed(3)) : (r[k] ?? "–")})))));
+      k.includes("share") || k.includes("per_face") ? OL.fmtRate(r[k]) : k === "threshold" ? OL.fmtThreshold(r[k]) : (r[k] ?? "–")})))));
     $("rep-notes").replaceChildren(...(rep.notes || []).map((n) => OL.el("li", {text: n})));
     window.__openlfrReport = rep;
   }
@@ -34,7 +34,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     const from = $("rep-from").value, to = $("rep-to").value;
     if (!from || !to) { OL.toast("Choose both dates", "alert"); return; }
     const q = `from=${from}&to=${to}`;
-    try { show(await OL.api("GET", `/api/reports/period?${q}`), (f, dl) => `/api/reports/period?${q}&format=${f}${dl ? "&download=true" : ""}`); } catch (err) { OL.toast(err.message, "alert"); }
+    try { show(await OL.api("GET", `/api/reports/period?${q}`), (f, dl) => `/api/reports/period?${q}&format=${f}${dl ? "&download=true" : ""}`); } catch (err) { OL.toast(OL.human(err), "alert"); }
   }
   const deps = await OL.api("GET", "/api/deployments?limit=500");
   const sel = $("rep-dep");
@@ -55,16 +55,19 @@ document.addEventListener("DOMContentLoaded", async () => {
     $("pub-table").querySelector("thead").replaceChildren(OL.el("tr", {}, head.map((h) => OL.el("th", {text: h}))));
     const line = (yr, src, t) => OL.el("tr", {class: src === "OpenLFR" ? "own" : ""}, OL.el("td", {text: yr}), OL.el("td", {text: src}), OL.el("td", {class: "num", text: OL.fmtNum(t.deployments)}),
       OL.el("td", {class: "num", text: OL.fmtNum(t.faces_seen)}), OL.el("td", {class: "num", text: OL.fmtNum(t.alerts)}), OL.el("td", {class: "num", text: OL.fmtNum(t.true_alerts)}),
-      OL.el("td", {class: "num", text: OL.fmtNum(t.false_alerts)}), OL.el("td", {text: `${OL.fmtRate(t.false_alerts_per_face)} ${OL.oneIn(t.false_alerts_per_face) ? "(" + OL.oneIn(t.false_alerts_per_face) + ")" : ""} ${t.false_alerts_per_face_ci ? "[" + t.false_alerts_per_face_ci.map(OL.fmtRate).join(", ") + "]" : ""}`}),
-      OL.el("td", {text: `${OL.fmtRate(t.share_of_alerts_wrong)} ${t.share_of_alerts_wrong_ci ? "[" + t.share_of_alerts_wrong_ci.map(OL.fmtRate).join(", ") + "]" : ""}`}));
+      OL.el("td", {class: "num", text: OL.fmtNum(t.false_alerts)}), OL.el("td", {text: `${OL.fmtRate(t.false_alerts_per_face)} ${OL.oneIn(t.false_alerts_per_face) ? "(" + OL.oneIn(t.false_alerts_per_face) + ")" : ""} ${t.false_alerts_per_face_ci ? "(95% CI " + OL.fmtInterval(t.false_alerts_per_face_ci) + ")" : ""}`}),
+      OL.el("td", {text: `${OL.fmtRate(t.share_of_alerts_wrong)} ${t.share_of_alerts_wrong_ci ? "(95% CI " + OL.fmtInterval(t.share_of_alerts_wrong_ci) + ")" : ""}`}));
     $("pub-table").querySelector("tbody").replaceChildren(...years.flatMap((yr) => [line(yr, "published", pub.years[yr]), ...(own[yr] && own[yr].deployments ? [line(yr, "OpenLFR", own[yr])] : [])]));
     $("pub-notes").replaceChildren(...years.flatMap((yr) => (pub.years[yr].notes || []).map((n) => OL.el("li", {text: `${yr}: ${n}`}))));
   }
   $("pub-file").addEventListener("change", async (e) => {
     const f = e.target.files[0]; if (!f) return;
     const fd = new FormData(); fd.append("file", f, f.name);
-    try { await showPublished(await OL.api("POST", "/api/reports/published", fd)); } catch (err) { OL.toast(err.message, "alert"); }
+    $("pub-table").querySelector("tbody").replaceChildren(); OL.clearError("pub-error");
+    try { await showPublished(await OL.api("POST", "/api/reports/published", fd)); } catch (err) { OL.showError("pub-error", err); }
   });
-  $("pub-configured").addEventListener("click", async () => { try { await showPublished(await OL.api("GET", "/api/reports/published")); } catch (err) { OL.toast(err.message, "alert"); } });
-  OL.api("GET", "/api/reports/published", undefined, {noRedirect: true}).then(showPublished).catch(() => {});
+  if ($("pub-card").dataset.configured === "yes") {  // ask for the configured file only when there is one
+    $("pub-configured").addEventListener("click", async () => { try { await showPublished(await OL.api("GET", "/api/reports/published")); } catch (err) { OL.toast(OL.human(err), "alert"); } });
+    OL.api("GET", "/api/reports/published", undefined, {noRedirect: true}).then(showPublished).catch(() => {});
+  }
 });

@@ -22,13 +22,13 @@ document.addEventListener("DOMContentLoaded", async () => {
     document.getElementById("retro-discard").hidden = false;
     if (job.state === "failed") { bar.value = 0; status.textContent = ""; OL.showError("retro-error", Object.assign(new Error(job.error.message), {code: job.error.code})); return; }
     const r = job.result; bar.max = 1; bar.value = 1;
-    status.textContent = `${r.frames} frames · ${r.faces_seen} faces seen · ${r.appearances.length} appearance(s) at or above ${job.threshold.toFixed(3)} · ${job.elapsed_s.toFixed(1)} s`;
+    status.textContent = `${r.frames} frames · ${r.faces_seen} faces seen · ${r.appearances.length} appearance(s) at or above ${OL.fmtThreshold(job.threshold)} · ${job.elapsed_s.toFixed(1)} s`;
     const base = `/api/retro/${job.id}/appearances`;
     document.getElementById("retro-appearances").replaceChildren(...(r.appearances.length ? r.appearances.map((a) => OL.el("div", {class: "appearance", dataset: {person: a.person_id}},
       OL.el("img", {class: "face", alt: `matched face of ${a.person_id}`, src: `${base}/${a.index}/face.jpg`}),
       a.has_frame ? OL.el("img", {class: "frame", alt: "frame, other faces pixelated", src: `${base}/${a.index}/frame.jpg`}) : null,
       OL.el("div", {}, OL.el("b", {text: a.person_id}), a.name && a.name !== a.person_id ? ` (${a.name})` : ""),
-      OL.el("div", {text: `${fmtT(a.first_seen_s)} – ${fmtT(a.last_seen_s)} · score ${a.score.toFixed(3)}`})))
+      OL.el("div", {text: `${fmtT(a.first_seen_s)} – ${fmtT(a.last_seen_s)} · score ${OL.fmtScore(a.score)}`})))
       : [OL.el("p", {class: "muted", text: "No one on the watchlist appears at or above the threshold."})]));
   }
   async function poll() {

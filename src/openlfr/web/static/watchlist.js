@@ -11,12 +11,12 @@ document.addEventListener("DOMContentLoaded", () => {
     tr.children[2].replaceChildren(n); tr.children[3].replaceChildren(c); tr.children[4].replaceChildren(r);
     tr.children[7].replaceChildren(OL.el("button", {class: "small save-entry", onclick: async () => {
       try { await OL.api("PATCH", `${base}/entries/entry:${e.id}`, {display_name: n.value, category: c.value, reason: r.value}); OL.toast(`${e.person_id} saved`); load(); }
-      catch (err) { OL.toast(err.message, "alert"); } }}, "Save"), " ", OL.el("button", {class: "small ghost", onclick: load}, "Cancel"));
+      catch (err) { OL.toast(OL.human(err), "alert"); } }}, "Save"), " ", OL.el("button", {class: "small ghost", onclick: load}, "Cancel"));
   }
   async function load() {
     const w = await OL.api("GET", base);
     bespoke = !!w.deployment_id;
-    document.getElementById("wl-info").textContent = `${w.entries.length} people · model ${w.embedder || "(none yet)"}${w.deployment_id ? " · bespoke list of deployment " + w.deployment_id + " (fixed at authorisation: read-only)" : ""} · ${w.description || ""}`;
+    document.getElementById("wl-info").textContent = `${w.entries.length} people · model ${w.embedder ? OL.modelName(w.embedder) : "(none yet)"}${w.deployment_id ? " · bespoke list of deployment " + w.deployment_id + " (fixed at authorisation: read-only)" : ""} · ${w.description || ""}`;
     const mg = document.getElementById("wl-manage");
     if (mg) { mg.hidden = bespoke; document.getElementById("wl-desc").value = w.description || ""; }
     const up = document.getElementById("upload");
@@ -29,7 +29,7 @@ document.addEventListener("DOMContentLoaded", () => {
       OL.el("td", {}, editable ? [OL.el("button", {class: "small ghost edit-entry", onclick: () => editRow(tr, e)}, "Edit"), " ",
         OL.el("button", {class: "small ghost", onclick: async () => {
         if (!confirm(`Remove ${e.person_id} and their photos?`)) return;
-        try { await OL.api("DELETE", `${base}/entries/entry:${e.id}`); load(); } catch (err) { OL.toast(err.message, "alert"); } }}, "Remove")] : "")); return tr; }));
+        try { await OL.api("DELETE", `${base}/entries/entry:${e.id}`); load(); } catch (err) { OL.toast(OL.human(err), "alert"); } }}, "Remove")] : "")); return tr; }));
     if (!w.entries.length) tbody.append(OL.el("tr", {}, OL.el("td", {colspan: 8, class: "muted", text: "No one on this list yet."})));
   }
 
