@@ -50,11 +50,12 @@ const OL = (() => {
   // Readable model names (the registry's internal ids, with their weight digests, stay in the JSON).
   const MODEL_NAMES = {"dlib-resnet-v1": "dlib ResNet", "dlib-resnet-onnx": "dlib ResNet", "dlib-resnet": "dlib ResNet",
     "mobilefacenet-192": "MobileFaceNet-192", "dlib-hog": "dlib HOG", "dlib-mmod": "dlib CNN (MMOD)", "dlib-cnn": "dlib CNN (MMOD)",
-    "yunet": "YuNet", "scrfd": "SCRFD", "mtcnn": "MTCNN", "blazeface": "BlazeFace", "fused": "dlib ResNet + MobileFaceNet-192 (fused)"};
+    "yunet": "YuNet", "scrfd": "SCRFD", "mtcnn": "MTCNN", "blazeface": "BlazeFace", "fused": "dlib ResNet + MobileFaceNet-192 (fused)",
+    "frfeature-512": "fr_feature 512-d", "fused-arcface": "fr_feature + MobileFaceNet-192 (fused)", "frdetect": "fr_detect", "fr_detect": "fr_detect", "fr_landmark": "fr_landmark"};
   function modelName(id) {
     if (!id) return "–";
-    let s = String(id); const fused = s.startsWith("fused:");
-    if (fused) s = s.slice(6);
+    let s = String(id); const fused = s.startsWith("fused:") || s.startsWith("fused-arcface:");
+    if (fused) s = s.slice(s.indexOf(":") + 1);
     const parts = s.split("+").map((p) => p.split(/[@/]/)[0]).filter((p) => p && p !== "flip" && !/^w[0-9.]+$/.test(p));
     const names = [...new Set(parts.map((p) => MODEL_NAMES[p] || p.replace(/-(short|full)$/, " ($1 range)")))];
     return names.join(" + ") + (fused ? " (fused)" : "");
