@@ -210,6 +210,8 @@ class LiveAnalyser:
 
     def _end(self, tracks: list[Track], res: FrameResult) -> None:
         for tr in tracks:
+            if self.config.decision == "track" and not tr.decided and tr.shots:
+                self._decide(tr, res)  # a track that left before its decision was due: decide on what it has
             s = self._summary(tr)
             tr.forget()  # P2: the track's shots, embeddings and crops go now
             res.ended.append(s)
@@ -267,7 +269,7 @@ class LiveAnalyser:
         tracks = [self.tracker.tracks[int(i)] for i in faces.track_id]
         # Only faces whose track may still take a shot are aligned and measured (the main saving).
         may = [j for j, tr in enumerate(tracks)
-               if not tr.decided and tr.attempts < policy.max_attempts
+               if (t - tr.last_attempt_t >= policy.refresh_s if tr.decided else tr.attempts < policy.max_attempts)
                and (tr.attempts == 0 or t - tr.last_attempt_t >= policy.min_gap_s)]
         if not may:
             return
@@ -307,39 +309,64 @@ class LiveAnalyser:
                     tr = merged
                     faces.track_id[j] = tr.track_id
             if per_track:
+                if tr.decided:  # an identity check only (no split above): nothing to search
+                    tr.last_attempt_t = t
+                    continue
+                if float(q[k]) >= tr.best_attempt_quality:
+                    # the view an alert would show if the decision comes after the face has gone (memory only;
+                    # dropped with the track, P2)
+                    tr.extra["view"] = (frame, faces.xyxy.copy(), j)
                 tr.shots.append(Shot(t=t, quality=float(q[k]), embedding=e.copy()))
                 tr.last_attempt_t = t
                 tr.best_attempt_quality = max(tr.best_attempt_quality, float(q[k]))
-                if not tr.due(t, policy):
-                    continue
-                tr.decided = True
-                res.counters["searches"] += 1
-                fused = {m.entry_id: m.score for m in
-                         self.index.search(tr.template()[None, :], top_k=k_top, threshold=0.0)[0]}
-            else:
-                matches = results[n]
-                scores = {m.entry_id: m.score for m in matches}
-                floor = 0.0 if len(matches) >= self.index.size else (min(scores.values()) if scores else 0.0)
-                tr.shots.append(Shot(t=t, quality=float(q[k]), embedding=e.copy(), scores=scores, floor=floor))
-                tr.last_attempt_t = t
-                tr.best_attempt_quality = max(tr.best_attempt_quality, float(q[k]))
-                fused = tr.fused(self.fusion)
+                if tr.due(t, policy):
+                    self._decide(tr, res, (frame, faces.xyxy, j))
+                continue
+            matches = results[n]
+            scores = {m.entry_id: m.score for m in matches}
+            floor = 0.0 if len(matches) >= self.index.size else (min(scores.values()) if scores else 0.0)
+            tr.shots.append(Shot(t=t, quality=float(q[k]), embedding=e.copy(), scores=scores, floor=floor))
+            tr.last_attempt_t = t
+            tr.best_attempt_quality = max(tr.best_attempt_quality, float(q[k]))
+            fused = tr.fused(self.fusion)
             for eid, s in fused.items():
                 tr.best_fused[eid] = max(tr.best_fused.get(eid, 0.0), s)
             ready = [(s, eid) for eid, s in fused.items() if s >= self.threshold and eid not in tr.alerted]
             if ready:
                 s, eid = max(ready)
                 tr.alerted[eid] = s
-                res.alerts.append(self._alert(frame, faces, j, tr, eid, s))
+                res.alerts.append(self._alert(frame, faces.xyxy, j, tr, eid, s))
                 res.counters["alerts"] += 1
 
-    def _alert(self, frame: Frame, faces: FaceBatch, row: int, tr: Track, entry_id: int, score: float) -> AlertEvent:
+    def _decide(self, tr: Track, res: FrameResult, view: tuple[Frame, np.ndarray, int] | None = None) -> None:
+        """The track's one decision (``decision="track"``): search the template of its shots; alert on the best
+        entry at or above the threshold, showing ``view`` (now) or the track's best view (at its end)."""
+        tr.decided = True
+        if self.index.size == 0:
+            return
+        res.counters["searches"] += 1
+        k_top = min(self.config.top_k, self.index.size)
+        found = self.index.search(tr.template()[None, :], top_k=k_top, threshold=0.0)[0]
+        for m in found:
+            tr.best_fused[m.entry_id] = max(tr.best_fused.get(m.entry_id, 0.0), m.score)
+        ready = [(m.score, m.entry_id) for m in found if m.score >= self.threshold]
+        view = view or tr.extra.get("view")
+        if not ready or view is None:
+            return
+        s, eid = max(ready)
+        tr.alerted[eid] = s
+        frame, boxes, row = view
+        res.alerts.append(self._alert(frame, boxes, row, tr, eid, s))
+        res.counters["alerts"] += 1
+
+    def _alert(self, frame: Frame, boxes: np.ndarray, row: int, tr: Track, entry_id: int, score: float
+               ) -> AlertEvent:
         person_id, name = self._names[entry_id]
-        box = tuple(float(v) for v in faces.xyxy[row])
-        probe = encode_jpeg(alert_crop(frame.image, faces.xyxy, row), quality=self.config.jpeg_quality)
+        box = tuple(float(v) for v in boxes[row])
+        probe = encode_jpeg(alert_crop(frame.image, boxes, row), quality=self.config.jpeg_quality)
         ctx_jpeg = None
         if self.config.alert_frame:
-            ctx_jpeg = encode_jpeg(redact(frame.image, faces.xyxy, keep=[row]), quality=self.config.jpeg_quality)
+            ctx_jpeg = encode_jpeg(redact(frame.image, boxes, keep=[row]), quality=self.config.jpeg_quality)
         rec = AlertRecord(alert_id=alert_id_for(self._alert_ns, tr.track_id, entry_id),
                           deployment_id=self.deployment_id,
                           watchlist_id=self.watchlist_id, entry_id=entry_id, person_id=person_id,

@@ -75,8 +75,9 @@ def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: i
                       target_fpir: float = 1e-3, draws: int = 20, seed: int = 0, *, at: float | None = None,
                       exclusions: Exclusions | None = None) -> ThresholdResult:
     """Direct draws: ``draws`` watchlists of N identities (first image each) and every image of the other
-    identities searched against each. ``exclusions`` (known label errors) leave out mislabeled images and
-    never count a search of one person filed under another name as non-mated. ``at``: also the pooled
+    identities searched against each. ``exclusions`` (known label errors) leave out mislabeled images and the
+    second copy of a photo filed under two names, and never count a search of one person filed under another
+    name as non-mated. ``at``: also the pooled
     FPIR at this threshold (to check a calibration's N x FMR threshold on data it was not made from)."""
     names = sorted(dataset.identities)
     if watchlist_size >= len(names):
@@ -89,8 +90,10 @@ def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: i
     ok = table.acquired.copy()
     person = np.arange(len(names))  # identity -> person (identities that are one person share a number)
     if exclusions is not None and not exclusions.empty:
-        codes, keep, _pairs, _used = exclusions.apply(table.paths, dataset.labels, dataset.root)
+        codes, keep, pairs, _used = exclusions.apply(table.paths, dataset.labels, dataset.root)
         ok &= keep
+        for _a, b in pairs:  # one photo under two names: search and enrol only one copy
+            ok[b] = False
         person = codes[starts[:-1]]
     rng = np.random.default_rng(seed)
     per_draw: list[float] = []

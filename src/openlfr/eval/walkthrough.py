@@ -192,7 +192,10 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
                 progress(frames, total)
     finally:
         src.close()
-    ended.extend(analyser.finish().ended)
+    last = analyser.finish()
+    ended.extend(last.ended)
+    events.extend(last.alerts)
+    searches += last.counters["searches"]
     seconds = time.perf_counter() - t0
     passes = truth["passes"]
     first_s = [(p["first_frame"] / fps) if p["first_frame"] is not None else p["start_s"] for p in passes]

@@ -288,6 +288,8 @@ class CameraWorker:
                     if idle.ended:
                         with self._count_lock:
                             self._counts.update(idle.counters)
+                        for ev in idle.alerts:  # a track decided as it ended (LiveConfig.decision "track")
+                            self.emit(AlertMsg(self.spec.name, ev))
                         self.emit(TracksEnded(self.spec.name, idle.ended))
                     if self.state == SourceState.LIVE and now - self._last_frame_mono > self.spec.stall_s:
                         self._set_state(SourceState.STALLED, f"no frame for {self.spec.stall_s:g}s")
@@ -316,6 +318,8 @@ class CameraWorker:
             res = self.analyser.finish()
             with self._count_lock:
                 self._counts.update(res.counters)
+            for ev in res.alerts:
+                self.emit(AlertMsg(self.spec.name, ev))
             if res.ended:
                 self.emit(TracksEnded(self.spec.name, res.ended))
             final = self._final or (SourceState.STOPPED, "stopped")
