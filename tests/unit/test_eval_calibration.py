@@ -45,7 +45,8 @@ def table_and_dataset(status=None):
     return t, ds
 
 
-def test_counts_and_lookups():
+def test_counts_and_lookups(monkeypatch):
+    monkeypatch.setattr("openlfr.eval.calibration.MIN_TAIL_PAIRS", 1)  # a toy of 8 pairs
     t, ds = table_and_dataset()
     cal = calibrate(t, ds)
     # genuine pairs: (a1,a2) cos .5 -> score .75; (b1,b2) cos 1 -> 1.0
@@ -87,7 +88,8 @@ def test_grid():
     assert g[0] == 0.0 and g[-1] == 1.0 and len(g) == 2001
 
 
-def test_save_load_and_missing(data_dir):
+def test_save_load_and_missing(data_dir, monkeypatch):
+    monkeypatch.setattr("openlfr.eval.calibration.MIN_TAIL_PAIRS", 1)  # a toy of 8 pairs
     t, ds = table_and_dataset()
     cal = calibrate(t, ds)
     s = load_settings()
@@ -106,7 +108,7 @@ def test_save_load_and_missing(data_dir):
 @pytest.mark.parametrize("which", ["dlib", "default"])
 def test_packaged_calibration_serves_the_default_embedder(data_dir, which):
     # a fresh data dir has no calibration: the one shipped (lfw-dev) for dlib's ResNet and for the
-    # default embedder (fused dlib + MobileFaceNet-192) is used
+    # default embedder (fr_feature) is used
     from openlfr.engine import registry
     from openlfr.engine.thresholds import DEFAULT_THRESHOLDS, family_of
     from openlfr.settings import Settings
@@ -117,7 +119,7 @@ def test_packaged_calibration_serves_the_default_embedder(data_dir, which):
     cal = load_calibration(fam)
     assert cal.family == fam and cal.impostor_n > 40_000_000
     t = threshold_for_fpir(fam, 1e-3, 1000)
-    assert (0.97 if which == "dlib" else 0.9) < t < 1.0
+    assert (0.97 if which == "dlib" else 0.75) < t < 1.0
     k, n = cal.fmr(t)
     assert k / n * 1000 <= 1e-3
     with pytest.raises(ConfigError):             # 1e-5 / 10,000 = 1e-9: beyond 42M comparisons

@@ -1,4 +1,4 @@
-"""`openlfr models list` shows the fused dlib + MobileFaceNet-192 embedder as the embedded default."""
+"""`openlfr models list` shows the embedded defaults (fr_feature, and the default detector) and the others."""
 
 from __future__ import annotations
 
@@ -6,16 +6,21 @@ from openlfr.engine.models import builtin_models
 from openlfr.engine.pipeline import EngineConfig
 from openlfr.settings import Settings
 
+DEFAULT_DETECTOR = "mtcnn"
 
-def test_default_embedder_is_the_fused_one() -> None:
-    assert Settings().embedder == "fused"
-    assert EngineConfig().embedder == "fused"
+
+def test_default_embedder_is_fr_feature() -> None:
+    assert Settings().embedder == "frfeature-512"
+    assert EngineConfig().embedder == "frfeature-512"
     rows = {r["name"]: r for r in builtin_models()}
-    fused = rows["fused"]
-    assert fused["kind"] == "embedder" and "default embedder" in fused["spec"]
-    assert fused["family"].startswith("fused:" + rows["dlib-resnet-onnx"]["family"] + "+mobilefacenet-192@")
-    assert not any("default embedder" in r["spec"] for n, r in rows.items() if n != "fused")
-    # the single models stay listed and selectable
+    fr = rows["frfeature-512"]
+    assert fr["kind"] == "embedder" and "default embedder" in fr["spec"]
+    assert fr["sha256"].startswith("87aacdfe5751") and fr["family"] == "frfeature-512@87aacdfe5751"
+    assert "not stated by the authors" in fr["licence"] and fr["commercial"] is True
+    assert not any("default embedder" in r["spec"] for n, r in rows.items() if n != "frfeature-512")
+    # the earlier default and the single models stay listed and selectable
+    assert rows["fused"]["family"].startswith("fused:" + rows["dlib-resnet-onnx"]["family"] + "+mobilefacenet-192@")
+    assert rows["fused-arcface"]["family"].startswith("fused-arcface:frfeature-512@87aacdfe5751+mobilefacenet-192@")
     fast = rows["dlib-resnet-onnx"]
     assert fast["sha256"] == rows["dlib-resnet"]["sha256"]  # same weights file
     assert fast["model_id"].endswith("/onnx")
@@ -29,22 +34,23 @@ def test_models_list_family_matches_the_embedder() -> None:
     rows = {r["name"]: r for r in builtin_models()}
     assert registry.create("embedder", "fused").family == rows["fused"]["family"]
     assert registry.create("embedder", "mobilefacenet-192").family == rows["mobilefacenet-192"]["family"]
+    assert registry.create("embedder", "frfeature-512").family == rows["frfeature-512"]["family"]
+    assert registry.create("embedder", "fused-arcface").family == rows["fused-arcface"]["family"]
 
 
-def test_default_detector_is_hog_and_mtcnn_is_listed() -> None:
-    """The default detector stays dlib's HOG (with the fused embedder it meets the lfw-dev targets that
-    MTCNN misses at FPIR 1e-3: docs/models.md, MTCNN section); MTCNN is listed and selectable.
-    Settings, engine config, the context's engine and `openlfr models list` agree."""
+def test_default_detector_and_the_others_listed() -> None:
+    """The default detector (chosen for recall and speed together, docs/models.md) is the one settings,
+    the engine config, the context's engine and `openlfr models list` agree on; HOG and MTCNN stay listed."""
     from openlfr.services.context import engine_config_from_settings
 
-    assert Settings().detector == "dlib-hog"
-    assert EngineConfig().detector == "dlib-hog"
-    cfg = engine_config_from_settings(Settings())
-    assert cfg.detector == "dlib-hog"
+    default = DEFAULT_DETECTOR
+    assert Settings().detector == default
+    assert EngineConfig().detector == default
+    assert engine_config_from_settings(Settings()).detector == default
     rows = {r["name"]: r for r in builtin_models()}
-    assert {"mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"} <= rows.keys()
-    assert "default detector" in rows["dlib-hog"]["spec"]
-    assert not any("default detector" in r["spec"] for n, r in rows.items() if n != "dlib-hog")
+    assert {"mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet", "dlib-hog", "frdetect-detect", "frdetect-landmark"} <= rows.keys()
+    marked = [n for n, r in rows.items() if "default detector" in r["spec"]]
+    assert len(marked) == 1 and rows[marked[0]]["spec"].startswith(default), marked
 
 
 def test_eval_workers_run_the_litert_detectors_single_threaded() -> None:

@@ -40,12 +40,12 @@ def _expected(raw: dict[str, Any], fpir: float, n: int) -> tuple[float, int, int
 
 
 def test_threshold_rises_with_list_size_for_a_fixed_target(st: Any) -> None:
-    sizes = (1, 5, 20, 100, 300, 1000)
+    sizes = (1, 5, 20, 100, 300, 400)  # 1e-4 at 1,000 rests on < 10 tail pairs: refused
     thr = [operating_point(DLIB, n, target_fpir=1e-4, settings=st).threshold for n in sizes]
     assert all(a < b for a, b in itertools.pairwise(thr)), dict(zip(sizes, thr, strict=True))
 
 
-@pytest.mark.parametrize("n", [20, 1000])
+@pytest.mark.parametrize("n", [20, 400])
 def test_figures_agree_with_the_calibration_counts(raw: dict[str, Any], st: Any, n: int) -> None:
     op = operating_point(DLIB, n, target_fpir=1e-4, settings=st)
     thr, k, hits = _expected(raw, 1e-4, n)
@@ -62,10 +62,14 @@ def test_figures_agree_with_the_calibration_counts(raw: dict[str, Any], st: Any,
 
 
 def test_small_list_vs_large_list_at_the_mets_target(st: Any) -> None:
-    """At FPIR 1e-4 a 20-person list runs at a lower threshold than a 1,000-person list and finds
-    far more of the people on it; both expect at most one false alert per 10,000 faces."""
+    """At FPIR 1e-4 a 20-person list runs at a lower threshold than a 400-person list and finds
+    far more of the people on it; both expect at most one false alert per 10,000 faces. A 1,000-person list
+    at 1e-4 is refused: its threshold would rest on fewer than 10 impostor pairs of the calibration."""
     small = operating_point(DLIB, 20, target_fpir=1e-4, settings=st)
-    large = operating_point(DLIB, 1000, target_fpir=1e-4, settings=st)
+    large = operating_point(DLIB, 400, target_fpir=1e-4, settings=st)
+    with pytest.raises(ConfigError) as e:
+        operating_point(DLIB, 1000, target_fpir=1e-4, settings=st)
+    assert e.value.code == "calibration_too_small" and "at least 10 impostor pairs" in e.value.message
     assert small.threshold < large.threshold
     assert small.false_alerts_per_10000 is not None and small.false_alerts_per_10000 <= 1.0
     assert large.false_alerts_per_10000 is not None and large.false_alerts_per_10000 <= 1.0

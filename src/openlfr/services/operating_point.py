@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openlfr.errors import ConfigError, InputError, NotFoundError
-from openlfr.eval.calibration import Calibration, calibration_path, load_calibration
+from openlfr.eval.calibration import MIN_TAIL_PAIRS, Calibration, calibration_path, load_calibration
 from openlfr.eval.intervals import clopper_pearson
 from openlfr.settings import Settings
 
@@ -179,8 +179,9 @@ def operating_point(family: str, watchlist_size: int, *, target_fpir: float | No
         raise ConfigError(
             f"target FPIR {target:g} at a {watchlist_size:,}-person list needs a false match rate of {per:.3g} per "
             f"comparison; the calibration of {family} has {cal.impostor_n:,} impostor comparisons and resolves "
-            f"no less than {1 / cal.impostor_n:.3g} (it would need at least {math.ceil(1 / per):,}). Not "
-            "extrapolating: raise the target, shorten the list, or calibrate on more faces",
+            f"no less than {MIN_TAIL_PAIRS / cal.impostor_n:.3g} (at least {MIN_TAIL_PAIRS} impostor pairs above the "
+            f"threshold; it would need {math.ceil(MIN_TAIL_PAIRS / per):,} comparisons). Not extrapolating: raise "
+            "the target, shorten the list, or calibrate on more faces",
             code="calibration_too_small") from exc
     f = _figures(cal, thr, watchlist_size)
     return OperatingPoint(family, watchlist_size, thr, "target_fpir", target, f["fpir"], f["fpir_ci"],
