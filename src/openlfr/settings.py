@@ -37,10 +37,11 @@ class Settings(BaseSettings):
                     "Overrides the key file; never stored in the database.")
     key_file: Path | None = Field(default=None,
                                   description="Key file path; default <data_dir>/keys/openlfr.key (0600).")
-    detector: str = Field(default="mtcnn", description="Detector type from the backend registry. The default, "
-                                                         "MTCNN (shipped in the package, on LiteRT), gives the 5 "
-                                                         "landmarks the ArcFace chip needs; dlib-hog is the old "
-                                                         "default.")
+    detector: str = Field(default="frdetect", description="Detector type from the backend registry. The default, "
+                                                            "fr_detect + fr_landmark (shipped in the package, on "
+                                                            "onnxruntime), gives the 5 landmarks the ArcFace chip "
+                                                            "needs; mtcnn and dlib-hog (the default until issue 17) "
+                                                            "stay selectable.")
     embedder: str = Field(default="frfeature-512",
                           description="Embedder type from the backend registry. The default is fr_feature, 512-d, "
                                       "on onnxruntime (shipped in the package); fused-arcface adds MobileFaceNet-192 "

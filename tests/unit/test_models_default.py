@@ -6,7 +6,7 @@ from openlfr.engine.models import builtin_models
 from openlfr.engine.pipeline import EngineConfig
 from openlfr.settings import Settings
 
-DEFAULT_DETECTOR = "mtcnn"
+DEFAULT_DETECTOR = "frdetect"
 
 
 def test_default_embedder_is_fr_feature() -> None:

@@ -30,7 +30,7 @@ _DLIB_DETECTORS = frozenset({"dlib-hog", "dlib-mmod"})
 _JITTER_EMBEDDERS = frozenset({"dlib-resnet"})
 
 DetectorOpt = Annotated[str | None, typer.Option(
-    "--detector", help="Detector type: mtcnn (default), frdetect, dlib-hog, dlib-mmod, blazeface, yunet, scrfd.",
+    "--detector", help="Detector type: frdetect (default), mtcnn, dlib-hog, dlib-mmod, blazeface, yunet, scrfd.",
     show_default=False)]
 EmbedderOpt = Annotated[str | None, typer.Option(
     "--embedder", help="Embedder type: frfeature-512 (default: fr_feature, 512-d), fused-arcface (fr_feature + "

