@@ -97,3 +97,31 @@ def test_one_decision_per_track(cli, lfw_dev: Path, tmp_path: Path) -> None:  # 
     assert all(n == 1 for n in per_track.values()), per_track
     assert track["false_alerts"] <= shot["false_alerts"]
     assert track["tpir"]["k"] >= 3  # the listed people are still found
+
+
+def test_scale_benchmark_enrols_fillers_outside_the_walk(cli, lfw_dev: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`eval walkthrough --fillers F` searches the walk against its listed people plus F other identities of the
+    photo folder (never a person of the walk, listed or stranger): the list grows, the operating point follows
+    its size, and the listed people are still found among them."""
+    from openlfr.eval.walkthrough import draw_fillers, load_truth
+
+    video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
+    p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(video), "--truth", str(truth),
+            "--people", "6", "--watchlisted", "3", "--size", "640x360", "--fps", "8", "--seed", "5", "--json")
+    assert p.returncode == 0, p.stderr
+    wl = json.loads(p.stdout)["watchlist_dir"]
+    t = load_truth(truth)
+    drawn = draw_fillers(lfw_dev, t, 40, 1, seed=3)
+    assert len(drawn) == 40 and not set(drawn) & set(t["identities"])
+    assert all(len(v) == 1 for v in drawn.values())
+    assert draw_fillers(lfw_dev, t, 40, 1, seed=3) == drawn  # reproducible
+    p = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
+            "--fillers", "40", "--filler-photos", "1", "--seed", "3", "--fpir", "1e-3", "--json")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["scale"]["fillers"] == 40 and r["scale"]["filler_photos"] == 1
+    assert 40 <= r["watchlist_size"] <= 43 and r["operating_point"]["watchlist_size"] == r["watchlist_size"]
+    assert r["tpir"]["k"] >= 2 and r["false_alerts"] == 0
+    p = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
+            "--fillers", "100000", "--json")
+    assert p.returncode != 0 and "--fillers must be" in p.stderr
