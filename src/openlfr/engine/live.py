@@ -248,6 +248,11 @@ class LiveAnalyser:
         detected = self._detect(image)
         faces, ended = self.tracker.update(detected, frame.t)
         res = FrameResult(t=frame.t, analysed=True, faces=faces)
+        if self.config.decision == "track":
+            lost = self.config.shots.decide_lost_s
+            for tr in self.tracker.tracks.values():  # out of sight before its decision was due: decide now
+                if not tr.decided and tr.shots and frame.t - tr.last_t >= lost:
+                    self._decide(tr, res)
         res.counters["frames_analysed"] += 1
         res.counters["faces_detected"] += len(faces)
         self._end(ended, res)
@@ -312,10 +317,10 @@ class LiveAnalyser:
                 if tr.decided:  # an identity check only (no split above): nothing to search
                     tr.last_attempt_t = t
                     continue
-                if float(q[k]) >= tr.best_attempt_quality:
-                    # the view an alert would show if the decision comes after the face has gone (memory only;
-                    # dropped with the track, P2)
-                    tr.extra["view"] = (frame, faces.xyxy.copy(), j)
+                # the latest shot: what an alert shows if the decision comes once the face has gone (the face
+                # that was embedded, not a later sighting the tracker may have given to someone else; memory
+                # only, dropped with the track: P2)
+                tr.extra["view"] = (frame, faces.xyxy, j)
                 tr.shots.append(Shot(t=t, quality=float(q[k]), embedding=e.copy()))
                 tr.last_attempt_t = t
                 tr.best_attempt_quality = max(tr.best_attempt_quality, float(q[k]))

@@ -96,6 +96,9 @@ class ShotPolicy(BaseModel):
         "quality-weighted mean of its shots' embeddings, when it has this many shots ..."))
     decide_within_s: float = Field(1.0, ge=0.0, le=60.0, description=(
         "... or at its first shot this long after its first shot, whichever comes first."))
+    decide_lost_s: float = Field(0.4, ge=0.0, le=60.0, description=(
+        "A track not seen for this long before its decision was due is decided then, on the shots it has "
+        "(it need not wait the tracker's ttl_s to end, so its alert is not late)."))
 
 
 def shot_score(quality: FloatArray) -> FloatArray:
