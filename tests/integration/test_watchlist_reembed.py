@@ -103,3 +103,19 @@ def test_cli_reembed_all_and_stale_warning(cli, data_dir: Path) -> None:  # type
     assert json.loads(cli("models", "list", "--json").stdout)["stale_watchlists"] == []
     p = cli("watchlist", "reembed", "old", "--all")
     assert p.returncode != 0 and "not both" in p.stderr
+
+
+def test_api_reembed_and_stale_flag(data_dir: Path) -> None:
+    """Through the HTTP API: the list shows embedder_current False, a supervisor re-embeds it, an operator may not."""
+    from tests.integration.apihelp import make_env
+
+    env = make_env(data_dir)
+    _old_list(env.ctx)
+    c = env.client
+    [row] = c.get("/api/watchlists", headers=env.h("operator")).json()["data"]
+    assert row["embedder_current"] is False and row["embedder"].startswith("fused:")
+    assert c.post("/api/watchlists/standing/reembed", headers=env.h("operator")).status_code == 403
+    r = c.post("/api/watchlists/standing/reembed", headers=env.h("supervisor"))
+    assert r.status_code == 200, r.text
+    assert r.json()["embedded"] == 4 and r.json()["without_face"] == 0
+    assert c.get("/api/watchlists/standing", headers=env.h("operator")).json()["embedder_current"] is True

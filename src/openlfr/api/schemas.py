@@ -135,6 +135,10 @@ class WatchlistPublic(Public):
     entries: int | None = None
     images: int | None = None
     deployment_id: int | None = None
+    embedder: str | None = None
+    embedder_current: bool | None = Field(
+        None, description="False: the list's vectors are from another model than the current one (re-embed it); "
+                          "None: no vectors yet.")
 
 
 class EntryPublic(Public):
@@ -150,6 +154,24 @@ class WatchlistDetail(Public):
     id: int
     name: str
     entries: list[EntryPublic]
+    embedder: str | None = None
+    embedder_current: bool | None = None
+
+
+class ReembedRejection(Public):
+    person_id: str
+    image_id: int
+    reason: str
+
+
+class ReembedResult(Public):
+    watchlist: str
+    from_model: str | None
+    to_model: str
+    images: int
+    embedded: int
+    without_face: int
+    rejected: list[ReembedRejection]
 
 
 class Rejection(Public):

@@ -250,9 +250,9 @@ class LiveAnalyser:
         res = FrameResult(t=frame.t, analysed=True, faces=faces)
         if self.config.decision == "track":
             lost = self.config.shots.decide_lost_s
-            for tr in self.tracker.tracks.values():  # out of sight before its decision was due: decide now
-                if not tr.decided and tr.shots and frame.t - tr.last_t >= lost:
-                    self._decide(tr, res)
+            for waiting in self.tracker.tracks.values():  # out of sight before its decision was due: decide now
+                if not waiting.decided and waiting.shots and frame.t - waiting.last_t >= lost:
+                    self._decide(waiting, res)
         res.counters["frames_analysed"] += 1
         res.counters["faces_detected"] += len(faces)
         self._end(ended, res)

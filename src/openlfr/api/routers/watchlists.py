@@ -7,7 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from openlfr.api.deps import Managers, Staff, State
-from openlfr.api.schemas import CheckResult, Page, WatchlistCreate, WatchlistDetail, WatchlistPublic
+from openlfr.api.schemas import (
+    CheckResult,
+    Page,
+    ReembedResult,
+    WatchlistCreate,
+    WatchlistDetail,
+    WatchlistPublic,
+)
 from openlfr.api.uploads import require_image
 from openlfr.services import check, watchlists
 
@@ -32,6 +39,12 @@ def create_watchlist(body: WatchlistCreate, st: State, p: Managers) -> dict[str,
 @router.get("/{name}", response_model=WatchlistDetail)
 def show_watchlist(name: str, st: State, p: Staff) -> dict[str, Any]:
     return watchlists.show(st.ctx, name)
+
+
+@router.post("/{name}/reembed", response_model=ReembedResult,
+             summary="Re-embed the list's stored photos with the current model (after a model change)")
+def reembed_watchlist(name: str, st: State, p: Managers) -> dict[str, Any]:
+    return watchlists.reembed(st.ctx, name, p.username)
 
 
 @router.delete("/{name}", summary="Delete a watchlist with every photo and embedding")

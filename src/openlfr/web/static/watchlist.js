@@ -17,6 +17,13 @@ document.addEventListener("DOMContentLoaded", () => {
     const w = await OL.api("GET", base);
     bespoke = !!w.deployment_id;
     document.getElementById("wl-info").textContent = `${w.entries.length} people · model ${w.embedder ? OL.modelName(w.embedder) : "(none yet)"}${w.deployment_id ? " · bespoke list of deployment " + w.deployment_id + " (fixed at authorisation: read-only)" : ""} · ${w.description || ""}`;
+    const stale = document.getElementById("wl-stale");
+    stale.hidden = w.embedder_current !== false;
+    stale.replaceChildren(...(w.embedder_current === false ? [
+      OL.el("span", {text: "This list's vectors are from another model than the one in use: it cannot be searched until its stored photos are re-embedded. "}),
+      ...(manage ? [OL.el("button", {class: "small", id: "wl-reembed", onclick: async () => {
+        try { const r = await OL.api("POST", `${base}/reembed`); OL.toast(`${r.embedded} of ${r.images} photos re-embedded${r.without_face ? `; ${r.without_face} without a usable face` : ""}`); load(); }
+        catch (err) { OL.showError("manage-error", err); } }}, "Re-embed with the current model")] : [])] : []));
     const mg = document.getElementById("wl-manage");
     if (mg) { mg.hidden = bespoke; document.getElementById("wl-desc").value = w.description || ""; }
     const up = document.getElementById("upload");

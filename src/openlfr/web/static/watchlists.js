@@ -5,7 +5,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const r = await OL.api("GET", "/api/watchlists?limit=500");
     tbody.replaceChildren(...r.data.map((w) => OL.el("tr", {class: "clickable", onclick: () => { location.href = `/watchlists/${encodeURIComponent(w.name)}`; }},
       OL.el("td", {text: w.name}), OL.el("td", {text: w.description}), OL.el("td", {class: "num", text: w.entries}), OL.el("td", {class: "num", text: w.images}),
-      OL.el("td", {text: w.embedder ? OL.modelName(w.embedder) : "–", title: w.embedder || ""}), OL.el("td", {text: `${w.created_by}, ${OL.fmtTime(w.created_at)}`}))));
+      OL.el("td", {text: w.embedder ? OL.modelName(w.embedder) + (w.embedder_current === false ? " (another model: re-embed it)" : "") : "–", title: w.embedder || "", class: w.embedder_current === false ? "result-bad" : ""}), OL.el("td", {text: `${w.created_by}, ${OL.fmtTime(w.created_at)}`}))));
     if (!r.data.length) tbody.append(OL.el("tr", {}, OL.el("td", {colspan: 6, class: "muted", text: "No watchlists yet."})));
   }
   const form = document.getElementById("wl-form");
