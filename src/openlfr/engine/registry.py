@@ -65,13 +65,17 @@ def _load_backends() -> None:
         return
     _loaded = True
     for mod in _BACKEND_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            # A backend module that is not written yet, or an optional dependency that is absent.
-            if exc.name is None or not (exc.name == mod or mod.startswith(exc.name + ".")
-                                        or exc.name in {"onnxruntime", "onnx", "ai_edge_litert"}):
-                raise
+        _import_optional(mod)
+
+
+def _import_optional(mod: str) -> None:
+    """Import a backend module; a module that is not written yet, or whose optional runtime is absent, is skipped."""
+    try:
+        importlib.import_module(mod)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (exc.name == mod or mod.startswith(exc.name + ".")
+                                    or exc.name in {"onnxruntime", "onnx", "ai_edge_litert"}):
+            raise
 
 
 def available(kind: Kind) -> list[str]:
@@ -81,14 +85,8 @@ def available(kind: Kind) -> list[str]:
 
 def _import_home(kind: str, type_name: str) -> None:
     mod = _HOME.get((kind, type_name))
-    if mod is None:
-        return
-    try:
-        importlib.import_module(mod)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not (exc.name == mod or mod.startswith(exc.name + ".")
-                                    or exc.name in {"onnxruntime", "onnx", "ai_edge_litert"}):
-            raise
+    if mod is not None:
+        _import_optional(mod)
 
 
 def create(kind: Kind, type_name: str, **options: Any) -> Any:
