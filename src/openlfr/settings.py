@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     ray_resources: dict[str, float] = Field(
         default_factory=dict, description='Custom Ray resources every camera actor needs, as JSON, e.g. '
                                           '{"openlfr_analysis": 1} to keep cameras on analysis nodes.')
+    runner_lease_s: float = Field(
+        default=30.0, ge=2.0, le=3600.0,
+        description="A runner's lease on a live deployment (seconds, renewed every third of it): a second runner "
+                    "is refused while it holds; a killed runner's lease lapses after this (at once on the same host).")
 
     @field_validator("key")
     @classmethod

@@ -33,7 +33,6 @@ preview JPEGs (mosaic except an alerted person, P3). ``on_message`` sees every o
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -43,7 +42,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import ray
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,9 +49,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from openlfr.engine.live import AlertEvent, TrackSummary
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig
-from openlfr.engine.sources import NETWORK_SCHEMES, VIDEO_SUFFIXES, mask_url
+from openlfr.engine.sources import mask_url
 from openlfr.errors import ConfigError, OpenLFRError, SourceError
 from openlfr.runtime.ray_actor import CameraActor, FrameCounts, Resume
+from openlfr.runtime.replay import replay_key, replayable
 from openlfr.runtime.sinks import AlertSink
 from openlfr.runtime.workers import (
     AlertMsg,
@@ -133,30 +132,6 @@ def release() -> None:
         if _conn_users == 0 and _conn_ours and ray.is_initialized():
             ray.shutdown()
             _conn_ours = False
-
-
-def replayable(url: str) -> bool:
-    """True for sources a replacement actor can replay from the start: files, and video files served
-    over HTTP(S). Cameras and streams are not."""
-    s = url.strip()
-    if s.isdigit() or s.startswith(("webcam:", "/dev/video")):
-        return False
-    if "://" not in s:
-        return True
-    parts = urlsplit(s)
-    scheme = parts.scheme.lower()
-    if scheme == "file":
-        return True
-    if scheme in ("http", "https"):
-        suffix = os.path.splitext(parts.path)[1].lower()
-        return suffix in VIDEO_SUFFIXES and suffix not in (".mjpeg", ".mjpg")
-    return scheme not in NETWORK_SCHEMES
-
-
-def replay_key(url: str) -> str:
-    """The alert key of a replayable source: the same for every actor (and run) that analyses it,
-    so a replay reproduces the same alert ids."""
-    return "replay:" + hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 # ---- the runner -------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import random
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from openlfr.engine.sources import Frame, FrameSource, mask_url, open_source
 from openlfr.errors import OpenLFRError, SourceError
 from openlfr.names import name_problem
 from openlfr.runtime.queues import DropOldestQueue
+from openlfr.runtime.replay import alert_key_for
 from openlfr.runtime.sinks import AlertSink
 
 log = logging.getLogger(__name__)
@@ -327,7 +329,8 @@ class CameraWorker:
 # ---- process entry point ----------------------------------------------------------------------
 
 def _child_main(spec_json: str, engine_config_json: str, index: WatchlistIndex, threshold: float,
-                watchlist_id: int, deployment_id: int | None, out: Any, stop: Any, preview: bool) -> None:
+                watchlist_id: int, deployment_id: int | None, out: Any, stop: Any, preview: bool,
+                alert_key: str | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent coordinates stopping
     parent = os.getppid()
     spec = CameraSpec.model_validate_json(spec_json)
@@ -354,7 +357,7 @@ def _child_main(spec_json: str, engine_config_json: str, index: WatchlistIndex, 
     try:
         engine = FaceEngine.from_config(EngineConfig.model_validate_json(engine_config_json))
         analyser = LiveAnalyser(engine, index, threshold, spec.name, spec.live, watchlist_id=watchlist_id,
-                                deployment_id=deployment_id)
+                                deployment_id=deployment_id, alert_key=alert_key)
         worker = CameraWorker(spec, analyser, emit, local, preview=preview)
     except OpenLFRError as exc:
         emit(WorkerDone(spec.name, SourceState.FAILED, exc.message))
@@ -430,6 +433,9 @@ class LiveRunner:
             self._stop = threading.Event()
             self._events = queue_mod.Queue(maxsize=1000)
         self._handles: list[Any] = []
+        self._run_key = uuid.uuid4().hex[:16]
+        """Alert key of this run's live streams; a replayable file's key depends on its URL only
+        (runtime/replay.py), so a restarted run stores none of its alerts twice."""
 
     # -- control -------------------------------------------------------------------------------
 
@@ -452,7 +458,8 @@ class LiveRunner:
             engine = self._engine or FaceEngine.from_config(self.engine_config)
             for spec in self.cameras:
                 analyser = LiveAnalyser(engine, self.index, self.threshold, spec.name, spec.live,
-                                        watchlist_id=self.watchlist_id, deployment_id=self.deployment_id)
+                                        watchlist_id=self.watchlist_id, deployment_id=self.deployment_id,
+                                        alert_key=alert_key_for(spec.url, self._run_key))
                 worker = CameraWorker(spec, analyser, self._emit_local, self._stop, preview=preview)
                 th = threading.Thread(target=self._guard(worker), name=f"camera-{spec.name}", daemon=True)
                 th.start()
@@ -462,7 +469,8 @@ class LiveRunner:
                 p = self._ctx.Process(target=_child_main, name=f"openlfr-camera-{spec.name}", daemon=True,
                                       args=(spec.model_dump_json(), self.engine_config.model_dump_json(),
                                             self.index, self.threshold, self.watchlist_id, self.deployment_id,
-                                            self._events, self._stop, preview))
+                                            self._events, self._stop, preview,
+                                            alert_key_for(spec.url, self._run_key)))
                 p.start()
                 self._handles.append(p)
 

@@ -29,6 +29,7 @@ from openlfr.runtime.sinks import AlertSink, MemorySink
 from openlfr.runtime.workers import CameraSpec, RunSummary, SourceState
 from openlfr.services.check import op_fields, resolve_operating_point
 from openlfr.services.context import AppContext, engine_config_from_settings
+from openlfr.services.lease import DeploymentLease
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
 
@@ -159,7 +160,6 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
                    runner_hook: Callable[[Any], None] | None = None) -> dict[str, Any]:
     """Run an authorised deployment's cameras until stopped or its planned end."""
     from openlfr.services import deployments
-    from openlfr.services.alerts import StoreAlertSink
 
     opts = options or RunOptions()
     actor = ctx.settings.actor
@@ -173,6 +173,24 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
                               embedder_options=base.embedder_options if emb == base.embedder else {},
                               gate=base.gate)
     run_ctx = AppContext(ctx.settings, engine_config=engine_cfg)
+    lease = DeploymentLease(run_ctx, plan.deployment_id)
+    lease.acquire()  # one runner per deployment: a second one is refused here (deployment_busy)
+    try:
+        return _run_leased(run_ctx, plan, lease, engine_cfg, opts, actor, on_alert, on_state, on_preview,
+                           runner_hook)
+    finally:
+        lease.release()
+        run_ctx.close()
+
+
+def _run_leased(run_ctx: AppContext, plan: Any, lease: DeploymentLease, engine_cfg: EngineConfig,
+                opts: RunOptions, actor: str, on_alert: Callable[[dict[str, Any]], None] | None,
+                on_state: Callable[[str, SourceState, str], None] | None,
+                on_preview: Callable[[str, bytes, float], None] | None,
+                runner_hook: Callable[[Any], None] | None) -> dict[str, Any]:
+    from openlfr.services import deployments
+    from openlfr.services.alerts import StoreAlertSink
+
     index, _meta = load_index(run_ctx, plan.watchlist)
     plan = deployments.mark_live(run_ctx, plan.deployment_id, actor)
     specs = [CameraSpec(name=c.name, url=c.url, loop=opts.loop, realtime=opts.realtime,
@@ -189,6 +207,8 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
                         on_state=on_state, on_preview=on_preview)
     if runner_hook:
         runner_hook(runner)
+    lease.on_lost = lambda: runner.stop("lease_lost")
+    lease.start_renewing()
     summary = runner.run(max_seconds=max_s)
     reached_end = datetime.now(UTC) >= plan.planned_end
     if summary.stopped_by == "max_seconds" and reached_end:
@@ -203,5 +223,4 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
         out["deployment_state"] = ended.get("state", "ended")
     else:
         out["deployment_state"] = "live"
-    run_ctx.close()
     return out
