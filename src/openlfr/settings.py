@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     ray_resources: dict[str, float] = Field(
         default_factory=dict, description='Custom Ray resources every camera actor needs, as JSON, e.g. '
                                           '{"openlfr_analysis": 1} to keep cameras on analysis nodes.')
+    camera_media_root: Path | None = Field(
+        default=None,
+        description="Folder that deployment cameras given as local files must be inside (symlinks resolved). "
+                    "Unset: the console/API accepts no local file as a camera (only rtsp, rtsps, http, https); "
+                    "the CLI accepts any local file.")
     runner_lease_s: float = Field(
         default=30.0, ge=2.0, le=3600.0,
         description="A runner's lease on a live deployment (seconds, renewed every third of it): a second runner "

@@ -179,7 +179,7 @@ def test_api_guardrails_and_preview(tmp_path: Path, enrolled_people: list[Any]) 
     body = {"location": "High St, Sutton, outside the station", "purpose": "API guardrail test",
             "planned_start": (NOW - timedelta(minutes=1)).isoformat(),
             "planned_end": (NOW + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
-            "all_entries_reason": "wanted", "cameras": [{"name": "cam1", "url": "a.mp4"}]}
+            "all_entries_reason": "wanted", "cameras": [{"name": "cam1", "url": "rtsp://camera.invalid/a"}]}
     r = c.post("/api/deployments", json=body, headers=env.h("operator"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "no_legal_basis", r.text
     r = c.post("/api/deployments", json={**body, "legal_basis": BASIS,

@@ -1,0 +1,176 @@
+"""Issue 18, item 6: the third round of security and privacy findings, each proven on the real app
+(FastAPI's test client over the real routes and SQLite) or the real ``openlfr serve``."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import TEST_DATA
+from tests.integration.apihelp import ApiEnv, make_env
+
+FACES = TEST_DATA / "faces"
+BASIS = "Common law policing powers; force LFR policy v1"
+JUSTIFY = "API test: the alerts are synthetic, stored at a fixed threshold 0.5"
+
+
+@pytest.fixture
+def media(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "media"
+    d.mkdir()
+    monkeypatch.setenv("OPENLFR_CAMERA_MEDIA_ROOT", str(d))
+    return d
+
+
+@pytest.fixture
+def env(tmp_path: Path, media: Path) -> Iterator[ApiEnv]:
+    e = make_env(tmp_path / "data")
+    c = e.client
+    assert c.post("/api/watchlists", json={"name": "standing"}, headers=e.h("supervisor")).status_code == 201
+    for person in ("Al_Gore", "Adrien_Brody"):
+        p = sorted((FACES / person).glob("*.jpg"))[0]
+        r = c.post("/api/watchlists/standing/entries", data={"person_id": person},
+                   files=[("files", (p.name, p.read_bytes(), "image/jpeg"))], headers=e.h("supervisor"))
+        assert r.status_code == 200, r.text
+    yield e
+    e.client.close()
+
+
+def _deployment(env: ApiEnv, url: str, **extra: Any) -> Any:
+    now = datetime.now(UTC)
+    return env.client.post("/api/deployments", headers=env.h("operator"), json={
+        "location": "High St, Sutton, outside the station", "purpose": "security test",
+        "planned_start": (now - timedelta(minutes=1)).isoformat(),
+        "planned_end": (now + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
+        "all_entries_reason": "test", "threshold": 0.5, "legal_basis": BASIS,
+        "cameras": [{"name": "cam1", "url": url}], **extra})
+
+
+# ---------------------------------------------------------------- redirects and the schema
+
+
+def test_redirects_never_name_the_request_host(env: ApiEnv) -> None:
+    for path in ("/alerts/", "/api/alerts/", "/login/", "/static"):
+        r = env.client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+        assert r.status_code in (301, 303, 307, 308), (path, r.status_code)
+        loc = r.headers["location"]
+        assert loc.startswith("/") and not loc.startswith(("//", "/\\")) and "evil" not in loc, (path, loc)
+
+
+def test_openapi_schema_needs_a_login(env: ApiEnv) -> None:
+    r = env.client.get("/openapi.json")
+    assert r.status_code == 401 and r.json()["error"]["code"]
+    r = env.client.get("/openapi.json", headers=env.h("auditor"))
+    assert r.status_code == 200 and "/api/deployments" in r.json()["paths"]
+
+
+# ---------------------------------------------------------------- camera URLs
+
+
+def test_camera_urls_are_streams_or_files_under_the_media_root(env: ApiEnv, media: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.mp4"
+    outside.write_bytes(b"x")
+    (media / "link.mp4").symlink_to(outside)
+    refused = {"file:///etc/passwd": "bad_camera_url", "udp://127.0.0.1:5000": "bad_camera_url",
+               "gopher://127.0.0.1:22/": "bad_camera_url", "/etc/passwd": "camera_file_not_allowed",
+               str(media / ".." / "outside.mp4"): "camera_file_not_allowed",
+               str(media / "link.mp4"): "camera_file_not_allowed", "0": "camera_file_not_allowed",
+               "webcam:0": "camera_file_not_allowed", "/dev/video0": "camera_file_not_allowed"}
+    for url, code in refused.items():
+        r = _deployment(env, url)
+        assert r.status_code == 422 and r.json()["error"]["code"] == code, (url, r.text)
+    for i, url in enumerate(("rtsp://cam.example/live", "rtsps://cam.example/live", "https://cam.example/x.mjpg",
+                             str(media / "clip.mp4"), "clip2.mp4")):
+        r = _deployment(env, url, name=f"accepted {i}")
+        assert r.status_code == 201, (url, r.text)
+    assert env.client.get("/api/deployments", headers=env.h("admin")).json()["count"] == 5
+
+
+def test_camera_files_refused_without_a_media_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENLFR_CAMERA_MEDIA_ROOT", raising=False)
+    e = make_env(tmp_path / "data")
+    r = e.client.post("/api/deployments", headers=e.h("operator"), json={
+        "location": "High St, Sutton, outside the station", "purpose": "x",
+        "planned_start": datetime.now(UTC).isoformat(),
+        "planned_end": (datetime.now(UTC) + timedelta(hours=1)).isoformat(), "source_watchlist": "none",
+        "all_entries_reason": "t", "legal_basis": BASIS, "cameras": [{"name": "c", "url": "/etc/passwd"}]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "camera_file_not_allowed", r.text
+    e.client.close()
+
+
+def test_camera_error_details_for_admins_only(env: ApiEnv, media: Path) -> None:
+    (media / "notavideo.mp4").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    r = _deployment(env, str(media / "notavideo.mp4"))
+    assert r.status_code == 201, r.text
+    dep = r.json()["id"]
+    c = env.client
+    r = c.post(f"/api/deployments/{dep}/authorise", json={"officer": "Supt T", "justification": JUSTIFY},
+               headers=env.h("supervisor"))
+    assert r.status_code == 200, r.text
+    r = c.post(f"/api/deployments/{dep}/start", headers=env.h("operator"))
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 60
+    cams: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        cams = c.get(f"/api/deployments/{dep}", headers=env.h("admin")).json()["live"]["cameras"]
+        if cams and cams[0]["state"] == "failed" and cams[0]["detail"]:
+            break
+        time.sleep(0.2)
+    assert cams and cams[0]["state"] == "failed", cams
+    assert "notavideo" in cams[0]["detail"] or "nvalid" in cams[0]["detail"], cams  # admins see why
+    for role in ("supervisor", "operator", "auditor"):
+        shown = c.get(f"/api/deployments/{dep}", headers=env.h(role)).json()["live"]
+        listed = c.get("/api/cameras", headers=env.h(role)).json()["data"]
+        for cam in shown["cameras"] + listed:
+            assert cam["state"] == "failed"
+            assert cam.get("detail", "") in ("", "details for admins only"), (role, cam)
+        assert "notavideo" not in str(shown) + str(listed) and "nvalid" not in str(shown) + str(listed)
+    c.post(f"/api/deployments/{dep}/stop", headers=env.h("operator"))
+
+
+# ---------------------------------------------------------------- the login throttle behind `openlfr serve`
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_login_throttle_ignores_forwarded_for_from_an_untrusted_peer(data_dir: Path, cli: Any) -> None:
+    import httpx
+
+    assert cli("init").returncode == 0
+    port = _free_port()
+    env = {**os.environ, "OPENLFR_API_LOGIN_FAILURES_PER_CLIENT": "5"}
+    env.pop("OPENLFR_API_TRUSTED_PROXIES", None)
+    proc = subprocess.Popen([sys.executable, "-m", "openlfr", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.3)
+        codes = []
+        for i in range(8):
+            r = httpx.post(url + "/api/auth/login", json={"username": f"nobody{i}", "password": "wrong-password-x"},
+                           headers={"X-Forwarded-For": f"203.0.113.{i + 1}"}, timeout=10)
+            codes.append(r.status_code)
+        assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}, codes
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
