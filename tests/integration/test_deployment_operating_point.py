@@ -102,7 +102,10 @@ def test_unsafe_operating_point_needs_a_justification(standing: Any, enrolled_pe
     pre = dsvc.show(ctx, d["id"])["operating_point_preview"]
     assert pre["threshold"] == 0.5 and pre["expected_false_alerts_per_10000"] == 10_000
     assert not pre["guardrail"]["safe"]
-    for why in ("", "ok", "x" * (ctx.settings.min_justification_chars - 1)):
+    n = ctx.settings.min_justification_chars
+    # issue 18: invisible characters and one repeated letter do not make a justification
+    for why in ("", "ok", "x" * (n - 1), "x" * n, "\u200b" * (n + 10), "ok\u200b" * n, "ab cd " * n,
+                ("too short " + "\u2060" * n)):
         with pytest.raises(InputError) as e:
             dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A", justification=why)
         assert e.value.code == "justification_required" and "10,000" in e.value.message

@@ -16,7 +16,7 @@ from openlfr.errors import InputError
 from openlfr.names import check_name, name_problem
 
 BAD = ["a/b", "..\\x", "nul\x00x", "tab\tx", "cr\rx", "lf\nx", "esc\x1b[31mred", "del\x7fx", "rlo\u202egpj.exe",
-       "zw\u200bsp", "c1\x85x", "ls\u2028x"]
+       "zw\u200bsp", "c1\x85x", "ls\u2028x", ".", "..", " .. "]
 GOOD = ["Standing list 2026", "O'Brien-Smith", "élève_01", "名前", "a.b@c", "x (1)"]
 FACE = TEST_DATA / "faces" / "Al_Gore" / "Al_Gore_0001.jpg"
 

@@ -42,16 +42,25 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:/{1,2}")
 """'scheme://' (or 'scheme:/', as a URL appears once it went through a file path)."""
 _URL_TOKEN = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:/{1,2}[^\s'\"<>]+")
 _HOST_AFTER_AT = re.compile(r"@(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]*)(:\d*)?(?=[/?#]|$)")
-SECRET_PARAM = re.compile(r"pass|pwd|token|secret|key|auth|sig|credential|session|cookie", re.IGNORECASE)
-"""Query (or fragment) parameter names whose values are secrets: ``token=``, ``apikey=``, ``api_key=``,
-``key=``, ``password=``, ``auth=``, ``sig=``, ``X-Amz-Signature=``... (case-insensitive, substring)."""
-_PARAM = re.compile(r"(^|[?&;#])([^=&;#?]*)=([^&;#]*)")
 MASK = "***"
 
 
+_QUERY_ITEM = re.compile(r"([?&;#])([^&;#?]*)")
+
+
 def _mask_params(text: str) -> str:
-    return _PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}={MASK}" if SECRET_PARAM.search(m.group(2))
-                      else m.group(0), text)
+    """Every query and fragment value becomes ``***`` (names are kept; a bare item, which may be a
+    token, is masked whole): a camera's ``sid=``, ``pw=``, ``t=`` or ``code=`` is as secret as ``token=``."""
+    cut = next((i for i, ch in enumerate(text) if ch in "?#"), len(text))
+
+    def item(m: re.Match[str]) -> str:
+        sep, body = m.group(1), m.group(2)
+        if not body or body == MASK:
+            return m.group(0)
+        name, eq, _ = body.partition("=")
+        return f"{sep}{name}={MASK}" if eq else f"{sep}{MASK}"
+
+    return text[:cut] + _QUERY_ITEM.sub(item, text[cut:])
 
 
 def _cut_password(authority: str, after: str) -> bool:
@@ -91,17 +100,14 @@ def _mask_one(url: str) -> str:
         hostport, tail = hostport_tail[:cut], hostport_tail[cut:]
     else:
         return scheme + authority + _mask_params(rest[authority_end:])
-    user, colon, _ = userinfo.partition(":")
-    shown = f"{user}:{MASK}@" if user and colon else f"{MASK}@"
-    return scheme + shown + hostport + _mask_params(tail)
+    # all user info is hidden: a user name alone can be a token, and names people
+    return scheme + f"{MASK}@" + hostport + _mask_params(tail)
 
 
 def mask_url(url: str) -> str:
-    """Hide the secrets of a stream URL: ``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x``
-    (a user part alone, which may be a token, becomes ``***``; a password holding ``#``, ``/``, ``?``
-    or ``@`` is masked whole), and the values of secret-looking query parameters (``token=``,
-    ``apikey=``, ``api_key=``, ``key=``, ``password=``, ``auth=``, ``sig=``...) become ``***``.
-    Anything else unchanged.
+    """Hide the secrets of a stream URL: ``rtsp://user:secret@host/x`` -> ``rtsp://***@host/x`` (all user
+    info; a password holding ``#``, ``/``, ``?`` or ``@`` is masked whole), and every query and fragment
+    value becomes ``***`` (``?sid=1&ch=2`` -> ``?sid=***&ch=***``). Scheme, host, port and path unchanged.
 
     Also masks every URL inside free text (e.g. an FFmpeg error message that repeats the URL).
     Idempotent: masking a masked URL changes nothing.
