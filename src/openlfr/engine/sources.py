@@ -85,7 +85,7 @@ def _mask_one(url: str) -> str:
     authority = rest[:authority_end]
     if "@" in authority:
         # The host follows the last '@' of the authority; a password may itself hold '@'.
-        userinfo, _, hostport = authority.rpartition("@")
+        hostport = authority.rpartition("@")[2]
         tail = rest[authority_end:]
     elif _cut_password(authority, rest[authority_end:]):
         # 'user:p#ss/w@host/...' or 'user:pa/ss@host': a password holding '#', '/' or '?' cuts the
@@ -95,7 +95,7 @@ def _mask_one(url: str) -> str:
         if not hits:
             return scheme + MASK
         at = hits[-1].start()
-        userinfo, hostport_tail = rest[:at], rest[at + 1:]
+        hostport_tail = rest[at + 1:]
         cut = next((i for i, ch in enumerate(hostport_tail) if ch in "/?#"), len(hostport_tail))
         hostport, tail = hostport_tail[:cut], hostport_tail[cut:]
     else:

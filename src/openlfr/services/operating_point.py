@@ -24,10 +24,9 @@ override without a calibration has unknown figures and is outside the band).
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
