@@ -174,3 +174,33 @@ def test_login_throttle_ignores_forwarded_for_from_an_untrusted_peer(data_dir: P
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+# ---------------------------------------------------------------- accounts and odd input
+
+
+def test_own_password_change_revokes_api_tokens(env: ApiEnv) -> None:
+    from openlfr.services import users
+
+    c = env.client
+    other = users.create_token(env.ctx, "operator1", "test", name="second")["token"]
+    assert c.get("/api/auth/me", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+    r = c.post("/api/auth/password", headers=env.h("operator"),
+               json={"old_password": "correct-horse-battery", "new_password": "a-new-long-password-18"})
+    assert r.status_code == 204, r.text
+    for tok in (other, env.tokens["operator"]):
+        assert c.get("/api/auth/me", headers={"Authorization": f"Bearer {tok}"}).status_code == 401
+
+
+def test_no_500_on_year_9999_or_an_unresolvable_target(env: ApiEnv) -> None:
+    from fastapi.testclient import TestClient
+
+    c = TestClient(env.app, raise_server_exceptions=False)
+    h = env.h("admin")
+    for q in ("from=2026-01-01&to=9999-12-31", "from=9999-12-31&to=9999-12-31"):
+        r = c.get(f"/api/reports/period?{q}", headers=h)
+        assert r.status_code == 422 and r.json()["error"]["code"] in ("bad_date", "out_of_range"), (q, r.text)
+    r = _deployment(env, "rtsp://cam.example/live")
+    assert r.status_code == 201, r.text
+    r = c.get(f"/api/deployments/{r.json()['id']}/operating-point?target_fpir=1e-12", headers=h)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "calibration_too_small", r.text

@@ -178,7 +178,7 @@ def operating_point(family: str, watchlist_size: int, *, target_fpir: float | No
     except ConfigError as exc:
         if exc.code != "calibration_too_small":
             raise
-        raise ConfigError(
+        raise InputError(  # the caller's target is beyond what the calibration resolves: a 422, not a 500
             f"target FPIR {target:g} at a {watchlist_size:,}-person list needs a false match rate of {per:.3g} per "
             f"comparison; the calibration of {family} has {cal.impostor_n:,} impostor comparisons and resolves "
             f"no less than {1 / cal.impostor_n:.3g} (it would need at least {math.ceil(1 / per):,}). Not "
