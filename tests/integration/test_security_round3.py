@@ -204,3 +204,14 @@ def test_no_500_on_year_9999_or_an_unresolvable_target(env: ApiEnv) -> None:
     assert r.status_code == 201, r.text
     r = c.get(f"/api/deployments/{r.json()['id']}/operating-point?target_fpir=1e-12", headers=h)
     assert r.status_code == 422 and r.json()["error"]["code"] == "calibration_too_small", r.text
+
+
+def test_a_standing_list_named_like_a_bespoke_one_does_not_block_a_deployment(env: ApiEnv) -> None:
+    c = env.client
+    for name in ("deployment-1", "deployment-1-2"):
+        assert c.post("/api/watchlists", json={"name": name}, headers=env.h("supervisor")).status_code == 201
+    r = _deployment(env, "rtsp://cam.example/live")
+    assert r.status_code == 201, r.text
+    assert r.json()["id"] == 1 and r.json()["watchlist"] == "deployment-1-3"
+    names = {w["name"] for w in c.get("/api/watchlists", headers=env.h("supervisor")).json()["data"]}
+    assert {"deployment-1", "deployment-1-2", "standing"} <= names

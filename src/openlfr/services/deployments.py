@@ -272,6 +272,17 @@ def preview_operating_point(ctx: AppContext, ref: int | str, target_fpir: float 
 # ---------------------------------------------------------------- create
 
 
+def _free_list_name(s: Session, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``...: a standing list someone named ``deployment-7`` must not
+    block deployment 7 (its bespoke list takes the next free name)."""
+    taken = set(s.scalars(select(Watchlist.name).where(Watchlist.name.like(f"{base}%"))))
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https")
 
 
@@ -405,7 +416,7 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
                              state="draft", source_watchlist=src.name, created_by=actor)
             s.add(dep)
             s.flush()
-            wl = Watchlist(name=f"deployment-{dep.id}",
+            wl = Watchlist(name=_free_list_name(s, f"deployment-{dep.id}"),
                            description=f"bespoke watchlist of deployment {dep.id}",
                            embedder_family=src.embedder_family, deployment_id=dep.id, created_by=actor)
             s.add(wl)
