@@ -215,3 +215,65 @@ def test_a_standing_list_named_like_a_bespoke_one_does_not_block_a_deployment(en
     assert r.json()["id"] == 1 and r.json()["watchlist"] == "deployment-1-3"
     names = {w["name"] for w in c.get("/api/watchlists", headers=env.h("supervisor")).json()["data"]}
     assert {"deployment-1", "deployment-1-2", "standing"} <= names
+
+
+# ---------------------------------------------------------------- retrospective search and the audit chain
+
+
+def _chain_text(env: ApiEnv) -> str:
+    import json
+
+    from sqlalchemy import select
+
+    from openlfr.storage.models import AuditEvent
+
+    with env.ctx.db.session() as s:
+        return "\n".join(json.dumps([e.action, e.object_id, e.details], default=str)
+                         for e in s.scalars(select(AuditEvent)))
+
+
+@pytest.mark.slow
+def test_retro_media_and_audit_keep_names_out_of_the_chain(env: ApiEnv, cli: Any, tmp_path: Path) -> None:
+    import shutil
+    import threading
+
+    from openlfr.services import audit_export
+    from openlfr.services.retro_jobs import RetroJobs
+
+    people = tmp_path / "people"
+    for name in ("Al_Gore", "Adrien_Brody"):
+        shutil.copytree(FACES / name, people / name)
+    media = tmp_path / "retro-media"
+    media.mkdir()
+    secret_dir = tmp_path / "other-case"
+    secret_dir.mkdir()
+    video = media / "suspect-jdoe-case-4471.mp4"
+    p = cli("synth", "walkthrough", "--images", str(people), "--out", str(video), "--truth",
+            str(tmp_path / "truth.json"), "--people", "2", "--watchlisted", "2", "--size", "640x360", "--fps", "8",
+            "--enrol-images", "1", "--pass-images", "2", "--seed", "1", "--watchlist-dir", str(tmp_path / "wl"))
+    assert p.returncode == 0, p.stderr
+    shutil.copy(video, secret_dir / "elsewhere.mp4")
+    (media / "link-out.mp4").symlink_to(secret_dir / "elsewhere.mp4")
+    (media / "folder-out").symlink_to(secret_dir)
+
+    jobs = RetroJobs(env.ctx, threading.Lock(), media_dir=media)
+    assert [m["name"] for m in jobs.media()] == [video.name]  # links out are not offered
+    for name in ("link-out.mp4", "folder-out"):
+        with pytest.raises(Exception) as exc:
+            jobs.start_media("operator1", "standing", name)
+        assert getattr(exc.value, "code", "") == "media_not_found", exc.value
+
+    job = jobs.start_media("operator1", "standing", video.name, threshold=0.5)
+    deadline = time.monotonic() + 300
+    while job.state == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job.state == "done", job.error
+    apps = job.result["appearances"] if job.result else []
+    assert apps, "no appearance at threshold 0.5"
+    jobs.image(job.id, "operator1", "operator", 0, "face")
+    audit_export.export(env.ctx, "auditor1", "json", text=apps[0]["person_id"])
+
+    chain = _chain_text(env)
+    assert "retro.view_image" in chain and "retro.search" in chain and "audit.export" in chain
+    for secret in ("suspect-jdoe", "4471", str(media), apps[0]["person_id"]):
+        assert secret not in chain, secret
