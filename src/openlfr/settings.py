@@ -49,6 +49,10 @@ class Settings(BaseSettings):
                                   "default: the backend's own default name.")
     embedder_model: str | None = Field(
         default=None, description="Embedder model file (path) or model-store name (onnx-arcface needs one).")
+    max_photo_side: int = Field(
+        default=2048, ge=256, le=16384,
+        description="A photo (check, enrolment, retrospective images) is analysed with its long side at most this "
+                    "(px; a JPEG is decoded at reduced scale): bounds the time and memory one upload can cost.")
     min_face_px: int = Field(default=40, ge=8, le=2000, description="Smallest face box side kept (px).")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024,
                                   description="Largest accepted image file.")

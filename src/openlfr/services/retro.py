@@ -196,7 +196,8 @@ def search_upload(ctx: AppContext, watchlist: str, *, actor: str, video: tuple[s
         def gen() -> Iterator[Frame]:
             for i, (name, data) in enumerate(ordered):
                 try:
-                    img = decode_image(data, name=name, max_pixels=ctx.settings.max_image_pixels)
+                    img = decode_image(data, name=name, max_pixels=ctx.settings.max_image_pixels,
+                                       max_side=ctx.settings.max_photo_side)
                 except OpenLFRError as exc:
                     log.warning("skipping an uploaded photo: %s", exc.code)
                     continue

@@ -159,7 +159,8 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
                source: str, actor: str) -> str | None:
     """Enrol one photo; return a rejection reason or None."""
     try:
-        image, scale = decode_image_scaled(data, name=source, max_pixels=ctx.settings.max_image_pixels)
+        image, scale = decode_image_scaled(data, name=source, max_pixels=ctx.settings.max_image_pixels,
+                                           max_side=ctx.settings.max_photo_side)
     except InputError as exc:
         return f"unreadable: {exc.message}"
     engine = ctx.engine
