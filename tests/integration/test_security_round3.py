@@ -317,3 +317,27 @@ def test_a_huge_jpeg_check_has_a_bounded_cost(env: ApiEnv, tmp_path: Path) -> No
     # analysed at most max_photo_side (2048) px on its long side: measured here 1.8 s instead of 6.7 s
     # (4096 px, which dlib's HOG then upsampled to 8192) and about 340 MB less memory
     assert got["size"] and max(got["size"]) <= env.ctx.settings.max_photo_side, got
+
+
+@pytest.mark.slow
+def test_concurrent_cli_adds_of_one_new_person_keep_every_photo(data_dir: Path, cli: Any, tmp_path: Path) -> None:
+    import json
+
+    from PIL import Image, ImageOps
+
+    assert cli("init").returncode == 0 and cli("watchlist", "create", "wl").returncode == 0
+    photos = sorted((FACES / "Al_Gore").glob("*.jpg"))
+    mirrored = tmp_path / "mirrored.jpg"
+    ImageOps.mirror(Image.open(photos[0])).save(mirrored, quality=95)
+    photos.append(mirrored)
+    procs = [subprocess.Popen([sys.executable, "-m", "openlfr", "watchlist", "add", "wl", "--person", "new-person",
+                               "--image", str(p), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=dict(os.environ)) for p in photos]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err
+        assert "IntegrityError" not in err and "Traceback" not in err, err
+    shown = json.loads(cli("watchlist", "show", "wl", "--json").stdout)
+    entries = [e for e in shown["entries"] if e["person_id"] == "new-person"]
+    assert len(entries) == 1, shown
+    assert sum(json.loads(o)["accepted_images"] for o, _ in outs) == len(photos)
