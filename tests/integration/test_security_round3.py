@@ -334,7 +334,7 @@ def test_concurrent_cli_adds_of_one_new_person_keep_every_photo(data_dir: Path, 
                                "--image", str(p), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=dict(os.environ)) for p in photos]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs, strict=True):
+    for p, (_out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
         assert "IntegrityError" not in err and "Traceback" not in err, err
     shown = json.loads(cli("watchlist", "show", "wl", "--json").stdout)
