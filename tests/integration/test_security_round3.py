@@ -341,3 +341,36 @@ def test_concurrent_cli_adds_of_one_new_person_keep_every_photo(data_dir: Path, 
     entries = [e for e in shown["entries"] if e["person_id"] == "new-person"]
     assert len(entries) == 1, shown
     assert sum(json.loads(o)["accepted_images"] for o, _ in outs) == len(photos)
+
+
+# ---------------------------------------------------------------- thread mode supervision
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_thread_mode_a_camera_that_cannot_open_leaves_none_unsupervised(videos: Path, tmp_path: Path) -> None:
+    import threading
+
+    import numpy as np
+    from PIL import Image
+
+    from openlfr.engine.live import LiveConfig, index_in_memory
+    from openlfr.engine.pipeline import EngineConfig, FaceEngine
+    from openlfr.runtime.sinks import MemorySink
+    from openlfr.runtime.workers import CameraSpec, LiveRunner
+
+    cfg = EngineConfig(detector="dlib-hog", detector_options={"upsample": 0, "min_face_px": 40})
+    engine = FaceEngine.from_config(cfg)
+    listed = np.asarray(Image.open(FACES / "Al_Gore" / "Al_Gore_0001.jpg").convert("RGB"))
+    index, _ = index_in_memory(engine, {"Al_Gore": [listed]})
+    good = CameraSpec(name="good", url=str(videos / "intel_asl_thanks.mkv"), loop=True, realtime=True,
+                      live=LiveConfig(analysis_fps=2))
+    bad = CameraSpec(name="bad", url=str(tmp_path / "missing.mp4"))
+    runner = LiveRunner([good, bad], cfg, index, 0.99, MemorySink(), mode="thread", engine=engine)
+    summary = runner.run(max_seconds=4)
+    assert summary.cameras["bad"]["state"] == "failed" and "no such file" in summary.cameras["bad"]["detail"]
+    assert summary.cameras["good"]["state"] == "stopped" and summary.stopped_by == "max_seconds"
+    assert summary.cameras["good"]["counters"].get("frames_analysed", 0) >= 1
+    time.sleep(0.5)
+    alive = [t.name for t in threading.enumerate() if t.name.startswith(("camera-", "reader-"))]
+    assert alive == [], alive

@@ -457,10 +457,16 @@ class LiveRunner:
         if self.mode == "thread":
             engine = self._engine or FaceEngine.from_config(self.engine_config)
             for spec in self.cameras:
-                analyser = LiveAnalyser(engine, self.index, self.threshold, spec.name, spec.live,
-                                        watchlist_id=self.watchlist_id, deployment_id=self.deployment_id,
-                                        alert_key=alert_key_for(spec.url, self._run_key))
-                worker = CameraWorker(spec, analyser, self._emit_local, self._stop, preview=preview)
+                try:
+                    analyser = LiveAnalyser(engine, self.index, self.threshold, spec.name, spec.live,
+                                            watchlist_id=self.watchlist_id, deployment_id=self.deployment_id,
+                                            alert_key=alert_key_for(spec.url, self._run_key))
+                    worker = CameraWorker(spec, analyser, self._emit_local, self._stop, preview=preview)
+                except OpenLFRError as exc:
+                    # as a child process does: this camera fails, the others run on under the dispatch
+                    # loop (raising here left the cameras already started running unsupervised)
+                    self._emit_local(WorkerDone(spec.name, SourceState.FAILED, mask_url(exc.message)))
+                    continue
                 th = threading.Thread(target=self._guard(worker), name=f"camera-{spec.name}", daemon=True)
                 th.start()
                 self._handles.append(th)
@@ -523,10 +529,10 @@ class LiveRunner:
         """Start the workers and dispatch events until every worker is done (files ended, sources
         failed) or :meth:`stop` is called / ``max_seconds`` pass. Flushes counters at the end."""
         t0 = time.monotonic()
-        self._start()
         done: set[str] = set()
         last_flush = t0
         try:
+            self._start()  # inside the try: whatever fails here, the finally below stops what started
             while len(done) < len(self.cameras):
                 now = time.monotonic()
                 if max_seconds is not None and now - t0 >= max_seconds and not self._stop.is_set():
