@@ -220,6 +220,8 @@ class AvSource:
         self._last_t = 0.0
         self._frame_dt = 1 / 25
         self._pace_origin: tuple[float, float] | None = None
+        self._expected = 0       # frames the container's index promises (0: unknown)
+        self._pass_frames = 0    # frames decoded in this pass
 
     def open(self) -> None:
         import av
@@ -227,9 +229,16 @@ class AvSource:
         self.close()
         if not self.network and not Path(self.url).is_file():
             raise SourceError(f"{self.name}: no such file", code="source_not_found")
+        t0 = time.monotonic()
         try:
             container = av.open(self.url, options=self.options, timeout=(self.open_timeout, self.read_timeout))
         except Exception as exc:  # av.error.* (FFmpeg), OSError, ...
+            if self.network and time.monotonic() - t0 >= 0.9 * min(self.open_timeout, self.read_timeout):
+                # FFmpeg reports a peer that accepted and never answered as "Immediate exit requested"
+                # (HTTP) or "Invalid data" (RTSP): say what happened
+                raise SourceError(f"cannot open {self.name}: no answer within {time.monotonic() - t0:.0f}s "
+                                  "(the peer accepted the connection but sent nothing usable)",
+                                  code="source_timeout") from exc
             raise SourceError(f"cannot open {self.name}: {mask_url(str(exc))}", code="source_open_failed") from exc
         if not container.streams.video:
             container.close()
@@ -245,6 +254,8 @@ class AvSource:
             self.live = self.live or not finite
         self._container = container
         self._frames = container.decode(stream)
+        self._expected = int(stream.frames or 0) if not self.live else 0
+        self._pass_frames = 0
         self._pts0 = None
         if self._t0_wall is None:
             self._t0_wall = time.monotonic()
@@ -265,6 +276,7 @@ class AvSource:
         if raw is None:
             if self.live:
                 raise SourceError(f"{self.name}: stream ended", code="source_eof")
+            self._check_complete()
             if not self.loop or self._index == 0:
                 return None
             self._offset = self._last_t + self._frame_dt
@@ -272,6 +284,7 @@ class AvSource:
             raw = self._next_raw()
             if raw is None:
                 return None
+        self._pass_frames += 1
         image = raw.to_ndarray(format="rgb24")
         wall = time.time()
         if self.live:
@@ -290,6 +303,14 @@ class AvSource:
         self._last_t = t
         self._index += 1
         return Frame(image=np.ascontiguousarray(image), t=t, wall=wall, index=self._index - 1)
+
+    def _check_complete(self) -> None:
+        """A file whose index promises more frames than its data holds (cut short while being copied
+        or written) is an error, not a normal end of file."""
+        expected, got = self._expected, self._pass_frames
+        if expected > 0 and got < expected * 0.95 - 1:
+            raise SourceError(f"{self.name}: truncated: the file ended after {got} of its {expected} frames",
+                              code="source_truncated")
 
     def _pace(self, t: float) -> None:
         now = time.monotonic()

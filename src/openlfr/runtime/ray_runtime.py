@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -97,6 +98,8 @@ class RayOptions(BaseModel):
     backoff_base_s: float = Field(0.5, gt=0.0, le=60.0)
     backoff_max_s: float = Field(15.0, gt=0.0, le=600.0)
     refresh_s: float = Field(10.0, gt=0.0, le=3600.0, description="How often the watchlist is checked for changes.")
+    connect_timeout_s: float = Field(5.0, gt=0.0, le=600.0,
+                                     description="How long the head may take to accept a connection.")
     stop_timeout_s: float = Field(30.0, gt=0.0, le=600.0,
                                   description="How long a stop waits for cameras to flush before killing them.")
 
@@ -108,12 +111,33 @@ _conn_users = 0
 _conn_ours = False
 
 
+def probe_head(address: str | None, timeout_s: float) -> None:
+    """Fail fast when the head does not answer: ``ray.init`` to a dead address retries for minutes and
+    does not return to let SIGTERM stop the run. A TCP connect to ``host:port`` (or ``ray://host:port``)
+    within ``timeout_s``, else ``ConfigError`` (``ray_unreachable``). ``auto``/``local``/unset: no probe."""
+    if not address or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port_s = hostport.rstrip("/").rpartition(":")
+    if not sep or not port_s.isdigit():
+        return
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port_s)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"the Ray head at {address} does not answer ({exc.strerror or type(exc).__name__} "
+                          f"within {timeout_s:g}s): start it (`ray start --head`) or fix --ray-address",
+                          code="ray_unreachable") from None
+
+
 def connect(opts: RayOptions) -> None:
     """Connect this process to the cluster (once; later runners share the connection)."""
     global _conn_users, _conn_ours
     with _conn_lock:
         if not ray.is_initialized():
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            probe_head(opts.address, opts.connect_timeout_s)
             try:
                 ray.init(address=opts.address, namespace=opts.namespace, log_to_driver=False,
                          logging_level=logging.WARNING)

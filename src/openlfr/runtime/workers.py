@@ -251,6 +251,9 @@ class CameraWorker:
                 except SourceError as exc:
                     if self.stop.is_set():
                         return
+                    self._count("source_failures")  # every failed open/read, counted by kind too
+                    if exc.code == "source_timeout":
+                        self._count("source_timeouts")
                     # a network camera (RTSP, HTTP/MJPEG, ...) that has not opened yet may simply be
                     # down: retry it like a live one; only a local file fails at once
                     if not src.live and (opened_once or not getattr(src, "network", False)):
