@@ -30,6 +30,7 @@ from openlfr.runtime.workers import CameraSpec, RunSummary, SourceState
 from openlfr.services.check import op_fields, resolve_operating_point
 from openlfr.services.context import AppContext, engine_config_from_settings
 from openlfr.services.lease import DeploymentLease
+from openlfr.services.spool import SpoolingSink
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
 
@@ -45,6 +46,8 @@ class RunOptions:
     live: LiveConfig | None = None
     camera_overrides: dict[str, Any] | None = None
     end_deployment_on_exit: bool = False
+    spool_flush_s: float = 60.0
+    """At the end of a run, how long to keep trying to write spooled alerts to a store that is down."""
 
 
 def alert_json(ev: AlertEvent, watchlist: str) -> dict[str, Any]:
@@ -197,7 +200,9 @@ def _run_leased(run_ctx: AppContext, plan: Any, lease: DeploymentLease, engine_c
                         live=opts.live or LiveConfig(), **(opts.camera_overrides or {})) for c in plan.cameras]
     if not specs:
         raise InputError(f"deployment {plan.deployment_id} has no cameras", code="no_source")
-    sink = _TeeSink(StoreAlertSink(run_ctx, plan.deployment_id, actor=actor))
+    # alerts and counters survive a store outage: spooled (encrypted, on disk) and flushed when it is back
+    spool = SpoolingSink(run_ctx, StoreAlertSink(run_ctx, plan.deployment_id, actor=actor), plan.deployment_id)
+    sink = _TeeSink(spool)
     left = (plan.planned_end - datetime.now(UTC)).total_seconds()
     max_s = left if opts.max_seconds is None else min(left, opts.max_seconds)
     runner = create_runtime(specs, engine_cfg, index, plan.threshold, sink, mode=opts.mode,
@@ -209,12 +214,16 @@ def _run_leased(run_ctx: AppContext, plan: Any, lease: DeploymentLease, engine_c
         runner_hook(runner)
     lease.on_lost = lambda: runner.stop("lease_lost")
     lease.start_renewing()
-    summary = runner.run(max_seconds=max_s)
+    try:
+        summary = runner.run(max_seconds=max_s)
+    finally:
+        left = spool.close(timeout_s=opts.spool_flush_s)
     reached_end = datetime.now(UTC) >= plan.planned_end
     if summary.stopped_by == "max_seconds" and reached_end:
         summary.stopped_by = "planned_end"
     out = _summary_dict(summary, plan.watchlist, index.size, plan.threshold)
     out["deployment_id"] = plan.deployment_id
+    out["store"] = {"spooled": spool.spooled, "flushed": spool.flushed, "left_in_spool": left}
     out.update({"threshold_source": plan.threshold_source, "target_fpir": plan.target_fpir})
     del index
     if reached_end or opts.end_deployment_on_exit:
