@@ -68,3 +68,74 @@ def test_postgres_stopped_for_10s_mid_run_loses_nothing(cli: Any, data_dir: Path
     assert set(uids) == {a["alert_id"] for a in printed}
     assert not any((data_dir / "spool").rglob("*.spool"))
     _ok(cli("audit", "verify"))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_lock_storm_spools_then_stores_and_refusals_are_kept(gov_ctx: Any, enrolled_people: list[Any],
+                                                                   backend: str) -> None:
+    """A writer holding SQLite's lock past the 10 s busy timeout: submits return at once (spooled),
+    nothing is lost, the spool is flushed once the lock is gone; an alert the store refuses for good
+    (its deployment ended) is kept aside encrypted, not dropped."""
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+    from tests.integration.conftest import FACES, make_alert, seed_watchlist
+
+    from openlfr.services import deployments as dsvc
+    from openlfr.services.alerts import StoreAlertSink
+    from openlfr.services.spool import SpoolingSink, _encode_alert
+    from openlfr.storage.models import Counter
+    from openlfr.storage.models_gov import Alert
+
+    ctx = gov_ctx
+    seed_watchlist(ctx, "standing", enrolled_people)
+    now = datetime.now(UTC)
+    d = dsvc.create(ctx, location="Mare St, Hackney, by the town hall", purpose="spool test",
+                    planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
+                    source_watchlist="standing", all_entries_reason="op", cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
+                    legal_basis="Common law policing powers; force LFR policy v1")
+    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Z", target_fpir=1e-4)
+    plan = dsvc.mark_live(ctx, d["id"], "op")
+    probe = (FACES / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()
+    spool = SpoolingSink(ctx, StoreAlertSink(ctx, d["id"]), d["id"], base_s=0.2, max_s=1.0)
+    first = make_alert(plan, ctx, "Al_Gore", probe)
+    spool.submit(first)  # the store is up: stored directly
+    assert spool.spooled == 0
+
+    during = [make_alert(plan, ctx, p, probe) for p in ("Al_Gore", "Adrien_Brody", "Al_Gore")]
+    late = make_alert(plan, ctx, "Adrien_Brody", probe)
+    locker = sqlite3.connect(ctx.settings.data_dir / "openlfr.db", timeout=1)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        t0 = time.monotonic()
+        for a in during:
+            spool.submit(a)
+        spool.count("cam1", {"faces_seen": 5, "frames_analysed": 50})
+        took = time.monotonic() - t0
+        assert spool.spooled == 4 and not spool.available and spool.pending == 4
+        spooled = b"".join(p.read_bytes() for p in spool.dir.glob("*.spool"))
+        assert b"Al_Gore" not in spooled and probe[:400] not in spooled  # encrypted on disk
+    finally:
+        locker.rollback()
+        locker.close()
+    print(f"submits during the lock took {took:.1f}s (the first waits out the 10 s busy timeout)")
+    assert took < 20, took
+    deadline = time.monotonic() + 30
+    while spool.pending and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert spool.pending == 0 and spool.available
+    with ctx.db.session() as s:
+        uids = set(s.scalars(select(Alert.alert_uid)))
+        seen = s.scalar(select(Counter.value).where(Counter.scope.like(f"deployment:{d['id']}:camera:cam1"),
+                                                     Counter.name == "faces_seen"))
+    assert uids == {a.alert_id for a in [first, *during]} and seen == 5
+
+    # an alert that waited in the spool while its deployment ended is refused for good: kept aside
+    spool.close(timeout_s=5)
+    dsvc.mark_ended(ctx, d["id"], "op")
+    again = SpoolingSink(ctx, StoreAlertSink(ctx, d["id"]), d["id"], base_s=0.2, max_s=1.0)
+    with again._lock:  # as a run whose store went down just before the end would have left it
+        again._write("alert", _encode_alert(late))
+    assert again.close(timeout_s=10) == 0
+    assert len(list((again.dir / "rejected").glob("*.spool"))) == 1

@@ -71,7 +71,8 @@ class SpoolingSink:
         self.dir = ctx.settings.data_dir / "spool" / name
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.base_s, self.max_s = base_s, max_s
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()        # submit: store directly or spool (and the file sequence)
+        self._flush_lock = threading.Lock()  # one flush at a time, in order
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._seq = max((int(p.name.split("-", 1)[0]) for p in self._files()), default=0)
@@ -153,8 +154,10 @@ class SpoolingSink:
     # -- flushing --------------------------------------------------------------------------------
 
     def flush_once(self) -> bool:
-        """Write spooled items to the store in order; True when the spool is empty."""
-        with self._lock:
+        """Write spooled items to the store in order; True when the spool is empty. Holds only the
+        flush lock: a submit never waits for a flush attempt against a store that hangs (it sees
+        spooled files and spools behind them, keeping the order)."""
+        with self._flush_lock:
             for path in self._files():
                 kind = path.name.split("-", 1)[1].rsplit(".", 1)[0]
                 try:
@@ -175,7 +178,7 @@ class SpoolingSink:
                 log.warning("alert store back; spool flushed (%d item(s) so far)", self.flushed)
             self.unavailable_since = None
             self.last_error = ""
-            return True
+            return not self._files()  # a submit may have spooled behind this pass
 
     def _flusher(self) -> None:
         delay = self.base_s
