@@ -37,13 +37,23 @@ def test_postgres_stopped_for_10s_mid_run_loses_nothing(cli: Any, data_dir: Path
         outage["back"] = time.monotonic()
 
     th = threading.Thread(target=outage_of_10s)
-    try:
+
+    def pump() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
-            if _alerts(line) and not th.is_alive() and "stop" not in outage:
+            if _alerts(line) and "stop" not in outage and not th.is_alive():
                 th.start()  # right after the first stored alert
-        proc.wait(timeout=300)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("the run did not end within 300 s")
+        reader.join(10)
     finally:
         if th.is_alive() or "stop" in outage:
             th.join(60)
