@@ -4,7 +4,8 @@ A name ends up in URL paths (``/api/watchlists/{name}``), file and folder names 
 CSV cells, log lines and terminal output, so it may not contain a path separator ('/' or '\\') or
 any control or invisible formatting character (C0/C1 controls such as NUL, tab, CR, LF, ESC, and
 Unicode format characters such as the right-to-left override U+202E or zero-width spaces, which
-can make one name display as another).
+can make one name display as another), and may not be '.' or '..' (a client resolves
+``DELETE /api/watchlists/wl/entries/..`` to the list itself).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 def name_problem(value: str) -> str | None:
     """Why ``value`` is not acceptable as a name, or None."""
+    if value.strip() in (".", ".."):
+        return "is a path component ('.' or '..'), not a name"
     for ch in value:
         if ch in "/\\":
             return f"may not contain {ch!r}"

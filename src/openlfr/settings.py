@@ -53,6 +53,10 @@ class Settings(BaseSettings):
                                   "default: the backend's own default name.")
     embedder_model: str | None = Field(
         default=None, description="Embedder model file (path) or model-store name (onnx-arcface needs one).")
+    max_photo_side: int = Field(
+        default=2048, ge=256, le=16384,
+        description="A photo (check, enrolment, retrospective images) is analysed with its long side at most this "
+                    "(px; a JPEG is decoded at reduced scale): bounds the time and memory one upload can cost.")
     min_face_px: int = Field(default=40, ge=8, le=2000, description="Smallest face box side kept (px).")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024,
                                   description="Largest accepted image file.")
@@ -95,6 +99,15 @@ class Settings(BaseSettings):
     ray_resources: dict[str, float] = Field(
         default_factory=dict, description='Custom Ray resources every camera actor needs, as JSON, e.g. '
                                           '{"openlfr_analysis": 1} to keep cameras on analysis nodes.')
+    camera_media_root: Path | None = Field(
+        default=None,
+        description="Folder that deployment cameras given as local files must be inside (symlinks resolved). "
+                    "Unset: the console/API accepts no local file as a camera (only rtsp, rtsps, http, https); "
+                    "the CLI accepts any local file.")
+    runner_lease_s: float = Field(
+        default=30.0, ge=2.0, le=3600.0,
+        description="A runner's lease on a live deployment (seconds, renewed every third of it): a second runner "
+                    "is refused while it holds; a killed runner's lease lapses after this (at once on the same host).")
 
     @field_validator("key")
     @classmethod

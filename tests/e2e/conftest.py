@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import VIDEOS
 
 CHROMIUM = os.environ.get("OPENLFR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -54,7 +55,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
     root = tmp_path_factory.mktemp("e2e")
     data = root / "data"
-    env = {**os.environ, "OPENLFR_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1"}
+    # cameras added in the console must be rtsp/http(s) or files inside the camera media root
+    env = {**os.environ, "OPENLFR_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1",
+           "OPENLFR_CAMERA_MEDIA_ROOT": str(VIDEOS)}
     for k in ("OPENLFR_KEY", "OPENLFR_DATABASE_URL"):
         env.pop(k, None)
     subprocess.run([sys.executable, "-m", "openlfr", "init"], env=env, check=True, capture_output=True, timeout=120)

@@ -542,11 +542,11 @@ def test_operations(server: Server, browser: Any, shots: Path, review_deployment
         "planned_start": (now - timedelta(minutes=1)).isoformat(),
         "planned_end": (now + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
         "all_entries_reason": "ops", "cameras": [{"name": "cam-ok", "url": str(hamilton)},
-                                                  {"name": "cam-bad", "url": "/nonexistent/ops-missing.mkv"}]})
+                                                  {"name": "cam-bad", "url": str(VIDEOS / "ops-missing.mkv")}]})
     assert r.status_code == 201, r.text
     dep = r.json()["id"]
     assert sup.post(f"/api/deployments/{dep}/authorise", json={"officer": "Supt C"}).status_code == 200
-    ctx, page = login(browser, server, "operator")
+    ctx, page = login(browser, server, "admin")  # a camera's failure detail is for admins only
     violations: list[str] = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     failed_requests: list[str] = []

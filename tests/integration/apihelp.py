@@ -89,7 +89,7 @@ def seed_live_deployment(env: ApiEnv, faces_dir: Path, people: list[str]) -> dic
         "planned_end": (now + timedelta(hours=2)).isoformat(),
         "source_watchlist": "standing", "all_entries_reason": "test", "threshold": 0.5,
         "legal_basis": "Common law policing powers; force LFR policy v1",
-        "cameras": [{"name": "cam1", "url": "/nonexistent/clip.mp4"}]})
+        "cameras": [{"name": "cam1", "url": "rtsp://camera.invalid/clip"}]})
     assert r.status_code == 201, r.text
     dep = r.json()
     r = c.post(f"/api/deployments/{dep['id']}/authorise", json={

@@ -56,6 +56,21 @@ class PgServer:
     port: int
     user: str
     admin_url: str
+    ctl: list[str] | None = None
+    """``pg_ctl -D DATA`` (with the run-as prefix) and its start options: for tests that stop and
+    restart the server (issue 18's store outage)."""
+    start_args: list[str] | None = None
+    env: dict[str, str] | None = None
+
+    def stop(self) -> None:
+        assert self.ctl is not None
+        subprocess.run([*self.ctl, "-m", "fast", "-w", "stop"], check=True, capture_output=True, env=self.env,
+                       timeout=60)
+
+    def start(self) -> None:
+        assert self.ctl is not None and self.start_args is not None
+        subprocess.run([*self.ctl, *self.start_args, "-w", "-t", "60", "start"], check=True, capture_output=True,
+                       env=self.env, timeout=90)
 
     def url(self, dbname: str) -> str:
         return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{dbname}"
@@ -114,7 +129,9 @@ def pg_server() -> Iterator[PgServer]:
         text = log.read_text() if log.exists() else ""
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')}\n{text}") from exc
-    server = PgServer("127.0.0.1", port, "postgres", f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres")
+    server = PgServer("127.0.0.1", port, "postgres", f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
+                      ctl=[*prefix, str(bindir / "pg_ctl"), "-D", str(data)], start_args=["-l", str(log), "-o", opts],
+                      env=env)
     try:
         yield server
     finally:

@@ -102,7 +102,10 @@ def test_unsafe_operating_point_needs_a_justification(standing: Any, enrolled_pe
     pre = dsvc.show(ctx, d["id"])["operating_point_preview"]
     assert pre["threshold"] == 0.5 and pre["expected_false_alerts_per_10000"] == 10_000
     assert not pre["guardrail"]["safe"]
-    for why in ("", "ok", "x" * (ctx.settings.min_justification_chars - 1)):
+    n = ctx.settings.min_justification_chars
+    # issue 18: invisible characters and one repeated letter do not make a justification
+    for why in ("", "ok", "x" * (n - 1), "x" * n, "\u200b" * (n + 10), "ok\u200b" * n, "ab cd " * n,
+                ("too short " + "\u2060" * n)):
         with pytest.raises(InputError) as e:
             dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A", justification=why)
         assert e.value.code == "justification_required" and "10,000" in e.value.message
@@ -179,7 +182,7 @@ def test_api_guardrails_and_preview(tmp_path: Path, enrolled_people: list[Any]) 
     body = {"location": "High St, Sutton, outside the station", "purpose": "API guardrail test",
             "planned_start": (NOW - timedelta(minutes=1)).isoformat(),
             "planned_end": (NOW + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
-            "all_entries_reason": "wanted", "cameras": [{"name": "cam1", "url": "a.mp4"}]}
+            "all_entries_reason": "wanted", "cameras": [{"name": "cam1", "url": "rtsp://camera.invalid/a"}]}
     r = c.post("/api/deployments", json=body, headers=env.h("operator"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "no_legal_basis", r.text
     r = c.post("/api/deployments", json={**body, "legal_basis": BASIS,

@@ -45,7 +45,7 @@ def test_lifecycle_and_p4(standing: Any) -> None:
     ctx = standing
     d = _create(ctx)
     assert d["state"] == "draft" and d["watchlist_size"] == 2
-    assert d["cameras"][0]["url"] == "rtsp://viewer:***@127.0.0.1:8554/live?token=***"
+    assert d["cameras"][0]["url"] == "rtsp://***@127.0.0.1:8554/live?token=***"
     wl_id = d["watchlist_id"]
     with ctx.db.session() as s:
         wl = s.get(Watchlist, wl_id)

@@ -4,6 +4,7 @@ no deleted ciphertext is left in the database file or its WAL."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from openlfr.services import audit_admin, retention
 from openlfr.services import deployments as dsvc
 from openlfr.services.reports import deployment_report
 from openlfr.storage.models import AuditEvent
-from openlfr.storage.models_gov import Alert, AlertImage
+from openlfr.storage.models_gov import Alert, AlertImage, LegalHold
 
 NOW = datetime.now(UTC)
 PROBE = (FACES / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()
@@ -99,6 +100,10 @@ def test_false_alerts_go_within_24h_others_after_31_days(scenario: tuple[Any, An
         assert s.scalar(select(func.count()).select_from(Alert).where(Alert.purged_at.is_(None))) == 0
         purges = s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "alert.purge"))
         assert purges == 4
+        # issue 18: the hold's reason ("case 77") went with the alert it held
+        reasons = list(s.scalars(select(LegalHold.reason)))
+        assert reasons and "case 77" not in reasons and all(r == retention.PURGED_REASON for r in reasons)
+    assert "case 77" not in json.dumps(asvc.list_holds(ctx, active_only=False), default=str)
     assert orphans(ctx) == dict.fromkeys(ORPHAN_QUERIES, 0)
     rep = deployment_report(ctx, plan.deployment_id).to_dict()["deployments"][0]
     assert (rep["faces_seen"], rep["alerts"], rep["true_alerts"], rep["false_alerts"], rep["unadjudicated"]) == \

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -72,12 +73,18 @@ def test_preview_frames_are_pixelated_and_served(videos: Path) -> None:
 
     server = MjpegServer(hub).start()
     try:
-        listing = json.loads(urllib.request.urlopen(server.url, timeout=5).read())
+        # issue 18: any local process can reach loopback; without the run's token nothing is served
+        for path in ("", "door.jpg", "door.mjpg", "door.mjpg?token=wrong"):
+            with pytest.raises(urllib.error.HTTPError) as exc:
+                urllib.request.urlopen(server.url + path, timeout=5)
+            assert exc.value.code == 401
+        listing = json.loads(urllib.request.urlopen(server.link(), timeout=5).read())
         assert listing == {"cameras": ["door"]}
-        jpg = urllib.request.urlopen(server.url + "door.jpg", timeout=5).read()
+        req = urllib.request.Request(server.url + "door.jpg", headers={"Authorization": f"Bearer {server.token}"})
+        jpg = urllib.request.urlopen(req, timeout=5).read()
         assert jpg == got[-1]
         hub.update("door", got[0], 99.0)
-        with urllib.request.urlopen(server.url + "door.mjpg", timeout=5) as r:
+        with urllib.request.urlopen(server.link("door.mjpg"), timeout=5) as r:
             assert r.headers["Content-Type"].startswith("multipart/x-mixed-replace")
             head = r.read(200)
             assert b"--openlfrframe" in head and b"Content-Type: image/jpeg" in head

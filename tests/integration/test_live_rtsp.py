@@ -84,4 +84,4 @@ def test_rtsp_worker_reconnects_after_server_restart(videos: Path, caplog: pytes
     assert all(a.person_id == "signer" and a.probe_jpeg[:2] == b"\xff\xd8" for a in sink.alerts.values())
     assert PASSWORD not in caplog.text
     assert PASSWORD not in repr(summary)
-    assert "alice:***@" in summary.cameras["door"]["source"]  # type: ignore[attr-defined]
+    assert "://***@" in summary.cameras["door"]["source"]  # type: ignore[attr-defined]

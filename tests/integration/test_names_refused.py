@@ -16,7 +16,7 @@ from openlfr.errors import InputError
 from openlfr.names import check_name, name_problem
 
 BAD = ["a/b", "..\\x", "nul\x00x", "tab\tx", "cr\rx", "lf\nx", "esc\x1b[31mred", "del\x7fx", "rlo\u202egpj.exe",
-       "zw\u200bsp", "c1\x85x", "ls\u2028x"]
+       "zw\u200bsp", "c1\x85x", "ls\u2028x", ".", "..", " .. "]
 GOOD = ["Standing list 2026", "O'Brien-Smith", "élève_01", "名前", "a.b@c", "x (1)"]
 FACE = TEST_DATA / "faces" / "Al_Gore" / "Al_Gore_0001.jpg"
 
@@ -66,10 +66,10 @@ def test_api_refuses_bad_names(env: ApiEnv) -> None:
             "planned_end": (now + timedelta(hours=1)).isoformat(), "source_watchlist": "standing",
             "all_entries_reason": "test", "threshold": 0.5,
             "legal_basis": "Common law policing powers; force LFR policy v1",
-            "cameras": [{"name": "cam1", "url": "/x.mp4"}]}
+            "cameras": [{"name": "cam1", "url": "rtsp://camera.invalid/x"}]}
     for bad in BAD:
         _err(c.post("/api/deployments", json={**base, "name": bad}, headers=env.h("operator")), "bad_name")
-        r = c.post("/api/deployments", json={**base, "cameras": [{"name": bad, "url": "/x.mp4"}]},
+        r = c.post("/api/deployments", json={**base, "cameras": [{"name": bad, "url": "rtsp://camera.invalid/x"}]},
                    headers=env.h("operator"))
         assert r.status_code in (400, 422) and r.json()["error"]["code"] in ("bad_camera", "validation_error"), r.text
     assert c.get("/api/deployments", headers=sup).json()["count"] == 0

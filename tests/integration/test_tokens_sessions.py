@@ -148,4 +148,5 @@ def test_changing_my_password_ends_my_other_sessions(env: ApiEnv) -> None:
     assert r.status_code == 204, r.text
     assert mine.get("/api/auth/me").status_code == 200  # the session that changed it continues
     assert other.get("/api/auth/me").status_code == 401
-    assert env.client.get("/api/auth/me", headers=env.h("supervisor")).status_code == 200
+    # issue 18: the API tokens of the user are revoked too (a password change is a reaction to a leak)
+    assert env.client.get("/api/auth/me", headers=env.h("supervisor")).status_code == 401

@@ -69,7 +69,7 @@ def test_deployment_watchlist_is_read_only_outside_the_deployment(env: ApiEnv, t
         "planned_end": (now + timedelta(hours=1)).isoformat(), "source_watchlist": "standing",
         "all_entries_reason": "test", "threshold": 0.5,
         "legal_basis": "Common law policing powers; force LFR policy v1",
-        "cameras": [{"name": "c1", "url": "/no/clip.mp4"}]})
+        "cameras": [{"name": "c1", "url": "rtsp://camera.invalid/clip"}]})
     assert r.status_code == 201, r.text
     dep = r.json()
     wl = dep["watchlist"]

@@ -34,9 +34,9 @@ def test_rates(faces: int, true: int, false: int, fpf: float | None, share: floa
 
 
 @pytest.mark.parametrize(("url", "shown"), [
-    ("rtsp://admin:hunter2@10.0.0.5:554/stream1", "rtsp://admin:***@10.0.0.5:554/stream1"),
-    ("http://cam.local/mjpeg?user=a&password=hunter2", "http://cam.local/mjpeg?user=a&password=***"),
-    ("https://x/y?token=abc&fps=5", "https://x/y?token=***&fps=5"),
+    ("rtsp://admin:hunter2@10.0.0.5:554/stream1", "rtsp://***@10.0.0.5:554/stream1"),
+    ("http://cam.local/mjpeg?user=a&password=hunter2", "http://cam.local/mjpeg?user=***&password=***"),
+    ("https://x/y?token=abc&fps=5", "https://x/y?token=***&fps=***"),
     ("rtsp://viewer@10.0.0.5/s", "rtsp://***@10.0.0.5/s"),  # a lone user part may be a token
     ("/data/clip.mp4", "/data/clip.mp4"),
     ("0", "0"),

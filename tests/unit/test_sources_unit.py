@@ -15,12 +15,12 @@ from openlfr.runtime.workers import Backoff, CameraSpec
 
 
 @pytest.mark.parametrize(("url", "masked"), [
-    ("rtsp://admin:hunter2@10.1.2.3:554/stream1", "rtsp://admin:***@10.1.2.3:554/stream1"),
-    ("http://user:p%40ss@cam.local/video.mjpg", "http://user:***@cam.local/video.mjpg"),
+    ("rtsp://admin:hunter2@10.1.2.3:554/stream1", "rtsp://***@10.1.2.3:554/stream1"),
+    ("http://user:p%40ss@cam.local/video.mjpg", "http://***@cam.local/video.mjpg"),
     ("rtsp://token@host/x", "rtsp://***@host/x"),
     ("rtsp://host/x", "rtsp://host/x"),
     ("/videos/a.mp4", "/videos/a.mp4"),
-    ("failed to open rtsp://admin:hunter2@h/x: refused", "failed to open rtsp://admin:***@h/x: refused"),
+    ("failed to open rtsp://admin:hunter2@h/x: refused", "failed to open rtsp://***@h/x: refused"),
 ])
 def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
@@ -44,7 +44,7 @@ def test_open_source_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(open_source("0"), WebcamSource)
     assert isinstance(open_source("webcam:2"), WebcamSource)
     rtsp = open_source("rtsp://a:b@127.0.0.1:9/x")
-    assert rtsp.live and rtsp.name == "rtsp://a:***@127.0.0.1:9/x"
+    assert rtsp.live and rtsp.name == "rtsp://***@127.0.0.1:9/x"
 
 
 def test_unreachable_rtsp_fails_with_masked_message() -> None:

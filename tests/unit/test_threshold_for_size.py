@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from openlfr.errors import ConfigError, InputError, NotFoundError
+from openlfr.errors import InputError, NotFoundError
 from openlfr.eval.calibration import PACKAGED_DIR, Calibration, grid, save_calibration
 from openlfr.services.operating_point import guardrail, operating_point, require_justification
 from openlfr.settings import load_settings
@@ -67,7 +67,7 @@ def test_small_list_vs_large_list_at_the_mets_target(st: Any) -> None:
     at 1e-4 is refused: its threshold would rest on fewer than 10 impostor pairs of the calibration."""
     small = operating_point(DLIB, 20, target_fpir=1e-4, settings=st)
     large = operating_point(DLIB, 400, target_fpir=1e-4, settings=st)
-    with pytest.raises(ConfigError) as e:
+    with pytest.raises(InputError) as e:
         operating_point(DLIB, 1000, target_fpir=1e-4, settings=st)
     assert e.value.code == "calibration_too_small" and "at least 10 impostor pairs" in e.value.message
     assert small.threshold < large.threshold
@@ -87,7 +87,7 @@ def test_error_paths(st: Any) -> None:
     with pytest.raises(NotFoundError) as e:
         operating_point("no-such-family@000", 20, target_fpir=1e-4, settings=st)
     assert e.value.code == "no_calibration" and "openlfr eval calibrate" in e.value.message
-    with pytest.raises(ConfigError) as e2:  # 1e-4 / 100,000 per comparison: below the 42 M comparisons
+    with pytest.raises(InputError) as e2:  # 1e-4 / 100,000 per comparison: below the 42 M comparisons
         operating_point(DLIB, 100_000, target_fpir=1e-4, settings=st)
     assert e2.value.code == "calibration_too_small" and "Not extrapolating" in e2.value.message
     with pytest.raises(InputError) as e3:
@@ -111,7 +111,9 @@ def test_override_is_kept_and_its_figures_shown(st: Any) -> None:
     with pytest.raises(InputError) as e:
         require_justification(g, "because")
     assert e.value.code == "justification_required"
-    why = "x" * st.min_justification_chars
+    with pytest.raises(InputError):  # issue 18: one repeated letter is no justification
+        require_justification(g, "x" * st.min_justification_chars)
+    why = "Wanted for a stabbing on this street; a lower threshold is needed for the old custody photos"
     assert require_justification(g, f"  {why}  ") == why
     strict = operating_point(DLIB, 20, threshold=0.999, settings=st)
     assert strict.impostor_ge == 0 and strict.notes and "below what it resolves" in strict.notes[0]

@@ -14,14 +14,17 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import openlfr
 from openlfr.api import errors
 from openlfr.api.config import ApiSettings, load_api_settings
+from openlfr.api.deps import Anyone
 from openlfr.api.events import Broker
 from openlfr.api.live import LiveManager
 from openlfr.api.metrics import Metrics
@@ -36,6 +39,19 @@ log = logging.getLogger(__name__)
 
 CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' data:; style-src 'self'; "
        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+def _relative_location(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """A redirect names a path on this server, never a host: an absolute ``Location`` (Starlette builds
+    its trailing-slash redirects from the request's Host header) becomes its path and query, so
+    ``Host: evil.example`` cannot send a user elsewhere."""
+    if name.lower() != b"location":
+        return name, value
+    parts = urlsplit(value.decode("latin-1"))
+    if not parts.scheme and not parts.netloc and not value.startswith((b"//", b"/\\")):
+        return name, value
+    path = "/" + parts.path.lstrip("/\\")
+    return name, (path + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
 
 
 class SecurityHeaders:
@@ -64,7 +80,8 @@ class SecurityHeaders:
                     extra.append((b"content-security-policy", CSP.encode()))
                 if b"cache-control" not in names and not scope["path"].startswith("/static/"):
                     extra.append((b"cache-control", b"no-store"))
-                msg["headers"] = headers + [(k, v) for k, v in extra if k not in names]
+                msg["headers"] = [_relative_location(k, v) for k, v in headers] + \
+                    [(k, v) for k, v in extra if k not in names]
             await send(msg)
 
         try:
@@ -149,7 +166,7 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
                   description="Accountable live facial recognition: the console's JSON API. Authenticate with "
                               "a console session (cookie + X-CSRF-Token on writes) or `Authorization: Bearer "
                               "<API token>`. Errors are `{\"error\": {\"code\", \"message\"}}`.",
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.openlfr = state
     errors.install(app)
 
@@ -179,6 +196,12 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
         app.include_router(r.router)
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     _protect_openapi(app)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_schema(p: Anyone) -> JSONResponse:
+        """The API schema, for logged-in users only (it maps every route an attacker could probe)."""
+        return JSONResponse(app.openapi())
+
     app.add_middleware(SecurityHeaders, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=api.max_request_bytes)
     return app

@@ -22,6 +22,12 @@ class ApiSettings(BaseSettings):
     max_files_per_request: int = Field(default=20, ge=1, le=200, description="Images in one upload.")
     login_failures_per_client: int = Field(default=20, ge=1,
                                            description="Failed logins from one client address per window.")
+    trusted_proxies: str = Field(
+        default="", description="Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto "
+                                "headers are believed (e.g. 127.0.0.1 when a TLS proxy on this host forwards to "
+                                "`openlfr serve`). Empty (default): the headers are ignored, so a client cannot "
+                                "pick its own address for the login throttle; secure cookies then need "
+                                "OPENLFR_API_SECURE_COOKIES=true behind a proxy.")
     login_window_s: float = Field(default=600.0, gt=0, description="Window of the per-client login limit.")
     retention_sweep_minutes: float = Field(default=15.0, gt=0, le=1440,
                                            description="How often `openlfr serve` runs the retention sweeper.")

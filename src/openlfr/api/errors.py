@@ -91,6 +91,13 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error_body("bad_value", "a value in the request cannot be stored or looked up"),
                             status_code=422)
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> Response:
+        # date arithmetic past year 9999 (a window, a report period, a retention date): bad input, not a 500
+        log.info("%s %s: value out of range: %s", request.method, request.url.path, exc)
+        return JSONResponse(error_body("out_of_range", "a date or number in the request is out of range"),
+                            status_code=422)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -24,6 +24,7 @@ from openlfr.runtime.preview import PreviewHub
 from openlfr.services import deployments
 from openlfr.services import live as live_service
 from openlfr.services.context import AppContext
+from openlfr.services.roles import ROLES
 
 log = logging.getLogger(__name__)
 STAFF = frozenset({"admin", "supervisor", "operator"})
@@ -67,6 +68,27 @@ class _StampSink:
 
     def count(self, camera: str, deltas: dict[str, int]) -> None:
         self.inner.count(camera, deltas)
+
+
+ADMINS = frozenset({"admin"})
+NOT_ADMINS = frozenset(ROLES) - ADMINS
+HIDDEN_DETAIL = "details for admins only"
+
+
+def for_role(view: dict[str, Any], role: str) -> dict[str, Any]:
+    """A camera or run view for ``role``: a camera's error detail and a run's error (which can tell what
+    is at a local path or whether a port is open) go to admins only; others see that there is one."""
+    if role == "admin":
+        return view
+    out = dict(view)
+    for key in ("detail", "error"):
+        if out.get(key):
+            out[key] = HIDDEN_DETAIL
+    if isinstance(out.get("cameras"), list):
+        out["cameras"] = [for_role(c, role) if isinstance(c, dict) else c for c in out["cameras"]]
+    if isinstance(out.get("live"), dict):
+        out["live"] = for_role(out["live"], role)
+    return out
 
 
 class LiveManager:
@@ -162,9 +184,10 @@ class LiveManager:
             self.alert_stored(run, payload)
 
         def on_state(camera: str, state: Any, detail: str) -> None:
-            self.broker.publish("camera", {"deployment_id": dep_id, "camera": camera,
-                                           "state": str(getattr(state, "value", state)),
-                                           "detail": mask_url(detail)})
+            ev = {"deployment_id": dep_id, "camera": camera, "state": str(getattr(state, "value", state)),
+                  "detail": mask_url(detail)}
+            self.broker.publish("camera", ev, roles=ADMINS)
+            self.broker.publish("camera", for_role(ev, "-"), roles=NOT_ADMINS)
 
         def on_preview(camera: str, jpeg: bytes, t: float) -> None:
             self.hub.update(f"{dep_id}/{camera}", jpeg, t)

@@ -100,7 +100,7 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
 
         hub = PreviewHub()
         server = MjpegServer(hub, port=preview_port).start()
-        typer.echo(f"preview: {server.url}<camera>.mjpg", err=True)
+        typer.echo(f"preview: {server.url}<camera>.mjpg?token={server.token}  (the token is required)", err=True)
 
     def hook(runner: Any) -> None:
         interrupted = {"n": 0}

@@ -53,8 +53,11 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback
         typer.echo(f"Log in at {url}/login with a user made by `openlfr user create` ({n_users} user(s) exist).")
     typer.echo(f"OpenLFR console on {url}  (API schema: {url}/openapi.json; Ctrl-C or SIGTERM to stop)")
     app = create_app(st, background=True, setup_token=token)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), proxy_headers=True,
-                            timeout_graceful_shutdown=5, access_log=False)
+    proxies = app.state.openlfr.api.trusted_proxies.strip()
+    # X-Forwarded-* only from configured proxies: uvicorn's default trusts them from loopback, which let
+    # any local client (or a pass-through proxy's clients) pick its own address for the login throttle
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), proxy_headers=bool(proxies),
+                            forwarded_allow_ips=proxies or None, timeout_graceful_shutdown=5, access_log=False)
     from openlfr.engine.sources import install_log_masking
 
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn's own handlers: mask stream secrets

@@ -42,16 +42,25 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:/{1,2}")
 """'scheme://' (or 'scheme:/', as a URL appears once it went through a file path)."""
 _URL_TOKEN = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:/{1,2}[^\s'\"<>]+")
 _HOST_AFTER_AT = re.compile(r"@(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]*)(:\d*)?(?=[/?#]|$)")
-SECRET_PARAM = re.compile(r"pass|pwd|token|secret|key|auth|sig|credential|session|cookie", re.IGNORECASE)
-"""Query (or fragment) parameter names whose values are secrets: ``token=``, ``apikey=``, ``api_key=``,
-``key=``, ``password=``, ``auth=``, ``sig=``, ``X-Amz-Signature=``... (case-insensitive, substring)."""
-_PARAM = re.compile(r"(^|[?&;#])([^=&;#?]*)=([^&;#]*)")
 MASK = "***"
 
 
+_QUERY_ITEM = re.compile(r"([?&;#])([^&;#?]*)")
+
+
 def _mask_params(text: str) -> str:
-    return _PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}={MASK}" if SECRET_PARAM.search(m.group(2))
-                      else m.group(0), text)
+    """Every query and fragment value becomes ``***`` (names are kept; a bare item, which may be a
+    token, is masked whole): a camera's ``sid=``, ``pw=``, ``t=`` or ``code=`` is as secret as ``token=``."""
+    cut = next((i for i, ch in enumerate(text) if ch in "?#"), len(text))
+
+    def item(m: re.Match[str]) -> str:
+        sep, body = m.group(1), m.group(2)
+        if not body or body == MASK:
+            return m.group(0)
+        name, eq, _ = body.partition("=")
+        return f"{sep}{name}={MASK}" if eq else f"{sep}{MASK}"
+
+    return text[:cut] + _QUERY_ITEM.sub(item, text[cut:])
 
 
 def _cut_password(authority: str, after: str) -> bool:
@@ -76,7 +85,7 @@ def _mask_one(url: str) -> str:
     authority = rest[:authority_end]
     if "@" in authority:
         # The host follows the last '@' of the authority; a password may itself hold '@'.
-        userinfo, _, hostport = authority.rpartition("@")
+        hostport = authority.rpartition("@")[2]
         tail = rest[authority_end:]
     elif _cut_password(authority, rest[authority_end:]):
         # 'user:p#ss/w@host/...' or 'user:pa/ss@host': a password holding '#', '/' or '?' cuts the
@@ -86,22 +95,19 @@ def _mask_one(url: str) -> str:
         if not hits:
             return scheme + MASK
         at = hits[-1].start()
-        userinfo, hostport_tail = rest[:at], rest[at + 1:]
+        hostport_tail = rest[at + 1:]
         cut = next((i for i, ch in enumerate(hostport_tail) if ch in "/?#"), len(hostport_tail))
         hostport, tail = hostport_tail[:cut], hostport_tail[cut:]
     else:
         return scheme + authority + _mask_params(rest[authority_end:])
-    user, colon, _ = userinfo.partition(":")
-    shown = f"{user}:{MASK}@" if user and colon else f"{MASK}@"
-    return scheme + shown + hostport + _mask_params(tail)
+    # all user info is hidden: a user name alone can be a token, and names people
+    return scheme + f"{MASK}@" + hostport + _mask_params(tail)
 
 
 def mask_url(url: str) -> str:
-    """Hide the secrets of a stream URL: ``rtsp://user:secret@host/x`` -> ``rtsp://user:***@host/x``
-    (a user part alone, which may be a token, becomes ``***``; a password holding ``#``, ``/``, ``?``
-    or ``@`` is masked whole), and the values of secret-looking query parameters (``token=``,
-    ``apikey=``, ``api_key=``, ``key=``, ``password=``, ``auth=``, ``sig=``...) become ``***``.
-    Anything else unchanged.
+    """Hide the secrets of a stream URL: ``rtsp://user:secret@host/x`` -> ``rtsp://***@host/x`` (all user
+    info; a password holding ``#``, ``/``, ``?`` or ``@`` is masked whole), and every query and fragment
+    value becomes ``***`` (``?sid=1&ch=2`` -> ``?sid=***&ch=***``). Scheme, host, port and path unchanged.
 
     Also masks every URL inside free text (e.g. an FFmpeg error message that repeats the URL).
     Idempotent: masking a masked URL changes nothing.
@@ -214,6 +220,8 @@ class AvSource:
         self._last_t = 0.0
         self._frame_dt = 1 / 25
         self._pace_origin: tuple[float, float] | None = None
+        self._expected = 0       # frames the container's index promises (0: unknown)
+        self._pass_frames = 0    # frames decoded in this pass
 
     def open(self) -> None:
         import av
@@ -221,9 +229,16 @@ class AvSource:
         self.close()
         if not self.network and not Path(self.url).is_file():
             raise SourceError(f"{self.name}: no such file", code="source_not_found")
+        t0 = time.monotonic()
         try:
             container = av.open(self.url, options=self.options, timeout=(self.open_timeout, self.read_timeout))
         except Exception as exc:  # av.error.* (FFmpeg), OSError, ...
+            if self.network and time.monotonic() - t0 >= 0.9 * min(self.open_timeout, self.read_timeout):
+                # FFmpeg reports a peer that accepted and never answered as "Immediate exit requested"
+                # (HTTP) or "Invalid data" (RTSP): say what happened
+                raise SourceError(f"cannot open {self.name}: no answer within {time.monotonic() - t0:.0f}s "
+                                  "(the peer accepted the connection but sent nothing usable)",
+                                  code="source_timeout") from exc
             raise SourceError(f"cannot open {self.name}: {mask_url(str(exc))}", code="source_open_failed") from exc
         if not container.streams.video:
             container.close()
@@ -239,6 +254,8 @@ class AvSource:
             self.live = self.live or not finite
         self._container = container
         self._frames = container.decode(stream)
+        self._expected = int(stream.frames or 0) if not self.live else 0
+        self._pass_frames = 0
         self._pts0 = None
         if self._t0_wall is None:
             self._t0_wall = time.monotonic()
@@ -259,6 +276,7 @@ class AvSource:
         if raw is None:
             if self.live:
                 raise SourceError(f"{self.name}: stream ended", code="source_eof")
+            self._check_complete()
             if not self.loop or self._index == 0:
                 return None
             self._offset = self._last_t + self._frame_dt
@@ -266,6 +284,7 @@ class AvSource:
             raw = self._next_raw()
             if raw is None:
                 return None
+        self._pass_frames += 1
         image = raw.to_ndarray(format="rgb24")
         wall = time.time()
         if self.live:
@@ -284,6 +303,14 @@ class AvSource:
         self._last_t = t
         self._index += 1
         return Frame(image=np.ascontiguousarray(image), t=t, wall=wall, index=self._index - 1)
+
+    def _check_complete(self) -> None:
+        """A file whose index promises more frames than its data holds (cut short while being copied
+        or written) is an error, not a normal end of file."""
+        expected, got = self._expected, self._pass_frames
+        if expected > 0 and got < expected * 0.95 - 1:
+            raise SourceError(f"{self.name}: truncated: the file ended after {got} of its {expected} frames",
+                              code="source_truncated")
 
     def _pace(self, t: float) -> None:
         now = time.monotonic()

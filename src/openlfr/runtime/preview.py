@@ -7,17 +7,22 @@ person's face and body region (``engine.privacy.annotate``/``redact``, P3). Noth
     GET /                 -> JSON list of cameras
     GET /<camera>.jpg     -> the latest frame
     GET /<camera>.mjpg    -> multipart/x-mixed-replace stream (what <img src=...> shows live)
+
+Every request needs the server's random token (``?token=...`` or ``Authorization: Bearer ...``),
+printed only to the user who started the run: loopback is shared by every local user and process.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import secrets
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +68,22 @@ class PreviewHub:
 class _Handler(BaseHTTPRequestHandler):
     hub: PreviewHub
     stop: threading.Event
+    token: str
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("preview: " + format, *args)
 
+    def _authorised(self) -> bool:
+        given = parse_qs(self.path.partition("?")[2]).get("token", [""])[0]
+        auth = self.headers.get("Authorization", "")
+        if auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+
     def do_GET(self) -> None:
+        if not self._authorised():
+            self._send(401, "text/plain", b"preview token required (?token=...)\n")
+            return
         path = unquote(self.path.split("?", 1)[0]).lstrip("/")
         if path == "":
             body = json.dumps({"cameras": self.hub.cameras()}).encode()
@@ -112,10 +128,11 @@ class _Handler(BaseHTTPRequestHandler):
 class MjpegServer:
     """Serve a ``PreviewHub`` over HTTP (loopback by default) in a background thread."""
 
-    def __init__(self, hub: PreviewHub, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, hub: PreviewHub, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> None:
         self.hub = hub
+        self.token = token or secrets.token_urlsafe(24)
         self._stop = threading.Event()
-        handler = type("PreviewHandler", (_Handler,), {"hub": hub, "stop": self._stop})
+        handler = type("PreviewHandler", (_Handler,), {"hub": hub, "stop": self._stop, "token": self.token})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="mjpeg-preview", daemon=True)
@@ -128,6 +145,10 @@ class MjpegServer:
     def url(self) -> str:
         host = str(self._server.server_address[0])
         return f"http://{host}:{self.port}/"
+
+    def link(self, path: str = "") -> str:
+        """``url + path`` with the token (what to open in a browser)."""
+        return f"{self.url}{path}?token={self.token}"
 
     def start(self) -> MjpegServer:
         self._thread.start()

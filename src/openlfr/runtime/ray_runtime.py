@@ -33,9 +33,9 @@ preview JPEGs (mosaic except an alerted person, P3). ``on_message`` sees every o
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -43,7 +43,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import ray
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,9 +50,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from openlfr.engine.live import AlertEvent, TrackSummary
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig
-from openlfr.engine.sources import NETWORK_SCHEMES, VIDEO_SUFFIXES, mask_url
+from openlfr.engine.sources import mask_url
 from openlfr.errors import ConfigError, OpenLFRError, SourceError
 from openlfr.runtime.ray_actor import CameraActor, FrameCounts, Resume
+from openlfr.runtime.replay import replay_key, replayable
 from openlfr.runtime.sinks import AlertSink
 from openlfr.runtime.workers import (
     AlertMsg,
@@ -98,6 +98,8 @@ class RayOptions(BaseModel):
     backoff_base_s: float = Field(0.5, gt=0.0, le=60.0)
     backoff_max_s: float = Field(15.0, gt=0.0, le=600.0)
     refresh_s: float = Field(10.0, gt=0.0, le=3600.0, description="How often the watchlist is checked for changes.")
+    connect_timeout_s: float = Field(5.0, gt=0.0, le=600.0,
+                                     description="How long the head may take to accept a connection.")
     stop_timeout_s: float = Field(30.0, gt=0.0, le=600.0,
                                   description="How long a stop waits for cameras to flush before killing them.")
 
@@ -109,12 +111,33 @@ _conn_users = 0
 _conn_ours = False
 
 
+def probe_head(address: str | None, timeout_s: float) -> None:
+    """Fail fast when the head does not answer: ``ray.init`` to a dead address retries for minutes and
+    does not return to let SIGTERM stop the run. A TCP connect to ``host:port`` (or ``ray://host:port``)
+    within ``timeout_s``, else ``ConfigError`` (``ray_unreachable``). ``auto``/``local``/unset: no probe."""
+    if not address or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port_s = hostport.rstrip("/").rpartition(":")
+    if not sep or not port_s.isdigit():
+        return
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port_s)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"the Ray head at {address} does not answer ({exc.strerror or type(exc).__name__} "
+                          f"within {timeout_s:g}s): start it (`ray start --head`) or fix --ray-address",
+                          code="ray_unreachable") from None
+
+
 def connect(opts: RayOptions) -> None:
     """Connect this process to the cluster (once; later runners share the connection)."""
     global _conn_users, _conn_ours
     with _conn_lock:
         if not ray.is_initialized():
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            probe_head(opts.address, opts.connect_timeout_s)
             try:
                 ray.init(address=opts.address, namespace=opts.namespace, log_to_driver=False,
                          logging_level=logging.WARNING)
@@ -133,30 +156,6 @@ def release() -> None:
         if _conn_users == 0 and _conn_ours and ray.is_initialized():
             ray.shutdown()
             _conn_ours = False
-
-
-def replayable(url: str) -> bool:
-    """True for sources a replacement actor can replay from the start: files, and video files served
-    over HTTP(S). Cameras and streams are not."""
-    s = url.strip()
-    if s.isdigit() or s.startswith(("webcam:", "/dev/video")):
-        return False
-    if "://" not in s:
-        return True
-    parts = urlsplit(s)
-    scheme = parts.scheme.lower()
-    if scheme == "file":
-        return True
-    if scheme in ("http", "https"):
-        suffix = os.path.splitext(parts.path)[1].lower()
-        return suffix in VIDEO_SUFFIXES and suffix not in (".mjpeg", ".mjpg")
-    return scheme not in NETWORK_SCHEMES
-
-
-def replay_key(url: str) -> str:
-    """The alert key of a replayable source: the same for every actor (and run) that analyses it,
-    so a replay reproduces the same alert ids."""
-    return "replay:" + hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 # ---- the runner -------------------------------------------------------------------------------------

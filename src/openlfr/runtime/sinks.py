@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 from openlfr.types import AlertRecord
 
 COUNTER_NAMES = ("frames_analysed", "faces_detected", "faces_seen", "quality_rejected", "alerts",
-                 "queue_drops", "source_reconnects", "searches")
+                 "queue_drops", "source_reconnects", "source_failures", "source_timeouts", "searches")
 """Counter names used across the live path. ``faces_seen`` counts tracks (people), not detections."""
 
 

@@ -29,6 +29,7 @@ import random
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from openlfr.engine.sources import Frame, FrameSource, mask_url, open_source
 from openlfr.errors import OpenLFRError, SourceError
 from openlfr.names import name_problem
 from openlfr.runtime.queues import DropOldestQueue
+from openlfr.runtime.replay import alert_key_for
 from openlfr.runtime.sinks import AlertSink
 
 log = logging.getLogger(__name__)
@@ -249,6 +251,9 @@ class CameraWorker:
                 except SourceError as exc:
                     if self.stop.is_set():
                         return
+                    self._count("source_failures")  # every failed open/read, counted by kind too
+                    if exc.code == "source_timeout":
+                        self._count("source_timeouts")
                     # a network camera (RTSP, HTTP/MJPEG, ...) that has not opened yet may simply be
                     # down: retry it like a live one; only a local file fails at once
                     if not src.live and (opened_once or not getattr(src, "network", False)):
@@ -331,7 +336,8 @@ class CameraWorker:
 # ---- process entry point ----------------------------------------------------------------------
 
 def _child_main(spec_json: str, engine_config_json: str, index: WatchlistIndex, threshold: float,
-                watchlist_id: int, deployment_id: int | None, out: Any, stop: Any, preview: bool) -> None:
+                watchlist_id: int, deployment_id: int | None, out: Any, stop: Any, preview: bool,
+                alert_key: str | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent coordinates stopping
     parent = os.getppid()
     spec = CameraSpec.model_validate_json(spec_json)
@@ -358,7 +364,7 @@ def _child_main(spec_json: str, engine_config_json: str, index: WatchlistIndex, 
     try:
         engine = FaceEngine.from_config(EngineConfig.model_validate_json(engine_config_json))
         analyser = LiveAnalyser(engine, index, threshold, spec.name, spec.live, watchlist_id=watchlist_id,
-                                deployment_id=deployment_id)
+                                deployment_id=deployment_id, alert_key=alert_key)
         worker = CameraWorker(spec, analyser, emit, local, preview=preview)
     except OpenLFRError as exc:
         emit(WorkerDone(spec.name, SourceState.FAILED, exc.message))
@@ -434,6 +440,9 @@ class LiveRunner:
             self._stop = threading.Event()
             self._events = queue_mod.Queue(maxsize=1000)
         self._handles: list[Any] = []
+        self._run_key = uuid.uuid4().hex[:16]
+        """Alert key of this run's live streams; a replayable file's key depends on its URL only
+        (runtime/replay.py), so a restarted run stores none of its alerts twice."""
 
     # -- control -------------------------------------------------------------------------------
 
@@ -455,9 +464,16 @@ class LiveRunner:
         if self.mode == "thread":
             engine = self._engine or FaceEngine.from_config(self.engine_config)
             for spec in self.cameras:
-                analyser = LiveAnalyser(engine, self.index, self.threshold, spec.name, spec.live,
-                                        watchlist_id=self.watchlist_id, deployment_id=self.deployment_id)
-                worker = CameraWorker(spec, analyser, self._emit_local, self._stop, preview=preview)
+                try:
+                    analyser = LiveAnalyser(engine, self.index, self.threshold, spec.name, spec.live,
+                                            watchlist_id=self.watchlist_id, deployment_id=self.deployment_id,
+                                            alert_key=alert_key_for(spec.url, self._run_key))
+                    worker = CameraWorker(spec, analyser, self._emit_local, self._stop, preview=preview)
+                except OpenLFRError as exc:
+                    # as a child process does: this camera fails, the others run on under the dispatch
+                    # loop (raising here left the cameras already started running unsupervised)
+                    self._emit_local(WorkerDone(spec.name, SourceState.FAILED, mask_url(exc.message)))
+                    continue
                 th = threading.Thread(target=self._guard(worker), name=f"camera-{spec.name}", daemon=True)
                 th.start()
                 self._handles.append(th)
@@ -466,7 +482,8 @@ class LiveRunner:
                 p = self._ctx.Process(target=_child_main, name=f"openlfr-camera-{spec.name}", daemon=True,
                                       args=(spec.model_dump_json(), self.engine_config.model_dump_json(),
                                             self.index, self.threshold, self.watchlist_id, self.deployment_id,
-                                            self._events, self._stop, preview))
+                                            self._events, self._stop, preview,
+                                            alert_key_for(spec.url, self._run_key)))
                 p.start()
                 self._handles.append(p)
 
@@ -519,10 +536,10 @@ class LiveRunner:
         """Start the workers and dispatch events until every worker is done (files ended, sources
         failed) or :meth:`stop` is called / ``max_seconds`` pass. Flushes counters at the end."""
         t0 = time.monotonic()
-        self._start()
         done: set[str] = set()
         last_flush = t0
         try:
+            self._start()  # inside the try: whatever fails here, the finally below stops what started
             while len(done) < len(self.cameras):
                 now = time.monotonic()
                 if max_seconds is not None and now - t0 >= max_seconds and not self._stop.is_set():

@@ -32,8 +32,12 @@ def export(ctx: AppContext, exported_by: str, fmt: str, **filters: Any) -> tuple
             break
         rows.extend(page)
     with ctx.db.session() as s:
+        used = {k: str(v) for k, v in filters.items() if v}
+        # the filter values (a search text is often a person id) stay out of the permanent chain: the
+        # chain names which filters were used, their values are an encrypted detail
         audit.record(s, exported_by, "audit.export", "audit", "",
-                     {"format": fmt, "rows": len(rows), "filters": {k: str(v) for k, v in filters.items() if v}})
+                     {"format": fmt, "rows": len(rows), "filters": sorted(used)},
+                     private={"filters": used} if used else None, cipher=ctx.cipher)
     if fmt == "json":
         return json.dumps({"events": rows, "count": len(rows)}, default=str), len(rows)
     buf = io.StringIO()

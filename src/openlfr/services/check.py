@@ -57,7 +57,8 @@ def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str
     if len(data) > ctx.settings.max_upload_bytes:
         raise InputError(f"{label}: {len(data)} bytes exceeds the limit of {ctx.settings.max_upload_bytes}",
                          code="image_too_large")
-    pixels, scale = decode_image_scaled(data, name=label, max_pixels=ctx.settings.max_image_pixels)
+    pixels, scale = decode_image_scaled(data, name=label, max_pixels=ctx.settings.max_image_pixels,
+                                        max_side=ctx.settings.max_photo_side)
     index, meta = load_index(ctx, watchlist)
     op = resolve_operating_point(ctx, threshold, fpir, index.size)
     thr = op.threshold
@@ -79,4 +80,4 @@ def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str
                       "target_fpir": op.target_fpir, "matches": len(matched)},
                      private={"matched_person_ids": matched} if matched else None, cipher=ctx.cipher)
     return {"image": label, "watchlist": watchlist, "watchlist_size": index.size, "threshold": thr,
-            **op_fields(op), "faces": out_faces}
+            **op_fields(op), "faces": out_faces, "analysed_size": [int(pixels.shape[1]), int(pixels.shape[0])]}

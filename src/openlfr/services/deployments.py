@@ -19,7 +19,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -286,10 +288,51 @@ def preview_operating_point(ctx: AppContext, ref: int | str, target_fpir: float 
 # ---------------------------------------------------------------- create
 
 
+def _free_list_name(s: Session, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``...: a standing list someone named ``deployment-7`` must not
+    block deployment 7 (its bespoke list takes the next free name)."""
+    taken = set(s.scalars(select(Watchlist.name).where(Watchlist.name.like(f"{base}%"))))
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https")
+
+
+def check_camera_url(name: str, url: str, media_root: Path | None, *, local_files: bool) -> str:
+    """A camera is an rtsp/rtsps/http/https URL, or a local file inside ``media_root`` (symlinks
+    resolved). Without a media root a local file is accepted only when ``local_files`` (the CLI: its
+    user is on this machine already); the API passes False, so a console user cannot point a camera
+    at a server file (``/etc/passwd``) or device."""
+    if "://" in url or (re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", url) and not url.startswith("webcam:")):
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in CAMERA_SCHEMES:
+            raise InputError(f"camera {name!r}: only {', '.join(CAMERA_SCHEMES)} URLs or files under the media "
+                             f"root are accepted, not {scheme}:", code="bad_camera_url")
+        return url
+    if media_root is None:
+        if local_files:
+            return url
+        raise InputError(f"camera {name!r}: a local file or device is not accepted here; give an rtsp/http(s) "
+                         "URL, or have an admin set OPENLFR_CAMERA_MEDIA_ROOT", code="camera_file_not_allowed")
+    root = Path(media_root).resolve()
+    target = Path(url).expanduser()
+    if not target.is_absolute():
+        target = root / target
+    if url.strip().isdigit() or url.startswith(("webcam:", "/dev/")) or not target.resolve().is_relative_to(root):
+        raise InputError(f"camera {name!r}: a local file must be inside the media root "
+                         "(OPENLFR_CAMERA_MEDIA_ROOT)", code="camera_file_not_allowed")
+    return str(target.resolve())
+
+
 def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datetime, planned_end: datetime,
            actor: str, source_watchlist: str, entries: Sequence[EntrySelection] | None = None,
            all_entries_reason: str | None = None, cameras: Sequence[CameraSpec] = (), name: str | None = None,
            legal_basis: str = "", latitude: float | None = None, longitude: float | None = None,
+           local_files: bool = True,
            threshold: float | None = None, target_fpir: float | None = None,
            detector: str | None = None, embedder: str | None = None) -> dict[str, Any]:
     """Create a draft deployment with its bespoke watchlist, copied entry by entry (each with the
@@ -335,9 +378,9 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
         if pid in selection:
             raise InputError(f"person {pid!r} selected twice", code="bad_selection")
         selection[pid] = why
-    cams = list(cameras)
+    checked: list[CameraSpec] = []
     seen: set[str] = set()
-    for c in cams:
+    for c in cameras:
         if not _CAMERA_NAME.match(c.name):
             raise InputError(f"camera name {c.name!r}: use letters, digits, '.', '_' or '-' (max 100)",
                              code="bad_camera")
@@ -345,7 +388,12 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
             raise InputError(f"camera {c.name!r} given twice", code="bad_camera")
         if not c.url.strip():
             raise InputError(f"camera {c.name!r} has no source URL", code="bad_camera")
+        url = check_camera_url(c.name, c.url.strip(), ctx.settings.camera_media_root, local_files=local_files)
+        if url != c.url.strip():
+            c = CameraSpec(c.name, url, c.description)
+        checked.append(c)
         seen.add(c.name)
+    cams = checked
     name = (name or f"{location[:80]} {start:%Y-%m-%d %H:%M}").strip()
     if len(name) > 200:
         raise InputError("deployment name must be at most 200 characters", code="bad_name")
@@ -384,7 +432,7 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
                              state="draft", source_watchlist=src.name, created_by=actor)
             s.add(dep)
             s.flush()
-            wl = Watchlist(name=f"deployment-{dep.id}",
+            wl = Watchlist(name=_free_list_name(s, f"deployment-{dep.id}"),
                            description=f"bespoke watchlist of deployment {dep.id}",
                            embedder_family=src.embedder_family, deployment_id=dep.id, created_by=actor)
             s.add(wl)

@@ -29,6 +29,8 @@ from openlfr.runtime.sinks import AlertSink, MemorySink
 from openlfr.runtime.workers import CameraSpec, RunSummary, SourceState
 from openlfr.services.check import op_fields, resolve_operating_point
 from openlfr.services.context import AppContext, engine_config_from_settings
+from openlfr.services.lease import DeploymentLease
+from openlfr.services.spool import SpoolingSink
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
 
@@ -44,6 +46,8 @@ class RunOptions:
     live: LiveConfig | None = None
     camera_overrides: dict[str, Any] | None = None
     end_deployment_on_exit: bool = False
+    spool_flush_s: float = 60.0
+    """At the end of a run, how long to keep trying to write spooled alerts to a store that is down."""
 
 
 def alert_json(ev: AlertEvent, watchlist: str) -> dict[str, Any]:
@@ -169,7 +173,6 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
                    runner_hook: Callable[[Any], None] | None = None) -> dict[str, Any]:
     """Run an authorised deployment's cameras until stopped or its planned end."""
     from openlfr.services import deployments
-    from openlfr.services.alerts import StoreAlertSink
 
     opts = options or RunOptions()
     actor = ctx.settings.actor
@@ -183,13 +186,33 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
                               embedder_options=base.embedder_options if emb == base.embedder else {},
                               gate=base.gate)
     run_ctx = AppContext(ctx.settings, engine_config=engine_cfg)
+    lease = DeploymentLease(run_ctx, plan.deployment_id)
+    lease.acquire()  # one runner per deployment: a second one is refused here (deployment_busy)
+    try:
+        return _run_leased(run_ctx, plan, lease, engine_cfg, opts, actor, on_alert, on_state, on_preview,
+                           runner_hook)
+    finally:
+        lease.release()
+        run_ctx.close()
+
+
+def _run_leased(run_ctx: AppContext, plan: Any, lease: DeploymentLease, engine_cfg: EngineConfig,
+                opts: RunOptions, actor: str, on_alert: Callable[[dict[str, Any]], None] | None,
+                on_state: Callable[[str, SourceState, str], None] | None,
+                on_preview: Callable[[str, bytes, float], None] | None,
+                runner_hook: Callable[[Any], None] | None) -> dict[str, Any]:
+    from openlfr.services import deployments
+    from openlfr.services.alerts import StoreAlertSink
+
     index, _meta = load_index(run_ctx, plan.watchlist)
     plan = deployments.mark_live(run_ctx, plan.deployment_id, actor)
     specs = [CameraSpec(name=c.name, url=c.url, loop=opts.loop, realtime=opts.realtime,
                         live=opts.live or LiveConfig(), **(opts.camera_overrides or {})) for c in plan.cameras]
     if not specs:
         raise InputError(f"deployment {plan.deployment_id} has no cameras", code="no_source")
-    sink = _TeeSink(StoreAlertSink(run_ctx, plan.deployment_id, actor=actor))
+    # alerts and counters survive a store outage: spooled (encrypted, on disk) and flushed when it is back
+    spool = SpoolingSink(run_ctx, StoreAlertSink(run_ctx, plan.deployment_id, actor=actor), plan.deployment_id)
+    sink = _TeeSink(spool)
     left = (plan.planned_end - datetime.now(UTC)).total_seconds()
     max_s = left if opts.max_seconds is None else min(left, opts.max_seconds)
     runner = create_runtime(specs, engine_cfg, index, plan.threshold, sink, mode=opts.mode,
@@ -199,12 +222,18 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
                         on_state=on_state, on_preview=on_preview)
     if runner_hook:
         runner_hook(runner)
-    summary = runner.run(max_seconds=max_s)
+    lease.on_lost = lambda: runner.stop("lease_lost")
+    lease.start_renewing()
+    try:
+        summary = runner.run(max_seconds=max_s)
+    finally:
+        left = spool.close(timeout_s=opts.spool_flush_s)
     reached_end = datetime.now(UTC) >= plan.planned_end
     if summary.stopped_by == "max_seconds" and reached_end:
         summary.stopped_by = "planned_end"
     out = _summary_dict(summary, plan.watchlist, index.size, plan.threshold)
     out["deployment_id"] = plan.deployment_id
+    out["store"] = {"spooled": spool.spooled, "flushed": spool.flushed, "left_in_spool": left}
     out.update({"threshold_source": plan.threshold_source, "target_fpir": plan.target_fpir})
     del index
     sources_done = summary.stopped_by == "end_of_sources" and not opts.loop
@@ -215,5 +244,4 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
         out["deployment_state"] = ended.get("state", "ended")
     else:
         out["deployment_state"] = "live"
-    run_ctx.close()
     return out

@@ -25,6 +25,8 @@ override without a calibration has unknown figures and is outside the band).
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,7 +178,7 @@ def operating_point(family: str, watchlist_size: int, *, target_fpir: float | No
     except ConfigError as exc:
         if exc.code != "calibration_too_small":
             raise
-        raise ConfigError(
+        raise InputError(  # the caller's target is beyond what the calibration resolves: a 422, not a 500
             f"target FPIR {target:g} at a {watchlist_size:,}-person list needs a false match rate of {per:.3g} per "
             f"comparison; the calibration of {family} has {cal.impostor_n:,} impostor comparisons and resolves "
             f"no less than {MIN_TAIL_PAIRS / cal.impostor_n:.3g} (at least {MIN_TAIL_PAIRS} impostor pairs above the "
@@ -230,12 +232,35 @@ def guardrail(op: OperatingPoint, settings: Settings) -> Guardrail:
     return Guardrail(not problems, tuple(problems), (lo, hi), settings.min_justification_chars)
 
 
+def justification_substance(text: str) -> tuple[int, int]:
+    """(visible characters, distinct words of 2+ letters) of a justification: invisible and format
+    characters (zero-width spaces, U+202E...) do not count, a run of whitespace counts once."""
+    kept = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch.isspace())
+    visible = " ".join(kept.split())  # a run of spaces counts as one
+    words = {w.casefold() for w in re.findall(r"[^\W\d_]{2,}", text)}
+    return len(visible), len(words)
+
+
+MIN_JUSTIFICATION_WORDS = 5
+
+
 def require_justification(g: Guardrail, justification: str) -> str:
     """The stripped justification; ``InputError`` (``justification_required``) when the operating
-    point is outside the safe band and the justification is shorter than the minimum."""
+    point is outside the safe band and the justification is shorter than the minimum: counted in
+    visible characters (not zero-width or other invisible ones), with at least
+    ``MIN_JUSTIFICATION_WORDS`` different words (``"x" * 50`` is no justification)."""
     j = justification.strip()
-    if not g.safe and len(j) < g.min_justification_chars:
-        raise InputError("operating point outside the safe band: " + "; ".join(g.problems)
-                         + f". Authorising it needs a written justification of at least "
-                           f"{g.min_justification_chars} characters", code="justification_required")
+    if not g.safe:
+        chars, words = justification_substance(j)
+        if chars < g.min_justification_chars or words < MIN_JUSTIFICATION_WORDS or _repetitive(j):
+            raise InputError("operating point outside the safe band: " + "; ".join(g.problems)
+                             + f". Authorising it needs a written justification of at least "
+                               f"{g.min_justification_chars} visible characters and {MIN_JUSTIFICATION_WORDS} "
+                               "different words", code="justification_required")
     return j
+
+
+def _repetitive(text: str) -> bool:
+    """True when a few characters make up nearly all of the text (``"ab" * 30``, ``"x y " * 20``)."""
+    visible = [ch.casefold() for ch in text if ch.isalnum()]
+    return len(visible) >= 10 and len(set(visible)) < 6

@@ -72,6 +72,8 @@ def parse_when(text: str, end: bool = False) -> datetime:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InputError(f"{text!r} is not an ISO date (YYYY-MM-DD) or date-time", code="bad_date") from None
+    except OverflowError:  # 9999-12-31 as an end: the day after does not exist
+        raise InputError(f"{text!r} is out of the supported range of dates", code="bad_date") from None
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 

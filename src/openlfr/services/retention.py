@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from openlfr.errors import ConfigError
@@ -87,6 +87,9 @@ def _held_ids(s: Session) -> tuple[set[int], set[int]]:
     return alert_ids, dep_ids
 
 
+PURGED_REASON = "(purged with the alert)"
+
+
 def purge_alert(s: Session, a: Alert, reason: str, actor: str, now: datetime) -> int:
     """Delete an alert's images and identifying fields; returns the number of images deleted."""
     n = int(s.scalar(select(func.count()).select_from(AlertImage).where(AlertImage.alert_id == a.id)) or 0)
@@ -97,6 +100,8 @@ def purge_alert(s: Session, a: Alert, reason: str, actor: str, now: datetime) ->
     a.box = None
     a.purged_at, a.purge_reason = now, reason
     audit.purge_private(s, f"alert:{a.id}")  # personal audit details of this alert (issue 13)
+    # the reasons of its (released) legal holds name a case or a person: they go with the alert
+    s.execute(update(LegalHold).where(LegalHold.alert_id == a.id).values(reason=PURGED_REASON))
     audit.record(s, actor, "alert.purge", "alert", a.id,
                  {"reason": reason, "images_deleted": n, "deployment_id": a.deployment_id,
                   "verdict": a.verdict, "had_person_id": person is not None})

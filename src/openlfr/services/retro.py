@@ -139,11 +139,13 @@ def _audit(ctx: AppContext, actor: str, meta: dict[str, Any], watchlist: str, so
     with ctx.db.session() as s:
         matched = sorted({a["person_id"] for a in result["appearances"]})
         audit.record(s, actor, "retro.search", "watchlist", meta["id"],
-                     {"watchlist": watchlist, "source": source, "threshold": op.threshold,
+                     {"watchlist": watchlist, "threshold": op.threshold,
                       "threshold_source": op.source, "target_fpir": op.target_fpir, "frames": result["frames"],
-                      "faces_seen": result["faces_seen"], "matches": len(matched),
-                      "report": str(report) if report else None},
-                     private={"matched_person_ids": matched} if matched else None, cipher=ctx.cipher)
+                      "faces_seen": result["faces_seen"], "matches": len(matched), "report": bool(report)},
+                     # the source (an uploaded file's name, a server path) and the report's path can name a
+                     # person or a case: encrypted beside the matched ids, not in the permanent chain
+                     private={"source": source, "report": str(report) if report else None,
+                              **({"matched_person_ids": matched} if matched else {})}, cipher=ctx.cipher)
 
 
 def search(ctx: AppContext, path: Path, watchlist: str, *, threshold: float | None = None,
@@ -194,7 +196,8 @@ def search_upload(ctx: AppContext, watchlist: str, *, actor: str, video: tuple[s
         def gen() -> Iterator[Frame]:
             for i, (name, data) in enumerate(ordered):
                 try:
-                    img = decode_image(data, name=name, max_pixels=ctx.settings.max_image_pixels)
+                    img = decode_image(data, name=name, max_pixels=ctx.settings.max_image_pixels,
+                                       max_side=ctx.settings.max_photo_side)
                 except OpenLFRError as exc:
                     log.warning("skipping an uploaded photo: %s", exc.code)
                     continue

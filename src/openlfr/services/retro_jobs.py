@@ -61,6 +61,15 @@ class Job:
         return out
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, with every symbolic link resolved, is inside ``folder`` (resolved too): the
+    media folder does not follow links out of itself."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a link loop
+        return False
+
+
 class RetroJobs:
     """The searches of one server process. At most ``max_running`` run at once."""
 
@@ -82,6 +91,8 @@ class RetroJobs:
             return []
         out = []
         for p in sorted(d.iterdir()):
+            if not _inside(p, d):
+                continue  # a symbolic link out of the media folder is not offered
             if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
                 out.append({"name": p.name, "kind": "video", "bytes": p.stat().st_size})
             elif p.is_dir():
@@ -97,8 +108,11 @@ class RetroJobs:
         if name in ("", ".", "..") or "/" in name or "\\" in name or "\x00" in name:
             raise InputError(f"{name!r} is not a name in the media folder", code="bad_media")
         path = d / name
-        if not path.exists() or path.parent.resolve() != d.resolve():
+        if not path.exists() or not _inside(path, d):
             raise NotFoundError(f"{name!r} is not in the media folder", code="media_not_found")
+        if path.is_dir() and any(not _inside(f, d) for f in path.iterdir()):
+            # a folder whose photos link out of the media folder (e.g. to another case's files)
+            raise NotFoundError(f"{name!r} links outside the media folder", code="media_not_found")
         return path
 
     # ------------------------------------------------------------------ jobs
@@ -189,9 +203,9 @@ class RetroJobs:
         if not data:
             raise NotFoundError("no image kept for this appearance", code="no_image")
         with self.ctx.db.session() as s:
-            audit.record(s, user, "retro.view_image", "retro_search", job.id,
-                         {"appearance": index, "kind": kind, "person_id": job.result["appearances"][index]["person_id"]
-                          if job.result else None})
+            pid = job.result["appearances"][index]["person_id"] if job.result else None
+            audit.record(s, user, "retro.view_image", "retro_search", job.id, {"appearance": index, "kind": kind},
+                         private={"person_id": pid} if pid else None, cipher=self.ctx.cipher)
         return data
 
 

@@ -238,7 +238,8 @@ def delete_user(ctx: AppContext, ref: int | str, actor: str) -> dict[str, Any]:
 def change_password(ctx: AppContext, user_id: int, old: str, new: str,
                     keep_session_id: int | None = None) -> int:
     """Change one's own password; every other console session of the user ends (the one with
-    ``keep_session_id``, the caller's, may continue). Returns the number of sessions ended."""
+    ``keep_session_id``, the caller's, may continue) and every API token of the user is revoked.
+    Returns the number of sessions ended."""
     with ctx.db.session() as s:
         u = _get_user(s, user_id)
         try:
@@ -252,7 +253,11 @@ def change_password(ctx: AppContext, user_id: int, old: str, new: str,
         if keep_session_id is not None:
             q = q.where(LoginSession.id != keep_session_id)
         ended = int(s.execute(q).rowcount or 0)  # type: ignore[attr-defined]
-        audit.record(s, u.username, "user.password_change", "user", u.id, {"other_sessions_ended": ended})
+        # API tokens go too: a password change is what a user does when they fear their account is
+        # known to someone else, and a token made by that someone must not outlive it
+        revoked = _revoke_all(s, u.id)
+        audit.record(s, u.username, "user.password_change", "user", u.id,
+                     {"other_sessions_ended": ended, "tokens_revoked": revoked})
         return ended
 
 

@@ -162,7 +162,8 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
                source: str, actor: str) -> str | None:
     """Enrol one photo; return a rejection reason or None."""
     try:
-        image, scale = decode_image_scaled(data, name=source, max_pixels=ctx.settings.max_image_pixels)
+        image, scale = decode_image_scaled(data, name=source, max_pixels=ctx.settings.max_image_pixels,
+                                           max_side=ctx.settings.max_photo_side)
     except InputError as exc:
         return f"unreadable: {exc.message}"
     engine = ctx.engine
@@ -217,6 +218,25 @@ def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Pat
         raise InputError(f"a person id may not start with {ENTRY_ID_PREFIX!r} (that form names an entry id)",
                          code="bad_person_id")
     check_name(person_id, "person id", "bad_person_id")
+    items = list(sources)
+    for attempt in range(3):
+        try:
+            return _add_person_once(ctx, name, person_id, items, actor, display_name, category, reason,
+                                    source_note, expires_at)
+        except IntegrityError:
+            # another process created this person's entry between our look-up and our commit (two
+            # `watchlist add` of one new person at once): nothing of ours was stored; again, now adding
+            # the photos to the entry that exists
+            if attempt == 2:
+                raise ConflictError(f"person {person_id!r} is being changed by someone else; try again",
+                                    code="concurrent_edit") from None
+            log.info("person %s created concurrently; retrying the enrolment", "<private>")
+    raise AssertionError("unreachable")
+
+
+def _add_person_once(ctx: AppContext, name: str, person_id: str, sources: list[Path | tuple[str, bytes]],
+                     actor: str, display_name: str, category: str, reason: str, source_note: str,
+                     expires_at: datetime | None) -> EnrolResult:
     result = EnrolResult()
     with ctx.db.session() as s:
         wl = _get(s, name)

@@ -87,6 +87,10 @@ class Deployment(Base):
     end_reason: Mapped[str] = mapped_column(Text, default="")
     stats: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     """Statistics frozen when the deployment ended (no biometric data)."""
+    lease_holder: Mapped[str | None] = mapped_column(String(300), default=None)
+    """The runner serving this deployment now (``host:pid:random``); one at a time (services/lease.py)."""
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    """The holder's lease expires then unless renewed; a killed runner's lease lapses."""
 
     cameras: Mapped[list[DeploymentCamera]] = relationship(
         back_populates="deployment", cascade="all, delete-orphan", passive_deletes=True,

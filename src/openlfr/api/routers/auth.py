@@ -87,7 +87,8 @@ def me(p: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
     return _me(p)
 
 
-@router.post("/password", status_code=204, summary="Change my password (my other console sessions end)")
+@router.post("/password", status_code=204,
+             summary="Change my password (my other console sessions end, my API tokens are revoked)")
 def change_password(body: PasswordChange, st: State, p: Anyone) -> Response:
     users.change_password(st.ctx, p.user_id, body.old_password, body.new_password, keep_session_id=p.session_id)
     return Response(status_code=204)

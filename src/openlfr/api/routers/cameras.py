@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from openlfr.api.deps import Anyone, Id, Staff, State
+from openlfr.api.live import for_role
 from openlfr.api.schemas import CameraPublic, Page
 from openlfr.errors import NotFoundError
 from openlfr.runtime.preview import BOUNDARY
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
 @router.get("", response_model=Page[CameraPublic])
 def list_cameras(st: State, p: Anyone) -> dict[str, Any]:
-    cams = st.live.cameras()
+    cams = [for_role(c, p.role) for c in st.live.cameras()]
     return {"data": cams, "count": len(cams)}
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 
 from openlfr.api.deps import Anyone, Id, State, Supervisor, allow
+from openlfr.api.live import for_role
 from openlfr.api.schemas import Authorise, DeploymentCreate, DeploymentPublic, LiveStatus, Page
 from openlfr.services import deployments
 from openlfr.services.deployments import CameraSpec, EntrySelection
@@ -39,14 +40,14 @@ def create_deployment(body: DeploymentCreate, st: State, p: Planner) -> dict[str
         entries=None if body.entries is None else [EntrySelection(e.person_id, e.reason) for e in body.entries],
         all_entries_reason=body.all_entries_reason,
         cameras=[CameraSpec(c.name, c.url, c.description) for c in body.cameras], name=body.name,
-        legal_basis=body.legal_basis, latitude=body.latitude, longitude=body.longitude,
+        legal_basis=body.legal_basis, latitude=body.latitude, longitude=body.longitude, local_files=False,
         threshold=body.threshold, target_fpir=body.target_fpir)
 
 
 @router.get("/{ref}", response_model=DeploymentPublic)
 def show_deployment(ref: Id, st: State, p: Anyone) -> dict[str, Any]:
     out = deployments.show(st.ctx, ref)
-    out["live"] = st.live.status(int(out["id"]))
+    out["live"] = for_role(st.live.status(int(out["id"])), p.role)
     return out
 
 
@@ -67,7 +68,7 @@ def operating_point(ref: Id, st: State, p: Anyone,
 @router.post("/{ref}/start", response_model=LiveStatus, summary="Go live: run the deployment's cameras")
 def start(ref: Id, st: State, p: Starter) -> dict[str, Any]:
     dep = deployments.show(st.ctx, ref)
-    return st.live.start(int(dep["id"]), p.username)
+    return for_role(st.live.start(int(dep["id"]), p.username), p.role)
 
 
 @router.post("/{ref}/stop", response_model=DeploymentPublic,

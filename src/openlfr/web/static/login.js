@@ -1,7 +1,16 @@
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   const next = new URLSearchParams(location.search).get("next");
-  const go = () => { location.href = (next && next.startsWith("/") && !next.startsWith("//")) ? next : "/"; };
+  // only a path on this origin: "/\\evil.example", "//evil", "https:..." and anything the URL parser resolves
+  // to another origin fall back to "/"
+  const safeNext = (n) => {
+    if (!n || !n.startsWith("/") || /[\\\u0000-\u001f]/.test(n)) return "/";
+    try {
+      const u = new URL(n, location.origin);
+      return u.origin === location.origin ? u.pathname + u.search + u.hash : "/";
+    } catch (e) { return "/"; }
+  };
+  const go = () => { location.href = safeNext(next); };
   const lf = document.getElementById("login-form");
   if (lf) lf.addEventListener("submit", async (e) => {
     e.preventDefault(); OL.clearError("login-error");

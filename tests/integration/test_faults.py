@@ -1,0 +1,137 @@
+"""Issue 18, item 5: peers that hang or vanish, and files cut short, through the real runtime.
+
+- a Ray head that is not running: ``openlfr run --ray-address`` fails within seconds (``ray_unreachable``);
+- an HTTP or RTSP peer that accepts the connection and never answers: the camera says so
+  (``no answer within Ns``), counts it (``source_timeouts``) and retries, then fails after ``max_retries``;
+- an mp4 cut short whose index is at its start: an error (``truncated``), not an end of file.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from openlfr.engine.live import index_in_memory
+from openlfr.engine.pipeline import EngineConfig, FaceEngine
+from openlfr.runtime.sinks import MemorySink
+from openlfr.runtime.workers import CameraSpec, LiveRunner
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+FACES = REPO / "tests" / "data" / "faces"
+CFG = EngineConfig(detector="dlib-hog", detector_options={"upsample": 0, "min_face_px": 40})
+
+
+@pytest.fixture(scope="module")
+def engine_index() -> tuple[FaceEngine, Any]:
+    engine = FaceEngine.from_config(CFG)
+    listed = np.asarray(Image.open(FACES / "Al_Gore" / "Al_Gore_0001.jpg").convert("RGB"))
+    index, _ = index_in_memory(engine, {"Al_Gore": [listed]})
+    return engine, index
+
+
+@pytest.fixture
+def silent_peer() -> Iterator[int]:
+    """A TCP server that accepts every connection and never sends a byte."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    conns: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(srv.accept()[0])
+            except OSError:
+                continue
+
+    th = threading.Thread(target=accept, daemon=True)
+    th.start()
+    yield int(srv.getsockname()[1])
+    stop.set()
+    th.join(5)
+    for c in conns:
+        c.close()
+    srv.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run(engine_index: tuple[FaceEngine, Any], spec: CameraSpec, max_seconds: float) -> dict[str, Any]:
+    engine, index = engine_index
+    runner = LiveRunner([spec], CFG, index, 0.99, MemorySink(), mode="thread", engine=engine)
+    t0 = time.monotonic()
+    out = runner.run(max_seconds=max_seconds).to_dict()
+    out["wall_s"] = time.monotonic() - t0
+    return out
+
+
+@pytest.mark.parametrize("scheme", ["http", "rtsp"])
+def test_a_peer_that_never_answers_is_named_counted_and_retried(engine_index: Any, silent_peer: int,
+                                                                 scheme: str) -> None:
+    url = f"{scheme}://user:pw@127.0.0.1:{silent_peer}/live" + (".mjpg" if scheme == "http" else "")
+    spec = CameraSpec(name="gate", url=url, open_timeout_s=1.5, read_timeout_s=1.5, backoff_base_s=0.1,
+                      backoff_max_s=0.2, max_retries=2)
+    out = _run(engine_index, spec, max_seconds=60)
+    cam = out["cameras"]["gate"]
+    assert cam["state"] == "failed", cam
+    assert "no answer within" in cam["detail"] and "gave up after 2 retries" in cam["detail"], cam
+    assert "pw" not in cam["detail"] and "Invalid data" not in cam["detail"], cam
+    assert cam["counters"]["source_timeouts"] == 3 and cam["counters"]["source_failures"] == 3, cam
+    assert out["wall_s"] < 30
+
+
+def test_a_truncated_mp4_is_an_error(engine_index: Any, cli: Any, tmp_path: Path) -> None:
+    import av
+
+    video = tmp_path / "walk.mp4"
+    p = cli("synth", "walkthrough", "--images", str(FACES), "--out", str(video), "--truth", str(tmp_path / "t.json"),
+            "--people", "3", "--watchlisted", "0", "--size", "320x240", "--fps", "8", "--seed", "2",
+            "--enrol-images", "1", "--pass-images", "2")
+    assert p.returncode == 0, p.stderr
+    fast = tmp_path / "fast.mp4"  # the index (moov) at the start, as a streaming-friendly mp4 has it
+    with av.open(str(video)) as inp, av.open(str(fast), "w", options={"movflags": "faststart"}) as out:
+        ost = out.add_stream_from_template(inp.streams.video[0])
+        for pkt in inp.demux(inp.streams.video[0]):
+            if pkt.dts is not None:
+                pkt.stream = ost
+                out.mux(pkt)
+    data = fast.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    whole = _run(engine_index, CameraSpec(name="c", url=str(fast)), max_seconds=120)["cameras"]["c"]
+    assert whole["state"] == "ended" and whole["detail"] == "end of file", whole
+    short = _run(engine_index, CameraSpec(name="c", url=str(cut)), max_seconds=120)["cameras"]["c"]
+    assert short["state"] == "failed" and "truncated" in short["detail"], short
+    assert 0 < short["counters"]["frames_analysed"] < whole["counters"]["frames_analysed"]
+
+
+def test_run_with_a_dead_ray_head_fails_fast(data_dir: Path, cli: Any) -> None:
+    pytest.importorskip("ray")
+    assert cli("init").returncode == 0
+    assert cli("watchlist", "create", "wl").returncode == 0
+    assert cli("watchlist", "add", "wl", "--person", "p1", "--image",
+               str(FACES / "Al_Gore" / "Al_Gore_0001.jpg")).returncode == 0
+    t0 = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "openlfr", "run", "--watchlist", "wl", "--source",
+                        str(FACES / "Al_Gore" / "Al_Gore_0001.jpg"), "--ray-address", f"127.0.0.1:{_free_port()}",
+                        "--max-seconds", "5"], capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - t0
+    assert p.returncode != 0 and "ray_unreachable" in p.stderr, p.stderr[-2000:]
+    assert took < 30, took

@@ -1,0 +1,151 @@
+"""Issue 18, item 3: the real PostgreSQL server the tests start is stopped for 10 s in the middle of an
+``openlfr run --deployment`` and started again. The run goes on analysing (alerts and counters go to
+the encrypted local spool), flushes the spool when the server is back, and every alert it printed
+is stored exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.integration.test_run_restart import _alerts, _deployment, _ok
+
+pytestmark = pytest.mark.slow
+
+
+def test_postgres_stopped_for_10s_mid_run_loses_nothing(cli: Any, data_dir: Path, tmp_path: Path, pg_server: Any,
+                                                        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENLFR_DATABASE_URL", pg_url)
+    dep = _deployment(cli, tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "openlfr", "run", "--deployment", dep, "--json", "--realtime"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    lines: list[str] = []
+    outage: dict[str, float] = {}
+
+    def outage_of_10s() -> None:
+        outage["stop"] = time.monotonic()
+        pg_server.stop()
+        time.sleep(10)
+        pg_server.start()
+        outage["back"] = time.monotonic()
+
+    th = threading.Thread(target=outage_of_10s)
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if _alerts(line) and "stop" not in outage and not th.is_alive():
+                th.start()  # right after the first stored alert
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("the run did not end within 300 s")
+        reader.join(10)
+    finally:
+        if th.is_alive() or "stop" in outage:
+            th.join(60)
+        if "back" not in outage:
+            pg_server.start()
+        if proc.poll() is None:
+            proc.kill()
+    err = proc.stderr.read() if proc.stderr else ""
+    assert proc.returncode == 0, err[-3000:]
+    assert "back" in outage
+    printed = _alerts("".join(lines))
+    summary = json.loads(lines[-1])
+    assert summary["event"] == "summary" and summary["cameras"]["cam1"]["state"] == "ended", summary
+    store = summary["store"]
+    print("outage run:", store, "alerts printed:", len(printed))
+    assert store["spooled"] >= 2 and store["left_in_spool"] == 0, store  # alerts/counters went through the spool
+    assert len(printed) >= 4
+
+    stored = json.loads(_ok(cli("alert", "list", "--deployment", dep, "--json")).stdout)["data"]
+    uids = [a["alert_uid"] for a in stored]
+    assert len(uids) == len(set(uids)) == len(printed)
+    assert set(uids) == {a["alert_id"] for a in printed}
+    assert not any((data_dir / "spool").rglob("*.spool"))
+    _ok(cli("audit", "verify"))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_lock_storm_spools_then_stores_and_refusals_are_kept(gov_ctx: Any, enrolled_people: list[Any],
+                                                                   backend: str) -> None:
+    """A writer holding SQLite's lock past the 10 s busy timeout: submits return at once (spooled),
+    nothing is lost, the spool is flushed once the lock is gone; an alert the store refuses for good
+    (its deployment ended) is kept aside encrypted, not dropped."""
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+    from tests.integration.conftest import FACES, make_alert, seed_watchlist
+
+    from openlfr.services import deployments as dsvc
+    from openlfr.services.alerts import StoreAlertSink
+    from openlfr.services.spool import SpoolingSink, _encode_alert
+    from openlfr.storage.models import Counter
+    from openlfr.storage.models_gov import Alert
+
+    ctx = gov_ctx
+    seed_watchlist(ctx, "standing", enrolled_people)
+    now = datetime.now(UTC)
+    d = dsvc.create(ctx, location="Mare St, Hackney, by the town hall", purpose="spool test",
+                    planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
+                    source_watchlist="standing", all_entries_reason="op", cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
+                    legal_basis="Common law policing powers; force LFR policy v1")
+    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Z", target_fpir=1e-4)
+    plan = dsvc.mark_live(ctx, d["id"], "op")
+    probe = (FACES / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()
+    spool = SpoolingSink(ctx, StoreAlertSink(ctx, d["id"]), d["id"], base_s=0.2, max_s=1.0)
+    first = make_alert(plan, ctx, "Al_Gore", probe)
+    spool.submit(first)  # the store is up: stored directly
+    assert spool.spooled == 0
+
+    during = [make_alert(plan, ctx, p, probe) for p in ("Al_Gore", "Adrien_Brody", "Al_Gore")]
+    late = make_alert(plan, ctx, "Adrien_Brody", probe)
+    locker = sqlite3.connect(ctx.settings.data_dir / "openlfr.db", timeout=1)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        t0 = time.monotonic()
+        for a in during:
+            spool.submit(a)
+        spool.count("cam1", {"faces_seen": 5, "frames_analysed": 50})
+        took = time.monotonic() - t0
+        assert spool.spooled == 4 and not spool.available and spool.pending == 4
+        spooled = b"".join(p.read_bytes() for p in spool.dir.glob("*.spool"))
+        assert b"Al_Gore" not in spooled and probe[:400] not in spooled  # encrypted on disk
+    finally:
+        locker.rollback()
+        locker.close()
+    print(f"submits during the lock took {took:.1f}s (the first waits out the 10 s busy timeout)")
+    assert took < 20, took
+    deadline = time.monotonic() + 30
+    while spool.pending and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert spool.pending == 0 and spool.available
+    with ctx.db.session() as s:
+        uids = set(s.scalars(select(Alert.alert_uid)))
+        seen = s.scalar(select(Counter.value).where(Counter.scope.like(f"deployment:{d['id']}:camera:cam1"),
+                                                     Counter.name == "faces_seen"))
+    assert uids == {a.alert_id for a in [first, *during]} and seen == 5
+
+    # an alert that waited in the spool while its deployment ended is refused for good: kept aside
+    spool.close(timeout_s=5)
+    dsvc.mark_ended(ctx, d["id"], "op")
+    again = SpoolingSink(ctx, StoreAlertSink(ctx, d["id"]), d["id"], base_s=0.2, max_s=1.0)
+    with again._lock:  # as a run whose store went down just before the end would have left it
+        again._write("alert", _encode_alert(late))
+    assert again.close(timeout_s=10) == 0
+    assert len(list((again.dir / "rejected").glob("*.spool"))) == 1
