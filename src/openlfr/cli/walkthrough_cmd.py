@@ -25,6 +25,8 @@ def walkthrough(
     fpir: Annotated[float | None, typer.Option(
         help="Target false alerts per face seen (default 1e-4, as for deployments).")] = None,
     analysis_width: Annotated[int | None, typer.Option(help="Detect on frames scaled to this width.")] = None,
+    analysis_fps: Annotated[float | None, typer.Option(
+        help="Analyse at most this many frames per second (a slow camera or a busy machine).")] = None,
     fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
     decision: Annotated[str | None, typer.Option(
@@ -90,7 +92,7 @@ def walkthrough(
     # The same operating point a deployment gets: target FPIR (default 1e-4) at this list's size.
     op = resolve_operating_point(ctx, threshold, fpir, index.size)
     thr = op.threshold
-    cfg = _live_config(None, analysis_width, fusion, max_attempts)
+    cfg = _live_config(analysis_fps, analysis_width, fusion, max_attempts)
     if decision is not None:
         cfg = cfg.model_copy(update={"decision": LiveConfig.model_validate({"decision": decision}).decision})
     with progress_callback("evaluating", quiet=json_out) as progress:

@@ -62,6 +62,13 @@ class LiveConfig(BaseModel):
     fusion: str = Field("max", description="Fusion rule over a track's shots (engine.track.FUSION_RULES; "
                                            "decision 'shot' only).")
     top_k: int = Field(10, ge=1, le=1000, description="Candidates kept per shot for fusion.")
+    suppress_s: float = Field(
+        10.0, ge=0.0, le=3600.0,
+        description="One alert per person per camera while they stay in view: a watchlist entry that alerted on "
+                    "this camera less than this many seconds (source time) ago does not alert again; each such "
+                    "match extends the window. A person walking on gets new tracks when frames are analysed "
+                    "slowly (a face moves more than a box width between them): without this each track would "
+                    "alert. 0 turns it off.")
     jpeg_quality: int = Field(90, ge=30, le=100)
     alert_frame: bool = Field(True, description="Attach the (redacted) frame to alerts.")
     keep_scores: bool = Field(False, description="Evaluation only: keep each track's best fused scores (top 5 "
@@ -170,6 +177,8 @@ class LiveAnalyser:
         # (the store is idempotent on them); without a key every analyser gets a fresh random one.
         self._alert_ns = f"{deployment_id}|{watchlist_id}|{camera}|{alert_key or uuid.uuid4().hex}"
         self._clock = clock or (lambda f: datetime.fromtimestamp(f.wall, UTC))
+        self._last_alert_t: dict[int, float] = {}
+        """entry_id -> source time of its last alert or suppressed match on this camera (no biometric data)."""
         self.models = {**engine.model_ids, "fusion": self.config.fusion}
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -340,6 +349,8 @@ class LiveAnalyser:
             if ready:
                 s, eid = max(ready)
                 tr.alerted[eid] = s
+                if self._suppressed(eid, frame.t, res):
+                    continue
                 res.alerts.append(self._alert(frame, faces.xyxy, j, tr, eid, s))
                 res.counters["alerts"] += 1
 
@@ -361,8 +372,20 @@ class LiveAnalyser:
         s, eid = max(ready)
         tr.alerted[eid] = s
         frame, boxes, row = view
+        if self._suppressed(eid, frame.t, res):
+            return
         res.alerts.append(self._alert(frame, boxes, row, tr, eid, s))
         res.counters["alerts"] += 1
+
+    def _suppressed(self, entry_id: int, t: float, res: FrameResult) -> bool:
+        """Whether this entry alerted (or was suppressed) on this camera within ``suppress_s``; records ``t``."""
+        window = self.config.suppress_s
+        last = self._last_alert_t.get(entry_id)
+        self._last_alert_t[entry_id] = t
+        if window > 0 and last is not None and t - last < window:
+            res.counters["alerts_suppressed"] += 1
+            return True
+        return False
 
     def _alert(self, frame: Frame, boxes: np.ndarray, row: int, tr: Track, entry_id: int, score: float
                ) -> AlertEvent:
