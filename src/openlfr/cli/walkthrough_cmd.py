@@ -24,7 +24,8 @@ def walkthrough(
         help="Score threshold (override; default: the threshold for the target FPIR at the list's size).")] = None,
     fpir: Annotated[float | None, typer.Option(
         help="Target false alerts per face seen (default 1e-4, as for deployments).")] = None,
-    analysis_width: Annotated[int | None, typer.Option(help="Detect on frames scaled to this width.")] = None,
+    analysis_width: Annotated[int | None, typer.Option(
+        help="Detect on frames scaled down to this width (default 640; 0: the full frame).")] = None,
     fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
     decision: Annotated[str | None, typer.Option(
