@@ -1,25 +1,31 @@
 """Watchlist search for very large lists: FAISS behind the ``VectorIndex`` protocol.
 
-**Which index, by measurement** (``benchmarks/bench_scale.py``; 128-d random unit vectors, queries
-planted near one entry at cosine U(0.5, 0.95), recall = share of queries whose top result is exact
-search's top result; 2-core machine shared with other work, one search thread, one query at a time):
+**Which index, by measurement** (``benchmarks/bench_scale.py --dim 512``: 512-d random unit vectors,
+the default embedder fr_feature's dimension; queries planted near one entry at cosine U(0.5, 0.95);
+recall = share of 1000 queries whose top result is exact search's top result; 2-core machine shared
+with other work (load average 4-7), one search thread, one query at a time, k=10):
 
 | index | 10k | 100k | 1M |
 |---|---|---|---|
-| exact (numpy ``ExactIndex``) | 1, 0.11 ms | 1, 3.6 ms | 1, 52 ms |
-| HNSW Flat (M=32, efC=80, efSearch=512) | 1.000, 0.52 ms | 1.000, 1.8 ms, 64 s | **0.945**, 5.9 ms, 952 s (*) |
-| IVF-Flat (nlist=4 sqrt(N), nprobe=256) | 1.000, 0.09 ms | **0.975**, 0.7 ms, 4 s | **0.902**, 1.8 ms, 51 s |
-| **4-bit PQ fast-scan + exact re-rank** | 1.000, 0.07 ms | 1.000, 0.19 ms, 1.9 s | 1.000, 1.1 ms, 26 s |
+| exact (numpy ``ExactIndex``) | 1, 0.98 ms | 1, 26 ms | 1, 186 ms |
+| HNSW Flat (M=32, efC=80, efSearch=512) | 1.000, 2.1 ms, 9 s | **0.998**, 6.1 ms, 236 s | not built (*) |
+| IVF-Flat (nlist=4 sqrt(N), nprobe=256) | 1.000, 0.55 ms | **0.975**, 3.3 ms, 10 s | **0.899**, 8.5 ms, 137 s |
+| **PQ128x4fs fast-scan + re-rank** | 1.000, 0.20 ms, 0.9 s | 1.000, 0.51 ms, 4 s | 1.000, 3.5 ms (p95 4.2), 15 s |
 
-(recall, p50 latency, build time; 1000 planted queries per size; (*) an earlier run, 2 build threads.
-The PQ codes use d/2 sub-quantisers of 4 bits.)
+(recall, p50 latency, build time; (*) at 128-d: 0.945 after 16 min.) The code size was chosen at
+1M x 512 (one run, same queries): PQ256x4fs (2 dimensions per sub-quantiser, 128-byte codes) 1.000
+at 10 ms p50 (6 ms CPU), PQ128x4fs (4 dimensions, 64 bytes) 1.000 at 2.4-2.6 ms, PQ64x4fs (8, 32
+bytes) 1.000 at 1.6-1.7 ms; k_factor 10 or 50 made no difference to recall. ``pq_dims`` = 4 keeps
+headroom for real embeddings (which cluster more than random vectors), and :data:`PQ_MIN_M` keeps
+64 sub-quantisers for 128-d embedders: at 1M x 128, PQ64x4fs had recall 1.000 at 1.1 ms, PQ32x4fs
+0.997 at 1.0 ms.
 
 Graph and inverted-file indexes miss the nearest entry when it is only moderately similar (cosine
 0.5-0.7, where the best of a million unrelated vectors comes close), so they fail the 0.999 target.
-The chosen index scans *every* entry's 64-byte code with SIMD (no entry can be skipped), keeps the
+The chosen index scans *every* entry's code with SIMD (no entry can be skipped), keeps the
 ``k_factor`` x k best and re-ranks them with the full vectors: returned scores are exact cosines,
-which matters next to an alert threshold. Memory: the full vectors (512 MB per million 128-d
-entries) plus the codes (64 MB).
+which matters next to an alert threshold. Memory: the full vectors (2 GB per million 512-d entries)
+plus the codes (64 MB).
 
 :func:`auto_index` keeps exact search (``ExactIndex``) below :data:`FAISS_MIN_ROWS` rows (about
 1 ms per query there, no build step) and uses the chosen FAISS index above it when ``faiss`` is
