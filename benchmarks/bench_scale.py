@@ -2,17 +2,18 @@
 
 1. ``search``: watchlist search latency, exact (``ExactIndex``, numpy) vs FAISS (the chosen index:
    4-bit PQ fast-scan + exact re-rank; HNSW and IVF-Flat for the record) at 10k / 100k / 1M
-   entries of ``--dim``-d random unit vectors (default 512, the dimension of the coming default
-   embedder fr_feature), with the recall of the true nearest entry (exact
-   search's top 1) on queries planted near random entries at cosine U(0.5, 0.95); one thread, one
-   query at a time (as the live path searches a track's shot), plus build time.
+   entries of ``--dim``-d random unit vectors (default 512, the dimension of the default embedder
+   fr_feature), with the recall of the true nearest entry (exact search's top 1) on queries planted
+   near random entries at cosine U(0.5, 0.95); one thread, one query at a time (as the live path
+   searches a track's shot), plus build time. The process's peak memory is reported
+   (``machine.peak_rss_mib``; about 6 GB at 1M x 512: the vectors, FAISS's copy, one index at a time).
 2. ``central_ingest``: alerts per second the central service stores (``StoreAlertSink``: row,
    encrypted probe/frame/reference images, audit event, one transaction each) on SQLite and on
    PostgreSQL (a throwaway local server when its binaries exist).
 3. ``analysis``: analysed frames per second over the shared clip set on a local Ray cluster with
    1 vs 2 worker processes (``ray start``, one CPU each, one camera per CPU; the head runs none).
 
-    .venv/bin/python benchmarks/bench_scale.py [--sizes 10000,100000,1000000] [--skip-ingest]
+    .venv/bin/python benchmarks/bench_scale.py [--sizes 10000,100000,1000000] [--dim 512] [--skip-ingest]
                                                [--skip-analysis] [--queries 1000]
 """
 
@@ -30,6 +31,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import platform  # noqa: E402
 import pwd  # noqa: E402
+import resource  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -88,12 +90,12 @@ def bench_search(sizes: list[int], n_queries: int, n_latency: int, hnsw_max: int
     import faiss
 
     from openlfr.engine.index import ExactIndex
-    from openlfr.engine.index_faiss import DEFAULT_KIND, FAISS_MIN_ROWS, K_FACTOR, FaissIndex
+    from openlfr.engine.index_faiss import DEFAULT_KIND, FAISS_MIN_ROWS, K_FACTOR, PQ_DIMS, FaissIndex
 
     faiss.omp_set_num_threads(1)
     out: dict[str, Any] = {"dim": D, "queries_for_recall": n_queries, "queries_for_latency": n_latency,
                            "threads": 1, "faiss_version": faiss.__version__,
-                           "chosen": f"{DEFAULT_KIND} (PQ{D // 2}x4fs,RFlat, k_factor {K_FACTOR}) from "
+                           "chosen": f"{DEFAULT_KIND} (PQ{D // PQ_DIMS}x4fs,RFlat, k_factor {K_FACTOR}) from "
                                      f"{FAISS_MIN_ROWS} rows; exact below",
                            "sizes": {}}
 
@@ -112,16 +114,20 @@ def bench_search(sizes: list[int], n_queries: int, n_latency: int, hnsw_max: int
         t = time.perf_counter()
         exact = ExactIndex(base)
         build = time.perf_counter() - t
-        truth = np.concatenate([exact.search(q[i:i + 250], 1)[1][:, 0] for i in range(0, len(q), 250)])
+        # 50 queries at a time: exact search holds a (queries x N) score matrix and its argpartition (1M: 0.6 GB)
+        truth = np.concatenate([exact.search(q[i:i + 50], 1)[1][:, 0] for i in range(0, len(q), 50)])
         lat = timed_single(exact.search, q, n_latency)
         row["exact"] = {"build_s": round(build, 3), "latency_ms_p50": pct(lat, 50), "latency_ms_p95": pct(lat, 95),
                         "recall_at_1": 1.0}
+        del exact  # its normalised copy of the vectors (2 GB at 1M x 512) goes before FAISS builds its own
         kinds = [DEFAULT_KIND] + (["hnsw"] if n <= hnsw_max else [])
         for kind in kinds:
             t = time.perf_counter()
             index = FaissIndex(base, kind=kind)
             build = time.perf_counter() - t
             row[f"faiss_{kind}"] = measure(index, q, truth, cos, build)
+            if kind == "pq-refine":
+                row[f"faiss_{kind}"]["code_bytes"] = index.pq_m // 2
             del index
         nlist = int(4 * np.sqrt(n))
         t = time.perf_counter()
@@ -131,7 +137,7 @@ def bench_search(sizes: list[int], n_queries: int, n_latency: int, hnsw_max: int
         build = time.perf_counter() - t
         ivf.nprobe = 256
         row[f"faiss_ivfflat_nlist{nlist}_nprobe256"] = measure(ivf, q, truth, cos, build)
-        del ivf, exact, base
+        del ivf, base
         out["sizes"][str(n)] = row
         print(f"search {n}: done", file=sys.stderr)
     return out
@@ -349,6 +355,7 @@ def main() -> None:
                            key=lambda p: (-(probe(str(p))["frames"] or 0), p.name))
             result["analysis"] = bench_analysis(clips, [1, 2])
     result["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["machine"]["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(json.dumps(result, indent=2))
 
 

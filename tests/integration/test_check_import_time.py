@@ -21,7 +21,7 @@ FACES = REPO / "tests" / "data" / "faces"
 NOT_FOR_CHECK = ("scipy", "alembic", "onnx", "matplotlib", "sklearn", "ray", "fastapi", "uvicorn",
                  "openlfr.engine.backends.onnx_detectors",
                  "openlfr.engine.backends.blazeface", "openlfr.engine.backends.mtcnn",
-                 "openlfr.engine.backends.frdetect")
+                 "openlfr.engine.backends.dlib_onnx")
 IMPORT_BOUND_S = 3.0
 """Sum of the top-level imports' cumulative time. Measured 1.3-1.8 s at load average 6-8 on the
 2-core test machine (2.5-3.0 s before: scipy.stats alone 0.5-1.2 s, Alembic 0.27 s)."""
@@ -58,7 +58,8 @@ def test_check_imports_nothing_it_does_not_need(data_dir: Path) -> None:
     rows = [m for m in (re.match(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)", line)
                         for line in p.stderr.splitlines()) if m]
     names = {m.group(4) for m in rows}
-    assert "openlfr.services.check" in names and "openlfr.engine.backends.dlib_onnx" in names
+    assert "openlfr.services.check" in names and "openlfr.engine.backends.frfeature" in names
+    assert "openlfr.engine.backends.frdetect" in names  # the default models, and only they
     for mod in NOT_FOR_CHECK:
         assert not any(n == mod or n.startswith(mod + ".") for n in names), mod
     total = sum(int(m.group(2)) for m in rows if m.group(3) == "") / 1e6

@@ -106,8 +106,10 @@ def test_search_video_json_and_report(cli, watchlist: str, videos: Path, tmp_pat
     p = cli("search", str(videos / HAMILTON), "--watchlist", watchlist, "--json", "--fps", "5", "--out", str(report))
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert set(out) == {"source", "frames", "faces_seen", "appearances", "threshold", "threshold_source",
-                        "target_fpir", "operating_point"}
+    assert set(out) == {"source", "frames", "frames_analysed", "analysis_width", "faces_detected", "faces_seen",
+                        "appearances", "threshold", "threshold_source", "target_fpir", "operating_point"}
+    assert out["analysis_width"] == 640 and out["frames_analysed"] < out["frames"]  # --fps 5 of 30
+    assert out["faces_detected"] >= out["faces_seen"]
     # no --threshold: the default target FPIR at this list's size, from the shipped calibration
     from openlfr.services.operating_point import operating_point
 

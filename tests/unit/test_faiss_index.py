@@ -106,3 +106,36 @@ def test_edges() -> None:
 
     with pytest.raises(ConfigError):
         FaissIndex(unit(rng, 5), kind="ivf-pq")
+
+
+
+def test_code_size_follows_pq_dims() -> None:
+    """``pq_dims`` dimensions per 4-bit sub-quantiser at most: d/4 by default (64 bytes per 512-d
+    entry), lowered to a divisor of d that leaves at least PQ_MIN_M sub-quantisers (128-d: 64); the
+    codes shrink with it and recall holds; bad values are refused."""
+    from openlfr.engine.index_faiss import PQ_DIMS, PQ_MIN_M
+    from openlfr.errors import ConfigError
+
+    assert (PQ_DIMS, PQ_MIN_M) == (4, 64)
+    rng = np.random.default_rng(11)
+    wide = rng.standard_normal((4_000, 512)).astype(np.float32)
+    wide /= np.linalg.norm(wide, axis=1, keepdims=True)
+    tgt = rng.choice(len(wide), 100, replace=False)
+    q = wide[tgt] * 0.6 + 0.8 * rng.standard_normal((100, 512)).astype(np.float32) / np.sqrt(512)
+    sizes = {}
+    for pq_dims, m in ((PQ_DIMS, 128), (2, 256), (8, 64), (3, 256), (16, 64)):  # 3 does not divide 512: 2
+        fx = FaissIndex(wide, pq_dims=pq_dims)
+        assert fx.kind == "pq-refine" and fx.pq_m == m, (pq_dims, fx.pq_m)
+        assert float((fx.search(q, 1)[1][:, 0] == tgt).mean()) >= 0.99
+        back = pickle.loads(pickle.dumps(fx))
+        assert back.pq_m == m
+        np.testing.assert_array_equal(back.search(q[:20], 3)[1], fx.search(q[:20], 3)[1])
+        sizes[pq_dims] = len(faiss.serialize_index(fx._index))
+    # the full vectors (re-rank) are the same; the codes halve per doubling of pq_dims
+    assert sizes[8] < sizes[4] < sizes[2] and sizes[16] == sizes[8]
+    assert sizes[2] - sizes[4] >= 0.9 * len(wide) * (256 - 128) / 2
+    narrow = unit(rng, 2_000)  # 128-d: d/4 would leave 32 sub-quantisers, so 2 dimensions each
+    assert FaissIndex(narrow).pq_m == 64 and FaissIndex(narrow, pq_dims=1).pq_m == 128
+    with pytest.raises(ConfigError) as err:
+        FaissIndex(narrow, pq_dims=0)
+    assert err.value.code == "bad_index_parameter"

@@ -12,6 +12,8 @@ import typer
 
 from openlfr.cli._common import emit_json, progress_callback, settings
 
+WIDTH_HELP = "Detect on frames scaled down to this width (default 640; 0: the full frame)."
+
 
 def _live_config(analysis_fps: float | None, analysis_width: int | None, fusion: str | None,
                  max_attempts: int | None, roi: str | None = None) -> Any:
@@ -29,7 +31,14 @@ def _live_config(analysis_fps: float | None, analysis_width: int | None, fusion:
         except (ValueError, ValidationError):
             raise InputError(f"--roi must be x1,y1,x2,y2 fractions of the frame with x1<x2, y1<y2 in [0, 1]; "
                              f"got {roi!r}", code="bad_roi") from None
-    cfg = LiveConfig(analysis_fps=analysis_fps, analysis_width=analysis_width, roi=box)
+    cfg = LiveConfig(analysis_fps=analysis_fps, roi=box)
+    if analysis_width is not None:  # None: the default width; 0: the full frame
+        try:
+            width = LiveConfig(analysis_width=analysis_width or None).analysis_width
+        except ValidationError:
+            raise InputError(f"--analysis-width must be 0 (the full frame) or 64-8192 pixels; got {analysis_width}",
+                             code="bad_analysis_width") from None
+        cfg = cfg.model_copy(update={"analysis_width": width})
     if fusion:
         cfg = cfg.model_copy(update={"fusion": LiveConfig(fusion=fusion).fusion})
     if max_attempts:
@@ -53,7 +62,7 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
         realtime: Annotated[bool, typer.Option("--realtime", help="Pace file sources at their frame rate.")] = False,
         max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="Stop after this long.")] = None,
         analysis_fps: Annotated[float | None, typer.Option(help="Analyse at most this many frames/s.")] = None,
-        analysis_width: Annotated[int | None, typer.Option(help="Detect on frames scaled to this width.")] = None,
+        analysis_width: Annotated[int | None, typer.Option(help=WIDTH_HELP)] = None,
         fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
         max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
         roi: Annotated[str | None, typer.Option(help="Region of interest x1,y1,x2,y2 as fractions.")] = None,
@@ -145,6 +154,7 @@ def search(path: Path,
             help="Target FPIR per face seen (default 1e-4 without --threshold): threshold from the "
                  "embedder's calibration at the watchlist's size.")] = None,
            fps: Annotated[float | None, typer.Option(help="Analyse at most this many frames per second.")] = None,
+           analysis_width: Annotated[int | None, typer.Option(help=WIDTH_HELP)] = None,
            json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
            out: Annotated[Path | None, typer.Option("--out", help="Write an HTML report here.")] = None) -> None:
     """Retrospective search of a video file or an image folder against a watchlist."""
@@ -155,6 +165,7 @@ def search(path: Path,
     try:
         with progress_callback("searching", quiet=json_out) as progress:
             result = retro.search(ctx, path, watchlist, threshold=threshold, fpir=fpir, fps=fps,
+                                  config=_live_config(None, analysis_width, None, None),
                                   progress=progress, report=out)
     finally:
         ctx.close()

@@ -24,7 +24,8 @@ def walkthrough(
         help="Score threshold (override; default: the threshold for the target FPIR at the list's size).")] = None,
     fpir: Annotated[float | None, typer.Option(
         help="Target false alerts per face seen (default 1e-4, as for deployments).")] = None,
-    analysis_width: Annotated[int | None, typer.Option(help="Detect on frames scaled to this width.")] = None,
+    analysis_width: Annotated[int | None, typer.Option(
+        help="Detect on frames scaled down to this width (default 640; 0: the full frame).")] = None,
     analysis_fps: Annotated[float | None, typer.Option(
         help="Analyse at most this many frames per second (a slow camera or a busy machine).")] = None,
     fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,

@@ -1,25 +1,31 @@
 """Watchlist search for very large lists: FAISS behind the ``VectorIndex`` protocol.
 
-**Which index, by measurement** (``benchmarks/bench_scale.py``; 128-d random unit vectors, queries
-planted near one entry at cosine U(0.5, 0.95), recall = share of queries whose top result is exact
-search's top result; 2-core machine shared with other work, one search thread, one query at a time):
+**Which index, by measurement** (``benchmarks/bench_scale.py --dim 512``: 512-d random unit vectors,
+the default embedder fr_feature's dimension; queries planted near one entry at cosine U(0.5, 0.95);
+recall = share of 1000 queries whose top result is exact search's top result; 2-core machine shared
+with other work (load average 4-7), one search thread, one query at a time, k=10):
 
 | index | 10k | 100k | 1M |
 |---|---|---|---|
-| exact (numpy ``ExactIndex``) | 1, 0.11 ms | 1, 3.6 ms | 1, 52 ms |
-| HNSW Flat (M=32, efC=80, efSearch=512) | 1.000, 0.52 ms | 1.000, 1.8 ms, 64 s | **0.945**, 5.9 ms, 952 s (*) |
-| IVF-Flat (nlist=4 sqrt(N), nprobe=256) | 1.000, 0.09 ms | **0.975**, 0.7 ms, 4 s | **0.902**, 1.8 ms, 51 s |
-| **4-bit PQ fast-scan + exact re-rank** | 1.000, 0.07 ms | 1.000, 0.19 ms, 1.9 s | 1.000, 1.1 ms, 26 s |
+| exact (numpy ``ExactIndex``) | 1, 0.98 ms | 1, 26 ms | 1, 186 ms |
+| HNSW Flat (M=32, efC=80, efSearch=512) | 1.000, 2.1 ms, 9 s | **0.998**, 6.1 ms, 236 s | not built (*) |
+| IVF-Flat (nlist=4 sqrt(N), nprobe=256) | 1.000, 0.55 ms | **0.975**, 3.3 ms, 10 s | **0.899**, 8.5 ms, 137 s |
+| **PQ128x4fs fast-scan + re-rank** | 1.000, 0.20 ms, 0.9 s | 1.000, 0.51 ms, 4 s | 1.000, 3.5 ms (p95 4.2), 15 s |
 
-(recall, p50 latency, build time; 1000 planted queries per size; (*) an earlier run, 2 build threads.
-The PQ codes use d/2 sub-quantisers of 4 bits.)
+(recall, p50 latency, build time; (*) at 128-d: 0.945 after 16 min.) The code size was chosen at
+1M x 512 (one run, same queries): PQ256x4fs (2 dimensions per sub-quantiser, 128-byte codes) 1.000
+at 10 ms p50 (6 ms CPU), PQ128x4fs (4 dimensions, 64 bytes) 1.000 at 2.4-2.6 ms, PQ64x4fs (8, 32
+bytes) 1.000 at 1.6-1.7 ms; k_factor 10 or 50 made no difference to recall. ``pq_dims`` = 4 keeps
+headroom for real embeddings (which cluster more than random vectors), and :data:`PQ_MIN_M` keeps
+64 sub-quantisers for 128-d embedders: at 1M x 128, PQ64x4fs had recall 1.000 at 1.1 ms, PQ32x4fs
+0.997 at 1.0 ms.
 
 Graph and inverted-file indexes miss the nearest entry when it is only moderately similar (cosine
 0.5-0.7, where the best of a million unrelated vectors comes close), so they fail the 0.999 target.
-The chosen index scans *every* entry's 64-byte code with SIMD (no entry can be skipped), keeps the
+The chosen index scans *every* entry's code with SIMD (no entry can be skipped), keeps the
 ``k_factor`` x k best and re-ranks them with the full vectors: returned scores are exact cosines,
-which matters next to an alert threshold. Memory: the full vectors (512 MB per million 128-d
-entries) plus the codes (64 MB).
+which matters next to an alert threshold. Memory: the full vectors (2 GB per million 512-d entries)
+plus the codes (64 MB).
 
 :func:`auto_index` keeps exact search (``ExactIndex``) below :data:`FAISS_MIN_ROWS` rows (about
 1 ms per query there, no build step) and uses the chosen FAISS index above it when ``faiss`` is
@@ -48,6 +54,13 @@ DEFAULT_KIND = "pq-refine"
 """The chosen index: 4-bit PQ fast-scan over every entry, exact re-rank (``"hnsw"``, ``"flat"``: others)."""
 K_FACTOR = 50
 """Candidates re-ranked exactly per result asked for (k=1: 50; k=10: 500)."""
+PQ_DIMS = 4
+"""Dimensions per 4-bit sub-quantiser of the default index, at most: d/4 sub-quantisers, a 64-byte
+code per 512-d entry (2 was measured too: 128-byte codes, 3-4x the scan time at 512-d, the same
+recall)."""
+PQ_MIN_M = 64
+"""Sub-quantisers at least (when d allows): at 128-d, d/4 = 32 (16-byte codes) missed 3 of 1000
+planted queries at 1M where 64 missed none."""
 TRAIN_ROWS = 100_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
@@ -79,7 +92,9 @@ def _faiss() -> Any:
 class FaissIndex:
     """Top-k over L2-normalised vectors (inner product) with a FAISS index of the given ``kind``:
 
-    - ``"pq-refine"`` (default, see the module docstring): ``PQ{d/2}x4fs,RFlat``;
+    - ``"pq-refine"`` (default, see the module docstring): ``PQ{d/pq_dims}x4fs,RFlat`` (``pq_dims``
+      dimensions per 4-bit sub-quantiser, lowered to a divisor of d that leaves at least
+      ``PQ_MIN_M`` sub-quantisers: 512-d: PQ128, 128-d: PQ64);
     - ``"hnsw"``: ``IndexHNSWFlat`` (M=32; ``ef_search`` raised to k when needed);
     - ``"flat"``: ``IndexFlatIP``, exact (also used for lists too small to train PQ codes on).
 
@@ -88,7 +103,7 @@ class FaissIndex:
 
     def __init__(self, vectors: FloatArray, dim: int | None = None, *, kind: str = DEFAULT_KIND,
                  k_factor: int = K_FACTOR, ef_search: int = HNSW_EF_SEARCH, threads: int = THREADS,
-                 seed: int = 0) -> None:
+                 pq_dims: int = PQ_DIMS, seed: int = 0) -> None:
         faiss = _faiss()
         if kind not in KINDS:
             raise ConfigError(f"unknown FAISS index kind {kind!r}; one of {', '.join(KINDS)}", code="bad_index_kind")
@@ -99,8 +114,16 @@ class FaissIndex:
             else:
                 raise ValueError(f"index vectors must be (n, d), got {vecs.shape}")
         self.dim = int(vecs.shape[1]) if vecs.shape[0] or dim is None else int(dim)
-        if kind == "pq-refine" and (len(vecs) < 1000 or self.dim % 2):
-            kind = "flat"  # too few vectors to train 16-centroid codes on (or an odd dimension)
+        if pq_dims < 1:
+            raise ConfigError(f"pq_dims must be at least 1, got {pq_dims}", code="bad_index_parameter")
+        sub = min(pq_dims, max(self.dim, 1))
+        # the largest sub-vector size up to pq_dims that divides the dimension into >= PQ_MIN_M parts
+        while sub > 1 and (self.dim % sub or self.dim // sub < PQ_MIN_M):
+            sub -= 1
+        self.pq_m = self.dim // sub
+        """Sub-quantisers of the ``pq-refine`` codes (``pq_m`` / 2 bytes per entry)."""
+        if kind == "pq-refine" and (len(vecs) < 1000 or self.pq_m % 2):
+            kind = "flat"  # too few vectors to train 16-centroid codes on (or an odd number of sub-quantisers)
         self.kind = kind
         self.k_factor = k_factor
         self.ef_search = ef_search
@@ -110,7 +133,7 @@ class FaissIndex:
             index = faiss.IndexHNSWFlat(self.dim, HNSW_M, metric)
             index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         elif kind == "pq-refine":
-            index = faiss.index_factory(self.dim, f"PQ{self.dim // 2}x4fs,RFlat", metric)
+            index = faiss.index_factory(self.dim, f"PQ{self.pq_m}x4fs,RFlat", metric)
         else:
             index = faiss.IndexFlatIP(self.dim)
         if len(vecs):
@@ -155,7 +178,7 @@ class FaissIndex:
     def __getstate__(self) -> dict[str, Any]:
         faiss = _faiss()
         return {"dim": self.dim, "kind": self.kind, "k_factor": self.k_factor, "ef_search": self.ef_search,
-                "threads": self.threads, "index": faiss.serialize_index(self._index)}
+                "threads": self.threads, "pq_m": self.pq_m, "index": faiss.serialize_index(self._index)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         faiss = _faiss()
@@ -164,6 +187,7 @@ class FaissIndex:
         self.k_factor = int(state["k_factor"])
         self.ef_search = int(state["ef_search"])
         self.threads = int(state.get("threads", THREADS))
+        self.pq_m = int(state.get("pq_m", self.dim // 2))
         self._index = faiss.deserialize_index(state["index"])
 
 

@@ -115,8 +115,9 @@ def search_frames(analyser: LiveAnalyser, frames: Iterable[Frame], total: int | 
                                 "first_seen_s": round(tr.first_t, 3), "last_seen_s": round(tr.last_t, 3),
                                 "track_id": tr.track_id})
     appearances.sort(key=lambda a: (a["first_seen_s"], a["track_id"], a["person_id"]))
-    result = {"source": source, "frames": n, "faces_seen": counters.get("faces_seen", 0),
-              "appearances": appearances}
+    result = {"source": source, "frames": n, "frames_analysed": counters.get("frames_analysed", 0),
+              "analysis_width": analyser.detect_width, "faces_detected": counters.get("faces_detected", 0),
+              "faces_seen": counters.get("faces_seen", 0), "appearances": appearances}
     return result, events
 
 
