@@ -19,7 +19,6 @@ REPO = Path(__file__).resolve().parents[2]
 FACES = REPO / "tests" / "data" / "faces"
 
 NOT_FOR_CHECK = ("scipy", "alembic", "onnx", "matplotlib", "sklearn", "ray", "fastapi", "uvicorn",
-                 "openlfr.engine.backends.onnx_detectors",
                  "openlfr.engine.backends.blazeface", "openlfr.engine.backends.mtcnn",
                  "openlfr.engine.backends.dlib_onnx")
 IMPORT_BOUND_S = 3.0
@@ -58,8 +57,9 @@ def test_check_imports_nothing_it_does_not_need(data_dir: Path) -> None:
     rows = [m for m in (re.match(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)", line)
                         for line in p.stderr.splitlines()) if m]
     names = {m.group(4) for m in rows}
-    assert "openlfr.services.check" in names and "openlfr.engine.backends.frfeature" in names
-    assert "openlfr.engine.backends.frdetect" in names  # the default models, and only they
+    # the default models' modules (fr_feature on onnxruntime, the ArcFace aligner), and only they
+    assert {"openlfr.services.check", "openlfr.engine.backends.faceplugin",
+            "openlfr.engine.backends.onnx_embedders"} <= names
     for mod in NOT_FOR_CHECK:
         assert not any(n == mod or n.startswith(mod + ".") for n in names), mod
     total = sum(int(m.group(2)) for m in rows if m.group(3) == "") / 1e6

@@ -28,8 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +49,7 @@ from openlfr.engine.backends.dlib_dat import (
     TagOrSkip,
     read_dlib_dnn,
 )
+from openlfr.engine.backends.onnx_common import atomic_write, default_cache_dir
 from openlfr.engine.protocols import Chips, ChipSpec, l2_normalise
 from openlfr.engine.registry import register
 from openlfr.errors import InputError, ModelError
@@ -298,26 +297,6 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def default_cache_dir() -> Path:
-    from openlfr.settings import load_settings
-
-    return load_settings().cache_dir / "models"
-
-
 @dataclass(frozen=True)
 class CachedModel:
     onnx_path: Path
@@ -371,10 +350,10 @@ def ensure_onnx(dat_path: Path, cache_dir: Path) -> CachedModel:
     model = build_onnx(net, {"openlfr.source": dat_path.name, "openlfr.source_sha256": source_sha,
                              "openlfr.converter_version": str(CONVERTER_VERSION)})
     data = model.SerializeToString()
-    _atomic_write(onnx_path, data)
+    atomic_write(onnx_path, data)
     meta = {"source": dat_path.name, "source_sha256": source_sha, "converter_version": CONVERTER_VERSION,
             "onnx_sha256": hashlib.sha256(data).hexdigest(), "opset": OPSET}
-    _atomic_write(meta_path, (json.dumps(meta, indent=1) + "\n").encode())
+    atomic_write(meta_path, (json.dumps(meta, indent=1) + "\n").encode())
     dt = time.perf_counter() - t0
     logger.info("converted %s to %s in %.2f s", dat_path.name, onnx_path, dt)
     return CachedModel(onnx_path, source_sha, True, dt)

@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 
 from openlfr.engine.backends import faceplugin
-from openlfr.engine.backends.onnx_common import DEFAULT_THREADS, check_unit, make_session, nms
+from openlfr.engine.backends.onnx_common import DEFAULT_THREADS, cached_rewrite, check_unit, make_session, nms
 from openlfr.engine.registry import register
 from openlfr.errors import ConfigError, InputError, ModelError
 from openlfr.types import FaceBatch, Image
@@ -108,9 +108,13 @@ def five_points(pts68: np.ndarray) -> np.ndarray:
                      p[:, [48, 60]].mean(1), p[:, [54, 64]].mean(1)], 1)
 
 
-def _raw_detect_model(path: Path) -> tuple[bytes, str, str]:
+REWRITE_VERSION = 1
+"""Version of the two graph rewrites below (part of their cache file names)."""
+
+
+def _raw_detect_model(path: Path) -> tuple[bytes, dict[str, Any]]:
     """The detector's graph cut before its built-in decoding, input height/width made symbolic:
-    (model bytes, logits tensor name, box-regression tensor name)."""
+    (model bytes, {"logits": tensor name, "loc": box-regression tensor name})."""
     import onnx
 
     try:
@@ -151,7 +155,7 @@ def _raw_detect_model(path: Path) -> tuple[bytes, str, str]:
         dims[i].ClearField("dim_value")
         dims[i].dim_param = p
     del m.graph.value_info[:]
-    return bytes(m.SerializeToString()), logits, loc
+    return bytes(m.SerializeToString()), {"logits": logits, "loc": loc}
 
 
 def _batch_landmark_model(path: Path) -> bytes:
@@ -195,10 +199,14 @@ class FrDetectDetector:
         wd = Path(weights_dir) if weights_dir is not None else None
         det_path = vendored_file("detect", wd)
         lm_path = vendored_file("landmark", wd)
-        raw, self._logits, self._loc = _raw_detect_model(det_path)
+        det_sha, lm_sha = FILES["detect"][1], FILES["landmark"][1]
+        raw, names = cached_rewrite(f"fr_detect.{det_sha[:16]}.r{REWRITE_VERSION}", lambda: _raw_detect_model(det_path))
+        self._logits, self._loc = str(names["logits"]), str(names["loc"])
         self._det = make_session(det_path, threads, model_bytes=raw)
         self._det_input = self._det.get_inputs()[0].name
-        self._lm = make_session(lm_path, threads, model_bytes=_batch_landmark_model(lm_path))
+        lm_graph, _ = cached_rewrite(f"fr_landmark.{lm_sha[:16]}.r{REWRITE_VERSION}",
+                                     lambda: (_batch_landmark_model(lm_path), {}))
+        self._lm = make_session(lm_path, threads, model_bytes=lm_graph)
         self._lm_input = self._lm.get_inputs()[0].name
         lm_out = self._lm.get_outputs()
         if len(lm_out) != 1 or lm_out[0].shape[-1] != 136:

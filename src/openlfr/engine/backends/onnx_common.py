@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +141,49 @@ def check_unit(name: str, value: float) -> float:
     if not 0.0 <= float(value) <= 1.0:
         raise ConfigError(f"{name} must be in [0, 1], got {value!r}", code="bad_option")
     return float(value)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder (fsync, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def default_cache_dir() -> Path:
+    from openlfr.settings import load_settings
+
+    return load_settings().cache_dir / "models"
+
+
+def cached_rewrite(stem: str, build: Callable[[], tuple[bytes, dict[str, Any]]],
+                   cache_dir: Path | None = None) -> tuple[bytes, dict[str, Any]]:
+    """A rewritten model graph, built once (``build`` may import the ``onnx`` package, which costs
+    about a second at start-up) and then read from ``<cache_dir>/<stem>.onnx`` with a JSON sidecar
+    holding its sha256 and ``build``'s metadata. ``stem`` must name the source file's sha256 and the
+    rewrite's version; a cache entry that fails its checksum is rebuilt."""
+    d = cache_dir or default_cache_dir()
+    model_path, meta_path = d / f"{stem}.onnx", d / f"{stem}.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+        data = model_path.read_bytes()
+        if isinstance(meta, dict) and meta.get("sha256") == hashlib.sha256(data).hexdigest():
+            return data, dict(meta.get("meta", {}))
+        log.warning("model cache %s fails its checksum; rebuilding", model_path)
+    except (OSError, ValueError):
+        pass
+    data, info = build()
+    try:
+        atomic_write(model_path, data)
+        atomic_write(meta_path, json.dumps({"sha256": hashlib.sha256(data).hexdigest(), "meta": info}).encode())
+    except OSError as exc:  # a read-only cache: run from memory
+        log.warning("cannot write the model cache %s (%s)", model_path, exc)
+    return data, info
