@@ -180,7 +180,7 @@ class RetroJobs:
         with self._mu:
             self._jobs.pop(job.id, None)
 
-    def image(self, job_id: str, user: str, role: str, index: int, kind: str) -> bytes:
+    def image(self, job_id: str, user: str, role: str, index: int, kind: str, audited: bool = False) -> bytes:
         job = self.get(job_id, user, role)
         if index < 0 or index >= len(job.images):
             raise NotFoundError(f"no appearance {index}", code="appearance_not_found")
@@ -188,6 +188,8 @@ class RetroJobs:
         data = face if kind == "face" else frame
         if not data:
             raise NotFoundError("no image kept for this appearance", code="no_image")
+        if audited:  # declared by the page view that shows it (services.image_views)
+            return data
         with self.ctx.db.session() as s:
             audit.record(s, user, "retro.view_image", "retro_search", job.id,
                          {"appearance": index, "kind": kind, "person_id": job.result["appearances"][index]["person_id"]
