@@ -88,6 +88,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/retro"): STAFF,
     ("GET", "/api/retro/{job_id}"): STAFF,
     ("DELETE", "/api/retro/{job_id}"): STAFF,
+    ("POST", "/api/retro/{job_id}/cancel"): STAFF,
     ("GET", "/api/retro/{job_id}/appearances/{index}/{kind}.jpg"): STAFF,
 }
 

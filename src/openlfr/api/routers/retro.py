@@ -88,6 +88,11 @@ def get_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any
     return jobs(request, st).get(job_id, p.username, p.role).to_dict()
 
 
+@router.post("/{job_id}/cancel", summary="Stop a running search; what it found so far is kept")
+def cancel_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any]:
+    return jobs(request, st).cancel(job_id, p.username, p.role).to_dict()
+
+
 @router.delete("/{job_id}", summary="Forget a finished search and its images")
 def delete_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any]:
     jobs(request, st).delete(job_id, p.username, p.role)
