@@ -198,8 +198,10 @@ def test_check_page(server: Server, browser: Any, shots: Path, tmp_path: Path,
     checks = [e for e in auditor_view if e["action"] == "check"]
     # which entries matched is private (encrypted, purged with the list), shown to the auditor while it exists
     assert checks[0]["details"]["matches"] == 1 and checks[1]["details"]["matches"] == 0
-    assert checks[0]["details"]["private"]["data"] == {"matched_person_ids": ["asl_signer"]}
-    assert "private" not in checks[1]["details"]
+    # ... and so are the near misses shown to the operator (the best scores below the threshold)
+    assert checks[0]["details"]["private"]["data"] == {"matched_person_ids": ["asl_signer"], "near_miss_person_ids": []}
+    assert checks[1]["details"]["private"]["data"] == {"matched_person_ids": [],
+                                                       "near_miss_person_ids": ["asl_signer"]}
 
 
 def _run_search(page: Any, server: Server) -> dict[str, Any]:
