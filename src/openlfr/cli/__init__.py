@@ -16,6 +16,7 @@ import typer
 
 from openlfr.errors import OpenLFRError
 
+
 def _no_type_on_flags() -> None:
     """Typer (0.29) labels every on/off flag ``<bool>`` in the rich help; a flag takes no value, so show none."""
     from typer.core import TyperOption
