@@ -38,12 +38,12 @@ document.addEventListener("DOMContentLoaded", async () => {
       OL.el("div", {text: final ? `${fmtT(a.first_seen_s)} – ${fmtT(a.last_seen_s)} · score ${OL.fmtScore(a.score)}` : `at ${fmtT(a.t)} · score ${OL.fmtScore(a.score)}`})))
       : [OL.el("p", {class: "muted", text: final ? "No one on the watchlist appears at or above the threshold." : "No one found yet."})]));
   }
-  function show(job) {
+  async function show(job) {
     document.getElementById("retro-job").hidden = false;
     document.getElementById("retro-title").textContent = `${job.source} against ${job.watchlist}`;
     const bar = document.getElementById("retro-progress"), status = document.getElementById("retro-status"), stop = document.getElementById("retro-cancel");
     if (job.total) { bar.max = job.total; bar.value = job.done; } else if (job.state === "running") { bar.removeAttribute("value"); }
-    document.body.dataset.retroState = job.state;
+    if (job.state === "running" || job.state === "failed") document.body.dataset.retroState = job.state;
     if (job.state === "running") {
       const pct = job.total ? ` (${Math.floor(100 * job.done / job.total)}%)` : "";
       status.textContent = job.cancel_requested ? "stopping…" : `analysing: ${job.done}${job.total ? " of " + job.total : ""} frames${pct} · ${job.elapsed_s.toFixed(0)} s · ${job.total ? fmtLeft(job.eta_s) : "length unknown"} · ${job.found.length} found so far`;
@@ -56,7 +56,8 @@ document.addEventListener("DOMContentLoaded", async () => {
     const r = job.result;
     if (job.state === "done") { bar.max = 1; bar.value = 1; }
     status.textContent = `${job.state === "cancelled" ? `Stopped after ${r.frames} frames${job.total ? " of " + job.total : ""}` : `${r.frames} frames`} · ${r.faces_seen} faces seen · ${r.appearances.length} appearance(s) at or above ${OL.fmtThreshold(job.threshold)} · ${job.elapsed_s.toFixed(1)} s`;
-    return cards(job, r.appearances, true);
+    await cards(job, r.appearances, true);
+    document.body.dataset.retroState = job.state;  // set once the result cards are on the page
   }
   async function poll() {
     try { await show(await OL.api("GET", `/api/retro/${current}`)); } catch (e) { clearInterval(timer); timer = null; OL.showError("retro-error", e); }
