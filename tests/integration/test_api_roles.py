@@ -78,6 +78,9 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("PATCH", "/api/watchlists/{name}"): MANAGERS,
     ("PATCH", "/api/watchlists/{name}/entries/{entry}"): MANAGERS,
     ("GET", "/api/watchlists/{name}/entries/{entry}/consistency"): STAFF,
+    ("GET", "/api/watchlists/{name}/entries/{entry}/photos"): STAFF,
+    ("DELETE", "/api/watchlists/{name}/entries/{entry}/images/{index}"): MANAGERS,
+    ("POST", "/api/image-views"): STAFF,
     ("GET", "/api/alerts/{ref}/context"): ALL,
     ("GET", "/api/audit/export"): OVERSEERS,
     ("GET", "/api/retro/media"): STAFF,
@@ -85,6 +88,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/retro"): STAFF,
     ("GET", "/api/retro/{job_id}"): STAFF,
     ("DELETE", "/api/retro/{job_id}"): STAFF,
+    ("POST", "/api/retro/{job_id}/cancel"): STAFF,
     ("GET", "/api/retro/{job_id}/appearances/{index}/{kind}.jpg"): STAFF,
 }
 

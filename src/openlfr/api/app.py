@@ -182,6 +182,7 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
         entries,
         evaluation,
         health,
+        image_views,
         reports,
         retro,
         transparency,
@@ -192,7 +193,7 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
 
     for r in (health, auth, users, watchlists, entries, deployments, cameras, alerts, reports, audit,
               evaluation, metrics_router, console, console_ops, transparency, retro,
-              enrol):
+              enrol, image_views):
         app.include_router(r.router)
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     _protect_openapi(app)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from openlfr.api.config import ApiSettings
 from openlfr.services.context import AppContext
+from openlfr.services.image_views import ImageViews
 
 if TYPE_CHECKING:
     from openlfr.api.events import Broker
@@ -58,5 +59,7 @@ class AppState:
     live: LiveManager
     limiter: ClientLimiter
     engine_lock: threading.Lock = field(default_factory=threading.Lock)
+    image_views: ImageViews = field(default_factory=ImageViews)
+    """Page views of face images (one audit event per page view, ``services.image_views``)."""
     setup_token: str | None = None
     """One-time token for creating the first admin while no user exists (printed by `openlfr serve`)."""

@@ -11,10 +11,26 @@ import importlib
 import logging
 import pkgutil
 import sys
+from typing import Any
 
 import typer
 
 from openlfr.errors import OpenLFRError
+
+
+def _no_type_on_flags() -> None:
+    """Typer (0.29) labels every on/off flag ``<bool>`` in the rich help; a flag takes no value, so show none."""
+    from typer.core import TyperOption
+
+    plain = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag and self.metavar is None else plain(self, ctx)
+
+    setattr(TyperOption, "display_type_rich", display_type_rich)  # noqa: B010 - patching a method of Typer's
+
+
+_no_type_on_flags()
 
 app = typer.Typer(name="openlfr", no_args_is_help=True, add_completion=False,
                   help="OpenLFR: accountable live facial recognition.")

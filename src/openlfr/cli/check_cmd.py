@@ -17,7 +17,8 @@ def check(image: Path,
           fpir: Annotated[float | None, typer.Option(
               help="Target false-positive identification rate per face (default 1e-4 without --threshold); "
                    "the threshold comes from the embedder's calibration at the watchlist's size.")] = None,
-          top_k: Annotated[int, typer.Option("--top-k", help="Candidates per face.")] = 5,
+          top_k: Annotated[int, typer.Option("--top-k", help="Best-scoring people per face: those at or above the "
+                                                               "threshold are candidates, the rest near misses.")] = 5,
           json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
     """Check every face in one photo against a watchlist. Stores nothing about the photo."""
     from openlfr.services.check import check_image
@@ -38,6 +39,8 @@ def check(image: Path,
             typer.echo("  no candidate at or above the threshold")
         for c in f["candidates"]:
             typer.echo(f"  #{c['rank']} {c['person_id']} ({c['name']}) score {c['score']:.4f}")
+        for c in f.get("near_misses", []):
+            typer.echo(f"  near miss (not a match) #{c['rank']} {c['person_id']} ({c['name']}) score {c['score']:.4f}")
 
 
 def register(app: typer.Typer) -> None:

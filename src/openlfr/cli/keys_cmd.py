@@ -7,7 +7,7 @@ import typer
 from openlfr.cli._common import emit_json
 from openlfr.cli._gov import JsonOpt, ctx
 
-keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys for biometric data at rest (P7).")
+keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys for biometric data at rest.")
 
 
 @keys_app.command("rotate")

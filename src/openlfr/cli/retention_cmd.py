@@ -9,7 +9,7 @@ import typer
 from openlfr.cli._common import emit_json
 from openlfr.cli._gov import JsonOpt, ctx
 
-ret_app = typer.Typer(no_args_is_help=True, help="Retention of alerts and watchlists (P5).")
+ret_app = typer.Typer(no_args_is_help=True, help="Retention of alerts and watchlists.")
 
 
 @ret_app.command("sweep")

@@ -35,7 +35,8 @@ def walkthrough(
     enrol_images: Annotated[int, typer.Option(help="Photos per watchlisted person kept for enrolment.")] = 2,
     pass_images: Annotated[int, typer.Option(help="Different photos shown during a pass.")] = 3,
     watchlist_dir: Annotated[Path | None, typer.Option(
-        help="Write enrolment photos here (one folder per watchlisted person; default: <out>.watchlist).")] = None,
+        help="Write enrolment photos here (one folder per watchlisted person; default: the video's name "
+             "with .watchlist for its suffix, e.g. walk.watchlist next to walk.mp4).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Compose people from a labelled photo folder walking through a scene at different sizes,

@@ -271,8 +271,10 @@ def _without_metadata(data: bytes) -> bytes:
         return data
 
 
-def alert_image(ctx: AppContext, ref: int | str, kind: str, actor: str, role: str) -> tuple[bytes, str]:
-    """Decrypt one of an alert's images for review; audited, refused to auditors."""
+def alert_image(ctx: AppContext, ref: int | str, kind: str, actor: str, role: str,
+                audited: bool = False) -> tuple[bytes, str]:
+    """Decrypt one of an alert's images for review; audited (``audited``: already, by the page view that
+    declared it, ``services.image_views``), refused to auditors."""
     require_role(role, MAY_VIEW_IMAGES, "view face images")
     if kind not in IMAGE_KINDS:
         raise InputError(f"image kind must be one of {', '.join(IMAGE_KINDS)}", code="bad_kind")
@@ -283,7 +285,8 @@ def alert_image(ctx: AppContext, ref: int | str, kind: str, actor: str, role: st
             why = "deleted by retention" if a.purged_at is not None else "not recorded"
             raise NotFoundError(f"alert {a.id} has no {kind} image ({why})", code="image_not_found")
         data = _without_metadata(unseal(ctx.cipher, img))
-        audit.record(s, actor, "alert.view_image", "alert", a.id, {"kind": kind, "role": role})
+        if not audited:
+            audit.record(s, actor, "alert.view_image", "alert", a.id, {"kind": kind, "role": role})
         return data, img.media_type
 
 

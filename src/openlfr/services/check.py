@@ -64,20 +64,29 @@ def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str
     thr = op.threshold
     analysis = ctx.engine.analyse(pixels, embed="all")
     faces = analysis.faces
-    results = index.search(faces.embedding, top_k=top_k, threshold=thr) if len(faces) and \
+    # the top-k of each face whatever its score: those at or above the threshold are candidates, the rest near
+    # misses (shown as "not a match", so an operator sees how far the photo is from the list)
+    ranked = index.search(faces.embedding, top_k=top_k, threshold=0.0) if len(faces) and \
         faces.embedding is not None else []
+    results = [[m for m in r if m.score >= thr] for r in ranked]
+    misses = [[m for m in r if m.score < thr] for r in ranked]
     out_faces = []
     for i in range(len(faces)):
         q = faces.quality_dict(i)
         q["failed"] = analysis.gate.reasons[i]  # type: ignore[assignment]
         out_faces.append({"box": [round(float(v) * scale, 1) for v in faces.xyxy[i]], "quality": q,
                           "passed_quality": bool(analysis.gate.passed[i]),
-                          "candidates": [m.to_dict() for m in results[i]]})
+                          "candidates": [{**m.to_dict(), "entry_id": m.entry_id} for m in results[i]]
+                          if i < len(results) else [],
+                          "near_misses": [{**m.to_dict(), "entry_id": m.entry_id} for m in misses[i]]
+                          if i < len(misses) else []})
     with ctx.db.session() as s:
         matched = sorted({m.person_id for r in results for m in r})
+        near = sorted({m.person_id for r in misses for m in r})
         audit.record(s, actor, "check", "watchlist", meta["id"],
                      {"watchlist": watchlist, "faces": len(faces), "threshold": thr, "threshold_source": op.source,
                       "target_fpir": op.target_fpir, "matches": len(matched)},
-                     private={"matched_person_ids": matched} if matched else None, cipher=ctx.cipher)
+                     private={"matched_person_ids": matched, "near_miss_person_ids": near} if matched or near
+                     else None, cipher=ctx.cipher)
     return {"image": label, "watchlist": watchlist, "watchlist_size": index.size, "threshold": thr,
             **op_fields(op), "faces": out_faces, "analysed_size": [int(pixels.shape[1]), int(pixels.shape[0])]}

@@ -1,9 +1,14 @@
 """Safer enrolment from the console: photo consistency of one entry, and editing entries and lists.
 
 ``consistency`` scores every pair of an entry's reference photos against each other with the
-matcher's own score and the embedder's default threshold: a pair below it means the photos may not
-show the same person (e.g. two camera files ``IMG_0001.jpg`` and ``IMG_0002.jpg`` of different
-people filed under one id). It warns; it does not remove anything.
+matcher's own score. A pair warns only when it scores below the *consistency threshold*: the score
+under which ``GENUINE_FRR`` (1%) of the genuine pairs of the embedder's calibration fall (two photos
+of one person, ``genuine_lt`` of ``eval.calibration``). So about 1 in 100 pairs of photos of one
+person warns, while two photos of different people (which score near 0.5 with fr_feature) nearly
+always do: the measured warning rate on every genuine pair of lfw-dev is in docs/console.md
+(``benchmarks/bench_enrol_consistency.py``). The matching threshold is not used: it is set for a
+false match rate of 1 in thousands, and a third of genuine pairs of ordinary photos score below it.
+It warns; it does not remove anything (each photo can be viewed and removed on its own).
 
 Edits change what a person reading the list sees (name, category, reason; a list's description);
 each is audited with the old and new values. A deployment's own watchlist is not edited here: it
@@ -15,11 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from openlfr.engine.protocols import cosine_to_score
-from openlfr.engine.thresholds import default_threshold, family_of
-from openlfr.errors import ConfigError, InputError, NotFoundError
+from openlfr.engine.thresholds import family_of
+from openlfr.errors import ConflictError, InputError, NotFoundError, OpenLFRError
 from openlfr.services import watchlist_integrity as integrity
 from openlfr.services.context import AppContext
 from openlfr.services.watchlists import _get, _get_entry, ensure_editable
@@ -27,8 +32,48 @@ from openlfr.storage import audit
 from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, WatchlistEntry
 from openlfr.storage.sealed import unseal
 
+GENUINE_FRR = 0.01
+"""The share of genuine pairs (two photos of one person) of the calibration allowed to warn."""
+
 EDITABLE = {"display_name": 300, "category": 200, "reason": 2000}
 """Entry fields a manager may edit, with their maximum lengths."""
+
+
+def consistency_threshold(ctx: AppContext) -> dict[str, Any]:
+    """``{"threshold", "genuine_frr", "genuine_pairs", "family"}``: the largest calibration grid score under which at
+    most ``GENUINE_FRR`` of the calibration's genuine pairs fall. Raises ``NotFoundError`` without a calibration."""
+    from openlfr.eval.calibration import load_calibration
+
+    cal = load_calibration(ctx.engine.embedder, ctx.settings)
+    if cal.genuine_n <= 0:
+        raise NotFoundError(f"the calibration of {cal.family} has no genuine pairs", code="no_calibration")
+    ok = np.flatnonzero(cal.genuine_lt <= GENUINE_FRR * cal.genuine_n + 1e-9)
+    i = int(ok[-1])
+    return {"threshold": float(cal.grid[i]), "genuine_frr": float(cal.genuine_lt[i]) / cal.genuine_n,
+            "genuine_pairs": cal.genuine_n, "family": cal.family}
+
+
+def consistency_warning(pid: str, pairs: list[list[Any]], rule: dict[str, Any]) -> str | None:
+    """The sentence shown when some pairs score below the consistency threshold (None when none does)."""
+    if not pairs:
+        return None
+    worst = min(pairs, key=lambda p: p[2])
+    return (f"{pid}: photos {worst[0]} and {worst[1]} score {worst[2]:.4f} against each other"
+            + (f" ({len(pairs)} pairs below the threshold)" if len(pairs) > 1 else "")
+            + f", below {rule['threshold']:.4f}, the score under which only "
+            f"{100 * GENUINE_FRR:.0f}% of pairs of photos of one person fall for this model: they may not show the "
+            "same person. Look at the photos and remove any that is someone else.")
+
+
+def pairs_below(vecs: np.ndarray[Any, Any], threshold: float) -> tuple[list[list[Any]], float]:
+    """``([[i, j, score]] 1-based for every pair scoring below threshold, lowest pair score)`` of unit-normed
+    ``vecs`` (one row per photo)."""
+    scores = cosine_to_score(vecs @ vecs.T)
+    n = len(vecs)
+    pairs = [[i + 1, j + 1, round(float(scores[i, j]), 4)] for i in range(n) for j in range(i + 1, n)
+             if scores[i, j] < threshold]
+    iu = np.triu_indices(n, 1)
+    return pairs, round(float(scores[iu].min()), 4)
 
 
 def consistency(ctx: AppContext, watchlist: str, entry_ref: int | str, *, by_person_id: bool = False
@@ -52,28 +97,71 @@ def consistency(ctx: AppContext, watchlist: str, entry_ref: int | str, *, by_per
             .order_by(ReferenceImage.id)))
         encs = [unseal(ctx.cipher, r) for r in rows]  # decrypted in memory only, bound to their rows
         pid = entry.person_id
-    out: dict[str, Any] = {"person_id": pid, "photos": len(encs), "threshold": None, "min_score": None,
-                           "pairs_below": [], "warning": None}
+    out: dict[str, Any] = {"person_id": pid, "photos": len(encs), "threshold": None, "genuine_frr": None,
+                           "min_score": None, "pairs_below": [], "warning": None}
     if len(encs) < 2:
         return out
     try:
-        thr = default_threshold(ctx.engine.embedder)
-    except ConfigError:
-        out["warning"] = "no measured threshold for this model: photos not compared"
+        rule = consistency_threshold(ctx)
+    except OpenLFRError:
+        out["warning"] = "no calibration for this model: photos not compared with each other"
         return out
     vecs = np.stack([np.frombuffer(e, dtype="<f4") for e in encs]).astype(np.float32)
     vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    scores = cosine_to_score(vecs @ vecs.T)
+    pairs, lowest = pairs_below(vecs, rule["threshold"])
     del vecs
-    pairs = [[i + 1, j + 1, round(float(scores[i, j]), 4)] for i in range(len(encs)) for j in range(i + 1, len(encs))
-             if scores[i, j] < thr]
-    iu = np.triu_indices(len(encs), 1)
-    out.update(threshold=thr, min_score=round(float(scores[iu].min()), 4), pairs_below=pairs)
-    if pairs:
-        worst = min(pairs, key=lambda p: p[2])
-        out["warning"] = (f"{pid}: {len(pairs)} pair(s) of photos score below the matching threshold {thr:.3f} "
-                          f"against each other (lowest: photos {worst[0]} and {worst[1]}, {worst[2]:.3f}); they may "
-                          "not show the same person. Check the photos and remove the entry if they do not.")
+    out.update(threshold=rule["threshold"], genuine_frr=round(rule["genuine_frr"], 6), min_score=lowest,
+               pairs_below=pairs, warning=consistency_warning(pid, pairs, rule))
+    return out
+
+
+def entry_photos(ctx: AppContext, watchlist: str, entry_ref: int | str) -> dict[str, Any]:
+    """An entry's photos (metadata only, in the order added; ``index`` is what ``entries/{e}/images/{index}``
+    serves) with the consistency of each pair."""
+    with ctx.db.session() as s:
+        wl = _get(s, watchlist)
+        e = _get_entry(s, wl, entry_ref)
+        imgs = list(s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == e.id)
+                              .order_by(ReferenceImage.id)))
+        photos = [{"index": i, "image_id": im.id, "width": im.width, "height": im.height,
+                   "added_at": im.added_at.isoformat()} for i, im in enumerate(imgs)]
+        entry_id, pid = e.id, e.person_id
+    return {"entry_id": entry_id, "person_id": pid, "photos": photos,
+            "consistency": consistency(ctx, watchlist, entry_id)}
+
+
+def remove_photo(ctx: AppContext, watchlist: str, entry_ref: int | str, index: int, image_id: int | None,
+                 actor: str) -> dict[str, Any]:
+    """Delete one reference photo (0-based ``index``, in the order added) with its embeddings; audited.
+    ``image_id``, when given, must be that photo's id (so a page showing an older list removes nothing else).
+    The last photo of an entry is not removed here: remove the person instead."""
+    with ctx.db.session() as s:
+        wl = _get(s, watchlist)
+        ensure_editable(wl, "remove photos")
+        e = _get_entry(s, wl, entry_ref)
+        imgs = list(s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == e.id)
+                              .order_by(ReferenceImage.id)))
+        if not 0 <= index < len(imgs):
+            raise NotFoundError(f"entry {e.person_id!r} has {len(imgs)} photo(s); no photo {index + 1}",
+                                code="image_not_found")
+        img = imgs[index]
+        if image_id is not None and img.id != image_id:
+            raise ConflictError("the photos of this person changed since the page was loaded; reload it",
+                                code="stale_photo")
+        if len(imgs) == 1:
+            raise ConflictError(f"this is the only photo of {e.person_id}; remove the person instead",
+                                code="last_photo")
+        integrity.check(s, ctx.cipher, wl)  # never re-sign (launder) a list changed outside OpenLFR
+        n_emb = len(img.embeddings)
+        s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id == img.id))
+        s.execute(delete(ReferenceImage).where(ReferenceImage.id == img.id))
+        s.expire(e)
+        integrity.reseal(s, ctx.cipher, wl)
+        audit.record(s, actor, "watchlist.remove_image", "watchlist_entry", e.id,
+                     {"watchlist": watchlist, "image_id": img.id, "embeddings": n_emb, "photos_left": len(imgs) - 1},
+                     private={"person_id": e.person_id}, cipher=ctx.cipher)
+        out = {"entry_id": e.id, "person_id": e.person_id, "removed_image_id": img.id, "photos_left": len(imgs) - 1}
+    ctx.db.checkpoint()
     return out
 
 

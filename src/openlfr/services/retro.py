@@ -13,6 +13,7 @@ import base64
 import html
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]
 """progress(done, total)"""
+OnAlerts = Callable[[list[AlertEvent]], None]
 
 
 def _frames_of(path: Path, fps: float | None) -> tuple[Any, int | None, bool]:
@@ -82,8 +84,11 @@ def search_media(analyser: LiveAnalyser, path: Path, fps: float | None = None,
 
 def search_frames(analyser: LiveAnalyser, frames: Iterable[Frame], total: int | None, is_folder: bool,
                   source: str, progress: Progress | None = None,
-                  lock: AbstractContextManager[Any] | None = None) -> tuple[dict[str, Any], list[AlertEvent]]:
-    """Run ``analyser`` over ``frames``; with ``lock``, the engine is held only while a frame is analysed."""
+                  lock: AbstractContextManager[Any] | None = None, on_alerts: OnAlerts | None = None,
+                  cancel: threading.Event | None = None) -> tuple[dict[str, Any], list[AlertEvent]]:
+    """Run ``analyser`` over ``frames``; with ``lock``, the engine is held only while a frame is analysed.
+    ``on_alerts`` gets each frame's new alerts as they are raised (results as they come); ``cancel``, once set,
+    stops the search after the current frame: the result holds what was found so far, with ``cancelled``."""
     names = {e.entry_id: (e.person_id, e.name) for e in analyser.index.entries}
     n = 0
     ended: list[TrackSummary] = []
@@ -96,8 +101,14 @@ def search_frames(analyser: LiveAnalyser, frames: Iterable[Frame], total: int | 
         events.extend(res.alerts)
         for k, v in res.counters.items():
             counters[k] = counters.get(k, 0) + int(v)
+        if on_alerts is not None and res.alerts:
+            on_alerts(list(res.alerts))
 
+    cancelled = False
     for frame in frames:
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            break
         with guard:
             take(analyser.process(frame))
             if is_folder:
@@ -105,19 +116,22 @@ def search_frames(analyser: LiveAnalyser, frames: Iterable[Frame], total: int | 
         n += 1
         if progress:
             progress(n, total)
+    close = getattr(frames, "close", None)
+    if cancelled and callable(close):
+        close()  # a video generator releases its decoder
     with guard:
         take(analyser.finish())
     appearances = []
     for tr in ended:
         for eid, score in tr.alerted.items():
             pid, name = names[eid]
-            appearances.append({"person_id": pid, "name": name, "score": round(float(score), 6),
+            appearances.append({"person_id": pid, "name": name, "entry_id": eid, "score": round(float(score), 6),
                                 "first_seen_s": round(tr.first_t, 3), "last_seen_s": round(tr.last_t, 3),
                                 "track_id": tr.track_id})
     appearances.sort(key=lambda a: (a["first_seen_s"], a["track_id"], a["person_id"]))
     result = {"source": source, "frames": n, "frames_analysed": counters.get("frames_analysed", 0),
               "analysis_width": analyser.detect_width, "faces_detected": counters.get("faces_detected", 0),
-              "faces_seen": counters.get("faces_seen", 0), "appearances": appearances}
+              "faces_seen": counters.get("faces_seen", 0), "appearances": appearances, "cancelled": cancelled}
     return result, events
 
 
@@ -142,7 +156,8 @@ def _audit(ctx: AppContext, actor: str, meta: dict[str, Any], watchlist: str, so
         audit.record(s, actor, "retro.search", "watchlist", meta["id"],
                      {"watchlist": watchlist, "threshold": op.threshold,
                       "threshold_source": op.source, "target_fpir": op.target_fpir, "frames": result["frames"],
-                      "faces_seen": result["faces_seen"], "matches": len(matched), "report": bool(report)},
+                      "faces_seen": result["faces_seen"], "matches": len(matched),
+                      "cancelled": bool(result.get("cancelled")), "report": bool(report)},
                      # the source (an uploaded file's name, a server path) and the report's path can name a
                      # person or a case: encrypted beside the matched ids, not in the permanent chain
                      private={"source": source, "report": str(report) if report else None,
@@ -162,12 +177,13 @@ def search(ctx: AppContext, path: Path, watchlist: str, *, threshold: float | No
 def search_path(ctx: AppContext, path: Path, watchlist: str, *, actor: str, threshold: float | None = None,
                 fpir: float | None = None, fps: float | None = None, config: LiveConfig | None = None,
                 progress: Progress | None = None, lock: AbstractContextManager[Any] | None = None,
-                report: Path | None = None) -> tuple[dict[str, Any], list[AlertEvent], float]:
+                report: Path | None = None, on_alerts: OnAlerts | None = None,
+                cancel: threading.Event | None = None) -> tuple[dict[str, Any], list[AlertEvent], float]:
     """A video file or image folder on this machine: (result, alert events of matches only, threshold); the
     result says how the threshold was chosen."""
     analyser, meta, op = _analyser(ctx, watchlist, threshold, fpir, fps, config, path.is_dir(), path.name)
     frames, total, is_folder = _frames_of(path, fps)
-    result, events = search_frames(analyser, frames, total, is_folder, str(path), progress, lock)
+    result, events = search_frames(analyser, frames, total, is_folder, str(path), progress, lock, on_alerts, cancel)
     _audit(ctx, actor, meta, watchlist, str(path), op, result, report)
     result.update({"threshold": op.threshold, **op_fields(op)})
     return result, events, op.threshold
@@ -177,8 +193,8 @@ def search_upload(ctx: AppContext, watchlist: str, *, actor: str, video: tuple[s
                   images: list[tuple[str, bytes]] | None = None, threshold: float | None = None,
                   fpir: float | None = None, fps: float | None = None, config: LiveConfig | None = None,
                   progress: Progress | None = None,
-                  lock: AbstractContextManager[Any] | None = None
-                  ) -> tuple[dict[str, Any], list[AlertEvent], float]:
+                  lock: AbstractContextManager[Any] | None = None, on_alerts: OnAlerts | None = None,
+                  cancel: threading.Event | None = None) -> tuple[dict[str, Any], list[AlertEvent], float]:
     """An uploaded video, or uploaded photos read in name order as a folder is; decoded from memory,
     nothing written to disk. Returns (result, alert events of matches only, threshold)."""
     if (video is None) == (not images):
@@ -206,7 +222,7 @@ def search_upload(ctx: AppContext, watchlist: str, *, actor: str, video: tuple[s
 
         frames = gen()
     analyser, meta, op = _analyser(ctx, watchlist, threshold, fpir, fps, config, folder, "upload")
-    result, events = search_frames(analyser, frames, total, folder, label, progress, lock)
+    result, events = search_frames(analyser, frames, total, folder, label, progress, lock, on_alerts, cancel)
     _audit(ctx, actor, meta, watchlist, f"upload: {label}", op, result, None)
     result.update({"threshold": op.threshold, **op_fields(op)})
     return result, events, op.threshold

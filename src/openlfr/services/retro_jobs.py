@@ -37,7 +37,7 @@ class Job:
     watchlist: str
     source: str
     state: str = "running"
-    """running, done or failed"""
+    """running, done, cancelled or failed"""
     done: int = 0
     total: int | None = None
     started: float = field(default_factory=time.time)
@@ -46,17 +46,34 @@ class Job:
     result: dict[str, Any] | None = None
     error: dict[str, str] | None = None
     images: list[tuple[bytes, bytes | None]] = field(default_factory=list, repr=False)
-    """Per appearance: (matched face crop JPEG, frame JPEG with every other face pixelated)."""
+    """Per appearance: (matched face crop JPEG, frame JPEG with every other face pixelated). While the search
+    runs: per alert raised so far (``found``), in the order raised."""
+    found: list[dict[str, Any]] = field(default_factory=list)
+    """The alerts raised so far (results as they come): person, score, time in the source, track."""
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    image_people: list[str] = field(default_factory=list, repr=False)
+    """The person id of each entry of ``images`` (for the audit of a view)."""
 
     def to_dict(self) -> dict[str, Any]:
+        elapsed = (self.finished or time.time()) - self.started
+        eta = None
+        if self.state == "running" and self.total and self.done:
+            eta = round(elapsed * max(self.total - self.done, 0) / self.done, 1)
         out: dict[str, Any] = {"id": self.id, "owner": self.owner, "watchlist": self.watchlist,
                                "source": self.source, "state": self.state, "done": self.done,
                                "total": self.total, "threshold": self.threshold,
-                               "elapsed_s": round((self.finished or time.time()) - self.started, 2),
+                               "elapsed_s": round(elapsed, 2), "eta_s": eta,
+                               "cancel_requested": self.cancel.is_set() and self.state == "running",
+                               "found": list(self.found) if self.result is None else [],
                                "error": self.error, "result": None}
         if self.result is not None:
-            apps = [{**a, "index": i, "has_frame": self.images[i][1] is not None if i < len(self.images) else False}
-                    for i, a in enumerate(self.result["appearances"])]
+            apps = []
+            for a in self.result["appearances"]:
+                i = a.get("image_index")
+                ok = i is not None and 0 <= i < len(self.images)
+                apps.append({**{k: v for k, v in a.items() if k != "image_index"}, "index": i if ok else None,
+                             "has_face": bool(ok and self.images[i][0]),
+                             "has_frame": bool(ok and self.images[i][1] is not None)})
             out["result"] = {**self.result, "appearances": apps}
         return out
 
@@ -135,8 +152,9 @@ class RetroJobs:
                     fps: float | None = None) -> Job:
         path = self._media_path(name)
         job = self._new(owner, watchlist, name)
-        self._spawn(job, lambda progress: retro.search_path(
-            self.ctx, path, watchlist, actor=owner, threshold=threshold, fps=fps, progress=progress, lock=self.lock))
+        self._spawn(job, lambda progress, on_alerts: retro.search_path(
+            self.ctx, path, watchlist, actor=owner, threshold=threshold, fps=fps, progress=progress, lock=self.lock,
+            on_alerts=on_alerts, cancel=job.cancel))
         return job
 
     def start_upload(self, owner: str, watchlist: str, *, video: tuple[str, bytes] | None = None,
@@ -146,22 +164,41 @@ class RetroJobs:
             raise InputError("send one video or one or more photos", code="bad_media")
         label = video[0] if video is not None else f"{len(images or [])} photo(s)"
         job = self._new(owner, watchlist, label)
-        self._spawn(job, lambda progress: retro.search_upload(
+        self._spawn(job, lambda progress, on_alerts: retro.search_upload(
             self.ctx, watchlist, actor=owner, video=video, images=images, threshold=threshold, fps=fps,
-            progress=progress, lock=self.lock))
+            progress=progress, lock=self.lock, on_alerts=on_alerts, cancel=job.cancel))
         return job
 
     def _spawn(self, job: Job, run: Any) -> None:
         def progress(done: int, total: int | None) -> None:
             job.done, job.total = done, total
 
+        seen: set[tuple[int, str]] = set()
+
+        def on_alerts(events: list[AlertEvent]) -> None:
+            for ev in events:  # the first alert of each track and person: one card, shown at once
+                key = (ev.record.track_id, ev.record.person_id)
+                if key in seen:
+                    continue
+                seen.add(key)
+                job.images.append((ev.record.probe_jpeg, ev.record.frame_jpeg))
+                job.image_people.append(ev.record.person_id)
+                job.found.append({"index": len(job.images) - 1, "person_id": ev.record.person_id, "name": ev.name,
+                                  "entry_id": ev.record.entry_id, "score": round(float(ev.record.score), 6),
+                                  "t": round(float(ev.t), 3), "track_id": ev.record.track_id,
+                                  "has_frame": ev.record.frame_jpeg is not None})
+
         def work() -> None:
             try:
-                result, events, thr = run(progress)
-                job.images = _images(result["appearances"], events)
+                result, events, thr = run(progress, on_alerts)
+                on_alerts(events)  # any alert not yet seen (none, normally)
+                at = {(f["track_id"], f["person_id"]): f["index"] for f in job.found}
+                for a in result["appearances"]:  # each card keeps the images it had while the search ran
+                    a["image_index"] = at.get((a["track_id"], a["person_id"]))
                 job.threshold = thr
                 job.result = result
-                job.state = "done"
+                job.found = []
+                job.state = "cancelled" if result.get("cancelled") else "done"
             except OpenLFRError as exc:
                 job.error = {"code": exc.code, "message": exc.message}
                 job.state = "failed"
@@ -187,6 +224,14 @@ class RetroJobs:
             self._purge()
             return [j for j in self._jobs.values() if j.owner == user or role == "admin"]
 
+    def cancel(self, job_id: str, user: str, role: str) -> Job:
+        """Ask a running search to stop after its current frame; what it found so far is kept."""
+        job = self.get(job_id, user, role)
+        if job.state != "running":
+            raise ConflictError(f"the search has already {job.state}", code="search_not_running")
+        job.cancel.set()
+        return job
+
     def delete(self, job_id: str, user: str, role: str) -> None:
         job = self.get(job_id, user, role)
         if job.state == "running":
@@ -194,7 +239,7 @@ class RetroJobs:
         with self._mu:
             self._jobs.pop(job.id, None)
 
-    def image(self, job_id: str, user: str, role: str, index: int, kind: str) -> bytes:
+    def image(self, job_id: str, user: str, role: str, index: int, kind: str, audited: bool = False) -> bytes:
         job = self.get(job_id, user, role)
         if index < 0 or index >= len(job.images):
             raise NotFoundError(f"no appearance {index}", code="appearance_not_found")
@@ -202,16 +247,12 @@ class RetroJobs:
         data = face if kind == "face" else frame
         if not data:
             raise NotFoundError("no image kept for this appearance", code="no_image")
+        if audited:  # declared by the page view that shows it (services.image_views)
+            return data
         with self.ctx.db.session() as s:
-            pid = job.result["appearances"][index]["person_id"] if job.result else None
+            pid = job.image_people[index] if index < len(job.image_people) else None
             audit.record(s, user, "retro.view_image", "retro_search", job.id, {"appearance": index, "kind": kind},
                          private={"person_id": pid} if pid else None, cipher=self.ctx.cipher)
         return data
 
 
-def _images(appearances: list[dict[str, Any]], events: list[AlertEvent]) -> list[tuple[bytes, bytes | None]]:
-    """The engine's images of each appearance (its first alert of that track and person)."""
-    first: dict[tuple[int, str], tuple[bytes, bytes | None]] = {}
-    for ev in events:
-        first.setdefault((ev.record.track_id, ev.record.person_id), (ev.record.probe_jpeg, ev.record.frame_jpeg))
-    return [first.get((a["track_id"], a["person_id"]), (b"", None)) for a in appearances]

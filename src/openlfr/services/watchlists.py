@@ -445,8 +445,10 @@ def remove_entry(ctx: AppContext, name: str, entry: int | str, actor: str) -> di
     return summary
 
 
-def entry_image(ctx: AppContext, name: str, entry: int | str, index: int, actor: str, role: str) -> tuple[bytes, str]:
-    """Decrypt one reference photo of an entry (0-based ``index``) for review; audited, refused to auditors."""
+def entry_image(ctx: AppContext, name: str, entry: int | str, index: int, actor: str, role: str,
+                audited: bool = False) -> tuple[bytes, str]:
+    """Decrypt one reference photo of an entry (0-based ``index``) for review; audited (``audited``: already, by
+    the page view that declared it, ``services.image_views``), refused to auditors."""
     from openlfr.services.roles import MAY_VIEW_IMAGES, require_role
 
     require_role(role, MAY_VIEW_IMAGES, "view face images")
@@ -460,8 +462,9 @@ def entry_image(ctx: AppContext, name: str, entry: int | str, index: int, actor:
                                 code="image_not_found")
         img = imgs[index]
         data = _clean(unseal(ctx.cipher, img))
-        audit.record(s, actor, "watchlist.view_image", "watchlist_entry", e.id,
-                     {"watchlist": name, "image_id": img.id, "role": role})
+        if not audited:
+            audit.record(s, actor, "watchlist.view_image", "watchlist_entry", e.id,
+                         {"watchlist": name, "image_id": img.id, "role": role})
         return data, img.media_type
 
 

@@ -51,8 +51,11 @@ def show_alert(ref: str, st: State, p: Anyone) -> dict[str, Any]:
 
 @router.get("/api/alerts/{ref}/images/{kind}", summary="An alert image for review (audited; never for auditors)",
             responses={200: {"content": {"image/jpeg": {}}}})
-def alert_image(ref: str, kind: Literal["probe", "frame", "reference"], st: State, p: Staff) -> Response:
-    data, media = alerts.alert_image(st.ctx, numeric_ref(ref), kind, p.username, p.role)
+def alert_image(ref: str, kind: Literal["probe", "frame", "reference"], request: Request, st: State, p: Staff,
+                view: Annotated[str | None, Query(max_length=64, description="A page view token (POST "
+                                                  "/api/image-views): audited with the page")] = None) -> Response:
+    covered = st.image_views.covers(view, p.username, request.scope["path"])
+    data, media = alerts.alert_image(st.ctx, numeric_ref(ref), kind, p.username, p.role, audited=covered)
     return Response(data, media_type=media, headers={"Cache-Control": "no-store, private"})
 
 

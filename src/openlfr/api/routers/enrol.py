@@ -3,9 +3,10 @@ and whether an entry's photos look like one person."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi import Path as FastPath
 from pydantic import Field
 
 from openlfr.api.deps import Managers, Staff, State, numeric_ref
@@ -43,3 +44,16 @@ def update_entry(name: str, entry: str, body: EntryUpdate, st: State, p: Manager
 def entry_consistency(name: str, entry: str, st: State, p: Staff) -> dict[str, Any]:
     with st.engine_lock:
         return enrol_checks.consistency(st.ctx, name, numeric_ref(entry))
+
+
+@router.get("/entries/{entry}/photos", summary="An entry's photos (metadata; each photo is served by images/{index}) "
+            "and whether they score as one person")
+def entry_photos(name: str, entry: str, st: State, p: Staff) -> dict[str, Any]:
+    with st.engine_lock:
+        return enrol_checks.entry_photos(st.ctx, name, numeric_ref(entry))
+
+
+@router.delete("/entries/{entry}/images/{index}", summary="Remove one photo of a person (audited; not the last one)")
+def remove_photo(name: str, entry: str, index: Annotated[int, FastPath(ge=0, le=100_000)], st: State, p: Managers,
+                 image_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None) -> dict[str, Any]:
+    return enrol_checks.remove_photo(st.ctx, name, numeric_ref(entry), index, image_id, p.username)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi import Path as FastPath
 from fastapi.responses import Response
 
@@ -78,7 +78,10 @@ def remove_entry(name: str, entry: Annotated[str, FastPath(description=ENTRY_REF
 @router.get("/{entry}/images/{index}", summary="A reference photo (audited; never for auditors)",
             responses={200: {"content": {"image/jpeg": {}}}})
 def entry_photo(name: str, entry: Annotated[str, FastPath(description=ENTRY_REF, max_length=210)], index: Id,
-                st: State, p: Staff) -> Response:
-    data, media = watchlists.entry_image(st.ctx, name, entry, index, p.username, p.role)
+                request: Request, st: State, p: Staff,
+                view: Annotated[str | None, Query(max_length=64, description="A page view token (POST "
+                                                  "/api/image-views): audited with the page")] = None) -> Response:
+    covered = st.image_views.covers(view, p.username, request.scope["path"])
+    data, media = watchlists.entry_image(st.ctx, name, entry, index, p.username, p.role, audited=covered)
     media = sniff_image(data) or media
     return Response(data, media_type=media, headers={"Cache-Control": "no-store, private"})

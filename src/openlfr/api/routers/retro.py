@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from openlfr.api.deps import Staff, State
@@ -88,6 +88,11 @@ def get_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any
     return jobs(request, st).get(job_id, p.username, p.role).to_dict()
 
 
+@router.post("/{job_id}/cancel", summary="Stop a running search; what it found so far is kept")
+def cancel_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any]:
+    return jobs(request, st).cancel(job_id, p.username, p.role).to_dict()
+
+
 @router.delete("/{job_id}", summary="Forget a finished search and its images")
 def delete_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any]:
     jobs(request, st).delete(job_id, p.username, p.role)
@@ -96,8 +101,12 @@ def delete_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, 
 
 @router.get("/{job_id}/appearances/{index}/{kind}.jpg", summary="The matched face, or its frame with every "
             "other face pixelated", responses={200: {"content": {"image/jpeg": {}}}})
-def appearance_image(job_id: str, index: int, kind: str, request: Request, st: State, p: Staff) -> Response:
+def appearance_image(job_id: str, index: int, kind: str, request: Request, st: State, p: Staff,
+                     view: Annotated[str | None, Query(max_length=64, description="A page view token (POST "
+                                                       "/api/image-views): audited with the page")] = None
+                     ) -> Response:
     if kind not in ("face", "frame"):
         raise InputError("kind is face or frame", code="bad_kind")
-    data = jobs(request, st).image(job_id, p.username, p.role, index, kind)
+    covered = st.image_views.covers(view, p.username, request.scope["path"])
+    data = jobs(request, st).image(job_id, p.username, p.role, index, kind, audited=covered)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store, private"})

@@ -5,9 +5,9 @@ document.addEventListener("DOMContentLoaded", () => {
   const filters = document.getElementById("alert-filters");
   const OUTCOME = {arrest: "Arrest", other_disposal: "Other disposal", no_action: "No action", not_engaged: "Not engaged"};
   const verdict = (a) => a.verdict === "true" ? OL.el("span", {class: "v-true", text: "true"}) : a.verdict === "false" ? OL.el("span", {class: "v-false", text: "false"}) : OL.el("span", {class: "v-open", text: "open"});
-  function row(a) {
+  function row(a, url) {
     return OL.el("tr", {class: "clickable", dataset: {ref: a.id}, onclick: () => { location.href = `/alerts/${a.id}`; }},
-      OL.staff ? OL.el("td", {}, a.images.includes("probe") ? OL.el("img", {class: "thumb", loading: "lazy", alt: "camera face", src: `/api/alerts/${a.id}/images/probe`}) : "–") : null,
+      OL.staff ? OL.el("td", {}, a.images.includes("probe") ? OL.el("img", {class: "thumb", loading: "lazy", alt: "camera face", src: url(`/api/alerts/${a.id}/images/probe`)}) : "–") : null,
       OL.el("td", {text: a.id}), OL.el("td", {text: OL.fmtTime(a.occurred_at)}), OL.el("td", {text: a.deployment_id ?? "–"}),
       OL.el("td", {text: a.camera}), OL.el("td", {text: a.name || a.person_id || (a.purged_at ? "(removed by retention)" : "–")}),
       OL.el("td", {class: "num", text: OL.fmtScore(a.score)}), OL.el("td", {}, verdict(a)), OL.el("td", {text: OUTCOME[a.outcome] || a.outcome || ""}));
@@ -18,7 +18,8 @@ document.addEventListener("DOMContentLoaded", () => {
     for (const [k, v] of new FormData(filters)) if (v !== "") q.set(k, v);
     if (q.get("verdict")) q.set("unadjudicated", false);
     const r = await OL.api("GET", "/api/alerts?" + q);
-    tbody.replaceChildren(...r.data.map(row));
+    const url = await OL.pageImages("alerts", r.data.filter((a) => a.images.includes("probe")).map((a) => `/api/alerts/${a.id}/images/probe`));
+    tbody.replaceChildren(...r.data.map((a) => row(a, url)));
     if (!r.data.length) tbody.append(OL.el("tr", {}, OL.el("td", {colspan: 9, class: "muted", text: only.checked ? "No alert waits for a decision." : "No alerts."})));
     const pager = document.getElementById("pager");
     pager.replaceChildren(OL.el("span", {class: "muted", text: `${r.count} alert(s)`}),

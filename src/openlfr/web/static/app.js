@@ -71,6 +71,17 @@ const OL = (() => {
   function showError(id, err) { const p = document.getElementById(id); if (!p) { toast(human(err), "alert"); return; } p.textContent = human(err); if (err && err.code) p.dataset.code = err.code; p.hidden = false; }
   function clearError(id) { const p = document.getElementById(id); if (p) p.hidden = true; }
 
+  // --- face images of a list page: declared once (one audit event for the page view), then each
+  // fetched with the page view's token (an image not declared is audited on its own, as before).
+  async function pageImages(page, paths) {
+    if (!staff || !paths.length) return (p) => p;
+    try {
+      const r = await api("POST", "/api/image-views", {page, images: paths.slice(0, 500)});
+      const covered = new Set(paths.slice(0, 500));
+      return (p) => covered.has(p) ? `${p}?view=${encodeURIComponent(r.view)}` : p;
+    } catch (e) { return (p) => p; }
+  }
+
   // --- alert sound (Web Audio; no file) -------------------------------------------------------
   // Browsers keep audio locked until the user interacts with the page; the button says so until
   // a first click unlocks it ("sound: click to enable"), and "on" only when sound can really play.
@@ -170,6 +181,6 @@ const OL = (() => {
     }
     if (role) { refreshBadge(); connect(); }
   });
-  return {api, el, fmtTime, fmtNum, fmtRate, fmtThreshold, fmtScore, fmtInterval, fmtMinutes, modelName, oneIn, toast, human,
+  return {api, el, pageImages, fmtTime, fmtNum, fmtRate, fmtThreshold, fmtScore, fmtInterval, fmtMinutes, modelName, oneIn, toast, human,
           showError, clearError, barChart, role, staff, refreshBadge, soundState};
 })();

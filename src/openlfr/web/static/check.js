@@ -37,18 +37,30 @@ document.addEventListener("DOMContentLoaded", async () => {
     const thr = document.getElementById("check-thr").value;
     if (thr !== "") fd.append("threshold", thr);
     const btn = document.getElementById("check-go"); btn.disabled = true; btn.textContent = "Checking…";
+    // an earlier result never stays on screen beside a new photo (nor after an error)
+    document.getElementById("check-result").hidden = true;
+    document.querySelector("#check-table tbody").replaceChildren();
+    document.getElementById("check-summary").textContent = "";
+    delete document.getElementById("check-canvas").dataset.drawn;
     try {
       const r = await OL.api("POST", `/api/watchlists/${encodeURIComponent(sel.value)}/check`, fd);
       const matched = r.faces.filter((f) => f.candidates.length).length;
+      const refBase = `/api/watchlists/${encodeURIComponent(r.watchlist)}/entries`;
+      const refPath = (c) => `${refBase}/entry:${c.entry_id}/images/0`;
+      const url = await OL.pageImages("check", [...new Set(r.faces.flatMap((f) => [...f.candidates, ...(f.near_misses || [])]).map(refPath))]);
+      const person = (c, cls) => OL.el("figure", {class: cls, dataset: {person: c.person_id}},
+        OL.el("img", {alt: `watchlist photo of ${c.person_id}`, src: url(refPath(c))}),
+        OL.el("figcaption", {}, OL.el("b", {text: c.person_id}), c.name && c.name !== c.person_id ? ` (${c.name})` : "", OL.el("br"), `score ${OL.fmtScore(c.score)}`));
       document.getElementById("check-summary").textContent =
         `${r.faces.length} face(s) found · ${matched} with a candidate at or above ${OL.fmtThreshold(r.threshold)} · watchlist ${r.watchlist} (${r.watchlist_size} people)`;
       document.querySelector("#check-table tbody").replaceChildren(...(r.faces.length ? r.faces.map((f, i) => OL.el("tr", {class: f.candidates.length ? "match" : ""},
         OL.el("td", {text: String(i + 1)}),
         OL.el("td", {text: f.passed_quality ? "passed" : `rejected: ${f.quality.failed || "quality"}`}),
-        OL.el("td", {}, f.candidates.length ? OL.el("ol", {}, ...f.candidates.map((c) => OL.el("li", {},
-          OL.el("b", {text: c.person_id}), c.name && c.name !== c.person_id ? ` (${c.name})` : "", ` · score ${OL.fmtScore(c.score)}`)))
-          : OL.el("span", {class: "muted", text: "no candidate: nothing about this face is kept"}))))
-        : [OL.el("tr", {}, OL.el("td", {colspan: 3, class: "muted", text: "No face found in this photo."}))]));
+        OL.el("td", {}, f.candidates.length ? OL.el("div", {class: "refs candidates"}, ...f.candidates.map((c) => person(c, "candidate")))
+          : OL.el("span", {class: "muted", text: "no candidate: nothing about this face is kept"})),
+        OL.el("td", {}, (f.near_misses || []).length ? OL.el("div", {class: "refs near-misses"}, ...f.near_misses.map((c) => person(c, "near-miss")))
+          : OL.el("span", {class: "muted", text: "–"}))))
+        : [OL.el("tr", {}, OL.el("td", {colspan: 4, class: "muted", text: "No face found in this photo."}))]));
       document.getElementById("check-result").hidden = false;
       draw(file, r.faces);
     } catch (e) { OL.showError("check-error", e); }

@@ -29,16 +29,44 @@ document.addEventListener("DOMContentLoaded", () => {
     const up = document.getElementById("upload");
     if (up && bespoke) up.hidden = true;
     const editable = manage && !bespoke;
+    const url = await OL.pageImages("watchlist", w.entries.filter((e) => e.images).map((e) => `${base}/entries/entry:${e.id}/images/0`));
     tbody.replaceChildren(...w.entries.map((e) => { const tr = OL.el("tr", {dataset: {person: e.person_id}},
-      OL.el("td", {}, e.images ? OL.el("img", {class: "thumb", loading: "lazy", alt: e.person_id, src: `${base}/entries/entry:${e.id}/images/0`}) : "–"),
+      OL.el("td", {}, e.images ? OL.el("button", {class: "linklike photos-open", title: `All ${e.images} photo(s) of ${e.person_id}`, onclick: () => photos(e, editable)},
+        OL.el("img", {class: "thumb", loading: "lazy", alt: e.person_id, src: url(`${base}/entries/entry:${e.id}/images/0`)})) : "–"),
       OL.el("td", {text: e.person_id}), OL.el("td", {text: e.name}), OL.el("td", {text: e.category}), OL.el("td", {text: e.reason}),
-      OL.el("td", {class: "num", text: e.images}), OL.el("td", {text: `${e.added_by}, ${OL.fmtTime(e.added_at)}`}),
+      OL.el("td", {class: "num"}, e.images ? OL.el("button", {class: "small ghost photos-open", onclick: () => photos(e, editable)}, `${e.images} · view`) : "0"), OL.el("td", {text: `${e.added_by}, ${OL.fmtTime(e.added_at)}`}),
       OL.el("td", {}, editable ? [OL.el("button", {class: "small ghost edit-entry", onclick: () => editRow(tr, e)}, "Edit"), " ",
         OL.el("button", {class: "small ghost", onclick: async () => {
         if (!confirm(`Remove ${e.person_id} and their photos?`)) return;
         try { await OL.api("DELETE", `${base}/entries/entry:${e.id}`); load(); } catch (err) { OL.toast(OL.human(err), "alert"); } }}, "Remove")] : "")); return tr; }));
     if (!w.entries.length) tbody.append(OL.el("tr", {}, OL.el("td", {colspan: 8, class: "muted", text: "No one on this list yet."})));
   }
+
+  // --- every photo of one person: view, see which pairs look like two people, remove one ---------------
+  async function photos(e, editable) {
+    const panel = document.getElementById("photos-panel");
+    OL.clearError("photos-error");
+    let r;
+    try { r = await OL.api("GET", `${base}/entries/entry:${e.id}/photos`); } catch (err) { OL.showError("photos-error", err); return; }
+    panel.hidden = false; panel.dataset.person = e.person_id;
+    document.getElementById("photos-title").textContent = `Photos of ${e.name || e.person_id} (${e.person_id}) · ${r.photos.length}`;
+    const c = r.consistency, lows = new Set((c.pairs_below || []).flatMap((p) => [p[0], p[1]]));
+    const info = document.getElementById("photos-consistency");
+    info.className = c.warning && c.pairs_below.length ? "warning consistency" : "muted";
+    info.textContent = c.warning ? "⚠ " + c.warning + (c.pairs_below.length > 1 ? " Pairs: " + c.pairs_below.map((p) => `${p[0]}–${p[1]} (${OL.fmtScore(p[2])})`).join(", ") : "")
+      : (r.photos.length > 1 ? `Every pair of photos scores at least ${OL.fmtScore(c.min_score)} against each other (warning below ${OL.fmtThreshold(c.threshold)}, the score under which ${OL.fmtRate(c.genuine_frr)} of pairs of photos of one person fall).` : "One photo: nothing to compare.");
+    const url = await OL.pageImages("photos", r.photos.map((p) => `${base}/entries/entry:${e.id}/images/${p.index}`));
+    document.getElementById("photos-grid").replaceChildren(...r.photos.map((p) => OL.el("figure", {class: "photo" + (lows.has(p.index + 1) ? " low" : ""), dataset: {index: p.index}},
+      OL.el("img", {alt: `photo ${p.index + 1} of ${e.person_id}`, src: url(`${base}/entries/entry:${e.id}/images/${p.index}`)}),
+      OL.el("figcaption", {}, `photo ${p.index + 1} · ${p.width}×${p.height} · ${OL.fmtTime(p.added_at)}`,
+        editable && r.photos.length > 1 ? OL.el("button", {class: "small bad remove-photo", onclick: async () => {
+          if (!confirm(`Remove photo ${p.index + 1} of ${e.person_id}?`)) return;
+          try { await OL.api("DELETE", `${base}/entries/entry:${e.id}/images/${p.index}?image_id=${p.image_id}`); OL.toast(`photo ${p.index + 1} of ${e.person_id} removed`); await load(); await photos({...e, images: r.photos.length - 1}, editable); }
+          catch (err) { OL.showError("photos-error", err); } }}, "Remove this photo") : null))));
+    panel.scrollIntoView({block: "nearest"});
+  }
+  const closer = document.getElementById("photos-close");
+  if (closer) closer.addEventListener("click", () => { document.getElementById("photos-panel").hidden = true; });
 
   // --- where a person id comes from -------------------------------------------------------------
   // Camera and phone file names say nothing about who is in the photo.
@@ -69,12 +97,16 @@ document.addEventListener("DOMContentLoaded", () => {
         OL.el("ul", {}, r.rejected.map((x) => OL.el("li", {class: "result-bad rejection", text: `${x.source}: ${x.reason}`}))));
     } catch (err) { line.replaceChildren(OL.el("span", {class: "result-bad rejection", text: `${person}: ${err.message}`})); }
   }
+  function clearFields() {
+    for (const id of ["up-person", "up-name", "up-category", "up-reason"]) { const i = document.getElementById(id); if (i) i.value = ""; }
+    const csv = document.getElementById("import-csv"); if (csv) csv.value = "";
+  }
   const formFields = () => ({name: document.getElementById("up-name").value.trim(), category: document.getElementById("up-category").value,
                              reason: document.getElementById("up-reason").value});
 
   async function upload(files) {
     const fixed = document.getElementById("up-person").value.trim(), fromNames = document.getElementById("up-from-names").checked;
-    if (fixed) { await send(fixed, files, formFields()); load(); return; }
+    if (fixed) { await send(fixed, files, formFields()); clearFields(); load(); return; }
     if (!fromNames) {
       out(OL.el("p", {class: "result-bad rejection", text: "Give the person id (all chosen photos are that person), import a folder with one subfolder per person, or tick 'take it from each file name'. Nothing was uploaded."}));
       return;
@@ -84,6 +116,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (refused.length) out(OL.el("p", {class: "result-bad rejection", text: `Not uploaded: ${refused.join(", ")}: the file name does not name a person (camera-style or no name); upload these with a person id.`}));
     const f = formFields();
     for (const [person, list] of groups) await send(person, list, {...f, name: ""});
+    if (groups.size) clearFields();
     load();
   }
 
@@ -131,6 +164,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const f = formFields(), unknown = [...people.keys()].filter((p) => !groups.has(p));
     for (const [person, list] of [...groups].sort()) await send(person, list, people.get(person) || {...f, name: ""});
     if (unknown.length) out(OL.el("p", {class: "muted", text: `In the CSV but no subfolder: ${unknown.join(", ")}`}));
+    if (groups.size) clearFields();
     load();
   }
 
