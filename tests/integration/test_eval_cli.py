@@ -110,13 +110,18 @@ def test_threshold_calibrate_plan(env: dict[str, str], slice_dir: Path) -> None:
     path = Path(cal["path"])
     assert path == Path(env["OPENLFR_DATA_DIR"]) / "calibration" / f"{cal['family']}.json"
     assert cal["comparisons"]["impostor"] > 10_000 and cal["comparisons"]["genuine"] > 40
-    t100 = cal["threshold_for_fpir"]["100"]["0.01"]
-    assert t100 is not None and 0.9 < t100 < 1.0
-    plan = ok(run_cli("eval", "plan", "--faces", "100000", "--watchlist-size", "100", "--fpir", "0.01",
+    # this slice's ~12,000 impostor pairs resolve no FMR below 10 / 12,000 (MIN_TAIL_PAIRS): the summary's
+    # targets (FPIR 1e-2 at 100 people and smaller) are all refused; FPIR 0.1 at 100 people (FMR 1e-3) is not
+    assert cal["threshold_for_fpir"]["100"]["0.01"] is None
+    from openlfr.eval.calibration import Calibration
+
+    t100 = Calibration.from_dict(json.loads(path.read_text())).threshold_for_fpir(0.1, 100)
+    assert 0.9 < t100 < 1.0
+    plan = ok(run_cli("eval", "plan", "--faces", "100000", "--watchlist-size", "100", "--fpir", "0.1",
                       "--prevalence", "0.001", *FAST, "--json", env=env))
     assert plan["threshold"] == pytest.approx(t100)
     fp, tp = plan["fpir"]["value"], plan["tpir"]["value"]
-    assert fp <= 0.01 and 0.0 <= tp <= 1.0
+    assert fp <= 0.1 and 0.0 <= tp <= 1.0
     assert plan["expected_false_alerts"]["value"] == pytest.approx(100000 * 0.999 * fp)
     assert plan["expected_true_alerts"]["value"] == pytest.approx(100000 * 0.001 * tp)
     lo, hi = plan["expected_false_alerts"]["ci"]

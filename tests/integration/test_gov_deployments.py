@@ -73,7 +73,7 @@ def test_lifecycle_and_p4(standing: Any) -> None:
     a = dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A Smith", "briefed")
     assert a["state"] == "authorised" and a["authorising_officer"] == "Supt A Smith"
     assert a["threshold_source"] == "target_fpir" and a["target_fpir"] == 1e-4
-    assert a["threshold"] == a["operating_point"]["threshold"] and 0.85 < a["threshold"] < 1.0
+    assert a["threshold"] == a["operating_point"]["threshold"] and 0.7 < a["threshold"] < 1.0
     with pytest.raises(ConflictError):
         dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A Smith")
 

@@ -218,18 +218,18 @@ class FrDetectDetector:
                          + ("" if box == "dlib" else f"/{box}")
                          + ("" if self.score_threshold == 0.65 else f"/t{self.score_threshold:g}"))
 
-    def input_size(self, width: int, height: int) -> tuple[int, int]:
+    def input_size(self, width: int, height: int, input_width: int | None = None) -> tuple[int, int]:
         """The network input (width, height) for a frame: the frame's width capped at ``input_width``
         (frames narrower than 320 px are enlarged to 320, the package's size), the frame's aspect
         ratio, height rounded to a multiple of 8 (at least 32)."""
-        iw = min(self.input_width, max(width, 320))
+        iw = min(input_width or self.input_width, max(width, 320))
         return iw, max(32, round(height * iw / width / 8.0) * 8)
 
-    def raw(self, image: Image) -> tuple[np.ndarray, np.ndarray]:
+    def raw(self, image: Image, input_width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Detections before the box convention: square-free network boxes (n, 4) in frame pixels and
-        face probabilities (n,), after threshold and NMS."""
+        face probabilities (n,), after threshold and NMS (``input_width``: instead of the detector's)."""
         h, w = image.shape[:2]
-        iw, ih = self.input_size(w, h)
+        iw, ih = self.input_size(w, h, input_width)
         interp = cv2.INTER_AREA if iw < w else cv2.INTER_LINEAR
         small = cv2.resize(image, (iw, ih), interpolation=interp)
         blob = ((small.astype(np.float32) - MEAN) * (1.0 / STD)).transpose(2, 0, 1)[None]
@@ -289,6 +289,10 @@ class FrDetectDetector:
             return FaceBatch.empty((w, h))
         image = np.ascontiguousarray(image)
         boxes, scores = self.raw(image)
+        if len(boxes) == 0 and self.input_size(w, h)[0] > 320:
+            # the largest anchors are 256 px of the network's input: a face filling most of a photo (a close-up,
+            # an operator's phone picture) is found only at the package's own size
+            boxes, scores = self.raw(image, 320)
         sq = to_square(boxes)
         if self.landmarks:
             pts = five_points(self.landmarks68(image, sq)) if len(sq) else np.zeros((0, 5, 2), np.float32)
