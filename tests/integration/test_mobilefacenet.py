@@ -15,6 +15,7 @@ from openlfr.engine.imageio import load_image
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.errors import ModelError
 
+HOG = {"upsample": 1, "min_face_px": 40}
 PEOPLE = ["Colin_Powell", "Donald_Rumsfeld", "Gerhard_Schroeder", "Junichiro_Koizumi", "Jean_Chretien",
           "Serena_Williams", "Vladimir_Putin", "Jennifer_Capriati"]
 
@@ -94,7 +95,8 @@ def test_mobilefacenet_separates_people(lfw_dev: Path) -> None:
 
 @pytest.mark.shared_data
 def test_fused_default_separates_people_and_matches_its_parts(lfw_dev: Path) -> None:
-    engine = FaceEngine.from_config(EngineConfig())
+    """The fused embedder (the default until issue 17), on its own pipeline (HOG, dlib's wide chip)."""
+    engine = FaceEngine.from_config(EngineConfig(detector="dlib-hog", detector_options=HOG, embedder="fused"))
     emb = engine.embedder
     assert isinstance(emb, mfn.FusedEmbedder)
     vecs, labels, chips = _faces(lfw_dev, engine)
@@ -107,7 +109,8 @@ def test_fused_default_separates_people_and_matches_its_parts(lfw_dev: Path) -> 
     want = w_d * (d @ d.T) + w_m * (m @ m.T)
     assert np.allclose(vecs @ vecs.T, want, atol=2e-6)
     # the dlib part is dlib's own vector: the wide chip's centre is dlib's 150 px chip
-    dlib_engine = FaceEngine.from_config(EngineConfig(embedder="dlib-resnet-onnx"))
+    dlib_engine = FaceEngine.from_config(EngineConfig(detector="dlib-hog", detector_options=HOG,
+                                                      embedder="dlib-resnet-onnx"))
     dv, _, _ = _faces(lfw_dev, dlib_engine)
     assert dv.shape == d.shape
     assert float(np.min(np.sum(dv * d, axis=1))) > 0.999
