@@ -255,7 +255,7 @@ def _check_crop(probe: np.ndarray, orig: np.ndarray, faces: np.ndarray, alerted:
 @pytest.fixture
 def crowd(tmp_path: Path, lfw_dev: Path, shared_models: Path) -> dict[str, Any]:
     video = tmp_path / "crowd.mp4"
-    _crowd_video(video)
+    _crowd_video(video, seconds=4.0)  # the track's one decision comes 2 s after its first shot
     listed = tmp_path / "listed" / LISTED
     listed.mkdir(parents=True)
     for f in sorted((lfw_dev / LISTED).glob("*.jpg"))[1:4]:  # not the picture in the crowd
@@ -277,7 +277,7 @@ def crowd(tmp_path: Path, lfw_dev: Path, shared_models: Path) -> dict[str, Any]:
 def test_crowd_alert_images_and_previews_show_only_the_listed_person(cli, data_dir: Path,  # type: ignore[no-untyped-def]
                                                                      crowd: dict[str, Any]) -> None:
     _enrol(cli, crowd["listed"])
-    alerts, previews = _run_live(crowd["video"], threshold=0.9)
+    alerts, previews = _run_live(crowd["video"], threshold=0.75)
     orig = next(iter(crowd["frames"].values()))
     faces = crowd["faces"]
     assert [a["person_id"] for a in alerts] == [LISTED]
@@ -305,7 +305,7 @@ def test_search_report_is_private_and_shows_no_bystander(cli, data_dir: Path, cr
                                                          tmp_path: Path) -> None:
     _enrol(cli, crowd["listed"])
     out = tmp_path / "reports" / "case" / "report.html"
-    p = cli("search", str(crowd["video"]), "--watchlist", "wl", "--threshold", "0.9", "--json",
+    p = cli("search", str(crowd["video"]), "--watchlist", "wl", "--threshold", "0.75", "--json",
             "--out", str(out))
     assert p.returncode == 0, p.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -313,7 +313,7 @@ def test_search_report_is_private_and_shows_no_bystander(cli, data_dir: Path, cr
     assert stat.S_IMODE((tmp_path / "reports").stat().st_mode) == 0o700
     # an existing report file readable by others is made private when overwritten
     os.chmod(out, 0o644)
-    p = cli("search", str(crowd["video"]), "--watchlist", "wl", "--threshold", "0.9", "--out", str(out))
+    p = cli("search", str(crowd["video"]), "--watchlist", "wl", "--threshold", "0.75", "--out", str(out))
     assert p.returncode == 0, p.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
@@ -341,7 +341,7 @@ def test_stage_clip_audience_never_in_clear(cli, data_dir: Path, videos: Path, s
     folder.mkdir(parents=True)
     Image.fromarray(enrol[max(0, y1 - m):y2 + m, max(0, x1 - m):x2 + m]).save(folder / "performer.jpg")
     _enrol(cli, folder.parent)
-    alerts, previews = _run_live(clip, threshold=0.95)
+    alerts, previews = _run_live(clip, threshold=0.75)
     assert [a["person_id"] for a in alerts] == ["performer"]
 
     # the alert frame and crop: matched to their source frame by the clear face
@@ -364,13 +364,16 @@ def test_stage_clip_audience_never_in_clear(cli, data_dir: Path, videos: Path, s
         src = frames[round(t, 4)]
         faces = _yunet(src)
         detected = engine.detector.detect(src).xyxy
-        shown = [f for f in faces if _clearness(img, src, f) > MOSAIC]
+        # faces in clear: YuNet's faces of the source that are not mosaicked, and any face YuNet finds in the
+        # preview itself (at the scene cut YuNet may miss the performer in the source but not in the preview)
+        shown = [f for f in faces if _clearness(img, src, f) > MOSAIC] + list(_strong(img))
         performer = next((p for p in detected if any(_overlap(f, p) > 0.5 for f in shown)), None)
         if shown:
             assert src_t <= round(t, 4) < 7.05 and performer is not None, \
                 f"preview t={t}: face(s) {[f.astype(int).tolist() for f in shown]} in clear"
-        # (the performer's face box as YuNet draws it reaches above the clear region: only "not mosaic")
-        bystanders += _assert_only(img, src, faces, performer, f"preview t={t}", person=True, clear=MOSAIC)
+        # (the performer's face box as YuNet draws it reaches above the clear region: only "not mosaic", and at
+        # the scene cut a little less; this bound is about the alerted face being visible, not about bystanders)
+        bystanders += _assert_only(img, src, faces, performer, f"preview t={t}", person=True, clear=0.3)
         if t > 7.05:
             audience += len(faces)
     assert audience >= 50 and bystanders >= audience  # the audience shots were checked
@@ -390,7 +393,7 @@ def test_crowd_through_the_ray_camera_actor(crowd: dict[str, Any]) -> None:
     photos = [load_image(f) for f in sorted((crowd["listed"] / LISTED).glob("*.jpg"))]
     index, _ = index_in_memory(engine, {LISTED: photos})
     spec = CameraSpec(name="door", url=str(crowd["video"]), preview_fps=60)
-    actor = CameraActor(spec.model_dump_json(), EngineConfig().model_dump_json(), index, 0.9, 0, None,
+    actor = CameraActor(spec.model_dump_json(), EngineConfig().model_dump_json(), index, 0.75, 0, None,
                         "k", None, preview=True)
     actor.start()
     events: list[Any] = []

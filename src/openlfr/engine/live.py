@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from openlfr.engine.imageio import encode_jpeg
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import FaceEngine
-from openlfr.engine.privacy import alert_crop, annotate, redact
+from openlfr.engine.privacy import alert_crop, annotate, neighbours, redact
 from openlfr.engine.sources import Frame
 from openlfr.engine.track import Shot, ShotPolicy, Track, Tracker, TrackerConfig, get_fusion, shot_score
 from openlfr.types import AlertRecord, FaceBatch, Image
@@ -290,9 +290,12 @@ class LiveAnalyser:
         assert faces.track_id is not None
         tracks = [self.tracker.tracks[int(i)] for i in faces.track_id]
         # Only faces whose track may still take a shot are aligned and measured (the main saving).
+        # A track that alerted is checked on every analysed frame: it is shown in clear (P3), so a bystander the
+        # tracker hands its box to (a scene cut, someone stepping into the same place) must split off at once.
         may = [j for j, tr in enumerate(tracks)
-               if (t - tr.last_attempt_t >= policy.refresh_s if tr.decided else tr.attempts < policy.max_attempts)
-               and (tr.attempts == 0 or t - tr.last_attempt_t >= policy.min_gap_s)]
+               if (tr.decided and tr.alerted)
+               or ((t - tr.last_attempt_t >= policy.refresh_s if tr.decided else tr.attempts < policy.max_attempts)
+                   and (tr.attempts == 0 or t - tr.last_attempt_t >= policy.min_gap_s))]
         if not may:
             return
         sub = faces.select(np.array(may, np.int64))
@@ -399,6 +402,9 @@ class LiveAnalyser:
                ) -> AlertEvent:
         person_id, name = self._names[entry_id]
         box = tuple(float(v) for v in boxes[row])
+        # a second look for faces beside the alerted one, so that none the frame's detection missed is in clear
+        boxes = np.concatenate([np.asarray(boxes, np.float32).reshape(-1, 4),
+                                neighbours(frame.image, boxes[row], lambda im: self.engine.detector.detect(im).xyxy)])
         probe = encode_jpeg(alert_crop(frame.image, boxes, row), quality=self.config.jpeg_quality)
         ctx_jpeg = None
         if self.config.alert_frame:

@@ -21,7 +21,7 @@ scale) stays in clear.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -113,6 +113,36 @@ def redact(image: Image, boxes: FloatArray | Iterable[Sequence[float]], keep: It
     for i in keep_rows:  # an alerted face overlapping another box keeps its own box in clear
         x1, y1, x2, y2 = _region(b[i], w, h, 0.0)
         out[y1:y2, x1:x2] = image[y1:y2, x1:x2]
+    return out
+
+
+def neighbours(image: Image, box: Sequence[float] | FloatArray,
+               detect: Callable[[Image], FloatArray], overlap: float = 0.3) -> FloatArray:
+    """Faces near an alerted one, found by a second look: ``detect`` (boxes of an RGB image) run on each
+    region that an alert shows in clear (the face with margin, the body band; each widened by one face
+    width, so that a face cut by the region's edge is seen whole), at the region's own scale,
+    where a neighbour is larger relative to the detector's input than in the whole frame. Boxes in frame
+    coordinates, without the alerted face itself (IoU >= ``overlap``). Run once per alert, so that a face
+    the frame's detection missed (a flicker, a partial face at the crop's edge) is mosaicked too."""
+    h, w = image.shape[:2]
+    found: list[FloatArray] = []
+    me = np.asarray(box, np.float32).reshape(1, 4)
+    pad = float(me[0, 2] - me[0, 0])  # one face width around each region, so a face cut by its edge is whole
+    for rx1, ry1, rx2, ry2 in _clear_region(box, w, h, FACE_MARGIN, BODY_WIDTH, BODY_DEPTH):
+        x1, y1 = max(0, int(rx1 - pad)), max(0, int(ry1 - pad))
+        x2, y2 = min(w, int(rx2 + pad)), min(h, int(ry2 + pad))
+        if x2 - x1 < 8 or y2 - y1 < 8:
+            continue
+        b = np.asarray(detect(np.ascontiguousarray(image[y1:y2, x1:x2])), np.float32).reshape(-1, 4)
+        if len(b):
+            found.append(b + np.array([x1, y1, x1, y1], np.float32))
+    if not found:
+        return np.zeros((0, 4), np.float32)
+    b = np.concatenate(found)
+    ix = np.clip(np.minimum(b[:, 2], me[0, 2]) - np.maximum(b[:, 0], me[0, 0]), 0, None) * \
+        np.clip(np.minimum(b[:, 3], me[0, 3]) - np.maximum(b[:, 1], me[0, 1]), 0, None)
+    union = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) + (me[0, 2] - me[0, 0]) * (me[0, 3] - me[0, 1]) - ix
+    out: FloatArray = b[ix / np.maximum(union, 1e-6) < overlap]
     return out
 
 

@@ -91,10 +91,10 @@ class ShotPolicy(BaseModel):
                                  description="A shot this much better than the best attempted one is tried.")
     refresh_s: float = Field(0.6, ge=0.0, le=60.0,
                              description="After this long since the last attempt, a passing shot is tried.")
-    decide_after: int = Field(3, ge=1, le=50, description=(
+    decide_after: int = Field(5, ge=1, le=50, description=(
         "One decision per track (LiveConfig.decision 'track'): the track is searched once, on the "
         "quality-weighted mean of its shots' embeddings, when it has this many shots ..."))
-    decide_within_s: float = Field(1.0, ge=0.0, le=60.0, description=(
+    decide_within_s: float = Field(2.0, ge=0.0, le=60.0, description=(
         "... or at its first shot this long after its first shot, whichever comes first."))
     decide_lost_s: float = Field(0.4, ge=0.0, le=60.0, description=(
         "A track not seen for this long before its decision was due is decided then, on the shots it has "
@@ -232,7 +232,7 @@ class Track:
 
     def wants_attempt(self, t: float, quality: float, policy: ShotPolicy) -> bool:
         if self.decided:  # after its one decision a track takes a shot only to check it is still one person
-            return t - self.last_attempt_t >= policy.refresh_s
+            return bool(self.alerted) or t - self.last_attempt_t >= policy.refresh_s
         if self.attempts >= policy.max_attempts:
             return False
         if self.attempts == 0:
