@@ -42,5 +42,7 @@ def test_wheel_contains_vendored_models(tmp_path: Path) -> None:
         assert b'"license": "MIT"' in zf.read(fp + "package.json")
         assert b"MIT License" in zf.read(fp + "LICENSE")
         assert b"not stated by the authors" in zf.read(fp + "PROVENANCE.md")
+        assert "openlfr/eval/data/lfw_label_errors.json" in names  # the calibration's default exclusions
         cals = [n for n in names if n.startswith("openlfr/eval/calibrations/") and n.endswith(".json")]
         assert any(Path(n).name.startswith("fused_") for n in cals), cals
+        assert "openlfr/eval/calibrations/frfeature-512@87aacdfe5751.json" in cals, cals
