@@ -40,6 +40,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/watchlists"): MANAGERS,
     ("GET", "/api/watchlists/{name}"): STAFF,
     ("DELETE", "/api/watchlists/{name}"): MANAGERS,
+    ("POST", "/api/watchlists/{name}/reembed"): MANAGERS,
     ("POST", "/api/watchlists/{name}/check"): STAFF,
     ("GET", "/api/watchlists/{name}/entries"): STAFF,
     ("POST", "/api/watchlists/{name}/entries"): MANAGERS,
