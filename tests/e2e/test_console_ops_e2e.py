@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,7 +47,7 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The server's media folder (``OPENLFR_API_MEDIA_DIR``), set before the module's server starts."""
     d = tmp_path_factory.mktemp("media")
     if CLIP.is_file():
-        (d / "bus_stop_cam.mkv").symlink_to(CLIP)
+        shutil.copyfile(CLIP, d / "bus_stop_cam.mkv")  # a copy: links out of the media folder are not offered
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OPENLFR_API_MEDIA_DIR", str(d))
         yield d
