@@ -146,3 +146,18 @@ def shot(page: Any, shots: Path, name: str) -> None:
     """A full-page screenshot after the page settles (docs/img when OPENLFR_SCREENSHOTS is set)."""
     page.wait_for_timeout(300)
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+
+class Api:
+    """A logged-in console session spoken to over HTTP (cookie + CSRF header), as the console's JS does."""
+
+    def __init__(self, server: Server, role: str) -> None:
+        import httpx
+
+        self.c = httpx.Client(base_url=server.url, timeout=120)
+        r = self.c.post("/api/auth/login", json={"username": role, "password": password(role)})
+        assert r.status_code == 200, r.text
+        self.c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.c, name)

@@ -20,26 +20,12 @@ from typing import Any
 
 import pytest
 from tests.conftest import TEST_DATA, VIDEOS
-from tests.e2e.conftest import Server, frames_of, login, password, shot
+from tests.e2e.conftest import Api, Server, frames_of, login, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.shared_data, pytest.mark.slow]
 
 CLIP = VIDEOS / "intel_asl_thanks.mkv"
 
-
-class Api:
-    """A logged-in console session spoken to over HTTP (cookie + CSRF header), as the console's JS does."""
-
-    def __init__(self, server: Server, role: str) -> None:
-        import httpx
-
-        self.c = httpx.Client(base_url=server.url, timeout=120)
-        r = self.c.post("/api/auth/login", json={"username": role, "password": password(role)})
-        assert r.status_code == 200, r.text
-        self.c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.c, name)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -11,24 +11,11 @@ from typing import Any
 
 import pytest
 from tests.conftest import TEST_DATA, VIDEOS
-from tests.e2e.conftest import Server, login, shot
+from tests.e2e.conftest import Api, Server, login, shot
 
 CLIP = VIDEOS / "intel_asl_thanks.mkv"
 FACES = TEST_DATA / "faces"
 
-
-class Api:
-    def __init__(self, server: Server, role: str) -> None:
-        import httpx
-        from tests.e2e.conftest import password
-
-        self.c = httpx.Client(base_url=server.url, timeout=120)
-        r = self.c.post("/api/auth/login", json={"username": role, "password": password(role)})
-        assert r.status_code == 200, r.text
-        self.c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.c, name)
 
 
 def _events(server: Server, action: str) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from tests.conftest import VIDEOS
-from tests.e2e.conftest import Server, frames_of, login, password, shot
+from tests.e2e.conftest import Api, Server, frames_of, login, password, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.shared_data, pytest.mark.slow]
 
@@ -26,18 +26,6 @@ CLIP = VIDEOS / "intel_asl_thanks.mkv"
 PAGES = ("/live", "/alerts", "/deployments", "/watchlists", "/check", "/retro", "/reports", "/audit", "/evaluation",
          "/account")
 
-
-class Api:
-    def __init__(self, server: Server, role: str) -> None:
-        import httpx
-
-        self.c = httpx.Client(base_url=server.url, timeout=120)
-        r = self.c.post("/api/auth/login", json={"username": role, "password": password(role)})
-        assert r.status_code == 200, r.text
-        self.c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.c, name)
 
 
 class Watch:

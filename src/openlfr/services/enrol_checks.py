@@ -20,14 +20,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from openlfr.engine.protocols import cosine_to_score
 from openlfr.engine.thresholds import family_of
 from openlfr.errors import ConflictError, InputError, NotFoundError, OpenLFRError
 from openlfr.services import watchlist_integrity as integrity
 from openlfr.services.context import AppContext
-from openlfr.services.watchlists import _get, _get_entry, ensure_editable
+from openlfr.services.watchlists import _get, _get_entry, ensure_editable, photo_at
 from openlfr.storage import audit
 from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, WatchlistEntry
 from openlfr.storage.sealed import unseal
@@ -139,16 +139,13 @@ def remove_photo(ctx: AppContext, watchlist: str, entry_ref: int | str, index: i
         wl = _get(s, watchlist)
         ensure_editable(wl, "remove photos")
         e = _get_entry(s, wl, entry_ref)
-        imgs = list(s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == e.id)
-                              .order_by(ReferenceImage.id)))
-        if not 0 <= index < len(imgs):
-            raise NotFoundError(f"entry {e.person_id!r} has {len(imgs)} photo(s); no photo {index + 1}",
-                                code="image_not_found")
-        img = imgs[index]
+        img = photo_at(s, e, index)
+        photos = int(s.scalar(select(func.count()).select_from(ReferenceImage)
+                              .where(ReferenceImage.entry_id == e.id)) or 0)
         if image_id is not None and img.id != image_id:
             raise ConflictError("the photos of this person changed since the page was loaded; reload it",
                                 code="stale_photo")
-        if len(imgs) == 1:
+        if photos == 1:
             raise ConflictError(f"this is the only photo of {e.person_id}; remove the person instead",
                                 code="last_photo")
         integrity.check(s, ctx.cipher, wl)  # never re-sign (launder) a list changed outside OpenLFR
@@ -158,9 +155,9 @@ def remove_photo(ctx: AppContext, watchlist: str, entry_ref: int | str, index: i
         s.expire(e)
         integrity.reseal(s, ctx.cipher, wl)
         audit.record(s, actor, "watchlist.remove_image", "watchlist_entry", e.id,
-                     {"watchlist": watchlist, "image_id": img.id, "embeddings": n_emb, "photos_left": len(imgs) - 1},
+                     {"watchlist": watchlist, "image_id": img.id, "embeddings": n_emb, "photos_left": photos - 1},
                      private={"person_id": e.person_id}, cipher=ctx.cipher)
-        out = {"entry_id": e.id, "person_id": e.person_id, "removed_image_id": img.id, "photos_left": len(imgs) - 1}
+        out = {"entry_id": e.id, "person_id": e.person_id, "removed_image_id": img.id, "photos_left": photos - 1}
     ctx.db.checkpoint()
     return out
 

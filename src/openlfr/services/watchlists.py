@@ -455,12 +455,7 @@ def entry_image(ctx: AppContext, name: str, entry: int | str, index: int, actor:
     with ctx.db.session() as s:
         wl = _get(s, name)
         e = _get_entry(s, wl, entry)
-        imgs = list(s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == e.id)
-                              .order_by(ReferenceImage.id)))
-        if not 0 <= index < len(imgs):
-            raise NotFoundError(f"entry {e.person_id!r} has {len(imgs)} photo(s); no photo {index}",
-                                code="image_not_found")
-        img = imgs[index]
+        img = photo_at(s, e, index)
         data = _clean(unseal(ctx.cipher, img))
         if not audited:
             audit.record(s, actor, "watchlist.view_image", "watchlist_entry", e.id,
@@ -535,3 +530,12 @@ def reembed(ctx: AppContext, name: str, actor: str) -> dict[str, Any]:
         audit.record(s, actor, "watchlist.reembed", "watchlist", wl.id, summary)
     ctx.db.checkpoint()
     return {**summary, "rejected": rejected}
+
+
+def photo_at(s: Session, e: WatchlistEntry, index: int) -> ReferenceImage:
+    """An entry's ``index``-th reference photo (0-based, in the order added); ``NotFoundError`` if it has none."""
+    imgs = list(s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == e.id).order_by(ReferenceImage.id)))
+    if not 0 <= index < len(imgs):
+        raise NotFoundError(f"entry {e.person_id!r} has {len(imgs)} photo(s); no photo {index + 1}",
+                            code="image_not_found")
+    return imgs[index]
