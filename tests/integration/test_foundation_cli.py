@@ -67,13 +67,13 @@ def test_check_finds_the_right_person_json_shape(enrolled: Path, cli) -> None:  
     out = json.loads(_ok(cli("check", str(probe), "--watchlist", "demo", "--threshold", "0", "--top-k", "2",
                               "--json")).stdout)
     assert set(out) == {"image", "watchlist", "watchlist_size", "threshold", "threshold_source", "target_fpir",
-                        "operating_point", "faces"}
+                        "operating_point", "faces", "analysed_size"}
     assert out["watchlist"] == "demo" and out["watchlist_size"] == 5 and out["threshold"] == 0.0
     assert out["threshold_source"] == "override" and out["target_fpir"] is None
     assert out["operating_point"]["expected_false_alerts_per_10000"] == 10_000
     assert len(out["faces"]) == 1
     face = out["faces"][0]
-    assert set(face) == {"box", "quality", "passed_quality", "candidates"}
+    assert set(face) == {"box", "quality", "passed_quality", "candidates", "near_misses"}
     assert len(face["box"]) == 4 and face["box"][0] < face["box"][2]
     assert {"inter_eye_px", "sharpness", "frontal", "det_score"} <= set(face["quality"])
     cands = face["candidates"]
