@@ -372,5 +372,6 @@ def test_thread_mode_a_camera_that_cannot_open_leaves_none_unsupervised(videos: 
     assert summary.cameras["good"]["state"] == "stopped" and summary.stopped_by == "max_seconds"
     assert summary.cameras["good"]["counters"].get("frames_analysed", 0) >= 1
     time.sleep(0.5)
-    alive = [t.name for t in threading.enumerate() if t.name.startswith(("camera-", "reader-"))]
+    mine = tuple(f"{kind}-{cam}" for kind in ("camera", "reader") for cam in ("good", "bad"))
+    alive = [t.name for t in threading.enumerate() if t.name.startswith(mine)]  # (other tests' cameras aside)
     assert alive == [], alive
