@@ -293,3 +293,26 @@ def make_alert(plan: Any, ctx: Any, person_id: str, probe: bytes, *, alert_id: s
                        camera=camera or plan.cameras[0].name, occurred_at=occurred_at or datetime.now(UTC),
                        track_id=7, probe_jpeg=probe, frame_jpeg=frame, box=(10.0, 20.0, 110.0, 140.0),
                        models=dict(plan.models))
+
+
+def labelled_frames(video: Any, truth_file: Any, clip: str) -> tuple[list[dict[str, Any]], dict[int, Any]]:
+    """The hand-checked frames of ``clip`` (from ``truth_file``'s "frames") and those frames of the video, RGB."""
+    import json
+
+    import cv2
+    import numpy as np
+
+    truth = [f for f in json.loads(truth_file.read_text())["frames"] if f["clip"] == clip]
+    wanted = {f["frame"] for f in truth}
+    cap = cv2.VideoCapture(str(video))
+    frames: dict[int, Any] = {}
+    i = 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if i in wanted:
+            frames[i] = np.ascontiguousarray(bgr[:, :, ::-1])
+        i += 1
+    cap.release()
+    return truth, frames

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
+from tests.integration.conftest import labelled_frames
 
 from openlfr.engine import registry
 from openlfr.engine.backends import frdetect as fd
@@ -140,18 +141,7 @@ def test_known_faces_of_a_real_clip(videos: Path, width: int, max_false_per_fram
     False detections (measured on these 35 frames: 1 at 320, 13 at 640: raised hands, a dress) stay
     under 0.2 / 0.4 per frame."""
     det = fd.FrDetectDetector(threads=1, input_width=width)
-    truth = [f for f in json.loads(TRUTH.read_text())["frames"] if f["clip"] == CLIP]
-    wanted = {f["frame"] for f in truth}
-    cap = cv2.VideoCapture(str(videos / CLIP))
-    frames, i = {}, 0
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        if i in wanted:
-            frames[i] = np.ascontiguousarray(bgr[:, :, ::-1])
-        i += 1
-    cap.release()
+    truth, frames = labelled_frames(videos / CLIP, TRUTH, CLIP)
     found = total = false = 0
     for fr in truth:
         faces = det.detect(frames[fr["frame"]])

@@ -6,7 +6,6 @@ and fast descriptor on MTCNN boxes."""
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import shutil
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from tests.integration.conftest import labelled_frames
 
 from openlfr.engine import registry
 from openlfr.engine.backends import mtcnn as mt
@@ -194,18 +194,7 @@ def test_known_faces_of_a_real_clip(videos: Path, det: mt.MtcnnDetector) -> None
     """Hand-checked frontal faces of 40 px and more in the labelled Hamilton frames (stage and
     audience): MTCNN finds at least 80% with at most one false detection per 5 frames, and every
     detection's 5 points lie in its box."""
-    truth = [f for f in json.loads(TRUTH.read_text())["frames"] if f["clip"] == CLIP]
-    wanted = {f["frame"] for f in truth}
-    cap = cv2.VideoCapture(str(videos / CLIP))
-    frames, i = {}, 0
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        if i in wanted:
-            frames[i] = np.ascontiguousarray(bgr[:, :, ::-1])
-        i += 1
-    cap.release()
+    truth, frames = labelled_frames(videos / CLIP, TRUTH, CLIP)
     found = total = false = 0
     for fr in truth:
         faces = det.detect(frames[fr["frame"]])
