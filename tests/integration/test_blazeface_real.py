@@ -18,6 +18,7 @@ from openlfr.engine import registry
 from openlfr.engine.backends import blazeface as bf
 from openlfr.engine.imageio import load_image
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
+from openlfr.engine.track import iou_matrix
 from openlfr.errors import InputError, ModelError
 
 pytestmark = [
@@ -53,9 +54,7 @@ def short() -> bf.BlazeFaceDetector:
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    return float(w * h / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h))
+    return float(iou_matrix(a, b)[0, 0])
 
 
 def test_known_faces_of_a_real_clip(videos: Path, short: bf.BlazeFaceDetector) -> None:

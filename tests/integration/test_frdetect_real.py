@@ -21,6 +21,7 @@ from openlfr.engine.backends import frdetect as fd
 from openlfr.engine.backends.align_arcface import ArcFaceAligner
 from openlfr.engine.imageio import load_image
 from openlfr.engine.pipeline import pick_main_face
+from openlfr.engine.track import iou_matrix
 from openlfr.errors import ConfigError, InputError, ModelError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,9 +36,7 @@ def det() -> fd.FrDetectDetector:
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    return float(w * h / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h))
+    return float(iou_matrix(a, b)[0, 0])
 
 
 def _check_geometry(xyxy: np.ndarray, lm: np.ndarray) -> None:

@@ -19,6 +19,7 @@ from openlfr.engine import registry
 from openlfr.engine.backends import mtcnn as mt
 from openlfr.engine.imageio import load_image
 from openlfr.engine.pipeline import EngineConfig, FaceEngine, pick_main_face
+from openlfr.engine.track import iou_matrix
 from openlfr.errors import ConfigError, InputError, ModelError
 
 pytestmark = [pytest.mark.shared_data]
@@ -34,9 +35,7 @@ def det() -> mt.MtcnnDetector:
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    return float(w * h / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h))
+    return float(iou_matrix(a, b)[0, 0])
 
 
 def _lfw(lfw_dev: Path, n: int, step: int = 97) -> list[Path]:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 import cv2
 import numpy as np
 
+from openlfr.engine.track import iou_matrix
 from openlfr.types import FloatArray, Image
 
 DEFAULT_BLOCKS = 6
@@ -139,10 +140,7 @@ def neighbours(image: Image, box: Sequence[float] | FloatArray,
     if not found:
         return np.zeros((0, 4), np.float32)
     b = np.concatenate(found)
-    ix = np.clip(np.minimum(b[:, 2], me[0, 2]) - np.maximum(b[:, 0], me[0, 0]), 0, None) * \
-        np.clip(np.minimum(b[:, 3], me[0, 3]) - np.maximum(b[:, 1], me[0, 1]), 0, None)
-    union = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) + (me[0, 2] - me[0, 0]) * (me[0, 3] - me[0, 1]) - ix
-    out: FloatArray = b[ix / np.maximum(union, 1e-6) < overlap]
+    out: FloatArray = b[iou_matrix(b, me)[:, 0] < overlap]
     return out
 
 
