@@ -83,8 +83,10 @@ def test_one_decision_per_track(cli, lfw_dev: Path, tmp_path: Path) -> None:  # 
     wl = json.loads(p.stdout)["watchlist_dir"]
     runs = {}
     for decision in ("track", "shot"):
+        # without early looks (test_clear_matches_are_decided_early), so that 'track' is exactly one search
         p = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
-                "--threshold", "0.7", "--decision", decision, "--max-attempts", "8", "--json")
+                "--threshold", "0.7", "--decision", decision, "--max-attempts", "8", "--early-margin", "-1",
+                "--json")
         assert p.returncode == 0, p.stderr
         runs[decision] = json.loads(p.stdout)
     track, shot = runs["track"], runs["shot"]
@@ -97,6 +99,37 @@ def test_one_decision_per_track(cli, lfw_dev: Path, tmp_path: Path) -> None:  # 
     assert all(n == 1 for n in per_track.values()), per_track
     assert track["false_alerts"] <= shot["false_alerts"]
     assert track["tpir"]["k"] >= 3  # the listed people are still found
+
+
+def test_clear_matches_are_decided_early(cli, lfw_dev: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21: a track whose template clears the threshold by ShotPolicy.early_margin after 2 shots alerts at once
+    instead of waiting for its 5th shot or 2 s; a borderline one still waits. Same walk with and without: the
+    early rule alerts sooner, at least one alert comes from it, and each track still alerts at most once."""
+    video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
+    p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(video), "--truth", str(truth),
+            "--people", "8", "--watchlisted", "4", "--size", "640x360", "--fps", "8", "--seed", "7", "--json")
+    assert p.returncode == 0, p.stderr
+    wl = json.loads(p.stdout)["watchlist_dir"]
+    runs = {}
+    for name, margin in (("early", None), ("late", "-1")):
+        extra = [] if margin is None else ["--early-margin", margin]
+        p = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
+                "--threshold", "0.7675", "--json", *extra)
+        assert p.returncode == 0, p.stderr
+        runs[name] = json.loads(p.stdout)
+    early, late = runs["early"], runs["late"]
+    assert early["config"]["shots"]["early_margin"] == pytest.approx(0.03)
+    assert late["config"]["shots"]["early_margin"] is None and late["alerts_early"] == 0
+    assert early["alerts_early"] >= 1
+    assert early["alert_latency_s"]["p50"] < late["alert_latency_s"]["p50"]
+    assert min(a["shots"] for a in early["alert_list"]) < min(a["shots"] for a in late["alert_list"]) or \
+        early["alert_latency_s"]["p50"] < 1.0
+    for r in (early, late):
+        per_track: dict[int, int] = {}
+        for a in r["alert_list"]:
+            per_track[a["track_id"]] = per_track.get(a["track_id"], 0) + 1
+        assert all(n == 1 for n in per_track.values()), per_track
+    assert early["true_alerts"] >= 3 and early["false_alerts"] <= late["false_alerts"]
 
 
 def test_scale_benchmark_enrols_fillers_outside_the_walk(cli, lfw_dev: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -33,6 +33,9 @@ def walkthrough(
     decision: Annotated[str | None, typer.Option(
         help="'track' (default): one search per track on the mean of its best shots; 'shot': search every "
              "shot and fuse the scores (--fusion).")] = None,
+    early_margin: Annotated[float | None, typer.Option(
+        help="Early decision: a track whose template clears the threshold by this margin after 2 shots alerts "
+             "at once (default 0.03; a negative value: never early).")] = None,
     detector: Annotated[str | None, typer.Option(help="Detector type (default: settings).")] = None,
     detector_model: Annotated[Path | None, typer.Option(help="Detector model file (ONNX backends).")] = None,
     embedder: Annotated[str | None, typer.Option(help="Embedder type (default: settings).")] = None,
@@ -96,6 +99,9 @@ def walkthrough(
     cfg = _live_config(analysis_fps, analysis_width, fusion, max_attempts)
     if decision is not None:
         cfg = cfg.model_copy(update={"decision": LiveConfig.model_validate({"decision": decision}).decision})
+    if early_margin is not None:
+        margin = None if early_margin < 0 else early_margin
+        cfg = cfg.model_copy(update={"shots": cfg.shots.model_copy(update={"early_margin": margin})})
     with progress_callback("evaluating", quiet=json_out) as progress:
         result = evaluate(ctx.engine, index, thr, video, truth_d, cfg, progress=progress).to_dict()
     result.update(op_fields(op))

@@ -346,6 +346,8 @@ class LiveAnalyser:
                 tr.best_attempt_quality = max(tr.best_attempt_quality, float(q[k]))
                 if tr.due(t, policy):
                     self._decide(tr, res, (frame, faces.xyxy, j))
+                elif tr.may_decide_early(policy):
+                    self._decide(tr, res, (frame, faces.xyxy, j), early=True)
                 continue
             matches = results[n]
             scores = {m.entry_id: m.score for m in matches}
@@ -365,18 +367,26 @@ class LiveAnalyser:
                 res.alerts.append(self._alert(frame, faces.xyxy, j, tr, eid, s))
                 res.counters["alerts"] += 1
 
-    def _decide(self, tr: Track, res: FrameResult, view: tuple[Frame, np.ndarray, int] | None = None) -> None:
+    def _decide(self, tr: Track, res: FrameResult, view: tuple[Frame, np.ndarray, int] | None = None,
+                early: bool = False) -> None:
         """The track's one decision (``decision="track"``): search the template of its shots; alert on the best
-        entry at or above the threshold, showing ``view`` (now) or the track's best view (at its end)."""
-        tr.decided = True
+        entry at or above the threshold, showing ``view`` (now) or the track's best view (at its end).
+
+        ``early``: a look before the decision is due; it decides (and alerts) only when the best entry clears
+        the threshold by ``ShotPolicy.early_margin``, else the track stays undecided and keeps taking shots."""
         if self.index.size == 0:
+            tr.decided = True
             return
         res.counters["searches"] += 1
         k_top = min(self.config.top_k, self.index.size)
         found = self.index.search(tr.template()[None, :], top_k=k_top, threshold=0.0)[0]
         for m in found:
             tr.best_fused[m.entry_id] = max(tr.best_fused.get(m.entry_id, 0.0), m.score)
-        ready = [(m.score, m.entry_id) for m in found if m.score >= self.threshold]
+        bar = self.threshold + (self.config.shots.early_margin or 0.0) if early else self.threshold
+        ready = [(m.score, m.entry_id) for m in found if m.score >= bar]
+        if early and not ready:
+            return
+        tr.decided = True
         view = view or tr.extra.get("view")
         if not ready or view is None:
             return
@@ -387,6 +397,7 @@ class LiveAnalyser:
             return
         res.alerts.append(self._alert(frame, boxes, row, tr, eid, s))
         res.counters["alerts"] += 1
+        res.counters["alerts_early"] += int(early)
 
     def _suppressed(self, entry_id: int, t: float, res: FrameResult) -> bool:
         """Whether this entry alerted (or was suppressed) on this camera within ``suppress_s``; records ``t``."""

@@ -99,8 +99,10 @@ class WalkthroughResult:
     seconds: float = 0.0
     sweep: list[dict[str, Any]] = field(default_factory=list)
     searches: int = 0
-    """Watchlist searches made (decision 'track': one per decided track; 'shot': one per shot)."""
+    """Watchlist searches made (decision 'track': one per decided track and early look; 'shot': one per shot)."""
     tracks_with_shots: int = 0
+    alerts_early: int = 0
+    """Alerts decided early (``ShotPolicy.early_margin``), before the track's decision was due."""
 
     def to_dict(self) -> dict[str, Any]:
         lat = np.asarray(self.latencies_s, dtype=np.float64)
@@ -123,7 +125,7 @@ class WalkthroughResult:
             "alert_latency_s": {"p50": pct(50), "p95": pct(95), "max": round(float(lat.max()), 3) if lat.size
                                 else None, "n": int(lat.size)},
             "faces_seen": self.faces_seen, "passes_with_a_detection": self.detected_passes,
-            "searches": self.searches, "tracks_with_shots": self.tracks_with_shots,
+            "searches": self.searches, "tracks_with_shots": self.tracks_with_shots, "alerts_early": self.alerts_early,
             "frames": self.frames, "seconds": round(self.seconds, 2),
             "missed_watchlisted": self.missed, "config": self.config, "models": self.models,
             "alert_list": self.alert_list,
@@ -171,6 +173,7 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
     by_frame = _boxes_by_frame(truth)
     frames = 0
     searches = 0
+    early = 0
     t0 = time.perf_counter()
     total = truth.get("frames")
     try:
@@ -179,6 +182,7 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
             events.extend(res.alerts)
             ended.extend(res.ended)
             searches += res.counters["searches"]
+            early += res.counters["alerts_early"]
             k = round(frame.t * fps)
             tids = res.faces.track_id if res.faces.track_id is not None else [-1] * len(res.faces)
             for box, tid in zip(res.faces.xyxy, tids, strict=True):
@@ -196,6 +200,7 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
     ended.extend(last.ended)
     events.extend(last.alerts)
     searches += last.counters["searches"]
+    early += last.counters["alerts_early"]
     seconds = time.perf_counter() - t0
     passes = truth["passes"]
     first_s = [(p["first_frame"] / fps) if p["first_frame"] is not None else p["start_s"] for p in passes]
@@ -237,7 +242,7 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
         latencies_s=[true_passes[i] for i in sorted(true_passes)], threshold=threshold,
         watchlist_size=index.size, config=cfg.model_dump(mode="json"), models=analyser.models,
         alert_list=alert_list, missed=[passes[i]["person_id"] for i in wl if i not in true_passes],
-        seconds=seconds, sweep=sweep, searches=searches,
+        seconds=seconds, sweep=sweep, searches=searches, alerts_early=early,
         tracks_with_shots=sum(1 for s in ended if s.attempts > 0))
 
 
