@@ -437,7 +437,7 @@ def bench_end_to_end(clip: Path, threads: int, repeats: int = 3, limit: int | No
         ("openlfr_live_default_threshold", "blazeface", {}, None, None),
         ("openlfr_live_hog_up1", "dlib-hog", {"upsample": 1, "min_face_px": 40}, TOLERANCE_SCORE, None),
     ]
-    from openlfr.engine.thresholds import default_threshold
+    from openlfr.services.operating_point import default_threshold
 
     for key, det, det_opts, thr, shots in variants:
         log(f"end to end: {key}")

@@ -181,7 +181,7 @@ def run_one(engine: FaceEngine, live: dict[str, Any], faces: int, seconds: float
     cam = SyntheticCamera(photos, faces)
     spec = CameraSpec(name="bench", url="synthetic", live=LiveConfig(**live), queue_size=2)
     from openlfr.engine.live import LiveAnalyser
-    from openlfr.engine.thresholds import default_threshold
+    from openlfr.services.operating_point import default_threshold
 
     analyser = LiveAnalyser(engine, index, default_threshold(engine.embedder), "bench", spec.live)
     stop = threading.Event()

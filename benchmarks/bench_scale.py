@@ -191,10 +191,10 @@ def throwaway_postgres() -> Iterator[str | None]:
 def ingest_rate(db_url: str | None, n_alerts: int) -> dict[str, Any]:
     from PIL import Image
 
-    from openlfr.engine.thresholds import default_threshold
     from openlfr.services import deployments, watchlists
     from openlfr.services.alerts import StoreAlertSink
     from openlfr.services.context import AppContext
+    from openlfr.services.operating_point import default_threshold
     from openlfr.settings import load_settings
     from openlfr.storage.crypto import create_key_file
     from openlfr.storage.db import Database
@@ -278,11 +278,11 @@ def bench_analysis(clips: list[Path], workers: list[int]) -> dict[str, Any]:
     from openlfr.engine.imageio import load_image
     from openlfr.engine.live import index_in_memory
     from openlfr.engine.pipeline import EngineConfig, FaceEngine
-    from openlfr.engine.thresholds import default_threshold
     from openlfr.runtime.ray_local import LocalRayCluster
     from openlfr.runtime.ray_runtime import RayOptions, RayRunner
     from openlfr.runtime.sinks import MemorySink
     from openlfr.runtime.workers import CameraSpec, SourceState
+    from openlfr.services.operating_point import default_threshold
 
     engine = FaceEngine.from_config()
     people = {p.name: [load_image(p / f"{p.name}_0001.jpg")] for p in sorted(FACES.iterdir())}

@@ -74,10 +74,10 @@ def test_authorisation_page_shows_the_figures_and_refuses_an_unsafe_point(
         page.screenshot(path=str(shots / "authorisation-refused.png"), full_page=True)
 
         # the supervisor tries the target FPIR instead: the figures follow the list's size
-        from openlfr.services.operating_point import operating_point
+        from openlfr.services.operating_point import resolve
 
         fam = _cli(server, "watchlist", "show", "wanted").get("embedder")
-        want = operating_point(str(fam), 3, target_fpir=1e-4)
+        want = resolve(str(fam), 3, target_fpir=1e-4)
         page.fill("#authorise-form input[name=target_fpir]", "0.0001")
         page.wait_for_selector("#op-verdict.safe")
         assert _figure(page, "Threshold") == f"{want.threshold:.4f} (from target FPIR 0.01% at 3 people)"

@@ -16,9 +16,8 @@ from tests.conftest import run_cli
 from tests.integration.conftest import seed_watchlist
 
 from openlfr.errors import ConflictError, InputError
-from openlfr.eval.calibration import calibration_path
 from openlfr.services import deployments as dsvc
-from openlfr.services.operating_point import operating_point
+from openlfr.services.operating_point import calibration_path, resolve
 from openlfr.storage.models import AuditEvent, WatchlistEntry
 
 NOW = datetime.now(UTC)
@@ -59,7 +58,7 @@ def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_p
     assert d["target_fpir"] == 1e-4 and d["threshold"] is None and d["threshold_source"] == "target_fpir"
     shown = dsvc.show(ctx, d["id"])
     pre = shown["operating_point_preview"]
-    five = operating_point(fam, 5, target_fpir=1e-4, settings=ctx.settings)
+    five = resolve(fam, 5, target_fpir=1e-4, settings=ctx.settings)
     assert pre["watchlist_size"] == 5 and pre["threshold"] == five.threshold
     assert pre["expected_false_alerts_per_10000"] == pytest.approx(five.false_alerts_per_10000)
     assert pre["expected_tpir"] == pytest.approx(five.tpir) and pre["guardrail"]["safe"]
@@ -74,7 +73,7 @@ def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_p
         from openlfr.storage.models import Watchlist
 
         watchlist_integrity.reseal(s, ctx.cipher, s.get(Watchlist, d["watchlist_id"]))
-    two = operating_point(fam, 2, target_fpir=1e-4, settings=ctx.settings)
+    two = resolve(fam, 2, target_fpir=1e-4, settings=ctx.settings)
     assert two.threshold < five.threshold
     assert dsvc.preview_operating_point(ctx, d["id"])["threshold"] == two.threshold
     a = dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A Smith")
@@ -123,7 +122,7 @@ def test_unsafe_operating_point_needs_a_justification(standing: Any, enrolled_pe
     d2 = _create(ctx, name="band", threshold=0.5)
     a2 = dsvc.authorise(ctx, d2["id"], "sup", "supervisor", "Supt A", target_fpir=1e-3)
     fam = _family(enrolled_people)
-    expect = operating_point(fam, a2["watchlist_size"], target_fpir=1e-3, settings=ctx.settings)
+    expect = resolve(fam, a2["watchlist_size"], target_fpir=1e-3, settings=ctx.settings)
     assert a2["threshold_source"] == "target_fpir" and a2["target_fpir"] == 1e-3
     assert a2["threshold"] == expect.threshold > 0.5
 

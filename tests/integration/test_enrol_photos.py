@@ -40,8 +40,8 @@ def _events(env: ApiEnv, action: str) -> list[dict]:
 
 
 def test_consistency_threshold_is_the_calibrations_one_percent_genuine_point(env: ApiEnv) -> None:
-    from openlfr.eval.calibration import load_calibration
     from openlfr.services import enrol_checks
+    from openlfr.services.operating_point import load_calibration
 
     rule = enrol_checks.consistency_threshold(env.ctx)
     cal = load_calibration(env.ctx.engine.embedder)
@@ -49,7 +49,7 @@ def test_consistency_threshold_is_the_calibrations_one_percent_genuine_point(env
     assert 0.008 <= frr <= 0.01, frr  # about 1% of genuine pairs warn, never more
     assert cal.fnmr(rule["threshold"] + 0.001)[0] / cal.genuine_n > 0.01  # the largest such threshold
     # far below the matching threshold, far above what two different people score (~0.5 with fr_feature)
-    from openlfr.engine.thresholds import default_threshold
+    from openlfr.services.operating_point import default_threshold
     assert 0.55 < rule["threshold"] < default_threshold(env.ctx.engine.embedder)
 
 

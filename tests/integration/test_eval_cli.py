@@ -90,7 +90,7 @@ def test_identify_slice(env: dict[str, str], slice_dir: Path, tmp_path: Path) ->
     assert 0.0 <= out["fnir_at_fpir"]["0.01"] <= 1.0 and 0.5 < out["threshold_at_fpir"]["0.01"] < 1.0
     assert out["fnir_at_fpir"]["0.001"] is None and out["fnir_at_fpir"]["0.0001"] is None
     assert "150 non-mated searches" in out["reason"]["0.001"]
-    from openlfr.engine.thresholds import DEFAULT_THRESHOLDS
+    from openlfr.services.operating_point import DEFAULT_THRESHOLDS
 
     assert out["at_threshold"]["threshold"] == DEFAULT_THRESHOLDS[out["models"]["family"]]
     assert plot.is_file()

@@ -87,7 +87,8 @@ def test_default_threshold_is_the_measured_one_and_refuses_a_stranger(data_dir: 
     calibration of the default embedder (fused dlib + MobileFaceNet-192) at the list's size: people on
     the list still rank first at threshold 0, and a stranger gets no candidate at the default."""
     from openlfr.engine import registry
-    from openlfr.engine.thresholds import DEFAULT_THRESHOLDS, family_of
+    from openlfr.engine.protocols import family_of
+    from openlfr.services.operating_point import DEFAULT_THRESHOLDS
     from openlfr.settings import Settings
 
     _ok(cli("init"))
@@ -102,11 +103,11 @@ def test_default_threshold_is_the_measured_one_and_refuses_a_stranger(data_dir: 
         assert [c["person_id"] for c in best["candidates"]] == [person]
     stranger = json.loads(_ok(cli("check", str(FACES / "Al_Gore" / "Al_Gore_0002.jpg"), "-w", "four",
                                   "--json")).stdout)
-    from openlfr.eval.calibration import threshold_for_fpir
+    from openlfr.services.operating_point import load_calibration
 
     fam = family_of(registry.create("embedder", Settings().embedder))
     assert stranger["threshold_source"] == "target_fpir" and stranger["target_fpir"] == 1e-4
-    assert stranger["threshold"] == threshold_for_fpir(fam, 1e-4, 4) != DEFAULT_THRESHOLDS[fam]
+    assert stranger["threshold"] == load_calibration(fam).threshold_for_fpir(1e-4, 4) != DEFAULT_THRESHOLDS[fam]
     assert stranger["faces"] and all(f["candidates"] == [] for f in stranger["faces"])
 
 

@@ -111,11 +111,11 @@ def test_search_video_json_and_report(cli, watchlist: str, videos: Path, tmp_pat
     assert out["analysis_width"] == 640 and out["frames_analysed"] < out["frames"]  # --fps 5 of 30
     assert out["faces_detected"] >= out["faces_seen"]
     # no --threshold: the default target FPIR at this list's size, from the shipped calibration
-    from openlfr.services.operating_point import operating_point
+    from openlfr.services.operating_point import resolve
 
     op = out["operating_point"]
     assert out["threshold_source"] == "target_fpir" and out["target_fpir"] == 1e-4
-    assert op["threshold"] == out["threshold"] == operating_point(op["family"], op["watchlist_size"]).threshold
+    assert op["threshold"] == out["threshold"] == resolve(op["family"], op["watchlist_size"]).threshold
     assert out["frames"] == 275 and out["faces_seen"] >= 1
     assert out["appearances"], out
     for a in out["appearances"]:

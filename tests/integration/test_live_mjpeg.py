@@ -15,9 +15,9 @@ from _mjpeg_server import MjpegServer
 from openlfr.engine.live import LiveConfig, index_in_memory
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.engine.sources import open_source
-from openlfr.engine.thresholds import default_threshold
 from openlfr.runtime.sinks import MemorySink
 from openlfr.runtime.workers import CameraSpec, LiveRunner, SourceState
+from openlfr.services.operating_point import default_threshold
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 

@@ -146,7 +146,7 @@ def cli_watchlist(tmp_path_factory: pytest.TempPathFactory, performer: Path) -> 
     """A data dir with watchlist 'wl' (the performer and five LFW people) and the in-process reference."""
     from tests.conftest import VIDEOS
 
-    from openlfr.engine.thresholds import default_threshold
+    from openlfr.services.operating_point import default_threshold
 
     d = tmp_path_factory.mktemp("cli-data")
     ctx, watchlists = _init_store(d)

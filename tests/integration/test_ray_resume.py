@@ -18,9 +18,9 @@ import pytest
 
 from openlfr.engine.live import LiveConfig, index_in_memory
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
-from openlfr.engine.thresholds import default_threshold
 from openlfr.runtime.ray_actor import CameraActor, FrameCounts, Resume
 from openlfr.runtime.workers import AlertMsg, CameraSpec, CountEvent, WorkerDone
+from openlfr.services.operating_point import default_threshold
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 

@@ -14,12 +14,11 @@ from openlfr.eval.calibration import (
     Calibration,
     calibrate,
     grid,
-    load_calibration,
     save_calibration,
-    threshold_for_fpir,
 )
 from openlfr.eval.compute import EmbeddingTable
 from openlfr.eval.protocols import Dataset
+from openlfr.services.operating_point import load_calibration
 from openlfr.settings import load_settings
 from openlfr.types import QUALITY_FIELDS
 
@@ -98,7 +97,7 @@ def test_save_load_and_missing(data_dir, monkeypatch):
     back = load_calibration("toy@1", s)
     assert isinstance(back, Calibration) and back.impostor_n == 8
     np.testing.assert_array_equal(back.impostor_ge, cal.impostor_ge)
-    assert threshold_for_fpir("toy@1", 0.5, 2, s) == pytest.approx(0.5005)
+    assert load_calibration("toy@1", s).threshold_for_fpir(0.5, 2) == pytest.approx(0.5005)
     with pytest.raises(NotFoundError):
         load_calibration("other@2", s)
     summary = back.summary()
@@ -110,7 +109,8 @@ def test_packaged_calibration_serves_the_default_embedder(data_dir, which):
     # a fresh data dir has no calibration: the one shipped (lfw-dev) for dlib's ResNet and for the
     # default embedder (fr_feature) is used
     from openlfr.engine import registry
-    from openlfr.engine.thresholds import DEFAULT_THRESHOLDS, family_of
+    from openlfr.engine.protocols import family_of
+    from openlfr.services.operating_point import DEFAULT_THRESHOLDS
     from openlfr.settings import Settings
 
     fam = (next(iter(DEFAULT_THRESHOLDS)) if which == "dlib"
@@ -118,12 +118,12 @@ def test_packaged_calibration_serves_the_default_embedder(data_dir, which):
     assert fam in DEFAULT_THRESHOLDS
     cal = load_calibration(fam)
     assert cal.family == fam and cal.impostor_n > 40_000_000
-    t = threshold_for_fpir(fam, 1e-3, 1000)
+    t = load_calibration(fam).threshold_for_fpir(1e-3, 1000)
     assert (0.97 if which == "dlib" else 0.75) < t < 1.0
     k, n = cal.fmr(t)
     assert k / n * 1000 <= 1e-3
     with pytest.raises(ConfigError):             # 1e-5 / 10,000 = 1e-9: beyond 42M comparisons
-        threshold_for_fpir(fam, 1e-5, 10_000)
+        load_calibration(fam).threshold_for_fpir(1e-5, 10_000)
 
 
 def _scores_ge(cal: Calibration, t: float) -> int:

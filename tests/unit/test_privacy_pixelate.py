@@ -108,7 +108,7 @@ def test_a_face_filling_the_frame_is_not_recognisable() -> None:
     """A face as large as the frame: after redaction the pipeline finds no face, and its descriptor
     (read at the original face's landmarks) is no match for the original at the default threshold."""
     from openlfr.engine.pipeline import FaceEngine
-    from openlfr.engine.thresholds import default_threshold
+    from openlfr.services.operating_point import default_threshold
 
     engine = FaceEngine.from_config()
     face = load_image(FACES / "Al_Gore" / "Al_Gore_0001.jpg")

@@ -15,7 +15,7 @@ import pytest
 
 from openlfr.errors import InputError, NotFoundError
 from openlfr.eval.calibration import PACKAGED_DIR, Calibration, grid, save_calibration
-from openlfr.services.operating_point import guardrail, operating_point, require_justification
+from openlfr.services.operating_point import guardrail, require_justification, resolve
 from openlfr.settings import load_settings
 
 DLIB = "dlib-resnet-v1@55533b28a958"
@@ -41,13 +41,13 @@ def _expected(raw: dict[str, Any], fpir: float, n: int) -> tuple[float, int, int
 
 def test_threshold_rises_with_list_size_for_a_fixed_target(st: Any) -> None:
     sizes = (1, 5, 20, 100, 300, 400)  # 1e-4 at 1,000 rests on < 10 tail pairs: refused
-    thr = [operating_point(DLIB, n, target_fpir=1e-4, settings=st).threshold for n in sizes]
+    thr = [resolve(DLIB, n, target_fpir=1e-4, settings=st).threshold for n in sizes]
     assert all(a < b for a, b in itertools.pairwise(thr)), dict(zip(sizes, thr, strict=True))
 
 
 @pytest.mark.parametrize("n", [20, 400])
 def test_figures_agree_with_the_calibration_counts(raw: dict[str, Any], st: Any, n: int) -> None:
-    op = operating_point(DLIB, n, target_fpir=1e-4, settings=st)
+    op = resolve(DLIB, n, target_fpir=1e-4, settings=st)
     thr, k, hits = _expected(raw, 1e-4, n)
     total, mated = raw["comparisons"]["impostor"], raw["identify"]["mated"]
     assert op.threshold == thr and op.source == "target_fpir" and op.target_fpir == 1e-4
@@ -58,17 +58,17 @@ def test_figures_agree_with_the_calibration_counts(raw: dict[str, Any], st: Any,
     assert op.calibration is not None and op.calibration["file"] == f"{DLIB}.json" and op.calibration["shipped"]
     # one grid step lower would miss the target: it is the smallest such threshold
     step = raw["grid"][1]
-    assert operating_point(DLIB, n, threshold=thr - step, settings=st).fpir > 1e-4  # type: ignore[operator]
+    assert resolve(DLIB, n, threshold=thr - step, settings=st).fpir > 1e-4  # type: ignore[operator]
 
 
 def test_small_list_vs_large_list_at_the_mets_target(st: Any) -> None:
     """At FPIR 1e-4 a 20-person list runs at a lower threshold than a 400-person list and finds
     far more of the people on it; both expect at most one false alert per 10,000 faces. A 1,000-person list
     at 1e-4 is refused: its threshold would rest on fewer than 10 impostor pairs of the calibration."""
-    small = operating_point(DLIB, 20, target_fpir=1e-4, settings=st)
-    large = operating_point(DLIB, 400, target_fpir=1e-4, settings=st)
+    small = resolve(DLIB, 20, target_fpir=1e-4, settings=st)
+    large = resolve(DLIB, 400, target_fpir=1e-4, settings=st)
     with pytest.raises(InputError) as e:
-        operating_point(DLIB, 1000, target_fpir=1e-4, settings=st)
+        resolve(DLIB, 1000, target_fpir=1e-4, settings=st)
     assert e.value.code == "calibration_too_small" and "at least 10 impostor pairs" in e.value.message
     assert small.threshold < large.threshold
     assert small.false_alerts_per_10000 is not None and small.false_alerts_per_10000 <= 1.0
@@ -78,32 +78,32 @@ def test_small_list_vs_large_list_at_the_mets_target(st: Any) -> None:
 
 
 def test_default_target_comes_from_settings(st: Any) -> None:
-    assert operating_point(DLIB, 20, settings=st).target_fpir == 1e-4
+    assert resolve(DLIB, 20, settings=st).target_fpir == 1e-4
     looser = load_settings(data_dir=st.data_dir, database_url=None, default_target_fpir=1e-3)
-    assert operating_point(DLIB, 20, settings=looser).threshold < operating_point(DLIB, 20, settings=st).threshold
+    assert resolve(DLIB, 20, settings=looser).threshold < resolve(DLIB, 20, settings=st).threshold
 
 
 def test_error_paths(st: Any) -> None:
     with pytest.raises(NotFoundError) as e:
-        operating_point("no-such-family@000", 20, target_fpir=1e-4, settings=st)
+        resolve("no-such-family@000", 20, target_fpir=1e-4, settings=st)
     assert e.value.code == "no_calibration" and "openlfr eval calibrate" in e.value.message
     with pytest.raises(InputError) as e2:  # 1e-4 / 100,000 per comparison: below the 42 M comparisons
-        operating_point(DLIB, 100_000, target_fpir=1e-4, settings=st)
+        resolve(DLIB, 100_000, target_fpir=1e-4, settings=st)
     assert e2.value.code == "calibration_too_small" and "Not extrapolating" in e2.value.message
     with pytest.raises(InputError) as e3:
-        operating_point(DLIB, 0, target_fpir=1e-4, settings=st)
+        resolve(DLIB, 0, target_fpir=1e-4, settings=st)
     assert e3.value.code == "empty_watchlist"
     for bad in (0.0, 1.0, -1e-4, float("nan")):
         with pytest.raises(InputError) as e4:
-            operating_point(DLIB, 20, target_fpir=bad, settings=st)
+            resolve(DLIB, 20, target_fpir=bad, settings=st)
         assert e4.value.code == "bad_fpir"
     with pytest.raises(InputError) as e5:
-        operating_point(DLIB, 20, target_fpir=1e-4, threshold=0.9, settings=st)
+        resolve(DLIB, 20, target_fpir=1e-4, threshold=0.9, settings=st)
     assert e5.value.code == "bad_threshold"
 
 
 def test_override_is_kept_and_its_figures_shown(st: Any) -> None:
-    op = operating_point(DLIB, 20, threshold=0.5, settings=st)
+    op = resolve(DLIB, 20, threshold=0.5, settings=st)
     assert op.threshold == 0.5 and op.source == "override" and op.target_fpir is None
     assert op.false_alerts_per_10000 == 10_000  # every stranger matches someone
     g = guardrail(op, st)
@@ -115,12 +115,12 @@ def test_override_is_kept_and_its_figures_shown(st: Any) -> None:
         require_justification(g, "x" * st.min_justification_chars)
     why = "Wanted for a stabbing on this street; a lower threshold is needed for the old custody photos"
     assert require_justification(g, f"  {why}  ") == why
-    strict = operating_point(DLIB, 20, threshold=0.999, settings=st)
+    strict = resolve(DLIB, 20, threshold=0.999, settings=st)
     assert strict.impostor_ge == 0 and strict.notes and "below what it resolves" in strict.notes[0]
     assert not guardrail(strict, st).safe
-    assert guardrail(operating_point(DLIB, 20, settings=st), st).safe
+    assert guardrail(resolve(DLIB, 20, settings=st), st).safe
     for target, safe in ((1e-3, True), (1e-5, True), (2e-3, False), (5e-6, False)):
-        assert guardrail(operating_point(DLIB, 20, target_fpir=target, settings=st), st).safe is safe, target
+        assert guardrail(resolve(DLIB, 20, target_fpir=target, settings=st), st).safe is safe, target
 
 
 def test_any_family_with_a_calibration_file(st: Any) -> None:
@@ -132,11 +132,11 @@ def test_any_family_with_a_calibration_file(st: Any) -> None:
     imp = np.round(n * (1.0 - g)).astype(np.int64)
     cal = Calibration("toy-family@123", "toy-family@123/x", g, n, imp, 10, np.zeros(len(g), np.int64))
     save_calibration(cal, st)
-    op = operating_point("toy-family@123", 10, target_fpir=1e-2, settings=st)
+    op = resolve("toy-family@123", 10, target_fpir=1e-2, settings=st)
     assert op.threshold == pytest.approx(0.999, abs=1e-9)  # FMR <= 1e-3 -> 1 - t <= 1e-3
     assert op.fpir == pytest.approx(10 * imp[np.searchsorted(g, 0.999 - 1e-9)] / n) == pytest.approx(1e-2)
     assert op.tpir is None and "cannot estimate TPIR" in op.tpir_reason
     assert op.calibration is not None and not op.calibration["shipped"]
-    no_cal = operating_point("uncalibrated@1", 10, threshold=0.7, settings=st)
+    no_cal = resolve("uncalibrated@1", 10, threshold=0.7, settings=st)
     assert no_cal.fpir is None and no_cal.tpir is None and "openlfr eval calibrate" in no_cal.notes[0]
     assert not guardrail(no_cal, st).safe

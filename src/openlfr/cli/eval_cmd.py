@@ -167,12 +167,13 @@ def verify_cmd(
 
 
 def _default_threshold_or_none(family: str) -> float | None:
-    from openlfr.engine.thresholds import DEFAULT_THRESHOLDS
+    from openlfr.errors import ConfigError
+    from openlfr.services.operating_point import default_threshold
 
-    for key, value in DEFAULT_THRESHOLDS.items():
-        if family == key or (key.endswith("@") and family.startswith(key)):
-            return value
-    return None
+    try:
+        return default_threshold(family)
+    except ConfigError:
+        return None
 
 
 @eval_app.command("identify")
@@ -366,8 +367,8 @@ def plan_cmd(
     """Expected false alerts, true alerts and precision for a deployment (formulas of
     ARCHITECTURE.md section 4), with intervals from the calibration's sample sizes."""
     from openlfr.errors import NotFoundError
-    from openlfr.eval.calibration import family_of, load_calibration
     from openlfr.eval.planning import Rate, plan
+    from openlfr.services.operating_point import load_calibration
 
     if (threshold is None) == (fpir is None):
         raise InputError("give exactly one of --threshold and --fpir", code="bad_option")
@@ -388,7 +389,7 @@ def plan_cmd(
         cfg = engine_config(None, embedder, embedder_model=embedder_model, embedder_option=embedder_option)
         emb = registry.create("embedder", cfg.embedder, **cfg.embedder_options)
         try:
-            cal = load_calibration(family_of(emb))
+            cal = load_calibration(emb)
         except NotFoundError as exc:
             raise NotFoundError(exc.message + "; or give --fpir and --tpir with --no-calibration",
                                 code=exc.code) from exc

@@ -24,12 +24,12 @@ def _calibration(family: str) -> str | None:
     """Where ``--fpir`` finds this embedder family's calibration: ``data_dir`` (from `openlfr eval
     calibrate`), ``packaged`` (shipped with OpenLFR), or None."""
     from openlfr.cli._common import settings
-    from openlfr.eval.calibration import PACKAGED_DIR, calibration_path
+    from openlfr.services.operating_point import calibration_path, is_packaged
 
     p = calibration_path(family, settings())
     if p is None:
         return None
-    return "packaged" if p.parent == PACKAGED_DIR else "data_dir"
+    return "packaged" if is_packaged(p) else "data_dir"
 
 
 def _rows(include_catalogue: bool) -> tuple[list[dict[str, Any]], list[str]]:

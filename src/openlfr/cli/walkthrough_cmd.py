@@ -58,8 +58,8 @@ def walkthrough(
     from openlfr.engine.pipeline import EngineConfig
     from openlfr.errors import InputError
     from openlfr.eval.walkthrough import draw_fillers, evaluate, load_truth
-    from openlfr.services.check import op_fields, resolve_operating_point
     from openlfr.services.context import AppContext, engine_config_from_settings
+    from openlfr.services.operating_point import op_fields, resolve_for
     from openlfr.services.watchlists import load_index
 
     st = settings()
@@ -94,7 +94,7 @@ def walkthrough(
             raise InputError("--fillers needs --watchlist to be a folder of photos", code="bad_option")
         index, _meta = load_index(ctx, watchlist)
     # The same operating point a deployment gets: target FPIR (default 1e-4) at this list's size.
-    op = resolve_operating_point(ctx, threshold, fpir, index.size)
+    op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
     thr = op.threshold
     cfg = _live_config(analysis_fps, analysis_width, fusion, max_attempts)
     if decision is not None:

@@ -75,3 +75,11 @@ def cosine_to_score(cos: npt.ArrayLike) -> FloatArray:
     """
     out: FloatArray = np.clip((1.0 + np.asarray(cos, dtype=np.float32)) / 2.0, 0.0, 1.0).astype(np.float32)
     return out
+
+
+def family_of(embedder: Embedder | str) -> str:
+    """The embedder's family: the space its vectors live in (``family``, else ``model_id``), so a faster twin
+    of the same network shares watchlists, calibrations and thresholds. A string is taken as a family."""
+    if isinstance(embedder, str):
+        return embedder
+    return str(getattr(embedder, "family", embedder.model_id))

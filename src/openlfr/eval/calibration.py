@@ -19,7 +19,7 @@ targets raise ``ConfigError``.
 
 Files: ``<data_dir>/calibration/<family>.json`` where ``family`` is the embedder's
 ``family`` (``model_id`` when it has none), so a faster twin of the same network shares it. When
-the data dir has none, :func:`load_calibration` falls back to a calibration shipped with the
+the data dir has none, ``services.operating_point.load_calibration`` falls back to a calibration shipped with the
 package (``openlfr/eval/calibrations/``, measured on lfw-dev with the default pipeline; counts
 only, no images or embeddings), so ``--fpir`` works out of the box for the embedded default.
 """
@@ -39,12 +39,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from openlfr.errors import ConfigError, NotFoundError
+from openlfr.errors import ConfigError
 from openlfr.eval import metrics as M
 from openlfr.eval.intervals import clopper_pearson
 
 if TYPE_CHECKING:
-    from openlfr.engine.protocols import Embedder
     from openlfr.eval.compute import EmbeddingTable
     from openlfr.eval.exclusions import Exclusions
     from openlfr.eval.protocols import Dataset
@@ -68,12 +67,6 @@ def grid() -> npt.NDArray[np.float64]:
     return np.round(np.arange(n + 1) * GRID_STEP, 6)
 
 
-def family_of(embedder: Embedder | str) -> str:
-    if isinstance(embedder, str):
-        return embedder
-    return str(getattr(embedder, "family", embedder.model_id))
-
-
 def calibration_dir(settings: Settings | None = None) -> Path:
     if settings is None:
         from openlfr.settings import load_settings
@@ -82,7 +75,8 @@ def calibration_dir(settings: Settings | None = None) -> Path:
     return settings.data_dir / "calibration"
 
 
-def _safe_name(family: str) -> str:
+def safe_name(family: str) -> str:
+    """The file name stem for a family (anything but letters, digits and ``-_.@`` becomes ``_``)."""
     return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in family)
 
 
@@ -198,7 +192,7 @@ class Calibration:
 
 
 def save_calibration(cal: Calibration, settings: Settings | None = None, path: Path | None = None) -> Path:
-    target = path or calibration_dir(settings) / f"{_safe_name(cal.family)}.json"
+    target = path or calibration_dir(settings) / f"{safe_name(cal.family)}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=target.parent)
     try:
@@ -213,38 +207,7 @@ def save_calibration(cal: Calibration, settings: Settings | None = None, path: P
 
 
 PACKAGED_DIR = Path(__file__).resolve().parent / "calibrations"
-
-
-def calibration_path(model_id: Embedder | str, settings: Settings | None = None) -> Path | None:
-    """Where the calibration for this family is read from: the data dir's, else the packaged one."""
-    name = f"{_safe_name(family_of(model_id))}.json"
-    for p in (calibration_dir(settings) / name, PACKAGED_DIR / name):
-        if p.is_file():
-            return p
-    return None
-
-
-def load_calibration(model_id: Embedder | str, settings: Settings | None = None) -> Calibration:
-    """The calibration for an embedder family (or model id): the data dir's, else one shipped with
-    the package; ``NotFoundError`` when neither exists."""
-    fam = family_of(model_id)
-    p = calibration_path(fam, settings)
-    if p is None:
-        raise NotFoundError(f"no calibration for embedder {fam}; run `openlfr eval calibrate --images DIR`",
-                            code="no_calibration")
-    try:
-        data = json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{p}: unreadable calibration ({exc})", code="bad_calibration") from exc
-    return Calibration.from_dict(data)
-
-
-def threshold_for_fpir(embedder: Embedder | str, fpir: float, watchlist_size: int,
-                       settings: Settings | None = None) -> float:
-    """The threshold giving FPIR <= ``fpir`` at ``watchlist_size`` (FPIR ~= N * FMR), from the
-    embedder's calibration. Raises ``NotFoundError`` (no calibration) or ``ConfigError``
-    (target not resolvable with the calibration's sample)."""
-    return load_calibration(embedder, settings).threshold_for_fpir(fpir, watchlist_size)
+"""Calibrations shipped with the package (read by ``services.operating_point``, which owns reading them)."""
 
 
 # ------------------------------------------------------------------ measuring one

@@ -7,45 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from openlfr.engine.imageio import decode_image_scaled, read_bytes
-from openlfr.engine.thresholds import default_threshold
 from openlfr.errors import InputError
 from openlfr.services.context import AppContext
-from openlfr.services.operating_point import OperatingPoint, operating_point
+from openlfr.services.operating_point import op_fields, resolve_for
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
-
-
-def resolve_operating_point(ctx: AppContext, threshold: float | None, fpir: float | None,
-                            watchlist_size: int) -> OperatingPoint:
-    """The operating point for ``run``, ``search`` and ``check``: an explicit ``threshold``
-    (override), else the threshold for target ``fpir`` (default ``settings.default_target_fpir``)
-    from the embedder's calibration at this watchlist size. Only when no target was asked for and
-    the embedder has no calibration does it fall back to the family's fixed measured default."""
-    from dataclasses import replace
-
-    from openlfr.eval.calibration import calibration_path, family_of
-
-    if threshold is not None and fpir is not None:
-        raise InputError("give either a threshold or a target FPIR, not both", code="bad_threshold")
-    family = family_of(ctx.engine.embedder)
-    n = max(watchlist_size, 1)
-    if threshold is not None:
-        return operating_point(family, n, threshold=threshold, settings=ctx.settings)
-    if fpir is None and calibration_path(family, ctx.settings) is None:
-        op = operating_point(family, n, threshold=default_threshold(ctx.engine.embedder), settings=ctx.settings)
-        return replace(op, source="model_default", notes=(
-            f"no calibration for {family}: using its fixed default threshold (measured for 1,000-person "
-            "lists), not one for this list's size; make one with `openlfr eval calibrate --images DIR`",))
-    return operating_point(family, n, target_fpir=fpir, settings=ctx.settings)
-
-
-def resolve_threshold(ctx: AppContext, threshold: float | None, fpir: float | None, watchlist_size: int) -> float:
-    return resolve_operating_point(ctx, threshold, fpir, watchlist_size).threshold
-
-
-def op_fields(op: OperatingPoint) -> dict[str, Any]:
-    """What JSON outputs add: which operating point was used and what it implies."""
-    return {"threshold_source": op.source, "target_fpir": op.target_fpir, "operating_point": op.to_dict()}
 
 
 def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str, actor: str,
@@ -60,7 +26,7 @@ def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str
     pixels, scale = decode_image_scaled(data, name=label, max_pixels=ctx.settings.max_image_pixels,
                                         max_side=ctx.settings.max_photo_side)
     index, meta = load_index(ctx, watchlist)
-    op = resolve_operating_point(ctx, threshold, fpir, index.size)
+    op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
     thr = op.threshold
     analysis = ctx.engine.analyse(pixels, embed="all")
     faces = analysis.faces

@@ -27,6 +27,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from openlfr.engine.protocols import family_of
 from openlfr.engine.sources import mask_url
 from openlfr.errors import AuthError, ConflictError, InputError, NotFoundError, OpenLFRError
 from openlfr.names import check_name
@@ -35,9 +36,10 @@ from openlfr.services.context import AppContext
 from openlfr.services.operating_point import (
     Guardrail,
     OperatingPoint,
+    check_choice,
     guardrail,
-    operating_point,
     require_justification,
+    resolve,
 )
 from openlfr.services.roles import MAY_AUTHORISE, require_role
 from openlfr.services.stats import deployment_stats
@@ -241,8 +243,6 @@ def _family(ctx: AppContext, s: Session, dep: Deployment) -> str:
         wl = s.get(Watchlist, dep.watchlist_id)
         if wl is not None and wl.embedder_family:
             return wl.embedder_family
-    from openlfr.eval.calibration import family_of
-
     if dep.embedder == ctx.settings.embedder and dep.detector == ctx.settings.detector:
         return family_of(ctx.engine.embedder)
     sub = AppContext(ctx.settings.model_copy(update={"detector": dep.detector, "embedder": dep.embedder}))
@@ -254,8 +254,7 @@ def _family(ctx: AppContext, s: Session, dep: Deployment) -> str:
 
 def _operating_point(ctx: AppContext, s: Session, dep: Deployment, size: int, target_fpir: float | None,
                      threshold: float | None) -> tuple[OperatingPoint, Guardrail]:
-    op = operating_point(_family(ctx, s, dep), size, target_fpir=target_fpir, threshold=threshold,
-                         settings=ctx.settings)
+    op = resolve(_family(ctx, s, dep), size, target_fpir=target_fpir, threshold=threshold, settings=ctx.settings)
     return op, guardrail(op, ctx.settings)
 
 
@@ -355,12 +354,7 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
         raise InputError("give both latitude and longitude, or neither", code="bad_coordinates")
     if latitude is not None and not (-90 <= latitude <= 90 and -180 <= (longitude or 0) <= 180):
         raise InputError("coordinates out of range", code="bad_coordinates")
-    if threshold is not None and target_fpir is not None:
-        raise InputError("give either a threshold or a target FPIR, not both", code="bad_threshold")
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise InputError(f"threshold must be in [0, 1], got {threshold}", code="bad_threshold")
-    if target_fpir is not None and not 0.0 < target_fpir < 1.0:
-        raise InputError(f"target FPIR must be in (0, 1), got {target_fpir}", code="bad_fpir")
+    check_choice(target_fpir, threshold)
     threshold_source = "override" if threshold is not None else "target_fpir"
     if threshold is None and target_fpir is None:
         target_fpir = ctx.settings.default_target_fpir
@@ -543,8 +537,7 @@ def authorise(ctx: AppContext, ref: int | str, actor: str, role: str, officer: s
     officer = officer.strip()
     if not officer:
         raise InputError("name the authorising officer (rank and name)", code="bad_officer")
-    if threshold is not None and target_fpir is not None:
-        raise InputError("give either a threshold or a target FPIR, not both", code="bad_threshold")
+    check_choice(target_fpir, threshold)
     t = as_utc(now) or now_utc()
     with ctx.db.session() as s:
         dep = get_deployment(s, ref)

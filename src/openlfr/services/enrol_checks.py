@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import delete, func, select
 
-from openlfr.engine.protocols import cosine_to_score
-from openlfr.engine.thresholds import family_of
+from openlfr.engine.protocols import cosine_to_score, family_of
 from openlfr.errors import ConflictError, InputError, NotFoundError, OpenLFRError
 from openlfr.services import watchlist_integrity as integrity
 from openlfr.services.context import AppContext
@@ -42,7 +41,7 @@ EDITABLE = {"display_name": 300, "category": 200, "reason": 2000}
 def consistency_threshold(ctx: AppContext) -> dict[str, Any]:
     """``{"threshold", "genuine_frr", "genuine_pairs", "family"}``: the largest calibration grid score under which at
     most ``GENUINE_FRR`` of the calibration's genuine pairs fall. Raises ``NotFoundError`` without a calibration."""
-    from openlfr.eval.calibration import load_calibration
+    from openlfr.services.operating_point import load_calibration
 
     cal = load_calibration(ctx.engine.embedder, ctx.settings)
     if cal.genuine_n <= 0:

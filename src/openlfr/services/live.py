@@ -27,9 +27,9 @@ from openlfr.names import check_name
 from openlfr.runtime.camera_runtime import create_runtime
 from openlfr.runtime.sinks import AlertSink, MemorySink
 from openlfr.runtime.workers import CameraSpec, RunSummary, SourceState
-from openlfr.services.check import op_fields, resolve_operating_point
 from openlfr.services.context import AppContext, engine_config_from_settings
 from openlfr.services.lease import DeploymentLease
+from openlfr.services.operating_point import op_fields, resolve_for
 from openlfr.services.spool import SpoolingSink
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
@@ -123,7 +123,7 @@ def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, thresh
     index, meta = load_index(ctx, watchlist)
     if index.size == 0:
         raise InputError(f"watchlist {watchlist!r} is empty", code="empty_watchlist")
-    op = resolve_operating_point(ctx, threshold, fpir, index.size)
+    op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
     thr = op.threshold
     engine_cfg = getattr(ctx, "_engine_config", None) or engine_config_from_settings(ctx.settings)
     mem = sink or MemorySink()

@@ -1,6 +1,6 @@
 """The operating point for a watchlist's actual size: target FPIR -> threshold, with its figures.
 
-A fixed per-model threshold is set for one list size (``engine/thresholds.py``: 1,000 people).
+A fixed per-model threshold is set for one list size (:data:`DEFAULT_THRESHOLDS` below: 1,000 people).
 Smaller lists then run far stricter than needed and miss most people; larger ones raise more false
 alerts than planned. Here the threshold comes from the embedder's calibration
 (:mod:`openlfr.eval.calibration`) for the list's size N: FPIR(N, tau) ~= N * FMR(tau), so for a
@@ -20,25 +20,127 @@ The *safe band* (settings ``safe_fpir_min``/``safe_fpir_max``, default 1e-5 to 1
 a written justification. For a target FPIR the target itself is compared with the band; for a
 threshold override, the FPIR the calibration implies at that threshold and list size (an
 override without a calibration has unknown figures and is outside the band).
+
+This module is the one place an operating point is resolved (:func:`resolve`, and :func:`resolve_for` for an
+engine's embedder): the threshold-or-target rule, the calibration files it reads (``eval.calibration`` only
+measures and writes them), and the fixed per-family fallback (:data:`DEFAULT_THRESHOLDS`) used only where a
+family has no calibration and no target was asked for.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from openlfr.engine.protocols import Embedder, family_of
 from openlfr.errors import ConfigError, InputError, NotFoundError
-from openlfr.eval.calibration import MIN_TAIL_PAIRS, Calibration, calibration_path, load_calibration
+from openlfr.eval.calibration import MIN_TAIL_PAIRS, PACKAGED_DIR, Calibration, calibration_dir, safe_name
 from openlfr.eval.intervals import clopper_pearson
 from openlfr.settings import Settings
+
+if TYPE_CHECKING:
+    from openlfr.services.context import AppContext
 
 PER = 10_000
 """Expected false alerts are given per this many faces seen."""
 
 SOURCES = ("target_fpir", "override", "model_default")
+
+# ---------------------------------------------------------------- fixed per-family fallbacks
+
+# Measured with the evaluation harness (docs/evaluation.md), on lfw-dev (3,991 identities, 9,207
+# grayscale images; HOG upsample 1, centre-most face, centre box when none is found):
+#   openlfr eval threshold --images ../shared/data/lfw-dev --watchlist-size 1000 --fpir 0.001 \
+#       --draws 50 --seed 1 [--embedder dlib-resnet-onnx: same vectors, faster]
+# 50 draws of a 1,000-identity watchlist (one image each) against every image of the other
+# identities (~6,900 non-mated searches per draw): per-draw thresholds for FPIR <= 1e-3 have mean
+# 0.9820 (min 0.9801, p90 0.9838, max 0.9870); pooled 0.9817. Rule: max(pooled, p90 of the
+# draws), rounded up to 3 decimals -> 0.984 (pooled FPIR 4.99e-4, 173 / 346,779; target met in
+# 48 / 50 draws). At this threshold the dlib model misses most watchlisted people (FNIR ~0.84 on
+# lfw-dev, one photo enrolled): that is the model's limit at watchlist scale, not a tuning error.
+#
+# MobileFaceNet (onnx-arcface spec mobilefacenet-128, mobilefacenet_paddle_128d.onnx, sha12
+# 6ced4e0c36ab), YuNet 2023mar detector, same run and rule:
+#   openlfr eval threshold --images ../shared/data/lfw-dev --watchlist-size 1000 --fpir 0.001 \
+#       --draws 50 --seed 1 --detector yunet --detector-model face_detection_yunet_2023mar.onnx \
+#       --embedder onnx-arcface --embedder-model mobilefacenet_paddle_128d.onnx
+# per-draw thresholds mean 0.7917 (min 0.7435, p50 0.7654, p90 0.8556, max 0.8735); pooled 0.7666.
+# Rule -> 0.856 (pooled FPIR 4.35e-4, 151 / 346,779; target met in 47 / 50 draws). The per-draw
+# spread is wide (a few draws need 0.85-0.87, most ~0.765), so the p90 term dominates; the pooled
+# threshold (0.767; `--fpir 0.001` with the lfw-dev calibration gives 0.7655 at N = 1000) is the
+# less conservative choice.
+#
+# The default embedder, fused dlib ResNet + MobileFaceNet-192 (engine/backends/mobilefacenet.py;
+# weights 0.6 / 0.4, no flip), HOG upsample 1, same run and rule:
+#   openlfr eval threshold --images ../shared/data/lfw-dev --watchlist-size 1000 --fpir 0.001 \
+#       --draws 50 --seed 1
+# per-draw thresholds mean 0.9266 (min 0.9108, p50 0.9175, p90 0.9526, max 0.9608); pooled 0.9174.
+# Rule -> 0.953 (pooled FPIR 4.70e-4, 163 / 346,779; target met in 47 / 50 draws). As for
+# MobileFaceNet alone, a few draws need much more than most (lfw-dev's highest-scoring impostor
+# pairs: the calibration's N x FMR also gives 0.9545 at N = 1,000), so the p90 term dominates; the
+# shipped calibration gives the threshold for a watchlist's actual size (e.g. 0.897 for FPIR 1e-3
+# at N = 40 reference photos).
+#
+# The default embedder since issue 17, fr_feature (frfeature-512, vendored from npm
+# faceplugin-face-recognition-js), with the default detector (frdetect), lfw-dev with the known label
+# errors left out (eval/data/lfw_label_errors.json), same run and rule:
+#   openlfr eval threshold --images ../shared/data/lfw-dev --watchlist-size 1000 --fpir 0.001 \
+#       --draws 50 --seed 1
+# per-draw thresholds mean 0.7639 (min 0.7556, p90 0.7682, max 0.7753); pooled 0.7624.
+# Rule -> 0.769 (pooled FPIR 6.1e-4, 211 / 346,526; target met in 48 / 50 draws). The shipped
+# calibration's N x FMR gives 0.7675 at N = 1,000 (pooled FPIR 6.9e-4 on the same draws, 45 / 50).
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "dlib-resnet-v1@55533b28a958": 0.984,
+    "onnx-arcface:mobilefacenet-128@6ced4e0c36ab": 0.856,
+    "fused:dlib-resnet-v1@55533b28a958+mobilefacenet-192@d8ba40c0127f@w0.4": 0.953,
+    "frfeature-512@87aacdfe5751": 0.769,
+}
+
+
+def default_threshold(embedder: Embedder | str) -> float:
+    """The family's fixed measured threshold (for 1,000-person lists): the fallback where it has no calibration."""
+    fam = family_of(embedder)
+    for key, value in DEFAULT_THRESHOLDS.items():
+        if fam == key or (key.endswith("@") and fam.startswith(key)):
+            return value
+    raise ConfigError(f"no measured default threshold for embedder {fam}; pass --threshold or "
+                      "calibrate it with `openlfr eval calibrate`", code="no_threshold")
+
+
+# ---------------------------------------------------------------- calibration files (read here)
+
+
+def calibration_path(family: Embedder | str, settings: Settings | None = None) -> Path | None:
+    """Where the calibration for this family is read from: the data dir's, else the one shipped with the package."""
+    name = f"{safe_name(family_of(family))}.json"
+    for p in (calibration_dir(settings) / name, PACKAGED_DIR / name):
+        if p.is_file():
+            return p
+    return None
+
+
+def load_calibration(family: Embedder | str, settings: Settings | None = None) -> Calibration:
+    """The calibration for an embedder family (or model id): the data dir's, else one shipped with
+    the package; ``NotFoundError`` (``no_calibration``) when neither exists."""
+    fam = family_of(family)
+    p = calibration_path(fam, settings)
+    if p is None:
+        raise NotFoundError(f"no calibration for embedder {fam}; run `openlfr eval calibrate --images DIR`",
+                            code="no_calibration")
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{p}: unreadable calibration ({exc})", code="bad_calibration") from exc
+    return Calibration.from_dict(data)
+
+
+def is_packaged(path: Path) -> bool:
+    return path.parent == PACKAGED_DIR
 
 
 @dataclass(frozen=True)
@@ -97,7 +199,7 @@ def _cal_info(cal: Calibration, settings: Settings | None) -> dict[str, Any]:
     src = cal.source or {}
     return {"family": cal.family, "embedder_model_id": cal.embedder_model_id, "created_at": cal.created_at,
             "file": p.name if p is not None else None,
-            "shipped": bool(p is not None and p.parent.name == "calibrations"),
+            "shipped": bool(p is not None and is_packaged(p)),
             "impostor_comparisons": cal.impostor_n, "genuine_comparisons": cal.genuine_n,
             "images": src.get("images"), "identities": src.get("identities")}
 
@@ -124,73 +226,115 @@ def _figures(cal: Calibration, threshold: float, n: int) -> dict[str, Any]:
     return out
 
 
-def operating_point(family: str, watchlist_size: int, *, target_fpir: float | None = None,
-                    threshold: float | None = None, settings: Settings | None = None) -> OperatingPoint:
-    """The threshold for ``family`` at ``watchlist_size`` and what it implies.
-
-    With ``threshold`` (an override) the figures are those the calibration implies at it (``None``
-    when the family has no calibration). Otherwise the threshold is the calibration's for
-    ``target_fpir`` (default ``settings.default_target_fpir``) at this size. Raises
-    ``NotFoundError`` (``no_calibration``, naming ``openlfr eval calibrate``) when a target is asked
-    for a family without a calibration, and ``ConfigError`` (``calibration_too_small``) when the
-    target per comparison (FPIR / N) is below what the calibration's impostor comparisons resolve.
-    """
-    if settings is None:
-        from openlfr.settings import load_settings
-
-        settings = load_settings()
-    if watchlist_size < 1:
-        raise InputError("the watchlist is empty: an operating point needs at least one person",
-                         code="empty_watchlist")
+def check_choice(target_fpir: float | None, threshold: float | None) -> None:
+    """The one rule for what a caller may ask: a threshold override or a target FPIR, not both, each in range."""
     if threshold is not None and target_fpir is not None:
         raise InputError("give either a threshold or a target FPIR, not both", code="bad_threshold")
-    if threshold is not None:
-        if not (0.0 <= threshold <= 1.0) or math.isnan(threshold):
-            raise InputError(f"threshold must be in [0, 1], got {threshold}", code="bad_threshold")
-        try:
-            cal = load_calibration(family, settings)
-        except NotFoundError:
-            return OperatingPoint(family, watchlist_size, float(threshold), "override", None, None, None, None,
-                                  None, None, None, None, None,
-                                  f"no calibration for {family}: TPIR unknown", None,
-                                  (f"no calibration for {family}, so the false-alert rate at this threshold "
-                                   "is unknown; make one with `openlfr eval calibrate --images DIR`",))
-        f = _figures(cal, float(threshold), watchlist_size)
-        notes: list[str] = []
-        if f["impostor_ge"] == 0:
-            notes.append(f"no impostor comparison of the calibration's {cal.impostor_n:,} scored at or above "
-                         f"{threshold:.4f}: the false-alert rate is below what it resolves (upper bound shown)")
-        return OperatingPoint(family, watchlist_size, float(threshold), "override", None, f["fpir"], f["fpir_ci"],
-                              f["impostor_ge"], f["impostor_n"], f["tpir"], f["tpir_ci"], f["mated_hits"],
-                              f["mated_n"], f["tpir_reason"], _cal_info(cal, settings), tuple(notes))
-    target = settings.default_target_fpir if target_fpir is None else float(target_fpir)
-    if not 0.0 < target < 1.0 or math.isnan(target):
-        raise InputError(f"target FPIR must be in (0, 1), got {target}", code="bad_fpir")
+    if threshold is not None and (math.isnan(threshold) or not 0.0 <= threshold <= 1.0):
+        raise InputError(f"threshold must be in [0, 1], got {threshold}", code="bad_threshold")
+    if target_fpir is not None and (math.isnan(target_fpir) or not 0.0 < target_fpir < 1.0):
+        raise InputError(f"target FPIR must be in (0, 1), got {target_fpir}", code="bad_fpir")
+
+
+def _point(family: str, size: int, threshold: float, source: str, target: float | None, figures: dict[str, Any],
+           calibration: dict[str, Any] | None, notes: tuple[str, ...]) -> OperatingPoint:
+    return OperatingPoint(family=family, watchlist_size=size, threshold=threshold, source=source,
+                          target_fpir=target, calibration=calibration, notes=notes, **figures)
+
+
+_UNKNOWN = {"fpir": None, "fpir_ci": None, "impostor_ge": None, "impostor_n": None, "tpir": None, "tpir_ci": None,
+            "mated_hits": None, "mated_n": None}
+
+
+def _override(family: str, size: int, threshold: float, settings: Settings) -> OperatingPoint:
+    """An explicit threshold, with the figures its family's calibration implies (unknown without one)."""
+    try:
+        cal = load_calibration(family, settings)
+    except NotFoundError:
+        return _point(family, size, float(threshold), "override", None,
+                      {**_UNKNOWN, "tpir_reason": f"no calibration for {family}: TPIR unknown"}, None,
+                      (f"no calibration for {family}, so the false-alert rate at this threshold is unknown; "
+                       "make one with `openlfr eval calibrate --images DIR`",))
+    f = _figures(cal, float(threshold), size)
+    notes: tuple[str, ...] = ()
+    if f["impostor_ge"] == 0:
+        notes = (f"no impostor comparison of the calibration's {cal.impostor_n:,} scored at or above "
+                 f"{threshold:.4f}: the false-alert rate is below what it resolves (upper bound shown)",)
+    return _point(family, size, float(threshold), "override", None, f, _cal_info(cal, settings), notes)
+
+
+def _from_target(family: str, size: int, target: float, settings: Settings) -> OperatingPoint:
+    """The calibration's threshold for a target FPIR at this list size (N x FMR), refusing what it cannot resolve."""
     try:
         cal = load_calibration(family, settings)
     except NotFoundError as exc:
         raise NotFoundError(f"no calibration for embedder {family}, so a target FPIR cannot be turned into a "
                             "threshold: make one with `openlfr eval calibrate --images DIR` (a labelled "
                             "folder of faces), or give an explicit threshold", code="no_calibration") from exc
-    per = target / watchlist_size
+    per = target / size
     try:
-        thr = cal.threshold_for_fpir(target, watchlist_size)
+        thr = cal.threshold_for_fpir(target, size)
     except ConfigError as exc:
         if exc.code != "calibration_too_small":
             raise
         raise InputError(  # the caller's target is beyond what the calibration resolves: a 422, not a 500
-            f"target FPIR {target:g} at a {watchlist_size:,}-person list needs a false match rate of {per:.3g} per "
+            f"target FPIR {target:g} at a {size:,}-person list needs a false match rate of {per:.3g} per "
             f"comparison; the calibration of {family} has {cal.impostor_n:,} impostor comparisons and resolves "
             f"no less than {MIN_TAIL_PAIRS / cal.impostor_n:.3g} (at least {MIN_TAIL_PAIRS} impostor pairs above the "
             f"threshold; it would need {math.ceil(MIN_TAIL_PAIRS / per):,} comparisons). Not extrapolating: raise "
             "the target, shorten the list, or calibrate on more faces",
             code="calibration_too_small") from exc
-    f = _figures(cal, thr, watchlist_size)
-    return OperatingPoint(family, watchlist_size, thr, "target_fpir", target, f["fpir"], f["fpir_ci"],
-                          f["impostor_ge"], f["impostor_n"], f["tpir"], f["tpir_ci"], f["mated_hits"], f["mated_n"],
-                          f["tpir_reason"], _cal_info(cal, settings),
-                          (f"smallest calibrated threshold with {watchlist_size:,} x FMR <= {target:g} "
-                           f"(FMR <= {per:.3g} per comparison)",))
+    return _point(family, size, thr, "target_fpir", target, _figures(cal, thr, size), _cal_info(cal, settings),
+                  (f"smallest calibrated threshold with {size:,} x FMR <= {target:g} (FMR <= {per:.3g} per "
+                   "comparison)",))
+
+
+def resolve(family: Embedder | str, watchlist_size: int, *, target_fpir: float | None = None,
+            threshold: float | None = None, settings: Settings | None = None,
+            fallback: bool = False) -> OperatingPoint:
+    """The threshold for ``family`` at ``watchlist_size`` and what it implies.
+
+    With ``threshold`` (an override) the figures are those the calibration implies at it (``None``
+    when the family has no calibration). Otherwise the threshold is the calibration's for
+    ``target_fpir`` (default ``settings.default_target_fpir``) at this size. Raises
+    ``NotFoundError`` (``no_calibration``, naming ``openlfr eval calibrate``) when a target is asked
+    for a family without a calibration, and ``InputError`` (``calibration_too_small``) when the
+    target per comparison (FPIR / N) is below what the calibration's impostor comparisons resolve.
+    With ``fallback``, a family with no calibration asked for no target gets its fixed measured
+    default (:func:`default_threshold`, source ``model_default``) instead of ``no_calibration``.
+    """
+    if settings is None:
+        from openlfr.settings import load_settings
+
+        settings = load_settings()
+    fam = family_of(family)
+    if watchlist_size < 1:
+        raise InputError("the watchlist is empty: an operating point needs at least one person",
+                         code="empty_watchlist")
+    check_choice(target_fpir, threshold)
+    if threshold is not None:
+        return _override(fam, watchlist_size, threshold, settings)
+    if fallback and target_fpir is None and calibration_path(fam, settings) is None:
+        op = _override(fam, watchlist_size, default_threshold(fam), settings)
+        return replace(op, source="model_default", notes=(
+            f"no calibration for {fam}: using its fixed default threshold (measured for 1,000-person "
+            "lists), not one for this list's size; make one with `openlfr eval calibrate --images DIR`",))
+    target = settings.default_target_fpir if target_fpir is None else float(target_fpir)
+    check_choice(target, None)
+    return _from_target(fam, watchlist_size, target, settings)
+
+
+def resolve_for(ctx: AppContext, watchlist_size: int, *, target_fpir: float | None = None,
+                threshold: float | None = None) -> OperatingPoint:
+    """The operating point for ``run``, ``search``, ``check`` and the walk-through, with the context's embedder:
+    :func:`resolve` with the fixed default as the fallback when the family has no calibration."""
+    return resolve(ctx.engine.embedder, max(watchlist_size, 1), target_fpir=target_fpir, threshold=threshold,
+                   settings=ctx.settings, fallback=True)
+
+
+def op_fields(op: OperatingPoint) -> dict[str, Any]:
+    """What JSON outputs add: which operating point was used and what it implies."""
+    return {"threshold_source": op.source, "target_fpir": op.target_fpir, "operating_point": op.to_dict()}
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,8 @@ from openlfr.engine.live import AlertEvent, LiveAnalyser, LiveConfig, TrackSumma
 from openlfr.engine.memsource import memory_video
 from openlfr.engine.sources import VIDEO_SUFFIXES, Frame, open_source, probe
 from openlfr.errors import InputError, OpenLFRError
-from openlfr.services.check import op_fields, resolve_operating_point
 from openlfr.services.context import AppContext
-from openlfr.services.operating_point import OperatingPoint
+from openlfr.services.operating_point import OperatingPoint, op_fields, resolve_for
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
 
@@ -141,7 +140,7 @@ def _analyser(ctx: AppContext, watchlist: str, threshold: float | None, fpir: fl
     index, meta = load_index(ctx, watchlist)
     if index.size == 0:
         raise InputError(f"watchlist {watchlist!r} is empty", code="empty_watchlist")
-    op = resolve_operating_point(ctx, threshold, fpir, index.size)
+    op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
     cfg = (config or LiveConfig()).model_copy(update={"analysis_fps": fps} if fps else {})
     if folder:
         cfg = cfg.model_copy(update={"tracker": cfg.tracker.model_copy(update={"min_hits": 1})})

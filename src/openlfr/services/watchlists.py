@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from openlfr.engine.imageio import IMAGE_SUFFIXES, decode_image_scaled, read_bytes, strip_metadata
 from openlfr.engine.matcher import WatchlistEntryRef, WatchlistIndex
 from openlfr.engine.pipeline import pick_main_face
-from openlfr.engine.thresholds import family_of
+from openlfr.engine.protocols import family_of
 from openlfr.errors import ConflictError, InputError, NotFoundError
 from openlfr.names import check_name
 from openlfr.services import watchlist_integrity as integrity

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -17,15 +16,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from openlfr.storage.base import Base, utcnow
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True), dict: JSON}
+__all__ = ["AuditDetail", "AuditEvent", "Base", "Counter", "ReferenceEmbedding", "ReferenceImage", "Watchlist",
+           "WatchlistEntry", "utcnow"]
 
 
 class Watchlist(Base):
@@ -149,9 +145,3 @@ class Counter(Base):
     name: Mapped[str] = mapped_column(String(100))
     value: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-# Governance tables (deployments, cameras, alerts, legal holds) share this Base; imported here so
-# that importing the models registers every table.
-from openlfr.storage import models_gov as models_gov  # noqa: E402
-from openlfr.storage import models_users as models_users  # noqa: E402

@@ -1,6 +1,6 @@
 """Governance models: deployments, their cameras, alerts with adjudication, alert images, legal holds.
 
-Shares ``Base`` with :mod:`openlfr.storage.models` (which imports this module at its end), so one
+Shares ``Base`` (``storage.base``) with :mod:`openlfr.storage.models` (``storage.schema`` imports all three), so one
 metadata and one migration history cover both. Biometric columns hold ciphertext only (P7):
 ``AlertImage.data_enc``; a camera's stream URL may carry credentials, so it is encrypted too.
 """
@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from openlfr.storage.models import Base, utcnow
+from openlfr.storage.base import Base, utcnow
 
 DEPLOYMENT_STATES = ("draft", "authorised", "live", "ended")
 VERDICTS = ("true", "false")

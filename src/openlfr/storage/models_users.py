@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from openlfr.storage.models import Base, utcnow
+from openlfr.storage.base import Base, utcnow
 
 USER_ROLES = ("admin", "supervisor", "operator", "auditor")
 

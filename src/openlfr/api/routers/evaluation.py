@@ -32,7 +32,7 @@ def _newest_det(st: Any) -> Path | None:
 def _calibration(st: Any) -> Any:
     """The calibration of the server's embedder (``openlfr eval calibrate``), or None."""
     from openlfr.errors import OpenLFRError
-    from openlfr.eval.calibration import load_calibration
+    from openlfr.services.operating_point import load_calibration
 
     try:
         return load_calibration(st.ctx.engine.embedder, st.ctx.settings)

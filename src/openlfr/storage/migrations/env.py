@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from openlfr.storage.models import Base
+from openlfr.storage.schema import Base
 
 config = context.config
 target_metadata = Base.metadata
