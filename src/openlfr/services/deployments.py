@@ -327,15 +327,8 @@ def check_camera_url(name: str, url: str, media_root: Path | None, *, local_file
     return str(target.resolve())
 
 
-def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datetime, planned_end: datetime,
-           actor: str, source_watchlist: str, entries: Sequence[EntrySelection] | None = None,
-           all_entries_reason: str | None = None, cameras: Sequence[CameraSpec] = (), name: str | None = None,
-           legal_basis: str = "", latitude: float | None = None, longitude: float | None = None,
-           local_files: bool = True,
-           threshold: float | None = None, target_fpir: float | None = None,
-           detector: str | None = None, embedder: str | None = None) -> dict[str, Any]:
-    """Create a draft deployment with its bespoke watchlist, copied entry by entry (each with the
-    reason it is there) from ``source_watchlist``; photos and embeddings are re-encrypted copies."""
+def _check_place(location: str, purpose: str, latitude: float | None) -> tuple[str, str]:
+    """The stripped location and purpose: a location precise enough to find (or coordinates), a purpose."""
     location, purpose = location.strip(), purpose.strip()
     if not location:
         raise InputError("a deployment needs a precise location (street, junction or landmark)",
@@ -346,18 +339,18 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
                          code="vague_location")
     if not purpose:
         raise InputError("a deployment needs a purpose", code="bad_purpose")
-    start, end = as_utc(planned_start), as_utc(planned_end)
-    assert start is not None and end is not None
-    check_window(ctx, start, end, now_utc())
-    legal_basis = check_legal_basis(legal_basis)
+    return location, purpose
+
+
+def _check_coordinates(latitude: float | None, longitude: float | None) -> None:
     if (latitude is None) != (longitude is None):
         raise InputError("give both latitude and longitude, or neither", code="bad_coordinates")
     if latitude is not None and not (-90 <= latitude <= 90 and -180 <= (longitude or 0) <= 180):
         raise InputError("coordinates out of range", code="bad_coordinates")
-    check_choice(target_fpir, threshold)
-    threshold_source = "override" if threshold is not None else "target_fpir"
-    if threshold is None and target_fpir is None:
-        target_fpir = ctx.settings.default_target_fpir
+
+
+def _check_selection(entries: Sequence[EntrySelection] | None, all_entries_reason: str | None) -> dict[str, str]:
+    """person id -> reason for the selected entries (empty when every entry is copied with one reason)."""
     if (entries is None) == (all_entries_reason is None):
         raise InputError("select the watchlist entries (each with a reason) or give one reason for all",
                          code="bad_selection")
@@ -372,6 +365,11 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
         if pid in selection:
             raise InputError(f"person {pid!r} selected twice", code="bad_selection")
         selection[pid] = why
+    return selection
+
+
+def _check_cameras(ctx: AppContext, cameras: Sequence[CameraSpec], local_files: bool) -> list[CameraSpec]:
+    """Cameras with valid, unique names and allowed source URLs (normalised)."""
     checked: list[CameraSpec] = []
     seen: set[str] = set()
     for c in cameras:
@@ -387,79 +385,116 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
             c = CameraSpec(c.name, url, c.description)
         checked.append(c)
         seen.add(c.name)
-    cams = checked
+    return checked
+
+
+def _source_entries(ctx: AppContext, s: Session, source_watchlist: str, selection: dict[str, str],
+                    all_entries_reason: str | None) -> tuple[Watchlist, dict[str, WatchlistEntry], dict[str, str]]:
+    """The standing list to copy from (integrity checked), its entries by person id, and the final selection."""
+    src = s.scalar(select(Watchlist).where(Watchlist.name == source_watchlist))
+    if src is None:
+        raise NotFoundError(f"no watchlist named {source_watchlist!r}", code="watchlist_not_found")
+    if src.deployment_id is not None:
+        raise InputError(f"{source_watchlist!r} is another deployment's bespoke list; copy from a "
+                         "standing watchlist", code="bad_source")
+    try:
+        watchlist_integrity.check(s, ctx.cipher, src)
+    except ConflictError as exc:
+        watchlist_integrity.record_failure(ctx, src.id, src.name, exc, "deployment copy")
+        raise
+    src_entries = {e.person_id: e for e in s.scalars(
+        select(WatchlistEntry).where(WatchlistEntry.watchlist_id == src.id))}
+    if all_entries_reason is not None:
+        selection = {pid: all_entries_reason.strip() for pid in sorted(src_entries)}
+    missing = sorted(set(selection) - set(src_entries))
+    if missing:
+        raise NotFoundError(f"not on {source_watchlist!r}: {', '.join(missing[:10])}"
+                            f"{' ...' if len(missing) > 10 else ''}", code="entry_not_found")
+    if not selection:
+        raise InputError(f"{source_watchlist!r} has no entries to copy", code="bad_selection")
+    return src, src_entries, selection
+
+
+def _copy_entry(s: Session, cipher: Any, se: WatchlistEntry, ne: WatchlistEntry) -> tuple[int, int]:
+    """Copy one entry's photos and embeddings onto ``ne``, re-encrypted and bound to the new rows (the copy
+    shares no ciphertext with the source); returns (images, embeddings) copied."""
+    n_images = n_emb = 0
+    for img in s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == se.id).order_by(ReferenceImage.id)):
+        photo = unseal(cipher, img)
+        nimg = ReferenceImage(entry=ne, image_enc=b"", content_sha256=watchlist_integrity.content_hash(photo),
+                              media_type=img.media_type, width=img.width, height=img.height,
+                              box=dict(img.box), quality=dict(img.quality))
+        seal(s, cipher, nimg, photo)
+        for emb in s.scalars(select(ReferenceEmbedding).where(ReferenceEmbedding.image_id == img.id)
+                             .order_by(ReferenceEmbedding.id)):
+            vec = unseal(cipher, emb)
+            nemb = ReferenceEmbedding(model_family=emb.model_family, model_id=emb.model_id, dim=emb.dim,
+                                      vector_enc=b"", content_sha256=watchlist_integrity.content_hash(vec))
+            nimg.embeddings.append(nemb)
+            seal(s, cipher, nemb, vec)
+            n_emb += 1
+        n_images += 1
+    return n_images, n_emb
+
+
+def _bespoke_list(s: Session, cipher: Any, dep: Deployment, src: Watchlist, src_entries: dict[str, WatchlistEntry],
+                  selection: dict[str, str], actor: str) -> tuple[Watchlist, int, int]:
+    """The deployment's own list, entry by entry from ``src`` with each entry's reason; (list, images, embeddings)."""
+    wl = Watchlist(name=_free_list_name(s, f"deployment-{dep.id}"), description=f"bespoke watchlist of deployment "
+                   f"{dep.id}", embedder_family=src.embedder_family, deployment_id=dep.id, created_by=actor)
+    s.add(wl)
+    s.flush()
+    dep.watchlist_id, dep.watchlist_name = wl.id, wl.name
+    n_images = n_emb = 0
+    for pid, why in sorted(selection.items()):
+        se = src_entries[pid]
+        ne = WatchlistEntry(watchlist_id=wl.id, person_id=se.person_id, display_name=se.display_name,
+                            category=se.category, reason=why, added_by=actor, expires_at=se.expires_at,
+                            source=f"copied from watchlist {src.name!r} entry {se.id}")
+        s.add(ne)
+        i, e = _copy_entry(s, cipher, se, ne)
+        n_images, n_emb = n_images + i, n_emb + e
+    return wl, n_images, n_emb
+
+
+def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datetime, planned_end: datetime,
+           actor: str, source_watchlist: str, entries: Sequence[EntrySelection] | None = None,
+           all_entries_reason: str | None = None, cameras: Sequence[CameraSpec] = (), name: str | None = None,
+           legal_basis: str = "", latitude: float | None = None, longitude: float | None = None,
+           local_files: bool = True,
+           threshold: float | None = None, target_fpir: float | None = None,
+           detector: str | None = None, embedder: str | None = None) -> dict[str, Any]:
+    """Create a draft deployment with its bespoke watchlist, copied entry by entry (each with the
+    reason it is there) from ``source_watchlist``; photos and embeddings are re-encrypted copies."""
+    location, purpose = _check_place(location, purpose, latitude)
+    start, end = as_utc(planned_start), as_utc(planned_end)
+    assert start is not None and end is not None
+    check_window(ctx, start, end, now_utc())
+    legal_basis = check_legal_basis(legal_basis)
+    _check_coordinates(latitude, longitude)
+    check_choice(target_fpir, threshold)
+    threshold_source = "override" if threshold is not None else "target_fpir"
+    if threshold is None and target_fpir is None:
+        target_fpir = ctx.settings.default_target_fpir
+    selection = _check_selection(entries, all_entries_reason)
+    cams = _check_cameras(ctx, cameras, local_files)
     name = (name or f"{location[:80]} {start:%Y-%m-%d %H:%M}").strip()
     if len(name) > 200:
         raise InputError("deployment name must be at most 200 characters", code="bad_name")
     check_name(name, "deployment name", "bad_name")
-
     cipher = ctx.cipher
     try:
         with ctx.db.session() as s:
-            src = s.scalar(select(Watchlist).where(Watchlist.name == source_watchlist))
-            if src is None:
-                raise NotFoundError(f"no watchlist named {source_watchlist!r}", code="watchlist_not_found")
-            if src.deployment_id is not None:
-                raise InputError(f"{source_watchlist!r} is another deployment's bespoke list; copy from a "
-                                 "standing watchlist", code="bad_source")
-            try:
-                watchlist_integrity.check(s, cipher, src)
-            except ConflictError as exc:
-                watchlist_integrity.record_failure(ctx, src.id, src.name, exc, "deployment copy")
-                raise
-            src_entries = {e.person_id: e for e in s.scalars(
-                select(WatchlistEntry).where(WatchlistEntry.watchlist_id == src.id))}
-            if all_entries_reason is not None:
-                selection = {pid: all_entries_reason.strip() for pid in sorted(src_entries)}
-            missing = sorted(set(selection) - set(src_entries))
-            if missing:
-                raise NotFoundError(f"not on {source_watchlist!r}: {', '.join(missing[:10])}"
-                                    f"{' ...' if len(missing) > 10 else ''}", code="entry_not_found")
-            if not selection:
-                raise InputError(f"{source_watchlist!r} has no entries to copy", code="bad_selection")
+            src, src_entries, selection = _source_entries(ctx, s, source_watchlist, selection, all_entries_reason)
             dep = Deployment(name=name, location=location, latitude=latitude, longitude=longitude,
                              purpose=purpose, legal_basis=legal_basis.strip(), planned_start=start,
                              planned_end=end, threshold=threshold, target_fpir=target_fpir,
-                             threshold_source=threshold_source,
-                             detector=detector or ctx.settings.detector,
+                             threshold_source=threshold_source, detector=detector or ctx.settings.detector,
                              embedder=embedder or ctx.settings.embedder,
                              state="draft", source_watchlist=src.name, created_by=actor)
             s.add(dep)
             s.flush()
-            wl = Watchlist(name=_free_list_name(s, f"deployment-{dep.id}"),
-                           description=f"bespoke watchlist of deployment {dep.id}",
-                           embedder_family=src.embedder_family, deployment_id=dep.id, created_by=actor)
-            s.add(wl)
-            s.flush()
-            dep.watchlist_id, dep.watchlist_name = wl.id, wl.name
-            n_images = n_emb = 0
-            for pid, why in sorted(selection.items()):
-                se = src_entries[pid]
-                ne = WatchlistEntry(watchlist_id=wl.id, person_id=se.person_id, display_name=se.display_name,
-                                    category=se.category, reason=why,
-                                    source=f"copied from watchlist {src.name!r} entry {se.id}",
-                                    added_by=actor, expires_at=se.expires_at)
-                s.add(ne)
-                for img in s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == se.id)
-                                     .order_by(ReferenceImage.id)):
-                    # Re-encrypted and bound to the new rows: the copy shares no ciphertext with the source.
-                    photo = unseal(cipher, img)
-                    nimg = ReferenceImage(entry=ne, image_enc=b"",
-                                          content_sha256=watchlist_integrity.content_hash(photo),
-                                          media_type=img.media_type, width=img.width, height=img.height,
-                                          box=dict(img.box), quality=dict(img.quality))
-                    seal(s, cipher, nimg, photo)
-                    for emb in s.scalars(select(ReferenceEmbedding)
-                                         .where(ReferenceEmbedding.image_id == img.id)
-                                         .order_by(ReferenceEmbedding.id)):
-                        vec = unseal(cipher, emb)
-                        nemb = ReferenceEmbedding(model_family=emb.model_family, model_id=emb.model_id,
-                                                  dim=emb.dim, vector_enc=b"",
-                                                  content_sha256=watchlist_integrity.content_hash(vec))
-                        nimg.embeddings.append(nemb)
-                        seal(s, cipher, nemb, vec)
-                        n_emb += 1
-                    n_images += 1
+            wl, n_images, n_emb = _bespoke_list(s, cipher, dep, src, src_entries, selection, actor)
             for c in cams:
                 cam = DeploymentCamera(name=c.name, url_enc=b"", url_display=redact_url(c.url.strip()),
                                        description=c.description)
