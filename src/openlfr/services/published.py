@@ -259,14 +259,8 @@ def _ci(k: int, n: int) -> list[float] | None:
     return None if ci is None else [ci[0], ci[1]]
 
 
-def _year_summary(year_rows: list[Row], file_notes: list[Irregularity]) -> dict[str, Any]:
-    with_fig = [r for r in year_rows if r.has_figures]
-    faces = sum(r.faces_seen or 0 for r in with_fig)
-    alerts = sum(r.total_alerts or 0 for r in with_fig)
-    true = sum(r.true_alerts or 0 for r in with_fig)
-    false = sum(r.false_alerts or 0 for r in with_fig)
-    split_rows = [r for r in with_fig if r.has_split]
-    notes: list[str] = ["faces_seen are the force's own estimates, not counts"]
+def _arrests(with_fig: list[Row], notes: list[str]) -> int | None:
+    """Arrests summed over the rows that give them (``None`` when none does), noting rows without."""
     arrest_rows = [r for r in with_fig if r.arrests is not None]
     arrests: int | None = sum(r.arrests or 0 for r in arrest_rows) if arrest_rows else None
     if with_fig and len(arrest_rows) < len(with_fig):
@@ -277,52 +271,31 @@ def _year_summary(year_rows: list[Row], file_notes: list[Irregularity]) -> dict[
         else:
             notes.append("this grid gives no separate arrest figure (arrests is null); see "
                          "arrests_or_disposals_combined")
+    return arrests
+
+
+def _outcomes(with_fig: list[Row]) -> dict[str, Any]:
+    """Outcome columns summed where the rows give them (``None`` where no row does)."""
+    split_rows = [r for r in with_fig if r.has_split]
     combined_rows = [r for r in with_fig if r.combined_other]
     other_rows = [r for r in with_fig if r.other_disposals is not None and not r.combined_other]
     no_action_rows = [r for r in with_fig if r.no_action is not None]
     comb_2020 = [r for r in with_fig if r.arrests_or_disposals_2020_22 is not None]
-    durations = [r.duration_minutes for r in year_rows if r.duration_minutes is not None]
-    sizes = sorted(r.watchlist_size for r in year_rows if r.watchlist_size is not None)
-    thresholds = Counter(r.threshold for r in year_rows if r.threshold is not None)
-    out: dict[str, Any] = {
-        "deployments": len(year_rows),
-        "deployments_with_figures": len(with_fig),
-        "faces_seen": faces,
-        "alerts": alerts,
-        "true_alerts": true,
-        "false_alerts": false,
-        "arrests": arrests,
-        "false_alerts_per_face": (false / faces) if faces else None,
-        "false_alerts_per_face_ci": _ci(false, faces) if faces else None,
-        "share_of_alerts_wrong": (false / alerts) if alerts else None,
-        "share_of_alerts_wrong_ci": _ci(min(false, alerts), alerts) if alerts else None,
-        "faces_per_false_alert": round(faces / false) if false else None,
+    return {
         "true_alerts_confirmed": sum(r.true_confirmed or 0 for r in split_rows) if split_rows else None,
         "true_alerts_unconfirmed": sum(r.true_unconfirmed or 0 for r in split_rows) if split_rows else None,
-        "alerts_from_true_false_columns": true + false,
         "other_disposals": sum(r.other_disposals or 0 for r in other_rows) if other_rows else None,
         "no_action": sum(r.no_action or 0 for r in no_action_rows) if no_action_rows else None,
         "other_disposal_or_no_action": sum(r.other_disposals or 0 for r in combined_rows)
         if combined_rows else None,
         "arrests_or_disposals_combined": sum(r.arrests_or_disposals_2020_22 or 0 for r in comb_2020)
         if comb_2020 else None,
-        "duration_hours": round(sum(durations) / 60.0, 2) if durations else None,
-        "deployments_without_duration": len(year_rows) - len(durations),
-        "watchlist_size": {"min": sizes[0], "median": statistics.median(sizes), "max": sizes[-1]}
-        if sizes else None,
-        "thresholds": {str(k): v for k, v in sorted(thresholds.items())},
-        "purposes": dict(Counter(r.purpose for r in year_rows if r.purpose).most_common()),
     }
-    if not faces:
-        out["false_alerts_per_face_reason"] = "no faces seen reported"
-    if not alerts:
-        out["share_of_alerts_wrong_reason"] = "no alerts"
-    if alerts != true + false:
-        notes.append(f"alerts (printed totals) = {alerts}, but the true/false columns sum to {true + false}; "
-                     "share_of_alerts_wrong uses the printed total")
-    sources = {r.source for r in year_rows}
-    notes.extend(n.detail for n in file_notes if any(repr(s) in n.detail for s in sources))
-    # Row notes from the file: a part shared by many rows once for the year, the rest per row.
+
+
+def _row_notes(year_rows: list[Row]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Row notes from the file: a part shared by many rows once for the year (as notes), the rest per row (as
+    irregularities, with each row's own problems)."""
     fragments: Counter[str] = Counter()
     for r in year_rows:
         for frag in {p.strip() for p in r.notes.split("; ") if p.strip()}:
@@ -340,8 +313,56 @@ def _year_summary(year_rows: list[Row], file_notes: list[Irregularity]) -> dict[
         if own:
             irregular.append(Irregularity("source_note", own, r.day.isoformat(), r.location,
                                           r.line).to_dict())
-    notes.extend(f"file note on {n} rows: {text}" for text, n in common.items())
-    out["notes"] = notes
+    return [f"file note on {n} rows: {text}" for text, n in common.items()], irregular
+
+
+def _year_summary(year_rows: list[Row], file_notes: list[Irregularity]) -> dict[str, Any]:
+    with_fig = [r for r in year_rows if r.has_figures]
+    faces = sum(r.faces_seen or 0 for r in with_fig)
+    alerts = sum(r.total_alerts or 0 for r in with_fig)
+    true = sum(r.true_alerts or 0 for r in with_fig)
+    false = sum(r.false_alerts or 0 for r in with_fig)
+    notes: list[str] = ["faces_seen are the force's own estimates, not counts"]
+    arrests = _arrests(with_fig, notes)
+    durations = [r.duration_minutes for r in year_rows if r.duration_minutes is not None]
+    sizes = sorted(r.watchlist_size for r in year_rows if r.watchlist_size is not None)
+    thresholds = Counter(r.threshold for r in year_rows if r.threshold is not None)
+    outcomes = _outcomes(with_fig)
+    out: dict[str, Any] = {
+        "deployments": len(year_rows),
+        "deployments_with_figures": len(with_fig),
+        "faces_seen": faces,
+        "alerts": alerts,
+        "true_alerts": true,
+        "false_alerts": false,
+        "arrests": arrests,
+        "false_alerts_per_face": (false / faces) if faces else None,
+        "false_alerts_per_face_ci": _ci(false, faces) if faces else None,
+        "share_of_alerts_wrong": (false / alerts) if alerts else None,
+        "share_of_alerts_wrong_ci": _ci(min(false, alerts), alerts) if alerts else None,
+        "faces_per_false_alert": round(faces / false) if false else None,
+        "true_alerts_confirmed": outcomes.pop("true_alerts_confirmed"),
+        "true_alerts_unconfirmed": outcomes.pop("true_alerts_unconfirmed"),
+        "alerts_from_true_false_columns": true + false,
+        **outcomes,
+        "duration_hours": round(sum(durations) / 60.0, 2) if durations else None,
+        "deployments_without_duration": len(year_rows) - len(durations),
+        "watchlist_size": {"min": sizes[0], "median": statistics.median(sizes), "max": sizes[-1]}
+        if sizes else None,
+        "thresholds": {str(k): v for k, v in sorted(thresholds.items())},
+        "purposes": dict(Counter(r.purpose for r in year_rows if r.purpose).most_common()),
+    }
+    if not faces:
+        out["false_alerts_per_face_reason"] = "no faces seen reported"
+    if not alerts:
+        out["share_of_alerts_wrong_reason"] = "no alerts"
+    if alerts != true + false:
+        notes.append(f"alerts (printed totals) = {alerts}, but the true/false columns sum to {true + false}; "
+                     "share_of_alerts_wrong uses the printed total")
+    sources = {r.source for r in year_rows}
+    notes.extend(n.detail for n in file_notes if any(repr(s) in n.detail for s in sources))
+    common, irregular = _row_notes(year_rows)
+    out["notes"] = notes + common
     out["irregularities"] = irregular
     return out
 
