@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from openlfr.errors import InputError, OpenLFRError
 from openlfr.services.context import AppContext
@@ -45,6 +46,60 @@ class FullVerify:
                 "problem": self.problem, "chain_ok": self.chain_ok, "anchor": self.anchor}
 
 
+def _check_anchor(ctx: AppContext, s: Session, n: int, head_seq: int
+                  ) -> tuple[dict[str, Any], str | None, int | None]:
+    """The log against its anchor file: (what was found, the problem or None, the first bad seq or None)."""
+    path = anchor_path(ctx.settings)
+    anc = read_anchor(path)
+    info: dict[str, Any] = {"checked": True, "path": str(path)}
+    problem: str | None = None
+    bad: int | None = None
+    if anc is None:
+        info["status"] = "missing"
+        if n:
+            problem = f"audit anchor {path} is missing (cannot rule out removal of the newest events)"
+        return info, problem, bad
+    if anc.seq < 0:
+        info["status"] = "unreadable"
+        return info, f"audit anchor {path} is unreadable", bad
+    info.update({"seq": anc.seq, "hash": anc.hash, "at": anc.at, "key_id": anc.key_id})
+    keys = audit_keys(ctx.settings)
+    mac_ok = anc.check_mac(keys)
+    info["signature"] = {True: "valid", False: "INVALID", None: "unsigned"}[mac_ok]
+    if mac_ok is None and not keys:
+        info["signature"] = "unchecked (no key)"
+    if mac_ok is False:
+        problem = "audit anchor signature is invalid (the anchor file was altered)"
+    elif mac_ok is None and keys:
+        problem = "audit anchor has no signature although a key is configured (the anchor file was replaced)"
+    elif anc.seq > head_seq:
+        problem = (f"the log ends at seq {head_seq} but the anchor records seq {anc.seq}: "
+                   "the newest events were removed")
+        bad = head_seq + 1
+    elif s.scalar(select(AuditEvent.hash).where(AuditEvent.seq == anc.seq)) != anc.hash:
+        problem = f"event {anc.seq} does not carry the anchored hash: the chain was rewritten or the event removed"
+        bad = anc.seq
+    info["status"] = "ok" if problem is None else "FAILED"
+    return info, problem, bad
+
+
+def _check_private(ctx: AppContext, info: dict[str, Any]) -> tuple[str | None, int | None]:
+    """Private detail rows against the digests in their events (when the key is at hand)."""
+    try:
+        cipher = ctx.cipher
+    except OpenLFRError:
+        return None, None
+    if cipher is None:
+        return None, None
+    with ctx.db.session() as s:
+        present, purged, altered = audit.check_private(s, cipher)
+    info["private_details"] = {"present": present, "purged": purged, "altered": len(altered)}
+    if altered:
+        return (f"{len(altered)} private audit detail row(s) do not match the digest in their event (altered "
+                "or swapped)"), altered[0]
+    return None, None
+
+
 def verify(ctx: AppContext, use_anchor: bool = True, refresh: bool = True) -> FullVerify:
     """Recompute the chain, then check it against the anchor (see storage.audit_anchor)."""
     with ctx.db.session() as s:
@@ -55,55 +110,11 @@ def verify(ctx: AppContext, use_anchor: bool = True, refresh: bool = True) -> Fu
         problem: str | None = None
         bad: int | None = None
         if use_anchor:
-            path = anchor_path(ctx.settings)
-            anc = read_anchor(path)
-            anchor_info = {"checked": True, "path": str(path)}
-            if anc is None:
-                anchor_info["status"] = "missing"
-                if n:
-                    problem, bad = f"audit anchor {path} is missing (cannot rule out removal of the newest events)", \
-                        None
-            elif anc.seq < 0:
-                anchor_info["status"] = "unreadable"
-                problem = f"audit anchor {path} is unreadable"
-            else:
-                anchor_info.update({"seq": anc.seq, "hash": anc.hash, "at": anc.at, "key_id": anc.key_id})
-                keys = audit_keys(ctx.settings)
-                mac_ok = anc.check_mac(keys)
-                anchor_info["signature"] = {True: "valid", False: "INVALID", None: "unsigned"}[mac_ok]
-                if mac_ok is None and not keys:
-                    anchor_info["signature"] = "unchecked (no key)"
-                head_seq = int(head[0]) if head else 0
-                if mac_ok is False:
-                    problem = "audit anchor signature is invalid (the anchor file was altered)"
-                elif mac_ok is None and keys:
-                    problem = ("audit anchor has no signature although a key is configured (the anchor "
-                               "file was replaced)")
-                elif anc.seq > head_seq:
-                    problem = (f"the log ends at seq {head_seq} but the anchor records seq {anc.seq}: "
-                               "the newest events were removed")
-                    bad = head_seq + 1
-                else:
-                    at = s.scalar(select(AuditEvent.hash).where(AuditEvent.seq == anc.seq))
-                    if at != anc.hash:
-                        problem = (f"event {anc.seq} does not carry the anchored hash: the chain was "
-                                   "rewritten or the event removed")
-                        bad = anc.seq
-                anchor_info["status"] = "ok" if problem is None else "FAILED"
+            anchor_info, problem, bad = _check_anchor(ctx, s, n, int(head[0]) if head else 0)
     if not chain.ok:
         return FullVerify(False, chain.events, chain.first_bad_seq, chain.problem, False, anchor_info)
     if problem is None:
-        try:
-            cipher = ctx.cipher
-        except OpenLFRError:
-            cipher = None
-        if cipher is not None:
-            with ctx.db.session() as s:
-                present, purged, altered = audit.check_private(s, cipher)
-            anchor_info["private_details"] = {"present": present, "purged": purged, "altered": len(altered)}
-            if altered:
-                problem, bad = (f"{len(altered)} private audit detail row(s) do not match the digest in "
-                                "their event (altered or swapped)"), altered[0]
+        problem, bad = _check_private(ctx, anchor_info)
     if problem is not None:
         return FullVerify(False, n, bad, problem, True, anchor_info)
     if use_anchor and refresh and head is not None and audit_keys(ctx.settings):
