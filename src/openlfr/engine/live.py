@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -285,17 +285,12 @@ class LiveAnalyser:
         return res
 
     def _shots(self, frame: Frame, faces: FaceBatch, res: FrameResult) -> None:
-        policy = self.config.shots
+        """Take the shots the tracks in view want: measure quality, embed the chosen, then per track check that
+        it is still one person, and decide (``decision="track"``) or search and fuse (``"shot"``)."""
         t = frame.t
         assert faces.track_id is not None
         tracks = [self.tracker.tracks[int(i)] for i in faces.track_id]
-        # Only faces whose track may still take a shot are aligned and measured (the main saving).
-        # A track that alerted is checked on every analysed frame: it is shown in clear (P3), so a bystander the
-        # tracker hands its box to (a scene cut, someone stepping into the same place) must split off at once.
-        may = [j for j, tr in enumerate(tracks)
-               if (tr.decided and tr.alerted)
-               or ((t - tr.last_attempt_t >= policy.refresh_s if tr.decided else tr.attempts < policy.max_attempts)
-                   and (tr.attempts == 0 or t - tr.last_attempt_t >= policy.min_gap_s))]
+        may = self._may_shoot(tracks, t)
         if not may:
             return
         sub = faces.select(np.array(may, np.int64))
@@ -309,63 +304,91 @@ class LiveAnalyser:
             if not analysis.gate.passed[k]:
                 continue
             tr.passed_any = True
-            if tr.wants_attempt(t, qk, policy):
+            if tr.wants_attempt(t, qk, self.config.shots):
                 chosen.append(k)
         if not chosen or self.index.size == 0:
             return
         emb = self.engine.embedder.embed(analysis.chips[chosen])
-        k_top = min(self.config.top_k, self.index.size)
         per_track = self.config.decision == "track"
+        k_top = min(self.config.top_k, self.index.size)
         results = [] if per_track else self.index.search(emb, top_k=k_top, threshold=0.0)
         res.counters["searches"] += 0 if per_track else len(chosen)
         seen_ids = {int(i) for i in faces.track_id}
         for n, k in enumerate(chosen):
             j = may[k]
-            tr = tracks[j]
-            e = emb[n]
-            if self.config.tracker.split_below is not None and tr.shots:
-                prev = float(((1.0 + tr.embeddings() @ e) / 2.0).max())
-                if prev < self.config.tracker.split_below:
-                    tr = self.tracker.split(tr, t)
-                    faces.track_id[j] = tr.track_id
-            if tr.attempts == 0 and tr.hits <= 2:
-                merged = self.tracker.reidentify(tr, e, seen_ids)
-                if merged is not None:
-                    tr = merged
-                    faces.track_id[j] = tr.track_id
+            tr = self._same_person(tracks[j], emb[n], t, faces, j, seen_ids)
+            shot = Shot(t=t, quality=float(q[k]), embedding=emb[n].copy())
             if per_track:
-                if tr.decided:  # an identity check only (no split above): nothing to search
-                    tr.last_attempt_t = t
-                    continue
-                # the latest shot: what an alert shows if the decision comes once the face has gone (the face
-                # that was embedded, not a later sighting the tracker may have given to someone else; memory
-                # only, dropped with the track: P2)
-                tr.extra["view"] = (frame, faces.xyxy, j)
-                tr.shots.append(Shot(t=t, quality=float(q[k]), embedding=e.copy()))
-                tr.last_attempt_t = t
-                tr.best_attempt_quality = max(tr.best_attempt_quality, float(q[k]))
-                if tr.due(t, policy):
-                    self._decide(tr, res, (frame, faces.xyxy, j))
-                elif tr.may_decide_early(policy):
-                    self._decide(tr, res, (frame, faces.xyxy, j), early=True)
-                continue
-            matches = results[n]
-            scores = {m.entry_id: m.score for m in matches}
-            floor = 0.0 if len(matches) >= self.index.size else (min(scores.values()) if scores else 0.0)
-            tr.shots.append(Shot(t=t, quality=float(q[k]), embedding=e.copy(), scores=scores, floor=floor))
-            tr.last_attempt_t = t
-            tr.best_attempt_quality = max(tr.best_attempt_quality, float(q[k]))
-            fused = tr.fused(self.fusion)
-            for eid, s in fused.items():
-                tr.best_fused[eid] = max(tr.best_fused.get(eid, 0.0), s)
-            ready = [(s, eid) for eid, s in fused.items() if s >= self.threshold and eid not in tr.alerted]
-            if ready:
-                s, eid = max(ready)
-                tr.alerted[eid] = s
-                if self._suppressed(eid, frame.t, res):
-                    continue
-                res.alerts.append(self._alert(frame, faces.xyxy, j, tr, eid, s))
-                res.counters["alerts"] += 1
+                self._track_shot(tr, shot, frame, faces, j, res)
+            else:
+                self._fused_shot(tr, shot, results[n], frame, faces, j, res)
+
+    def _may_shoot(self, tracks: list[Track], t: float) -> list[int]:
+        """Rows whose track may take a shot now (only those are aligned and measured: the main saving). A track
+        that alerted is checked on every analysed frame: it is shown in clear (P3), so a bystander the tracker
+        hands its box to (a scene cut, someone stepping into the same place) must split off at once."""
+        policy = self.config.shots
+        return [j for j, tr in enumerate(tracks)
+                if (tr.decided and tr.alerted)
+                or ((t - tr.last_attempt_t >= policy.refresh_s if tr.decided else tr.attempts < policy.max_attempts)
+                    and (tr.attempts == 0 or t - tr.last_attempt_t >= policy.min_gap_s))]
+
+    def _same_person(self, tr: Track, e: np.ndarray, t: float, faces: FaceBatch, j: int, seen_ids: set[int]) -> Track:
+        """The track this shot belongs to: a new one split off when it is not the person of the track's earlier
+        shots (``split_below``), or an earlier track re-identified for a new one; ``faces.track_id`` follows."""
+        assert faces.track_id is not None
+        if self.config.tracker.split_below is not None and tr.shots:
+            prev = float(((1.0 + tr.embeddings() @ e) / 2.0).max())
+            if prev < self.config.tracker.split_below:
+                tr = self.tracker.split(tr, t)
+                faces.track_id[j] = tr.track_id
+        if tr.attempts == 0 and tr.hits <= 2:
+            merged = self.tracker.reidentify(tr, e, seen_ids)
+            if merged is not None:
+                tr = merged
+                faces.track_id[j] = tr.track_id
+        return tr
+
+    def _note_attempt(self, tr: Track, shot: Shot) -> None:
+        tr.shots.append(shot)
+        tr.last_attempt_t = shot.t
+        tr.best_attempt_quality = max(tr.best_attempt_quality, shot.quality)
+
+    def _track_shot(self, tr: Track, shot: Shot, frame: Frame, faces: FaceBatch, j: int, res: FrameResult) -> None:
+        """``decision="track"``: keep the shot for the track's template; decide when due, or early when clear."""
+        if tr.decided:  # an identity check only (no split above): nothing to search
+            tr.last_attempt_t = shot.t
+            return
+        # the latest shot: what an alert shows if the decision comes once the face has gone (the face that was
+        # embedded, not a later sighting the tracker may have given to someone else; memory only, dropped with
+        # the track: P2)
+        tr.extra["view"] = (frame, faces.xyxy, j)
+        self._note_attempt(tr, shot)
+        policy = self.config.shots
+        if tr.due(shot.t, policy):
+            self._decide(tr, res, (frame, faces.xyxy, j))
+        elif tr.may_decide_early(policy):
+            self._decide(tr, res, (frame, faces.xyxy, j), early=True)
+
+    def _fused_shot(self, tr: Track, shot: Shot, matches: list[Any], frame: Frame, faces: FaceBatch, j: int,
+                    res: FrameResult) -> None:
+        """``decision="shot"``: this shot was searched; fuse its scores with the track's earlier ones and alert on
+        an entry the fused score puts at or above the threshold."""
+        scores = {m.entry_id: m.score for m in matches}
+        floor = 0.0 if len(matches) >= self.index.size else (min(scores.values()) if scores else 0.0)
+        self._note_attempt(tr, replace(shot, scores=scores, floor=floor))
+        fused = tr.fused(self.fusion)
+        for eid, sc in fused.items():
+            tr.best_fused[eid] = max(tr.best_fused.get(eid, 0.0), sc)
+        ready = [(sc, eid) for eid, sc in fused.items() if sc >= self.threshold and eid not in tr.alerted]
+        if not ready:
+            return
+        sc, eid = max(ready)
+        tr.alerted[eid] = sc
+        if self._suppressed(eid, frame.t, res):
+            return
+        res.alerts.append(self._alert(frame, faces.xyxy, j, tr, eid, sc))
+        res.counters["alerts"] += 1
 
     def _decide(self, tr: Track, res: FrameResult, view: tuple[Frame, np.ndarray, int] | None = None,
                 early: bool = False) -> None:
