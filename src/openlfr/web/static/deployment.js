@@ -57,7 +57,7 @@ document.addEventListener("DOMContentLoaded", () => {
     dl($("details"), [["Location", d.location], ["Coordinates", d.latitude !== null ? `${d.latitude}, ${d.longitude}` : null], ["Purpose", d.purpose],
       ["Legal basis", d.legal_basis], ["Planned", `${OL.fmtTime(d.planned_start)} → ${OL.fmtTime(d.planned_end)}`],
       ["Watchlist", `${d.watchlist || "–"} copied from ${d.source_watchlist} · ${d.watchlist_size ?? "?"} people${d.watchlist_deleted_at ? " · deleted " + OL.fmtTime(d.watchlist_deleted_at) : ""}`],
-      ["Threshold", op ? `${OL.fmtThreshold(op.threshold)} (${how(op)})` : (d.threshold === null ? `from target FPIR ${OL.fmtRate(d.target_fpir)}, fixed at authorisation` : `${OL.fmtThreshold(d.threshold)} (override), fixed at authorisation`)],
+      ["Threshold", d.operating_point_text ? d.operating_point_text : op ? `${OL.fmtThreshold(op.threshold)} (${how(op)})` : (d.threshold === null ? `from target FPIR ${OL.fmtRate(d.target_fpir)}, fixed at authorisation` : `${OL.fmtThreshold(d.threshold)} (override), fixed at authorisation`)],
       ...(op ? [["Expected false alerts per 10,000 faces", g3(op.expected_false_alerts_per_10000)], ["Expected TPIR", op.expected_tpir === null ? "unknown" : OL.fmtRate(op.expected_tpir)],
         ["Safe band", op.guardrail.safe ? "inside" : `outside; justification: ${d.justification}`]] : []),
       ["Models", `detector ${OL.modelName(d.models.detector)} · embedder ${OL.modelName(d.models.embedder)}`],
