@@ -128,8 +128,9 @@ def test_transparency_page_and_feed(server: Server, browser: Any, shots: Path,
     cells = tr.locator("td").all_inner_texts()
     assert "=Market Square, Romford" in cells[1]
     assert "Locate people wanted on warrant" in cells[3]
-    assert cells[5] == f"{row['faces_seen']:,}" and cells[7] == "1"
-    assert "95% CI" in cells[8] and "95% CI" in cells[9]
+    assert cells[5] == row["operating_point_text"] == d["operating_point_text"]  # the same words as the report's
+    assert cells[6] == f"{row['faces_seen']:,}" and cells[8] == "1"
+    assert "95% CI" in cells[9] and "95% CI" in cells[10]
     assert "Secret Street" not in page.content()
     assert page.locator("img").count() == 0 and not images
     assert not violations, violations

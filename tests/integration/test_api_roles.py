@@ -53,6 +53,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/deployments/{ref}/operating-point"): ALL,
     ("POST", "/api/deployments/{ref}/start"): {"supervisor", "operator"},
     ("POST", "/api/deployments/{ref}/stop"): STAFF,
+    ("POST", "/api/deployments/{ref}/cameras/test"): STAFF,
     ("GET", "/api/cameras"): ALL,
     ("GET", "/api/cameras/{deployment_id}/{camera}/frame.jpg"): STAFF,
     ("GET", "/api/cameras/{deployment_id}/{camera}/preview.mjpg"): STAFF,

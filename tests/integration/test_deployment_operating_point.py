@@ -243,4 +243,4 @@ def test_cli_operating_point_and_authorise(standing: Any, data_dir: Path, backen
                            "supc", "--fpir", "1e-4", "--json", env=env_sup, check=True).stdout)
     assert a["threshold_source"] == "target_fpir" and a["threshold"] == a["operating_point"]["threshold"] > 0.7
     shown = run_cli("deployment", "show", str(made2["id"]), env=env, check=True).stdout
-    assert "from target FPIR 0.0001 at 5 people" in shown
+    assert "from target FPIR 0.01% at 5 people" in shown

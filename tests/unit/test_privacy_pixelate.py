@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from openlfr.engine.imageio import load_image
-from openlfr.engine.privacy import alert_crop, annotate, crop, mosaic, pixelate, redact
+from openlfr.engine.privacy import alert_crop, annotate, cell_size, crop, mosaic, pixelate, redact
 
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
 
@@ -44,11 +44,34 @@ def test_mosaic_cells_scale_with_the_image_not_with_a_face() -> None:
             assert len(runs) <= 16 and runs.min() >= 0.85 * cell, (h, w, runs)
 
 
+def test_mosaic_cell_is_sized_from_the_faces_in_view() -> None:
+    """The cell: the largest face's longer side / 3 (a face spans at most about 3 cells), floored at
+    8 px and 1/80 of the frame; 1/16 of the frame with no face; a fixed fraction when ``cells`` is given."""
+    boxes = np.array([[10, 10, 70, 90], [150, 20, 180, 50]], np.float32)  # the largest face: 80 px tall
+    assert cell_size((200, 300), boxes) == 80 / 3
+    assert cell_size((200, 300), np.zeros((0, 4))) == 300 / 16  # no face: as coarse as ever
+    assert cell_size((200, 300), np.array([[0, 0, 9, 9]], np.float32)) == 8  # floor in pixels
+    assert cell_size((1080, 1920), np.array([[0, 0, 30, 30]], np.float32)) == 1920 / 80  # floor on a large frame
+    assert cell_size((200, 300), boxes, cells=16) == 300 / 16
+    img = _noise(360, 640)
+    face = np.array([[200, 100, 260, 172]], np.float32)  # 60 x 72: cells of 24 px
+    out = redact(img, face)
+    assert np.array_equal(out, mosaic(img, cell=24))
+    # along a row the output is runs of one colour, each a cell long (640 / 24 -> 27 cells), far finer than
+    # the 40 px cells of the no-face fallback
+    line = out[180]
+    change = np.flatnonzero(np.any(np.diff(line.astype(np.int16), axis=0) != 0, axis=1)) + 1
+    runs = np.diff(np.concatenate([[0], change, [len(line)]]))
+    assert len(runs) == 27 and runs.min() >= 20 and runs.max() <= 28, runs
+    # the face itself spans at most 4 cells across (3 when aligned on the grid)
+    assert len(np.unique(out[136, 200:260].reshape(-1, 3), axis=0)) <= 4
+
+
 def test_redact_without_an_alert_leaves_nothing_in_clear() -> None:
     img = _noise()
     boxes = np.array([[10, 10, 70, 90], [150, 20, 220, 110]], np.float32)
     out = redact(img, boxes)
-    assert np.array_equal(out, mosaic(img))
+    assert np.array_equal(out, mosaic(img, cell=cell_size(img.shape, boxes)))
     assert np.array_equal(redact(img, np.zeros((0, 4))), mosaic(img))
     assert np.array_equal(img, _noise())  # input untouched
     # same as an alert row that does not exist
@@ -71,7 +94,7 @@ def test_redact_keeps_only_the_alerted_face_and_body_in_clear() -> None:
     assert not np.array_equal(out[200:250, 250:290], img[200:250, 250:290])
     assert _colours(out[200:250, 250:290]) <= 9
     # everything else is mosaic: beside the band, above the face, the far face
-    m = mosaic(img)
+    m = mosaic(img, cell=cell_size(img.shape, boxes))
     assert np.array_equal(out[:, :230], m[:, :230]) and np.array_equal(out[:, 370:], m[:, 370:])
     assert np.array_equal(out[:40, :], m[:40, :])
     # band cut at the frame's edges: a face near the bottom corner
@@ -99,9 +122,10 @@ def test_annotate_redacts_and_outlines() -> None:
     prev = annotate(img, boxes, alerted={0: "Someone 0.98"})
     assert prev.shape == img.shape and prev.dtype == np.uint8
     assert np.array_equal(prev[30:80, 20:60], img[30:80, 20:60])  # the alerted face in clear
-    assert np.array_equal(prev[30:100, 160:210], mosaic(img)[30:100, 160:210])  # the other one: mosaic
+    m = mosaic(img, cell=cell_size(img.shape, boxes))  # 90 / 3 = 30 px cells
+    assert np.array_equal(prev[30:100, 160:210], m[30:100, 160:210])  # the other one: mosaic
     plain = annotate(img, boxes)
-    assert _colours(plain) <= 16 * 11 + 2  # all mosaic (plus the outline colour)
+    assert _colours(plain) <= 10 * 7 + 2  # all mosaic of 30 px cells (plus the outline colour)
 
 
 def test_a_face_filling_the_frame_is_not_recognisable() -> None:

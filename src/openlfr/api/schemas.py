@@ -249,6 +249,8 @@ class DeploymentPublic(Public):
     planned_start: str | None = None
     planned_end: str | None = None
     threshold: float | None = None
+    operating_point_text: str | None = Field(None, description=(
+        "The threshold and how it was chosen, in the words every page uses (None for a draft)."))
     cameras: list[dict[str, Any]] = []
 
 

@@ -116,14 +116,14 @@ def create(
 
 
 def _op_text(op: dict[str, Any]) -> str:
-    if op["source"] == "target_fpir":
-        how = f"from target FPIR {op['target_fpir']:g} at {op['watchlist_size']} people"
-    else:
-        how = {"override": "explicit threshold (override)", "model_default": "model's fixed default"}.get(
-            op["source"], str(op["source"]))
+    from openlfr.services.numbers import operating_point_text
+
+    # the same words as the console, the reports and the public page
+    text = operating_point_text({"threshold": op["threshold"], "threshold_source": op["source"],
+                                 "target_fpir": op.get("target_fpir"), "watchlist_size": op.get("watchlist_size")})
     fa = op.get("expected_false_alerts_per_10000")
     tp = op.get("expected_tpir")
-    return (f"threshold {op['threshold']:.4f} ({how}); expected false alerts per 10,000 faces "
+    return (f"threshold {text}; expected false alerts per 10,000 faces "
             f"{'unknown' if fa is None else format(fa, '.3g')}; expected TPIR "
             f"{'unknown' if tp is None else format(tp, '.2f')}")
 

@@ -1,12 +1,19 @@
 """``openlfr serve``: the HTTP API and operator console, the live workers of started deployments
 and the retention sweeper, in one process. SIGTERM or Ctrl-C shuts down cleanly (cameras stop,
-counters are flushed; live deployments stay live and resume at the next start)."""
+counters are flushed; live deployments stay live and resume at the next start), and the process then
+exits normally (status 0), so that interpreter shutdown runs: uvicorn by itself raises the caught signal
+again once it has stopped, and SIGTERM's default action then killed the process before multiprocessing's
+exit handlers could release the live workers' queue and stop event (the resource tracker's "8 leaked
+semaphore objects" at shutdown)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
-from typing import Annotated
+import signal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,7 +22,7 @@ from openlfr.cli._common import settings
 
 def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; put a TLS "
                                                  "proxy in front to serve others).")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+          port: Annotated[int, typer.Option(min=0, max=65535, envvar="OPENLFR_PORT", help="TCP port.")] = 8000,
           log_level: Annotated[str, typer.Option(help="Server log level.")] = "info",
           ray_address: Annotated[str | None, typer.Option(
               "--ray-address", help="Run live cameras as actors on this Ray cluster (head host:port; "
@@ -62,8 +69,35 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback
 
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn's own handlers: mask stream secrets
         install_log_masking(logging.getLogger(name))
-    uvicorn.Server(config).run()
-    typer.echo("OpenLFR stopped.")
+    server = _server_class()(config)
+    server.run()
+    stopped: list[int] = getattr(server, "stopped_by", [])
+    how = f" ({', '.join(signal.Signals(s).name for s in stopped)})" if stopped else ""
+    typer.echo(f"OpenLFR stopped{how}.")
+
+
+if TYPE_CHECKING:
+    import uvicorn
+
+
+def _server_class() -> type[uvicorn.Server]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, without raising the stopping signal again after a graceful shutdown."""
+
+        stopped_by: list[int]
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            self.stopped_by = []
+            with super().capture_signals():
+                yield
+                captured: Any = getattr(self, "_captured_signals", [])
+                self.stopped_by = list(captured)
+                captured.clear()  # uvicorn re-raises what is left here once its handlers are restored
+
+    return Server
 
 
 def register(app: typer.Typer) -> None:

@@ -9,12 +9,16 @@ back in clear, so a face the detector missed can never be in clear. What is in c
   bottom of the face box down ``BODY_DEPTH`` (6) face heights (about an adult's torso and legs
   at the face's scale), cut at the frame's edges.
 
-Everything else is a mosaic whose cells are ``1/cells`` of the frame's longer side (``DEFAULT_CELLS``
-= 16: 40 px cells on a 640 px frame), so the mosaic is as coarse for a face filling the frame as for
-a small one (a face descriptor needs tens of pixels between the eyes; a face taking the whole
-height of a 16:9 frame is 9 cells tall). Any *other* detected face (enlarged by the same margin)
-that falls inside the clear region is mosaicked too. A frame with no alerted person (an ordinary
-preview) is mosaicked entirely. Residual risk: a bystander whom the detector missed and who
+Everything else is a mosaic of square cells sized from the faces in view (:func:`cell_size`): the
+largest detected face's longer side spans ``FACE_CELLS`` (3) cells, so every detected face is at
+most about 3 x 3 cells (no face descriptor survives that: tests/integration/test_privacy_legible.py
+runs the default embedder on each redacted face against its own clear face) while people, their
+clothing and their movement stay visible at the scale of a face third. The cell is never smaller
+than ``MIN_CELL_PX`` (8 px) nor ``1/MAX_CELLS`` (1/80) of the frame's longer side; with no face
+detected it is ``1/DEFAULT_CELLS`` (1/16) of the longer side (40 px on a 640 px frame: the frame
+may hold a face the detector missed at any size). Any *other* detected face (enlarged by the same
+margin) that falls inside the clear region is mosaicked too. A frame with no alerted person (an
+ordinary preview) is mosaicked entirely. Residual risk: a bystander whom the detector missed and who
 stands inside the alerted person's clear region (right behind or beside them, at a similar
 scale) stays in clear.
 """
@@ -32,7 +36,13 @@ from openlfr.types import FloatArray, Image
 DEFAULT_BLOCKS = 6
 DEFAULT_MARGIN = 0.25
 DEFAULT_CELLS = 16
-"""Mosaic cells across the frame's longer side."""
+"""Mosaic cells across the frame's longer side when no face is detected."""
+FACE_CELLS = 3.0
+"""Mosaic cells across the largest detected face's longer side (the cell is sized from the faces in view)."""
+MIN_CELL_PX = 8.0
+"""The smallest mosaic cell, in pixels."""
+MAX_CELLS = 80
+"""The most mosaic cells across the frame's longer side (the smallest cell on a large frame)."""
 FACE_MARGIN = 0.2
 """Clear margin around the alerted face, as a fraction of its box on each side."""
 BODY_WIDTH = 3.0
@@ -79,27 +89,45 @@ def _clear_region(box: Sequence[float] | FloatArray, w: int, h: int, face_margin
     return [r for r in (face, (bx1, by1, bx2, by2)) if r[2] > r[0] and r[3] > r[1]]
 
 
-def mosaic(image: Image, cells: int = DEFAULT_CELLS) -> Image:
-    """The whole image as a mosaic of square cells, ``cells`` across its longer side (a copy)."""
+def cell_size(shape: Sequence[int], boxes: FloatArray | Iterable[Sequence[float]], cells: int | None = None) -> float:
+    """The mosaic cell, in pixels, for an image of ``shape`` (h, w, ...) holding faces ``boxes``: the
+    largest face's longer side / ``FACE_CELLS``, at least ``MIN_CELL_PX`` and 1/``MAX_CELLS`` of the
+    image's longer side; 1/``DEFAULT_CELLS`` of the longer side when there is no face. With
+    ``cells`` given: 1/``cells`` of the longer side whatever the faces (a fixed fraction)."""
+    longer = float(max(shape[0], shape[1]))
+    if cells is not None:
+        return max(1.0, longer / max(1, cells))
+    b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    sides = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) if len(b) else np.zeros(0, np.float32)
+    sides = sides[np.isfinite(sides) & (sides > 0)]
+    if not len(sides):
+        return max(1.0, longer / DEFAULT_CELLS)
+    return max(float(sides.max()) / FACE_CELLS, MIN_CELL_PX, longer / MAX_CELLS)
+
+
+def mosaic(image: Image, cells: int = DEFAULT_CELLS, cell: float | None = None) -> Image:
+    """The whole image as a mosaic of square cells (a copy): ``cell`` pixels wide, or else ``cells``
+    across its longer side."""
     h, w = image.shape[:2]
     if h == 0 or w == 0:
         return image.copy()
-    cell = max(1.0, max(h, w) / max(1, cells))
-    gw, gh = max(1, round(w / cell)), max(1, round(h / cell))
+    size = max(1.0, float(cell)) if cell is not None else max(1.0, max(h, w) / max(1, cells))
+    gw, gh = max(1, round(w / size)), max(1, round(h / size))
     small = cv2.resize(image, (gw, gh), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST))
 
 
 def redact(image: Image, boxes: FloatArray | Iterable[Sequence[float]], keep: Iterable[int] = (),
-           cells: int = DEFAULT_CELLS, face_margin: float = FACE_MARGIN, body_width: float = BODY_WIDTH,
+           cells: int | None = None, face_margin: float = FACE_MARGIN, body_width: float = BODY_WIDTH,
            body_depth: float = BODY_DEPTH) -> Image:
     """Redaction by inversion (see the module docstring): ``image`` mosaicked except the clear
     region of each face row in ``keep`` (the alerted person(s) under review); any other face row
     of ``boxes`` inside a clear region is mosaicked again. With ``keep`` empty the whole image is
-    mosaicked. Returns a new array; ``image`` is not modified."""
+    mosaicked. The mosaic's cell comes from the faces in ``boxes`` (:func:`cell_size`; ``cells``
+    fixes it to a fraction of the frame instead). Returns a new array; ``image`` is not modified."""
     b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     h, w = image.shape[:2]
-    masked = mosaic(image, cells)
+    masked = mosaic(image, cell=cell_size(image.shape, b, cells))
     keep_rows = sorted({int(k) for k in keep if 0 <= int(k) < len(b)})
     if not keep_rows:
         return masked
@@ -145,7 +173,7 @@ def neighbours(image: Image, box: Sequence[float] | FloatArray,
 
 
 def alert_crop(image: Image, boxes: FloatArray, row: int, margin: float = 0.2,
-               cells: int = DEFAULT_CELLS) -> Image:
+               cells: int | None = None) -> Image:
     """The probe crop an alert carries: face ``row`` with ``margin``, cut from the redacted frame
     (a neighbour's face inside the margin is mosaicked)."""
     return crop(redact(image, boxes, keep=[row], cells=cells), boxes[row], margin=margin)
@@ -159,7 +187,7 @@ def crop(image: Image, box: Sequence[float] | FloatArray, margin: float = 0.2) -
 
 
 def annotate(image: Image, boxes: FloatArray, alerted: dict[int, str] | None = None,
-             cells: int = DEFAULT_CELLS) -> Image:
+             cells: int | None = None) -> Image:
     """A preview frame: redacted (:func:`redact`; entirely mosaicked when nobody alerted), detected
     faces outlined, alerted faces in clear with a red box and their label (``alerted`` maps
     row -> label)."""

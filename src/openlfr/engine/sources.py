@@ -222,6 +222,8 @@ class AvSource:
         self._pace_origin: tuple[float, float] | None = None
         self._expected = 0       # frames the container's index promises (0: unknown)
         self._pass_frames = 0    # frames decoded in this pass
+        self.fps: float | None = None
+        """The stream's frame rate once opened, when it states one."""
 
     def open(self) -> None:
         import av
@@ -248,6 +250,7 @@ class AvSource:
         rate = stream.average_rate or stream.guessed_rate
         if rate:
             self._frame_dt = float(1 / rate)
+            self.fps = float(rate)
         if self._live_hint is None and self.network:
             fmt = getattr(container.format, "name", "") or ""
             finite = container.duration is not None and container.duration > 0 and "mjpeg" not in fmt
@@ -344,6 +347,8 @@ class WebcamSource:
         self._cap: Any = None
         self._t0: float | None = None
         self._n = 0
+        self.fps: float | None = None
+        """The device's frame rate once opened, when it reports one."""
 
     def open(self) -> None:
         import cv2
@@ -358,6 +363,7 @@ class WebcamSource:
         if self.height:
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
         self._cap = cap
+        self.fps = float(cap.get(cv2.CAP_PROP_FPS)) or None
         if self._t0 is None:
             self._t0 = time.monotonic()
 

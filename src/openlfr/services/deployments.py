@@ -33,6 +33,7 @@ from openlfr.errors import AuthError, ConflictError, InputError, NotFoundError, 
 from openlfr.names import check_name
 from openlfr.services import watchlist_integrity
 from openlfr.services.context import AppContext
+from openlfr.services.numbers import operating_point_text
 from openlfr.services.operating_point import (
     Guardrail,
     OperatingPoint,
@@ -179,7 +180,7 @@ def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[s
     if dep.watchlist_id is not None:
         live_size = int(s.scalar(select(func.count()).select_from(WatchlistEntry)
                                  .where(WatchlistEntry.watchlist_id == dep.watchlist_id)) or 0)
-    return {
+    out = {
         "id": dep.id, "name": dep.name, "state": dep.state, "location": dep.location,
         "latitude": dep.latitude, "longitude": dep.longitude, "purpose": dep.purpose,
         "legal_basis": dep.legal_basis, "planned_start": _iso(dep.planned_start),
@@ -200,6 +201,8 @@ def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[s
         "started_by": dep.started_by, "started_at": _iso(dep.started_at),
         "ended_by": dep.ended_by, "ended_at": _iso(dep.ended_at), "end_reason": dep.end_reason,
     }
+    out["operating_point_text"] = operating_point_text(out)  # the same words in reports and on the public page
+    return out
 
 
 # ---------------------------------------------------------------- guardrails

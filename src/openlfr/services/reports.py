@@ -30,6 +30,7 @@ from openlfr.eval.intervals import clopper_pearson
 from openlfr.services.context import AppContext
 from openlfr.services.csv_safe import write_csv
 from openlfr.services.deployments import as_utc, get_deployment
+from openlfr.services.numbers import fmt_rate, fmt_threshold, operating_point_text
 from openlfr.services.stats import deployment_stats
 from openlfr.storage import audit
 from openlfr.storage.models_gov import OUTCOMES, Alert, Deployment
@@ -52,8 +53,8 @@ def threshold_how(r: dict[str, Any]) -> str:
     src = r.get("threshold_chosen_by")
     if src == "target_fpir":
         cal = op.get("calibration") or {}
-        return (f"from target FPIR {r['target_fpir']:g} per face seen at {r['watchlist_size']} people, using the "
-                f"calibration {cal.get('file') or cal.get('family') or '?'}")
+        return (f"from target FPIR {fmt_rate(r['target_fpir'])} per face seen at {r['watchlist_size']:,} people, using "
+                f"the calibration {cal.get('file') or cal.get('family') or '?'}")
     if src == "override":
         return "explicit threshold (override of the target FPIR)"
     if src == "model_default":
@@ -141,6 +142,9 @@ def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]
         "outcomes_false_alerts": dict(st.get("outcomes_false_alerts", {})),
         "per_camera": st.get("per_camera", {}),
         "statistics_frozen": frozen,
+        "operating_point_text": operating_point_text({
+            "threshold": dep.threshold, "threshold_source": dep.threshold_source, "target_fpir": dep.target_fpir,
+            "watchlist_size": dep.watchlist_size}),
         **rates(st["faces_seen"], st["true_alerts"], st["false_alerts"]),
     }
     timeline = [{"occurred_at": _iso(at), "camera": cam, "score": round(float(score), 4), "verdict": verdict,
@@ -420,8 +424,8 @@ def to_html(rep: Report) -> str:
             ("Live", f"{r['started_at'] or 'not started'} to {r['ended_at'] or '-'}"),
             ("Duration (minutes)", r["duration_minutes"]), ("Purpose", r["purpose"]),
             ("Legal basis", r["legal_basis"]), ("Authorising officer", r["authorising_officer"]),
-            ("Watchlist size", r["watchlist_size"]), ("Threshold", r["threshold"]),
-            ("Target FPIR per face seen", "-" if r.get("target_fpir") is None else format(r["target_fpir"], "g")),
+            ("Watchlist size", r["watchlist_size"]), ("Threshold", r["operating_point_text"] or fmt_threshold(None)),
+            ("Target FPIR per face seen", fmt_rate(r.get("target_fpir"))),
             ("Threshold chosen", threshold_how(r)),
             ("Expected false alerts per 10,000 faces (at authorisation)",
              "unknown" if r.get("expected_false_alerts_per_10000") is None
@@ -450,7 +454,8 @@ def to_html(rep: Report) -> str:
         for r in rep.deployments:
             parts.append("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in (r["id"], r["date"], r["location"])) +
                          "".join(f"<td class=n>{_e(v)}</td>" for v in (
-                             r["duration_minutes"], r["watchlist_size"], r["threshold"], r["faces_seen"], r["alerts"],
+                             r["duration_minutes"], r["watchlist_size"], fmt_threshold(r["threshold"]), r["faces_seen"],
+                             r["alerts"],
                              r["true_alerts"], r["false_alerts"], r["outcomes"]["arrest"])) +
                          f"<td class=n>{_fmt_rate(r['false_alerts_per_face'], None)}</td>"
                          f"<td class=n>{_fmt_rate(r['share_of_alerts_wrong'], None)}</td></tr>")

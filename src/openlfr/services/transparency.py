@@ -25,7 +25,7 @@ FIELDS = (
     "id", "location", "latitude", "longitude", "started_at", "ended_at", "duration_minutes", "purpose",
     "legal_basis", "watchlist_size", "threshold", "faces_seen", "alerts", "true_alerts", "false_alerts",
     "unadjudicated", "outcomes", "false_alerts_per_face", "false_alerts_per_face_ci",
-    "share_of_alerts_wrong", "share_of_alerts_wrong_ci",
+    "share_of_alerts_wrong", "share_of_alerts_wrong_ci", "operating_point_text",
 )
 """The only keys a public row carries."""
 

@@ -2,7 +2,7 @@
 document.addEventListener("DOMContentLoaded", async () => {
   const box = document.getElementById("review"), ref = box.dataset.ref, faces = box.dataset.faces === "yes";
   const form = document.getElementById("adjudicate"), facts = document.getElementById("facts");
-  let a, chosen = null, dirty = false;
+  let a, chosen = null, dirty = false, viewUrl = null;
   const OUTCOME = {arrest: "Arrest", other_disposal: "Other disposal", no_action: "No action", not_engaged: "Not engaged"};
   const VERDICT = {true: "True match", false: "False alert"};
   const leave = (href) => { if (dirty && !confirm("This decision is not saved. Leave without saving?")) return; dirty = false; location.href = href; };
@@ -16,9 +16,16 @@ document.addEventListener("DOMContentLoaded", async () => {
       fact("Score", `${OL.fmtScore(a.score)} (threshold ${OL.fmtThreshold(a.threshold)})`), fact("Camera", a.camera),
       fact("Deployment", a.deployment_id ?? "–"), fact("Time", OL.fmtTime(a.occurred_at)),
       fact("Verdict", VERDICT[a.verdict] || "not adjudicated"), fact("Outcome", OUTCOME[a.outcome] || "–"), fact("Legal hold", a.legal_hold ? "yes" : "no"));
-    if (faces) for (const kind of ["probe", "reference", "frame"]) {
-      const img = document.getElementById(kind);
-      if (a.images.includes(kind)) img.src = `/api/alerts/${a.id}/images/${kind}`; else img.replaceWith(OL.el("p", {class: "muted", text: a.purged_at ? "deleted by retention" : "not recorded"}));
+    if (faces) {
+      // the page's images declared once: one audit event for this page view, not one per image
+      const kinds = ["probe", "reference", "frame"], path = (kind) => `/api/alerts/${a.id}/images/${kind}`;
+      if (!viewUrl) viewUrl = await OL.pageImages("alert", kinds.filter((k) => a.images.includes(k)).map(path));
+      for (const kind of kinds) {
+        const img = document.getElementById(kind);
+        if (!img) continue;  // replaced by a note at an earlier load
+        if (a.images.includes(kind)) { const src = viewUrl(path(kind)); if (img.getAttribute("src") !== src) img.src = src; }
+        else img.replaceWith(OL.el("p", {class: "muted", text: a.purged_at ? "deleted by retention" : "not recorded"}));
+      }
     }
     const may = ["operator", "supervisor"].includes(OL.role) && !a.purged_at;
     form.hidden = !may;

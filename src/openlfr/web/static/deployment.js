@@ -53,10 +53,11 @@ document.addEventListener("DOMContentLoaded", () => {
     const op = d.operating_point;
     $("start-btn").hidden = !(["authorised", "live"].includes(d.state) && ["supervisor", "operator"].includes(role) && !(d.live && d.live.running));
     $("stop-btn").hidden = !(d.state !== "ended" && ["admin", "supervisor", "operator"].includes(role));
+    $("camtest-btn").hidden = !(d.state !== "ended" && ["admin", "supervisor", "operator"].includes(role));
     dl($("details"), [["Location", d.location], ["Coordinates", d.latitude !== null ? `${d.latitude}, ${d.longitude}` : null], ["Purpose", d.purpose],
       ["Legal basis", d.legal_basis], ["Planned", `${OL.fmtTime(d.planned_start)} → ${OL.fmtTime(d.planned_end)}`],
       ["Watchlist", `${d.watchlist || "–"} copied from ${d.source_watchlist} · ${d.watchlist_size ?? "?"} people${d.watchlist_deleted_at ? " · deleted " + OL.fmtTime(d.watchlist_deleted_at) : ""}`],
-      ["Threshold", op ? `${OL.fmtThreshold(op.threshold)} (${how(op)})` : (d.threshold === null ? `from target FPIR ${OL.fmtRate(d.target_fpir)}, fixed at authorisation` : `${OL.fmtThreshold(d.threshold)} (override), fixed at authorisation`)],
+      ["Threshold", d.operating_point_text ? d.operating_point_text : op ? `${OL.fmtThreshold(op.threshold)} (${how(op)})` : (d.threshold === null ? `from target FPIR ${OL.fmtRate(d.target_fpir)}, fixed at authorisation` : `${OL.fmtThreshold(d.threshold)} (override), fixed at authorisation`)],
       ...(op ? [["Expected false alerts per 10,000 faces", g3(op.expected_false_alerts_per_10000)], ["Expected TPIR", op.expected_tpir === null ? "unknown" : OL.fmtRate(op.expected_tpir)],
         ["Safe band", op.guardrail.safe ? "inside" : `outside; justification: ${d.justification}`]] : []),
       ["Models", `detector ${OL.modelName(d.models.detector)} · embedder ${OL.modelName(d.models.embedder)}`],
@@ -89,6 +90,23 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const name of ["target_fpir", "threshold"]) {
     $("authorise-form").elements[name].addEventListener("input", () => { clearTimeout(opTimer); opTimer = setTimeout(() => { lastPreview = null; OL.api("GET", `/api/deployments/${ref}`).then(preview); }, 250); });
   }
+  async function testCameras() {
+    const btn = $("camtest-btn"), body = $("camtest-table").querySelector("tbody");
+    $("camtest-card").hidden = false; btn.disabled = true; body.replaceChildren();
+    $("camtest-status").textContent = "Testing: opening each camera and reading one frame (nothing is kept)…";
+    try {
+      const r = await OL.api("POST", `/api/deployments/${ref}/cameras/test`);
+      const bad = r.cameras.filter((c) => !c.ok).length;
+      $("camtest-status").textContent = bad ? `${bad} of ${r.cameras.length} camera(s) failed.` : `All ${r.cameras.length} camera(s) gave a frame.`;
+      $("camtest-status").className = bad ? "warning" : "muted";
+      body.replaceChildren(...r.cameras.map((c) => OL.el("tr", {class: c.ok ? "camtest-ok" : "camtest-failed"},
+        OL.el("td", {text: c.camera}), OL.el("td", {text: c.source}),
+        OL.el("td", {}, OL.el("span", {class: "state " + (c.ok ? "live" : "failed"), text: c.ok ? "opened" : "failed"}), c.detail ? OL.el("div", {class: "muted cam-detail", text: c.detail}) : null),
+        OL.el("td", {text: c.ok ? `${c.width} × ${c.height}` : "–"}), OL.el("td", {text: c.fps ? `${Number(c.fps.toFixed(2))} fps` : (c.ok ? "not stated" : "–")}))));
+    } catch (err) { $("camtest-status").textContent = ""; OL.showError("dep-error", err); }
+    btn.disabled = false;
+  }
+  $("camtest-btn").addEventListener("click", () => { OL.clearError("dep-error"); testCameras(); });
   $("start-btn").addEventListener("click", () => act(() => OL.api("POST", `/api/deployments/${ref}/start`)));
   $("stop-btn").addEventListener("click", () => {
     const open = (lastStats && lastStats.unadjudicated) || 0;
