@@ -32,7 +32,7 @@ from openlfr.engine import privacy
 from openlfr.engine.imageio import encode_jpeg
 from openlfr.engine.pipeline import FaceEngine
 from openlfr.engine.protocols import cosine_to_score
-from openlfr.eval.calibration import load_calibration
+from openlfr.services.operating_point import load_calibration
 from openlfr.types import FaceBatch
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
