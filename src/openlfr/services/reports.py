@@ -280,12 +280,87 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _camera_chart(plt: Any, r: dict[str, Any], cams: list[str]) -> str:
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    faces = [r["per_camera"].get(c, {}).get("faces_seen", 0) for c in cams]
+    alerts = [r["per_camera"].get(c, {}).get("alerts", 0) for c in cams]
+    x = range(len(cams))
+    ax.bar([i - 0.2 for i in x], faces, 0.4, label="faces seen", color="#4c72b0")
+    ax2 = ax.twinx()
+    ax2.bar([i + 0.2 for i in x], alerts, 0.4, label="alerts", color="#dd8452")
+    ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xticks(list(x), cams)
+    ax.set_ylabel("faces seen")
+    ax2.set_ylabel("alerts")
+    ax.set_title("Per camera")
+    fig.legend(loc="upper right", fontsize=8)
+    return _png(fig)
+
+
+def _alerts_over_time_chart(plt: Any, rep: Report, threshold: float | None) -> str:
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    colours = {"true": "#55a868", "false": "#c44e52", None: "#8c8c8c"}
+    labels = {"true": "true alert", "false": "false alert", None: "not adjudicated"}
+    for verdict in ("true", "false", None):
+        pts = [a for a in rep.alerts if a["verdict"] == verdict]
+        if pts:
+            when: Any = [datetime.fromisoformat(a["occurred_at"]) for a in pts]
+            ax.scatter(when, [a["score"] for a in pts], color=colours[verdict], label=labels[verdict], s=18)
+    if threshold is not None:
+        ax.axhline(threshold, color="black", lw=0.8, ls="--", label="threshold")
+    ax.set_ylabel("score")
+    ax.set_title("Alerts over time")
+    ax.legend(fontsize=8)
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def _per_deployment_charts(plt: Any, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    from matplotlib.ticker import MaxNLocator
+
+    names = [f"{r['id']}" for r in rows]
+    fig, ax = plt.subplots(figsize=(7.5, 3))
+    t = [r["true_alerts"] for r in rows]
+    f = [r["false_alerts"] for r in rows]
+    u = [r["unadjudicated"] for r in rows]
+    ax.bar(names, t, color="#55a868", label="true")
+    ax.bar(names, f, bottom=t, color="#c44e52", label="false")
+    ax.bar(names, u, bottom=[a + b for a, b in zip(t, f, strict=True)], color="#8c8c8c", label="not adjudicated")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("deployment id")
+    ax.set_ylabel("alerts")
+    ax.set_title("Alerts per deployment")
+    ax.legend(fontsize=8)
+    out = [("Alerts per deployment", _png(fig))]
+    fig, ax = plt.subplots(figsize=(7.5, 3))
+    ax.bar(names, [r["faces_seen"] for r in rows], color="#4c72b0")
+    ax.set_xlabel("deployment id")
+    ax.set_ylabel("faces seen")
+    ax.set_title("Faces seen per deployment")
+    out.append(("Faces seen per deployment", _png(fig)))
+    return out
+
+
+def _false_alert_ci_chart(plt: Any, ci_rows: list[dict[str, Any]]) -> str:
+    fig, ax = plt.subplots(figsize=(7.5, 2.8))
+    xs = [str(r["id"]) for r in ci_rows]
+    ys = [float(r["false_alerts_per_face"]) for r in ci_rows]
+    lo = [y - r["false_alerts_per_face_ci"][0] for y, r in zip(ys, ci_rows, strict=True)]
+    hi = [r["false_alerts_per_face_ci"][1] - y for y, r in zip(ys, ci_rows, strict=True)]
+    ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", color="#4c72b0", capsize=3)
+    ax.set_xlabel("deployment id")
+    ax.set_ylabel("false alerts per face")
+    ax.set_title("False alerts per face seen, with 95% Clopper-Pearson intervals")
+    return _png(fig)
+
+
 def _charts(rep: Report) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     charts: list[tuple[str, str]] = []
     rows = rep.deployments
@@ -293,70 +368,14 @@ def _charts(rep: Report) -> list[tuple[str, str]]:
         r = rows[0]
         cams = list(r["per_camera"]) or r["cameras"]
         if cams:
-            fig, ax = plt.subplots(figsize=(7, 2.8))
-            faces = [r["per_camera"].get(c, {}).get("faces_seen", 0) for c in cams]
-            alerts = [r["per_camera"].get(c, {}).get("alerts", 0) for c in cams]
-            x = range(len(cams))
-            ax.bar([i - 0.2 for i in x], faces, 0.4, label="faces seen", color="#4c72b0")
-            ax2 = ax.twinx()
-            ax2.bar([i + 0.2 for i in x], alerts, 0.4, label="alerts", color="#dd8452")
-            ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_xticks(list(x), cams)
-            ax.set_ylabel("faces seen")
-            ax2.set_ylabel("alerts")
-            ax.set_title("Per camera")
-            fig.legend(loc="upper right", fontsize=8)
-            charts.append(("Faces seen and alerts per camera", _png(fig)))
+            charts.append(("Faces seen and alerts per camera", _camera_chart(plt, r, cams)))
         if rep.alerts:
-            fig, ax = plt.subplots(figsize=(7, 2.8))
-            colours = {"true": "#55a868", "false": "#c44e52", None: "#8c8c8c"}
-            labels = {"true": "true alert", "false": "false alert", None: "not adjudicated"}
-            for verdict in ("true", "false", None):
-                pts = [a for a in rep.alerts if a["verdict"] == verdict]
-                if pts:
-                    when: Any = [datetime.fromisoformat(a["occurred_at"]) for a in pts]
-                    ax.scatter(when, [a["score"] for a in pts], color=colours[verdict], label=labels[verdict], s=18)
-            if r["threshold"] is not None:
-                ax.axhline(r["threshold"], color="black", lw=0.8, ls="--", label="threshold")
-            ax.set_ylabel("score")
-            ax.set_title("Alerts over time")
-            ax.legend(fontsize=8)
-            fig.autofmt_xdate()
-            charts.append(("Alerts over time, by verdict", _png(fig)))
+            charts.append(("Alerts over time, by verdict", _alerts_over_time_chart(plt, rep, r["threshold"])))
     elif rows:
-        names = [f"{r['id']}" for r in rows]
-        fig, ax = plt.subplots(figsize=(7.5, 3))
-        t = [r["true_alerts"] for r in rows]
-        f = [r["false_alerts"] for r in rows]
-        u = [r["unadjudicated"] for r in rows]
-        ax.bar(names, t, color="#55a868", label="true")
-        ax.bar(names, f, bottom=t, color="#c44e52", label="false")
-        ax.bar(names, u, bottom=[a + b for a, b in zip(t, f, strict=True)], color="#8c8c8c", label="not adjudicated")
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("deployment id")
-        ax.set_ylabel("alerts")
-        ax.set_title("Alerts per deployment")
-        ax.legend(fontsize=8)
-        charts.append(("Alerts per deployment", _png(fig)))
-        fig, ax = plt.subplots(figsize=(7.5, 3))
-        ax.bar(names, [r["faces_seen"] for r in rows], color="#4c72b0")
-        ax.set_xlabel("deployment id")
-        ax.set_ylabel("faces seen")
-        ax.set_title("Faces seen per deployment")
-        charts.append(("Faces seen per deployment", _png(fig)))
-    if rows:
-        ci_rows = [r for r in rows if r["false_alerts_per_face_ci"]]
-        if ci_rows:
-            fig, ax = plt.subplots(figsize=(7.5, 2.8))
-            xs = [str(r["id"]) for r in ci_rows]
-            ys = [float(r["false_alerts_per_face"]) for r in ci_rows]
-            lo = [y - r["false_alerts_per_face_ci"][0] for y, r in zip(ys, ci_rows, strict=True)]
-            hi = [r["false_alerts_per_face_ci"][1] - y for y, r in zip(ys, ci_rows, strict=True)]
-            ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", color="#4c72b0", capsize=3)
-            ax.set_xlabel("deployment id")
-            ax.set_ylabel("false alerts per face")
-            ax.set_title("False alerts per face seen, with 95% Clopper-Pearson intervals")
-            charts.append(("False alerts per face seen (95% CI)", _png(fig)))
+        charts.extend(_per_deployment_charts(plt, rows))
+    ci_rows = [r for r in rows if r["false_alerts_per_face_ci"]]
+    if ci_rows:
+        charts.append(("False alerts per face seen (95% CI)", _false_alert_ci_chart(plt, ci_rows)))
     return charts
 
 
@@ -387,16 +406,9 @@ figure img{max-width:100%} figcaption{font-size:.85rem;color:#333}
 """
 
 
-def to_html(rep: Report) -> str:
+def _summary_html(rep: Report) -> list[str]:
     t = rep.totals
-    parts = ["<!doctype html><html lang=en><head><meta charset=utf-8>",
-             f"<title>{_e(rep.title)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>{_e(rep.title)}</h1>",
-             f"<p class=meta>OpenLFR transparency report, generated {_e(rep.generated_at[:19])} UTC. "
-             "No face images or identities are included.</p>"]
-    if rep.kind == "period":
-        parts.append(f"<p class=meta>Period: {_e(rep.period_from)} to {_e(rep.period_to)} (end exclusive).</p>")
-    parts.append("<h2>Summary</h2><div class=key>")
+    parts = ["<h2>Summary</h2><div class=key>"]
     summary = [
         ("Deployments", t["deployments"]), ("Faces seen", f"{t['faces_seen']:,}"),
         ("Quality-gate rejections", f"{t['quality_rejected']:,}"), ("Alerts", t["alerts"]),
@@ -412,54 +424,79 @@ def to_html(rep: Report) -> str:
                  f"{_fmt_rate(t['false_alerts_per_face'], t['false_alerts_per_face_ci'])}{one_in}</div>")
     parts.append(f"<div>Share of alerts that were wrong</div><div>"
                  f"{_fmt_rate(t['share_of_alerts_wrong'], t['share_of_alerts_wrong_ci'])}</div></div>")
+    return parts
+
+
+def _deployment_fields(r: dict[str, Any]) -> list[tuple[str, Any]]:
+    coords = "" if r["latitude"] is None else f" ({r['latitude']:.6f}, {r['longitude']:.6f})"
+    return [
+        ("Location", f"{r['location']}{coords}"), ("Date", r["date"]), ("State", r["state"]),
+        ("Planned window", f"{r['planned_start']} to {r['planned_end']}"),
+        ("Live", f"{r['started_at'] or 'not started'} to {r['ended_at'] or '-'}"),
+        ("Duration (minutes)", r["duration_minutes"]), ("Purpose", r["purpose"]),
+        ("Legal basis", r["legal_basis"]), ("Authorising officer", r["authorising_officer"]),
+        ("Watchlist size", r["watchlist_size"]), ("Threshold", r["operating_point_text"] or fmt_threshold(None)),
+        ("Target FPIR per face seen", fmt_rate(r.get("target_fpir"))),
+        ("Threshold chosen", threshold_how(r)),
+        ("Expected false alerts per 10,000 faces (at authorisation)",
+         "unknown" if r.get("expected_false_alerts_per_10000") is None
+         else format(r["expected_false_alerts_per_10000"], ".3g")),
+        ("Expected TPIR (at authorisation)",
+         "unknown" if r.get("expected_tpir") is None else format(r["expected_tpir"], ".2f")),
+        ("Justification (outside the safe band)", r.get("justification") or "none needed"),
+        ("Cameras (minutes live)", ", ".join(
+            f"{c} ({'n/a' if r['camera_live_minutes'].get(c) is None else r['camera_live_minutes'][c]})"
+            for c in r["cameras"])),
+        ("Faces seen", f"{r['faces_seen']:,}"), ("Quality-gate rejections", f"{r['quality_rejected']:,}"),
+        ("Alerts (true / false / not adjudicated)",
+         f"{r['alerts']} ({r['true_alerts']} / {r['false_alerts']} / {r['unadjudicated']})"),
+        ("Outcomes", ", ".join(f"{o.replace('_', ' ')} {n}" for o, n in r["outcomes"].items())),
+    ]
+
+
+def _deployment_html(r: dict[str, Any]) -> list[str]:
+    parts = [f"<h3>{_e(r['id'])}. {_e(r['name'])}</h3><div class=key>"]
+    for k, v in _deployment_fields(r):
+        parts.append(f"<div>{_e(k)}</div><div>{_e(v)}</div>")
+    parts.append("<div>False alerts per face seen</div><div>"
+                 f"{_fmt_rate(r['false_alerts_per_face'], r['false_alerts_per_face_ci'])}</div>")
+    parts.append(f"<div>Share of alerts that were wrong</div><div>"
+                 f"{_fmt_rate(r['share_of_alerts_wrong'], r['share_of_alerts_wrong_ci'])}</div></div>")
+    return parts
+
+
+def _table_html(rows: list[dict[str, Any]]) -> list[str]:
+    parts = ["<h2>Table</h2><table><tr><th>id</th><th>date</th><th>location</th><th>minutes</th>"
+             "<th>watchlist</th><th>threshold</th><th>faces seen</th><th>alerts</th><th>true</th>"
+             "<th>false</th><th>arrests</th><th>false per face</th><th>share wrong</th></tr>"]
+    for r in rows:
+        parts.append("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in (r["id"], r["date"], r["location"])) +
+                     "".join(f"<td class=n>{_e(v)}</td>" for v in (
+                         r["duration_minutes"], r["watchlist_size"], fmt_threshold(r["threshold"]), r["faces_seen"],
+                         r["alerts"],
+                         r["true_alerts"], r["false_alerts"], r["outcomes"]["arrest"])) +
+                     f"<td class=n>{_fmt_rate(r['false_alerts_per_face'], None)}</td>"
+                     f"<td class=n>{_fmt_rate(r['share_of_alerts_wrong'], None)}</td></tr>")
+    parts.append("</table>")
+    return parts
+
+
+def to_html(rep: Report) -> str:
+    parts = ["<!doctype html><html lang=en><head><meta charset=utf-8>",
+             f"<title>{_e(rep.title)}</title><style>{_CSS}</style></head><body>",
+             f"<h1>{_e(rep.title)}</h1>",
+             f"<p class=meta>OpenLFR transparency report, generated {_e(rep.generated_at[:19])} UTC. "
+             "No face images or identities are included.</p>"]
+    if rep.kind == "period":
+        parts.append(f"<p class=meta>Period: {_e(rep.period_from)} to {_e(rep.period_to)} (end exclusive).</p>")
+    parts.extend(_summary_html(rep))
     for n in rep.notes:
         parts.append(f"<p class=meta>Note: {_e(n)}</p>")
     parts.append("<h2>Deployments</h2>")
     for r in rep.deployments:
-        coords = "" if r["latitude"] is None else f" ({r['latitude']:.6f}, {r['longitude']:.6f})"
-        parts.append(f"<h3>{_e(r['id'])}. {_e(r['name'])}</h3><div class=key>")
-        fields = [
-            ("Location", f"{r['location']}{coords}"), ("Date", r["date"]), ("State", r["state"]),
-            ("Planned window", f"{r['planned_start']} to {r['planned_end']}"),
-            ("Live", f"{r['started_at'] or 'not started'} to {r['ended_at'] or '-'}"),
-            ("Duration (minutes)", r["duration_minutes"]), ("Purpose", r["purpose"]),
-            ("Legal basis", r["legal_basis"]), ("Authorising officer", r["authorising_officer"]),
-            ("Watchlist size", r["watchlist_size"]), ("Threshold", r["operating_point_text"] or fmt_threshold(None)),
-            ("Target FPIR per face seen", fmt_rate(r.get("target_fpir"))),
-            ("Threshold chosen", threshold_how(r)),
-            ("Expected false alerts per 10,000 faces (at authorisation)",
-             "unknown" if r.get("expected_false_alerts_per_10000") is None
-             else format(r["expected_false_alerts_per_10000"], ".3g")),
-            ("Expected TPIR (at authorisation)",
-             "unknown" if r.get("expected_tpir") is None else format(r["expected_tpir"], ".2f")),
-            ("Justification (outside the safe band)", r.get("justification") or "none needed"),
-            ("Cameras (minutes live)", ", ".join(
-                f"{c} ({'n/a' if r['camera_live_minutes'].get(c) is None else r['camera_live_minutes'][c]})"
-                for c in r["cameras"])),
-            ("Faces seen", f"{r['faces_seen']:,}"), ("Quality-gate rejections", f"{r['quality_rejected']:,}"),
-            ("Alerts (true / false / not adjudicated)",
-             f"{r['alerts']} ({r['true_alerts']} / {r['false_alerts']} / {r['unadjudicated']})"),
-            ("Outcomes", ", ".join(f"{o.replace('_', ' ')} {n}" for o, n in r["outcomes"].items())),
-        ]
-        for k, v in fields:
-            parts.append(f"<div>{_e(k)}</div><div>{_e(v)}</div>")
-        parts.append("<div>False alerts per face seen</div><div>"
-                     f"{_fmt_rate(r['false_alerts_per_face'], r['false_alerts_per_face_ci'])}</div>")
-        parts.append(f"<div>Share of alerts that were wrong</div><div>"
-                     f"{_fmt_rate(r['share_of_alerts_wrong'], r['share_of_alerts_wrong_ci'])}</div></div>")
+        parts.extend(_deployment_html(r))
     if rep.kind == "period" and rep.deployments:
-        parts.append("<h2>Table</h2><table><tr><th>id</th><th>date</th><th>location</th><th>minutes</th>"
-                     "<th>watchlist</th><th>threshold</th><th>faces seen</th><th>alerts</th><th>true</th>"
-                     "<th>false</th><th>arrests</th><th>false per face</th><th>share wrong</th></tr>")
-        for r in rep.deployments:
-            parts.append("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in (r["id"], r["date"], r["location"])) +
-                         "".join(f"<td class=n>{_e(v)}</td>" for v in (
-                             r["duration_minutes"], r["watchlist_size"], fmt_threshold(r["threshold"]), r["faces_seen"],
-                             r["alerts"],
-                             r["true_alerts"], r["false_alerts"], r["outcomes"]["arrest"])) +
-                         f"<td class=n>{_fmt_rate(r['false_alerts_per_face'], None)}</td>"
-                         f"<td class=n>{_fmt_rate(r['share_of_alerts_wrong'], None)}</td></tr>")
-        parts.append("</table>")
+        parts.extend(_table_html(rep.deployments))
     charts = _charts(rep)
     if charts:
         parts.append("<h2>Charts</h2>")
