@@ -15,6 +15,7 @@ from starlette.formparsers import MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openlfr.errors import InputError, OpenLFRError
+from openlfr.services.media import sniff_image
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/bmp", "image/x-ms-bmp"}
 
@@ -67,19 +68,6 @@ class BodyLimit:
             return msg
 
         await self.app(scope, limited, send)
-
-
-def sniff_image(data: bytes) -> str | None:
-    """The image type from its first bytes, or None if it is not a JPEG, PNG, WebP or BMP."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[:2] == b"BM":
-        return "image/bmp"
-    return None
 
 
 def check_image_upload(name: str, data: bytes, declared: str | None, max_bytes: int) -> str | None:

@@ -21,6 +21,7 @@ from openlfr.engine.imageio import strip_metadata
 from openlfr.errors import ConflictError, InputError, NotFoundError
 from openlfr.services.context import AppContext
 from openlfr.services.deployments import as_utc, refresh_frozen_stats
+from openlfr.services.media import sniff_image
 from openlfr.services.roles import MAY_ADJUDICATE, MAY_HOLD, MAY_VIEW_IMAGES, require_role
 from openlfr.services.stats import counter_scope
 from openlfr.storage import audit
@@ -42,13 +43,10 @@ _COUNTER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 
 
 def _media_type(data: bytes) -> str:
-    if data[:3] == b"\xff\xd8\xff":
-        return "image/jpeg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    raise InputError("alert image is not a JPEG, PNG or WebP", code="bad_alert_image")
+    kind = sniff_image(data)
+    if kind not in ("image/jpeg", "image/png", "image/webp"):
+        raise InputError("alert image is not a JPEG, PNG or WebP", code="bad_alert_image")
+    return kind
 
 
 def _upsert_counters(s: Session, scope: str, deltas: dict[str, int]) -> None:

@@ -23,6 +23,7 @@ from openlfr.errors import ConflictError, InputError, NotFoundError
 from openlfr.names import check_name
 from openlfr.services import watchlist_integrity as integrity
 from openlfr.services.context import AppContext
+from openlfr.services.media import sniff_image
 from openlfr.storage import audit
 from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
 from openlfr.storage.sealed import aad_of, seal, unseal
@@ -182,7 +183,7 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
                             f"{family}; re-enrol the list with that model", code="model_mismatch")
     h, w = round(image.shape[0] * scale), round(image.shape[1] * scale)  # the photo's own size
     img = ReferenceImage(entry=entry, image_enc=b"", width=w, height=h, content_sha256=integrity.content_hash(data),
-                         media_type="image/png" if data[:4] == b"\x89PNG" else "image/jpeg",
+                         media_type=sniff_image(data) or "image/jpeg",
                          box=dict(zip(("x1", "y1", "x2", "y2"), (float(v) * scale for v in analysis.faces.xyxy[idx]),
                                       strict=True)),
                          quality={k: v for k, v in analysis.faces.quality_dict(idx).items()})

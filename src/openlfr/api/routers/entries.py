@@ -10,9 +10,10 @@ from fastapi.responses import Response
 
 from openlfr.api.deps import Id, Managers, Staff, State
 from openlfr.api.schemas import EnrolResult, EntryPublic, Page
-from openlfr.api.uploads import check_image_upload, sniff_image
+from openlfr.api.uploads import check_image_upload
 from openlfr.errors import InputError
 from openlfr.services import enrol_checks, watchlists
+from openlfr.services.media import sniff_image
 
 router = APIRouter(prefix="/api/watchlists/{name}/entries", tags=["entries"])
 
