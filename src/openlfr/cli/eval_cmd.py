@@ -26,7 +26,9 @@ from openlfr.cli._engine_opts import (
 from openlfr.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
+    from openlfr.eval.calibration import Calibration
     from openlfr.eval.compute import EmbeddingTable, EvalPipeline
+    from openlfr.eval.planning import Rate
     from openlfr.eval.protocols import Dataset
 
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluation: verification, 1:N identification, "
@@ -366,10 +368,22 @@ def plan_cmd(
 ) -> None:
     """Expected false alerts, true alerts and precision for a deployment (formulas of
     ARCHITECTURE.md section 4), with intervals from the calibration's sample sizes."""
-    from openlfr.errors import NotFoundError
-    from openlfr.eval.planning import Rate, plan
-    from openlfr.services.operating_point import load_calibration
+    from openlfr.eval.planning import plan
 
+    _check_plan_options(threshold, fpir, tpir, no_calibration)
+    notes: list[str] = []
+    cal = None if no_calibration else _plan_calibration(embedder, embedder_model, embedder_option)
+    thr, fpir_rate, tpir_rate, source = _plan_rates(cal, threshold, fpir, tpir, watchlist_size, notes)
+    pl = plan(faces, prevalence, fpir_rate, tpir_rate, watchlist_size, thr, source, tuple(notes))
+    out = pl.to_dict()
+    if json_out:
+        emit_json(out)
+        return
+    _print_plan(out, faces, watchlist_size, prevalence, thr, notes)
+
+
+def _check_plan_options(threshold: float | None, fpir: float | None, tpir: float | None,
+                        no_calibration: bool) -> None:
     if (threshold is None) == (fpir is None):
         raise InputError("give exactly one of --threshold and --fpir", code="bad_option")
     if fpir is not None and not 0.0 < fpir < 1.0:
@@ -378,67 +392,73 @@ def plan_cmd(
         raise InputError(f"--threshold must be in [0, 1], got {threshold}", code="bad_option")
     if tpir is not None and not 0.0 <= tpir <= 1.0:
         raise InputError(f"--tpir must be in [0, 1], got {tpir}", code="bad_option")
+    if no_calibration and (fpir is None or tpir is None):
+        raise InputError("--no-calibration needs --fpir and --tpir", code="bad_option")
+
+
+def _plan_calibration(embedder: str | None, embedder_model: str | None,
+                      embedder_option: list[str] | None) -> Calibration:
+    """The calibration of the embedder ``plan`` is asked about (settings, overridden by the options)."""
     from openlfr.engine import registry
+    from openlfr.errors import NotFoundError
+    from openlfr.services.operating_point import load_calibration
 
-    notes: list[str] = []
-    if no_calibration:
-        if fpir is None or tpir is None:
-            raise InputError("--no-calibration needs --fpir and --tpir", code="bad_option")
-        cal = None
-    else:
-        cfg = engine_config(None, embedder, embedder_model=embedder_model, embedder_option=embedder_option)
-        emb = registry.create("embedder", cfg.embedder, **cfg.embedder_options)
-        try:
-            cal = load_calibration(emb)
-        except NotFoundError as exc:
-            raise NotFoundError(exc.message + "; or give --fpir and --tpir with --no-calibration",
-                                code=exc.code) from exc
-    thr = threshold
-    if cal is not None:
-        if thr is None:
-            assert fpir is not None
-            thr = cal.threshold_for_fpir(fpir, watchlist_size)
-            notes.append(f"threshold {thr:.4f} is the smallest calibrated score with N * FMR <= {fpir:g}")
-        value, (lo, hi), k, n = cal.fpir(thr, watchlist_size)
-        fpir_rate = Rate(value, lo, hi, k, n)
-        notes.append(f"FPIR ~= N * FMR with FMR = {k}/{n} impostor comparisons at >= {thr:.4f}")
-        if tpir is None:
-            t = cal.tpir(thr)
-            if t is None or t[1] == 0:
-                raise ConfigError("the calibration has no identification run for TPIR; pass --tpir",
-                                  code="bad_calibration")
-            tpir_rate = Rate.measured(t[0], t[1])
-            ident = cal.identify or {}
-            notes.append(f"TPIR from {t[1]} mated searches (rank 1, score >= threshold) against a watchlist of "
-                         f"{ident.get('watchlist_size')}, one photo enrolled each")
-        else:
-            tpir_rate = Rate.exact(tpir)
-            notes.append("TPIR as given (--tpir)")
-        source = f"calibration {cal.family} ({cal.source.get('images', '?')})"
-    else:
+    cfg = engine_config(None, embedder, embedder_model=embedder_model, embedder_option=embedder_option)
+    emb = registry.create("embedder", cfg.embedder, **cfg.embedder_options)
+    try:
+        return load_calibration(emb)
+    except NotFoundError as exc:
+        raise NotFoundError(exc.message + "; or give --fpir and --tpir with --no-calibration",
+                            code=exc.code) from exc
+
+
+def _plan_rates(cal: Calibration | None, threshold: float | None, fpir: float | None, tpir: float | None,
+                watchlist_size: int, notes: list[str]) -> tuple[float | None, Rate, Rate, str]:
+    """Threshold, FPIR, TPIR and their source for ``plan``: from the calibration, or as given; appends notes."""
+    from openlfr.eval.planning import Rate
+
+    if cal is None:
         assert fpir is not None and tpir is not None
-        fpir_rate, tpir_rate = Rate.exact(fpir), Rate.exact(tpir)
-        source = "given rates (no calibration)"
         notes.append("no calibration: FPIR and TPIR as given, no intervals")
-    pl = plan(faces, prevalence, fpir_rate, tpir_rate, watchlist_size, thr, source, tuple(notes))
-    out = pl.to_dict()
-    if json_out:
-        emit_json(out)
-        return
-    d = out
+        return threshold, Rate.exact(fpir), Rate.exact(tpir), "given rates (no calibration)"
+    thr = threshold
+    if thr is None:
+        assert fpir is not None
+        thr = cal.threshold_for_fpir(fpir, watchlist_size)
+        notes.append(f"threshold {thr:.4f} is the smallest calibrated score with N * FMR <= {fpir:g}")
+    value, (lo, hi), k, n = cal.fpir(thr, watchlist_size)
+    fpir_rate = Rate(value, lo, hi, k, n)
+    notes.append(f"FPIR ~= N * FMR with FMR = {k}/{n} impostor comparisons at >= {thr:.4f}")
+    if tpir is None:
+        t = cal.tpir(thr)
+        if t is None or t[1] == 0:
+            raise ConfigError("the calibration has no identification run for TPIR; pass --tpir",
+                              code="bad_calibration")
+        tpir_rate = Rate.measured(t[0], t[1])
+        ident = cal.identify or {}
+        notes.append(f"TPIR from {t[1]} mated searches (rank 1, score >= threshold) against a watchlist of "
+                     f"{ident.get('watchlist_size')}, one photo enrolled each")
+    else:
+        tpir_rate = Rate.exact(tpir)
+        notes.append("TPIR as given (--tpir)")
+    return thr, fpir_rate, tpir_rate, f"calibration {cal.family} ({cal.source.get('images', '?')})"
 
-    def tri(x: dict[str, Any], digits: int = 1) -> str:
-        lo, hi = x["ci"]
-        if x["value"] is None:
-            return "n/a"
-        return f"{x['value']:.{digits}f} (95% {lo:.{digits}f} to {hi:.{digits}f})"
 
+def _tri(x: dict[str, Any], digits: int = 1) -> str:
+    lo, hi = x["ci"]
+    if x["value"] is None:
+        return "n/a"
+    return f"{x['value']:.{digits}f} (95% {lo:.{digits}f} to {hi:.{digits}f})"
+
+
+def _print_plan(d: dict[str, Any], faces: float, watchlist_size: int, prevalence: float, thr: float | None,
+                notes: list[str]) -> None:
     typer.echo(f"{faces:,.0f} faces seen, watchlist {watchlist_size}, prevalence {prevalence:g}, "
                f"threshold {_fmt(thr)}")
     typer.echo(f"FPIR {d['fpir']['value']:.3g}, TPIR {d['tpir']['value']:.3f}")
-    typer.echo(f"expected false alerts: {tri(d['expected_false_alerts'])}")
-    typer.echo(f"expected true alerts:  {tri(d['expected_true_alerts'])}")
-    typer.echo(f"expected precision:    {tri(d['expected_precision'], 3)}")
+    typer.echo(f"expected false alerts: {_tri(d['expected_false_alerts'])}")
+    typer.echo(f"expected true alerts:  {_tri(d['expected_true_alerts'])}")
+    typer.echo(f"expected precision:    {_tri(d['expected_precision'], 3)}")
     for note in notes:
         typer.echo(f"  note: {note}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,15 +76,10 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
                                   "the 'scale' extra; default: OPENLFR_RAY_ADDRESS or this machine).")] = None,
         ) -> None:
     """Live recognition until stopped (Ctrl-C or SIGTERM stop cleanly and flush counters)."""
-    from openlfr.errors import InputError
     from openlfr.services import live
     from openlfr.services.context import AppContext
 
-    if (watchlist is None) == (deployment is None):
-        raise InputError("give either --watchlist (with --source) or --deployment", code="bad_arguments")
-    if deployment is not None and (source or threshold is not None or fpir is not None):
-        raise InputError("--deployment uses the deployment's own cameras and threshold; drop --source, "
-                         "--threshold and --fpir", code="bad_arguments")
+    _check_run_arguments(watchlist, source, deployment, threshold, fpir)
     st = settings()
     if ray_address:
         st = st.model_copy(update={"ray_address": ray_address})
@@ -91,7 +87,39 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
     opts = live.RunOptions(loop=loop, realtime=realtime, max_seconds=max_seconds, mode=mode,
                            live=_live_config(analysis_fps, analysis_width, fusion, max_attempts, roi),
                            end_deployment_on_exit=end)
+    on_alert = _alert_printer(json_out)
+    hub, server = _start_preview(preview_port)
+    try:
+        if deployment is not None:
+            ref: int | str = int(deployment) if deployment.isdigit() else deployment
+            out = live.run_deployment(ctx, ref, options=opts, on_alert=on_alert, on_state=_print_state,
+                                      on_preview=hub, runner_hook=_install_signal_handlers)
+        else:
+            assert watchlist is not None
+            out = live.run_watchlist(ctx, watchlist, list(source or []), threshold=threshold, fpir=fpir,
+                                     options=opts, on_alert=on_alert, on_state=_print_state, on_preview=hub,
+                                     runner_hook=_install_signal_handlers)
+    finally:
+        if server is not None:
+            server.close()
+        ctx.close()
+    _print_run_summary(out, json_out)
 
+
+def _check_run_arguments(watchlist: str | None, source: list[str] | None, deployment: str | None,
+                         threshold: float | None, fpir: float | None) -> None:
+    """Either a watchlist (with sources) or a deployment (with its own cameras and threshold)."""
+    from openlfr.errors import InputError
+
+    if (watchlist is None) == (deployment is None):
+        raise InputError("give either --watchlist (with --source) or --deployment", code="bad_arguments")
+    if deployment is not None and (source or threshold is not None or fpir is not None):
+        raise InputError("--deployment uses the deployment's own cameras and threshold; drop --source, "
+                         "--threshold and --fpir", code="bad_arguments")
+
+
+def _alert_printer(json_out: bool) -> Callable[[dict[str, Any]], None]:
+    """The alert callback of ``openlfr run``: one JSON line or one text line per alert on stdout."""
     def on_alert(a: dict[str, Any]) -> None:
         if json_out:
             typer.echo(json.dumps({"event": "alert", **a}))
@@ -100,43 +128,40 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
                        f"score {a['score']:.4f} track {a['track_id']}")
         sys.stdout.flush()
 
-    def on_state(cam: str, state: Any, detail: str) -> None:
-        typer.echo(f"camera {cam}: {state.value}{' - ' + detail if detail else ''}", err=True)
+    return on_alert
 
-    hub = server = None
-    if preview_port is not None:
-        from openlfr.runtime.preview import MjpegServer, PreviewHub
 
-        hub = PreviewHub()
-        server = MjpegServer(hub, port=preview_port).start()
-        typer.echo(f"preview: {server.url}<camera>.mjpg?token={server.token}  (the token is required)", err=True)
+def _print_state(cam: str, state: Any, detail: str) -> None:
+    typer.echo(f"camera {cam}: {state.value}{' - ' + detail if detail else ''}", err=True)
 
-    def hook(runner: Any) -> None:
-        interrupted = {"n": 0}
 
-        def on_signal(signum: int, _frame: Any) -> None:
-            interrupted["n"] += 1
-            if interrupted["n"] > 1:
-                raise KeyboardInterrupt
-            runner.stop("sigterm" if signum == signal.SIGTERM else "interrupted")
+def _start_preview(preview_port: int | None) -> tuple[Any, Any]:
+    """The preview hub and its MJPEG server on 127.0.0.1:PORT, or (None, None) without --preview-port."""
+    if preview_port is None:
+        return None, None
+    from openlfr.runtime.preview import MjpegServer, PreviewHub
 
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+    hub = PreviewHub()
+    server = MjpegServer(hub, port=preview_port).start()
+    typer.echo(f"preview: {server.url}<camera>.mjpg?token={server.token}  (the token is required)", err=True)
+    return hub, server
 
-    try:
-        if deployment is not None:
-            ref: int | str = int(deployment) if deployment.isdigit() else deployment
-            out = live.run_deployment(ctx, ref, options=opts, on_alert=on_alert, on_state=on_state,
-                                      on_preview=hub, runner_hook=hook)
-        else:
-            assert watchlist is not None
-            out = live.run_watchlist(ctx, watchlist, list(source or []), threshold=threshold, fpir=fpir,
-                                     options=opts, on_alert=on_alert, on_state=on_state, on_preview=hub,
-                                     runner_hook=hook)
-    finally:
-        if server is not None:
-            server.close()
-        ctx.close()
+
+def _install_signal_handlers(runner: Any) -> None:
+    """SIGTERM/SIGINT stop the runner cleanly; a second signal interrupts at once."""
+    interrupted = {"n": 0}
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        interrupted["n"] += 1
+        if interrupted["n"] > 1:
+            raise KeyboardInterrupt
+        runner.stop("sigterm" if signum == signal.SIGTERM else "interrupted")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def _print_run_summary(out: dict[str, Any], json_out: bool) -> None:
     if json_out:
         typer.echo(json.dumps({"event": "summary", **out}, default=str))
     else:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from openlfr.cli._common import emit_json, progress_callback, settings
+
+if TYPE_CHECKING:
+    from openlfr.engine.live import LiveConfig
+    from openlfr.services.context import AppContext
 
 
 def walkthrough(
@@ -52,15 +56,35 @@ def walkthrough(
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
     """Measure per pass TPIR, FPIR, precision and alert latency on a walk-through video."""
-    from openlfr.cli.live_cmd import _live_config
-    from openlfr.engine.imageio import IMAGE_SUFFIXES
-    from openlfr.engine.live import LiveConfig, index_in_memory
-    from openlfr.engine.pipeline import EngineConfig
-    from openlfr.errors import InputError
-    from openlfr.eval.walkthrough import draw_fillers, evaluate, load_truth
-    from openlfr.services.context import AppContext, engine_config_from_settings
+    from openlfr.eval.walkthrough import evaluate, load_truth
     from openlfr.services.operating_point import op_fields, resolve_for
-    from openlfr.services.watchlists import load_index
+
+    ctx = _walk_context(detector, detector_model, embedder, embedder_model)
+    truth_d = load_truth(truth)
+    index, filler_info = _walk_index(ctx, watchlist, truth_d, fillers, filler_images, filler_photos, seed)
+    # The same operating point a deployment gets: target FPIR (default 1e-4) at this list's size.
+    op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
+    cfg = _walk_config(analysis_fps, analysis_width, fusion, max_attempts, decision, early_margin)
+    with progress_callback("evaluating", quiet=json_out) as progress:
+        result = evaluate(ctx.engine, index, op.threshold, video, truth_d, cfg, progress=progress).to_dict()
+    result.update(op_fields(op))
+    result["video"] = str(video)
+    result["watchlist"] = watchlist
+    if filler_info is not None:
+        result["scale"] = filler_info
+    if out is not None:
+        out.write_text(json.dumps(result, indent=1))
+    if json_out:
+        emit_json(result)
+        return
+    _print_walk(result)
+
+
+def _walk_context(detector: str | None, detector_model: Path | None, embedder: str | None,
+                  embedder_model: Path | None) -> AppContext:
+    """The app context with the engine the walk is scored with (settings, overridden by the options)."""
+    from openlfr.engine.pipeline import EngineConfig
+    from openlfr.services.context import AppContext, engine_config_from_settings
 
     st = settings()
     base = engine_config_from_settings(st)
@@ -70,9 +94,19 @@ def walkthrough(
         det_opts = {"path": str(detector_model)}
     emb = embedder or base.embedder
     emb_opts: dict[str, Any] = {"path": str(embedder_model)} if embedder_model is not None else {}
-    ctx = AppContext(st, engine_config=EngineConfig(detector=det, detector_options=det_opts, embedder=emb,
-                                                     embedder_options=emb_opts, gate=base.gate))
-    truth_d = load_truth(truth)
+    return AppContext(st, engine_config=EngineConfig(detector=det, detector_options=det_opts, embedder=emb,
+                                                      embedder_options=emb_opts, gate=base.gate))
+
+
+def _walk_index(ctx: AppContext, watchlist: str, truth_d: dict[str, Any], fillers: int, filler_images: Path | None,
+                filler_photos: int | None, seed: int) -> tuple[Any, dict[str, Any] | None]:
+    """The index searched: a stored watchlist, or a folder of photos enrolled in memory (with fillers)."""
+    from openlfr.engine.imageio import IMAGE_SUFFIXES
+    from openlfr.engine.live import index_in_memory
+    from openlfr.errors import InputError
+    from openlfr.eval.walkthrough import draw_fillers
+    from openlfr.services.watchlists import load_index
+
     wl_path = Path(watchlist)
     filler_info: dict[str, Any] | None = None
     if wl_path.is_dir():
@@ -93,37 +127,36 @@ def walkthrough(
         if fillers:
             raise InputError("--fillers needs --watchlist to be a folder of photos", code="bad_option")
         index, _meta = load_index(ctx, watchlist)
-    # The same operating point a deployment gets: target FPIR (default 1e-4) at this list's size.
-    op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
-    thr = op.threshold
-    cfg = _live_config(analysis_fps, analysis_width, fusion, max_attempts)
+    return index, filler_info
+
+
+def _walk_config(analysis_fps: float | None, analysis_width: int | None, fusion: str | None,
+                 max_attempts: int | None, decision: str | None, early_margin: float | None) -> LiveConfig:
+    """The live configuration the walk is analysed with (as ``openlfr live run``, plus decision/early margin)."""
+    from openlfr.cli.live_cmd import _live_config
+    from openlfr.engine.live import LiveConfig
+
+    cfg: LiveConfig = _live_config(analysis_fps, analysis_width, fusion, max_attempts)
     if decision is not None:
         cfg = cfg.model_copy(update={"decision": LiveConfig.model_validate({"decision": decision}).decision})
     if early_margin is not None:
         margin = None if early_margin < 0 else early_margin
         cfg = cfg.model_copy(update={"shots": cfg.shots.model_copy(update={"early_margin": margin})})
-    with progress_callback("evaluating", quiet=json_out) as progress:
-        result = evaluate(ctx.engine, index, thr, video, truth_d, cfg, progress=progress).to_dict()
-    result.update(op_fields(op))
-    result["video"] = str(video)
-    result["watchlist"] = watchlist
-    if filler_info is not None:
-        result["scale"] = filler_info
-    if out is not None:
-        out.write_text(json.dumps(result, indent=1))
-    if json_out:
-        emit_json(result)
-        return
+    return cfg
+
+
+def _fmt_rate(r: dict[str, Any]) -> str:
+    if r["rate"] is None:
+        return f"n/a ({r.get('reason', '')})"
+    return f"{r['rate']:.3f} ({r['k']}/{r['n']}, 95% CI {r['ci'][0]:.3f}-{r['ci'][1]:.3f})"
+
+
+def _print_walk(result: dict[str, Any]) -> None:
+    """The human-readable summary of a walk-through result."""
     t, f, p, lat = result["tpir"], result["fpir"], result["precision"], result["alert_latency_s"]
-
-    def fmt(r: dict[str, Any]) -> str:
-        if r["rate"] is None:
-            return f"n/a ({r.get('reason', '')})"
-        return f"{r['rate']:.3f} ({r['k']}/{r['n']}, 95% CI {r['ci'][0]:.3f}-{r['ci'][1]:.3f})"
-
     typer.echo(f"{result['passes']} passes ({result['watchlisted_passes']} watchlisted), watchlist of "
                f"{result['watchlist_size']}, threshold {result['threshold']:.4f}")
-    typer.echo(f"TPIR {fmt(t)}\nFPIR {fmt(f)}\nprecision {fmt(p)}")
+    typer.echo(f"TPIR {_fmt_rate(t)}\nFPIR {_fmt_rate(f)}\nprecision {_fmt_rate(p)}")
     typer.echo(f"alerts {result['alerts']}: true {result['true_alerts']}, false {result['false_alerts']}; "
                f"latency p50 {lat['p50']} s, p95 {lat['p95']} s; faces seen {result['faces_seen']}")
     if result["missed_watchlisted"]:

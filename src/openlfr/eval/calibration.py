@@ -224,8 +224,6 @@ def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024,
     identification outcomes (K = 1, all eligible identities) per grid threshold. ``exclusions``
     (known label errors, :mod:`openlfr.eval.exclusions`) are left out: identities that are one person
     are merged, mislabeled images dropped, pairs of one photo under two names skipped."""
-    from openlfr.eval.protocols import build_gallery, gallery_scores
-
     g = grid()
     nb = len(g)
     acquired = table.acquired.copy()
@@ -236,11 +234,33 @@ def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024,
         all_codes, keep, skip_pairs, used = exclusions.apply(table.paths, dataset.labels, dataset.root)
         acquired &= keep
     ok = np.flatnonzero(acquired)
-    lab_codes = all_codes[ok]
-    emb = table.embedding[ok]
+    imp_hist, gen_hist = _pair_histograms(table.embedding[ok], all_codes[ok], nb, chunk)
+    for a, b in skip_pairs:  # one photo under two names: not an impostor comparison
+        if acquired[a] and acquired[b] and all_codes[a] != all_codes[b]:
+            pair = float(np.clip((1.0 + table.embedding[a] @ table.embedding[b]) / 2.0, 0.0, 1.0))
+            imp_hist[min(int(np.floor(pair / GRID_STEP + _BIN_TOL)), nb - 1)] -= 1
+    impostor_ge = np.cumsum(imp_hist[::-1])[::-1].astype(np.int64)
+    genuine_ge = np.cumsum(gen_hist[::-1])[::-1].astype(np.int64)
+    genuine_n = int(gen_hist.sum())
+    genuine_lt = (genuine_n - genuine_ge).astype(np.int64)
+    ident = _identification(table, dataset, acquired, nb)
+    emb_id = table.models.get("embedder", "")
+    fam = table.models.get("family", emb_id)
+    src = {"images": str(dataset.root), "n_images": len(table.paths), "acquired": len(ok),
+           "identities": len(dataset.identities), "models": table.models,
+           "pipeline": json.loads(table.model_key)}
+    if exclusions is not None and not exclusions.empty:
+        src["exclusions"] = {**exclusions.to_dict(), "applied": used}
+    return Calibration(fam, emb_id, g, int(imp_hist.sum()), impostor_ge, genuine_n, genuine_lt, ident, src,
+                       dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+
+def _pair_histograms(emb: npt.NDArray[np.float32], lab_codes: npt.NDArray[Any], nb: int,
+                     chunk: int) -> tuple[I64, I64]:
+    """Impostor and genuine score histograms (grid bins) over all pairs i < j, ``chunk`` rows at a time."""
     imp_hist = np.zeros(nb, np.int64)
     gen_hist = np.zeros(nb, np.int64)
-    n = len(ok)
+    n = len(emb)
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
         cos = emb[s:e] @ emb.T
@@ -251,35 +271,26 @@ def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024,
         bins = np.minimum(np.floor(score / GRID_STEP + _BIN_TOL).astype(np.int64), nb - 1)
         imp_hist += np.bincount(bins[iu & ~same], minlength=nb)[:nb]
         gen_hist += np.bincount(bins[iu & same], minlength=nb)[:nb]
-    for a, b in skip_pairs:  # one photo under two names: not an impostor comparison
-        if acquired[a] and acquired[b] and all_codes[a] != all_codes[b]:
-            pair = float(np.clip((1.0 + table.embedding[a] @ table.embedding[b]) / 2.0, 0.0, 1.0))
-            imp_hist[min(int(np.floor(pair / GRID_STEP + _BIN_TOL)), nb - 1)] -= 1
-    impostor_ge = np.cumsum(imp_hist[::-1])[::-1].astype(np.int64)
-    genuine_ge = np.cumsum(gen_hist[::-1])[::-1].astype(np.int64)
-    genuine_n = int(gen_hist.sum())
-    genuine_lt = (genuine_n - genuine_ge).astype(np.int64)
+    return imp_hist, gen_hist
+
+
+def _ge_counts(x: npt.NDArray[np.float64], nb: int) -> list[int]:
+    """Per grid threshold, how many of the finite scores ``x`` are at or above it."""
+    x = x[np.isfinite(x)]
+    idx = np.minimum(np.floor(x / GRID_STEP + _BIN_TOL).astype(np.int64), nb - 1)
+    return [int(v) for v in _counts_ge(np.maximum(idx, 0), nb)]
+
+
+def _identification(table: EmbeddingTable, dataset: Dataset, acquired: npt.NDArray[np.bool_],
+                    nb: int) -> dict[str, Any]:
+    """Identification outcomes (one photo enrolled per identity, K = 1) counted per grid threshold."""
+    from openlfr.eval.protocols import build_gallery, gallery_scores
 
     gal = build_gallery(dataset, 1)
     sc = gallery_scores(table, gal)
     sc[~acquired[gal.search_rows]] = -np.inf
     o = M.search_outcomes(sc, gal.mate, len(gal.identities))
-
-    def ge_counts(x: npt.NDArray[np.float64]) -> list[int]:
-        x = x[np.isfinite(x)]
-        idx = np.minimum(np.floor(x / GRID_STEP + _BIN_TOL).astype(np.int64), nb - 1)
-        return [int(v) for v in _counts_ge(np.maximum(idx, 0), nb)]
-
-    ident = {"watchlist_size": o.watchlist_size, "mated": o.mated, "nonmated": o.nonmated,
-             "enrol_per_identity": 1, "rank1": M.rank1_rate(o),
-             "nonmated_ge": ge_counts(o.nonmated_max),
-             "mated_hits_ge": ge_counts(o.mated_score[o.mated_rank1])}
-    emb_id = table.models.get("embedder", "")
-    fam = table.models.get("family", emb_id)
-    src = {"images": str(dataset.root), "n_images": len(table.paths), "acquired": int(n),
-           "identities": len(dataset.identities), "models": table.models,
-           "pipeline": json.loads(table.model_key)}
-    if exclusions is not None and not exclusions.empty:
-        src["exclusions"] = {**exclusions.to_dict(), "applied": used}
-    return Calibration(fam, emb_id, g, int(imp_hist.sum()), impostor_ge, genuine_n, genuine_lt, ident, src,
-                       dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    return {"watchlist_size": o.watchlist_size, "mated": o.mated, "nonmated": o.nonmated,
+            "enrol_per_identity": 1, "rank1": M.rank1_rate(o),
+            "nonmated_ge": _ge_counts(o.nonmated_max, nb),
+            "mated_hits_ge": _ge_counts(o.mated_score[o.mated_rank1], nb)}

@@ -305,14 +305,48 @@ def embed_images(paths: Sequence[Path], pipeline: EvalPipeline | None = None, *,
     models = {"detector": local.engine.detector.model_id, "embedder": local.engine.embedder.model_id,
               "family": str(getattr(local.engine.embedder, "family", local.engine.embedder.model_id))}
     paths = [Path(p) for p in paths]
+    hashes = _hash_files(paths)
+    t_hash = time.perf_counter() - t0
+    cache = EmbeddingCache(key, dim, cache_root) if use_cache else None
+    records, todo, first_for_hash = _from_cache(paths, hashes, cache)
+    total = len(paths)
+    sink = _Collector(records, hashes, cache, progress, flush_every, total)
+    if progress:
+        progress(sink.done, total)
+    t1 = time.perf_counter()
+    if todo:
+        n_workers = max(1, min(workers, len(todo), os.cpu_count() or 1))
+        if n_workers == 1:
+            _embed_here(local, todo, sink.accept)
+        else:
+            del local
+            _embed_on_pool(pipeline, n_workers, todo, sink.accept)
+    if cache is not None:
+        cache.flush()
+    t_compute = time.perf_counter() - t1
+    # duplicates of computed content
+    for i, h in enumerate(hashes):
+        if i not in records:
+            records[i] = records[first_for_hash[h]]
+    stats = {"computed": len(todo), "cached": total - len(todo), "seconds_hashing": round(t_hash, 3),
+             "seconds_computing": round(t_compute, 3), "workers": workers if todo else 0}
+    return _table(paths, hashes, [records[i] for i in range(total)], dim, models, key, stats)
+
+
+def _hash_files(paths: list[Path]) -> list[str]:
     hashes: list[str] = []
     for p in paths:
         try:
             hashes.append(file_hash(p))
         except OSError:
             hashes.append(content_hash(str(p).encode()))  # unreadable: computed (and failed) below
-    t_hash = time.perf_counter() - t0
-    cache = EmbeddingCache(key, dim, cache_root) if use_cache else None
+    return hashes
+
+
+def _from_cache(paths: list[Path], hashes: list[str], cache: EmbeddingCache | None
+                ) -> tuple[dict[int, Record], list[tuple[int, str]], dict[str, int]]:
+    """Records found in the cache, the (index, path) jobs still to compute (each content once), and the
+    first index of each computed content."""
     records: dict[int, Record] = {}
     todo: list[tuple[int, str]] = []
     first_for_hash: dict[str, int] = {}
@@ -325,50 +359,52 @@ def embed_images(paths: Sequence[Path], pipeline: EvalPipeline | None = None, *,
         else:
             first_for_hash[h] = i
             todo.append((i, str(paths[i])))
-    total = len(paths)
-    done = len(records)
-    if progress:
-        progress(done, total)
+    return records, todo, first_for_hash
 
-    def accept(i: int, rec: Record) -> None:
-        nonlocal done
-        records[i] = rec
-        if cache is not None:
-            cache.put(hashes[i], rec)
-            if cache.pending >= flush_every:
-                cache.flush()
-        done += 1
-        if progress:
-            progress(done, total)
 
-    t1 = time.perf_counter()
-    if todo:
-        n_workers = max(1, min(workers, len(todo), os.cpu_count() or 1))
-        if n_workers == 1:
-            for i, path in todo:
-                try:
-                    rec = local.embed_bytes(read_bytes(path), path)
-                except InputError as exc:
-                    log.warning("evaluation image unreadable: %s", exc.message)
-                    rec = _failure(dim, UNREADABLE)
-                accept(i, rec)
-        else:
-            del local
-            wp = worker_pipeline(pipeline, n_workers)
-            ctx = mp.get_context("spawn")
-            with ctx.Pool(n_workers, initializer=_worker_init, initargs=(wp.model_dump_json(),)) as pool:
-                for i, rec in pool.imap_unordered(_worker_run, todo, chunksize=4):
-                    accept(i, rec)
-    if cache is not None:
-        cache.flush()
-    t_compute = time.perf_counter() - t1
-    # duplicates of computed content
-    for i, h in enumerate(hashes):
-        if i not in records:
-            records[i] = records[first_for_hash[h]]
-    recs = [records[i] for i in range(total)]
+class _Collector:
+    """Takes computed records: into ``records`` and the cache (flushed every ``flush_every``), with progress."""
+
+    def __init__(self, records: dict[int, Record], hashes: list[str], cache: EmbeddingCache | None,
+                 progress: ProgressFn | None, flush_every: int, total: int) -> None:
+        self.records, self.hashes, self.cache = records, hashes, cache
+        self.progress, self.flush_every, self.total = progress, flush_every, total
+        self.done = len(records)
+
+    def accept(self, i: int, rec: Record) -> None:
+        self.records[i] = rec
+        if self.cache is not None:
+            self.cache.put(self.hashes[i], rec)
+            if self.cache.pending >= self.flush_every:
+                self.cache.flush()
+        self.done += 1
+        if self.progress:
+            self.progress(self.done, self.total)
+
+
+def _embed_here(local: ImageEmbedder, todo: list[tuple[int, str]], accept: Callable[[int, Record], None]) -> None:
+    for i, path in todo:
+        try:
+            rec = local.embed_bytes(read_bytes(path), path)
+        except InputError as exc:
+            log.warning("evaluation image unreadable: %s", exc.message)
+            rec = _failure(local.dim, UNREADABLE)
+        accept(i, rec)
+
+
+def _embed_on_pool(pipeline: EvalPipeline, n_workers: int, todo: list[tuple[int, str]],
+                   accept: Callable[[int, Record], None]) -> None:
+    wp = worker_pipeline(pipeline, n_workers)
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(n_workers, initializer=_worker_init, initargs=(wp.model_dump_json(),)) as pool:
+        for i, rec in pool.imap_unordered(_worker_run, todo, chunksize=4):
+            accept(i, rec)
+
+
+def _table(paths: list[Path], hashes: list[str], recs: list[Record], dim: int, models: dict[str, str], key: str,
+           stats: dict[str, Any]) -> EmbeddingTable:
     q = len(QUALITY_FIELDS)
-    table = EmbeddingTable(
+    return EmbeddingTable(
         paths=paths, hashes=hashes,
         embedding=np.stack([r.embedding for r in recs]).astype(np.float32) if recs
         else np.zeros((0, dim), np.float32),
@@ -376,8 +412,5 @@ def embed_images(paths: Sequence[Path], pipeline: EvalPipeline | None = None, *,
         quality=np.stack([r.quality for r in recs]).astype(np.float32) if recs else np.zeros((0, q), np.float32),
         passed=np.array([r.passed for r in recs], dtype=bool),
         n_faces=np.array([r.n_faces for r in recs], dtype=np.int16),
-        models=models, model_key=key,
-        stats={"computed": len(todo), "cached": total - len(todo), "seconds_hashing": round(t_hash, 3),
-               "seconds_computing": round(t_compute, 3), "workers": workers if todo else 0},
+        models=models, model_key=key, stats=stats,
     )
-    return table

@@ -213,21 +213,7 @@ def render(images: Path, out_video: Path, out_truth: Path, cfg: SynthConfig, wat
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"crf": "18", "preset": "veryfast"}
         for k in range(n_frames):
-            t = k / cfg.fps
-            frame = bg.copy()
-            for p in passes:
-                u = (t - p.start_s) / p.duration_s
-                if not 0.0 <= u <= 1.0:
-                    continue
-                size = p.face_px * (0.85 + 0.3 * u)  # walking towards the camera
-                margin = size
-                cx = (-margin + u * (w + 2 * margin)) if p.direction > 0 else (w + margin - u * (w + 2 * margin))
-                cy = lanes[p.lane] + math.sin(u * math.pi * 6) * size * 0.04
-                seg = min(int(u * len(patches[p.person_id])), len(patches[p.person_id]) - 1)
-                patch, alpha = patches[p.person_id][seg]
-                box = _paste(frame, patch, alpha, cx, cy, size, p.gain, p.blur)
-                if box is not None:
-                    p.boxes.append([float(k), *box])
+            frame = _draw_frame(bg, passes, patches, k, k / cfg.fps, lanes)
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
             for pkt in stream.encode(vf):
                 container.mux(pkt)
@@ -243,14 +229,41 @@ def render(images: Path, out_video: Path, out_truth: Path, cfg: SynthConfig, wat
     out_truth.parent.mkdir(parents=True, exist_ok=True)
     out_truth.write_text(json.dumps(truth, indent=1))
     if watchlist_dir is not None:
-        if watchlist_dir.exists():
-            shutil.rmtree(watchlist_dir)
-        for p in passes:
-            if p.watchlisted:
-                d = watchlist_dir / p.person_id
-                d.mkdir(parents=True, exist_ok=True)
-                for f in p.enrol_images:
-                    shutil.copyfile(images / f, d / Path(f).name)
+        _write_watchlist(images, passes, watchlist_dir)
     return {"video": str(out_video), "truth": str(out_truth), "frames": n_frames, "duration_s": round(end_s, 2),
             "people": cfg.people, "watchlisted": cfg.watchlisted,
             "watchlist_dir": str(watchlist_dir) if watchlist_dir else None}
+
+
+def _draw_frame(bg: Image, passes: list[Pass], patches: dict[str, list[tuple[Image, np.ndarray]]], k: int,
+                t: float, lanes: tuple[float, float]) -> Image:
+    """Frame ``k`` (time ``t``): every pass under way pasted on the background; visible head boxes
+    are appended to the passes' ``boxes``."""
+    w = bg.shape[1]
+    frame = bg.copy()
+    for p in passes:
+        u = (t - p.start_s) / p.duration_s
+        if not 0.0 <= u <= 1.0:
+            continue
+        size = p.face_px * (0.85 + 0.3 * u)  # walking towards the camera
+        margin = size
+        cx = (-margin + u * (w + 2 * margin)) if p.direction > 0 else (w + margin - u * (w + 2 * margin))
+        cy = lanes[p.lane] + math.sin(u * math.pi * 6) * size * 0.04
+        seg = min(int(u * len(patches[p.person_id])), len(patches[p.person_id]) - 1)
+        patch, alpha = patches[p.person_id][seg]
+        box = _paste(frame, patch, alpha, cx, cy, size, p.gain, p.blur)
+        if box is not None:
+            p.boxes.append([float(k), *box])
+    return frame
+
+
+def _write_watchlist(images: Path, passes: list[Pass], watchlist_dir: Path) -> None:
+    """The watchlisted people's enrolment photos, one folder per person (replacing the folder)."""
+    if watchlist_dir.exists():
+        shutil.rmtree(watchlist_dir)
+    for p in passes:
+        if p.watchlisted:
+            d = watchlist_dir / p.person_id
+            d.mkdir(parents=True, exist_ok=True)
+            for f in p.enrol_images:
+                shutil.copyfile(images / f, d / Path(f).name)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from openlfr.engine.live import AlertEvent, LiveAnalyser, LiveConfig, TrackSummary
+from openlfr.engine.live import AlertEvent, FrameResult, LiveAnalyser, LiveConfig, TrackSummary
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import FaceEngine
 from openlfr.engine.sources import open_source
@@ -160,90 +160,120 @@ def attribute(box: tuple[float, float, float, float], frame: int,
 def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video: Path, truth: dict[str, Any],
              config: LiveConfig | None = None, progress: Callable[[int, int | None], None] | None = None
              ) -> WalkthroughResult:
-    import time
-
     cfg = (config or LiveConfig()).model_copy(update={"keep_scores": True})
     analyser = LiveAnalyser(engine, index, threshold, camera="walkthrough", config=cfg)
-    src = open_source(str(video))
-    fps = float(truth["fps"])
-    events: list[AlertEvent] = []
-    ended: list[TrackSummary] = []
-    detected: set[int] = set()
-    votes: dict[int, dict[int, int]] = {}
     by_frame = _boxes_by_frame(truth)
-    frames = 0
-    searches = 0
-    early = 0
+    rep = _replay(analyser, video, float(truth["fps"]), by_frame, truth.get("frames"), progress)
+    passes = truth["passes"]
+    sc = _score_alerts(rep.events, passes, float(truth["fps"]), by_frame)
+    wl = [i for i, p in enumerate(passes) if p["watchlisted"]]
+    st = [i for i, p in enumerate(passes) if not p["watchlisted"]]
+    sweep = threshold_sweep(rep.ended, rep.votes, passes, index,
+                            grid=[round(threshold + 0.0025 * k, 4) for k in range(-8, 17)])
+    return WalkthroughResult(
+        passes=len(passes), watchlisted_passes=len(wl), stranger_passes=len(st), detected_passes=len(rep.detected),
+        true_alert_passes=sum(1 for i in wl if i in sc.true_passes),
+        false_alert_passes=sum(1 for i in st if i in sc.alerted_passes),
+        alerts=len(rep.events), true_alerts=sc.true_alerts, false_alerts=sc.false_alerts,
+        duplicate_true_alerts=sc.duplicates, faces_seen=sum(1 for s in rep.ended if s.counted), frames=rep.frames,
+        latencies_s=[sc.true_passes[i] for i in sorted(sc.true_passes)], threshold=threshold,
+        watchlist_size=index.size, config=cfg.model_dump(mode="json"), models=analyser.models,
+        alert_list=sc.alert_list, missed=[passes[i]["person_id"] for i in wl if i not in sc.true_passes],
+        seconds=rep.seconds, sweep=sweep, searches=rep.searches, alerts_early=rep.early,
+        tracks_with_shots=sum(1 for s in rep.ended if s.attempts > 0))
+
+
+@dataclass
+class _Replay:
+    """What the live analyser made of a walk-through video: alerts, ended tracks, and per track the
+    passes its detections fall in (votes)."""
+
+    events: list[AlertEvent] = field(default_factory=list)
+    ended: list[TrackSummary] = field(default_factory=list)
+    detected: set[int] = field(default_factory=set)
+    votes: dict[int, dict[int, int]] = field(default_factory=dict)
+    frames: int = 0
+    searches: int = 0
+    early: int = 0
+    seconds: float = 0.0
+
+    def add(self, res: FrameResult) -> None:
+        self.events.extend(res.alerts)
+        self.ended.extend(res.ended)
+        self.searches += res.counters["searches"]
+        self.early += res.counters["alerts_early"]
+
+    def vote(self, res: FrameResult, k: int, by_frame: dict[int, list[tuple[int, np.ndarray]]]) -> None:
+        tids = res.faces.track_id if res.faces.track_id is not None else [-1] * len(res.faces)
+        for box, tid in zip(res.faces.xyxy, tids, strict=True):
+            i = attribute(tuple(float(v) for v in box), k, by_frame)  # type: ignore[arg-type]
+            if i is not None:
+                self.detected.add(i)
+                v = self.votes.setdefault(int(tid), {})
+                v[i] = v.get(i, 0) + 1
+
+
+def _replay(analyser: LiveAnalyser, video: Path, fps: float, by_frame: dict[int, list[tuple[int, np.ndarray]]],
+            total: int | None, progress: Callable[[int, int | None], None] | None) -> _Replay:
+    """Run the analyser over every frame of the video, then finish its open tracks."""
+    import time
+
+    src = open_source(str(video))
+    rep = _Replay()
     t0 = time.perf_counter()
-    total = truth.get("frames")
     try:
         while (frame := src.read()) is not None:
             res = analyser.process(frame)
-            events.extend(res.alerts)
-            ended.extend(res.ended)
-            searches += res.counters["searches"]
-            early += res.counters["alerts_early"]
-            k = round(frame.t * fps)
-            tids = res.faces.track_id if res.faces.track_id is not None else [-1] * len(res.faces)
-            for box, tid in zip(res.faces.xyxy, tids, strict=True):
-                i = attribute(tuple(float(v) for v in box), k, by_frame)  # type: ignore[arg-type]
-                if i is not None:
-                    detected.add(i)
-                    v = votes.setdefault(int(tid), {})
-                    v[i] = v.get(i, 0) + 1
-            frames += 1
+            rep.add(res)
+            rep.vote(res, round(frame.t * fps), by_frame)
+            rep.frames += 1
             if progress:
-                progress(frames, total)
+                progress(rep.frames, total)
     finally:
         src.close()
-    last = analyser.finish()
-    ended.extend(last.ended)
-    events.extend(last.alerts)
-    searches += last.counters["searches"]
-    early += last.counters["alerts_early"]
-    seconds = time.perf_counter() - t0
-    passes = truth["passes"]
+    rep.add(analyser.finish())
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+@dataclass
+class _AlertScore:
+    true_passes: dict[int, float]
+    """Pass index -> latency of its first true alert (s)."""
+    alerted_passes: set[int]
+    true_alerts: int
+    false_alerts: int
+    duplicates: int
+    alert_list: list[dict[str, Any]]
+
+
+def _score_alerts(events: list[AlertEvent], passes: list[dict[str, Any]], fps: float,
+                  by_frame: dict[int, list[tuple[int, np.ndarray]]]) -> _AlertScore:
+    """Each alert attributed to a pass and judged true (its person is the pass's) or false."""
     first_s = [(p["first_frame"] / fps) if p["first_frame"] is not None else p["start_s"] for p in passes]
-    true_passes: dict[int, float] = {}
-    alerted_passes: set[int] = set()
-    true_alerts = false_alerts = dup = 0
-    alert_list = []
+    sc = _AlertScore(true_passes={}, alerted_passes=set(), true_alerts=0, false_alerts=0, duplicates=0,
+                     alert_list=[])
     for ev in events:
         r = ev.record
-        k = round(ev.t * fps)
-        i = attribute(r.box, k, by_frame)
+        i = attribute(r.box, round(ev.t * fps), by_frame)
         truth_pid = passes[i]["person_id"] if i is not None else None
         ok = truth_pid == r.person_id
         if i is not None:
-            alerted_passes.add(i)
+            sc.alerted_passes.add(i)
         if ok:
             assert i is not None
-            true_alerts += 1
-            if i in true_passes:
-                dup += 1
+            sc.true_alerts += 1
+            if i in sc.true_passes:
+                sc.duplicates += 1
             else:
-                true_passes[i] = ev.t - first_s[i]
+                sc.true_passes[i] = ev.t - first_s[i]
         else:
-            false_alerts += 1
-        alert_list.append({"t": round(ev.t, 3), "person_id": r.person_id, "score": r.score, "track_id": r.track_id,
-                           "truth_person_id": truth_pid, "true": ok,
-                           "latency_s": round(ev.t - first_s[i], 3) if ok and i is not None else None,
-                           "shots": ev.shots})
-    wl = [i for i, p in enumerate(passes) if p["watchlisted"]]
-    st = [i for i, p in enumerate(passes) if not p["watchlisted"]]
-    sweep = threshold_sweep(ended, votes, passes, index,
-                            grid=[round(threshold + 0.0025 * k, 4) for k in range(-8, 17)])
-    return WalkthroughResult(
-        passes=len(passes), watchlisted_passes=len(wl), stranger_passes=len(st), detected_passes=len(detected),
-        true_alert_passes=sum(1 for i in wl if i in true_passes),
-        false_alert_passes=sum(1 for i in st if i in alerted_passes),
-        alerts=len(events), true_alerts=true_alerts, false_alerts=false_alerts, duplicate_true_alerts=dup,
-        faces_seen=sum(1 for s in ended if s.counted), frames=frames,
-        latencies_s=[true_passes[i] for i in sorted(true_passes)], threshold=threshold,
-        watchlist_size=index.size, config=cfg.model_dump(mode="json"), models=analyser.models,
-        alert_list=alert_list, missed=[passes[i]["person_id"] for i in wl if i not in true_passes],
-        seconds=seconds, sweep=sweep, searches=searches, alerts_early=early,
-        tracks_with_shots=sum(1 for s in ended if s.attempts > 0))
+            sc.false_alerts += 1
+        sc.alert_list.append({"t": round(ev.t, 3), "person_id": r.person_id, "score": r.score,
+                              "track_id": r.track_id, "truth_person_id": truth_pid, "true": ok,
+                              "latency_s": round(ev.t - first_s[i], 3) if ok and i is not None else None,
+                              "shots": ev.shots})
+    return sc
 
 
 def threshold_sweep(ended: list[TrackSummary], votes: dict[int, dict[int, int]], passes: list[dict[str, Any]],

@@ -210,19 +210,28 @@ def _add(g: _Graph, a: _T, b: _T) -> _T:
 def build_onnx(net: DlibNetwork, metadata: dict[str, str] | None = None) -> Any:
     """Build the ONNX model (``onnx.ModelProto``) of dlib's face ResNet. Checks the structure first."""
     check_face_resnet(net)
-    from onnx import TensorProto, helper
-
     g = _Graph()
+    cur = _layers(g, net.layers, _input_stage(g, net))
+    return _model(g, cur, metadata)
+
+
+def _input_stage(g: _Graph, net: DlibNetwork) -> _T:
+    """uint8 NHWC chips -> float NCHW, mean subtracted and scaled as dlib's input layer does."""
+    from onnx import TensorProto
+
     s = CHIP_SIZE
     x = g.op("Cast", [INPUT_NAME], to=TensorProto.FLOAT)
     x = g.op("Sub", [x, g.const(np.array(net.input_mean, dtype=np.float32), "mean")])
     x = g.op("Mul", [x, g.const(np.array(1.0 / 256.0, dtype=np.float32), "scale")])
-    cur = _T(g.op("Transpose", [x], perm=[0, 3, 1, 2]), (3, s, s))
+    return _T(g.op("Transpose", [x], perm=[0, 3, 1, 2]), (3, s, s))
 
+
+def _layers(g: _Graph, net_layers: Sequence[Layer], cur: _T) -> _T:
+    """The network's layers, input to output, as graph nodes after ``cur``."""
     # Tags as anet_type uses them (checked above): a single tag before a block is tag1 (the block's
     # input); a pair is tag2 (the block's output) then skip1 (back to tag1); add_prev adds tag2 if
     # one is pending, else tag1.
-    layers = list(net.layers)
+    layers = list(net_layers)
     tag1: _T | None = None
     tag2: _T | None = None
     i = 0
@@ -253,17 +262,28 @@ def build_onnx(net: DlibNetwork, metadata: dict[str, str] | None = None) -> Any:
             cur = _add(g, cur, other)
             tag1 = tag2 = None
         elif isinstance(layer, FullyConnected):
-            flat = g.op("Flatten", [cur.name], axis=1)
-            if layer.weight.shape[0] != int(np.prod(cur.shape)):
-                raise ModelError("fc input size mismatch", code="model_unsupported")
-            out = g.op("MatMul", [flat, g.const(layer.weight, "fc")])
-            if layer.bias is not None:
-                out = g.op("Add", [out, g.const(layer.bias, "fcb")])
-            cur = _T(out, (layer.weight.shape[1], 1, 1))
+            cur = _fc(g, cur, layer)
         else:  # a lone affine (not reached for anet_type: every affine follows a conv)
             raise ModelError(f"unexpected layer {layer!r}", code="model_unsupported")
         i += 1
+    return cur
 
+
+def _fc(g: _Graph, cur: _T, layer: FullyConnected) -> _T:
+    flat = g.op("Flatten", [cur.name], axis=1)
+    if layer.weight.shape[0] != int(np.prod(cur.shape)):
+        raise ModelError("fc input size mismatch", code="model_unsupported")
+    out = g.op("MatMul", [flat, g.const(layer.weight, "fc")])
+    if layer.bias is not None:
+        out = g.op("Add", [out, g.const(layer.bias, "fcb")])
+    return _T(out, (layer.weight.shape[1], 1, 1))
+
+
+def _model(g: _Graph, cur: _T, metadata: dict[str, str] | None) -> Any:
+    """The ``onnx.ModelProto``: the graph with ``cur`` as its output, versions, doc string and metadata."""
+    from onnx import TensorProto, helper
+
+    s = CHIP_SIZE
     dim = cur.shape[0]
     g.op("Identity", [cur.name], output=OUTPUT_NAME)
     graph = helper.make_graph(
