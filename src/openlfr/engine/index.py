@@ -37,16 +37,21 @@ def empty_result(m: int) -> tuple[FloatArray, IntArray]:
     return np.zeros((m, 0), np.float32), np.zeros((m, 0), np.int64)
 
 
+def as_matrix(vectors: FloatArray, dim: int | None) -> FloatArray:
+    """``vectors`` as a float32 (n, d) matrix; an empty input with a known ``dim`` is (0, dim)."""
+    vecs = np.asarray(vectors, dtype=np.float32)
+    if vecs.ndim != 2:
+        if vecs.size == 0 and dim is not None:
+            return np.zeros((0, dim), np.float32)
+        raise ValueError(f"index vectors must be (n, d), got {vecs.shape}")
+    return vecs
+
+
 class ExactIndex:
     """Exact top-k over L2-normalised vectors; score = (1 + cos) / 2."""
 
     def __init__(self, vectors: FloatArray, dim: int | None = None) -> None:
-        vecs = np.asarray(vectors, dtype=np.float32)
-        if vecs.ndim != 2:
-            if vecs.size == 0 and dim is not None:
-                vecs = np.zeros((0, dim), np.float32)
-            else:
-                raise ValueError(f"index vectors must be (n, d), got {vecs.shape}")
+        vecs = as_matrix(vectors, dim)
         self.dim = int(vecs.shape[1]) if vecs.shape[0] or dim is None else dim
         self._vecs = l2_normalise(vecs) if len(vecs) else vecs
 

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from openlfr.engine.index import ExactIndex, VectorIndex, empty_result, prepare_queries
+from openlfr.engine.index import ExactIndex, VectorIndex, as_matrix, empty_result, prepare_queries
 from openlfr.engine.protocols import cosine_to_score, l2_normalise
 from openlfr.errors import ConfigError
 from openlfr.types import FloatArray, IntArray
@@ -107,12 +107,7 @@ class FaissIndex:
         faiss = _faiss()
         if kind not in KINDS:
             raise ConfigError(f"unknown FAISS index kind {kind!r}; one of {', '.join(KINDS)}", code="bad_index_kind")
-        vecs = np.asarray(vectors, dtype=np.float32)
-        if vecs.ndim != 2:
-            if vecs.size == 0 and dim is not None:
-                vecs = np.zeros((0, dim), np.float32)
-            else:
-                raise ValueError(f"index vectors must be (n, d), got {vecs.shape}")
+        vecs = as_matrix(vectors, dim)
         self.dim = int(vecs.shape[1]) if vecs.shape[0] or dim is None else int(dim)
         if pq_dims < 1:
             raise ConfigError(f"pq_dims must be at least 1, got {pq_dims}", code="bad_index_parameter")

@@ -33,6 +33,10 @@ def roc_png(roc: RocCurve, path: Path, title: str = "ROC (LFW View 2)", label: s
     ax.grid(True, which="both", alpha=0.3)
     if label:
         ax.legend(loc="lower right")
+    return _save(plt, fig, path)
+
+
+def _save(plt: Any, fig: Any, path: Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,9 +68,4 @@ def det_png(curves: dict[str, DetCurve], path: Path, title: str = "DET (open-set
     ax.grid(True, which="both", alpha=0.3)
     if curves:
         ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

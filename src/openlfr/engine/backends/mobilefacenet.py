@@ -29,7 +29,6 @@ Two embedder types are registered:
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import math
 from pathlib import Path
@@ -40,6 +39,7 @@ import numpy as np
 
 from openlfr.engine.backends.align_arcface import ARCFACE_TEMPLATE, DLIB_CHIP_ARCFACE_POINTS, similarity_transform
 from openlfr.engine.backends.litert_common import quiet_banner
+from openlfr.engine.models import file_sha256
 from openlfr.engine.protocols import Chips, ChipSpec, l2_normalise
 from openlfr.engine.registry import register
 from openlfr.errors import ConfigError, InputError, ModelError
@@ -72,16 +72,11 @@ def vendored_file(name: str) -> Path:
     p = WEIGHTS_DIR / name
     if not p.is_file():
         raise ModelError(f"vendored model file {p} is missing; reinstall openlfr", code="model_missing")
-    got = _sha256(str(p), p.stat().st_mtime_ns, p.stat().st_size)
+    got = file_sha256(p)
     if got != VENDORED_SHA256[name]:
         raise ModelError(f"vendored model file {p} has been modified (sha256 {got}, expected "
                          f"{VENDORED_SHA256[name]}); reinstall openlfr", code="model_modified")
     return p
-
-
-@functools.lru_cache(maxsize=16)
-def _sha256(path: str, mtime_ns: int, size: int) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _interpreter_class() -> Any:

@@ -55,6 +55,7 @@ import numpy as np
 
 from openlfr.engine.backends.litert_common import quiet_banner
 from openlfr.engine.backends.onnx_common import nms
+from openlfr.engine.models import file_sha256
 from openlfr.engine.registry import register
 from openlfr.errors import ConfigError, InputError, ModelError
 from openlfr.types import FaceBatch, Image
@@ -85,14 +86,6 @@ face; interquartile ranges 0.089, 0.039, 0.070
 
 _MAX_BATCH = 64
 """R-Net and O-Net run in batches of at most this many crops."""
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 _verified: dict[tuple[str, int, int], str] = {}
