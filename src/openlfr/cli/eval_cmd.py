@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from openlfr.eval.planning import Rate
     from openlfr.eval.protocols import Dataset
 
+PIPELINE: Any = None
+"""Default of a command's ``pipe`` parameter, which :func:`with_pipeline` replaces by the pipeline options."""
+
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluation: verification, 1:N identification, "
                                                   "thresholds, calibration, planning, fairness.")
 
@@ -50,6 +53,41 @@ PaddingOpt = Annotated[float | None, typer.Option(
     "--padding", min=0.0, max=1.0, help="dlib chip padding (default 0.25, as the model was trained).",
     show_default=False)]
 ImagesOpt = Annotated[Path, typer.Option("--images", help="Folder of identity folders (LFW layout).")]
+
+
+_PIPELINE_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("detector", DetectorOpt, None), ("embedder", EmbedderOpt, None), ("upsample", UpsampleOpt, None),
+    ("jitter", JitterOpt, None), ("detector_model", DetectorModelOpt, None), ("embedder_model", EmbedderModelOpt, None),
+    ("detector_option", DetectorOptionOpt, None), ("embedder_option", EmbedderOptionOpt, None),
+    ("landmarks", LandmarksOpt, None), ("padding", PaddingOpt, None), ("fallback", FallbackOpt, "box"),
+    ("redetect", RedetectOpt, None),
+)
+"""The options every embedding command takes to build its ``EvalPipeline`` (:func:`with_pipeline`)."""
+
+
+def with_pipeline(fn: Callable[..., None]) -> Callable[..., None]:
+    """A command whose ``pipe`` parameter is replaced, where it stands, by the pipeline options
+    (``--detector`` ... ``--redetect``); the command receives the ``EvalPipeline`` they describe."""
+    import functools
+    import inspect
+
+    sig = inspect.signature(fn)
+    params: list[inspect.Parameter] = []
+    for prm in sig.parameters.values():
+        if prm.name == "pipe":
+            params.extend(inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+                          for n, a, d in _PIPELINE_OPTIONS)
+            continue
+        ann = eval(prm.annotation, fn.__globals__) if isinstance(prm.annotation, str) else prm.annotation  # noqa: S307
+        params.append(prm.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=ann))
+
+    @functools.wraps(fn)
+    def command(**kwargs: Any) -> None:
+        fn(pipe=_pipeline(*(kwargs.pop(n) for n, _, _ in _PIPELINE_OPTIONS)), **kwargs)
+
+    command.__signature__ = sig.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]
+    command.__annotations__ = {q.name: q.annotation for q in params}
+    return command
 
 
 def _pipeline(detector: str | None, embedder: str | None, upsample: int | None, jitter: int | None,
@@ -118,25 +156,20 @@ def _fmt(x: float | None, pct: bool = False, digits: int = 4) -> str:
 
 
 @eval_app.command("verify")
+@with_pipeline
 def verify_cmd(
     pairs: Annotated[Path, typer.Option("--pairs", help="LFW pairs file (official View 2 format).")],
     images: ImagesOpt,
     json_out: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a ROC curve PNG here.")] = None,
     folds: Annotated[int | None, typer.Option("--folds", min=2, help="Use only the first N folds.")] = None,
-    detector: DetectorOpt = None, embedder: EmbedderOpt = None, upsample: UpsampleOpt = None,
-    jitter: JitterOpt = None, detector_model: DetectorModelOpt = None, embedder_model: EmbedderModelOpt = None,
-    detector_option: DetectorOptionOpt = None, embedder_option: EmbedderOptionOpt = None,
-    landmarks: LandmarksOpt = None, padding: PaddingOpt = None, fallback: FallbackOpt = "box",
-    redetect: RedetectOpt = None, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    pipe: EvalPipeline = PIPELINE, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
 ) -> None:
     """1:1 verification on the LFW View 2 protocol: 10-fold accuracy (threshold from the other 9
     folds), ROC AUC, EER, TAR at FAR 1e-3."""
     from openlfr.eval.protocols import parse_pairs, restrict_folds
     from openlfr.eval.protocols import verify as run_verify
 
-    pipe = _pipeline(detector, embedder, upsample, jitter, detector_model, embedder_model, detector_option,
-                     embedder_option, landmarks, padding, fallback, redetect)
     p = parse_pairs(pairs, images)
     if folds is not None:
         p = restrict_folds(p, folds)
@@ -179,6 +212,7 @@ def _default_threshold_or_none(family: str) -> float | None:
 
 
 @eval_app.command("identify")
+@with_pipeline
 def identify_cmd(
     images: ImagesOpt,
     watchlist_size: Annotated[int | None, typer.Option(
@@ -192,19 +226,13 @@ def identify_cmd(
                             "default threshold, when it has one).", show_default=False)] = None,
     json_out: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a DET curve PNG here.")] = None,
-    detector: DetectorOpt = None, embedder: EmbedderOpt = None, upsample: UpsampleOpt = None,
-    jitter: JitterOpt = None, detector_model: DetectorModelOpt = None, embedder_model: EmbedderModelOpt = None,
-    detector_option: DetectorOptionOpt = None, embedder_option: EmbedderOptionOpt = None,
-    landmarks: LandmarksOpt = None, padding: PaddingOpt = None, fallback: FallbackOpt = "box",
-    redetect: RedetectOpt = None, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    pipe: EvalPipeline = PIPELINE, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
     half: HalfOpt = None,
 ) -> None:
     """Open-set 1:N identification: FNIR at FPIR 1e-2, 1e-3, 1e-4, rank-1, DET curve."""
     from openlfr.eval.metrics import det_curve
     from openlfr.eval.protocols import identify
 
-    pipe = _pipeline(detector, embedder, upsample, jitter, detector_model, embedder_model, detector_option,
-                     embedder_option, landmarks, padding, fallback, redetect)
     ds = _dataset(images, half)
     table = _embed(ds.paths, pipe, workers, no_cache, json_out)
     thr = threshold if threshold is not None else _default_threshold_or_none(table.models["family"])
@@ -243,6 +271,7 @@ def identify_cmd(
 
 
 @eval_app.command("threshold")
+@with_pipeline
 def threshold_cmd(
     images: ImagesOpt,
     watchlist_size: Annotated[int, typer.Option("--watchlist-size", min=1,
@@ -251,11 +280,7 @@ def threshold_cmd(
     draws: Annotated[int, typer.Option("--draws", min=1, help="Random watchlist draws.")] = 20,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     json_out: JsonOpt = False,
-    detector: DetectorOpt = None, embedder: EmbedderOpt = None, upsample: UpsampleOpt = None,
-    jitter: JitterOpt = None, detector_model: DetectorModelOpt = None, embedder_model: EmbedderModelOpt = None,
-    detector_option: DetectorOptionOpt = None, embedder_option: EmbedderOptionOpt = None,
-    landmarks: LandmarksOpt = None, padding: PaddingOpt = None, fallback: FallbackOpt = "box",
-    redetect: RedetectOpt = None, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    pipe: EvalPipeline = PIPELINE, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
     half: HalfOpt = None,
     calibration: Annotated[Path | None, typer.Option(
         "--calibration", help="Also check this calibration's N x FMR threshold for the target on these draws "
@@ -273,8 +298,6 @@ def threshold_cmd(
 
     if not 0.0 < fpir < 1.0:
         raise InputError(f"--fpir must be in (0, 1), got {fpir}", code="bad_option")
-    pipe = _pipeline(detector, embedder, upsample, jitter, detector_model, embedder_model, detector_option,
-                     embedder_option, landmarks, padding, fallback, redetect)
     ds = _dataset(images, half)
     at = None
     if calibration is not None:
@@ -305,16 +328,13 @@ def threshold_cmd(
 
 
 @eval_app.command("calibrate")
+@with_pipeline
 def calibrate_cmd(
     images: ImagesOpt,
     out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of "
                                                                 "<data_dir>/calibration/<family>.json.")] = None,
     json_out: JsonOpt = False,
-    detector: DetectorOpt = None, embedder: EmbedderOpt = None, upsample: UpsampleOpt = None,
-    jitter: JitterOpt = None, detector_model: DetectorModelOpt = None, embedder_model: EmbedderModelOpt = None,
-    detector_option: DetectorOptionOpt = None, embedder_option: EmbedderOptionOpt = None,
-    landmarks: LandmarksOpt = None, padding: PaddingOpt = None, fallback: FallbackOpt = "box",
-    redetect: RedetectOpt = None, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    pipe: EvalPipeline = PIPELINE, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
     half: HalfOpt = None,
     exclusions: Annotated[Path | None, typer.Option(
         "--exclusions", help="Known label errors to leave out (JSON; default: the LFW list shipped with "
@@ -327,8 +347,6 @@ def calibrate_cmd(
     from openlfr.eval.calibration import calibrate, save_calibration
     from openlfr.eval.exclusions import load_exclusions
 
-    pipe = _pipeline(detector, embedder, upsample, jitter, detector_model, embedder_model, detector_option,
-                     embedder_option, landmarks, padding, fallback, redetect)
     ds = _dataset(images, half)
     excl = None if no_exclusions else load_exclusions(exclusions)
     table = _embed(ds.paths, pipe, workers, no_cache, json_out)
@@ -467,6 +485,7 @@ def _print_plan(d: dict[str, Any], faces: float, watchlist_size: int, prevalence
 
 
 @eval_app.command("fairness")
+@with_pipeline
 def fairness_cmd(
     images: ImagesOpt,
     labels: Annotated[Path, typer.Option("--labels", help="CSV 'image_or_identity,group' (groups are the "
@@ -475,19 +494,13 @@ def fairness_cmd(
         "--threshold", help="Operating threshold (default: the embedder's default threshold).",
         show_default=False)] = None,
     json_out: JsonOpt = False,
-    detector: DetectorOpt = None, embedder: EmbedderOpt = None, upsample: UpsampleOpt = None,
-    jitter: JitterOpt = None, detector_model: DetectorModelOpt = None, embedder_model: EmbedderModelOpt = None,
-    detector_option: DetectorOptionOpt = None, embedder_option: EmbedderOptionOpt = None,
-    landmarks: LandmarksOpt = None, padding: PaddingOpt = None, fallback: FallbackOpt = "box",
-    redetect: RedetectOpt = None, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    pipe: EvalPipeline = PIPELINE, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
 ) -> None:
     """Per group FPIR, FNIR and failure to acquire at the operating threshold with 95% intervals,
     the max/min ratio, and where differences become significant."""
     from openlfr.eval.fairness import fairness_report
     from openlfr.eval.protocols import fairness_groups, load_labels
 
-    pipe = _pipeline(detector, embedder, upsample, jitter, detector_model, embedder_model, detector_option,
-                     embedder_option, landmarks, padding, fallback, redetect)
     ds = _dataset(images)
     groups = load_labels(labels, ds)
     table = _embed(ds.paths, pipe, workers, no_cache, json_out)
