@@ -93,6 +93,39 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             raise AssertionError("openlfr serve did not stop within 60 s of SIGTERM") from None
 
 
+BROWSER_ERRORS: list[str] = []
+"""Console errors, uncaught page errors and failed requests of every page any e2e test opens."""
+
+
+def _watch_page(page: Any) -> None:
+    page.on("console", lambda m: BROWSER_ERRORS.append(f"console error on {page.url}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: BROWSER_ERRORS.append(f"page error on {page.url}: {e}"))
+    # a request the page itself dropped by navigating away (an event stream, a live MJPEG tile) is not a failure
+    page.on("requestfailed", lambda r: None if "ERR_ABORTED" in str(r.failure) else
+            BROWSER_ERRORS.append(f"request failed on {page.url}: {r.method} {r.url}: {r.failure}"))
+
+
+class _WatchedBrowser:
+    """The browser, with every page of every context watched for errors (see ``no_browser_errors``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def new_context(self, **kw: Any) -> Any:
+        ctx = self._inner.new_context(**kw)
+        ctx.on("page", _watch_page)
+        return ctx
+
+    def new_page(self, **kw: Any) -> Any:
+        page = self._inner.new_page(**kw)
+        _watch_page(page)
+        return page
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
@@ -100,8 +133,19 @@ def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
+        yield _WatchedBrowser(b)
         b.close()
+
+
+@pytest.fixture(autouse=True)
+def no_browser_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Issue 19: no browser console error, page error or failed request on any page of any e2e test. A test that
+    provokes one on purpose says so with ``@pytest.mark.browser_errors_expected("why")``."""
+    start = len(BROWSER_ERRORS)
+    yield
+    found = BROWSER_ERRORS[start:]
+    if request.node.get_closest_marker("browser_errors_expected") is None:
+        assert not found, "browser errors:\n" + "\n".join(found[:20])
 
 
 @pytest.fixture(scope="module")
