@@ -91,7 +91,8 @@ def test_every_photo_visible_and_removable(server: Server, browser: Any, shots: 
 
 
 def test_check_shows_reference_photos_and_near_misses(server: Server, browser: Any, shots: Path,
-                                                      listed: None) -> None:
+                                                      listed: None, allow_browser_errors: Any) -> None:
+    allow_browser_errors("status of 422")  # the corrupt upload below is refused (422) and shown as a message
     ctx, page = login(browser, server, "operator")
     errors = _no_browser_errors(page)
     page.goto(server.url + "/check")
