@@ -274,7 +274,7 @@ class LiveAnalyser:
         res.counters["faces_detected"] += len(faces)
         self._end(ended, res)
         if len(faces):
-            self._shots(frame, faces, res)
+            self._shots(frame, faces, res, shown=keep_image)
         if keep_image:
             res._image = image
             for j, tid in enumerate(faces.track_id if faces.track_id is not None else []):
@@ -284,13 +284,13 @@ class LiveAnalyser:
                     res._labels[j] = f"{self._names.get(eid, ('?', '?'))[1]} {tr.alerted[eid]:.3f}"
         return res
 
-    def _shots(self, frame: Frame, faces: FaceBatch, res: FrameResult) -> None:
+    def _shots(self, frame: Frame, faces: FaceBatch, res: FrameResult, shown: bool = False) -> None:
         """Take the shots the tracks in view want: measure quality, embed the chosen, then per track check that
         it is still one person, and decide (``decision="track"``) or search and fuse (``"shot"``)."""
         t = frame.t
         assert faces.track_id is not None
         tracks = [self.tracker.tracks[int(i)] for i in faces.track_id]
-        may = self._may_shoot(tracks, t)
+        may = self._may_shoot(tracks, t, shown)
         if not may:
             return
         sub = faces.select(np.array(may, np.int64))
@@ -323,13 +323,15 @@ class LiveAnalyser:
             else:
                 self._fused_shot(tr, shot, results[n], frame, faces, j, res)
 
-    def _may_shoot(self, tracks: list[Track], t: float) -> list[int]:
+    def _may_shoot(self, tracks: list[Track], t: float, shown: bool) -> list[int]:
         """Rows whose track may take a shot now (only those are aligned and measured: the main saving). A track
-        that alerted is checked on every analysed frame: it is shown in clear (P3), so a bystander the tracker
-        hands its box to (a scene cut, someone stepping into the same place) must split off at once."""
+        that alerted is checked on every analysed frame that is ``shown`` (a preview frame): it is shown in clear
+        (P3), so a bystander the tracker hands its box to (a scene cut, someone stepping into the same place) must
+        split off before that frame is drawn. On frames nobody sees it is checked every ``refresh_s``, like any
+        decided track (enough to send a newcomer to its own decision, and much cheaper with many alerted faces)."""
         policy = self.config.shots
         return [j for j, tr in enumerate(tracks)
-                if (tr.decided and tr.alerted)
+                if (tr.decided and tr.alerted and shown)
                 or ((t - tr.last_attempt_t >= policy.refresh_s if tr.decided else tr.attempts < policy.max_attempts)
                     and (tr.attempts == 0 or t - tr.last_attempt_t >= policy.min_gap_s))]
 
