@@ -6,11 +6,21 @@ console's callbacks: alerts are pushed to the event broker once stored, camera s
 preview frames (already pixelated by the workers, P3) go to a latest-frame hub for the tiles.
 A stop ends the runner (counters flushed) and then the deployment (its watchlist is deleted, P4).
 On server shutdown runners stop but deployments stay live; the next ``serve`` resumes them.
+
+**Analysis off the request path (issue 18, item 4).** Each camera runs in its own process (``mode``
+"process", the default). Under ``openlfr serve`` the threads that handle requests run at a lower CPU
+priority (``OPENLFR_API_REQUEST_NICE``, :func:`lower_request_priority`), so a burst of API requests
+cannot take the cameras' CPU. A thread or process started on Linux inherits the niceness of the thread
+that starts it, and niceness cannot be lowered again without privilege, so runner threads (which
+spawn the camera processes) are started by :class:`Launcher`, a thread made with the server before any
+request thread was niced.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +38,53 @@ from openlfr.services.roles import ROLES
 
 log = logging.getLogger(__name__)
 STAFF = frozenset({"admin", "supervisor", "operator"})
+
+
+class Launcher:
+    """Starts threads from one long-lived thread created with the :class:`LiveManager`, so they (and the
+    camera processes they spawn) get its CPU priority, not that of the (niced) request thread asking."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[threading.Thread, threading.Event, list[BaseException]]] = \
+            queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="live-launcher", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            th, done, errs = self._jobs.get()
+            try:
+                th.start()
+            except BaseException as exc:  # handed back to the caller
+                errs.append(exc)
+            done.set()
+
+    def start(self, thread: threading.Thread, timeout: float = 30.0) -> None:
+        """``thread.start()`` from the launcher thread; returns once it has started."""
+        done, errs = threading.Event(), []  # type: ignore[var-annotated]
+        self._jobs.put((thread, done, errs))
+        if not done.wait(timeout):
+            raise RuntimeError("the live launcher thread did not start a runner in time")
+        if errs:
+            raise errs[0]
+
+
+def lower_request_priority(nice: int) -> int:
+    """Raise this thread's niceness to ``nice`` (Linux: per thread; threads it starts inherit it). The
+    server calls it from its event loop thread before serving, so request handling (the loop and its
+    worker threads) yields the CPU to the camera processes. Returns the niceness now (unchanged where
+    per-thread priorities are not supported)."""
+    if nice <= 0 or not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return 0
+    tid = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        if now < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        return os.getpriority(os.PRIO_PROCESS, tid)
+    except OSError as exc:
+        log.warning("could not lower the request threads' CPU priority: %s", exc)
+        return 0
 
 
 @dataclass
@@ -102,6 +159,7 @@ class LiveManager:
         self.runs: dict[int, Run] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._launcher = Launcher()  # created now, at the server's own priority
         metrics.attach_live(self.cameras)
 
     # ---------------------------------------------------------------- control
@@ -119,7 +177,7 @@ class LiveManager:
             self.runs[deployment_id] = run
             run.thread = threading.Thread(target=self._run, args=(run,), name=f"deployment-{deployment_id}",
                                           daemon=True)
-            run.thread.start()
+            self._launcher.start(run.thread)  # not from this (maybe niced) request thread
         self.metrics.live_runs.set(sum(r.alive for r in self.runs.values()))
         return self.status(deployment_id)
 
