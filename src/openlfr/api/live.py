@@ -97,6 +97,8 @@ class Run:
     result: dict[str, Any] | None = None
     stop_reason: str | None = None
     received: dict[str, float] = field(default_factory=dict)
+    spool: Any = None
+    """The run's ``SpoolingSink``: the alert store's state (ok, unavailable, flushing) for the console."""
 
     @property
     def alive(self) -> bool:
@@ -250,9 +252,18 @@ class LiveManager:
         def on_preview(camera: str, jpeg: bytes, t: float) -> None:
             self.hub.update(f"{dep_id}/{camera}", jpeg, t)
 
+        def on_store(status: dict[str, Any]) -> None:
+            # pushed to consoles already connected: while the database is down, new requests cannot log in
+            self.broker.publish("store", {"deployment_id": dep_id, **status}, roles=STAFF)
+            self.metrics.store_unavailable.labels(str(dep_id)).set(int(status["state"] == "unavailable"))
+
+        def spool_hook(spool: Any) -> None:
+            run.spool = spool
+
         try:
             run.result = live_service.run_deployment(self.ctx, dep_id, options=self.options, on_alert=on_alert,
-                                                     on_state=on_state, on_preview=on_preview, runner_hook=hook)
+                                                     on_state=on_state, on_preview=on_preview, runner_hook=hook,
+                                                     on_store=on_store, spool_hook=spool_hook)
         except OpenLFRError as exc:
             run.error = mask_url(f"{exc.code}: {exc.message}")
             log.warning("deployment %s stopped: %s", dep_id, run.error)
@@ -297,8 +308,15 @@ class LiveManager:
         if run is None:
             return {"deployment_id": deployment_id, "running": False, "cameras": []}
         return {"deployment_id": deployment_id, "running": run.alive, "error": run.error,
-                "stop_reason": run.stop_reason, "started": run.started,
+                "stop_reason": run.stop_reason, "started": run.started, "store": self.store_status(run),
                 "cameras": [c for c in self.cameras() if c["deployment_id"] == deployment_id]}
+
+    @staticmethod
+    def store_status(run: Run) -> dict[str, Any] | None:
+        """The alert store as this run sees it: ``state`` ok | unavailable (alerts and counters are being
+        spooled on disk) | flushing (back; the spool is being written), ``spooled``, ``flushed``, ``pending``."""
+        spool = run.spool
+        return None if spool is None else dict(spool.status())
 
     def cameras(self) -> list[dict[str, Any]]:
         out = []
@@ -313,7 +331,7 @@ class LiveManager:
                             "state": str(getattr(state, "value", state)),
                             "detail": runner.details.get(spec.name, ""),
                             "counters": {k: int(v) for k, v in dict(runner.totals.get(spec.name, {})).items()},
-                            "running": run.alive, "preview": latest is not None,
+                            "running": run.alive, "preview": latest is not None, "store": self.store_status(run),
                             "preview_age_s": None if latest is None else round(time.time() - latest[1], 1)
                             if latest[1] > 1e9 else None})
         return out

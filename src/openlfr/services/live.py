@@ -170,8 +170,12 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
                    on_alert: Callable[[dict[str, Any]], None] | None = None,
                    on_state: Callable[[str, SourceState, str], None] | None = None,
                    on_preview: Callable[[str, bytes, float], None] | None = None,
-                   runner_hook: Callable[[Any], None] | None = None) -> dict[str, Any]:
-    """Run an authorised deployment's cameras until stopped or its planned end."""
+                   runner_hook: Callable[[Any], None] | None = None,
+                   on_store: Callable[[dict[str, Any]], None] | None = None,
+                   spool_hook: Callable[[SpoolingSink], None] | None = None) -> dict[str, Any]:
+    """Run an authorised deployment's cameras until stopped or its planned end. ``on_store`` gets the
+    alert store's state (``SpoolingSink.status``) when it becomes unavailable and when it is back;
+    ``spool_hook`` gets the run's spool (the console reads its status)."""
     from openlfr.services import deployments
 
     opts = options or RunOptions()
@@ -190,7 +194,7 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
     lease.acquire()  # one runner per deployment: a second one is refused here (deployment_busy)
     try:
         return _run_leased(run_ctx, plan, lease, engine_cfg, opts, actor, on_alert, on_state, on_preview,
-                           runner_hook)
+                           runner_hook, on_store, spool_hook)
     finally:
         lease.release()
         run_ctx.close()
@@ -200,7 +204,9 @@ def _run_leased(run_ctx: AppContext, plan: Any, lease: DeploymentLease, engine_c
                 opts: RunOptions, actor: str, on_alert: Callable[[dict[str, Any]], None] | None,
                 on_state: Callable[[str, SourceState, str], None] | None,
                 on_preview: Callable[[str, bytes, float], None] | None,
-                runner_hook: Callable[[Any], None] | None) -> dict[str, Any]:
+                runner_hook: Callable[[Any], None] | None,
+                on_store: Callable[[dict[str, Any]], None] | None = None,
+                spool_hook: Callable[[SpoolingSink], None] | None = None) -> dict[str, Any]:
     from openlfr.services import deployments
     from openlfr.services.alerts import StoreAlertSink
 
@@ -212,6 +218,9 @@ def _run_leased(run_ctx: AppContext, plan: Any, lease: DeploymentLease, engine_c
         raise InputError(f"deployment {plan.deployment_id} has no cameras", code="no_source")
     # alerts and counters survive a store outage: spooled (encrypted, on disk) and flushed when it is back
     spool = SpoolingSink(run_ctx, StoreAlertSink(run_ctx, plan.deployment_id, actor=actor), plan.deployment_id)
+    spool.on_change = on_store
+    if spool_hook:
+        spool_hook(spool)
     sink = _TeeSink(spool)
     left = (plan.planned_end - datetime.now(UTC)).total_seconds()
     max_s = left if opts.max_seconds is None else min(left, opts.max_seconds)

@@ -151,6 +151,17 @@ class Counter(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class CounterBatch(Base):
+    """A spooled counter delta already added to ``counters`` (recorded in the same transaction), so a
+    delta flushed again after a crash between the commit and the spool file's deletion is skipped."""
+
+    __tablename__ = "counter_batches"
+
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # Governance tables (deployments, cameras, alerts, legal holds) share this Base; imported here so
 # that importing the models registers every table.
 from openlfr.storage import models_gov as models_gov  # noqa: E402
