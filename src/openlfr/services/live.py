@@ -93,7 +93,8 @@ def _runtime_args(ctx: AppContext, watchlist: str, watchlist_id: int) -> dict[st
         return load_index(ctx, watchlist)[0]
 
     return {"ray_address": st.ray_address, "index_refresh": refresh,
-            "ray_options": {"cpus_per_camera": st.ray_cpus_per_camera, "resources": dict(st.ray_resources)}}
+            "ray_options": {"cpus_per_camera": st.ray_cpus_per_camera, "resources": dict(st.ray_resources),
+                            "init_timeout_s": st.ray_init_timeout_s}}
 
 
 class _TeeSink:
