@@ -202,15 +202,18 @@ def _camera_pids(server_pid: int) -> list[int]:
 
 def _load_in_child(url: str, cookies: dict[str, str], headers: dict[str, str], dep: int, probe: bytes,
                    a: argparse.Namespace) -> dict[str, Any]:
-    """Runs :func:`api_load` in a child process at nice 10: the load generator stands in for browsers on other
-    machines, so it should not take the camera's CPU on this one (it does not change the server's priorities)."""
+    """Runs :func:`api_load` in a child process at nice 10 and in a session of its own: the load generator stands
+    in for browsers on other machines, so it should not take the camera's CPU on this one (with Linux's autogroup
+    scheduling, a process in the server's session would share the server's CPU share). It does not change the
+    server's priorities."""
     job = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
     job.write(json.dumps({"url": url, "cookies": cookies, "headers": headers, "dep": dep, "probe": probe.hex(),
                           "workers": a.workers, "requests": a.requests, "window": a.window}).encode())
     job.close()
     try:
         proc = subprocess.run([sys.executable, __file__, "--live-load-job", job.name], capture_output=True,
-                              text=True, timeout=a.window + 600, preexec_fn=lambda: os.nice(LOAD_NICE))
+                              text=True, timeout=a.window + 600, preexec_fn=lambda: os.nice(LOAD_NICE),
+                              start_new_session=True)
     finally:
         os.unlink(job.name)
     if proc.returncode != 0:
@@ -251,7 +254,8 @@ def live_main(a: argparse.Namespace) -> None:
     log_path = tmp / "serve.log"
     with open(log_path, "w") as fh:
         server = subprocess.Popen([*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level",
-                                   "warning"], env=env, stdout=fh, stderr=subprocess.STDOUT, text=True)
+                                   "warning"], env=env, stdout=fh, stderr=subprocess.STDOUT, text=True,
+                                  start_new_session=True)  # as a service manager starts it
     out: dict[str, Any] = {"mode": "live"}
     try:
         deadline = time.monotonic() + 120
@@ -322,6 +326,12 @@ def live_main(a: argparse.Namespace) -> None:
         u = statistics.mean(unloaded) if unloaded else None
         ld = statistics.mean(loaded) if loaded else None
         loads = [w for w in windows if w["loaded"]]
+        # each loaded window against the mean of the unloaded windows either side of it (robust to slow
+        # changes of the machine's other load, e.g. other programs starting or ending)
+        paired = [windows[i]["analysed_fps"] / statistics.mean((windows[i - 1]["analysed_fps"],
+                                                                windows[i + 1]["analysed_fps"]))
+                  for i in range(1, len(windows) - 1, 2)
+                  if windows[i]["analysed_fps"] and windows[i - 1]["analysed_fps"] and windows[i + 1]["analysed_fps"]]
         out.update({
             "video": VIDEO.name, "watchlist_people": enrolled, "detector": a.detector or "default",
             "embedder": a.embedder or "default",
@@ -329,12 +339,14 @@ def live_main(a: argparse.Namespace) -> None:
             "requests_per_loaded_window_at_least": a.requests, "window_s": a.window,
             "unloaded_fps": None if u is None else round(u, 3), "loaded_fps": None if ld is None else round(ld, 3),
             "loaded_over_unloaded": None if not (u and ld) else round(ld / u, 3),
+            "paired_ratios": [round(r, 3) for r in paired],
+            "paired_ratio_median": round(statistics.median(paired), 3) if paired else None,
             "requests": sum(w["requests"] for w in loads), "errors": sum(w["errors"] for w in loads),
             "request_ms_p50": [w["latency_ms_p50"] for w in loads],
             "request_ms_p95": [w["latency_ms_p95"] for w in loads],
             "windows": windows, "camera": {k: cams[0].get(k) for k in ("state", "counters")} if cams else None,
             "load_average_1min": round(os.getloadavg()[0], 2), "cpu": os.cpu_count(), "load_client_nice": LOAD_NICE,
-            "camera_processes": len(cams_pids),
+            "camera_processes": len(cams_pids), "pythonpath": os.environ.get("PYTHONPATH"),
             "server": "openlfr serve (1 uvicorn worker, SQLite), file camera looped at its frame rate"})
     finally:
         server.send_signal(signal.SIGTERM)

@@ -95,7 +95,8 @@ def test_serve_runs_the_camera_in_its_own_process_and_requests_niced(data_dir: P
     env = {**os.environ, "OPENLFR_CAMERA_MEDIA_ROOT": str(VIDEOS), "OPENLFR_API_LIVE_LOOP_FILES": "true"}
     env.pop("OPENLFR_API_REQUEST_NICE", None)
     proc = subprocess.Popen([sys.executable, "-m", "openlfr", "serve", "--port", str(port), "--log-level", "warning"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # as a service manager starts it (its autogroup is niced)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -144,6 +145,12 @@ def test_serve_runs_the_camera_in_its_own_process_and_requests_niced(data_dir: P
         kids = [k for k in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
         assert len(kids) == 1, kids
         assert kids[0] != proc.pid and _nice(kids[0]) == base
+        # ... in a session of its own (where Linux schedules sessions as groups, the server's is niced)
+        assert os.getsid(kids[0]) == kids[0] != os.getsid(proc.pid)
+        auto = Path(f"/proc/{proc.pid}/autogroup")
+        if auto.is_file():
+            assert auto.read_text().split()[-1] == "10", auto.read_text()
+            assert Path(f"/proc/{kids[0]}/autogroup").read_text().split()[-1] == "0"
 
         # 2. request handling is niced: the event loop (the main thread) and the worker threads that ran
         # the requests above; the launcher and the deployment's runner thread keep the base priority

@@ -8,12 +8,13 @@ A stop ends the runner (counters flushed) and then the deployment (its watchlist
 On server shutdown runners stop but deployments stay live; the next ``serve`` resumes them.
 
 **Analysis off the request path (issue 18, item 4).** Each camera runs in its own process (``mode``
-"process", the default). Under ``openlfr serve`` the threads that handle requests run at a lower CPU
-priority (``OPENLFR_API_REQUEST_NICE``, :func:`lower_request_priority`), so a burst of API requests
-cannot take the cameras' CPU. A thread or process started on Linux inherits the niceness of the thread
-that starts it, and niceness cannot be lowered again without privilege, so runner threads (which
-spawn the camera processes) are started by :class:`Launcher`, a thread made with the server before any
-request thread was niced.
+"process", the default) in a session of its own. Under ``openlfr serve`` the threads that handle
+requests run at a lower CPU priority (``OPENLFR_API_REQUEST_NICE``, :func:`lower_request_priority`),
+and so does the server's session as a whole where Linux schedules sessions as groups (autogroup:
+``/proc/self/autogroup``), so a burst of API requests cannot take the cameras' CPU. A thread or
+process started on Linux inherits the niceness of the thread that starts it, and niceness cannot be
+lowered again without privilege, so runner threads (which spawn the camera processes) are started by
+:class:`Launcher`, a thread made with the server before any request thread was niced.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from openlfr.api.events import Broker
@@ -81,10 +83,28 @@ def lower_request_priority(nice: int) -> int:
         now = os.getpriority(os.PRIO_PROCESS, tid)
         if now < nice:
             os.setpriority(os.PRIO_PROCESS, tid, nice)
-        return os.getpriority(os.PRIO_PROCESS, tid)
+        out = os.getpriority(os.PRIO_PROCESS, tid)
     except OSError as exc:
         log.warning("could not lower the request threads' CPU priority: %s", exc)
         return 0
+    _lower_autogroup(nice)
+    return out
+
+
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def _lower_autogroup(nice: int) -> None:
+    """With Linux's autogroup scheduling (``/proc/sys/kernel/sched_autogroup_enabled``) the CPU is shared
+    between sessions first and a thread's niceness only counts inside its session; camera processes run in
+    sessions of their own, so the server's session gets the lower weight as well (raising it needs no
+    privilege). This affects the session the server runs in (under systemd: the service alone)."""
+    try:
+        cur = AUTOGROUP.read_text().split()  # "/autogroup-123 nice 0"
+        if len(cur) == 3 and int(cur[2]) < nice:
+            AUTOGROUP.write_text(str(nice))
+    except (OSError, ValueError) as exc:
+        log.info("session CPU priority left as is (%s)", exc)
 
 
 @dataclass
@@ -156,7 +176,7 @@ class LiveManager:
         self.ctx = ctx
         self.broker = broker
         self.metrics = metrics
-        self.options = live_service.RunOptions(realtime=realtime, loop=loop_files, mode=mode)
+        self.options = live_service.RunOptions(realtime=realtime, loop=loop_files, mode=mode, camera_session=True)
         self.hub = _Hub()
         self.runs: dict[int, Run] = {}
         self._lock = threading.Lock()

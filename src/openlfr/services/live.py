@@ -46,6 +46,8 @@ class RunOptions:
     live: LiveConfig | None = None
     camera_overrides: dict[str, Any] | None = None
     end_deployment_on_exit: bool = False
+    camera_session: bool = False
+    """Camera processes in sessions of their own (``openlfr serve``: see ``api/live.py``)."""
     spool_flush_s: float = 60.0
     """At the end of a run, how long to keep trying to write spooled alerts to a store that is down."""
 
@@ -225,7 +227,8 @@ def _run_leased(run_ctx: AppContext, plan: Any, lease: DeploymentLease, engine_c
     sink = _TeeSink(spool)
     left = (plan.planned_end - datetime.now(UTC)).total_seconds()
     max_s = left if opts.max_seconds is None else min(left, opts.max_seconds)
-    runner = create_runtime(specs, engine_cfg, index, plan.threshold, sink, mode=opts.mode,
+    extra: dict[str, Any] = {"own_session": True} if opts.camera_session else {}
+    runner = create_runtime(specs, engine_cfg, index, plan.threshold, sink, mode=opts.mode, **extra,
                         watchlist_id=plan.watchlist_id, deployment_id=plan.deployment_id,
                         engine=run_ctx.engine, **_runtime_args(run_ctx, plan.watchlist, plan.watchlist_id),
                         on_alert=(lambda cam, ev: on_alert(alert_json(ev, plan.watchlist))) if on_alert else None,
