@@ -17,12 +17,15 @@
    loaded ones); a loaded window runs ``--workers`` concurrent clients through a console-like mix (alert
    list, deployment status, cameras, audit page, reports, health, metrics, one photo check per 15
    requests) until at least ``--requests`` requests and ``--window`` seconds. Prints unloaded and loaded
-   analysed frames/s (means over windows), their ratio, request p50/p95 per loaded window and errors.
+   analysed frames/s (means over windows), their ratio (and each loaded window against the unloaded ones
+   either side), request p50/p95 per loaded window, errors, and CPU cores used by the camera process and
+   the server per window. The server starts in a session of its own (as a service manager starts it). The
+   "before" figure: the same command with ``PYTHONPATH=<a worktree of the old commit>/src``.
 
     .venv/bin/python benchmarks/bench_api.py --live [--workers 10] [--requests 300] [--window 30] [--cycles 2]
         [--detector dlib-hog --embedder fused] [--request-nice 0]
 
-   The load generator runs at nice 10 (it stands in for browsers on other machines).
+   The load generator runs at nice 10 in a session of its own (it stands in for browsers on other machines).
 """
 
 from __future__ import annotations
