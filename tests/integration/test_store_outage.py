@@ -5,6 +5,7 @@ is stored exactly once."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -157,7 +158,8 @@ def test_serve_shows_the_store_unavailable_while_postgres_is_down(cli: Any, data
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Under ``openlfr serve``: PostgreSQL stopped while a deployment runs. A console already connected gets a
     ``store`` push (state unavailable: the run spools) and another when it is back; afterwards the live status
-    (``GET /api/deployments/{id}`` -> ``live.store``) says ok with everything spooled flushed."""
+    (``GET /api/deployments/{id}`` -> ``live.store``) says ok with everything spooled flushed. With Chromium, the
+    Live page (open before the outage) shows the "alert store unavailable" banner, and drops it afterwards."""
     import socket
 
     import httpx
@@ -174,6 +176,7 @@ def test_serve_shows_the_store_unavailable_while_postgres_is_down(cli: Any, data
     url = f"http://127.0.0.1:{port}"
     events: list[dict[str, Any]] = []
     stopped = False
+    stack = contextlib.ExitStack()
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -213,6 +216,9 @@ def test_serve_shows_the_store_unavailable_while_postgres_is_down(cli: Any, data
             time.sleep(0.5)
         assert live["store"]["state"] == "ok" and live["store"]["spooled"] == 0, live["store"]
         assert cams[0]["store"]["state"] == "ok"  # the Live page's view (GET /api/cameras)
+        page = _live_page(stack, url, PW)  # the console's Live page in Chromium, when it is installed
+        if page is not None:
+            assert page.locator("#store-banner").is_hidden()
 
         pg_server.stop()
         stopped = True
@@ -222,6 +228,9 @@ def test_serve_shows_the_store_unavailable_while_postgres_is_down(cli: Any, data
             time.sleep(0.2)
         down = next(e for e in events if e["state"] == "unavailable")
         assert down["deployment_id"] == int(dep) and down["error"], down
+        if page is not None:
+            page.wait_for_selector("#store-banner:not([hidden])", timeout=30_000)
+            assert "alert store unavailable" in page.inner_text("#store-banner")
         time.sleep(3)  # counters of a few more seconds go to the spool
         pg_server.start()
         stopped = False
@@ -241,9 +250,12 @@ def test_serve_shows_the_store_unavailable_while_postgres_is_down(cli: Any, data
             assert time.monotonic() < deadline, store
             time.sleep(0.5)
         print("store after the outage:", store, "pushed:", [e["state"] for e in events])
+        if page is not None:  # the page's refresh reads the status again: the banner goes
+            page.wait_for_selector("#store-banner", state="hidden", timeout=30_000)
         assert store["spooled"] >= 1 and store["flushed"] == store["spooled"], store
         assert c.post(f"/api/deployments/{dep}/stop").status_code == 200
     finally:
+        stack.close()
         if stopped:
             pg_server.start()
         proc.send_signal(signal.SIGTERM)
@@ -252,6 +264,30 @@ def test_serve_shows_the_store_unavailable_while_postgres_is_down(cli: Any, data
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _live_page(stack: contextlib.ExitStack, url: str, password: str) -> Any:
+    """The Live page, logged in as ``sup``, in Debian's Chromium (None without Chromium or Playwright)."""
+    chromium = os.environ.get("OPENLFR_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        return None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    p = stack.enter_context(sync_playwright())
+    browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+    stack.callback(browser.close)
+    page = browser.new_context(bypass_csp=True).new_page()
+    page.goto(url + "/login")
+    page.fill("input[name=username]", "sup")
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: "/login" not in u)
+    page.goto(url + "/live")
+    page.wait_for_selector(".tile")
+    return page
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
