@@ -94,6 +94,10 @@ class Settings(BaseSettings):
         default=None,
         description="Ray cluster address (the head's host:port). When set, each live camera runs as a Ray "
                     "actor on the cluster (needs the 'scale' extra); unset: cameras run on this machine.")
+    ray_init_timeout_s: float = Field(default=30.0, gt=0.0, le=3600.0,
+                                      description="How long connecting to the Ray cluster (``ray.init``) may take "
+                                                  "after the head accepted the TCP connection; then the run fails "
+                                                  "with ray_unreachable (SIGTERM ends the wait at once).")
     ray_cpus_per_camera: float = Field(default=1.0, ge=0.0, le=256.0,
                                        description="CPUs each camera actor reserves on the Ray cluster.")
     ray_resources: dict[str, float] = Field(

@@ -135,3 +135,98 @@ def test_run_with_a_dead_ray_head_fails_fast(data_dir: Path, cli: Any) -> None:
     took = time.monotonic() - t0
     assert p.returncode != 0 and "ray_unreachable" in p.stderr, p.stderr[-2000:]
     assert took < 30, took
+
+
+@pytest.fixture
+def silent_head() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A 'Ray head' that accepts TCP connections and never answers (the accepted sockets are listed). On every
+    address: ``ray.init`` replaces 127.0.0.1 by this node's own address before it connects."""
+    srv = socket.socket()
+    srv.bind(("0.0.0.0", 0))  # see above; an ephemeral port for the test's duration
+    srv.listen(64)
+    conns: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(srv.accept()[0])
+            except OSError:
+                continue
+
+    th = threading.Thread(target=accept, daemon=True)
+    th.start()
+    yield int(srv.getsockname()[1]), conns
+    stop.set()
+    th.join(5)
+    for c in conns:
+        c.close()
+    srv.close()
+
+
+def _ray_run(port: int, init_timeout_s: float) -> subprocess.Popen[str]:
+    import os
+
+    env = {**os.environ, "OPENLFR_RAY_INIT_TIMEOUT_S": str(init_timeout_s)}
+    return subprocess.Popen([sys.executable, "-m", "openlfr", "run", "--watchlist", "wl", "--source",
+                             str(FACES / "Al_Gore" / "Al_Gore_0001.jpg"), "--ray-address", f"127.0.0.1:{port}",
+                             "--max-seconds", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+
+
+def _until_ray_init_connects(proc: subprocess.Popen[str], conns: list[socket.socket]) -> float:
+    """Waits until ray.init has connected (the probe's connection is the first); returns when."""
+    deadline = time.monotonic() + 120
+    while len(conns) < 2:
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "ray.init never connected"
+        time.sleep(0.05)
+    return time.monotonic()
+
+
+def test_run_with_a_head_that_accepts_and_never_answers_times_out(data_dir: Path, cli: Any,
+                                                                   silent_head: tuple[int, list[Any]]) -> None:
+    pytest.importorskip("ray")
+    port, conns = silent_head
+    assert cli("init").returncode == 0
+    assert cli("watchlist", "create", "wl").returncode == 0
+    assert cli("watchlist", "add", "wl", "--person", "p1", "--image",
+               str(FACES / "Al_Gore" / "Al_Gore_0001.jpg")).returncode == 0
+    proc = _ray_run(port, 6)
+    try:
+        t0 = _until_ray_init_connects(proc, conns)
+        _, err = proc.communicate(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0, err[-2000:]
+    assert "ray_unreachable" in err and "accepted the connection but ray.init did not complete within 6s" in err, \
+        err[-2000:]
+    assert took < 6 + 15, took  # the deadline, plus the exit
+
+
+def test_sigterm_while_ray_init_hangs_ends_the_run_promptly(data_dir: Path, cli: Any,
+                                                            silent_head: tuple[int, list[Any]]) -> None:
+    import signal
+
+    pytest.importorskip("ray")
+    port, conns = silent_head
+    assert cli("init").returncode == 0
+    assert cli("watchlist", "create", "wl").returncode == 0
+    assert cli("watchlist", "add", "wl", "--person", "p1", "--image",
+               str(FACES / "Al_Gore" / "Al_Gore_0001.jpg")).returncode == 0
+    proc = _ray_run(port, 600)
+    try:
+        _until_ray_init_connects(proc, conns)
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0 and "ray_unreachable" in err and "stopped after" in err, err[-2000:]
+    assert took < 15, took

@@ -5,8 +5,10 @@ is stored exactly once."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -149,3 +151,195 @@ def test_sqlite_lock_storm_spools_then_stores_and_refusals_are_kept(gov_ctx: Any
         again._write("alert", _encode_alert(late))
     assert again.close(timeout_s=10) == 0
     assert len(list((again.dir / "rejected").glob("*.spool"))) == 1
+
+
+def test_serve_shows_the_store_unavailable_while_postgres_is_down(cli: Any, data_dir: Path, tmp_path: Path,
+                                                                  pg_server: Any, pg_url: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under ``openlfr serve``: PostgreSQL stopped while a deployment runs. A console already connected gets a
+    ``store`` push (state unavailable: the run spools) and another when it is back; afterwards the live status
+    (``GET /api/deployments/{id}`` -> ``live.store``) says ok with everything spooled flushed. With Chromium, the
+    Live page (open before the outage) shows the "alert store unavailable" banner, and drops it afterwards."""
+    import socket
+
+    import httpx
+    from tests.integration.test_run_restart import PW
+
+    monkeypatch.setenv("OPENLFR_DATABASE_URL", pg_url)
+    dep = _deployment(cli, tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OPENLFR_CAMERA_MEDIA_ROOT": str(tmp_path), "OPENLFR_API_LIVE_LOOP_FILES": "true"}
+    proc = subprocess.Popen([sys.executable, "-m", "openlfr", "serve", "--port", str(port), "--log-level", "warning"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    events: list[dict[str, Any]] = []
+    stopped = False
+    stack = contextlib.ExitStack()
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.3)
+        c = httpx.Client(base_url=url, timeout=60)
+        r = c.post("/api/auth/login", json={"username": "sup", "password": PW})
+        assert r.status_code == 200, r.text
+        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+
+        def listen() -> None:  # the console's event stream, open before the outage
+            try:
+                with httpx.stream("GET", url + "/api/events", cookies=c.cookies, timeout=None) as resp:
+                    kind = ""
+                    for line in resp.iter_lines():
+                        if line.startswith("event:"):
+                            kind = line[6:].strip()
+                        elif line.startswith("data:") and kind == "store":
+                            events.append(json.loads(line[5:]))
+            except httpx.HTTPError:
+                return  # the server stopped at the end of the test
+
+        threading.Thread(target=listen, daemon=True).start()
+        assert c.post(f"/api/deployments/{dep}/start").status_code == 200
+        deadline = time.monotonic() + 120
+        while True:
+            live = c.get(f"/api/deployments/{dep}").json()["live"]
+            cams = live["cameras"]
+            if cams and cams[0]["counters"].get("frames_analysed", 0) > 0:
+                break
+            assert time.monotonic() < deadline, live
+            time.sleep(0.5)
+        assert live["store"]["state"] == "ok" and live["store"]["spooled"] == 0, live["store"]
+        assert cams[0]["store"]["state"] == "ok"  # the Live page's view (GET /api/cameras)
+        page = _live_page(stack, url, PW)  # the console's Live page in Chromium, when it is installed
+        if page is not None:
+            assert page.locator("#store-banner").is_hidden()
+
+        pg_server.stop()
+        stopped = True
+        deadline = time.monotonic() + 60
+        while not any(e["state"] == "unavailable" for e in events):
+            assert time.monotonic() < deadline, events
+            time.sleep(0.2)
+        down = next(e for e in events if e["state"] == "unavailable")
+        assert down["deployment_id"] == int(dep) and down["error"], down
+        if page is not None:
+            page.wait_for_selector("#store-banner:not([hidden])", timeout=30_000)
+            assert "alert store unavailable" in page.inner_text("#store-banner")
+        time.sleep(3)  # counters of a few more seconds go to the spool
+        pg_server.start()
+        stopped = False
+        deadline = time.monotonic() + 60
+        while not any(e["state"] in ("ok", "flushing") for e in events[events.index(down):]):
+            assert time.monotonic() < deadline, events
+            time.sleep(0.2)
+        deadline = time.monotonic() + 60
+        while True:  # the API answers again (sessions are in the database) and the spool is written
+            try:
+                r = c.get(f"/api/deployments/{dep}")
+                store = r.json()["live"]["store"] if r.status_code == 200 else None
+            except httpx.HTTPError:
+                store = None
+            if store and store["state"] == "ok" and store["pending"] == 0:
+                break
+            assert time.monotonic() < deadline, store
+            time.sleep(0.5)
+        print("store after the outage:", store, "pushed:", [e["state"] for e in events])
+        if page is not None:  # the page's refresh reads the status again: the banner goes
+            page.wait_for_selector("#store-banner", state="hidden", timeout=30_000)
+        assert store["spooled"] >= 1 and store["flushed"] == store["spooled"], store
+        assert c.post(f"/api/deployments/{dep}/stop").status_code == 200
+    finally:
+        stack.close()
+        if stopped:
+            pg_server.start()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _live_page(stack: contextlib.ExitStack, url: str, password: str) -> Any:
+    """The Live page, logged in as ``sup``, in Debian's Chromium (None without Chromium or Playwright)."""
+    chromium = os.environ.get("OPENLFR_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists():
+        return None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    p = stack.enter_context(sync_playwright())
+    browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+    stack.callback(browser.close)
+    page = browser.new_context(bypass_csp=True).new_page()
+    page.goto(url + "/login")
+    page.fill("input[name=username]", "sup")
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: "/login" not in u)
+    page.goto(url + "/live")
+    page.wait_for_selector(".tile")
+    return page
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_spooled_counter_delta_flushed_again_after_a_crash_counts_once(gov_ctx: Any, enrolled_people: list[Any],
+                                                                        backend: str, pg_server: Any) -> None:
+    """The runner dies after the store committed a spooled counter delta but before the spool file was deleted:
+    the next run flushes the file again. The delta's batch id (stored with the counters in one transaction)
+    makes the second flush a no-op."""
+    import shutil
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+    from tests.integration.conftest import seed_watchlist
+
+    from openlfr.services import deployments as dsvc
+    from openlfr.services.alerts import StoreAlertSink
+    from openlfr.services.spool import SpoolingSink
+    from openlfr.storage.models import Counter
+
+    ctx = gov_ctx
+    seed_watchlist(ctx, "standing", enrolled_people)
+    now = datetime.now(UTC)
+    d = dsvc.create(ctx, location="Mare St, Hackney, by the town hall", purpose="spool test",
+                    planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
+                    source_watchlist="standing", all_entries_reason="op", cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
+                    legal_basis="Common law policing powers; force LFR policy v1")
+    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Z", target_fpir=1e-4)
+    dsvc.mark_live(ctx, d["id"], "op")
+
+    def seen() -> float | None:
+        with ctx.db.session() as s:
+            return s.scalar(select(Counter.value).where(Counter.scope == f"deployment:{d['id']}:camera:cam1",
+                                                        Counter.name == "faces_seen"))
+
+    spool = SpoolingSink(ctx, StoreAlertSink(ctx, d["id"]), d["id"], base_s=0.2, max_s=1.0)
+    ctx.db.engine.dispose()
+    pg_server.stop()
+    try:
+        spool.count("cam1", {"faces_seen": 7, "frames_analysed": 70})  # the store is down: spooled
+        assert spool.pending == 1 and not spool.available
+        crash_copy = {p.name: p.read_bytes() for p in spool.dir.glob("*.spool")}
+    finally:
+        pg_server.start()
+    deadline = time.monotonic() + 30
+    while spool.pending and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert spool.pending == 0 and seen() == 7
+    assert spool.close(timeout_s=5) == 0
+    # the file as a runner killed between the commit and the unlink leaves it
+    for name, blob in crash_copy.items():
+        (spool.dir / name).write_bytes(blob)
+    again = SpoolingSink(ctx, StoreAlertSink(ctx, d["id"]), d["id"], base_s=0.2, max_s=1.0)
+    assert again.close(timeout_s=10) == 0 and again.flushed == 1
+    assert seen() == 7  # not 14
+    shutil.rmtree(spool.dir, ignore_errors=True)

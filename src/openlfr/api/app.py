@@ -26,7 +26,7 @@ from openlfr.api import errors
 from openlfr.api.config import ApiSettings, load_api_settings
 from openlfr.api.deps import Anyone
 from openlfr.api.events import Broker
-from openlfr.api.live import LiveManager
+from openlfr.api.live import LiveManager, lower_request_priority
 from openlfr.api.metrics import Metrics
 from openlfr.api.pages import WEB
 from openlfr.api.state import AppState, ClientLimiter
@@ -146,6 +146,11 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweeper: Sweeper | None = None
         if background:
+            # this is the event loop thread: request handling (and the worker threads it starts) yields the
+            # CPU to the cameras; runners are started by the live manager's launcher at the server's priority
+            niced = lower_request_priority(api.request_nice)
+            if niced:
+                log.info("request threads run at nice %d; camera processes at the server's priority", niced)
             resumed = live.resume()
             if resumed:
                 log.warning("resumed live deployment(s): %s", ", ".join(map(str, resumed)))

@@ -42,6 +42,10 @@ class ApiSettings(BaseSettings):
     live_loop_files: bool = Field(default=False, description="Restart file sources at their end.")
     live_mode: str = Field(default="process", pattern="^(auto|thread|process)$",
                            description="Camera workers in child processes (default) or threads.")
+    request_nice: int = Field(default=10, ge=0, le=19,
+                              description="Under `openlfr serve`, the niceness of the threads that handle requests "
+                                          "(Linux): camera processes keep the server's own priority, so API load "
+                                          "does not slow analysis. 0: no change.")
 
 
 def load_api_settings(**overrides: object) -> ApiSettings:

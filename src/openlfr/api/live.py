@@ -6,14 +6,26 @@ console's callbacks: alerts are pushed to the event broker once stored, camera s
 preview frames (already pixelated by the workers, P3) go to a latest-frame hub for the tiles.
 A stop ends the runner (counters flushed) and then the deployment (its watchlist is deleted, P4).
 On server shutdown runners stop but deployments stay live; the next ``serve`` resumes them.
+
+**Analysis off the request path (issue 18, item 4).** Each camera runs in its own process (``mode``
+"process", the default) in a session of its own. Under ``openlfr serve`` the threads that handle
+requests run at a lower CPU priority (``OPENLFR_API_REQUEST_NICE``, :func:`lower_request_priority`),
+and so does the server's session as a whole where Linux schedules sessions as groups (autogroup:
+``/proc/self/autogroup``), so a burst of API requests cannot take the cameras' CPU. A thread or
+process started on Linux inherits the niceness of the thread that starts it, and niceness cannot be
+lowered again without privilege, so runner threads (which spawn the camera processes) are started by
+:class:`Launcher`, a thread made with the server before any request thread was niced.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from openlfr.api.events import Broker
@@ -30,6 +42,71 @@ log = logging.getLogger(__name__)
 STAFF = frozenset({"admin", "supervisor", "operator"})
 
 
+class Launcher:
+    """Starts threads from one long-lived thread created with the :class:`LiveManager`, so they (and the
+    camera processes they spawn) get its CPU priority, not that of the (niced) request thread asking."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[threading.Thread, threading.Event, list[BaseException]]] = \
+            queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="live-launcher", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            th, done, errs = self._jobs.get()
+            try:
+                th.start()
+            except BaseException as exc:  # handed back to the caller
+                errs.append(exc)
+            done.set()
+
+    def start(self, thread: threading.Thread, timeout: float = 30.0) -> None:
+        """``thread.start()`` from the launcher thread; returns once it has started."""
+        done, errs = threading.Event(), []  # type: ignore[var-annotated]
+        self._jobs.put((thread, done, errs))
+        if not done.wait(timeout):
+            raise RuntimeError("the live launcher thread did not start a runner in time")
+        if errs:
+            raise errs[0]
+
+
+def lower_request_priority(nice: int) -> int:
+    """Raise this thread's niceness to ``nice`` (Linux: per thread; threads it starts inherit it). The
+    server calls it from its event loop thread before serving, so request handling (the loop and its
+    worker threads) yields the CPU to the camera processes. Returns the niceness now (unchanged where
+    per-thread priorities are not supported)."""
+    if nice <= 0 or not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return 0
+    tid = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        if now < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        out = os.getpriority(os.PRIO_PROCESS, tid)
+    except OSError as exc:
+        log.warning("could not lower the request threads' CPU priority: %s", exc)
+        return 0
+    _lower_autogroup(nice)
+    return out
+
+
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def _lower_autogroup(nice: int) -> None:
+    """With Linux's autogroup scheduling (``/proc/sys/kernel/sched_autogroup_enabled``) the CPU is shared
+    between sessions first and a thread's niceness only counts inside its session; camera processes run in
+    sessions of their own, so the server's session gets the lower weight as well (raising it needs no
+    privilege). This affects the session the server runs in (under systemd: the service alone)."""
+    try:
+        cur = AUTOGROUP.read_text().split()  # "/autogroup-123 nice 0"
+        if len(cur) == 3 and int(cur[2]) < nice:
+            AUTOGROUP.write_text(str(nice))
+    except (OSError, ValueError) as exc:
+        log.info("session CPU priority left as is (%s)", exc)
+
+
 @dataclass
 class Run:
     deployment_id: int
@@ -40,6 +117,8 @@ class Run:
     result: dict[str, Any] | None = None
     stop_reason: str | None = None
     received: dict[str, float] = field(default_factory=dict)
+    spool: Any = None
+    """The run's ``SpoolingSink``: the alert store's state (ok, unavailable, flushing) for the console."""
 
     @property
     def alive(self) -> bool:
@@ -97,11 +176,12 @@ class LiveManager:
         self.ctx = ctx
         self.broker = broker
         self.metrics = metrics
-        self.options = live_service.RunOptions(realtime=realtime, loop=loop_files, mode=mode)
+        self.options = live_service.RunOptions(realtime=realtime, loop=loop_files, mode=mode, camera_session=True)
         self.hub = _Hub()
         self.runs: dict[int, Run] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._launcher = Launcher()  # created now, at the server's own priority
         metrics.attach_live(self.cameras)
 
     # ---------------------------------------------------------------- control
@@ -119,7 +199,7 @@ class LiveManager:
             self.runs[deployment_id] = run
             run.thread = threading.Thread(target=self._run, args=(run,), name=f"deployment-{deployment_id}",
                                           daemon=True)
-            run.thread.start()
+            self._launcher.start(run.thread)  # not from this (maybe niced) request thread
         self.metrics.live_runs.set(sum(r.alive for r in self.runs.values()))
         return self.status(deployment_id)
 
@@ -192,9 +272,18 @@ class LiveManager:
         def on_preview(camera: str, jpeg: bytes, t: float) -> None:
             self.hub.update(f"{dep_id}/{camera}", jpeg, t)
 
+        def on_store(status: dict[str, Any]) -> None:
+            # pushed to consoles already connected: while the database is down, new requests cannot log in
+            self.broker.publish("store", {"deployment_id": dep_id, **status}, roles=STAFF)
+            self.metrics.store_unavailable.labels(str(dep_id)).set(int(status["state"] == "unavailable"))
+
+        def spool_hook(spool: Any) -> None:
+            run.spool = spool
+
         try:
             run.result = live_service.run_deployment(self.ctx, dep_id, options=self.options, on_alert=on_alert,
-                                                     on_state=on_state, on_preview=on_preview, runner_hook=hook)
+                                                     on_state=on_state, on_preview=on_preview, runner_hook=hook,
+                                                     on_store=on_store, spool_hook=spool_hook)
         except OpenLFRError as exc:
             run.error = mask_url(f"{exc.code}: {exc.message}")
             log.warning("deployment %s stopped: %s", dep_id, run.error)
@@ -239,8 +328,15 @@ class LiveManager:
         if run is None:
             return {"deployment_id": deployment_id, "running": False, "cameras": []}
         return {"deployment_id": deployment_id, "running": run.alive, "error": run.error,
-                "stop_reason": run.stop_reason, "started": run.started,
+                "stop_reason": run.stop_reason, "started": run.started, "store": self.store_status(run),
                 "cameras": [c for c in self.cameras() if c["deployment_id"] == deployment_id]}
+
+    @staticmethod
+    def store_status(run: Run) -> dict[str, Any] | None:
+        """The alert store as this run sees it: ``state`` ok | unavailable (alerts and counters are being
+        spooled on disk) | flushing (back; the spool is being written), ``spooled``, ``flushed``, ``pending``."""
+        spool = run.spool
+        return None if spool is None else dict(spool.status())
 
     def cameras(self) -> list[dict[str, Any]]:
         out = []
@@ -255,7 +351,7 @@ class LiveManager:
                             "state": str(getattr(state, "value", state)),
                             "detail": runner.details.get(spec.name, ""),
                             "counters": {k: int(v) for k, v in dict(runner.totals.get(spec.name, {})).items()},
-                            "running": run.alive, "preview": latest is not None,
+                            "running": run.alive, "preview": latest is not None, "store": self.store_status(run),
                             "preview_age_s": None if latest is None else round(time.time() - latest[1], 1)
                             if latest[1] > 1e9 else None})
         return out

@@ -62,6 +62,9 @@ class Metrics:
                                       registry=r, buckets=(.001, .005, .01, .025, .05, .1, .25, .5, 1, 2))
         self.sse_clients = Gauge("openlfr_console_streams", "Open console event streams", registry=r)
         self.live_runs = Gauge("openlfr_live_deployments", "Deployments running in this server", registry=r)
+        self.store_unavailable = Gauge("openlfr_store_unavailable", "1 while a running deployment cannot reach "
+                                       "its alert store (alerts and counters are spooled on disk)",
+                                       ["deployment"], registry=r)
 
     def attach_live(self, snapshot: Callable[[], list[dict[str, Any]]]) -> None:
         self.registry.register(_LiveCollector(snapshot))

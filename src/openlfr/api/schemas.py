@@ -266,6 +266,9 @@ class CameraPublic(Public):
 class LiveStatus(Public):
     deployment_id: int
     running: bool
+    store: dict[str, Any] | None = Field(None, description=(
+        "The alert store as the run sees it: state ok | unavailable (alerts and counters are spooled on "
+        "disk, encrypted) | flushing (back; writing the spool), spooled, flushed, pending."))
     cameras: list[dict[str, Any]] = []
 
 

@@ -65,5 +65,6 @@ def create_runtime(cameras: list[CameraSpec], engine_config: EngineConfig, index
     opts = RayOptions(address=ray_address, **(ray_options or {}))
     kwargs.pop("mode", None)
     kwargs.pop("engine", None)
+    kwargs.pop("own_session", None)
     return RayRunner(cameras, engine_config, index, threshold, sink, ray=opts, index_refresh=index_refresh,
                      **kwargs)

@@ -100,6 +100,9 @@ class RayOptions(BaseModel):
     refresh_s: float = Field(10.0, gt=0.0, le=3600.0, description="How often the watchlist is checked for changes.")
     connect_timeout_s: float = Field(5.0, gt=0.0, le=600.0,
                                      description="How long the head may take to accept a connection.")
+    init_timeout_s: float = Field(30.0, gt=0.0, le=3600.0,
+                                  description="How long ``ray.init`` may take once the head accepted the connection "
+                                              "(a head that accepts and never answers: ``ray_unreachable`` then).")
     stop_timeout_s: float = Field(30.0, gt=0.0, le=600.0,
                                   description="How long a stop waits for cameras to flush before killing them.")
 
@@ -131,19 +134,58 @@ def probe_head(address: str | None, timeout_s: float) -> None:
                           code="ray_unreachable") from None
 
 
-def connect(opts: RayOptions) -> None:
-    """Connect this process to the cluster (once; later runners share the connection)."""
+_init_thread: threading.Thread | None = None
+_init_error: list[BaseException] = []
+
+
+def _init_in_thread(opts: RayOptions, stop: threading.Event | None) -> None:
+    """``ray.init`` in a daemon thread, waited for up to ``opts.init_timeout_s`` by the caller, who stays
+    free to notice ``stop`` (set by a SIGTERM/SIGINT handler, which runs in the main thread between waits).
+    A head that accepts the TCP connection and then never answers would otherwise hold ``ray.init`` (and
+    the process, deaf to SIGTERM) for minutes. A timed-out ``ray.init`` is left to finish or fail on its
+    own; a later connect in this process waits for that same attempt instead of starting another."""
+    global _init_thread
+    if _init_thread is None or not _init_thread.is_alive():
+        _init_error.clear()
+
+        def init() -> None:
+            try:
+                ray.init(address=opts.address, namespace=opts.namespace, log_to_driver=False,
+                         logging_level=logging.WARNING)
+            except BaseException as exc:  # handed to the waiting caller
+                _init_error.append(exc)
+
+        _init_thread = threading.Thread(target=init, name="ray-init", daemon=True)
+        _init_thread.start()
+    thread = _init_thread
+    t0 = time.monotonic()
+    deadline = t0 + opts.init_timeout_s
+    while thread.is_alive():
+        if stop is not None and stop.is_set():
+            raise ConfigError(f"stopped after {time.monotonic() - t0:.1f}s while waiting for the Ray head at "
+                              f"{opts.address} to answer (ray.init had not returned)", code="ray_unreachable")
+        if time.monotonic() >= deadline:
+            raise ConfigError(f"the Ray head at {opts.address} accepted the connection but ray.init did not "
+                              f"complete within {opts.init_timeout_s:g}s (is it a Ray head, of a compatible "
+                              f"version, and are its ports reachable from here?)", code="ray_unreachable")
+        thread.join(0.1)
+    if _init_error:
+        exc = _init_error[0]
+        if isinstance(exc, ConnectionError | ValueError | RuntimeError):
+            raise ConfigError(f"cannot connect to the Ray cluster at {opts.address}: {exc}",
+                              code="ray_unreachable") from exc
+        raise exc
+
+
+def connect(opts: RayOptions, stop: threading.Event | None = None) -> None:
+    """Connect this process to the cluster (once; later runners share the connection). ``ray.init`` runs
+    under ``opts.init_timeout_s`` and ends early when ``stop`` is set (see :func:`_init_in_thread`)."""
     global _conn_users, _conn_ours
     with _conn_lock:
         if not ray.is_initialized():
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             probe_head(opts.address, opts.connect_timeout_s)
-            try:
-                ray.init(address=opts.address, namespace=opts.namespace, log_to_driver=False,
-                         logging_level=logging.WARNING)
-            except (ConnectionError, ValueError, RuntimeError) as exc:
-                raise ConfigError(f"cannot connect to the Ray cluster at {opts.address}: {exc}",
-                                  code="ray_unreachable") from exc
+            _init_in_thread(opts, stop)
             _conn_ours = True
         _conn_users += 1
 
@@ -411,7 +453,7 @@ class RayRunner:
     def run(self, max_seconds: float | None = None) -> RunSummary:
         t0 = time.monotonic()
         o = self.options
-        connect(o)
+        connect(o, self._stop)  # a SIGTERM while ray.init hangs ends the wait
         stop_deadline: float | None = None
         try:
             self._remote = ray.remote(CameraActor)

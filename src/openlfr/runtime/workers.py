@@ -337,8 +337,16 @@ class CameraWorker:
 
 def _child_main(spec_json: str, engine_config_json: str, index: WatchlistIndex, threshold: float,
                 watchlist_id: int, deployment_id: int | None, out: Any, stop: Any, preview: bool,
-                alert_key: str | None = None) -> None:
+                alert_key: str | None = None, own_session: bool = False) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent coordinates stopping
+    if own_session and hasattr(os, "setsid"):
+        # a session of its own: with Linux's autogroup scheduling each session is scheduled as one group,
+        # so the parent's busy threads (an API server) do not dilute this camera's CPU share; the parent
+        # still stops it (the stop event, or its death noticed below)
+        try:
+            os.setsid()
+        except OSError:
+            pass
     parent = os.getppid()
     spec = CameraSpec.model_validate_json(spec_json)
 
@@ -401,7 +409,7 @@ class LiveRunner:
                  on_preview: Callable[[str, bytes, float], None] | None = None,
                  on_state: Callable[[str, SourceState, str], None] | None = None,
                  on_tracks: Callable[[str, list[TrackSummary]], None] | None = None,
-                 flush_s: float = 1.0) -> None:
+                 flush_s: float = 1.0, own_session: bool = False) -> None:
         names = [c.name for c in cameras]
         if not cameras:
             raise SourceError("no camera given", code="no_source")
@@ -425,6 +433,8 @@ class LiveRunner:
         self.on_state = on_state
         self.on_tracks = on_tracks
         self.flush_s = flush_s
+        self.own_session = own_session
+        """Process mode: each camera process in a session of its own (``openlfr serve``: see ``_child_main``)."""
         self.states: dict[str, SourceState] = {c.name: SourceState.CONNECTING for c in cameras}
         self.totals: dict[str, Counter[str]] = {c.name: Counter() for c in cameras}
         self.details: dict[str, str] = {c.name: "" for c in cameras}
@@ -483,7 +493,7 @@ class LiveRunner:
                                       args=(spec.model_dump_json(), self.engine_config.model_dump_json(),
                                             self.index, self.threshold, self.watchlist_id, self.deployment_id,
                                             self._events, self._stop, preview,
-                                            alert_key_for(spec.url, self._run_key)))
+                                            alert_key_for(spec.url, self._run_key), self.own_session))
                 p.start()
                 self._handles.append(p)
 

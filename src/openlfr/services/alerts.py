@@ -25,7 +25,7 @@ from openlfr.services.media import sniff_image
 from openlfr.services.roles import MAY_ADJUDICATE, MAY_HOLD, MAY_VIEW_IMAGES, require_role
 from openlfr.services.stats import counter_scope
 from openlfr.storage import audit
-from openlfr.storage.models import Counter, ReferenceImage, WatchlistEntry
+from openlfr.storage.models import Counter, CounterBatch, ReferenceImage, WatchlistEntry
 from openlfr.storage.models_gov import (
     IMAGE_KINDS,
     OUTCOMES,
@@ -165,7 +165,11 @@ class StoreAlertSink:
                 raise
             return int(existing)
 
-    def count(self, camera: str, deltas: dict[str, int]) -> None:
+    def count(self, camera: str, deltas: dict[str, int], batch_id: str | None = None) -> None:
+        """Add ``deltas`` to the camera's counters. With a ``batch_id`` (a spooled delta) the id is recorded
+        in the same transaction and a batch already recorded is skipped: applying it twice counts it once."""
+        if batch_id is not None and not (0 < len(batch_id) <= 64):
+            raise InputError("a counter batch id is 1-64 characters", code="bad_counter")
         clean: dict[str, int] = {}
         for name, value in deltas.items():
             if not _COUNTER_NAME.match(name):
@@ -177,9 +181,22 @@ class StoreAlertSink:
                 clean[name] = v
         if not clean:
             return
-        with self.ctx.db.session() as s:
-            self._check_live(s)
-            _upsert_counters(s, counter_scope(self.deployment_id, camera), clean)
+        scope = counter_scope(self.deployment_id, camera)
+        try:
+            with self.ctx.db.session() as s:
+                self._check_live(s)
+                if batch_id is not None:
+                    if s.get(CounterBatch, batch_id) is not None:
+                        return  # applied before (flushed again after a crash): counted once
+                    s.add(CounterBatch(batch_id=batch_id, scope=scope, applied_at=datetime.now(UTC)))
+                    s.flush()
+                _upsert_counters(s, scope, clean)
+        except IntegrityError:
+            if batch_id is None:
+                raise
+            with self.ctx.db.session() as s:  # a concurrent flush of the same batch committed first
+                if s.get(CounterBatch, batch_id) is None:
+                    raise
 
 
 # ---------------------------------------------------------------- review

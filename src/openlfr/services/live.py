@@ -46,6 +46,8 @@ class RunOptions:
     live: LiveConfig | None = None
     camera_overrides: dict[str, Any] | None = None
     end_deployment_on_exit: bool = False
+    camera_session: bool = False
+    """Camera processes in sessions of their own (``openlfr serve``: see ``api/live.py``)."""
     spool_flush_s: float = 60.0
     """At the end of a run, how long to keep trying to write spooled alerts to a store that is down."""
 
@@ -93,7 +95,8 @@ def _runtime_args(ctx: AppContext, watchlist: str, watchlist_id: int) -> dict[st
         return load_index(ctx, watchlist)[0]
 
     return {"ray_address": st.ray_address, "index_refresh": refresh,
-            "ray_options": {"cpus_per_camera": st.ray_cpus_per_camera, "resources": dict(st.ray_resources)}}
+            "ray_options": {"cpus_per_camera": st.ray_cpus_per_camera, "resources": dict(st.ray_resources),
+                            "init_timeout_s": st.ray_init_timeout_s}}
 
 
 class _TeeSink:
@@ -170,8 +173,12 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
                    on_alert: Callable[[dict[str, Any]], None] | None = None,
                    on_state: Callable[[str, SourceState, str], None] | None = None,
                    on_preview: Callable[[str, bytes, float], None] | None = None,
-                   runner_hook: Callable[[Any], None] | None = None) -> dict[str, Any]:
-    """Run an authorised deployment's cameras until stopped or its planned end."""
+                   runner_hook: Callable[[Any], None] | None = None,
+                   on_store: Callable[[dict[str, Any]], None] | None = None,
+                   spool_hook: Callable[[SpoolingSink], None] | None = None) -> dict[str, Any]:
+    """Run an authorised deployment's cameras until stopped or its planned end. ``on_store`` gets the
+    alert store's state (``SpoolingSink.status``) when it becomes unavailable and when it is back;
+    ``spool_hook`` gets the run's spool (the console reads its status)."""
     from openlfr.services import deployments
 
     opts = options or RunOptions()
@@ -190,7 +197,7 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
     lease.acquire()  # one runner per deployment: a second one is refused here (deployment_busy)
     try:
         return _run_leased(run_ctx, plan, lease, engine_cfg, opts, actor, on_alert, on_state, on_preview,
-                           runner_hook)
+                           runner_hook, on_store, spool_hook)
     finally:
         lease.release()
         run_ctx.close()
@@ -200,7 +207,9 @@ def _run_leased(run_ctx: AppContext, plan: Any, lease: DeploymentLease, engine_c
                 opts: RunOptions, actor: str, on_alert: Callable[[dict[str, Any]], None] | None,
                 on_state: Callable[[str, SourceState, str], None] | None,
                 on_preview: Callable[[str, bytes, float], None] | None,
-                runner_hook: Callable[[Any], None] | None) -> dict[str, Any]:
+                runner_hook: Callable[[Any], None] | None,
+                on_store: Callable[[dict[str, Any]], None] | None = None,
+                spool_hook: Callable[[SpoolingSink], None] | None = None) -> dict[str, Any]:
     from openlfr.services import deployments
     from openlfr.services.alerts import StoreAlertSink
 
@@ -212,10 +221,14 @@ def _run_leased(run_ctx: AppContext, plan: Any, lease: DeploymentLease, engine_c
         raise InputError(f"deployment {plan.deployment_id} has no cameras", code="no_source")
     # alerts and counters survive a store outage: spooled (encrypted, on disk) and flushed when it is back
     spool = SpoolingSink(run_ctx, StoreAlertSink(run_ctx, plan.deployment_id, actor=actor), plan.deployment_id)
+    spool.on_change = on_store
+    if spool_hook:
+        spool_hook(spool)
     sink = _TeeSink(spool)
     left = (plan.planned_end - datetime.now(UTC)).total_seconds()
     max_s = left if opts.max_seconds is None else min(left, opts.max_seconds)
-    runner = create_runtime(specs, engine_cfg, index, plan.threshold, sink, mode=opts.mode,
+    extra: dict[str, Any] = {"own_session": True} if opts.camera_session else {}
+    runner = create_runtime(specs, engine_cfg, index, plan.threshold, sink, mode=opts.mode, **extra,
                         watchlist_id=plan.watchlist_id, deployment_id=plan.deployment_id,
                         engine=run_ctx.engine, **_runtime_args(run_ctx, plan.watchlist, plan.watchlist_id),
                         on_alert=(lambda cam, ev: on_alert(alert_json(ev, plan.watchlist))) if on_alert else None,

@@ -9,8 +9,9 @@ and writes the spooled items to the store in the order they came, deleting each 
 store has committed it. While anything is spooled, new items join the queue (the order holds).
 
 Alerts are idempotent on their ids, so an alert flushed twice (a crash between the store's commit
-and the file's deletion) is stored once. A counter delta in that window would be counted twice
-(at most one delta per crash). A run that ends while the store is still down leaves its files: the
+and the file's deletion) is stored once. A spooled counter delta carries a batch id that the store
+records in the same transaction as the counters (``counter_batches``), so a delta flushed again after
+such a crash is skipped, not counted twice. A run that ends while the store is still down leaves its files: the
 next ``SpoolingSink`` of that deployment (the next ``openlfr run`` or ``openlfr serve``) flushes them
 first. An item the store refuses for good (the deployment ended meanwhile) is moved to ``rejected/``
 (still encrypted) and logged, never dropped silently.
@@ -24,6 +25,8 @@ import logging
 import os
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -80,6 +83,8 @@ class SpoolingSink:
         self.flushed = 0
         self.unavailable_since: float | None = None
         self.last_error = ""
+        self.on_change: Callable[[dict[str, Any]], None] | None = None
+        """Called with :meth:`status` when the store becomes unavailable and when the spool is flushed."""
         self._thread = threading.Thread(target=self._flusher, name=f"spool-{name}", daemon=True)
         self._thread.start()
         if self._files():
@@ -111,17 +116,41 @@ class SpoolingSink:
             os.close(dfd)
         self.spooled += 1
 
-    def _apply(self, kind: str, payload: dict[str, Any]) -> None:
+    def _apply(self, kind: str, payload: dict[str, Any], spooled: bool = True) -> None:
         if kind == "alert":
             self.inner.submit(_decode_alert(payload))
         else:
-            self.inner.count(payload["camera"], {k: int(v) for k, v in payload["deltas"].items()})
+            # only a spooled delta is recorded by its batch id (a direct one is applied once, in one
+            # transaction; recording those too would add a row per camera per second)
+            self.inner.count(payload["camera"], {k: int(v) for k, v in payload["deltas"].items()},
+                             batch_id=payload.get("batch_id") if spooled else None)
 
     def _down(self, exc: BaseException) -> None:
-        if self.unavailable_since is None:
+        changed = self.unavailable_since is None
+        if changed:
             self.unavailable_since = time.monotonic()
             log.warning("alert store unavailable (%s); spooling to %s", type(exc).__name__, self.dir)
         self.last_error = type(exc).__name__
+        if changed:
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change(self.status())
+            except Exception:  # a listener (the console's push) must not break the spool
+                log.exception("store state listener failed")
+
+    def status(self) -> dict[str, Any]:
+        """``state`` ok (the store takes alerts and counters directly), unavailable (it cannot be reached:
+        they are spooled) or flushing (it answers again; the spool is being written to it); counts of
+        items spooled and flushed by this run, and pending on disk now."""
+        pending = self.pending
+        state = "unavailable" if self.unavailable_since is not None else ("flushing" if pending else "ok")
+        return {"state": state, "spooled": self.spooled, "flushed": self.flushed, "pending": pending,
+                "unavailable_s": None if self.unavailable_since is None
+                else round(time.monotonic() - self.unavailable_since, 1),
+                "error": self.last_error}
 
     # -- AlertSink -------------------------------------------------------------------------------
 
@@ -129,7 +158,7 @@ class SpoolingSink:
         with self._lock:
             if not self._files():
                 try:
-                    self._apply(kind, payload)
+                    self._apply(kind, payload, spooled=False)
                     return
                 except UNAVAILABLE as exc:
                     self._down(exc)
@@ -141,7 +170,10 @@ class SpoolingSink:
 
     def count(self, camera: str, deltas: dict[str, int]) -> None:
         if any(deltas.values()):
-            self._submit("count", {"camera": camera, "deltas": {k: int(v) for k, v in deltas.items()}})
+            # the batch id makes a re-applied delta (spooled, committed, runner died before the file's
+            # deletion, flushed again by the next run) a no-op in the store
+            self._submit("count", {"camera": camera, "deltas": {k: int(v) for k, v in deltas.items()},
+                                   "batch_id": uuid.uuid4().hex})
 
     @property
     def available(self) -> bool:
@@ -174,10 +206,13 @@ class SpoolingSink:
                     continue
                 path.unlink()
                 self.flushed += 1
-            if self.unavailable_since is not None:
+            was_down = self.unavailable_since is not None
+            if was_down:
                 log.warning("alert store back; spool flushed (%d item(s) so far)", self.flushed)
             self.unavailable_since = None
             self.last_error = ""
+            if was_down:
+                self._changed()
             return not self._files()  # a submit may have spooled behind this pass
 
     def _flusher(self) -> None:

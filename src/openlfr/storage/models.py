@@ -20,8 +20,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from openlfr.storage.base import Base, utcnow
 
-__all__ = ["AuditDetail", "AuditEvent", "Base", "Counter", "ReferenceEmbedding", "ReferenceImage", "Watchlist",
-           "WatchlistEntry", "utcnow"]
+__all__ = ["AuditDetail", "AuditEvent", "Base", "Counter", "CounterBatch", "ReferenceEmbedding", "ReferenceImage",
+           "Watchlist", "WatchlistEntry", "utcnow"]
 
 
 class Watchlist(Base):
@@ -145,3 +145,14 @@ class Counter(Base):
     name: Mapped[str] = mapped_column(String(100))
     value: Mapped[float] = mapped_column(Float, default=0.0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CounterBatch(Base):
+    """A spooled counter delta already added to ``counters`` (recorded in the same transaction), so a
+    delta flushed again after a crash between the commit and the spool file's deletion is skipped."""
+
+    __tablename__ = "counter_batches"
+
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(200))
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -46,6 +46,10 @@ const OL = (() => {
   }
   const fmtInterval = (ci, f = fmtRate) => (ci && ci.length === 2 && ci[0] !== null && ci[1] !== null) ? `${f(ci[0])}–${f(ci[1])}` : "–";
   const fmtMinutes = (seconds) => (seconds === null || seconds === undefined) ? "–" : `${fmtNum(Number(seconds) / 60, 1)} min`;
+  // the alert store as a run sees it (live status `store`, or a pushed `store` event)
+  const storeText = (dep, st) => st.state === "unavailable"
+    ? `Deployment ${dep}: alert store unavailable. Alerts and counters are kept in an encrypted local spool (${fmtNum(st.pending)} waiting) and written when it is back.`
+    : st.state === "flushing" ? `Deployment ${dep}: alert store back; writing ${fmtNum(st.pending)} spooled item(s).` : "";
   const oneIn = (x) => (x && x > 0) ? `1 in ${Math.round(1 / x).toLocaleString()}` : "";
   // Readable model names (the registry's internal ids, with their weight digests, stay in the JSON).
   const MODEL_NAMES = {"dlib-resnet-v1": "dlib ResNet", "dlib-resnet-onnx": "dlib ResNet", "dlib-resnet": "dlib ResNet",
@@ -138,6 +142,7 @@ const OL = (() => {
     });
     source.addEventListener("adjudicated", (ev) => { refreshBadge(); document.dispatchEvent(new CustomEvent("openlfr:adjudicated", {detail: JSON.parse(ev.data)})); });
     source.addEventListener("camera", (ev) => document.dispatchEvent(new CustomEvent("openlfr:camera", {detail: JSON.parse(ev.data)})));
+    source.addEventListener("store", (ev) => document.dispatchEvent(new CustomEvent("openlfr:store", {detail: JSON.parse(ev.data)})));
     source.addEventListener("deployment", (ev) => document.dispatchEvent(new CustomEvent("openlfr:deployment", {detail: JSON.parse(ev.data)})));
     source.addEventListener("hello", () => { document.body.dataset.push = "connected"; });
   }
@@ -182,5 +187,5 @@ const OL = (() => {
     if (role) { refreshBadge(); connect(); }
   });
   return {api, el, pageImages, fmtTime, fmtNum, fmtRate, fmtThreshold, fmtScore, fmtInterval, fmtMinutes, modelName, oneIn, toast, human,
-          showError, clearError, barChart, role, staff, refreshBadge, soundState};
+          storeText, showError, clearError, barChart, role, staff, refreshBadge, soundState};
 })();

@@ -37,10 +37,17 @@ document.addEventListener("DOMContentLoaded", () => {
     catch (err) { renderOp(null, {code: err.code, message: err.message}); lastPreview = null; }
   }
   async function act(fn) { OL.clearError("dep-error"); try { await fn(); } catch (err) { OL.showError("dep-error", err); } await load(); }
+  function showStore(st) {
+    const bad = !!st && st.state !== "ok";
+    $("dep-store").hidden = !bad;
+    $("dep-store").className = "store-banner" + (bad ? " store-" + st.state : "");
+    $("dep-store").textContent = bad ? OL.storeText(ref, st) : "";
+  }
   async function load() {
     const d = await OL.api("GET", `/api/deployments/${ref}`);
     $("dep-title").textContent = `Deployment ${d.id}: ${d.name}`;
     $("dep-state").className = "state " + d.state; $("dep-state").textContent = d.state;
+    showStore(d.live && d.live.store);
     $("dep-running").textContent = d.live && d.live.running ? "cameras running on this server" : (d.live && d.live.error ? `runner stopped: ${d.live.error}` : "");
     const me = document.querySelector('meta[name="openlfr-user"]').content, drafted = (d.drafters || []).includes(me);
     const blocked = d.state === "draft" && role === "supervisor" && drafted && !d.self_authorisation_allowed;
@@ -113,6 +120,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const waiting = open ? ` ${open} alert(s) still wait for a decision; they stay reviewable after the end.` : "";
     if (confirm(`End this deployment? Its cameras stop and its watchlist is deleted.${waiting}`)) act(() => OL.api("POST", `/api/deployments/${ref}/stop`));
   });
+  document.addEventListener("openlfr:store", (e) => { if (String(e.detail.deployment_id) === String(ref)) showStore(e.detail); });
   document.addEventListener("openlfr:deployment", (e) => { if (String(e.detail.deployment_id) === String(ref)) load(); });
   load(); setInterval(load, 3000);
 });

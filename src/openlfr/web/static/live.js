@@ -1,12 +1,24 @@
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   const tiles = document.getElementById("tiles"), previews = tiles.dataset.previews === "yes";
-  const known = new Map();
+  const known = new Map(), stores = new Map();
+  // the alert store as each running deployment sees it: pushed when it goes down or comes back (the
+  // push reaches consoles already open while the database cannot log anyone in), and in /api/cameras
+  function showStores() {
+    const bad = [...stores].filter(([, st]) => st && st.state !== "ok");
+    const banner = document.getElementById("store-banner");
+    banner.hidden = bad.length === 0;
+    banner.replaceChildren(...bad.map(([dep, st]) => OL.el("span", {class: "store-" + st.state, dataset: {deployment: dep}, text: OL.storeText(dep, st)})));
+  }
+  document.addEventListener("openlfr:store", (e) => { stores.set(String(e.detail.deployment_id), e.detail); showStores(); });
   async function refresh() {
     let r;
     try { r = await OL.api("GET", "/api/cameras"); } catch (e) { return; }
     document.getElementById("no-cameras").hidden = r.count > 0;
     const seen = new Set();
+    stores.clear();
+    for (const c of r.data) if (c.store) stores.set(String(c.deployment_id), c.store);
+    showStores();
     for (const c of r.data) {
       const key = `${c.deployment_id}/${c.camera}`; seen.add(key);
       let t = known.get(key);
@@ -30,6 +42,7 @@ document.addEventListener("DOMContentLoaded", () => {
       t.cap.replaceChildren(
         OL.el("span", {}, OL.el("b", {text: c.camera}), ` · deployment `, OL.el("a", {href: `/deployments/${c.deployment_id}`, text: c.deployment_id})),
         OL.el("span", {class: "state " + c.state, text: c.state}),
+        c.store && c.store.state !== "ok" ? OL.el("span", {class: "store-" + c.store.state, text: c.store.state === "unavailable" ? "store unavailable" : "store back, flushing"}) : "",
         OL.el("span", {class: "fps", text: `analysed ${fps === null ? "–" : fps.toFixed(1)} fps`}),
         OL.el("span", {class: "drops" + (k.queue_drops ? " has-drops" : ""), text: `dropped ${OL.fmtNum(k.queue_drops ?? 0)} frame(s)`}),
         OL.el("span", {text: `frames ${OL.fmtNum(k.frames_analysed)} · faces seen ${OL.fmtNum(k.faces_seen)} · quality-rejected ${OL.fmtNum(k.quality_rejected)}`}),
