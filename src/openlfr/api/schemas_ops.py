@@ -126,7 +126,9 @@ class GuardrailPublic(Closed):
     min_justification_chars: int
 
 
-class OperatingPointPreview(Closed):
+class OperatingPointOut(Closed):
+    """``OperatingPoint.to_dict()``: a threshold, how it was chosen and what it implies."""
+
     family: str
     watchlist_size: int
     threshold: float
@@ -145,6 +147,9 @@ class OperatingPointPreview(Closed):
     tpir_reason: str
     calibration: dict[str, Any] | None
     notes: list[str]
+
+
+class OperatingPointPreview(OperatingPointOut):
     guardrail: GuardrailPublic
 
 
@@ -325,9 +330,38 @@ class RetroJobSummary(Closed):
     error: str | None
 
 
+class RetroAppearance(Closed):
+    person_id: str
+    name: str | None
+    entry_id: int | None
+    score: float
+    first_seen_s: float
+    last_seen_s: float
+    track_id: int | None
+    index: int | None
+    """The images it had while the search ran (``appearances/{index}/face.jpg``), if any."""
+    has_face: bool
+    has_frame: bool
+
+
+class RetroResult(Closed):
+    source: str
+    frames: int
+    frames_analysed: int
+    analysis_width: int | None
+    faces_detected: int
+    faces_seen: int
+    appearances: list[RetroAppearance]
+    cancelled: bool
+    threshold: float
+    threshold_source: str
+    target_fpir: float | None
+    operating_point: OperatingPointOut
+
+
 class RetroJob(RetroJobSummary):
-    result: dict[str, Any] | None
-    """The search's result once finished: its appearances (each with ``index``, ``has_face``, ``has_frame``)."""
+    result: RetroResult | None
+    """The search's result once finished."""
 
 
 class RetroJobList(Closed):
