@@ -314,6 +314,11 @@ class RetroFound(Closed):
     has_frame: bool
 
 
+class JobError(Closed):
+    code: str
+    message: str
+
+
 class RetroJobSummary(Closed):
     id: str
     owner: str
@@ -327,7 +332,7 @@ class RetroJobSummary(Closed):
     eta_s: float | None
     cancel_requested: bool
     found: list[RetroFound]
-    error: str | None
+    error: JobError | None
 
 
 class RetroAppearance(Closed):
