@@ -74,3 +74,18 @@ def test_every_route_declares_its_response(data_dir: Path) -> None:
     app = create_app(init_data_dir(data_dir), api_settings=load_api_settings(live_mode="thread"))
     assert len(api_routes(app)) > 80
     assert untyped_routes(app) == []
+
+
+def test_typed_responses_forbid_unknown_keys() -> None:
+    """A key a service adds without adding it to the model fails the response (500), never dropped silently."""
+    import pydantic
+    import pytest
+
+    from openlfr.api import schemas_ops
+
+    models = [m for m in vars(schemas_ops).values()
+              if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == schemas_ops.__name__]
+    assert len(models) > 30
+    assert [m.__name__ for m in models if m.model_config.get("extra") != "forbid"] == []
+    with pytest.raises(pydantic.ValidationError):
+        schemas_ops.WatchlistEdited.model_validate({"name": "a", "description": "", "secret": 1})
