@@ -14,6 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from openlfr.api.deps import Adjudicators, Anyone, Id, Managers, Overseers, Staff, State, numeric_ref
 from openlfr.api.events import sse_message
 from openlfr.api.schemas import Adjudication, AlertPublic, HoldCreate, HoldPublic, HoldRelease, Page
+from openlfr.api.schemas_ops import AlertContext
 from openlfr.services import alert_search, alerts, reports
 
 router = APIRouter(tags=["alerts"])
@@ -39,7 +40,8 @@ def list_alerts(st: State, p: Anyone, deployment_id: Annotated[int | None, Query
         min_score=min_score, max_score=max_score, sort=sort, limit=limit, offset=offset)
 
 
-@router.get("/api/alerts/{ref}/context", summary="The entry's reason and earlier decisions about the same person")
+@router.get("/api/alerts/{ref}/context", response_model=AlertContext,
+            summary="The entry's reason and earlier decisions about the same person")
 def alert_context(ref: str, st: State, p: Anyone) -> dict[str, Any]:
     return alert_search.review_context(st.ctx, numeric_ref(ref))
 
@@ -49,7 +51,8 @@ def show_alert(ref: str, st: State, p: Anyone) -> dict[str, Any]:
     return alerts.show_alert(st.ctx, numeric_ref(ref))
 
 
-@router.get("/api/alerts/{ref}/images/{kind}", summary="An alert image for review (audited; never for auditors)",
+@router.get("/api/alerts/{ref}/images/{kind}", response_class=Response, response_model=None,
+            summary="An alert image for review (audited; never for auditors)",
             responses={200: {"content": {"image/jpeg": {}}}})
 def alert_image(ref: str, kind: Literal["probe", "frame", "reference"], request: Request, st: State, p: Staff,
                 view: Annotated[str | None, Query(max_length=64, description="A page view token (POST "
@@ -86,7 +89,8 @@ def release_hold(hold_id: Id, body: HoldRelease, st: State, p: Managers) -> dict
     return alerts.release_hold(st.ctx, hold_id, p.username, p.role, note=body.note)
 
 
-@router.get("/api/events", summary="Server-Sent Events: `alert`, `adjudicated`, `camera`, `deployment`",
+@router.get("/api/events", response_class=StreamingResponse, response_model=None,
+            summary="Server-Sent Events: `alert`, `adjudicated`, `camera`, `deployment`",
             responses={200: {"content": {"text/event-stream": {}}}})
 async def events(request: Request, st: State, p: Staff) -> StreamingResponse:
     sub = st.broker.subscribe(p.role)

@@ -36,7 +36,8 @@ def verify(st: State, p: Overseers) -> dict[str, Any]:
     return audit_admin.verify(st.ctx, use_anchor=True, refresh=False).to_dict()
 
 
-@router.get("/export", summary="Export the matching events (CSV or JSON); the export is audited",
+@router.get("/export", response_class=Response, response_model=None,
+            summary="Export the matching events (CSV or JSON); the export is audited",
             responses={200: {"content": {"text/csv": {}, "application/json": {}}}})
 def export(st: State, p: Overseers, format: Literal["csv", "json"] = "csv",
            actor: Annotated[str | None, Query(max_length=200)] = None,

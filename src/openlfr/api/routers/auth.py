@@ -72,7 +72,8 @@ def setup(body: SetupRequest, request: Request, response: Response, st: State) -
     return _me(p)
 
 
-@router.post("/logout", status_code=204, summary="End this console session")
+@router.post("/logout", response_class=Response, response_model=None,
+             status_code=204, summary="End this console session")
 def logout(request: Request, response: Response, st: State, p: Anyone) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and p.via == "session":
@@ -87,7 +88,7 @@ def me(p: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
     return _me(p)
 
 
-@router.post("/password", status_code=204,
+@router.post("/password", response_class=Response, response_model=None, status_code=204,
              summary="Change my password (my other console sessions end, my API tokens are revoked)")
 def change_password(body: PasswordChange, st: State, p: Anyone) -> Response:
     users.change_password(st.ctx, p.user_id, body.old_password, body.new_password, keep_session_id=p.session_id)

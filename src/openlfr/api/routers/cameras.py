@@ -32,14 +32,16 @@ def _latest(st: Any, deployment_id: Id, camera: str) -> tuple[bytes, float, int]
     return cur  # type: ignore[no-any-return]
 
 
-@router.get("/{deployment_id}/{camera}/frame.jpg", summary="Latest preview frame (every face pixelated "
+@router.get("/{deployment_id}/{camera}/frame.jpg", response_class=Response, response_model=None,
+            summary="Latest preview frame (every face pixelated "
             "except an alerted one)", responses={200: {"content": {"image/jpeg": {}}}})
 def frame(deployment_id: Id, camera: str, st: State, p: Staff) -> Response:
     jpeg, _, _ = _latest(st, deployment_id, camera)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store, private"})
 
 
-@router.get("/{deployment_id}/{camera}/preview.mjpg", summary="Live preview as MJPEG",
+@router.get("/{deployment_id}/{camera}/preview.mjpg", response_class=StreamingResponse, response_model=None,
+            summary="Live preview as MJPEG",
             responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}}}})
 async def preview(deployment_id: Id, camera: str, request: Request, st: State, p: Staff) -> StreamingResponse:
     _latest(st, deployment_id, camera)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from openlfr.api.deps import Anyone, Id, State, Supervisor, allow
 from openlfr.api.live import HIDDEN_DETAIL, for_role
 from openlfr.api.schemas import Authorise, DeploymentCreate, DeploymentPublic, LiveStatus, Page
+from openlfr.api.schemas_ops import CameraTestResult, OperatingPointPreview
 from openlfr.services import camera_test, deployments
 from openlfr.services.deployments import CameraSpec, EntrySelection
 from openlfr.services.users import Principal
@@ -58,7 +59,8 @@ def authorise(ref: Id, body: Authorise, st: State, p: Supervisor) -> dict[str, A
                                  threshold=body.threshold, legal_basis=body.legal_basis)
 
 
-@router.get("/{ref}/operating-point", summary="The operating point a draft would be authorised at")
+@router.get("/{ref}/operating-point", response_model=OperatingPointPreview,
+            summary="The operating point a draft would be authorised at")
 def operating_point(ref: Id, st: State, p: Anyone,
                     target_fpir: Annotated[float | None, Query(gt=0, lt=1)] = None,
                     threshold: Annotated[float | None, Query(ge=0, le=1)] = None) -> dict[str, Any]:
@@ -71,7 +73,8 @@ def start(ref: Id, st: State, p: Starter) -> dict[str, Any]:
     return for_role(st.live.start(int(dep["id"]), p.username), p.role)
 
 
-@router.post("/{ref}/cameras/test", summary="Test the deployment's cameras: open each, read one frame (nothing kept)")
+@router.post("/{ref}/cameras/test", response_model=CameraTestResult,
+             summary="Test the deployment's cameras: open each, read one frame (nothing kept)")
 def check_cameras(ref: Id, st: State, p: Planner) -> dict[str, Any]:
     """Per camera: whether it opened and gave a frame within a few seconds, the frame's size and the stream's
     frame rate when stated. Why a camera failed goes to admins only (it can tell what is at a local path or

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from openlfr.api.deps import Id, Managers, Staff, State
 from openlfr.api.schemas import EnrolResult, EntryPublic, Page
+from openlfr.api.schemas_ops import EntryRemoved
 from openlfr.api.uploads import check_image_upload
 from openlfr.errors import InputError
 from openlfr.services import enrol_checks, watchlists
@@ -70,13 +71,14 @@ def add_photos(name: str, st: State, p: Managers,
 ENTRY_REF = ("The person id (always, even when all digits), or `entry:<id>` for an entry's numeric id.")
 
 
-@router.delete("/{entry}", summary="Remove a person with their photos and embeddings")
+@router.delete("/{entry}", response_model=EntryRemoved, summary="Remove a person with their photos and embeddings")
 def remove_entry(name: str, entry: Annotated[str, FastPath(description=ENTRY_REF, max_length=210)], st: State,
                  p: Managers) -> dict[str, Any]:
     return watchlists.remove_entry(st.ctx, name, entry, p.username)
 
 
-@router.get("/{entry}/images/{index}", summary="A reference photo (audited; never for auditors)",
+@router.get("/{entry}/images/{index}", response_class=Response, response_model=None,
+            summary="A reference photo (audited; never for auditors)",
             responses={200: {"content": {"image/jpeg": {}}}})
 def entry_photo(name: str, entry: Annotated[str, FastPath(description=ENTRY_REF, max_length=210)], index: Id,
                 request: Request, st: State, p: Staff,

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from openlfr.api.deps import Anyone, State
 from openlfr.api.schemas import PlanRequest
+from openlfr.api.schemas_ops import EvaluationOverview, PlanResult
 from openlfr.errors import InputError, NotFoundError
 from openlfr.eval import planning
 
@@ -40,7 +41,7 @@ def _calibration(st: Any) -> Any:
         return None
 
 
-@router.get("", summary="What the evaluation page shows")
+@router.get("", response_model=EvaluationOverview, summary="What the evaluation page shows")
 def overview(st: State, p: Anyone) -> dict[str, Any]:
     det = _newest_det(st)
     cal = _calibration(st)
@@ -51,7 +52,8 @@ def overview(st: State, p: Anyone) -> dict[str, Any]:
             "how": "openlfr eval identify --images DIR --plot <eval_dir>/det.png writes the DET plot shown here"}
 
 
-@router.get("/det.png", summary="The newest DET plot (FPIR vs FNIR)", responses={200: {"content": {"image/png": {}}}})
+@router.get("/det.png", response_class=Response, response_model=None,
+            summary="The newest DET plot (FPIR vs FNIR)", responses={200: {"content": {"image/png": {}}}})
 def det_png(st: State, p: Anyone) -> Response:
     det = _newest_det(st)
     if det is None:
@@ -60,7 +62,8 @@ def det_png(st: State, p: Anyone) -> Response:
     return Response(det.read_bytes(), media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-@router.post("/plan", summary="Expected false and true alerts and precision for a deployment")
+@router.post("/plan", response_model=PlanResult,
+             summary="Expected false and true alerts and precision for a deployment")
 def plan(body: PlanRequest, st: State, p: Anyone) -> dict[str, Any]:
     notes = []
     cal = _calibration(st) if body.threshold is not None and body.fpir is None and body.fmr is None else None

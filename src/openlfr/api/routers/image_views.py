@@ -10,6 +10,7 @@ from pydantic import Field
 
 from openlfr.api.deps import Staff, State
 from openlfr.api.schemas import Strict
+from openlfr.api.schemas_ops import ImageView
 
 router = APIRouter(prefix="/api/image-views", tags=["audit"])
 
@@ -19,6 +20,7 @@ class PageView(Strict):
     images: list[str] = Field(..., min_length=1, max_length=500)
 
 
-@router.post("", summary="Declare the face images one page shows: one audit event for all of them")
+@router.post("", response_model=ImageView,
+             summary="Declare the face images one page shows: one audit event for all of them")
 def open_view(body: PageView, st: State, p: Staff) -> dict[str, Any]:
     return st.image_views.open(st.ctx, p.username, p.role, body.page, body.images)

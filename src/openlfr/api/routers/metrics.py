@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from openlfr.api.deps import State, Supervisor
@@ -11,6 +11,7 @@ from openlfr.api.deps import State, Supervisor
 router = APIRouter(tags=["metrics"])
 
 
-@router.get("/metrics", summary="Prometheus metrics", responses={200: {"content": {"text/plain": {}}}})
+@router.get("/metrics", response_class=PlainTextResponse, response_model=None,
+            summary="Prometheus metrics", responses={200: {"content": {"text/plain": {}}}})
 def metrics(st: State, p: Supervisor) -> Response:
     return Response(st.metrics.render(), media_type=CONTENT_TYPE_LATEST)

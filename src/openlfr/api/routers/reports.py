@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from openlfr.api.deps import Anyone, Id, State
+from openlfr.api.schemas_ops import PublishedReport
 from openlfr.errors import InputError, NotFoundError, OpenLFRError
 from openlfr.services import published, reports
 
@@ -31,7 +32,7 @@ def _render(rep: reports.Report, fmt: str, stem: str, download: bool) -> Respons
     return JSONResponse(rep.to_dict(), headers=disp)
 
 
-@router.get("/deployments/{ref}", summary="Report of one deployment",
+@router.get("/deployments/{ref}", response_class=Response, response_model=None, summary="Report of one deployment",
             responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}})
 def deployment_report(ref: Id, st: State, p: Anyone, format: Format = "json",
                       download: bool = False) -> Response:
@@ -39,7 +40,8 @@ def deployment_report(ref: Id, st: State, p: Anyone, format: Format = "json",
     return _render(rep, format, f"openlfr-deployment-{ref}", download)
 
 
-@router.get("/period", summary="Report of every deployment that started in a period",
+@router.get("/period", response_class=Response, response_model=None,
+            summary="Report of every deployment that started in a period",
             responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}})
 def period_report(st: State, p: Anyone,
                   from_: Annotated[str, Query(alias="from", min_length=10, max_length=40,
@@ -52,7 +54,8 @@ def period_report(st: State, p: Anyone,
     return _render(rep, format, f"openlfr-period-{start.date()}-{end.date()}", download)
 
 
-@router.get("/published", summary="A force's published records (the configured CSV), per year")
+@router.get("/published", response_model=PublishedReport,
+            summary="A force's published records (the configured CSV), per year")
 def published_configured(st: State, p: Anyone) -> dict[str, Any]:
     path = st.api.published_csv
     if path is None or not path.is_file():
@@ -61,7 +64,8 @@ def published_configured(st: State, p: Anyone) -> dict[str, Any]:
     return published.published_report(path)
 
 
-@router.post("/published", summary="Aggregate an uploaded published-records CSV per year")
+@router.post("/published", response_model=PublishedReport,
+             summary="Aggregate an uploaded published-records CSV per year")
 def published_upload(st: State, p: Anyone, file: Annotated[UploadFile, File(description="CSV")]) -> dict[str, Any]:
     data = file.file.read(MAX_CSV + 1)
     if len(data) > MAX_CSV:

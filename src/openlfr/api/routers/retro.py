@@ -11,6 +11,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from openlfr.api.deps import Staff, State
+from openlfr.api.schemas_ops import MediaList, RetroDeleted, RetroJob, RetroJobList
 from openlfr.api.state import AppState
 from openlfr.api.uploads import check_image_upload
 from openlfr.engine.sources import VIDEO_SUFFIXES
@@ -32,13 +33,15 @@ def jobs(request: Request, st: AppState) -> RetroJobs:
     return reg
 
 
-@router.get("/media", summary="Recordings in the configured media folder")
+@router.get("/media", response_model=MediaList, response_model_exclude_unset=True,
+            summary="Recordings in the configured media folder")
 def list_media(request: Request, st: State, p: Staff) -> dict[str, Any]:
     rows = jobs(request, st).media()
     return {"data": rows, "count": len(rows), "configured": st.api.media_dir is not None}
 
 
-@router.post("", status_code=202, summary="Start a search: one video, or photos, or a recording's name")
+@router.post("", response_model=RetroJob, status_code=202,
+             summary="Start a search: one video, or photos, or a recording's name")
 def start(request: Request, st: State, p: Staff, watchlist: Annotated[str, Form(min_length=1, max_length=200)],
           files: Annotated[list[UploadFile] | None, File(description="One video, or photos")] = None,
           media: Annotated[str, Form(max_length=255)] = "",
@@ -75,7 +78,7 @@ def start(request: Request, st: State, p: Staff, watchlist: Annotated[str, Form(
     return reg.start_upload(p.username, watchlist, images=images, threshold=threshold, fps=fps).to_dict()
 
 
-@router.get("", summary="My searches (in this server's memory)")
+@router.get("", response_model=RetroJobList, summary="My searches (in this server's memory)")
 def list_jobs(request: Request, st: State, p: Staff) -> dict[str, Any]:
     rows = [j.to_dict() for j in jobs(request, st).list(p.username, p.role)]
     for r in rows:
@@ -83,23 +86,24 @@ def list_jobs(request: Request, st: State, p: Staff) -> dict[str, Any]:
     return {"data": rows, "count": len(rows)}
 
 
-@router.get("/{job_id}", summary="A search: progress, then its appearances")
+@router.get("/{job_id}", response_model=RetroJob, summary="A search: progress, then its appearances")
 def get_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any]:
     return jobs(request, st).get(job_id, p.username, p.role).to_dict()
 
 
-@router.post("/{job_id}/cancel", summary="Stop a running search; what it found so far is kept")
+@router.post("/{job_id}/cancel", response_model=RetroJob, summary="Stop a running search; what it found so far is kept")
 def cancel_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any]:
     return jobs(request, st).cancel(job_id, p.username, p.role).to_dict()
 
 
-@router.delete("/{job_id}", summary="Forget a finished search and its images")
+@router.delete("/{job_id}", response_model=RetroDeleted, summary="Forget a finished search and its images")
 def delete_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any]:
     jobs(request, st).delete(job_id, p.username, p.role)
     return {"deleted": job_id}
 
 
-@router.get("/{job_id}/appearances/{index}/{kind}.jpg", summary="The matched face, or its frame with every "
+@router.get("/{job_id}/appearances/{index}/{kind}.jpg", response_class=Response, response_model=None,
+            summary="The matched face, or its frame with every "
             "other face pixelated", responses={200: {"content": {"image/jpeg": {}}}})
 def appearance_image(job_id: str, index: int, kind: str, request: Request, st: State, p: Staff,
                      view: Annotated[str | None, Query(max_length=64, description="A page view token (POST "

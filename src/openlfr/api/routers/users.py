@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from openlfr.api.deps import Admin, Id, State
 from openlfr.api.schemas import Page, TokenPublic, UserCreate, UserPublic, UserUpdate
+from openlfr.api.schemas_ops import TokenRevoked, TokensRevoked
 from openlfr.services import users
 
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -42,12 +43,12 @@ def user_tokens(user_id: Id, st: State, p: Admin) -> dict[str, Any]:
     return users.list_user_tokens(st.ctx, user_id)
 
 
-@router.delete("/{user_id}/tokens", summary="Revoke every API token of a user")
+@router.delete("/{user_id}/tokens", response_model=TokensRevoked, summary="Revoke every API token of a user")
 def revoke_user_tokens(user_id: Id, st: State, p: Admin) -> dict[str, Any]:
     return users.revoke_user_tokens(st.ctx, user_id, p.username)
 
 
-@router.delete("/{user_id}/tokens/{token_id}", summary="Revoke one API token of a user")
+@router.delete("/{user_id}/tokens/{token_id}", response_model=TokenRevoked, summary="Revoke one API token of a user")
 def revoke_user_token(user_id: Id, token_id: Id, st: State, p: Admin) -> dict[str, Any]:
     return users.revoke_user_tokens(st.ctx, user_id, p.username, token_id=token_id)
 

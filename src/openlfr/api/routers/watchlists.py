@@ -15,6 +15,7 @@ from openlfr.api.schemas import (
     WatchlistDetail,
     WatchlistPublic,
 )
+from openlfr.api.schemas_ops import WatchlistDeleted
 from openlfr.api.uploads import require_image
 from openlfr.services import check, watchlists
 
@@ -47,7 +48,7 @@ def reembed_watchlist(name: str, st: State, p: Managers) -> dict[str, Any]:
     return watchlists.reembed(st.ctx, name, p.username)
 
 
-@router.delete("/{name}", summary="Delete a watchlist with every photo and embedding")
+@router.delete("/{name}", response_model=WatchlistDeleted, summary="Delete a watchlist with every photo and embedding")
 def delete_watchlist(name: str, st: State, p: Managers) -> dict[str, Any]:
     return {"deleted": watchlists.delete_watchlist(st.ctx, name, p.username), "name": name}
 
