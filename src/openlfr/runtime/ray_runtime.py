@@ -39,7 +39,6 @@ import socket
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +50,7 @@ from openlfr.engine.live import AlertEvent, TrackSummary
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig
 from openlfr.engine.sources import mask_url
-from openlfr.errors import ConfigError, OpenLFRError, SourceError
+from openlfr.errors import ConfigError, OpenLFRError
 from openlfr.runtime.ray_actor import CameraActor, FrameCounts, Resume
 from openlfr.runtime.replay import replay_key, replayable
 from openlfr.runtime.sinks import AlertSink
@@ -60,6 +59,7 @@ from openlfr.runtime.workers import (
     CameraSpec,
     CountEvent,
     PreviewMsg,
+    RunnerBase,
     RunSummary,
     SourceState,
     StateEvent,
@@ -231,7 +231,7 @@ class _Slot:
     excluding: bool = False
 
 
-class RayRunner:
+class RayRunner(RunnerBase):
     """Runs cameras as Ray actors; same construction and live view as :class:`LiveRunner`."""
 
     def __init__(self, cameras: list[CameraSpec], engine_config: EngineConfig, index: WatchlistIndex,
@@ -244,38 +244,19 @@ class RayRunner:
                  on_message: Callable[[str, Any], None] | None = None,
                  index_refresh: Callable[[], WatchlistIndex | None] | None = None,
                  flush_s: float = 1.0) -> None:
-        names = [c.name for c in cameras]
-        if not cameras:
-            raise SourceError("no camera given", code="no_source")
-        if len(set(names)) != len(names):
-            raise SourceError(f"camera names must be unique: {names}", code="duplicate_camera")
+        self._setup(cameras, engine_config, index, threshold, sink, watchlist_id, deployment_id, on_alert, on_preview,
+                    on_state, flush_s)
         if on_tracks is not None:
             raise ConfigError("track summaries stay on the workers in the Ray runtime (on_tracks is only "
                               "available on one machine)", code="ray_no_tracks")
-        unknown = set(ray.camera_resources) - set(names)
+        unknown = set(ray.camera_resources) - {c.name for c in cameras}
         if unknown:
             raise ConfigError(f"camera_resources names unknown cameras: {sorted(unknown)}", code="bad_ray_options")
         self.options = ray
-        self.cameras = cameras
-        self.engine_config = engine_config
-        self.index = index
-        self.threshold = threshold
-        self.sink = sink
-        self.watchlist_id = watchlist_id
-        self.deployment_id = deployment_id
-        self.on_alert = on_alert
-        self.on_preview = on_preview
-        self.on_state = on_state
         self.on_message = on_message
         self.index_refresh = index_refresh
-        self.flush_s = flush_s
         self.mode = "ray"
-        self.states: dict[str, SourceState] = {c.name: SourceState.CONNECTING for c in cameras}
-        self.totals: dict[str, Counter[str]] = {c.name: Counter() for c in cameras}
-        self.details: dict[str, str] = {c.name: "" for c in cameras}
-        self.alerts = 0
         self.index_updates = 0
-        self._pending: dict[str, Counter[str]] = {c.name: Counter() for c in cameras}
         self._alert_ids: set[str] = set()
         self._slots = {c.name: _Slot(c, replay=replayable(c.url)) for c in cameras}
         self._run_key = uuid.uuid4().hex[:16]
@@ -503,43 +484,15 @@ class RayRunner:
                           stopped_by=self._stop_reason or "end_of_sources")
 
     def _step(self, now: float) -> None:
-        o = self.options
         waiting: dict[Any, tuple[_Slot, str]] = {}
         for slot in self._slots.values():
-            if slot.done:
-                continue
-            if slot.handle is None:
-                if now >= slot.spawn_at and not self._stop.is_set():
-                    self._spawn(slot)
-                elif self._stop.is_set():
-                    slot.done = True
-                    self._set_state(slot, SourceState.STOPPED, "stopped while rescheduling")
-                    continue
-                else:
-                    continue
-            if self._stop.is_set() and not slot.stop_sent and slot.handle is not None:
-                slot.handle.stop.remote()
-                slot.stop_sent = True
-            if not slot.started:
-                if slot.excluding and now - slot.spawned > o.actor_timeout_s:
-                    # nowhere else to go: let it return to the node it left
-                    slot.avoid.clear()
-                    self._lost(slot, "no other node could take it", avoid_node=False)
-                    continue
-                waiting[slot.start_ref] = (slot, "start")
-                continue
-            if slot.poll_ref is None and now - slot.last_poll >= o.poll_s:
-                slot.poll_ref = slot.handle.poll.remote(slot.ack)
-                slot.poll_sent = now
-            if slot.poll_ref is not None:
-                if now - slot.poll_sent > o.actor_timeout_s:
-                    self._lost(slot, f"no answer for {o.actor_timeout_s:g}s")
-                    continue
-                waiting[slot.poll_ref] = (slot, "poll")
+            wait = self._due(slot, now)
+            if wait is not None:
+                waiting[wait[0]] = (slot, wait[1])
         if not waiting:
-            time.sleep(o.poll_s)
+            time.sleep(self.options.poll_s)
             return
-        ready, _ = ray.wait(list(waiting), num_returns=len(waiting), timeout=o.poll_s)
+        ready, _ = ray.wait(list(waiting), num_returns=len(waiting), timeout=self.options.poll_s)
         for ref in ready:
             slot, kind = waiting[ref]
             if slot.handle is None:
@@ -550,25 +503,66 @@ class RayRunner:
                 self._lost(slot, type(exc).__name__)
                 continue
             if kind == "start":
-                slot.started = True
-                slot.start_ref = None
-                slot.node = dict(value)
-                node_id = str(value.get("node_id"))
-                slot.nodes.append(node_id)
-                slot.last_poll = 0.0
-                if self.states[slot.spec.name] == SourceState.CONNECTING:
-                    self.details[slot.spec.name] = f"on node {node_id[:12]}"
+                self._started(slot, value)
             else:
-                slot.poll_ref = None
-                slot.last_poll = time.monotonic()
-                for seq, msg in value:
-                    if seq <= slot.ack:
-                        continue
-                    self._handle(slot, msg)
-                    slot.ack = seq
-                if slot.done and slot.handle is not None:  # WorkerDone: nothing more will come
-                    try:
-                        ray.kill(slot.handle, no_restart=True)
-                    except Exception:  # noqa: S110 - already gone
-                        pass
-                    slot.handle = None
+                self._polled(slot, value)
+
+    def _due(self, slot: _Slot, now: float) -> tuple[Any, str] | None:
+        """What to wait on for this camera now (its start, or a poll of its messages), after (re)spawning or
+        stopping it as due; None when nothing."""
+        o = self.options
+        if slot.done:
+            return None
+        if slot.handle is None:
+            if now >= slot.spawn_at and not self._stop.is_set():
+                self._spawn(slot)
+            elif self._stop.is_set():
+                slot.done = True
+                self._set_state(slot, SourceState.STOPPED, "stopped while rescheduling")
+                return None
+            else:
+                return None
+        if self._stop.is_set() and not slot.stop_sent and slot.handle is not None:
+            slot.handle.stop.remote()
+            slot.stop_sent = True
+        if not slot.started:
+            if slot.excluding and now - slot.spawned > o.actor_timeout_s:
+                # nowhere else to go: let it return to the node it left
+                slot.avoid.clear()
+                self._lost(slot, "no other node could take it", avoid_node=False)
+                return None
+            return slot.start_ref, "start"
+        if slot.poll_ref is None and now - slot.last_poll >= o.poll_s:
+            slot.poll_ref = slot.handle.poll.remote(slot.ack)
+            slot.poll_sent = now
+        if slot.poll_ref is not None:
+            if now - slot.poll_sent > o.actor_timeout_s:
+                self._lost(slot, f"no answer for {o.actor_timeout_s:g}s")
+                return None
+            return slot.poll_ref, "poll"
+        return None
+
+    def _started(self, slot: _Slot, value: Any) -> None:
+        slot.started = True
+        slot.start_ref = None
+        slot.node = dict(value)
+        node_id = str(value.get("node_id"))
+        slot.nodes.append(node_id)
+        slot.last_poll = 0.0
+        if self.states[slot.spec.name] == SourceState.CONNECTING:
+            self.details[slot.spec.name] = f"on node {node_id[:12]}"
+
+    def _polled(self, slot: _Slot, value: Any) -> None:
+        slot.poll_ref = None
+        slot.last_poll = time.monotonic()
+        for seq, msg in value:
+            if seq <= slot.ack:
+                continue
+            self._handle(slot, msg)
+            slot.ack = seq
+        if slot.done and slot.handle is not None:  # WorkerDone: nothing more will come
+            try:
+                ray.kill(slot.handle, no_restart=True)
+            except Exception:  # noqa: S110 - already gone
+                pass
+            slot.handle = None

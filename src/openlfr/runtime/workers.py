@@ -39,7 +39,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from openlfr.engine.imageio import encode_jpeg
-from openlfr.engine.live import AlertEvent, LiveAnalyser, LiveConfig, TrackSummary
+from openlfr.engine.live import AlertEvent, FrameResult, LiveAnalyser, LiveConfig, TrackSummary
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.engine.sources import Frame, FrameSource, mask_url, open_source
@@ -276,6 +276,15 @@ class CameraWorker:
 
     # -- analysis loop ---------------------------------------------------------------------------
 
+    def _emit_result(self, res: FrameResult) -> None:
+        """A result's counters (summed until the next flush), its alerts and the tracks it ended."""
+        with self._count_lock:
+            self._counts.update(res.counters)
+        for ev in res.alerts:
+            self.emit(AlertMsg(self.spec.name, ev))
+        if res.ended:
+            self.emit(TracksEnded(self.spec.name, res.ended))
+
     def run(self) -> None:
         reader = threading.Thread(target=self._reader, name=f"reader-{self.spec.name}", daemon=True)
         reader.start()
@@ -290,23 +299,14 @@ class CameraWorker:
                     if self.frames.closed and len(self.frames) == 0:
                         break
                     idle = self.analyser.expire_idle()  # P2 holds while no frame arrives
-                    if idle.ended:
-                        with self._count_lock:
-                            self._counts.update(idle.counters)
-                        for ev in idle.alerts:  # a track decided as it ended (LiveConfig.decision "track")
-                            self.emit(AlertMsg(self.spec.name, ev))
-                        self.emit(TracksEnded(self.spec.name, idle.ended))
+                    if idle.ended:  # (a track decided as it ended alerts here: LiveConfig.decision "track")
+                        self._emit_result(idle)
                     if self.state == SourceState.LIVE and now - self._last_frame_mono > self.spec.stall_s:
                         self._set_state(SourceState.STALLED, f"no frame for {self.spec.stall_s:g}s")
                 else:
                     want_preview = self.preview and now - last_preview >= preview_gap
                     res = self.analyser.process(frame, keep_image=want_preview)
-                    with self._count_lock:
-                        self._counts.update(res.counters)
-                    for ev in res.alerts:
-                        self.emit(AlertMsg(self.spec.name, ev))
-                    if res.ended:
-                        self.emit(TracksEnded(self.spec.name, res.ended))
+                    self._emit_result(res)
                     if want_preview and res.analysed:
                         img = res.preview()
                         if img is not None:
@@ -320,13 +320,7 @@ class CameraWorker:
         finally:
             self.frames.close()
             reader.join(timeout=5.0)
-            res = self.analyser.finish()
-            with self._count_lock:
-                self._counts.update(res.counters)
-            for ev in res.alerts:
-                self.emit(AlertMsg(self.spec.name, ev))
-            if res.ended:
-                self.emit(TracksEnded(self.spec.name, res.ended))
+            self._emit_result(self.analyser.finish())
             final = self._final or (SourceState.STOPPED, "stopped")
             self._set_state(final[0], final[1])
             self._flush_counts(final=True)
@@ -395,7 +389,39 @@ class RunSummary:
                 "stopped_by": self.stopped_by}
 
 
-class LiveRunner:
+class RunnerBase:
+    """What every runner (this machine's :class:`LiveRunner`, the Ray runtime's ``RayRunner``) holds: the
+    cameras, engine, index and sink of the run, the callbacks, and the live view (states, totals, details)."""
+
+    def _setup(self, cameras: list[CameraSpec], engine_config: EngineConfig, index: WatchlistIndex,
+               threshold: float, sink: AlertSink, watchlist_id: int, deployment_id: int | None,
+               on_alert: Callable[[str, AlertEvent], None] | None,
+               on_preview: Callable[[str, bytes, float], None] | None,
+               on_state: Callable[[str, SourceState, str], None] | None, flush_s: float) -> None:
+        names = [c.name for c in cameras]
+        if not cameras:
+            raise SourceError("no camera given", code="no_source")
+        if len(set(names)) != len(names):
+            raise SourceError(f"camera names must be unique: {names}", code="duplicate_camera")
+        self.cameras = cameras
+        self.engine_config = engine_config
+        self.index = index
+        self.threshold = threshold
+        self.sink = sink
+        self.watchlist_id = watchlist_id
+        self.deployment_id = deployment_id
+        self.on_alert = on_alert
+        self.on_preview = on_preview
+        self.on_state = on_state
+        self.flush_s = flush_s
+        self.states: dict[str, SourceState] = {c.name: SourceState.CONNECTING for c in cameras}
+        self.totals: dict[str, Counter[str]] = {c.name: Counter() for c in cameras}
+        self.details: dict[str, str] = {c.name: "" for c in cameras}
+        self.alerts = 0
+        self._pending: dict[str, Counter[str]] = {c.name: Counter() for c in cameras}
+
+
+class LiveRunner(RunnerBase):
     """Runs camera workers and dispatches their events (in the thread that calls :meth:`run`).
 
     Alerts go to ``sink.submit`` as they arrive; counters are summed and handed to
@@ -410,36 +436,17 @@ class LiveRunner:
                  on_state: Callable[[str, SourceState, str], None] | None = None,
                  on_tracks: Callable[[str, list[TrackSummary]], None] | None = None,
                  flush_s: float = 1.0, own_session: bool = False) -> None:
-        names = [c.name for c in cameras]
-        if not cameras:
-            raise SourceError("no camera given", code="no_source")
-        if len(set(names)) != len(names):
-            raise SourceError(f"camera names must be unique: {names}", code="duplicate_camera")
+        self._setup(cameras, engine_config, index, threshold, sink, watchlist_id, deployment_id, on_alert, on_preview,
+                    on_state, flush_s)
         if mode == "auto":
             mode = "process" if len(cameras) > 1 else "thread"
         if mode not in ("thread", "process"):
             raise SourceError(f"mode must be thread, process or auto, not {mode!r}", code="bad_mode")
         self.mode = mode
-        self.cameras = cameras
-        self.engine_config = engine_config
-        self.index = index
-        self.threshold = threshold
-        self.sink = sink
-        self.watchlist_id = watchlist_id
-        self.deployment_id = deployment_id
         self._engine = engine
-        self.on_alert = on_alert
-        self.on_preview = on_preview
-        self.on_state = on_state
         self.on_tracks = on_tracks
-        self.flush_s = flush_s
         self.own_session = own_session
         """Process mode: each camera process in a session of its own (``openlfr serve``: see ``_child_main``)."""
-        self.states: dict[str, SourceState] = {c.name: SourceState.CONNECTING for c in cameras}
-        self.totals: dict[str, Counter[str]] = {c.name: Counter() for c in cameras}
-        self.details: dict[str, str] = {c.name: "" for c in cameras}
-        self.alerts = 0
-        self._pending: dict[str, Counter[str]] = {c.name: Counter() for c in cameras}
         self._stop_reason = ""
         if mode == "process":
             ctx = mp.get_context("spawn")
