@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -123,24 +123,9 @@ class Sweeper:
         self._thread.join(timeout=30)
 
 
-def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | None = None,
-               background: bool = False, setup_token: str | None = None) -> FastAPI:
-    """The app. ``background``: resume live deployments and run the retention sweeper (``openlfr serve``)."""
-    settings = settings or load_settings()
-    api = api_settings or load_api_settings()
-    ctx = AppContext(settings.model_copy(update={"actor": "openlfr-serve"}))
-    metrics = Metrics()
-    broker = Broker()
-    live = LiveManager(ctx, broker, metrics, realtime=api.live_realtime, loop_files=api.live_loop_files,
-                       mode=api.live_mode)
-    state = AppState(ctx=ctx, api=api, broker=broker, metrics=metrics, live=live,
-                     limiter=ClientLimiter(api.login_failures_per_client, api.login_window_s),
-                     setup_token=setup_token)
-    keep_uploads_in_memory(api.max_request_bytes)
-    try:
-        ctx.db  # noqa: B018 - open and migrate once, before request threads race to do it
-    except ConfigError as exc:  # not initialised: /health reports it; `openlfr serve` initialises first
-        log.warning("database not ready: %s", exc.message)
+def _lifespan(state: AppState, background: bool) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start (``background``: resume live deployments, run the retention sweeper) and stop the app's work."""
+    ctx, api, live = state.ctx, state.api, state.live
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -167,14 +152,10 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
                 sweeper.stop()
             ctx.close()
 
-    app = FastAPI(title="OpenLFR", version=openlfr.__version__, lifespan=lifespan,
-                  description="Accountable live facial recognition: the console's JSON API. Authenticate with "
-                              "a console session (cookie + X-CSRF-Token on writes) or `Authorization: Bearer "
-                              "<API token>`. Errors are `{\"error\": {\"code\", \"message\"}}`.",
-                  docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.openlfr = state
-    errors.install(app)
+    return lifespan
 
+
+def _routes(app: FastAPI) -> None:
     from openlfr.api.routers import (
         alerts,
         audit,
@@ -208,6 +189,33 @@ def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | 
         """The API schema, for logged-in users only (it maps every route an attacker could probe)."""
         return JSONResponse(app.openapi())
 
+
+def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | None = None,
+               background: bool = False, setup_token: str | None = None) -> FastAPI:
+    """The app. ``background``: resume live deployments and run the retention sweeper (``openlfr serve``)."""
+    settings = settings or load_settings()
+    api = api_settings or load_api_settings()
+    ctx = AppContext(settings.model_copy(update={"actor": "openlfr-serve"}))
+    metrics = Metrics()
+    broker = Broker()
+    live = LiveManager(ctx, broker, metrics, realtime=api.live_realtime, loop_files=api.live_loop_files,
+                       mode=api.live_mode)
+    state = AppState(ctx=ctx, api=api, broker=broker, metrics=metrics, live=live,
+                     limiter=ClientLimiter(api.login_failures_per_client, api.login_window_s),
+                     setup_token=setup_token)
+    keep_uploads_in_memory(api.max_request_bytes)
+    try:
+        ctx.db  # noqa: B018 - open and migrate once, before request threads race to do it
+    except ConfigError as exc:  # not initialised: /health reports it; `openlfr serve` initialises first
+        log.warning("database not ready: %s", exc.message)
+    app = FastAPI(title="OpenLFR", version=openlfr.__version__, lifespan=_lifespan(state, background),
+                  description="Accountable live facial recognition: the console's JSON API. Authenticate with "
+                              "a console session (cookie + X-CSRF-Token on writes) or `Authorization: Bearer "
+                              "<API token>`. Errors are `{\"error\": {\"code\", \"message\"}}`.",
+                  docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.openlfr = state
+    errors.install(app)
+    _routes(app)
     app.add_middleware(SecurityHeaders, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=api.max_request_bytes)
     return app

@@ -96,8 +96,8 @@ class StoreAlertSink:
     def submit(self, alert: AlertRecord) -> None:
         self.store(alert)
 
-    def store(self, alert: AlertRecord) -> int:
-        """Store and commit; returns the alert's row id (the existing one for a duplicate)."""
+    def _check_record(self, alert: AlertRecord) -> tuple[str, str | None]:
+        """Refuse what is not a storable alert of this deployment; the probe's and the frame's media types."""
         if alert.deployment_id is not None and alert.deployment_id != self.deployment_id:
             raise InputError(f"alert for deployment {alert.deployment_id} sent to the sink of "
                              f"{self.deployment_id}", code="wrong_deployment")
@@ -108,8 +108,39 @@ class StoreAlertSink:
                              "only matches are stored", code="below_threshold")
         if not alert.probe_jpeg:
             raise InputError("an alert needs its probe crop", code="bad_alert_image")
-        probe_type = _media_type(alert.probe_jpeg)
-        frame_type = _media_type(alert.frame_jpeg) if alert.frame_jpeg else None
+        return _media_type(alert.probe_jpeg), (_media_type(alert.frame_jpeg) if alert.frame_jpeg else None)
+
+    def _row(self, alert: AlertRecord, entry: WatchlistEntry | None) -> Alert:
+        return Alert(alert_uid=alert.alert_id, deployment_id=self.deployment_id, watchlist_id=alert.watchlist_id,
+                     entry_id=alert.entry_id, person_id=alert.person_id,
+                     display_name=entry.display_name if entry else None,
+                     category=entry.category if entry else None, camera=alert.camera,
+                     occurred_at=as_utc(alert.occurred_at), score=float(alert.score),
+                     threshold=float(alert.threshold), track_id=int(alert.track_id),
+                     box=dict(zip(("x1", "y1", "x2", "y2"), map(float, alert.box), strict=True)),
+                     models=dict(alert.models))
+
+    def _pictures(self, s: Session, alert: AlertRecord, entry: WatchlistEntry | None, probe_type: str,
+                  frame_type: str | None) -> list[tuple[str, str, bytes]]:
+        """(kind, media type, bytes) of the alert's images: probe crop, context frame, the matched person's photo."""
+        pictures: list[tuple[str, str, bytes]] = [("probe", probe_type, alert.probe_jpeg)]
+        if alert.frame_jpeg and frame_type:
+            pictures.append(("frame", frame_type, alert.frame_jpeg))
+        if entry is not None:
+            ref = s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == entry.id)
+                            .order_by(ReferenceImage.id).limit(1)).first()
+            if ref is not None:
+                pictures.append(("reference", ref.media_type, unseal(self.ctx.cipher, ref)))
+        return pictures
+
+    def _existing(self, alert_id: str) -> int | None:
+        with self.ctx.db.session() as s:
+            existing = s.scalar(select(Alert.id).where(Alert.alert_uid == alert_id))
+        return None if existing is None else int(existing)
+
+    def store(self, alert: AlertRecord) -> int:
+        """Store and commit; returns the alert's row id (the existing one for a duplicate)."""
+        probe_type, frame_type = self._check_record(alert)
         cipher = self.ctx.cipher
         try:
             with self.ctx.db.session() as s:
@@ -123,24 +154,8 @@ class StoreAlertSink:
                 entry = s.get(WatchlistEntry, alert.entry_id)
                 if entry is not None and entry.watchlist_id != alert.watchlist_id:
                     entry = None
-                occurred = as_utc(alert.occurred_at)
-                row = Alert(alert_uid=alert.alert_id, deployment_id=self.deployment_id,
-                            watchlist_id=alert.watchlist_id, entry_id=alert.entry_id,
-                            person_id=alert.person_id,
-                            display_name=entry.display_name if entry else None,
-                            category=entry.category if entry else None, camera=alert.camera,
-                            occurred_at=occurred, score=float(alert.score), threshold=float(alert.threshold),
-                            track_id=int(alert.track_id),
-                            box=dict(zip(("x1", "y1", "x2", "y2"), map(float, alert.box), strict=True)),
-                            models=dict(alert.models))
-                pictures: list[tuple[str, str, bytes]] = [("probe", probe_type, alert.probe_jpeg)]
-                if alert.frame_jpeg and frame_type:
-                    pictures.append(("frame", frame_type, alert.frame_jpeg))
-                if entry is not None:
-                    ref = s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == entry.id)
-                                    .order_by(ReferenceImage.id).limit(1)).first()
-                    if ref is not None:
-                        pictures.append(("reference", ref.media_type, unseal(cipher, ref)))
+                row = self._row(alert, entry)
+                pictures = self._pictures(s, alert, entry, probe_type, frame_type)
                 s.add(row)
                 s.flush()
                 for kind, media_type, data in pictures:
@@ -159,11 +174,10 @@ class StoreAlertSink:
                 return int(row.id)
         except IntegrityError:
             # A concurrent writer stored the same alert_id first: idempotent.
-            with self.ctx.db.session() as s:
-                existing = s.scalar(select(Alert.id).where(Alert.alert_uid == alert.alert_id))
+            existing = self._existing(alert.alert_id)
             if existing is None:
                 raise
-            return int(existing)
+            return existing
 
     def count(self, camera: str, deltas: dict[str, int], batch_id: str | None = None) -> None:
         """Add ``deltas`` to the camera's counters. With a ``batch_id`` (a spooled delta) the id is recorded
