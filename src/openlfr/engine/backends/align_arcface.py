@@ -107,25 +107,23 @@ class ArcFaceAligner:
         0.25) mapped back into the photo, carrying :data:`DLIB_CHIP_ARCFACE_POINTS` with it."""
         import dlib
 
-        sp = self._predictor()
         out = np.full((len(boxes), 5, 2), np.nan, np.float32)
-        for i, (x1, y1, x2, y2) in enumerate(boxes):
-            rect = dlib.rectangle(round(float(x1)), round(float(y1)),
-                                  round(float(x2)) - 1, round(float(y2)) - 1)
-            out[i] = dlib_chip_to_image(dlib.get_face_chip_details(sp(image, rect), 150, 0.25),
-                                        DLIB_CHIP_ARCFACE_POINTS)
+        for i, shape in enumerate(self._shapes(image, boxes)):
+            out[i] = dlib_chip_to_image(dlib.get_face_chip_details(shape, 150, 0.25), DLIB_CHIP_ARCFACE_POINTS)
         return out
 
-    def landmarks_from_boxes(self, image: Image, boxes: np.ndarray) -> FloatArray:
-        """Canonical 5 points from dlib's 68-point predictor run in each (x1, y1, x2, y2) box."""
+    def _shapes(self, image: Image, boxes: np.ndarray) -> list[Any]:
+        """dlib's landmark shapes, one per (x1, y1, x2, y2) box."""
         import dlib
 
         sp = self._predictor()
+        return [sp(image, dlib.rectangle(round(float(x1)), round(float(y1)), round(float(x2)) - 1,
+                                         round(float(y2)) - 1)) for x1, y1, x2, y2 in boxes]
+
+    def landmarks_from_boxes(self, image: Image, boxes: np.ndarray) -> FloatArray:
+        """Canonical 5 points from dlib's 68-point predictor run in each (x1, y1, x2, y2) box."""
         out = np.full((len(boxes), 5, 2), np.nan, np.float32)
-        for i, (x1, y1, x2, y2) in enumerate(boxes):
-            rect = dlib.rectangle(round(float(x1)), round(float(y1)),
-                                  round(float(x2)) - 1, round(float(y2)) - 1)
-            shape = sp(image, rect)
+        for i, shape in enumerate(self._shapes(image, boxes)):
             pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
             eyes = np.stack([pts[36:42].mean(0), pts[42:48].mean(0)])
             mouth = np.stack([pts[48], pts[54]])
