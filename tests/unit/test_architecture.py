@@ -44,3 +44,65 @@ def test_engine_never_imports_storage_at_runtime() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+SRC = REPO / "src" / "openlfr"
+
+
+def _sources() -> list[Path]:
+    return [p for p in sorted(SRC.rglob("*.py")) if "migrations" not in p.parts]
+
+
+def test_no_function_over_60_lines() -> None:
+    """Issue 20: no function in src/ (outside generated migrations) is over 60 lines (def to last line)."""
+    import ast
+
+    long = [f"{p.relative_to(REPO)}:{n.lineno} {n.name} ({n.end_lineno - n.lineno + 1} lines)"
+            for p in _sources() for n in ast.walk(ast.parse(p.read_text()))
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.end_lineno is not None
+            and n.end_lineno - n.lineno + 1 > 60]
+    assert not long, long
+
+
+def _code_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, stripped text) of the lines that carry code: not blank, comments, docstring quotes, imports
+    or the names of a parenthesised import list."""
+    out = []
+    in_import = False
+    for i, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
+        if in_import:
+            in_import = not line.startswith(")")
+            continue
+        if line.startswith("import ") or (line.startswith("from ") and " import " in line):
+            in_import = line.endswith("(")
+            continue
+        if not line or line.startswith("#") or line in ('"""', "'''"):
+            continue
+        out.append((i, line))
+    return out
+
+
+def repeated_blocks(files: list[Path], root: Path = REPO, size: int = 6) -> list[str]:
+    """Places where ``size`` consecutive code lines stand again, identical, elsewhere (same or other file)."""
+    import re
+
+    seen: dict[tuple[str, ...], list[str]] = {}
+    for p in files:
+        lines = _code_lines(p)
+        for k in range(len(lines) - size + 1):
+            window = tuple(text for _, text in lines[k:k + size])
+            if sum(len(re.sub(r"[\W_]", "", t)) >= 3 for t in window) < size - 1:
+                continue  # mostly brackets and punctuation
+            seen.setdefault(window, []).append(f"{p.relative_to(root)}:{lines[k][0]}")
+    return [" ~ ".join(places) for places in seen.values() if len(places) > 1]
+
+
+def test_no_repeated_blocks_in_src(tmp_path: Path) -> None:
+    """Issue 20: no block of 6 or more identical code lines repeated in src/ (imports and migrations aside).
+    The check itself is shown to catch a copy."""
+    assert repeated_blocks(_sources()) == []
+    block = "\n".join(f"total_{i} = compute_{i}(value) + offset" for i in range(6))
+    (tmp_path / "a.py").write_text(f"def f(value, offset):\n{block}\n")
+    (tmp_path / "b.py").write_text(f"def g(value, offset):\n{block}\n")
+    assert len(repeated_blocks([tmp_path / "a.py", tmp_path / "b.py"], root=tmp_path)) == 1
