@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +64,37 @@ def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = False,
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout_s: float, output: Callable[[], str] | None = None
+                 ) -> None:
+    """Wait until ``openlfr serve`` at ``url`` answers ``/health`` with 200; fail (with its output) if the process
+    ends or ``timeout_s`` passes first."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError("openlfr serve did not start" + (":\n" + output() if output else ""))
+        time.sleep(0.3)
+
+
+def stop_serve(proc: subprocess.Popen[Any], timeout_s: float = 60.0) -> bool:
+    """SIGTERM ``openlfr serve`` and wait; kill it if it has not stopped within ``timeout_s``. True if it stopped."""
+    import signal
+
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False

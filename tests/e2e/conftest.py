@@ -9,18 +9,16 @@ Screenshots go to a temp dir, or to ``OPENLFR_SCREENSHOTS`` (e.g. docs/img) when
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import VIDEOS
+from tests.conftest import VIDEOS, stop_serve, wait_healthy
 
 CHROMIUM = os.environ.get("OPENLFR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -51,7 +49,6 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    import httpx
 
     root = tmp_path_factory.mktemp("e2e")
     data = root / "data"
@@ -72,25 +69,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                                 env=env, stdout=fh, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     srv = Server(url, data, proc, log)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError("openlfr serve did not start:\n" + srv.output())
-        time.sleep(0.3)
+    wait_healthy(url, proc, 60, srv.output)
     yield srv
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise AssertionError("openlfr serve did not stop within 60 s of SIGTERM") from None
+    if proc.poll() is None and not stop_serve(proc):
+        raise AssertionError("openlfr serve did not stop within 60 s of SIGTERM")
 
 
 BROWSER_ERRORS: list[str] = []

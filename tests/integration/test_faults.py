@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -40,12 +41,12 @@ def engine_index() -> tuple[FaceEngine, Any]:
     return engine, index
 
 
-@pytest.fixture
-def silent_peer() -> Iterator[int]:
-    """A TCP server that accepts every connection and never sends a byte."""
+@contextlib.contextmanager
+def _silent_server(host: str) -> Iterator[tuple[int, list[socket.socket]]]:
+    """A TCP server on ``host`` that accepts every connection and never sends a byte (accepted sockets listed)."""
     srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
+    srv.bind((host, 0))
+    srv.listen(64)
     conns: list[socket.socket] = []
     stop = threading.Event()
 
@@ -59,12 +60,21 @@ def silent_peer() -> Iterator[int]:
 
     th = threading.Thread(target=accept, daemon=True)
     th.start()
-    yield int(srv.getsockname()[1])
-    stop.set()
-    th.join(5)
-    for c in conns:
-        c.close()
-    srv.close()
+    try:
+        yield int(srv.getsockname()[1]), conns
+    finally:
+        stop.set()
+        th.join(5)
+        for c in conns:
+            c.close()
+        srv.close()
+
+
+@pytest.fixture
+def silent_peer() -> Iterator[int]:
+    """A TCP server that accepts every connection and never sends a byte."""
+    with _silent_server("127.0.0.1") as (port, _conns):
+        yield port
 
 
 def _free_port() -> int:
@@ -124,10 +134,7 @@ def test_a_truncated_mp4_is_an_error(engine_index: Any, cli: Any, tmp_path: Path
 
 def test_run_with_a_dead_ray_head_fails_fast(data_dir: Path, cli: Any) -> None:
     pytest.importorskip("ray")
-    assert cli("init").returncode == 0
-    assert cli("watchlist", "create", "wl").returncode == 0
-    assert cli("watchlist", "add", "wl", "--person", "p1", "--image",
-               str(FACES / "Al_Gore" / "Al_Gore_0001.jpg")).returncode == 0
+    _one_person_list(cli)
     t0 = time.monotonic()
     p = subprocess.run([sys.executable, "-m", "openlfr", "run", "--watchlist", "wl", "--source",
                         str(FACES / "Al_Gore" / "Al_Gore_0001.jpg"), "--ray-address", f"127.0.0.1:{_free_port()}",
@@ -141,28 +148,15 @@ def test_run_with_a_dead_ray_head_fails_fast(data_dir: Path, cli: Any) -> None:
 def silent_head() -> Iterator[tuple[int, list[socket.socket]]]:
     """A 'Ray head' that accepts TCP connections and never answers (the accepted sockets are listed). On every
     address: ``ray.init`` replaces 127.0.0.1 by this node's own address before it connects."""
-    srv = socket.socket()
-    srv.bind(("0.0.0.0", 0))  # see above; an ephemeral port for the test's duration
-    srv.listen(64)
-    conns: list[socket.socket] = []
-    stop = threading.Event()
+    with _silent_server("0.0.0.0") as head:  # see above; an ephemeral port for the test's duration
+        yield head
 
-    def accept() -> None:
-        srv.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conns.append(srv.accept()[0])
-            except OSError:
-                continue
 
-    th = threading.Thread(target=accept, daemon=True)
-    th.start()
-    yield int(srv.getsockname()[1]), conns
-    stop.set()
-    th.join(5)
-    for c in conns:
-        c.close()
-    srv.close()
+def _one_person_list(cli: Any) -> None:
+    assert cli("init").returncode == 0
+    assert cli("watchlist", "create", "wl").returncode == 0
+    assert cli("watchlist", "add", "wl", "--person", "p1", "--image",
+               str(FACES / "Al_Gore" / "Al_Gore_0001.jpg")).returncode == 0
 
 
 def _ray_run(port: int, init_timeout_s: float) -> subprocess.Popen[str]:
@@ -189,10 +183,7 @@ def test_run_with_a_head_that_accepts_and_never_answers_times_out(data_dir: Path
                                                                    silent_head: tuple[int, list[Any]]) -> None:
     pytest.importorskip("ray")
     port, conns = silent_head
-    assert cli("init").returncode == 0
-    assert cli("watchlist", "create", "wl").returncode == 0
-    assert cli("watchlist", "add", "wl", "--person", "p1", "--image",
-               str(FACES / "Al_Gore" / "Al_Gore_0001.jpg")).returncode == 0
+    _one_person_list(cli)
     proc = _ray_run(port, 6)
     try:
         t0 = _until_ray_init_connects(proc, conns)
@@ -213,10 +204,7 @@ def test_sigterm_while_ray_init_hangs_ends_the_run_promptly(data_dir: Path, cli:
 
     pytest.importorskip("ray")
     port, conns = silent_head
-    assert cli("init").returncode == 0
-    assert cli("watchlist", "create", "wl").returncode == 0
-    assert cli("watchlist", "add", "wl", "--person", "p1", "--image",
-               str(FACES / "Al_Gore" / "Al_Gore_0001.jpg")).returncode == 0
+    _one_person_list(cli)
     proc = _ray_run(port, 600)
     try:
         _until_ray_init_connects(proc, conns)

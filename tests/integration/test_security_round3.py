@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import TEST_DATA
+from tests.conftest import TEST_DATA, wait_healthy
 from tests.integration.apihelp import ApiEnv, make_env
 
 FACES = TEST_DATA / "faces"
@@ -156,15 +156,7 @@ def test_login_throttle_ignores_forwarded_for_from_an_untrusted_peer(data_dir: P
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.3)
+        wait_healthy(url, proc, 60)
         codes = []
         for i in range(8):
             r = httpx.post(url + "/api/auth/login", json={"username": f"nobody{i}", "password": "wrong-password-x"},

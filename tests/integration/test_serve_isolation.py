@@ -8,7 +8,6 @@ own process at the server's CPU priority, while the threads that handle requests
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import TEST_DATA, VIDEOS
+from tests.conftest import TEST_DATA, VIDEOS, stop_serve, wait_healthy
 
 from openlfr.api.live import Launcher, lower_request_priority
 
@@ -99,15 +98,7 @@ def test_serve_runs_the_camera_in_its_own_process_and_requests_niced(data_dir: P
                             start_new_session=True)  # as a service manager starts it (its autogroup is niced)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.3)
+        wait_healthy(url, proc, 90)
         sess = {}
         for role in ("supervisor", "operator"):
             c = httpx.Client(base_url=url, timeout=120)
@@ -174,9 +165,4 @@ def test_serve_runs_the_camera_in_its_own_process_and_requests_niced(data_dir: P
         r = op.post(f"/api/deployments/{dep}/stop")
         assert r.status_code == 200, r.text
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_serve(proc)

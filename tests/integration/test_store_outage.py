@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import stop_serve, wait_healthy
 from tests.integration.test_run_restart import _alerts, _deployment, _ok
 
 pytestmark = pytest.mark.slow
@@ -178,15 +178,7 @@ def test_serve_shows_the_store_unavailable_while_postgres_is_down(cli: Any, data
     stopped = False
     stack = contextlib.ExitStack()
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.3)
+        wait_healthy(url, proc, 90)
         c = httpx.Client(base_url=url, timeout=60)
         r = c.post("/api/auth/login", json={"username": "sup", "password": PW})
         assert r.status_code == 200, r.text
@@ -258,12 +250,7 @@ def test_serve_shows_the_store_unavailable_while_postgres_is_down(cli: Any, data
         stack.close()
         if stopped:
             pg_server.start()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_serve(proc)
 
 
 def _live_page(stack: contextlib.ExitStack, url: str, password: str) -> Any:
