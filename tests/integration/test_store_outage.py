@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,22 @@ def test_postgres_stopped_for_10s_mid_run_loses_nothing(cli: Any, data_dir: Path
     _ok(cli("audit", "verify"))
 
 
+def _live_deployment(ctx: Any, enrolled_people: list[Any]) -> tuple[dict[str, Any], Any]:
+    """A deployment of a standing list of ``enrolled_people``, authorised and marked live: (its summary, its plan)."""
+    from tests.integration.conftest import seed_watchlist
+
+    from openlfr.services import deployments as dsvc
+
+    seed_watchlist(ctx, "standing", enrolled_people)
+    now = datetime.now(UTC)
+    d = dsvc.create(ctx, location="Mare St, Hackney, by the town hall", purpose="spool test",
+                    planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
+                    source_watchlist="standing", all_entries_reason="op", cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
+                    legal_basis="Common law policing powers; force LFR policy v1")
+    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Z", target_fpir=1e-4)
+    return d, dsvc.mark_live(ctx, d["id"], "op")
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_sqlite_lock_storm_spools_then_stores_and_refusals_are_kept(gov_ctx: Any, enrolled_people: list[Any],
                                                                    backend: str) -> None:
@@ -89,10 +106,9 @@ def test_sqlite_lock_storm_spools_then_stores_and_refusals_are_kept(gov_ctx: Any
     nothing is lost, the spool is flushed once the lock is gone; an alert the store refuses for good
     (its deployment ended) is kept aside encrypted, not dropped."""
     import sqlite3
-    from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import select
-    from tests.integration.conftest import FACES, make_alert, seed_watchlist
+    from tests.integration.conftest import FACES, make_alert
 
     from openlfr.services import deployments as dsvc
     from openlfr.services.alerts import StoreAlertSink
@@ -101,14 +117,7 @@ def test_sqlite_lock_storm_spools_then_stores_and_refusals_are_kept(gov_ctx: Any
     from openlfr.storage.models_gov import Alert
 
     ctx = gov_ctx
-    seed_watchlist(ctx, "standing", enrolled_people)
-    now = datetime.now(UTC)
-    d = dsvc.create(ctx, location="Mare St, Hackney, by the town hall", purpose="spool test",
-                    planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
-                    source_watchlist="standing", all_entries_reason="op", cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
-                    legal_basis="Common law policing powers; force LFR policy v1")
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Z", target_fpir=1e-4)
-    plan = dsvc.mark_live(ctx, d["id"], "op")
+    d, plan = _live_deployment(ctx, enrolled_people)
     probe = (FACES / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()
     spool = SpoolingSink(ctx, StoreAlertSink(ctx, d["id"]), d["id"], base_s=0.2, max_s=1.0)
     first = make_alert(plan, ctx, "Al_Gore", probe)
@@ -284,25 +293,15 @@ def test_a_spooled_counter_delta_flushed_again_after_a_crash_counts_once(gov_ctx
     the next run flushes the file again. The delta's batch id (stored with the counters in one transaction)
     makes the second flush a no-op."""
     import shutil
-    from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import select
-    from tests.integration.conftest import seed_watchlist
 
-    from openlfr.services import deployments as dsvc
     from openlfr.services.alerts import StoreAlertSink
     from openlfr.services.spool import SpoolingSink
     from openlfr.storage.models import Counter
 
     ctx = gov_ctx
-    seed_watchlist(ctx, "standing", enrolled_people)
-    now = datetime.now(UTC)
-    d = dsvc.create(ctx, location="Mare St, Hackney, by the town hall", purpose="spool test",
-                    planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
-                    source_watchlist="standing", all_entries_reason="op", cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
-                    legal_basis="Common law policing powers; force LFR policy v1")
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Z", target_fpir=1e-4)
-    dsvc.mark_live(ctx, d["id"], "op")
+    d, _plan = _live_deployment(ctx, enrolled_people)
 
     def seen() -> float | None:
         with ctx.db.session() as s:

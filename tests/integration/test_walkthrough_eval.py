@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,16 +72,28 @@ def test_eval_walkthrough_small_scene(cli, lfw_dev: Path, data_dir: Path, tmp_pa
     assert r3["config"]["shots"]["max_attempts"] == 2
 
 
+def _eight_person_walk(cli, lfw_dev: Path, tmp_path: Path) -> tuple[Path, Path, str]:  # type: ignore[no-untyped-def]
+    """A small walk-through (8 people, 4 listed, seed 7): its video, truth and watchlist folder."""
+    video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
+    p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(video), "--truth", str(truth),
+            "--people", "8", "--watchlisted", "4", "--size", "640x360", "--fps", "8", "--seed", "7", "--json")
+    assert p.returncode == 0, p.stderr
+    return video, truth, str(json.loads(p.stdout)["watchlist_dir"])
+
+
+def _alerts_per_track(result: dict[str, Any]) -> dict[int, int]:
+    per_track: dict[int, int] = {}
+    for a in result["alert_list"]:
+        per_track[a["track_id"]] = per_track.get(a["track_id"], 0) + 1
+    return per_track
+
+
 def test_one_decision_per_track(cli, lfw_dev: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Decision 'track' searches each track once (on the mean of its best shots), so a track has one chance
     of a false alert, not max_attempts; decision 'shot' searches every shot. At a loose threshold, where
     the per-shot rule alerts on strangers, the per-track rule raises at most as many alerts, never more
     than one per track."""
-    video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
-    p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(video), "--truth", str(truth),
-            "--people", "8", "--watchlisted", "4", "--size", "640x360", "--fps", "8", "--seed", "7", "--json")
-    assert p.returncode == 0, p.stderr
-    wl = json.loads(p.stdout)["watchlist_dir"]
+    video, truth, wl = _eight_person_walk(cli, lfw_dev, tmp_path)
     runs = {}
     for decision in ("track", "shot"):
         # without early looks (test_clear_matches_are_decided_early), so that 'track' is exactly one search
@@ -93,9 +106,7 @@ def test_one_decision_per_track(cli, lfw_dev: Path, tmp_path: Path) -> None:  # 
     assert track["config"]["decision"] == "track" and shot["config"]["decision"] == "shot"
     assert 0 < track["searches"] <= track["tracks_with_shots"]
     assert shot["searches"] > track["searches"]
-    per_track: dict[int, int] = {}
-    for a in track["alert_list"]:
-        per_track[a["track_id"]] = per_track.get(a["track_id"], 0) + 1
+    per_track = _alerts_per_track(track)
     assert all(n == 1 for n in per_track.values()), per_track
     assert track["false_alerts"] <= shot["false_alerts"]
     assert track["tpir"]["k"] >= 3  # the listed people are still found
@@ -105,11 +116,7 @@ def test_clear_matches_are_decided_early(cli, lfw_dev: Path, tmp_path: Path) -> 
     """Issue 21: a track whose template clears the threshold by ShotPolicy.early_margin after 2 shots alerts at once
     instead of waiting for its 5th shot or 2 s; a borderline one still waits. Same walk with and without: the
     early rule alerts sooner, at least one alert comes from it, and each track still alerts at most once."""
-    video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
-    p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(video), "--truth", str(truth),
-            "--people", "8", "--watchlisted", "4", "--size", "640x360", "--fps", "8", "--seed", "7", "--json")
-    assert p.returncode == 0, p.stderr
-    wl = json.loads(p.stdout)["watchlist_dir"]
+    video, truth, wl = _eight_person_walk(cli, lfw_dev, tmp_path)
     runs = {}
     for name, margin in (("early", None), ("late", "-1")):
         extra = [] if margin is None else ["--early-margin", margin]
@@ -125,9 +132,7 @@ def test_clear_matches_are_decided_early(cli, lfw_dev: Path, tmp_path: Path) -> 
     assert min(a["shots"] for a in early["alert_list"]) < min(a["shots"] for a in late["alert_list"]) or \
         early["alert_latency_s"]["p50"] < 1.0
     for r in (early, late):
-        per_track: dict[int, int] = {}
-        for a in r["alert_list"]:
-            per_track[a["track_id"]] = per_track.get(a["track_id"], 0) + 1
+        per_track = _alerts_per_track(r)
         assert all(n == 1 for n in per_track.values()), per_track
     assert early["true_alerts"] >= 3 and early["false_alerts"] <= late["false_alerts"]
 
