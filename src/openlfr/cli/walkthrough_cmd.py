@@ -40,6 +40,9 @@ def walkthrough(
     early_margin: Annotated[float | None, typer.Option(
         help="Early decision: a track whose template clears the threshold by this margin after 2 shots alerts "
              "at once (default 0.03; a negative value: never early).")] = None,
+    early_first_margin: Annotated[float | None, typer.Option(
+        help="Early decision on a track's first shot: it alerts at once when it clears the threshold by this "
+             "margin (default 0.06; a negative value: never on one shot).")] = None,
     detector: Annotated[str | None, typer.Option(help="Detector type (default: settings).")] = None,
     detector_model: Annotated[Path | None, typer.Option(help="Detector model file (ONNX backends).")] = None,
     embedder: Annotated[str | None, typer.Option(help="Embedder type (default: settings).")] = None,
@@ -64,14 +67,18 @@ def walkthrough(
     index, filler_info = _walk_index(ctx, watchlist, truth_d, fillers, filler_images, filler_photos, seed)
     # The same operating point a deployment gets: target FPIR (default 1e-4) at this list's size.
     op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
-    cfg = _walk_config(analysis_fps, analysis_width, fusion, max_attempts, decision, early_margin)
+    cfg = _walk_config(analysis_fps, analysis_width, fusion, max_attempts, decision,
+                       {"early_margin": early_margin, "early_first_margin": early_first_margin})
     with progress_callback("evaluating", quiet=json_out) as progress:
         result = evaluate(ctx.engine, index, op.threshold, video, truth_d, cfg, progress=progress).to_dict()
-    result.update(op_fields(op))
-    result["video"] = str(video)
-    result["watchlist"] = watchlist
+    result.update(op_fields(op), video=str(video), watchlist=watchlist)
     if filler_info is not None:
         result["scale"] = filler_info
+    _report(result, out, json_out)
+
+
+def _report(result: dict[str, Any], out: Path | None, json_out: bool) -> None:
+    """Write the result to ``out`` (if given), then print it as JSON or as text."""
     if out is not None:
         out.write_text(json.dumps(result, indent=1))
     if json_out:
@@ -131,17 +138,18 @@ def _walk_index(ctx: AppContext, watchlist: str, truth_d: dict[str, Any], filler
 
 
 def _walk_config(analysis_fps: float | None, analysis_width: int | None, fusion: str | None,
-                 max_attempts: int | None, decision: str | None, early_margin: float | None) -> LiveConfig:
-    """The live configuration the walk is analysed with (as ``openlfr live run``, plus decision/early margin)."""
+                 max_attempts: int | None, decision: str | None, margins: dict[str, float | None]) -> LiveConfig:
+    """The live configuration the walk is analysed with (as ``openlfr live run``, plus decision and the early
+    margins: ``margins`` maps ShotPolicy fields to a value, None to keep the default, negative to turn off)."""
     from openlfr.cli.live_cmd import _live_config
     from openlfr.engine.live import LiveConfig
 
     cfg: LiveConfig = _live_config(analysis_fps, analysis_width, fusion, max_attempts)
     if decision is not None:
         cfg = cfg.model_copy(update={"decision": LiveConfig.model_validate({"decision": decision}).decision})
-    if early_margin is not None:
-        margin = None if early_margin < 0 else early_margin
-        cfg = cfg.model_copy(update={"shots": cfg.shots.model_copy(update={"early_margin": margin})})
+    update = {k: (None if v < 0 else v) for k, v in margins.items() if v is not None}
+    if update:
+        cfg = cfg.model_copy(update={"shots": cfg.shots.model_copy(update=update)})
     return cfg
 
 

@@ -369,8 +369,8 @@ class LiveAnalyser:
         policy = self.config.shots
         if tr.due(shot.t, policy):
             self._decide(tr, res, (frame, faces.xyxy, j))
-        elif tr.may_decide_early(policy):
-            self._decide(tr, res, (frame, faces.xyxy, j), early=True)
+        elif (margin := tr.early_margin(policy)) is not None:
+            self._decide(tr, res, (frame, faces.xyxy, j), early=margin)
 
     def _fused_shot(self, tr: Track, shot: Shot, matches: list[Any], frame: Frame, faces: FaceBatch, j: int,
                     res: FrameResult) -> None:
@@ -393,12 +393,13 @@ class LiveAnalyser:
         res.counters["alerts"] += 1
 
     def _decide(self, tr: Track, res: FrameResult, view: tuple[Frame, np.ndarray, int] | None = None,
-                early: bool = False) -> None:
+                early: float | None = None) -> None:
         """The track's one decision (``decision="track"``): search the template of its shots; alert on the best
         entry at or above the threshold, showing ``view`` (now) or the track's best view (at its end).
 
-        ``early``: a look before the decision is due; it decides (and alerts) only when the best entry clears
-        the threshold by ``ShotPolicy.early_margin``, else the track stays undecided and keeps taking shots."""
+        ``early``: a look before the decision is due, with its margin (``Track.early_margin``); it decides (and
+        alerts) only when the best entry clears the threshold by that margin, else the track stays undecided and
+        keeps taking shots."""
         if self.index.size == 0:
             tr.decided = True
             return
@@ -407,9 +408,9 @@ class LiveAnalyser:
         found = self.index.search(tr.template()[None, :], top_k=k_top, threshold=0.0)[0]
         for m in found:
             tr.best_fused[m.entry_id] = max(tr.best_fused.get(m.entry_id, 0.0), m.score)
-        bar = self.threshold + (self.config.shots.early_margin or 0.0) if early else self.threshold
+        bar = self.threshold + (early or 0.0)
         ready = [(m.score, m.entry_id) for m in found if m.score >= bar]
-        if early and not ready:
+        if early is not None and not ready:
             return
         tr.decided = True
         view = view or tr.extra.get("view")
@@ -422,7 +423,7 @@ class LiveAnalyser:
             return
         res.alerts.append(self._alert(frame, boxes, row, tr, eid, s))
         res.counters["alerts"] += 1
-        res.counters["alerts_early"] += int(early)
+        res.counters["alerts_early"] += int(early is not None)
 
     def _suppressed(self, entry_id: int, t: float, res: FrameResult) -> bool:
         """Whether this entry alerted (or was suppressed) on this camera within ``suppress_s``; records ``t``."""

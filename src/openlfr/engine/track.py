@@ -105,6 +105,11 @@ class ShotPolicy(BaseModel):
         "default embedder's scale is about a tenfold lower false-match rate than the threshold's (shipped "
         "calibration), so a clear match alerts within a second while a borderline one waits for all its shots."))
     early_after: int = Field(2, ge=1, le=50, description="Shots a track needs before an early decision.")
+    early_first_margin: float | None = Field(0.06, ge=0.0, le=1.0, description=(
+        "Early decision on fewer than early_after shots (a track's first): the lone shot must clear the threshold "
+        "by this margin (None: never). Twice early_margin, about a hundredfold lower false-match rate than the "
+        "threshold's by the calibration's slope: a face the detector sees only in a short run of frames, and so "
+        "shoots once before the track is lost, alerts on that frame instead of when the lost track is decided."))
 
 
 def shot_score(quality: FloatArray) -> FloatArray:
@@ -270,9 +275,13 @@ class Track:
             return False
         return self.attempts >= policy.decide_after or t - self.shots[0].t >= policy.decide_within_s
 
-    def may_decide_early(self, policy: ShotPolicy) -> bool:
-        """Whether an early look (``ShotPolicy.early_margin``) is allowed now: undecided, enough shots."""
-        return policy.early_margin is not None and not self.decided and len(self.shots) >= policy.early_after
+    def early_margin(self, policy: ShotPolicy) -> float | None:
+        """The margin over the threshold an early look needs now, or None when no early look is allowed: undecided
+        with a shot, ``early_margin`` from ``early_after`` shots, ``early_first_margin`` before (both off when
+        ``early_margin`` is None)."""
+        if policy.early_margin is None or self.decided or not self.shots:
+            return None
+        return policy.early_margin if len(self.shots) >= policy.early_after else policy.early_first_margin
 
     def fused(self, rule: FusionRule) -> dict[int, float]:
         """Fused score per entry over the attempted shots (entries any shot returned)."""
