@@ -105,7 +105,7 @@ def test_roi_and_analysis_width_map_boxes_back(videos: Path) -> None:
     assert len(full) == 1
 
     def boxes(cfg: LiveConfig) -> np.ndarray:
-        return LiveAnalyser(engine, index, 0.99, "c", cfg)._detect(frame.image).xyxy
+        return LiveAnalyser(engine, index, 0.99, "c", cfg).detect(frame.image).xyxy
 
     assert len(boxes(LiveConfig(roi=(0.0, 0.0, 0.15, 0.15)))) == 0
     tol = 0.15 * float(full.xyxy[0][2] - full.xyxy[0][0])  # HOG's pyramid shifts boxes a little

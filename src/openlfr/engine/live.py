@@ -17,27 +17,28 @@ alerts and counters go.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from openlfr.engine.imageio import encode_jpeg
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import FaceEngine
-from openlfr.engine.privacy import alert_crop, annotate, neighbours, redact
+from openlfr.engine.privacy import annotate
 from openlfr.engine.sources import Frame
-from openlfr.engine.track import Shot, ShotPolicy, Track, Tracker, TrackerConfig, get_fusion, shot_score
-from openlfr.types import AlertRecord, FaceBatch, Image
+from openlfr.engine.stages import AlertEvent, Decide, Detect, MakeAlert, SelectShots, Verdict, alert_id_for
+from openlfr.engine.track import Shot, ShotPolicy, Track, Tracker, TrackerConfig, get_fusion
+from openlfr.types import FaceBatch, Image
+
+__all__ = ["DEFAULT_ANALYSIS_WIDTH", "AlertEvent", "FrameResult", "LiveAnalyser", "LiveConfig", "TrackSummary",
+           "alert_id_for", "index_in_memory"]
 
 DEFAULT_ANALYSIS_WIDTH = 640
 """Frames wider than this are detected on a copy scaled to this width (live and retrospective alike):
@@ -96,18 +97,6 @@ class LiveConfig(BaseModel):
 
 
 @dataclass(frozen=True)
-class AlertEvent:
-    """An alert plus what evaluation and the console need beyond the stored record."""
-
-    record: AlertRecord
-    name: str
-    t: float
-    """Source time (s) of the shot that raised it."""
-    track_first_t: float
-    shots: int
-
-
-@dataclass(frozen=True)
 class TrackSummary:
     """What survives a track: no image, no embedding."""
 
@@ -146,17 +135,6 @@ class FrameResult:
         self._image = None
 
 
-def _scale_faces(faces: FaceBatch, sx: float, sy: float, ox: float, oy: float,
-                 size: tuple[int, int]) -> FaceBatch:
-    if len(faces) == 0:
-        return FaceBatch.empty(size)
-    xyxy = faces.xyxy * np.array([sx, sy, sx, sy], np.float32) + np.array([ox, oy, ox, oy], np.float32)
-    lm = None
-    if faces.landmarks is not None:
-        lm = faces.landmarks * np.array([sx, sy], np.float32) + np.array([ox, oy], np.float32)
-    return faces.replace(xyxy=xyxy, landmarks=lm, image_size=size)
-
-
 class LiveAnalyser:
     """One camera's decision state. Feed frames in time order with :meth:`process`; call
     :meth:`finish` at the end of a source to close every track."""
@@ -165,28 +143,40 @@ class LiveAnalyser:
                  config: LiveConfig | None = None, *, watchlist_id: int = 0, deployment_id: int | None = None,
                  clock: Callable[[Frame], datetime] | None = None, alert_key: str | None = None) -> None:
         self.engine = engine
-        self.index = index
-        self.threshold = float(threshold)
         self.camera = camera
         self.config = config or LiveConfig()
         self.watchlist_id = watchlist_id
         self.deployment_id = deployment_id
         self.tracker = Tracker(self.config.tracker)
-        self.fusion = get_fusion(self.config.fusion)
-        self._names = {e.entry_id: (e.person_id, e.name) for e in index.entries}
+        self.detect = Detect(engine.detector, self.config.roi, self.config.analysis_width)
+        self.select_shots = SelectShots(engine, self.config.shots)
+        self.decider = Decide(index, threshold, self.config.shots, get_fusion(self.config.fusion), self.config.top_k)
         self._last_analysed_t: float | None = None
         self._last_seen: tuple[float, float] | None = None  # (source t, monotonic) of the last frame
         self._last_t: float | None = None
+        self.models = {**engine.model_ids, "fusion": self.config.fusion}
         # Alert ids are derived from (deployment, watchlist, camera, key, track, entry): a runtime
         # that replays a source after a crash passes the same ``alert_key`` and gets the same ids
         # (the store is idempotent on them); without a key every analyser gets a fresh random one.
-        self._alert_ns = f"{deployment_id}|{watchlist_id}|{camera}|{alert_key or uuid.uuid4().hex}"
-        self._clock = clock or (lambda f: datetime.fromtimestamp(f.wall, UTC))
-        self._last_alert_t: dict[int, float] = {}
-        """entry_id -> source time of its last alert or suppressed match on this camera (no biometric data)."""
-        self.models = {**engine.model_ids, "fusion": self.config.fusion}
-        self.detect_width: int | None = None
+        self.make_alert = MakeAlert(
+            engine.detector, self.config, f"{deployment_id}|{watchlist_id}|{camera}|{alert_key or uuid.uuid4().hex}",
+            clock or (lambda f: datetime.fromtimestamp(f.wall, UTC)),
+            {"deployment_id": deployment_id, "watchlist_id": watchlist_id, "camera": camera,
+             "threshold": float(threshold), "models": self.models})
+        self.make_alert.names = {e.entry_id: (e.person_id, e.name) for e in index.entries}
+
+    @property
+    def index(self) -> WatchlistIndex:
+        return self.decider.index
+
+    @property
+    def threshold(self) -> float:
+        return self.decider.threshold
+
+    @property
+    def detect_width(self) -> int | None:
         """Width of the image the detector saw last (after the region of interest and scaling)."""
+        return self.detect.width
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -196,26 +186,6 @@ class LiveAnalyser:
             return True
         # a small tolerance so that 30 fps sampled to 10 fps takes every third frame
         return frame.t - self._last_analysed_t >= (1.0 / fps) * 0.95
-
-    def _detect(self, image: Image) -> FaceBatch:
-        h, w = image.shape[:2]
-        ox = oy = 0
-        view: np.ndarray = image
-        if self.config.roi is not None:
-            x1, y1, x2, y2 = self.config.roi
-            ox, oy = int(x1 * w), int(y1 * h)
-            view = image[oy:int(y2 * h), ox:int(x2 * w)]
-        vw = view.shape[1]
-        scale = 1.0
-        aw = self.config.analysis_width
-        if aw is not None and vw > aw:
-            scale = vw / aw
-            view = cv2.resize(view, (aw, max(1, round(view.shape[0] / scale))), interpolation=cv2.INTER_AREA)
-        self.detect_width = int(view.shape[1])
-        faces = self.engine.detector.detect(np.ascontiguousarray(view))
-        if scale == 1.0 and ox == 0 and oy == 0:
-            return faces.replace(image_size=(w, h))
-        return _scale_faces(faces, scale, scale, ox, oy, (w, h))
 
     def _summary(self, tr: Track) -> TrackSummary:
         counted = tr.hits >= self.config.tracker.min_hits or bool(tr.alerted)
@@ -228,7 +198,8 @@ class LiveAnalyser:
     def _end(self, tracks: list[Track], res: FrameResult) -> None:
         for tr in tracks:
             if self.config.decision == "track" and not tr.decided and tr.shots:
-                self._decide(tr, res)  # a track that left before its decision was due: decide on what it has
+                # a track that left before its decision was due: decide on what it has
+                self._raise(self.decider.decide(tr, res.counters), tr, res)
             s = self._summary(tr)
             tr.forget()  # P2: the track's shots, embeddings and crops go now
             res.ended.append(s)
@@ -262,14 +233,14 @@ class LiveAnalyser:
             return res
         self._last_analysed_t = frame.t
         image = frame.image
-        detected = self._detect(image)
+        detected = self.detect(image)
         faces, ended = self.tracker.update(detected, frame.t)
         res = FrameResult(t=frame.t, analysed=True, faces=faces)
         if self.config.decision == "track":
             lost = self.config.shots.decide_lost_s
             for waiting in self.tracker.tracks.values():  # out of sight before its decision was due: decide now
                 if not waiting.decided and waiting.shots and frame.t - waiting.last_t >= lost:
-                    self._decide(waiting, res)
+                    self._raise(self.decider.decide(waiting, res.counters), waiting, res)
         res.counters["frames_analysed"] += 1
         res.counters["faces_detected"] += len(faces)
         self._end(ended, res)
@@ -281,178 +252,40 @@ class LiveAnalyser:
                 tr = self.tracker.tracks.get(int(tid))
                 if tr is not None and tr.alerted:
                     eid = max(tr.alerted, key=lambda e: tr.alerted[e])
-                    res._labels[j] = f"{self._names.get(eid, ('?', '?'))[1]} {tr.alerted[eid]:.3f}"
+                    res._labels[j] = f"{self.make_alert.names.get(eid, ('?', '?'))[1]} {tr.alerted[eid]:.3f}"
         return res
 
     def _shots(self, frame: Frame, faces: FaceBatch, res: FrameResult, shown: bool = False) -> None:
-        """Take the shots the tracks in view want: measure quality, embed the chosen, then per track check that
-        it is still one person, and decide (``decision="track"``) or search and fuse (``"shot"``)."""
+        """The shots the tracks in view want (``SelectShots``), embedded in one batch; then per shot its track's
+        identity check (``Tracker.check_identity``) and decision (``Decide``), and an alert on a verdict."""
         t = frame.t
         assert faces.track_id is not None
         tracks = [self.tracker.tracks[int(i)] for i in faces.track_id]
-        may = self._may_shoot(tracks, t, shown)
-        if not may:
+        batch = self.select_shots(frame.image, faces, tracks, t, shown)
+        if batch is None or self.index.size == 0:
             return
-        sub = faces.select(np.array(may, np.int64))
-        analysis = self.engine.analyse(frame.image, embed="none", faces=sub)
-        q = shot_score(analysis.faces.quality) if analysis.faces.quality is not None else np.zeros(len(may))
-        chosen: list[int] = []
-        for k, j in enumerate(may):
-            tr = tracks[j]
-            qk = float(q[k])
-            tr.best_seen_quality = max(tr.best_seen_quality, qk)
-            if not analysis.gate.passed[k]:
-                continue
-            tr.passed_any = True
-            if tr.wants_attempt(t, qk, self.config.shots):
-                chosen.append(k)
-        if not chosen or self.index.size == 0:
-            return
-        emb = self.engine.embedder.embed(analysis.chips[chosen])
+        emb = self.engine.embedder.embed(batch.chips)
         per_track = self.config.decision == "track"
         k_top = min(self.config.top_k, self.index.size)
         results = [] if per_track else self.index.search(emb, top_k=k_top, threshold=0.0)
-        res.counters["searches"] += 0 if per_track else len(chosen)
+        res.counters["searches"] += 0 if per_track else len(batch.rows)
         seen_ids = {int(i) for i in faces.track_id}
-        for n, k in enumerate(chosen):
-            j = may[k]
-            tr = self._same_person(tracks[j], emb[n], t, faces, j, seen_ids)
-            shot = Shot(t=t, quality=float(q[k]), embedding=emb[n].copy())
-            if per_track:
-                self._track_shot(tr, shot, frame, faces, j, res)
-            else:
-                self._fused_shot(tr, shot, results[n], frame, faces, j, res)
+        for n, j in enumerate(batch.rows):
+            tr = self.tracker.check_identity(tracks[j], emb[n], t, seen_ids)
+            faces.track_id[j] = tr.track_id
+            shot = Shot(t=t, quality=float(batch.quality[n]), embedding=emb[n].copy())
+            view = (frame, faces.xyxy, j)
+            verdict = self.decider.track_shot(tr, shot, view, res.counters) if per_track else \
+                self.decider.fused_shot(tr, shot, results[n], view)
+            self._raise(verdict, tr, res)
 
-    def _may_shoot(self, tracks: list[Track], t: float, shown: bool) -> list[int]:
-        """Rows whose track may take a shot now (only those are aligned and measured: the main saving). A track
-        that alerted is checked on every analysed frame that is ``shown`` (a preview frame): it is shown in clear
-        (P3), so a bystander the tracker hands its box to (a scene cut, someone stepping into the same place) must
-        split off before that frame is drawn. On frames nobody sees it is checked every ``refresh_s``, like any
-        decided track (enough to send a newcomer to its own decision, and much cheaper with many alerted faces)."""
-        policy = self.config.shots
-        return [j for j, tr in enumerate(tracks)
-                if (tr.decided and tr.alerted and shown)
-                or ((t - tr.last_attempt_t >= policy.refresh_s if tr.decided else tr.attempts < policy.max_attempts)
-                    and (tr.attempts == 0 or t - tr.last_attempt_t >= policy.min_gap_s))]
-
-    def _same_person(self, tr: Track, e: np.ndarray, t: float, faces: FaceBatch, j: int, seen_ids: set[int]) -> Track:
-        """The track this shot belongs to: a new one split off when it is not the person of the track's earlier
-        shots (``split_below``), or an earlier track re-identified for a new one; ``faces.track_id`` follows."""
-        assert faces.track_id is not None
-        if self.config.tracker.split_below is not None and tr.shots:
-            prev = float(((1.0 + tr.embeddings() @ e) / 2.0).max())
-            if prev < self.config.tracker.split_below:
-                tr = self.tracker.split(tr, t)
-                faces.track_id[j] = tr.track_id
-        if tr.attempts == 0 and tr.hits <= 2:
-            merged = self.tracker.reidentify(tr, e, seen_ids)
-            if merged is not None:
-                tr = merged
-                faces.track_id[j] = tr.track_id
-        return tr
-
-    def _note_attempt(self, tr: Track, shot: Shot) -> None:
-        tr.shots.append(shot)
-        tr.last_attempt_t = shot.t
-        tr.best_attempt_quality = max(tr.best_attempt_quality, shot.quality)
-
-    def _track_shot(self, tr: Track, shot: Shot, frame: Frame, faces: FaceBatch, j: int, res: FrameResult) -> None:
-        """``decision="track"``: keep the shot for the track's template; decide when due, or early when clear."""
-        if tr.decided:  # an identity check only (no split above): nothing to search
-            tr.last_attempt_t = shot.t
+    def _raise(self, verdict: Verdict | None, tr: Track, res: FrameResult) -> None:
+        """An alert on ``verdict`` unless its person alerted on this camera within ``suppress_s``."""
+        if verdict is None or self.make_alert.suppressed(verdict.entry_id, verdict.view[0].t, res.counters):
             return
-        # the latest shot: what an alert shows if the decision comes once the face has gone (the face that was
-        # embedded, not a later sighting the tracker may have given to someone else; memory only, dropped with
-        # the track: P2)
-        tr.extra["view"] = (frame, faces.xyxy, j)
-        self._note_attempt(tr, shot)
-        policy = self.config.shots
-        if tr.due(shot.t, policy):
-            self._decide(tr, res, (frame, faces.xyxy, j))
-        elif (margin := tr.early_margin(policy)) is not None:
-            self._decide(tr, res, (frame, faces.xyxy, j), early=margin)
-
-    def _fused_shot(self, tr: Track, shot: Shot, matches: list[Any], frame: Frame, faces: FaceBatch, j: int,
-                    res: FrameResult) -> None:
-        """``decision="shot"``: this shot was searched; fuse its scores with the track's earlier ones and alert on
-        an entry the fused score puts at or above the threshold."""
-        scores = {m.entry_id: m.score for m in matches}
-        floor = 0.0 if len(matches) >= self.index.size else (min(scores.values()) if scores else 0.0)
-        self._note_attempt(tr, replace(shot, scores=scores, floor=floor))
-        fused = tr.fused(self.fusion)
-        for eid, sc in fused.items():
-            tr.best_fused[eid] = max(tr.best_fused.get(eid, 0.0), sc)
-        ready = [(sc, eid) for eid, sc in fused.items() if sc >= self.threshold and eid not in tr.alerted]
-        if not ready:
-            return
-        sc, eid = max(ready)
-        tr.alerted[eid] = sc
-        if self._suppressed(eid, frame.t, res):
-            return
-        res.alerts.append(self._alert(frame, faces.xyxy, j, tr, eid, sc))
+        res.alerts.append(self.make_alert(verdict, tr))
         res.counters["alerts"] += 1
-
-    def _decide(self, tr: Track, res: FrameResult, view: tuple[Frame, np.ndarray, int] | None = None,
-                early: float | None = None) -> None:
-        """The track's one decision (``decision="track"``): search the template of its shots; alert on the best
-        entry at or above the threshold, showing ``view`` (now) or the track's best view (at its end).
-
-        ``early``: a look before the decision is due, with its margin (``Track.early_margin``); it decides (and
-        alerts) only when the best entry clears the threshold by that margin, else the track stays undecided and
-        keeps taking shots."""
-        if self.index.size == 0:
-            tr.decided = True
-            return
-        res.counters["searches"] += 1
-        k_top = min(self.config.top_k, self.index.size)
-        found = self.index.search(tr.template()[None, :], top_k=k_top, threshold=0.0)[0]
-        for m in found:
-            tr.best_fused[m.entry_id] = max(tr.best_fused.get(m.entry_id, 0.0), m.score)
-        bar = self.threshold + (early or 0.0)
-        ready = [(m.score, m.entry_id) for m in found if m.score >= bar]
-        if early is not None and not ready:
-            return
-        tr.decided = True
-        view = view or tr.extra.get("view")
-        if not ready or view is None:
-            return
-        s, eid = max(ready)
-        tr.alerted[eid] = s
-        frame, boxes, row = view
-        if self._suppressed(eid, frame.t, res):
-            return
-        res.alerts.append(self._alert(frame, boxes, row, tr, eid, s))
-        res.counters["alerts"] += 1
-        res.counters["alerts_early"] += int(early is not None)
-
-    def _suppressed(self, entry_id: int, t: float, res: FrameResult) -> bool:
-        """Whether this entry alerted (or was suppressed) on this camera within ``suppress_s``; records ``t``."""
-        window = self.config.suppress_s
-        last = self._last_alert_t.get(entry_id)
-        self._last_alert_t[entry_id] = t
-        if window > 0 and last is not None and t - last < window:
-            res.counters["alerts_suppressed"] += 1
-            return True
-        return False
-
-    def _alert(self, frame: Frame, boxes: np.ndarray, row: int, tr: Track, entry_id: int, score: float
-               ) -> AlertEvent:
-        person_id, name = self._names[entry_id]
-        box = tuple(float(v) for v in boxes[row])
-        # a second look for faces beside the alerted one, so that none the frame's detection missed is in clear
-        boxes = np.concatenate([np.asarray(boxes, np.float32).reshape(-1, 4),
-                                neighbours(frame.image, boxes[row], lambda im: self.engine.detector.detect(im).xyxy)])
-        probe = encode_jpeg(alert_crop(frame.image, boxes, row), quality=self.config.jpeg_quality)
-        ctx_jpeg = None
-        if self.config.alert_frame:
-            ctx_jpeg = encode_jpeg(redact(frame.image, boxes, keep=[row]), quality=self.config.jpeg_quality)
-        rec = AlertRecord(alert_id=alert_id_for(self._alert_ns, tr.track_id, entry_id),
-                          deployment_id=self.deployment_id,
-                          watchlist_id=self.watchlist_id, entry_id=entry_id, person_id=person_id,
-                          score=round(score, 6), threshold=self.threshold, camera=self.camera,
-                          occurred_at=self._clock(frame), track_id=tr.track_id, probe_jpeg=probe,
-                          frame_jpeg=ctx_jpeg, box=(box[0], box[1], box[2], box[3]), models=dict(self.models))
-        return AlertEvent(record=rec, name=name, t=frame.t, track_first_t=tr.first_t, shots=tr.attempts)
+        res.counters["alerts_early"] += int(verdict.early)
 
     def finish(self) -> FrameResult:
         """End every track (end of a file, or stopping); returns their summaries and counters."""
@@ -481,8 +314,8 @@ class LiveAnalyser:
 
     def set_index(self, index: WatchlistIndex) -> None:
         """Search a new watchlist index from the next shot on (a refreshed watchlist)."""
-        self._names = {e.entry_id: (e.person_id, e.name) for e in index.entries}
-        self.index = index
+        self.make_alert.names = {e.entry_id: (e.person_id, e.name) for e in index.entries}
+        self.decider.index = index
 
     @property
     def live_tracks(self) -> int:
@@ -494,11 +327,6 @@ class LiveAnalyser:
                 "shots": sum(t.attempts for t in self.tracker.tracks.values())}
 
 
-def alert_id_for(namespace: str, track_id: int, entry_id: int) -> str:
-    """A deterministic alert id: at most one alert per (track, entry) within a namespace."""
-    return hashlib.sha256(f"{namespace}|{track_id}|{entry_id}".encode()).hexdigest()[:32]
-
-
 def index_in_memory(engine: FaceEngine, people: Mapping[str, Sequence[Image | Path]],
                     names: dict[str, str] | None = None) -> tuple[WatchlistIndex, dict[str, list[str]]]:
     """A watchlist index built in memory from photos (evaluation, tests): one entry per person,
@@ -506,7 +334,7 @@ def index_in_memory(engine: FaceEngine, people: Mapping[str, Sequence[Image | Pa
     its turn comes, so a large list does not hold every photo in memory. Returns (index, rejections)."""
     from openlfr.engine.imageio import load_image
     from openlfr.engine.matcher import WatchlistEntryRef
-    from openlfr.engine.pipeline import pick_main_face
+    from openlfr.engine.pipeline import enrol_face
 
     entries: list[WatchlistEntryRef] = []
     rows: list[int] = []
@@ -515,19 +343,14 @@ def index_in_memory(engine: FaceEngine, people: Mapping[str, Sequence[Image | Pa
     for person_id in sorted(people):
         got = 0
         for photo in people[person_id]:
-            image = load_image(photo) if isinstance(photo, Path) else photo
-            a = engine.analyse(image, embed="none")
-            idx, why = pick_main_face(a.faces)
-            if idx is None:
-                rejected.setdefault(person_id, []).append(why or "no face")
-                continue
-            if not a.gate.passed[idx]:
-                rejected.setdefault(person_id, []).append("; ".join(a.gate.reasons[idx]))
+            face = enrol_face(engine, load_image(photo) if isinstance(photo, Path) else photo)
+            if face.vector is None:
+                rejected.setdefault(person_id, []).append(face.reason or "no face")
                 continue
             if got == 0:
                 entries.append(WatchlistEntryRef(entry_id=len(entries) + 1, person_id=person_id,
                                                  name=(names or {}).get(person_id, person_id)))
-            vecs.append(engine.embedder.embed(a.chips[idx: idx + 1])[0])
+            vecs.append(face.vector)
             rows.append(len(entries) - 1)
             got += 1
     dim = engine.embedder.dim

@@ -16,7 +16,7 @@ from openlfr.engine import registry
 from openlfr.engine.protocols import Aligner, Chips, Detector, Embedder
 from openlfr.engine.quality import GateResult, QualityGate, apply_gate, measure
 from openlfr.errors import ConfigError
-from openlfr.types import FaceBatch, Image
+from openlfr.types import FaceBatch, FloatArray, Image
 
 
 class EngineConfig(BaseModel):
@@ -89,6 +89,31 @@ class FaceEngine:
                 emb[want] = self.embedder.embed(chips[want])
             found = found.replace(embedding=emb)
         return Analysis(faces=found, gate=gate, chips=chips)
+
+
+@dataclass(frozen=True)
+class EnrolledFace:
+    """The face an enrolment photo is of, embedded; or, with ``reason``, why the photo is refused."""
+
+    reason: str | None
+    vector: FloatArray | None = field(default=None, repr=False)
+    box: tuple[float, float, float, float] | None = None
+    """In the pixels of the image given."""
+    quality: dict[str, float | None] | None = None
+
+
+def enrol_face(engine: FaceEngine, image: Image) -> EnrolledFace:
+    """The one enrolment rule, for stored watchlists and in-memory ones alike: the photo's main face
+    (:func:`pick_main_face`), refused unless it passes the quality gate, embedded alone."""
+    analysis = engine.analyse(image, embed="none")
+    idx, why = pick_main_face(analysis.faces)
+    if idx is None:
+        return EnrolledFace(reason=why or "no face")
+    if not analysis.gate.passed[idx]:
+        return EnrolledFace(reason="failed quality gate: " + "; ".join(analysis.gate.reasons[idx]))
+    vec = engine.embedder.embed(analysis.chips[idx: idx + 1])[0].astype(np.float32)
+    x1, y1, x2, y2 = (float(v) for v in analysis.faces.xyxy[idx])
+    return EnrolledFace(reason=None, vector=vec, box=(x1, y1, x2, y2), quality=dict(analysis.faces.quality_dict(idx)))
 
 
 def pick_main_face(faces: FaceBatch, dominance: float = 2.0) -> tuple[int | None, str | None]:

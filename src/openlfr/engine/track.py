@@ -415,6 +415,20 @@ class Tracker:
         track.box = np.full(4, -1e6, np.float32)  # park it away so nothing matches it again
         return new
 
+    def check_identity(self, track: Track, embedding: FloatArray, t: float, seen_ids: set[int]) -> Track:
+        """The track a new shot (``embedding``, taken at ``t``) belongs to: ``track`` itself; a new track split off
+        when the shot is not the person of the track's earlier shots (``split_below``); or, for a track just
+        started, an earlier one it re-identifies (``reid_above``; ``seen_ids``: tracks seen in this frame)."""
+        if self.config.split_below is not None and track.shots:
+            prev = float(((1.0 + track.embeddings() @ embedding) / 2.0).max())
+            if prev < self.config.split_below:
+                track = self.split(track, t)
+        if track.attempts == 0 and track.hits <= 2:
+            merged = self.reidentify(track, embedding, seen_ids)
+            if merged is not None:
+                track = merged
+        return track
+
     def reidentify(self, new: Track, embedding: FloatArray, seen_ids: set[int]) -> Track | None:
         """If ``new`` (just started) looks like a lost track (alive but not seen this frame),
         merge ``new`` into it and return the lost track; else None."""

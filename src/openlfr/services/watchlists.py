@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from openlfr.engine.imageio import IMAGE_SUFFIXES, decode_image_scaled, read_bytes, strip_metadata
 from openlfr.engine.matcher import WatchlistEntryRef, WatchlistIndex
-from openlfr.engine.pipeline import pick_main_face
+from openlfr.engine.pipeline import enrol_face
 from openlfr.engine.protocols import family_of
 from openlfr.errors import ConflictError, InputError, NotFoundError
 from openlfr.names import check_name
@@ -168,13 +168,10 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
     except InputError as exc:
         return f"unreadable: {exc.message}"
     engine = ctx.engine
-    analysis = engine.analyse(image, embed="none")
-    idx, why = pick_main_face(analysis.faces)
-    if idx is None:
-        return why
-    if not analysis.gate.passed[idx]:
-        return "failed quality gate: " + "; ".join(analysis.gate.reasons[idx])
-    vec = engine.embedder.embed(analysis.chips[idx: idx + 1])[0].astype("<f4")
+    face = enrol_face(engine, image)
+    if face.vector is None or face.box is None:
+        return face.reason
+    vec = face.vector.astype("<f4")
     family = family_of(engine.embedder)
     if wl.embedder_family is None:
         wl.embedder_family = family
@@ -184,9 +181,8 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
     h, w = round(image.shape[0] * scale), round(image.shape[1] * scale)  # the photo's own size
     img = ReferenceImage(entry=entry, image_enc=b"", width=w, height=h, content_sha256=integrity.content_hash(data),
                          media_type=sniff_image(data) or "image/jpeg",
-                         box=dict(zip(("x1", "y1", "x2", "y2"), (float(v) * scale for v in analysis.faces.xyxy[idx]),
-                                      strict=True)),
-                         quality={k: v for k, v in analysis.faces.quality_dict(idx).items()})
+                         box=dict(zip(("x1", "y1", "x2", "y2"), (v * scale for v in face.box), strict=True)),
+                         quality=dict(face.quality or {}))
     emb = ReferenceEmbedding(model_family=family, model_id=engine.embedder.model_id, dim=int(vec.shape[0]),
                              vector_enc=b"", content_sha256=integrity.content_hash(vec.tobytes()))
     img.embeddings.append(emb)
@@ -504,20 +500,15 @@ def reembed(ctx: AppContext, name: str, actor: str) -> dict[str, Any]:
             except InputError as exc:
                 rejected.append({"person_id": img.entry.person_id, "image_id": img.id, "reason": exc.message})
                 continue
-            analysis = engine.analyse(image, embed="none")
-            idx, why = pick_main_face(analysis.faces)
-            if idx is not None and not analysis.gate.passed[idx]:
-                why = "failed quality gate: " + "; ".join(analysis.gate.reasons[idx])
-                idx = None
+            face = enrol_face(engine, image)
             for old in list(img.embeddings):
                 img.embeddings.remove(old)
-            if idx is None:
-                rejected.append({"person_id": img.entry.person_id, "image_id": img.id, "reason": why or "no face"})
+            if face.vector is None or face.box is None:
+                rejected.append({"person_id": img.entry.person_id, "image_id": img.id, "reason": face.reason})
                 continue
-            vec = engine.embedder.embed(analysis.chips[idx: idx + 1])[0].astype("<f4")
-            img.box = dict(zip(("x1", "y1", "x2", "y2"), (float(v) * scale for v in analysis.faces.xyxy[idx]),
-                               strict=True))
-            img.quality = dict(analysis.faces.quality_dict(idx))
+            vec = face.vector.astype("<f4")
+            img.box = dict(zip(("x1", "y1", "x2", "y2"), (v * scale for v in face.box), strict=True))
+            img.quality = dict(face.quality or {})
             emb = ReferenceEmbedding(model_family=family, model_id=engine.embedder.model_id, dim=int(vec.shape[0]),
                                      vector_enc=b"", content_sha256=integrity.content_hash(vec.tobytes()))
             img.embeddings.append(emb)
