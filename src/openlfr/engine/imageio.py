@@ -15,7 +15,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
 from openlfr.errors import InputError
-from openlfr.types import Image
+from openlfr.types import IMAGE_SUFFIXES, Image  # noqa: F401 (IMAGE_SUFFIXES re-exported)
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "MPO"})
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -103,9 +103,6 @@ def encode_jpeg(image: Image, quality: int = 90) -> bytes:
     buf = io.BytesIO()
     PILImage.fromarray(image).save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
-
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 
 
 # ---- metadata stripping ---------------------------------------------------------------------
