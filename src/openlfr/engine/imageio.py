@@ -15,7 +15,8 @@ from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
 from openlfr.errors import InputError
-from openlfr.types import IMAGE_SUFFIXES, Image  # noqa: F401 (IMAGE_SUFFIXES re-exported)
+from openlfr.types import IMAGE_SUFFIXES as IMAGE_SUFFIXES
+from openlfr.types import Image
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "MPO"})
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024

@@ -30,8 +30,12 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from openlfr.errors import SourceError
-from openlfr.redact import MASK, SecretMaskingFilter, install_log_masking, mask_url  # noqa: F401 (re-exported)
-from openlfr.types import VIDEO_SUFFIXES, Image  # noqa: F401 (re-exported)
+from openlfr.redact import MASK as MASK
+from openlfr.redact import SecretMaskingFilter as SecretMaskingFilter
+from openlfr.redact import install_log_masking as install_log_masking
+from openlfr.redact import mask_url as mask_url
+from openlfr.types import VIDEO_SUFFIXES as VIDEO_SUFFIXES
+from openlfr.types import Image
 
 log = logging.getLogger(__name__)
 
