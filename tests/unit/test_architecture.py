@@ -135,3 +135,12 @@ def test_no_repeated_blocks_in_src(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text(f"def f(value, offset):\n{block}\n")
     (tmp_path / "b.py").write_text(f"def g(value, offset):\n{block}\n")
     assert len(repeated_blocks([tmp_path / "a.py", tmp_path / "b.py"], root=tmp_path)) == 1
+
+
+def test_core_constants_match_their_runtime_copies() -> None:
+    """``openlfr.types.MJPEG_BOUNDARY`` (used by the API) is the boundary ``runtime.preview`` writes
+    (kept there until the live-host rewrite imports it from types)."""
+    from openlfr.runtime.preview import BOUNDARY
+    from openlfr.types import MJPEG_BOUNDARY
+
+    assert MJPEG_BOUNDARY == BOUNDARY
