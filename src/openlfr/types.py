@@ -32,6 +32,14 @@ QUALITY_FIELDS: tuple[str, ...] = (
 )
 """Per-face quality measures, in the column order of ``FaceBatch.quality``."""
 
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+"""File suffixes read as photos (image folders, uploads)."""
+VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".webm", ".mov", ".m4v", ".gif", ".mjpeg", ".mjpg",
+                            ".ts", ".mpg", ".mpeg"})
+"""File suffixes read as video (retrospective search, walk-throughs)."""
+MJPEG_BOUNDARY = "openlfrframe"
+"""The multipart boundary of every MJPEG preview stream (the API's and ``runtime.preview``'s)."""
+
 
 def _as(arr: Any, dtype: Any, shape_tail: tuple[int, ...], name: str, n: int | None) -> Any:
     out = np.asarray(arr, dtype=dtype)

@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from openlfr.engine.sources import mask_url
 from openlfr.errors import OpenLFRError
+from openlfr.redact import mask_url
 
 log = logging.getLogger(__name__)
 

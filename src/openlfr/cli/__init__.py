@@ -60,7 +60,7 @@ _discover()
 def main() -> None:
     """Entry point: run the app; an ``OpenLFRError`` prints one line and exits 2."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from openlfr.engine.sources import install_log_masking, mask_url
+    from openlfr.redact import install_log_masking, mask_url
 
     install_log_masking()
     try:

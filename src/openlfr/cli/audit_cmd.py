@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -68,17 +68,9 @@ def verify_export(path: Annotated[Path, typer.Argument(metavar="FILE")], json_ou
 @audit_app.command("list")
 def list_(limit: Annotated[int, typer.Option(help="Newest N events.")] = 50, json_out: JsonOpt = False) -> None:
     """Show the newest events."""
-    from sqlalchemy import select
+    from openlfr.services.audit_log import newest
 
-    from openlfr.services.audit_log import with_private
-    from openlfr.storage.models import AuditEvent
-
-    c = ctx()
-    with c.db.session() as s:
-        events = list(s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)))
-        rows: list[dict[str, Any]] = [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-                 "object_type": e.object_type, "object_id": e.object_id, "details": d}
-                for e, d in zip(events, with_private(c, s, events), strict=True)]
+    rows = newest(ctx(), limit)
     if json_out:
         emit_json({"data": rows, "count": len(rows)})
         return

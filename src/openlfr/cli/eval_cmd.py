@@ -21,15 +21,10 @@ from openlfr.cli._engine_opts import (
     EmbedderOptionOpt,
     JitterOpt,
     UpsampleOpt,
-    engine_config,
 )
-from openlfr.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from openlfr.eval.calibration import Calibration
-    from openlfr.eval.compute import EmbeddingTable, EvalPipeline
-    from openlfr.eval.planning import Rate
-    from openlfr.eval.protocols import Dataset
+    from openlfr.services.evaluation import EvalPipeline
 
 PIPELINE: Any = None
 """Default of a command's ``pipe`` parameter, which :func:`with_pipeline` replaces by the pipeline options."""
@@ -83,32 +78,13 @@ def with_pipeline(fn: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(fn)
     def command(**kwargs: Any) -> None:
-        fn(pipe=_pipeline(*(kwargs.pop(n) for n, _, _ in _PIPELINE_OPTIONS)), **kwargs)
+        from openlfr.services.evaluation import pipeline
+
+        fn(pipe=pipeline(**{n: kwargs.pop(n) for n, _, _ in _PIPELINE_OPTIONS}), **kwargs)
 
     command.__signature__ = sig.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]
     command.__annotations__ = {q.name: q.annotation for q in params}
     return command
-
-
-def _pipeline(detector: str | None, embedder: str | None, upsample: int | None, jitter: int | None,
-              detector_model: str | None, embedder_model: str | None, detector_option: list[str] | None,
-              embedder_option: list[str] | None, landmarks: int | None, padding: float | None,
-              fallback: str, redetect: str | None) -> EvalPipeline:
-    from openlfr.eval.compute import EvalPipeline, FaceChoice
-
-    if fallback not in ("box", "none"):
-        raise ConfigError(f"--fallback must be 'box' or 'none', got {fallback!r}", code="bad_option")
-    from openlfr.settings import load_settings
-
-    # dlib's jitter on the ONNX twin: the same jittered chips (dlib.jitter_image), same vectors
-    twin_jitter = 0
-    if jitter and (embedder or load_settings().embedder) == "dlib-resnet-onnx":
-        twin_jitter, jitter = jitter, None
-    cfg = engine_config(detector, embedder, upsample=upsample, jitter=jitter, detector_model=detector_model,
-                        embedder_model=embedder_model, detector_option=detector_option,
-                        embedder_option=embedder_option, landmarks=landmarks, padding=padding)
-    choice = FaceChoice.model_validate({"fallback": fallback, "redetect": redetect, "jitter": twin_jitter})
-    return EvalPipeline(engine=cfg, choice=choice)
 
 
 @contextmanager
@@ -127,23 +103,9 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | 
         yield cb
 
 
-def _embed(paths: list[Path], pipe: EvalPipeline, workers: int, no_cache: bool, quiet: bool,
-           label: str = "embedding") -> EmbeddingTable:
-    from openlfr.eval.compute import embed_images
-
-    with _progress(label, quiet) as cb:
-        return embed_images(paths, pipe, workers=workers, use_cache=not no_cache, progress=cb)
-
-
 HalfOpt = Annotated[str | None, typer.Option(
     "--half", help="Use one half of the identities only: A or B (a fixed split by a hash of the folder name; "
                    "choose on one, report on the other).", show_default=False)]
-
-
-def _dataset(images: Path, half: str | None = None) -> Dataset:
-    from openlfr.eval.protocols import load_dataset
-
-    return load_dataset(images, half=half.upper() if half else None)
 
 
 def _fmt(x: float | None, pct: bool = False, digits: int = 4) -> str:
@@ -167,21 +129,13 @@ def verify_cmd(
 ) -> None:
     """1:1 verification on the LFW View 2 protocol: 10-fold accuracy (threshold from the other 9
     folds), ROC AUC, EER, TAR at FAR 1e-3."""
-    from openlfr.eval.protocols import parse_pairs, restrict_folds
-    from openlfr.eval.protocols import verify as run_verify
+    from openlfr.services import evaluation
 
-    p = parse_pairs(pairs, images)
-    if folds is not None:
-        p = restrict_folds(p, folds)
-    table = _embed(p.images(), pipe, workers, no_cache, json_out)
-    res = run_verify(table, p)
-    out = res.to_dict()
-    out["embedding_stats"] = table.stats
-    if plot is not None:
-        from openlfr.eval.plots import roc_png
-
-        roc_png(res.roc, plot, label=f"{table.models['embedder']} (AUC {res.auc:.4f})")
-        out["plot"] = str(plot)
+    with _progress("embedding", json_out) as cb:
+        run = evaluation.verify(pairs, images, pipe, folds=folds, workers=workers, use_cache=not no_cache, plot=plot,
+                                progress=cb)
+    res, table, out = run.result, run.table, run.out
+    assert table is not None
     if json_out:
         emit_json(out)
         return
@@ -199,16 +153,6 @@ def verify_cmd(
 
 
 # ------------------------------------------------------------------ identify
-
-
-def _default_threshold_or_none(family: str) -> float | None:
-    from openlfr.errors import ConfigError
-    from openlfr.services.operating_point import default_threshold
-
-    try:
-        return default_threshold(family)
-    except ConfigError:
-        return None
 
 
 @eval_app.command("identify")
@@ -230,23 +174,13 @@ def identify_cmd(
     half: HalfOpt = None,
 ) -> None:
     """Open-set 1:N identification: FNIR at FPIR 1e-2, 1e-3, 1e-4, rank-1, DET curve."""
-    from openlfr.eval.metrics import det_curve
-    from openlfr.eval.protocols import identify
+    from openlfr.services import evaluation
 
-    ds = _dataset(images, half)
-    table = _embed(ds.paths, pipe, workers, no_cache, json_out)
-    thr = threshold if threshold is not None else _default_threshold_or_none(table.models["family"])
-    res, _ = identify(table, ds, enrol_per_identity, watchlist_size, seed, thr)
-    out = res.to_dict()
-    out["embedding_stats"] = table.stats
-    if plot is not None:
-        from openlfr.eval.plots import det_png
-
-        marks = {f"FPIR {k}": [(v.achieved, v.value)] for k, v in res.targets.items()
-                 if v.value is not None and v.achieved}
-        det_png({f"{table.models['embedder']}, N={res.outcomes.watchlist_size}": det_curve(res.outcomes)},
-                plot, marks=marks)
-        out["plot"] = str(plot)
+    with _progress("embedding", json_out) as cb:
+        run = evaluation.identify(images, pipe, half=half, enrol_per_identity=enrol_per_identity,
+                                  watchlist_size=watchlist_size, seed=seed, threshold=threshold, workers=workers,
+                                  use_cache=not no_cache, plot=plot, progress=cb)
+    res, out = run.result, run.out
     if json_out:
         emit_json(out)
         return
@@ -290,22 +224,14 @@ def threshold_cmd(
 ) -> None:
     """Measure an operating threshold: the score at which a stranger searched against N people
     matches no one with probability >= 1 - FPIR, over random watchlist draws."""
-    import json as _json
+    from openlfr.services import evaluation
 
-    from openlfr.eval.calibration import Calibration
-    from openlfr.eval.exclusions import load_exclusions
-    from openlfr.eval.threshold import measure_threshold
-
-    if not 0.0 < fpir < 1.0:
-        raise InputError(f"--fpir must be in (0, 1), got {fpir}", code="bad_option")
-    ds = _dataset(images, half)
-    at = None
-    if calibration is not None:
-        at = Calibration.from_dict(_json.loads(calibration.read_text())).threshold_for_fpir(fpir, watchlist_size)
-    table = _embed(ds.paths, pipe, workers, no_cache, json_out)
-    res = measure_threshold(table, ds, watchlist_size, fpir, draws, seed, at=at,
-                            exclusions=None if no_exclusions else load_exclusions())
-    out = res.to_dict()
+    with _progress("embedding", json_out) as cb:
+        run = evaluation.measure_threshold(images, pipe, half=half, watchlist_size=watchlist_size, fpir=fpir,
+                                           draws=draws, seed=seed, calibration=calibration,
+                                           no_exclusions=no_exclusions, workers=workers, use_cache=not no_cache,
+                                           progress=cb)
+    res, out = run.result, run.out
     if json_out:
         emit_json(out)
         return
@@ -344,15 +270,14 @@ def calibrate_cmd(
 ) -> None:
     """Save a calibration (score -> FMR per comparison, with sample sizes) for the embedder, so that
     `--fpir` can be used instead of a raw threshold (FPIR ~= N * FMR)."""
-    from openlfr.eval.calibration import calibrate, save_calibration
-    from openlfr.eval.exclusions import load_exclusions
+    from openlfr.services import evaluation
 
-    ds = _dataset(images, half)
-    excl = None if no_exclusions else load_exclusions(exclusions)
-    table = _embed(ds.paths, pipe, workers, no_cache, json_out)
-    cal = calibrate(table, ds, exclusions=excl)
-    path = save_calibration(cal, path=out_path)
-    out = {"path": str(path), **cal.summary()}
+    with _progress("embedding", json_out) as cb:
+        run = evaluation.calibrate(images, pipe, half=half, out_path=out_path, exclusions=exclusions,
+                                   no_exclusions=no_exclusions, workers=workers, use_cache=not no_cache,
+                                   progress=cb)
+    cal, out = run.result, run.out
+    path = out["path"]
     if json_out:
         emit_json(out)
         return
@@ -386,80 +311,16 @@ def plan_cmd(
 ) -> None:
     """Expected false alerts, true alerts and precision for a deployment (formulas of
     ARCHITECTURE.md section 4), with intervals from the calibration's sample sizes."""
-    from openlfr.eval.planning import plan
+    from openlfr.services import evaluation
 
-    _check_plan_options(threshold, fpir, tpir, no_calibration)
-    notes: list[str] = []
-    cal = None if no_calibration else _plan_calibration(embedder, embedder_model, embedder_option)
-    thr, fpir_rate, tpir_rate, source = _plan_rates(cal, threshold, fpir, tpir, watchlist_size, notes)
-    pl = plan(faces, prevalence, fpir_rate, tpir_rate, watchlist_size, thr, source, tuple(notes))
+    pl = evaluation.plan_deployment(faces, watchlist_size, prevalence, threshold=threshold, fpir=fpir, tpir=tpir,
+                                    no_calibration=no_calibration, embedder=embedder,
+                                    embedder_model=embedder_model, embedder_option=embedder_option)
     out = pl.to_dict()
     if json_out:
         emit_json(out)
         return
-    _print_plan(out, faces, watchlist_size, prevalence, thr, notes)
-
-
-def _check_plan_options(threshold: float | None, fpir: float | None, tpir: float | None,
-                        no_calibration: bool) -> None:
-    if (threshold is None) == (fpir is None):
-        raise InputError("give exactly one of --threshold and --fpir", code="bad_option")
-    if fpir is not None and not 0.0 < fpir < 1.0:
-        raise InputError(f"--fpir must be in (0, 1), got {fpir}", code="bad_option")
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise InputError(f"--threshold must be in [0, 1], got {threshold}", code="bad_option")
-    if tpir is not None and not 0.0 <= tpir <= 1.0:
-        raise InputError(f"--tpir must be in [0, 1], got {tpir}", code="bad_option")
-    if no_calibration and (fpir is None or tpir is None):
-        raise InputError("--no-calibration needs --fpir and --tpir", code="bad_option")
-
-
-def _plan_calibration(embedder: str | None, embedder_model: str | None,
-                      embedder_option: list[str] | None) -> Calibration:
-    """The calibration of the embedder ``plan`` is asked about (settings, overridden by the options)."""
-    from openlfr.engine import registry
-    from openlfr.errors import NotFoundError
-    from openlfr.services.operating_point import load_calibration
-
-    cfg = engine_config(None, embedder, embedder_model=embedder_model, embedder_option=embedder_option)
-    emb = registry.create("embedder", cfg.embedder, **cfg.embedder_options)
-    try:
-        return load_calibration(emb)
-    except NotFoundError as exc:
-        raise NotFoundError(exc.message + "; or give --fpir and --tpir with --no-calibration",
-                            code=exc.code) from exc
-
-
-def _plan_rates(cal: Calibration | None, threshold: float | None, fpir: float | None, tpir: float | None,
-                watchlist_size: int, notes: list[str]) -> tuple[float | None, Rate, Rate, str]:
-    """Threshold, FPIR, TPIR and their source for ``plan``: from the calibration, or as given; appends notes."""
-    from openlfr.eval.planning import Rate
-
-    if cal is None:
-        assert fpir is not None and tpir is not None
-        notes.append("no calibration: FPIR and TPIR as given, no intervals")
-        return threshold, Rate.exact(fpir), Rate.exact(tpir), "given rates (no calibration)"
-    thr = threshold
-    if thr is None:
-        assert fpir is not None
-        thr = cal.threshold_for_fpir(fpir, watchlist_size)
-        notes.append(f"threshold {thr:.4f} is the smallest calibrated score with N * FMR <= {fpir:g}")
-    value, (lo, hi), k, n = cal.fpir(thr, watchlist_size)
-    fpir_rate = Rate(value, lo, hi, k, n)
-    notes.append(f"FPIR ~= N * FMR with FMR = {k}/{n} impostor comparisons at >= {thr:.4f}")
-    if tpir is None:
-        t = cal.tpir(thr)
-        if t is None or t[1] == 0:
-            raise ConfigError("the calibration has no identification run for TPIR; pass --tpir",
-                              code="bad_calibration")
-        tpir_rate = Rate.measured(t[0], t[1])
-        ident = cal.identify or {}
-        notes.append(f"TPIR from {t[1]} mated searches (rank 1, score >= threshold) against a watchlist of "
-                     f"{ident.get('watchlist_size')}, one photo enrolled each")
-    else:
-        tpir_rate = Rate.exact(tpir)
-        notes.append("TPIR as given (--tpir)")
-    return thr, fpir_rate, tpir_rate, f"calibration {cal.family} ({cal.source.get('images', '?')})"
+    _print_plan(out, faces, watchlist_size, prevalence, pl.threshold, list(pl.notes))
 
 
 def _tri(x: dict[str, Any], digits: int = 1) -> str:
@@ -498,27 +359,16 @@ def fairness_cmd(
 ) -> None:
     """Per group FPIR, FNIR and failure to acquire at the operating threshold with 95% intervals,
     the max/min ratio, and where differences become significant."""
-    from openlfr.eval.fairness import fairness_report
-    from openlfr.eval.protocols import fairness_groups, load_labels
+    from openlfr.services import evaluation
 
-    ds = _dataset(images)
-    groups = load_labels(labels, ds)
-    table = _embed(ds.paths, pipe, workers, no_cache, json_out)
-    thr = threshold if threshold is not None else _default_threshold_or_none(table.models["family"])
-    if thr is None:
-        raise ConfigError(f"no default threshold for {table.models['family']}; pass --threshold",
-                          code="no_threshold")
-    gd, gal = fairness_groups(table, ds, groups)
-    rep = fairness_report(gd, thr)
-    out = rep.to_dict()
-    out["watchlist_size"] = len(gal.identities)
-    out["labelled_images"] = len(groups)
-    out["unlabelled_images"] = len(ds) - len(groups)
-    out["models"] = table.models
+    with _progress("embedding", json_out) as cb:
+        run = evaluation.fairness(images, labels, pipe, threshold=threshold, workers=workers,
+                                  use_cache=not no_cache, progress=cb)
+    rep, out, thr = run.result, run.out, run.threshold
     if json_out:
         emit_json(out)
         return
-    typer.echo(f"threshold {thr:.4f}; watchlist {len(gal.identities)}; {len(groups)} labelled images "
+    typer.echo(f"threshold {thr:.4f}; watchlist {out['watchlist_size']}; {out['labelled_images']} labelled images "
                f"({out['unlabelled_images']} unlabelled, ignored)")
     for name, g in rep.groups.items():
         parts = []
@@ -545,24 +395,21 @@ def fairness_cmd(
 @eval_app.command("cache-clear")
 def cache_clear_cmd(json_out: JsonOpt = False) -> None:
     """Delete every cached evaluation embedding (under <data_dir>/cache/embeddings)."""
-    from openlfr.eval.cache import clear, default_root
+    from openlfr.services.evaluation import cache_clear
 
-    root = default_root()
-    res = clear(root)
-    out = {"path": str(root), "files_removed": res["files"], "bytes_removed": res["bytes"]}
+    out = cache_clear()
     if json_out:
         emit_json(out)
         return
-    typer.echo(f"removed {res['files']} file(s), {res['bytes']:,} bytes, from {root}")
+    typer.echo(f"removed {out['files_removed']} file(s), {out['bytes_removed']:,} bytes, from {out['path']}")
 
 
 @eval_app.command("cache-info")
 def cache_info_cmd(json_out: JsonOpt = False) -> None:
     """What the evaluation embedding cache holds."""
-    from openlfr.eval.cache import default_root, describe
+    from openlfr.services.evaluation import cache_info
 
-    root = default_root()
-    entries = describe(root)
+    root, entries = cache_info()
     if json_out:
         emit_json({"path": str(root), "entries": entries})
         return

@@ -3,93 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from openlfr.cli._common import emit_json
+from openlfr.cli._common import emit_json, settings
 
 models_app = typer.Typer(name="models", no_args_is_help=True,
                          help="Face models: built-in (dlib), installed ONNX files, official downloads.")
 
 
-def _store() -> Any:
-    from openlfr.cli._common import settings
-    from openlfr.engine.models import ModelStore
-
-    return ModelStore(settings().data_dir / "models")
-
-
-def _calibration(family: str) -> str | None:
-    """Where ``--fpir`` finds this embedder family's calibration: ``data_dir`` (from `openlfr eval
-    calibrate`), ``packaged`` (shipped with OpenLFR), or None."""
-    from openlfr.cli._common import settings
-    from openlfr.services.operating_point import calibration_path, is_packaged
-
-    p = calibration_path(family, settings())
-    if p is None:
-        return None
-    return "packaged" if is_packaged(p) else "data_dir"
-
-
-def _rows(include_catalogue: bool) -> tuple[list[dict[str, Any]], list[str]]:
-    from openlfr.cli._common import settings
-    from openlfr.engine import models as m
-
-    data_dir = settings().data_dir
-    store = m.ModelStore(data_dir / "models")
-    rows: list[dict[str, Any]] = []
-    warnings: list[str] = []
-    for b in m.builtin_models():
-        cal = _calibration(b["family"]) if b["kind"] == "embedder" else None
-        rows.append({**b, "installed": True, "calibrated": cal is not None if b["kind"] == "embedder" else None,
-                     "calibration": cal, "input_spec": None, "path": None, "verified": True})
-        w = m.licence_warning(b["name"], b["licence"], b["commercial"])
-        if w:
-            warnings.append(w)
-    installed = set()
-    for e in store.entries():
-        installed.add(e.name)
-        spec = m.spec_for(e.kind, e.spec)
-        model_id = (m.embedder_model_id(e.spec, e.sha256) if e.kind == "embedder"
-                    else m.detector_model_id(e.spec, e.sha256))
-        cal = _calibration(model_id) if e.kind == "embedder" else None
-        rows.append({"name": e.name, "kind": e.kind, "spec": e.spec, "sha256": e.sha256,
-                     "licence": e.licence, "commercial": e.commercial, "source": e.source,
-                     "model_id": model_id, "family": model_id if e.kind == "embedder" else None,
-                     "installed": True, "calibrated": cal is not None if e.kind == "embedder" else None,
-                     "calibration": cal,
-                     "input_spec": spec.to_dict(), "path": str(store.path_of(e)), "verified": e.verified})
-        w = m.licence_warning(e.name, e.licence, e.commercial)
-        if w:
-            warnings.append(w)
-    if include_catalogue:
-        for c in m.CATALOGUE.values():
-            if c.name in installed:
-                continue
-            rows.append({"name": c.name, "kind": c.kind, "spec": c.spec,
-                         "sha256": c.member_sha256 or c.sha256,
-                         "licence": c.licence, "commercial": c.commercial, "source": c.url or "(mirror only)",
-                         "model_id": None, "installed": False, "calibrated": None,
-                         "input_spec": m.spec_for(c.kind, c.spec).to_dict(), "path": None, "verified": None})
-    return rows, warnings
-
-
 def _licence_mark(commercial: bool | None) -> str:
     return {True: "", False: " [NON-COMMERCIAL]", None: " [licence unknown]"}[commercial]
-
-
-def _stale_watchlists() -> list[dict[str, Any]]:
-    """Watchlists whose vectors are from another embedder than the current one (none without a database)."""
-    from openlfr.cli._common import settings
-
-    st = settings()
-    if st.database_url is None and not (st.data_dir / "openlfr.db").is_file():
-        return []
-    from openlfr.services import watchlists
-    from openlfr.services.context import AppContext
-
-    return [w for w in watchlists.list_all(AppContext(st)) if w["embedder_current"] is False]
 
 
 def list_models(
@@ -97,18 +22,18 @@ def list_models(
     all_: Annotated[bool, typer.Option("--all", help="Also list catalogue models not installed.")] = False,
 ) -> None:
     """List built-in and installed models: kind, spec, sha256, licence, calibration status."""
-    rows, warnings = _rows(all_)
-    stale = _stale_watchlists()
-    warnings += [f"watchlist {w['name']!r} holds vectors of {w['embedder']}, not of the current embedder: run "
-                 f"`openlfr watchlist reembed {w['name']}`" for w in stale]
+    from openlfr.services import models
+
+    found = models.listing(settings(), all_)
+    rows, warnings = found.rows, found.warnings
     if json_out:
-        emit_json({"models_dir": str(_store().root), "models": rows, "warnings": warnings,
-                   "stale_watchlists": [w["name"] for w in stale]})
+        emit_json({"models_dir": str(found.models_dir), "models": rows, "warnings": warnings,
+                   "stale_watchlists": found.stale_watchlists})
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"models ({_store().root})")
+    table = Table(title=f"models ({found.models_dir})")
     for col in ("name", "kind", "spec", "sha256", "installed", "calibrated", "licence"):
         table.add_column(col)
     for r in rows:
@@ -135,15 +60,9 @@ def add(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Validate a model file by loading it, then copy it into the model store with its sha256."""
-    from openlfr.engine.models import licence_warning
+    from openlfr.services import models
 
-    commercial: bool | None = None
-    if non_commercial:
-        licence, commercial = licence or "non-commercial (stated by the user)", False
-    elif licence:
-        commercial = True
-    m = _store().add(path, kind, spec, name, licence=licence, commercial=commercial, force=force)
-    w = licence_warning(m.name, m.licence, m.commercial)
+    m, w = models.add(settings(), path, kind, spec, name, licence=licence, non_commercial=non_commercial, force=force)
     if json_out:
         emit_json({"model": m.to_dict(), "warnings": [w] if w else []})
     else:
@@ -165,14 +84,13 @@ def fetch(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Download an official model, verify its sha256, validate it and install it."""
-    from openlfr.engine.models import CATALOGUE, licence_warning
+    from openlfr.services import models
 
-    entry = CATALOGUE.get(name)
-    first = licence_warning(name, entry.licence, entry.commercial) if entry else None
+    first = models.catalogue_warning(name)
     if first:  # said before downloading, whatever happens next
         typer.echo(f"warning: {first}", err=True)
-    res = _store().fetch(name, url_base=url_base, sha256=sha256, trust_unpinned=trust_unpinned,
-                         timeout=timeout, force=force)
+    res = models.fetch(settings(), name, url_base=url_base, sha256=sha256, trust_unpinned=trust_unpinned,
+                       timeout=timeout, force=force)
     if json_out:
         emit_json({"model": res.model.to_dict(), "warnings": res.warnings})
     else:
@@ -188,7 +106,9 @@ def remove(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Remove an installed model (file and manifest entry)."""
-    _store().remove(name)
+    from openlfr.services import models
+
+    models.remove(settings(), name)
     if json_out:
         emit_json({"removed": name})
     else:

@@ -41,13 +41,13 @@ def walkthrough(
 ) -> None:
     """Compose people from a labelled photo folder walking through a scene at different sizes,
     speeds, lighting and blur; write the video, its ground truth and the watchlist photos."""
-    from openlfr.eval.synth import SynthConfig, render
+    from openlfr.services.walkthrough import synthesise
 
-    cfg = SynthConfig(people=people, watchlisted=watchlisted, seed=seed, size=_size(size), fps=fps,
-                      enrol_images=enrol_images, pass_images=pass_images)
-    wl_dir = watchlist_dir or out.with_name(out.stem + ".watchlist")
+    dims = _size(size)
     with progress_callback("rendering", quiet=json_out) as progress:
-        result = render(images, out, truth, cfg, watchlist_dir=wl_dir, progress=progress)
+        result = synthesise(images, out, truth, people=people, watchlisted=watchlisted, seed=seed, size=dims,
+                            fps=fps, enrol_images=enrol_images, pass_images=pass_images,
+                            watchlist_dir=watchlist_dir, progress=progress)
     if json_out:
         emit_json(result)
     else:

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from openlfr.cli._common import emit_json, progress_callback, settings
-
-if TYPE_CHECKING:
-    from openlfr.engine.live import LiveConfig
-    from openlfr.services.context import AppContext
 
 
 def walkthrough(
@@ -59,98 +55,21 @@ def walkthrough(
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
     """Measure per pass TPIR, FPIR, precision and alert latency on a walk-through video."""
-    from openlfr.eval.walkthrough import evaluate, load_truth
-    from openlfr.services.operating_point import op_fields, resolve_for
+    from openlfr.cli.live_cmd import _live_config
+    from openlfr.services import walkthrough as walk
 
-    ctx = _walk_context(detector, detector_model, embedder, embedder_model)
-    truth_d = load_truth(truth)
-    index, filler_info = _walk_index(ctx, watchlist, truth_d, fillers, filler_images, filler_photos, seed)
-    # The same operating point a deployment gets: target FPIR (default 1e-4) at this list's size.
-    op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
-    cfg = _walk_config(analysis_fps, analysis_width, fusion, max_attempts, decision,
-                       {"early_margin": early_margin, "early_first_margin": early_first_margin})
+    ctx = walk.walk_context(settings(), detector, detector_model, embedder, embedder_model)
+    cfg = walk.walk_config(_live_config(analysis_fps, analysis_width, fusion, max_attempts), decision,
+                           {"early_margin": early_margin, "early_first_margin": early_first_margin})
     with progress_callback("evaluating", quiet=json_out) as progress:
-        result = evaluate(ctx.engine, index, op.threshold, video, truth_d, cfg, progress=progress).to_dict()
-    result.update(op_fields(op), video=str(video), watchlist=watchlist)
-    if filler_info is not None:
-        result["scale"] = filler_info
-    _report(result, out, json_out)
-
-
-def _report(result: dict[str, Any], out: Path | None, json_out: bool) -> None:
-    """Write the result to ``out`` (if given), then print it as JSON or as text."""
+        result = walk.score(ctx, video, truth, watchlist, cfg, threshold=threshold, fpir=fpir, fillers=fillers,
+                            filler_images=filler_images, filler_photos=filler_photos, seed=seed, progress=progress)
     if out is not None:
         out.write_text(json.dumps(result, indent=1))
     if json_out:
         emit_json(result)
         return
     _print_walk(result)
-
-
-def _walk_context(detector: str | None, detector_model: Path | None, embedder: str | None,
-                  embedder_model: Path | None) -> AppContext:
-    """The app context with the engine the walk is scored with (settings, overridden by the options)."""
-    from openlfr.engine.pipeline import EngineConfig
-    from openlfr.services.context import AppContext, engine_config_from_settings
-
-    st = settings()
-    base = engine_config_from_settings(st)
-    det = detector or base.detector
-    det_opts: dict[str, Any] = dict(base.detector_options) if det == base.detector else {}
-    if detector_model is not None:
-        det_opts = {"path": str(detector_model)}
-    emb = embedder or base.embedder
-    emb_opts: dict[str, Any] = {"path": str(embedder_model)} if embedder_model is not None else {}
-    return AppContext(st, engine_config=EngineConfig(detector=det, detector_options=det_opts, embedder=emb,
-                                                      embedder_options=emb_opts, gate=base.gate))
-
-
-def _walk_index(ctx: AppContext, watchlist: str, truth_d: dict[str, Any], fillers: int, filler_images: Path | None,
-                filler_photos: int | None, seed: int) -> tuple[Any, dict[str, Any] | None]:
-    """The index searched: a stored watchlist, or a folder of photos enrolled in memory (with fillers)."""
-    from openlfr.engine.imageio import IMAGE_SUFFIXES
-    from openlfr.engine.live import index_in_memory
-    from openlfr.errors import InputError
-    from openlfr.eval.walkthrough import draw_fillers
-    from openlfr.services.watchlists import load_index
-
-    wl_path = Path(watchlist)
-    filler_info: dict[str, Any] | None = None
-    if wl_path.is_dir():
-        people: dict[str, list[Path]] = {
-            d.name: [f for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
-            for d in sorted(wl_path.iterdir()) if d.is_dir()}
-        if fillers:
-            folder = filler_images or Path(str(truth_d.get("images", "")))
-            extra = draw_fillers(folder, truth_d, fillers, filler_photos or int(truth_d.get("enrol_images", 1)),
-                                 seed)
-            filler_info = {"fillers": len(extra), "filler_images": str(folder),
-                           "filler_photos": filler_photos or int(truth_d.get("enrol_images", 1)), "seed": seed}
-            people.update(extra)
-        index, rejected = index_in_memory(ctx.engine, people)
-        if filler_info is not None:
-            filler_info["enrol_rejected_photos"] = sum(len(v) for v in rejected.values())
-    else:
-        if fillers:
-            raise InputError("--fillers needs --watchlist to be a folder of photos", code="bad_option")
-        index, _meta = load_index(ctx, watchlist)
-    return index, filler_info
-
-
-def _walk_config(analysis_fps: float | None, analysis_width: int | None, fusion: str | None,
-                 max_attempts: int | None, decision: str | None, margins: dict[str, float | None]) -> LiveConfig:
-    """The live configuration the walk is analysed with (as ``openlfr live run``, plus decision and the early
-    margins: ``margins`` maps ShotPolicy fields to a value, None to keep the default, negative to turn off)."""
-    from openlfr.cli.live_cmd import _live_config
-    from openlfr.engine.live import LiveConfig
-
-    cfg: LiveConfig = _live_config(analysis_fps, analysis_width, fusion, max_attempts)
-    if decision is not None:
-        cfg = cfg.model_copy(update={"decision": LiveConfig.model_validate({"decision": decision}).decision})
-    update = {k: (None if v < 0 else v) for k, v in margins.items() if v is not None}
-    if update:
-        cfg = cfg.model_copy(update={"shots": cfg.shots.model_copy(update=update)})
-    return cfg
 
 
 def _fmt_rate(r: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
 from openlfr.errors import InputError
+from openlfr.types import IMAGE_SUFFIXES as IMAGE_SUFFIXES
 from openlfr.types import Image
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "GIF", "MPO"})
@@ -103,9 +104,6 @@ def encode_jpeg(image: Image, quality: int = 90) -> bytes:
     buf = io.BytesIO()
     PILImage.fromarray(image).save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
-
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 
 
 # ---- metadata stripping ---------------------------------------------------------------------

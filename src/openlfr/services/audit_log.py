@@ -90,3 +90,13 @@ def search(ctx: AppContext, *, actor: str | None = None, action: str | None = No
                  "object_type": e.object_type, "object_id": e.object_id, "details": d,
                  "hash": e.hash} for e, d in zip(rows, details, strict=True)]
     return {"data": data, "count": count}
+
+
+def newest(ctx: AppContext, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest ``limit`` events, newest first, each with its private details resolved
+    (:func:`with_private`); ``at`` as stored (``openlfr audit list``)."""
+    with ctx.db.session() as s:
+        events = list(s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)))
+        return [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                 "object_type": e.object_type, "object_id": e.object_id, "details": d}
+                for e, d in zip(events, with_private(ctx, s, events), strict=True)]

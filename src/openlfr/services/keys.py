@@ -28,6 +28,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from openlfr.services.context import AppContext
 from openlfr.settings import Settings
 from openlfr.storage import audit
 from openlfr.storage.audit_anchor import write_anchor
-from openlfr.storage.crypto import Cipher, load_cipher
+from openlfr.storage.crypto import Cipher, create_key_file, load_cipher
 from openlfr.storage.db import Database
 from openlfr.storage.models import AuditEvent, ReferenceEmbedding, ReferenceImage, Watchlist
 from openlfr.storage.sealed import SEALED
@@ -91,6 +92,37 @@ def refuse_new_key_over_ciphertext(settings: Settings) -> None:
         raise ConfigError(f"the database holds {n} encrypted value(s) but there is no key file at "
                           f"{settings.resolved_key_file}: restore the key file (or set OPENLFR_KEY); a new key "
                           "would make that data unreadable, so none was created", code="key_missing")
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``openlfr init`` set up (``to_dict`` is its JSON)."""
+
+    data_dir: str
+    database: str
+    key: str
+    key_created: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def initialise(settings: Settings) -> InitResult:
+    """``openlfr init``: create the data dir (0700), the key file (0600, unless the key is in the
+    environment) and the migrated database; returns what was set up. A lost or moved key file is never
+    silently replaced (:func:`refuse_new_key_over_ciphertext`, checked before anything changes on disk)."""
+    if settings.key is None and not settings.resolved_key_file.exists():
+        refuse_new_key_over_ciphertext(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    created_key = False if settings.key is not None else create_key_file(settings.resolved_key_file)
+    load_cipher(settings)  # refuses a malformed or world-readable key before anything is stored
+    db = Database(settings.db_url)
+    db.upgrade()
+    db.dispose()
+    return InitResult(data_dir=str(settings.data_dir), database=settings.db_url.split("@")[-1],
+                      key="environment" if settings.key is not None else str(settings.resolved_key_file),
+                      key_created=created_key)
 
 
 def _stale_pass(ctx: AppContext, cipher: Cipher, counts: dict[str, int],

@@ -13,7 +13,7 @@ from openlfr.api.deps import Anyone, Id, Staff, State
 from openlfr.api.live import for_role
 from openlfr.api.schemas import CameraPublic, Page
 from openlfr.errors import NotFoundError
-from openlfr.runtime.preview import BOUNDARY
+from openlfr.types import MJPEG_BOUNDARY as BOUNDARY
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 

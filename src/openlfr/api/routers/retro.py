@@ -14,9 +14,9 @@ from openlfr.api.deps import Staff, State
 from openlfr.api.schemas_ops import MediaList, RetroDeleted, RetroJob, RetroJobList
 from openlfr.api.state import AppState
 from openlfr.api.uploads import check_image_upload
-from openlfr.engine.sources import VIDEO_SUFFIXES
 from openlfr.errors import InputError
 from openlfr.services.retro_jobs import RetroJobs
+from openlfr.types import VIDEO_SUFFIXES
 
 router = APIRouter(prefix="/api/retro", tags=["retrospective search"])
 _make = threading.Lock()
