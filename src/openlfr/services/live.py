@@ -11,7 +11,7 @@ Two ways in:
 
 One host for both, whoever starts the run (``openlfr run``, ``openlfr serve``; cameras on this machine or
 on a Ray cluster): the runner publishes typed events on the run's bus (``runtime/events.py``); the store
-subscribes to alerts and counters (:func:`_host`), the console and the CLI to what they show.
+subscribes to alerts and counters (:meth:`LiveRun.host`), the console and the CLI to what they show.
 """
 
 from __future__ import annotations
@@ -153,42 +153,41 @@ class LiveRun:
         if self.stop_reason:
             runner.stop(self.stop_reason)
 
+    def host(self, runner: CameraRuntime, store: AlertSink, watchlist: str,
+             max_seconds: float | None) -> RunSummary:
+        """Run ``runner`` as the one live host (``openlfr run``, ``openlfr serve``, on this machine or a Ray
+        cluster): the store subscribes to the run's alerts and counters, and each alert it took is announced
+        as ``AlertStored`` (the console's push, the CLI's line). A store that refuses (e.g. the deployment
+        ended elsewhere) stops the run; its error is raised once the runner has stopped and flushed."""
+        failed: list[Exception] = []
 
-def _host(run: LiveRun, runner: CameraRuntime, store: AlertSink, watchlist: str,
-          max_seconds: float | None) -> RunSummary:
-    """The one live host (``openlfr run``, ``openlfr serve``, on this machine or a Ray cluster): the store
-    subscribes to the run's alerts and counters, and each alert it took is announced as ``AlertStored``
-    (the console's push, the CLI's line). A store that refuses (e.g. the deployment ended elsewhere) stops
-    the run; its error is raised once the runner has stopped and flushed."""
-    failed: list[Exception] = []
+        def refused(exc: Exception) -> None:
+            if not failed:
+                failed.append(exc)
+                log.error("the alert store refused (%s); stopping the run", exc)
+                runner.stop("store_refused")
 
-    def refused(exc: Exception) -> None:
-        if not failed:
-            failed.append(exc)
-            log.error("the alert store refused (%s); stopping the run", exc)
-            runner.stop("store_refused")
+        def on_alert(ev: AlertRaised) -> None:
+            try:
+                store.submit(ev.event.record)
+            except Exception as exc:
+                refused(exc)
+                return
+            self.bus.publish(AlertStored(ev.camera, ev.event, watchlist, ev.received_at))
 
-    def on_alert(ev: AlertRaised) -> None:
-        try:
-            store.submit(ev.event.record)
-        except Exception as exc:
-            refused(exc)
-            return
-        run.bus.publish(AlertStored(ev.camera, ev.event, watchlist, ev.received_at))
+        def on_counters(ev: Counters) -> None:
+            try:
+                store.count(ev.camera, dict(ev.deltas))
+            except Exception as exc:
+                refused(exc)
 
-    def on_counters(ev: Counters) -> None:
-        try:
-            store.count(ev.camera, dict(ev.deltas))
-        except Exception as exc:
-            refused(exc)
-
-    run.bus.subscribe(AlertRaised, on_alert)
-    run.bus.subscribe(Counters, on_counters)
-    run._attach(runner, store if isinstance(store, SpoolingSink) else None)
-    summary = runner.run(max_seconds=max_seconds)
-    if failed:
-        raise failed[0]
-    return summary
+        self.bus.subscribe(AlertRaised, on_alert)
+        self.bus.subscribe(Counters, on_counters)
+        self._attach(runner, store if isinstance(store, SpoolingSink) else None)
+        summary = runner.run(max_seconds=max_seconds)
+        if failed:
+            raise failed[0]
+        return summary
 
 
 def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, threshold: float | None = None,
@@ -213,7 +212,7 @@ def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, thresh
                       "cameras": {c.name: mask_url(c.url) for c in specs}, "models": ctx.engine.model_ids})
     runner = create_runtime(specs, engine_cfg, index, thr, run.bus, mode=opts.mode, watchlist_id=meta["id"],
                             engine=ctx.engine, **_runtime_args(ctx, watchlist, meta["id"]))
-    summary = _host(run, runner, sink or MemorySink(), watchlist, opts.max_seconds)
+    summary = run.host(runner, sink or MemorySink(), watchlist, opts.max_seconds)
     out = _summary_dict(summary, watchlist, index.size, thr)
     out.update(op_fields(op))
     with ctx.db.session() as s:
@@ -295,7 +294,7 @@ def _run_leased(run_ctx: AppContext, plan: LivePlan, lease: DeploymentLease, eng
     lease.on_lost = lambda: runner.stop("lease_lost")
     lease.start_renewing()
     try:
-        summary = _host(run, runner, spool, plan.watchlist, max_s)
+        summary = run.host(runner, spool, plan.watchlist, max_s)
     finally:
         left = spool.close(timeout_s=opts.spool_flush_s)
     out = _summary_dict(summary, plan.watchlist, index.size, plan.threshold)
