@@ -1,6 +1,6 @@
 """Camera workers: one per source, each with a reader (decode) thread, a bounded drop-oldest
-frame queue and an analysis loop; a runner that starts them, collects their events and hands
-alerts and counters to an ``AlertSink``.
+frame queue and an analysis loop; a runner that starts them, collects their messages
+(``runtime/messages.py``) and publishes them as events on the run's bus (``runtime/dispatch.py``).
 
 **Threads or processes.** dlib's HOG detector and ResNet descriptor hold Python's GIL while they
 run (measured here: two threads running the HOG detector take 0.96x the time of running them one
