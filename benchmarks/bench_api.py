@@ -457,10 +457,11 @@ def main() -> None:
                               entry_id=entry.entry_id, person_id=entry.person_id, score=0.99,
                               threshold=plan.threshold, camera="cam1", occurred_at=datetime.now(UTC), track_id=i,
                               probe_jpeg=probe, frame_jpeg=probe, box=(0.0, 0.0, 10.0, 10.0), models={})
-            run.received[uid] = time.time()          # the runner receives the worker's alert
+            received = time.time()                   # the runner receives the worker's alert
             sink.store(rec)                          # committed, encrypted, audited
             st.live.alert_stored(run, {"alert_id": uid, "camera": "cam1", "person_id": entry.person_id,
-                                       "name": entry.name, "score": 0.99, "deployment_id": plan.deployment_id})
+                                       "name": entry.name, "score": 0.99, "deployment_id": plan.deployment_id},
+                                 worker_at=received)
             time.sleep(a.gap)
 
     out: dict[str, Any] = {"alerts_injected": a.alerts}

@@ -278,9 +278,9 @@ def bench_analysis(clips: list[Path], workers: list[int]) -> dict[str, Any]:
     from openlfr.engine.imageio import load_image
     from openlfr.engine.live import index_in_memory
     from openlfr.engine.pipeline import EngineConfig, FaceEngine
+    from openlfr.runtime.events import CameraState, EventBus
     from openlfr.runtime.ray_local import LocalRayCluster
     from openlfr.runtime.ray_runtime import RayOptions, RayRunner
-    from openlfr.runtime.sinks import MemorySink
     from openlfr.runtime.workers import CameraSpec, SourceState
     from openlfr.services.operating_point import default_threshold
 
@@ -297,12 +297,14 @@ def bench_analysis(clips: list[Path], workers: list[int]) -> dict[str, Any]:
                              env={"OPENLFR_DATA_DIR": str(node_data)}) as cluster:
             times: dict[str, list[float]] = {"live": [], "ended": []}
 
-            def on_state(cam: str, state: SourceState, detail: str, times: dict[str, list[float]] = times) -> None:
-                if state == SourceState.LIVE:
+            def on_state(ev: CameraState, times: dict[str, list[float]] = times) -> None:
+                if ev.state == SourceState.LIVE:
                     times["live"].append(time.monotonic())
 
-            runner = RayRunner(specs, EngineConfig(), index, thr, MemorySink(),
-                               ray=RayOptions(address=cluster.address, cpus_per_camera=1), on_state=on_state)
+            bus = EventBus()
+            bus.subscribe(CameraState, on_state)
+            runner = RayRunner(specs, EngineConfig(), index, thr, bus,
+                               ray=RayOptions(address=cluster.address, cpus_per_camera=1))
             t = time.monotonic()
             summary = runner.run(max_seconds=900)
             wall = time.monotonic() - t

@@ -214,8 +214,8 @@ def test_alert_is_pushed_on_the_event_stream(env: ApiEnv) -> None:
     deadline = time.monotonic() + 5
     while st.broker.subscribers == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    run.received["uid-1"] = time.time()
-    st.live.alert_stored(run, {"alert_id": "uid-1", "camera": "cam1", "person_id": "Al_Gore", "score": 0.99})
+    st.live.alert_stored(run, {"alert_id": "uid-1", "camera": "cam1", "person_id": "Al_Gore", "score": 0.99},
+                         worker_at=time.time())
     lt.join(10)
     srv.should_exit = True
     th.join(10)

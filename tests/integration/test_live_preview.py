@@ -1,4 +1,4 @@
-"""Preview frames (P3) through the runner's callback and the MJPEG-over-HTTP helper."""
+"""Preview frames (P3) from the run's event bus and the MJPEG-over-HTTP helper."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from openlfr.engine.live import LiveConfig, index_in_memory
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.engine.privacy import cell_size, mosaic
 from openlfr.engine.sources import open_source
+from openlfr.runtime.events import EventBus, PreviewFrame
 from openlfr.runtime.preview import MjpegServer, PreviewHub
-from openlfr.runtime.sinks import MemorySink
 from openlfr.runtime.workers import CameraSpec, LiveRunner
 
 pytestmark = pytest.mark.shared_data
@@ -37,13 +37,14 @@ def test_preview_frames_are_pixelated_and_served(videos: Path) -> None:
     hub = PreviewHub()
     got: list[bytes] = []
 
-    def on_preview(cam: str, jpeg: bytes, t: float) -> None:
-        got.append(jpeg)
-        hub.update(cam, jpeg, t)
+    def on_preview(ev: PreviewFrame) -> None:
+        got.append(ev.jpeg)
+        hub.update(ev.camera, ev.jpeg, ev.t)
 
     spec = CameraSpec(name="door", url=str(clip), preview_fps=30, live=LiveConfig())
-    runner = LiveRunner([spec], EngineConfig(), index, 0.99, MemorySink(), mode="thread", engine=engine,
-                        on_preview=on_preview)
+    bus = EventBus()
+    bus.subscribe(PreviewFrame, on_preview)
+    runner = LiveRunner([spec], EngineConfig(), index, 0.99, bus, mode="thread", engine=engine)
     summary = runner.run()
     assert summary.cameras["door"]["counters"]["frames_analysed"] == 51
     assert len(got) >= 10 and all(j[:3] == b"\xff\xd8\xff" for j in got)

@@ -15,7 +15,8 @@ from _rtsp_server import RtspServer
 from openlfr.engine.live import LiveConfig, index_in_memory
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.engine.sources import open_source
-from openlfr.runtime.sinks import MemorySink
+from openlfr.runtime.events import CameraState, EventBus
+from openlfr.runtime.sinks import MemorySink, feed
 from openlfr.runtime.workers import CameraSpec, LiveRunner, SourceState
 from openlfr.services.operating_point import default_threshold
 
@@ -49,11 +50,14 @@ def test_rtsp_worker_reconnects_after_server_restart(videos: Path, caplog: pytes
     assert index.size == 1
     srv = RtspServer(clip, user="alice", password=PASSWORD, fps=15).start()
     sink = MemorySink()
+    bus = EventBus()
+    feed(bus, sink)
     states: list[str] = []
     spec = CameraSpec(name="door", url=srv.url, backoff_base_s=0.2, backoff_max_s=1.0, read_timeout_s=3.0,
                       open_timeout_s=3.0, stall_s=2.0, live=LiveConfig(analysis_fps=8))
-    runner = LiveRunner([spec], EngineConfig(), index, default_threshold(engine.embedder), sink, mode="thread",
-                        engine=engine, on_state=lambda cam, st, d: states.append(st.value), flush_s=0.5)
+    runner = LiveRunner([spec], EngineConfig(), index, default_threshold(engine.embedder), bus, mode="thread",
+                        engine=engine, flush_s=0.5)
+    bus.subscribe(CameraState, lambda ev: states.append(ev.state.value))
     out: dict[str, object] = {}
     th = threading.Thread(target=lambda: out.setdefault("summary", runner.run(max_seconds=90)), daemon=True)
     th.start()

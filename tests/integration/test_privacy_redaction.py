@@ -196,7 +196,7 @@ def _enrol(cli: Any, folder: Path) -> None:  # type: ignore[no-untyped-def]
 
 def _run_live(video: Path, threshold: float) -> tuple[list[dict[str, Any]], list[tuple[float, bytes]]]:
     """The real live path (``openlfr run``'s service) with the real alert store (encrypted images in
-    the database, as for a deployment), previews collected from the runner's callback; returns
+    the database, as for a deployment), previews collected from the run's bus; returns
     (stored alerts with their images decrypted, previews)."""
     from openlfr.services import live
     from openlfr.services.alerts import StoreAlertSink
@@ -208,8 +208,10 @@ def _run_live(video: Path, threshold: float) -> tuple[list[dict[str, Any]], list
     ctx = AppContext(load_settings())
     try:
         opts = live.RunOptions(mode="thread", camera_overrides={"preview_fps": 60})
-        live.run_watchlist(ctx, "wl", [str(video)], threshold=threshold, options=opts,
-                           sink=StoreAlertSink(ctx, None), on_preview=lambda cam, jpeg, t: previews.append((t, jpeg)))
+        run = live.LiveRun()
+        run.bus.subscribe(live.PreviewFrame, lambda ev: previews.append((ev.t, ev.jpeg)))
+        live.run_watchlist(ctx, "wl", [str(video)], threshold=threshold, options=opts, run=run,
+                           sink=StoreAlertSink(ctx, None))
         alerts = []
         with ctx.db.session() as s:
             for a in s.scalars(sa.select(Alert)):

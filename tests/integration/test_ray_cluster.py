@@ -34,10 +34,11 @@ from openlfr.engine.live import AlertEvent, LiveAnalyser, LiveConfig, alert_id_f
 from openlfr.engine.matcher import WatchlistIndex  # noqa: E402
 from openlfr.engine.pipeline import EngineConfig, FaceEngine  # noqa: E402
 from openlfr.engine.sources import open_source  # noqa: E402
+from openlfr.runtime.events import CameraState, EventBus  # noqa: E402
 from openlfr.runtime.ray_actor import FrameCounts  # noqa: E402
 from openlfr.runtime.ray_local import LocalRayCluster  # noqa: E402
 from openlfr.runtime.ray_runtime import RayOptions, RayRunner, replay_key  # noqa: E402
-from openlfr.runtime.sinks import MemorySink  # noqa: E402
+from openlfr.runtime.sinks import MemorySink, feed  # noqa: E402
 from openlfr.runtime.workers import AlertMsg, CameraSpec, CountEvent, StateEvent, WorkerDone  # noqa: E402
 from openlfr.types import AlertRecord, FaceBatch  # noqa: E402
 
@@ -234,9 +235,11 @@ def test_only_alerts_and_counters_leave_the_worker(cluster: LocalRayCluster, cli
 
     seen: list[tuple[str, Any]] = []
     sink = MemorySink()
+    bus = EventBus()
+    feed(bus, sink)
     thr = cli_watchlist["threshold"]
     spec = CameraSpec(name="cam1", url=str(videos / CLIP), realtime=True, live=LiveConfig(analysis_fps=FPS))
-    runner = RayRunner([spec], EngineConfig(), without, thr, sink, ray=_ray_options(cluster, refresh_s=0.5),
+    runner = RayRunner([spec], EngineConfig(), without, thr, bus, ray=_ray_options(cluster, refresh_s=0.5),
                        on_message=lambda cam, m: seen.append((cam, m)), index_refresh=refresh)
     summary = runner.run(max_seconds=180)
     assert summary.cameras["cam1"]["state"] == "ended", summary.to_dict()
@@ -300,10 +303,12 @@ def test_deployment_survives_losing_a_worker(cluster: LocalRayCluster, performer
 
         history: dict[str, list[tuple[float, str]]] = collections.defaultdict(list)
         killed: dict[str, Any] = {}
-        runner_box: list[Any] = []
+        handle = live_service.LiveRun()
 
-        def on_state(cam: str, state: Any, detail: str) -> None:
-            history[cam].append((time.monotonic(), str(state.value)))
+        def on_state(ev: CameraState) -> None:
+            history[ev.camera].append((time.monotonic(), str(ev.state.value)))
+
+        handle.bus.subscribe(CameraState, on_state)
 
         def killer() -> None:
             """Kill worker1 once its cameras are live and one of them has stored an alert (so the
@@ -311,9 +316,9 @@ def test_deployment_survives_losing_a_worker(cluster: LocalRayCluster, performer
             deadline = None
             while not killed.get("abandon"):
                 time.sleep(0.2)
-                if not runner_box:
+                r = handle.runner
+                if r is None:
                     continue
-                r = runner_box[0]
                 mine = [c for c, n in r.placements.items() if n == ids["worker1"]]
                 if not mine or not all(r.states[c].value == "live" for c in mine):
                     continue
@@ -327,12 +332,11 @@ def test_deployment_survives_losing_a_worker(cluster: LocalRayCluster, performer
         th.start()
         opts = live_service.RunOptions(realtime=True, live=LiveConfig(analysis_fps=FPS), max_seconds=200)
         try:
-            out = live_service.run_deployment(ctx, dep_id, options=opts, on_state=on_state,
-                                              runner_hook=runner_box.append)
+            out = live_service.run_deployment(ctx, dep_id, options=opts, run=handle)
         finally:
             killed["abandon"] = True
             th.join(5)
-        runner = runner_box[0]
+        runner = handle.runner
         assert isinstance(runner, RayRunner)
         assert killed.get("cams"), f"worker1 never hosted a live camera: {dict(history)}"
         assert out["stopped_by"] == "end_of_sources", out

@@ -1,9 +1,10 @@
 """Live deployments inside ``openlfr serve``: one runner per started deployment.
 
 A start validates and marks the deployment live (``services.deployments.mark_live``, audited with
-the user who pressed start), then runs ``services.live.run_deployment`` in a thread with the
-console's callbacks: alerts are pushed to the event broker once stored, camera states too, and
-preview frames (already pixelated by the workers, P3) go to a latest-frame hub for the tiles.
+the user who pressed start), then runs ``services.live.run_deployment`` (given that plan: marked once)
+in a thread. The console subscribes to the run's event bus: alerts are pushed to the event broker once
+stored (``AlertStored``, with the time the runner received them), camera states and the alert store's
+status too, and preview frames (already pixelated by the workers, P3) go to a latest-frame hub for the tiles.
 A stop ends the runner (counters flushed) and then the deployment (its watchlist is deleted, P4).
 On server shutdown runners stop but deployments stay live; the next ``serve`` resumes them.
 
@@ -32,10 +33,10 @@ from openlfr.api.events import Broker
 from openlfr.api.metrics import Metrics
 from openlfr.engine.sources import mask_url
 from openlfr.errors import ConflictError, OpenLFRError
-from openlfr.runtime.preview import PreviewHub
 from openlfr.services import deployments
 from openlfr.services import live as live_service
 from openlfr.services.context import AppContext
+from openlfr.services.live import AlertStored, CameraState, LiveRun, PreviewHub, StoreStatus
 from openlfr.services.roles import ROLES
 
 log = logging.getLogger(__name__)
@@ -112,41 +113,19 @@ class Run:
     deployment_id: int
     started: float = field(default_factory=time.time)
     thread: threading.Thread | None = None
-    runner: Any = None
+    live: LiveRun = field(default_factory=LiveRun)
+    """The run's handle: its bus, stop, and live view (runner, the alert store's state)."""
     error: str | None = None
     result: dict[str, Any] | None = None
     stop_reason: str | None = None
-    received: dict[str, float] = field(default_factory=dict)
-    spool: Any = None
-    """The run's ``SpoolingSink``: the alert store's state (ok, unavailable, flushing) for the console."""
 
     @property
     def alive(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
-
-class _Hub(PreviewHub):
-    """The latest preview frame per camera; frames of an ended deployment are dropped."""
-
-    def forget(self, *cameras: str) -> None:
-        with self._cond:
-            for c in cameras:
-                self._frames.pop(c, None)
-
-
-class _StampSink:
-    """Wraps the runner's sink: notes when the runner received each alert (push latency)."""
-
-    def __init__(self, inner: Any, received: dict[str, float]) -> None:
-        self.inner = inner
-        self.received = received
-
-    def submit(self, alert: Any) -> None:
-        self.received[alert.alert_id] = time.time()
-        self.inner.submit(alert)
-
-    def count(self, camera: str, deltas: dict[str, int]) -> None:
-        self.inner.count(camera, deltas)
+    @property
+    def runner(self) -> Any:
+        return self.live.runner
 
 
 ADMINS = frozenset({"admin"})
@@ -177,7 +156,7 @@ class LiveManager:
         self.broker = broker
         self.metrics = metrics
         self.options = live_service.RunOptions(realtime=realtime, loop=loop_files, mode=mode, camera_session=True)
-        self.hub = _Hub()
+        self.hub = PreviewHub()
         self.runs: dict[int, Run] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -194,10 +173,10 @@ class LiveManager:
             run = self.runs.get(deployment_id)
             if run is not None and run.alive:
                 return self.status(deployment_id)
-            deployments.mark_live(self.ctx, deployment_id, actor)
+            plan = deployments.mark_live(self.ctx, deployment_id, actor)
             run = Run(deployment_id)
             self.runs[deployment_id] = run
-            run.thread = threading.Thread(target=self._run, args=(run,), name=f"deployment-{deployment_id}",
+            run.thread = threading.Thread(target=self._run, args=(run, plan), name=f"deployment-{deployment_id}",
                                           daemon=True)
             self._launcher.start(run.thread)  # not from this (maybe niced) request thread
         self.metrics.live_runs.set(sum(r.alive for r in self.runs.values()))
@@ -219,8 +198,7 @@ class LiveManager:
         if run is None:
             return
         run.stop_reason = reason
-        if run.runner is not None:
-            run.runner.stop(reason)
+        run.live.stop(reason)
         if run.thread is not None:
             run.thread.join(timeout)
 
@@ -241,8 +219,7 @@ class LiveManager:
             run = self.runs[dep_id]
             if run.alive:
                 run.stop_reason = "server shutdown"
-                if run.runner is not None:
-                    run.runner.stop("server shutdown")
+                run.live.stop("server shutdown")
         deadline = time.monotonic() + timeout
         for run in list(self.runs.values()):
             if run.thread is not None:
@@ -250,40 +227,14 @@ class LiveManager:
 
     # ---------------------------------------------------------------- the runner thread
 
-    def _run(self, run: Run) -> None:
+    def _run(self, run: Run, plan: deployments.LivePlan) -> None:
         dep_id = run.deployment_id
-
-        def hook(runner: Any) -> None:
-            runner.sink = _StampSink(runner.sink, run.received)
-            run.runner = runner
-            if run.stop_reason or self._closing.is_set():
-                runner.stop(run.stop_reason or "server shutdown")
-            threading.Thread(target=self._watch, args=(run,), name=f"watch-{dep_id}", daemon=True).start()
-
-        def on_alert(payload: dict[str, Any]) -> None:
-            self.alert_stored(run, payload)
-
-        def on_state(camera: str, state: Any, detail: str) -> None:
-            ev = {"deployment_id": dep_id, "camera": camera, "state": str(getattr(state, "value", state)),
-                  "detail": mask_url(detail)}
-            self.broker.publish("camera", ev, roles=ADMINS)
-            self.broker.publish("camera", for_role(ev, "-"), roles=NOT_ADMINS)
-
-        def on_preview(camera: str, jpeg: bytes, t: float) -> None:
-            self.hub.update(f"{dep_id}/{camera}", jpeg, t)
-
-        def on_store(status: dict[str, Any]) -> None:
-            # pushed to consoles already connected: while the database is down, new requests cannot log in
-            self.broker.publish("store", {"deployment_id": dep_id, **status}, roles=STAFF)
-            self.metrics.store_unavailable.labels(str(dep_id)).set(int(status["state"] == "unavailable"))
-
-        def spool_hook(spool: Any) -> None:
-            run.spool = spool
-
+        self._subscribe(run)
+        if run.stop_reason or self._closing.is_set():
+            run.live.stop(run.stop_reason or "server shutdown")
+        threading.Thread(target=self._watch, args=(run,), name=f"watch-{dep_id}", daemon=True).start()
         try:
-            run.result = live_service.run_deployment(self.ctx, dep_id, options=self.options, on_alert=on_alert,
-                                                     on_state=on_state, on_preview=on_preview, runner_hook=hook,
-                                                     on_store=on_store, spool_hook=spool_hook)
+            run.result = live_service.run_deployment(self.ctx, dep_id, options=self.options, run=run.live, plan=plan)
         except OpenLFRError as exc:
             run.error = mask_url(f"{exc.code}: {exc.message}")
             log.warning("deployment %s stopped: %s", dep_id, run.error)
@@ -299,10 +250,33 @@ class LiveManager:
             self.broker.publish("deployment", {"deployment_id": dep_id, "running": False, "error": run.error,
                                                "state": state})
 
-    def alert_stored(self, run: Run, payload: dict[str, Any]) -> None:
-        """The runner stored an alert (``services.live.alert_json`` payload): push it to the console."""
-        at = run.received.pop(str(payload.get("alert_id")), None)
-        data = {**payload, "worker_at": at}
+    def _subscribe(self, run: Run) -> None:
+        """The console's subscriptions to a run's bus: stored alerts, camera states and the store's state
+        pushed to the consoles, preview frames to the tiles' hub."""
+        dep_id = run.deployment_id
+        bus = run.live.bus
+
+        def on_state(ev: CameraState) -> None:
+            data = {"deployment_id": dep_id, "camera": ev.camera, "state": str(ev.state.value),
+                    "detail": mask_url(ev.detail)}
+            self.broker.publish("camera", data, roles=ADMINS)
+            self.broker.publish("camera", for_role(data, "-"), roles=NOT_ADMINS)
+
+        def on_store(ev: StoreStatus) -> None:
+            # pushed to consoles already connected: while the database is down, new requests cannot log in
+            self.broker.publish("store", ev.to_dict(), roles=STAFF)
+            self.metrics.store_unavailable.labels(str(dep_id)).set(int(ev.state == "unavailable"))
+
+        bus.subscribe(AlertStored, lambda ev: self.alert_stored(
+            run, live_service.alert_json(ev.event, ev.watchlist), worker_at=ev.received_at))
+        bus.subscribe(CameraState, on_state)
+        bus.subscribe(StoreStatus, on_store)
+        self.hub.subscribe(bus, prefix=f"{dep_id}/")
+
+    def alert_stored(self, run: Run, payload: dict[str, Any], worker_at: float | None = None) -> None:
+        """The runner stored an alert (``services.live.alert_json`` payload; ``worker_at``: when the runner
+        received it): push it to the console."""
+        data = {**payload, "worker_at": worker_at}
         self.broker.publish("alert", data, roles=STAFF)
         self.metrics.alerts.labels(str(run.deployment_id), str(payload.get("camera"))).inc()
         if isinstance(payload.get("latency_s"), int | float):
@@ -316,9 +290,9 @@ class LiveManager:
                 state = deployments.state_of(self.ctx, run.deployment_id)
             except OpenLFRError:
                 state = "unknown"
-            if state != "live" and run.runner is not None and run.alive:
+            if state != "live" and run.alive:
                 run.stop_reason = f"deployment is {state}"
-                run.runner.stop(run.stop_reason)
+                run.live.stop(run.stop_reason)
                 return
 
     # ---------------------------------------------------------------- views
@@ -335,8 +309,7 @@ class LiveManager:
     def store_status(run: Run) -> dict[str, Any] | None:
         """The alert store as this run sees it: ``state`` ok | unavailable (alerts and counters are being
         spooled on disk) | flushing (back; the spool is being written), ``spooled``, ``flushed``, ``pending``."""
-        spool = run.spool
-        return None if spool is None else dict(spool.status())
+        return run.live.store_status()
 
     def cameras(self) -> list[dict[str, Any]]:
         out = []

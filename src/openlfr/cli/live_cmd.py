@@ -87,18 +87,19 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
     opts = live.RunOptions(loop=loop, realtime=realtime, max_seconds=max_seconds, mode=mode,
                            live=_live_config(analysis_fps, analysis_width, fusion, max_attempts, roi),
                            end_deployment_on_exit=end)
-    on_alert = _alert_printer(json_out)
-    hub, server = _start_preview(preview_port)
+    handle = live.LiveRun()
+    handle.bus.subscribe(live.AlertStored, _alert_printer(json_out))
+    handle.bus.subscribe(live.CameraState, _print_state)
+    server = _start_preview(preview_port, handle)
+    _install_signal_handlers(handle)
     try:
         if deployment is not None:
             ref: int | str = int(deployment) if deployment.isdigit() else deployment
-            out = live.run_deployment(ctx, ref, options=opts, on_alert=on_alert, on_state=_print_state,
-                                      on_preview=hub, runner_hook=_install_signal_handlers)
+            out = live.run_deployment(ctx, ref, options=opts, run=handle)
         else:
             assert watchlist is not None
             out = live.run_watchlist(ctx, watchlist, list(source or []), threshold=threshold, fpir=fpir,
-                                     options=opts, on_alert=on_alert, on_state=_print_state, on_preview=hub,
-                                     runner_hook=_install_signal_handlers)
+                                     options=opts, run=handle)
     finally:
         if server is not None:
             server.close()
@@ -118,9 +119,12 @@ def _check_run_arguments(watchlist: str | None, source: list[str] | None, deploy
                          "--threshold and --fpir", code="bad_arguments")
 
 
-def _alert_printer(json_out: bool) -> Callable[[dict[str, Any]], None]:
-    """The alert callback of ``openlfr run``: one JSON line or one text line per alert on stdout."""
-    def on_alert(a: dict[str, Any]) -> None:
+def _alert_printer(json_out: bool) -> Callable[[Any], None]:
+    """What ``openlfr run`` does with each stored alert (``AlertStored``): one JSON line or one text line on stdout."""
+    from openlfr.services.live import alert_json
+
+    def on_alert(ev: Any) -> None:
+        a = alert_json(ev.event, ev.watchlist)
         if json_out:
             typer.echo(json.dumps({"event": "alert", **a}))
         else:
@@ -131,31 +135,32 @@ def _alert_printer(json_out: bool) -> Callable[[dict[str, Any]], None]:
     return on_alert
 
 
-def _print_state(cam: str, state: Any, detail: str) -> None:
-    typer.echo(f"camera {cam}: {state.value}{' - ' + detail if detail else ''}", err=True)
+def _print_state(ev: Any) -> None:
+    typer.echo(f"camera {ev.camera}: {ev.state.value}{' - ' + ev.detail if ev.detail else ''}", err=True)
 
 
-def _start_preview(preview_port: int | None) -> tuple[Any, Any]:
-    """The preview hub and its MJPEG server on 127.0.0.1:PORT, or (None, None) without --preview-port."""
+def _start_preview(preview_port: int | None, handle: Any) -> Any:
+    """A preview hub fed from the run's bus and its MJPEG server on 127.0.0.1:PORT (None without --preview-port)."""
     if preview_port is None:
-        return None, None
-    from openlfr.runtime.preview import MjpegServer, PreviewHub
+        return None
+    from openlfr.services.live import MjpegServer, PreviewHub
 
     hub = PreviewHub()
+    hub.subscribe(handle.bus)
     server = MjpegServer(hub, port=preview_port).start()
     typer.echo(f"preview: {server.url}<camera>.mjpg?token={server.token}  (the token is required)", err=True)
-    return hub, server
+    return server
 
 
-def _install_signal_handlers(runner: Any) -> None:
-    """SIGTERM/SIGINT stop the runner cleanly; a second signal interrupts at once."""
+def _install_signal_handlers(handle: Any) -> None:
+    """SIGTERM/SIGINT stop the run cleanly (at once if it has not started yet); a second signal interrupts."""
     interrupted = {"n": 0}
 
     def on_signal(signum: int, _frame: Any) -> None:
         interrupted["n"] += 1
         if interrupted["n"] > 1:
             raise KeyboardInterrupt
-        runner.stop("sigterm" if signum == signal.SIGTERM else "interrupted")
+        handle.stop("sigterm" if signum == signal.SIGTERM else "interrupted")
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

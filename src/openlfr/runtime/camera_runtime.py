@@ -5,9 +5,9 @@
   Ray address is given (``openlfr serve --ray-address``, ``openlfr run --ray-address`` or the
   ``OPENLFR_RAY_ADDRESS`` setting). Ray is an optional dependency (``pip install 'openlfr[scale]'``).
 
-Both take the same arguments, send alerts and counters to the same :class:`AlertSink` from the
-thread that calls ``run``, and expose the same live view (``states``, ``details``, ``totals``) to
-the console.
+Both take the same arguments, publish what their cameras send on the run's
+:class:`~openlfr.runtime.events.EventBus` (one dispatcher, ``runtime/dispatch.py``) from the thread
+that calls ``run``, and expose the same live view (``states``, ``details``, ``totals``) to the console.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig
 from openlfr.errors import ConfigError
-from openlfr.runtime.sinks import AlertSink
+from openlfr.runtime.events import EventBus
 from openlfr.runtime.workers import CameraSpec, LiveRunner, RunSummary, SourceState
 
 
@@ -28,13 +28,17 @@ class CameraRuntime(Protocol):
     """Runs a set of cameras until their sources end or :meth:`stop` is called."""
 
     cameras: list[CameraSpec]
-    sink: AlertSink
+    bus: EventBus
     states: dict[str, SourceState]
     """Camera name -> current state (connecting, live, stalled, failed, ended, stopped)."""
     details: dict[str, str]
     totals: dict[str, Counter[str]]
     """Camera name -> counters received so far (faces_seen, frames_analysed, ...)."""
-    alerts: int
+
+    @property
+    def alerts(self) -> int:
+        """Alerts received so far."""
+        ...
 
     def run(self, max_seconds: float | None = None) -> RunSummary:
         """Start the cameras and dispatch their events in the calling thread until done; flush counters."""
@@ -46,7 +50,7 @@ class CameraRuntime(Protocol):
 
 
 def create_runtime(cameras: list[CameraSpec], engine_config: EngineConfig, index: WatchlistIndex,
-                   threshold: float, sink: AlertSink, *, ray_address: str | None = None,
+                   threshold: float, bus: EventBus, *, ray_address: str | None = None,
                    ray_options: dict[str, Any] | None = None,
                    index_refresh: Callable[[], WatchlistIndex | None] | None = None,
                    **kwargs: Any) -> CameraRuntime:
@@ -56,7 +60,7 @@ def create_runtime(cameras: list[CameraSpec], engine_config: EngineConfig, index
     ...); ``index_refresh`` is polled by the Ray runtime and returns a new index when the watchlist
     changed (the single-machine runtime keeps the index it started with)."""
     if not ray_address:
-        return LiveRunner(cameras, engine_config, index, threshold, sink, **kwargs)
+        return LiveRunner(cameras, engine_config, index, threshold, bus, **kwargs)
     try:
         from openlfr.runtime.ray_runtime import RayOptions, RayRunner
     except ImportError as exc:
@@ -66,5 +70,5 @@ def create_runtime(cameras: list[CameraSpec], engine_config: EngineConfig, index
     kwargs.pop("mode", None)
     kwargs.pop("engine", None)
     kwargs.pop("own_session", None)
-    return RayRunner(cameras, engine_config, index, threshold, sink, ray=opts, index_refresh=index_refresh,
+    return RayRunner(cameras, engine_config, index, threshold, bus, ray=opts, index_refresh=index_refresh,
                      **kwargs)

@@ -1,5 +1,5 @@
-"""Preview frames for the console: a latest-frame store usable as the runner's ``on_preview``
-callback, and a small MJPEG-over-HTTP server on top of it.
+"""Preview frames for the console: a latest-frame store fed from the run's bus
+(:class:`~openlfr.runtime.events.PreviewFrame`), and a small MJPEG-over-HTTP server on top of it.
 
 Frames reaching here are already privacy-safe: the whole frame is a mosaic except an alerted
 person's face and body region (``engine.privacy.annotate``/``redact``, P3). Nothing is written to disk.
@@ -24,13 +24,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from openlfr.runtime.events import EventBus, PreviewFrame
+
 log = logging.getLogger(__name__)
 
 BOUNDARY = "openlfrframe"
 
 
 class PreviewHub:
-    """Holds the latest JPEG per camera; ``update`` is the runner's ``on_preview`` callback."""
+    """Holds the latest JPEG per camera (``update``, or :meth:`subscribe` to a run's bus)."""
 
     def __init__(self) -> None:
         self._frames: dict[str, tuple[bytes, float, int]] = {}
@@ -43,6 +45,16 @@ class PreviewHub:
             self._cond.notify_all()
 
     __call__ = update
+
+    def subscribe(self, bus: EventBus, prefix: str = "") -> None:
+        """Take every :class:`PreviewFrame` published on ``bus``, under ``prefix + camera``."""
+        bus.subscribe(PreviewFrame, lambda ev: self.update(prefix + ev.camera, ev.jpeg, ev.t))
+
+    def forget(self, *cameras: str) -> None:
+        """Drop these cameras' frames (their run ended)."""
+        with self._cond:
+            for c in cameras:
+                self._frames.pop(c, None)
 
     def cameras(self) -> list[str]:
         with self._cond:

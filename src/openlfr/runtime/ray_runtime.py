@@ -1,12 +1,12 @@
 """Cameras across a Ray cluster: one actor per camera, placed by resources; alerts and counters
-come back to the central process, which writes them through the same ``AlertSink`` as the
-single-machine runtime.
+come back to the central process, whose dispatcher publishes them on the run's event bus as the
+single-machine runtime does (``runtime/dispatch.py``).
 
     central process (openlfr serve / openlfr run)            analysis nodes (ray start --address ...)
     RayRunner.run()  --ray.put(watchlist index)-->  object store  -->  CameraActor (camera 1)
         | poll(ack) every poll_s  <-- alerts, counters, states, checkpoints --   CameraActor (camera 2)
         v                                                                         ...
-    AlertSink (StoreAlertSink: PostgreSQL)  ->  console
+    EventBus  ->  alert store (PostgreSQL), console
 
 **Placement.** Each camera actor asks for ``cpus_per_camera`` CPUs, ``gpus_per_camera`` GPUs and
 the custom ``resources`` of :class:`RayOptions` (plus per-camera ``camera_resources``: start a
@@ -24,7 +24,7 @@ created (Ray places it on a node with free resources), first at once, then with 
 file camera resumes from the last checkpoint the central process received and neither loses nor
 repeats an alert or a counter (see :mod:`openlfr.runtime.ray_actor`); a live stream resumes on
 the frames that arrive from then on. Alerts are also de-duplicated here by id before they reach
-the sink, and the alert store is idempotent on them.
+the bus, and the alert store is idempotent on them.
 
 **What crosses the network** from an actor: alert records, counter deltas, camera states,
 checkpoints (times, a track number) and, only when the console asked for previews, redacted
@@ -46,14 +46,13 @@ from typing import Any
 import ray
 from pydantic import BaseModel, ConfigDict, Field
 
-from openlfr.engine.live import AlertEvent, TrackSummary
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig
 from openlfr.engine.sources import mask_url
 from openlfr.errors import ConfigError, OpenLFRError
+from openlfr.runtime.events import EventBus
 from openlfr.runtime.ray_actor import CameraActor, FrameCounts, Resume
 from openlfr.runtime.replay import replay_key, replayable
-from openlfr.runtime.sinks import AlertSink
 from openlfr.runtime.workers import (
     AlertMsg,
     CameraSpec,
@@ -235,20 +234,12 @@ class RayRunner(RunnerBase):
     """Runs cameras as Ray actors; same construction and live view as :class:`LiveRunner`."""
 
     def __init__(self, cameras: list[CameraSpec], engine_config: EngineConfig, index: WatchlistIndex,
-                 threshold: float, sink: AlertSink, *, ray: RayOptions, watchlist_id: int = 0,
+                 threshold: float, bus: EventBus, *, ray: RayOptions, watchlist_id: int = 0,
                  deployment_id: int | None = None,
-                 on_alert: Callable[[str, AlertEvent], None] | None = None,
-                 on_preview: Callable[[str, bytes, float], None] | None = None,
-                 on_state: Callable[[str, SourceState, str], None] | None = None,
-                 on_tracks: Callable[[str, list[TrackSummary]], None] | None = None,
                  on_message: Callable[[str, Any], None] | None = None,
                  index_refresh: Callable[[], WatchlistIndex | None] | None = None,
                  flush_s: float = 1.0) -> None:
-        self._setup(cameras, engine_config, index, threshold, sink, watchlist_id, deployment_id, on_alert, on_preview,
-                    on_state, flush_s)
-        if on_tracks is not None:
-            raise ConfigError("track summaries stay on the workers in the Ray runtime (on_tracks is only "
-                              "available on one machine)", code="ray_no_tracks")
+        self._setup(cameras, engine_config, index, threshold, bus, watchlist_id, deployment_id, flush_s)
         unknown = set(ray.camera_resources) - {c.name for c in cameras}
         if unknown:
             raise ConfigError(f"camera_resources names unknown cameras: {sorted(unknown)}", code="bad_ray_options")
@@ -287,11 +278,7 @@ class RayRunner(RunnerBase):
         return f"live:{self._run_key}:{slot.incarnation}"
 
     def _set_state(self, slot: _Slot, state: SourceState, detail: str) -> None:
-        name = slot.spec.name
-        self.states[name] = state
-        self.details[name] = detail
-        if self.on_state:
-            self.on_state(name, state, detail)
+        self.dispatch.set_state(slot.spec.name, state, detail)
 
     def _spawn(self, slot: _Slot) -> None:
         o = self.options
@@ -312,7 +299,7 @@ class RayRunner(RunnerBase):
         resume = Resume(slot.checkpoint, slot.counted_through) if slot.incarnation and slot.replay else None
         slot.handle = self._remote.options(**opts).remote(
             slot.spec.model_dump_json(), self.engine_config.model_dump_json(), self._index_ref, self.threshold,
-            self.watchlist_id, self.deployment_id, self._alert_key(slot), resume, self.on_preview is not None)
+            self.watchlist_id, self.deployment_id, self._alert_key(slot), resume, self.previews)
         slot.start_ref = slot.handle.start.remote()
         slot.spawned = time.monotonic()
         slot.poll_ref = None
@@ -362,53 +349,32 @@ class RayRunner(RunnerBase):
     # -- events -------------------------------------------------------------------------------------
 
     def _handle(self, slot: _Slot, msg: Any) -> None:
+        """Ray's own bookkeeping (alerts de-duplicated by id, checkpoints, back-off), then the dispatcher."""
         name = slot.spec.name
         if self.on_message is not None:
             self.on_message(name, msg)
         if isinstance(msg, AlertMsg):
-            rec = msg.event.record
-            if rec.alert_id in self._alert_ids:
+            if msg.event.record.alert_id in self._alert_ids:
                 return
-            self.sink.submit(rec)
-            self._alert_ids.add(rec.alert_id)
-            self.alerts += 1
-            if self.on_alert:
-                self.on_alert(name, msg.event)
+            self._alert_ids.add(msg.event.record.alert_id)
         elif isinstance(msg, FrameCounts):
-            self._pending[name].update(msg.deltas)
-            self.totals[name].update(msg.deltas)
+            self.dispatch.count(name, msg.deltas)
             if msg.through_t is not None:
                 slot.counted_through = max(slot.counted_through or msg.through_t, msg.through_t)
             if msg.checkpoint is not None:
                 slot.checkpoint = dict(msg.checkpoint)
             if msg.final:
                 slot.finished = True
-        elif isinstance(msg, CountEvent):
-            self._pending[name].update(msg.deltas)
-            self.totals[name].update(msg.deltas)
-        elif isinstance(msg, StateEvent):
-            if msg.state == SourceState.LIVE:
-                slot.failures = 0
-                slot.avoid.clear()
-            self._set_state(slot, msg.state, msg.detail)
-        elif isinstance(msg, PreviewMsg):
-            if self.on_preview:
-                self.on_preview(name, msg.jpeg, msg.t)
+            return
+        elif isinstance(msg, StateEvent) and msg.state == SourceState.LIVE:
+            slot.failures = 0
+            slot.avoid.clear()
         elif isinstance(msg, WorkerDone):
             slot.done = True
-            self.states[name] = msg.state
-            if msg.detail:
-                self.details[name] = msg.detail
-            if self.on_state and msg.state == SourceState.FAILED:
-                self.on_state(name, msg.state, msg.detail)
-        else:
+        elif not isinstance(msg, CountEvent | StateEvent | PreviewMsg):  # (track summaries stay on the workers)
             log.warning("camera %s: unexpected message %s ignored", name, type(msg).__name__)
-
-    def _flush(self) -> None:
-        for cam, c in self._pending.items():
-            if c:
-                self.sink.count(cam, {k: int(v) for k, v in c.items()})
-                c.clear()
+            return
+        self.dispatch.handle(msg)
 
     def _refresh_index(self) -> None:
         if self.index_refresh is None:
@@ -454,7 +420,7 @@ class RayRunner(RunnerBase):
                 self._step(now)
                 now = time.monotonic()
                 if now - last_flush >= self.flush_s:
-                    self._flush()
+                    self.dispatch.flush()
                     last_flush = now
                 if now - last_refresh >= o.refresh_s and not self._stop.is_set():
                     self._refresh_index()
@@ -473,7 +439,7 @@ class RayRunner(RunnerBase):
                     slot.done = True
                     if self.states[slot.spec.name] not in (SourceState.ENDED, SourceState.FAILED):
                         self.states[slot.spec.name] = SourceState.STOPPED
-            self._flush()
+            self.dispatch.flush()
             self._index_ref = None
             release()
         cams = {c.name: {"source": mask_url(c.url), "state": self.states[c.name].value,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Protocol, runtime_checkable
 
+from openlfr.runtime.events import AlertRaised, Counters, EventBus
 from openlfr.types import AlertRecord
 
 COUNTER_NAMES = ("frames_analysed", "faces_detected", "faces_seen", "quality_rejected", "alerts",
@@ -41,3 +42,10 @@ class MemorySink:
 
     def count(self, camera: str, deltas: dict[str, int]) -> None:
         self.counters.setdefault(camera, Counter()).update(deltas)
+
+
+def feed(bus: EventBus, sink: AlertSink) -> None:
+    """Subscribe ``sink`` to a run's bus: each alert to ``submit``, each counter flush to ``count`` (a
+    sink that raises is logged by the bus; ``services.live`` stops its runs on a store's refusal instead)."""
+    bus.subscribe(AlertRaised, lambda ev: sink.submit(ev.event.record))
+    bus.subscribe(Counters, lambda ev: sink.count(ev.camera, dict(ev.deltas)))

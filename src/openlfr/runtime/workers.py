@@ -1,6 +1,6 @@
 """Camera workers: one per source, each with a reader (decode) thread, a bounded drop-oldest
-frame queue and an analysis loop; a runner that starts them, collects their events and hands
-alerts and counters to an ``AlertSink``.
+frame queue and an analysis loop; a runner that starts them, collects their messages
+(``runtime/messages.py``) and publishes them as events on the run's bus (``runtime/dispatch.py``).
 
 **Threads or processes.** dlib's HOG detector and ResNet descriptor hold Python's GIL while they
 run (measured here: two threads running the HOG detector take 0.96x the time of running them one
@@ -32,33 +32,37 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from openlfr.engine.imageio import encode_jpeg
-from openlfr.engine.live import AlertEvent, FrameResult, LiveAnalyser, LiveConfig, TrackSummary
+from openlfr.engine.live import FrameResult, LiveAnalyser, LiveConfig
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.engine.sources import Frame, FrameSource, mask_url, open_source
 from openlfr.errors import OpenLFRError, SourceError
 from openlfr.names import name_problem
+from openlfr.runtime.dispatch import Dispatcher
+from openlfr.runtime.events import EventBus, PreviewFrame, SourceState
+from openlfr.runtime.messages import (
+    AlertMsg,
+    CountEvent,
+    Emit,
+    Event,
+    PreviewMsg,
+    StateEvent,
+    TracksEnded,
+    WorkerDone,
+)
 from openlfr.runtime.queues import DropOldestQueue
 from openlfr.runtime.replay import alert_key_for
-from openlfr.runtime.sinks import AlertSink
+
+__all__ = ["AlertMsg", "CameraSpec", "CameraWorker", "CountEvent", "Emit", "Event", "LiveRunner", "PreviewMsg",
+           "RunSummary", "RunnerBase", "SourceState", "StateEvent", "TracksEnded", "WorkerDone"]
 
 log = logging.getLogger(__name__)
-
-
-class SourceState(StrEnum):
-    CONNECTING = "connecting"
-    LIVE = "live"
-    STALLED = "stalled"
-    FAILED = "failed"
-    ENDED = "ended"
-    STOPPED = "stopped"
 
 
 class CameraSpec(BaseModel):
@@ -111,52 +115,6 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
-
-
-# ---- events (picklable) ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class StateEvent:
-    camera: str
-    state: SourceState
-    detail: str = ""
-    wall: float = field(default_factory=time.time)
-
-
-@dataclass(frozen=True)
-class CountEvent:
-    camera: str
-    deltas: dict[str, int]
-
-
-@dataclass(frozen=True)
-class AlertMsg:
-    camera: str
-    event: AlertEvent
-
-
-@dataclass(frozen=True)
-class TracksEnded:
-    camera: str
-    tracks: list[TrackSummary]
-
-
-@dataclass(frozen=True)
-class PreviewMsg:
-    camera: str
-    jpeg: bytes
-    t: float
-
-
-@dataclass(frozen=True)
-class WorkerDone:
-    camera: str
-    state: SourceState
-    detail: str = ""
-
-
-Event = StateEvent | CountEvent | AlertMsg | TracksEnded | PreviewMsg | WorkerDone
-Emit = Callable[[Event], None]
 
 
 class CameraWorker:
@@ -391,13 +349,10 @@ class RunSummary:
 
 class RunnerBase:
     """What every runner (this machine's :class:`LiveRunner`, the Ray runtime's ``RayRunner``) holds: the
-    cameras, engine, index and sink of the run, the callbacks, and the live view (states, totals, details)."""
+    cameras, engine, index and bus of the run, and its dispatcher (the live view: states, totals, details)."""
 
     def _setup(self, cameras: list[CameraSpec], engine_config: EngineConfig, index: WatchlistIndex,
-               threshold: float, sink: AlertSink, watchlist_id: int, deployment_id: int | None,
-               on_alert: Callable[[str, AlertEvent], None] | None,
-               on_preview: Callable[[str, bytes, float], None] | None,
-               on_state: Callable[[str, SourceState, str], None] | None, flush_s: float) -> None:
+               threshold: float, bus: EventBus, watchlist_id: int, deployment_id: int | None, flush_s: float) -> None:
         names = [c.name for c in cameras]
         if not cameras:
             raise SourceError("no camera given", code="no_source")
@@ -407,44 +362,44 @@ class RunnerBase:
         self.engine_config = engine_config
         self.index = index
         self.threshold = threshold
-        self.sink = sink
+        self.bus = bus
         self.watchlist_id = watchlist_id
         self.deployment_id = deployment_id
-        self.on_alert = on_alert
-        self.on_preview = on_preview
-        self.on_state = on_state
         self.flush_s = flush_s
-        self.states: dict[str, SourceState] = {c.name: SourceState.CONNECTING for c in cameras}
-        self.totals: dict[str, Counter[str]] = {c.name: Counter() for c in cameras}
-        self.details: dict[str, str] = {c.name: "" for c in cameras}
-        self.alerts = 0
-        self._pending: dict[str, Counter[str]] = {c.name: Counter() for c in cameras}
+        self.dispatch = Dispatcher(names, bus)
+        self.states = self.dispatch.states
+        """Camera name -> current state (the dispatcher's, shared)."""
+        self.details = self.dispatch.details
+        self.totals = self.dispatch.totals
+
+    @property
+    def alerts(self) -> int:
+        return self.dispatch.alerts
+
+    @property
+    def previews(self) -> bool:
+        """Whether the workers make preview frames: only when someone subscribed to them."""
+        return self.bus.wants(PreviewFrame)
 
 
 class LiveRunner(RunnerBase):
-    """Runs camera workers and dispatches their events (in the thread that calls :meth:`run`).
+    """Runs camera workers and dispatches their events (in the thread that calls :meth:`run`) on ``bus``.
 
-    Alerts go to ``sink.submit`` as they arrive; counters are summed and handed to
-    ``sink.count`` every ``flush_s`` and when the run ends (so a clean stop loses none).
+    Alerts are published as they arrive; counters are summed and published every ``flush_s`` and when
+    the run ends (so a clean stop loses none).
     """
 
     def __init__(self, cameras: list[CameraSpec], engine_config: EngineConfig, index: WatchlistIndex,
-                 threshold: float, sink: AlertSink, *, mode: str = "auto", watchlist_id: int = 0,
+                 threshold: float, bus: EventBus, *, mode: str = "auto", watchlist_id: int = 0,
                  deployment_id: int | None = None, engine: FaceEngine | None = None,
-                 on_alert: Callable[[str, AlertEvent], None] | None = None,
-                 on_preview: Callable[[str, bytes, float], None] | None = None,
-                 on_state: Callable[[str, SourceState, str], None] | None = None,
-                 on_tracks: Callable[[str, list[TrackSummary]], None] | None = None,
                  flush_s: float = 1.0, own_session: bool = False) -> None:
-        self._setup(cameras, engine_config, index, threshold, sink, watchlist_id, deployment_id, on_alert, on_preview,
-                    on_state, flush_s)
+        self._setup(cameras, engine_config, index, threshold, bus, watchlist_id, deployment_id, flush_s)
         if mode == "auto":
             mode = "process" if len(cameras) > 1 else "thread"
         if mode not in ("thread", "process"):
             raise SourceError(f"mode must be thread, process or auto, not {mode!r}", code="bad_mode")
         self.mode = mode
         self._engine = engine
-        self.on_tracks = on_tracks
         self.own_session = own_session
         """Process mode: each camera process in a session of its own (``openlfr serve``: see ``_child_main``)."""
         self._stop_reason = ""
@@ -477,7 +432,7 @@ class LiveRunner(RunnerBase):
             pass
 
     def _start(self) -> None:
-        preview = self.on_preview is not None
+        preview = self.previews
         if self.mode == "thread":
             engine = self._engine or FaceEngine.from_config(self.engine_config)
             for spec in self.cameras:
@@ -515,45 +470,11 @@ class LiveRunner(RunnerBase):
 
     # -- dispatch --------------------------------------------------------------------------------
 
-    def _flush(self) -> None:
-        for cam, c in self._pending.items():
-            if c:
-                self.sink.count(cam, {k: int(v) for k, v in c.items()})
-                c.clear()
-
-    def _handle(self, ev: Event, done: set[str]) -> None:
-        if isinstance(ev, AlertMsg):
-            self.sink.submit(ev.event.record)
-            self.alerts += 1
-            if self.on_alert:
-                self.on_alert(ev.camera, ev.event)
-        elif isinstance(ev, CountEvent):
-            self._pending[ev.camera].update(ev.deltas)
-            self.totals[ev.camera].update(ev.deltas)
-        elif isinstance(ev, StateEvent):
-            self.states[ev.camera] = ev.state
-            self.details[ev.camera] = ev.detail
-            if self.on_state:
-                self.on_state(ev.camera, ev.state, ev.detail)
-        elif isinstance(ev, PreviewMsg):
-            if self.on_preview:
-                self.on_preview(ev.camera, ev.jpeg, ev.t)
-        elif isinstance(ev, TracksEnded):
-            if self.on_tracks:
-                self.on_tracks(ev.camera, ev.tracks)
-        elif isinstance(ev, WorkerDone):
-            done.add(ev.camera)
-            self.states[ev.camera] = ev.state
-            if ev.detail:
-                self.details[ev.camera] = ev.detail
-            if self.on_state and ev.state == SourceState.FAILED:
-                self.on_state(ev.camera, ev.state, ev.detail)
-
     def run(self, max_seconds: float | None = None) -> RunSummary:
         """Start the workers and dispatch events until every worker is done (files ended, sources
         failed) or :meth:`stop` is called / ``max_seconds`` pass. Flushes counters at the end."""
         t0 = time.monotonic()
-        done: set[str] = set()
+        done = self.dispatch.done
         last_flush = t0
         try:
             self._start()  # inside the try: whatever fails here, the finally below stops what started
@@ -566,30 +487,29 @@ class LiveRunner(RunnerBase):
                 except queue_mod.Empty:
                     ev = None
                 if ev is not None:
-                    self._handle(ev, done)
+                    self.dispatch.handle(ev)
                 if now - last_flush >= self.flush_s:
-                    self._flush()
+                    self.dispatch.flush()
                     last_flush = now
                 if self.mode == "process":
                     for spec, p in zip(self.cameras, self._handles, strict=True):
                         if not p.is_alive() and spec.name not in done:
                             # give its last events a moment, then count it as gone
-                            self._drain(done, 1.0)
+                            self._drain(1.0)
                             if spec.name not in done:
-                                done.add(spec.name)
-                                self.states[spec.name] = SourceState.FAILED
-                                self.details[spec.name] = f"worker exited with code {p.exitcode}"
+                                self.dispatch.finish(spec.name, SourceState.FAILED,
+                                                     f"worker exited with code {p.exitcode}", announce=False)
         except KeyboardInterrupt:
             self.stop("interrupted")
-            self._drain(done, 30.0, until_done=True)
+            self._drain(30.0, until_done=True)
         finally:
             self._stop.set()
-            self._drain(done, 10.0, until_done=True)
+            self._drain(10.0, until_done=True)
             for h in self._handles:
                 h.join(timeout=10.0)
                 if self.mode == "process" and h.is_alive():
                     h.terminate()
-            self._flush()
+            self.dispatch.flush()
         stopped_by = self._stop_reason or "end_of_sources"
         cams = {c.name: {"source": mask_url(c.url), "state": self.states[c.name].value,
                          "detail": self.details[c.name], "counters": dict(self.totals[c.name])}
@@ -597,10 +517,10 @@ class LiveRunner(RunnerBase):
         return RunSummary(cameras=cams, alerts=self.alerts, duration_s=time.monotonic() - t0,
                           stopped_by=stopped_by)
 
-    def _drain(self, done: set[str], timeout: float, until_done: bool = False) -> None:
+    def _drain(self, timeout: float, until_done: bool = False) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if until_done and len(done) >= len(self.cameras):
+            if until_done and len(self.dispatch.done) >= len(self.cameras):
                 return
             try:
                 ev = self._events.get(timeout=0.1)
@@ -608,4 +528,4 @@ class LiveRunner(RunnerBase):
                 if not until_done:
                     return
                 continue
-            self._handle(ev, done)
+            self.dispatch.handle(ev)

@@ -6,17 +6,20 @@ Two ways in:
   written to the audit log.
 - ``deployment`` mode (``openlfr run --deployment ID``): the deployment's plan (watchlist,
   threshold, cameras, models) from ``services.deployments``; alerts and counters go to the
-  deployment's alert store (``services.alerts.StoreAlertSink``). The run stops at the planned end
-  at the latest, and then ends the deployment (its watchlist is deleted, P4).
+  deployment's alert store (``services.alerts.StoreAlertSink`` behind ``services.spool.SpoolingSink``).
+  The run stops at the planned end at the latest, and then ends the deployment (its watchlist is deleted, P4).
+
+One host for both, whoever starts the run (``openlfr run``, ``openlfr serve``; cameras on this machine or
+on a Ray cluster): the runner publishes typed events on the run's bus (``runtime/events.py``); the store
+subscribes to alerts and counters (:meth:`LiveRun.host`), the console and the CLI to what they show.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openlfr.engine.live import AlertEvent, LiveConfig
 from openlfr.engine.matcher import WatchlistIndex
@@ -24,15 +27,36 @@ from openlfr.engine.pipeline import EngineConfig
 from openlfr.engine.sources import mask_url
 from openlfr.errors import InputError
 from openlfr.names import check_name
-from openlfr.runtime.camera_runtime import create_runtime
+from openlfr.runtime.camera_runtime import CameraRuntime, create_runtime
+from openlfr.runtime.events import (
+    AlertRaised,
+    AlertStored,
+    CameraState,
+    Counters,
+    EventBus,
+    PreviewFrame,
+    SourceState,
+    StoreStatus,
+    TracksClosed,
+)
+from openlfr.runtime.preview import MjpegServer, PreviewHub
 from openlfr.runtime.sinks import AlertSink, MemorySink
-from openlfr.runtime.workers import CameraSpec, RunSummary, SourceState
+from openlfr.runtime.workers import CameraSpec, RunSummary
 from openlfr.services.context import AppContext, engine_config_from_settings
 from openlfr.services.lease import DeploymentLease
 from openlfr.services.operating_point import op_fields, resolve_for
 from openlfr.services.spool import SpoolingSink
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
+
+if TYPE_CHECKING:
+    from openlfr.services.deployments import LivePlan
+
+__all__ = ["AlertRaised", "AlertStored", "CameraState", "Counters", "EventBus", "LiveRun", "MjpegServer",
+           "PreviewFrame", "PreviewHub", "RunOptions", "SourceState", "StoreStatus", "TracksClosed", "alert_json",
+           "camera_specs", "run_deployment", "run_watchlist", "sources_reason"]
+"""The bus and its event types are re-exported here: the console and the CLI reach the live path through
+this module only."""
 
 log = logging.getLogger(__name__)
 
@@ -99,29 +123,80 @@ def _runtime_args(ctx: AppContext, watchlist: str, watchlist_id: int) -> dict[st
                             "init_timeout_s": st.ray_init_timeout_s}}
 
 
-class _TeeSink:
-    """Forwards to a sink and keeps totals (for the summary)."""
+class LiveRun:
+    """One live run as its host sees it: the bus its runner publishes on (subscribe before running), a
+    stop that works before the runner exists (the run then stops as soon as it starts) and the live view
+    (the runner's states and totals, the alert store's status)."""
 
-    def __init__(self, inner: AlertSink) -> None:
-        self.inner = inner
-        self.submitted = 0
+    def __init__(self, bus: EventBus | None = None) -> None:
+        self.bus = bus or EventBus()
+        self.runner: CameraRuntime | None = None
+        self.stop_reason = ""
+        self._spool: SpoolingSink | None = None
 
-    def submit(self, alert: Any) -> None:
-        self.inner.submit(alert)
-        self.submitted += 1
+    def stop(self, reason: str = "stopped") -> None:
+        """Stop the run (safe from a signal handler or another thread); the first reason is kept."""
+        if not self.stop_reason:
+            self.stop_reason = reason
+        runner = self.runner
+        if runner is not None:
+            runner.stop(reason)
 
-    def count(self, camera: str, deltas: dict[str, int]) -> None:
-        self.inner.count(camera, deltas)
+    def store_status(self) -> dict[str, Any] | None:
+        """The alert store as this run sees it (a deployment's run): ``SpoolingSink.status``."""
+        spool = self._spool
+        return None if spool is None else dict(spool.status())
+
+    def _attach(self, runner: CameraRuntime, spool: SpoolingSink | None = None) -> None:
+        self._spool = spool or self._spool
+        self.runner = runner
+        if self.stop_reason:
+            runner.stop(self.stop_reason)
+
+    def host(self, runner: CameraRuntime, store: AlertSink, watchlist: str,
+             max_seconds: float | None) -> RunSummary:
+        """Run ``runner`` as the one live host (``openlfr run``, ``openlfr serve``, on this machine or a Ray
+        cluster): the store subscribes to the run's alerts and counters, and each alert it took is announced
+        as ``AlertStored`` (the console's push, the CLI's line). A store that refuses (e.g. the deployment
+        ended elsewhere) stops the run; its error is raised once the runner has stopped and flushed."""
+        failed: list[Exception] = []
+
+        def refused(exc: Exception) -> None:
+            if not failed:
+                failed.append(exc)
+                log.error("the alert store refused (%s); stopping the run", exc)
+                runner.stop("store_refused")
+
+        def on_alert(ev: AlertRaised) -> None:
+            try:
+                store.submit(ev.event.record)
+            except Exception as exc:
+                refused(exc)
+                return
+            self.bus.publish(AlertStored(ev.camera, ev.event, watchlist, ev.received_at))
+
+        def on_counters(ev: Counters) -> None:
+            try:
+                store.count(ev.camera, dict(ev.deltas))
+            except Exception as exc:
+                refused(exc)
+
+        self.bus.subscribe(AlertRaised, on_alert)
+        self.bus.subscribe(Counters, on_counters)
+        self._attach(runner, store if isinstance(store, SpoolingSink) else None)
+        summary = runner.run(max_seconds=max_seconds)
+        if failed:
+            raise failed[0]
+        return summary
 
 
 def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, threshold: float | None = None,
-                  fpir: float | None = None, options: RunOptions | None = None,
-                  on_alert: Callable[[dict[str, Any]], None] | None = None,
-                  on_state: Callable[[str, SourceState, str], None] | None = None,
-                  on_preview: Callable[[str, bytes, float], None] | None = None,
-                  sink: AlertSink | None = None,
-                  runner_hook: Callable[[Any], None] | None = None) -> dict[str, Any]:
+                  fpir: float | None = None, options: RunOptions | None = None, run: LiveRun | None = None,
+                  sink: AlertSink | None = None) -> dict[str, Any]:
+    """Run a watchlist against ``sources`` until they end or ``run.stop``; alerts and counters go to ``sink``
+    (default: memory), and subscribers of ``run.bus`` see them (``AlertStored``, ``CameraState``, ...)."""
     opts = options or RunOptions()
+    run = run or LiveRun()
     specs = camera_specs(sources, opts)
     index, meta = load_index(ctx, watchlist)
     if index.size == 0:
@@ -129,21 +204,15 @@ def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, thresh
     op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
     thr = op.threshold
     engine_cfg = getattr(ctx, "_engine_config", None) or engine_config_from_settings(ctx.settings)
-    mem = sink or MemorySink()
-    tee = _TeeSink(mem)
     actor = ctx.settings.actor
     with ctx.db.session() as s:
         audit.record(s, actor, "live.start", "watchlist", meta["id"],
                      {"watchlist": watchlist, "threshold": thr, "watchlist_size": index.size,
                       "threshold_source": op.source, "target_fpir": op.target_fpir,
                       "cameras": {c.name: mask_url(c.url) for c in specs}, "models": ctx.engine.model_ids})
-    runner = create_runtime(specs, engine_cfg, index, thr, tee, mode=opts.mode, watchlist_id=meta["id"],
-                        engine=ctx.engine, **_runtime_args(ctx, watchlist, meta["id"]),
-                        on_alert=(lambda cam, ev: on_alert(alert_json(ev, watchlist))) if on_alert else None,
-                        on_state=on_state, on_preview=on_preview)
-    if runner_hook:
-        runner_hook(runner)
-    summary = runner.run(max_seconds=opts.max_seconds)
+    runner = create_runtime(specs, engine_cfg, index, thr, run.bus, mode=opts.mode, watchlist_id=meta["id"],
+                            engine=ctx.engine, **_runtime_args(ctx, watchlist, meta["id"]))
+    summary = run.host(runner, sink or MemorySink(), watchlist, opts.max_seconds)
     out = _summary_dict(summary, watchlist, index.size, thr)
     out.update(op_fields(op))
     with ctx.db.session() as s:
@@ -170,91 +239,84 @@ def sources_reason(summary: RunSummary) -> str:
 
 
 def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOptions | None = None,
-                   on_alert: Callable[[dict[str, Any]], None] | None = None,
-                   on_state: Callable[[str, SourceState, str], None] | None = None,
-                   on_preview: Callable[[str, bytes, float], None] | None = None,
-                   runner_hook: Callable[[Any], None] | None = None,
-                   on_store: Callable[[dict[str, Any]], None] | None = None,
-                   spool_hook: Callable[[SpoolingSink], None] | None = None) -> dict[str, Any]:
-    """Run an authorised deployment's cameras until stopped or its planned end. ``on_store`` gets the
-    alert store's state (``SpoolingSink.status``) when it becomes unavailable and when it is back;
-    ``spool_hook`` gets the run's spool (the console reads its status)."""
+                   run: LiveRun | None = None, plan: LivePlan | None = None) -> dict[str, Any]:
+    """Run an authorised deployment's cameras until stopped (``run.stop``) or its planned end. It is marked
+    live here, unless the caller already did and passes the ``plan`` that ``deployments.mark_live``
+    returned (``openlfr serve`` marks it in the request, audited with the user who pressed start).
+    Subscribers of ``run.bus`` see the run (``AlertStored``, ``CameraState``, ``PreviewFrame``, and
+    ``StoreStatus`` when the alert store becomes unavailable and when it is back)."""
     from openlfr.services import deployments
 
     opts = options or RunOptions()
-    actor = ctx.settings.actor
-    plan = deployments.live_plan(ctx, deployment)
+    run = run or LiveRun()
+    first = plan or deployments.live_plan(ctx, deployment)
     # The engine must be the one the deployment's watchlist was enrolled and authorised with.
     base = engine_config_from_settings(ctx.settings)
-    det = plan.models.get("detector") or base.detector
-    emb = plan.models.get("embedder") or base.embedder
+    det = first.models.get("detector") or base.detector
+    emb = first.models.get("embedder") or base.embedder
     engine_cfg = EngineConfig(detector=det, embedder=emb,
                               detector_options=base.detector_options if det == base.detector else {},
                               embedder_options=base.embedder_options if emb == base.embedder else {},
                               gate=base.gate)
     run_ctx = AppContext(ctx.settings, engine_config=engine_cfg)
-    lease = DeploymentLease(run_ctx, plan.deployment_id)
+    lease = DeploymentLease(run_ctx, first.deployment_id)
     lease.acquire()  # one runner per deployment: a second one is refused here (deployment_busy)
     try:
-        return _run_leased(run_ctx, plan, lease, engine_cfg, opts, actor, on_alert, on_state, on_preview,
-                           runner_hook, on_store, spool_hook)
+        return _run_leased(run_ctx, first, lease, engine_cfg, opts, run, marked=plan is not None)
     finally:
         lease.release()
         run_ctx.close()
 
 
-def _run_leased(run_ctx: AppContext, plan: Any, lease: DeploymentLease, engine_cfg: EngineConfig,
-                opts: RunOptions, actor: str, on_alert: Callable[[dict[str, Any]], None] | None,
-                on_state: Callable[[str, SourceState, str], None] | None,
-                on_preview: Callable[[str, bytes, float], None] | None,
-                runner_hook: Callable[[Any], None] | None,
-                on_store: Callable[[dict[str, Any]], None] | None = None,
-                spool_hook: Callable[[SpoolingSink], None] | None = None) -> dict[str, Any]:
+def _run_leased(run_ctx: AppContext, plan: LivePlan, lease: DeploymentLease, engine_cfg: EngineConfig,
+                opts: RunOptions, run: LiveRun, marked: bool) -> dict[str, Any]:
     from openlfr.services import deployments
     from openlfr.services.alerts import StoreAlertSink
 
+    actor = run_ctx.settings.actor
     index, _meta = load_index(run_ctx, plan.watchlist)
-    plan = deployments.mark_live(run_ctx, plan.deployment_id, actor)
+    if not marked:  # once per start
+        plan = deployments.mark_live(run_ctx, plan.deployment_id, actor)
     specs = [CameraSpec(name=c.name, url=c.url, loop=opts.loop, realtime=opts.realtime,
                         live=opts.live or LiveConfig(), **(opts.camera_overrides or {})) for c in plan.cameras]
     if not specs:
         raise InputError(f"deployment {plan.deployment_id} has no cameras", code="no_source")
     # alerts and counters survive a store outage: spooled (encrypted, on disk) and flushed when it is back
     spool = SpoolingSink(run_ctx, StoreAlertSink(run_ctx, plan.deployment_id, actor=actor), plan.deployment_id)
-    spool.on_change = on_store
-    if spool_hook:
-        spool_hook(spool)
-    sink = _TeeSink(spool)
+    dep_id = plan.deployment_id
+    spool.on_change = lambda status: run.bus.publish(StoreStatus(dep_id, **status))
     left = (plan.planned_end - datetime.now(UTC)).total_seconds()
     max_s = left if opts.max_seconds is None else min(left, opts.max_seconds)
     extra: dict[str, Any] = {"own_session": True} if opts.camera_session else {}
-    runner = create_runtime(specs, engine_cfg, index, plan.threshold, sink, mode=opts.mode, **extra,
-                        watchlist_id=plan.watchlist_id, deployment_id=plan.deployment_id,
-                        engine=run_ctx.engine, **_runtime_args(run_ctx, plan.watchlist, plan.watchlist_id),
-                        on_alert=(lambda cam, ev: on_alert(alert_json(ev, plan.watchlist))) if on_alert else None,
-                        on_state=on_state, on_preview=on_preview)
-    if runner_hook:
-        runner_hook(runner)
+    runner = create_runtime(specs, engine_cfg, index, plan.threshold, run.bus, mode=opts.mode, **extra,
+                            watchlist_id=plan.watchlist_id, deployment_id=dep_id, engine=run_ctx.engine,
+                            **_runtime_args(run_ctx, plan.watchlist, plan.watchlist_id))
     lease.on_lost = lambda: runner.stop("lease_lost")
     lease.start_renewing()
     try:
-        summary = runner.run(max_seconds=max_s)
+        summary = run.host(runner, spool, plan.watchlist, max_s)
     finally:
         left = spool.close(timeout_s=opts.spool_flush_s)
+    out = _summary_dict(summary, plan.watchlist, index.size, plan.threshold)
+    out.update({"deployment_id": dep_id, "threshold_source": plan.threshold_source, "target_fpir": plan.target_fpir,
+                "store": {"spooled": spool.spooled, "flushed": spool.flushed, "left_in_spool": left}})
+    del index
+    out["deployment_state"] = _end_state(run_ctx, plan, summary, opts, actor)
+    out["stopped_by"] = summary.stopped_by
+    return out
+
+
+def _end_state(ctx: AppContext, plan: LivePlan, summary: RunSummary, opts: RunOptions, actor: str) -> str:
+    """The deployment's state after its run: ended at its planned end, when asked to (``--end``) or when
+    every source ended or failed (the state follows its cameras); else still live."""
+    from openlfr.services import deployments
+
     reached_end = datetime.now(UTC) >= plan.planned_end
     if summary.stopped_by == "max_seconds" and reached_end:
         summary.stopped_by = "planned_end"
-    out = _summary_dict(summary, plan.watchlist, index.size, plan.threshold)
-    out["deployment_id"] = plan.deployment_id
-    out["store"] = {"spooled": spool.spooled, "flushed": spool.flushed, "left_in_spool": left}
-    out.update({"threshold_source": plan.threshold_source, "target_fpir": plan.target_fpir})
-    del index
     sources_done = summary.stopped_by == "end_of_sources" and not opts.loop
-    if reached_end or opts.end_deployment_on_exit or sources_done:
-        # the deployment's state follows its cameras: ended when every source has ended or failed
-        reason = "planned_end" if reached_end else (sources_reason(summary) if sources_done else "stopped")
-        ended = deployments.mark_ended(run_ctx, plan.deployment_id, actor, reason=reason)
-        out["deployment_state"] = ended.get("state", "ended")
-    else:
-        out["deployment_state"] = "live"
-    return out
+    if not (reached_end or opts.end_deployment_on_exit or sources_done):
+        return "live"
+    reason = "planned_end" if reached_end else (sources_reason(summary) if sources_done else "stopped")
+    ended = deployments.mark_ended(ctx, plan.deployment_id, actor, reason=reason)
+    return str(ended.get("state", "ended"))
