@@ -31,8 +31,8 @@ from typing import Any
 
 from openlfr.api.events import Broker
 from openlfr.api.metrics import Metrics
-from openlfr.engine.sources import mask_url
 from openlfr.errors import ConflictError, OpenLFRError
+from openlfr.redact import mask_url
 from openlfr.services import deployments
 from openlfr.services import live as live_service
 from openlfr.services.context import AppContext

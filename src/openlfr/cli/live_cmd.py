@@ -16,37 +16,6 @@ from openlfr.cli._common import emit_json, progress_callback, settings
 WIDTH_HELP = "Detect on frames scaled down to this width (default 640; 0: the full frame)."
 
 
-def _live_config(analysis_fps: float | None, analysis_width: int | None, fusion: str | None,
-                 max_attempts: int | None, roi: str | None = None) -> Any:
-    from pydantic import ValidationError
-
-    from openlfr.engine.live import LiveConfig
-    from openlfr.errors import InputError
-
-    box = None
-    if roi:
-        try:
-            x1, y1, x2, y2 = (float(v) for v in roi.split(","))
-            box = (x1, y1, x2, y2)
-            LiveConfig(roi=box)
-        except (ValueError, ValidationError):
-            raise InputError(f"--roi must be x1,y1,x2,y2 fractions of the frame with x1<x2, y1<y2 in [0, 1]; "
-                             f"got {roi!r}", code="bad_roi") from None
-    cfg = LiveConfig(analysis_fps=analysis_fps, roi=box)
-    if analysis_width is not None:  # None: the default width; 0: the full frame
-        try:
-            width = LiveConfig(analysis_width=analysis_width or None).analysis_width
-        except ValidationError:
-            raise InputError(f"--analysis-width must be 0 (the full frame) or 64-8192 pixels; got {analysis_width}",
-                             code="bad_analysis_width") from None
-        cfg = cfg.model_copy(update={"analysis_width": width})
-    if fusion:
-        cfg = cfg.model_copy(update={"fusion": LiveConfig(fusion=fusion).fusion})
-    if max_attempts:
-        cfg = cfg.model_copy(update={"shots": cfg.shots.model_copy(update={"max_attempts": max_attempts})})
-    return cfg
-
-
 def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help="Watchlist to search.")] = None,
         source: Annotated[list[str] | None, typer.Option(
             "--source", "-s", help="Video file, rtsp:// or http(s):// URL, or webcam index; repeatable.")] = None,
@@ -85,7 +54,7 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
         st = st.model_copy(update={"ray_address": ray_address})
     ctx = AppContext(st)
     opts = live.RunOptions(loop=loop, realtime=realtime, max_seconds=max_seconds, mode=mode,
-                           live=_live_config(analysis_fps, analysis_width, fusion, max_attempts, roi),
+                           live=live.live_config(analysis_fps, analysis_width, fusion, max_attempts, roi),
                            end_deployment_on_exit=end)
     handle = live.LiveRun()
     handle.bus.subscribe(live.AlertStored, _alert_printer(json_out))
@@ -190,12 +159,13 @@ def search(path: Path,
     """Retrospective search of a video file or an image folder against a watchlist."""
     from openlfr.services import retro
     from openlfr.services.context import AppContext
+    from openlfr.services.live import live_config
 
     ctx = AppContext(settings())
     try:
         with progress_callback("searching", quiet=json_out) as progress:
             result = retro.search(ctx, path, watchlist, threshold=threshold, fpir=fpir, fps=fps,
-                                  config=_live_config(None, analysis_width, None, None),
+                                  config=live_config(None, analysis_width, None, None),
                                   progress=progress, report=out)
     finally:
         ctx.close()

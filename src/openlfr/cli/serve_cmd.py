@@ -65,7 +65,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback
     # any local client (or a pass-through proxy's clients) pick its own address for the login throttle
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), proxy_headers=bool(proxies),
                             forwarded_allow_ips=proxies or None, timeout_graceful_shutdown=5, access_log=False)
-    from openlfr.engine.sources import install_log_masking
+    from openlfr.redact import install_log_masking
 
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn's own handlers: mask stream secrets
         install_log_masking(logging.getLogger(name))

@@ -55,11 +55,11 @@ def walkthrough(
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
 ) -> None:
     """Measure per pass TPIR, FPIR, precision and alert latency on a walk-through video."""
-    from openlfr.cli.live_cmd import _live_config
     from openlfr.services import walkthrough as walk
+    from openlfr.services.live import live_config
 
     ctx = walk.walk_context(settings(), detector, detector_model, embedder, embedder_model)
-    cfg = walk.walk_config(_live_config(analysis_fps, analysis_width, fusion, max_attempts), decision,
+    cfg = walk.walk_config(live_config(analysis_fps, analysis_width, fusion, max_attempts), decision,
                            {"early_margin": early_margin, "early_first_margin": early_first_margin})
     with progress_callback("evaluating", quiet=json_out) as progress:
         result = walk.score(ctx, video, truth, watchlist, cfg, threshold=threshold, fpir=fpir, fillers=fillers,

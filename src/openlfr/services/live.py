@@ -86,6 +86,36 @@ def alert_json(ev: AlertEvent, watchlist: str) -> dict[str, Any]:
             "box": [round(v, 1) for v in r.box], "deployment_id": r.deployment_id}
 
 
+def live_config(analysis_fps: float | None, analysis_width: int | None, fusion: str | None,
+                 max_attempts: int | None, roi: str | None = None) -> LiveConfig:
+    """The live configuration of ``openlfr run``'s analysis options (None: the default), each checked with a clear
+    error: ``roi`` as "x1,y1,x2,y2" fractions, ``analysis_width`` 0 for the full frame."""
+    from pydantic import ValidationError
+
+    box = None
+    if roi:
+        try:
+            x1, y1, x2, y2 = (float(v) for v in roi.split(","))
+            box = (x1, y1, x2, y2)
+            LiveConfig(roi=box)
+        except (ValueError, ValidationError):
+            raise InputError(f"--roi must be x1,y1,x2,y2 fractions of the frame with x1<x2, y1<y2 in [0, 1]; "
+                             f"got {roi!r}", code="bad_roi") from None
+    cfg = LiveConfig(analysis_fps=analysis_fps, roi=box)
+    if analysis_width is not None:  # None: the default width; 0: the full frame
+        try:
+            width = LiveConfig(analysis_width=analysis_width or None).analysis_width
+        except ValidationError:
+            raise InputError(f"--analysis-width must be 0 (the full frame) or 64-8192 pixels; got {analysis_width}",
+                             code="bad_analysis_width") from None
+        cfg = cfg.model_copy(update={"analysis_width": width})
+    if fusion:
+        cfg = cfg.model_copy(update={"fusion": LiveConfig(fusion=fusion).fusion})
+    if max_attempts:
+        cfg = cfg.model_copy(update={"shots": cfg.shots.model_copy(update={"max_attempts": max_attempts})})
+    return cfg
+
+
 def camera_specs(sources: list[str], options: RunOptions, names: list[str] | None = None) -> list[CameraSpec]:
     if not sources:
         raise InputError("give at least one --source", code="no_source")
