@@ -8,8 +8,15 @@ from fastapi import APIRouter, Depends, Query
 
 from openlfr.api.deps import Anyone, Id, State, Supervisor, allow
 from openlfr.api.live import HIDDEN_DETAIL, for_role
-from openlfr.api.schemas import Authorise, DeploymentCreate, DeploymentPublic, LiveStatus, Page
-from openlfr.api.schemas_ops import CameraTestResult, OperatingPointPreview
+from openlfr.api.schemas import (
+    Authorise,
+    DeploymentCreate,
+    DeploymentPublic,
+    LiveStatus,
+    OperatingPointPreview,
+    Page,
+)
+from openlfr.api.schemas_ops import CameraTestResult
 from openlfr.services import camera_test, deployments
 from openlfr.services.deployments import CameraSpec, EntrySelection
 from openlfr.services.users import Principal

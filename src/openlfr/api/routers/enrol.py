@@ -10,8 +10,8 @@ from fastapi import Path as FastPath
 from pydantic import Field
 
 from openlfr.api.deps import Managers, Staff, State, numeric_ref
-from openlfr.api.schemas import Strict
-from openlfr.api.schemas_ops import Consistency, EntryEdited, EntryPhotos, PhotoRemoved, WatchlistEdited
+from openlfr.api.schemas import Consistency, Strict
+from openlfr.api.schemas_ops import EntryEdited, EntryPhotos, PhotoRemoved, WatchlistEdited
 from openlfr.errors import InputError
 from openlfr.services import enrol_checks
 
