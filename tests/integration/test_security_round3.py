@@ -175,7 +175,7 @@ def test_own_password_change_revokes_api_tokens(env: ApiEnv) -> None:
     from openlfr.services import users
 
     c = env.client
-    other = users.create_token(env.ctx, "operator1", "test", name="second")["token"]
+    other = users.create_token(env.ctx, "operator1", "test", name="second").token
     assert c.get("/api/auth/me", headers={"Authorization": f"Bearer {other}"}).status_code == 200
     r = c.post("/api/auth/password", headers=env.h("operator"),
                json={"old_password": "correct-horse-battery", "new_password": "a-new-long-password-18"})

@@ -154,6 +154,8 @@ def test_every_model_forbids_unknown_keys(data_dir: Path) -> None:
 
 def test_unknown_keys_fail_and_unset_optional_keys_stay_out() -> None:
     """A model refuses an unknown key; a key in ``omit_unset`` is in the JSON only when it was given."""
+    import dataclasses
+
     import pydantic
     import pytest
 
@@ -161,6 +163,22 @@ def test_unknown_keys_fail_and_unset_optional_keys_stay_out() -> None:
 
     with pytest.raises(pydantic.ValidationError):
         schemas_ops.WatchlistEdited.model_validate({"name": "a", "description": "", "secret": 1})
+
+    @dataclasses.dataclass(frozen=True)
+    class Edited:  # a service's typed result with a field the model lacks
+        name: str
+        description: str
+        secret: int
+
+    with pytest.raises(pydantic.ValidationError):
+        schemas_ops.WatchlistEdited.model_validate(Edited("a", "", 1))
+
+    @dataclasses.dataclass(frozen=True)
+    class Exact:
+        name: str
+        description: str
+
+    assert schemas_ops.WatchlistEdited.model_validate(Exact("a", "")).model_dump() == {"name": "a", "description": ""}
     base = {"id": 1, "name": "w", "description": "", "entries": 0, "images": 0}
     with pytest.raises(pydantic.ValidationError):
         schemas.WatchlistPublic.model_validate({**base, "owner": "x"})

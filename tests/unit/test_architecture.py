@@ -160,9 +160,6 @@ NOT_YET_TYPED: set[str] = {
     "spool.SpoolingSink.status",
     "stats.alert_figures", "stats.deployment_stats",
     "transparency.public_feed",
-    "users.Principal.to_dict", "users.user_dict", "users.create_user", "users.list_users", "users.get_user",
-    "users.update_user", "users.delete_user", "users.create_token", "users.list_tokens", "users.list_user_tokens",
-    "users.revoke_user_tokens", "users.revoke_token",
     "watchlists.EnrolResult.to_dict", "watchlists.create", "watchlists.list_all", "watchlists.show",
     "watchlists.load_index", "watchlists.remove_entry", "watchlists.reembed",
 }

@@ -5,15 +5,17 @@ route's answer against its model, so a key a service adds without declaring it h
 the tests) instead of leaking out unlisted or being dropped. A response model lists every key its routes
 answer, in the order they answer it. A key some answers carry and others don't is listed in the model's
 ``omit_unset``: it is left out of the JSON when the service did not give it (so that, e.g., the list of
-deployments does not grow the keys only ``GET /api/deployments/{ref}`` has).
+deployments does not grow the keys only ``GET /api/deployments/{ref}`` has). A route may return a service's
+typed result (a frozen dataclass): the model reads its fields, nested results included.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 T = TypeVar("T")
 
@@ -26,6 +28,15 @@ class Closed(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     omit_unset: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_result(cls, data: Any) -> Any:
+        """A service's typed result (a dataclass) is read as its fields, so a field the model does not declare
+        fails as an unknown key would (``from_attributes`` would skip it silently)."""
+        if dataclasses.is_dataclass(data) and not isinstance(data, type):
+            return {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
+        return data
 
     # No return annotation on purpose: with one, pydantic would take it as the serialised schema and the
     # OpenAPI document would lose every response's fields.
