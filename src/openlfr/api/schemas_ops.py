@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from openlfr.api.schemas import (
     Closed,
     Consistency,
@@ -116,7 +118,7 @@ class ContextEntry(Closed):
     person_id: str
     name: str
     category: str
-    reason: str
+    reason: str = Field(description="Why the person is on the list, as enrolled.")
     added_by: str | None
     added_at: str | None
 
@@ -125,7 +127,7 @@ class PreviousDecision(Closed):
     id: int
     deployment_id: int | None
     camera: str
-    occurred_at: str | None
+    occurred_at: str | None = Field(description="When the face was seen (ISO 8601, UTC).")
     score: float
     verdict: str | None
     outcome: str | None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from openlfr.cli._common import emit_json
+
+if TYPE_CHECKING:
+    from openlfr.services.watchlists import WatchlistSummary
 
 models_app = typer.Typer(name="models", no_args_is_help=True,
                          help="Face models: built-in (dlib), installed ONNX files, official downloads.")
@@ -79,7 +82,7 @@ def _licence_mark(commercial: bool | None) -> str:
     return {True: "", False: " [NON-COMMERCIAL]", None: " [licence unknown]"}[commercial]
 
 
-def _stale_watchlists() -> list[dict[str, Any]]:
+def _stale_watchlists() -> list[WatchlistSummary]:
     """Watchlists whose vectors are from another embedder than the current one (none without a database)."""
     from openlfr.cli._common import settings
 
@@ -89,7 +92,7 @@ def _stale_watchlists() -> list[dict[str, Any]]:
     from openlfr.services import watchlists
     from openlfr.services.context import AppContext
 
-    return [w for w in watchlists.list_all(AppContext(st)) if w["embedder_current"] is False]
+    return [w for w in watchlists.list_all(AppContext(st)) if w.embedder_current is False]
 
 
 def list_models(
@@ -99,11 +102,11 @@ def list_models(
     """List built-in and installed models: kind, spec, sha256, licence, calibration status."""
     rows, warnings = _rows(all_)
     stale = _stale_watchlists()
-    warnings += [f"watchlist {w['name']!r} holds vectors of {w['embedder']}, not of the current embedder: run "
-                 f"`openlfr watchlist reembed {w['name']}`" for w in stale]
+    warnings += [f"watchlist {w.name!r} holds vectors of {w.embedder}, not of the current embedder: run "
+                 f"`openlfr watchlist reembed {w.name}`" for w in stale]
     if json_out:
         emit_json({"models_dir": str(_store().root), "models": rows, "warnings": warnings,
-                   "stale_watchlists": [w["name"] for w in stale]})
+                   "stale_watchlists": [w.name for w in stale]})
         return
     from rich.console import Console
     from rich.table import Table

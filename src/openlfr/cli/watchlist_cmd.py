@@ -30,7 +30,7 @@ def create(name: str, description: Annotated[str, typer.Option(help="What the li
 
     ctx = _ctx()
     out = watchlists.create(ctx, name, ctx.settings.actor, description)
-    emit_json(out) if json_out else typer.echo(f"created watchlist {out['name']!r} (id {out['id']})")
+    emit_json(out) if json_out else typer.echo(f"created watchlist {out.name!r} (id {out.id})")
 
 
 @wl_app.command("list")
@@ -45,8 +45,8 @@ def list_(json_out: JsonOpt = False) -> None:
     if not rows:
         typer.echo("no watchlists")
     for r in rows:
-        stale = "\t(from another model: run `openlfr watchlist reembed`)" if r["embedder_current"] is False else ""
-        typer.echo(f"{r['name']}\t{r['entries']} people\t{r['images']} images\t{r['embedder'] or '-'}{stale}")
+        stale = "\t(from another model: run `openlfr watchlist reembed`)" if r.embedder_current is False else ""
+        typer.echo(f"{r.name}\t{r.entries} people\t{r.images} images\t{r.embedder or '-'}{stale}")
 
 
 @wl_app.command("show")
@@ -58,9 +58,9 @@ def show(name: str, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(info)
         return
-    typer.echo(f"{info['name']}: {len(info['entries'])} people, model {info['embedder'] or '-'}")
-    for e in info["entries"]:
-        typer.echo(f"  {e['person_id']}\t{e['name']}\t{e['images']} image(s)\t{e['category']}")
+    typer.echo(f"{info.name}: {len(info.entries)} people, model {info.embedder or '-'}")
+    for e in info.entries:
+        typer.echo(f"  {e.person_id}\t{e.name}\t{e.images} image(s)\t{e.category}")
 
 
 @wl_app.command("reembed")
@@ -76,7 +76,7 @@ def reembed(name: Annotated[str | None, typer.Argument(help="Watchlist to re-emb
     if (name is None) == (not all_):
         raise InputError("give a watchlist name or --all (not both)", code="bad_option")
     ctx = _ctx()
-    names = [name] if name else [r["name"] for r in watchlists.list_all(ctx) if r["embedder_current"] is False]
+    names = [name] if name else [r.name for r in watchlists.list_all(ctx) if r.embedder_current is False]
     results = [watchlists.reembed(ctx, n, ctx.settings.actor) for n in names]
     if json_out:
         emit_json({"data": results, "count": len(results)})
@@ -84,10 +84,10 @@ def reembed(name: Annotated[str | None, typer.Argument(help="Watchlist to re-emb
     if not results:
         typer.echo("every watchlist's vectors are from the current model")
     for r in results:
-        typer.echo(f"{r['watchlist']}: {r['embedded']} of {r['images']} photos re-embedded with {r['to_model']} "
-                   f"(was {r['from_model'] or '-'}); {r['without_face']} without a usable face")
-        for rej in r["rejected"]:
-            typer.echo(f"  {rej['person_id']} (photo {rej['image_id']}): {rej['reason']}")
+        typer.echo(f"{r.watchlist}: {r.embedded} of {r.images} photos re-embedded with {r.to_model} "
+                   f"(was {r.from_model or '-'}); {r.without_face} without a usable face")
+        for rej in r.rejected:
+            typer.echo(f"  {rej.person_id} (photo {rej.image_id}): {rej.reason}")
 
 
 @wl_app.command("delete")
@@ -125,8 +125,7 @@ def remove(name: str,
                       f"from {name!r} with their photos and embeddings?", abort=True)
     out = watchlists.remove_entry(_ctx(), name, ref, settings().actor)
     emit_json(out) if json_out else typer.echo(
-        f"removed {out['person_id']!r} (entry {out['entry_id']}): {out['images']} images, "
-        f"{out['embeddings']} embeddings")
+        f"removed {out.person_id!r} (entry {out.entry_id}): {out.images} images, {out.embeddings} embeddings")
 
 
 def _summary(result, json_out: bool) -> None:  # type: ignore[no-untyped-def]

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/watchlists/{name}/entries", tags=["entries"])
 @router.get("", response_model=Page[EntryPublic])
 def list_entries(name: str, st: State, p: Staff, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
-    rows = watchlists.show(st.ctx, name)["entries"]
+    rows = watchlists.show(st.ctx, name).entries
     return {"data": rows[offset:offset + limit], "count": len(rows)}
 
 
@@ -73,7 +73,7 @@ ENTRY_REF = ("The person id (always, even when all digits), or `entry:<id>` for 
 
 @router.delete("/{entry}", response_model=EntryRemoved, summary="Remove a person with their photos and embeddings")
 def remove_entry(name: str, entry: Annotated[str, FastPath(description=ENTRY_REF, max_length=210)], st: State,
-                 p: Managers) -> dict[str, Any]:
+                 p: Managers) -> watchlists.EntryRemoved:
     return watchlists.remove_entry(st.ctx, name, entry, p.username)
 
 

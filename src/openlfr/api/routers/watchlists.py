@@ -27,24 +27,24 @@ def list_watchlists(st: State, p: Staff, limit: Annotated[int, Query(ge=1, le=50
                     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
                     bespoke: Annotated[bool, Query(description="Include deployments' own lists")] = False
                     ) -> dict[str, Any]:
-    rows = [w for w in watchlists.list_all(st.ctx) if bespoke or w.get("deployment_id") is None]
+    rows = [w for w in watchlists.list_all(st.ctx) if bespoke or w.deployment_id is None]
     return {"data": rows[offset:offset + limit], "count": len(rows)}
 
 
 @router.post("", response_model=WatchlistPublic, status_code=201)
 def create_watchlist(body: WatchlistCreate, st: State, p: Managers) -> dict[str, Any]:
     made = watchlists.create(st.ctx, body.name, p.username, description=body.description)
-    return {**made, "description": body.description, "entries": 0, "images": 0}
+    return {"id": made.id, "name": made.name, "description": body.description, "entries": 0, "images": 0}
 
 
 @router.get("/{name}", response_model=WatchlistDetail)
-def show_watchlist(name: str, st: State, p: Staff) -> dict[str, Any]:
+def show_watchlist(name: str, st: State, p: Staff) -> watchlists.WatchlistView:
     return watchlists.show(st.ctx, name)
 
 
 @router.post("/{name}/reembed", response_model=ReembedResult,
              summary="Re-embed the list's stored photos with the current model (after a model change)")
-def reembed_watchlist(name: str, st: State, p: Managers) -> dict[str, Any]:
+def reembed_watchlist(name: str, st: State, p: Managers) -> watchlists.ReembedResult:
     return watchlists.reembed(st.ctx, name, p.username)
 
 
