@@ -151,7 +151,7 @@ def test_personal_details_stay_out_of_the_chain_and_are_purged(populated: tuple[
     ctx, plan = populated
     rec = make_alert(plan, ctx, "Al_Gore", PROBE)
     asvc.StoreAlertSink(ctx, plan.deployment_id).submit(rec)
-    alert_id = asvc.list_alerts(ctx)["data"][0]["id"]
+    alert_id = asvc.list_alerts(ctx).data[0].id
     with ctx.db.session() as s:
         entry_id = s.scalar(select(Alert.entry_id).where(Alert.id == alert_id))
     asvc.adjudicate(ctx, alert_id, "op", "operator", "false", outcome="not_engaged", note=NOTE)
@@ -351,7 +351,7 @@ def test_unsealed_list_is_refused_until_sealed(gov_ctx: Any, enrolled_people: li
         watchlists.load_index(ctx, "standing")
     assert _code(e) == "watchlist_unsealed"
     res = keys.reencrypt(ctx, "admin")
-    assert res["watchlists"]["sealed"] == ["standing"]
+    assert res.watchlists["sealed"] == ["standing"]
     assert watchlists.load_index(ctx, "standing")[0].size == 2
 
 
@@ -406,7 +406,7 @@ def test_rotation_while_another_process_stores_alerts(populated: tuple[Any, Any]
         proc.join(60)
     assert n_errors == 0, errors
     key_text = ctx.settings.resolved_key_file.read_text().strip()
-    assert "," not in key_text and res["retired_key_ids"]
+    assert "," not in key_text and res.retired_key_ids
     from openlfr.services.context import AppContext
 
     fresh = AppContext(ctx.settings)  # holds the new key only

@@ -21,7 +21,7 @@ def verify(no_anchor: Annotated[bool, typer.Option("--no-anchor", help="Check th
 
     res = audit_admin.verify(ctx(), use_anchor=not no_anchor)
     if json_out:
-        emit_json(res.to_dict())
+        emit_json(res)
     elif res.ok:
         anchor = res.anchor.get("status", "not checked") if res.anchor.get("checked") else "not checked"
         typer.echo(f"audit log OK: {res.events} events, chain intact, anchor {anchor}")
@@ -41,7 +41,7 @@ def export(out: Annotated[Path, typer.Option("--out", help="JSON-lines file to w
     c = ctx()
     res = audit_admin.export(c, out, c.settings.actor)
     emit_json(res) if json_out else typer.echo(
-        f"wrote {res['events']} events to {res['file']} (sha256 {res['sha256'][:16]}..., key {res['key_id']})")
+        f"wrote {res.events} events to {res.file} (sha256 {res.sha256[:16]}..., key {res.key_id})")
 
 
 @audit_app.command("verify-export")

@@ -32,8 +32,8 @@ def search(st: State, p: Overseers, actor: Annotated[str | None, Query(max_lengt
 
 
 @router.get("/verify", response_model=ChainStatus, summary="Recompute the hash chain and check its anchor")
-def verify(st: State, p: Overseers) -> dict[str, Any]:
-    return audit_admin.verify(st.ctx, use_anchor=True, refresh=False).to_dict()
+def verify(st: State, p: Overseers) -> audit_admin.FullVerify:
+    return audit_admin.verify(st.ctx, use_anchor=True, refresh=False)
 
 
 @router.get("/export", response_class=Response, response_model=None,
