@@ -281,7 +281,7 @@ ctx.engine.detector, ctx.engine.embedder
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 out = check.check_image(ctx, Path(sys.argv[1]), "standing", "operator1")
-print(json.dumps({"seconds": time.perf_counter() - t, "faces": len(out["faces"]), "size": out.get("analysed_size"),
+print(json.dumps({"seconds": time.perf_counter() - t, "faces": len(out.faces), "size": out.analysed_size,
                   "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}))
 """
 

@@ -56,7 +56,7 @@ def delete_watchlist(name: str, st: State, p: Managers) -> dict[str, Any]:
 @router.post("/{name}/check", response_model=CheckResult, summary="Check one photo against the watchlist")
 def check_photo(name: str, st: State, p: Staff, image: Annotated[UploadFile, File(description="JPEG/PNG/WebP/BMP")],
                 threshold: Annotated[float | None, Form(ge=0, le=1)] = None,
-                top_k: Annotated[int, Form(ge=1, le=100)] = 5) -> dict[str, Any]:
+                top_k: Annotated[int, Form(ge=1, le=100)] = 5) -> check.CheckResult:
     data = image.file.read(st.ctx.settings.max_upload_bytes + 1)
     label = (image.filename or "upload")[:200]
     require_image(label, data, image.content_type, st.ctx.settings.max_upload_bytes)
