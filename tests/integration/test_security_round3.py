@@ -249,7 +249,7 @@ def test_retro_media_and_audit_keep_names_out_of_the_chain(env: ApiEnv, cli: Any
     (media / "folder-out").symlink_to(secret_dir)
 
     jobs = RetroJobs(env.ctx, threading.Lock(), media_dir=media)
-    assert [m["name"] for m in jobs.media()] == [video.name]  # links out are not offered
+    assert [m.name for m in jobs.media()] == [video.name]  # links out are not offered
     for name in ("link-out.mp4", "folder-out"):
         with pytest.raises(Exception) as exc:
             jobs.start_media("operator1", "standing", name)

@@ -145,8 +145,8 @@ NOT_YET_TYPED: set[str] = {
     "operating_point.OperatingPoint.to_dict", "operating_point.op_fields", "operating_point.Guardrail.to_dict",
     "published.Irregularity.to_dict", "published.published_report",
     "reports.rates", "reports.Report.to_dict",
+    # retro: cli/live_cmd.py (being rewritten) reads retro.search's dict
     "retro.search_media", "retro.search_frames", "retro.search", "retro.search_path", "retro.search_upload",
-    "retro_jobs.Job.to_dict", "retro_jobs.RetroJobs.media",
     "spool.SpoolingSink.status",
     "stats.alert_figures", "stats.deployment_stats",
     "watchlists.EnrolResult.to_dict",
