@@ -143,7 +143,6 @@ NOT_YET_TYPED: set[str] = {
     "deployments.list_all", "deployments.authorise", "deployments.mark_ended",
     "live.alert_json", "live.run_watchlist", "live.run_deployment",  # services/live.py: being rewritten (bus)
     "operating_point.OperatingPoint.to_dict", "operating_point.op_fields", "operating_point.Guardrail.to_dict",
-    "published.Irregularity.to_dict", "published.published_report",
     "reports.rates", "reports.Report.to_dict",
     # retro: cli/live_cmd.py (being rewritten) reads retro.search's dict
     "retro.search_media", "retro.search_frames", "retro.search", "retro.search_path", "retro.search_upload",
