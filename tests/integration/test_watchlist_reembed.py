@@ -29,7 +29,7 @@ def _old_list(ctx: Any, name: str = "standing") -> None:
     watchlists.create(old, name, "tester")
     for person in ("Al_Gore", "Adrien_Brody"):
         res = watchlists.add_person(old, name, person, sorted((FACES / person).iterdir())[:2], "tester")
-        assert res.accepted == 2, res.to_dict()
+        assert res.accepted == 2, res.summary()
     old.close()
 
 

@@ -148,7 +148,6 @@ NOT_YET_TYPED: set[str] = {
     "retro.search_media", "retro.search_frames", "retro.search", "retro.search_path", "retro.search_upload",
     "spool.SpoolingSink.status",
     "stats.alert_figures", "stats.deployment_stats",
-    "watchlists.EnrolResult.to_dict",
     "watchlists.load_index",  # its meta dict is read by services/live.py (being rewritten)
 }
 

@@ -11,6 +11,7 @@ from openlfr.cli._common import emit_json, progress, settings
 
 if TYPE_CHECKING:
     from openlfr.services.context import AppContext
+    from openlfr.services.watchlists import EnrolResult
 
 wl_app = typer.Typer(no_args_is_help=True, help="Manage watchlists (enrolled people and their photos).")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
@@ -128,17 +129,16 @@ def remove(name: str,
         f"removed {out.person_id!r} (entry {out.entry_id}): {out.images} images, {out.embeddings} embeddings")
 
 
-def _summary(result, json_out: bool) -> None:  # type: ignore[no-untyped-def]
-    d = result.to_dict()
+def _summary(result: EnrolResult, json_out: bool) -> None:
+    d = result.summary()
     if json_out:
         emit_json(d)
         return
-    typer.echo(f"enrolled {d['accepted_images']} image(s) of {d['people']} people; "
-               f"rejected {d['rejected_images']}")
-    for reason, n in sorted(d["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
+    typer.echo(f"enrolled {d.accepted_images} image(s) of {d.people} people; rejected {d.rejected_images}")
+    for reason, n in sorted(d.rejected_by_reason.items(), key=lambda kv: -kv[1]):
         typer.echo(f"  {n}\t{reason}")
-    for r in d["rejected"][:50]:
-        typer.echo(f"  - {r['source']}: {r['reason']}", err=True)
+    for r in d.rejected[:50]:
+        typer.echo(f"  - {r.source}: {r.reason}", err=True)
 
 
 @wl_app.command("add")

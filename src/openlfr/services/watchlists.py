@@ -41,6 +41,18 @@ class Rejection:
         return {"source": self.source, "person_id": self.person_id, "reason": self.reason}
 
 
+@dataclass(frozen=True)
+class EnrolSummary:
+    """What an enrolment did: photos accepted, people enrolled, photos refused (per reason code, and each with its
+    reason)."""
+
+    accepted_images: int
+    people: int
+    rejected_images: int
+    rejected_by_reason: dict[str, int]
+    rejected: list[Rejection]
+
+
 @dataclass
 class EnrolResult:
     accepted: int = 0
@@ -52,14 +64,14 @@ class EnrolResult:
         self.people |= other.people
         self.rejected.extend(other.rejected)
 
-    def to_dict(self) -> dict[str, Any]:
+    def summary(self) -> EnrolSummary:
         reasons: dict[str, int] = {}
         for r in self.rejected:
             key = r.reason.split(":", 1)[0]
             reasons[key] = reasons.get(key, 0) + 1
-        return {"accepted_images": self.accepted, "people": len(self.people),
-                "rejected_images": len(self.rejected), "rejected_by_reason": reasons,
-                "rejected": [r.to_dict() for r in self.rejected]}
+        return EnrolSummary(accepted_images=self.accepted, people=len(self.people),
+                            rejected_images=len(self.rejected), rejected_by_reason=reasons,
+                            rejected=list(self.rejected))
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -54,7 +55,7 @@ def add_photos(name: str, st: State, p: Managers,
         with st.engine_lock:
             res = watchlists.add_person(st.ctx, name, person_id, good, p.username, display_name=display_name,
                                         category=category, reason=reason, source_note="console upload")
-            result = res.to_dict()
+            result = asdict(res.summary())
             if res.accepted:  # several photos of one person: do they look like one person?
                 result["consistency"] = enrol_checks.consistency(st.ctx, name, person_id.strip(), by_person_id=True)
     else:
