@@ -420,7 +420,7 @@ def main() -> None:
     st = app.state.openlfr
     ctx = st.ctx
     users.create_user(ctx, "op", "bench-operator-pw", "operator", actor="bench")
-    token = users.create_token(ctx, "op", "bench", name="bench")["token"]
+    token = users.create_token(ctx, "op", "bench", name="bench").token
     watchlists.create(ctx, "bench", "bench")
     person = sorted(p for p in FACES.iterdir() if p.is_dir())[0]
     photos = sorted(person.glob("*.jpg"))

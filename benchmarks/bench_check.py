@@ -73,10 +73,10 @@ def main() -> None:
             from openlfr.storage.models import Watchlist
             from openlfr.storage.sealed import seal
 
-            wl_row = s.get(Watchlist, wl["id"])
+            wl_row = s.get(Watchlist, wl.id)
             wl_row.embedder_family = family  # type: ignore[union-attr]
             for i in range(n):
-                e = WatchlistEntry(watchlist_id=wl["id"], person_id=f"p{i}", display_name=f"p{i}", added_by="bench")
+                e = WatchlistEntry(watchlist_id=wl.id, person_id=f"p{i}", display_name=f"p{i}", added_by="bench")
                 img = ReferenceImage(entry=e, image_enc=b"", width=1, height=1,
                                      content_sha256=content_hash(b"synthetic reference"))
                 emb = ReferenceEmbedding(model_family=family, model_id=ctx.engine.embedder.model_id,

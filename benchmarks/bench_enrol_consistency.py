@@ -58,16 +58,16 @@ def main() -> None:
         if res.accepted < 2:
             continue
         c = enrol_checks.consistency(ctx, "genuine", d.name, by_person_id=True)
-        n = c["photos"] * (c["photos"] - 1) // 2
+        n = c.photos * (c.photos - 1) // 2
         pairs += n
-        warned_pairs += len(c["pairs_below"])
+        warned_pairs += len(c.pairs_below)
         entries += 1
-        warned_entries += bool(c["warning"])
-        per_identity.append(len(c["pairs_below"]) / n)
+        warned_entries += bool(c.warning)
+        per_identity.append(len(c.pairs_below) / n)
     out = {"images": str(args.images), "embedder": ctx.engine.embedder.model_id,
            "detector": ctx.engine.detector.model_id, "identities": len(people), "photos_accepted": accepted,
-           "photos_rejected": rejected, "consistency_threshold": rule["threshold"],
-           "calibration_genuine_frr": round(rule["genuine_frr"], 5), "genuine_pairs": pairs,
+           "photos_rejected": rejected, "consistency_threshold": rule.threshold,
+           "calibration_genuine_frr": round(rule.genuine_frr, 5), "genuine_pairs": pairs,
            "warned_pairs": warned_pairs, "genuine_pair_warning_rate": round(warned_pairs / max(pairs, 1), 5),
            "entries_with_2plus_photos": entries, "entries_warned": warned_entries,
            "entry_warning_rate": round(warned_entries / max(entries, 1), 5),

@@ -54,7 +54,7 @@ def make_env(data_dir: Path, **api_overrides: Any) -> ApiEnv:
     tokens = {}
     for role in ROLES:
         users.create_user(ctx, role + "1", PASSWORD, role, actor="test")
-        tokens[role] = users.create_token(ctx, role + "1", "test", name="tests")["token"]
+        tokens[role] = users.create_token(ctx, role + "1", "test", name="tests").token
     client = TestClient(app)
     return ApiEnv(app, client, ctx, tokens, data_dir)
 

@@ -227,7 +227,7 @@ def enrolled_people(tmp_path_factory: pytest.TempPathFactory) -> list[Person]:
     for p in sorted(FACES.iterdir()):
         res = watchlists.add_person(ctx, "enrol", p.name, [p / f"{p.name}_0001.jpg"], "tester",
                                     display_name=p.name.replace("_", " "))
-        assert res.accepted == 1, res.to_dict()
+        assert res.accepted == 1, res.summary()
     people = []
     with ctx.db.session() as s:
         from sqlalchemy import select

@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 from tests.conftest import run_cli
 
+from openlfr.services.check import CheckedFace
+
 log = logging.getLogger(__name__)
 
 
-def _centre_face(faces: list[dict], size: tuple[int, int]) -> dict | None:
+def _centre_face(faces: list[CheckedFace], size: tuple[int, int]) -> CheckedFace | None:
     if not faces:
         return None
     cx, cy = size[0] / 2, size[1] / 2
-    return min(faces, key=lambda f: ((f["box"][0] + f["box"][2]) / 2 - cx) ** 2
-               + ((f["box"][1] + f["box"][3]) / 2 - cy) ** 2)
+    return min(faces, key=lambda f: ((f.box[0] + f.box[2]) / 2 - cx) ** 2 + ((f.box[1] + f.box[3]) / 2 - cy) ** 2)
 
 
 @pytest.mark.slow
@@ -45,8 +46,8 @@ def test_rank1_on_200_lfw_identities(lfw_dev: Path, data_dir: Path, tmp_path: Pa
     for d in people:
         probe = sorted(d.glob("*.jpg"))[1]
         out = check_image(ctx, probe, "lfw200", "test", threshold=0.0, top_k=1)
-        face = _centre_face(out["faces"], (250, 250))
-        if face and face["candidates"] and face["candidates"][0]["person_id"] == d.name:
+        face = _centre_face(out.faces, (250, 250))
+        if face and face.candidates and face.candidates[0].person_id == d.name:
             hits += 1
     ctx.close()
     rate = hits / len(people)

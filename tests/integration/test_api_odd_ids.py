@@ -39,7 +39,7 @@ def _pg_env(data_dir: Path, url: str) -> ApiEnv:
     tokens = {}
     for role in ROLES:
         users.create_user(ctx, role + "1", PASSWORD, role, actor="test")
-        tokens[role] = users.create_token(ctx, role + "1", "test", name="tests")["token"]
+        tokens[role] = users.create_token(ctx, role + "1", "test", name="tests").token
     return ApiEnv(app, TestClient(app), ctx, tokens, data_dir)
 
 

@@ -101,7 +101,7 @@ def test_login_throttling_locks_the_account_and_the_client(env: ApiEnv) -> None:
     from openlfr.services import audit_log
 
     ev = audit_log.search(env.ctx, action="auth.login_failed", limit=100)
-    assert ev["count"] >= 6
+    assert ev.count >= 6
 
 
 def test_non_image_uploads_are_rejected_with_a_reason(env: ApiEnv) -> None:

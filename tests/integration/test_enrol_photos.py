@@ -45,12 +45,12 @@ def test_consistency_threshold_is_the_calibrations_one_percent_genuine_point(env
 
     rule = enrol_checks.consistency_threshold(env.ctx)
     cal = load_calibration(env.ctx.engine.embedder)
-    frr = cal.fnmr(rule["threshold"])[0] / cal.genuine_n
+    frr = cal.fnmr(rule.threshold)[0] / cal.genuine_n
     assert 0.008 <= frr <= 0.01, frr  # about 1% of genuine pairs warn, never more
-    assert cal.fnmr(rule["threshold"] + 0.001)[0] / cal.genuine_n > 0.01  # the largest such threshold
+    assert cal.fnmr(rule.threshold + 0.001)[0] / cal.genuine_n > 0.01  # the largest such threshold
     # far below the matching threshold, far above what two different people score (~0.5 with fr_feature)
     from openlfr.services.operating_point import default_threshold
-    assert 0.55 < rule["threshold"] < default_threshold(env.ctx.engine.embedder)
+    assert 0.55 < rule.threshold < default_threshold(env.ctx.engine.embedder)
 
 
 def test_one_person_no_warning_a_stranger_warns_remove_that_photo(env: ApiEnv) -> None:

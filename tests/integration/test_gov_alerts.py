@@ -61,9 +61,9 @@ def test_store_is_encrypted_idempotent_and_audited(live: tuple[Any, Any]) -> Non
         assert unseal(ctx.cipher, imgs["frame"]) == FRAME
     assert _actions(ctx).count("alert.create") == 1
     a = asvc.show_alert(ctx, rec.alert_id)
-    assert a["person_id"] == "Al_Gore" and a["adjudicated"] is False and a["images"] == ["frame", "probe", "reference"]
+    assert a.person_id == "Al_Gore" and a.adjudicated is False and a.images == ["frame", "probe", "reference"]
     lst = asvc.list_alerts(ctx, deployment=plan.deployment_id, unadjudicated=True)
-    assert lst["count"] == 1 and lst["data"][0]["verdict"] is None
+    assert lst.count == 1 and lst.data[0].verdict is None
 
 
 def test_refusals(live: tuple[Any, Any]) -> None:
@@ -137,16 +137,16 @@ def test_adjudication_image_views_and_roles(live: tuple[Any, Any]) -> None:
     with pytest.raises(InputError):
         asvc.adjudicate(ctx, t_id, "op", "operator", "true", outcome="fined")
     a = asvc.adjudicate(ctx, t_id, "op", "operator", "true", outcome="arrest", note="arrested on warrant")
-    assert a["verdict"] == "true" and a["outcome"] == "arrest" and a["adjudicated_by"] == "op"
+    assert a.verdict == "true" and a.outcome == "arrest" and a.adjudicated_by == "op"
     b = asvc.adjudicate(ctx, f_id, "op", "operator", "false", outcome="not engaged")
-    assert b["outcome"] == "not_engaged"
+    assert b.outcome == "not_engaged"
     b2 = asvc.adjudicate(ctx, f_id, "sup", "supervisor", "false", outcome="no_action", note="spoke, released")
-    assert b2["outcome"] == "no_action"
+    assert b2.outcome == "no_action"
     with ctx.db.session() as s:
         last = s.scalars(select(AuditEvent).where(AuditEvent.action == "alert.adjudicate")
                          .order_by(AuditEvent.seq.desc())).first()
     assert last is not None and last.details["previous"] == {"verdict": "false", "outcome": "not_engaged"}
-    assert asvc.list_alerts(ctx, unadjudicated=True)["count"] == 0
+    assert asvc.list_alerts(ctx, unadjudicated=True).count == 0
     st = dsvc.show(ctx, plan.deployment_id)["statistics"]
     assert (st["alerts"], st["true_alerts"], st["false_alerts"], st["unadjudicated"]) == (2, 1, 1, 0)
     assert st["outcomes"]["arrest"] == 1 and st["outcomes"]["no_action"] == 1
@@ -172,24 +172,24 @@ def test_legal_holds(live: tuple[Any, Any]) -> None:
         asvc.place_hold(ctx, "sup", "supervisor", " ", alert=a_id)
     other = sink.store(make_alert(plan, ctx, "Al_Gore", PROBE))
     h = asvc.place_hold(ctx, "sup", "supervisor", "case 2024/118", alert=a_id)
-    assert asvc.show_alert(ctx, a_id)["legal_hold"] is True
+    assert asvc.show_alert(ctx, a_id).legal_hold is True
 
     def listed_holds() -> dict[int, bool]:
         # the list (batched queries) says what show_alert says, alert by alert
-        rows = asvc.list_alerts(ctx, deployment=plan.deployment_id)["data"]
-        assert all(r == asvc.show_alert(ctx, r["id"]) for r in rows)
-        return {r["id"]: r["legal_hold"] for r in rows if r["id"] in (a_id, other)}
+        rows = asvc.list_alerts(ctx, deployment=plan.deployment_id).data
+        assert all(r == asvc.show_alert(ctx, r.id) for r in rows)
+        return {r.id: r.legal_hold for r in rows if r.id in (a_id, other)}
 
     assert listed_holds() == {a_id: True, other: False}
     hd = asvc.place_hold(ctx, "sup", "supervisor", "inquiry", deployment=plan.deployment_id)
-    assert [x["id"] for x in asvc.list_holds(ctx)] == [h["id"], hd["id"]]
-    asvc.release_hold(ctx, h["id"], "sup", "supervisor", "case closed")
+    assert [x.id for x in asvc.list_holds(ctx)] == [h.id, hd.id]
+    asvc.release_hold(ctx, h.id, "sup", "supervisor", "case closed")
     with pytest.raises(ConflictError):
-        asvc.release_hold(ctx, h["id"], "sup", "supervisor")
-    assert asvc.show_alert(ctx, a_id)["legal_hold"] is True  # still held through the deployment
+        asvc.release_hold(ctx, h.id, "sup", "supervisor")
+    assert asvc.show_alert(ctx, a_id).legal_hold is True  # still held through the deployment
     assert listed_holds() == {a_id: True, other: True}
-    asvc.release_hold(ctx, hd["id"], "sup", "admin")
-    assert asvc.show_alert(ctx, a_id)["legal_hold"] is False
+    asvc.release_hold(ctx, hd.id, "sup", "admin")
+    assert asvc.show_alert(ctx, a_id).legal_hold is False
     assert listed_holds() == {a_id: False, other: False}
     acts = _actions(ctx)
     assert acts.count("legal_hold.place") == 2 and acts.count("legal_hold.release") == 2

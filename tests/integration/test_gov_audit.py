@@ -106,7 +106,7 @@ def test_appends_keep_the_anchor_at_the_head(logged: Any) -> None:
 def test_signed_export(logged: Any, tmp_path: Path) -> None:
     out = tmp_path / "audit.jsonl"
     res = audit_admin.export(logged, out, "auditor1")
-    assert res["events"] == 9 and res["last_seq"] == 9  # includes the export's own event
+    assert res.events == 9 and res.last_seq == 9  # includes the export's own event
     lines = out.read_bytes().splitlines(keepends=True)
     assert json.loads(lines[-2])["action"] == "audit.export"
     sig = json.loads(lines[-1])

@@ -55,7 +55,7 @@ def test_concurrent_alerts_counters_and_audited_views(gov_ctx: Any, enrolled_peo
     for t in threads:
         t.join()
     assert not errors, (len(errors), errors[:2])
-    assert asvc.list_alerts(ctx)["count"] == 61
+    assert asvc.list_alerts(ctx).count == 61
     assert dsvc.show(ctx, plan.deployment_id)["statistics"]["faces_seen"] == 120
     res = audit_admin.verify(ctx)
     assert res.ok and res.events >= 61 + 80

@@ -73,7 +73,7 @@ def test_rotate_reencrypts_everything_and_retires_the_old_key(populated: Any) ->
     assert len(before) == 10 + 10 + 2 + 1 + _n_private(ctx)
 
     res = keys.rotate(ctx, "admin")
-    assert sum(res["reencrypted"].values()) == len(before)
+    assert sum(res.reencrypted.values()) == len(before)
     new_key = ctx.settings.resolved_key_file.read_text().strip()
     assert "," not in new_key and new_key != old_key
     assert (ctx.settings.resolved_key_file.stat().st_mode & 0o777) == 0o600
@@ -86,9 +86,9 @@ def test_rotate_reencrypts_everything_and_retires_the_old_key(populated: Any) ->
         old_only.decrypt(*sealed_after[0])
     assert e.value.code == "wrong_key"
     # the services keep working with the rotated key
-    a = asvc.list_alerts(ctx)["data"][0]
-    assert asvc.alert_image(ctx, a["id"], "probe", "op", "operator")[0] == PROBE
-    assert dsvc.live_plan(ctx, a["deployment_id"]).cameras[0].url == "rtsp://u:pw@10.1.1.1/s"
+    a = asvc.list_alerts(ctx).data[0]
+    assert asvc.alert_image(ctx, a.id, "probe", "op", "operator")[0] == PROBE
+    assert a.deployment_id is not None and dsvc.live_plan(ctx, a.deployment_id).cameras[0].url == "rtsp://u:pw@10.1.1.1/s"
     v = audit_admin.verify(ctx)
     assert v.ok and v.anchor["signature"] == "valid"
 
@@ -109,7 +109,7 @@ def test_interrupted_rotation_can_be_finished(populated: Any) -> None:
         for img in s.scalars(select(ReferenceImage)):
             img.image_enc = half.rotate(img.image_enc, aad_for(img))
     res = keys.reencrypt(ctx, "admin")
-    assert len(res["retired_key_ids"]) == 1
+    assert len(res.retired_key_ids) == 1
     assert path.read_text().strip() == new
     only_new = Cipher([new.encode()])
     assert all(only_new.decrypt(t, aad) for t, aad in _all_sealed(ctx))

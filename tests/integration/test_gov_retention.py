@@ -4,6 +4,7 @@ no deleted ciphertext is left in the database file or its WAL."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,15 +82,15 @@ def test_false_alerts_go_within_24h_others_after_31_days(scenario: tuple[Any, An
     assert r1.false_alerts_removed == 1 and r1.images_deleted == 3
     assert r1.deployments_ended == [plan.deployment_id]  # its planned end passed
     fa = asvc.show_alert(ctx, ids["false"])
-    assert fa["images"] == [] and fa["person_id"] is None and fa["note"] is None and fa["box"] is None
-    assert fa["verdict"] == "false" and fa["purge_reason"] == "false alert retention"
+    assert fa.images == [] and fa.person_id is None and fa.note is None and fa.box is None
+    assert fa.verdict == "false" and fa.purge_reason == "false alert retention"
     assert _images(ctx, ids["true"]) == 3 and _images(ctx, ids["pending"]) == 3
 
     r2 = retention.sweep(ctx, now=NOW + timedelta(days=31, minutes=1))
     assert r2.expired_alerts_removed == 2 and r2.held_alerts_kept == 1
     assert _images(ctx, ids["held"]) == 3
     holds = asvc.list_holds(ctx)
-    asvc.release_hold(ctx, holds[0]["id"], "sup", "supervisor", "case closed")
+    asvc.release_hold(ctx, holds[0].id, "sup", "supervisor", "case closed")
     r3 = retention.sweep(ctx, now=NOW + timedelta(days=32))
     assert r3.expired_alerts_removed == 1 and r3.held_alerts_kept == 0
 
@@ -103,7 +104,7 @@ def test_false_alerts_go_within_24h_others_after_31_days(scenario: tuple[Any, An
         # issue 18: the hold's reason ("case 77") went with the alert it held
         reasons = list(s.scalars(select(LegalHold.reason)))
         assert reasons and "case 77" not in reasons and all(r == retention.PURGED_REASON for r in reasons)
-    assert "case 77" not in json.dumps(asvc.list_holds(ctx, active_only=False), default=str)
+    assert "case 77" not in json.dumps([dataclasses.asdict(h) for h in asvc.list_holds(ctx, active_only=False)])
     assert orphans(ctx) == dict.fromkeys(ORPHAN_QUERIES, 0)
     rep = deployment_report(ctx, plan.deployment_id).to_dict()["deployments"][0]
     assert (rep["faces_seen"], rep["alerts"], rep["true_alerts"], rep["false_alerts"], rep["unadjudicated"]) == \
@@ -161,7 +162,7 @@ def test_no_ciphertext_left_in_sqlite_file_or_wal(scenario: tuple[Any, Any, dict
                                      if db_file.with_name("openlfr.db-wal").exists() else b"")
     assert all(any(sl in before for sl in _slices(t)) for t in tokens)  # findable while they exist
     holds = asvc.list_holds(ctx)
-    asvc.release_hold(ctx, holds[0]["id"], "sup", "supervisor")
+    asvc.release_hold(ctx, holds[0].id, "sup", "supervisor")
     retention.sweep(ctx, now=NOW + timedelta(days=40))
     ctx.close()  # release pooled connections
     data = db_file.read_bytes()

@@ -18,6 +18,7 @@ import json
 import multiprocessing as mp
 import shutil
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -151,7 +152,7 @@ def test_personal_details_stay_out_of_the_chain_and_are_purged(populated: tuple[
     ctx, plan = populated
     rec = make_alert(plan, ctx, "Al_Gore", PROBE)
     asvc.StoreAlertSink(ctx, plan.deployment_id).submit(rec)
-    alert_id = asvc.list_alerts(ctx)["data"][0]["id"]
+    alert_id = asvc.list_alerts(ctx).data[0].id
     with ctx.db.session() as s:
         entry_id = s.scalar(select(Alert.entry_id).where(Alert.id == alert_id))
     asvc.adjudicate(ctx, alert_id, "op", "operator", "false", outcome="not_engaged", note=NOTE)
@@ -165,7 +166,7 @@ def test_personal_details_stay_out_of_the_chain_and_are_purged(populated: tuple[
     assert f'"entry_id": {entry_id}' not in chain and f'"entry_id":{entry_id}' not in chain
 
     # shown while they exist
-    ev = audit_log.search(ctx, action="alert.")["data"]
+    ev = [asdict(e) for e in audit_log.search(ctx, action="alert.").data]
     create = next(e for e in ev if e["action"] == "alert.create")
     adj = next(e for e in ev if e["action"] == "alert.adjudicate")
     assert create["details"]["private"]["status"] == "present"
@@ -174,18 +175,18 @@ def test_personal_details_stay_out_of_the_chain_and_are_purged(populated: tuple[
     assert adj["details"]["private"]["data"]["note"] == NOTE
     assert create["details"]["deployment_id"] == plan.deployment_id  # non-personal facts stay in the chain
     found = audit_log.search(ctx, text="al_gore")  # text search reaches the private details
-    assert "alert.create" in {e["action"] for e in found["data"]} and found["count"] == len(found["data"])
+    assert "alert.create" in {e.action for e in found.data} and found.count == len(found.data)
 
     # retention purges the alert: its private details go, the chain still verifies
     retention.sweep(ctx, now=datetime.now(UTC) + timedelta(hours=25))
-    ev = audit_log.search(ctx, action="alert.")["data"]
+    ev = [asdict(e) for e in audit_log.search(ctx, action="alert.").data]
     for e in ev:
         if e["action"] in ("alert.create", "alert.adjudicate") and e["object_id"] == str(alert_id):
             assert e["details"]["private"]["status"] == "purged" and e["details"]["private"]["data"] is None
     assert "Al_Gore" not in json.dumps(ev) and NOTE not in json.dumps(ev)
-    assert "alert.create" not in {e["action"] for e in audit_log.search(ctx, text="al_gore")["data"]}
-    enrol = audit_log.search(ctx, action="watchlist.enrol")["data"][0]
-    assert enrol["details"]["private"]["data"] == {"person_id": "Abdullah_Gul"}  # not an alert: kept
+    assert "alert.create" not in {e.action for e in audit_log.search(ctx, text="al_gore").data}
+    enrol = audit_log.search(ctx, action="watchlist.enrol").data[0]
+    assert enrol.details["private"]["data"] == {"person_id": "Abdullah_Gul"}  # not an alert: kept
     res = audit_admin.verify(ctx)
     assert res.ok, res.problem
 
@@ -351,7 +352,7 @@ def test_unsealed_list_is_refused_until_sealed(gov_ctx: Any, enrolled_people: li
         watchlists.load_index(ctx, "standing")
     assert _code(e) == "watchlist_unsealed"
     res = keys.reencrypt(ctx, "admin")
-    assert res["watchlists"]["sealed"] == ["standing"]
+    assert res.watchlists["sealed"] == ["standing"]
     assert watchlists.load_index(ctx, "standing")[0].size == 2
 
 
@@ -406,7 +407,7 @@ def test_rotation_while_another_process_stores_alerts(populated: tuple[Any, Any]
         proc.join(60)
     assert n_errors == 0, errors
     key_text = ctx.settings.resolved_key_file.read_text().strip()
-    assert "," not in key_text and res["retired_key_ids"]
+    assert "," not in key_text and res.retired_key_ids
     from openlfr.services.context import AppContext
 
     fresh = AppContext(ctx.settings)  # holds the new key only

@@ -359,13 +359,13 @@ def test_deployment_survives_losing_a_worker(cluster: LocalRayCluster, performer
 
         # every alert from the clips exactly once, with its deterministic id
         listed = list_alerts(ctx, deployment=dep_id, limit=1000)
-        rows = listed["data"]
-        assert listed["count"] == len(rows)
-        got = sorted((a["camera"], a["track_id"], a["person_id"]) for a in rows)
+        rows = listed.data
+        assert listed.count == len(rows)
+        got = sorted((a.camera, a.track_id, a.person_id) for a in rows)
         want = sorted((c, a.record.track_id, a.record.person_id) for c in out["cameras"] for a in ref_alerts)
         assert got == want
         entry = {e.person_id: e.entry_id for e in index.entries}
-        uids = {a["alert_uid"] for a in rows}
+        uids = {a.alert_uid for a in rows}
         assert uids == {alert_id_for(f"{dep_id}|{plan.watchlist_id}|{c}|{replay_key(str(clip))}",
                                      a.record.track_id, entry[a.record.person_id])
                         for c in out["cameras"] for a in ref_alerts}

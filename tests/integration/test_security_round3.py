@@ -175,7 +175,7 @@ def test_own_password_change_revokes_api_tokens(env: ApiEnv) -> None:
     from openlfr.services import users
 
     c = env.client
-    other = users.create_token(env.ctx, "operator1", "test", name="second")["token"]
+    other = users.create_token(env.ctx, "operator1", "test", name="second").token
     assert c.get("/api/auth/me", headers={"Authorization": f"Bearer {other}"}).status_code == 200
     r = c.post("/api/auth/password", headers=env.h("operator"),
                json={"old_password": "correct-horse-battery", "new_password": "a-new-long-password-18"})
@@ -249,7 +249,7 @@ def test_retro_media_and_audit_keep_names_out_of_the_chain(env: ApiEnv, cli: Any
     (media / "folder-out").symlink_to(secret_dir)
 
     jobs = RetroJobs(env.ctx, threading.Lock(), media_dir=media)
-    assert [m["name"] for m in jobs.media()] == [video.name]  # links out are not offered
+    assert [m.name for m in jobs.media()] == [video.name]  # links out are not offered
     for name in ("link-out.mp4", "folder-out"):
         with pytest.raises(Exception) as exc:
             jobs.start_media("operator1", "standing", name)
@@ -281,7 +281,7 @@ ctx.engine.detector, ctx.engine.embedder
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 out = check.check_image(ctx, Path(sys.argv[1]), "standing", "operator1")
-print(json.dumps({"seconds": time.perf_counter() - t, "faces": len(out["faces"]), "size": out.get("analysed_size"),
+print(json.dumps({"seconds": time.perf_counter() - t, "faces": len(out.faces), "size": out.analysed_size,
                   "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}))
 """
 

@@ -45,7 +45,7 @@ def _login(env: ApiEnv, username: str, password: str = PASSWORD) -> tuple[TestCl
 
 
 def _user_id(env: ApiEnv, username: str) -> int:
-    return int(users.get_user(env.ctx, username)["id"])
+    return users.get_user(env.ctx, username).id
 
 
 def test_tokens_expire_by_default_and_within_the_limit(env: ApiEnv) -> None:
@@ -58,17 +58,17 @@ def test_tokens_expire_by_default_and_within_the_limit(env: ApiEnv) -> None:
     assert r.status_code == 422 and r.json()["error"]["code"] == "bad_expiry", r.text
     # An expired token and an old token stored without an expiry are refused; a fresh one works.
     old = users.create_token(env.ctx, "operator1", "test", name="old")
-    assert c.get("/api/auth/me", headers=_bearer(old["token"])).status_code == 200
+    assert c.get("/api/auth/me", headers=_bearer(old.token)).status_code == 200
     with env.ctx.db.session() as s:
-        s.execute(update(ApiToken).where(ApiToken.id == old["id"])
+        s.execute(update(ApiToken).where(ApiToken.id == old.id)
                   .values(expires_at=None, created_at=datetime.now(UTC) - timedelta(days=91)))
-    assert c.get("/api/auth/me", headers=_bearer(old["token"])).status_code == 401
+    assert c.get("/api/auth/me", headers=_bearer(old.token)).status_code == 401
     fresh = users.create_token(env.ctx, "operator1", "test", name="fresh", expires_days=0.5)
-    assert c.get("/api/auth/me", headers=_bearer(fresh["token"])).status_code == 200
+    assert c.get("/api/auth/me", headers=_bearer(fresh.token)).status_code == 200
     with env.ctx.db.session() as s:
-        s.execute(update(ApiToken).where(ApiToken.id == fresh["id"])
+        s.execute(update(ApiToken).where(ApiToken.id == fresh.id)
                   .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
-    assert c.get("/api/auth/me", headers=_bearer(fresh["token"])).status_code == 401
+    assert c.get("/api/auth/me", headers=_bearer(fresh.token)).status_code == 401
 
 
 def test_token_lifetime_is_configurable(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,7 +78,7 @@ def test_token_lifetime_is_configurable(tmp_path: Any, monkeypatch: pytest.Monke
     e = make_env(tmp_path / "data")
     try:
         t = users.create_token(e.ctx, "auditor1", "test")
-        left = datetime.fromisoformat(t["expires_at"]) - datetime.now(UTC)
+        left = datetime.fromisoformat(t.expires_at or "") - datetime.now(UTC)
         assert timedelta(days=2) - timedelta(minutes=5) < left <= timedelta(days=2)
         with pytest.raises(Exception) as err:
             users.create_token(e.ctx, "auditor1", "test", expires_days=3)
@@ -101,7 +101,7 @@ def test_password_reset_and_deactivation_revoke_tokens_and_sessions(env: ApiEnv)
     assert listed["count"] == 1 and listed["data"][0]["active"] is False
 
     # Deactivation: a token made after the reset dies, and reactivating the user does not revive it.
-    token2 = users.create_token(env.ctx, "operator1", "test", name="second")["token"]
+    token2 = users.create_token(env.ctx, "operator1", "test", name="second").token
     session2, _ = _login(env, "operator1", NEW_PASSWORD)
     assert c.patch(f"/api/users/{uid}", json={"active": False}, headers=admin).status_code == 200
     assert c.patch(f"/api/users/{uid}", json={"active": True}, headers=admin).status_code == 200
@@ -120,22 +120,22 @@ def test_admin_lists_and_revokes_a_users_tokens_api_and_cli(env: ApiEnv) -> None
     assert c.get(f"/api/users/{uid}/tokens", headers=env.h("supervisor")).status_code == 403
     # one token (and not a token of someone else)
     other = _user_id(env, "operator1")
-    r = c.delete(f"/api/users/{other}/tokens/{extra[0]['id']}", headers=admin)
+    r = c.delete(f"/api/users/{other}/tokens/{extra[0].id}", headers=admin)
     assert r.status_code == 404 and r.json()["error"]["code"] == "token_not_found"
-    r = c.delete(f"/api/users/{uid}/tokens/{extra[0]['id']}", headers=admin)
+    r = c.delete(f"/api/users/{uid}/tokens/{extra[0].id}", headers=admin)
     assert r.status_code == 200 and r.json()["revoked"] == 1, r.text
-    assert c.get("/api/auth/me", headers=_bearer(extra[0]["token"])).status_code == 401
-    assert c.get("/api/auth/me", headers=_bearer(extra[1]["token"])).status_code == 200
+    assert c.get("/api/auth/me", headers=_bearer(extra[0].token)).status_code == 401
+    assert c.get("/api/auth/me", headers=_bearer(extra[1].token)).status_code == 200
     # the CLI: list, revoke one, revoke all
     cli_env = {"OPENLFR_DATA_DIR": str(env.data_dir)}
     p = run_cli("user", "tokens", "auditor1", env=cli_env, check=True)
-    assert extra[1]["prefix"] in p.stdout and "revoked" in p.stdout and extra[1]["token"] not in p.stdout
-    run_cli("user", "revoke-token", "auditor1", str(extra[1]["id"]), env=cli_env, check=True)
-    assert c.get("/api/auth/me", headers=_bearer(extra[1]["token"])).status_code == 401
-    assert c.get("/api/auth/me", headers=_bearer(extra[2]["token"])).status_code == 200
+    assert extra[1].prefix in p.stdout and "revoked" in p.stdout and extra[1].token not in p.stdout
+    run_cli("user", "revoke-token", "auditor1", str(extra[1].id), env=cli_env, check=True)
+    assert c.get("/api/auth/me", headers=_bearer(extra[1].token)).status_code == 401
+    assert c.get("/api/auth/me", headers=_bearer(extra[2].token)).status_code == 200
     p = run_cli("user", "revoke-token", "auditor1", "--all", env=cli_env, check=True)
     assert "2 token(s) revoked" in p.stdout, p.stdout  # extra[2] and the fixture's token
-    assert c.get("/api/auth/me", headers=_bearer(extra[2]["token"])).status_code == 401
+    assert c.get("/api/auth/me", headers=_bearer(extra[2].token)).status_code == 401
     assert c.get("/api/auth/me", headers=env.h("auditor")).status_code == 401
     assert c.delete(f"/api/users/{uid}/tokens", headers=admin).json()["revoked"] == 0
 

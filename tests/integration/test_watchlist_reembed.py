@@ -29,7 +29,7 @@ def _old_list(ctx: Any, name: str = "standing") -> None:
     watchlists.create(old, name, "tester")
     for person in ("Al_Gore", "Adrien_Brody"):
         res = watchlists.add_person(old, name, person, sorted((FACES / person).iterdir())[:2], "tester")
-        assert res.accepted == 2, res.to_dict()
+        assert res.accepted == 2, res.summary()
     old.close()
 
 
@@ -37,16 +37,16 @@ def test_reembed_replaces_old_vectors_and_is_audited(gov_ctx: Any) -> None:
     ctx = gov_ctx
     _old_list(ctx)
     [row] = watchlists.list_all(ctx)
-    assert row["embedder"].startswith("fused:") and row["embedder_current"] is False
+    assert (row.embedder or "").startswith("fused:") and row.embedder_current is False
     with pytest.raises(ConflictError) as e:
         watchlists.load_index(ctx, "standing")
     assert e.value.code == "model_mismatch"
 
     out = watchlists.reembed(ctx, "standing", "sup")
     family = ctx.engine.embedder.family
-    assert out["images"] == 4 and out["embedded"] == 4 and out["without_face"] == 0
-    assert out["from_model"].startswith("fused:") and out["to_model"] == family
-    assert watchlists.show(ctx, "standing")["embedder_current"] is True
+    assert out.images == 4 and out.embedded == 4 and out.without_face == 0
+    assert (out.from_model or "").startswith("fused:") and out.to_model == family
+    assert watchlists.show(ctx, "standing").embedder_current is True
     with ctx.db.session() as s:
         embs = list(s.scalars(select(ReferenceEmbedding)))
         assert len(embs) == 4 and {e.model_family for e in embs} == {family}
@@ -62,7 +62,7 @@ def test_reembed_replaces_old_vectors_and_is_audited(gov_ctx: Any) -> None:
     assert index.entries[[e.entry_id for e in index.entries].index(best.entry_id)].person_id == "Al_Gore"
     # running it again is harmless (same model: same vectors, nothing lost)
     again = watchlists.reembed(ctx, "standing", "sup")
-    assert again["embedded"] == 4 and again["from_model"] == family
+    assert again.embedded == 4 and again.from_model == family
 
 
 def test_reembed_refused_while_a_deployment_of_the_list_is_live(gov_ctx: Any) -> None:
@@ -77,12 +77,12 @@ def test_reembed_refused_while_a_deployment_of_the_list_is_live(gov_ctx: Any) ->
                     legal_basis="PACE s.1 policy LFR-2.3(a)")
     dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A Smith", "briefed")
     dsvc.mark_live(ctx, d["id"], "op")
-    wl_name = next(w["name"] for w in watchlists.list_all(ctx) if w["id"] == d["watchlist_id"])
+    wl_name = next(w.name for w in watchlists.list_all(ctx) if w.id == d["watchlist_id"])
     with pytest.raises(ConflictError) as e:
         watchlists.reembed(ctx, wl_name, "sup")
     assert e.value.code == "deployment_live"
     # the standing list it came from is not in use by the live run: it can be re-embedded
-    assert watchlists.reembed(ctx, "standing", "sup")["embedded"] == 4
+    assert watchlists.reembed(ctx, "standing", "sup").embedded == 4
 
 
 def test_cli_reembed_all_and_stale_warning(cli, data_dir: Path) -> None:  # type: ignore[no-untyped-def]

@@ -76,16 +76,115 @@ def test_every_route_declares_its_response(data_dir: Path) -> None:
     assert untyped_routes(app) == []
 
 
-def test_typed_responses_forbid_unknown_keys() -> None:
-    """A key a service adds without adding it to the model fails the response (500), never dropped silently."""
+def nested_models(tp: Any) -> list[type[BaseModel]]:
+    """The pydantic models a type names: itself, inside ``list``/``dict``/``X | None``, and its fields', deeply."""
+    out: list[type[BaseModel]] = []
+    todo = [tp]
+    while todo:
+        t = todo.pop()
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            if t not in out:
+                out.append(t)
+                todo.extend(f.annotation for f in t.model_fields.values())
+        else:
+            todo.extend(get_args(t))
+    return out
+
+
+def open_models(models: list[type[BaseModel]]) -> list[str]:
+    """The models that would take a key they do not declare (anything but ``extra="forbid"``)."""
+    return sorted({m.__name__ for m in models if m.model_config.get("extra") != "forbid"})
+
+
+def api_models() -> list[type[BaseModel]]:
+    """Every pydantic model defined in ``openlfr.api`` (its modules imported first), settings aside."""
+    import importlib
+    import pkgutil
+
+    from pydantic_settings import BaseSettings
+
+    import openlfr.api
+
+    for mod in pkgutil.walk_packages(openlfr.api.__path__, "openlfr.api."):
+        importlib.import_module(mod.name)
+    found: list[type[BaseModel]] = []
+    todo: list[type[BaseModel]] = [BaseModel]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__.startswith("openlfr.api") and not issubclass(sub, BaseSettings) and sub not in found:
+                found.append(sub)
+    return found
+
+
+def test_open_models_are_caught() -> None:
+    """The check finds a model that allows (or ignores) unknown keys, also when nested in a typed one."""
+    from pydantic import ConfigDict
+
+    from openlfr.api.schemas import Closed
+
+    class Loose(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+    class Ignoring(BaseModel):
+        a: int
+
+    class Outer(Closed):
+        items: list[Loose]
+        one: Ignoring | None
+
+    assert open_models(nested_models(Outer)) == ["Ignoring", "Loose"]
+    assert open_models(nested_models(list[Closed])) == []
+
+
+def test_every_model_forbids_unknown_keys(data_dir: Path) -> None:
+    """Issue 20: every API model, and every model a route answers with (nested ones too), refuses a key it does
+    not declare: a key a service adds without declaring it fails the response (500), never leaks out unlisted."""
+    from openlfr.api.app import create_app
+    from openlfr.api.config import load_api_settings
+
+    models = api_models()
+    assert len(models) > 90
+    assert open_models(models) == []
+    app = create_app(init_data_dir(data_dir), api_settings=load_api_settings(live_mode="thread"))
+    answered = [m for r in api_routes(app) for m in nested_models(r.response_model)]
+    assert len(answered) > 60
+    assert open_models(answered) == []
+
+
+def test_unknown_keys_fail_and_unset_optional_keys_stay_out() -> None:
+    """A model refuses an unknown key; a key in ``omit_unset`` is in the JSON only when it was given."""
+    import dataclasses
+
     import pydantic
     import pytest
 
-    from openlfr.api import schemas_ops
+    from openlfr.api import schemas, schemas_ops
 
-    models = [m for m in vars(schemas_ops).values()
-              if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == schemas_ops.__name__]
-    assert len(models) > 30
-    assert [m.__name__ for m in models if m.model_config.get("extra") != "forbid"] == []
     with pytest.raises(pydantic.ValidationError):
         schemas_ops.WatchlistEdited.model_validate({"name": "a", "description": "", "secret": 1})
+
+    @dataclasses.dataclass(frozen=True)
+    class Edited:  # a service's typed result with a field the model lacks
+        name: str
+        description: str
+        secret: int
+
+    with pytest.raises(pydantic.ValidationError):
+        schemas_ops.WatchlistEdited.model_validate(Edited("a", "", 1))
+
+    @dataclasses.dataclass(frozen=True)
+    class Exact:
+        name: str
+        description: str
+
+    assert schemas_ops.WatchlistEdited.model_validate(Exact("a", "")).model_dump() == {"name": "a", "description": ""}
+    base = {"id": 1, "name": "w", "description": "", "entries": 0, "images": 0}
+    with pytest.raises(pydantic.ValidationError):
+        schemas.WatchlistPublic.model_validate({**base, "owner": "x"})
+    short = schemas.WatchlistPublic.model_validate(base).model_dump(mode="json")
+    assert list(short) == [*base, "deployment_id", "embedder", "embedder_current"]
+    full = schemas.WatchlistPublic.model_validate({**base, "created_by": "a", "created_at": None})
+    assert list(full.model_dump(mode="json"))[-2:] == ["created_by", "created_at"]
+    live = schemas.LiveStatus.model_validate({"deployment_id": 3, "running": False, "cameras": []})
+    assert live.model_dump_json() == '{"deployment_id":3,"running":false,"cameras":[]}'

@@ -10,7 +10,7 @@ from tests.conftest import SHARED
 
 from openlfr.errors import InputError
 from openlfr.eval.intervals import clopper_pearson
-from openlfr.services.published import published_report
+from openlfr.services.published import PublishedReport, published_report
 
 MET = SHARED / "data" / "met-deployments" / "met_lfr_deployments.csv"
 
@@ -23,8 +23,8 @@ def met() -> dict:
 
 
 @pytest.mark.shared_data
-def test_2024_matches_the_published_figures(met: dict) -> None:
-    y = met["years"]["2024"]
+def test_2024_matches_the_published_figures(met: PublishedReport) -> None:
+    y = met.years["2024"]
     assert (y["deployments"], y["faces_seen"], y["alerts"], y["false_alerts"]) == (180, 902_748, 1_286, 27)
     assert (y["true_alerts"], y["true_alerts_confirmed"], y["true_alerts_unconfirmed"], y["arrests"]) == \
         (1_260, 1_242, 18, 575)
@@ -43,11 +43,11 @@ def test_2024_matches_the_published_figures(met: dict) -> None:
 
 
 @pytest.mark.shared_data
-def test_every_year_and_irregularity(met: dict) -> None:
-    years = met["years"]
+def test_every_year_and_irregularity(met: PublishedReport) -> None:
+    years = met.years
     assert list(years) == ["2020", "2022", "2023", "2024", "2025"]
-    assert met["rows"] == 286 and sum(y["deployments"] for y in years.values()) == 286
-    assert met["all"]["faces_seen"] == 2_529_031 and met["all"]["alerts"] == 2_186
+    assert met.rows == 286 and sum(y["deployments"] for y in years.values()) == 286
+    assert met.all["faces_seen"] == 2_529_031 and met.all["alerts"] == 2_186
     table = {k: (y["deployments"], y["faces_seen"], y["alerts"], y["true_alerts"], y["false_alerts"], y["arrests"])
              for k, y in years.items()}
     assert table == {"2020": (3, 13_200, 8, 1, 7, None), "2022": (6, 144_366, 20, 17, 3, None),
@@ -81,7 +81,7 @@ def test_synthetic_file(tmp_path: Path) -> None:
                  "G,B St,2024-03-02,60,x,100,0.6,0,0,0,0,0,0%,0,0,0,1500,,1,02/03/24,1h\n"
                  "G,C St,2024-03-03,,x,100,0.6,,,,,,,,,,,stopped,1,03/03/24,\n"
                  "G,D St,2025-01-02,30,x,90,0.64,2,1,0,0,0,0%,1,0,0,\"1,000\",,2,02/01/24,30m\n")
-    y = published_report(p)["years"]
+    y = published_report(p).years
     assert (y["2024"]["deployments"], y["2024"]["deployments_with_figures"], y["2024"]["faces_seen"]) == (3, 2, 3500)
     assert y["2024"]["false_alerts"] == 1 and y["2024"]["share_of_alerts_wrong"] == pytest.approx(1 / 3)
     assert y["2024"]["false_alerts_per_face"] == pytest.approx(1 / 3500)

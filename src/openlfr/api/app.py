@@ -8,6 +8,7 @@ setup endpoints and pages, and the static assets; each route names the roles it 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -113,7 +114,7 @@ class Sweeper:
             try:
                 res = retention.sweep(self.ctx)
                 users.purge_expired_sessions(self.ctx)
-                log.info("retention sweep: %s", res.to_dict())
+                log.info("retention sweep: %s", dataclasses.asdict(res))
             except Exception:
                 log.exception("retention sweep failed")
             self._stop.wait(self.every_s)

@@ -1,7 +1,8 @@
 """Response models of the routes typed for issue 20: every field each route answers, nothing more.
 
-Each model forbids extra keys (``extra="forbid"``): FastAPI validates a route's answer against its model,
-so a key a service adds without adding it here fails loudly (a 500 in the tests) instead of being dropped.
+Each model forbids extra keys (``Closed``, the base of every model in ``schemas``): FastAPI validates a route's
+answer against its model, so a key a service adds without adding it here fails loudly (a 500 in the tests)
+instead of being dropped.
 Numbers that may be integer or real are ``Num`` (``int | float``: an integer stays an integer in the JSON).
 Free-form nested structures (counters, per-year summaries, a calibration) are ``dict[str, Any]``.
 """
@@ -10,24 +11,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 
-from openlfr.api.schemas import TokenPublic
+from openlfr.api.schemas import (
+    Closed,
+    Consistency,
+    DeletionCounts,
+    OperatingPointOut,
+    TokenPublic,
+)
 
 Num = int | float
-
-
-class Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 # ---------------------------------------------------------------- users, watchlists, entries
 
 
 class ApiTokenRecord(TokenPublic):
-    model_config = ConfigDict(extra="forbid")
-    user_id: int
-    revoked_at: str | None
+    """A user's API token record, as revoked (never the token itself)."""
 
 
 class TokensRevoked(Closed):
@@ -37,12 +38,6 @@ class TokensRevoked(Closed):
 
 class TokenRevoked(TokensRevoked):
     token: ApiTokenRecord
-
-
-class DeletionCounts(Closed):
-    entries: int
-    images: int
-    embeddings: int
 
 
 class WatchlistDeleted(Closed):
@@ -68,17 +63,6 @@ class EntryEdited(Closed):
     name: str
     category: str
     reason: str
-
-
-class Consistency(Closed):
-    person_id: str
-    photos: int
-    threshold: float | None
-    genuine_frr: float | None
-    min_score: float | None
-    pairs_below: list[list[Num]]
-    """``[i, j, score]``: 1-based photo numbers and their score, for each pair under the threshold."""
-    warning: str | None
 
 
 class PhotoMeta(Closed):
@@ -112,47 +96,6 @@ class ImageView(Closed):
 # ---------------------------------------------------------------- deployments and alerts
 
 
-class SafeBand(Closed):
-    fpir_min: float
-    fpir_max: float
-    false_alerts_per_10000_min: float
-    false_alerts_per_10000_max: float
-
-
-class GuardrailPublic(Closed):
-    safe: bool
-    problems: list[str]
-    band: SafeBand
-    min_justification_chars: int
-
-
-class OperatingPointOut(Closed):
-    """``OperatingPoint.to_dict()``: a threshold, how it was chosen and what it implies."""
-
-    family: str
-    watchlist_size: int
-    threshold: float
-    source: str
-    target_fpir: float | None
-    expected_fpir: float | None
-    expected_fpir_ci: list[float] | None
-    impostor_comparisons_ge: int | None
-    impostor_comparisons: int | None
-    expected_false_alerts_per_10000: float | None
-    expected_false_alerts_per_10000_upper: float | None
-    expected_tpir: float | None
-    expected_tpir_ci: list[float] | None
-    mated_hits: int | None
-    mated_searches: int | None
-    tpir_reason: str
-    calibration: dict[str, Any] | None
-    notes: list[str]
-
-
-class OperatingPointPreview(OperatingPointOut):
-    guardrail: GuardrailPublic
-
-
 class CameraTest(Closed):
     camera: str
     source: str
@@ -175,7 +118,7 @@ class ContextEntry(Closed):
     person_id: str
     name: str
     category: str
-    reason: str
+    reason: str = Field(description="Why the person is on the list, as enrolled.")
     added_by: str | None
     added_at: str | None
 
@@ -184,7 +127,7 @@ class PreviousDecision(Closed):
     id: int
     deployment_id: int | None
     camera: str
-    occurred_at: str | None
+    occurred_at: str | None = Field(description="When the face was seen (ISO 8601, UTC).")
     score: float
     verdict: str | None
     outcome: str | None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -19,9 +20,16 @@ def settings() -> Settings:
     return load_settings()
 
 
+def _plain(obj: Any) -> Any:
+    """A service's typed result (a dataclass) as its fields, in their order; anything else as text."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    return str(obj)
+
+
 def emit_json(obj: Any) -> None:
     """Print exactly one JSON object on stdout."""
-    typer.echo(json.dumps(obj, ensure_ascii=False, default=str))
+    typer.echo(json.dumps(obj, ensure_ascii=False, default=_plain))
 
 
 def progress(items: Iterable[T], total: int | None, label: str, quiet: bool = False) -> Iterator[T]:

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from openlfr.cli._common import emit_json
 from openlfr.cli._gov import JsonOpt, RoleOpt, TokenOpt, UserOpt, ctx, principal
 
+if TYPE_CHECKING:
+    from openlfr.services.alerts import AlertView
+
 alert_app = typer.Typer(no_args_is_help=True, help="Review and adjudicate alerts; legal holds.")
 AlertArg = Annotated[str, typer.Argument(metavar="ALERT", help="Alert id (or the runtime's alert_id).")]
 
 
-def _line(a: dict[str, Any]) -> str:
-    verdict = a["verdict"] or "NOT ADJUDICATED"
-    flags = (" [hold]" if a["legal_hold"] else "") + (" [purged]" if a["purged_at"] else "")
-    return (f"{a['id']}\t{a['occurred_at'][:19]}\tdep {a['deployment_id']}\t{a['camera']}\t"
-            f"{a['person_id'] or '-'}\t{a['score']:.4f}\t{verdict}\t{a['outcome'] or '-'}{flags}")
+def _line(a: AlertView) -> str:
+    verdict = a.verdict or "NOT ADJUDICATED"
+    flags = (" [hold]" if a.legal_hold else "") + (" [purged]" if a.purged_at else "")
+    return (f"{a.id}\t{(a.occurred_at or '')[:19]}\tdep {a.deployment_id}\t{a.camera}\t"
+            f"{a.person_id or '-'}\t{a.score:.4f}\t{verdict}\t{a.outcome or '-'}{flags}")
 
 
 @alert_app.command("list")
@@ -33,8 +36,8 @@ def list_(deployment: Annotated[int | None, typer.Option(help="Only this deploym
     if json_out:
         emit_json(out)
         return
-    typer.echo(f"{out['count']} alert(s)")
-    for a in out["data"]:
+    typer.echo(f"{out.count} alert(s)")
+    for a in out.data:
         typer.echo(_line(a))
 
 
@@ -95,7 +98,7 @@ def hold(reason: Annotated[str, typer.Option(help="Case or order reference.")],
     c = ctx()
     p = principal(c, username, token, role)
     h = alerts.place_hold(c, p.username, p.role, reason, alert=alert, deployment=deployment)
-    emit_json(h) if json_out else typer.echo(f"legal hold {h['id']} placed")
+    emit_json(h) if json_out else typer.echo(f"legal hold {h.id} placed")
 
 
 @alert_app.command("release")
@@ -110,7 +113,7 @@ def release(hold_id: Annotated[int, typer.Argument(metavar="HOLD")],
     c = ctx()
     p = principal(c, username, token, role)
     h = alerts.release_hold(c, hold_id, p.username, p.role, note)
-    emit_json(h) if json_out else typer.echo(f"legal hold {h['id']} released")
+    emit_json(h) if json_out else typer.echo(f"legal hold {h.id} released")
 
 
 @alert_app.command("holds")
@@ -124,8 +127,8 @@ def holds(all_: Annotated[bool, typer.Option("--all", help="Include released hol
         emit_json({"data": rows, "count": len(rows)})
         return
     for h in rows:
-        target = f"alert {h['alert_id']}" if h["alert_id"] else f"deployment {h['deployment_id']}"
-        typer.echo(f"{h['id']}\t{target}\t{'active' if h['active'] else 'released'}\t{h['reason']}")
+        target = f"alert {h.alert_id}" if h.alert_id else f"deployment {h.deployment_id}"
+        typer.echo(f"{h.id}\t{target}\t{'active' if h.active else 'released'}\t{h.reason}")
 
 
 def register(app: typer.Typer) -> None:

@@ -21,7 +21,7 @@ def verify(no_anchor: Annotated[bool, typer.Option("--no-anchor", help="Check th
 
     res = audit_admin.verify(ctx(), use_anchor=not no_anchor)
     if json_out:
-        emit_json(res.to_dict())
+        emit_json(res)
     elif res.ok:
         anchor = res.anchor.get("status", "not checked") if res.anchor.get("checked") else "not checked"
         typer.echo(f"audit log OK: {res.events} events, chain intact, anchor {anchor}")
@@ -41,7 +41,7 @@ def export(out: Annotated[Path, typer.Option("--out", help="JSON-lines file to w
     c = ctx()
     res = audit_admin.export(c, out, c.settings.actor)
     emit_json(res) if json_out else typer.echo(
-        f"wrote {res['events']} events to {res['file']} (sha256 {res['sha256'][:16]}..., key {res['key_id']})")
+        f"wrote {res.events} events to {res.file} (sha256 {res.sha256[:16]}..., key {res.key_id})")
 
 
 @audit_app.command("verify-export")
@@ -68,9 +68,11 @@ def verify_export(path: Annotated[Path, typer.Argument(metavar="FILE")], json_ou
 @audit_app.command("list")
 def list_(limit: Annotated[int, typer.Option(help="Newest N events.")] = 50, json_out: JsonOpt = False) -> None:
     """Show the newest events."""
+    from dataclasses import asdict
+
     from openlfr.services.audit_log import newest
 
-    rows = newest(ctx(), limit)
+    rows = [{k: v for k, v in asdict(e).items() if k != "hash"} for e in newest(ctx(), limit)]
     if json_out:
         emit_json({"data": rows, "count": len(rows)})
         return

@@ -29,18 +29,17 @@ def check(image: Path,
     if json_out:
         emit_json(out)
         return
-    typer.echo(f"{out['image']}: {len(out['faces'])} face(s); watchlist {out['watchlist']} "
-               f"({out['watchlist_size']} people), threshold {out['threshold']:.4f} "
-               f"({'override' if out['threshold_source'] == 'override' else out['threshold_source']})")
-    for i, f in enumerate(out["faces"], 1):
-        flag = "" if f["passed_quality"] else "  [low quality: " + "; ".join(f["quality"]["failed"]) + "]"
-        typer.echo(f"face {i} at {f['box']}{flag}")
-        if not f["candidates"]:
+    typer.echo(f"{out.image}: {len(out.faces)} face(s); watchlist {out.watchlist} "
+               f"({out.watchlist_size} people), threshold {out.threshold:.4f} ({out.threshold_source})")
+    for i, f in enumerate(out.faces, 1):
+        flag = "" if f.passed_quality else "  [low quality: " + "; ".join(f.quality["failed"]) + "]"
+        typer.echo(f"face {i} at {f.box}{flag}")
+        if not f.candidates:
             typer.echo("  no candidate at or above the threshold")
-        for c in f["candidates"]:
-            typer.echo(f"  #{c['rank']} {c['person_id']} ({c['name']}) score {c['score']:.4f}")
-        for c in f.get("near_misses", []):
-            typer.echo(f"  near miss (not a match) #{c['rank']} {c['person_id']} ({c['name']}) score {c['score']:.4f}")
+        for c in f.candidates:
+            typer.echo(f"  #{c.rank} {c.person_id} ({c.name}) score {c.score:.4f}")
+        for c in f.near_misses:
+            typer.echo(f"  near miss (not a match) #{c.rank} {c.person_id} ({c.name}) score {c.score:.4f}")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,14 +13,13 @@ def init(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON o
     """Create the data directory, the database and the encryption key file (0600)."""
     from openlfr.services.keys import initialise
 
-    info = initialise(settings()).to_dict()
-    created_key = info["key_created"]
+    info = initialise(settings())
     if json_out:
         emit_json(info)
     else:
-        typer.echo(f"OpenLFR data dir: {info['data_dir']}")
-        typer.echo(f"database: {info['database']} (migrated)")
-        typer.echo(f"encryption key: {info['key']}{' (new)' if created_key else ''} - keep it safe and "
+        typer.echo(f"OpenLFR data dir: {info.data_dir}")
+        typer.echo(f"database: {info.database} (migrated)")
+        typer.echo(f"encryption key: {info.key}{' (new)' if info.key_created else ''} - keep it safe and "
                    "outside backups of the database")
 
 

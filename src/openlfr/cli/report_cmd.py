@@ -36,18 +36,18 @@ def published(csv_path: Annotated[Path, typer.Argument(metavar="CSV", help="Depl
     if json_out:
         emit_json(rep)
         return
-    typer.echo(f"{rep['source']}: {rep['rows']} deployments, {rep['first_date']} to {rep['last_date']}")
+    typer.echo(f"{rep.source}: {rep.rows} deployments, {rep.first_date} to {rep.last_date}")
     head = f"{'year':<6}{'deploy':>7}{'faces seen':>12}{'alerts':>8}{'true':>6}{'false':>6}{'arrests':>8}  " \
            "false alerts per face [95% CI]            share of alerts wrong [95% CI]"
     typer.echo(head)
-    for year, y in rep["years"].items():
+    for year, y in rep.years.items():
         arrests = "-" if y["arrests"] is None else str(y["arrests"])
         one_in = f" (1 in {y['faces_per_false_alert']:,})" if y["faces_per_false_alert"] else ""
         typer.echo(f"{year:<6}{y['deployments']:>7}{y['faces_seen']:>12,}{y['alerts']:>8,}{y['true_alerts']:>6,}"
                    f"{y['false_alerts']:>6,}{arrests:>8}  "
                    f"{_pct(y['false_alerts_per_face'])}{_ci(y['false_alerts_per_face_ci'])}{one_in}   "
                    f"{_pct(y['share_of_alerts_wrong'])}{_ci(y['share_of_alerts_wrong_ci'])}")
-    for year, y in rep["years"].items():
+    for year, y in rep.years.items():
         if y["notes"] or y["irregularities"]:
             typer.echo(f"\n{year}:")
             for n in y["notes"]:

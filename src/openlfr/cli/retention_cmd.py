@@ -29,7 +29,7 @@ def sweep(now: Annotated[str | None, typer.Option(
     policy = retention.load_policy(**overrides)
     res = retention.sweep(ctx(), now=parse_when(now) if now else None, policy=policy)
     if json_out:
-        emit_json(res.to_dict())
+        emit_json(res)
         return
     typer.echo(f"retention sweep at {res.now}: ended {len(res.deployments_ended)} deployment(s); removed "
                f"{res.false_alerts_removed} false and {res.expired_alerts_removed} expired alert(s) "

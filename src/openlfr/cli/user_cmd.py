@@ -44,7 +44,7 @@ def create(username: Annotated[str, typer.Option("--username", "-u", help="Login
     pw = _password(password_stdin, username)
     st = settings()
     u = users.create_user(_ctx(), username, pw, role, actor=f"cli:{st.actor}", display_name=display_name)
-    emit_json(u) if json_out else typer.echo(f"created {u['role']} {u['username']}")
+    emit_json(u) if json_out else typer.echo(f"created {u.role} {u.username}")
 
 
 @user_app.command("list")
@@ -56,9 +56,9 @@ def list_(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(res)
         return
-    for u in res["data"]:
-        typer.echo(f"{u['username']:<24} {u['role']:<11} {'active' if u['active'] else 'inactive':<9} "
-                   f"last login {u['last_login_at'] or '-'}")
+    for u in res.data:
+        typer.echo(f"{u.username:<24} {u.role:<11} {'active' if u.active else 'inactive':<9} "
+                   f"last login {u.last_login_at or '-'}")
 
 
 @user_app.command("set")
@@ -74,7 +74,7 @@ def set_(username: Annotated[str, typer.Argument(help="User to change.")],
 
     pw = _password(password_stdin, username) if reset_password else None
     u = users.update_user(_ctx(), username, f"cli:{settings().actor}", role=role, active=active, password=pw)
-    emit_json(u) if json_out else typer.echo(f"{u['username']}: {u['role']}, {'active' if u['active'] else 'inactive'}")
+    emit_json(u) if json_out else typer.echo(f"{u.username}: {u.role}, {'active' if u.active else 'inactive'}")
 
 
 @user_app.command("token")
@@ -87,7 +87,7 @@ def token(username: Annotated[str, typer.Argument(help="Whose token (it acts wit
     from openlfr.services import users
 
     t = users.create_token(_ctx(), username, f"cli:{settings().actor}", name=name, expires_days=days)
-    emit_json(t) if json_out else typer.echo(t["token"])
+    emit_json(t) if json_out else typer.echo(t.token)
 
 
 @user_app.command("tokens")
@@ -99,11 +99,11 @@ def tokens(username: Annotated[str, typer.Argument(help="Whose tokens.")], json_
     if json_out:
         emit_json(res)
         return
-    if not res["data"]:
+    if not res.data:
         typer.echo(f"{username} has no API tokens")
-    for t in res["data"]:
-        typer.echo(f"{t['id']:<6} {t['prefix']}...  {'active' if t['active'] else 'revoked':<8} "
-                   f"expires {t['expires_at'] or '-'}  last used {t['last_used_at'] or '-'}  {t['name']}")
+    for t in res.data:
+        typer.echo(f"{t.id:<6} {t.prefix}...  {'active' if t.active else 'revoked':<8} "
+                   f"expires {t.expires_at or '-'}  last used {t.last_used_at or '-'}  {t.name}")
 
 
 @user_app.command("revoke-token")
@@ -118,8 +118,10 @@ def revoke_token(username: Annotated[str, typer.Argument(help="Whose token.")],
 
     if (token_id is None) == (not all_):
         raise InputError("give a TOKEN_ID or --all", code="bad_arguments")
-    res = users.revoke_user_tokens(_ctx(), username, f"cli:{settings().actor}", token_id=token_id)
-    emit_json(res) if json_out else typer.echo(f"{res['user']}: {res['revoked']} token(s) revoked")
+    actor = f"cli:{settings().actor}"
+    res = users.revoke_user_tokens(_ctx(), username, actor) if token_id is None \
+        else users.revoke_user_token(_ctx(), username, actor, token_id)
+    emit_json(res) if json_out else typer.echo(f"{res.user}: {res.revoked} token(s) revoked")
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ from openlfr.cli._common import emit_json, progress, settings
 
 if TYPE_CHECKING:
     from openlfr.services.context import AppContext
+    from openlfr.services.watchlists import EnrolResult
 
 wl_app = typer.Typer(no_args_is_help=True, help="Manage watchlists (enrolled people and their photos).")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
@@ -30,7 +31,7 @@ def create(name: str, description: Annotated[str, typer.Option(help="What the li
 
     ctx = _ctx()
     out = watchlists.create(ctx, name, ctx.settings.actor, description)
-    emit_json(out) if json_out else typer.echo(f"created watchlist {out['name']!r} (id {out['id']})")
+    emit_json(out) if json_out else typer.echo(f"created watchlist {out.name!r} (id {out.id})")
 
 
 @wl_app.command("list")
@@ -45,8 +46,8 @@ def list_(json_out: JsonOpt = False) -> None:
     if not rows:
         typer.echo("no watchlists")
     for r in rows:
-        stale = "\t(from another model: run `openlfr watchlist reembed`)" if r["embedder_current"] is False else ""
-        typer.echo(f"{r['name']}\t{r['entries']} people\t{r['images']} images\t{r['embedder'] or '-'}{stale}")
+        stale = "\t(from another model: run `openlfr watchlist reembed`)" if r.embedder_current is False else ""
+        typer.echo(f"{r.name}\t{r.entries} people\t{r.images} images\t{r.embedder or '-'}{stale}")
 
 
 @wl_app.command("show")
@@ -58,9 +59,9 @@ def show(name: str, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(info)
         return
-    typer.echo(f"{info['name']}: {len(info['entries'])} people, model {info['embedder'] or '-'}")
-    for e in info["entries"]:
-        typer.echo(f"  {e['person_id']}\t{e['name']}\t{e['images']} image(s)\t{e['category']}")
+    typer.echo(f"{info.name}: {len(info.entries)} people, model {info.embedder or '-'}")
+    for e in info.entries:
+        typer.echo(f"  {e.person_id}\t{e.name}\t{e.images} image(s)\t{e.category}")
 
 
 @wl_app.command("reembed")
@@ -76,7 +77,7 @@ def reembed(name: Annotated[str | None, typer.Argument(help="Watchlist to re-emb
     if (name is None) == (not all_):
         raise InputError("give a watchlist name or --all (not both)", code="bad_option")
     ctx = _ctx()
-    names = [name] if name else [r["name"] for r in watchlists.list_all(ctx) if r["embedder_current"] is False]
+    names = [name] if name else [r.name for r in watchlists.list_all(ctx) if r.embedder_current is False]
     results = [watchlists.reembed(ctx, n, ctx.settings.actor) for n in names]
     if json_out:
         emit_json({"data": results, "count": len(results)})
@@ -84,10 +85,10 @@ def reembed(name: Annotated[str | None, typer.Argument(help="Watchlist to re-emb
     if not results:
         typer.echo("every watchlist's vectors are from the current model")
     for r in results:
-        typer.echo(f"{r['watchlist']}: {r['embedded']} of {r['images']} photos re-embedded with {r['to_model']} "
-                   f"(was {r['from_model'] or '-'}); {r['without_face']} without a usable face")
-        for rej in r["rejected"]:
-            typer.echo(f"  {rej['person_id']} (photo {rej['image_id']}): {rej['reason']}")
+        typer.echo(f"{r.watchlist}: {r.embedded} of {r.images} photos re-embedded with {r.to_model} "
+                   f"(was {r.from_model or '-'}); {r.without_face} without a usable face")
+        for rej in r.rejected:
+            typer.echo(f"  {rej.person_id} (photo {rej.image_id}): {rej.reason}")
 
 
 @wl_app.command("delete")
@@ -125,21 +126,19 @@ def remove(name: str,
                       f"from {name!r} with their photos and embeddings?", abort=True)
     out = watchlists.remove_entry(_ctx(), name, ref, settings().actor)
     emit_json(out) if json_out else typer.echo(
-        f"removed {out['person_id']!r} (entry {out['entry_id']}): {out['images']} images, "
-        f"{out['embeddings']} embeddings")
+        f"removed {out.person_id!r} (entry {out.entry_id}): {out.images} images, {out.embeddings} embeddings")
 
 
-def _summary(result, json_out: bool) -> None:  # type: ignore[no-untyped-def]
-    d = result.to_dict()
+def _summary(result: EnrolResult, json_out: bool) -> None:
+    d = result.summary()
     if json_out:
         emit_json(d)
         return
-    typer.echo(f"enrolled {d['accepted_images']} image(s) of {d['people']} people; "
-               f"rejected {d['rejected_images']}")
-    for reason, n in sorted(d["rejected_by_reason"].items(), key=lambda kv: -kv[1]):
+    typer.echo(f"enrolled {d.accepted_images} image(s) of {d.people} people; rejected {d.rejected_images}")
+    for reason, n in sorted(d.rejected_by_reason.items(), key=lambda kv: -kv[1]):
         typer.echo(f"  {n}\t{reason}")
-    for r in d["rejected"][:50]:
-        typer.echo(f"  - {r['source']}: {r['reason']}", err=True)
+    for r in d.rejected[:50]:
+        typer.echo(f"  - {r.source}: {r.reason}", err=True)
 
 
 @wl_app.command("add")

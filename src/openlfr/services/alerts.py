@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -232,7 +233,64 @@ def _iso(dt: datetime | None) -> str | None:
     return None if d is None else d.isoformat()
 
 
-def alert_dicts(s: Session, alerts: list[Alert]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class AlertView:
+    """An alert's metadata (never image bytes). Times are ISO 8601 (UTC) or None; after retention purges an
+    alert, the person, entry, box and note are None and ``purged_at`` says when."""
+
+    id: int
+    alert_uid: str
+    deployment_id: int | None
+    camera: str
+    occurred_at: str | None
+    received_at: str | None
+    person_id: str | None
+    name: str | None
+    category: str | None
+    entry_id: int | None
+    score: float
+    threshold: float
+    track_id: int | None
+    box: dict[str, Any] | None
+    """``x1``, ``y1``, ``x2``, ``y2`` in the frame's pixels."""
+    models: dict[str, Any]
+    """The ids of the models that raised the alert."""
+    verdict: str | None
+    adjudicated: bool
+    outcome: str | None
+    note: str | None
+    adjudicated_by: str | None
+    adjudicated_at: str | None
+    images: list[str]
+    """The kinds of image kept (probe, frame, reference)."""
+    legal_hold: bool
+    purged_at: str | None
+    purge_reason: str | None
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    data: list[AlertView]
+    count: int
+    """All matching alerts (before paging)."""
+
+
+@dataclass(frozen=True)
+class HoldView:
+    """A legal hold on one alert or on every alert of a deployment."""
+
+    id: int
+    alert_id: int | None
+    deployment_id: int | None
+    reason: str
+    placed_by: str
+    placed_at: str | None
+    released_by: str | None
+    released_at: str | None
+    active: bool
+
+
+def alert_views(s: Session, alerts: list[Alert]) -> list[AlertView]:
     """Metadata only, never image bytes. Three queries for any number of alerts: the alerts, their
     image kinds and the active legal holds that cover them (by alert or by deployment)."""
     ids = [a.id for a in alerts]
@@ -253,24 +311,23 @@ def alert_dicts(s: Session, alerts: list[Alert]) -> list[dict[str, Any]]:
                 held_alerts.add(h_alert)
             if h_deployment is not None:
                 held_deployments.add(h_deployment)
-    return [{"id": a.id, "alert_uid": a.alert_uid, "deployment_id": a.deployment_id, "camera": a.camera,
-             "occurred_at": _iso(a.occurred_at), "received_at": _iso(a.received_at),
-             "person_id": a.person_id, "name": a.display_name, "category": a.category, "entry_id": a.entry_id,
-             "score": a.score, "threshold": a.threshold, "track_id": a.track_id, "box": a.box,
-             "models": a.models, "verdict": a.verdict, "adjudicated": a.verdict is not None,
-             "outcome": a.outcome, "note": a.note, "adjudicated_by": a.adjudicated_by,
-             "adjudicated_at": _iso(a.adjudicated_at), "images": sorted(kinds[a.id]),
-             "legal_hold": a.id in held_alerts or a.deployment_id in held_deployments,
-             "purged_at": _iso(a.purged_at), "purge_reason": a.purge_reason} for a in alerts]
+    return [AlertView(
+        id=a.id, alert_uid=a.alert_uid, deployment_id=a.deployment_id, camera=a.camera,
+        occurred_at=_iso(a.occurred_at), received_at=_iso(a.received_at), person_id=a.person_id,
+        name=a.display_name, category=a.category, entry_id=a.entry_id, score=a.score, threshold=a.threshold,
+        track_id=a.track_id, box=a.box, models=a.models, verdict=a.verdict, adjudicated=a.verdict is not None,
+        outcome=a.outcome, note=a.note, adjudicated_by=a.adjudicated_by, adjudicated_at=_iso(a.adjudicated_at),
+        images=sorted(kinds[a.id]), legal_hold=a.id in held_alerts or a.deployment_id in held_deployments,
+        purged_at=_iso(a.purged_at), purge_reason=a.purge_reason) for a in alerts]
 
 
-def alert_dict(s: Session, a: Alert) -> dict[str, Any]:
-    return alert_dicts(s, [a])[0]
+def alert_view(s: Session, a: Alert) -> AlertView:
+    return alert_views(s, [a])[0]
 
 
 def list_alerts(ctx: AppContext, deployment: int | None = None, unadjudicated: bool = False,
-                include_purged: bool = False, limit: int = 100, offset: int = 0) -> dict[str, Any]:
-    """``{data, count}``, newest first; unadjudicated alerts show ``"adjudicated": false``."""
+                include_purged: bool = False, limit: int = 100, offset: int = 0) -> AlertPage:
+    """A page of alerts, newest first; unadjudicated alerts show ``adjudicated`` False."""
     if not 1 <= limit <= 10_000 or offset < 0:
         raise InputError("limit must be 1..10000 and offset >= 0", code="bad_paging")
     with ctx.db.session() as s:
@@ -283,12 +340,12 @@ def list_alerts(ctx: AppContext, deployment: int | None = None, unadjudicated: b
             q = q.where(Alert.purged_at.is_(None))
         count = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
         rows = s.scalars(q.order_by(Alert.occurred_at.desc(), Alert.id.desc()).limit(limit).offset(offset))
-        return {"data": alert_dicts(s, list(rows)), "count": count}
+        return AlertPage(alert_views(s, list(rows)), count)
 
 
-def show_alert(ctx: AppContext, ref: int | str) -> dict[str, Any]:
+def show_alert(ctx: AppContext, ref: int | str) -> AlertView:
     with ctx.db.session() as s:
-        return alert_dict(s, _get_alert(s, ref))
+        return alert_view(s, _get_alert(s, ref))
 
 
 def _without_metadata(data: bytes) -> bytes:
@@ -320,7 +377,7 @@ def alert_image(ctx: AppContext, ref: int | str, kind: str, actor: str, role: st
 
 
 def adjudicate(ctx: AppContext, ref: int | str, actor: str, role: str, verdict: str,
-               outcome: str | None = None, note: str | None = None) -> dict[str, Any]:
+               outcome: str | None = None, note: str | None = None) -> AlertView:
     """Record (or correct) the verdict and engagement outcome of an alert; audited with the
     previous values. A late adjudication of an ended deployment refreshes its frozen statistics."""
     require_role(role, MAY_ADJUDICATE, "adjudicate alerts")
@@ -348,20 +405,20 @@ def adjudicate(ctx: AppContext, ref: int | str, actor: str, role: str, verdict: 
                      private={"note": a.note} if a.note else None, cipher=ctx.cipher,
                      purge_key=f"alert:{a.id}")
         refresh_frozen_stats(s, a.deployment_id)
-        return alert_dict(s, a)
+        return alert_view(s, a)
 
 
 # ---------------------------------------------------------------- legal holds
 
 
-def _hold_dict(h: LegalHold) -> dict[str, Any]:
-    return {"id": h.id, "alert_id": h.alert_id, "deployment_id": h.deployment_id, "reason": h.reason,
-            "placed_by": h.placed_by, "placed_at": _iso(h.placed_at), "released_by": h.released_by,
-            "released_at": _iso(h.released_at), "active": h.released_at is None}
+def _hold_view(h: LegalHold) -> HoldView:
+    return HoldView(id=h.id, alert_id=h.alert_id, deployment_id=h.deployment_id, reason=h.reason,
+                    placed_by=h.placed_by, placed_at=_iso(h.placed_at), released_by=h.released_by,
+                    released_at=_iso(h.released_at), active=h.released_at is None)
 
 
 def place_hold(ctx: AppContext, actor: str, role: str, reason: str, alert: int | str | None = None,
-               deployment: int | str | None = None) -> dict[str, Any]:
+               deployment: int | str | None = None) -> HoldView:
     """Suspend retention deletion for one alert or for every alert of a deployment (audited)."""
     require_role(role, MAY_HOLD, "place legal holds")
     if (alert is None) == (deployment is None):
@@ -385,10 +442,10 @@ def place_hold(ctx: AppContext, actor: str, role: str, reason: str, alert: int |
                      {"alert_id": h.alert_id, "deployment_id": h.deployment_id, "role": role},
                      private={"reason": h.reason}, cipher=ctx.cipher,
                      purge_key=f"alert:{h.alert_id}" if h.alert_id is not None else None)
-        return _hold_dict(h)
+        return _hold_view(h)
 
 
-def release_hold(ctx: AppContext, hold_id: int, actor: str, role: str, note: str = "") -> dict[str, Any]:
+def release_hold(ctx: AppContext, hold_id: int, actor: str, role: str, note: str = "") -> HoldView:
     require_role(role, MAY_HOLD, "release legal holds")
     with ctx.db.session() as s:
         h = s.get(LegalHold, hold_id)
@@ -401,12 +458,12 @@ def release_hold(ctx: AppContext, hold_id: int, actor: str, role: str, note: str
                      {"alert_id": h.alert_id, "deployment_id": h.deployment_id, "role": role},
                      private={"note": note.strip()} if note.strip() else None, cipher=ctx.cipher,
                      purge_key=f"alert:{h.alert_id}" if h.alert_id is not None else None)
-        return _hold_dict(h)
+        return _hold_view(h)
 
 
-def list_holds(ctx: AppContext, active_only: bool = True) -> list[dict[str, Any]]:
+def list_holds(ctx: AppContext, active_only: bool = True) -> list[HoldView]:
     with ctx.db.session() as s:
         q = select(LegalHold).order_by(LegalHold.id)
         if active_only:
             q = q.where(LegalHold.released_at.is_(None))
-        return [_hold_dict(h) for h in s.scalars(q)]
+        return [_hold_view(h) for h in s.scalars(q)]

@@ -40,10 +40,21 @@ class FullVerify:
     problem: str | None
     chain_ok: bool
     anchor: dict[str, Any]
+    """What the anchor check found: ``checked``, and when checked ``path``, ``status`` and the anchor's
+    ``seq``, ``hash``, ``at``, ``key_id``, ``signature``; ``private_details`` counts when the key is at hand."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "events": self.events, "first_bad_seq": self.first_bad_seq,
-                "problem": self.problem, "chain_ok": self.chain_ok, "anchor": self.anchor}
+
+@dataclass(frozen=True)
+class AuditExport:
+    """A signed export written: the file, its events and the signature's checksum and key."""
+
+    file: str
+    events: int
+    first_seq: int | None
+    last_seq: int | None
+    head_hash: str | None
+    sha256: str
+    key_id: str
 
 
 def _check_anchor(ctx: AppContext, s: Session, n: int, head_seq: int
@@ -129,7 +140,7 @@ def _event_line(ev: AuditEvent) -> bytes:
     return (json.dumps(d, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
-def export(ctx: AppContext, out: Path, actor: str) -> dict[str, Any]:
+def export(ctx: AppContext, out: Path, actor: str) -> AuditExport:
     """Write the whole log (including this export's own event) and a signature line."""
     keys = audit_keys(ctx.settings)
     if not keys:
@@ -156,8 +167,8 @@ def export(ctx: AppContext, out: Path, actor: str) -> dict[str, Any]:
                "hmac_sha256": mac.hexdigest()}
         f.write((json.dumps(sig, sort_keys=True) + "\n").encode())
     os.replace(tmp, out)
-    return {"file": str(out), "events": n, "first_seq": first, "last_seq": last, "head_hash": head,
-            "sha256": sig["sha256"], "key_id": sig["key_id"]}
+    return AuditExport(file=str(out), events=n, first_seq=first, last_seq=last, head_hash=head,
+                       sha256=digest.hexdigest(), key_id=key_id(keys[0]))
 
 
 def verify_export(ctx: AppContext | None, path: Path) -> dict[str, Any]:

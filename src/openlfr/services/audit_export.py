@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import asdict
 from typing import Any
 
 from openlfr.errors import InputError
@@ -22,15 +23,15 @@ def export(ctx: AppContext, exported_by: str, fmt: str, **filters: Any) -> tuple
     if fmt not in ("csv", "json"):
         raise InputError("format must be csv or json", code="bad_format")
     first = audit_log.search(ctx, limit=1000, offset=0, **filters)
-    if first["count"] > MAX_ROWS:
-        raise InputError(f"{first['count']} events match; export at most {MAX_ROWS} at once (narrow the period)",
+    if first.count > MAX_ROWS:
+        raise InputError(f"{first.count} events match; export at most {MAX_ROWS} at once (narrow the period)",
                          code="export_too_large")
-    rows = list(first["data"])
-    while len(rows) < first["count"]:
-        page = audit_log.search(ctx, limit=1000, offset=len(rows), **filters)["data"]
+    rows = [asdict(e) for e in first.data]
+    while len(rows) < first.count:
+        page = audit_log.search(ctx, limit=1000, offset=len(rows), **filters).data
         if not page:
             break
-        rows.extend(page)
+        rows.extend(asdict(e) for e in page)
     with ctx.db.session() as s:
         used = {k: str(v) for k, v in filters.items() if v}
         # the filter values (a search text is often a person id) stay out of the permanent chain: the

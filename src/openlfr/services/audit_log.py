@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,29 @@ from openlfr.storage.models import AuditEvent
 
 def _iso(dt: datetime) -> str:
     return (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)).isoformat()
+
+
+@dataclass(frozen=True)
+class AuditEventView:
+    """One audit event as read back: the chained fields, its ``hash`` and its details (free-form: what the event
+    recorded), whose ``private`` part is resolved by ``with_private``."""
+
+    seq: int
+    at: str
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    details: dict[str, Any]
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    data: list[AuditEventView]
+    """Newest first."""
+    count: int
+    """All matching events (before paging)."""
 
 
 def with_private(ctx: AppContext, s: Any, events: list[AuditEvent]) -> list[dict[str, Any]]:
@@ -40,8 +64,8 @@ def with_private(ctx: AppContext, s: Any, events: list[AuditEvent]) -> list[dict
 def search(ctx: AppContext, *, actor: str | None = None, action: str | None = None,
            object_type: str | None = None, object_id: str | None = None, text: str | None = None,
            since: datetime | None = None, until: datetime | None = None, limit: int = 50,
-           offset: int = 0) -> dict[str, Any]:
-    """``{data, count}``, newest first. ``action`` matches a prefix (``alert.`` = every alert event);
+           offset: int = 0) -> AuditPage:
+    """A page of events, newest first. ``action`` matches a prefix (``alert.`` = every alert event);
     ``text`` is a case-insensitive substring of the actor, action, object id or details, including
     the private details while they exist (e.g. every event about one person id)."""
     if not 1 <= limit <= 1000 or offset < 0:
@@ -86,17 +110,17 @@ def search(ctx: AppContext, *, actor: str | None = None, action: str | None = No
             count = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
             rows = list(s.scalars(q.order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)))
         details = with_private(ctx, s, rows)
-        data = [{"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "action": e.action,
-                 "object_type": e.object_type, "object_id": e.object_id, "details": d,
-                 "hash": e.hash} for e, d in zip(rows, details, strict=True)]
-    return {"data": data, "count": count}
+        data = [AuditEventView(seq=e.seq, at=_iso(e.at), actor=e.actor, action=e.action, object_type=e.object_type,
+                               object_id=e.object_id, details=d, hash=e.hash)
+                for e, d in zip(rows, details, strict=True)]
+    return AuditPage(data, count)
 
 
-def newest(ctx: AppContext, limit: int = 50) -> list[dict[str, Any]]:
+def newest(ctx: AppContext, limit: int = 50) -> list[AuditEventView]:
     """The newest ``limit`` events, newest first, each with its private details resolved
     (:func:`with_private`); ``at`` as stored (``openlfr audit list``)."""
     with ctx.db.session() as s:
         events = list(s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)))
-        return [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
-                 "object_type": e.object_type, "object_id": e.object_id, "details": d}
+        return [AuditEventView(seq=e.seq, at=e.at.isoformat(), actor=e.actor, action=e.action,
+                               object_type=e.object_type, object_id=e.object_id, details=d, hash=e.hash)
                 for e, d in zip(events, with_private(ctx, s, events), strict=True)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from openlfr.engine.sources import mask_url, open_source
@@ -23,6 +24,31 @@ from openlfr.storage import audit
 from openlfr.storage.sealed import unseal
 
 DEFAULT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class CameraTest:
+    """One camera's test: whether it gave a frame, the frame's size and the stated fps, or why not."""
+
+    camera: str
+    source: str
+    """The camera's URL, masked (no credentials, no query string)."""
+    ok: bool
+    width: int | None
+    height: int | None
+    fps: float | None
+    code: str | None
+    """The error code when not ok."""
+    seconds: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class CameraTestResult:
+    deployment_id: int
+    ok: bool
+    """Every camera gave a frame."""
+    cameras: list[CameraTest]
 """Seconds to open a camera and to wait for its first frame (each)."""
 
 
@@ -48,7 +74,7 @@ def _try(url: str, timeout: float) -> dict[str, Any]:
             src.close()
 
 
-def _one(name: str, url: str, display: str, timeout: float) -> dict[str, Any]:
+def _one(name: str, url: str, display: str, timeout: float) -> CameraTest:
     out: dict[str, Any] = {}
     t0 = time.monotonic()
 
@@ -60,12 +86,13 @@ def _one(name: str, url: str, display: str, timeout: float) -> dict[str, Any]:
     th.join(2 * timeout + 1.0)  # open and first frame, each within ``timeout``
     if th.is_alive() or not out:
         out = {"ok": False, "code": "source_timeout", "detail": f"no frame within {2 * timeout + 1.0:.0f} s"}
-    base = {"camera": name, "source": display, "ok": False, "width": None, "height": None, "fps": None,
-            "code": None, "seconds": round(time.monotonic() - t0, 2)}
-    return {**base, **out}
+    base: dict[str, Any] = {"camera": name, "source": display, "ok": False, "width": None, "height": None,
+                            "fps": None, "code": None, "seconds": round(time.monotonic() - t0, 2)}
+    return CameraTest(**{**base, **out})
 
 
-def check_cameras(ctx: AppContext, ref: int | str, actor: str, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
+def check_cameras(ctx: AppContext, ref: int | str, actor: str, timeout: float = DEFAULT_TIMEOUT_S
+                  ) -> CameraTestResult:
     """Test every camera of deployment ``ref`` (all at once); refused once the deployment has ended."""
     with ctx.db.session() as s:
         dep = get_deployment(s, ref)
@@ -73,7 +100,7 @@ def check_cameras(ctx: AppContext, ref: int | str, actor: str, timeout: float = 
             raise ConflictError(f"deployment {dep.id} has ended; its cameras are not tested", code="deployment_ended")
         dep_id = int(dep.id)
         cams = [(c.name, unseal(ctx.cipher, c).decode(), mask_url(c.url_display)) for c in dep.cameras]
-    results: list[dict[str, Any]] = [{} for _ in cams]
+    results: list[CameraTest | None] = [None for _ in cams]
 
     def run(i: int) -> None:
         results[i] = _one(*cams[i], timeout)
@@ -83,8 +110,9 @@ def check_cameras(ctx: AppContext, ref: int | str, actor: str, timeout: float = 
         th.start()
     for th in threads:
         th.join()
+    tested = [r for r in results if r is not None]  # every thread set its camera's result
     with ctx.db.session() as s:
         audit.record(s, actor, "deployment.cameras_tested", "deployment", dep_id,
-                     {"cameras": [{k: r[k] for k in ("camera", "ok", "width", "height", "fps", "code")}
-                                  for r in results]})
-    return {"deployment_id": dep_id, "ok": all(r["ok"] for r in results), "cameras": results}
+                     {"cameras": [{"camera": r.camera, "ok": r.ok, "width": r.width, "height": r.height,
+                                   "fps": r.fps, "code": r.code} for r in tested]})
+    return CameraTestResult(deployment_id=dep_id, ok=all(r.ok for r in tested), cameras=tested)

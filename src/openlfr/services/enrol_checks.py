@@ -17,6 +17,7 @@ was fixed when the deployment was authorised.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,9 +39,75 @@ EDITABLE = {"display_name": 300, "category": 200, "reason": 2000}
 """Entry fields a manager may edit, with their maximum lengths."""
 
 
-def consistency_threshold(ctx: AppContext) -> dict[str, Any]:
-    """``{"threshold", "genuine_frr", "genuine_pairs", "family"}``: the largest calibration grid score under which at
-    most ``GENUINE_FRR`` of the calibration's genuine pairs fall. Raises ``NotFoundError`` without a calibration."""
+@dataclass(frozen=True)
+class ConsistencyRule:
+    threshold: float
+    """The largest calibration grid score under which at most ``GENUINE_FRR`` of genuine pairs fall."""
+    genuine_frr: float
+    genuine_pairs: int
+    family: str
+
+
+@dataclass(frozen=True)
+class Consistency:
+    """Whether a person's photos score as one person against each other (``threshold`` and the rest are None
+    below two photos or without a calibration)."""
+
+    person_id: str
+    photos: int
+    threshold: float | None
+    genuine_frr: float | None
+    min_score: float | None
+    pairs_below: list[list[Any]]
+    """``[i, j, score]``: 1-based photo numbers, in the order added, and their score."""
+    warning: str | None
+
+
+@dataclass(frozen=True)
+class PhotoMeta:
+    index: int
+    """What ``entries/{e}/images/{index}`` serves (0-based, in the order added)."""
+    image_id: int
+    width: int
+    height: int
+    added_at: str
+
+
+@dataclass(frozen=True)
+class EntryPhotos:
+    entry_id: int
+    person_id: str
+    photos: list[PhotoMeta]
+    consistency: Consistency
+
+
+@dataclass(frozen=True)
+class PhotoRemoved:
+    entry_id: int
+    person_id: str
+    removed_image_id: int
+    photos_left: int
+
+
+@dataclass(frozen=True)
+class EntryEdited:
+    id: int
+    person_id: str
+    name: str
+    """The display name."""
+    category: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class WatchlistEdited:
+    name: str
+    description: str
+
+
+def consistency_threshold(ctx: AppContext) -> ConsistencyRule:
+    """The largest calibration grid score under which at most ``GENUINE_FRR`` of the calibration's genuine
+    pairs fall. Raises ``NotFoundError`` without a calibration."""
     from openlfr.services.operating_point import load_calibration
 
     cal = load_calibration(ctx.engine.embedder, ctx.settings)
@@ -48,18 +115,18 @@ def consistency_threshold(ctx: AppContext) -> dict[str, Any]:
         raise NotFoundError(f"the calibration of {cal.family} has no genuine pairs", code="no_calibration")
     ok = np.flatnonzero(cal.genuine_lt <= GENUINE_FRR * cal.genuine_n + 1e-9)
     i = int(ok[-1])
-    return {"threshold": float(cal.grid[i]), "genuine_frr": float(cal.genuine_lt[i]) / cal.genuine_n,
-            "genuine_pairs": cal.genuine_n, "family": cal.family}
+    return ConsistencyRule(threshold=float(cal.grid[i]), genuine_frr=float(cal.genuine_lt[i]) / cal.genuine_n,
+                           genuine_pairs=cal.genuine_n, family=cal.family)
 
 
-def consistency_warning(pid: str, pairs: list[list[Any]], rule: dict[str, Any]) -> str | None:
+def consistency_warning(pid: str, pairs: list[list[Any]], rule: ConsistencyRule) -> str | None:
     """The sentence shown when some pairs score below the consistency threshold (None when none does)."""
     if not pairs:
         return None
     worst = min(pairs, key=lambda p: p[2])
     return (f"{pid}: photos {worst[0]} and {worst[1]} score {worst[2]:.4f} against each other"
             + (f" ({len(pairs)} pairs below the threshold)" if len(pairs) > 1 else "")
-            + f", below {rule['threshold']:.4f}, the score under which only "
+            + f", below {rule.threshold:.4f}, the score under which only "
             f"{100 * GENUINE_FRR:.0f}% of pairs of photos of one person fall for this model: they may not show the "
             "same person. Look at the photos and remove any that is someone else.")
 
@@ -76,9 +143,9 @@ def pairs_below(vecs: np.ndarray[Any, Any], threshold: float) -> tuple[list[list
 
 
 def consistency(ctx: AppContext, watchlist: str, entry_ref: int | str, *, by_person_id: bool = False
-                ) -> dict[str, Any]:
-    """``{"photos", "threshold", "min_score", "pairs_below": [[i, j, score]], "warning"}`` (1-based photo numbers,
-    in the order the photos were added). ``by_person_id``: ``entry_ref`` is a person id, never an entry id."""
+                ) -> Consistency:
+    """How alike an entry's photos are (pairs under the consistency threshold, with a warning).
+    ``by_person_id``: ``entry_ref`` is a person id, never an entry id."""
     family = family_of(ctx.engine.embedder)
     with ctx.db.session() as s:
         wl = _get(s, watchlist)
@@ -96,25 +163,23 @@ def consistency(ctx: AppContext, watchlist: str, entry_ref: int | str, *, by_per
             .order_by(ReferenceImage.id)))
         encs = [unseal(ctx.cipher, r) for r in rows]  # decrypted in memory only, bound to their rows
         pid = entry.person_id
-    out: dict[str, Any] = {"person_id": pid, "photos": len(encs), "threshold": None, "genuine_frr": None,
-                           "min_score": None, "pairs_below": [], "warning": None}
+    out = Consistency(person_id=pid, photos=len(encs), threshold=None, genuine_frr=None, min_score=None,
+                      pairs_below=[], warning=None)
     if len(encs) < 2:
         return out
     try:
         rule = consistency_threshold(ctx)
     except OpenLFRError:
-        out["warning"] = "no calibration for this model: photos not compared with each other"
-        return out
+        return replace(out, warning="no calibration for this model: photos not compared with each other")
     vecs = np.stack([np.frombuffer(e, dtype="<f4") for e in encs]).astype(np.float32)
     vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    pairs, lowest = pairs_below(vecs, rule["threshold"])
+    pairs, lowest = pairs_below(vecs, rule.threshold)
     del vecs
-    out.update(threshold=rule["threshold"], genuine_frr=round(rule["genuine_frr"], 6), min_score=lowest,
-               pairs_below=pairs, warning=consistency_warning(pid, pairs, rule))
-    return out
+    return replace(out, threshold=rule.threshold, genuine_frr=round(rule.genuine_frr, 6), min_score=lowest,
+                   pairs_below=pairs, warning=consistency_warning(pid, pairs, rule))
 
 
-def entry_photos(ctx: AppContext, watchlist: str, entry_ref: int | str) -> dict[str, Any]:
+def entry_photos(ctx: AppContext, watchlist: str, entry_ref: int | str) -> EntryPhotos:
     """An entry's photos (metadata only, in the order added; ``index`` is what ``entries/{e}/images/{index}``
     serves) with the consistency of each pair."""
     with ctx.db.session() as s:
@@ -122,15 +187,14 @@ def entry_photos(ctx: AppContext, watchlist: str, entry_ref: int | str) -> dict[
         e = _get_entry(s, wl, entry_ref)
         imgs = list(s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == e.id)
                               .order_by(ReferenceImage.id)))
-        photos = [{"index": i, "image_id": im.id, "width": im.width, "height": im.height,
-                   "added_at": im.added_at.isoformat()} for i, im in enumerate(imgs)]
+        photos = [PhotoMeta(index=i, image_id=im.id, width=im.width, height=im.height,
+                            added_at=im.added_at.isoformat()) for i, im in enumerate(imgs)]
         entry_id, pid = e.id, e.person_id
-    return {"entry_id": entry_id, "person_id": pid, "photos": photos,
-            "consistency": consistency(ctx, watchlist, entry_id)}
+    return EntryPhotos(entry_id, pid, photos, consistency(ctx, watchlist, entry_id))
 
 
 def remove_photo(ctx: AppContext, watchlist: str, entry_ref: int | str, index: int, image_id: int | None,
-                 actor: str) -> dict[str, Any]:
+                 actor: str) -> PhotoRemoved:
     """Delete one reference photo (0-based ``index``, in the order added) with its embeddings; audited.
     ``image_id``, when given, must be that photo's id (so a page showing an older list removes nothing else).
     The last photo of an entry is not removed here: remove the person instead."""
@@ -156,13 +220,13 @@ def remove_photo(ctx: AppContext, watchlist: str, entry_ref: int | str, index: i
         audit.record(s, actor, "watchlist.remove_image", "watchlist_entry", e.id,
                      {"watchlist": watchlist, "image_id": img.id, "embeddings": n_emb, "photos_left": photos - 1},
                      private={"person_id": e.person_id}, cipher=ctx.cipher)
-        out = {"entry_id": e.id, "person_id": e.person_id, "removed_image_id": img.id, "photos_left": photos - 1}
+        out = PhotoRemoved(e.id, e.person_id, img.id, photos - 1)
     ctx.db.checkpoint()
     return out
 
 
 def update_entry(ctx: AppContext, watchlist: str, entry: int | str, actor: str,
-                 changes: dict[str, str]) -> dict[str, Any]:
+                 changes: dict[str, str]) -> EntryEdited:
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise InputError(f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(EDITABLE)}",
@@ -185,11 +249,10 @@ def update_entry(ctx: AppContext, watchlist: str, entry: int | str, actor: str,
         audit.record(s, actor, "watchlist.update_entry", "watchlist_entry", e.id,
                      {"watchlist": watchlist, "fields": sorted(changes)},
                      private={"person_id": e.person_id, "before": before, "after": after}, cipher=ctx.cipher)
-        return {"id": e.id, "person_id": e.person_id, "name": e.display_name, "category": e.category,
-                "reason": e.reason}
+        return EntryEdited(e.id, e.person_id, e.display_name, e.category, e.reason)
 
 
-def update_watchlist(ctx: AppContext, watchlist: str, actor: str, description: str) -> dict[str, Any]:
+def update_watchlist(ctx: AppContext, watchlist: str, actor: str, description: str) -> WatchlistEdited:
     if len(description) > 2000:
         raise InputError("description is longer than 2000 characters", code="too_long")
     with ctx.db.session() as s:
@@ -199,4 +262,4 @@ def update_watchlist(ctx: AppContext, watchlist: str, actor: str, description: s
         wl.description = description.strip()
         audit.record(s, actor, "watchlist.update", "watchlist", wl.id,
                      {"name": watchlist, "before": {"description": before}, "after": {"description": wl.description}})
-        return {"name": wl.name, "description": wl.description}
+        return WatchlistEdited(wl.name, wl.description)

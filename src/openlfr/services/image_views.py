@@ -18,7 +18,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote
 
 from openlfr.errors import InputError
@@ -37,6 +36,15 @@ MAX_IMAGES = 500
 TTL_S = 900.0
 
 
+@dataclass(frozen=True)
+class PageView:
+    """A page's declared face images: send ``view`` with each image request (within ``expires_in_s``)."""
+
+    view: str
+    images: int
+    expires_in_s: float
+
+
 @dataclass
 class _View:
     actor: str
@@ -50,7 +58,7 @@ class ImageViews:
         self._views: dict[str, _View] = {}
         self._mu = threading.Lock()
 
-    def open(self, ctx: AppContext, actor: str, role: str, page: str, paths: list[str]) -> dict[str, Any]:
+    def open(self, ctx: AppContext, actor: str, role: str, page: str, paths: list[str]) -> PageView:
         require_role(role, MAY_VIEW_IMAGES, "view face images")
         if page not in PAGES:
             raise InputError(f"page must be one of {', '.join(PAGES)}", code="bad_page")
@@ -77,7 +85,7 @@ class ImageViews:
         with ctx.db.session() as s:
             audit.record(s, actor, "images.view_page", "page", page,
                          {"page": page, "images": len(paths), "objects": sorted(set(objects)), "role": role})
-        return {"view": token, "images": len(paths), "expires_in_s": self.ttl_s}
+        return PageView(view=token, images=len(paths), expires_in_s=self.ttl_s)
 
     def covers(self, token: str | None, actor: str, path: str) -> bool:
         """Whether ``path`` was declared by ``actor``'s page view ``token`` (and so is audited already)."""

@@ -28,7 +28,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,15 +96,12 @@ def refuse_new_key_over_ciphertext(settings: Settings) -> None:
 
 @dataclass(frozen=True)
 class InitResult:
-    """What ``openlfr init`` set up (``to_dict`` is its JSON)."""
+    """What ``openlfr init`` set up."""
 
     data_dir: str
     database: str
     key: str
     key_created: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def initialise(settings: Settings) -> InitResult:
@@ -201,8 +198,29 @@ def _refresh_anchor(ctx: AppContext) -> None:
         write_anchor(ctx.settings, int(head[0]), str(head[1]), force=True)
 
 
+@dataclass(frozen=True)
+class Rotated:
+    key_file: str
+    new_key_id: str
+    retired_key_ids: list[str]
+    reencrypted: dict[str, int]
+    """Values re-encrypted, per table and column."""
+    watchlists: dict[str, list[str]]
+    """Names of the lists re-sealed (``resealed``) and of those failing their integrity check (``failed``)."""
+
+
+@dataclass(frozen=True)
+class Reencrypted:
+    key_id: str
+    """The key everything is now encrypted with."""
+    retired_key_ids: list[str]
+    reencrypted: dict[str, int]
+    watchlists: dict[str, list[str]]
+    """Names of the lists sealed now (``sealed``) and of those failing their integrity check (``failed``)."""
+
+
 def rotate(ctx: AppContext, actor: str, progress: Callable[[str, int], None] | None = None,
-           grace_s: float = GRACE_S) -> dict[str, Any]:
+           grace_s: float = GRACE_S) -> Rotated:
     if ctx.settings.key is not None:
         raise ConfigError("the key comes from OPENLFR_KEY: set OPENLFR_KEY=NEW,OLD, run `openlfr keys reencrypt`, "
                           "then set OPENLFR_KEY=NEW", code="key_in_environment")
@@ -226,12 +244,12 @@ def rotate(ctx: AppContext, actor: str, progress: Callable[[str, int], None] | N
                       "reencrypted": counts, "watchlists_resealed": len(lists["resealed"]),
                       "watchlists_failing_integrity": lists["failed"]})
     _refresh_anchor(ctx)  # re-sign the anchor with the new key
-    return {"key_file": str(path), "new_key_id": fingerprint(new), "retired_key_ids": [fingerprint(k) for k in old],
-            "reencrypted": counts, "watchlists": lists}
+    return Rotated(key_file=str(path), new_key_id=fingerprint(new), retired_key_ids=[fingerprint(k) for k in old],
+                   reencrypted=counts, watchlists=lists)
 
 
 def reencrypt(ctx: AppContext, actor: str, drop_old: bool = True,
-              progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[str, int], None] | None = None) -> Reencrypted:
     """Finish (or redo) a rotation: re-encrypt everything with the first configured key; with a key file
     and ``drop_old``, then keep only that key."""
     cipher = load_cipher(ctx.settings)
@@ -251,4 +269,4 @@ def reencrypt(ctx: AppContext, actor: str, drop_old: bool = True,
                      {"key_id": fingerprint(keys[0]), "retired_key_ids": dropped, "reencrypted": counts,
                       "watchlists_sealed": lists["sealed"], "watchlists_failing_integrity": lists["failed"]})
     _refresh_anchor(ctx)
-    return {"key_id": fingerprint(keys[0]), "retired_key_ids": dropped, "reencrypted": counts, "watchlists": lists}
+    return Reencrypted(key_id=fingerprint(keys[0]), retired_key_ids=dropped, reencrypted=counts, watchlists=lists)

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openlfr.engine import models as m
 from openlfr.settings import Settings
+
+if TYPE_CHECKING:
+    from openlfr.services.watchlists import WatchlistSummary
 
 
 @dataclass(frozen=True)
@@ -84,23 +87,23 @@ def rows(settings: Settings, include_catalogue: bool) -> tuple[list[dict[str, An
     return out, warnings
 
 
-def stale_watchlists(settings: Settings) -> list[dict[str, Any]]:
+def stale_watchlists(settings: Settings) -> list[WatchlistSummary]:
     """Watchlists whose vectors are from another embedder than the current one (none without a database)."""
     if settings.database_url is None and not (settings.data_dir / "openlfr.db").is_file():
         return []
     from openlfr.services import watchlists
     from openlfr.services.context import AppContext
 
-    return [w for w in watchlists.list_all(AppContext(settings)) if w["embedder_current"] is False]
+    return [w for w in watchlists.list_all(AppContext(settings)) if w.embedder_current is False]
 
 
 def listing(settings: Settings, include_catalogue: bool) -> ModelListing:
     """Every model, the licence warnings, and a warning per watchlist to re-embed for the current embedder."""
     found, warnings = rows(settings, include_catalogue)
     stale = stale_watchlists(settings)
-    warnings += [f"watchlist {w['name']!r} holds vectors of {w['embedder']}, not of the current embedder: run "
-                 f"`openlfr watchlist reembed {w['name']}`" for w in stale]
-    return ModelListing(store(settings).root, found, warnings, [w["name"] for w in stale])
+    warnings += [f"watchlist {w.name!r} holds vectors of {w.embedder}, not of the current embedder: run "
+                 f"`openlfr watchlist reembed {w.name}`" for w in stale]
+    return ModelListing(store(settings).root, found, warnings, [w.name for w in stale])
 
 
 def add(settings: Settings, path: Path, kind: str, spec: str, name: str | None, *, licence: str | None,

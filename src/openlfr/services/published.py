@@ -48,9 +48,26 @@ class Irregularity:
     location: str | None = None
     line: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "date": self.date, "location": self.location, "line": self.line,
-                "detail": self.detail}
+
+def _irregular_row(p: Irregularity) -> dict[str, Any]:
+    """An irregularity as a year summary lists it."""
+    return {"kind": p.kind, "date": p.date, "location": p.location, "line": p.line, "detail": p.detail}
+
+
+@dataclass(frozen=True)
+class PublishedReport:
+    """A force's published deployment records aggregated per calendar year and over all years."""
+
+    source: str
+    rows: int
+    first_date: str
+    last_date: str
+    years: dict[str, dict[str, Any]]
+    """Per year: deployments, faces seen, alerts (true, false), arrests, both error rates with their intervals,
+    notes and irregularities."""
+    all: dict[str, Any]
+    """The same over every year (without the irregularities)."""
+    definitions: dict[str, str]
 
 
 @dataclass
@@ -304,15 +321,14 @@ def _row_notes(year_rows: list[Row]) -> tuple[list[str], list[dict[str, Any]]]:
     common: Counter[str] = Counter()
     irregular: list[dict[str, Any]] = []
     for r in year_rows:
-        irregular.extend(p.to_dict() for p in r.problems)
+        irregular.extend(_irregular_row(p) for p in r.problems)
         parts = [p.strip() for p in r.notes.split("; ") if p.strip()]
         shared = "; ".join(p for p in parts if fragments[p] >= many)
         own = "; ".join(p for p in parts if fragments[p] < many)
         if shared:
             common[shared] += 1
         if own:
-            irregular.append(Irregularity("source_note", own, r.day.isoformat(), r.location,
-                                          r.line).to_dict())
+            irregular.append(_irregular_row(Irregularity("source_note", own, r.day.isoformat(), r.location, r.line)))
     return [f"file note on {n} rows: {text}" for text, n in common.items()], irregular
 
 
@@ -367,8 +383,8 @@ def _year_summary(year_rows: list[Row], file_notes: list[Irregularity]) -> dict[
     return out
 
 
-def published_report(path: Path) -> dict[str, Any]:
-    """``{"source", "rows", "years": {"2024": {...}}, "all": {...}, "definitions": {...}}``."""
+def published_report(path: Path) -> PublishedReport:
+    """The records in ``path`` (the layout of met_lfr_deployments.csv) per year and in all."""
     rows = read_rows(path)
     if not rows:
         raise InputError(f"{path}: no rows", code="empty_file")
@@ -379,17 +395,17 @@ def published_report(path: Path) -> dict[str, Any]:
     out_years = {y: _year_summary(rs, file_notes) for y, rs in sorted(years.items())}
     total = _year_summary(rows, file_notes)
     total.pop("irregularities")
-    return {
-        "source": str(path),
-        "rows": len(rows),
-        "first_date": min(r.day for r in rows).isoformat(),
-        "last_date": max(r.day for r in rows).isoformat(),
-        "years": out_years,
-        "all": total,
-        "definitions": {
+    return PublishedReport(
+        source=str(path),
+        rows=len(rows),
+        first_date=min(r.day for r in rows).isoformat(),
+        last_date=max(r.day for r in rows).isoformat(),
+        years=out_years,
+        all=total,
+        definitions={
             "false_alerts_per_face": "false alerts / faces seen (the force's 'false alert rate')",
             "share_of_alerts_wrong": "false alerts / alerts (1 - precision)",
             "ci": "95% Clopper-Pearson interval",
             "year": "calendar year of the row's date (the file's corrected date where it differs from print)",
         },
-    }
+    )

@@ -71,9 +71,6 @@ class SweepResult:
     held_alerts_kept: int = 0
     expired_entries_deleted: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 def _held_ids(s: Session) -> tuple[set[int], set[int]]:
     alert_ids: set[int] = set()
@@ -153,8 +150,7 @@ def sweep(ctx: AppContext, now: datetime | None = None, actor: str = SWEEPER,
             wl = s.get(Watchlist, wl_id)
             if wl is not None:
                 watchlist_integrity.reseal(s, ctx.cipher, wl)
-        audit.record(s, actor, "retention.sweep", "retention", "",
-                     {k: v for k, v in res.to_dict().items()})
+        audit.record(s, actor, "retention.sweep", "retention", "", asdict(res))
     ctx.db.checkpoint(vacuum=bool(res.false_alerts_removed or res.expired_alerts_removed or res.images_deleted
                                   or res.expired_entries_deleted))
     log.info("retention sweep at %s: %d false and %d expired alerts removed, %d held", res.now,

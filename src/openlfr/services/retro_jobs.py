@@ -30,6 +30,46 @@ from openlfr.storage import audit
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class JobView:
+    """A search as its owner sees it: progress, what it found so far, then its result."""
+
+    id: str
+    owner: str
+    watchlist: str
+    source: str
+    """The video's name, or how many photos (``"3 photo(s)"``)."""
+    state: str
+    done: int
+    total: int | None
+    threshold: float | None
+    """The threshold the search used, once finished (None while it runs)."""
+    elapsed_s: float
+    eta_s: float | None
+    cancel_requested: bool
+    found: list[dict[str, Any]]
+    """While it runs: the alerts raised so far (person, score, time in the source, track, image index)."""
+    error: dict[str, str] | None
+    """``code`` and ``message`` when it failed."""
+    result: dict[str, Any] | None
+    """Once finished: ``retro.search_frames``'s result, each appearance with the ``index`` of its images."""
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    name: str
+    kind: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class FolderItem:
+    name: str
+    kind: str
+    images: int
+    """Photos directly inside the folder."""
+
+
 @dataclass
 class Job:
     id: str
@@ -54,18 +94,12 @@ class Job:
     image_people: list[str] = field(default_factory=list, repr=False)
     """The person id of each entry of ``images`` (for the audit of a view)."""
 
-    def to_dict(self) -> dict[str, Any]:
+    def view(self) -> JobView:
         elapsed = (self.finished or time.time()) - self.started
         eta = None
         if self.state == "running" and self.total and self.done:
             eta = round(elapsed * max(self.total - self.done, 0) / self.done, 1)
-        out: dict[str, Any] = {"id": self.id, "owner": self.owner, "watchlist": self.watchlist,
-                               "source": self.source, "state": self.state, "done": self.done,
-                               "total": self.total, "threshold": self.threshold,
-                               "elapsed_s": round(elapsed, 2), "eta_s": eta,
-                               "cancel_requested": self.cancel.is_set() and self.state == "running",
-                               "found": list(self.found) if self.result is None else [],
-                               "error": self.error, "result": None}
+        result = None
         if self.result is not None:
             apps = []
             for a in self.result["appearances"]:
@@ -74,8 +108,11 @@ class Job:
                 apps.append({**{k: v for k, v in a.items() if k != "image_index"}, "index": i if ok else None,
                              "has_face": bool(ok and self.images[i][0]),
                              "has_frame": bool(ok and self.images[i][1] is not None)})
-            out["result"] = {**self.result, "appearances": apps}
-        return out
+            result = {**self.result, "appearances": apps}
+        return JobView(id=self.id, owner=self.owner, watchlist=self.watchlist, source=self.source, state=self.state,
+                       done=self.done, total=self.total, threshold=self.threshold, elapsed_s=round(elapsed, 2),
+                       eta_s=eta, cancel_requested=self.cancel.is_set() and self.state == "running",
+                       found=list(self.found) if self.result is None else [], error=self.error, result=result)
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -101,21 +138,21 @@ class RetroJobs:
         self._mu = threading.Lock()
 
     # ------------------------------------------------------------------ media on this machine
-    def media(self) -> list[dict[str, Any]]:
+    def media(self) -> list[VideoItem | FolderItem]:
         """Videos and image folders directly inside the media folder (none when it is not set)."""
         d = self.media_dir
         if d is None or not d.is_dir():
             return []
-        out = []
+        out: list[VideoItem | FolderItem] = []
         for p in sorted(d.iterdir()):
             if not _inside(p, d):
                 continue  # a symbolic link out of the media folder is not offered
             if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
-                out.append({"name": p.name, "kind": "video", "bytes": p.stat().st_size})
+                out.append(VideoItem(p.name, "video", p.stat().st_size))
             elif p.is_dir():
                 n = sum(1 for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
                 if n:
-                    out.append({"name": p.name, "kind": "folder", "images": n})
+                    out.append(FolderItem(p.name, "folder", n))
         return out
 
     def _media_path(self, name: str) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,14 +46,25 @@ DEFINITIONS = {
 }
 
 
+@dataclass(frozen=True)
+class PublicFeed:
+    generated_at: str
+    deployments: list[dict[str, Any]]
+    """One row per ended deployment, newest first: the keys in ``FIELDS`` and nothing else."""
+    totals: dict[str, Any]
+    """Sums over the rows and the rates over the sums, with their intervals."""
+    notes: list[str]
+    definitions: dict[str, str]
+
+
 def _public_row(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: row.get(k) for k in FIELDS}
     out["outcomes"] = {o: int(row["outcomes"].get(o, 0)) for o in OUTCOMES}
     return out
 
 
-def public_feed(ctx: AppContext) -> dict[str, Any]:
-    """``{"generated_at", "deployments": [...], "totals": {...}, "definitions": {...}}``, newest first."""
+def public_feed(ctx: AppContext) -> PublicFeed:
+    """Every ended deployment's public row, newest first, with totals, notes and definitions."""
     with ctx.db.session() as s:
         rows = [reports._row(s, dep)[0] for dep in s.scalars(
             select(Deployment).where(Deployment.state == "ended")
@@ -67,16 +79,16 @@ def public_feed(ctx: AppContext) -> dict[str, Any]:
         notes.append(f"{totals['unadjudicated']} alert(s) not adjudicated: excluded from share_of_alerts_wrong")
     if totals["not_started"]:
         notes.append(f"{totals['not_started']} ended deployment(s) never went live (no figures)")
-    return {"generated_at": datetime.now(UTC).isoformat(), "deployments": [_public_row(r) for r in rows],
-            "totals": public_totals, "notes": notes, "definitions": DEFINITIONS}
+    return PublicFeed(generated_at=datetime.now(UTC).isoformat(), deployments=[_public_row(r) for r in rows],
+                      totals=public_totals, notes=notes, definitions=DEFINITIONS)
 
 
-def to_csv(feed: dict[str, Any]) -> str:
+def to_csv(feed: PublicFeed) -> str:
     """One row per ended deployment; CI bounds in their own columns; text cells formula-escaped."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
-    for r in feed["deployments"]:
+    for r in feed.deployments:
         fa = r.get("false_alerts_per_face_ci") or [None, None]
         sw = r.get("share_of_alerts_wrong_ci") or [None, None]
         vals = {**r, **r["outcomes"], "false_alerts_per_face_ci_low": fa[0], "false_alerts_per_face_ci_high": fa[1],

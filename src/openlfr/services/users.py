@@ -93,15 +93,74 @@ class Principal:
     session_id: int | None = None
     token_id: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.user_id, "username": self.username, "role": self.role,
-                "display_name": self.display_name, "via": self.via}
 
 
-def user_dict(u: User) -> dict[str, Any]:
-    return {"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
-            "active": u.active, "created_by": u.created_by, "created_at": _iso(u.created_at),
-            "last_login_at": _iso(u.last_login_at), "locked_until": _iso(u.locked_until)}
+@dataclass(frozen=True)
+class UserRecord:
+    """A user as shown to admins (never the password hash). Times are ISO 8601 (UTC) or None."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    active: bool
+    created_by: str | None
+    created_at: str | None
+    last_login_at: str | None
+    locked_until: str | None
+    """Set while logins are refused after repeated failures."""
+
+
+@dataclass(frozen=True)
+class UserPage:
+    data: list[UserRecord]
+    count: int
+    """All users (before paging)."""
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An API token's record (never the token itself): ``prefix`` is its first 12 characters."""
+
+    id: int
+    name: str
+    prefix: str
+    user_id: int
+    created_at: str | None
+    expires_at: str | None
+    last_used_at: str | None
+    revoked_at: str | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class NewToken(TokenRecord):
+    token: str
+    """The bearer token itself: in this result once, never stored."""
+
+
+@dataclass(frozen=True)
+class TokenList:
+    data: list[TokenRecord]
+    count: int
+
+
+@dataclass(frozen=True)
+class TokensRevoked:
+    user: str
+    revoked: int
+    """How many tokens this call revoked."""
+
+
+@dataclass(frozen=True)
+class TokenRevoked(TokensRevoked):
+    token: TokenRecord
+
+
+def user_record(u: User) -> UserRecord:
+    return UserRecord(id=u.id, username=u.username, display_name=u.display_name, role=u.role, active=u.active,
+                      created_by=u.created_by, created_at=_iso(u.created_at), last_login_at=_iso(u.last_login_at),
+                      locked_until=_iso(u.locked_until))
 
 
 def check_password_policy(password: str, username: str = "") -> None:
@@ -138,7 +197,7 @@ def count_users(ctx: AppContext) -> int:
 
 
 def create_user(ctx: AppContext, username: str, password: str, role: str, actor: str,
-                display_name: str = "", only_if_none: bool = False) -> dict[str, Any]:
+                display_name: str = "", only_if_none: bool = False) -> UserRecord:
     """Create a user. ``only_if_none``: refuse unless there is no user yet (first-run setup)."""
     username = _check_username(username)
     role = _check_role(role)
@@ -153,16 +212,16 @@ def create_user(ctx: AppContext, username: str, password: str, role: str, actor:
             s.add(u)
             s.flush()
             audit.record(s, actor, "user.create", "user", u.id, {"username": username, "role": role})
-            return user_dict(u)
+            return user_record(u)
     except IntegrityError:
         raise ConflictError(f"a user named {username!r} already exists", code="user_exists") from None
 
 
-def list_users(ctx: AppContext, limit: int = 100, offset: int = 0) -> dict[str, Any]:
+def list_users(ctx: AppContext, limit: int = 100, offset: int = 0) -> UserPage:
     with ctx.db.session() as s:
         count = int(s.scalar(select(func.count()).select_from(User)) or 0)
         rows = s.scalars(select(User).order_by(User.username).limit(limit).offset(offset))
-        return {"data": [user_dict(u) for u in rows], "count": count}
+        return UserPage([user_record(u) for u in rows], count)
 
 
 def _get_user(s: Session, ref: int | str) -> User:
@@ -176,9 +235,9 @@ def _get_user(s: Session, ref: int | str) -> User:
     return u
 
 
-def get_user(ctx: AppContext, ref: int | str) -> dict[str, Any]:
+def get_user(ctx: AppContext, ref: int | str) -> UserRecord:
     with ctx.db.session() as s:
-        return user_dict(_get_user(s, ref))
+        return user_record(_get_user(s, ref))
 
 
 def _active_admins(s: Session) -> int:
@@ -188,7 +247,7 @@ def _active_admins(s: Session) -> int:
 
 def update_user(ctx: AppContext, ref: int | str, actor: str, *, role: str | None = None,
                 active: bool | None = None, display_name: str | None = None,
-                password: str | None = None) -> dict[str, Any]:
+                password: str | None = None) -> UserRecord:
     """Change a user's role, active flag, display name or password (an admin's action).
     A changed role, deactivation or new password ends the user's sessions."""
     with ctx.db.session() as s:
@@ -220,18 +279,18 @@ def update_user(ctx: AppContext, ref: int | str, actor: str, *, role: str | None
             changes["tokens_revoked"] = _revoke_all(s, u.id)
         if changes:
             audit.record(s, actor, "user.update", "user", u.id, {"username": u.username, "changes": changes})
-        return user_dict(u)
+        return user_record(u)
 
 
-def delete_user(ctx: AppContext, ref: int | str, actor: str) -> dict[str, Any]:
+def delete_user(ctx: AppContext, ref: int | str, actor: str) -> UserRecord:
     with ctx.db.session() as s:
         u = _get_user(s, ref)
-        out = user_dict(u)
+        out = user_record(u)
         s.delete(u)
         s.flush()
         if _active_admins(s) == 0:
             raise ConflictError("this would leave no active admin", code="last_admin")
-        audit.record(s, actor, "user.delete", "user", out["id"], {"username": out["username"]})
+        audit.record(s, actor, "user.delete", "user", out.id, {"username": out.username})
         return out
 
 
@@ -384,11 +443,15 @@ def purge_expired_sessions(ctx: AppContext) -> int:
 # ---------------------------------------------------------------- API tokens
 
 
-def _token_dict(t: ApiToken) -> dict[str, Any]:
+def _token_fields(t: ApiToken) -> dict[str, Any]:
     return {"id": t.id, "name": t.name, "prefix": t.prefix, "user_id": t.user_id,
             "created_at": _iso(t.created_at), "expires_at": _iso(t.expires_at),
             "last_used_at": _iso(t.last_used_at), "revoked_at": _iso(t.revoked_at),
             "active": t.revoked_at is None}
+
+
+def _token_record(t: ApiToken) -> TokenRecord:
+    return TokenRecord(**_token_fields(t))
 
 
 def token_lifetime_days(ctx: AppContext) -> float:
@@ -397,7 +460,7 @@ def token_lifetime_days(ctx: AppContext) -> float:
 
 
 def create_token(ctx: AppContext, user_ref: int | str, actor: str, name: str = "",
-                 expires_days: float | None = None) -> dict[str, Any]:
+                 expires_days: float | None = None) -> NewToken:
     """A new bearer token for the user; the token itself is in the result once, never stored.
     Every token expires: after ``expires_days``, at most (and by default) ``OPENLFR_TOKEN_DAYS``."""
     longest = token_lifetime_days(ctx)
@@ -417,16 +480,16 @@ def create_token(ctx: AppContext, user_ref: int | str, actor: str, name: str = "
         s.flush()
         audit.record(s, actor, "token.create", "api_token", t.id,
                      {"user": u.username, "name": t.name, "expires_at": _iso(t.expires_at)})
-        return {**_token_dict(t), "token": token}
+        return NewToken(**_token_fields(t), token=token)
 
 
-def list_tokens(ctx: AppContext, user_id: int | None = None) -> dict[str, Any]:
+def list_tokens(ctx: AppContext, user_id: int | None = None) -> TokenList:
     with ctx.db.session() as s:
         q = select(ApiToken).order_by(ApiToken.id)
         if user_id is not None:
             q = q.where(ApiToken.user_id == user_id)
-        rows = [_token_dict(t) for t in s.scalars(q)]
-        return {"data": rows, "count": len(rows)}
+        rows = [_token_record(t) for t in s.scalars(q)]
+        return TokenList(rows, len(rows))
 
 
 def _revoke_all(s: Session, user_id: int) -> int:
@@ -439,24 +502,28 @@ def _revoke_all(s: Session, user_id: int) -> int:
     return n
 
 
-def list_user_tokens(ctx: AppContext, user_ref: int | str) -> dict[str, Any]:
+def list_user_tokens(ctx: AppContext, user_ref: int | str) -> TokenList:
     """An admin's view of one user's tokens (never the tokens themselves)."""
     with ctx.db.session() as s:
         u = _get_user(s, user_ref)
-        rows = [_token_dict(t) for t in s.scalars(select(ApiToken).where(ApiToken.user_id == u.id)
-                                                  .order_by(ApiToken.id))]
-        return {"data": rows, "count": len(rows)}
+        rows = [_token_record(t) for t in s.scalars(select(ApiToken).where(ApiToken.user_id == u.id)
+                                                    .order_by(ApiToken.id))]
+        return TokenList(rows, len(rows))
 
 
-def revoke_user_tokens(ctx: AppContext, user_ref: int | str, actor: str,
-                       token_id: int | None = None) -> dict[str, Any]:
-    """An admin revokes one token (``token_id``) or every token of a user (audited)."""
+def revoke_user_tokens(ctx: AppContext, user_ref: int | str, actor: str) -> TokensRevoked:
+    """An admin revokes every token of a user (audited)."""
     with ctx.db.session() as s:
         u = _get_user(s, user_ref)
-        if token_id is None:
-            n = _revoke_all(s, u.id)
-            audit.record(s, actor, "token.revoke_all", "user", u.id, {"user": u.username, "revoked": n})
-            return {"user": u.username, "revoked": n}
+        n = _revoke_all(s, u.id)
+        audit.record(s, actor, "token.revoke_all", "user", u.id, {"user": u.username, "revoked": n})
+        return TokensRevoked(u.username, n)
+
+
+def revoke_user_token(ctx: AppContext, user_ref: int | str, actor: str, token_id: int) -> TokenRevoked:
+    """An admin revokes one token of a user (audited; revoking a revoked token revokes none)."""
+    with ctx.db.session() as s:
+        u = _get_user(s, user_ref)
         t = s.get(ApiToken, token_id) if 0 <= token_id <= 2_147_483_647 else None
         if t is None or t.user_id != u.id:
             raise NotFoundError(f"user {u.username!r} has no API token {token_id}", code="token_not_found")
@@ -465,10 +532,10 @@ def revoke_user_tokens(ctx: AppContext, user_ref: int | str, actor: str,
             t.revoked_at = _now()
             n = 1
             audit.record(s, actor, "token.revoke", "api_token", t.id, {"user_id": u.id, "user": u.username})
-        return {"user": u.username, "revoked": n, "token": _token_dict(t)}
+        return TokenRevoked(u.username, n, _token_record(t))
 
 
-def revoke_token(ctx: AppContext, token_id: int, actor: Principal) -> dict[str, Any]:
+def revoke_token(ctx: AppContext, token_id: int, actor: Principal) -> TokenRecord:
     with ctx.db.session() as s:
         t = s.get(ApiToken, token_id)
         if t is None or (t.user_id != actor.user_id and actor.role != "admin"):
@@ -476,7 +543,7 @@ def revoke_token(ctx: AppContext, token_id: int, actor: Principal) -> dict[str, 
         if t.revoked_at is None:
             t.revoked_at = _now()
             audit.record(s, actor.username, "token.revoke", "api_token", t.id, {"user_id": t.user_id})
-        return _token_dict(t)
+        return _token_record(t)
 
 
 def token_principal(ctx: AppContext, token: str) -> Principal | None:

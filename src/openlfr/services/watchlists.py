@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,18 @@ class Rejection:
         return {"source": self.source, "person_id": self.person_id, "reason": self.reason}
 
 
+@dataclass(frozen=True)
+class EnrolSummary:
+    """What an enrolment did: photos accepted, people enrolled, photos refused (per reason code, and each with its
+    reason)."""
+
+    accepted_images: int
+    people: int
+    rejected_images: int
+    rejected_by_reason: dict[str, int]
+    rejected: list[Rejection]
+
+
 @dataclass
 class EnrolResult:
     accepted: int = 0
@@ -52,14 +64,96 @@ class EnrolResult:
         self.people |= other.people
         self.rejected.extend(other.rejected)
 
-    def to_dict(self) -> dict[str, Any]:
+    def summary(self) -> EnrolSummary:
         reasons: dict[str, int] = {}
         for r in self.rejected:
             key = r.reason.split(":", 1)[0]
             reasons[key] = reasons.get(key, 0) + 1
-        return {"accepted_images": self.accepted, "people": len(self.people),
-                "rejected_images": len(self.rejected), "rejected_by_reason": reasons,
-                "rejected": [r.to_dict() for r in self.rejected]}
+        return EnrolSummary(accepted_images=self.accepted, people=len(self.people),
+                            rejected_images=len(self.rejected), rejected_by_reason=reasons,
+                            rejected=list(self.rejected))
+
+
+@dataclass(frozen=True)
+class WatchlistCreated:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class WatchlistSummary:
+    """A watchlist with its sizes (no entries)."""
+
+    id: int
+    name: str
+    description: str
+    entries: int
+    images: int
+    embedder: str | None
+    """The family of the list's vectors (None: no vectors yet)."""
+    embedder_current: bool | None
+    """False: the vectors are from another model than the current one (re-embed); None: no vectors yet."""
+    deployment_id: int | None
+    """The deployment a bespoke copy belongs to (None: a standing list)."""
+    created_by: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """One person on a list (no photos): ``images`` counts their reference photos."""
+
+    id: int
+    person_id: str
+    name: str
+    category: str
+    reason: str
+    source: str
+    added_by: str
+    added_at: str
+    expires_at: str | None
+    images: int
+
+
+@dataclass(frozen=True)
+class WatchlistView:
+    id: int
+    name: str
+    description: str
+    embedder: str | None
+    embedder_current: bool | None
+    deployment_id: int | None
+    entries: list[EntryView]
+    """By person id."""
+
+
+@dataclass(frozen=True)
+class EntryRemoved:
+    entry_id: int
+    person_id: str
+    images: int
+    """Photos deleted with the entry."""
+    embeddings: int
+
+
+@dataclass(frozen=True)
+class ReembedRejection:
+    person_id: str
+    image_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReembedResult:
+    watchlist: str
+    from_model: str | None
+    """The family of the vectors replaced (None: the list had none)."""
+    to_model: str
+    images: int
+    embedded: int
+    without_face: int
+    """Photos in which the current pipeline found no usable face: they keep no vector."""
+    rejected: list[ReembedRejection]
 
 
 def _get(session: Session, name: str) -> Watchlist:
@@ -79,7 +173,7 @@ def ensure_editable(wl: Watchlist, action: str) -> None:
 
 
 def create(ctx: AppContext, name: str, actor: str, description: str = "",
-           deployment_id: int | None = None) -> dict[str, Any]:
+           deployment_id: int | None = None) -> WatchlistCreated:
     name = name.strip()
     if not name or len(name) > 200:
         raise InputError("watchlist name must be 1-200 characters", code="bad_name")
@@ -91,7 +185,7 @@ def create(ctx: AppContext, name: str, actor: str, description: str = "",
             s.flush()
             integrity.reseal(s, ctx.cipher, wl)
             audit.record(s, actor, "watchlist.create", "watchlist", wl.id, {"name": name})
-            return {"id": wl.id, "name": wl.name}
+            return WatchlistCreated(wl.id, wl.name)
     except IntegrityError:
         raise ConflictError(f"a watchlist named {name!r} already exists", code="watchlist_exists") from None
 
@@ -104,34 +198,32 @@ def _counts(s: Session, wl_id: int) -> tuple[int, int]:
     return int(entries), int(images)
 
 
-def list_all(ctx: AppContext) -> list[dict[str, Any]]:
+def list_all(ctx: AppContext) -> list[WatchlistSummary]:
     with ctx.db.session() as s:
         out = []
         for wl in s.scalars(select(Watchlist).order_by(Watchlist.name)):
             entries, images = _counts(s, wl.id)
-            out.append({"id": wl.id, "name": wl.name, "description": wl.description, "entries": entries,
-                        "images": images, "embedder": wl.embedder_family,
-                        "embedder_current": embeddings_current(ctx, wl.embedder_family),
-                        "deployment_id": wl.deployment_id,
-                        "created_by": wl.created_by, "created_at": wl.created_at.isoformat()})
+            out.append(WatchlistSummary(
+                id=wl.id, name=wl.name, description=wl.description, entries=entries, images=images,
+                embedder=wl.embedder_family, embedder_current=embeddings_current(ctx, wl.embedder_family),
+                deployment_id=wl.deployment_id, created_by=wl.created_by, created_at=wl.created_at.isoformat()))
         return out
 
 
-def show(ctx: AppContext, name: str) -> dict[str, Any]:
+def show(ctx: AppContext, name: str) -> WatchlistView:
     with ctx.db.session() as s:
         wl = _get(s, name)
         rows = s.execute(
             select(WatchlistEntry, func.count(ReferenceImage.id))
             .outerjoin(ReferenceImage).where(WatchlistEntry.watchlist_id == wl.id)
             .group_by(WatchlistEntry.id).order_by(WatchlistEntry.person_id)).all()
-        entries = [{"id": e.id, "person_id": e.person_id, "name": e.display_name, "category": e.category,
-                    "reason": e.reason, "source": e.source, "added_by": e.added_by,
-                    "added_at": e.added_at.isoformat(),
-                    "expires_at": e.expires_at.isoformat() if e.expires_at else None, "images": int(n)}
+        entries = [EntryView(id=e.id, person_id=e.person_id, name=e.display_name, category=e.category,
+                             reason=e.reason, source=e.source, added_by=e.added_by, added_at=e.added_at.isoformat(),
+                             expires_at=e.expires_at.isoformat() if e.expires_at else None, images=int(n))
                    for e, n in rows]
-        return {"id": wl.id, "name": wl.name, "description": wl.description, "embedder": wl.embedder_family,
-                "embedder_current": embeddings_current(ctx, wl.embedder_family),
-                "deployment_id": wl.deployment_id, "entries": entries}
+        return WatchlistView(id=wl.id, name=wl.name, description=wl.description, embedder=wl.embedder_family,
+                             embedder_current=embeddings_current(ctx, wl.embedder_family),
+                             deployment_id=wl.deployment_id, entries=entries)
 
 
 def delete_watchlist(ctx: AppContext, name: str, actor: str) -> dict[str, int]:
@@ -419,7 +511,7 @@ def check_editable(ctx: AppContext, name: str, action: str) -> None:
         ensure_editable(_get(s, name), action)
 
 
-def remove_entry(ctx: AppContext, name: str, entry: int | str, actor: str) -> dict[str, Any]:
+def remove_entry(ctx: AppContext, name: str, entry: int | str, actor: str) -> EntryRemoved:
     """Delete one person (person id, or ``entry:<id>``) with their photos and embeddings (audited)."""
     with ctx.db.session() as s:
         wl = _get(s, name)
@@ -432,11 +524,12 @@ def remove_entry(ctx: AppContext, name: str, entry: int | str, actor: str) -> di
         s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
         s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
         s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == e.id))
-        summary = {"entry_id": e.id, "person_id": e.person_id, "images": len(image_ids), "embeddings": int(n_emb)}
+        summary = EntryRemoved(e.id, e.person_id, len(image_ids), int(n_emb))
         if was_intact:
             integrity.reseal(s, ctx.cipher, wl)
         audit.record(s, actor, "watchlist.remove_entry", "watchlist_entry", e.id,
-                     {"watchlist": name, **{k: v for k, v in summary.items() if k != "person_id"}},
+                     {"watchlist": name, "entry_id": summary.entry_id, "images": summary.images,
+                      "embeddings": summary.embeddings},
                      private={"person_id": e.person_id}, cipher=ctx.cipher)
     ctx.db.checkpoint()
     return summary
@@ -468,7 +561,7 @@ def embeddings_current(ctx: AppContext, family: str | None) -> bool | None:
     return None if family is None else family == family_of(ctx.engine.embedder)
 
 
-def reembed(ctx: AppContext, name: str, actor: str) -> dict[str, Any]:
+def reembed(ctx: AppContext, name: str, actor: str) -> ReembedResult:
     """Re-embed every stored (encrypted) reference photo of a watchlist with the current embedder.
 
     The old model's vectors are replaced by the new model's in one transaction, and the list is
@@ -491,20 +584,20 @@ def reembed(ctx: AppContext, name: str, actor: str) -> dict[str, Any]:
         images = list(s.scalars(select(ReferenceImage).join(WatchlistEntry)
                                 .where(WatchlistEntry.watchlist_id == wl.id).order_by(ReferenceImage.id)))
         done = 0
-        rejected: list[dict[str, Any]] = []
+        rejected: list[ReembedRejection] = []
         for img in images:
             data = unseal(ctx.cipher, img)
             try:
                 image, scale = decode_image_scaled(data, name=f"image {img.id}",
                                                    max_pixels=ctx.settings.max_image_pixels)
             except InputError as exc:
-                rejected.append({"person_id": img.entry.person_id, "image_id": img.id, "reason": exc.message})
+                rejected.append(ReembedRejection(img.entry.person_id, img.id, exc.message))
                 continue
             face = enrol_face(engine, image)
             for old in list(img.embeddings):
                 img.embeddings.remove(old)
             if face.vector is None or face.box is None:
-                rejected.append({"person_id": img.entry.person_id, "image_id": img.id, "reason": face.reason})
+                rejected.append(ReembedRejection(img.entry.person_id, img.id, face.reason or "no face"))
                 continue
             vec = face.vector.astype("<f4")
             img.box = dict(zip(("x1", "y1", "x2", "y2"), (v * scale for v in face.box), strict=True))
@@ -517,11 +610,12 @@ def reembed(ctx: AppContext, name: str, actor: str) -> dict[str, Any]:
         s.flush()
         wl.embedder_family = family if done else None
         integrity.reseal(s, ctx.cipher, wl)
-        summary = {"watchlist": name, "from_model": old_family, "to_model": family, "images": len(images),
-                   "embedded": done, "without_face": len(rejected)}
-        audit.record(s, actor, "watchlist.reembed", "watchlist", wl.id, summary)
+        out = ReembedResult(watchlist=name, from_model=old_family, to_model=family, images=len(images),
+                            embedded=done, without_face=len(rejected), rejected=rejected)
+        audit.record(s, actor, "watchlist.reembed", "watchlist", wl.id,
+                     {k: v for k, v in asdict(out).items() if k != "rejected"})
     ctx.db.checkpoint()
-    return {**summary, "rejected": rejected}
+    return out
 
 
 def photo_at(s: Session, e: WatchlistEntry, index: int) -> ReferenceImage:

@@ -16,6 +16,8 @@ from openlfr.api.events import sse_message
 from openlfr.api.schemas import Adjudication, AlertPublic, HoldCreate, HoldPublic, HoldRelease, Page
 from openlfr.api.schemas_ops import AlertContext
 from openlfr.services import alert_search, alerts, reports
+from openlfr.services.alert_search import ReviewContext
+from openlfr.services.alerts import AlertPage, AlertView, HoldView
 
 router = APIRouter(tags=["alerts"])
 
@@ -32,7 +34,7 @@ def list_alerts(st: State, p: Anyone, deployment_id: Annotated[int | None, Query
                 to: Annotated[str | None, Query(min_length=10, max_length=40, description="inclusive day")] = None,
                 min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
                 max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
-                sort: Literal["newest", "oldest", "score_desc", "score_asc"] = "newest") -> dict[str, Any]:
+                sort: Literal["newest", "oldest", "score_desc", "score_asc"] = "newest") -> AlertPage:
     return alert_search.filter_alerts(
         st.ctx, deployment=deployment_id, unadjudicated=unadjudicated, include_purged=include_purged,
         camera=camera or None, person=person or None, verdict=verdict,
@@ -42,12 +44,12 @@ def list_alerts(st: State, p: Anyone, deployment_id: Annotated[int | None, Query
 
 @router.get("/api/alerts/{ref}/context", response_model=AlertContext,
             summary="The entry's reason and earlier decisions about the same person")
-def alert_context(ref: str, st: State, p: Anyone) -> dict[str, Any]:
+def alert_context(ref: str, st: State, p: Anyone) -> ReviewContext:
     return alert_search.review_context(st.ctx, numeric_ref(ref))
 
 
 @router.get("/api/alerts/{ref}", response_model=AlertPublic, summary="One alert (by id or alert uid)")
-def show_alert(ref: str, st: State, p: Anyone) -> dict[str, Any]:
+def show_alert(ref: str, st: State, p: Anyone) -> AlertView:
     return alerts.show_alert(st.ctx, numeric_ref(ref))
 
 
@@ -64,17 +66,17 @@ def alert_image(ref: str, kind: Literal["probe", "frame", "reference"], request:
 
 @router.post("/api/alerts/{ref}/adjudicate", response_model=AlertPublic,
              summary="Record the verdict (true/false) and the engagement outcome")
-def adjudicate(ref: str, body: Adjudication, st: State, p: Adjudicators) -> dict[str, Any]:
+def adjudicate(ref: str, body: Adjudication, st: State, p: Adjudicators) -> AlertView:
     out = alerts.adjudicate(st.ctx, numeric_ref(ref), p.username, p.role, body.verdict, outcome=body.outcome,
                             note=body.note)
-    st.broker.publish("adjudicated", {"id": out["id"], "alert_uid": out["alert_uid"], "verdict": out["verdict"]},
+    st.broker.publish("adjudicated", {"id": out.id, "alert_uid": out.alert_uid, "verdict": out.verdict},
                       roles=frozenset({"admin", "supervisor", "operator"}))
     return out
 
 
 @router.post("/api/alerts/{ref}/hold", response_model=HoldPublic, status_code=201,
              summary="Place a legal hold on an alert (suspends retention deletion)")
-def hold(ref: str, body: HoldCreate, st: State, p: Managers) -> dict[str, Any]:
+def hold(ref: str, body: HoldCreate, st: State, p: Managers) -> HoldView:
     return alerts.place_hold(st.ctx, p.username, p.role, body.reason, alert=numeric_ref(ref))
 
 
@@ -85,7 +87,7 @@ def list_holds(st: State, p: Overseers, active_only: bool = True) -> dict[str, A
 
 
 @router.post("/api/holds/{hold_id}/release", response_model=HoldPublic)
-def release_hold(hold_id: Id, body: HoldRelease, st: State, p: Managers) -> dict[str, Any]:
+def release_hold(hold_id: Id, body: HoldRelease, st: State, p: Managers) -> HoldView:
     return alerts.release_hold(st.ctx, hold_id, p.username, p.role, note=body.note)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -23,7 +23,7 @@ def search(st: State, p: Overseers, actor: Annotated[str | None, Query(max_lengt
            from_: Annotated[str | None, Query(alias="from", min_length=10, max_length=40)] = None,
            to: Annotated[str | None, Query(min_length=10, max_length=40)] = None,
            limit: Annotated[int, Query(ge=1, le=500)] = 50,
-           offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0) -> dict[str, Any]:
+           offset: Annotated[int, Query(ge=0, le=100_000_000)] = 0) -> audit_log.AuditPage:
     since = reports.parse_when(from_) if from_ else None
     until = reports.parse_when(to, end=True) if to else None
     return audit_log.search(st.ctx, actor=actor or None, action=action or None, object_type=object_type or None,
@@ -32,8 +32,8 @@ def search(st: State, p: Overseers, actor: Annotated[str | None, Query(max_lengt
 
 
 @router.get("/verify", response_model=ChainStatus, summary="Recompute the hash chain and check its anchor")
-def verify(st: State, p: Overseers) -> dict[str, Any]:
-    return audit_admin.verify(st.ctx, use_anchor=True, refresh=False).to_dict()
+def verify(st: State, p: Overseers) -> audit_admin.FullVerify:
+    return audit_admin.verify(st.ctx, use_anchor=True, refresh=False)
 
 
 @router.get("/export", response_class=Response, response_model=None,

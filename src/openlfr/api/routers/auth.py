@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -20,7 +20,7 @@ from openlfr.api.schemas import (
 )
 from openlfr.errors import AuthError
 from openlfr.services import users
-from openlfr.services.users import Principal
+from openlfr.services.users import NewToken, Principal, TokenList, TokenRecord
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -36,12 +36,13 @@ def _set_session(response: Response, request: Request, st: State, token: str) ->
                         max_age=int(users.SESSION_HOURS * 3600), path="/")
 
 
-def _me(p: Principal) -> dict[str, Any]:
-    return {**p.to_dict(), "csrf_token": p.csrf_token}
+def _me(p: Principal) -> Me:
+    return Me(id=p.user_id, username=p.username, role=p.role, display_name=p.display_name, via=p.via,
+              csrf_token=p.csrf_token)
 
 
 @router.post("/login", response_model=Me, summary="Log in (console session cookie)")
-def login(body: LoginRequest, request: Request, response: Response, st: State) -> dict[str, Any]:
+def login(body: LoginRequest, request: Request, response: Response, st: State) -> Me:
     client = client_of(request)
     if st.limiter.blocked(client):
         err = AuthError("too many failed logins from this address: try again later", code="login_throttled")
@@ -59,7 +60,7 @@ def login(body: LoginRequest, request: Request, response: Response, st: State) -
 
 
 @router.post("/setup", response_model=Me, summary="Create the first admin with the one-time setup token")
-def setup(body: SetupRequest, request: Request, response: Response, st: State) -> dict[str, Any]:
+def setup(body: SetupRequest, request: Request, response: Response, st: State) -> Me:
     if st.setup_token is None or not secrets.compare_digest(body.token, st.setup_token):
         err = AuthError("invalid or used setup token", code="bad_setup_token")
         err.http_status = 403
@@ -84,7 +85,7 @@ def logout(request: Request, response: Response, st: State, p: Anyone) -> Respon
 
 
 @router.get("/me", response_model=Me, summary="Who am I (and the CSRF token of this session)")
-def me(p: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
+def me(p: Annotated[Principal, Depends(current_principal)]) -> Me:
     return _me(p)
 
 
@@ -96,15 +97,15 @@ def change_password(body: PasswordChange, st: State, p: Anyone) -> Response:
 
 
 @router.get("/tokens", response_model=Page[TokenPublic], summary="My API tokens")
-def my_tokens(st: State, p: Anyone) -> dict[str, Any]:
+def my_tokens(st: State, p: Anyone) -> TokenList:
     return users.list_tokens(st.ctx, p.user_id)
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201, summary="Create an API token for me")
-def create_token(body: TokenCreate, st: State, p: Anyone) -> dict[str, Any]:
+def create_token(body: TokenCreate, st: State, p: Anyone) -> NewToken:
     return users.create_token(st.ctx, p.user_id, p.username, name=body.name, expires_days=body.expires_days)
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenPublic, summary="Revoke one of my API tokens")
-def revoke_token(token_id: Id, st: State, p: Anyone) -> dict[str, Any]:
+def revoke_token(token_id: Id, st: State, p: Anyone) -> TokenRecord:
     return users.revoke_token(st.ctx, token_id, p)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from openlfr.api.deps import Anyone, Id, State, Supervisor, allow
 from openlfr.api.live import HIDDEN_DETAIL, for_role
-from openlfr.api.schemas import Authorise, DeploymentCreate, DeploymentPublic, LiveStatus, Page
-from openlfr.api.schemas_ops import CameraTestResult, OperatingPointPreview
+from openlfr.api.schemas import (
+    Authorise,
+    DeploymentCreate,
+    DeploymentPublic,
+    LiveStatus,
+    OperatingPointPreview,
+    Page,
+)
+from openlfr.api.schemas_ops import CameraTestResult
 from openlfr.services import camera_test, deployments
 from openlfr.services.deployments import CameraSpec, EntrySelection
 from openlfr.services.users import Principal
@@ -75,15 +83,15 @@ def start(ref: Id, st: State, p: Starter) -> dict[str, Any]:
 
 @router.post("/{ref}/cameras/test", response_model=CameraTestResult,
              summary="Test the deployment's cameras: open each, read one frame (nothing kept)")
-def check_cameras(ref: Id, st: State, p: Planner) -> dict[str, Any]:
+def check_cameras(ref: Id, st: State, p: Planner) -> camera_test.CameraTestResult:
     """Per camera: whether it opened and gave a frame within a few seconds, the frame's size and the stream's
     frame rate when stated. Why a camera failed goes to admins only (it can tell what is at a local path or
     whether a port is open). No frame is stored; the test is audited."""
     out = camera_test.check_cameras(st.ctx, ref, p.username)
     if p.role != "admin":
-        out = {**out, "cameras": [{**c, "code": None, "detail": HIDDEN_DETAIL if c["detail"] else ""}
-                                  for c in out["cameras"]]}
-    return for_role(out, p.role)
+        out = replace(out, cameras=[replace(c, code=None, detail=HIDDEN_DETAIL if c.detail else "")
+                                    for c in out.cameras])
+    return out
 
 
 @router.post("/{ref}/stop", response_model=DeploymentPublic,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/api/watchlists/{name}/entries", tags=["entries"])
 @router.get("", response_model=Page[EntryPublic])
 def list_entries(name: str, st: State, p: Staff, limit: Annotated[int, Query(ge=1, le=1000)] = 200,
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
-    rows = watchlists.show(st.ctx, name)["entries"]
+    rows = watchlists.show(st.ctx, name).entries
     return {"data": rows[offset:offset + limit], "count": len(rows)}
 
 
@@ -54,7 +55,7 @@ def add_photos(name: str, st: State, p: Managers,
         with st.engine_lock:
             res = watchlists.add_person(st.ctx, name, person_id, good, p.username, display_name=display_name,
                                         category=category, reason=reason, source_note="console upload")
-            result = res.to_dict()
+            result = asdict(res.summary())
             if res.accepted:  # several photos of one person: do they look like one person?
                 result["consistency"] = enrol_checks.consistency(st.ctx, name, person_id.strip(), by_person_id=True)
     else:
@@ -73,7 +74,7 @@ ENTRY_REF = ("The person id (always, even when all digits), or `entry:<id>` for 
 
 @router.delete("/{entry}", response_model=EntryRemoved, summary="Remove a person with their photos and embeddings")
 def remove_entry(name: str, entry: Annotated[str, FastPath(description=ENTRY_REF, max_length=210)], st: State,
-                 p: Managers) -> dict[str, Any]:
+                 p: Managers) -> watchlists.EntryRemoved:
     return watchlists.remove_entry(st.ctx, name, entry, p.username)
 
 

@@ -3,7 +3,7 @@ fetches each with ``?view=<token>`` (``services.image_views``)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import Field
@@ -11,6 +11,7 @@ from pydantic import Field
 from openlfr.api.deps import Staff, State
 from openlfr.api.schemas import Strict
 from openlfr.api.schemas_ops import ImageView
+from openlfr.services import image_views
 
 router = APIRouter(prefix="/api/image-views", tags=["audit"])
 
@@ -22,5 +23,5 @@ class PageView(Strict):
 
 @router.post("", response_model=ImageView,
              summary="Declare the face images one page shows: one audit event for all of them")
-def open_view(body: PageView, st: State, p: Staff) -> dict[str, Any]:
+def open_view(body: PageView, st: State, p: Staff) -> image_views.PageView:
     return st.image_views.open(st.ctx, p.username, p.role, body.page, body.images)

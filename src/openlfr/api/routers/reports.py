@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -56,7 +57,7 @@ def period_report(st: State, p: Anyone,
 
 @router.get("/published", response_model=PublishedReport,
             summary="A force's published records (the configured CSV), per year")
-def published_configured(st: State, p: Anyone) -> dict[str, Any]:
+def published_configured(st: State, p: Anyone) -> published.PublishedReport:
     path = st.api.published_csv
     if path is None or not path.is_file():
         raise NotFoundError("no published-records file configured (set OPENLFR_API_PUBLISHED_CSV) ; "
@@ -66,7 +67,8 @@ def published_configured(st: State, p: Anyone) -> dict[str, Any]:
 
 @router.post("/published", response_model=PublishedReport,
              summary="Aggregate an uploaded published-records CSV per year")
-def published_upload(st: State, p: Anyone, file: Annotated[UploadFile, File(description="CSV")]) -> dict[str, Any]:
+def published_upload(st: State, p: Anyone, file: Annotated[UploadFile, File(description="CSV")]
+                     ) -> published.PublishedReport:
     data = file.file.read(MAX_CSV + 1)
     if len(data) > MAX_CSV:
         raise InputError(f"CSV over {MAX_CSV} bytes", code="file_too_large")
@@ -83,5 +85,4 @@ def published_upload(st: State, p: Anyone, file: Annotated[UploadFile, File(desc
         except OpenLFRError as exc:  # name the user's file, never the server's temporary path
             exc.message = exc.message.replace(str(path), name)
             raise
-    out["source"] = name
-    return out
+    return replace(out, source=name)

@@ -5,6 +5,7 @@ matched face and its frame (every other face pixelated). Results are held in mem
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -15,7 +16,7 @@ from openlfr.api.schemas_ops import MediaList, RetroDeleted, RetroJob, RetroJobL
 from openlfr.api.state import AppState
 from openlfr.api.uploads import check_image_upload
 from openlfr.errors import InputError
-from openlfr.services.retro_jobs import RetroJobs
+from openlfr.services.retro_jobs import JobView, RetroJobs
 from openlfr.types import VIDEO_SUFFIXES
 
 router = APIRouter(prefix="/api/retro", tags=["retrospective search"])
@@ -46,13 +47,13 @@ def start(request: Request, st: State, p: Staff, watchlist: Annotated[str, Form(
           files: Annotated[list[UploadFile] | None, File(description="One video, or photos")] = None,
           media: Annotated[str, Form(max_length=255)] = "",
           threshold: Annotated[float | None, Form(ge=0, le=1)] = None,
-          fps: Annotated[float | None, Form(gt=0, le=60)] = None) -> dict[str, Any]:
+          fps: Annotated[float | None, Form(gt=0, le=60)] = None) -> JobView:
     reg = jobs(request, st)
     files = [f for f in (files or []) if f.filename or f.size]
     if media and files:
         raise InputError("pick a recording or upload files, not both", code="bad_media")
     if media:
-        return reg.start_media(p.username, watchlist, media, threshold=threshold, fps=fps).to_dict()
+        return reg.start_media(p.username, watchlist, media, threshold=threshold, fps=fps).view()
     if not files:
         raise InputError("upload a video or photos, or pick a recording", code="bad_media")
     limit = st.api.max_request_bytes
@@ -64,7 +65,7 @@ def start(request: Request, st: State, p: Staff, watchlist: Annotated[str, Form(
         if not data:
             raise InputError(f"{files[0].filename}: empty file", code="bad_video")
         return reg.start_upload(p.username, watchlist, video=((files[0].filename or "video")[:200], data),
-                                threshold=threshold, fps=fps).to_dict()
+                                threshold=threshold, fps=fps).view()
     if len(files) > st.api.max_files_per_request:
         raise InputError(f"at most {st.api.max_files_per_request} photos per search", code="too_many_files")
     images = []
@@ -75,25 +76,24 @@ def start(request: Request, st: State, p: Staff, watchlist: Annotated[str, Form(
         if why is not None:
             raise InputError(f"{label}: {why} (videos: {', '.join(sorted(VIDEO_SUFFIXES))})", code="bad_media")
         images.append((label, data))
-    return reg.start_upload(p.username, watchlist, images=images, threshold=threshold, fps=fps).to_dict()
+    return reg.start_upload(p.username, watchlist, images=images, threshold=threshold, fps=fps).view()
 
 
 @router.get("", response_model=RetroJobList, summary="My searches (in this server's memory)")
 def list_jobs(request: Request, st: State, p: Staff) -> dict[str, Any]:
-    rows = [j.to_dict() for j in jobs(request, st).list(p.username, p.role)]
-    for r in rows:
-        r.pop("result")
+    views = [asdict(j.view()) for j in jobs(request, st).list(p.username, p.role)]
+    rows = [{k: v for k, v in view.items() if k != "result"} for view in views]
     return {"data": rows, "count": len(rows)}
 
 
 @router.get("/{job_id}", response_model=RetroJob, summary="A search: progress, then its appearances")
-def get_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any]:
-    return jobs(request, st).get(job_id, p.username, p.role).to_dict()
+def get_job(job_id: str, request: Request, st: State, p: Staff) -> JobView:
+    return jobs(request, st).get(job_id, p.username, p.role).view()
 
 
 @router.post("/{job_id}/cancel", response_model=RetroJob, summary="Stop a running search; what it found so far is kept")
-def cancel_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, Any]:
-    return jobs(request, st).cancel(job_id, p.username, p.role).to_dict()
+def cancel_job(job_id: str, request: Request, st: State, p: Staff) -> JobView:
+    return jobs(request, st).cancel(job_id, p.username, p.role).view()
 
 
 @router.delete("/{job_id}", response_model=RetroDeleted, summary="Forget a finished search and its images")

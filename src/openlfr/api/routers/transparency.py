@@ -6,8 +6,6 @@ Only ended deployments are listed (``services.transparency``). These are the onl
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -21,7 +19,7 @@ router = APIRouter(tags=["public"])
 
 @router.get("/api/public/deployments", response_model=PublicFeed,
             summary="Public feed: every ended deployment (JSON, no login)")
-def public_json(st: State) -> dict[str, Any]:
+def public_json(st: State) -> transparency.PublicFeed:
     return transparency.public_feed(st.ctx)
 
 

@@ -27,24 +27,24 @@ def list_watchlists(st: State, p: Staff, limit: Annotated[int, Query(ge=1, le=50
                     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
                     bespoke: Annotated[bool, Query(description="Include deployments' own lists")] = False
                     ) -> dict[str, Any]:
-    rows = [w for w in watchlists.list_all(st.ctx) if bespoke or w.get("deployment_id") is None]
+    rows = [w for w in watchlists.list_all(st.ctx) if bespoke or w.deployment_id is None]
     return {"data": rows[offset:offset + limit], "count": len(rows)}
 
 
 @router.post("", response_model=WatchlistPublic, status_code=201)
 def create_watchlist(body: WatchlistCreate, st: State, p: Managers) -> dict[str, Any]:
     made = watchlists.create(st.ctx, body.name, p.username, description=body.description)
-    return {**made, "description": body.description, "entries": 0, "images": 0}
+    return {"id": made.id, "name": made.name, "description": body.description, "entries": 0, "images": 0}
 
 
 @router.get("/{name}", response_model=WatchlistDetail)
-def show_watchlist(name: str, st: State, p: Staff) -> dict[str, Any]:
+def show_watchlist(name: str, st: State, p: Staff) -> watchlists.WatchlistView:
     return watchlists.show(st.ctx, name)
 
 
 @router.post("/{name}/reembed", response_model=ReembedResult,
              summary="Re-embed the list's stored photos with the current model (after a model change)")
-def reembed_watchlist(name: str, st: State, p: Managers) -> dict[str, Any]:
+def reembed_watchlist(name: str, st: State, p: Managers) -> watchlists.ReembedResult:
     return watchlists.reembed(st.ctx, name, p.username)
 
 
@@ -56,7 +56,7 @@ def delete_watchlist(name: str, st: State, p: Managers) -> dict[str, Any]:
 @router.post("/{name}/check", response_model=CheckResult, summary="Check one photo against the watchlist")
 def check_photo(name: str, st: State, p: Staff, image: Annotated[UploadFile, File(description="JPEG/PNG/WebP/BMP")],
                 threshold: Annotated[float | None, Form(ge=0, le=1)] = None,
-                top_k: Annotated[int, Form(ge=1, le=100)] = 5) -> dict[str, Any]:
+                top_k: Annotated[int, Form(ge=1, le=100)] = 5) -> check.CheckResult:
     data = image.file.read(st.ctx.settings.max_upload_bytes + 1)
     label = (image.filename or "upload")[:200]
     require_image(label, data, image.content_type, st.ctx.settings.max_upload_bytes)
