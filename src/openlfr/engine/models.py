@@ -408,7 +408,9 @@ def resolve_model(path: str | os.PathLike[str] | None = None, model: str | None 
                   store: ModelStore | None = None) -> ResolvedModel:
     """A model file from an explicit ``path``, else a store ``model`` name, else ``default``.
 
-    A ``path`` that is not an existing file but looks like a plain name is looked up in the store.
+    A ``path`` that is not an existing file but looks like a plain name is looked up in the store. The
+    engine has no default ``store``: without one a name is an explicit error (the services pass the
+    data dir's store through ``EngineConfig.models_dir``).
     """
     if path is not None and model is not None:
         raise ModelError("give either path= or model=, not both", code="bad_option")
