@@ -132,6 +132,16 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
 
+    @property
+    def models_dir(self) -> Path:
+        """The local model store (ONNX models added or fetched by the user)."""
+        return self.data_dir / "models"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Where the engine caches rewritten model graphs (converted dlib ResNet, frdetect rewrites)."""
+        return self.cache_dir / "models"
+
 
 def load_settings(**overrides: object) -> Settings:
     try:

@@ -97,6 +97,11 @@ def test_models_add_list_remove(cli, shared_models: Path, data_dir: Path) -> Non
     assert rows["mfn"]["calibration"] == "data_dir" and rows["mfn"]["family"] == rows["mfn"]["model_id"]
     assert rows["mfn"]["model_id"] == "onnx-arcface:mobilefacenet-128@6ced4e0c36ab"
     assert rows["mfn"]["input_spec"]["std"] == 128.0 and rows["mfn"]["input_spec"]["colour"] == "RGB"
+    # an engine finds an installed model by name in the folder the services pass it (the data dir's store)
+    p = cli("eval", "plan", "--faces", "1000", "--watchlist-size", "10", "--prevalence", "0.01", "--threshold", "0.6",
+            "--tpir", "0.9", "--embedder", "onnx-arcface", "--embedder-model", "mfn", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["source"].startswith(f"calibration {mid} "), p.stdout
     assert rows["scrfd-500m"]["commercial"] is False and rows["scrfd-500m"]["calibrated"] is None
     assert any("scrfd-500m" in w and "NON-COMMERCIAL" in w for w in _list(cli)["warnings"])
     table = cli("models", "list")

@@ -247,21 +247,35 @@ def test_wrong_model_files_fail_at_construction(shared_models: Path, tmp_path: P
 def test_model_names_resolve_through_the_store(shared_models: Path, data_dir: Path, tmp_path: Path) -> None:
     from openlfr.engine.models import ModelStore
 
+    root = data_dir / "models"
     with pytest.raises(ModelError, match="models fetch yunet-2023mar"):
-        registry.create("detector", "yunet")  # default name, nothing installed
-    st = ModelStore(data_dir / "models")
+        registry.create("detector", "yunet", models_dir=root)  # default name, nothing installed
+    st = ModelStore(root)
     st.add(shared_models / YUNET, "detector", "yunet")
     st.add(shared_models / MFN, "embedder", "mobilefacenet-128", name="mfn")
-    det = registry.create("detector", "yunet")
-    assert det.resolved.path == data_dir / "models" / "yunet-2023mar.onnx"
-    emb = registry.create("embedder", "onnx-arcface", model="mfn")
+    det = registry.create("detector", "yunet", models_dir=root)
+    assert det.resolved.path == root / "yunet-2023mar.onnx"
+    emb = registry.create("embedder", "onnx-arcface", model="mfn", models_dir=root)
     assert emb.spec.name == "mobilefacenet-128" and emb.family.endswith("@6ced4e0c36ab")
-    assert registry.create("embedder", "onnx-arcface", path="mfn").family == emb.family
+    assert registry.create("embedder", "onnx-arcface", path="mfn", models_dir=root).family == emb.family
     with pytest.raises(ModelError) as ei:
-        registry.create("embedder", "onnx-arcface", model="yunet-2023mar")
+        registry.create("embedder", "onnx-arcface", model="yunet-2023mar", models_dir=root)
     assert ei.value.code == "wrong_model_kind"
     with pytest.raises(ModelError):
-        registry.create("detector", "scrfd", model="yunet-2023mar")
+        registry.create("detector", "scrfd", model="yunet-2023mar", models_dir=root)
+    # the engine picks no folder itself: without models_dir a name is an explicit error ...
+    with pytest.raises(ModelError, match="no model store was given"):
+        registry.create("detector", "yunet")
+    # ... and the engine config carries the folder the services fill from the settings
+    from openlfr.engine.pipeline import EngineConfig, FaceEngine
+    from openlfr.services.context import engine_config_from_settings
+    from openlfr.settings import load_settings
+
+    cfg = engine_config_from_settings(load_settings(detector="yunet"))
+    assert cfg.models_dir == root
+    assert FaceEngine.from_config(cfg).detector.resolved.path == root / "yunet-2023mar.onnx"
+    with pytest.raises(ModelError, match="no model store was given"):
+        FaceEngine.from_config(EngineConfig(detector="yunet"))
     shutil.rmtree(data_dir / "models")
 
 

@@ -25,8 +25,9 @@ def test_import_layers() -> None:
 
 
 def test_import_contracts_catch_a_violation(tmp_path: Path) -> None:
-    """The contracts are not vacuous: in a copy of the package, a CLI module importing storage directly and an
-    engine module importing eval each break their contract (and the unchanged copy keeps every contract)."""
+    """The contracts are not vacuous: in a copy of the package, a CLI module importing storage directly, an
+    engine module importing eval, one reading the settings and one downloading each break their contract (and
+    the unchanged copy keeps every contract)."""
     import os
 
     shutil.copytree(SRC, tmp_path / "src" / "openlfr", ignore=shutil.ignore_patterns("__pycache__"))
@@ -44,6 +45,10 @@ def test_import_contracts_catch_a_violation(tmp_path: Path) -> None:
         f.write("\nfrom openlfr.storage import db as _db  # noqa\n")
     with (pkg / "engine" / "quality.py").open("a") as f:
         f.write("\nfrom openlfr.eval import metrics as _metrics  # noqa\n")
+    with (pkg / "engine" / "models.py").open("a") as f:
+        f.write("\nfrom openlfr.settings import load_settings as _ls  # noqa\n")
+    with (pkg / "engine" / "backends" / "onnx_common.py").open("a") as f:
+        f.write("\nimport urllib.request as _ur  # noqa\n")
     proc = lint()
     out = " ".join(proc.stdout.split())  # contract names may wrap
     assert proc.returncode != 0, out
@@ -51,6 +56,10 @@ def test_import_contracts_catch_a_violation(tmp_path: Path) -> None:
     assert "openlfr.cli.synth_cmd -> openlfr.storage.db" in out, out
     assert "Nothing below services imports eval (eval only measures; services read its results) BROKEN" in out, out
     assert "openlfr.engine.quality -> openlfr.eval.metrics" in out, out
+    assert "Engine reads no process settings (settings are read at the edge and passed in) BROKEN" in out, out
+    assert "openlfr.engine.models -> openlfr.settings" in out, out
+    assert "Engine touches no network (model downloads are the services' job: services/downloads.py) BROKEN" in out
+    assert "openlfr.engine.backends.onnx_common -> urllib" in out, out
 
 
 def test_ruff_clean() -> None:

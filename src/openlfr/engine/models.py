@@ -1,9 +1,11 @@
 """Model management: input specs, a catalogue of official downloads and the local model store.
 
-Engine-level, no database. The store is a directory (default ``<data_dir>/models``) holding
-model files and ``manifest.json``; every entry records its kind, input spec, sha256, licence
-note and where it came from. Backends resolve a model *name* through the store
-(:func:`resolve_model`), so a pipeline config can say ``model="yunet-2023mar"`` instead of a path.
+Engine-level, no database, no network. The store is a directory given by the caller (the services
+use ``<data_dir>/models``) holding model files and ``manifest.json``; every entry records its kind,
+input spec, sha256, licence note and where it came from. Backends resolve a model *name* through the
+store (:func:`resolve_model`), so a pipeline config can say ``model="yunet-2023mar"`` instead of a
+path. Downloading a catalogue model is the services' job (``services/downloads.py``); the store only
+installs local files.
 
 Licences: several published face models (InsightFace's SCRFD and ArcFace packs) are for
 non-commercial research only. Entries carry ``commercial`` (True, False or None = unknown) and a
@@ -23,12 +25,8 @@ import os
 import re
 import shutil
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
-import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +37,6 @@ log = logging.getLogger(__name__)
 
 ModelKind = Literal["detector", "embedder"]
 MANIFEST_VERSION = 1
-MAX_DOWNLOAD_BYTES = 1 << 30
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -257,18 +254,6 @@ class ResolvedModel:
         return self.sha256[:12]
 
 
-@dataclass
-class FetchResult:
-    model: InstalledModel
-    warnings: list[str] = field(default_factory=list)
-
-
-def default_models_dir() -> Path:
-    from openlfr.settings import load_settings
-
-    return load_settings().data_dir / "models"
-
-
 def embedder_model_id(spec: str, sha256: str) -> str:
     """The model id (and vector-space family) of an ONNX ArcFace-style embedder."""
     return f"onnx-arcface:{spec}@{sha256[:12]}"
@@ -281,8 +266,8 @@ def detector_model_id(spec: str, sha256: str) -> str:
 class ModelStore:
     """A directory of model files with ``manifest.json``. Writes are atomic and locked."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root is not None else default_models_dir()
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
 
     @property
     def manifest_path(self) -> Path:
@@ -393,107 +378,6 @@ class ModelStore:
         log.info("model %s installed (%s, %s, sha256 %s)", name, kind, spec, sha[:12])
         return m
 
-    # -- fetching
-
-    def fetch(self, name: str, url_base: str | None = None, sha256: str | None = None,
-              trust_unpinned: bool = False, timeout: float = 30.0, force: bool = False) -> FetchResult:
-        """Download a catalogue model, verify its checksum, validate it and install it."""
-        try:
-            entry = CATALOGUE[name]
-        except KeyError:
-            raise NotFoundError(f"no catalogue model named {name!r}; known: {', '.join(sorted(CATALOGUE))}",
-                                code="unknown_catalogue_model") from None
-        if url_base:
-            url = url_base.rstrip("/") + "/" + urllib.parse.quote(entry.filename)
-        elif entry.url:
-            url = entry.url
-        else:
-            raise ModelError(f"{name}: there is no stable official download URL for {entry.filename}. "
-                             "Pass --url-base with a mirror that holds it (the file is checked against "
-                             "the pinned sha256), or download it yourself and run "
-                             f"`openlfr models add PATH --kind {entry.kind} --spec {entry.spec}`",
-                             code="no_download_url")
-        pinned = (sha256 or "").lower() or entry.sha256
-        member_pin = entry.member_sha256
-        if sha256 and not re.fullmatch(r"[0-9a-f]{64}", sha256.lower()):
-            raise InputError("--sha256 must be 64 hex digits", code="bad_checksum_arg")
-        if not pinned and not member_pin and not trust_unpinned:
-            raise ModelError(f"{name}: no pinned checksum for {entry.filename}; pass --sha256 with the "
-                             "publisher's value, or --trust-unpinned to accept whatever the server sends "
-                             "(recorded as unverified)", code="checksum_unpinned")
-        warnings: list[str] = []
-        w = licence_warning(name, entry.licence, entry.commercial)
-        if w:
-            warnings.append(w)
-        self.root.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".fetch-", dir=self.root) as tdir:
-            dl = Path(tdir) / entry.filename
-            got = _download(url, dl, timeout, hint=f"--kind {entry.kind} --spec {entry.spec}")
-            if pinned and got != pinned:
-                raise ModelError(f"{name}: checksum mismatch for {url}: expected sha256 {pinned}, got {got}; "
-                                 "the file was discarded", code="checksum_mismatch")
-            model_file = dl
-            if entry.member:
-                model_file = _extract_member(dl, entry.member, Path(tdir))
-                if member_pin and sha256_file(model_file) != member_pin:
-                    raise ModelError(f"{name}: checksum mismatch for {entry.member} inside {entry.filename}",
-                                     code="checksum_mismatch")
-            verified = bool(pinned or member_pin)
-            if not verified:
-                warnings.append(f"model {name}: no checksum to verify against; recorded as unverified "
-                                f"(sha256 {got})")
-            m = self.add(model_file, entry.kind, entry.spec, name, licence=entry.licence,
-                         commercial=entry.commercial, source=url, force=force, verified=verified)
-        return FetchResult(model=m, warnings=warnings)
-
-
-def _download(url: str, dest: Path, timeout: float, hint: str = "--kind ... --spec ...") -> str:
-    scheme = urllib.parse.urlsplit(url).scheme
-    if scheme not in ("http", "https"):
-        raise InputError(f"download URL must be http(s), not {url!r}", code="bad_url")
-    h = hashlib.sha256()
-    total = 0
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, dest.open("wb") as out:  # noqa: S310
-            while True:
-                block = resp.read(1 << 20)
-                if not block:
-                    break
-                total += len(block)
-                if total > MAX_DOWNLOAD_BYTES:
-                    raise ModelError(f"{url}: larger than {MAX_DOWNLOAD_BYTES} bytes; refused",
-                                     code="download_too_large")
-                h.update(block)
-                out.write(block)
-    except urllib.error.HTTPError as exc:
-        raise ModelError(f"download of {url} failed: HTTP {exc.code} {exc.reason}",
-                         code="download_failed") from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ModelError(f"could not download {url} ({reason}). Offline? Download the file on a "
-                         f"connected machine and install it with `openlfr models add PATH {hint}`",
-                         code="download_failed") from exc
-    if total == 0:
-        raise ModelError(f"download of {url} returned an empty file", code="download_failed")
-    return h.hexdigest()
-
-
-def _extract_member(archive: Path, member: str, into: Path) -> Path:
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            names = [n for n in zf.namelist() if n == member or n.endswith("/" + member)]
-            if not names:
-                raise ModelError(f"{archive.name} has no member {member}", code="bad_archive")
-            info = zf.getinfo(names[0])
-            if info.file_size > MAX_DOWNLOAD_BYTES:
-                raise ModelError(f"{member} in {archive.name} is too large", code="bad_archive")
-            out = into / member
-            with zf.open(info) as src, out.open("wb") as dst:
-                shutil.copyfileobj(src, dst)
-            return out
-    except zipfile.BadZipFile as exc:
-        raise ModelError(f"{archive.name} is not a valid zip archive", code="bad_archive") from exc
-
 
 # --------------------------------------------------------------------------- validation, resolution
 
@@ -524,7 +408,9 @@ def resolve_model(path: str | os.PathLike[str] | None = None, model: str | None 
                   store: ModelStore | None = None) -> ResolvedModel:
     """A model file from an explicit ``path``, else a store ``model`` name, else ``default``.
 
-    A ``path`` that is not an existing file but looks like a plain name is looked up in the store.
+    A ``path`` that is not an existing file but looks like a plain name is looked up in the store. The
+    engine has no default ``store``: without one a name is an explicit error (the services pass the
+    data dir's store through ``EngineConfig.models_dir``).
     """
     if path is not None and model is not None:
         raise ModelError("give either path= or model=, not both", code="bad_option")
@@ -544,7 +430,10 @@ def resolve_model(path: str | os.PathLike[str] | None = None, model: str | None 
     if name is None:
         raise ModelError(f"no {kind} model given: pass path= (an ONNX file) or model= (a name from "
                          "`openlfr models list`)", code="model_missing")
-    st = store or ModelStore()
+    if store is None:
+        raise ModelError(f"{kind} model {name!r} is a name but no model store was given (the engine's "
+                         "models_dir); pass the model file's path instead", code="model_missing")
+    st = store
     try:
         m = st.get(name)
     except NotFoundError as exc:

@@ -7,6 +7,7 @@ embeddings; the aligned chips are returned alongside and never stored by the eng
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -32,6 +33,16 @@ class EngineConfig(BaseModel):
     aligner: str | None = Field(None, description="Aligner type; default: the one the embedder's chip needs.")
     aligner_options: dict[str, Any] = Field(default_factory=dict)
     gate: QualityGate = Field(default_factory=QualityGate)
+    models_dir: Path | None = Field(None, description="The local model store (user-added ONNX models, looked up by "
+                                                      "name). None: names cannot be resolved, give a path.")
+    cache_dir: Path | None = Field(None, description="Where rewritten model graphs are cached. None: rebuilt in "
+                                                     "memory once per process.")
+
+    def options_for(self, kind: registry.Kind, type_name: str, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` plus the folders this backend takes (an option given explicitly wins)."""
+        dirs = {d: getattr(self, d) for d in registry.directories(kind, type_name)
+                if getattr(self, d) is not None and d not in options}
+        return {**dirs, **options}
 
 
 _ALIGNER_FOR = {"dlib": "dlib", "arcface": "arcface"}
@@ -58,8 +69,10 @@ class FaceEngine:
     @classmethod
     def from_config(cls, cfg: EngineConfig | None = None) -> FaceEngine:
         cfg = cfg or EngineConfig()
-        embedder: Embedder = registry.create("embedder", cfg.embedder, **cfg.embedder_options)
-        detector: Detector = registry.create("detector", cfg.detector, **cfg.detector_options)
+        embedder: Embedder = registry.create("embedder", cfg.embedder,
+                                             **cfg.options_for("embedder", cfg.embedder, cfg.embedder_options))
+        detector: Detector = registry.create("detector", cfg.detector,
+                                             **cfg.options_for("detector", cfg.detector, cfg.detector_options))
         spec = embedder.chip_spec
         aligner_type = cfg.aligner or _ALIGNER_FOR.get(spec.alignment, spec.alignment)
         opts = {"size": spec.size, **({"padding": spec.padding} if spec.alignment == "dlib" else {}),

@@ -2,6 +2,11 @@
 
 Backends register a factory with :func:`register`; callers use :func:`create`. Optional
 backends (ONNX, LiteRT) import lazily so the embedded default needs nothing else.
+
+A backend that reads or writes folders says so when it registers (``dirs=("models_dir",)`` for one
+that looks model names up in the local model store, ``("cache_dir",)`` for one that caches rewritten
+graphs); :func:`directories` tells the caller which of its folders to pass. The engine never picks a
+folder itself: the edge (services) fills them from the settings.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from openlfr.errors import ConfigError
 
 Kind = Literal["detector", "aligner", "embedder"]
 _FACTORIES: dict[tuple[str, str], Callable[..., Any]] = {}
+_DIRS: dict[tuple[str, str], tuple[str, ...]] = {}
+DIRECTORY_OPTIONS = ("models_dir", "cache_dir")
+"""The folder options a backend may declare: the local model store, and the cache of rewritten models."""
 
 # Modules that register backends when imported; imported on first use of the registry.
 _BACKEND_MODULES = (
@@ -51,9 +59,15 @@ uses the default models does not pay for the others' imports). A type missing he
 importing every module of ``_BACKEND_MODULES``."""
 
 
-def register(kind: Kind, type_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def register(kind: Kind, type_name: str, *, dirs: tuple[str, ...] = ()
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    unknown = set(dirs) - set(DIRECTORY_OPTIONS)
+    if unknown:
+        raise ValueError(f"{kind} {type_name!r}: unknown directory option(s) {sorted(unknown)}")
+
     def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
         _FACTORIES[(kind, type_name)] = factory
+        _DIRS[(kind, type_name)] = tuple(dirs)
         return factory
 
     return deco
@@ -89,15 +103,24 @@ def _import_home(kind: str, type_name: str) -> None:
         _import_optional(mod)
 
 
-def create(kind: Kind, type_name: str, **options: Any) -> Any:
+def _factory(kind: Kind, type_name: str) -> Callable[..., Any]:
     if (kind, type_name) not in _FACTORIES:
         _import_home(kind, type_name)
     if (kind, type_name) not in _FACTORIES:
         _load_backends()
     try:
-        factory = _FACTORIES[(kind, type_name)]
+        return _FACTORIES[(kind, type_name)]
     except KeyError:
         raise ConfigError(
             f"unknown {kind} type {type_name!r}; available: {', '.join(available(kind)) or 'none'}",
             code="unknown_backend") from None
-    return factory(**options)
+
+
+def directories(kind: Kind, type_name: str) -> tuple[str, ...]:
+    """The folder options (of :data:`DIRECTORY_OPTIONS`) this backend takes."""
+    _factory(kind, type_name)
+    return _DIRS.get((kind, type_name), ())
+
+
+def create(kind: Kind, type_name: str, **options: Any) -> Any:
+    return _factory(kind, type_name)(**options)

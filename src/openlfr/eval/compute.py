@@ -158,8 +158,9 @@ class ImageEmbedder:
         if pipeline.choice.redetect:
             from openlfr.engine import registry
 
-            self.redetector = registry.create("detector", pipeline.choice.redetect,
-                                              **pipeline.choice.redetect_options)
+            redetect = pipeline.choice.redetect
+            self.redetector = registry.create("detector", redetect, **pipeline.engine.options_for(
+                "detector", redetect, pipeline.choice.redetect_options))
 
     @property
     def dim(self) -> int:

@@ -22,13 +22,25 @@ def engine_config_from_settings(settings: Settings, **overrides: Any) -> EngineC
         if ref:
             opts["path" if Path(ref).expanduser().is_file() else "model"] = ref
     return EngineConfig(detector=settings.detector, detector_options=det_opts,
-                        embedder=settings.embedder, embedder_options=emb_opts, **overrides)
+                        embedder=settings.embedder, embedder_options=emb_opts,
+                        **{**engine_dirs(settings), **overrides})
+
+
+def engine_dirs(settings: Settings) -> dict[str, Any]:
+    """The engine's folders, from the settings: the local model store and the model cache."""
+    return {"models_dir": settings.models_dir, "cache_dir": settings.model_cache_dir}
+
+
+def with_engine_dirs(cfg: EngineConfig, settings: Settings) -> EngineConfig:
+    """``cfg`` with the folders it leaves unset filled from the settings."""
+    update = {k: v for k, v in engine_dirs(settings).items() if getattr(cfg, k) is None}
+    return cfg.model_copy(update=update) if update else cfg
 
 
 class AppContext:
     def __init__(self, settings: Settings | None = None, engine_config: EngineConfig | None = None) -> None:
         self.settings = settings or load_settings()
-        self._engine_config = engine_config
+        self._engine_config = with_engine_dirs(engine_config, self.settings) if engine_config else None
 
     @cached_property
     def db(self) -> Database:

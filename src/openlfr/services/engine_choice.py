@@ -40,6 +40,8 @@ def engine_config(detector: str | None = None, embedder: str | None = None, *, u
                   embedder_option: list[str] | None = None, landmarks: int | None = None,
                   padding: float | None = None, min_face_px: int | None = None) -> EngineConfig:
     """An ``EngineConfig`` from command-line values (``None`` = settings / backend default)."""
+    from openlfr.services.context import engine_dirs
+
     s = load_settings()
     det = detector or s.detector
     emb = embedder or s.embedder
@@ -69,5 +71,6 @@ def engine_config(detector: str | None = None, embedder: str | None = None, *, u
     if padding is not None:
         al_opts["padding"] = padding
     return EngineConfig.model_validate({"detector": det, "detector_options": det_opts, "embedder": emb,
-                                        "embedder_options": emb_opts, "aligner_options": al_opts})
+                                        "embedder_options": emb_opts, "aligner_options": al_opts,
+                                        **engine_dirs(s)})
 

@@ -213,7 +213,7 @@ def plan_calibration(embedder: str | None, embedder_model: str | None,
 
     cfg = engine_choice.engine_config(None, embedder, embedder_model=embedder_model,
                                       embedder_option=embedder_option)
-    emb = registry.create("embedder", cfg.embedder, **cfg.embedder_options)
+    emb = registry.create("embedder", cfg.embedder, **cfg.options_for("embedder", cfg.embedder, cfg.embedder_options))
     try:
         return load_calibration(emb)
     except NotFoundError as exc:

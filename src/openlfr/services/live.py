@@ -287,7 +287,7 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
     engine_cfg = EngineConfig(detector=det, embedder=emb,
                               detector_options=base.detector_options if det == base.detector else {},
                               embedder_options=base.embedder_options if emb == base.embedder else {},
-                              gate=base.gate)
+                              gate=base.gate, models_dir=base.models_dir, cache_dir=base.cache_dir)
     run_ctx = AppContext(ctx.settings, engine_config=engine_cfg)
     lease = DeploymentLease(run_ctx, first.deployment_id)
     lease.acquire()  # one runner per deployment: a second one is refused here (deployment_busy)

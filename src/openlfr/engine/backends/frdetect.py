@@ -179,11 +179,13 @@ class FrDetectDetector:
     a 640-px frame are missed), ``score_threshold`` (0.65),
     ``nms_threshold`` (0.4), ``min_face_px`` (smallest box side kept, frame pixels, default 0),
     ``box`` ("dlib", "square" or "native"), ``landmarks`` (default True: run the 68-point net),
-    ``threads`` (onnxruntime intra-op threads)."""
+    ``threads`` (onnxruntime intra-op threads), ``cache_dir`` (where the two rewritten graphs are
+    cached; None: rebuilt in memory once per process)."""
 
     def __init__(self, input_width: int = 640, score_threshold: float = 0.65, nms_threshold: float = 0.4,
                  min_face_px: int = 0, box: str = "dlib", landmarks: bool = True,
-                 threads: int = DEFAULT_THREADS, weights_dir: str | Path | None = None) -> None:
+                 threads: int = DEFAULT_THREADS, weights_dir: str | Path | None = None,
+                 cache_dir: str | Path | None = None) -> None:
         if not isinstance(input_width, int) or not 64 <= input_width <= 4096:
             raise ConfigError(f"input_width must be an integer 64..4096, got {input_width!r}", code="bad_option")
         if not isinstance(min_face_px, int) or min_face_px < 0:
@@ -200,12 +202,14 @@ class FrDetectDetector:
         det_path = vendored_file("detect", wd)
         lm_path = vendored_file("landmark", wd)
         det_sha, lm_sha = FILES["detect"][1], FILES["landmark"][1]
-        raw, names = cached_rewrite(f"fr_detect.{det_sha[:16]}.r{REWRITE_VERSION}", lambda: _raw_detect_model(det_path))
+        cd = Path(cache_dir) if cache_dir is not None else None
+        raw, names = cached_rewrite(f"fr_detect.{det_sha[:16]}.r{REWRITE_VERSION}",
+                                    lambda: _raw_detect_model(det_path), cd)
         self._logits, self._loc = str(names["logits"]), str(names["loc"])
         self._det = make_session(det_path, threads, model_bytes=raw)
         self._det_input = self._det.get_inputs()[0].name
         lm_graph, _ = cached_rewrite(f"fr_landmark.{lm_sha[:16]}.r{REWRITE_VERSION}",
-                                     lambda: (_batch_landmark_model(lm_path), {}))
+                                     lambda: (_batch_landmark_model(lm_path), {}), cd)
         self._lm = make_session(lm_path, threads, model_bytes=lm_graph)
         self._lm_input = self._lm.get_inputs()[0].name
         lm_out = self._lm.get_outputs()
@@ -325,6 +329,6 @@ def to_dlib_box(boxes: np.ndarray) -> np.ndarray:
     return np.stack([cx - half, cy - half, cx + half, cy + half], 1).astype(np.float32)
 
 
-@register("detector", "frdetect")
+@register("detector", "frdetect", dirs=("cache_dir",))
 def _make_frdetect(**kw: Any) -> FrDetectDetector:
     return FrDetectDetector(**kw)

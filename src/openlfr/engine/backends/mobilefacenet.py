@@ -286,6 +286,6 @@ def _make_mobilefacenet(**kw: Any) -> MobileFaceNetEmbedder:
     return _build(MobileFaceNetEmbedder, "mobilefacenet-192", kw)  # type: ignore[no-any-return]
 
 
-@register("embedder", "fused")
+@register("embedder", "fused", dirs=("cache_dir",))
 def _make_fused(**kw: Any) -> FusedEmbedder:
     return _build(FusedEmbedder, "fused", kw)  # type: ignore[no-any-return]

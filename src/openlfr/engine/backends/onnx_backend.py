@@ -10,6 +10,9 @@
 - embedder ``onnx-arcface``: ``path`` or ``model``, ``spec`` (see ``models.EMBEDDER_SPECS``),
   ``threads`` (2), ``batch_size`` (8).
 
+A ``model`` name is looked up in the local model store at ``models_dir`` (filled from the settings
+by the services; without it only ``path`` works).
+
 Every factory rejects unknown options with a ``ConfigError`` naming the accepted ones.
 """
 
@@ -43,17 +46,17 @@ from openlfr.engine.backends.onnx_detectors import ScrfdDetector, YuNetDetector 
 from openlfr.engine.backends.onnx_embedders import OnnxArcFaceEmbedder  # noqa: E402
 
 
-@register("detector", "yunet")
+@register("detector", "yunet", dirs=("models_dir",))
 def _make_yunet(**kw: Any) -> YuNetDetector:
     return _build("detector", "yunet", YuNetDetector, kw)  # type: ignore[no-any-return]
 
 
-@register("detector", "scrfd")
+@register("detector", "scrfd", dirs=("models_dir",))
 def _make_scrfd(**kw: Any) -> ScrfdDetector:
     return _build("detector", "scrfd", ScrfdDetector, kw)  # type: ignore[no-any-return]
 
 
-@register("embedder", "onnx-arcface")
+@register("embedder", "onnx-arcface", dirs=("models_dir",))
 def _make_onnx_arcface(**kw: Any) -> OnnxArcFaceEmbedder:
     return _build("embedder", "onnx-arcface", OnnxArcFaceEmbedder, kw)  # type: ignore[no-any-return]
 

@@ -158,10 +158,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def default_cache_dir() -> Path:
-    from openlfr.settings import load_settings
-
-    return load_settings().cache_dir / "models"
+_IN_MEMORY: dict[str, tuple[bytes, dict[str, Any]]] = {}
+"""Rewrites built without a cache folder, kept for the life of the process."""
 
 
 def cached_rewrite(stem: str, build: Callable[[], tuple[bytes, dict[str, Any]]],
@@ -169,8 +167,14 @@ def cached_rewrite(stem: str, build: Callable[[], tuple[bytes, dict[str, Any]]],
     """A rewritten model graph, built once (``build`` may import the ``onnx`` package, which costs
     about a second at start-up) and then read from ``<cache_dir>/<stem>.onnx`` with a JSON sidecar
     holding its sha256 and ``build``'s metadata. ``stem`` must name the source file's sha256 and the
-    rewrite's version; a cache entry that fails its checksum is rebuilt."""
-    d = cache_dir or default_cache_dir()
+    rewrite's version; a cache entry that fails its checksum is rebuilt. Without ``cache_dir`` the
+    rewrite is built once per process and kept in memory (nothing is written)."""
+    if cache_dir is None:
+        if stem not in _IN_MEMORY:
+            _IN_MEMORY[stem] = build()
+        data, info = _IN_MEMORY[stem]
+        return data, dict(info)
+    d = Path(cache_dir)
     model_path, meta_path = d / f"{stem}.onnx", d / f"{stem}.json"
     try:
         meta = json.loads(meta_path.read_text())

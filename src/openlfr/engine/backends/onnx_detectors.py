@@ -33,7 +33,7 @@ from openlfr.engine.backends.onnx_common import (
     nms,
     with_dynamic_hw,
 )
-from openlfr.engine.models import ResolvedModel, detector_model_id, resolve_model, warn_licence_once
+from openlfr.engine.models import ModelStore, ResolvedModel, detector_model_id, resolve_model, warn_licence_once
 from openlfr.errors import ConfigError, InputError, ModelError
 from openlfr.types import FaceBatch, Image
 
@@ -63,8 +63,10 @@ class _OnnxDetector:
     spec_name = ""
 
     def _common(self, path: str | Path | None, model: str | None, default: str, threads: int,
-                score_threshold: float, nms_threshold: float, min_face_px: int, top_k: int) -> ResolvedModel:
-        r = resolve_model(path, model, kind="detector", default=default)
+                score_threshold: float, nms_threshold: float, min_face_px: int, top_k: int,
+                models_dir: str | Path | None) -> ResolvedModel:
+        r = resolve_model(path, model, kind="detector", default=default,
+                          store=ModelStore(Path(models_dir)) if models_dir is not None else None)
         if r.spec is not None and r.spec != self.spec_name:
             raise ModelError(f"model {r.name or r.path.name} is a {r.spec} model, not {self.spec_name}",
                              code="wrong_model_kind")
@@ -90,9 +92,10 @@ class YuNetDetector(_OnnxDetector):
 
     def __init__(self, path: str | Path | None = None, model: str | None = None, *,
                  score_threshold: float = 0.6, nms_threshold: float = 0.3, top_k: int = 5000,
-                 min_face_px: int = 0, max_side: int | None = None, threads: int = DEFAULT_THREADS) -> None:
+                 min_face_px: int = 0, max_side: int | None = None, threads: int = DEFAULT_THREADS,
+                 models_dir: str | Path | None = None) -> None:
         r = self._common(path, model, "yunet-2023mar", threads, score_threshold, nms_threshold,
-                         min_face_px, top_k)
+                         min_face_px, top_k, models_dir)
         if max_side is not None and (not isinstance(max_side, int) or max_side < 32):
             raise ConfigError(f"max_side must be an integer >= 32, got {max_side!r}", code="bad_option")
         self.max_side = max_side
@@ -167,9 +170,10 @@ class ScrfdDetector(_OnnxDetector):
 
     def __init__(self, path: str | Path | None = None, model: str | None = None, *,
                  score_threshold: float = 0.5, nms_threshold: float = 0.4, top_k: int = 5000,
-                 min_face_px: int = 0, input_size: int = 640, threads: int = DEFAULT_THREADS) -> None:
+                 min_face_px: int = 0, input_size: int = 640, threads: int = DEFAULT_THREADS,
+                 models_dir: str | Path | None = None) -> None:
         r = self._common(path, model, "scrfd-500m", threads, score_threshold, nms_threshold,
-                         min_face_px, top_k)
+                         min_face_px, top_k, models_dir)
         if not isinstance(input_size, int) or input_size < 64 or input_size % 32:
             raise ConfigError(f"input_size must be a multiple of 32 >= 64, got {input_size!r}",
                               code="bad_option")

@@ -21,6 +21,7 @@ from openlfr.engine.backends.onnx_common import DEFAULT_THREADS, make_session
 from openlfr.engine.models import (
     EMBEDDER_SPECS,
     EmbedderSpec,
+    ModelStore,
     embedder_model_id,
     resolve_model,
     warn_licence_once,
@@ -36,8 +37,9 @@ class OnnxArcFaceEmbedder:
     """An ONNX embedder on ArcFace-template chips, batched (``batch_size`` chips per run)."""
 
     def __init__(self, path: str | Path | None = None, model: str | None = None, spec: str | None = None, *,
-                 threads: int = DEFAULT_THREADS, batch_size: int = 8) -> None:
-        r = resolve_model(path, model, kind="embedder")
+                 threads: int = DEFAULT_THREADS, batch_size: int = 8, models_dir: str | Path | None = None) -> None:
+        r = resolve_model(path, model, kind="embedder",
+                          store=ModelStore(Path(models_dir)) if models_dir is not None else None)
         spec_name = spec or r.spec
         if spec_name is None:
             raise ModelError(f"{r.path.name}: unknown model, say which input spec it uses with spec= "
