@@ -93,19 +93,3 @@ def test_backoff_grows_with_jitter_and_resets() -> None:
     assert len({round(d, 6) for d in delays}) == 6  # jittered
     b.reset()
     assert 0.25 <= b.next() <= 0.75
-
-
-@pytest.mark.parametrize("url", [
-    "rtsp://u:p@cam.local:554/stream?a=1#f", "file:///tmp/a%20b.mp4", "file://host/a/b.mp4?x#y", "FILE:///A",
-    "  http://x/y", "1abc://x", "+x://y", "file:///a?b/c", "file://h?q", "file://h#f/x", "udp://@:1234",
-    "srt://h:1?mode=caller", "ht tp://x", "rtsp://h/p\twith-tab",
-])
-def test_url_scheme_and_path_agree_with_urlsplit(url: str) -> None:
-    # the engine parses stream URLs as text (it imports nothing network-related, see the import contracts)
-    from urllib.parse import urlsplit
-
-    from openlfr.engine.sources import url_path, url_scheme
-
-    expected = urlsplit(url)
-    assert url_scheme(url) == expected.scheme
-    assert url_path(url) == expected.path

@@ -21,11 +21,11 @@ finite source. Reconnecting, back-off and queues live in ``openlfr.runtime``.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -38,26 +38,6 @@ from openlfr.types import VIDEO_SUFFIXES as VIDEO_SUFFIXES
 from openlfr.types import Image
 
 log = logging.getLogger(__name__)
-
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-_C0_OR_SPACE = "".join(chr(c) for c in range(33))
-
-
-def url_scheme(url: str) -> str:
-    """The lower-cased scheme of ``url`` ("" if none), as ``urllib.parse.urlsplit`` finds it: the
-    engine parses stream URLs as text and imports nothing network-related."""
-    m = _SCHEME.match(url.lstrip(_C0_OR_SPACE).replace("\t", "").replace("\r", "").replace("\n", ""))
-    return m.group(1).lower() if m else ""
-
-
-def url_path(url: str) -> str:
-    """The path of ``scheme://host/path?query#fragment`` (``urlsplit(url).path``)."""
-    rest = url.lstrip(_C0_OR_SPACE).replace("\t", "").replace("\r", "").replace("\n", "")
-    rest = rest[len(url_scheme(rest)) + 1:] if url_scheme(rest) else rest
-    if rest.startswith("//"):
-        rest = rest[2:]
-        rest = rest[min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest)):]
-    return re.split(r"[?#]", rest, maxsplit=1)[0]
 
 NETWORK_SCHEMES = frozenset({"rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt"})
 
@@ -119,7 +99,7 @@ class AvSource:
                  options: dict[str, str] | None = None) -> None:
         self.url = url
         self.name = mask_url(url)
-        scheme = url_scheme(url) if "://" in url else ""
+        scheme = urlsplit(url).scheme.lower() if "://" in url else ""
         self.network = scheme in NETWORK_SCHEMES
         self._live_hint = live
         self.live = bool(live) if live is not None else scheme in {"rtsp", "rtsps", "rtmp", "udp", "tcp", "srt"}
@@ -313,9 +293,9 @@ def open_source(spec: str, *, loop: bool = False, realtime: bool = False, open_t
     if idx is not None:
         return WebcamSource(idx)
     if "://" in spec:
-        scheme = url_scheme(spec)
+        scheme = urlsplit(spec).scheme.lower()
         if scheme == "file":
-            return open_source(url_path(spec), loop=loop, realtime=realtime)
+            return open_source(urlsplit(spec).path, loop=loop, realtime=realtime)
         if scheme not in NETWORK_SCHEMES:
             raise SourceError(f"unsupported source scheme {scheme!r} in {mask_url(spec)}", code="source_unsupported")
         return AvSource(spec, loop=loop, realtime=realtime, open_timeout=open_timeout, read_timeout=read_timeout)

@@ -26,7 +26,7 @@ def engine_config_from_settings(settings: Settings, **overrides: Any) -> EngineC
                         **{**engine_dirs(settings), **overrides})
 
 
-def engine_dirs(settings: Settings) -> dict[str, Any]:
+def engine_dirs(settings: Settings) -> dict[str, Path]:
     """The engine's folders, from the settings: the local model store and the model cache."""
     return {"models_dir": settings.models_dir, "cache_dir": settings.model_cache_dir}
 
