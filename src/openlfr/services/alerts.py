@@ -23,6 +23,7 @@ from openlfr.errors import ConflictError, InputError, NotFoundError
 from openlfr.services.context import AppContext
 from openlfr.services.deployments import as_utc, refresh_frozen_stats
 from openlfr.services.media import sniff_image
+from openlfr.services.results import Page
 from openlfr.services.roles import MAY_ADJUDICATE, MAY_HOLD, MAY_VIEW_IMAGES, require_role
 from openlfr.services.stats import counter_scope
 from openlfr.storage import audit
@@ -268,11 +269,7 @@ class AlertView:
     purge_reason: str | None
 
 
-@dataclass(frozen=True)
-class AlertPage:
-    data: list[AlertView]
-    count: int
-    """All matching alerts (before paging)."""
+AlertPage = Page[AlertView]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from sqlalchemy import String, cast, func, or_, select
 
 from openlfr.errors import InputError, OpenLFRError
 from openlfr.services.context import AppContext
+from openlfr.services.results import Page
 from openlfr.storage import audit
 from openlfr.storage.models import AuditEvent
 
@@ -34,12 +35,8 @@ class AuditEventView:
     hash: str
 
 
-@dataclass(frozen=True)
-class AuditPage:
-    data: list[AuditEventView]
-    """Newest first."""
-    count: int
-    """All matching events (before paging)."""
+AuditPage = Page[AuditEventView]
+"""Newest first."""
 
 
 def with_private(ctx: AppContext, s: Any, events: list[AuditEvent]) -> list[dict[str, Any]]:

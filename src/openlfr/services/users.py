@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from openlfr.errors import AuthError, ConflictError, InputError, NotFoundError
 from openlfr.services.context import AppContext
+from openlfr.services.results import Page
 from openlfr.services.roles import ROLES
 from openlfr.storage import audit
 from openlfr.storage.models_users import ApiToken, LoginSession, User
@@ -111,11 +112,7 @@ class UserRecord:
     """Set while logins are refused after repeated failures."""
 
 
-@dataclass(frozen=True)
-class UserPage:
-    data: list[UserRecord]
-    count: int
-    """All users (before paging)."""
+UserPage = Page[UserRecord]
 
 
 @dataclass(frozen=True)
@@ -139,10 +136,7 @@ class NewToken(TokenRecord):
     """The bearer token itself: in this result once, never stored."""
 
 
-@dataclass(frozen=True)
-class TokenList:
-    data: list[TokenRecord]
-    count: int
+TokenList = Page[TokenRecord]
 
 
 @dataclass(frozen=True)
