@@ -49,8 +49,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 FACES = REPO / "tests" / "data" / "faces"
 CHROMIUM = os.environ.get("OPENLFR_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def pct(xs: list[float], q: float) -> float | None:
@@ -69,8 +77,10 @@ def load_client(url: str, token: str, clients: int, seconds: float) -> None:
         errors = 0
         stop = time.perf_counter() + seconds
         limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits,
-                                     timeout=30) as c:
+        async with httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=30
+        ) as c:
+
             async def worker() -> None:
                 nonlocal errors
                 while time.perf_counter() < stop:
@@ -80,20 +90,27 @@ def load_client(url: str, token: str, clients: int, seconds: float) -> None:
                         lat.append(time.perf_counter() - t0)
                     else:
                         errors += 1
+
             t0 = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(clients)))
             took = time.perf_counter() - t0
-        return {"requests": len(lat), "errors": errors, "seconds": round(took, 2),
-                "requests_per_s": round(len(lat) / took, 1), "latency_ms_p50": round(1000 * pct(lat, 50), 1),
-                "latency_ms_p95": round(1000 * pct(lat, 95), 1)}
+        return {
+            "requests": len(lat),
+            "errors": errors,
+            "seconds": round(took, 2),
+            "requests_per_s": round(len(lat) / took, 1),
+            "latency_ms_p50": round(1000 * pct(lat, 50), 1),
+            "latency_ms_p95": round(1000 * pct(lat, 95), 1),
+        }
 
     print(json.dumps(asyncio.run(main())))
 
 
 # ---------------------------------------------------------------- 3. analysis under API load (--live)
 
-VIDEO = Path(os.environ.get("OPENLFR_SHARED_DIR", REPO.parent / "shared")) / "data" / "videos" / \
-    "short_hamilton_clip.mp4"
+VIDEO = (
+    Path(os.environ.get("OPENLFR_SHARED_DIR", REPO.parent / "shared")) / "data" / "videos" / "short_hamilton_clip.mp4"
+)
 LFW = Path(os.environ.get("OPENLFR_SHARED_DIR", REPO.parent / "shared")) / "data" / "lfw-dev"
 
 
@@ -130,18 +147,34 @@ class Sampler(threading.Thread):
 def _requests_mix(dep: int, photo: bytes) -> list[tuple[str, str, dict[str, Any]]]:
     """What a console does while a deployment runs (one round of 15)."""
     today = datetime.now(UTC).date().isoformat()
-    return [("GET", "/api/alerts?limit=50", {}), ("GET", f"/api/deployments/{dep}", {}),
-            ("GET", "/api/cameras", {}), ("GET", "/api/audit?limit=50", {}),
-            ("GET", f"/api/reports/deployments/{dep}", {}), ("GET", "/health", {}),
-            ("GET", "/api/deployments", {}), ("GET", "/api/alerts?limit=50&offset=0", {}),
-            ("GET", f"/api/deployments/{dep}", {}), ("GET", "/api/cameras", {}),
-            ("GET", f"/api/reports/period?from={today}&to={today}", {}), ("GET", "/api/watchlists", {}),
-            ("GET", "/api/audit?limit=50&action=deployment.", {}), ("GET", "/metrics", {}),
-            ("POST", "/api/watchlists/bench/check", {"files": {"image": ("probe.jpg", photo, "image/jpeg")}})]
+    return [
+        ("GET", "/api/alerts?limit=50", {}),
+        ("GET", f"/api/deployments/{dep}", {}),
+        ("GET", "/api/cameras", {}),
+        ("GET", "/api/audit?limit=50", {}),
+        ("GET", f"/api/reports/deployments/{dep}", {}),
+        ("GET", "/health", {}),
+        ("GET", "/api/deployments", {}),
+        ("GET", "/api/alerts?limit=50&offset=0", {}),
+        ("GET", f"/api/deployments/{dep}", {}),
+        ("GET", "/api/cameras", {}),
+        ("GET", f"/api/reports/period?from={today}&to={today}", {}),
+        ("GET", "/api/watchlists", {}),
+        ("GET", "/api/audit?limit=50&action=deployment.", {}),
+        ("GET", "/metrics", {}),
+        ("POST", "/api/watchlists/bench/check", {"files": {"image": ("probe.jpg", photo, "image/jpeg")}}),
+    ]
 
 
-def api_load(url: str, cookies: Any, headers: dict[str, str], mix: list[tuple[str, str, dict[str, Any]]],
-             workers: int, min_requests: int, min_seconds: float) -> dict[str, Any]:
+def api_load(
+    url: str,
+    cookies: Any,
+    headers: dict[str, str],
+    mix: list[tuple[str, str, dict[str, Any]]],
+    workers: int,
+    min_requests: int,
+    min_seconds: float,
+) -> dict[str, Any]:
     """``workers`` concurrent clients cycling through ``mix`` until at least ``min_requests`` were made
     and ``min_seconds`` passed."""
     import httpx
@@ -152,8 +185,8 @@ def api_load(url: str, cookies: Any, headers: dict[str, str], mix: list[tuple[st
         i = 0
         t_start = time.perf_counter()
         limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-        async with httpx.AsyncClient(base_url=url, cookies=cookies, headers=headers, limits=limits,
-                                     timeout=60) as c:
+        async with httpx.AsyncClient(base_url=url, cookies=cookies, headers=headers, limits=limits, timeout=60) as c:
+
             async def worker() -> None:
                 nonlocal i
                 while len(lat) + len(errors) < min_requests or time.perf_counter() - t_start < min_seconds:
@@ -169,12 +202,18 @@ def api_load(url: str, cookies: Any, headers: dict[str, str], mix: list[tuple[st
                         lat.append(time.perf_counter() - t0)
                     else:
                         errors.append(f"{method} {path}: {getattr(r, 'status_code', r)}")
+
             await asyncio.gather(*(worker() for _ in range(workers)))
         took = time.perf_counter() - t_start
-        return {"requests": len(lat) + len(errors), "errors": len(errors), "error_samples": errors[:5],
-                "seconds": round(took, 1), "requests_per_s": round((len(lat) + len(errors)) / took, 1),
-                "latency_ms_p50": round(1000 * (pct(lat, 50) or 0), 1),
-                "latency_ms_p95": round(1000 * (pct(lat, 95) or 0), 1)}
+        return {
+            "requests": len(lat) + len(errors),
+            "errors": len(errors),
+            "error_samples": errors[:5],
+            "seconds": round(took, 1),
+            "requests_per_s": round((len(lat) + len(errors)) / took, 1),
+            "latency_ms_p50": round(1000 * (pct(lat, 50) or 0), 1),
+            "latency_ms_p95": round(1000 * (pct(lat, 95) or 0), 1),
+        }
 
     return asyncio.run(main())
 
@@ -195,28 +234,48 @@ def _camera_pids(server_pid: int) -> list[int]:
     out = []
     for d in Path("/proc").glob("[0-9]*"):
         try:
-            if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == server_pid and \
-                    b"spawn_main" in (d / "cmdline").read_bytes():
+            if (
+                int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == server_pid
+                and b"spawn_main" in (d / "cmdline").read_bytes()
+            ):
                 out.append(int(d.name))
         except (OSError, ValueError, IndexError):
             continue
     return out
 
 
-def _load_in_child(url: str, cookies: dict[str, str], headers: dict[str, str], dep: int, probe: bytes,
-                   a: argparse.Namespace) -> dict[str, Any]:
+def _load_in_child(
+    url: str, cookies: dict[str, str], headers: dict[str, str], dep: int, probe: bytes, a: argparse.Namespace
+) -> dict[str, Any]:
     """Runs :func:`api_load` in a child process at nice 10 and in a session of its own: the load generator stands
     in for browsers on other machines, so it should not take the camera's CPU on this one (with Linux's autogroup
     scheduling, a process in the server's session would share the server's CPU share). It does not change the
     server's priorities."""
     job = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
-    job.write(json.dumps({"url": url, "cookies": cookies, "headers": headers, "dep": dep, "probe": probe.hex(),
-                          "workers": a.workers, "requests": a.requests, "window": a.window}).encode())
+    job.write(
+        json.dumps(
+            {
+                "url": url,
+                "cookies": cookies,
+                "headers": headers,
+                "dep": dep,
+                "probe": probe.hex(),
+                "workers": a.workers,
+                "requests": a.requests,
+                "window": a.window,
+            }
+        ).encode()
+    )
     job.close()
     try:
-        proc = subprocess.run([sys.executable, __file__, "--live-load-job", job.name], capture_output=True,
-                              text=True, timeout=a.window + 600, preexec_fn=lambda: os.nice(LOAD_NICE),
-                              start_new_session=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--live-load-job", job.name],
+            capture_output=True,
+            text=True,
+            timeout=a.window + 600,
+            preexec_fn=lambda: os.nice(LOAD_NICE),
+            start_new_session=True,
+        )
     finally:
         os.unlink(job.name)
     if proc.returncode != 0:
@@ -234,8 +293,13 @@ def live_main(a: argparse.Namespace) -> None:
     import httpx
 
     tmp = Path(tempfile.mkdtemp(prefix="openlfr-bench-api-live-"))
-    env = {**os.environ, "OPENLFR_DATA_DIR": str(tmp / "data"), "PYTHONUNBUFFERED": "1",
-           "OPENLFR_CAMERA_MEDIA_ROOT": str(VIDEO.parent), "OPENLFR_API_LIVE_LOOP_FILES": "true"}
+    env = {
+        **os.environ,
+        "OPENLFR_DATA_DIR": str(tmp / "data"),
+        "PYTHONUNBUFFERED": "1",
+        "OPENLFR_CAMERA_MEDIA_ROOT": str(VIDEO.parent),
+        "OPENLFR_API_LIVE_LOOP_FILES": "true",
+    }
     for k in ("OPENLFR_KEY", "OPENLFR_DATABASE_URL"):
         env.pop(k, None)
     if a.detector:
@@ -247,18 +311,29 @@ def live_main(a: argparse.Namespace) -> None:
     cli = [sys.executable, "-m", "openlfr"]
     subprocess.run([*cli, "init"], env=env, check=True, capture_output=True, timeout=300)
     for role in ("supervisor", "operator"):
-        subprocess.run([*cli, "user", "create", "--username", role, "--role", role, "--password-stdin"],
-                       input=f"bench-{role}-password\n", env=env, check=True, capture_output=True, text=True,
-                       timeout=300)
+        subprocess.run(
+            [*cli, "user", "create", "--username", role, "--role", role, "--password-stdin"],
+            input=f"bench-{role}-password\n",
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     log_path = tmp / "serve.log"
     with open(log_path, "w") as fh:
-        server = subprocess.Popen([*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level",
-                                   "warning"], env=env, stdout=fh, stderr=subprocess.STDOUT, text=True,
-                                  start_new_session=True)  # as a service manager starts it
+        server = subprocess.Popen(
+            [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )  # as a service manager starts it
     out: dict[str, Any] = {"mode": "live"}
     try:
         deadline = time.monotonic() + 120
@@ -281,7 +356,7 @@ def live_main(a: argparse.Namespace) -> None:
 
         sup, op = session("supervisor"), session("operator")
         sup.post("/api/watchlists", json={"name": "bench"}).raise_for_status()
-        people = sorted(d for d in LFW.iterdir() if d.is_dir() and len(list(d.glob("*.jpg"))) >= 2)[:a.people]
+        people = sorted(d for d in LFW.iterdir() if d.is_dir() and len(list(d.glob("*.jpg"))) >= 2)[: a.people]
         enrolled = 0
         for d in people:
             files = [("files", (f.name, f.read_bytes(), "image/jpeg")) for f in sorted(d.glob("*.jpg"))[:2]]
@@ -289,12 +364,20 @@ def live_main(a: argparse.Namespace) -> None:
             enrolled += int(r.status_code == 200 and r.json().get("accepted_images", 0) > 0)
         probe = sorted(people[0].glob("*.jpg"))[-1].read_bytes()
         now = datetime.now(UTC)
-        r = op.post("/api/deployments", json={
-            "name": "bench", "location": "Bench Rd, loopback", "purpose": "API load benchmark",
-            "legal_basis": "Common law policing powers (benchmark)",
-            "planned_start": (now - timedelta(minutes=1)).isoformat(),
-            "planned_end": (now + timedelta(hours=2)).isoformat(), "source_watchlist": "bench",
-            "all_entries_reason": "benchmark", "cameras": [{"name": "cam1", "url": str(VIDEO)}]})
+        r = op.post(
+            "/api/deployments",
+            json={
+                "name": "bench",
+                "location": "Bench Rd, loopback",
+                "purpose": "API load benchmark",
+                "legal_basis": "Common law policing powers (benchmark)",
+                "planned_start": (now - timedelta(minutes=1)).isoformat(),
+                "planned_end": (now + timedelta(hours=2)).isoformat(),
+                "source_watchlist": "bench",
+                "all_entries_reason": "benchmark",
+                "cameras": [{"name": "cam1", "url": str(VIDEO)}],
+            },
+        )
         r.raise_for_status()
         dep = int(r.json()["id"])
         sup.post(f"/api/deployments/{dep}/authorise", json={"officer": "Supt Bench"}).raise_for_status()
@@ -331,26 +414,41 @@ def live_main(a: argparse.Namespace) -> None:
         loads = [w for w in windows if w["loaded"]]
         # each loaded window against the mean of the unloaded windows either side of it (robust to slow
         # changes of the machine's other load, e.g. other programs starting or ending)
-        paired = [windows[i]["analysed_fps"] / statistics.mean((windows[i - 1]["analysed_fps"],
-                                                                windows[i + 1]["analysed_fps"]))
-                  for i in range(1, len(windows) - 1, 2)
-                  if windows[i]["analysed_fps"] and windows[i - 1]["analysed_fps"] and windows[i + 1]["analysed_fps"]]
-        out.update({
-            "video": VIDEO.name, "watchlist_people": enrolled, "detector": a.detector or "default",
-            "embedder": a.embedder or "default",
-            "request_nice": "default (10)" if a.request_nice is None else a.request_nice, "workers": a.workers,
-            "requests_per_loaded_window_at_least": a.requests, "window_s": a.window,
-            "unloaded_fps": None if u is None else round(u, 3), "loaded_fps": None if ld is None else round(ld, 3),
-            "loaded_over_unloaded": None if not (u and ld) else round(ld / u, 3),
-            "paired_ratios": [round(r, 3) for r in paired],
-            "paired_ratio_median": round(statistics.median(paired), 3) if paired else None,
-            "requests": sum(w["requests"] for w in loads), "errors": sum(w["errors"] for w in loads),
-            "request_ms_p50": [w["latency_ms_p50"] for w in loads],
-            "request_ms_p95": [w["latency_ms_p95"] for w in loads],
-            "windows": windows, "camera": {k: cams[0].get(k) for k in ("state", "counters")} if cams else None,
-            "load_average_1min": round(os.getloadavg()[0], 2), "cpu": os.cpu_count(), "load_client_nice": LOAD_NICE,
-            "camera_processes": len(cams_pids), "pythonpath": os.environ.get("PYTHONPATH"),
-            "server": "openlfr serve (1 uvicorn worker, SQLite), file camera looped at its frame rate"})
+        paired = [
+            windows[i]["analysed_fps"]
+            / statistics.mean((windows[i - 1]["analysed_fps"], windows[i + 1]["analysed_fps"]))
+            for i in range(1, len(windows) - 1, 2)
+            if windows[i]["analysed_fps"] and windows[i - 1]["analysed_fps"] and windows[i + 1]["analysed_fps"]
+        ]
+        out.update(
+            {
+                "video": VIDEO.name,
+                "watchlist_people": enrolled,
+                "detector": a.detector or "default",
+                "embedder": a.embedder or "default",
+                "request_nice": "default (10)" if a.request_nice is None else a.request_nice,
+                "workers": a.workers,
+                "requests_per_loaded_window_at_least": a.requests,
+                "window_s": a.window,
+                "unloaded_fps": None if u is None else round(u, 3),
+                "loaded_fps": None if ld is None else round(ld, 3),
+                "loaded_over_unloaded": None if not (u and ld) else round(ld / u, 3),
+                "paired_ratios": [round(r, 3) for r in paired],
+                "paired_ratio_median": round(statistics.median(paired), 3) if paired else None,
+                "requests": sum(w["requests"] for w in loads),
+                "errors": sum(w["errors"] for w in loads),
+                "request_ms_p50": [w["latency_ms_p50"] for w in loads],
+                "request_ms_p95": [w["latency_ms_p95"] for w in loads],
+                "windows": windows,
+                "camera": {k: cams[0].get(k) for k in ("state", "counters")} if cams else None,
+                "load_average_1min": round(os.getloadavg()[0], 2),
+                "cpu": os.cpu_count(),
+                "load_client_nice": LOAD_NICE,
+                "camera_processes": len(cams_pids),
+                "pythonpath": os.environ.get("PYTHONPATH"),
+                "server": "openlfr serve (1 uvicorn worker, SQLite), file camera looped at its frame rate",
+            }
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -367,19 +465,30 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--load-client", nargs=2, metavar=("URL", "TOKEN"), help=argparse.SUPPRESS)
-    ap.add_argument("--live", action="store_true", help="Analysed frames/s of a live deployment in `openlfr serve` "
-                                                        "without and with API load (the other options below).")
+    ap.add_argument(
+        "--live",
+        action="store_true",
+        help="Analysed frames/s of a live deployment in `openlfr serve` "
+        "without and with API load (the other options below).",
+    )
     ap.add_argument("--workers", type=int, default=10, help="--live: concurrent API clients.")
     ap.add_argument("--requests", type=int, default=300, help="--live: at least this many requests per loaded window.")
     ap.add_argument("--window", type=float, default=30.0, help="--live: seconds per window (at least).")
     ap.add_argument("--cycles", type=int, default=2, help="--live: loaded windows, each between two unloaded ones.")
     ap.add_argument("--warmup", type=float, default=20.0, help="--live: seconds after the start before measuring.")
     ap.add_argument("--people", type=int, default=10, help="--live: people enrolled (lfw-dev).")
-    ap.add_argument("--detector", help="--live: OPENLFR_DETECTOR of the server (e.g. dlib-hog: ~3 analysed fps, "
-                                       "so the camera needs all the CPU it gets; default: the server's default).")
+    ap.add_argument(
+        "--detector",
+        help="--live: OPENLFR_DETECTOR of the server (e.g. dlib-hog: ~3 analysed fps, "
+        "so the camera needs all the CPU it gets; default: the server's default).",
+    )
     ap.add_argument("--embedder", help="--live: OPENLFR_EMBEDDER of the server (e.g. fused).")
-    ap.add_argument("--request-nice", type=int, help="--live: OPENLFR_API_REQUEST_NICE of the server (0: request "
-                                                     "threads at the cameras' priority, as before issue 18).")
+    ap.add_argument(
+        "--request-nice",
+        type=int,
+        help="--live: OPENLFR_API_REQUEST_NICE of the server (0: request "
+        "threads at the cameras' priority, as before issue 18).",
+    )
     ap.add_argument("--live-load-job", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.live_load_job:
@@ -426,13 +535,27 @@ def main() -> None:
     photos = sorted(person.glob("*.jpg"))
     watchlists.add_person(ctx, "bench", person.name, [photos[0]], "bench")
     now = datetime.now(UTC)
-    dep = deployments.create(ctx, location="Bench Rd, loopback, port 1", purpose="benchmark",
-                             planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1),
-                             actor="bench", source_watchlist="bench", all_entries_reason="bench",
-                             cameras=[deployments.CameraSpec("cam1", "bench.mp4")], threshold=0.5,
-                             legal_basis="Common law policing powers (benchmark)")
-    deployments.authorise(ctx, dep["id"], "sup", "supervisor", "Bench",
-                          justification="benchmark: synthetic alerts are stored directly; the threshold is unused")
+    dep = deployments.create(
+        ctx,
+        location="Bench Rd, loopback, port 1",
+        purpose="benchmark",
+        planned_start=now - timedelta(minutes=1),
+        planned_end=now + timedelta(hours=1),
+        actor="bench",
+        source_watchlist="bench",
+        all_entries_reason="bench",
+        cameras=[deployments.CameraSpec("cam1", "bench.mp4")],
+        threshold=0.5,
+        legal_basis="Common law policing powers (benchmark)",
+    )
+    deployments.authorise(
+        ctx,
+        dep["id"],
+        "sup",
+        "supervisor",
+        "Bench",
+        justification="benchmark: synthetic alerts are stored directly; the threshold is unused",
+    )
     plan = deployments.mark_live(ctx, dep["id"], "bench")
     index, _ = load_index(ctx, plan.watchlist)
     entry = index.entries[0]
@@ -453,15 +576,36 @@ def main() -> None:
     def inject(n: int) -> None:
         for i in range(n):
             uid = f"bench-{time.time_ns()}-{i}"
-            rec = AlertRecord(alert_id=uid, deployment_id=plan.deployment_id, watchlist_id=plan.watchlist_id,
-                              entry_id=entry.entry_id, person_id=entry.person_id, score=0.99,
-                              threshold=plan.threshold, camera="cam1", occurred_at=datetime.now(UTC), track_id=i,
-                              probe_jpeg=probe, frame_jpeg=probe, box=(0.0, 0.0, 10.0, 10.0), models={})
-            received = time.time()                   # the runner receives the worker's alert
-            sink.store(rec)                          # committed, encrypted, audited
-            st.live.alert_stored(run, {"alert_id": uid, "camera": "cam1", "person_id": entry.person_id,
-                                       "name": entry.name, "score": 0.99, "deployment_id": plan.deployment_id},
-                                 worker_at=received)
+            rec = AlertRecord(
+                alert_id=uid,
+                deployment_id=plan.deployment_id,
+                watchlist_id=plan.watchlist_id,
+                entry_id=entry.entry_id,
+                person_id=entry.person_id,
+                score=0.99,
+                threshold=plan.threshold,
+                camera="cam1",
+                occurred_at=datetime.now(UTC),
+                track_id=i,
+                probe_jpeg=probe,
+                frame_jpeg=probe,
+                box=(0.0, 0.0, 10.0, 10.0),
+                models={},
+            )
+            received = time.time()  # the runner receives the worker's alert
+            sink.store(rec)  # committed, encrypted, audited
+            st.live.alert_stored(
+                run,
+                {
+                    "alert_id": uid,
+                    "camera": "cam1",
+                    "person_id": entry.person_id,
+                    "name": entry.name,
+                    "score": 0.99,
+                    "deployment_id": plan.deployment_id,
+                },
+                worker_at=received,
+            )
             time.sleep(a.gap)
 
     out: dict[str, Any] = {"alerts_injected": a.alerts}
@@ -494,33 +638,61 @@ def main() -> None:
         got_at: list[float] = []
 
         def listen() -> None:
-            with httpx.stream("GET", url + "/api/events", headers={"Authorization": f"Bearer {token}"},
-                              timeout=None) as r:
+            with httpx.stream(
+                "GET", url + "/api/events", headers={"Authorization": f"Bearer {token}"}, timeout=None
+            ) as r:
                 for line in r.iter_lines():
                     if line.startswith("data:") and '"worker_at"' in line:
                         d = json.loads(line[5:])
                         got_at.append(time.time() - d["worker_at"])
                         if len(got_at) >= a.alerts:
                             return
+
         th = threading.Thread(target=listen, daemon=True)
         th.start()
         time.sleep(1)
         inject(a.alerts)
         th.join(30)
         lat = got_at
-    out["push"] = {"measured_with": how, "samples": len(lat),
-                   "latency_ms_p50": round(1000 * pct(lat, 50), 2) if lat else None,
-                   "latency_ms_p95": round(1000 * pct(lat, 95), 2) if lat else None,
-                   "latency_ms_max": round(1000 * max(lat), 2) if lat else None,
-                   "latency_ms_mean": round(1000 * statistics.mean(lat), 2) if lat else None,
-                   "from": "runner receives the alert (before it is stored)", "to": "browser EventSource event"}
-    proc = subprocess.run([sys.executable, __file__, "--load-client", url, token, "--clients", str(a.clients),
-                           "--seconds", str(a.seconds)], capture_output=True, text=True, timeout=a.seconds + 120)
+    out["push"] = {
+        "measured_with": how,
+        "samples": len(lat),
+        "latency_ms_p50": round(1000 * pct(lat, 50), 2) if lat else None,
+        "latency_ms_p95": round(1000 * pct(lat, 95), 2) if lat else None,
+        "latency_ms_max": round(1000 * max(lat), 2) if lat else None,
+        "latency_ms_mean": round(1000 * statistics.mean(lat), 2) if lat else None,
+        "from": "runner receives the alert (before it is stored)",
+        "to": "browser EventSource event",
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--load-client",
+            url,
+            token,
+            "--clients",
+            str(a.clients),
+            "--seconds",
+            str(a.seconds),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=a.seconds + 120,
+    )
     load = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else {"error": proc.stderr[-500:]}
-    out["alert_list"] = {"endpoint": "GET /api/alerts?limit=50", "alerts_in_db": a.alerts,
-                         "concurrent_clients": a.clients, **load}
-    proc = subprocess.run([sys.executable, __file__, "--load-client", url, token, "--clients", "1",
-                           "--seconds", "3"], capture_output=True, text=True, timeout=120)
+    out["alert_list"] = {
+        "endpoint": "GET /api/alerts?limit=50",
+        "alerts_in_db": a.alerts,
+        "concurrent_clients": a.clients,
+        **load,
+    }
+    proc = subprocess.run(
+        [sys.executable, __file__, "--load-client", url, token, "--clients", "1", "--seconds", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if proc.returncode == 0:
         out["alert_list_one_client"] = json.loads(proc.stdout.strip().splitlines()[-1])
     t0 = time.perf_counter()

@@ -40,8 +40,13 @@ def _time(fn: Any, items: list[Any], repeat: int = 1) -> dict[str, float]:
             fn(it)
             per.append((time.perf_counter() - t) * 1000)
     cpu = (time.process_time() - c0) * 1000 / len(per)
-    return {"mean_ms": round(statistics.fmean(per), 2), "median_ms": round(statistics.median(per), 2),
-            "p90_ms": round(float(np.percentile(per, 90)), 2), "cpu_ms": round(cpu, 2), "n": len(per)}
+    return {
+        "mean_ms": round(statistics.fmean(per), 2),
+        "median_ms": round(statistics.median(per), 2),
+        "p90_ms": round(float(np.percentile(per, 90)), 2),
+        "cpu_ms": round(cpu, 2),
+        "n": len(per),
+    }
 
 
 def frames(n: int) -> list[np.ndarray]:
@@ -68,10 +73,16 @@ def bench_detectors(frs: list[np.ndarray], threads: list[int]) -> dict[str, Any]
         ("dlib-hog/up1", "dlib-hog", {"upsample": 1, "min_face_px": 0}),
     ]
     for th in threads:
-        specs.append((f"yunet/t{th}", "yunet", {"path": str(MODELS / "face_detection_yunet_2023mar.onnx"),
-                                                "threads": th}))
-        specs.append((f"yunet-max640/t{th}", "yunet", {"path": str(MODELS / "face_detection_yunet_2023mar.onnx"),
-                                                       "threads": th, "max_side": 640}))
+        specs.append(
+            (f"yunet/t{th}", "yunet", {"path": str(MODELS / "face_detection_yunet_2023mar.onnx"), "threads": th})
+        )
+        specs.append(
+            (
+                f"yunet-max640/t{th}",
+                "yunet",
+                {"path": str(MODELS / "face_detection_yunet_2023mar.onnx"), "threads": th, "max_side": 640},
+            )
+        )
         specs.append((f"scrfd-640/t{th}", "scrfd", {"path": str(MODELS / "scrfd_500m_bnkps.onnx"), "threads": th}))
     out: dict[str, Any] = {}
     for label, typ, opts in specs:
@@ -119,20 +130,29 @@ def bench_align_embed(images: list[np.ndarray], threads: list[int]) -> dict[str,
     dlib_chips = np.concatenate([dl.align(*f)[0] for f in faces])
 
     def per_face(emb: Any, chips: np.ndarray, batch: int) -> dict[str, Any]:
-        batches = [chips[i:i + batch] for i in range(0, len(chips), batch)]
+        batches = [chips[i : i + batch] for i in range(0, len(chips), batch)]
         emb.embed(batches[0])
         t, c0 = time.perf_counter(), time.process_time()
         for b in batches:
             emb.embed(b)
         dt = (time.perf_counter() - t) * 1000
         cpu = (time.process_time() - c0) * 1000
-        return {"ms_per_face": round(dt / len(chips), 2), "cpu_ms_per_face": round(cpu / len(chips), 2),
-                "batch": batch, "faces": len(chips)}
+        return {
+            "ms_per_face": round(dt / len(chips), 2),
+            "cpu_ms_per_face": round(cpu / len(chips), 2),
+            "batch": batch,
+            "faces": len(chips),
+        }
 
     for th in threads:
         try:
-            mfn = registry.create("embedder", "onnx-arcface", path=str(MODELS / "mobilefacenet_paddle_128d.onnx"),
-                                  spec="mobilefacenet-128", threads=th)
+            mfn = registry.create(
+                "embedder",
+                "onnx-arcface",
+                path=str(MODELS / "mobilefacenet_paddle_128d.onnx"),
+                spec="mobilefacenet-128",
+                threads=th,
+            )
         except Exception as exc:
             out[f"onnx-arcface mobilefacenet-128/t{th}"] = {"error": str(exc)}
             continue
@@ -164,9 +184,13 @@ def main() -> None:
     load0 = os.getloadavg()
     t0 = time.perf_counter()
     result: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "onnxruntime": onnxruntime.__version__, "opencv": cv2.__version__,
-                    "loadavg_1m_before": round(load0[0], 2)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "onnxruntime": onnxruntime.__version__,
+            "opencv": cv2.__version__,
+            "loadavg_1m_before": round(load0[0], 2),
+        },
         "detectors_ms_per_frame": bench_detectors(frames(args.frames), args.threads),
         "align_embed": bench_align_embed(lfw_faces(args.faces), args.threads),
     }

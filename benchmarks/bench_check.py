@@ -57,7 +57,8 @@ def main() -> None:
 
     probes = [sorted(d.glob("*.jpg"))[0] for d in people[: args.checks]]
     out: dict[str, object] = {
-        "embedder": ctx.engine.embedder.model_id, "detector": ctx.engine.detector.model_id,
+        "embedder": ctx.engine.embedder.model_id,
+        "detector": ctx.engine.detector.model_id,
         "enrol": {"images": len(people), "accepted": res.accepted, "ms_per_image": round(enrol_ms, 1)},
         "check": {},
     }
@@ -77,11 +78,16 @@ def main() -> None:
             wl_row.embedder_family = family  # type: ignore[union-attr]
             for i in range(n):
                 e = WatchlistEntry(watchlist_id=wl.id, person_id=f"p{i}", display_name=f"p{i}", added_by="bench")
-                img = ReferenceImage(entry=e, image_enc=b"", width=1, height=1,
-                                     content_sha256=content_hash(b"synthetic reference"))
-                emb = ReferenceEmbedding(model_family=family, model_id=ctx.engine.embedder.model_id,
-                                         dim=vecs.shape[1], vector_enc=b"",
-                                         content_sha256=content_hash(vecs[i].tobytes()))
+                img = ReferenceImage(
+                    entry=e, image_enc=b"", width=1, height=1, content_sha256=content_hash(b"synthetic reference")
+                )
+                emb = ReferenceEmbedding(
+                    model_family=family,
+                    model_id=ctx.engine.embedder.model_id,
+                    dim=vecs.shape[1],
+                    vector_enc=b"",
+                    content_sha256=content_hash(vecs[i].tobytes()),
+                )
                 img.embeddings.append(emb)
                 seal(s, ctx.cipher, img, b"synthetic reference")  # bound to the row, as enrolment does
                 seal(s, ctx.cipher, emb, vecs[i].tobytes())

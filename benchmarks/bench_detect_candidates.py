@@ -103,11 +103,16 @@ def measure(name: str, frames: list[Any], repeats: int) -> dict[str, Any]:
         hits.extend(i in hit for i in range(len(faces)))
         sides.extend(min(x["box"][2] - x["box"][0], x["box"][3] - x["box"][1]) for x in faces)
     small = [h for h, s in zip(hits, sides, strict=True) if s < 40]
-    return {"detector": det_type, "options": opts, "model_id": getattr(det, "model_id", det_type),
-            "cpu_ms_per_frame_median": round(1000 * statistics.median(cpu), 2),
-            "cpu_ms_per_frame_mean": round(1000 * statistics.mean(cpu), 2),
-            "recall": rec._ratio(sum(hits), len(hits)), "recall_under_40px": rec._ratio(sum(small), len(small)),
-            "false_per_frame": round(false / len(frames), 3)}
+    return {
+        "detector": det_type,
+        "options": opts,
+        "model_id": getattr(det, "model_id", det_type),
+        "cpu_ms_per_frame_median": round(1000 * statistics.median(cpu), 2),
+        "cpu_ms_per_frame_mean": round(1000 * statistics.mean(cpu), 2),
+        "recall": rec._ratio(sum(hits), len(hits)),
+        "recall_under_40px": rec._ratio(sum(small), len(small)),
+        "false_per_frame": round(false / len(frames), 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
             enr.CONFIGS[key] = (det_type, {**opts, "min_face_px": opts.get("min_face_px", 40)})
             log(f"lfw-dev enrolment {n} (every {a.lfw_every}) ...")
             r = enr.enrolment(key, a.lfw_every, "fused")
-            out["detectors"][n]["lfw_dev"] = {k: r[k] for k in ("photos", "enrolled", "no_face", "ambiguous",
-                                                                 "wrong_face", "gate", "subject_found")}
+            out["detectors"][n]["lfw_dev"] = {
+                k: r[k] for k in ("photos", "enrolled", "no_face", "ambiguous", "wrong_face", "gate", "subject_found")
+            }
             out["detectors"][n]["lfw_dev"]["no_face_examples"] = r["failures"].get("no_face", [])[:20]
     out["load_avg_end"] = os.getloadavg()
     print(json.dumps(out, indent=1))

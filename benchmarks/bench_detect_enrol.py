@@ -95,12 +95,19 @@ def enrolment(name: str, every: int, embedder: str) -> dict[str, Any]:
         if (i + 1) % 1000 == 0:
             log(f"{name}: {i + 1}/{len(files)} {counts}")
     n = len(files)
-    return {"detector": det, "options": opts, "model_id": engine.detector.model_id, "photos": n,
-            **counts, "enrolled_share": counts["enrolled"] / n, "subject_found": found,
-            "subject_found_share": found / n,
-            "median_ms_per_photo": round(1000 * statistics.median(times), 2),
-            "cpu_s": round(time.process_time() - cpu0, 1),
-            "failures": {k: v[:50] for k, v in failures.items() if v}}
+    return {
+        "detector": det,
+        "options": opts,
+        "model_id": engine.detector.model_id,
+        "photos": n,
+        **counts,
+        "enrolled_share": counts["enrolled"] / n,
+        "subject_found": found,
+        "subject_found_share": found / n,
+        "median_ms_per_photo": round(1000 * statistics.median(times), 2),
+        "cpu_s": round(time.process_time() - cpu0, 1),
+        "failures": {k: v[:50] for k, v in failures.items() if v},
+    }
 
 
 def fit_box(name: str, every: int) -> dict[str, Any]:
@@ -122,18 +129,24 @@ def fit_box(name: str, every: int) -> dict[str, Any]:
         rows.append(((cb[0] - ca[0]) / s, (cb[1] - ca[1]) / s, sb / s))
     arr = np.array(rows)
     q = np.percentile(arr, [25, 50, 75], axis=0)
-    return {"detector": name, "pairs": len(rows), "dx_dy_k_median": [round(float(v), 3) for v in q[1]],
-            "iqr": [round(float(v), 3) for v in q[2] - q[0]]}
+    return {
+        "detector": name,
+        "pairs": len(rows),
+        "dx_dy_k_median": [round(float(v), 3) for v in q[1]],
+        "iqr": [round(float(v), 3) for v in q[2] - q[0]],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print only the JSON object on stdout (default)")
-    p.add_argument("--detector", action="append", choices=sorted(CONFIGS),
-                   help="configuration(s) to measure (default: all)")
+    p.add_argument(
+        "--detector", action="append", choices=sorted(CONFIGS), help="configuration(s) to measure (default: all)"
+    )
     p.add_argument("--every", type=int, default=1, help="use every N-th photo (sorted by path)")
-    p.add_argument("--embedder", default="dlib-resnet-onnx",
-                   help="embedder whose aligner and chip the enrolment path uses")
+    p.add_argument(
+        "--embedder", default="dlib-resnet-onnx", help="embedder whose aligner and chip the enrolment path uses"
+    )
     p.add_argument("--fit-box", metavar="DETECTOR", help="fit the native-box -> HOG-box map instead")
     args = p.parse_args(argv)
     import cv2

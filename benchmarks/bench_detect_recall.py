@@ -62,8 +62,11 @@ DETECTORS: dict[str, tuple[str, dict[str, Any]]] = {
 def detectors(min_face_px: int, names: list[str] | None = None) -> dict[str, Any]:
     from openlfr.engine import registry
 
-    return {k: registry.create("detector", t, **o, min_face_px=min_face_px)
-            for k, (t, o) in DETECTORS.items() if names is None or k in names}
+    return {
+        k: registry.create("detector", t, **o, min_face_px=min_face_px)
+        for k, (t, o) in DETECTORS.items()
+        if names is None or k in names
+    }
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -86,8 +89,9 @@ def read_frames(path: Path) -> list[np.ndarray]:
     return frames
 
 
-def run_all(dets: dict[str, Any], image: np.ndarray, timing: dict[str, list[tuple[float, float]]]
-            ) -> dict[str, np.ndarray]:
+def run_all(
+    dets: dict[str, Any], image: np.ndarray, timing: dict[str, list[tuple[float, float]]]
+) -> dict[str, np.ndarray]:
     out = {}
     for name, d in dets.items():
         t, c = time.perf_counter(), time.process_time()
@@ -98,9 +102,15 @@ def run_all(dets: dict[str, Any], image: np.ndarray, timing: dict[str, list[tupl
 
 
 def timing_summary(timing: dict[str, list[tuple[float, float]]]) -> dict[str, Any]:
-    return {k: {"ms_per_frame": round(1000 * statistics.median(w for w, _ in v), 2),
-                "cpu_ms_per_frame": round(1000 * statistics.median(c for _, c in v), 2), "frames": len(v)}
-            for k, v in timing.items() if v}
+    return {
+        k: {
+            "ms_per_frame": round(1000 * statistics.median(w for w, _ in v), 2),
+            "cpu_ms_per_frame": round(1000 * statistics.median(c for _, c in v), 2),
+            "frames": len(v),
+        }
+        for k, v in timing.items()
+        if v
+    }
 
 
 def size_bin(side: float) -> str:
@@ -157,15 +167,24 @@ def clips(dets: dict[str, Any]) -> dict[str, Any]:
                 hits[name].extend(i in hit for i in range(len(fr["faces"])))
                 false[name] += f
     n_frames = len(truth["frames"])
-    out: dict[str, Any] = {"truth": str(TRUTH.relative_to(REPO)), "frames": n_frames, "faces": len(faces_all),
-                           "profile_faces": sum(f["profile"] for f in faces_all), "timing": timing_summary(timing)}
+    out: dict[str, Any] = {
+        "truth": str(TRUTH.relative_to(REPO)),
+        "frames": n_frames,
+        "faces": len(faces_all),
+        "profile_faces": sum(f["profile"] for f in faces_all),
+        "timing": timing_summary(timing),
+    }
     sides = [min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1]) for f in faces_all]
     recall: dict[str, Any] = {}
     for name in dets:
         h = hits[name]
-        row: dict[str, Any] = {"all": _ratio(sum(h), len(h)),
-                               "frontal": _ratio(sum(x for x, f in zip(h, faces_all, strict=True) if not f["profile"]),
-                                                 sum(not f["profile"] for f in faces_all))}
+        row: dict[str, Any] = {
+            "all": _ratio(sum(h), len(h)),
+            "frontal": _ratio(
+                sum(x for x, f in zip(h, faces_all, strict=True) if not f["profile"]),
+                sum(not f["profile"] for f in faces_all),
+            ),
+        }
         for lo, hi in SIZE_BINS:
             sel = [x for x, s in zip(h, sides, strict=True) if lo <= s < hi]
             row[size_bin(lo)] = _ratio(sum(sel), len(sel))
@@ -223,9 +242,13 @@ def walkthrough(dets: dict[str, Any], people: int, step: int, tmp: Path) -> dict
                     else:
                         used.add(match)
                 hits[dname] += len(used)
-        out[name] = {"frames_analysed": len(range(0, len(frames), step)), "truth_faces": total,
-                     "recall": {k: _ratio(v, total) for k, v in hits.items()},
-                     "false_detections": false, "timing": timing_summary(timing)}
+        out[name] = {
+            "frames_analysed": len(range(0, len(frames), step)),
+            "truth_faces": total,
+            "recall": {k: _ratio(v, total) for k, v in hits.items()},
+            "false_detections": false,
+            "timing": timing_summary(timing),
+        }
     return out
 
 
@@ -240,9 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sections = set(args.only or ("clips", "walkthrough"))
     dets = detectors(args.min_face_px, args.detector)
-    result: dict[str, Any] = {"benchmark": "bench_detect_recall", "min_face_px": args.min_face_px,
-                              "models": {k: d.model_id for k, d in dets.items()},
-                              "load_avg_1min_start": round(os.getloadavg()[0], 2)}
+    result: dict[str, Any] = {
+        "benchmark": "bench_detect_recall",
+        "min_face_px": args.min_face_px,
+        "models": {k: d.model_id for k, d in dets.items()},
+        "load_avg_1min_start": round(os.getloadavg()[0], 2),
+    }
     if "clips" in sections:
         result["clips"] = clips(dets)
     if "walkthrough" in sections:

@@ -54,12 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from openlfr.engine import registry
 
-    images = [np.ascontiguousarray(cv2.resize(frame(VIDEOS / "short_hamilton_clip.mp4", 232), (1280, 720),
-                                              interpolation=cv2.INTER_LINEAR)),
-              frame(VIDEOS / "intel_face-demographics-walking-and-pause.gif", 12)]
+    images = [
+        np.ascontiguousarray(
+            cv2.resize(frame(VIDEOS / "short_hamilton_clip.mp4", 232), (1280, 720), interpolation=cv2.INTER_LINEAR)
+        ),
+        frame(VIDEOS / "intel_face-demographics-walking-and-pause.gif", 12),
+    ]
     frames = {f"{im.shape[1]}x{im.shape[0]}": im for im in images}
-    out: dict[str, Any] = {"benchmark": "bench_detect_speed", "load_avg_1min_start": round(os.getloadavg()[0], 2),
-                           "frames": {k: list(v.shape) for k, v in frames.items()}, "results": {}}
+    out: dict[str, Any] = {
+        "benchmark": "bench_detect_speed",
+        "load_avg_1min_start": round(os.getloadavg()[0], 2),
+        "frames": {k: list(v.shape) for k, v in frames.items()},
+        "results": {},
+    }
     for name in args.detector or list(DETECTORS):
         kind, opts = DETECTORS[name]
         det = registry.create("detector", kind, **opts)
@@ -72,8 +79,11 @@ def main(argv: list[str] | None = None) -> int:
                 det.detect(img)
                 walls.append(time.perf_counter() - t)
                 cpus.append(time.process_time() - c)
-            row[fname] = {"ms": round(1000 * statistics.median(walls), 1),
-                          "cpu_ms": round(1000 * statistics.median(cpus), 1), "faces": len(faces)}
+            row[fname] = {
+                "ms": round(1000 * statistics.median(walls), 1),
+                "cpu_ms": round(1000 * statistics.median(cpus), 1),
+                "faces": len(faces),
+            }
         out["results"][name] = row
     out["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(out, indent=1))

@@ -118,8 +118,7 @@ def clip_frame() -> np.ndarray:
 # descriptor
 
 
-def bench_descriptors(chips: np.ndarray, threads: int, repeats: int, cache_dir: Path,
-                      sweep: bool) -> dict[str, Any]:
+def bench_descriptors(chips: np.ndarray, threads: int, repeats: int, cache_dir: Path, sweep: bool) -> dict[str, Any]:
     from openlfr.engine import registry
 
     n = len(chips)
@@ -128,7 +127,7 @@ def bench_descriptors(chips: np.ndarray, threads: int, repeats: int, cache_dir: 
     ref = registry.create("embedder", "dlib-resnet")
     log(f"dlib-bin descriptor: {n} faces x {repeats}")
     # dlib-bin: one call per face (the usual loop), and one call for the whole list.
-    med, low, cpu = timed_cpu(lambda: [ref.embed_raw(chips[i:i + 1]) for i in range(n)], repeats)
+    med, low, cpu = timed_cpu(lambda: [ref.embed_raw(chips[i : i + 1]) for i in range(n)], repeats)
     out["dlib_bin_ms_per_face"] = ms(med, n)
     out["dlib_bin_ms_per_face_min"] = ms(low, n)
     out["dlib_bin_cpu_ms_per_face"] = ms(cpu, n)
@@ -165,12 +164,17 @@ def bench_descriptors(chips: np.ndarray, threads: int, repeats: int, cache_dir: 
 
         batches = (1, 4, 8, 16)
         out["sweep_ms_per_face"] = {
-            "optimisation_x_batch": {level: {f"batch{b}": per_face(threads=threads, batch_size=b,
-                                                                  optimization=level) for b in batches}
-                                     for level in ("disable", "basic", "extended", "all")},
-            "threads_x_spinning": {f"threads{t}_spin{int(spin)}": {
-                f"batch{b}": per_face(threads=t, batch_size=b, spin=spin) for b in (1, 8)}
-                for t in (1, threads) for spin in (False, True)},
+            "optimisation_x_batch": {
+                level: {f"batch{b}": per_face(threads=threads, batch_size=b, optimization=level) for b in batches}
+                for level in ("disable", "basic", "extended", "all")
+            },
+            "threads_x_spinning": {
+                f"threads{t}_spin{int(spin)}": {
+                    f"batch{b}": per_face(threads=t, batch_size=b, spin=spin) for b in (1, 8)
+                }
+                for t in (1, threads)
+                for spin in (False, True)
+            },
         }
     return out
 
@@ -209,15 +213,19 @@ DETECTORS: list[tuple[str, Callable[[], Any]]] = [
 
 
 def bench_detectors(frame: np.ndarray, repeats: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"frame": f"{CLIP.name} frame {FRAME_INDEX}, upscaled to "
-                                    f"{frame.shape[1]}x{frame.shape[0]}"}
+    out: dict[str, Any] = {"frame": f"{CLIP.name} frame {FRAME_INDEX}, upscaled to {frame.shape[1]}x{frame.shape[0]}"}
     for name, factory in DETECTORS:
         det = factory()
         log(f"detector {name}")
         faces = det.detect(frame)
         med, low, cpu = timed_cpu(lambda det=det: det.detect(frame), repeats)
-        out[name] = {"ms_per_frame": ms(med), "ms_per_frame_min": ms(low), "cpu_ms_per_frame": ms(cpu),
-                     "faces": len(faces), "model_id": getattr(det, "model_id", None)}
+        out[name] = {
+            "ms_per_frame": ms(med),
+            "ms_per_frame_min": ms(low),
+            "cpu_ms_per_frame": ms(cpu),
+            "faces": len(faces),
+            "model_id": getattr(det, "model_id", None),
+        }
     for name, _ in DETECTORS:
         if not name.startswith("blazeface"):
             continue
@@ -225,8 +233,9 @@ def bench_detectors(frame: np.ndarray, repeats: int) -> dict[str, Any]:
             if ref in out:
                 key = ref.removeprefix("dlib_")
                 out[name][f"speedup_vs_{key}"] = round(out[ref]["ms_per_frame"] / out[name]["ms_per_frame"], 1)
-                out[name][f"cpu_speedup_vs_{key}"] = round(out[ref]["cpu_ms_per_frame"]
-                                                           / out[name]["cpu_ms_per_frame"], 1)
+                out[name][f"cpu_speedup_vs_{key}"] = round(
+                    out[ref]["cpu_ms_per_frame"] / out[name]["cpu_ms_per_frame"], 1
+                )
     return out
 
 
@@ -302,13 +311,16 @@ def usual_models() -> tuple[Any, Any, Any]:
 
     from openlfr.engine.backends.dlib_backend import model_path
 
-    return (dlib.get_frontal_face_detector(),
-            dlib.shape_predictor(str(model_path("shape_predictor_5_face_landmarks.dat"))),
-            dlib.face_recognition_model_v1(str(model_path("dlib_face_recognition_resnet_model_v1.dat"))))
+    return (
+        dlib.get_frontal_face_detector(),
+        dlib.shape_predictor(str(model_path("shape_predictor_5_face_landmarks.dat"))),
+        dlib.face_recognition_model_v1(str(model_path("dlib_face_recognition_resnet_model_v1.dat"))),
+    )
 
 
-def usual_loop(frames: list[np.ndarray], known: np.ndarray, models: tuple[Any, Any, Any]
-               ) -> tuple[list[list[tuple[int, float, float]]], int]:
+def usual_loop(
+    frames: list[np.ndarray], known: np.ndarray, models: tuple[Any, Any, Any]
+) -> tuple[list[list[tuple[int, float, float]]], int]:
     """face_recognition's recipe written with dlib directly: on every frame, HOG with one upsampling
     (``face_locations``' default), then for every face the 5-point shape (``face_encodings``' default
     "small" model) and the ResNet descriptor (one jitter), then the distance to every known face; the
@@ -333,23 +345,30 @@ def usual_loop(frames: list[np.ndarray], known: np.ndarray, models: tuple[Any, A
     return out, described
 
 
-def openlfr_engine(names: list[str], chips: np.ndarray, threads: int, cache_dir: Path, detector: str,
-                   detector_options: dict[str, Any]) -> tuple[Any, Any]:
+def openlfr_engine(
+    names: list[str], chips: np.ndarray, threads: int, cache_dir: Path, detector: str, detector_options: dict[str, Any]
+) -> tuple[Any, Any]:
     """(engine, watchlist index) for the live runs: ``detector`` + dlib's 5-point aligner + the fast
     descriptor (``dlib-resnet-onnx``, ``threads``), the watchlist chips embedded (loaded once, untimed)."""
     from openlfr.engine.matcher import WatchlistEntryRef, WatchlistIndex
     from openlfr.engine.pipeline import EngineConfig, FaceEngine
 
-    engine = FaceEngine.from_config(EngineConfig(
-        detector=detector, detector_options=detector_options, embedder="dlib-resnet-onnx",
-        embedder_options={"threads": threads, "cache_dir": cache_dir}))
+    engine = FaceEngine.from_config(
+        EngineConfig(
+            detector=detector,
+            detector_options=detector_options,
+            embedder="dlib-resnet-onnx",
+            embedder_options={"threads": threads, "cache_dir": cache_dir},
+        )
+    )
     vecs = engine.embedder.embed(chips)
     entries = [WatchlistEntryRef(entry_id=i + 1, person_id=n, name=n) for i, n in enumerate(names)]
     return engine, WatchlistIndex(vecs, entries, list(range(len(names))), model_id=engine.embedder.model_id)
 
 
-def openlfr_live(frames: list[np.ndarray], engine: Any, index: Any, threshold: float,
-                 shots: dict[str, Any] | None = None) -> tuple[list[Any], dict[str, int]]:
+def openlfr_live(
+    frames: list[np.ndarray], engine: Any, index: Any, threshold: float, shots: dict[str, Any] | None = None
+) -> tuple[list[Any], dict[str, int]]:
     """OpenLFR's live decision logic (``engine.live.LiveAnalyser``: detect, track, quality gate, best
     shots embedded in one batch per frame, watchlist search, per-track fusion and alerts) over
     ``frames`` at 30 fps, as a camera worker runs it; ``shots``: ``ShotPolicy`` options (default: its
@@ -390,13 +409,17 @@ def _people(hits: dict[str, list[int]]) -> dict[str, Any]:
     hits = {n: [f for f in fs if abs(f - enrol[n]) > ENROL_MARGIN] for n, fs in hits.items()}
     right = sorted(n for n, fs in hits.items() if any(seen(n, f) for f in fs))
     wrong = sum(1 for n, fs in hits.items() for f in fs if not seen(n, f))
-    return {"people_recall": round(len(right) / len(WATCHLIST), 4), "people_recognised": right,
-            "wrong_matches": wrong,
-            "match_frames": {n: [min(fs), max(fs)] for n, fs in sorted(hits.items()) if fs}}
+    return {
+        "people_recall": round(len(right) / len(WATCHLIST), 4),
+        "people_recognised": right,
+        "wrong_matches": wrong,
+        "match_frames": {n: [min(fs), max(fs)] for n, fs in sorted(hits.items()) if fs},
+    }
 
 
-def bench_end_to_end(clip: Path, threads: int, repeats: int = 3, limit: int | None = None,
-                     cache_dir: Path | None = None) -> dict[str, Any]:
+def bench_end_to_end(
+    clip: Path, threads: int, repeats: int = 3, limit: int | None = None, cache_dir: Path | None = None
+) -> dict[str, Any]:
     """Frames/s on ``clip`` (frames decoded beforehand, at the clip's own size) for (a) the
     face_recognition-style loop and (b) OpenLFR's live pipeline, recall of people for both, and the
     speedups. (a) is timed once (it is slow; its CPU time is reported too), (b) ``repeats`` times."""
@@ -404,8 +427,13 @@ def bench_end_to_end(clip: Path, threads: int, repeats: int = 3, limit: int | No
     names, known_raw, chips = build_watchlist(every)
     frames = every[:limit] if limit else every
     n = len(frames)
-    out: dict[str, Any] = {"clip": clip.name, "frames": n, "frame_size": f"{frames[0].shape[1]}x{frames[0].shape[0]}",
-                           "watchlist": names, "timing": "frames decoded beforehand; wall and CPU (all threads)"}
+    out: dict[str, Any] = {
+        "clip": clip.name,
+        "frames": n,
+        "frame_size": f"{frames[0].shape[1]}x{frames[0].shape[0]}",
+        "watchlist": names,
+        "timing": "frames decoded beforehand; wall and CPU (all threads)",
+    }
 
     log(f"end to end: usual loop over {n} frames")
     models = usual_models()
@@ -423,11 +451,15 @@ def bench_end_to_end(clip: Path, threads: int, repeats: int = 3, limit: int | No
 
     out["usual_loop"] = {
         "what": "dlib HOG upsample 1 + 5-point + dlib-bin ResNet descriptor on every face of every frame; "
-                "nearest known face at raw distance <= 0.6",
-        "fps": round(n / wall, 2), "cpu_ms_per_frame": ms(cpu, n), "cpu_per_wall": round(cpu / wall, 2),
-        "faces_described": described, **_people(hits_where(lambda d, s: d <= TOLERANCE)),
+        "nearest known face at raw distance <= 0.6",
+        "fps": round(n / wall, 2),
+        "cpu_ms_per_frame": ms(cpu, n),
+        "cpu_per_wall": round(cpu / wall, 2),
+        "faces_described": described,
+        **_people(hits_where(lambda d, s: d <= TOLERANCE)),
         "at_score_0954": _people(hits_where(lambda d, s: s >= TOLERANCE_SCORE)),
-        "at_score_0984": _people(hits_where(lambda d, s: s >= 0.984))}
+        "at_score_0984": _people(hits_where(lambda d, s: s >= 0.984)),
+    }
 
     cache = cache_dir or Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     more_shots = {"max_attempts": 30, "refresh_s": 0.2, "min_gap_s": 0.1}
@@ -456,19 +488,27 @@ def bench_end_to_end(clip: Path, threads: int, repeats: int = 3, limit: int | No
         for ev in alerts:
             hits.setdefault(ev.record.person_id, []).append(round(ev.t * 30))
         wall = statistics.median(runs)
-        out[key] = {"detector": engine.detector.model_id, "embedder": engine.embedder.model_id,
-                    "threshold": used_thr, "shots": shots or "ShotPolicy defaults (3 per track)",
-                    "fps": round(n / wall, 2), "fps_best": round(n / min(runs), 2),
-                    "cpu_ms_per_frame": ms(statistics.median(cpus), n),
-                    "cpu_per_wall": round(statistics.median(cpus) / wall, 2),
-                    "faces_seen_tracks": counters.get("faces_seen", 0),
-                    "faces_detected": counters.get("faces_detected", 0), "alerts": len(alerts), **_people(hits)}
+        out[key] = {
+            "detector": engine.detector.model_id,
+            "embedder": engine.embedder.model_id,
+            "threshold": used_thr,
+            "shots": shots or "ShotPolicy defaults (3 per track)",
+            "fps": round(n / wall, 2),
+            "fps_best": round(n / min(runs), 2),
+            "cpu_ms_per_frame": ms(statistics.median(cpus), n),
+            "cpu_per_wall": round(statistics.median(cpus) / wall, 2),
+            "faces_seen_tracks": counters.get("faces_seen", 0),
+            "faces_detected": counters.get("faces_detected", 0),
+            "alerts": len(alerts),
+            **_people(hits),
+        }
     base = out["usual_loop"]["fps"]
     out["speedup"] = round(out["openlfr_live"]["fps"] / base, 1)
     out["speedup_cpu"] = round(out["usual_loop"]["cpu_ms_per_frame"] / out["openlfr_live"]["cpu_ms_per_frame"], 1)
     out["speedup_30_shots"] = round(out["openlfr_live_30_shots"]["fps"] / base, 1)
-    out["speedup_30_shots_cpu"] = round(out["usual_loop"]["cpu_ms_per_frame"]
-                                        / out["openlfr_live_30_shots"]["cpu_ms_per_frame"], 1)
+    out["speedup_30_shots_cpu"] = round(
+        out["usual_loop"]["cpu_ms_per_frame"] / out["openlfr_live_30_shots"]["cpu_ms_per_frame"], 1
+    )
     out["speedup_hog_live"] = round(out["openlfr_live_hog_up1"]["fps"] / base, 1)
     return out
 
@@ -483,11 +523,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--faces", type=int, default=16, help="chips timed per descriptor run (default 16)")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per figure (default 5)")
     p.add_argument("--sweep", action="store_true", help="also time optimisation levels x batch sizes")
-    p.add_argument("--cache-dir", type=Path, default=None,
-                   help="where the converted ONNX is cached (default: a temporary directory)")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="where the converted ONNX is cached (default: a temporary directory)",
+    )
     p.add_argument("--e2e-frames", type=int, default=None, help="end to end: first N frames only (default all)")
-    p.add_argument("--only", choices=("descriptor", "detector", "end_to_end"), action="append",
-                   help="run only these sections (repeatable)")
+    p.add_argument(
+        "--only",
+        choices=("descriptor", "detector", "end_to_end"),
+        action="append",
+        help="run only these sections (repeatable)",
+    )
     args = p.parse_args(argv)
     sections = set(args.only or ("descriptor", "detector", "end_to_end"))
 
@@ -496,21 +544,27 @@ def main(argv: list[str] | None = None) -> int:
 
     result: dict[str, Any] = {
         "benchmark": "bench_engine",
-        "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version(), "dlib": dlib.__version__,
-                    "onnxruntime": onnxruntime.__version__,
-                    "load_avg_1min_start": round(os.getloadavg()[0], 2)},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "dlib": dlib.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "load_avg_1min_start": round(os.getloadavg()[0], 2),
+        },
     }
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         cache_dir = args.cache_dir or Path(tmp)
         if "descriptor" in sections:
-            result["descriptor"] = bench_descriptors(lfw_chips(args.faces), args.threads, args.repeats,
-                                                     cache_dir, args.sweep)
+            result["descriptor"] = bench_descriptors(
+                lfw_chips(args.faces), args.threads, args.repeats, cache_dir, args.sweep
+            )
         if "detector" in sections:
             result["detector"] = bench_detectors(clip_frame(), args.repeats)
         if "end_to_end" in sections:
-            result["end_to_end"] = bench_end_to_end(CLIP, args.threads, repeats=min(args.repeats, 3),
-                                                    limit=args.e2e_frames, cache_dir=cache_dir)
+            result["end_to_end"] = bench_end_to_end(
+                CLIP, args.threads, repeats=min(args.repeats, 3), limit=args.e2e_frames, cache_dir=cache_dir
+            )
     result["machine"]["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=1))
     return 0

@@ -41,8 +41,11 @@ def main() -> None:
     ctx = AppContext()
     create_key_file(ctx.settings.resolved_key_file)
     Database(ctx.settings.db_url).upgrade()
-    people = [d for d in sorted(args.images.iterdir())
-              if d.is_dir() and sum(1 for f in d.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png")) >= 2]
+    people = [
+        d
+        for d in sorted(args.images.iterdir())
+        if d.is_dir() and sum(1 for f in d.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png")) >= 2
+    ]
     if args.limit:
         people = people[: args.limit]
     watchlists.create(ctx, "genuine", "bench")
@@ -64,15 +67,24 @@ def main() -> None:
         entries += 1
         warned_entries += bool(c.warning)
         per_identity.append(len(c.pairs_below) / n)
-    out = {"images": str(args.images), "embedder": ctx.engine.embedder.model_id,
-           "detector": ctx.engine.detector.model_id, "identities": len(people), "photos_accepted": accepted,
-           "photos_rejected": rejected, "consistency_threshold": rule.threshold,
-           "calibration_genuine_frr": round(rule.genuine_frr, 5), "genuine_pairs": pairs,
-           "warned_pairs": warned_pairs, "genuine_pair_warning_rate": round(warned_pairs / max(pairs, 1), 5),
-           "entries_with_2plus_photos": entries, "entries_warned": warned_entries,
-           "entry_warning_rate": round(warned_entries / max(entries, 1), 5),
-           "per_identity_mean_pair_warning_rate": round(sum(per_identity) / max(len(per_identity), 1), 5),
-           "seconds": round(time.perf_counter() - t0, 1)}
+    out = {
+        "images": str(args.images),
+        "embedder": ctx.engine.embedder.model_id,
+        "detector": ctx.engine.detector.model_id,
+        "identities": len(people),
+        "photos_accepted": accepted,
+        "photos_rejected": rejected,
+        "consistency_threshold": rule.threshold,
+        "calibration_genuine_frr": round(rule.genuine_frr, 5),
+        "genuine_pairs": pairs,
+        "warned_pairs": warned_pairs,
+        "genuine_pair_warning_rate": round(warned_pairs / max(pairs, 1), 5),
+        "entries_with_2plus_photos": entries,
+        "entries_warned": warned_entries,
+        "entry_warning_rate": round(warned_entries / max(entries, 1), 5),
+        "per_identity_mean_pair_warning_rate": round(sum(per_identity) / max(len(per_identity), 1), 5),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     print(json.dumps(out, indent=1))
 
 

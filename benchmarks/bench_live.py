@@ -64,8 +64,15 @@ class SyntheticCamera:
 
     live = True
 
-    def __init__(self, photos: dict[str, Any], faces: int, fps: float = FPS, swap_s: float = 6.0,
-                 gap_s: float = 2.2, seed: int = 0) -> None:
+    def __init__(
+        self,
+        photos: dict[str, Any],
+        faces: int,
+        fps: float = FPS,
+        swap_s: float = 6.0,
+        gap_s: float = 2.2,
+        seed: int = 0,
+    ) -> None:
         self.name = f"synthetic-{faces}"
         self.fps = fps
         self.faces = faces
@@ -88,7 +95,7 @@ class SyntheticCamera:
     @staticmethod
     def _patch(img: Any) -> Any:
         h, w = img.shape[:2]
-        return img[int(h * 0.12):int(h * 0.88), int(w * 0.18):int(w * 0.82)]
+        return img[int(h * 0.12) : int(h * 0.88), int(w * 0.18) : int(w * 0.82)]
 
     def open(self) -> None:
         if self.t0 is None:
@@ -129,7 +136,7 @@ class SyntheticCamera:
             x1, y1 = int(cx - pw / 2) + dx, int(cy - ph / 2)
             x1 = min(max(x1, 0), W - pw)
             y1 = min(max(y1, 0), H - ph)
-            frame[y1:y1 + ph, x1:x1 + pw] = patch
+            frame[y1 : y1 + ph, x1 : x1 + pw] = patch
         self.n += 1
         return Frame(image=frame, t=t, wall=time.time(), index=self.n - 1)
 
@@ -138,23 +145,40 @@ class SyntheticCamera:
 
 
 CONFIGS: dict[str, dict[str, Any]] = {
-    "hog640": {"engine": EngineConfig(detector="dlib-hog", detector_options={"upsample": 1, "min_face_px": 40},
-                                      embedder="dlib-resnet"),
-               "live": {"analysis_width": 640}},
-    "hog640-onnx": {"engine": EngineConfig(detector="dlib-hog", detector_options={"upsample": 1, "min_face_px": 40},
-                                           embedder="dlib-resnet-onnx"),
-                    "live": {"analysis_width": 640}},
+    "hog640": {
+        "engine": EngineConfig(
+            detector="dlib-hog", detector_options={"upsample": 1, "min_face_px": 40}, embedder="dlib-resnet"
+        ),
+        "live": {"analysis_width": 640},
+    },
+    "hog640-onnx": {
+        "engine": EngineConfig(
+            detector="dlib-hog", detector_options={"upsample": 1, "min_face_px": 40}, embedder="dlib-resnet-onnx"
+        ),
+        "live": {"analysis_width": 640},
+    },
     # the engine's default models (EngineConfig()): HOG @640 + the fused dlib + MobileFaceNet-192 embedder
     "default": {"engine": EngineConfig(), "live": {"analysis_width": 640}},
-    "yunet-onnx": {"engine": EngineConfig(
-        detector="yunet", detector_options={"path": str(SHARED / "models" / "face_detection_yunet_2023mar.onnx")},
-        embedder="dlib-resnet-onnx"), "live": {}},
-    "mtcnn-onnx": {"engine": EngineConfig(detector="mtcnn", detector_options={"min_face_px": 40},
-                                          embedder="dlib-resnet-onnx"), "live": {}},
-    "mtcnn640-onnx": {"engine": EngineConfig(detector="mtcnn", detector_options={"min_face_px": 20},
-                                             embedder="dlib-resnet-onnx"), "live": {"analysis_width": 640}},
-    "blazeface-onnx": {"engine": EngineConfig(detector="blazeface", detector_options={"min_face_px": 40},
-                                              embedder="dlib-resnet-onnx"), "live": {}},
+    "yunet-onnx": {
+        "engine": EngineConfig(
+            detector="yunet",
+            detector_options={"path": str(SHARED / "models" / "face_detection_yunet_2023mar.onnx")},
+            embedder="dlib-resnet-onnx",
+        ),
+        "live": {},
+    },
+    "mtcnn-onnx": {
+        "engine": EngineConfig(detector="mtcnn", detector_options={"min_face_px": 40}, embedder="dlib-resnet-onnx"),
+        "live": {},
+    },
+    "mtcnn640-onnx": {
+        "engine": EngineConfig(detector="mtcnn", detector_options={"min_face_px": 20}, embedder="dlib-resnet-onnx"),
+        "live": {"analysis_width": 640},
+    },
+    "blazeface-onnx": {
+        "engine": EngineConfig(detector="blazeface", detector_options={"min_face_px": 40}, embedder="dlib-resnet-onnx"),
+        "live": {},
+    },
 }
 
 
@@ -173,8 +197,9 @@ class TimedDetector:
         return out
 
 
-def run_one(engine: FaceEngine, live: dict[str, Any], faces: int, seconds: float,
-            photos: dict[str, Any]) -> dict[str, Any]:
+def run_one(
+    engine: FaceEngine, live: dict[str, Any], faces: int, seconds: float, photos: dict[str, Any]
+) -> dict[str, Any]:
     index, _ = index_in_memory(engine, {k: [v] for k, v in photos.items()})
     timed = TimedDetector(engine.detector)
     engine = FaceEngine(timed, engine.aligner, engine.embedder, engine.gate)
@@ -244,24 +269,38 @@ def run_one(engine: FaceEngine, live: dict[str, Any], faces: int, seconds: float
     cpu = (ru1.ru_utime + ru1.ru_stime) - (ru_w.ru_utime + ru_w.ru_stime)
     det_calls = [w for end, w in timed.calls if tw <= end <= te]
     _ = ru0, t0
-    return {"faces_per_frame": faces, "seconds": round(dt, 2), "camera_fps": FPS,
-            "analysed_fps": round(d("frames_analysed") / dt, 2),
-            "faces_per_s": round(d("faces_detected") / dt, 1),
-            "faces_detected_per_frame": round(d("faces_detected") / max(d("frames_analysed"), 1), 2),
-            "queue_drops_per_s": round(d("queue_drops") / dt, 1),
-            "tracks_ended": d("faces_seen"), "alerts": len(latencies), "false_alerts": false_alerts,
-            "alert_latency_s": {"p50": pct(lat, 50), "p95": pct(lat, 95), "n": int(lat.size),
-                                "what": "capture of the alerting frame -> alert received by the sink, "
-                                        "alerts received in the measured window"},
-            "alert_latency_all_s": {"p50": pct(lat_all, 50), "p95": pct(lat_all, 95), "n": int(lat_all.size),
-                                    "what": "the same over every alert, warm-up and stop included"},
-            "alerts_early": d("alerts_early"),
-            "appearance_to_alert_s": {"p50": pct(ata, 50), "p95": pct(ata, 95)},
-            "detector_ms_per_frame_p50": round(1000 * float(np.median(det_calls)), 1) if det_calls else None,
-            "detector_share_of_wall": round(sum(det_calls) / dt, 3),
-            "cpu_cores_used": round(cpu / dt, 2),
-            "cpu_ms_per_analysed_frame": round(1000 * cpu / max(d("frames_analysed"), 1), 1),
-            "load_average_1m": round(os.getloadavg()[0], 2)}
+    return {
+        "faces_per_frame": faces,
+        "seconds": round(dt, 2),
+        "camera_fps": FPS,
+        "analysed_fps": round(d("frames_analysed") / dt, 2),
+        "faces_per_s": round(d("faces_detected") / dt, 1),
+        "faces_detected_per_frame": round(d("faces_detected") / max(d("frames_analysed"), 1), 2),
+        "queue_drops_per_s": round(d("queue_drops") / dt, 1),
+        "tracks_ended": d("faces_seen"),
+        "alerts": len(latencies),
+        "false_alerts": false_alerts,
+        "alert_latency_s": {
+            "p50": pct(lat, 50),
+            "p95": pct(lat, 95),
+            "n": int(lat.size),
+            "what": "capture of the alerting frame -> alert received by the sink, "
+            "alerts received in the measured window",
+        },
+        "alert_latency_all_s": {
+            "p50": pct(lat_all, 50),
+            "p95": pct(lat_all, 95),
+            "n": int(lat_all.size),
+            "what": "the same over every alert, warm-up and stop included",
+        },
+        "alerts_early": d("alerts_early"),
+        "appearance_to_alert_s": {"p50": pct(ata, 50), "p95": pct(ata, 95)},
+        "detector_ms_per_frame_p50": round(1000 * float(np.median(det_calls)), 1) if det_calls else None,
+        "detector_share_of_wall": round(sum(det_calls) / dt, 3),
+        "cpu_cores_used": round(cpu / dt, 2),
+        "cpu_ms_per_analysed_frame": round(1000 * cpu / max(d("frames_analysed"), 1), 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
 
 
 def main() -> None:
@@ -269,13 +308,19 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--faces", default="1,5,15")
     ap.add_argument("--configs", default="default,hog640-onnx,yunet-onnx")
-    ap.add_argument("--embedder", default=None,
-                    help="replace every configuration's embedder by this registry type (e.g. a fused one)")
+    ap.add_argument(
+        "--embedder",
+        default=None,
+        help="replace every configuration's embedder by this registry type (e.g. a fused one)",
+    )
     args = ap.parse_args()
     photos = people_photos(40)
-    out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                       "python": platform.python_version()},
-                           "stream": {"width": W, "height": H, "fps": FPS}, "people": len(photos), "results": {}}
+    out: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "stream": {"width": W, "height": H, "fps": FPS},
+        "people": len(photos),
+        "results": {},
+    }
     for name in args.configs.split(","):
         cfg = CONFIGS[name]
         if args.embedder:

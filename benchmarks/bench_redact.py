@@ -37,16 +37,20 @@ def main() -> None:
     for w, h in SIZES:
         img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         boxes = _boxes(w, h, rng)
-        for name, fn in (("redact", lambda i=img, b=boxes: redact(i, b, keep=[0])),
-                         ("annotate", lambda i=img, b=boxes: annotate(i, b, alerted={0: "person 0.97"}))):
+        for name, fn in (
+            ("redact", lambda i=img, b=boxes: redact(i, b, keep=[0])),
+            ("annotate", lambda i=img, b=boxes: annotate(i, b, alerted={0: "person 0.97"})),
+        ):
             fn()
             times = []
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
                 fn()
                 times.append((time.perf_counter() - t0) * 1000)
-            out[f"{name}_{w}x{h}"] = {"median_ms": round(float(np.median(times)), 3),
-                                      "p95_ms": round(float(np.percentile(times, 95)), 3)}
+            out[f"{name}_{w}x{h}"] = {
+                "median_ms": round(float(np.median(times)), 3),
+                "p95_ms": round(float(np.percentile(times, 95)), 3),
+            }
     print(json.dumps({"repeat": args.repeat, "faces": 5, "results": out}, indent=1))
 
 

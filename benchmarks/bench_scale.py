@@ -72,7 +72,7 @@ def timed_single(search: Any, q: np.ndarray, n: int, k: int = 10) -> list[float]
     out = []
     for i in range(n):
         t = time.perf_counter()
-        search(q[i:i + 1], k)
+        search(q[i : i + 1], k)
         out.append((time.perf_counter() - t) * 1000)
     return out
 
@@ -93,17 +93,26 @@ def bench_search(sizes: list[int], n_queries: int, n_latency: int, hnsw_max: int
     from openlfr.engine.index_faiss import DEFAULT_KIND, FAISS_MIN_ROWS, K_FACTOR, PQ_DIMS, FaissIndex
 
     faiss.omp_set_num_threads(1)
-    out: dict[str, Any] = {"dim": D, "queries_for_recall": n_queries, "queries_for_latency": n_latency,
-                           "threads": 1, "faiss_version": faiss.__version__,
-                           "chosen": f"{DEFAULT_KIND} (PQ{D // PQ_DIMS}x4fs,RFlat, k_factor {K_FACTOR}) from "
-                                     f"{FAISS_MIN_ROWS} rows; exact below",
-                           "sizes": {}}
+    out: dict[str, Any] = {
+        "dim": D,
+        "queries_for_recall": n_queries,
+        "queries_for_latency": n_latency,
+        "threads": 1,
+        "faiss_version": faiss.__version__,
+        "chosen": f"{DEFAULT_KIND} (PQ{D // PQ_DIMS}x4fs,RFlat, k_factor {K_FACTOR}) from "
+        f"{FAISS_MIN_ROWS} rows; exact below",
+        "sizes": {},
+    }
 
     def measure(index: Any, q: np.ndarray, truth: np.ndarray, cos: np.ndarray, build: float) -> dict[str, Any]:
-        top = np.concatenate([index.search(q[i:i + 250], 1)[1][:, 0] for i in range(0, len(q), 250)])
+        top = np.concatenate([index.search(q[i : i + 250], 1)[1][:, 0] for i in range(0, len(q), 250)])
         lat = timed_single(index.search, q, n_latency)
-        return {"build_s": round(build, 2), "latency_ms_p50": pct(lat, 50), "latency_ms_p95": pct(lat, 95),
-                **recall_of(top, truth, cos)}
+        return {
+            "build_s": round(build, 2),
+            "latency_ms_p50": pct(lat, 50),
+            "latency_ms_p95": pct(lat, 95),
+            **recall_of(top, truth, cos),
+        }
 
     for n in sizes:
         rng = np.random.default_rng(n)
@@ -115,10 +124,14 @@ def bench_search(sizes: list[int], n_queries: int, n_latency: int, hnsw_max: int
         exact = ExactIndex(base)
         build = time.perf_counter() - t
         # 50 queries at a time: exact search holds a (queries x N) score matrix and its argpartition (1M: 0.6 GB)
-        truth = np.concatenate([exact.search(q[i:i + 50], 1)[1][:, 0] for i in range(0, len(q), 50)])
+        truth = np.concatenate([exact.search(q[i : i + 50], 1)[1][:, 0] for i in range(0, len(q), 50)])
         lat = timed_single(exact.search, q, n_latency)
-        row["exact"] = {"build_s": round(build, 3), "latency_ms_p50": pct(lat, 50), "latency_ms_p95": pct(lat, 95),
-                        "recall_at_1": 1.0}
+        row["exact"] = {
+            "build_s": round(build, 3),
+            "latency_ms_p50": pct(lat, 50),
+            "latency_ms_p95": pct(lat, 95),
+            "recall_at_1": 1.0,
+        }
         del exact  # its normalised copy of the vectors (2 GB at 1M x 512) goes before FAISS builds its own
         kinds = [DEFAULT_KIND] + (["hnsw"] if n <= hnsw_max else [])
         for kind in kinds:
@@ -171,20 +184,54 @@ def throwaway_postgres() -> Iterator[str | None]:
     env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
     data = root / "data"
     try:
-        subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                        "-E", "UTF8", "--no-sync"], check=True, capture_output=True, env=env, timeout=120)
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-                        f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"],
-                       check=True, capture_output=True, env=env, timeout=90)
+        subprocess.run(
+            [
+                *prefix,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=120,
+        )
+        subprocess.run(
+            [
+                *prefix,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(root / "log"),
+                "-w",
+                "-o",
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=90,
+        )
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
             conn.execute('CREATE DATABASE "bench"')
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench"
     finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, env=env, timeout=60)
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -213,11 +260,18 @@ def ingest_rate(db_url: str | None, n_alerts: int) -> dict[str, Any]:
         for p in people:
             watchlists.add_person(ctx, "standing", p.name, [p / f"{p.name}_0001.jpg"], "bench", reason="bench")
         now = datetime.now(UTC)
-        made = deployments.create(ctx, location="Bench Street 1, outside the station", purpose="benchmark",
-                                  planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1),
-                                  actor="bench", source_watchlist="standing", all_entries_reason="bench",
-                                  cameras=[deployments.CameraSpec("cam1", "rtsp://127.0.0.1/x")],
-                                  legal_basis="Common law policing powers (benchmark)")
+        made = deployments.create(
+            ctx,
+            location="Bench Street 1, outside the station",
+            purpose="benchmark",
+            planned_start=now - timedelta(minutes=1),
+            planned_end=now + timedelta(hours=1),
+            actor="bench",
+            source_watchlist="standing",
+            all_entries_reason="bench",
+            cameras=[deployments.CameraSpec("cam1", "rtsp://127.0.0.1/x")],
+            legal_basis="Common law policing powers (benchmark)",
+        )
         deployments.authorise(ctx, made["id"], "super", "supervisor", officer="Insp. Bench")
         plan = deployments.mark_live(ctx, made["id"], "bench")
         index, _ = watchlists.load_index(ctx, plan.watchlist)
@@ -237,11 +291,24 @@ def ingest_rate(db_url: str | None, n_alerts: int) -> dict[str, Any]:
         frame = buf.getvalue()
         sink = StoreAlertSink(ctx, plan.deployment_id, actor="bench")
         entries = index.entries
-        recs = [AlertRecord(alert_id=f"bench-{i}", deployment_id=plan.deployment_id, watchlist_id=plan.watchlist_id,
-                            entry_id=entries[i % len(entries)].entry_id, person_id=entries[i % len(entries)].person_id,
-                            score=min(1.0, thr + 0.005), threshold=thr, camera="cam1", occurred_at=datetime.now(UTC),
-                            track_id=i, probe_jpeg=probe, frame_jpeg=frame, box=(1.0, 2.0, 50.0, 60.0))
-                for i in range(n_alerts)]
+        recs = [
+            AlertRecord(
+                alert_id=f"bench-{i}",
+                deployment_id=plan.deployment_id,
+                watchlist_id=plan.watchlist_id,
+                entry_id=entries[i % len(entries)].entry_id,
+                person_id=entries[i % len(entries)].person_id,
+                score=min(1.0, thr + 0.005),
+                threshold=thr,
+                camera="cam1",
+                occurred_at=datetime.now(UTC),
+                track_id=i,
+                probe_jpeg=probe,
+                frame_jpeg=frame,
+                box=(1.0, 2.0, 50.0, 60.0),
+            )
+            for i in range(n_alerts)
+        ]
         sink.submit(recs[0])  # warm up connections and caches
         t = time.perf_counter()
         for r in recs[1:]:
@@ -252,16 +319,23 @@ def ingest_rate(db_url: str | None, n_alerts: int) -> dict[str, Any]:
             sink.submit(r)
         dup_dt = time.perf_counter() - t
         ctx.close()
-        return {"alerts": n_alerts - 1, "seconds": round(dt, 3), "alerts_per_s": round((n_alerts - 1) / dt, 1),
-                "duplicate_submits_per_s": round((n_alerts - 1) / dup_dt, 1),
-                "probe_bytes": len(probe), "frame_bytes": len(frame)}
+        return {
+            "alerts": n_alerts - 1,
+            "seconds": round(dt, 3),
+            "alerts_per_s": round((n_alerts - 1) / dt, 1),
+            "duplicate_submits_per_s": round((n_alerts - 1) / dup_dt, 1),
+            "probe_bytes": len(probe),
+            "frame_bytes": len(frame),
+        }
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
 
 def bench_ingest(n_alerts: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"what": "StoreAlertSink.submit, one transaction per alert, single thread",
-                           "sqlite": ingest_rate(None, n_alerts)}
+    out: dict[str, Any] = {
+        "what": "StoreAlertSink.submit, one transaction per alert, single thread",
+        "sqlite": ingest_rate(None, n_alerts),
+    }
     print("ingest sqlite: done", file=sys.stderr)
     with throwaway_postgres() as url:
         out["postgresql"] = ingest_rate(url, n_alerts) if url else None
@@ -289,12 +363,19 @@ def bench_analysis(clips: list[Path], workers: list[int]) -> dict[str, Any]:
     index, _ = index_in_memory(engine, people)
     thr = default_threshold(engine.embedder)
     specs = [CameraSpec(name=f"cam{i + 1}", url=str(c)) for i, c in enumerate(clips)]
-    out: dict[str, Any] = {"clips": [c.name for c in clips], "cameras": len(specs),
-                           "cpus_per_camera": 1, "node_cpus": 1, "head_cpus": 0, "analysis_fps_cap": None}
+    out: dict[str, Any] = {
+        "clips": [c.name for c in clips],
+        "cameras": len(specs),
+        "cpus_per_camera": 1,
+        "node_cpus": 1,
+        "head_cpus": 0,
+        "analysis_fps_cap": None,
+    }
     for n in workers:
         node_data = Path(tempfile.mkdtemp(prefix="olfr-node-"))
-        with LocalRayCluster(workers=n, cpus_per_node=1, head_cpus=0,
-                             env={"OPENLFR_DATA_DIR": str(node_data)}) as cluster:
+        with LocalRayCluster(
+            workers=n, cpus_per_node=1, head_cpus=0, env={"OPENLFR_DATA_DIR": str(node_data)}
+        ) as cluster:
             times: dict[str, list[float]] = {"live": [], "ended": []}
 
             def on_state(ev: CameraState, times: dict[str, list[float]] = times) -> None:
@@ -303,15 +384,19 @@ def bench_analysis(clips: list[Path], workers: list[int]) -> dict[str, Any]:
 
             bus = EventBus()
             bus.subscribe(CameraState, on_state)
-            runner = RayRunner(specs, EngineConfig(), index, thr, bus,
-                               ray=RayOptions(address=cluster.address, cpus_per_camera=1))
+            runner = RayRunner(
+                specs, EngineConfig(), index, thr, bus, ray=RayOptions(address=cluster.address, cpus_per_camera=1)
+            )
             t = time.monotonic()
             summary = runner.run(max_seconds=900)
             wall = time.monotonic() - t
             frames = sum(int(c["counters"].get("frames_analysed", 0)) for c in summary.cameras.values())
-            out[f"workers_{n}"] = {"frames_analysed": frames, "wall_s": round(wall, 2),
-                                   "frames_per_s": round(frames / wall, 2),
-                                   "states": sorted({c["state"] for c in summary.cameras.values()})}
+            out[f"workers_{n}"] = {
+                "frames_analysed": frames,
+                "wall_s": round(wall, 2),
+                "frames_per_s": round(frames / wall, 2),
+                "states": sorted({c["state"] for c in summary.cameras.values()}),
+            }
         shutil.rmtree(node_data, ignore_errors=True)
         print(f"analysis {n} worker(s): done", file=sys.stderr)
     if len(workers) == 2 and all(f"workers_{n}" in out for n in workers):
@@ -326,9 +411,13 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=512, help="vector dimension (the default embedder's; 512)")
     ap.add_argument("--queries", type=int, default=1000, help="planted queries for recall")
     ap.add_argument("--latency-queries", type=int, default=200)
-    ap.add_argument("--hnsw-max", type=int, default=100_000,
-                    help="measure HNSW up to this size (at 1M its build takes many minutes here and its "
-                         "recall was 0.945: see engine/index_faiss.py)")
+    ap.add_argument(
+        "--hnsw-max",
+        type=int,
+        default=100_000,
+        help="measure HNSW up to this size (at 1M its build takes many minutes here and its "
+        "recall was 0.945: see engine/index_faiss.py)",
+    )
     ap.add_argument("--alerts", type=int, default=301)
     ap.add_argument("--skip-search", action="store_true")
     ap.add_argument("--skip-ingest", action="store_true")
@@ -338,11 +427,17 @@ def main() -> None:
     D = args.dim
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                          "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}}
+    result: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        }
+    }
     if not args.skip_search:
-        result["search"] = bench_search([int(s) for s in args.sizes.split(",") if s], args.queries,
-                                        args.latency_queries, args.hnsw_max)
+        result["search"] = bench_search(
+            [int(s) for s in args.sizes.split(",") if s], args.queries, args.latency_queries, args.hnsw_max
+        )
     if not args.skip_ingest:
         result["central_ingest"] = bench_ingest(args.alerts)
     if not args.skip_analysis:
@@ -353,8 +448,10 @@ def main() -> None:
             from openlfr.engine.sources import probe
 
             # longest first: Ray starts pending cameras in order, so the two workers end close together
-            clips = sorted((p for p in VIDEOS.iterdir() if p.suffix in (".mp4", ".mkv", ".gif")),
-                           key=lambda p: (-(probe(str(p))["frames"] or 0), p.name))
+            clips = sorted(
+                (p for p in VIDEOS.iterdir() if p.suffix in (".mp4", ".mkv", ".gif")),
+                key=lambda p: (-(probe(str(p))["frames"] or 0), p.name),
+            )
             result["analysis"] = bench_analysis(clips, [1, 2])
     result["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["machine"]["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

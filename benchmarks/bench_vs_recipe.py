@@ -125,7 +125,7 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[dict[str, Any], float, f
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return json.loads(p.stdout[p.stdout.index("{"):]), cpu, wall
+    return json.loads(p.stdout[p.stdout.index("{") :]), cpu, wall
 
 
 def openlfr(*args: str) -> list[str]:
@@ -148,8 +148,10 @@ def main() -> None:
     ap.add_argument("--truth", type=Path, help="its ground truth (the watchlist folder is <walk>.watchlist)")
     ap.add_argument("--skip-clips", action="store_true")
     ap.add_argument("--clips", default="hamilton,walkthrough", help="which clips (comma-separated)")
-    ap.add_argument("--detector", help="OpenLFR's detector (OPENLFR_DETECTOR) for enrolment, search and check; "
-                                       "default: the settings' default")
+    ap.add_argument(
+        "--detector",
+        help="OpenLFR's detector (OPENLFR_DETECTOR) for enrolment, search and check; default: the settings' default",
+    )
     ap.add_argument("--recipe-enrol", nargs=2, type=Path, metavar=("FOLDER", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--recipe-video", nargs=2, type=Path, metavar=("CLIP", "KNOWN"), help=argparse.SUPPRESS)
     ap.add_argument("--recipe-photo", nargs=2, type=Path, metavar=("PHOTO", "KNOWN"), help=argparse.SUPPRESS)
@@ -168,10 +170,32 @@ def main() -> None:
     try:
         if args.walk is None:
             args.walk, args.truth = tmp / "walk.mp4", tmp / "walk.json"
-            subprocess.run(openlfr("synth", "walkthrough", "--images", str(LFW), "--out", str(args.walk),
-                                   "--truth", str(args.truth), "--people", "20", "--watchlisted", "20",
-                                   "--size", "1280x720", "--fps", "10", "--seed", "0", "--json"),
-                           check=True, capture_output=True, env=env)
+            subprocess.run(
+                openlfr(
+                    "synth",
+                    "walkthrough",
+                    "--images",
+                    str(LFW),
+                    "--out",
+                    str(args.walk),
+                    "--truth",
+                    str(args.truth),
+                    "--people",
+                    "20",
+                    "--watchlisted",
+                    "20",
+                    "--size",
+                    "1280x720",
+                    "--fps",
+                    "10",
+                    "--seed",
+                    "0",
+                    "--json",
+                ),
+                check=True,
+                capture_output=True,
+                env=env,
+            )
         truth = json.loads(args.truth.read_text())
         people = args.walk.with_suffix(".watchlist")
         listed = sorted(q["person_id"] for q in truth["passes"] if q["watchlisted"])
@@ -182,23 +206,38 @@ def main() -> None:
         _, enrol_cpu, _ = timed(me("--recipe-enrol", str(people), str(known)), env)
         result: dict[str, Any] = {
             "machine": {"cpus": os.cpu_count(), "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]},
-            "people": len(listed), "enrolment_photos": sum(len(q["enrol_images"]) for q in truth["passes"]),
+            "people": len(listed),
+            "enrolment_photos": sum(len(q["enrol_images"]) for q in truth["passes"]),
             "recipe": f"every frame: face_recognition.face_locations (HOG, 1 upsampling), face_encodings, "
-                      f"compare_faces(tolerance={TOLERANCE})",
+            f"compare_faces(tolerance={TOLERANCE})",
             "openlfr": "openlfr search CLIP --watchlist known --json (defaults"
-                       + (f", OPENLFR_DETECTOR={args.detector})" if args.detector else ")"),
-            "recipe_enrol_cpu_s": round(enrol_cpu, 2), "clips": {}}
+            + (f", OPENLFR_DETECTOR={args.detector})" if args.detector else ")"),
+            "recipe_enrol_cpu_s": round(enrol_cpu, 2),
+            "clips": {},
+        }
         wanted = set(args.clips.split(","))
-        clips = [] if args.skip_clips else [(label, clip) for key, label, clip in (
-            ("hamilton", "hamilton_640x360", HAMILTON), ("walkthrough", "walkthrough_1280x720", args.walk))
-            if key in wanted]
+        clips = (
+            []
+            if args.skip_clips
+            else [
+                (label, clip)
+                for key, label, clip in (
+                    ("hamilton", "hamilton_640x360", HAMILTON),
+                    ("walkthrough", "walkthrough_1280x720", args.walk),
+                )
+                if key in wanted
+            ]
+        )
         for label, clip in clips:
             runs: dict[str, list[tuple[dict[str, Any], float, float]]] = {"recipe": [], "openlfr": []}
             for r in range(args.rounds):
                 order = ["recipe", "openlfr"] if r % 2 == 0 else ["openlfr", "recipe"]
                 for side in order:
-                    cmd = (me("--recipe-video", str(clip), str(known)) if side == "recipe"
-                           else openlfr("search", str(clip), "--watchlist", "known", "--json"))
+                    cmd = (
+                        me("--recipe-video", str(clip), str(known))
+                        if side == "recipe"
+                        else openlfr("search", str(clip), "--watchlist", "known", "--json")
+                    )
                     runs[side].append(timed(cmd, env))
                 print(f"{label}: round {r + 1} done", file=sys.stderr)
             rec, olf = runs["recipe"][-1][0], runs["openlfr"][-1][0]
@@ -206,16 +245,25 @@ def main() -> None:
             olf_cpu = [c for _, c, _ in runs["openlfr"]]
             row = {
                 "frames": rec["frames"],
-                "recipe": {"cpu_s": [round(c, 2) for c in rec_cpu], "faces_detected": rec["faces_detected"],
-                           "people_matched": sorted(rec["matched_detections"]),
-                           "matched_detections": sum(rec["matched_detections"].values())},
-                "openlfr": {"cpu_s": [round(c, 2) for c in olf_cpu], "faces_detected": olf["faces_detected"],
-                            "analysis_width": olf.get("analysis_width"), "faces_seen_tracks": olf["faces_seen"],
-                            "people_matched": sorted({a["person_id"] for a in olf["appearances"]}),
-                            "threshold": olf.get("threshold")},
+                "recipe": {
+                    "cpu_s": [round(c, 2) for c in rec_cpu],
+                    "faces_detected": rec["faces_detected"],
+                    "people_matched": sorted(rec["matched_detections"]),
+                    "matched_detections": sum(rec["matched_detections"].values()),
+                },
+                "openlfr": {
+                    "cpu_s": [round(c, 2) for c in olf_cpu],
+                    "faces_detected": olf["faces_detected"],
+                    "analysis_width": olf.get("analysis_width"),
+                    "faces_seen_tracks": olf["faces_seen"],
+                    "people_matched": sorted({a["person_id"] for a in olf["appearances"]}),
+                    "threshold": olf.get("threshold"),
+                },
                 "cpu_ratio_recipe_over_openlfr": round(med(rec_cpu) / med(olf_cpu), 2),
-                "faces_ratio_openlfr_over_recipe": (round(olf["faces_detected"] / rec["faces_detected"], 2)
-                                                    if rec["faces_detected"] else None)}
+                "faces_ratio_openlfr_over_recipe": (
+                    round(olf["faces_detected"] / rec["faces_detected"], 2) if rec["faces_detected"] else None
+                ),
+            }
             if clip == args.walk:
                 row["people_passing"] = len(listed)
             result["clips"][label] = row
@@ -224,23 +272,33 @@ def main() -> None:
         photo = Path(truth.get("images") or LFW) / pas["pass_images"][0]
         cold: dict[str, list[tuple[dict[str, Any], float, float]]] = {"recipe": [], "openlfr": []}
         for r in range(args.checks):
-            for side in (["recipe", "openlfr"] if r % 2 == 0 else ["openlfr", "recipe"]):
-                cmd = (me("--recipe-photo", str(photo), str(known)) if side == "recipe"
-                       else openlfr("check", str(photo), "--watchlist", "known", "--json"))
+            for side in ["recipe", "openlfr"] if r % 2 == 0 else ["openlfr", "recipe"]:
+                cmd = (
+                    me("--recipe-photo", str(photo), str(known))
+                    if side == "recipe"
+                    else openlfr("check", str(photo), "--watchlist", "known", "--json")
+                )
                 cold[side].append(timed(cmd, env))
         ow = [w for _, _, w in cold["openlfr"]]
         rw = [w for _, _, w in cold["recipe"]]
         result["cold_start_one_photo"] = {
             "photo_of": pas["person_id"],
-            "recipe": {"wall_s_median": med(rw), "cpu_s_median": med([c for _, c, _ in cold["recipe"]]),
-                       "matches": cold["recipe"][-1][0]["matches"]},
-            "openlfr_check": {"wall_s_median": med(ow), "cpu_s_median": med([c for _, c, _ in cold["openlfr"]]),
-                              "matches": [c["person_id"] for f in cold["openlfr"][-1][0]["faces"]
-                                          for c in f["candidates"]]},
+            "recipe": {
+                "wall_s_median": med(rw),
+                "cpu_s_median": med([c for _, c, _ in cold["recipe"]]),
+                "matches": cold["recipe"][-1][0]["matches"],
+            },
+            "openlfr_check": {
+                "wall_s_median": med(ow),
+                "cpu_s_median": med([c for _, c, _ in cold["openlfr"]]),
+                "matches": [c["person_id"] for f in cold["openlfr"][-1][0]["faces"] for c in f["candidates"]],
+            },
             "wall_ratio_openlfr_over_recipe": round(med(ow) / med(rw), 2),
-            "cpu_ratio_openlfr_over_recipe": round(med([c for _, c, _ in cold["openlfr"]])
-                                                   / med([c for _, c, _ in cold["recipe"]]), 2),
-            "runs": args.checks}
+            "cpu_ratio_openlfr_over_recipe": round(
+                med([c for _, c, _ in cold["openlfr"]]) / med([c for _, c, _ in cold["recipe"]]), 2
+            ),
+            "runs": args.checks,
+        }
         result["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
         print(json.dumps(result, indent=2))
     finally:

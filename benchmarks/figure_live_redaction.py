@@ -21,8 +21,12 @@ from openlfr.engine.pipeline import FaceEngine
 from openlfr.engine.privacy import DEFAULT_CELLS, annotate, cell_size
 from openlfr.engine.sources import open_source
 
-CLIP = Path(os.environ.get("OPENLFR_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared")) / "data" / \
-    "videos" / "intel_face-demographics-walking-and-pause.gif"
+CLIP = (
+    Path(os.environ.get("OPENLFR_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+    / "data"
+    / "videos"
+    / "intel_face-demographics-walking-and-pause.gif"
+)
 
 
 def main() -> None:
@@ -43,8 +47,9 @@ def main() -> None:
         old = annotate(img, boxes, cells=DEFAULT_CELLS)
         new = annotate(img, boxes)
         label = f"frame {i}: cell {cell_size(img.shape, boxes):.0f} px"
-        cv2.putText(old, "before: cell 1/16 of the frame", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            old, "before: cell 1/16 of the frame", (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1, cv2.LINE_AA
+        )
         cv2.putText(new, "now: " + label, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1, cv2.LINE_AA)
         rows.append(np.concatenate([old, np.full((img.shape[0], 8, 3), 255, np.uint8), new], axis=1))
     sheet = np.concatenate([np.concatenate([r, np.full((8, r.shape[1], 3), 255, np.uint8)]) for r in rows])

@@ -53,9 +53,12 @@ SHARED = Path(os.environ.get("OPENLFR_SHARED_DIR", REPO.parent / "shared"))
 MODELS = SHARED / "models"
 BACKENDS = {
     "dlib": EngineConfig(embedder="dlib-resnet-onnx"),
-    "mfn": EngineConfig(detector="yunet", detector_options={"path": str(MODELS / "face_detection_yunet_2023mar.onnx")},
-                        embedder="onnx-arcface",
-                        embedder_options={"path": str(MODELS / "mobilefacenet_paddle_128d.onnx")}),
+    "mfn": EngineConfig(
+        detector="yunet",
+        detector_options={"path": str(MODELS / "face_detection_yunet_2023mar.onnx")},
+        embedder="onnx-arcface",
+        embedder_options={"path": str(MODELS / "mobilefacenet_paddle_128d.onnx")},
+    ),
 }
 ENROL_MAX = 3
 RULES = ("max", "mean", "top2", "quality")
@@ -73,7 +76,7 @@ def degrade(img: np.ndarray, rng: np.random.Generator, face_px: tuple[float, flo
     small = np.clip(small.astype(np.float32) * rng.uniform(0.6, 1.3), 0, 255).astype(np.uint8)
     sh, sw = small.shape[:2]
     canvas = np.full((sh * 2, sw * 2, 3), int(rng.integers(60, 180)), np.uint8)
-    canvas[sh // 2:sh // 2 + sh, sw // 2:sw // 2 + sw] = small
+    canvas[sh // 2 : sh // 2 + sh, sw // 2 : sw // 2 + sw] = small
     return canvas
 
 
@@ -82,8 +85,8 @@ def embed_main(engine: FaceEngine, img: np.ndarray) -> tuple[np.ndarray, float] 
     j, _ = pick_main_face(a.faces)
     if j is None or a.chips is None or len(a.chips) <= j:
         return None
-    q = float(shot_score(a.faces.quality[j:j + 1])[0]) if a.faces.quality is not None else 1.0
-    return engine.embedder.embed(a.chips[j:j + 1])[0], q
+    q = float(shot_score(a.faces.quality[j : j + 1])[0]) if a.faces.quality is not None else 1.0
+    return engine.embedder.embed(a.chips[j : j + 1])[0], q
 
 
 def decision_scores(scores: np.ndarray, quality: np.ndarray) -> dict[str, np.ndarray]:
@@ -106,8 +109,14 @@ def fnir_at_fpir(mated: list[float | None], strangers: list[float], fpir: float)
     allowed = int(np.floor(fpir * len(s)))
     thr = float(np.nextafter(s[allowed], 1.0)) if allowed < len(s) else 0.0
     hits = sum(1 for m in mated if m is not None and m >= thr)
-    return {"threshold": round(thr, 5), "fnir": round(1 - hits / len(mated), 4), "misses": len(mated) - hits,
-            "mated": len(mated), "stranger_passes_alerting": int((s >= thr).sum()), "strangers": len(s)}
+    return {
+        "threshold": round(thr, 5),
+        "fnir": round(1 - hits / len(mated), 4),
+        "misses": len(mated) - hits,
+        "mated": len(mated),
+        "stranger_passes_alerting": int((s >= thr).sum()),
+        "strangers": len(s),
+    }
 
 
 def main() -> None:
@@ -126,17 +135,18 @@ def main() -> None:
     t0 = time.perf_counter()
     rng = random.Random(args.seed)
     nrng = np.random.default_rng(args.seed)
-    folders = {d.name: sorted(p for p in d.iterdir() if p.is_file()) for d in sorted(args.images.iterdir())
-               if d.is_dir()}
+    folders = {
+        d.name: sorted(p for p in d.iterdir() if p.is_file()) for d in sorted(args.images.iterdir()) if d.is_dir()
+    }
     five = sorted(k for k, v in folders.items() if len(v) >= ENROL_MAX + 2)
     rng.shuffle(five)
-    watch = five[:args.watchlisted]
+    watch = five[: args.watchlisted]
     two = sorted(k for k, v in folders.items() if len(v) >= 2 and k not in set(watch))
     rng.shuffle(two)
-    strangers = two[:args.strangers]
+    strangers = two[: args.strangers]
     one = sorted(k for k, v in folders.items() if len(v) == 1)
     rng.shuffle(one)
-    distractors = one[:args.distractors]
+    distractors = one[: args.distractors]
 
     engine = FaceEngine.from_config(BACKENDS[args.backend])
     # gallery: entry -> list of reference vectors (first 1..3 photos; distractors 1)
@@ -144,7 +154,7 @@ def main() -> None:
     refs: dict[int, list[tuple[int, np.ndarray]]] = {}
     enrol_fail = 0
     for e, ident in enumerate(entries):
-        for k, f in enumerate(folders[ident][:ENROL_MAX if ident in set(watch) else 1]):
+        for k, f in enumerate(folders[ident][: ENROL_MAX if ident in set(watch) else 1]):
             r = embed_main(engine, load_image(f))
             if r is None:
                 enrol_fail += 1
@@ -165,7 +175,7 @@ def main() -> None:
     shots_total = fta = 0
     for ident in watch + strangers:
         files = folders[ident][ENROL_MAX:] if ident in set(watch) else folders[ident]
-        files = files[:args.pass_photos]
+        files = files[: args.pass_photos]
         views = [f for f in files for _ in range(args.shots_per_photo)]
         rng.shuffle(views)
         vecs, qual = [], []
@@ -205,13 +215,28 @@ def main() -> None:
             r["relative_fnir_reduction_vs_first"] = round(1 - r["fnir"] / base, 3) if base > 0 else None
             r["relative_fnir_reduction_vs_best_quality"] = round(1 - r["fnir"] / best, 3) if best > 0 else None
         results[f"enrol_{n_photos}"] = res
-    print(json.dumps({
-        "backend": args.backend, "models": engine.model_ids, "seed": args.seed, "target_fpir": args.fpir,
-        "watchlist_entries": len(entries), "watchlisted_passes": len(watch), "stranger_passes": len(strangers),
-        "distractor_entries": len(distractors), "pass_photos": args.pass_photos,
-        "shots_per_photo": args.shots_per_photo, "face_px": list(args.face_px), "shots": shots_total,
-        "shots_no_face": fta, "enrol_photos_no_face": enrol_fail, "results": results,
-        "seconds": round(time.perf_counter() - t0, 1)}))
+    print(
+        json.dumps(
+            {
+                "backend": args.backend,
+                "models": engine.model_ids,
+                "seed": args.seed,
+                "target_fpir": args.fpir,
+                "watchlist_entries": len(entries),
+                "watchlisted_passes": len(watch),
+                "stranger_passes": len(strangers),
+                "distractor_entries": len(distractors),
+                "pass_photos": args.pass_photos,
+                "shots_per_photo": args.shots_per_photo,
+                "face_px": list(args.face_px),
+                "shots": shots_total,
+                "shots_no_face": fta,
+                "enrol_photos_no_face": enrol_fail,
+                "results": results,
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

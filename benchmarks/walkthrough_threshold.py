@@ -28,9 +28,12 @@ SHARED = Path(os.environ.get("OPENLFR_SHARED_DIR", REPO.parent / "shared"))
 MODELS = SHARED / "models"
 BACKENDS = {
     "dlib": EngineConfig(embedder="dlib-resnet-onnx"),
-    "mfn": EngineConfig(detector="yunet", detector_options={"path": str(MODELS / "face_detection_yunet_2023mar.onnx")},
-                        embedder="onnx-arcface",
-                        embedder_options={"path": str(MODELS / "mobilefacenet_paddle_128d.onnx")}),
+    "mfn": EngineConfig(
+        detector="yunet",
+        detector_options={"path": str(MODELS / "face_detection_yunet_2023mar.onnx")},
+        embedder="onnx-arcface",
+        embedder_options={"path": str(MODELS / "mobilefacenet_paddle_128d.onnx")},
+    ),
 }
 
 
@@ -49,7 +52,7 @@ def main() -> None:
     engine = FaceEngine.from_config(BACKENDS[args.backend])
     ids = sorted(d.name for d in args.images.iterdir() if d.is_dir() and d.name not in excluded)
     random.Random(args.seed).shuffle(ids)
-    ids = ids[:args.identities]
+    ids = ids[: args.identities]
     t0 = time.perf_counter()
     vecs, labels = [], []
     for k, ident in enumerate(ids):
@@ -57,7 +60,7 @@ def main() -> None:
             a = engine.analyse(load_image(f), embed="none")
             j, _ = pick_main_face(a.faces)
             if j is not None:
-                vecs.append(engine.embedder.embed(a.chips[j:j + 1])[0])
+                vecs.append(engine.embedder.embed(a.chips[j : j + 1])[0])
                 labels.append(k)
     v, lab = np.array(vecs), np.array(labels)
     s = (1 + v @ v.T) / 2
@@ -66,12 +69,26 @@ def main() -> None:
     imp, gen = s[iu][~same], s[iu][same]
     fmr = args.fpir / max(refs, 1)
     thr = float(np.quantile(imp, 1 - fmr))
-    print(json.dumps({"backend": args.backend, "models": engine.model_ids, "excluded_identities": len(excluded),
-                      "identities": len(ids), "images": len(v), "impostor_pairs": int(imp.size),
-                      "genuine_pairs": int(gen.size), "reference_photos": refs, "target_fpir": args.fpir,
-                      "fmr": fmr, "threshold": round(thr, 4), "impostor_pairs_at_or_above": int((imp >= thr).sum()),
-                      "fnmr_at_threshold": round(float((gen < thr).mean()), 3),
-                      "seconds": round(time.perf_counter() - t0, 1)}))
+    print(
+        json.dumps(
+            {
+                "backend": args.backend,
+                "models": engine.model_ids,
+                "excluded_identities": len(excluded),
+                "identities": len(ids),
+                "images": len(v),
+                "impostor_pairs": int(imp.size),
+                "genuine_pairs": int(gen.size),
+                "reference_photos": refs,
+                "target_fpir": args.fpir,
+                "fmr": fmr,
+                "threshold": round(thr, 4),
+                "impostor_pairs_at_or_above": int((imp >= thr).sum()),
+                "fnmr_at_threshold": round(float((gen < thr).mean()), 3),
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -50,12 +50,19 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = False,
-            timeout: float = 600, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 600, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``openlfr`` command in a subprocess (as a user would)."""
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "openlfr", *args], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, input=input)
+    proc = subprocess.run(
+        [sys.executable, "-m", "openlfr", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        input=input,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"openlfr {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -66,8 +73,9 @@ def cli():
     return run_cli
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout_s: float, output: Callable[[], str] | None = None
-                 ) -> None:
+def wait_healthy(
+    url: str, proc: subprocess.Popen[Any], timeout_s: float, output: Callable[[], str] | None = None
+) -> None:
     """Wait until ``openlfr serve`` at ``url`` answers ``/health`` with 200; fail (with its output) if the process
     ends or ``timeout_s`` passes first."""
     import time

@@ -52,7 +52,7 @@ def _mask_one(url: str) -> str:
     m = _SCHEME.match(url)
     if m is None:
         return url
-    scheme, rest = m.group(0), url[m.end():]
+    scheme, rest = m.group(0), url[m.end() :]
     authority_end = next((i for i, ch in enumerate(rest) if ch in "/?#"), len(rest))
     authority = rest[:authority_end]
     if "@" in authority:
@@ -67,7 +67,7 @@ def _mask_one(url: str) -> str:
         if not hits:
             return scheme + MASK
         at = hits[-1].start()
-        hostport_tail = rest[at + 1:]
+        hostport_tail = rest[at + 1 :]
         cut = next((i for i, ch in enumerate(hostport_tail) if ch in "/?#"), len(hostport_tail))
         hostport, tail = hostport_tail[:cut], hostport_tail[cut:]
     else:

@@ -22,20 +22,14 @@ BoolArray = npt.NDArray[np.bool_]
 Image = npt.NDArray[np.uint8]
 """An RGB image, shape (H, W, 3), dtype uint8."""
 
-QUALITY_FIELDS: tuple[str, ...] = (
-    "inter_eye_px",
-    "sharpness",
-    "brightness",
-    "contrast",
-    "frontal",
-    "det_score",
-)
+QUALITY_FIELDS: tuple[str, ...] = ("inter_eye_px", "sharpness", "brightness", "contrast", "frontal", "det_score")
 """Per-face quality measures, in the column order of ``FaceBatch.quality``."""
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 """File suffixes read as photos (image folders, uploads)."""
-VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".avi", ".webm", ".mov", ".m4v", ".gif", ".mjpeg", ".mjpg",
-                            ".ts", ".mpg", ".mpeg"})
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".mkv", ".avi", ".webm", ".mov", ".m4v", ".gif", ".mjpeg", ".mjpg", ".ts", ".mpg", ".mpeg"}
+)
 """File suffixes read as video (retrospective search, walk-throughs)."""
 MJPEG_BOUNDARY = "openlfrframe"
 """The multipart boundary of every MJPEG preview stream (the API's and ``runtime.preview``'s)."""
@@ -44,8 +38,7 @@ MJPEG_BOUNDARY = "openlfrframe"
 def _as(arr: Any, dtype: Any, shape_tail: tuple[int, ...], name: str, n: int | None) -> Any:
     out = np.asarray(arr, dtype=dtype)
     if out.ndim != 1 + len(shape_tail) or (shape_tail and out.shape[1:] != shape_tail):
-        raise ValueError(f"FaceBatch.{name}: expected shape (n, {', '.join(map(str, shape_tail))}), "
-                         f"got {out.shape}")
+        raise ValueError(f"FaceBatch.{name}: expected shape (n, {', '.join(map(str, shape_tail))}), got {out.shape}")
     if n is not None and out.shape[0] != n:
         raise ValueError(f"FaceBatch.{name}: expected {n} rows, got {out.shape[0]}")
     return out
@@ -85,8 +78,7 @@ class FaceBatch:
                 raise ValueError(f"FaceBatch.landmarks: expected (n, k, 2), got {lm.shape}")
             object.__setattr__(self, "landmarks", lm)
         if self.quality is not None:
-            object.__setattr__(self, "quality",
-                               _as(self.quality, np.float32, (len(QUALITY_FIELDS),), "quality", n))
+            object.__setattr__(self, "quality", _as(self.quality, np.float32, (len(QUALITY_FIELDS),), "quality", n))
         if self.embedding is not None:
             emb = np.asarray(self.embedding, dtype=np.float32)
             if emb.ndim != 2 or emb.shape[0] != n:
@@ -100,8 +92,12 @@ class FaceBatch:
 
     @classmethod
     def empty(cls, image_size: tuple[int, int] = (0, 0)) -> FaceBatch:
-        return cls(xyxy=np.zeros((0, 4), np.float32), det_score=np.zeros((0,), np.float32),
-                   landmarks=np.zeros((0, 5, 2), np.float32), image_size=image_size)
+        return cls(
+            xyxy=np.zeros((0, 4), np.float32),
+            det_score=np.zeros((0,), np.float32),
+            landmarks=np.zeros((0, 5, 2), np.float32),
+            image_size=image_size,
+        )
 
     def replace(self, **changes: Any) -> FaceBatch:
         return dataclasses.replace(self, **changes)
@@ -115,10 +111,15 @@ class FaceBatch:
         def pick(a: Any) -> Any:
             return None if a is None else a[idx]
 
-        return FaceBatch(xyxy=self.xyxy[idx], det_score=self.det_score[idx],
-                         landmarks=pick(self.landmarks), quality=pick(self.quality),
-                         embedding=pick(self.embedding), track_id=pick(self.track_id),
-                         image_size=self.image_size)
+        return FaceBatch(
+            xyxy=self.xyxy[idx],
+            det_score=self.det_score[idx],
+            landmarks=pick(self.landmarks),
+            quality=pick(self.quality),
+            embedding=pick(self.embedding),
+            track_id=pick(self.track_id),
+            image_size=self.image_size,
+        )
 
     @property
     def areas(self) -> FloatArray:
@@ -131,8 +132,7 @@ class FaceBatch:
         if self.quality is None:
             return {}
         row = self.quality[i]
-        return {k: (None if np.isnan(v) else round(float(v), 4)) for k, v in zip(QUALITY_FIELDS, row,
-                                                                                    strict=True)}
+        return {k: (None if np.isnan(v) else round(float(v), 4)) for k, v in zip(QUALITY_FIELDS, row, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -146,8 +146,7 @@ class Match:
     rank: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"person_id": self.person_id, "name": self.name, "score": round(self.score, 6),
-                "rank": self.rank}
+        return {"person_id": self.person_id, "name": self.name, "score": round(self.score, 6), "rank": self.rank}
 
 
 @dataclass(frozen=True)

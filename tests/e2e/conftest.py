@@ -21,8 +21,16 @@ import pytest
 from tests.conftest import VIDEOS, stop_serve, wait_healthy
 
 CHROMIUM = os.environ.get("OPENLFR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ROLES = ("admin", "supervisor", "operator", "auditor")
 
 
@@ -53,20 +61,35 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("e2e")
     data = root / "data"
     # cameras added in the console must be rtsp/http(s) or files inside the camera media root
-    env = {**os.environ, "OPENLFR_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1",
-           "OPENLFR_CAMERA_MEDIA_ROOT": str(VIDEOS)}
+    env = {
+        **os.environ,
+        "OPENLFR_DATA_DIR": str(data),
+        "PYTHONUNBUFFERED": "1",
+        "OPENLFR_CAMERA_MEDIA_ROOT": str(VIDEOS),
+    }
     for k in ("OPENLFR_KEY", "OPENLFR_DATABASE_URL"):
         env.pop(k, None)
     subprocess.run([sys.executable, "-m", "openlfr", "init"], env=env, check=True, capture_output=True, timeout=120)
     for role in ROLES:
-        subprocess.run([sys.executable, "-m", "openlfr", "user", "create", "--username", role, "--role", role,
-                        "--password-stdin"], input=password(role) + "\n", env=env, check=True, capture_output=True,
-                       text=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "openlfr", "user", "create", "--username", role, "--role", role, "--password-stdin"],
+            input=password(role) + "\n",
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     port = _free_port()
     log = root / "serve.log"
     with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "openlfr", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                env=env, stdout=fh, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "openlfr", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     url = f"http://127.0.0.1:{port}"
     srv = Server(url, data, proc, log)
     wait_healthy(url, proc, 60, srv.output)
@@ -92,8 +115,14 @@ def _watch_page(page: Any) -> None:
     page.on("console", lambda m: _console(page, m))
     page.on("pageerror", lambda e: BROWSER_ERRORS.append(f"page error on {page.url}: {e}"))
     # a request the page itself dropped by navigating away (an event stream, a live MJPEG tile) is not a failure
-    page.on("requestfailed", lambda r: None if "ERR_ABORTED" in str(r.failure) else
-            BROWSER_ERRORS.append(f"request failed on {page.url}: {r.method} {r.url}: {r.failure}"))
+    page.on(
+        "requestfailed",
+        lambda r: (
+            None
+            if "ERR_ABORTED" in str(r.failure)
+            else BROWSER_ERRORS.append(f"request failed on {page.url}: {r.method} {r.url}: {r.failure}")
+        ),
+    )
 
 
 class _WatchedBrowser:
@@ -151,8 +180,11 @@ def no_browser_errors(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = Path(os.environ["OPENLFR_SCREENSHOTS"]) if os.environ.get("OPENLFR_SCREENSHOTS") else \
-        tmp_path_factory.mktemp("screenshots")
+    d = (
+        Path(os.environ["OPENLFR_SCREENSHOTS"])
+        if os.environ.get("OPENLFR_SCREENSHOTS")
+        else tmp_path_factory.mktemp("screenshots")
+    )
     d.mkdir(parents=True, exist_ok=True)
     return d
 

@@ -39,22 +39,37 @@ def _seed_alert(server: Server) -> str:
     sup, op = Api(server, "supervisor"), Api(server, "operator")
     assert sup.post("/api/watchlists", json={"name": "standing"}).status_code == 201
     photo = sorted((FACES / "Al_Gore").glob("*.jpg"))[0]
-    r = sup.post("/api/watchlists/standing/entries", data={"person_id": "Al_Gore", "name": "Al Gore"},
-                 files=[("files", (photo.name, photo.read_bytes(), "image/jpeg"))])
+    r = sup.post(
+        "/api/watchlists/standing/entries",
+        data={"person_id": "Al_Gore", "name": "Al Gore"},
+        files=[("files", (photo.name, photo.read_bytes(), "image/jpeg"))],
+    )
     assert r.status_code == 200, r.text
     now = datetime.now(UTC)
-    r = op.post("/api/deployments", json={
-        "location": "High St, Sutton, outside the station", "purpose": "alert page views (e2e)",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=2)).isoformat(),
-        "source_watchlist": "standing", "all_entries_reason": "test", "threshold": 0.5,
-        "legal_basis": "Common law policing powers; force LFR policy v1",
-        "cameras": [{"name": "cam1", "url": "rtsp://camera.invalid/clip"}]})
+    r = op.post(
+        "/api/deployments",
+        json={
+            "location": "High St, Sutton, outside the station",
+            "purpose": "alert page views (e2e)",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=2)).isoformat(),
+            "source_watchlist": "standing",
+            "all_entries_reason": "test",
+            "threshold": 0.5,
+            "legal_basis": "Common law policing powers; force LFR policy v1",
+            "cameras": [{"name": "cam1", "url": "rtsp://camera.invalid/clip"}],
+        },
+    )
     assert r.status_code == 201, r.text
     dep = int(r.json()["id"])
-    r = sup.post(f"/api/deployments/{dep}/authorise",
-                 json={"officer": "Supt Test", "justification": "e2e test: the alert is synthetic, stored at a fixed "
-                                                                "threshold outside the safe band on purpose"})
+    r = sup.post(
+        f"/api/deployments/{dep}/authorise",
+        json={
+            "officer": "Supt Test",
+            "justification": "e2e test: the alert is synthetic, stored at a fixed "
+            "threshold outside the safe band on purpose",
+        },
+    )
     assert r.status_code == 200, r.text
     ctx = AppContext(load_settings(data_dir=server.data_dir, key=None, database_url=None))
     try:
@@ -62,10 +77,22 @@ def _seed_alert(server: Server) -> str:
         index, _ = load_index(ctx, plan.watchlist)
         entry = index.entries[0]
         probe = sorted((FACES / "Al_Gore").glob("*.jpg"))[1].read_bytes()
-        rec = AlertRecord(alert_id="e2e-page-views-1", deployment_id=dep, watchlist_id=plan.watchlist_id,
-                          entry_id=entry.entry_id, person_id=entry.person_id, score=0.97, threshold=plan.threshold,
-                          camera="cam1", occurred_at=now, track_id=1, probe_jpeg=probe, frame_jpeg=probe,
-                          box=(1.0, 2.0, 30.0, 40.0), models={})
+        rec = AlertRecord(
+            alert_id="e2e-page-views-1",
+            deployment_id=dep,
+            watchlist_id=plan.watchlist_id,
+            entry_id=entry.entry_id,
+            person_id=entry.person_id,
+            score=0.97,
+            threshold=plan.threshold,
+            camera="cam1",
+            occurred_at=now,
+            track_id=1,
+            probe_jpeg=probe,
+            frame_jpeg=probe,
+            box=(1.0, 2.0, 30.0, 40.0),
+            models={},
+        )
         return str(StoreAlertSink(ctx, dep).store(rec))
     finally:
         ctx.close()
@@ -77,8 +104,11 @@ def test_alert_page_is_one_audited_page_view(server: Server, browser: Any) -> No
     ctx, page = login(browser, server, "operator")
     watch = Watch(page)
     page.goto(f"{server.url}/alerts/{alert_id}")
-    page.wait_for_function("['probe', 'reference', 'frame'].every(k => { const i = document.getElementById(k); "
-                           "return i && i.complete && i.naturalWidth > 0; })", timeout=30_000)
+    page.wait_for_function(
+        "['probe', 'reference', 'frame'].every(k => { const i = document.getElementById(k); "
+        "return i && i.complete && i.naturalWidth > 0; })",
+        timeout=30_000,
+    )
     page.wait_for_timeout(500)
     assert _events(server, "alert.view_image") == []  # no event per image
     # (the alert list the operator lands on after login declares its own page view: page "alerts")

@@ -29,8 +29,9 @@ def _cli(server: Server, *args: str) -> dict[str, Any]:
     env = {**os.environ, "OPENLFR_DATA_DIR": str(server.data_dir)}
     for k in ("OPENLFR_KEY", "OPENLFR_DATABASE_URL"):
         env.pop(k, None)
-    p = subprocess.run([sys.executable, "-m", "openlfr", *args, "--json"], env=env, capture_output=True, text=True,
-                       timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "openlfr", *args, "--json"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert p.returncode == 0, p.stderr
     return dict(json.loads(p.stdout.strip().splitlines()[-1]))
 
@@ -41,19 +42,37 @@ def _figure(page: Any, label: str) -> str:
 
 
 def test_authorisation_page_shows_the_figures_and_refuses_an_unsafe_point(
-        server: Server, browser: Any, shots: Path, allow_browser_errors: Any) -> None:
+    server: Server, browser: Any, shots: Path, allow_browser_errors: Any
+) -> None:
     allow_browser_errors("status of 422")  # the unsafe point submitted without a justification is refused (422)
     _cli(server, "watchlist", "create", "wanted")
     people = sorted(p for p in FACES.iterdir() if p.is_dir())[:3]
     for p in people:
         _cli(server, "watchlist", "add", "wanted", "--person", p.name, "--image", str(p / f"{p.name}_0001.jpg"))
     now = datetime.now(UTC)
-    dep = _cli(server, "deployment", "create", "--location", "High St, Sutton, outside the station",
-               "--purpose", "Locate three people wanted on warrant",
-               "--start", (now - timedelta(minutes=1)).isoformat(),
-               "--end", (now + timedelta(hours=3)).isoformat(), "--source-watchlist", "wanted", "--all-entries",
-               "wanted on warrant", "--camera", "cam1=/nonexistent/clip.mp4", "--threshold", "0.5",
-               "--legal-basis", "Common law policing powers; DPA 2018 s.35; force LFR policy v2")
+    dep = _cli(
+        server,
+        "deployment",
+        "create",
+        "--location",
+        "High St, Sutton, outside the station",
+        "--purpose",
+        "Locate three people wanted on warrant",
+        "--start",
+        (now - timedelta(minutes=1)).isoformat(),
+        "--end",
+        (now + timedelta(hours=3)).isoformat(),
+        "--source-watchlist",
+        "wanted",
+        "--all-entries",
+        "wanted on warrant",
+        "--camera",
+        "cam1=/nonexistent/clip.mp4",
+        "--threshold",
+        "0.5",
+        "--legal-basis",
+        "Common law policing powers; DPA 2018 s.35; force LFR policy v2",
+    )
     ctx, page = login(browser, server, "supervisor")
     try:
         page.goto(f"{server.url}/deployments/{dep['id']}")
@@ -69,8 +88,9 @@ def test_authorisation_page_shows_the_figures_and_refuses_an_unsafe_point(
         page.click("#authorise-form button[type=submit]")
         page.wait_for_selector("#dep-error:not([hidden])")
         assert page.get_attribute("#dep-error", "data-code") == "justification_required"
-        assert "justification" in page.inner_text("#dep-error") and "(justification_required)" not in \
-            page.inner_text("#dep-error")  # a sentence for people; the code stays in the JSON
+        assert "justification" in page.inner_text("#dep-error") and "(justification_required)" not in page.inner_text(
+            "#dep-error"
+        )  # a sentence for people; the code stays in the JSON
         assert page.inner_text("#dep-state") == "draft"
         page.screenshot(path=str(shots / "authorisation-refused.png"), full_page=True)
 

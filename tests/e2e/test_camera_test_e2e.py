@@ -26,21 +26,34 @@ def test_camera_test_button(server: Server, browser: Any, shots: Path) -> None:
     sup, op = Api(server, "supervisor"), Api(server, "operator")
     if sup.get("/api/watchlists/wanted").status_code == 404:
         assert sup.post("/api/watchlists", json={"name": "wanted"}).status_code == 201
-        f1, = frames_of(CLIP, (0,))
-        r = sup.post("/api/watchlists/wanted/entries", data={"person_id": "asl_signer", "name": "ASL Signer"},
-                     files=[("files", ("a.jpg", f1, "image/jpeg"))])
+        (f1,) = frames_of(CLIP, (0,))
+        r = sup.post(
+            "/api/watchlists/wanted/entries",
+            data={"person_id": "asl_signer", "name": "ASL Signer"},
+            files=[("files", ("a.jpg", f1, "image/jpeg"))],
+        )
         assert r.status_code == 200, r.text
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
     now = datetime.now(UTC)  # a draft with a working file camera and a camera that cannot work
-    r = op.post("/api/deployments", json={
-        "name": "camera test", "location": "High St, Sutton, outside the station", "purpose": "camera test (e2e)",
-        "legal_basis": "Common law policing powers; DPA 2018 s.35",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=2)).isoformat(),
-        "source_watchlist": "wanted", "all_entries_reason": "wanted on warrant",
-        "cameras": [{"name": "bus-stop", "url": str(CLIP)}, {"name": "gate", "url": f"rtsp://127.0.0.1:{closed}/s"}]})
+    r = op.post(
+        "/api/deployments",
+        json={
+            "name": "camera test",
+            "location": "High St, Sutton, outside the station",
+            "purpose": "camera test (e2e)",
+            "legal_basis": "Common law policing powers; DPA 2018 s.35",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=2)).isoformat(),
+            "source_watchlist": "wanted",
+            "all_entries_reason": "wanted on warrant",
+            "cameras": [
+                {"name": "bus-stop", "url": str(CLIP)},
+                {"name": "gate", "url": f"rtsp://127.0.0.1:{closed}/s"},
+            ],
+        },
+    )
     assert r.status_code == 201, r.text
     dep = int(r.json()["id"])
 

@@ -26,8 +26,11 @@ MET_CSV = VIDEOS.parent / "met-deployments" / "met_lfr_deployments.csv"
 
 
 def _figure(page: Any, label: str) -> str:
-    return str(page.locator(".figure", has=page.locator(".k", has_text=re.compile(f"^{re.escape(label)}$")))
-               .locator(".v").inner_text())
+    return str(
+        page.locator(".figure", has=page.locator(".k", has_text=re.compile(f"^{re.escape(label)}$")))
+        .locator(".v")
+        .inner_text()
+    )
 
 
 def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path: Path) -> None:
@@ -52,12 +55,15 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
     page.fill("#up-category", "wanted on warrant")
     page.fill("#up-reason", "e2e test")
     page.check("#up-from-names")  # person ids from these (non-camera) file names, by choice
-    page.set_input_files("#files", [str(tmp_path / n) for n in ("asl_signer_1.jpg", "asl_signer_2.jpg",
-                                                                  "Al_Gore_0001.jpg", "notes.txt")])
+    page.set_input_files(
+        "#files", [str(tmp_path / n) for n in ("asl_signer_1.jpg", "asl_signer_2.jpg", "Al_Gore_0001.jpg", "notes.txt")]
+    )
     page.wait_for_selector("#entry-table tbody tr:nth-child(2) td:nth-child(2)", timeout=60_000)
-    page.wait_for_function("document.querySelectorAll('#upload-results > p').length >= 3 && "
-                           "!document.querySelector('#upload-results').textContent.includes('uploading')",
-                           timeout=60_000)
+    page.wait_for_function(
+        "document.querySelectorAll('#upload-results > p').length >= 3 && "
+        "!document.querySelector('#upload-results').textContent.includes('uploading')",
+        timeout=60_000,
+    )
     results = page.inner_text("#upload-results")
     assert "asl_signer: 2 accepted" in results, results
     assert "notes: 0 accepted, 1 rejected" in results and "not a JPEG, PNG, WebP or BMP" in results, results
@@ -113,8 +119,7 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
     # --- live page (last preview frame; faces pixelated except an alerted one) ---------------
     live = ctx.new_page()
     live.goto(server.url + "/live")
-    live.wait_for_function("[...document.querySelectorAll('.tile img')].some(i => i.naturalWidth > 0)",
-                           timeout=30_000)
+    live.wait_for_function("[...document.querySelectorAll('.tile img')].some(i => i.naturalWidth > 0)", timeout=30_000)
     shot(live, shots, "live")
     live.close()
 
@@ -126,8 +131,9 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
     op.keyboard.press("Enter")
     op.wait_for_url(re.compile(r".*/alerts/\d+$"))
     alert_id = int(op.url.rsplit("/", 1)[1])
-    op.wait_for_function("['probe', 'reference'].every(k => { const i = document.getElementById(k); "
-                         "return i && i.naturalWidth > 0; })")
+    op.wait_for_function(
+        "['probe', 'reference'].every(k => { const i = document.getElementById(k); return i && i.naturalWidth > 0; })"
+    )
     op.wait_for_selector("#adjudicate:not([hidden])")
     shot(op, shots, "alert-review")
     op.keyboard.press("t")
@@ -173,8 +179,12 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
     if det and Path(det).is_file():
         (server.data_dir / "eval").mkdir(exist_ok=True)
         shutil.copy(det, server.data_dir / "eval" / "det.png")
-    for path, name in (("/audit", "audit"), ("/evaluation", "evaluation"), ("/deployments", "deployments"),
-                       ("/account", "account")):
+    for path, name in (
+        ("/audit", "audit"),
+        ("/evaluation", "evaluation"),
+        ("/deployments", "deployments"),
+        ("/account", "account"),
+    ):
         page.goto(server.url + path)
         page.wait_for_load_state("networkidle")
         shot(page, shots, name)
@@ -192,10 +202,20 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
     # --- an auditor never receives a face image -------------------------------------------------
     ctx_aud, aud = login(browser, server, "auditor")
     images: list[str] = []
-    aud.on("response", lambda r: images.append(r.url) if r.headers.get("content-type", "").startswith("image/")
-           else None)
-    for path in ("/live", "/alerts", f"/alerts/{alert_id}", "/deployments", f"/deployments/{dep_id}",
-                 f"/reports?deployment={dep_id}", "/audit", "/evaluation", "/account"):
+    aud.on(
+        "response", lambda r: images.append(r.url) if r.headers.get("content-type", "").startswith("image/") else None
+    )
+    for path in (
+        "/live",
+        "/alerts",
+        f"/alerts/{alert_id}",
+        "/deployments",
+        f"/deployments/{dep_id}",
+        f"/reports?deployment={dep_id}",
+        "/audit",
+        "/evaluation",
+        "/account",
+    ):
         aud.goto(server.url + path)
         aud.wait_for_load_state("networkidle")
         srcs = aud.eval_on_selector_all("img", "els => els.map(e => e.src)")
@@ -203,8 +223,9 @@ def test_console_end_to_end(server: Server, browser: Any, shots: Path, tmp_path:
     assert aud.goto(server.url + "/watchlists").status == 403
     for kind in ("probe", "frame", "reference"):
         assert aud.request.get(f"{server.url}/api/alerts/{alert_id}/images/{kind}").status == 403
-    assert not [u for u in images if "/api/evaluation/det.png" not in u and not u.endswith("/static/favicon.svg")], \
+    assert not [u for u in images if "/api/evaluation/det.png" not in u and not u.endswith("/static/favicon.svg")], (
         images
+    )
     ctx_aud.close()
     assert "Traceback" not in server.output(), server.output()[-3000:]
 
@@ -217,4 +238,3 @@ def test_sigterm_stops_cleanly(server: Server) -> None:
     server.proc.wait(timeout=60)
     assert time.monotonic() - t0 < 30
     assert "OpenLFR stopping" in server.output()
-

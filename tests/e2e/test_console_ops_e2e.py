@@ -27,7 +27,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.shared_data, pytest.mark.slow]
 CLIP = VIDEOS / "intel_asl_thanks.mkv"
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The server's media folder (``OPENLFR_API_MEDIA_DIR``), set before the module's server starts."""
@@ -47,15 +46,26 @@ def ended_deployment(server: Server) -> dict[str, Any]:
     sup, op = Api(server, "supervisor"), Api(server, "operator")
     assert sup.post("/api/watchlists", json={"name": "standing"}).status_code == 201
     f1, f2 = frames_of(CLIP, (0, 40))
-    r = sup.post("/api/watchlists/standing/entries", data={"person_id": "asl_signer", "category": "wanted"},
-                 files=[("files", ("a.jpg", f1, "image/jpeg")), ("files", ("b.jpg", f2, "image/jpeg"))])
+    r = sup.post(
+        "/api/watchlists/standing/entries",
+        data={"person_id": "asl_signer", "category": "wanted"},
+        files=[("files", ("a.jpg", f1, "image/jpeg")), ("files", ("b.jpg", f2, "image/jpeg"))],
+    )
     assert r.status_code == 200 and r.json()["accepted_images"] == 2, r.text
     now = datetime.now(UTC)
-    r = op.post("/api/deployments", json={
-        "location": "=Market Square, Romford", "purpose": "Locate people wanted on warrant (e2e)",
-        "legal_basis": "Common law policing powers", "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
-        "all_entries_reason": "wanted on warrant", "cameras": [{"name": "cam1", "url": str(CLIP)}]})
+    r = op.post(
+        "/api/deployments",
+        json={
+            "location": "=Market Square, Romford",
+            "purpose": "Locate people wanted on warrant (e2e)",
+            "legal_basis": "Common law policing powers",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=2)).isoformat(),
+            "source_watchlist": "standing",
+            "all_entries_reason": "wanted on warrant",
+            "cameras": [{"name": "cam1", "url": str(CLIP)}],
+        },
+    )
     assert r.status_code == 201, r.text
     dep = r.json()["id"]
     assert sup.post(f"/api/deployments/{dep}/authorise", json={"officer": "Supt A. Example"}).status_code == 200
@@ -74,18 +84,27 @@ def ended_deployment(server: Server) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     assert sup.post(f"/api/deployments/{dep}/stop").status_code == 200
     # a second deployment, authorised but never ended: must not appear in public
-    r = op.post("/api/deployments", json={
-        "location": "Secret Street (not ended)", "purpose": "still planned",
-        "legal_basis": "Common law policing powers",
-        "planned_start": (now + timedelta(hours=1)).isoformat(), "planned_end": (now + timedelta(hours=3)).isoformat(),
-        "source_watchlist": "standing", "all_entries_reason": "x", "cameras": [{"name": "c", "url": str(CLIP)}]})
+    r = op.post(
+        "/api/deployments",
+        json={
+            "location": "Secret Street (not ended)",
+            "purpose": "still planned",
+            "legal_basis": "Common law policing powers",
+            "planned_start": (now + timedelta(hours=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=3)).isoformat(),
+            "source_watchlist": "standing",
+            "all_entries_reason": "x",
+            "cameras": [{"name": "c", "url": str(CLIP)}],
+        },
+    )
     assert r.status_code == 201, r.text
     rep = sup.get(f"/api/reports/deployments/{dep}").json()
     return {"id": dep, "report": rep["deployments"][0], "alerts": len(alerts)}
 
 
-def test_transparency_page_and_feed(server: Server, browser: Any, shots: Path,
-                                    ended_deployment: dict[str, Any]) -> None:
+def test_transparency_page_and_feed(
+    server: Server, browser: Any, shots: Path, ended_deployment: dict[str, Any]
+) -> None:
     import httpx
 
     dep, row = ended_deployment["id"], ended_deployment["report"]
@@ -96,8 +115,16 @@ def test_transparency_page_and_feed(server: Server, browser: Any, shots: Path,
     data = feed.json()
     assert [d["id"] for d in data["deployments"]] == [dep]  # only the ended one
     d = data["deployments"][0]
-    for k in ("location", "purpose", "started_at", "ended_at", "watchlist_size", "faces_seen", "alerts",
-              "false_alerts"):
+    for k in (
+        "location",
+        "purpose",
+        "started_at",
+        "ended_at",
+        "watchlist_size",
+        "faces_seen",
+        "alerts",
+        "false_alerts",
+    ):
         assert d[k] == row[k], k
     assert d["false_alerts_per_face_ci"] == row["false_alerts_per_face_ci"]
     assert d["share_of_alerts_wrong"] == pytest.approx(row["share_of_alerts_wrong"])
@@ -117,8 +144,14 @@ def test_transparency_page_and_feed(server: Server, browser: Any, shots: Path,
     ctx = browser.new_context(viewport={"width": 1360, "height": 860})
     page = ctx.new_page()
     images: list[str] = []
-    page.on("response", lambda r: images.append(r.url) if r.headers.get("content-type", "").startswith("image/")
-            and not r.url.endswith("/static/favicon.svg") else None)
+    page.on(
+        "response",
+        lambda r: (
+            images.append(r.url)
+            if r.headers.get("content-type", "").startswith("image/") and not r.url.endswith("/static/favicon.svg")
+            else None
+        ),
+    )
     violations: list[str] = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     resp = page.goto(server.url + "/transparency")
@@ -147,8 +180,9 @@ def _files_holding(root: Path, needles: list[bytes]) -> list[str]:
     return hits
 
 
-def test_check_page(server: Server, browser: Any, shots: Path, tmp_path: Path,
-                    ended_deployment: dict[str, Any]) -> None:
+def test_check_page(
+    server: Server, browser: Any, shots: Path, tmp_path: Path, ended_deployment: dict[str, Any]
+) -> None:
     """OIFR in the console: a matching face is named with its score; a stranger's photo leaves no trace."""
     (match,) = frames_of(CLIP, (20,))
     stranger = (TEST_DATA / "faces" / "Al_Gore" / "Al_Gore_0001.jpg").read_bytes()
@@ -179,8 +213,9 @@ def test_check_page(server: Server, browser: Any, shots: Path, tmp_path: Path,
     assert not violations, violations
     ctx.close()
     # nothing about either probe was written: not its bytes, not its file name (DB, files, server log)
-    assert not _files_holding(server.data_dir, [stranger[1000:1400], match[1000:1400], b"stranger-probe-91c2",
-                                                b"probe-match-7f3a"])
+    assert not _files_holding(
+        server.data_dir, [stranger[1000:1400], match[1000:1400], b"stranger-probe-91c2", b"probe-match-7f3a"]
+    )
     assert "stranger-probe-91c2" not in server.output() and "probe-match-7f3a" not in server.output()
     auditor_view = Api(server, "auditor").get("/api/audit?limit=20").json()["data"]
     checks = [e for e in auditor_view if e["action"] == "check"]
@@ -188,22 +223,27 @@ def test_check_page(server: Server, browser: Any, shots: Path, tmp_path: Path,
     assert checks[0]["details"]["matches"] == 1 and checks[1]["details"]["matches"] == 0
     # ... and so are the near misses shown to the operator (the best scores below the threshold)
     assert checks[0]["details"]["private"]["data"] == {"matched_person_ids": ["asl_signer"], "near_miss_person_ids": []}
-    assert checks[1]["details"]["private"]["data"] == {"matched_person_ids": [],
-                                                       "near_miss_person_ids": ["asl_signer"]}
+    assert checks[1]["details"]["private"]["data"] == {"matched_person_ids": [], "near_miss_person_ids": ["asl_signer"]}
 
 
 def _run_search(page: Any, server: Server) -> dict[str, Any]:
     page.click("#retro-go")
     page.wait_for_function("['done', 'failed'].includes(document.body.dataset.retroState)", timeout=240_000)
     assert page.evaluate("document.body.dataset.retroState") == "done", page.inner_text("#retro-error")
-    page.wait_for_function("[...document.querySelectorAll('#retro-appearances img')].every(i => i.complete && "
-                           "i.naturalWidth > 0)")
-    return dict(page.evaluate("({n: document.querySelectorAll('.appearance').length, "
-                              "people: [...document.querySelectorAll('.appearance')].map(a => a.dataset.person)})"))
+    page.wait_for_function(
+        "[...document.querySelectorAll('#retro-appearances img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    return dict(
+        page.evaluate(
+            "({n: document.querySelectorAll('.appearance').length, "
+            "people: [...document.querySelectorAll('.appearance')].map(a => a.dataset.person)})"
+        )
+    )
 
 
-def test_retro_search_page(server: Server, browser: Any, shots: Path, tmp_path: Path, media_dir: Path,
-                           ended_deployment: dict[str, Any]) -> None:
+def test_retro_search_page(
+    server: Server, browser: Any, shots: Path, tmp_path: Path, media_dir: Path, ended_deployment: dict[str, Any]
+) -> None:
     """Upload a video (decoded in memory), pick a recording, upload photos: progress, then appearances
     with the matched face and its frame; only watchlisted people are shown; the upload is not kept."""
     ctx, page = login(browser, server, "operator")
@@ -274,8 +314,9 @@ def test_retro_search_page(server: Server, browser: Any, shots: Path, tmp_path: 
     ctx.close()
 
 
-def test_safe_enrolment(server: Server, browser: Any, shots: Path, tmp_path: Path,
-                        ended_deployment: dict[str, Any]) -> None:
+def test_safe_enrolment(
+    server: Server, browser: Any, shots: Path, tmp_path: Path, ended_deployment: dict[str, Any]
+) -> None:
     """Camera-style file names never become person ids; one id with photos of two people is flagged;
     folder + CSV import with categories and reasons; entries and the list edited, then deleted."""
     sup = Api(server, "supervisor")
@@ -328,12 +369,14 @@ def test_safe_enrolment(server: Server, browser: Any, shots: Path, tmp_path: Pat
     (root / "Al_Gore").mkdir()
     (root / "Al_Gore" / "DSC01234.jpg").write_bytes(gore)
     (root / "IMG_7777.jpg").write_bytes(gore)
-    (tmp_path / "people.csv").write_text("person_id,name,category,reason\n"
-                                         'asl_signer,"Signer, A.",missing person,"concern for welfare, ref 9"\n')
+    (tmp_path / "people.csv").write_text(
+        'person_id,name,category,reason\nasl_signer,"Signer, A.",missing person,"concern for welfare, ref 9"\n'
+    )
     page.set_input_files("#import-csv", str(tmp_path / "people.csv"))
     page.set_input_files("#import-folder", str(root))
-    page.wait_for_function("document.querySelectorAll('#entry-table tbody tr[data-person]').length === 3",
-                           timeout=90_000)
+    page.wait_for_function(
+        "document.querySelectorAll('#entry-table tbody tr[data-person]').length === 3", timeout=90_000
+    )
     page.wait_for_function("!document.querySelector('#upload-results').textContent.includes('uploading')")
     results = page.inner_text("#upload-results")
     assert "IMG_7777.jpg: photos must be in a subfolder" in results, results
@@ -352,8 +395,10 @@ def test_safe_enrolment(server: Server, browser: Any, shots: Path, tmp_path: Pat
     row.locator("input.edit-category").fill("witness")
     row.locator("input.edit-reason").fill("appeal for witnesses, ref 77")
     row.locator("button.save-entry").click()
-    page.wait_for_function("document.querySelector(\"#entry-table tr[data-person='Al_Gore']\").textContent"
-                           ".includes('appeal for witnesses')")
+    page.wait_for_function(
+        "document.querySelector(\"#entry-table tr[data-person='Al_Gore']\").textContent"
+        ".includes('appeal for witnesses')"
+    )
     e = {x["person_id"]: x for x in sup.get(base).json()["entries"]}["Al_Gore"]
     assert e["category"] == "witness" and e["reason"] == "appeal for witnesses, ref 77"
     page.fill("#wl-desc", "people to find (edited)")
@@ -386,13 +431,19 @@ def review_deployment(server: Server, ended_deployment: dict[str, Any]) -> dict[
     """A live deployment with two cameras on the clip (one alert each), after the ended one."""
     sup, op = Api(server, "supervisor"), Api(server, "operator")
     now = datetime.now(UTC)
-    r = op.post("/api/deployments", json={
-        "location": "Station forecourt", "purpose": "Review test",
-        "legal_basis": "Common law policing powers",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
-        "all_entries_reason": "wanted on warrant ref W-42",
-        "cameras": [{"name": "cam-north", "url": str(CLIP)}, {"name": "cam-south", "url": str(CLIP)}]})
+    r = op.post(
+        "/api/deployments",
+        json={
+            "location": "Station forecourt",
+            "purpose": "Review test",
+            "legal_basis": "Common law policing powers",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=2)).isoformat(),
+            "source_watchlist": "standing",
+            "all_entries_reason": "wanted on warrant ref W-42",
+            "cameras": [{"name": "cam-north", "url": str(CLIP)}, {"name": "cam-south", "url": str(CLIP)}],
+        },
+    )
     assert r.status_code == 201, r.text
     dep = r.json()["id"]
     assert sup.post(f"/api/deployments/{dep}/authorise", json={"officer": "Supt B"}).status_code == 200
@@ -408,8 +459,9 @@ def review_deployment(server: Server, ended_deployment: dict[str, Any]) -> dict[
     return {"id": dep, "alerts": alerts}
 
 
-def test_alert_review_at_scale(server: Server, browser: Any, shots: Path, ended_deployment: dict[str, Any],
-                               review_deployment: dict[str, Any]) -> None:
+def test_alert_review_at_scale(
+    server: Server, browser: Any, shots: Path, ended_deployment: dict[str, Any], review_deployment: dict[str, Any]
+) -> None:
     op_api = Api(server, "operator")
     earlier = op_api.get(f"/api/alerts?deployment_id={ended_deployment['id']}&verdict=false").json()["data"]
     assert earlier, "the ended deployment's alert was adjudicated false"
@@ -420,22 +472,31 @@ def test_alert_review_at_scale(server: Server, browser: Any, shots: Path, ended_
     page.uncheck("#only-open")
     page.wait_for_function("document.querySelectorAll('#alert-table tbody tr.clickable').length >= 3")
     # thumbnails of the camera face, for staff
-    page.wait_for_function("[...document.querySelectorAll('#alert-table img.thumb')].length >= 3 && "
-                           "[...document.querySelectorAll('#alert-table img.thumb')].every(i => i.naturalWidth > 0)")
-    ids = lambda: [int(x) for x in page.eval_on_selector_all(  # noqa: E731
-        "#alert-table tbody tr.clickable", "rs => rs.map(r => r.dataset.ref)")]
+    page.wait_for_function(
+        "[...document.querySelectorAll('#alert-table img.thumb')].length >= 3 && "
+        "[...document.querySelectorAll('#alert-table img.thumb')].every(i => i.naturalWidth > 0)"
+    )
+    ids = lambda: [  # noqa: E731
+        int(x)
+        for x in page.eval_on_selector_all(
+            "#alert-table tbody tr.clickable", "rs => rs.map(r => r.dataset.ref)"
+        )
+    ]
     # camera filter
     page.fill("#alert-filters input[name=camera]", "cam-south")
     page.click("#alert-filters button[type=submit]")
-    page.wait_for_function("[...document.querySelectorAll('#alert-table tbody tr.clickable')].length === "
-                           f"{sum(a['camera'] == 'cam-south' for a in review_deployment['alerts'])}")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#alert-table tbody tr.clickable')].length === "
+        f"{sum(a['camera'] == 'cam-south' for a in review_deployment['alerts'])}"
+    )
     assert set(ids()) == {a["id"] for a in review_deployment["alerts"] if a["camera"] == "cam-south"}
     # verdict filter: the earlier false alert only
     page.fill("#alert-filters input[name=camera]", "")
     page.select_option("#alert-filters select[name=verdict]", "false")
     page.click("#alert-filters button[type=submit]")
-    page.wait_for_function(f"document.querySelector('#alert-table tbody tr.clickable')?.dataset.ref === "
-                           f"'{earlier[0]['id']}'")
+    page.wait_for_function(
+        f"document.querySelector('#alert-table tbody tr.clickable')?.dataset.ref === '{earlier[0]['id']}'"
+    )
     assert ids() == [a["id"] for a in earlier]
     # sort by score, person filter, date range, score bound
     page.select_option("#alert-filters select[name=verdict]", "")
@@ -530,12 +591,22 @@ def test_operations(server: Server, browser: Any, shots: Path, review_deployment
         pytest.skip(f"clip not found: {hamilton}")
     sup, op = Api(server, "supervisor"), Api(server, "operator")
     now = datetime.now(UTC)
-    r = op.post("/api/deployments", json={
-        "location": "Ops test", "purpose": "operations view", "legal_basis": "Common law policing powers",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
-        "all_entries_reason": "ops", "cameras": [{"name": "cam-ok", "url": str(hamilton)},
-                                                  {"name": "cam-bad", "url": str(VIDEOS / "ops-missing.mkv")}]})
+    r = op.post(
+        "/api/deployments",
+        json={
+            "location": "Ops test",
+            "purpose": "operations view",
+            "legal_basis": "Common law policing powers",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=2)).isoformat(),
+            "source_watchlist": "standing",
+            "all_entries_reason": "ops",
+            "cameras": [
+                {"name": "cam-ok", "url": str(hamilton)},
+                {"name": "cam-bad", "url": str(VIDEOS / "ops-missing.mkv")},
+            ],
+        },
+    )
     assert r.status_code == 201, r.text
     dep = r.json()["id"]
     assert sup.post(f"/api/deployments/{dep}/authorise", json={"officer": "Supt C"}).status_code == 200
@@ -543,19 +614,26 @@ def test_operations(server: Server, browser: Any, shots: Path, review_deployment
     violations: list[str] = []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     failed_requests: list[str] = []
-    page.on("response", lambda resp: failed_requests.append(f"{resp.status} {resp.url}")
-            if resp.status >= 400 else None)
+    page.on(
+        "response", lambda resp: failed_requests.append(f"{resp.status} {resp.url}") if resp.status >= 400 else None
+    )
     page.goto(server.url + "/live")
     assert sup.post(f"/api/deployments/{dep}/start").status_code == 200
     ok_tile = page.locator(".tile", has=page.locator("b", has_text="cam-ok"))
     bad_tile = page.locator(".tile", has=page.locator("b", has_text="cam-bad"))
-    page.wait_for_function("[...document.querySelectorAll('.tile')].some(t => t.textContent.includes('cam-ok') && "
-                           "/analysed [1-9][0-9]*\\.[0-9] fps/.test(t.textContent))", timeout=30_000)
+    page.wait_for_function(
+        "[...document.querySelectorAll('.tile')].some(t => t.textContent.includes('cam-ok') && "
+        "/analysed [1-9][0-9]*\\.[0-9] fps/.test(t.textContent))",
+        timeout=30_000,
+    )
     fps = float(re.search(r"analysed ([0-9.]+) fps", ok_tile.inner_text()).group(1))  # type: ignore[union-attr]
     assert 0 < fps <= 60
     assert re.search(r"dropped \d+ frame", ok_tile.inner_text()) and "null" not in ok_tile.inner_text()
-    page.wait_for_function("[...document.querySelectorAll('.tile')].some(t => t.textContent.includes('cam-bad') && "
-                           "t.querySelector('.detail'))", timeout=60_000)
+    page.wait_for_function(
+        "[...document.querySelectorAll('.tile')].some(t => t.textContent.includes('cam-bad') && "
+        "t.querySelector('.detail'))",
+        timeout=60_000,
+    )
     detail = bad_tile.locator(".detail").inner_text()
     assert "ops-missing.mkv" in detail or "no such file" in detail, detail
     shot(page, shots, "live-ops")

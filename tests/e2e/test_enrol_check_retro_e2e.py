@@ -17,7 +17,6 @@ CLIP = VIDEOS / "intel_asl_thanks.mkv"
 FACES = TEST_DATA / "faces"
 
 
-
 def _events(server: Server, action: str) -> list[dict[str, Any]]:
     return list(Api(server, "admin").get("/api/audit", params={"action": action, "limit": 500}).json()["data"])
 
@@ -35,8 +34,11 @@ def listed(server: Server) -> None:
     assert sup.post("/api/watchlists", json={"name": "people"}).status_code == 201
     for person in ("Adrien_Brody", "Aaron_Peirsol"):
         p = sorted((FACES / person).glob("*.jpg"))[0]
-        r = sup.post("/api/watchlists/people/entries", data={"person_id": person},
-                     files=[("files", (p.name, p.read_bytes(), "image/jpeg"))])
+        r = sup.post(
+            "/api/watchlists/people/entries",
+            data={"person_id": person},
+            files=[("files", (p.name, p.read_bytes(), "image/jpeg"))],
+        )
         assert r.status_code == 200 and r.json()["accepted_images"] == 1, r.text
 
 
@@ -46,8 +48,9 @@ def test_every_photo_visible_and_removable(server: Server, browser: Any, shots: 
     page.on("dialog", lambda d: d.accept())
     page.goto(server.url + "/watchlists/people")
     page.wait_for_selector("#entry-table tbody tr[data-person='Adrien_Brody'] img.thumb")
-    page.wait_for_function("[...document.querySelectorAll('#entry-table img.thumb')].every(i => i.complete && "
-                           "i.naturalWidth > 0)")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#entry-table img.thumb')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     # 2 thumbnails: one page-view event, no event per thumbnail
     assert _events(server, "watchlist.view_image") == []
     pages = _events(server, "images.view_page")
@@ -70,8 +73,10 @@ def test_every_photo_visible_and_removable(server: Server, browser: Any, shots: 
     row = page.locator("#entry-table tbody tr[data-person='Al_Gore']")
     row.locator("button.photos-open").last.click()
     page.wait_for_selector("#photos-panel:not([hidden]) #photos-grid figure")
-    page.wait_for_function("document.querySelectorAll('#photos-grid img').length === 4 && [...document."
-                           "querySelectorAll('#photos-grid img')].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "document.querySelectorAll('#photos-grid img').length === 4 && [...document."
+        "querySelectorAll('#photos-grid img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     assert page.locator("#photos-grid figure.low").count() >= 1
     assert page.get_attribute("#photos-grid figure.low >> nth=-1", "data-index") == "3"  # the stranger
     assert "1% of pairs" in page.inner_text("#photos-consistency")
@@ -90,8 +95,9 @@ def test_every_photo_visible_and_removable(server: Server, browser: Any, shots: 
     ctx.close()
 
 
-def test_check_shows_reference_photos_and_near_misses(server: Server, browser: Any, shots: Path,
-                                                      listed: None, allow_browser_errors: Any) -> None:
+def test_check_shows_reference_photos_and_near_misses(
+    server: Server, browser: Any, shots: Path, listed: None, allow_browser_errors: Any
+) -> None:
     allow_browser_errors("status of 422")  # the corrupt upload below is refused (422) and shown as a message
     ctx, page = login(browser, server, "operator")
     errors = _no_browser_errors(page)
@@ -102,8 +108,9 @@ def test_check_shows_reference_photos_and_near_misses(server: Server, browser: A
     page.set_input_files("#check-file", str(probe))
     page.click("#check-go")
     page.wait_for_selector("#check-result:not([hidden]) figure.candidate img", timeout=60_000)
-    page.wait_for_function("[...document.querySelectorAll('#check-table img')].every(i => i.complete && "
-                           "i.naturalWidth > 0)")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#check-table img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     assert page.get_attribute("figure.candidate", "data-person") == "Adrien_Brody"
     near = page.eval_on_selector_all("#check-table tr.match figure.near-miss", "fs => fs.map(f => f.dataset.person)")
     assert "Aaron_Peirsol" in near and "Adrien_Brody" not in near, near
@@ -142,8 +149,9 @@ def _long_clip(tmp_path: Path, repeats: int = 5) -> Path:
     return out
 
 
-def test_retro_progress_results_as_they_come_and_stop(server: Server, browser: Any, shots: Path,
-                                                      tmp_path: Path) -> None:
+def test_retro_progress_results_as_they_come_and_stop(
+    server: Server, browser: Any, shots: Path, tmp_path: Path
+) -> None:
     if not CLIP.is_file():
         pytest.skip(f"test clip not found: {CLIP}")
     from tests.e2e.conftest import frames_of
@@ -151,8 +159,11 @@ def test_retro_progress_results_as_they_come_and_stop(server: Server, browser: A
     sup = Api(server, "supervisor")
     assert sup.post("/api/watchlists", json={"name": "signers"}).status_code == 201
     f1, f2 = frames_of(CLIP, (0, 40))
-    r = sup.post("/api/watchlists/signers/entries", data={"person_id": "asl_signer"},
-                 files=[("files", ("a.jpg", f1, "image/jpeg")), ("files", ("b.jpg", f2, "image/jpeg"))])
+    r = sup.post(
+        "/api/watchlists/signers/entries",
+        data={"person_id": "asl_signer"},
+        files=[("files", ("a.jpg", f1, "image/jpeg")), ("files", ("b.jpg", f2, "image/jpeg"))],
+    )
     assert r.status_code == 200 and r.json()["accepted_images"] == 2, r.text
     video = _long_clip(tmp_path)
     ctx, page = login(browser, server, "operator")
@@ -163,14 +174,18 @@ def test_retro_progress_results_as_they_come_and_stop(server: Server, browser: A
     page.set_input_files("#retro-files", str(video))
     page.click("#retro-go")
     # while it runs: frames, percentage, time left, and the signer's card before the end
-    page.wait_for_function("document.body.dataset.retroState === 'running' && "
-                           "document.querySelector('#retro-status').textContent.includes('left') && "
-                           "document.querySelectorAll('#retro-appearances .appearance[data-person]').length > 0",
-                           timeout=120_000, polling=100)
+    page.wait_for_function(
+        "document.body.dataset.retroState === 'running' && "
+        "document.querySelector('#retro-status').textContent.includes('left') && "
+        "document.querySelectorAll('#retro-appearances .appearance[data-person]').length > 0",
+        timeout=120_000,
+        polling=100,
+    )
     status = page.inner_text("#retro-status")
     assert "of 255 frames" in status and "%" in status and "found so far" in status, status
-    page.wait_for_function("[...document.querySelectorAll('#retro-appearances img')].every(i => i.complete && "
-                           "i.naturalWidth > 0)")
+    page.wait_for_function(
+        "[...document.querySelectorAll('#retro-appearances img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     assert page.locator(".appearance img.reference").count() >= 1  # the watchlist photo beside the face
     shot(page, shots, "retro-running")
     page.click("#retro-cancel")

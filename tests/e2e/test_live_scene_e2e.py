@@ -38,9 +38,12 @@ def test_live_tile_shows_people_not_faces(tmp_path: Path, browser: Any, shots: P
     try:
         sup, op = Api(srv.url, "supervisor"), Api(srv.url, "operator")
         assert sup.post("/api/watchlists", json={"name": "wanted"}).status_code == 201
-        f1, = frames_of(ENROL, (0,))
-        r = sup.post("/api/watchlists/wanted/entries", data={"person_id": "p1", "name": "P One"},
-                     files=[("files", ("a.jpg", f1, "image/jpeg"))])
+        (f1,) = frames_of(ENROL, (0,))
+        r = sup.post(
+            "/api/watchlists/wanted/entries",
+            data={"person_id": "p1", "name": "P One"},
+            files=[("files", ("a.jpg", f1, "image/jpeg"))],
+        )
         assert r.status_code == 200, r.text
         dep = draft_deployment(op, "wanted", [{"name": "concourse", "url": str(CLIP)}], name="concourse")
         assert sup.post(f"/api/deployments/{dep}/authorise", json={"officer": "Supt A"}).status_code == 200
@@ -55,8 +58,9 @@ def test_live_tile_shows_people_not_faces(tmp_path: Path, browser: Any, shots: P
         page.wait_for_url(lambda u: "/login" not in u)
         watch = Watch(page)
         page.goto(srv.url + "/live")
-        page.wait_for_function("[...document.querySelectorAll('.tile img')].some(i => i.naturalWidth > 0)",
-                               timeout=60_000)
+        page.wait_for_function(
+            "[...document.querySelectorAll('.tile img')].some(i => i.naturalWidth > 0)", timeout=60_000
+        )
         # the frames the console receives while people are in view: no face detectable in any
         engine = FaceEngine.from_config()
         yunet = cv2.FaceDetectorYN.create(str(MODELS / "face_detection_yunet_2023mar.onnx"), "", (480, 270), 0.3)

@@ -11,8 +11,17 @@ from tests.e2e.conftest import Server, password
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("target", ["/\\evil.example", "/\\/evil.example", "//evil.example", "/\t/evil.example",
-                                    "https://evil.example/", "/%5Cevil.example"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\\evil.example",
+        "/\\/evil.example",
+        "//evil.example",
+        "/\t/evil.example",
+        "https://evil.example/",
+        "/%5Cevil.example",
+    ],
+)
 def test_login_next_cannot_leave_the_origin(server: Server, browser: Any, target: str) -> None:
     ctx = browser.new_context(bypass_csp=True)
     page = ctx.new_page()

@@ -26,17 +26,27 @@ def test_one_operating_point_text_everywhere(server: Server, browser: Any) -> No
         assert sup.post("/api/watchlists", json={"name": "oplist"}).status_code == 201
     for person in ("Al_Gore", "Adrien_Brody", "Abdullah_Gul"):
         photo = sorted((TEST_DATA / "faces" / person).glob("*.jpg"))[0]
-        r = sup.post("/api/watchlists/oplist/entries", data={"person_id": person},
-                     files=[("files", (photo.name, photo.read_bytes(), "image/jpeg"))])
+        r = sup.post(
+            "/api/watchlists/oplist/entries",
+            data={"person_id": person},
+            files=[("files", (photo.name, photo.read_bytes(), "image/jpeg"))],
+        )
         assert r.status_code == 200, r.text
     now = datetime.now(UTC)
-    r = op.post("/api/deployments", json={
-        "name": "one figure", "location": "Market Square, Romford", "purpose": "Locate people wanted (e2e)",
-        "legal_basis": "Common law policing powers; DPA 2018 s.35",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=2)).isoformat(),
-        "source_watchlist": "oplist", "all_entries_reason": "wanted on warrant",
-        "cameras": [{"name": "cam", "url": "rtsp://camera.invalid/s"}]})
+    r = op.post(
+        "/api/deployments",
+        json={
+            "name": "one figure",
+            "location": "Market Square, Romford",
+            "purpose": "Locate people wanted (e2e)",
+            "legal_basis": "Common law policing powers; DPA 2018 s.35",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=2)).isoformat(),
+            "source_watchlist": "oplist",
+            "all_entries_reason": "wanted on warrant",
+            "cameras": [{"name": "cam", "url": "rtsp://camera.invalid/s"}],
+        },
+    )
     assert r.status_code == 201, r.text
     dep = int(r.json()["id"])
     assert r.json()["operating_point_text"] is None  # a draft has no threshold yet
@@ -50,8 +60,10 @@ def test_one_operating_point_text_everywhere(server: Server, browser: Any) -> No
     watch = Watch(page)
     page.goto(f"{server.url}/deployments/{dep}")
     page.wait_for_selector("#details dt")
-    shown = page.evaluate("[...document.querySelectorAll('#details dt')].find(d => d.textContent === 'Threshold')"
-                          ".nextElementSibling.textContent")
+    shown = page.evaluate(
+        "[...document.querySelectorAll('#details dt')].find(d => d.textContent === 'Threshold')"
+        ".nextElementSibling.textContent"
+    )
     assert shown == text
     watch.check()
     ctx.close()

@@ -23,9 +23,18 @@ from tests.e2e.conftest import Api, Server, frames_of, login, password, shot
 pytestmark = [pytest.mark.e2e, pytest.mark.shared_data, pytest.mark.slow]
 
 CLIP = VIDEOS / "intel_asl_thanks.mkv"
-PAGES = ("/live", "/alerts", "/deployments", "/watchlists", "/check", "/retro", "/reports", "/audit", "/evaluation",
-         "/account")
-
+PAGES = (
+    "/live",
+    "/alerts",
+    "/deployments",
+    "/watchlists",
+    "/check",
+    "/retro",
+    "/reports",
+    "/audit",
+    "/evaluation",
+    "/account",
+)
 
 
 class Watch:
@@ -35,14 +44,25 @@ class Watch:
     def __init__(self, page: Any, expected: tuple[str, ...] = ()) -> None:
         self.problems: list[str] = []
         self.expected = expected
-        page.on("console", lambda m: self._add(f"console {m.type}: {m.text} at {m.location.get('url')}")
-                if m.type == "error" else None)
+        page.on(
+            "console",
+            lambda m: (
+                self._add(f"console {m.type}: {m.text} at {m.location.get('url')}") if m.type == "error" else None
+            ),
+        )
         page.on("pageerror", lambda e: self._add(f"page error: {e}"))
         # requests cut by leaving the page (push events, MJPEG previews, fetches in flight) are not failures
-        page.on("requestfailed", lambda r: self._add(f"request failed: {r.method} {r.url} {r.failure}")
-                if "ERR_ABORTED" not in str(r.failure) else None)
-        page.on("response", lambda r: self._add(f"HTTP {r.status}: {r.request.method} {r.url}")
-                if r.status >= 400 else None)
+        page.on(
+            "requestfailed",
+            lambda r: (
+                self._add(f"request failed: {r.method} {r.url} {r.failure}")
+                if "ERR_ABORTED" not in str(r.failure)
+                else None
+            ),
+        )
+        page.on(
+            "response", lambda r: self._add(f"HTTP {r.status}: {r.request.method} {r.url}") if r.status >= 400 else None
+        )
 
     def _add(self, what: str) -> None:
         if not any(x in what for x in self.expected):
@@ -54,12 +74,20 @@ class Watch:
 
 def _deployment(api: Api, name: str, hours: float = 2.0) -> int:
     now = datetime.now(UTC)
-    r = api.post("/api/deployments", json={
-        "name": name, "location": "High St, Sutton, outside the station", "purpose": "Locate people wanted (e2e)",
-        "legal_basis": "Common law policing powers; DPA 2018 s.35",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=hours)).isoformat(), "source_watchlist": "wanted",
-        "all_entries_reason": "wanted on warrant", "cameras": [{"name": "bus-stop", "url": str(CLIP)}]})
+    r = api.post(
+        "/api/deployments",
+        json={
+            "name": name,
+            "location": "High St, Sutton, outside the station",
+            "purpose": "Locate people wanted (e2e)",
+            "legal_basis": "Common law policing powers; DPA 2018 s.35",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=hours)).isoformat(),
+            "source_watchlist": "wanted",
+            "all_entries_reason": "wanted on warrant",
+            "cameras": [{"name": "bus-stop", "url": str(CLIP)}],
+        },
+    )
     assert r.status_code == 201, r.text
     return int(r.json()["id"])
 
@@ -70,8 +98,11 @@ def test_operator_experience(server: Server, browser: Any, shots: Path) -> None:
     sup, op = Api(server, "supervisor"), Api(server, "operator")
     assert sup.post("/api/watchlists", json={"name": "wanted"}).status_code == 201
     f1, f2 = frames_of(CLIP, (0, 40))
-    r = sup.post("/api/watchlists/wanted/entries", data={"person_id": "asl_signer", "name": "ASL Signer"},
-                 files=[("files", ("a.jpg", f1, "image/jpeg")), ("files", ("b.jpg", f2, "image/jpeg"))])
+    r = sup.post(
+        "/api/watchlists/wanted/entries",
+        data={"person_id": "asl_signer", "name": "ASL Signer"},
+        files=[("files", ("a.jpg", f1, "image/jpeg")), ("files", ("b.jpg", f2, "image/jpeg"))],
+    )
     assert r.status_code == 200 and r.json()["accepted_images"] == 2, r.text
 
     # --- separation of duties: the supervisor's own draft -----------------------------------------
@@ -83,8 +114,11 @@ def test_operator_experience(server: Server, browser: Any, shots: Path) -> None:
     page.wait_for_selector("#sod-note:not([hidden])")
     assert "another supervisor must authorise it" in page.inner_text("#sod-note")
     assert page.locator("#authorise-form").is_hidden()
-    refused = page.request.post(f"{server.url}/api/deployments/{own}/authorise", data={"officer": "Supt A"},
-                                headers={"X-CSRF-Token": page.get_attribute('meta[name="csrf-token"]', "content")})
+    refused = page.request.post(
+        f"{server.url}/api/deployments/{own}/authorise",
+        data={"officer": "Supt A"},
+        headers={"X-CSRF-Token": page.get_attribute('meta[name="csrf-token"]', "content")},
+    )
     assert refused.status == 403 and refused.json()["error"]["code"] == "self_authorisation"
     watch.problems = [p for p in watch.problems if f"/api/deployments/{own}/authorise" not in p]  # provoked
 
@@ -114,8 +148,7 @@ def test_operator_experience(server: Server, browser: Any, shots: Path) -> None:
     card = live.locator("#rail-cards .rail-card").first
     assert "asl_signer" in card.inner_text() and re.search(r"score \d\.\d{4}", card.inner_text())
     assert live.locator("#toasts .toast").count() == 0  # the rail replaces the vanishing pop-ups here
-    live.wait_for_function("[...document.querySelectorAll('.tile img')].some(i => i.naturalWidth > 0)",
-                           timeout=30_000)
+    live.wait_for_function("[...document.querySelectorAll('.tile img')].some(i => i.naturalWidth > 0)", timeout=30_000)
     shot(live, shots, "live")
     # sound: the first click unlocks it, and only then does the button say "on"
     live.click("#sound-toggle")

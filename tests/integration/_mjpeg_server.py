@@ -91,14 +91,23 @@ class MjpegServer:
                     return
                 req += chunk
             self.sessions += 1
-            conn.sendall(b"HTTP/1.0 200 OK\r\nCache-Control: no-cache\r\nConnection: close\r\n"
-                         b"Content-Type: multipart/x-mixed-replace; boundary=" + BOUNDARY + b"\r\n\r\n")
+            conn.sendall(
+                b"HTTP/1.0 200 OK\r\nCache-Control: no-cache\r\nConnection: close\r\n"
+                b"Content-Type: multipart/x-mixed-replace; boundary=" + BOUNDARY + b"\r\n\r\n"
+            )
             i = 0
             gap = 1.0 / self.fps
             while self._running.is_set():
                 jpg = self.jpegs[i % len(self.jpegs)]
-                conn.sendall(b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                             + str(len(jpg)).encode() + b"\r\n\r\n" + jpg + b"\r\n")
+                conn.sendall(
+                    b"--"
+                    + BOUNDARY
+                    + b"\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                    + str(len(jpg)).encode()
+                    + b"\r\n\r\n"
+                    + jpg
+                    + b"\r\n"
+                )
                 i += 1
                 time.sleep(gap)
         except OSError:

@@ -28,8 +28,11 @@ def _split_annexb(data: bytes) -> list[bytes]:
     out, i, n = [], 0, len(data)
     starts = []
     while i < n - 3:
-        if data[i] == 0 and data[i + 1] == 0 and (data[i + 2] == 1 or (data[i + 2] == 0 and i + 3 < n
-                                                                       and data[i + 3] == 1)):
+        if (
+            data[i] == 0
+            and data[i + 1] == 0
+            and (data[i + 2] == 1 or (data[i + 2] == 0 and i + 3 < n and data[i + 3] == 1))
+        ):
             sc = 3 if data[i + 2] == 1 else 4
             starts.append((i, i + sc))
             i += sc
@@ -43,8 +46,9 @@ def _split_annexb(data: bytes) -> list[bytes]:
     return out
 
 
-def encode_clip(path: Path, fps: int = 15, max_frames: int | None = None, gop: int = 5,
-                width: int | None = None) -> tuple[list[list[bytes]], bytes, bytes, int]:
+def encode_clip(
+    path: Path, fps: int = 15, max_frames: int | None = None, gop: int = 5, width: int | None = None
+) -> tuple[list[list[bytes]], bytes, bytes, int]:
     """Decode ``path`` and re-encode to H.264 access units (lists of NAL units)."""
     frames = []
     with av.open(str(path)) as c:
@@ -66,8 +70,12 @@ def encode_clip(path: Path, fps: int = 15, max_frames: int | None = None, gop: i
     ctx.framerate = Fraction(fps, 1)
     ctx.gop_size = gop
     ctx.max_b_frames = 0
-    ctx.options = {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline",
-                   "x264-params": f"repeat-headers=1:keyint={gop}:min-keyint={gop}:scenecut=0"}
+    ctx.options = {
+        "preset": "ultrafast",
+        "tune": "zerolatency",
+        "profile": "baseline",
+        "x264-params": f"repeat-headers=1:keyint={gop}:min-keyint={gop}:scenecut=0",
+    }
     aus: list[list[bytes]] = []
     sps = pps = b""
     for i, img in enumerate(frames):
@@ -88,9 +96,17 @@ def encode_clip(path: Path, fps: int = 15, max_frames: int | None = None, gop: i
 
 
 class RtspServer:
-    def __init__(self, clip: Path, port: int = 0, path: str = "live", fps: int = 15,
-                 user: str | None = None, password: str | None = None, max_frames: int | None = None,
-                 width: int | None = None) -> None:
+    def __init__(
+        self,
+        clip: Path,
+        port: int = 0,
+        path: str = "live",
+        fps: int = 15,
+        user: str | None = None,
+        password: str | None = None,
+        max_frames: int | None = None,
+        width: int | None = None,
+    ) -> None:
         self.aus, self.sps, self.pps, self.fps = encode_clip(clip, fps=fps, max_frames=max_frames, width=width)
         self.port = port
         self.path = path
@@ -152,10 +168,12 @@ class RtspServer:
     def _sdp(self) -> bytes:
         sprop = base64.b64encode(self.sps).decode() + "," + base64.b64encode(self.pps).decode()
         plid = self.sps[1:4].hex() if len(self.sps) >= 4 else "42e01e"
-        return (f"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=openlfr-test\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-                f"a=control:*\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
-                f"a=fmtp:96 packetization-mode=1;profile-level-id={plid};sprop-parameter-sets={sprop}\r\n"
-                f"a=control:track1\r\n").encode()
+        return (
+            f"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=openlfr-test\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"a=control:*\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+            f"a=fmtp:96 packetization-mode=1;profile-level-id={plid};sprop-parameter-sets={sprop}\r\n"
+            f"a=control:track1\r\n"
+        ).encode()
 
     def _authorised(self, headers: dict[str, str]) -> bool:
         if not self.user:
@@ -181,12 +199,12 @@ class RtspServer:
                         n = struct.unpack(">H", buf[2:4])[0]
                         if len(buf) < 4 + n:
                             break
-                        buf = buf[4 + n:]
+                        buf = buf[4 + n :]
                         continue
                     end = buf.find(b"\r\n\r\n")
                     if end < 0:
                         break
-                    head, buf = buf[:end].decode("latin-1"), buf[end + 4:]
+                    head, buf = buf[:end].decode("latin-1"), buf[end + 4 :]
                     lines = head.split("\r\n")
                     method, url, _ = ([*lines[0].split(" "), "", ""])[:3]
                     headers = {}
@@ -197,24 +215,28 @@ class RtspServer:
                     buf = buf[clen:]
                     cseq = headers.get("cseq", "0")
                     if not self._authorised(headers):
-                        self._reply(conn, cseq, "401 Unauthorized",
-                                    {"WWW-Authenticate": 'Basic realm="openlfr-test"'})
+                        self._reply(conn, cseq, "401 Unauthorized", {"WWW-Authenticate": 'Basic realm="openlfr-test"'})
                         continue
                     if method == "OPTIONS":
-                        self._reply(conn, cseq, "200 OK",
-                                    {"Public": "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER"})
+                        self._reply(
+                            conn, cseq, "200 OK", {"Public": "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER"}
+                        )
                     elif method == "DESCRIBE":
                         base = url if url.endswith("/") else url + "/"
-                        self._reply(conn, cseq, "200 OK", {"Content-Base": base,
-                                                            "Content-Type": "application/sdp"}, self._sdp())
+                        self._reply(
+                            conn, cseq, "200 OK", {"Content-Base": base, "Content-Type": "application/sdp"}, self._sdp()
+                        )
                     elif method == "SETUP":
                         tr = headers.get("transport", "")
                         if "TCP" not in tr.upper():
                             self._reply(conn, cseq, "461 Unsupported Transport", {})
                             continue
-                        self._reply(conn, cseq, "200 OK",
-                                    {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1",
-                                     "Session": f"{session};timeout=60"})
+                        self._reply(
+                            conn,
+                            cseq,
+                            "200 OK",
+                            {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1", "Session": f"{session};timeout=60"},
+                        )
                     elif method == "PLAY":
                         self._reply(conn, cseq, "200 OK", {"Session": session, "Range": "npt=0.000-"})
                         if sender is None:
@@ -238,8 +260,7 @@ class RtspServer:
             except OSError:
                 pass
 
-    def _reply(self, conn: socket.socket, cseq: str, status: str, headers: dict[str, str],
-               body: bytes = b"") -> None:
+    def _reply(self, conn: socket.socket, cseq: str, status: str, headers: dict[str, str], body: bytes = b"") -> None:
         h = f"RTSP/1.0 {status}\r\nCSeq: {cseq}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         if body:
             h += f"Content-Length: {len(body)}\r\n"
@@ -269,11 +290,12 @@ class RtspServer:
                         fu_ind = (hdr & 0xE0) | 28
                         pos = 0
                         while pos < len(body):
-                            chunk = body[pos:pos + MAX_PAYLOAD - 2]
+                            chunk = body[pos : pos + MAX_PAYLOAD - 2]
                             start, end = pos == 0, pos + len(chunk) >= len(body)
                             fu_hdr = (0x80 if start else 0) | (0x40 if end else 0) | (hdr & 0x1F)
-                            pkts.append(self._rtp(bytes([fu_ind, fu_hdr]) + chunk, seq + len(pkts), ts, ssrc,
-                                                  last_nal and end))
+                            pkts.append(
+                                self._rtp(bytes([fu_ind, fu_hdr]) + chunk, seq + len(pkts), ts, ssrc, last_nal and end)
+                            )
                             pos += len(chunk)
                 seq = (seq + len(pkts)) & 0xFFFF
                 conn.sendall(b"".join(b"$\x00" + struct.pack(">H", len(p)) + p for p in pkts))

@@ -79,30 +79,53 @@ def seed_live_deployment(env: ApiEnv, faces_dir: Path, people: list[str]) -> dic
     for person in people:
         first = sorted((faces_dir / person).glob("*.jpg"))[:1]
         files = [("files", (p.name, p.read_bytes(), "image/jpeg")) for p in first]
-        r = c.post("/api/watchlists/standing/entries", data={"person_id": person}, files=files,
-                   headers=env.h("supervisor"))
+        r = c.post(
+            "/api/watchlists/standing/entries", data={"person_id": person}, files=files, headers=env.h("supervisor")
+        )
         assert r.status_code == 200 and r.json()["accepted_images"] == 1, r.text
     now = datetime.now(UTC)
-    r = c.post("/api/deployments", headers=env.h("operator"), json={
-        "location": "High St, Sutton, outside the station", "purpose": "API test",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=2)).isoformat(),
-        "source_watchlist": "standing", "all_entries_reason": "test", "threshold": 0.5,
-        "legal_basis": "Common law policing powers; force LFR policy v1",
-        "cameras": [{"name": "cam1", "url": "rtsp://camera.invalid/clip"}]})
+    r = c.post(
+        "/api/deployments",
+        headers=env.h("operator"),
+        json={
+            "location": "High St, Sutton, outside the station",
+            "purpose": "API test",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=2)).isoformat(),
+            "source_watchlist": "standing",
+            "all_entries_reason": "test",
+            "threshold": 0.5,
+            "legal_basis": "Common law policing powers; force LFR policy v1",
+            "cameras": [{"name": "cam1", "url": "rtsp://camera.invalid/clip"}],
+        },
+    )
     assert r.status_code == 201, r.text
     dep = r.json()
-    r = c.post(f"/api/deployments/{dep['id']}/authorise", json={
-        "officer": "Supt Test", "justification": "API test: the alert is synthetic, stored at a fixed threshold"},
-        headers=env.h("supervisor"))
+    r = c.post(
+        f"/api/deployments/{dep['id']}/authorise",
+        json={"officer": "Supt Test", "justification": "API test: the alert is synthetic, stored at a fixed threshold"},
+        headers=env.h("supervisor"),
+    )
     assert r.status_code == 200, r.text
     plan = deployments.mark_live(env.ctx, dep["id"], "test")
     index, _ = load_index(env.ctx, plan.watchlist)
     entry = index.entries[0]
     probe = (sorted((faces_dir / people[0]).glob("*.jpg"))[1]).read_bytes()
-    rec = AlertRecord(alert_id="api-test-alert-1", deployment_id=dep["id"], watchlist_id=plan.watchlist_id,
-                      entry_id=entry.entry_id, person_id=entry.person_id, score=0.97, threshold=plan.threshold,
-                      camera="cam1", occurred_at=now, track_id=1, probe_jpeg=probe, frame_jpeg=jpeg_bytes(320, 180),
-                      box=(1.0, 2.0, 30.0, 40.0), models={})
+    rec = AlertRecord(
+        alert_id="api-test-alert-1",
+        deployment_id=dep["id"],
+        watchlist_id=plan.watchlist_id,
+        entry_id=entry.entry_id,
+        person_id=entry.person_id,
+        score=0.97,
+        threshold=plan.threshold,
+        camera="cam1",
+        occurred_at=now,
+        track_id=1,
+        probe_jpeg=probe,
+        frame_jpeg=jpeg_bytes(320, 180),
+        box=(1.0, 2.0, 30.0, 40.0),
+        models={},
+    )
     alert_id = StoreAlertSink(env.ctx, dep["id"]).store(rec)
     return {"deployment_id": dep["id"], "alert_id": alert_id, "plan": plan}

@@ -64,13 +64,19 @@ class PgServer:
 
     def stop(self) -> None:
         assert self.ctl is not None
-        subprocess.run([*self.ctl, "-m", "fast", "-w", "stop"], check=True, capture_output=True, env=self.env,
-                       timeout=60)
+        subprocess.run(
+            [*self.ctl, "-m", "fast", "-w", "stop"], check=True, capture_output=True, env=self.env, timeout=60
+        )
 
     def start(self) -> None:
         assert self.ctl is not None and self.start_args is not None
-        subprocess.run([*self.ctl, *self.start_args, "-w", "-t", "60", "start"], check=True, capture_output=True,
-                       env=self.env, timeout=90)
+        subprocess.run(
+            [*self.ctl, *self.start_args, "-w", "-t", "60", "start"],
+            check=True,
+            capture_output=True,
+            env=self.env,
+            timeout=90,
+        )
 
     def url(self, dbname: str) -> str:
         return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{dbname}"
@@ -85,8 +91,9 @@ class PgServer:
     def _admin(self, sql: str) -> None:
         import psycopg
 
-        with psycopg.connect(host=self.host, port=self.port, user=self.user, dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(sql)  # type: ignore[arg-type]
 
 
@@ -94,16 +101,20 @@ class PgServer:
 def pg_server() -> Iterator[PgServer]:
     bindir = _pg_bin()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; install postgresql "
-                    "(Debian: apt-get install postgresql) or set OPENLFR_PG_BIN")
+        pytest.skip(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found; install postgresql "
+            "(Debian: apt-get install postgresql) or set OPENLFR_PG_BIN"
+        )
     prefix: list[str] = []
     run_as: str | None = None
     if os.geteuid() == 0:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run initdb as "
-                        "(Debian's postgresql package creates it)")
+            pytest.skip(
+                "running as root and there is no 'postgres' user to run initdb as "
+                "(Debian's postgresql package creates it)"
+            )
         run_as = "postgres"
         prefix = ["runuser", "-u", run_as, "--"] if shutil.which("runuser") else []
         if not prefix:
@@ -118,25 +129,58 @@ def pg_server() -> Iterator[PgServer]:
     port = _free_port()
     env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
     try:
-        subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                        "-E", "UTF8", "--no-sync", "--no-instructions"],
-                       check=True, capture_output=True, env=env, timeout=120)
-        opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off " \
-               "-c synchronous_commit=off -c max_connections=60"
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w",
-                        "-t", "60", "start"], check=True, capture_output=True, env=env, timeout=90)
+        subprocess.run(
+            [
+                *prefix,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=120,
+        )
+        opts = (
+            f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off "
+            "-c synchronous_commit=off -c max_connections=60"
+        )
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=90,
+        )
     except subprocess.CalledProcessError as exc:
         text = log.read_text() if log.exists() else ""
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')}\n{text}") from exc
-    server = PgServer("127.0.0.1", port, "postgres", f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
-                      ctl=[*prefix, str(bindir / "pg_ctl"), "-D", str(data)], start_args=["-l", str(log), "-o", opts],
-                      env=env)
+    server = PgServer(
+        "127.0.0.1",
+        port,
+        "postgres",
+        f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
+        ctl=[*prefix, str(bindir / "pg_ctl"), "-D", str(data)],
+        start_args=["-l", str(log), "-o", opts],
+        env=env,
+    )
     try:
         yield server
     finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, env=env, timeout=60)
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -225,8 +269,9 @@ def enrolled_people(tmp_path_factory: pytest.TempPathFactory) -> list[Person]:
     ctx = AppContext(st)
     watchlists.create(ctx, "enrol", "tester")
     for p in sorted(FACES.iterdir()):
-        res = watchlists.add_person(ctx, "enrol", p.name, [p / f"{p.name}_0001.jpg"], "tester",
-                                    display_name=p.name.replace("_", " "))
+        res = watchlists.add_person(
+            ctx, "enrol", p.name, [p / f"{p.name}_0001.jpg"], "tester", display_name=p.name.replace("_", " ")
+        )
         assert res.accepted == 1, res.summary()
     people = []
     with ctx.db.session() as s:
@@ -234,13 +279,27 @@ def enrolled_people(tmp_path_factory: pytest.TempPathFactory) -> list[Person]:
 
         from openlfr.storage.sealed import unseal
 
-        for e, img, emb in s.execute(select(WatchlistEntry, ReferenceImage, ReferenceEmbedding)
-                                     .join(ReferenceImage, ReferenceImage.entry_id == WatchlistEntry.id)
-                                     .join(ReferenceEmbedding, ReferenceEmbedding.image_id == ReferenceImage.id)
-                                     .order_by(WatchlistEntry.person_id)):
-            people.append(Person(e.person_id, e.display_name, unseal(ctx.cipher, img), img.width,
-                                 img.height, dict(img.box), dict(img.quality), unseal(ctx.cipher, emb),
-                                 emb.model_family, emb.model_id, emb.dim))
+        for e, img, emb in s.execute(
+            select(WatchlistEntry, ReferenceImage, ReferenceEmbedding)
+            .join(ReferenceImage, ReferenceImage.entry_id == WatchlistEntry.id)
+            .join(ReferenceEmbedding, ReferenceEmbedding.image_id == ReferenceImage.id)
+            .order_by(WatchlistEntry.person_id)
+        ):
+            people.append(
+                Person(
+                    e.person_id,
+                    e.display_name,
+                    unseal(ctx.cipher, img),
+                    img.width,
+                    img.height,
+                    dict(img.box),
+                    dict(img.quality),
+                    unseal(ctx.cipher, emb),
+                    emb.model_family,
+                    emb.model_id,
+                    emb.dim,
+                )
+            )
     ctx.close()
     assert len(people) == 5
     return people
@@ -257,13 +316,26 @@ def seed_watchlist(ctx: Any, name: str, people: list[Person]) -> int:
         s.add(wl)
         s.flush()
         for p in people:
-            e = WatchlistEntry(watchlist_id=wl.id, person_id=p.person_id, display_name=p.name, added_by="tester",
-                               category="wanted")
+            e = WatchlistEntry(
+                watchlist_id=wl.id, person_id=p.person_id, display_name=p.name, added_by="tester", category="wanted"
+            )
             s.add(e)
-            img = ReferenceImage(entry=e, image_enc=b"", width=p.width, height=p.height,
-                                 box=p.box, quality=p.quality, content_sha256=content_hash(p.jpeg))
-            emb = ReferenceEmbedding(model_family=p.model_family, model_id=p.model_id, dim=p.dim,
-                                     vector_enc=b"", content_sha256=content_hash(p.vector))
+            img = ReferenceImage(
+                entry=e,
+                image_enc=b"",
+                width=p.width,
+                height=p.height,
+                box=p.box,
+                quality=p.quality,
+                content_sha256=content_hash(p.jpeg),
+            )
+            emb = ReferenceEmbedding(
+                model_family=p.model_family,
+                model_id=p.model_id,
+                dim=p.dim,
+                vector_enc=b"",
+                content_sha256=content_hash(p.vector),
+            )
             img.embeddings.append(emb)
             seal(s, ctx.cipher, img, p.jpeg)
             seal(s, ctx.cipher, emb, p.vector)
@@ -271,9 +343,18 @@ def seed_watchlist(ctx: Any, name: str, people: list[Person]) -> int:
         return int(wl.id)
 
 
-def make_alert(plan: Any, ctx: Any, person_id: str, probe: bytes, *, alert_id: str | None = None,
-               score: float | None = None, camera: str | None = None, occurred_at: Any = None,
-               frame: bytes | None = None) -> Any:
+def make_alert(
+    plan: Any,
+    ctx: Any,
+    person_id: str,
+    probe: bytes,
+    *,
+    alert_id: str | None = None,
+    score: float | None = None,
+    camera: str | None = None,
+    occurred_at: Any = None,
+    frame: bytes | None = None,
+) -> Any:
     """A real AlertRecord for ``person_id`` on the plan's watchlist (as the matcher builds one)."""
     import uuid
     from datetime import UTC, datetime
@@ -284,15 +365,28 @@ def make_alert(plan: Any, ctx: Any, person_id: str, probe: bytes, *, alert_id: s
     from openlfr.types import AlertRecord
 
     with ctx.db.session() as s:
-        entry_id = s.scalar(select(WatchlistEntry.id).where(WatchlistEntry.watchlist_id == plan.watchlist_id,
-                                                            WatchlistEntry.person_id == person_id))
+        entry_id = s.scalar(
+            select(WatchlistEntry.id).where(
+                WatchlistEntry.watchlist_id == plan.watchlist_id, WatchlistEntry.person_id == person_id
+            )
+        )
     assert entry_id is not None, person_id
-    return AlertRecord(alert_id=alert_id or uuid.uuid4().hex, deployment_id=plan.deployment_id,
-                       watchlist_id=plan.watchlist_id, entry_id=int(entry_id), person_id=person_id,
-                       score=plan.threshold + 0.01 if score is None else score, threshold=plan.threshold,
-                       camera=camera or plan.cameras[0].name, occurred_at=occurred_at or datetime.now(UTC),
-                       track_id=7, probe_jpeg=probe, frame_jpeg=frame, box=(10.0, 20.0, 110.0, 140.0),
-                       models=dict(plan.models))
+    return AlertRecord(
+        alert_id=alert_id or uuid.uuid4().hex,
+        deployment_id=plan.deployment_id,
+        watchlist_id=plan.watchlist_id,
+        entry_id=int(entry_id),
+        person_id=person_id,
+        score=plan.threshold + 0.01 if score is None else score,
+        threshold=plan.threshold,
+        camera=camera or plan.cameras[0].name,
+        occurred_at=occurred_at or datetime.now(UTC),
+        track_id=7,
+        probe_jpeg=probe,
+        frame_jpeg=frame,
+        box=(10.0, 20.0, 110.0, 140.0),
+        models=dict(plan.models),
+    )
 
 
 def labelled_frames(video: Any, truth_file: Any, clip: str) -> tuple[list[dict[str, Any]], dict[int, Any]]:

@@ -61,12 +61,28 @@ def start_serve(root: Path, env: dict[str, str], users: bool = True, argv: list[
     import httpx
 
     if users:
-        subprocess.run([sys.executable, "-m", "openlfr", "init"], env=env, check=True, capture_output=True,
-                       timeout=120)
+        subprocess.run([sys.executable, "-m", "openlfr", "init"], env=env, check=True, capture_output=True, timeout=120)
         for role in ROLES:
-            subprocess.run([sys.executable, "-m", "openlfr", "user", "create", "--username", role, "--role", role,
-                            "--password-stdin"], input=password(role) + "\n", env=env, check=True,
-                           capture_output=True, text=True, timeout=120)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "openlfr",
+                    "user",
+                    "create",
+                    "--username",
+                    role,
+                    "--role",
+                    role,
+                    "--password-stdin",
+                ],
+                input=password(role) + "\n",
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
     port = int(env.get("OPENLFR_PORT") or free_port())
     cmd = argv or [sys.executable, "-m", "openlfr", "serve", "--port", str(port)]
     out, err = root / "serve.out", root / "serve.err"
@@ -104,11 +120,19 @@ class Api:
 
 def draft_deployment(api: Api, watchlist: str, cameras: list[dict[str, str]], name: str = "serve test") -> int:
     now = datetime.now(UTC)
-    r = api.post("/api/deployments", json={
-        "name": name, "location": "High St, Sutton, outside the station", "purpose": "Locate people wanted (test)",
-        "legal_basis": "Common law policing powers; DPA 2018 s.35",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=2)).isoformat(), "source_watchlist": watchlist,
-        "all_entries_reason": "wanted on warrant", "cameras": cameras})
+    r = api.post(
+        "/api/deployments",
+        json={
+            "name": name,
+            "location": "High St, Sutton, outside the station",
+            "purpose": "Locate people wanted (test)",
+            "legal_basis": "Common law policing powers; DPA 2018 s.35",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=2)).isoformat(),
+            "source_watchlist": watchlist,
+            "all_entries_reason": "wanted on warrant",
+            "cameras": cameras,
+        },
+    )
     assert r.status_code == 201, r.text
     return int(r.json()["id"])

@@ -31,8 +31,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
 
 def test_check_a_photo(env: ApiEnv) -> None:
     probe = (FACES / "Adrien_Brody" / "Adrien_Brody_0002.jpg").read_bytes()
-    r = env.client.post("/api/watchlists/standing/check", files={"image": ("p.jpg", probe, "image/jpeg")},
-                        data={"top_k": "1", "threshold": "0.5"}, headers=env.h("operator"))
+    r = env.client.post(
+        "/api/watchlists/standing/check",
+        files={"image": ("p.jpg", probe, "image/jpeg")},
+        data={"top_k": "1", "threshold": "0.5"},
+        headers=env.h("operator"),
+    )
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["watchlist_size"] == 3 and out["faces"]
@@ -46,8 +50,12 @@ def test_entries_list_photo_and_remove(env: ApiEnv) -> None:
     r = c.post("/api/watchlists", json={"name": "temp"}, headers=h)
     assert r.status_code == 201
     photo = (FACES / "Al_Gore" / "Al_Gore_0003.jpg").read_bytes()
-    r = c.post("/api/watchlists/temp/entries", data={"person_id": "x1", "display_name": "X One"},
-               files=[("files", ("a.jpg", photo, "image/jpeg"))], headers=h)
+    r = c.post(
+        "/api/watchlists/temp/entries",
+        data={"person_id": "x1", "display_name": "X One"},
+        files=[("files", ("a.jpg", photo, "image/jpeg"))],
+        headers=h,
+    )
     assert r.json()["accepted_images"] == 1
     r = c.get("/api/watchlists/temp/entries/x1/images/0", headers=h)
     assert r.status_code == 200 and r.content == photo and r.headers["cache-control"].startswith("no-store")
@@ -67,8 +75,11 @@ def test_alert_review_adjudication_and_hold(env: ApiEnv) -> None:
     assert r.status_code == 200 and r.json()["id"] == aid
     r = c.post(f"/api/alerts/{aid}/adjudicate", json={"verdict": "maybe"}, headers=env.h("operator"))
     assert r.status_code == 422
-    r = c.post(f"/api/alerts/{aid}/adjudicate", json={"verdict": "false", "outcome": "no_action", "note": "not him"},
-               headers=env.h("operator"))
+    r = c.post(
+        f"/api/alerts/{aid}/adjudicate",
+        json={"verdict": "false", "outcome": "no_action", "note": "not him"},
+        headers=env.h("operator"),
+    )
     assert r.status_code == 200 and r.json()["verdict"] == "false" and r.json()["adjudicated_by"] == "operator1"
     r = c.post(f"/api/alerts/{aid}/hold", json={"reason": "complaint ref 123"}, headers=env.h("supervisor"))
     assert r.status_code == 201
@@ -104,27 +115,33 @@ def test_reports_in_three_formats(env: ApiEnv) -> None:
 def test_published_records_upload(env: ApiEnv) -> None:
     if not MET.is_file():
         pytest.skip(f"published records not found at {MET}")
-    r = env.client.post("/api/reports/published", files={"file": ("met.csv", MET.read_bytes(), "text/csv")},
-                        headers=env.h("auditor"))
+    r = env.client.post(
+        "/api/reports/published", files={"file": ("met.csv", MET.read_bytes(), "text/csv")}, headers=env.h("auditor")
+    )
     assert r.status_code == 200, r.text
     y = r.json()["years"]["2024"]
     assert (y["deployments"], y["faces_seen"], y["alerts"], y["false_alerts"]) == (180, 902_748, 1_286, 27)
-    bad = env.client.post("/api/reports/published", files={"file": ("x.csv", b"\xff\xfe\x00bin", "text/csv")},
-                          headers=env.h("auditor"))
+    bad = env.client.post(
+        "/api/reports/published", files={"file": ("x.csv", b"\xff\xfe\x00bin", "text/csv")}, headers=env.h("auditor")
+    )
     assert bad.status_code == 422
     assert env.client.get("/api/reports/published", headers=env.h("auditor")).status_code == 404
 
 
 def test_planning_calculator(env: ApiEnv) -> None:
-    r = env.client.post("/api/evaluation/plan", json={"faces": 100_000, "watchlist_size": 1000, "prevalence": 0.0001,
-                                                      "fmr": 1e-6, "tpir": 0.9}, headers=env.h("auditor"))
+    r = env.client.post(
+        "/api/evaluation/plan",
+        json={"faces": 100_000, "watchlist_size": 1000, "prevalence": 0.0001, "fmr": 1e-6, "tpir": 0.9},
+        headers=env.h("auditor"),
+    )
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["fpir"]["value"] == pytest.approx(1e-3)
     assert out["expected_false_alerts"]["value"] == pytest.approx(100_000 * 0.9999 * 1e-3)
     assert out["expected_true_alerts"]["value"] == pytest.approx(100_000 * 1e-4 * 0.9)
-    r = env.client.post("/api/evaluation/plan", json={"faces": 10, "watchlist_size": 10, "prevalence": 0.1},
-                        headers=env.h("auditor"))
+    r = env.client.post(
+        "/api/evaluation/plan", json={"faces": 10, "watchlist_size": 10, "prevalence": 0.1}, headers=env.h("auditor")
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "need_rate"
     info = env.client.get("/api/evaluation", headers=env.h("auditor")).json()
     assert info["det_plot"] is None and "eval identify" in info["how"]
@@ -143,15 +160,19 @@ def test_tokens_and_user_admin(env: ApiEnv) -> None:
     assert c.delete(f"/api/auth/tokens/{tok['id']}", headers=env.h("auditor")).status_code == 404  # not theirs
     assert c.delete(f"/api/auth/tokens/{tok['id']}", headers=h).status_code == 200
     assert c.get("/api/auth/me", headers=h).status_code == 401
-    r = c.post("/api/users", json={"username": "weak", "role": "operator", "password": "short"},
-               headers=env.h("admin"))
+    r = c.post("/api/users", json={"username": "weak", "role": "operator", "password": "short"}, headers=env.h("admin"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "weak_password"
-    r = c.post("/api/users", json={"username": "newbie", "role": "operator", "password": PASSWORD},
-               headers=env.h("admin"))
+    r = c.post(
+        "/api/users", json={"username": "newbie", "role": "operator", "password": PASSWORD}, headers=env.h("admin")
+    )
     assert r.status_code == 201
     uid = r.json()["id"]
-    assert c.post("/api/users", json={"username": "newbie", "role": "operator", "password": PASSWORD},
-                  headers=env.h("admin")).status_code == 409
+    assert (
+        c.post(
+            "/api/users", json={"username": "newbie", "role": "operator", "password": PASSWORD}, headers=env.h("admin")
+        ).status_code
+        == 409
+    )
     r = c.patch(f"/api/users/{uid}", json={"role": "auditor", "active": False}, headers=env.h("admin"))
     assert r.json()["role"] == "auditor" and r.json()["active"] is False
     login = c.post("/api/auth/login", json={"username": "newbie", "password": PASSWORD})
@@ -178,8 +199,9 @@ def test_first_run_setup_token(tmp_path: Any) -> None:
         r = c.post("/api/auth/setup", json={**body, "token": "one-time-setup-token"})
         assert r.status_code == 200 and r.json()["role"] == "admin"
         assert c.get("/api/users").status_code == 200  # logged in by the setup
-        again = TestClient(c.app).post("/api/auth/setup", json={**body, "token": "one-time-setup-token",
-                                                                "username": "boss2"})
+        again = TestClient(c.app).post(
+            "/api/auth/setup", json={**body, "token": "one-time-setup-token", "username": "boss2"}
+        )
         assert again.status_code == 403  # used once
 
 
@@ -214,8 +236,9 @@ def test_alert_is_pushed_on_the_event_stream(env: ApiEnv) -> None:
     deadline = time.monotonic() + 5
     while st.broker.subscribers == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    st.live.alert_stored(run, {"alert_id": "uid-1", "camera": "cam1", "person_id": "Al_Gore", "score": 0.99},
-                         worker_at=time.time())
+    st.live.alert_stored(
+        run, {"alert_id": "uid-1", "camera": "cam1", "person_id": "Al_Gore", "score": 0.99}, worker_at=time.time()
+    )
     lt.join(10)
     srv.should_exit = True
     th.join(10)

@@ -40,16 +40,24 @@ def test_no_5xx_under_fuzzing(env: ApiEnv) -> None:
     calls = {"n": 0}
     # user edits last: the fuzzer may deactivate or demote the calling admin
     ops.sort(key=lambda o: o.path.startswith("/api/users/{"))
+
     def fuzz(op: Any, headers: dict[str, str], mode: Any) -> None:
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=op.as_strategy(mode), authed=st.booleans())
         def run(case: Any, authed: bool) -> None:
             resp = case.call(headers=headers if authed else {})
             calls["n"] += 1
             if resp.status_code >= 500:
-                failures.append(f"{op.method.upper()} {op.path} -> {resp.status_code}: {resp.text[:300]} "
-                                f"(case: path={case.path_parameters} query={case.query} body={str(case.body)[:200]})")
+                failures.append(
+                    f"{op.method.upper()} {op.path} -> {resp.status_code}: {resp.text[:300]} "
+                    f"(case: path={case.path_parameters} query={case.query} body={str(case.body)[:200]})"
+                )
 
         run()
 

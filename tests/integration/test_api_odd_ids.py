@@ -12,9 +12,27 @@ import pytest
 from tests.conftest import TEST_DATA
 from tests.integration.apihelp import PASSWORD, ROLES, ApiEnv, make_env, seed_live_deployment
 
-ODD = ["99999999999999999999999999", "9223372036854775808", "2147483648", "-1", "-99999999999999999999",
-       "0", "1.5", "1e400", "nan", "abc", "%E2%98%83", "%C3%A9l%C3%A8ve", "%00", "%0A", "%20", "..%2F..",
-       "0x10", "+1", "１２"]
+ODD = [
+    "99999999999999999999999999",
+    "9223372036854775808",
+    "2147483648",
+    "-1",
+    "-99999999999999999999",
+    "0",
+    "1.5",
+    "1e400",
+    "nan",
+    "abc",
+    "%E2%98%83",
+    "%C3%A9l%C3%A8ve",
+    "%00",
+    "%0A",
+    "%20",
+    "..%2F..",
+    "0x10",
+    "+1",
+    "１２",
+]
 OK_CODES = {400, 404, 405, 409, 415, 422}
 
 
@@ -115,8 +133,13 @@ def test_odd_ids_never_500(env: ApiEnv) -> None:
 
 def test_odd_ids_under_every_role(env: ApiEnv) -> None:
     for role in ("supervisor", "operator", "auditor"):
-        for path in ("/api/alerts/{x}", "/api/deployments/{x}", "/api/users/{x}", "/api/reports/deployments/{x}",
-                     "/api/watchlists/standing/entries/{x}/images/0"):
+        for path in (
+            "/api/alerts/{x}",
+            "/api/deployments/{x}",
+            "/api/users/{x}",
+            "/api/reports/deployments/{x}",
+            "/api/watchlists/standing/entries/{x}/images/0",
+        ):
             for odd in ("99999999999999999999999999", "-1", quote("☃"), "%00"):
                 r = env.client.get(path.replace("{x}", odd), headers=env.h(role))
                 assert r.status_code in {403, 404, 422, 400}, (role, path, odd, r.status_code, r.text)

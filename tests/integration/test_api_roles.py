@@ -95,9 +95,20 @@ POLICY: dict[tuple[str, str], set[str]] = {
 }
 
 PAGES: dict[str, set[str]] = {
-    "/live": ALL, "/alerts": ALL, "/alerts/1": ALL, "/deployments": ALL, "/deployments/1": ALL,
-    "/watchlists": STAFF, "/watchlists/standing": STAFF, "/reports": ALL, "/audit": OVERSEERS,
-    "/evaluation": ALL, "/users": {"admin"}, "/account": ALL, "/check": STAFF, "/retro": STAFF,
+    "/live": ALL,
+    "/alerts": ALL,
+    "/alerts/1": ALL,
+    "/deployments": ALL,
+    "/deployments/1": ALL,
+    "/watchlists": STAFF,
+    "/watchlists/standing": STAFF,
+    "/reports": ALL,
+    "/audit": OVERSEERS,
+    "/evaluation": ALL,
+    "/users": {"admin"},
+    "/account": ALL,
+    "/check": STAFF,
+    "/retro": STAFF,
 }
 
 
@@ -115,13 +126,18 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
 def _routes(env: ApiEnv) -> list[tuple[str, str]]:
     assert env.client.get("/openapi.json").status_code == 401  # the schema is for logged-in users
     spec = env.client.get("/openapi.json", headers=env.h("auditor")).json()
-    return sorted((m.upper(), p) for p, ops in spec["paths"].items() for m in ops
-                  if m in ("get", "post", "put", "patch", "delete"))
+    return sorted(
+        (m.upper(), p)
+        for p, ops in spec["paths"].items()
+        for m in ops
+        if m in ("get", "post", "put", "patch", "delete")
+    )
 
 
 def _concrete(path: str) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: {"kind": "probe", "name": "standing", "camera": "cam1"}.get(m.group(1), "1"),
-                  path)
+    return re.sub(
+        r"\{(\w+)\}", lambda m: {"kind": "probe", "name": "standing", "camera": "cam1"}.get(m.group(1), "1"), path
+    )
 
 
 def _call(env: ApiEnv, method: str, path: str, headers: dict[str, str] | None = None) -> Any:
@@ -185,8 +201,9 @@ def test_console_pages_need_login_and_role(env: ApiEnv) -> None:
     for role in ROLES:
         token, _ = users.login(env.ctx, role + "1", "correct-horse-battery")
         for path, allowed in PAGES.items():
-            r = env.client.get(path, cookies={"openlfr_session": token}, follow_redirects=False,
-                               headers={"Accept": "text/html"})
+            r = env.client.get(
+                path, cookies={"openlfr_session": token}, follow_redirects=False, headers={"Accept": "text/html"}
+            )
             assert r.status_code == (200 if role in allowed else 403), (role, path, r.status_code)
     assert env.client.get("/login").status_code == 200
     assert env.client.get("/health").json()["status"] == "ok"
@@ -201,9 +218,19 @@ def test_auditor_never_receives_a_face_image(env: ApiEnv) -> None:
         assert r.status_code == 200 and r.headers["content-type"].startswith("image/"), (kind, r.status_code)
     r = env.client.get("/api/watchlists/standing/entries/Al_Gore/images/0", headers=env.h("supervisor"))
     assert r.status_code == 200 and r.content[:3] == b"\xff\xd8\xff"
-    ids = {"ref": str(alert_id), "kind": "probe", "name": "standing", "entry": "Al_Gore", "index": "0",
-           "deployment_id": str(dep_id), "camera": "cam1", "user_id": "1", "token_id": "1", "hold_id": "1",
-           "job_id": "0"}
+    ids = {
+        "ref": str(alert_id),
+        "kind": "probe",
+        "name": "standing",
+        "entry": "Al_Gore",
+        "index": "0",
+        "deployment_id": str(dep_id),
+        "camera": "cam1",
+        "user_id": "1",
+        "token_id": "1",
+        "hold_id": "1",
+        "job_id": "0",
+    }
     seen = 0
     for method, path in _routes(env):
         if method != "GET" or path.endswith(("/events", ".mjpg")):

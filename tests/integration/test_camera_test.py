@@ -72,16 +72,28 @@ def _deployment(env: ApiEnv, cameras: list[dict[str, str]]) -> int:
     c = env.client
     assert c.post("/api/watchlists", json={"name": "standing"}, headers=env.h("supervisor")).status_code == 201
     photo = sorted((TEST_DATA / "faces" / "Al_Gore").glob("*.jpg"))[0]
-    r = c.post("/api/watchlists/standing/entries", data={"person_id": "p1"}, headers=env.h("supervisor"),
-               files=[("files", (photo.name, photo.read_bytes(), "image/jpeg"))])
+    r = c.post(
+        "/api/watchlists/standing/entries",
+        data={"person_id": "p1"},
+        headers=env.h("supervisor"),
+        files=[("files", (photo.name, photo.read_bytes(), "image/jpeg"))],
+    )
     assert r.status_code == 200, r.text
     now = datetime.now(UTC)
-    r = c.post("/api/deployments", headers=env.h("operator"), json={
-        "location": "High St, Sutton, outside the station", "purpose": "camera test",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=2)).isoformat(),
-        "source_watchlist": "standing", "all_entries_reason": "test",
-        "legal_basis": "Common law policing powers; force LFR policy v1", "cameras": cameras})
+    r = c.post(
+        "/api/deployments",
+        headers=env.h("operator"),
+        json={
+            "location": "High St, Sutton, outside the station",
+            "purpose": "camera test",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=2)).isoformat(),
+            "source_watchlist": "standing",
+            "all_entries_reason": "test",
+            "legal_basis": "Common law policing powers; force LFR policy v1",
+            "cameras": cameras,
+        },
+    )
     assert r.status_code == 201, r.text
     return int(r.json()["id"])
 
@@ -92,9 +104,14 @@ def _files(root: Path) -> set[Path]:
 
 def test_camera_test_reports_each_camera(env: ApiEnv, silent_server: int, tmp_path: Path) -> None:
     closed = _closed_port()
-    dep = _deployment(env, [{"name": "door", "url": str(CLIP)},
-                            {"name": "broken", "url": f"rtsp://127.0.0.1:{closed}/stream"},
-                            {"name": "hanging", "url": f"http://127.0.0.1:{silent_server}/video"}])
+    dep = _deployment(
+        env,
+        [
+            {"name": "door", "url": str(CLIP)},
+            {"name": "broken", "url": f"rtsp://127.0.0.1:{closed}/stream"},
+            {"name": "hanging", "url": f"http://127.0.0.1:{silent_server}/video"},
+        ],
+    )
     before = _files(env.data_dir)
     t0 = time.monotonic()
     r = env.client.post(f"/api/deployments/{dep}/cameras/test", headers=env.h("admin"))

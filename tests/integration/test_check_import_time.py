@@ -18,9 +18,19 @@ from openlfr.eval.intervals import clopper_pearson
 REPO = Path(__file__).resolve().parents[2]
 FACES = REPO / "tests" / "data" / "faces"
 
-NOT_FOR_CHECK = ("scipy", "alembic", "onnx", "matplotlib", "sklearn", "ray", "fastapi", "uvicorn",
-                 "openlfr.engine.backends.blazeface", "openlfr.engine.backends.mtcnn",
-                 "openlfr.engine.backends.dlib_onnx")
+NOT_FOR_CHECK = (
+    "scipy",
+    "alembic",
+    "onnx",
+    "matplotlib",
+    "sklearn",
+    "ray",
+    "fastapi",
+    "uvicorn",
+    "openlfr.engine.backends.blazeface",
+    "openlfr.engine.backends.mtcnn",
+    "openlfr.engine.backends.dlib_onnx",
+)
 IMPORT_BOUND_S = 3.0
 """Sum of the top-level imports' cumulative time. Measured 1.3-1.8 s at load average 6-8 on the
 2-core test machine (2.5-3.0 s before: scipy.stats alone 0.5-1.2 s, Alembic 0.27 s)."""
@@ -41,7 +51,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "watchlists.create(ctx, 'wl', 'tester')\n"
         f"for p in sorted(Path({str(FACES)!r}).iterdir()):\n"
         "    r = watchlists.add_person(ctx, 'wl', p.name, [sorted(p.glob('*.jpg'))[0]], 'tester')\n"
-        "    assert r.accepted == 1, (p, r)\n")
+        "    assert r.accepted == 1, (p, r)\n"
+    )
     env = {**os.environ, "OPENLFR_DATA_DIR": str(d)}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, timeout=300)
     return d
@@ -49,17 +60,38 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_check_imports_nothing_it_does_not_need(data_dir: Path) -> None:
     env = {**os.environ, "OPENLFR_DATA_DIR": str(data_dir)}
-    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "openlfr", "check",
-                        str(FACES / "Al_Gore" / "Al_Gore_0002.jpg"), "-w", "wl", "--json"],
-                       capture_output=True, text=True, env=env, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "openlfr",
+            "check",
+            str(FACES / "Al_Gore" / "Al_Gore_0002.jpg"),
+            "-w",
+            "wl",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     assert '"person_id": "Al_Gore"' in p.stdout  # the check really ran: the enrolled person is found
-    rows = [m for m in (re.match(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)", line)
-                        for line in p.stderr.splitlines()) if m]
+    rows = [
+        m
+        for m in (re.match(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)", line) for line in p.stderr.splitlines())
+        if m
+    ]
     names = {m.group(4) for m in rows}
     # the default models' modules (fr_feature on onnxruntime, the ArcFace aligner), and only they
-    assert {"openlfr.services.check", "openlfr.engine.backends.faceplugin",
-            "openlfr.engine.backends.onnx_embedders"} <= names
+    assert {
+        "openlfr.services.check",
+        "openlfr.engine.backends.faceplugin",
+        "openlfr.engine.backends.onnx_embedders",
+    } <= names
     for mod in NOT_FOR_CHECK:
         assert not any(n == mod or n.startswith(mod + ".") for n in names), mod
     total = sum(int(m.group(2)) for m in rows if m.group(3) == "") / 1e6

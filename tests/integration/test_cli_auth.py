@@ -38,18 +38,65 @@ def test_role_restricted_cli_commands_need_a_real_user(data_dir: Path, monkeypat
     monkeypatch.delenv("OPENLFR_USERNAME", raising=False)
     _ok(run_cli("init"))
     for user, role in (("sup", "supervisor"), ("op", "operator")):
-        _ok(subprocess.run([sys.executable, "-m", "openlfr", "user", "create", "--username", user, "--role", role,
-                            "--password-stdin"], input=PW + "\n", capture_output=True, text=True,
-                           env=dict(os.environ), timeout=120))
+        _ok(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "openlfr",
+                    "user",
+                    "create",
+                    "--username",
+                    user,
+                    "--role",
+                    role,
+                    "--password-stdin",
+                ],
+                input=PW + "\n",
+                capture_output=True,
+                text=True,
+                env=dict(os.environ),
+                timeout=120,
+            )
+        )
     _ok(run_cli("watchlist", "create", "standing"))
-    _ok(run_cli("watchlist", "add", "standing", "--person", "Al_Gore", "--image",
-                str(sorted((FACES / "Al_Gore").glob("*.jpg"))[0])))
+    _ok(
+        run_cli(
+            "watchlist",
+            "add",
+            "standing",
+            "--person",
+            "Al_Gore",
+            "--image",
+            str(sorted((FACES / "Al_Gore").glob("*.jpg"))[0]),
+        )
+    )
     now = datetime.now(UTC)
-    made = json.loads(_ok(run_cli(
-        "deployment", "create", "--location", "High St, Sutton, outside the station", "--purpose", "cli auth test",
-        "--start", (now - timedelta(minutes=1)).isoformat(), "--end", (now + timedelta(hours=1)).isoformat(),
-        "--source-watchlist", "standing", "--all-entries", "test", "--camera", "c1=/no/clip.mp4",
-        "--legal-basis", "Common law policing powers; DPA 2018 s.35; force LFR policy v2", "--json")).stdout)
+    made = json.loads(
+        _ok(
+            run_cli(
+                "deployment",
+                "create",
+                "--location",
+                "High St, Sutton, outside the station",
+                "--purpose",
+                "cli auth test",
+                "--start",
+                (now - timedelta(minutes=1)).isoformat(),
+                "--end",
+                (now + timedelta(hours=1)).isoformat(),
+                "--source-watchlist",
+                "standing",
+                "--all-entries",
+                "test",
+                "--camera",
+                "c1=/no/clip.mp4",
+                "--legal-basis",
+                "Common law policing powers; DPA 2018 s.35; force LFR policy v2",
+                "--json",
+            )
+        ).stdout
+    )
     dep = str(made["id"])
     authorise = ("deployment", "authorise", dep, "--officer", "Supt A")
 
@@ -75,8 +122,11 @@ def test_role_restricted_cli_commands_need_a_real_user(data_dir: Path, monkeypat
 
     # A token works the same way and acts as its owner; a revoked token is refused.
     token = json.loads(_ok(run_cli("user", "token", "sup", "--name", "script", "--json")).stdout)
-    p = _ok(run_cli("alert", "hold", "--deployment", dep, "--reason", "case 1", "--json",
-                    env={"OPENLFR_TOKEN": token["token"]}))
+    p = _ok(
+        run_cli(
+            "alert", "hold", "--deployment", dep, "--reason", "case 1", "--json", env={"OPENLFR_TOKEN": token["token"]}
+        )
+    )
     assert json.loads(p.stdout)["placed_by"] == "sup"
     assert _audit(data_dir)[-1][0] == "sup"
     hold_id = str(json.loads(p.stdout)["id"])
@@ -85,8 +135,14 @@ def test_role_restricted_cli_commands_need_a_real_user(data_dir: Path, monkeypat
     _ok(run_cli("user", "revoke-token", "sup", str(token["id"])))
     p = run_cli("alert", "release", hold_id, "--token", token["token"])
     assert p.returncode == 2 and "error[unauthenticated]" in p.stderr, p.stderr
-    p = subprocess.run([sys.executable, "-m", "openlfr", "alert", "release", hold_id, "--username", "sup", "--json"],
-                       input=PW + "\n", capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "openlfr", "alert", "release", hold_id, "--username", "sup", "--json"],
+        input=PW + "\n",
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
     _ok(p)
     assert json.loads(p.stdout)["active"] is False
     assert _audit(data_dir)[-1] == ("sup", "legal_hold.release")

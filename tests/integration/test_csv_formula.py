@@ -15,8 +15,13 @@ from openlfr.services import reports
 from openlfr.services.csv_safe import safe_cell, write_csv
 
 NOW = datetime.now(UTC)
-EVIL = {"name": "=HYPERLINK(\"x\";\"click\")", "location": "@SUM(1+1)*cmd", "purpose": "+cmd|' /C calc'!A0",
-        "legal_basis": "-2+3 common law policing powers", "notes": "\t=1+1"}
+EVIL = {
+    "name": '=HYPERLINK("x";"click")',
+    "location": "@SUM(1+1)*cmd",
+    "purpose": "+cmd|' /C calc'!A0",
+    "legal_basis": "-2+3 common law policing powers",
+    "notes": "\t=1+1",
+}
 DANGER = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -38,17 +43,34 @@ def test_write_csv_round_trip() -> None:
 
 def test_report_csv_escapes_user_text(gov_ctx: Any, enrolled_people: list[Any]) -> None:
     seed_watchlist(gov_ctx, "standing", enrolled_people)
-    d = dsvc.create(gov_ctx, name=EVIL["name"], location=EVIL["location"], purpose=EVIL["purpose"],
-                    planned_start=NOW - timedelta(minutes=30), planned_end=NOW + timedelta(hours=1), actor="c",
-                    source_watchlist="standing", all_entries_reason="-1 op",
-                    cameras=[dsvc.CameraSpec("north", "north.mp4")], threshold=0.9,
-                    legal_basis=EVIL["legal_basis"])
-    dsvc.authorise(gov_ctx, d["id"], "sup", "supervisor", "=Supt Q",
-                   justification="=test of formula escaping; 0.9 is an override outside the safe band on purpose")
+    d = dsvc.create(
+        gov_ctx,
+        name=EVIL["name"],
+        location=EVIL["location"],
+        purpose=EVIL["purpose"],
+        planned_start=NOW - timedelta(minutes=30),
+        planned_end=NOW + timedelta(hours=1),
+        actor="c",
+        source_watchlist="standing",
+        all_entries_reason="-1 op",
+        cameras=[dsvc.CameraSpec("north", "north.mp4")],
+        threshold=0.9,
+        legal_basis=EVIL["legal_basis"],
+    )
+    dsvc.authorise(
+        gov_ctx,
+        d["id"],
+        "sup",
+        "supervisor",
+        "=Supt Q",
+        justification="=test of formula escaping; 0.9 is an override outside the safe band on purpose",
+    )
     plan = dsvc.mark_live(gov_ctx, d["id"], "op")
     dsvc.mark_ended(gov_ctx, plan.deployment_id, "op")
-    for rep in (reports.deployment_report(gov_ctx, d["id"]),
-                reports.period_report(gov_ctx, NOW - timedelta(days=1), NOW + timedelta(days=1))):
+    for rep in (
+        reports.deployment_report(gov_ctx, d["id"]),
+        reports.period_report(gov_ctx, NOW - timedelta(days=1), NOW + timedelta(days=1)),
+    ):
         text = reports.to_csv(rep)
         rows = list(csv.reader(io.StringIO(text)))
         cells = [c for row in rows for c in row]

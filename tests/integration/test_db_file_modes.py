@@ -38,14 +38,22 @@ def test_database_files_are_private(data_dir: Path, cli) -> None:  # type: ignor
     assert _mode(data_dir) == 0o700
     db = data_dir / "openlfr.db"
     assert _mode(db) == 0o600
-    proc = subprocess.Popen([sys.executable, "-c", _WRITE_AND_HOLD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITE_AND_HOLD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "HOLDING"
         side = [data_dir / "openlfr.db-wal", data_dir / "openlfr.db-shm"]
         assert all(p.exists() for p in side), list(data_dir.iterdir())
-        assert {str(p.name): _mode(p) for p in [db, *side]} == {"openlfr.db": 0o600, "openlfr.db-wal": 0o600,
-                                                                "openlfr.db-shm": 0o600}
+        assert {str(p.name): _mode(p) for p in [db, *side]} == {
+            "openlfr.db": 0o600,
+            "openlfr.db-wal": 0o600,
+            "openlfr.db-shm": 0o600,
+        }
     finally:
         assert proc.stdin is not None
         proc.stdin.write("\n")

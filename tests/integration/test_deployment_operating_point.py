@@ -27,10 +27,16 @@ WHY = "Supt: a 2-person list for a named suspect; briefed officers will verify e
 
 def _create(ctx: Any, **kw: Any) -> dict[str, Any]:
     args: dict[str, Any] = dict(
-        location="Upper St, Islington, outside the Town Hall", purpose="wanted for serious offences",
-        planned_start=NOW - timedelta(minutes=10), planned_end=NOW + timedelta(hours=2), actor="creator",
-        source_watchlist="standing", all_entries_reason="wanted on warrant",
-        cameras=[dsvc.CameraSpec("cam1", "a.mp4")], legal_basis=BASIS)
+        location="Upper St, Islington, outside the Town Hall",
+        purpose="wanted for serious offences",
+        planned_start=NOW - timedelta(minutes=10),
+        planned_end=NOW + timedelta(hours=2),
+        actor="creator",
+        source_watchlist="standing",
+        all_entries_reason="wanted on warrant",
+        cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
+        legal_basis=BASIS,
+    )
     args.update(kw)
     return dsvc.create(ctx, **args)
 
@@ -47,8 +53,10 @@ def _family(people: list[Any]) -> str:
 
 def _audit(ctx: Any, action: str) -> list[dict[str, Any]]:
     with ctx.db.session() as s:
-        return [dict(e.details) for e in s.scalars(select(AuditEvent).where(AuditEvent.action == action)
-                                                   .order_by(AuditEvent.seq))]
+        return [
+            dict(e.details)
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq))
+        ]
 
 
 def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_people: list[Any]) -> None:
@@ -65,9 +73,12 @@ def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_p
 
     # the list changes before authorisation: the operating point follows its size
     with ctx.db.session() as s:
-        s.execute(WatchlistEntry.__table__.delete().where(WatchlistEntry.watchlist_id == d["watchlist_id"],
-                                                          WatchlistEntry.person_id.in_(["Al_Gore", "Adrien_Brody",
-                                                                                        "Aaron_Peirsol"])))
+        s.execute(
+            WatchlistEntry.__table__.delete().where(
+                WatchlistEntry.watchlist_id == d["watchlist_id"],
+                WatchlistEntry.person_id.in_(["Al_Gore", "Adrien_Brody", "Aaron_Peirsol"]),
+            )
+        )
         # re-sign as the service paths that shrink a list do (entry expiry); an unsigned change is refused
         from openlfr.services import watchlist_integrity
         from openlfr.storage.models import Watchlist
@@ -103,8 +114,16 @@ def test_unsafe_operating_point_needs_a_justification(standing: Any, enrolled_pe
     assert not pre["guardrail"]["safe"]
     n = ctx.settings.min_justification_chars
     # issue 18: invisible characters and one repeated letter do not make a justification
-    for why in ("", "ok", "x" * (n - 1), "x" * n, "\u200b" * (n + 10), "ok\u200b" * n, "ab cd " * n,
-                ("too short " + "\u2060" * n)):
+    for why in (
+        "",
+        "ok",
+        "x" * (n - 1),
+        "x" * n,
+        "\u200b" * (n + 10),
+        "ok\u200b" * n,
+        "ab cd " * n,
+        ("too short " + "\u2060" * n),
+    ):
         with pytest.raises(InputError) as e:
             dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A", justification=why)
         assert e.value.code == "justification_required" and "10,000" in e.value.message
@@ -127,13 +146,16 @@ def test_unsafe_operating_point_needs_a_justification(standing: Any, enrolled_pe
     assert a2["threshold"] == expect.threshold > 0.5
 
 
-@pytest.mark.parametrize(("change", "code"), [
-    ({"legal_basis": ""}, "no_legal_basis"),
-    ({"legal_basis": "n/a"}, "no_legal_basis"),
-    ({"legal_basis": "policy"}, "no_legal_basis"),
-    ({"planned_start": NOW - timedelta(hours=3), "planned_end": NOW - timedelta(hours=1)}, "window_passed"),
-    ({"planned_end": NOW + timedelta(hours=25)}, "window_too_long"),
-])
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"legal_basis": ""}, "no_legal_basis"),
+        ({"legal_basis": "n/a"}, "no_legal_basis"),
+        ({"legal_basis": "policy"}, "no_legal_basis"),
+        ({"planned_start": NOW - timedelta(hours=3), "planned_end": NOW - timedelta(hours=1)}, "window_passed"),
+        ({"planned_end": NOW + timedelta(hours=25)}, "window_too_long"),
+    ],
+)
 def test_creation_guardrails(standing: Any, change: dict[str, Any], code: str) -> None:
     with pytest.raises(InputError) as e:
         _create(standing, **change)
@@ -178,15 +200,22 @@ def test_api_guardrails_and_preview(tmp_path: Path, enrolled_people: list[Any]) 
     env = make_env(tmp_path / "data")
     seed_watchlist(env.ctx, "standing", enrolled_people)
     c = env.client
-    body = {"location": "High St, Sutton, outside the station", "purpose": "API guardrail test",
-            "planned_start": (NOW - timedelta(minutes=1)).isoformat(),
-            "planned_end": (NOW + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
-            "all_entries_reason": "wanted", "cameras": [{"name": "cam1", "url": "rtsp://camera.invalid/a"}]}
+    body = {
+        "location": "High St, Sutton, outside the station",
+        "purpose": "API guardrail test",
+        "planned_start": (NOW - timedelta(minutes=1)).isoformat(),
+        "planned_end": (NOW + timedelta(hours=2)).isoformat(),
+        "source_watchlist": "standing",
+        "all_entries_reason": "wanted",
+        "cameras": [{"name": "cam1", "url": "rtsp://camera.invalid/a"}],
+    }
     r = c.post("/api/deployments", json=body, headers=env.h("operator"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "no_legal_basis", r.text
-    r = c.post("/api/deployments", json={**body, "legal_basis": BASIS,
-                                         "planned_end": (NOW - timedelta(seconds=1)).isoformat()},
-               headers=env.h("operator"))
+    r = c.post(
+        "/api/deployments",
+        json={**body, "legal_basis": BASIS, "planned_end": (NOW - timedelta(seconds=1)).isoformat()},
+        headers=env.h("operator"),
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "window_passed", r.text
     r = c.post("/api/deployments", json={**body, "legal_basis": BASIS, "threshold": 0.5}, headers=env.h("operator"))
     assert r.status_code == 201, r.text
@@ -194,13 +223,17 @@ def test_api_guardrails_and_preview(tmp_path: Path, enrolled_people: list[Any]) 
     assert dep["threshold_source"] == "override" and dep["threshold"] == 0.5
     r = c.get(f"/api/deployments/{dep['id']}", headers=env.h("auditor"))
     assert r.json()["operating_point_preview"]["expected_false_alerts_per_10000"] == 10_000
-    r = c.get(f"/api/deployments/{dep['id']}/operating-point", params={"target_fpir": 1e-4},
-              headers=env.h("supervisor"))
+    r = c.get(
+        f"/api/deployments/{dep['id']}/operating-point", params={"target_fpir": 1e-4}, headers=env.h("supervisor")
+    )
     assert r.status_code == 200 and r.json()["guardrail"]["safe"] and r.json()["watchlist_size"] == 5
     r = c.post(f"/api/deployments/{dep['id']}/authorise", json={"officer": "Supt T"}, headers=env.h("supervisor"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "justification_required", r.text
-    r = c.post(f"/api/deployments/{dep['id']}/authorise", json={"officer": "Supt T", "justification": WHY},
-               headers=env.h("supervisor"))
+    r = c.post(
+        f"/api/deployments/{dep['id']}/authorise",
+        json={"officer": "Supt T", "justification": WHY},
+        headers=env.h("supervisor"),
+    )
     assert r.status_code == 200 and r.json()["justification"] == WHY, r.text
     assert r.json()["operating_point"]["source"] == "override"
     rep = c.get(f"/api/reports/deployments/{dep['id']}", headers=env.h("auditor"))
@@ -218,13 +251,39 @@ def test_cli_operating_point_and_authorise(standing: Any, data_dir: Path, backen
     if backend != "sqlite":
         pytest.skip("the CLI subprocess uses the SQLite data dir")
     env = {"OPENLFR_DATA_DIR": str(data_dir)}
-    run_cli("user", "create", "--username", "supc", "--role", "supervisor", "--password-stdin",
-            input="op-point-cli-password\n", env=env, check=True)
+    run_cli(
+        "user",
+        "create",
+        "--username",
+        "supc",
+        "--role",
+        "supervisor",
+        "--password-stdin",
+        input="op-point-cli-password\n",
+        env=env,
+        check=True,
+    )
     env_sup = {**env, "OPENLFR_PASSWORD": "op-point-cli-password"}
     start, end = (NOW - timedelta(minutes=1)).isoformat(), (NOW + timedelta(hours=1)).isoformat()
-    base = ("deployment", "create", "--location", "Upper St, Islington, outside the Town Hall", "--purpose",
-            "CLI test", "--start", start, "--end", end, "--source-watchlist", "standing", "--all-entries",
-            "wanted", "--camera", "cam1=a.mp4", "--json")
+    base = (
+        "deployment",
+        "create",
+        "--location",
+        "Upper St, Islington, outside the Town Hall",
+        "--purpose",
+        "CLI test",
+        "--start",
+        start,
+        "--end",
+        end,
+        "--source-watchlist",
+        "standing",
+        "--all-entries",
+        "wanted",
+        "--camera",
+        "cam1=a.mp4",
+        "--json",
+    )
     p = run_cli(*base, env=env)
     assert p.returncode != 0 and "no_legal_basis" in p.stderr
     made = json.loads(run_cli(*base, "--legal-basis", BASIS, "--threshold", "0.6", env=env, check=True).stdout)
@@ -232,15 +291,39 @@ def test_cli_operating_point_and_authorise(standing: Any, data_dir: Path, backen
     assert out["source"] == "override" and out["threshold"] == 0.6 and not out["guardrail"]["safe"]
     text = run_cli("deployment", "operating-point", str(made["id"]), "--fpir", "1e-4", env=env, check=True).stdout
     assert "expected false alerts per 10,000 faces" in text and "inside the safe band" in text
-    p = run_cli("deployment", "authorise", str(made["id"]), "--officer", "Supt C", "--username", "supc",
-                env=env_sup)
+    p = run_cli("deployment", "authorise", str(made["id"]), "--officer", "Supt C", "--username", "supc", env=env_sup)
     assert p.returncode != 0 and "justification_required" in p.stderr
-    text = run_cli("deployment", "authorise", str(made["id"]), "--officer", "Supt C", "--username", "supc",
-                   "--justification", WHY, env=env_sup, check=True).stdout
+    text = run_cli(
+        "deployment",
+        "authorise",
+        str(made["id"]),
+        "--officer",
+        "Supt C",
+        "--username",
+        "supc",
+        "--justification",
+        WHY,
+        env=env_sup,
+        check=True,
+    ).stdout
     assert "authorised" in text and "threshold 0.6000 (explicit threshold (override))" in text
     made2 = json.loads(run_cli(*base, "--legal-basis", BASIS, "--name", "second", env=env, check=True).stdout)
-    a = json.loads(run_cli("deployment", "authorise", str(made2["id"]), "--officer", "Supt C", "--username",
-                           "supc", "--fpir", "1e-4", "--json", env=env_sup, check=True).stdout)
+    a = json.loads(
+        run_cli(
+            "deployment",
+            "authorise",
+            str(made2["id"]),
+            "--officer",
+            "Supt C",
+            "--username",
+            "supc",
+            "--fpir",
+            "1e-4",
+            "--json",
+            env=env_sup,
+            check=True,
+        ).stdout
+    )
     assert a["threshold_source"] == "target_fpir" and a["threshold"] == a["operating_point"]["threshold"] > 0.7
     shown = run_cli("deployment", "show", str(made2["id"]), env=env, check=True).stdout
     assert "from target FPIR 0.01% at 5 people" in shown

@@ -13,12 +13,7 @@ import numpy as np
 import pytest
 
 from openlfr.engine import registry
-from openlfr.engine.backends.dlib_backend import (
-    DlibAligner,
-    DlibHogDetector,
-    DlibResNetEmbedder,
-    model_path,
-)
+from openlfr.engine.backends.dlib_backend import DlibAligner, DlibHogDetector, DlibResNetEmbedder, model_path
 from openlfr.engine.backends.dlib_onnx import DAT_NAME, DlibResNetOnnxEmbedder
 from openlfr.engine.imageio import load_image
 from openlfr.engine.protocols import l2_normalise
@@ -63,8 +58,9 @@ def ref() -> DlibResNetEmbedder:
     return DlibResNetEmbedder()
 
 
-def _check_parity(fast: DlibResNetOnnxEmbedder, ref: DlibResNetEmbedder,
-                  chips: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+def _check_parity(
+    fast: DlibResNetOnnxEmbedder, ref: DlibResNetEmbedder, chips: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
     """Max abs difference of the raw descriptors; also returns both normalised embeddings."""
     want = ref.embed_raw(chips)  # dlib's compute_face_descriptor (run once: ~90 ms per face)
     got = fast.embed_raw(chips)
@@ -78,25 +74,25 @@ def _check_parity(fast: DlibResNetOnnxEmbedder, ref: DlibResNetEmbedder,
     return diff, unit_fast, unit_ref
 
 
-def test_parity_with_dlib_60_faces(lfw_dev: Path, fast: DlibResNetOnnxEmbedder,
-                                   ref: DlibResNetEmbedder) -> None:
+def test_parity_with_dlib_60_faces(lfw_dev: Path, fast: DlibResNetOnnxEmbedder, ref: DlibResNetEmbedder) -> None:
     chips = lfw_chips(str(lfw_dev), 60)
     diff, _, _ = _check_parity(fast, ref, chips)
     print(f"60 lfw-dev faces: max abs difference {diff:.3g}")
     # Batching does not change the result: one at a time equals the batched run.
-    one = np.concatenate([fast.embed_raw(chips[i:i + 1]) for i in range(5)])
+    one = np.concatenate([fast.embed_raw(chips[i : i + 1]) for i in range(5)])
     np.testing.assert_allclose(one, fast.embed_raw(chips[:5]), atol=1e-6)
 
 
 @pytest.mark.slow
-def test_parity_with_dlib_500_faces(lfw_dev: Path, fast: DlibResNetOnnxEmbedder,
-                                    ref: DlibResNetEmbedder) -> None:
+def test_parity_with_dlib_500_faces(lfw_dev: Path, fast: DlibResNetOnnxEmbedder, ref: DlibResNetEmbedder) -> None:
     chips = lfw_chips(str(lfw_dev), 500)
     diff, a, b = _check_parity(fast, ref, chips)
     # What a watchlist sees: the score (1 + cos) / 2 of every pair of these faces.
     score_diff = float(np.abs((a @ a.T) - (b @ b.T)).max() / 2)
-    print(f"500 lfw-dev faces: max abs difference {diff:.3g}; "
-          f"max score difference over {len(chips) * (len(chips) - 1) // 2} pairs {score_diff:.3g}")
+    print(
+        f"500 lfw-dev faces: max abs difference {diff:.3g}; "
+        f"max score difference over {len(chips) * (len(chips) - 1) // 2} pairs {score_diff:.3g}"
+    )
     assert score_diff <= 1e-5
 
 

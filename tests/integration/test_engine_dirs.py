@@ -55,10 +55,12 @@ def test_services_fill_the_folders_from_the_settings(data_dir: Path) -> None:
 
 
 def test_building_an_engine_reads_no_settings() -> None:
-    code = ("import sys\n"
-            "from openlfr.engine.pipeline import EngineConfig, FaceEngine\n"
-            "import openlfr.engine.models, openlfr.engine.backends.onnx_backend\n"
-            "FaceEngine.from_config(EngineConfig())\n"
-            "print('openlfr.settings' in sys.modules)\n")
+    code = (
+        "import sys\n"
+        "from openlfr.engine.pipeline import EngineConfig, FaceEngine\n"
+        "import openlfr.engine.models, openlfr.engine.backends.onnx_backend\n"
+        "FaceEngine.from_config(EngineConfig())\n"
+        "print('openlfr.settings' in sys.modules)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert out.stdout.strip() == "False", out.stdout

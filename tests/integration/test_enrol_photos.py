@@ -50,6 +50,7 @@ def test_consistency_threshold_is_the_calibrations_one_percent_genuine_point(env
     assert cal.fnmr(rule.threshold + 0.001)[0] / cal.genuine_n > 0.01  # the largest such threshold
     # far below the matching threshold, far above what two different people score (~0.5 with fr_feature)
     from openlfr.services.operating_point import default_threshold
+
     assert 0.55 < rule.threshold < default_threshold(env.ctx.engine.embedder)
 
 
@@ -72,8 +73,9 @@ def test_one_person_no_warning_a_stranger_warns_remove_that_photo(env: ApiEnv) -
     odd = listing["photos"][3]
     # an operator may not remove; a stale page (wrong image id) removes nothing
     assert env.client.delete(f"{BASE}/entries/gore/images/3", headers=op).status_code == 403
-    r = env.client.delete(f"{BASE}/entries/gore/images/3", params={"image_id": listing["photos"][0]["image_id"]},
-                          headers=sup)
+    r = env.client.delete(
+        f"{BASE}/entries/gore/images/3", params={"image_id": listing["photos"][0]["image_id"]}, headers=sup
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "stale_photo"
     assert env.client.delete(f"{BASE}/entries/gore/images/9", headers=sup).status_code == 404
     r = env.client.delete(f"{BASE}/entries/gore/images/3", params={"image_id": odd["image_id"]}, headers=sup)
@@ -85,6 +87,7 @@ def test_one_person_no_warning_a_stranger_warns_remove_that_photo(env: ApiEnv) -
     assert len(ev) == 1 and ev[0]["details"]["image_id"] == odd["image_id"] and ev[0]["details"]["embeddings"] == 1
     # the list is still intact (re-sealed, not flagged as changed outside OpenLFR), and searches without the stranger
     from openlfr.services.watchlists import load_index
+
     index, _ = load_index(env.ctx, "enrol")
     assert index.size == 1
     r = env.client.post(f"{BASE}/check", files={"image": ("q.jpg", stranger.read_bytes(), "image/jpeg")}, headers=op)

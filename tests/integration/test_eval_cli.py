@@ -57,11 +57,20 @@ def ok(proc) -> dict:
 
 def test_verify_two_folds_then_warm(env: dict[str, str], tmp_path: Path) -> None:
     plot = tmp_path / "roc.png"
-    args = ("eval", "verify", "--pairs", str(LFW_DEV / "pairs.txt"), "--images", str(LFW_DEV),
-            "--folds", "2", *FAST, "--json")
+    args = (
+        "eval",
+        "verify",
+        "--pairs",
+        str(LFW_DEV / "pairs.txt"),
+        "--images",
+        str(LFW_DEV),
+        "--folds",
+        "2",
+        *FAST,
+        "--json",
+    )
     out = ok(run_cli(*args, "--plot", str(plot), env=env))
-    required = {"protocol", "pairs", "accuracy", "accuracy_std", "auc", "eer", "tar_at_far",
-                "failures_to_acquire"}
+    required = {"protocol", "pairs", "accuracy", "accuracy_std", "auc", "eer", "tar_at_far", "failures_to_acquire"}
     assert required <= set(out)
     assert out["protocol"] == "lfw-view2" and out["pairs"] == 528 and out["folds"] == 2
     assert 0.95 <= out["accuracy"] <= 1.0 and 0.0 <= out["accuracy_std"] < 0.05
@@ -78,10 +87,16 @@ def test_verify_two_folds_then_warm(env: dict[str, str], tmp_path: Path) -> None
 
 def test_identify_slice(env: dict[str, str], slice_dir: Path, tmp_path: Path) -> None:
     plot = tmp_path / "det.png"
-    out = ok(run_cli("eval", "identify", "--images", str(slice_dir), *FAST, "--json", "--plot", str(plot),
-                     env=env))
-    required = {"watchlist_size", "mated_searches", "nonmated_searches", "rank1", "fnir_at_fpir",
-                "threshold_at_fpir", "reason"}
+    out = ok(run_cli("eval", "identify", "--images", str(slice_dir), *FAST, "--json", "--plot", str(plot), env=env))
+    required = {
+        "watchlist_size",
+        "mated_searches",
+        "nonmated_searches",
+        "rank1",
+        "fnir_at_fpir",
+        "threshold_at_fpir",
+        "reason",
+    }
     assert required <= set(out)
     assert out["watchlist_size"] == 40 and out["nonmated_searches"] == 150
     assert 40 <= out["mated_searches"] <= 80
@@ -94,16 +109,44 @@ def test_identify_slice(env: dict[str, str], slice_dir: Path, tmp_path: Path) ->
 
     assert out["at_threshold"]["threshold"] == DEFAULT_THRESHOLDS[out["models"]["family"]]
     assert plot.is_file()
-    sampled = ok(run_cli("eval", "identify", "--images", str(slice_dir), *FAST, "--json",
-                         "--watchlist-size", "10", "--seed", "3", env=env))
+    sampled = ok(
+        run_cli(
+            "eval",
+            "identify",
+            "--images",
+            str(slice_dir),
+            *FAST,
+            "--json",
+            "--watchlist-size",
+            "10",
+            "--seed",
+            "3",
+            env=env,
+        )
+    )
     assert sampled["watchlist_size"] == 10
-    assert sampled["nonmated_searches"] > 150          # identities left off the list search too
+    assert sampled["nonmated_searches"] > 150  # identities left off the list search too
     assert sampled["embedding_stats"]["computed"] == 0
 
 
 def test_threshold_calibrate_plan(env: dict[str, str], slice_dir: Path) -> None:
-    thr = ok(run_cli("eval", "threshold", "--images", str(slice_dir), *FAST, "--watchlist-size", "50",
-                     "--fpir", "0.01", "--draws", "5", "--json", env=env))
+    thr = ok(
+        run_cli(
+            "eval",
+            "threshold",
+            "--images",
+            str(slice_dir),
+            *FAST,
+            "--watchlist-size",
+            "50",
+            "--fpir",
+            "0.01",
+            "--draws",
+            "5",
+            "--json",
+            env=env,
+        )
+    )
     assert thr["watchlist_size"] == 50 and thr["draws"] == 5
     assert 0.9 < thr["threshold"] <= 1.0 and thr["fpir_at_threshold"]["rate"] <= 0.01
     cal = ok(run_cli("eval", "calibrate", "--images", str(slice_dir), *FAST, "--json", env=env))
@@ -117,8 +160,23 @@ def test_threshold_calibrate_plan(env: dict[str, str], slice_dir: Path) -> None:
 
     t100 = Calibration.from_dict(json.loads(path.read_text())).threshold_for_fpir(0.1, 100)
     assert 0.9 < t100 < 1.0
-    plan = ok(run_cli("eval", "plan", "--faces", "100000", "--watchlist-size", "100", "--fpir", "0.1",
-                      "--prevalence", "0.001", *FAST, "--json", env=env))
+    plan = ok(
+        run_cli(
+            "eval",
+            "plan",
+            "--faces",
+            "100000",
+            "--watchlist-size",
+            "100",
+            "--fpir",
+            "0.1",
+            "--prevalence",
+            "0.001",
+            *FAST,
+            "--json",
+            env=env,
+        )
+    )
     assert plan["threshold"] == pytest.approx(t100)
     fp, tp = plan["fpir"]["value"], plan["tpir"]["value"]
     assert fp <= 0.1 and 0.0 <= tp <= 1.0
@@ -126,18 +184,50 @@ def test_threshold_calibrate_plan(env: dict[str, str], slice_dir: Path) -> None:
     assert plan["expected_true_alerts"]["value"] == pytest.approx(100000 * 0.001 * tp)
     lo, hi = plan["expected_false_alerts"]["ci"]
     assert lo <= plan["expected_false_alerts"]["value"] <= hi
-    explicit = ok(run_cli("eval", "plan", "--faces", "1000", "--watchlist-size", "100", "--threshold", "0.99",
-                          "--prevalence", "0.01", "--tpir", "0.5", *FAST, "--json", env=env))
+    explicit = ok(
+        run_cli(
+            "eval",
+            "plan",
+            "--faces",
+            "1000",
+            "--watchlist-size",
+            "100",
+            "--threshold",
+            "0.99",
+            "--prevalence",
+            "0.01",
+            "--tpir",
+            "0.5",
+            *FAST,
+            "--json",
+            env=env,
+        )
+    )
     assert explicit["tpir"]["value"] == 0.5 and explicit["threshold"] == 0.99
 
 
 def test_fairness_slice(env: dict[str, str], slice_dir: Path, tmp_path: Path) -> None:
     names = sorted(p.name for p in slice_dir.iterdir())
     labels = tmp_path / "groups.csv"
-    labels.write_text("image_or_identity,group\n" + "".join(
-        f"{n},{'first-half' if i < len(names) // 2 else 'second-half'}\n" for i, n in enumerate(names)))
-    out = ok(run_cli("eval", "fairness", "--images", str(slice_dir), "--labels", str(labels), *FAST,
-                     "--threshold", "0.97", "--json", env=env))
+    labels.write_text(
+        "image_or_identity,group\n"
+        + "".join(f"{n},{'first-half' if i < len(names) // 2 else 'second-half'}\n" for i, n in enumerate(names))
+    )
+    out = ok(
+        run_cli(
+            "eval",
+            "fairness",
+            "--images",
+            str(slice_dir),
+            "--labels",
+            str(labels),
+            *FAST,
+            "--threshold",
+            "0.97",
+            "--json",
+            env=env,
+        )
+    )
     assert set(out["groups"]) == {"first-half", "second-half"}
     for g in out["groups"].values():
         for m in ("fpir", "fnir", "fta"):

@@ -34,8 +34,9 @@ def test_fallback_and_failures(lfw_dev: Path, data_dir: Path, tmp_path: Path) ->
     assert box.status.tolist() == [DETECTED, FALLBACK, UNREADABLE]
     assert np.isfinite(box.embedding[:2]).all() and np.isnan(box.embedding[2]).all()
     assert box.counts() == {"images": 3, "detected": 1, "fallback": 1, "no_face": 0, "unreadable": 1}
-    none = embed_images([blank], EvalPipeline(engine=FAST, choice=FaceChoice(fallback="none")), workers=1,
-                        use_cache=False)
+    none = embed_images(
+        [blank], EvalPipeline(engine=FAST, choice=FaceChoice(fallback="none")), workers=1, use_cache=False
+    )
     assert none.status.tolist() == [NO_FACE] and not none.acquired.any()
 
 
@@ -51,16 +52,15 @@ def test_two_workers_match_one_and_cache_serves_the_second_run(lfw_dev: Path, da
     np.testing.assert_array_equal(again.embedding, par.embedding)
     assert (data_dir / "cache" / "embeddings").is_dir()
     other = embed_images(paths[:2], EvalPipeline(engine=FAST, choice=FaceChoice(flip=True)), workers=1)
-    assert other.stats["computed"] == 2          # a different option is a different cache key
+    assert other.stats["computed"] == 2  # a different option is a different cache key
 
 
 def test_jitter_on_the_onnx_twin_reproduces_dlib(lfw_dev: Path, data_dir: Path) -> None:
-    dlib_j = ImageEmbedder(EvalPipeline(engine=EngineConfig(embedder="dlib-resnet",
-                                                            embedder_options={"jitter": 3})))
+    dlib_j = ImageEmbedder(EvalPipeline(engine=EngineConfig(embedder="dlib-resnet", embedder_options={"jitter": 3})))
     onnx_j = ImageEmbedder(EvalPipeline(engine=FAST, choice=FaceChoice(jitter=3)))
     plain = ImageEmbedder(EvalPipeline(engine=FAST))
     for p in _imgs(lfw_dev, 2):
         im = load_image(p)
         a, b, c = (e.embed_image(im).embedding for e in (dlib_j, onnx_j, plain))
-        assert float(a @ b) > 0.9999          # same jittered chips, same network
-        assert float(a @ c) < 0.9999          # and jitter does change the vector
+        assert float(a @ b) > 0.9999  # same jittered chips, same network
+        assert float(a @ c) < 0.9999  # and jitter does change the vector

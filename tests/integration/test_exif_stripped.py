@@ -19,10 +19,17 @@ from openlfr.storage.models import ReferenceImage, WatchlistEntry
 from openlfr.storage.sealed import unseal
 
 FACE = TEST_DATA / "faces" / "Adrien_Brody"
-SECRETS = [b"SecretCam-9000", b"Jane Photographer", b"my private comment", b"xmp-secret-location", b"Exif\x00\x00",
-           b"tEXt", b"eXIf", b"iTXt"]
-XMP = (b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><rdf:Description>xmp-secret-location"
-       b"</rdf:Description></x:xmpmeta>")
+SECRETS = [
+    b"SecretCam-9000",
+    b"Jane Photographer",
+    b"my private comment",
+    b"xmp-secret-location",
+    b"Exif\x00\x00",
+    b"tEXt",
+    b"eXIf",
+    b"iTXt",
+]
+XMP = b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><rdf:Description>xmp-secret-location</rdf:Description></x:xmpmeta>"
 
 
 def _exif(orientation: int = 1) -> bytes:
@@ -61,9 +68,22 @@ def _assert_clean(data: bytes) -> None:
         assert s not in data, s
     with Image.open(io.BytesIO(data)) as im:
         assert not dict(im.getexif()), dict(im.getexif())
-        assert not {k for k in im.info if k not in ("jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi",
-                                                    "adobe", "adobe_transform", "progressive", "progression")}, \
-            im.info
+        assert not {
+            k
+            for k in im.info
+            if k
+            not in (
+                "jfif",
+                "jfif_version",
+                "jfif_unit",
+                "jfif_density",
+                "dpi",
+                "adobe",
+                "adobe_transform",
+                "progressive",
+                "progression",
+            )
+        }, im.info
 
 
 @pytest.fixture(scope="module")
@@ -92,16 +112,20 @@ def test_stored_and_served_photos_carry_no_metadata(env: ApiEnv) -> None:
     jpg = _jpeg_with_metadata(photos[0].read_bytes())
     png = _png_with_metadata(photos[1].read_bytes())
     rotated = _jpeg_with_metadata(_rotated_bytes(photos[2].read_bytes()), orientation=6)
-    files = [("files", ("a.jpg", jpg, "image/jpeg")), ("files", ("b.png", png, "image/png")),
-             ("files", ("c.jpg", rotated, "image/jpeg"))]
+    files = [
+        ("files", ("a.jpg", jpg, "image/jpeg")),
+        ("files", ("b.png", png, "image/png")),
+        ("files", ("c.jpg", rotated, "image/jpeg")),
+    ]
     r = c.post("/api/watchlists/standing/entries", data={"person_id": "Adrien_Brody"}, files=files, headers=sup)
     assert r.status_code == 200 and r.json()["accepted_images"] == 3, r.text
 
     with env.ctx.db.session() as s:
         entry = s.scalar(select(WatchlistEntry).where(WatchlistEntry.person_id == "Adrien_Brody"))
         assert entry is not None
-        rows = list(s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == entry.id)
-                              .order_by(ReferenceImage.id)))
+        rows = list(
+            s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == entry.id).order_by(ReferenceImage.id))
+        )
         stored = [(unseal(env.ctx.cipher, x), x.width, x.height, x.media_type) for x in rows]
     assert len(stored) == 3
     for data, *_ in stored:
@@ -123,8 +147,12 @@ def test_stored_and_served_photos_carry_no_metadata(env: ApiEnv) -> None:
             _assert_clean(r.content)
 
     # the original photo, metadata and all, is the same photo: not stored twice
-    r = c.post("/api/watchlists/standing/entries", data={"person_id": "Adrien_Brody"},
-               files=[("files", ("again.jpg", jpg, "image/jpeg"))], headers=sup)
+    r = c.post(
+        "/api/watchlists/standing/entries",
+        data={"person_id": "Adrien_Brody"},
+        files=[("files", ("again.jpg", jpg, "image/jpeg"))],
+        headers=sup,
+    )
     assert r.status_code == 200 and r.json()["accepted_images"] == 0, r.text
     assert "duplicate" in r.json()["rejected_by_reason"], r.text
 
@@ -146,8 +174,12 @@ def test_big_photos_through_the_api(env: ApiEnv) -> None:
     bomb = _png_bomb(20000, 20000)
     r = c.post("/api/watchlists/standing/check", files={"image": ("bomb.png", bomb, "image/png")}, headers=sup)
     assert 400 <= r.status_code < 500 and r.json()["error"]["code"] == "image_too_large", r.text
-    r = c.post("/api/watchlists/standing/entries", data={"person_id": "Bomb"},
-               files=[("files", ("bomb.png", bomb, "image/png"))], headers=sup)
+    r = c.post(
+        "/api/watchlists/standing/entries",
+        data={"person_id": "Bomb"},
+        files=[("files", ("bomb.png", bomb, "image/png"))],
+        headers=sup,
+    )
     assert r.status_code == 200 and r.json()["accepted_images"] == 0, r.text
     assert "pixels" in r.json()["rejected"][0]["reason"], r.text
 
@@ -157,8 +189,9 @@ def test_big_photos_through_the_api(env: ApiEnv) -> None:
     im = Image.open(io.BytesIO(face)).convert("RGB").resize((250 * 20, 250 * 20), Image.Resampling.BICUBIC)
     buf = io.BytesIO()
     im.save(buf, format="JPEG", quality=90)
-    big = c.post("/api/watchlists/standing/check", files={"image": ("b.jpg", buf.getvalue(), "image/jpeg")},
-                 headers=sup)
+    big = c.post(
+        "/api/watchlists/standing/check", files={"image": ("b.jpg", buf.getvalue(), "image/jpeg")}, headers=sup
+    )
     assert big.status_code == 200 and big.json()["faces"], big.text
     b0 = np.array(small.json()["faces"][0]["box"]) * 20
     b1 = np.array(big.json()["faces"][0]["box"])

@@ -93,11 +93,19 @@ def _run(engine_index: tuple[FaceEngine, Any], spec: CameraSpec, max_seconds: fl
 
 
 @pytest.mark.parametrize("scheme", ["http", "rtsp"])
-def test_a_peer_that_never_answers_is_named_counted_and_retried(engine_index: Any, silent_peer: int,
-                                                                 scheme: str) -> None:
+def test_a_peer_that_never_answers_is_named_counted_and_retried(
+    engine_index: Any, silent_peer: int, scheme: str
+) -> None:
     url = f"{scheme}://user:pw@127.0.0.1:{silent_peer}/live" + (".mjpg" if scheme == "http" else "")
-    spec = CameraSpec(name="gate", url=url, open_timeout_s=1.5, read_timeout_s=1.5, backoff_base_s=0.1,
-                      backoff_max_s=0.2, max_retries=2)
+    spec = CameraSpec(
+        name="gate",
+        url=url,
+        open_timeout_s=1.5,
+        read_timeout_s=1.5,
+        backoff_base_s=0.1,
+        backoff_max_s=0.2,
+        max_retries=2,
+    )
     out = _run(engine_index, spec, max_seconds=60)
     cam = out["cameras"]["gate"]
     assert cam["state"] == "failed", cam
@@ -111,9 +119,30 @@ def test_a_truncated_mp4_is_an_error(engine_index: Any, cli: Any, tmp_path: Path
     import av
 
     video = tmp_path / "walk.mp4"
-    p = cli("synth", "walkthrough", "--images", str(FACES), "--out", str(video), "--truth", str(tmp_path / "t.json"),
-            "--people", "3", "--watchlisted", "0", "--size", "320x240", "--fps", "8", "--seed", "2",
-            "--enrol-images", "1", "--pass-images", "2")
+    p = cli(
+        "synth",
+        "walkthrough",
+        "--images",
+        str(FACES),
+        "--out",
+        str(video),
+        "--truth",
+        str(tmp_path / "t.json"),
+        "--people",
+        "3",
+        "--watchlisted",
+        "0",
+        "--size",
+        "320x240",
+        "--fps",
+        "8",
+        "--seed",
+        "2",
+        "--enrol-images",
+        "1",
+        "--pass-images",
+        "2",
+    )
     assert p.returncode == 0, p.stderr
     fast = tmp_path / "fast.mp4"  # the index (moov) at the start, as a streaming-friendly mp4 has it
     with av.open(str(video)) as inp, av.open(str(fast), "w", options={"movflags": "faststart"}) as out:
@@ -136,9 +165,25 @@ def test_run_with_a_dead_ray_head_fails_fast(data_dir: Path, cli: Any) -> None:
     pytest.importorskip("ray")
     _one_person_list(cli)
     t0 = time.monotonic()
-    p = subprocess.run([sys.executable, "-m", "openlfr", "run", "--watchlist", "wl", "--source",
-                        str(FACES / "Al_Gore" / "Al_Gore_0001.jpg"), "--ray-address", f"127.0.0.1:{_free_port()}",
-                        "--max-seconds", "5"], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "openlfr",
+            "run",
+            "--watchlist",
+            "wl",
+            "--source",
+            str(FACES / "Al_Gore" / "Al_Gore_0001.jpg"),
+            "--ray-address",
+            f"127.0.0.1:{_free_port()}",
+            "--max-seconds",
+            "5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     took = time.monotonic() - t0
     assert p.returncode != 0 and "ray_unreachable" in p.stderr, p.stderr[-2000:]
     assert took < 30, took
@@ -155,18 +200,38 @@ def silent_head() -> Iterator[tuple[int, list[socket.socket]]]:
 def _one_person_list(cli: Any) -> None:
     assert cli("init").returncode == 0
     assert cli("watchlist", "create", "wl").returncode == 0
-    assert cli("watchlist", "add", "wl", "--person", "p1", "--image",
-               str(FACES / "Al_Gore" / "Al_Gore_0001.jpg")).returncode == 0
+    assert (
+        cli(
+            "watchlist", "add", "wl", "--person", "p1", "--image", str(FACES / "Al_Gore" / "Al_Gore_0001.jpg")
+        ).returncode
+        == 0
+    )
 
 
 def _ray_run(port: int, init_timeout_s: float) -> subprocess.Popen[str]:
     import os
 
     env = {**os.environ, "OPENLFR_RAY_INIT_TIMEOUT_S": str(init_timeout_s)}
-    return subprocess.Popen([sys.executable, "-m", "openlfr", "run", "--watchlist", "wl", "--source",
-                             str(FACES / "Al_Gore" / "Al_Gore_0001.jpg"), "--ray-address", f"127.0.0.1:{port}",
-                             "--max-seconds", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "openlfr",
+            "run",
+            "--watchlist",
+            "wl",
+            "--source",
+            str(FACES / "Al_Gore" / "Al_Gore_0001.jpg"),
+            "--ray-address",
+            f"127.0.0.1:{port}",
+            "--max-seconds",
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def _until_ray_init_connects(proc: subprocess.Popen[str], conns: list[socket.socket]) -> float:
@@ -179,8 +244,9 @@ def _until_ray_init_connects(proc: subprocess.Popen[str], conns: list[socket.soc
     return time.monotonic()
 
 
-def test_run_with_a_head_that_accepts_and_never_answers_times_out(data_dir: Path, cli: Any,
-                                                                   silent_head: tuple[int, list[Any]]) -> None:
+def test_run_with_a_head_that_accepts_and_never_answers_times_out(
+    data_dir: Path, cli: Any, silent_head: tuple[int, list[Any]]
+) -> None:
     pytest.importorskip("ray")
     port, conns = silent_head
     _one_person_list(cli)
@@ -193,13 +259,15 @@ def test_run_with_a_head_that_accepts_and_never_answers_times_out(data_dir: Path
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode != 0, err[-2000:]
-    assert "ray_unreachable" in err and "accepted the connection but ray.init did not complete within 6s" in err, \
-        err[-2000:]
+    assert "ray_unreachable" in err and "accepted the connection but ray.init did not complete within 6s" in err, err[
+        -2000:
+    ]
     assert took < 6 + 15, took  # the deadline, plus the exit
 
 
-def test_sigterm_while_ray_init_hangs_ends_the_run_promptly(data_dir: Path, cli: Any,
-                                                            silent_head: tuple[int, list[Any]]) -> None:
+def test_sigterm_while_ray_init_hangs_ends_the_run_promptly(
+    data_dir: Path, cli: Any, silent_head: tuple[int, list[Any]]
+) -> None:
     import signal
 
     pytest.importorskip("ray")

@@ -30,8 +30,11 @@ def _db_rows(db: Path) -> dict[str, list[tuple]]:
 
 
 def _tree(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -39,8 +42,19 @@ def enrolled(data_dir: Path, cli) -> Path:  # type: ignore[no-untyped-def]
     _ok(cli("init"))
     _ok(cli("watchlist", "create", "demo"))
     for person in sorted(p.name for p in FACES.iterdir()):
-        _ok(cli("watchlist", "add", "demo", "--person", person, "--name", person.replace("_", " "),
-                "--image", str(FACES / person / f"{person}_0001.jpg")))
+        _ok(
+            cli(
+                "watchlist",
+                "add",
+                "demo",
+                "--person",
+                person,
+                "--name",
+                person.replace("_", " "),
+                "--image",
+                str(FACES / person / f"{person}_0001.jpg"),
+            )
+        )
     return data_dir
 
 
@@ -64,10 +78,20 @@ def test_help_lists_commands(cli) -> None:  # type: ignore[no-untyped-def]
 
 def test_check_finds_the_right_person_json_shape(enrolled: Path, cli) -> None:  # type: ignore[no-untyped-def]
     probe = FACES / "Al_Gore" / "Al_Gore_0002.jpg"
-    out = json.loads(_ok(cli("check", str(probe), "--watchlist", "demo", "--threshold", "0", "--top-k", "2",
-                              "--json")).stdout)
-    assert set(out) == {"image", "watchlist", "watchlist_size", "threshold", "threshold_source", "target_fpir",
-                        "operating_point", "faces", "analysed_size"}
+    out = json.loads(
+        _ok(cli("check", str(probe), "--watchlist", "demo", "--threshold", "0", "--top-k", "2", "--json")).stdout
+    )
+    assert set(out) == {
+        "image",
+        "watchlist",
+        "watchlist_size",
+        "threshold",
+        "threshold_source",
+        "target_fpir",
+        "operating_point",
+        "faces",
+        "analysed_size",
+    }
     assert out["watchlist"] == "demo" and out["watchlist_size"] == 5 and out["threshold"] == 0.0
     assert out["threshold_source"] == "override" and out["target_fpir"] is None
     assert out["operating_point"]["expected_false_alerts_per_10000"] == 10_000
@@ -97,12 +121,24 @@ def test_default_threshold_is_the_measured_one_and_refuses_a_stranger(data_dir: 
     for person in people:
         _ok(cli("watchlist", "add", "four", "--person", person, "--image", str(FACES / person / f"{person}_0001.jpg")))
     for person in people:
-        out = json.loads(_ok(cli("check", str(FACES / person / f"{person}_0002.jpg"), "-w", "four", "--threshold",
-                                 "0", "--top-k", "1", "--json")).stdout)
-        best = max(out["faces"], key=lambda f: (f["box"][2] - f["box"][0]))
+        out = json.loads(
+            _ok(
+                cli(
+                    "check",
+                    str(FACES / person / f"{person}_0002.jpg"),
+                    "-w",
+                    "four",
+                    "--threshold",
+                    "0",
+                    "--top-k",
+                    "1",
+                    "--json",
+                )
+            ).stdout
+        )
+        best = max(out["faces"], key=lambda f: f["box"][2] - f["box"][0])
         assert [c["person_id"] for c in best["candidates"]] == [person]
-    stranger = json.loads(_ok(cli("check", str(FACES / "Al_Gore" / "Al_Gore_0002.jpg"), "-w", "four",
-                                  "--json")).stdout)
+    stranger = json.loads(_ok(cli("check", str(FACES / "Al_Gore" / "Al_Gore_0002.jpg"), "-w", "four", "--json")).stdout)
     from openlfr.services.operating_point import load_calibration
 
     fam = family_of(registry.create("embedder", Settings().embedder))
@@ -151,8 +187,13 @@ def test_reference_images_are_encrypted_at_rest(enrolled: Path) -> None:
 def test_wrong_key_is_a_clear_error(enrolled: Path, cli) -> None:  # type: ignore[no-untyped-def]
     from cryptography.fernet import Fernet
 
-    out = cli("check", str(FACES / "Al_Gore" / "Al_Gore_0002.jpg"), "-w", "demo",
-              env={"OPENLFR_KEY": Fernet.generate_key().decode()})
+    out = cli(
+        "check",
+        str(FACES / "Al_Gore" / "Al_Gore_0002.jpg"),
+        "-w",
+        "demo",
+        env={"OPENLFR_KEY": Fernet.generate_key().decode()},
+    )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error[wrong_key]:")
 
@@ -160,8 +201,9 @@ def test_wrong_key_is_a_clear_error(enrolled: Path, cli) -> None:  # type: ignor
 def test_delete_leaves_nothing_behind(enrolled: Path, cli) -> None:  # type: ignore[no-untyped-def]
     db = enrolled / "openlfr.db"
     con = sqlite3.connect(db)
-    ciphertexts = [r[0] for r in con.execute("SELECT image_enc FROM reference_images")] + \
-                  [r[0] for r in con.execute("SELECT vector_enc FROM reference_embeddings")]
+    ciphertexts = [r[0] for r in con.execute("SELECT image_enc FROM reference_images")] + [
+        r[0] for r in con.execute("SELECT vector_enc FROM reference_embeddings")
+    ]
     con.close()
     out = json.loads(_ok(cli("watchlist", "delete", "demo", "--json")).stdout)
     assert out == {"deleted": "demo", "entries": 5, "images": 5, "embeddings": 5}
@@ -175,13 +217,21 @@ def test_delete_leaves_nothing_behind(enrolled: Path, cli) -> None:  # type: ign
     assert listed == {"data": [], "count": 0}
 
 
-@pytest.mark.parametrize(("content", "code"), [
-    (b"", "empty_image"),
-    (b"hello, not an image" * 10, "not_an_image"),
-    ((FACES / "Al_Gore" / "Al_Gore_0001.jpg").read_bytes()[:3000], "corrupt_image"),
-])
-def test_bad_probe_is_one_line_error(enrolled: Path, cli, tmp_path: Path, content: bytes,  # type: ignore[no-untyped-def]
-                                     code: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b"", "empty_image"),
+        (b"hello, not an image" * 10, "not_an_image"),
+        ((FACES / "Al_Gore" / "Al_Gore_0001.jpg").read_bytes()[:3000], "corrupt_image"),
+    ],
+)
+def test_bad_probe_is_one_line_error(
+    enrolled: Path,
+    cli,
+    tmp_path: Path,
+    content: bytes,  # type: ignore[no-untyped-def]
+    code: str,
+) -> None:
     p = tmp_path / "probe.jpg"
     p.write_bytes(content)
     out = cli("check", str(p), "-w", "demo", "--json")
@@ -205,8 +255,18 @@ def test_unknown_watchlist_and_uninitialised(data_dir: Path, cli) -> None:  # ty
 def test_add_rejects_bad_photos_and_keeps_the_rest(enrolled: Path, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0garbage")
-    out = cli("watchlist", "add", "demo", "--person", "Al_Gore", "--image", str(bad),
-              "--image", str(FACES / "Al_Gore" / "Al_Gore_0002.jpg"), "--json")
+    out = cli(
+        "watchlist",
+        "add",
+        "demo",
+        "--person",
+        "Al_Gore",
+        "--image",
+        str(bad),
+        "--image",
+        str(FACES / "Al_Gore" / "Al_Gore_0002.jpg"),
+        "--json",
+    )
     res = json.loads(_ok(out).stdout)
     assert res["accepted_images"] == 1 and res["rejected_images"] == 1
     assert res["rejected"][0]["reason"].startswith("unreadable:")

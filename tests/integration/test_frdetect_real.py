@@ -90,8 +90,11 @@ def test_decoding_matches_the_files_own_at_its_declared_size(det: fd.FrDetectDet
     np.testing.assert_allclose(e[:, 1] / e.sum(1), scores[0][:, 1], atol=1e-5)
     assert scores[0][:, 1].max() > 0.99
     graph = onnx.load(str(fd.WEIGHTS_DIR / "fr_detect.onnx")).graph
-    consts = [numpy_helper.to_array(n.attribute[0].t) for n in graph.node
-              if n.op_type == "Constant" and n.attribute[0].t.dims[:2] == [1, len(pri)]]
+    consts = [
+        numpy_helper.to_array(n.attribute[0].t)
+        for n in graph.node
+        if n.op_type == "Constant" and n.attribute[0].t.dims[:2] == [1, len(pri)]
+    ]
     centres = [c[0] for c in consts if c[0, 0, 0] == pytest.approx(0.0125)]
     assert centres and np.allclose(centres[0], pri[:, :2], atol=1e-6)
 
@@ -129,7 +132,7 @@ def test_landmark_batch_equals_one_at_a_time(det: fd.FrDetectDetector) -> None:
     img = load_image(FACES / "Adrien_Brody" / "Adrien_Brody_0001.jpg")
     squares = np.array([[60, 50, 190, 180], [70, 60, 180, 170], [-20, -10, 120, 130]], np.float32)
     together = det.landmarks68(img, squares)
-    alone = np.concatenate([det.landmarks68(img, squares[i:i + 1]) for i in range(3)])
+    alone = np.concatenate([det.landmarks68(img, squares[i : i + 1]) for i in range(3)])
     np.testing.assert_allclose(together, alone, atol=1e-4)
 
 
@@ -144,12 +147,16 @@ def test_known_faces_of_a_real_clip(videos: Path, width: int, max_false_per_fram
     found = total = false = 0
     for fr in truth:
         faces = det.detect(frames[fr["frame"]])
-        want = [np.asarray(f["box"], np.float32) for f in fr["faces"]
-                if min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1]) >= 40]
+        want = [
+            np.asarray(f["box"], np.float32)
+            for f in fr["faces"]
+            if min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1]) >= 40
+        ]
         total += len(want)
         found += sum(any(_iou(w, b) >= 0.3 for b in faces.xyxy) for w in want)
-        known = [np.asarray(f["box"], np.float32) for f in fr["faces"]] + [np.asarray(g, np.float32)
-                                                                         for g in fr["ignore"]]
+        known = [np.asarray(f["box"], np.float32) for f in fr["faces"]] + [
+            np.asarray(g, np.float32) for g in fr["ignore"]
+        ]
         false += sum(not any(_iou(k, b) >= 0.3 for k in known) for b in faces.xyxy)
         lm = faces.landmarks
         assert lm is not None and np.isfinite(lm).all()
@@ -181,15 +188,18 @@ def test_small_face_in_a_720p_frame_needs_a_wider_input() -> None:
 
 def test_blank_images_and_bad_input(det: fd.FrDetectDetector) -> None:
     rng = np.random.default_rng(0)
-    for img in (np.zeros((480, 640, 3), np.uint8), np.full((720, 1280, 3), 128, np.uint8),
-                rng.integers(0, 256, (480, 640, 3), dtype=np.uint8), np.zeros((1, 1, 3), np.uint8)):
+    for img in (
+        np.zeros((480, 640, 3), np.uint8),
+        np.full((720, 1280, 3), 128, np.uint8),
+        rng.integers(0, 256, (480, 640, 3), dtype=np.uint8),
+        np.zeros((1, 1, 3), np.uint8),
+    ):
         faces = det.detect(img)
         assert len(faces) == 0 and faces.xyxy.shape == (0, 4)
     for bad in (np.zeros((100, 100), np.uint8), np.zeros((100, 100, 3), np.float32), "photo.jpg"):
         with pytest.raises(InputError):
             det.detect(bad)  # type: ignore[arg-type]
-    for opts in ({"input_width": 10}, {"box": "round"}, {"score_threshold": 1.5}, {"min_face_px": -1},
-                 {"threads": 0}):
+    for opts in ({"input_width": 10}, {"box": "round"}, {"score_threshold": 1.5}, {"min_face_px": -1}, {"threads": 0}):
         with pytest.raises(ConfigError):
             fd.FrDetectDetector(**opts)  # type: ignore[arg-type]
 
@@ -199,8 +209,18 @@ def test_cli_selects_frdetect_and_lists_its_files(cli, tmp_path: Path) -> None: 
     photos with MobileFaceNet on frdetect's landmarks: every search finds its person), and
     ``openlfr models list`` shows both vendored files with their pinned sha256."""
     env = {"OPENLFR_DATA_DIR": str(tmp_path / "d")}
-    p = cli("eval", "identify", "--images", str(FACES), "--detector", "frdetect", "--embedder",
-            "mobilefacenet-192", "--json", env=env)
+    p = cli(
+        "eval",
+        "identify",
+        "--images",
+        str(FACES),
+        "--detector",
+        "frdetect",
+        "--embedder",
+        "mobilefacenet-192",
+        "--json",
+        env=env,
+    )
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout.strip().splitlines()[-1])
     assert out["models"]["detector"].startswith("frdetect@6c0256ccd316+f10b0ba1d2a8/w640")

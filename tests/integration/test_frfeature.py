@@ -69,8 +69,10 @@ def test_same_person_scores_above_different_people() -> None:
     emb = FrFeatureEmbedder()
     v = {n: emb.embed(_chip(n))[0] for n in REF}
     gore = float(v["Al_Gore/Al_Gore_0001.jpg"] @ v["Al_Gore/Al_Gore_0002.jpg"])
-    other = max(float(v["Al_Gore/Al_Gore_0001.jpg"] @ v["Adrien_Brody/Adrien_Brody_0001.jpg"]),
-                float(v["Al_Gore/Al_Gore_0002.jpg"] @ v["Adrien_Brody/Adrien_Brody_0001.jpg"]))
+    other = max(
+        float(v["Al_Gore/Al_Gore_0001.jpg"] @ v["Adrien_Brody/Adrien_Brody_0001.jpg"]),
+        float(v["Al_Gore/Al_Gore_0002.jpg"] @ v["Adrien_Brody/Adrien_Brody_0001.jpg"]),
+    )
     assert gore > 0.5 > other + 0.2, (gore, other)
 
 

@@ -27,13 +27,27 @@ FRAME = (FACES / "Al_Gore" / "Al_Gore_0003.jpg").read_bytes()
 def live(gov_ctx: Any, enrolled_people: list[Any]) -> tuple[Any, Any]:
     ctx = gov_ctx
     seed_watchlist(ctx, "standing", enrolled_people)
-    d = dsvc.create(ctx, location="Station Rd, Sutton, at the station entrance", purpose="wanted",
-                    planned_start=NOW - timedelta(minutes=5), planned_end=NOW + timedelta(hours=1), actor="creator",
-                    source_watchlist="standing", all_entries_reason="operation test",
-                    cameras=[dsvc.CameraSpec("cam1", "a.mp4"), dsvc.CameraSpec("cam2", "b.mp4")], threshold=0.9,
-                    legal_basis="Common law policing powers; force LFR policy v1")
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A",
-                   justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9")
+    d = dsvc.create(
+        ctx,
+        location="Station Rd, Sutton, at the station entrance",
+        purpose="wanted",
+        planned_start=NOW - timedelta(minutes=5),
+        planned_end=NOW + timedelta(hours=1),
+        actor="creator",
+        source_watchlist="standing",
+        all_entries_reason="operation test",
+        cameras=[dsvc.CameraSpec("cam1", "a.mp4"), dsvc.CameraSpec("cam2", "b.mp4")],
+        threshold=0.9,
+        legal_basis="Common law policing powers; force LFR policy v1",
+    )
+    dsvc.authorise(
+        ctx,
+        d["id"],
+        "sup",
+        "supervisor",
+        "Supt A",
+        justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
+    )
     return ctx, dsvc.mark_live(ctx, d["id"], "op")
 
 
@@ -143,8 +157,9 @@ def test_adjudication_image_views_and_roles(live: tuple[Any, Any]) -> None:
     b2 = asvc.adjudicate(ctx, f_id, "sup", "supervisor", "false", outcome="no_action", note="spoke, released")
     assert b2.outcome == "no_action"
     with ctx.db.session() as s:
-        last = s.scalars(select(AuditEvent).where(AuditEvent.action == "alert.adjudicate")
-                         .order_by(AuditEvent.seq.desc())).first()
+        last = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "alert.adjudicate").order_by(AuditEvent.seq.desc())
+        ).first()
     assert last is not None and last.details["previous"] == {"verdict": "false", "outcome": "not_engaged"}
     assert asvc.list_alerts(ctx, unadjudicated=True).count == 0
     st = dsvc.show(ctx, plan.deployment_id)["statistics"]

@@ -45,7 +45,7 @@ def test_edit_is_detected(logged: Any) -> None:
 
 def test_edit_of_details_is_detected(logged: Any) -> None:
     dialect = logged.db.engine.dialect.name
-    newval = "'{\"name\": \"other\"}'" + ("::json" if dialect == "postgresql" else "")
+    newval = '\'{"name": "other"}\'' + ("::json" if dialect == "postgresql" else "")
     _sql(logged, f"UPDATE audit_events SET details = {newval} WHERE seq = 5")
     assert _broken(logged).first_bad_seq == 5
 
@@ -57,9 +57,12 @@ def test_deletion_is_detected(logged: Any) -> None:
 
 
 def test_reordering_is_detected(logged: Any) -> None:
-    _sql(logged, "UPDATE audit_events SET seq = -1 WHERE seq = 2",
-         "UPDATE audit_events SET seq = 2 WHERE seq = 3",
-         "UPDATE audit_events SET seq = 3 WHERE seq = -1")
+    _sql(
+        logged,
+        "UPDATE audit_events SET seq = -1 WHERE seq = 2",
+        "UPDATE audit_events SET seq = 2 WHERE seq = 3",
+        "UPDATE audit_events SET seq = 3 WHERE seq = -1",
+    )
     assert _broken(logged).first_bad_seq == 2
 
 

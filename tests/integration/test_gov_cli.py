@@ -20,9 +20,16 @@ def test_report_published_json(cli: Any) -> None:
     rep = json.loads(out.stdout)  # exactly one JSON object on stdout
     y = rep["years"]["2024"]
     assert (y["deployments"], y["faces_seen"], y["alerts"], y["false_alerts"]) == (180, 902_748, 1_286, 27)
-    for key, kind in (("deployments", int), ("faces_seen", int), ("alerts", int), ("true_alerts", int),
-                      ("false_alerts", int), ("arrests", int), ("false_alerts_per_face", float),
-                      ("share_of_alerts_wrong", float)):
+    for key, kind in (
+        ("deployments", int),
+        ("faces_seen", int),
+        ("alerts", int),
+        ("true_alerts", int),
+        ("false_alerts", int),
+        ("arrests", int),
+        ("false_alerts_per_face", float),
+        ("share_of_alerts_wrong", float),
+    ):
         assert isinstance(y[key], kind), key
     for key in ("false_alerts_per_face_ci", "share_of_alerts_wrong_ci"):
         lo, hi = y[key]

@@ -20,13 +20,27 @@ def test_concurrent_alerts_counters_and_audited_views(gov_ctx: Any, enrolled_peo
     ctx = gov_ctx
     seed_watchlist(ctx, "standing", enrolled_people)
     now = datetime.now(UTC)
-    d = dsvc.create(ctx, location="Broad St, Reading, by the fountain", purpose="concurrency",
-                    planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
-                    source_watchlist="standing", all_entries_reason="op",
-                    cameras=[dsvc.CameraSpec("cam1", "a.mp4"), dsvc.CameraSpec("cam2", "b.mp4")], threshold=0.9,
-                    legal_basis="Common law policing powers; force LFR policy v1")
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt C",
-                   justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9")
+    d = dsvc.create(
+        ctx,
+        location="Broad St, Reading, by the fountain",
+        purpose="concurrency",
+        planned_start=now - timedelta(minutes=1),
+        planned_end=now + timedelta(hours=1),
+        actor="c",
+        source_watchlist="standing",
+        all_entries_reason="op",
+        cameras=[dsvc.CameraSpec("cam1", "a.mp4"), dsvc.CameraSpec("cam2", "b.mp4")],
+        threshold=0.9,
+        legal_basis="Common law policing powers; force LFR policy v1",
+    )
+    dsvc.authorise(
+        ctx,
+        d["id"],
+        "sup",
+        "supervisor",
+        "Supt C",
+        justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
+    )
     plan = dsvc.mark_live(ctx, d["id"], "op")
     sink = asvc.StoreAlertSink(ctx, plan.deployment_id)
     first = sink.store(make_alert(plan, ctx, "Al_Gore", PROBE))

@@ -57,13 +57,27 @@ def test_sigkill_while_writing_alerts(gov_ctx: Any, enrolled_people: list[Any]) 
     ctx = gov_ctx
     seed_watchlist(ctx, "standing", enrolled_people)
     now = datetime.now(UTC)
-    d = dsvc.create(ctx, location="Mare St, Hackney, by the town hall", purpose="crash test",
-                    planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
-                    source_watchlist="standing", all_entries_reason="op",
-                    cameras=[dsvc.CameraSpec("cam1", "a.mp4")], threshold=0.9,
-                    legal_basis="Common law policing powers; force LFR policy v1")
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Z",
-                   justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9")
+    d = dsvc.create(
+        ctx,
+        location="Mare St, Hackney, by the town hall",
+        purpose="crash test",
+        planned_start=now - timedelta(minutes=1),
+        planned_end=now + timedelta(hours=1),
+        actor="c",
+        source_watchlist="standing",
+        all_entries_reason="op",
+        cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
+        threshold=0.9,
+        legal_basis="Common law policing powers; force LFR policy v1",
+    )
+    dsvc.authorise(
+        ctx,
+        d["id"],
+        "sup",
+        "supervisor",
+        "Supt Z",
+        justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
+    )
     dsvc.mark_live(ctx, d["id"], "op")
     ctx.close()
 
@@ -71,8 +85,13 @@ def test_sigkill_while_writing_alerts(gov_ctx: Any, enrolled_people: list[Any]) 
     probe = FACES / "Al_Gore" / "Al_Gore_0002.jpg"
     committed: list[str] = []
     for round_ in range(2):  # kill, restart, kill again
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(d["id"]), str(probe)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(d["id"]), str(probe)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         assert proc.stdout is not None
         deadline = time.monotonic() + 120
         target = 25 + 10 * round_

@@ -20,12 +20,16 @@ NOW = datetime.now(UTC)
 
 def _create(ctx: Any, **kw: Any) -> dict[str, Any]:
     args: dict[str, Any] = dict(
-        location="Upper St, Islington, outside the Town Hall", purpose="wanted for serious offences",
-        planned_start=NOW - timedelta(minutes=10), planned_end=NOW + timedelta(hours=2), actor="creator",
+        location="Upper St, Islington, outside the Town Hall",
+        purpose="wanted for serious offences",
+        planned_start=NOW - timedelta(minutes=10),
+        planned_end=NOW + timedelta(hours=2),
+        actor="creator",
         source_watchlist="standing",
         entries=[dsvc.EntrySelection("Al_Gore", "warrant W1"), dsvc.EntrySelection("Adrien_Brody", "bail")],
         cameras=[dsvc.CameraSpec("cam1", "rtsp://viewer:s3cret@127.0.0.1:8554/live?token=abc")],
-        legal_basis="PACE s.1 policy LFR-2.3(a)")
+        legal_basis="PACE s.1 policy LFR-2.3(a)",
+    )
     args.update(kw)
     return dsvc.create(ctx, **args)
 
@@ -50,14 +54,17 @@ def test_lifecycle_and_p4(standing: Any) -> None:
     with ctx.db.session() as s:
         wl = s.get(Watchlist, wl_id)
         assert wl is not None and wl.deployment_id == d["id"]
-        entries = {e.person_id: e for e in s.scalars(select(WatchlistEntry)
-                                                     .where(WatchlistEntry.watchlist_id == wl_id))}
+        entries = {
+            e.person_id: e for e in s.scalars(select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl_id))
+        }
         assert {p: e.reason for p, e in entries.items()} == {"Al_Gore": "warrant W1", "Adrien_Brody": "bail"}
         # the copies are re-encrypted: no ciphertext shared with the standing list
-        copy_rows = list(s.scalars(select(ReferenceImage).join(WatchlistEntry)
-                                   .where(WatchlistEntry.watchlist_id == wl_id)))
-        orig_rows = list(s.scalars(select(ReferenceImage).join(WatchlistEntry)
-                                   .where(WatchlistEntry.watchlist_id != wl_id)))
+        copy_rows = list(
+            s.scalars(select(ReferenceImage).join(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl_id))
+        )
+        orig_rows = list(
+            s.scalars(select(ReferenceImage).join(WatchlistEntry).where(WatchlistEntry.watchlist_id != wl_id))
+        )
         copies, originals = {r.image_enc for r in copy_rows}, {r.image_enc for r in orig_rows}
         assert len(copies) == 2 and not copies & originals
         assert {unseal(ctx.cipher, r) for r in copy_rows} <= {unseal(ctx.cipher, r) for r in orig_rows}
@@ -100,8 +107,13 @@ def test_lifecycle_and_p4(standing: Any) -> None:
         dsvc.live_plan(ctx, d["id"])
     with ctx.db.session() as s:
         actions = list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
-    assert actions[-5:] == ["deployment.create", "watchlist.copy", "deployment.authorise", "deployment.start",
-                            "deployment.end"]
+    assert actions[-5:] == [
+        "deployment.create",
+        "watchlist.copy",
+        "deployment.authorise",
+        "deployment.start",
+        "deployment.end",
+    ]
 
 
 def test_window_and_watchlist_changes_are_refused(standing: Any) -> None:
@@ -120,8 +132,11 @@ def test_window_and_watchlist_changes_are_refused(standing: Any) -> None:
     d = _create(ctx, name="edited")
     dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt B")
     with ctx.db.session() as s:  # someone edits the bespoke list after authorisation
-        s.execute(WatchlistEntry.__table__.delete().where(WatchlistEntry.watchlist_id == d["watchlist_id"],
-                                                          WatchlistEntry.person_id == "Adrien_Brody"))
+        s.execute(
+            WatchlistEntry.__table__.delete().where(
+                WatchlistEntry.watchlist_id == d["watchlist_id"], WatchlistEntry.person_id == "Adrien_Brody"
+            )
+        )
     with pytest.raises(ConflictError) as e:
         dsvc.mark_live(ctx, d["id"], "op")
     assert e.value.code == "watchlist_changed"
@@ -132,17 +147,20 @@ def test_window_and_watchlist_changes_are_refused(standing: Any) -> None:
     assert e.value.code == "window_passed"
 
 
-@pytest.mark.parametrize(("change", "code"), [
-    ({"location": "Islington"}, "vague_location"),
-    ({"purpose": " "}, "bad_purpose"),
-    ({"planned_end": NOW - timedelta(hours=1)}, "bad_window"),
-    ({"threshold": 1.5}, "bad_threshold"),
-    ({"threshold": 0.9, "target_fpir": 0.001}, "bad_threshold"),
-    ({"latitude": 51.5}, "bad_coordinates"),
-    ({"entries": [dsvc.EntrySelection("Al_Gore", "")]}, "bad_selection"),
-    ({"entries": None}, "bad_selection"),
-    ({"cameras": [dsvc.CameraSpec("bad name!", "x.mp4")]}, "bad_camera"),
-])
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"location": "Islington"}, "vague_location"),
+        ({"purpose": " "}, "bad_purpose"),
+        ({"planned_end": NOW - timedelta(hours=1)}, "bad_window"),
+        ({"threshold": 1.5}, "bad_threshold"),
+        ({"threshold": 0.9, "target_fpir": 0.001}, "bad_threshold"),
+        ({"latitude": 51.5}, "bad_coordinates"),
+        ({"entries": [dsvc.EntrySelection("Al_Gore", "")]}, "bad_selection"),
+        ({"entries": None}, "bad_selection"),
+        ({"cameras": [dsvc.CameraSpec("bad name!", "x.mp4")]}, "bad_camera"),
+    ],
+)
 def test_create_validation(standing: Any, change: dict[str, Any], code: str) -> None:
     with pytest.raises(InputError) as e:
         _create(standing, **change)
@@ -208,8 +226,10 @@ def test_separation_of_duties(standing: Any) -> None:
     finally:
         solo.close()
     with ctx.db.session() as s:
-        ev = {int(e.object_id): e.details for e in s.scalars(
-            select(AuditEvent).where(AuditEvent.action == "deployment.authorise"))}
+        ev = {
+            int(e.object_id): e.details
+            for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "deployment.authorise"))
+        }
     assert ev[d["id"]]["self_authorisation"] is False and ev[d2["id"]]["self_authorisation"] is True
 
 

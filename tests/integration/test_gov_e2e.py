@@ -29,8 +29,14 @@ def subprocess_input(cli: Any, args: tuple[str, ...], stdin: str) -> Any:
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "openlfr", *args], input=stdin + "\n", capture_output=True,
-                          text=True, env=dict(os.environ), timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "openlfr", *args],
+        input=stdin + "\n",
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=300,
+    )
 
 
 def _ok(proc: Any) -> Any:
@@ -74,30 +80,74 @@ def test_deployment_end_to_end(data_dir: Path, cli: Any, videos: Path, tmp_path:
     _ok(cli("watchlist", "create", "wanted"))
     crop = tmp_path / "performer.jpg"
     _performer_crop(clip, crop)
-    _ok(cli("watchlist", "add", "wanted", "--person", "performer", "--name", "Performer One", "--image", str(crop),
-            "--reason", "test subject"))
+    _ok(
+        cli(
+            "watchlist",
+            "add",
+            "wanted",
+            "--person",
+            "performer",
+            "--name",
+            "Performer One",
+            "--image",
+            str(crop),
+            "--reason",
+            "test subject",
+        )
+    )
     for p in sorted(FACES.iterdir()):
         _ok(cli("watchlist", "add", "wanted", "--person", p.name, "--image", str(p / f"{p.name}_0001.jpg")))
 
     now = datetime.now(UTC)
     start, end = (now - timedelta(minutes=5)).isoformat(), (now + timedelta(hours=2)).isoformat()
-    made = json.loads(_ok(cli(
-        "deployment", "create", "--location", "Richard Rodgers Theatre, 226 W 46th St, stage door",
-        "--lat", "40.7590", "--lon", "-73.9866", "--purpose", "test: people wanted on warrant",
-        "--legal-basis", "test policy 1", "--start", start, "--end", end, "--source-watchlist", "wanted",
-        "--entry", "performer=warrant 2024/001", "--entry", "Al_Gore=bail conditions",
-        "--entry", "Adrien_Brody=court order", "--camera", f"stage={clip}", "--json")).stdout)
+    made = json.loads(
+        _ok(
+            cli(
+                "deployment",
+                "create",
+                "--location",
+                "Richard Rodgers Theatre, 226 W 46th St, stage door",
+                "--lat",
+                "40.7590",
+                "--lon",
+                "-73.9866",
+                "--purpose",
+                "test: people wanted on warrant",
+                "--legal-basis",
+                "test policy 1",
+                "--start",
+                start,
+                "--end",
+                end,
+                "--source-watchlist",
+                "wanted",
+                "--entry",
+                "performer=warrant 2024/001",
+                "--entry",
+                "Al_Gore=bail conditions",
+                "--entry",
+                "Adrien_Brody=court order",
+                "--camera",
+                f"stage={clip}",
+                "--json",
+            )
+        ).stdout
+    )
     dep = str(made["id"])
     assert made["state"] == "draft" and made["watchlist_size"] == 3
     # Role-restricted commands act as real users (password from OPENLFR_PASSWORD), never a stated role.
     pw = {"OPENLFR_PASSWORD": "e2e-long-password"}
     for user, role in (("op1", "operator"), ("sup1", "supervisor")):
-        _ok(subprocess_input(cli, ("user", "create", "--username", user, "--role", role, "--password-stdin"),
-                             pw["OPENLFR_PASSWORD"]))
+        _ok(
+            subprocess_input(
+                cli, ("user", "create", "--username", user, "--role", role, "--password-stdin"), pw["OPENLFR_PASSWORD"]
+            )
+        )
     refused = cli("deployment", "authorise", dep, "--officer", "Insp X", "--username", "op1", env=pw)
     assert refused.returncode == 2 and "forbidden" in refused.stderr
-    auth = json.loads(_ok(cli("deployment", "authorise", dep, "--officer", "Supt Y", "--username", "sup1",
-                              "--json", env=pw)).stdout)
+    auth = json.loads(
+        _ok(cli("deployment", "authorise", dep, "--officer", "Supt Y", "--username", "sup1", "--json", env=pw)).stdout
+    )
     assert auth["authorised_by"] == "sup1"
     assert auth["state"] == "authorised" and auth["threshold"] is not None
     _ok(cli("deployment", "start", dep))
@@ -126,8 +176,22 @@ def test_deployment_end_to_end(data_dir: Path, cli: Any, videos: Path, tmp_path:
             verdict, outcome = "true", "no_action"
         else:
             verdict, outcome = "false", "not_engaged"
-        _ok(cli("alert", "adjudicate", str(a["id"]), "--verdict", verdict, "--outcome", outcome, "--note", "e2e",
-                "-u", "op1", env=pw))
+        _ok(
+            cli(
+                "alert",
+                "adjudicate",
+                str(a["id"]),
+                "--verdict",
+                verdict,
+                "--outcome",
+                outcome,
+                "--note",
+                "e2e",
+                "-u",
+                "op1",
+                env=pw,
+            )
+        )
         tally[verdict] += 1
         tally["arrest"] += outcome == "arrest"
     assert json.loads(_ok(cli("alert", "list", "--unadjudicated", "--json")).stdout)["count"] == 0
@@ -145,16 +209,26 @@ def test_deployment_end_to_end(data_dir: Path, cli: Any, videos: Path, tmp_path:
     try:
         wl_id = made["watchlist_id"]
         assert con.execute("SELECT count(*) FROM watchlist_entries WHERE watchlist_id = ?", (wl_id,)).fetchone()[0] == 0
-        assert con.execute("SELECT count(*) FROM reference_images ri JOIN watchlist_entries e ON e.id = ri.entry_id "
-                           "WHERE e.watchlist_id = ?", (wl_id,)).fetchone()[0] == 0
+        assert (
+            con.execute(
+                "SELECT count(*) FROM reference_images ri JOIN watchlist_entries e ON e.id = ri.entry_id "
+                "WHERE e.watchlist_id = ?",
+                (wl_id,),
+            ).fetchone()[0]
+            == 0
+        )
     finally:
         con.close()
 
     rep = json.loads(_ok(cli("report", "deployment", dep, "--format", "json")).stdout)
     r = rep["deployments"][0]
     assert r["faces_seen"] == faces_seen
-    assert (r["alerts"], r["true_alerts"], r["false_alerts"], r["unadjudicated"]) == \
-        (len(alert_events), tally["true"], tally["false"], 0)
+    assert (r["alerts"], r["true_alerts"], r["false_alerts"], r["unadjudicated"]) == (
+        len(alert_events),
+        tally["true"],
+        tally["false"],
+        0,
+    )
     assert r["outcomes"]["arrest"] == tally["arrest"] and r["watchlist_size"] == 3
     assert r["false_alerts_per_face"] == pytest.approx(tally["false"] / faces_seen)
     assert r["location"].startswith("Richard Rodgers Theatre") and r["state"] == "ended"
@@ -169,25 +243,42 @@ def test_deployment_end_to_end(data_dir: Path, cli: Any, videos: Path, tmp_path:
     con = sqlite3.connect(db)
     try:
         assert con.execute("SELECT count(*) FROM alert_images").fetchone()[0] == 0
-        assert con.execute("SELECT count(*) FROM alerts WHERE person_id IS NOT NULL OR note IS NOT NULL "
-                           "OR purged_at IS NULL").fetchone()[0] == 0
+        assert (
+            con.execute(
+                "SELECT count(*) FROM alerts WHERE person_id IS NOT NULL OR note IS NOT NULL OR purged_at IS NULL"
+            ).fetchone()[0]
+            == 0
+        )
         assert con.execute("SELECT count(*) FROM alerts").fetchone()[0] == len(alert_events)  # statistics
         # nothing of the deployment's watchlist, and no biometric row outside the standing list
         assert con.execute("SELECT count(*) FROM watchlists WHERE deployment_id IS NOT NULL").fetchone()[0] == 0
-        counters = dict(con.execute("SELECT name, value FROM counters WHERE scope LIKE ?",
-                                    (f"deployment:{dep}:camera:%",)).fetchall())
+        counters = dict(
+            con.execute(
+                "SELECT name, value FROM counters WHERE scope LIKE ?", (f"deployment:{dep}:camera:%",)
+            ).fetchall()
+        )
         assert counters["faces_seen"] == faces_seen
     finally:
         con.close()
     after = json.loads(_ok(cli("report", "deployment", dep, "--format", "json")).stdout)["deployments"][0]
-    assert {k: after[k] for k in ("faces_seen", "alerts", "true_alerts", "false_alerts", "outcomes")} == \
-        {k: r[k] for k in ("faces_seen", "alerts", "true_alerts", "false_alerts", "outcomes")}
+    assert {k: after[k] for k in ("faces_seen", "alerts", "true_alerts", "false_alerts", "outcomes")} == {
+        k: r[k] for k in ("faces_seen", "alerts", "true_alerts", "false_alerts", "outcomes")
+    }
     _ok(cli("audit", "verify"))
     export = tmp_path / "audit.jsonl"
     _ok(cli("audit", "export", "--out", str(export)))
     actions = [json.loads(line).get("action") for line in export.read_text().splitlines()[:-1]]
-    for needed in ("deployment.create", "deployment.authorise", "deployment.start", "alert.create",
-                   "alert.view_image", "alert.adjudicate", "deployment.end", "alert.purge", "retention.sweep",
-                   "audit.export"):
+    for needed in (
+        "deployment.create",
+        "deployment.authorise",
+        "deployment.start",
+        "alert.create",
+        "alert.view_image",
+        "alert.adjudicate",
+        "deployment.end",
+        "alert.purge",
+        "retention.sweep",
+        "audit.export",
+    ):
         assert needed in actions, needed
     _ok(cli("audit", "verify-export", str(export)))

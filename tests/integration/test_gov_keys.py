@@ -37,8 +37,10 @@ def _all_sealed(ctx: Any) -> list[tuple[bytes, bytes]]:
     with ctx.db.session() as s:
         for spec in SEALED:
             parts = [getattr(spec.model, p) for p in spec.parts]
-            out += [(bytes(r[0]), spec.aad(tuple(r[1:])))
-                    for r in s.execute(select(getattr(spec.model, spec.column), *parts).order_by(spec.model.id))]
+            out += [
+                (bytes(r[0]), spec.aad(tuple(r[1:])))
+                for r in s.execute(select(getattr(spec.model, spec.column), *parts).order_by(spec.model.id))
+            ]
     return out
 
 
@@ -51,13 +53,27 @@ def populated(gov_ctx: Any, enrolled_people: list[Any]) -> Any:
     ctx = gov_ctx
     seed_watchlist(ctx, "standing", enrolled_people)
     now = datetime.now(UTC)
-    d = dsvc.create(ctx, location="Kings Rd, Chelsea, by the town hall", purpose="wanted",
-                    planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
-                    source_watchlist="standing", all_entries_reason="op K",
-                    cameras=[dsvc.CameraSpec("cam1", "rtsp://u:pw@10.1.1.1/s")], threshold=0.9,
-                    legal_basis="Common law policing powers; force LFR policy v1")
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt K",
-                   justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9")
+    d = dsvc.create(
+        ctx,
+        location="Kings Rd, Chelsea, by the town hall",
+        purpose="wanted",
+        planned_start=now - timedelta(minutes=1),
+        planned_end=now + timedelta(hours=1),
+        actor="c",
+        source_watchlist="standing",
+        all_entries_reason="op K",
+        cameras=[dsvc.CameraSpec("cam1", "rtsp://u:pw@10.1.1.1/s")],
+        threshold=0.9,
+        legal_basis="Common law policing powers; force LFR policy v1",
+    )
+    dsvc.authorise(
+        ctx,
+        d["id"],
+        "sup",
+        "supervisor",
+        "Supt K",
+        justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
+    )
     plan = dsvc.mark_live(ctx, d["id"], "op")
     asvc.StoreAlertSink(ctx, plan.deployment_id).submit(make_alert(plan, ctx, "Al_Gore", PROBE))
     return ctx
@@ -88,7 +104,9 @@ def test_rotate_reencrypts_everything_and_retires_the_old_key(populated: Any) ->
     # the services keep working with the rotated key
     a = asvc.list_alerts(ctx).data[0]
     assert asvc.alert_image(ctx, a.id, "probe", "op", "operator")[0] == PROBE
-    assert a.deployment_id is not None and dsvc.live_plan(ctx, a.deployment_id).cameras[0].url == "rtsp://u:pw@10.1.1.1/s"
+    assert (
+        a.deployment_id is not None and dsvc.live_plan(ctx, a.deployment_id).cameras[0].url == "rtsp://u:pw@10.1.1.1/s"
+    )
     v = audit_admin.verify(ctx)
     assert v.ok and v.anchor["signature"] == "valid"
 

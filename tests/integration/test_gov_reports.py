@@ -24,20 +24,46 @@ PROBE = (FACES / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()
 
 
 def _run(ctx: Any, name: str, faces: dict[str, int], verdicts: list[tuple[str, str | None, str | None]]) -> int:
-    d = dsvc.create(ctx, name=name, location=f"{name} High St, outside No. 1", purpose="wanted",
-                    latitude=51.5, longitude=-0.12, planned_start=NOW - timedelta(minutes=30),
-                    planned_end=NOW + timedelta(hours=1), actor="c", source_watchlist="standing",
-                    all_entries_reason="op", cameras=[dsvc.CameraSpec(c, f"{c}.mp4") for c in faces], threshold=0.9,
-                    legal_basis="Common law policing powers; force LFR policy v1")
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Q",
-                   justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9")
+    d = dsvc.create(
+        ctx,
+        name=name,
+        location=f"{name} High St, outside No. 1",
+        purpose="wanted",
+        latitude=51.5,
+        longitude=-0.12,
+        planned_start=NOW - timedelta(minutes=30),
+        planned_end=NOW + timedelta(hours=1),
+        actor="c",
+        source_watchlist="standing",
+        all_entries_reason="op",
+        cameras=[dsvc.CameraSpec(c, f"{c}.mp4") for c in faces],
+        threshold=0.9,
+        legal_basis="Common law policing powers; force LFR policy v1",
+    )
+    dsvc.authorise(
+        ctx,
+        d["id"],
+        "sup",
+        "supervisor",
+        "Supt Q",
+        justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
+    )
     plan = dsvc.mark_live(ctx, d["id"], "op")
     sink = asvc.StoreAlertSink(ctx, plan.deployment_id)
     for cam, n in faces.items():
         sink.count(cam, {"faces_seen": n, "quality_rejected": n // 10, "live_seconds": 600})
     for i, (person, verdict, outcome) in enumerate(verdicts):
-        aid = sink.store(make_alert(plan, ctx, person, PROBE, camera=list(faces)[i % len(faces)], score=0.91 + i / 100,
-                                    occurred_at=NOW - timedelta(minutes=20 - i)))
+        aid = sink.store(
+            make_alert(
+                plan,
+                ctx,
+                person,
+                PROBE,
+                camera=list(faces)[i % len(faces)],
+                score=0.91 + i / 100,
+                occurred_at=NOW - timedelta(minutes=20 - i),
+            )
+        )
         if verdict:
             asvc.adjudicate(ctx, aid, "op", "operator", verdict, outcome=outcome)
     dsvc.mark_ended(ctx, plan.deployment_id, "op")
@@ -47,9 +73,17 @@ def _run(ctx: Any, name: str, faces: dict[str, int], verdicts: list[tuple[str, s
 @pytest.fixture
 def two(gov_ctx: Any, enrolled_people: list[Any]) -> tuple[Any, int, int]:
     seed_watchlist(gov_ctx, "standing", enrolled_people)
-    a = _run(gov_ctx, "Alpha", {"north": 1200, "south": 800},
-             [("Al_Gore", "true", "arrest"), ("Adrien_Brody", "false", "not_engaged"), ("Al_Gore", "true", "no_action"),
-              ("Abdullah_Gul", None, None)])
+    a = _run(
+        gov_ctx,
+        "Alpha",
+        {"north": 1200, "south": 800},
+        [
+            ("Al_Gore", "true", "arrest"),
+            ("Adrien_Brody", "false", "not_engaged"),
+            ("Al_Gore", "true", "no_action"),
+            ("Abdullah_Gul", None, None),
+        ],
+    )
     b = _run(gov_ctx, "Bravo", {"east": 3000}, [("Al_Gore", "true", "other_disposal")])
     return gov_ctx, a, b
 
@@ -94,7 +128,7 @@ def test_period_report_csv_and_html(two: tuple[Any, int, int]) -> None:
     pngs = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(pngs) >= 3
     assert all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
-    data = json.loads(re.search(r'<script type=application/json id=report-data>(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
+    data = json.loads(re.search(r"<script type=application/json id=report-data>(.*?)</script>", page, re.S).group(1))  # type: ignore[union-attr]
     assert data["totals"]["faces_seen"] == 5000
     assert "Al_Gore" not in page
     single = reports.to_html(reports.deployment_report(ctx, a))

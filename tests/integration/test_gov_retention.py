@@ -27,13 +27,12 @@ PROBE = (FACES / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()
 ORPHAN_QUERIES = {
     "alert_images": "SELECT count(*) FROM alert_images WHERE alert_id NOT IN (SELECT id FROM alerts)",
     "legal_holds": "SELECT count(*) FROM legal_holds WHERE alert_id IS NOT NULL AND alert_id NOT IN "
-                   "(SELECT id FROM alerts)",
-    "watchlist_entries": "SELECT count(*) FROM watchlist_entries WHERE watchlist_id NOT IN "
-                         "(SELECT id FROM watchlists)",
+    "(SELECT id FROM alerts)",
+    "watchlist_entries": "SELECT count(*) FROM watchlist_entries WHERE watchlist_id NOT IN (SELECT id FROM watchlists)",
     "reference_images": "SELECT count(*) FROM reference_images WHERE entry_id NOT IN "
-                        "(SELECT id FROM watchlist_entries)",
+    "(SELECT id FROM watchlist_entries)",
     "reference_embeddings": "SELECT count(*) FROM reference_embeddings WHERE image_id NOT IN "
-                            "(SELECT id FROM reference_images)",
+    "(SELECT id FROM reference_images)",
     "cameras": "SELECT count(*) FROM deployment_cameras WHERE deployment_id NOT IN (SELECT id FROM deployments)",
 }
 
@@ -47,19 +46,39 @@ def orphans(ctx: Any) -> dict[str, int]:
 def scenario(gov_ctx: Any, enrolled_people: list[Any]) -> tuple[Any, Any, dict[str, int]]:
     ctx = gov_ctx
     seed_watchlist(ctx, "standing", enrolled_people)
-    d = dsvc.create(ctx, location="Rye Lane, Peckham, outside the station", purpose="wanted",
-                    planned_start=NOW - timedelta(minutes=5), planned_end=NOW + timedelta(hours=2), actor="creator",
-                    source_watchlist="standing", all_entries_reason="operation R",
-                    cameras=[dsvc.CameraSpec("cam1", "a.mp4")], threshold=0.9,
-                    legal_basis="Common law policing powers; force LFR policy v1")
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt R",
-                   justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9")
+    d = dsvc.create(
+        ctx,
+        location="Rye Lane, Peckham, outside the station",
+        purpose="wanted",
+        planned_start=NOW - timedelta(minutes=5),
+        planned_end=NOW + timedelta(hours=2),
+        actor="creator",
+        source_watchlist="standing",
+        all_entries_reason="operation R",
+        cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
+        threshold=0.9,
+        legal_basis="Common law policing powers; force LFR policy v1",
+    )
+    dsvc.authorise(
+        ctx,
+        d["id"],
+        "sup",
+        "supervisor",
+        "Supt R",
+        justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
+    )
     plan = dsvc.mark_live(ctx, d["id"], "op")
     sink = asvc.StoreAlertSink(ctx, plan.deployment_id)
     sink.count("cam1", {"faces_seen": 500, "quality_rejected": 40})
-    ids = {name: sink.store(make_alert(plan, ctx, person, PROBE, frame=PROBE, occurred_at=NOW))
-           for name, person in (("true", "Al_Gore"), ("false", "Adrien_Brody"), ("pending", "Al_Gore"),
-                                ("held", "Abdullah_Gul"))}
+    ids = {
+        name: sink.store(make_alert(plan, ctx, person, PROBE, frame=PROBE, occurred_at=NOW))
+        for name, person in (
+            ("true", "Al_Gore"),
+            ("false", "Adrien_Brody"),
+            ("pending", "Al_Gore"),
+            ("held", "Abdullah_Gul"),
+        )
+    }
     asvc.adjudicate(ctx, ids["true"], "op", "operator", "true", outcome="arrest")
     asvc.adjudicate(ctx, ids["false"], "op", "operator", "false", outcome="not_engaged", note="different person")
     asvc.adjudicate(ctx, ids["held"], "op", "operator", "true", outcome="other_disposal")
@@ -107,14 +126,20 @@ def test_false_alerts_go_within_24h_others_after_31_days(scenario: tuple[Any, An
     assert "case 77" not in json.dumps([dataclasses.asdict(h) for h in asvc.list_holds(ctx, active_only=False)])
     assert orphans(ctx) == dict.fromkeys(ORPHAN_QUERIES, 0)
     rep = deployment_report(ctx, plan.deployment_id).to_dict()["deployments"][0]
-    assert (rep["faces_seen"], rep["alerts"], rep["true_alerts"], rep["false_alerts"], rep["unadjudicated"]) == \
-        (500, 4, 2, 1, 1)
+    assert (rep["faces_seen"], rep["alerts"], rep["true_alerts"], rep["false_alerts"], rep["unadjudicated"]) == (
+        500,
+        4,
+        2,
+        1,
+        1,
+    )
     assert rep["outcomes"]["arrest"] == 1 and rep["quality_rejected"] == 40
     assert audit_admin.verify(ctx).ok
 
 
-def test_false_alert_retention_configurable_to_immediate(scenario: tuple[Any, Any, dict[str, int]],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_false_alert_retention_configurable_to_immediate(
+    scenario: tuple[Any, Any, dict[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     ctx, _plan, ids = scenario
     monkeypatch.setenv("OPENLFR_RETENTION_FALSE_ALERT_HOURS", "0")
     r = retention.sweep(ctx)
@@ -145,7 +170,7 @@ def test_purged_alerts_cannot_be_adjudicated_or_held(scenario: tuple[Any, Any, d
 
 def _slices(token: bytes) -> list[bytes]:
     """Distinctive 48-byte pieces of a ciphertext (several, in case one straddles a page boundary)."""
-    return [token[i:i + 48] for i in range(16, len(token) - 48, 700)]
+    return [token[i : i + 48] for i in range(16, len(token) - 48, 700)]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -153,13 +178,21 @@ def test_no_ciphertext_left_in_sqlite_file_or_wal(scenario: tuple[Any, Any, dict
     ctx, plan, _ids = scenario
     with ctx.db.session() as s:
         tokens = [bytes(t) for t in s.scalars(select(AlertImage.data_enc))]
-        wl_tokens = [bytes(r[0]) for r in s.execute(text(
-            "SELECT ri.image_enc FROM reference_images ri JOIN watchlist_entries e ON e.id = ri.entry_id "
-            "WHERE e.watchlist_id = :w"), {"w": plan.watchlist_id})]
+        wl_tokens = [
+            bytes(r[0])
+            for r in s.execute(
+                text(
+                    "SELECT ri.image_enc FROM reference_images ri JOIN watchlist_entries e ON e.id = ri.entry_id "
+                    "WHERE e.watchlist_id = :w"
+                ),
+                {"w": plan.watchlist_id},
+            )
+        ]
     assert len(tokens) == 12 and len(wl_tokens) == 5
     db_file = Path(ctx.settings.data_dir) / "openlfr.db"
-    before = db_file.read_bytes() + (db_file.with_name("openlfr.db-wal").read_bytes()
-                                     if db_file.with_name("openlfr.db-wal").exists() else b"")
+    before = db_file.read_bytes() + (
+        db_file.with_name("openlfr.db-wal").read_bytes() if db_file.with_name("openlfr.db-wal").exists() else b""
+    )
     assert all(any(sl in before for sl in _slices(t)) for t in tokens)  # findable while they exist
     holds = asvc.list_holds(ctx)
     asvc.release_hold(ctx, holds[0].id, "sup", "supervisor")

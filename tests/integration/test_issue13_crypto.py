@@ -50,10 +50,19 @@ WHY = "test: a fixed threshold for this test, not an operational choice of opera
 
 def _live(ctx: Any, name: str = "Kings Rd, Chelsea, by the town hall") -> Any:
     now = datetime.now(UTC)
-    d = dsvc.create(ctx, location=name, purpose="wanted", planned_start=now - timedelta(minutes=1),
-                    planned_end=now + timedelta(hours=1), actor="c", source_watchlist="standing",
-                    all_entries_reason="op K", cameras=[dsvc.CameraSpec("cam1", "rtsp://u:pw@10.1.1.1/s")],
-                    threshold=0.9, legal_basis="Common law policing powers; force LFR policy v1")
+    d = dsvc.create(
+        ctx,
+        location=name,
+        purpose="wanted",
+        planned_start=now - timedelta(minutes=1),
+        planned_end=now + timedelta(hours=1),
+        actor="c",
+        source_watchlist="standing",
+        all_entries_reason="op K",
+        cameras=[dsvc.CameraSpec("cam1", "rtsp://u:pw@10.1.1.1/s")],
+        threshold=0.9,
+        legal_basis="Common law policing powers; force LFR policy v1",
+    )
     dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt K", justification=WHY)
     return dsvc.mark_live(ctx, d["id"], "op")
 
@@ -102,10 +111,15 @@ def test_anchor_is_never_written_unsigned(tmp_path: Path) -> None:
 
 def _snapshot(ctx: Any) -> tuple[Any, ...]:
     with ctx.db.engine.connect() as conn:
-        counts = tuple(int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() or 0)
-                       for t in ("reference_images", "reference_embeddings", "audit_events", "alembic_version"))
-    files = sorted((str(p.relative_to(ctx.settings.data_dir)), p.stat().st_size)
-                   for p in ctx.settings.data_dir.rglob("*") if p.is_file() and not p.name.endswith(("-wal", "-shm")))
+        counts = tuple(
+            int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() or 0)
+            for t in ("reference_images", "reference_embeddings", "audit_events", "alembic_version")
+        )
+    files = sorted(
+        (str(p.relative_to(ctx.settings.data_dir)), p.stat().st_size)
+        for p in ctx.settings.data_dir.rglob("*")
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
+    )
     db = ctx.settings.data_dir / "openlfr.db"
     digest = hashlib.sha256(db.read_bytes()).hexdigest() if db.exists() else None
     return counts, files, digest
@@ -143,12 +157,15 @@ def test_init_on_an_empty_data_dir_still_creates_the_key(data_dir: Path, cli: An
 
 def _chain_text(ctx: Any) -> str:
     with ctx.db.session() as s:
-        return "\n".join(json.dumps([e.actor, e.action, e.object_id, e.details], ensure_ascii=False)
-                         for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+        return "\n".join(
+            json.dumps([e.actor, e.action, e.object_id, e.details], ensure_ascii=False)
+            for e in s.scalars(select(AuditEvent).order_by(AuditEvent.seq))
+        )
 
 
-def test_personal_details_stay_out_of_the_chain_and_are_purged(populated: tuple[Any, Any],
-                                                              enrolled_people: list[Any]) -> None:
+def test_personal_details_stay_out_of_the_chain_and_are_purged(
+    populated: tuple[Any, Any], enrolled_people: list[Any]
+) -> None:
     ctx, plan = populated
     rec = make_alert(plan, ctx, "Al_Gore", PROBE)
     asvc.StoreAlertSink(ctx, plan.deployment_id).submit(rec)
@@ -156,8 +173,14 @@ def test_personal_details_stay_out_of_the_chain_and_are_purged(populated: tuple[
     with ctx.db.session() as s:
         entry_id = s.scalar(select(Alert.entry_id).where(Alert.id == alert_id))
     asvc.adjudicate(ctx, alert_id, "op", "operator", "false", outcome="not_engaged", note=NOTE)
-    watchlists.add_person(ctx, "standing", "Abdullah_Gul", [FACES / "Abdullah_Gul" / "Abdullah_Gul_0002.jpg"],
-                          "op", display_name="Abdullah Gul")
+    watchlists.add_person(
+        ctx,
+        "standing",
+        "Abdullah_Gul",
+        [FACES / "Abdullah_Gul" / "Abdullah_Gul_0002.jpg"],
+        "op",
+        display_name="Abdullah Gul",
+    )
 
     chain = _chain_text(ctx)
     for p in enrolled_people:
@@ -210,12 +233,16 @@ def test_swapped_private_details_are_detected(populated: tuple[Any, Any]) -> Non
 
 def _embedding_rows(ctx: Any, watchlist: str) -> dict[str, int]:
     with ctx.db.session() as s:
-        return {pid: int(eid) for pid, eid in s.execute(
-            select(WatchlistEntry.person_id, ReferenceEmbedding.id)
-            .join(Watchlist, Watchlist.id == WatchlistEntry.watchlist_id)
-            .join(ReferenceImage, ReferenceImage.entry_id == WatchlistEntry.id)
-            .join(ReferenceEmbedding, ReferenceEmbedding.image_id == ReferenceImage.id)
-            .where(Watchlist.name == watchlist))}
+        return {
+            pid: int(eid)
+            for pid, eid in s.execute(
+                select(WatchlistEntry.person_id, ReferenceEmbedding.id)
+                .join(Watchlist, Watchlist.id == WatchlistEntry.watchlist_id)
+                .join(ReferenceImage, ReferenceImage.entry_id == WatchlistEntry.id)
+                .join(ReferenceEmbedding, ReferenceEmbedding.image_id == ReferenceImage.id)
+                .where(Watchlist.name == watchlist)
+            )
+        }
 
 
 def test_embedding_pasted_into_another_entry_is_refused(gov_ctx: Any, enrolled_people: list[Any]) -> None:
@@ -224,8 +251,11 @@ def test_embedding_pasted_into_another_entry_is_refused(gov_ctx: Any, enrolled_p
     watchlists.load_index(ctx, "standing")  # loads while intact
     rows = _embedding_rows(ctx, "standing")
     # one person's (encrypted) embedding pasted into another person's entry
-    _sql(ctx, f"UPDATE reference_embeddings SET vector_enc = (SELECT vector_enc FROM reference_embeddings "
-              f"WHERE id = {rows['Al_Gore']}) WHERE id = {rows['Adrien_Brody']}")
+    _sql(
+        ctx,
+        f"UPDATE reference_embeddings SET vector_enc = (SELECT vector_enc FROM reference_embeddings "
+        f"WHERE id = {rows['Al_Gore']}) WHERE id = {rows['Adrien_Brody']}",
+    )
     with pytest.raises(OpenLFRError) as e:
         watchlists.load_index(ctx, "standing")
     assert _code(e) in ("ciphertext_rejected", "watchlist_integrity")
@@ -237,25 +267,40 @@ def test_alert_image_and_camera_url_copied_between_rows_are_refused(populated: t
     sink.submit(make_alert(plan, ctx, "Al_Gore", PROBE))
     sink.submit(make_alert(plan, ctx, "Adrien_Brody", (FACES / "Adrien_Brody" / "Adrien_Brody_0002.jpg").read_bytes()))
     with ctx.db.session() as s:
-        probes = {a: i for a, i in s.execute(select(AlertImage.alert_id, AlertImage.id)
-                                             .where(AlertImage.kind == "probe"))}
+        probes = {
+            a: i for a, i in s.execute(select(AlertImage.alert_id, AlertImage.id).where(AlertImage.kind == "probe"))
+        }
     first, second = sorted(probes)
-    _sql(ctx, f"UPDATE alert_images SET data_enc = (SELECT data_enc FROM alert_images WHERE id = {probes[first]}) "
-              f"WHERE id = {probes[second]}")
+    _sql(
+        ctx,
+        f"UPDATE alert_images SET data_enc = (SELECT data_enc FROM alert_images WHERE id = {probes[first]}) "
+        f"WHERE id = {probes[second]}",
+    )
     assert asvc.alert_image(ctx, first, "probe", "op", "operator")[0] == PROBE
     with pytest.raises(OpenLFRError) as e:
         asvc.alert_image(ctx, second, "probe", "op", "operator")
     assert _code(e) == "ciphertext_rejected"
     # a camera URL (may hold credentials) moved to another deployment's camera
     now = datetime.now(UTC)
-    other = dsvc.create(ctx, location="Elsewhere St, by the station", purpose="wanted",
-                        planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
-                        source_watchlist="standing", all_entries_reason="op L",
-                        cameras=[dsvc.CameraSpec("camX", "rtsp://x:secret@10.9.9.9/s")], threshold=0.9,
-                        legal_basis="Common law policing powers; force LFR policy v1")
+    other = dsvc.create(
+        ctx,
+        location="Elsewhere St, by the station",
+        purpose="wanted",
+        planned_start=now - timedelta(minutes=1),
+        planned_end=now + timedelta(hours=1),
+        actor="c",
+        source_watchlist="standing",
+        all_entries_reason="op L",
+        cameras=[dsvc.CameraSpec("camX", "rtsp://x:secret@10.9.9.9/s")],
+        threshold=0.9,
+        legal_basis="Common law policing powers; force LFR policy v1",
+    )
     dsvc.authorise(ctx, other["id"], "sup", "supervisor", "Supt L", justification=WHY)
-    _sql(ctx, f"UPDATE deployment_cameras SET url_enc = (SELECT url_enc FROM deployment_cameras WHERE "
-              f"deployment_id = {other['id']}) WHERE deployment_id = {plan.deployment_id}")
+    _sql(
+        ctx,
+        f"UPDATE deployment_cameras SET url_enc = (SELECT url_enc FROM deployment_cameras WHERE "
+        f"deployment_id = {other['id']}) WHERE deployment_id = {plan.deployment_id}",
+    )
     with pytest.raises(OpenLFRError) as e:
         dsvc.live_plan(ctx, plan.deployment_id)
     assert _code(e) == "ciphertext_rejected"
@@ -289,19 +334,27 @@ def test_old_format_values_still_decrypt_and_reencrypt_binds_them(gov_ctx: Any, 
 
 def _integrity_events(ctx: Any) -> int:
     with ctx.db.session() as s:
-        return int(s.scalar(select(func.count()).select_from(AuditEvent)
-                            .where(AuditEvent.action == "watchlist.integrity_failed")) or 0)
+        return int(
+            s.scalar(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "watchlist.integrity_failed")
+            )
+            or 0
+        )
 
 
-@pytest.mark.parametrize("attack", [
-    "UPDATE watchlist_entries SET display_name = 'Someone Else' WHERE person_id = 'Al_Gore'",
-    "UPDATE watchlist_entries SET person_id = 'Innocent_Person' WHERE person_id = 'Al_Gore'",
-    "UPDATE reference_images SET entry_id = (SELECT id FROM watchlist_entries WHERE person_id = 'Adrien_Brody') "
-    "WHERE entry_id = (SELECT id FROM watchlist_entries WHERE person_id = 'Al_Gore')",
-    "DELETE FROM watchlist_entries WHERE person_id = 'Aaron_Peirsol'",
-])
-def test_watchlist_edited_behind_the_service_is_refused_and_audited(gov_ctx: Any, enrolled_people: list[Any],
-                                                                    attack: str) -> None:
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "UPDATE watchlist_entries SET display_name = 'Someone Else' WHERE person_id = 'Al_Gore'",
+        "UPDATE watchlist_entries SET person_id = 'Innocent_Person' WHERE person_id = 'Al_Gore'",
+        "UPDATE reference_images SET entry_id = (SELECT id FROM watchlist_entries WHERE person_id = 'Adrien_Brody') "
+        "WHERE entry_id = (SELECT id FROM watchlist_entries WHERE person_id = 'Al_Gore')",
+        "DELETE FROM watchlist_entries WHERE person_id = 'Aaron_Peirsol'",
+    ],
+)
+def test_watchlist_edited_behind_the_service_is_refused_and_audited(
+    gov_ctx: Any, enrolled_people: list[Any], attack: str
+) -> None:
     ctx = gov_ctx
     seed_watchlist(ctx, "standing", enrolled_people)
     assert watchlists.load_index(ctx, "standing")[0].size == 5
@@ -391,8 +444,10 @@ def test_rotation_while_another_process_stores_alerts(populated: tuple[Any, Any]
     ctx, plan = populated
     mpc = mp.get_context("spawn")
     ready, stop, out = mpc.Event(), mpc.Event(), mpc.Queue()
-    proc = mpc.Process(target=_writer, args=(str(ctx.settings.data_dir), ctx.settings.database_url,
-                                             plan.deployment_id, ready, stop, out))
+    proc = mpc.Process(
+        target=_writer,
+        args=(str(ctx.settings.data_dir), ctx.settings.database_url, plan.deployment_id, ready, stop, out),
+    )
     proc.start()
     try:
         assert ready.wait(120), "writer did not start"
@@ -413,8 +468,9 @@ def test_rotation_while_another_process_stores_alerts(populated: tuple[Any, Any]
     fresh = AppContext(ctx.settings)  # holds the new key only
     try:
         with fresh.db.session() as s:
-            rows = s.execute(select(Alert.id, Alert.alert_uid, Alert.received_at)
-                             .where(Alert.alert_uid.in_(stored))).all()
+            rows = s.execute(
+                select(Alert.id, Alert.alert_uid, Alert.received_at).where(Alert.alert_uid.in_(stored))
+            ).all()
         assert len(rows) == len(stored)
         during = [r for r in rows if t0 <= (r[2] if r[2].tzinfo else r[2].replace(tzinfo=UTC)) <= t1]
         assert during, "no alert was written during the rotation"

@@ -37,7 +37,7 @@ def _face_crop(image, pad: float = 0.6):  # type: ignore[no-untyped-def]
     assert len(a.faces) >= 1
     x1, y1, x2, y2 = a.faces.xyxy[int(a.faces.areas.argmax())]
     w = x2 - x1
-    return image[max(0, int(y1 - pad * w)):int(y2 + pad * w), max(0, int(x1 - pad * w)):int(x2 + pad * w)]
+    return image[max(0, int(y1 - pad * w)) : int(y2 + pad * w), max(0, int(x1 - pad * w)) : int(x2 + pad * w)]
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,19 @@ def prepared(tmp_path_factory: pytest.TempPathFactory, crops: dict[str, Path]) -
     run_cli("init", env=env, check=True)
     run_cli("watchlist", "create", "wl", env=env, check=True)
     run_cli("watchlist", "import", "wl", str(FACES), env=env, check=True)
-    run_cli("watchlist", "add", "wl", "--person", "actor", "--name", "Stage Actor", "--image", str(crops["120"]),
-            env=env, check=True)
+    run_cli(
+        "watchlist",
+        "add",
+        "wl",
+        "--person",
+        "actor",
+        "--name",
+        "Stage Actor",
+        "--image",
+        str(crops["120"]),
+        env=env,
+        check=True,
+    )
     return d
 
 
@@ -106,8 +117,20 @@ def test_search_video_json_and_report(cli, watchlist: str, videos: Path, tmp_pat
     p = cli("search", str(videos / HAMILTON), "--watchlist", watchlist, "--json", "--fps", "5", "--out", str(report))
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert set(out) == {"source", "frames", "frames_analysed", "analysis_width", "faces_detected", "faces_seen",
-                        "appearances", "threshold", "threshold_source", "target_fpir", "operating_point", "cancelled"}
+    assert set(out) == {
+        "source",
+        "frames",
+        "frames_analysed",
+        "analysis_width",
+        "faces_detected",
+        "faces_seen",
+        "appearances",
+        "threshold",
+        "threshold_source",
+        "target_fpir",
+        "operating_point",
+        "cancelled",
+    }
     assert out["analysis_width"] == 640 and out["frames_analysed"] < out["frames"]  # --fps 5 of 30
     assert out["faces_detected"] >= out["faces_seen"]
     # no --threshold: the default target FPIR at this list's size, from the shipped calibration
@@ -141,11 +164,17 @@ def test_search_image_folder(cli, watchlist: str, crops: dict[str, Path], tmp_pa
     assert ("actor", 1.0) in got and ("Al_Gore", 0.0) in got
 
 
-@pytest.mark.parametrize("clip", ["intel_asl_thanks.mkv", "intel_face-demographics-walking.gif",
-                                  "intel_face-demographics-walking-and-pause.gif",
-                                  "intel_head-pose-face-detection-female.gif",
-                                  "intel_head-pose-face-detection-male.gif",
-                                  "intel_head-pose-face-detection-female-and-male.gif"])
+@pytest.mark.parametrize(
+    "clip",
+    [
+        "intel_asl_thanks.mkv",
+        "intel_face-demographics-walking.gif",
+        "intel_face-demographics-walking-and-pause.gif",
+        "intel_head-pose-face-detection-female.gif",
+        "intel_head-pose-face-detection-male.gif",
+        "intel_head-pose-face-detection-female-and-male.gif",
+    ],
+)
 def test_search_every_real_clip(cli, watchlist: str, videos: Path, clip: str) -> None:  # type: ignore[no-untyped-def]
     p = cli("search", str(videos / clip), "--watchlist", watchlist, "--json")
     assert p.returncode == 0, p.stderr
@@ -155,10 +184,20 @@ def test_search_every_real_clip(cli, watchlist: str, videos: Path, clip: str) ->
 
 
 def test_run_several_sources_in_processes(cli, watchlist: str, videos: Path) -> None:  # type: ignore[no-untyped-def]
-    p = cli("run", "--watchlist", watchlist, "--json", "--mode", "process",
-            "--source", str(videos / "intel_head-pose-face-detection-female.gif"),
-            "--source", str(videos / "intel_head-pose-face-detection-male.gif"),
-            "--source", str(videos / "intel_asl_thanks.mkv"))
+    p = cli(
+        "run",
+        "--watchlist",
+        watchlist,
+        "--json",
+        "--mode",
+        "process",
+        "--source",
+        str(videos / "intel_head-pose-face-detection-female.gif"),
+        "--source",
+        str(videos / "intel_head-pose-face-detection-male.gif"),
+        "--source",
+        str(videos / "intel_asl_thanks.mkv"),
+    )
     assert p.returncode == 0, p.stderr
     summary = _lines(p.stdout)[-1]
     cams = summary["cameras"]
@@ -168,9 +207,26 @@ def test_run_several_sources_in_processes(cli, watchlist: str, videos: Path) -> 
 
 
 def test_sigterm_stops_cleanly_and_flushes_counters(watchlist: str, videos: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "openlfr", "run", "--watchlist", watchlist, "--json", "--loop",
-                             "--realtime", "--analysis-fps", "5", "--source", str(videos / "intel_asl_thanks.mkv")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "openlfr",
+            "run",
+            "--watchlist",
+            watchlist,
+            "--json",
+            "--loop",
+            "--realtime",
+            "--analysis-fps",
+            "5",
+            "--source",
+            str(videos / "intel_asl_thanks.mkv"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     err: list[str] = []
     live = threading.Event()
 
@@ -212,18 +268,64 @@ def test_run_deployment_stores_alerts_and_counters(cli, watchlist: str, videos: 
 
     start = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
     end = (datetime.now(UTC) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
-    p = cli("deployment", "create", "--location", "Stage door, test", "--purpose", "test", "--start", start,
-            "--end", end, "--source-watchlist", watchlist, "--entry", "actor=wanted (test)",
-            "--camera", f"stage={videos / HAMILTON}", "--threshold", "0.75", "--json",
-            "--legal-basis", "Common law policing powers; force LFR policy v1")
+    p = cli(
+        "deployment",
+        "create",
+        "--location",
+        "Stage door, test",
+        "--purpose",
+        "test",
+        "--start",
+        start,
+        "--end",
+        end,
+        "--source-watchlist",
+        watchlist,
+        "--entry",
+        "actor=wanted (test)",
+        "--camera",
+        f"stage={videos / HAMILTON}",
+        "--threshold",
+        "0.75",
+        "--json",
+        "--legal-basis",
+        "Common law policing powers; force LFR policy v1",
+    )
     assert p.returncode == 0, p.stderr
     dep = json.loads(p.stdout)["id"]
     pw = {"OPENLFR_PASSWORD": "live-cli-long-password"}
-    subprocess.run([sys.executable, "-m", "openlfr", "user", "create", "--username", "sup-live", "--role",
-                    "supervisor", "--password-stdin"], input=pw["OPENLFR_PASSWORD"] + "\n", text=True, check=True,
-                   capture_output=True, env=dict(os.environ))
-    cli("deployment", "authorise", str(dep), "--officer", "Insp. Test", "--username", "sup-live", "--justification",
-        "test: one actor on a stage clip; 0.75 is the score this clip was checked at", env=pw, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "openlfr",
+            "user",
+            "create",
+            "--username",
+            "sup-live",
+            "--role",
+            "supervisor",
+            "--password-stdin",
+        ],
+        input=pw["OPENLFR_PASSWORD"] + "\n",
+        text=True,
+        check=True,
+        capture_output=True,
+        env=dict(os.environ),
+    )
+    cli(
+        "deployment",
+        "authorise",
+        str(dep),
+        "--officer",
+        "Insp. Test",
+        "--username",
+        "sup-live",
+        "--justification",
+        "test: one actor on a stage clip; 0.75 is the score this clip was checked at",
+        env=pw,
+        check=True,
+    )
     p = cli("run", "--deployment", str(dep), "--json", "--analysis-fps", "10", "--end")
     assert p.returncode == 0, p.stderr
     lines = _lines(p.stdout)

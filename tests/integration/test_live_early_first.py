@@ -32,15 +32,16 @@ def scene() -> tuple[FaceEngine, object, np.ndarray, float]:
     face = load_image(photos[people[0].name])
     canvas = np.full((480, 640, 3), 128, np.uint8)
     h, w = face.shape[:2]
-    canvas[100:100 + h, 200:200 + w] = face
+    canvas[100 : 100 + h, 200 : 200 + w] = face
     emb = engine.analyse(canvas).faces.embedding
     assert emb is not None and len(emb) == 1
     score = max(m.score for m in index.search(emb, top_k=4, threshold=0.0)[0])
     return engine, index, canvas, score
 
 
-def _walk(scene: tuple[FaceEngine, object, np.ndarray, float], margin_below: float, shots: ShotPolicy,
-          frames: int = 15) -> list[tuple[float, int]]:
+def _walk(
+    scene: tuple[FaceEngine, object, np.ndarray, float], margin_below: float, shots: ShotPolicy, frames: int = 15
+) -> list[tuple[float, int]]:
     """(frame time, shots) of each alert over ``frames`` frames at 10 fps, the threshold ``margin_below`` the
     score."""
     engine, index, canvas, score = scene

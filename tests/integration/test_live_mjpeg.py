@@ -51,10 +51,26 @@ def test_mjpeg_worker_retries_and_reconnects(videos: Path) -> None:
     bus = EventBus()
     feed(bus, sink)
     states: list[str] = []
-    spec = CameraSpec(name="gate", url=srv.url, backoff_base_s=0.2, backoff_max_s=1.0, read_timeout_s=3.0,
-                      open_timeout_s=3.0, stall_s=2.0, live=LiveConfig(analysis_fps=8))
-    runner = LiveRunner([spec], EngineConfig(), index, default_threshold(engine.embedder), bus, mode="thread",
-                        engine=engine, flush_s=0.5)
+    spec = CameraSpec(
+        name="gate",
+        url=srv.url,
+        backoff_base_s=0.2,
+        backoff_max_s=1.0,
+        read_timeout_s=3.0,
+        open_timeout_s=3.0,
+        stall_s=2.0,
+        live=LiveConfig(analysis_fps=8),
+    )
+    runner = LiveRunner(
+        [spec],
+        EngineConfig(),
+        index,
+        default_threshold(engine.embedder),
+        bus,
+        mode="thread",
+        engine=engine,
+        flush_s=0.5,
+    )
     bus.subscribe(CameraState, lambda ev: states.append(f"{ev.state.value}:{ev.detail}"))
     out: dict[str, object] = {}
     th = threading.Thread(target=lambda: out.setdefault("summary", runner.run(max_seconds=90)), daemon=True)

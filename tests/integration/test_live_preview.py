@@ -30,8 +30,9 @@ def test_preview_frames_are_pixelated_and_served(videos: Path) -> None:
     # HOG boxes, on which the mean-step measure below was set: with MTCNN's (the default since issue
     # 12) the inset region crosses one more block edge and the mean sits at the limit (1.5-1.9 vs 1.5)
     # depending on which frame is previewed last; MTCNN's boxes and pixelation: test_mtcnn_real.py
-    engine = FaceEngine.from_config(EngineConfig(detector="dlib-hog",
-                                                 detector_options={"upsample": 1, "min_face_px": 40}))
+    engine = FaceEngine.from_config(
+        EngineConfig(detector="dlib-hog", detector_options={"upsample": 1, "min_face_px": 40})
+    )
     listed = Image.open(REPO / "tests" / "data" / "faces" / "Al_Gore" / "Al_Gore_0001.jpg").convert("RGB")
     index, _ = index_in_memory(engine, {"Al_Gore": [np.asarray(listed)]})
     hub = PreviewHub()
@@ -58,13 +59,14 @@ def test_preview_frames_are_pixelated_and_served(videos: Path) -> None:
     faces = engine.detector.detect(clear)
     assert len(faces) == 1
     x1, y1, x2, y2 = (int(v) for v in faces.xyxy[0])
-    region = last[y1 + 4:y2 - 4, x1 + 4:x2 - 4]
-    original = clear[y1 + 4:y2 - 4, x1 + 4:x2 - 4].astype(np.int16)
+    region = last[y1 + 4 : y2 - 4, x1 + 4 : x2 - 4]
+    original = clear[y1 + 4 : y2 - 4, x1 + 4 : x2 - 4].astype(np.int16)
     detail = lambda a: float(np.abs(np.diff(a, axis=1)).mean())  # noqa: E731
     assert detail(region) < 0.5 * detail(original)  # blocks, not a face
     # nobody alerted: the whole frame is the mosaic (P3, redaction by inversion), not only the face
     # the detector found, so a face it missed could not be in clear either
     assert np.abs(last - mosaic(clear, cell=cell_size(clear.shape, faces.xyxy)).astype(np.int16)).mean() < 6
+
     def highpass(a: np.ndarray) -> np.ndarray:
         g = a.astype(np.float32).mean(axis=2)
         return (g - cv2.GaussianBlur(g, (0, 0), 1.5)).ravel()

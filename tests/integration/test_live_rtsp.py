@@ -53,10 +53,26 @@ def test_rtsp_worker_reconnects_after_server_restart(videos: Path, caplog: pytes
     bus = EventBus()
     feed(bus, sink)
     states: list[str] = []
-    spec = CameraSpec(name="door", url=srv.url, backoff_base_s=0.2, backoff_max_s=1.0, read_timeout_s=3.0,
-                      open_timeout_s=3.0, stall_s=2.0, live=LiveConfig(analysis_fps=8))
-    runner = LiveRunner([spec], EngineConfig(), index, default_threshold(engine.embedder), bus, mode="thread",
-                        engine=engine, flush_s=0.5)
+    spec = CameraSpec(
+        name="door",
+        url=srv.url,
+        backoff_base_s=0.2,
+        backoff_max_s=1.0,
+        read_timeout_s=3.0,
+        open_timeout_s=3.0,
+        stall_s=2.0,
+        live=LiveConfig(analysis_fps=8),
+    )
+    runner = LiveRunner(
+        [spec],
+        EngineConfig(),
+        index,
+        default_threshold(engine.embedder),
+        bus,
+        mode="thread",
+        engine=engine,
+        flush_s=0.5,
+    )
     bus.subscribe(CameraState, lambda ev: states.append(ev.state.value))
     out: dict[str, object] = {}
     th = threading.Thread(target=lambda: out.setdefault("summary", runner.run(max_seconds=90)), daemon=True)
@@ -80,7 +96,7 @@ def test_rtsp_worker_reconnects_after_server_restart(videos: Path, caplog: pytes
     assert counters["frames_analysed"] >= before + 8
     assert counters.get("live_seconds", 0) >= 1
     assert srv.sessions >= 2
-    assert "live" in states and "connecting" in states[states.index("live"):]
+    assert "live" in states and "connecting" in states[states.index("live") :]
     assert states[-1] == "stopped"
     # every counter reached the sink (flushed at stop)
     assert dict(sink.counters["door"]) == counters

@@ -16,8 +16,16 @@ from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.errors import ModelError
 
 HOG = {"upsample": 1, "min_face_px": 40}
-PEOPLE = ["Colin_Powell", "Donald_Rumsfeld", "Gerhard_Schroeder", "Junichiro_Koizumi", "Jean_Chretien",
-          "Serena_Williams", "Vladimir_Putin", "Jennifer_Capriati"]
+PEOPLE = [
+    "Colin_Powell",
+    "Donald_Rumsfeld",
+    "Gerhard_Schroeder",
+    "Junichiro_Koizumi",
+    "Jean_Chretien",
+    "Serena_Williams",
+    "Vladimir_Putin",
+    "Jennifer_Capriati",
+]
 
 
 def _faces(lfw: Path, engine: FaceEngine, per_person: int = 3) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -87,7 +95,7 @@ def test_mobilefacenet_separates_people(lfw_dev: Path) -> None:
     # batch vs one at a time: identical vectors (the network runs in pairs; odd ones are padded)
     emb = engine.embedder
     batch = emb.embed(chips)
-    single = np.concatenate([emb.embed(chips[i:i + 1]) for i in range(len(chips))])
+    single = np.concatenate([emb.embed(chips[i : i + 1]) for i in range(len(chips))])
     assert np.array_equal(batch, single)
     # threads change speed, not vectors
     assert np.array_equal(mfn.MobileFaceNetEmbedder(threads=2).embed(chips[:3]), batch[:3])
@@ -109,13 +117,14 @@ def test_fused_default_separates_people_and_matches_its_parts(lfw_dev: Path) -> 
     want = w_d * (d @ d.T) + w_m * (m @ m.T)
     assert np.allclose(vecs @ vecs.T, want, atol=2e-6)
     # the dlib part is dlib's own vector: the wide chip's centre is dlib's 150 px chip
-    dlib_engine = FaceEngine.from_config(EngineConfig(detector="dlib-hog", detector_options=HOG,
-                                                      embedder="dlib-resnet-onnx"))
+    dlib_engine = FaceEngine.from_config(
+        EngineConfig(detector="dlib-hog", detector_options=HOG, embedder="dlib-resnet-onnx")
+    )
     dv, _, _ = _faces(lfw_dev, dlib_engine)
     assert dv.shape == d.shape
     assert float(np.min(np.sum(dv * d, axis=1))) > 0.999
     # batch vs single
-    single = np.concatenate([emb.embed(chips[i:i + 1]) for i in range(len(chips))])
+    single = np.concatenate([emb.embed(chips[i : i + 1]) for i in range(len(chips))])
     assert np.array_equal(emb.embed(chips), single)
     # the quality gate sees the same chip as with dlib alone (the wide chip's centre)
     img = load_image(sorted((lfw_dev / PEOPLE[0]).iterdir())[0])

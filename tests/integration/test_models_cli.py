@@ -71,8 +71,18 @@ def test_models_add_list_remove(cli, shared_models: Path, data_dir: Path) -> Non
     assert len(names["dlib-resnet"]["sha256"]) == 64
     assert names["yunet-2023mar"]["installed"] is False
 
-    p = cli("models", "add", str(shared_models / MFN), "--kind", "embedder", "--spec", "mobilefacenet-128",
-            "--name", "mfn", "--json")
+    p = cli(
+        "models",
+        "add",
+        str(shared_models / MFN),
+        "--kind",
+        "embedder",
+        "--spec",
+        "mobilefacenet-128",
+        "--name",
+        "mfn",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["model"]["sha256"] == "6ced4e0c36abba9dd24b48d725f7dbb94089f75b3d3445d3d67b85157cb64743"
@@ -89,17 +99,43 @@ def test_models_add_list_remove(cli, shared_models: Path, data_dir: Path) -> Non
     from openlfr.settings import load_settings
 
     mid = "onnx-arcface:mobilefacenet-128@6ced4e0c36ab"
-    save_calibration(Calibration(family=mid, embedder_model_id=mid, grid=np.array([0.5, 0.9]), impostor_n=10,
-                                 impostor_ge=np.array([10, 1]), genuine_n=5, genuine_lt=np.array([1, 4])),
-                     load_settings(data_dir=data_dir))
+    save_calibration(
+        Calibration(
+            family=mid,
+            embedder_model_id=mid,
+            grid=np.array([0.5, 0.9]),
+            impostor_n=10,
+            impostor_ge=np.array([10, 1]),
+            genuine_n=5,
+            genuine_lt=np.array([1, 4]),
+        ),
+        load_settings(data_dir=data_dir),
+    )
     rows = {m["name"]: m for m in _list(cli)["models"]}
     assert rows["mfn"]["installed"] and rows["mfn"]["calibrated"] is True
     assert rows["mfn"]["calibration"] == "data_dir" and rows["mfn"]["family"] == rows["mfn"]["model_id"]
     assert rows["mfn"]["model_id"] == "onnx-arcface:mobilefacenet-128@6ced4e0c36ab"
     assert rows["mfn"]["input_spec"]["std"] == 128.0 and rows["mfn"]["input_spec"]["colour"] == "RGB"
     # an engine finds an installed model by name in the folder the services pass it (the data dir's store)
-    p = cli("eval", "plan", "--faces", "1000", "--watchlist-size", "10", "--prevalence", "0.01", "--threshold", "0.6",
-            "--tpir", "0.9", "--embedder", "onnx-arcface", "--embedder-model", "mfn", "--json")
+    p = cli(
+        "eval",
+        "plan",
+        "--faces",
+        "1000",
+        "--watchlist-size",
+        "10",
+        "--prevalence",
+        "0.01",
+        "--threshold",
+        "0.6",
+        "--tpir",
+        "0.9",
+        "--embedder",
+        "onnx-arcface",
+        "--embedder-model",
+        "mfn",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["source"].startswith(f"calibration {mid} "), p.stdout
     assert rows["scrfd-500m"]["commercial"] is False and rows["scrfd-500m"]["calibrated"] is None
@@ -110,10 +146,12 @@ def test_models_add_list_remove(cli, shared_models: Path, data_dir: Path) -> Non
     # validation by loading: a detector as an embedder, a text file, a wrong spec
     junk = data_dir.parent / "junk.onnx"
     junk.write_text("not a model")
-    for args in ([str(shared_models / YUNET), "--kind", "embedder", "--spec", "mobilefacenet-128"],
-                 [str(junk), "--kind", "detector", "--spec", "yunet"],
-                 [str(shared_models / MFN), "--kind", "embedder", "--spec", "arcface-r50", "--name", "x"],
-                 [str(shared_models / MFN), "--kind", "embedder", "--spec", "nope"]):
+    for args in (
+        [str(shared_models / YUNET), "--kind", "embedder", "--spec", "mobilefacenet-128"],
+        [str(junk), "--kind", "detector", "--spec", "yunet"],
+        [str(shared_models / MFN), "--kind", "embedder", "--spec", "arcface-r50", "--name", "x"],
+        [str(shared_models / MFN), "--kind", "embedder", "--spec", "nope"],
+    ):
         p = cli("models", "add", *args)
         assert p.returncode == 2, (args, p.stdout, p.stderr)
         lines = p.stderr.strip().splitlines()
@@ -122,7 +160,9 @@ def test_models_add_list_remove(cli, shared_models: Path, data_dir: Path) -> Non
     p = cli("models", "add", str(shared_models / YUNET), "--kind", "detector", "--spec", "yunet", "--name", "mfn")
     assert p.returncode == 2 and "error[model_exists]" in p.stderr
     assert {m["name"] for m in _list(cli)["models"] if m["source"] != "builtin" and m["installed"]} == {
-        "mfn", "scrfd-500m"}
+        "mfn",
+        "scrfd-500m",
+    }
 
     p = cli("models", "remove", "mfn")
     assert p.returncode == 0 and not (data_dir / "models" / "mfn.onnx").exists()
@@ -143,8 +183,10 @@ def test_models_fetch_from_local_server(cli, shared_models: Path, data_dir: Path
         p = cli("models", "fetch", "yunet-2023mar", "--url-base", url)
     assert p.returncode == 2 and "error[checksum_mismatch]" in p.stderr, p.stderr
     assert not (store / "yunet-2023mar.onnx").exists()
-    assert not [f for f in store.glob("*") if not f.name.startswith(".")] or \
-        json.loads((store / "manifest.json").read_text())["models"] == {}
+    assert (
+        not [f for f in store.glob("*") if not f.name.startswith(".")]
+        or json.loads((store / "manifest.json").read_text())["models"] == {}
+    )
 
     # no server listening: a clear error, as offline
     p = cli("models", "fetch", "yunet-2023mar", "--url-base", f"http://127.0.0.1:{_free_port()}", "--timeout", "5")

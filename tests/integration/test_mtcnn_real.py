@@ -167,8 +167,9 @@ def test_tilted_face(lfw_dev: Path, det: mt.MtcnnDetector) -> None:
     c = (canvas.shape[1] / 2, canvas.shape[0] / 2)
     angles = {}
     for deg in (0, 25):
-        rot = cv2.warpAffine(canvas, cv2.getRotationMatrix2D(c, deg, 1.0), canvas.shape[1::-1],
-                             borderValue=(110, 110, 110))
+        rot = cv2.warpAffine(
+            canvas, cv2.getRotationMatrix2D(c, deg, 1.0), canvas.shape[1::-1], borderValue=(110, 110, 110)
+        )
         faces = det.detect(np.ascontiguousarray(rot))
         idx, _ = pick_main_face(faces)
         assert idx is not None, deg
@@ -181,8 +182,11 @@ def test_tilted_face(lfw_dev: Path, det: mt.MtcnnDetector) -> None:
 
 def test_blank_and_flat_images_give_nothing(det: mt.MtcnnDetector) -> None:
     rng = np.random.default_rng(0)
-    for img in (np.zeros((480, 640, 3), np.uint8), np.full((720, 1280, 3), 128, np.uint8),
-                rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)):
+    for img in (
+        np.zeros((480, 640, 3), np.uint8),
+        np.full((720, 1280, 3), 128, np.uint8),
+        rng.integers(0, 256, (480, 640, 3), dtype=np.uint8),
+    ):
         faces = det.detect(img)
         assert len(faces) == 0 and faces.xyxy.shape == (0, 4)
         assert faces.landmarks is not None and faces.landmarks.shape == (0, 5, 2)
@@ -197,12 +201,16 @@ def test_known_faces_of_a_real_clip(videos: Path, det: mt.MtcnnDetector) -> None
     found = total = false = 0
     for fr in truth:
         faces = det.detect(frames[fr["frame"]])
-        want = [np.asarray(f["box"], np.float32) for f in fr["faces"]
-                if not f["profile"] and min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1]) >= 40]
+        want = [
+            np.asarray(f["box"], np.float32)
+            for f in fr["faces"]
+            if not f["profile"] and min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1]) >= 40
+        ]
         total += len(want)
         found += sum(any(_iou(w, b) >= 0.3 for b in faces.xyxy) for w in want)
-        known = [np.asarray(f["box"], np.float32) for f in fr["faces"]] + [np.asarray(g, np.float32)
-                                                                         for g in fr["ignore"]]
+        known = [np.asarray(f["box"], np.float32) for f in fr["faces"]] + [
+            np.asarray(g, np.float32) for g in fr["ignore"]
+        ]
         false += sum(not any(_iou(k, b) >= 0.3 for k in known) for b in faces.xyxy)
         lm = faces.landmarks
         assert lm is not None and np.isfinite(lm).all()
@@ -225,7 +233,7 @@ def test_batches_and_repeated_sizes_give_the_same_answer(lfw_dev: Path, det: mt.
     x = mt.crops(img, boxes, 24)
     together = det._run_batched("rnet", x)
     for k in (0, 33, 64, 69):
-        alone = det._run_batched("rnet", x[k:k + 1])
+        alone = det._run_batched("rnet", x[k : k + 1])
         np.testing.assert_allclose(alone["prob1"][0], together["prob1"][k], atol=1e-5)
         np.testing.assert_allclose(alone["conv5-2"][0], together["conv5-2"][k], atol=1e-5)
     big = cv2.resize(img, (500, 500))
@@ -255,8 +263,13 @@ def test_bad_input_and_options(det: mt.MtcnnDetector) -> None:
         det.detect(np.zeros((100, 100), np.uint8))
     with pytest.raises(InputError):
         det.detect(np.zeros((100, 100, 3), np.float32))
-    for kw in ({"min_face_px": 8}, {"thresholds": (0.6, 0.7)}, {"thresholds": (0.6, 0.7, 1.5)},
-               {"box": "square"}, {"threads": 0}):
+    for kw in (
+        {"min_face_px": 8},
+        {"thresholds": (0.6, 0.7)},
+        {"thresholds": (0.6, 0.7, 1.5)},
+        {"box": "square"},
+        {"threads": 0},
+    ):
         with pytest.raises(ConfigError):
             mt.MtcnnDetector(**kw)  # type: ignore[arg-type]
     assert "/t0.5,0.6,0.7" in mt.MtcnnDetector(thresholds=(0.5, 0.6, 0.7), threads=1).model_id
@@ -266,10 +279,8 @@ def test_bad_input_and_options(det: mt.MtcnnDetector) -> None:
 def test_with_dlib_aligner_and_fast_descriptor(lfw_dev: Path) -> None:
     """MTCNN's HOG-style boxes feed dlib's 5-point predictor: the descriptors of the same photo agree
     closely with HOG's, and genuine pairs score above impostor pairs."""
-    eng = FaceEngine.from_config(EngineConfig(detector="mtcnn", detector_options={"min_face_px": 40,
-                                                                                  "threads": 1}))
-    hog = FaceEngine.from_config(EngineConfig(detector="dlib-hog", detector_options={"upsample": 1,
-                                                                                   "min_face_px": 40}))
+    eng = FaceEngine.from_config(EngineConfig(detector="mtcnn", detector_options={"min_face_px": 40, "threads": 1}))
+    hog = FaceEngine.from_config(EngineConfig(detector="dlib-hog", detector_options={"upsample": 1, "min_face_px": 40}))
     names = sorted(p.name for p in lfw_dev.iterdir() if len(list(p.glob("*.jpg"))) >= 2)[:6]
     embs, hog_embs = [], []
     for n in names:
@@ -295,11 +306,13 @@ def test_litert_banner_kept_off_stderr() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, numpy as np\n"
-            "from openlfr.engine.backends.mtcnn import MtcnnDetector\n"
-            "d = MtcnnDetector(threads=1)\n"
-            "d.detect(np.zeros((200, 300, 3), np.uint8))\n"
-            "print('after', file=sys.stderr)\n")
+    code = (
+        "import sys, numpy as np\n"
+        "from openlfr.engine.backends.mtcnn import MtcnnDetector\n"
+        "d = MtcnnDetector(threads=1)\n"
+        "d.detect(np.zeros((200, 300, 3), np.uint8))\n"
+        "print('after', file=sys.stderr)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stderr == "after\n", out.stderr
 

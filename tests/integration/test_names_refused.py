@@ -15,8 +15,23 @@ from tests.integration.apihelp import PASSWORD, ApiEnv, make_env
 from openlfr.errors import InputError
 from openlfr.names import check_name, name_problem
 
-BAD = ["a/b", "..\\x", "nul\x00x", "tab\tx", "cr\rx", "lf\nx", "esc\x1b[31mred", "del\x7fx", "rlo\u202egpj.exe",
-       "zw\u200bsp", "c1\x85x", "ls\u2028x", ".", "..", " .. "]
+BAD = [
+    "a/b",
+    "..\\x",
+    "nul\x00x",
+    "tab\tx",
+    "cr\rx",
+    "lf\nx",
+    "esc\x1b[31mred",
+    "del\x7fx",
+    "rlo\u202egpj.exe",
+    "zw\u200bsp",
+    "c1\x85x",
+    "ls\u2028x",
+    ".",
+    "..",
+    " .. ",
+]
 GOOD = ["Standing list 2026", "O'Brien-Smith", "élève_01", "名前", "a.b@c", "x (1)"]
 FACE = TEST_DATA / "faces" / "Al_Gore" / "Al_Gore_0001.jpg"
 
@@ -57,25 +72,39 @@ def test_api_refuses_bad_names(env: ApiEnv) -> None:
     r = c.post("/api/watchlists", json={"name": "standing"}, headers=sup)
     assert r.status_code == 201, r.text
     for bad in BAD:
-        r = c.post("/api/watchlists/standing/entries", data={"person_id": bad},
-                   files=[("files", ("a.jpg", FACE.read_bytes(), "image/jpeg"))], headers=sup)
+        r = c.post(
+            "/api/watchlists/standing/entries",
+            data={"person_id": bad},
+            files=[("files", ("a.jpg", FACE.read_bytes(), "image/jpeg"))],
+            headers=sup,
+        )
         _err(r, "bad_person_id")
     assert c.get("/api/watchlists/standing", headers=sup).json()["entries"] == []
     now = datetime.now(UTC)
-    base = {"location": "High St", "purpose": "names test", "planned_start": now.isoformat(),
-            "planned_end": (now + timedelta(hours=1)).isoformat(), "source_watchlist": "standing",
-            "all_entries_reason": "test", "threshold": 0.5,
-            "legal_basis": "Common law policing powers; force LFR policy v1",
-            "cameras": [{"name": "cam1", "url": "rtsp://camera.invalid/x"}]}
+    base = {
+        "location": "High St",
+        "purpose": "names test",
+        "planned_start": now.isoformat(),
+        "planned_end": (now + timedelta(hours=1)).isoformat(),
+        "source_watchlist": "standing",
+        "all_entries_reason": "test",
+        "threshold": 0.5,
+        "legal_basis": "Common law policing powers; force LFR policy v1",
+        "cameras": [{"name": "cam1", "url": "rtsp://camera.invalid/x"}],
+    }
     for bad in BAD:
         _err(c.post("/api/deployments", json={**base, "name": bad}, headers=env.h("operator")), "bad_name")
-        r = c.post("/api/deployments", json={**base, "cameras": [{"name": bad, "url": "rtsp://camera.invalid/x"}]},
-                   headers=env.h("operator"))
+        r = c.post(
+            "/api/deployments",
+            json={**base, "cameras": [{"name": bad, "url": "rtsp://camera.invalid/x"}]},
+            headers=env.h("operator"),
+        )
         assert r.status_code in (400, 422) and r.json()["error"]["code"] in ("bad_camera", "validation_error"), r.text
     assert c.get("/api/deployments", headers=sup).json()["count"] == 0
     for bad in BAD:
-        r = c.post("/api/users", json={"username": bad, "password": PASSWORD, "role": "operator"},
-                   headers=env.h("admin"))
+        r = c.post(
+            "/api/users", json={"username": bad, "password": PASSWORD, "role": "operator"}, headers=env.h("admin")
+        )
         assert r.status_code in (400, 422), r.text
         assert r.json()["error"]["code"] in ("bad_username", "validation_error"), r.text
 

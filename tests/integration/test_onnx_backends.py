@@ -110,7 +110,7 @@ def test_detector_outputs_on_real_images(shared_models: Path, videos: Path, whic
         assert (fb.xyxy[:, [1, 3]] >= 0).all() and (fb.xyxy[:, [1, 3]] <= h).all()
         assert (fb.xyxy[:, 2] > fb.xyxy[:, 0]).all() and (fb.xyxy[:, 3] > fb.xyxy[:, 1]).all()
         lm = fb.landmarks
-        frontal = (fb.det_score > 0.8)
+        frontal = fb.det_score > 0.8
         # canonical order on confident faces: eyes then nose then mouth, each pair image-left first
         assert (lm[frontal, 0, 0] < lm[frontal, 1, 0]).all() and (lm[frontal, 3, 0] < lm[frontal, 4, 0]).all()
         eye_y = lm[frontal, 0:2, 1].mean(1)
@@ -171,7 +171,7 @@ def test_embedder_shapes_norms_and_batching(shared_models: Path) -> None:
     e = emb.embed(chips_arr)
     assert e.shape == (len(chips), 128) and e.dtype == np.float32 and np.isfinite(e).all()
     np.testing.assert_allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
-    one_by_one = np.concatenate([emb.embed(chips_arr[i:i + 1]) for i in range(len(chips))])
+    one_by_one = np.concatenate([emb.embed(chips_arr[i : i + 1]) for i in range(len(chips))])
     np.testing.assert_allclose(e, one_by_one, atol=1e-4)
     small = OnnxArcFaceEmbedder(path=shared_models / MFN, spec="mobilefacenet-128", batch_size=4, threads=1)
     np.testing.assert_allclose(small.embed(chips_arr), e, atol=1e-4)
@@ -212,8 +212,11 @@ def test_wrong_model_files_fail_at_construction(shared_models: Path, tmp_path: P
     empty = tmp_path / "empty.onnx"
     empty.write_bytes(b"")
     for bad in (text, empty):
-        for kind, typ, kw in (("embedder", "onnx-arcface", {"spec": "mobilefacenet-128"}),
-                              ("detector", "yunet", {}), ("detector", "scrfd", {})):
+        for kind, typ, kw in (
+            ("embedder", "onnx-arcface", {"spec": "mobilefacenet-128"}),
+            ("detector", "yunet", {}),
+            ("detector", "scrfd", {}),
+        ):
             with pytest.raises(ModelError) as ei:
                 registry.create(kind, typ, path=str(bad), **kw)
             assert ei.value.code in {"bad_model_file"}, (bad.name, typ, ei.value)
@@ -282,18 +285,20 @@ def test_model_names_resolve_through_the_store(shared_models: Path, data_dir: Pa
 # ----------------------------------------------------------------------------------- pipelines
 
 
-@pytest.mark.parametrize(("detector", "embedder"), [
-    ("yunet", "onnx-arcface"), ("scrfd", "onnx-arcface"), ("dlib-hog", "onnx-arcface"),
-    ("yunet", "dlib-resnet"),
-])
+@pytest.mark.parametrize(
+    ("detector", "embedder"),
+    [("yunet", "onnx-arcface"), ("scrfd", "onnx-arcface"), ("dlib-hog", "onnx-arcface"), ("yunet", "dlib-resnet")],
+)
 def test_mixed_pipelines(shared_models: Path, detector: str, embedder: str) -> None:
-    det_opts = {"dlib-hog": {"upsample": 1, "min_face_px": 40},
-                "yunet": {"path": str(shared_models / YUNET), "min_face_px": 40},
-                "scrfd": {"path": str(shared_models / SCRFD), "min_face_px": 40}}[detector]
-    emb_opts = ({"path": str(shared_models / MFN), "spec": "mobilefacenet-128"}
-                if embedder == "onnx-arcface" else {})
-    engine = FaceEngine.from_config(EngineConfig(detector=detector, detector_options=det_opts,
-                                                 embedder=embedder, embedder_options=emb_opts))
+    det_opts = {
+        "dlib-hog": {"upsample": 1, "min_face_px": 40},
+        "yunet": {"path": str(shared_models / YUNET), "min_face_px": 40},
+        "scrfd": {"path": str(shared_models / SCRFD), "min_face_px": 40},
+    }[detector]
+    emb_opts = {"path": str(shared_models / MFN), "spec": "mobilefacenet-128"} if embedder == "onnx-arcface" else {}
+    engine = FaceEngine.from_config(
+        EngineConfig(detector=detector, detector_options=det_opts, embedder=embedder, embedder_options=emb_opts)
+    )
     files = _faces_images()
     vecs, names = [], []
     for p in files:

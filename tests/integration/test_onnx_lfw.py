@@ -36,11 +36,13 @@ def _pairs(root: Path, folds: int) -> list[tuple[int, bool, tuple[str, int], tup
 
 
 def test_lfw_two_folds_yunet_mobilefacenet(lfw_dev: Path, shared_models: Path) -> None:
-    det = registry.create("detector", "yunet", path=str(shared_models / "face_detection_yunet_2023mar.onnx"),
-                          score_threshold=0.3)
+    det = registry.create(
+        "detector", "yunet", path=str(shared_models / "face_detection_yunet_2023mar.onnx"), score_threshold=0.3
+    )
     al = registry.create("aligner", "arcface", size=112)
-    emb = registry.create("embedder", "onnx-arcface", path=str(shared_models / "mobilefacenet_paddle_128d.onnx"),
-                          spec="mobilefacenet-128")
+    emb = registry.create(
+        "embedder", "onnx-arcface", path=str(shared_models / "mobilefacenet_paddle_128d.onnx"), spec="mobilefacenet-128"
+    )
     pairs = _pairs(lfw_dev, 2)
     keys = sorted({k for p in pairs for k in p[2:]})
     chips = []

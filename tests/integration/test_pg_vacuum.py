@@ -22,9 +22,11 @@ def _files(conn: psycopg.Connection[Any], tables: list[str]) -> list[Path]:
     data_dir = Path(str(conn.execute("SHOW data_directory").fetchone()[0]))  # type: ignore[index]
     out = []
     for t in tables:
-        row = conn.execute("SELECT pg_relation_filepath(%s::regclass), "
-                           "(SELECT pg_relation_filepath(reltoastrelid) FROM pg_class WHERE oid = %s::regclass)",
-                           (t, t)).fetchone()
+        row = conn.execute(
+            "SELECT pg_relation_filepath(%s::regclass), "
+            "(SELECT pg_relation_filepath(reltoastrelid) FROM pg_class WHERE oid = %s::regclass)",
+            (t, t),
+        ).fetchone()
         assert row is not None
         out += [data_dir / p for p in row if p]
     return out
@@ -55,8 +57,9 @@ def test_deleted_ciphertext_leaves_the_table_files(gov_ctx: Any, enrolled_people
         assert all(p in disk for p in probes), "positive control: ciphertext should be on disk before deletion"
         watchlists.delete_watchlist(gov_ctx, "gone", "tester")
         with gov_ctx.db.session() as s:
-            left = {bytes(b)[40:104] for b in s.scalars(select(ReferenceImage.image_enc))} | \
-                   {bytes(b)[40:104] for b in s.scalars(select(ReferenceEmbedding.vector_enc))}
+            left = {bytes(b)[40:104] for b in s.scalars(select(ReferenceImage.image_enc))} | {
+                bytes(b)[40:104] for b in s.scalars(select(ReferenceEmbedding.vector_enc))
+            }
         assert len(left) == 2  # the other list is untouched
         after = _files(conn, ["reference_images", "reference_embeddings"])
         disk = _disk(conn, after) + _disk(conn, [f for f in files if f not in after])

@@ -136,8 +136,9 @@ def _crowd_scores(engine: FaceEngine, frame: np.ndarray) -> np.ndarray:
     return np.concatenate([preview, _scores(engine, frame, alert, bystanders)])
 
 
-def test_crowd_preview_and_alert_frame_no_face_matches_its_own(engine: FaceEngine, threshold: float,
-                                                                crowd: np.ndarray) -> None:
+def test_crowd_preview_and_alert_frame_no_face_matches_its_own(
+    engine: FaceEngine, threshold: float, crowd: np.ndarray
+) -> None:
     """Every face of the crowd (LFW faces: the calibration's own kind of picture), redacted as a preview and as
     an alert's context frame, scores below the FPIR 1e-2 threshold at N = 1 against its own clear face."""
     scores = _crowd_scores(engine, crowd)
@@ -146,8 +147,9 @@ def test_crowd_preview_and_alert_frame_no_face_matches_its_own(engine: FaceEngin
     assert scores.max() < threshold, f"a redacted face matches its own face: {scores.max():.3f} >= {threshold:.3f}"
 
 
-def test_stage_clip_preview_is_legible_and_no_face_identifiable(engine: FaceEngine, threshold: float,
-                                                                 stage: list[np.ndarray]) -> None:
+def test_stage_clip_preview_is_legible_and_no_face_identifiable(
+    engine: FaceEngine, threshold: float, stage: list[np.ndarray]
+) -> None:
     """The stage clip. Its faces are small and stage-lit: against them even a uniform grey chip scores about
     the N = 1 threshold (measured: mean 0.67), so a raw score above the threshold says nothing about identity
     there. Judged instead by identification among the people of the same frame: a redacted face picks its own
@@ -176,8 +178,9 @@ def clear_shape(engine: FaceEngine) -> tuple[int, int, int]:
     return (s, s, 3)
 
 
-def test_the_measures_catch_cells_too_small(engine: FaceEngine, threshold: float, stage: list[np.ndarray],
-                                            crowd: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_measures_catch_cells_too_small(
+    engine: FaceEngine, threshold: float, stage: list[np.ndarray], crowd: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Sanity: the same measures with a cell a tenth of the shipped one (the largest face 30 cells across,
     floors lowered) find faces matching their own on the crowd and identification far above chance on the
     stage clip, so the two tests above can fail."""
@@ -186,7 +189,9 @@ def test_the_measures_catch_cells_too_small(engine: FaceEngine, threshold: float
     monkeypatch.setattr(privacy, "MAX_CELLS", 10_000)
     crowd_scores = _crowd_scores(engine, crowd)
     rank1, chance, gap, _ = _stage_identity(engine, stage)
-    print(f"too small: crowd {(crowd_scores >= threshold).sum()} of {len(crowd_scores)} match; "
-          f"stage rank 1 {rank1} (chance {chance:.1f}), gap {gap:.3f}")
+    print(
+        f"too small: crowd {(crowd_scores >= threshold).sum()} of {len(crowd_scores)} match; "
+        f"stage rank 1 {rank1} (chance {chance:.1f}), gap {gap:.3f}"
+    )
     assert (crowd_scores >= threshold).sum() >= 3
     assert rank1 > 1.6 * chance and gap >= 0.05

@@ -42,10 +42,18 @@ LISTED = "Alejandro_Toledo"
 # so the 70-95 px tiles hold 28-38 px faces, under the default detector's 40 px minimum. A negative
 # side pastes only the middle of the picture (the face and little else).
 CROWD = [
-    ("Aaron_Peirsol", 20, 40, 70), ("Abdullah_Gul", 130, 30, 75), ("Adrien_Brody", 260, 40, 85),
-    ("Al_Gore", 400, 20, 150), ("Albert_Costa", 960, 30, 90), ("Ali_Naimi", 1080, 40, 140),
-    ("Amelie_Mauresmo", 40, 420, 200), ("Ana_Guevara", 980, 380, 240), ("Andre_Agassi", 760, 60, 120),
-    ("Abel_Pacheco", 300, 300, 95), ("Ai_Sugiyama", 40, 250, 80), ("Alexander_Downer", 300, 560, 72),
+    ("Aaron_Peirsol", 20, 40, 70),
+    ("Abdullah_Gul", 130, 30, 75),
+    ("Adrien_Brody", 260, 40, 85),
+    ("Al_Gore", 400, 20, 150),
+    ("Albert_Costa", 960, 30, 90),
+    ("Ali_Naimi", 1080, 40, 140),
+    ("Amelie_Mauresmo", 40, 420, 200),
+    ("Ana_Guevara", 980, 380, 240),
+    ("Andre_Agassi", 760, 60, 120),
+    ("Abel_Pacheco", 300, 300, 95),
+    ("Ai_Sugiyama", 40, 250, 80),
+    ("Alexander_Downer", 300, 560, 72),
     ("Allyson_Felix", 420, 620, 78),
     (LISTED, 560, 170, 300),
     ("Andy_Roddick", 770, 280, -64),  # cheek to cheek with the listed person, half inside the probe crop
@@ -127,8 +135,16 @@ def _inside(f: np.ndarray, region: np.ndarray) -> bool:
     return bool(region[0] <= cx <= region[2] and region[1] <= cy <= region[3])
 
 
-def _assert_only(out: np.ndarray, orig: np.ndarray, faces: np.ndarray, alerted: np.ndarray | None,
-                 where: str, hog: bool = False, person: bool = False, clear: float = CLEAR) -> int:
+def _assert_only(
+    out: np.ndarray,
+    orig: np.ndarray,
+    faces: np.ndarray,
+    alerted: np.ndarray | None,
+    where: str,
+    hog: bool = False,
+    person: bool = False,
+    clear: float = CLEAR,
+) -> int:
     """``out`` is a redaction of ``orig``: every face of ``faces`` (found in ``orig`` by the strong
     detector) other than ``alerted`` is not in clear, the alerted one is, and the strong detector
     finds no face in ``out`` but the alerted one. With ``person``, "faces" whose centre lies in the
@@ -166,7 +182,7 @@ def _tile(name: str, side: int) -> np.ndarray:
 def _crowd_video(path: Path, seconds: float = 2.0, fps: int = 10) -> np.ndarray:
     canvas = np.full((720, 1280, 3), (70, 80, 90), np.uint8)
     for name, x, y, s in CROWD:
-        canvas[y:y + abs(s), x:x + abs(s)] = _tile(name, s)
+        canvas[y : y + abs(s), x : x + abs(s)] = _tile(name, s)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
@@ -210,13 +226,16 @@ def _run_live(video: Path, threshold: float) -> tuple[list[dict[str, Any]], list
         opts = live.RunOptions(mode="thread", camera_overrides={"preview_fps": 60})
         run = live.LiveRun()
         run.bus.subscribe(live.PreviewFrame, lambda ev: previews.append((ev.t, ev.jpeg)))
-        live.run_watchlist(ctx, "wl", [str(video)], threshold=threshold, options=opts, run=run,
-                           sink=StoreAlertSink(ctx, None))
+        live.run_watchlist(
+            ctx, "wl", [str(video)], threshold=threshold, options=opts, run=run, sink=StoreAlertSink(ctx, None)
+        )
         alerts = []
         with ctx.db.session() as s:
             for a in s.scalars(sa.select(Alert)):
-                imgs = {i.kind: unseal(ctx.cipher, i)
-                        for i in s.scalars(sa.select(AlertImage).where(AlertImage.alert_id == a.id))}
+                imgs = {
+                    i.kind: unseal(ctx.cipher, i)
+                    for i in s.scalars(sa.select(AlertImage).where(AlertImage.alert_id == a.id))
+                }
                 alerts.append({"person_id": a.person_id, "box": a.box, "images": imgs})
     finally:
         ctx.close()
@@ -230,12 +249,17 @@ def _box(b: dict[str, float]) -> np.ndarray:
 def _crop_region(box: np.ndarray, w: int, h: int, margin: float = 0.2) -> tuple[int, int, int, int]:
     x1, y1, x2, y2 = (float(v) for v in box)
     mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-    return (max(0, int(np.floor(x1 - mx))), max(0, int(np.floor(y1 - my))),
-            min(w, int(np.ceil(x2 + mx))), min(h, int(np.ceil(y2 + my))))
+    return (
+        max(0, int(np.floor(x1 - mx))),
+        max(0, int(np.floor(y1 - my))),
+        min(w, int(np.ceil(x2 + mx))),
+        min(h, int(np.ceil(y2 + my))),
+    )
 
 
-def _check_crop(probe: np.ndarray, orig: np.ndarray, faces: np.ndarray, alerted: np.ndarray, where: str,
-                person: bool = False) -> int:
+def _check_crop(
+    probe: np.ndarray, orig: np.ndarray, faces: np.ndarray, alerted: np.ndarray, where: str, person: bool = False
+) -> int:
     """The probe crop: the alerted face in clear, the parts of other faces inside it mosaicked."""
     h, w = orig.shape[:2]
     cx1, cy1, cx2, cy2 = _crop_region(alerted, w, h)
@@ -247,8 +271,7 @@ def _check_crop(probe: np.ndarray, orig: np.ndarray, faces: np.ndarray, alerted:
         g = np.clip(f - shift, 0, [cx2 - cx1, cy2 - cy1, cx2 - cx1, cy2 - cy1])
         if (g[2] - g[0]) >= 10 and (g[3] - g[1]) >= 10:
             inside.append(g)
-    return _assert_only(probe, sub, np.array(inside).reshape(-1, 4), alerted - shift, where, hog=True,
-                        person=person)
+    return _assert_only(probe, sub, np.array(inside).reshape(-1, 4), alerted - shift, where, hog=True, person=person)
 
 
 # ---------------------------------------------------------------- tests
@@ -276,8 +299,11 @@ def crowd(tmp_path: Path, lfw_dev: Path, shared_models: Path) -> dict[str, Any]:
     return {"video": video, "listed": listed.parent, "frames": frames, "faces": faces}
 
 
-def test_crowd_alert_images_and_previews_show_only_the_listed_person(cli, data_dir: Path,  # type: ignore[no-untyped-def]
-                                                                     crowd: dict[str, Any]) -> None:
+def test_crowd_alert_images_and_previews_show_only_the_listed_person(
+    cli,
+    data_dir: Path,  # type: ignore[no-untyped-def]
+    crowd: dict[str, Any],
+) -> None:
     _enrol(cli, crowd["listed"])
     alerts, previews = _run_live(crowd["video"], threshold=0.75)
     orig = next(iter(crowd["frames"].values()))
@@ -303,12 +329,15 @@ def test_crowd_alert_images_and_previews_show_only_the_listed_person(cli, data_d
     assert labelled >= 1
 
 
-def test_search_report_is_private_and_shows_no_bystander(cli, data_dir: Path, crowd: dict[str, Any],  # type: ignore[no-untyped-def]
-                                                         tmp_path: Path) -> None:
+def test_search_report_is_private_and_shows_no_bystander(
+    cli,
+    data_dir: Path,
+    crowd: dict[str, Any],  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     _enrol(cli, crowd["listed"])
     out = tmp_path / "reports" / "case" / "report.html"
-    p = cli("search", str(crowd["video"]), "--watchlist", "wl", "--threshold", "0.75", "--json",
-            "--out", str(out))
+    p = cli("search", str(crowd["video"]), "--watchlist", "wl", "--threshold", "0.75", "--json", "--out", str(out))
     assert p.returncode == 0, p.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert stat.S_IMODE(out.parent.stat().st_mode) == 0o700
@@ -323,13 +352,19 @@ def test_search_report_is_private_and_shows_no_bystander(cli, data_dir: Path, cr
     assert len(images) == 1
     orig = next(iter(crowd["frames"].values()))
     alerted = FaceEngine.from_config().detector.detect(orig).xyxy
-    listed = next(b for b in alerted if _overlap(b, np.array([560, 170, 860, 470], np.float32)) > 0.9
-                  and (b[2] - b[0]) > 100)
+    listed = next(
+        b for b in alerted if _overlap(b, np.array([560, 170, 860, 470], np.float32)) > 0.9 and (b[2] - b[0]) > 100
+    )
     assert _check_crop(_decode(base64.b64decode(images[0])), orig, crowd["faces"], listed, "report") >= 1
 
 
-def test_stage_clip_audience_never_in_clear(cli, data_dir: Path, videos: Path, shared_models: Path,  # type: ignore[no-untyped-def]
-                                            tmp_path: Path) -> None:
+def test_stage_clip_audience_never_in_clear(
+    cli,
+    data_dir: Path,
+    videos: Path,
+    shared_models: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     """The stage clip: the performer is watchlisted (enrolled from a frame of the clip); the
     audience, which the default detector mostly misses, must never be in clear."""
     clip = videos / "short_hamilton_clip.mp4"
@@ -337,11 +372,11 @@ def test_stage_clip_audience_never_in_clear(cli, data_dir: Path, videos: Path, s
     ts = sorted(frames)
     engine = FaceEngine.from_config()
     enrol = frames[ts[120]]
-    (x1, y1, x2, y2), = engine.detector.detect(enrol).xyxy.astype(int)
+    ((x1, y1, x2, y2),) = engine.detector.detect(enrol).xyxy.astype(int)
     m = x2 - x1
     folder = tmp_path / "listed" / "performer"
     folder.mkdir(parents=True)
-    Image.fromarray(enrol[max(0, y1 - m):y2 + m, max(0, x1 - m):x2 + m]).save(folder / "performer.jpg")
+    Image.fromarray(enrol[max(0, y1 - m) : y2 + m, max(0, x1 - m) : x2 + m]).save(folder / "performer.jpg")
     _enrol(cli, folder.parent)
     alerts, previews = _run_live(clip, threshold=0.75)
     assert [a["person_id"] for a in alerts] == ["performer"]
@@ -350,8 +385,9 @@ def test_stage_clip_audience_never_in_clear(cli, data_dir: Path, videos: Path, s
     alerted = _box(alerts[0]["box"])
     frame = _decode(alerts[0]["images"]["frame"])
     ax1, ay1, ax2, ay2 = alerted.astype(int)
-    src_t = min(ts, key=lambda t: float(np.abs(frames[t][ay1:ay2, ax1:ax2].astype(np.int16)
-                                                - frame[ay1:ay2, ax1:ax2]).mean()))
+    src_t = min(
+        ts, key=lambda t: float(np.abs(frames[t][ay1:ay2, ax1:ax2].astype(np.int16) - frame[ay1:ay2, ax1:ax2]).mean())
+    )
     orig = frames[src_t]
     _assert_only(frame, orig, _yunet(orig), alerted, "alert frame", hog=True, person=True)
     _check_crop(_decode(alerts[0]["images"]["probe"]), orig, _yunet(orig), alerted, "probe crop", person=True)
@@ -371,8 +407,9 @@ def test_stage_clip_audience_never_in_clear(cli, data_dir: Path, videos: Path, s
         shown = [f for f in faces if _clearness(img, src, f) > MOSAIC] + list(_strong(img))
         performer = next((p for p in detected if any(_overlap(f, p) > 0.5 for f in shown)), None)
         if shown:
-            assert src_t <= round(t, 4) < 7.05 and performer is not None, \
+            assert src_t <= round(t, 4) < 7.05 and performer is not None, (
                 f"preview t={t}: face(s) {[f.astype(int).tolist() for f in shown]} in clear"
+            )
         # (the performer's face box as YuNet draws it reaches above the clear region: only "not mosaic", and at
         # the scene cut a little less; this bound is about the alerted face being visible, not about bystanders)
         bystanders += _assert_only(img, src, faces, performer, f"preview t={t}", person=True, clear=0.3)
@@ -395,8 +432,9 @@ def test_crowd_through_the_ray_camera_actor(crowd: dict[str, Any]) -> None:
     photos = [load_image(f) for f in sorted((crowd["listed"] / LISTED).glob("*.jpg"))]
     index, _ = index_in_memory(engine, {LISTED: photos})
     spec = CameraSpec(name="door", url=str(crowd["video"]), preview_fps=60)
-    actor = CameraActor(spec.model_dump_json(), EngineConfig().model_dump_json(), index, 0.75, 0, None,
-                        "k", None, preview=True)
+    actor = CameraActor(
+        spec.model_dump_json(), EngineConfig().model_dump_json(), index, 0.75, 0, None, "k", None, preview=True
+    )
     actor.start()
     events: list[Any] = []
     deadline = time.monotonic() + 300

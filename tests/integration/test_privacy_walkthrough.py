@@ -32,8 +32,11 @@ MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
 def _files(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _table_counts(db: Path) -> dict[str, int]:
@@ -65,9 +68,31 @@ def scene(tmp_path: Path, cli) -> dict[str, Path]:  # type: ignore[no-untyped-de
     for name in LISTED:
         shutil.copytree(FACES / name, listed / name)
     video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
-    p = cli("synth", "walkthrough", "--images", str(images), "--out", str(video), "--truth", str(truth),
-            "--people", "3", "--watchlisted", "0", "--size", "640x360", "--fps", "8", "--enrol-images", "1",
-            "--pass-images", "2", "--seed", "3", "--json")
+    p = cli(
+        "synth",
+        "walkthrough",
+        "--images",
+        str(images),
+        "--out",
+        str(video),
+        "--truth",
+        str(truth),
+        "--people",
+        "3",
+        "--watchlisted",
+        "0",
+        "--size",
+        "640x360",
+        "--fps",
+        "8",
+        "--enrol-images",
+        "1",
+        "--pass-images",
+        "2",
+        "--seed",
+        "3",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     return {"images": images, "listed": listed, "video": video, "truth": truth}
 
@@ -81,8 +106,17 @@ def test_strangers_leave_no_trace(cli, data_dir: Path, scene: dict[str, Path], t
     counts_before = _table_counts(db)
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
-    p = cli("run", "--watchlist", "wl", "--source", str(scene["video"]), "--json", "--threshold", "0.95",
-            env={"TMPDIR": str(tmpdir), "TMP": str(tmpdir), "TEMP": str(tmpdir)})
+    p = cli(
+        "run",
+        "--watchlist",
+        "wl",
+        "--source",
+        str(scene["video"]),
+        "--json",
+        "--threshold",
+        "0.95",
+        env={"TMPDIR": str(tmpdir), "TMP": str(tmpdir), "TEMP": str(tmpdir)},
+    )
     assert p.returncode == 0, p.stderr
     lines = [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
     assert [ln["event"] for ln in lines] == ["summary"]  # no alert
@@ -109,8 +143,9 @@ def test_strangers_leave_no_trace(cli, data_dir: Path, scene: dict[str, Path], t
 
     # database: only the audit log changed (two events: live.start and live.stop, counters only)
     counts_after = _table_counts(db)
-    diff = {t: counts_after[t] - counts_before.get(t, 0) for t in counts_after
-            if counts_after[t] != counts_before.get(t)}
+    diff = {
+        t: counts_after[t] - counts_before.get(t, 0) for t in counts_after if counts_after[t] != counts_before.get(t)
+    }
     assert diff == {"audit_events": 2}, diff
     for blob in _all_blobs(db):
         assert not any(m in blob for m in MAGIC)
@@ -125,8 +160,9 @@ def test_strangers_leave_no_trace(cli, data_dir: Path, scene: dict[str, Path], t
     with ctx.db.session() as s:
         from openlfr.storage.sealed import unseal
 
-        stored = np.stack([np.frombuffer(unseal(ctx.cipher, r), "<f4")
-                           for r in s.scalars(sa.select(ReferenceEmbedding))])
+        stored = np.stack(
+            [np.frombuffer(unseal(ctx.cipher, r), "<f4") for r in s.scalars(sa.select(ReferenceEmbedding))]
+        )
         audit_text = " ".join(json.dumps(e.details, default=str) for e in s.scalars(sa.select(AuditEvent)))
     ctx.close()
 
@@ -136,7 +172,7 @@ def test_strangers_leave_no_trace(cli, data_dir: Path, scene: dict[str, Path], t
             a = engine.analyse(load_image(f), embed="none")
             i, _ = pick_main_face(a.faces)
             if i is not None:
-                vecs.append(engine.embedder.embed(a.chips[i:i + 1])[0])
+                vecs.append(engine.embedder.embed(a.chips[i : i + 1])[0])
         return np.stack(vecs)
 
     walkers = embed_folder(scene["images"])

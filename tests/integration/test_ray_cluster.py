@@ -56,8 +56,13 @@ COUNTED = ("frames_analysed", "faces_detected", "faces_seen", "quality_rejected"
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRayCluster]:
     """Head (1 CPU, no cameras) + two analysis nodes (1 CPU each, room for 4 cameras each)."""
     node_data = tmp_path_factory.mktemp("ray-node-data")
-    c = LocalRayCluster(workers=2, cpus_per_node=1, head_cpus=1, worker_resources={"openlfr_analysis": 4},
-                        env={"OPENLFR_DATA_DIR": str(node_data)})
+    c = LocalRayCluster(
+        workers=2,
+        cpus_per_node=1,
+        head_cpus=1,
+        worker_resources={"openlfr_analysis": 4},
+        env={"OPENLFR_DATA_DIR": str(node_data)},
+    )
     try:
         c.start()
         ray.init(address=c.address, log_to_driver=False, logging_level="WARNING")
@@ -91,7 +96,7 @@ def performer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     faces = FaceEngine.from_config().analyse(img, embed="none").faces
     x1, y1, x2, y2 = faces.xyxy[int(faces.areas.argmax())]
     w = x2 - x1
-    crop = img[max(0, int(y1 - 0.6 * w)):int(y2 + 0.6 * w), max(0, int(x1 - 0.6 * w)):int(x2 + 0.6 * w)]
+    crop = img[max(0, int(y1 - 0.6 * w)) : int(y2 + 0.6 * w), max(0, int(x1 - 0.6 * w)) : int(x2 + 0.6 * w)]
     crop = cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
     out = tmp_path_factory.mktemp("performer") / "performer.png"
     Image.fromarray(crop).save(out)
@@ -117,15 +122,17 @@ def _init_store(data_dir: Path, db_url: str | None = None, **settings: Any) -> A
 
 def _enrol(ctx: Any, watchlists: Any, name: str, performer: Path) -> None:
     watchlists.create(ctx, name, "tester")
-    res = watchlists.add_person(ctx, name, "performer", [performer], "tester", display_name="Performer One",
-                                reason="test subject")
+    res = watchlists.add_person(
+        ctx, name, "performer", [performer], "tester", display_name="Performer One", reason="test subject"
+    )
     assert res.accepted == 1, res.to_dict()
     for p in sorted(FACES.iterdir()):
         watchlists.add_person(ctx, name, p.name, [p / f"{p.name}_0001.jpg"], "tester", reason="test")
 
 
-def reference(index: WatchlistIndex, threshold: float, clip: Path,
-              **kw: Any) -> tuple[dict[str, int], list[AlertEvent]]:
+def reference(
+    index: WatchlistIndex, threshold: float, clip: Path, **kw: Any
+) -> tuple[dict[str, int], list[AlertEvent]]:
     """The clip analysed in this process by the engine alone: counters and alerts."""
     analyser = LiveAnalyser(FaceEngine.from_config(), index, threshold, "ref", LiveConfig(analysis_fps=FPS), **kw)
     src = open_source(str(clip))
@@ -157,24 +164,40 @@ def cli_watchlist(tmp_path_factory: pytest.TempPathFactory, performer: Path) -> 
     counters, alerts = reference(index, thr, VIDEOS / CLIP)
     ctx.close()
     assert counters["alerts"] >= 1 and {a.record.person_id for a in alerts} == {"performer"}
-    return {"data_dir": d, "counters": counters, "alerts": {(a.record.track_id, a.record.person_id) for a in alerts},
-            "threshold": thr}
+    return {
+        "data_dir": d,
+        "counters": counters,
+        "alerts": {(a.record.track_id, a.record.person_id) for a in alerts},
+        "threshold": thr,
+    }
 
 
 # ---------------------------------------------------------------- both runtimes, through the CLI
 
 
 @pytest.mark.parametrize("runtime", ["local", "ray"])
-def test_run_file_camera_on_both_runtimes(runtime: str, cli: Any, cli_watchlist: dict[str, Any],
-                                          videos: Path, request: pytest.FixtureRequest) -> None:
+def test_run_file_camera_on_both_runtimes(
+    runtime: str, cli: Any, cli_watchlist: dict[str, Any], videos: Path, request: pytest.FixtureRequest
+) -> None:
     extra: list[str] = []
     env = {"OPENLFR_DATA_DIR": str(cli_watchlist["data_dir"])}
     if runtime == "ray":
         c = request.getfixturevalue("cluster")
         extra = ["--ray-address", c.address]
         env.update(OPENLFR_RAY_CPUS_PER_CAMERA="0.25", OPENLFR_RAY_RESOURCES='{"openlfr_analysis": 1}')
-    p = cli("run", "--watchlist", "wl", "--source", str(videos / CLIP), "--json", "--analysis-fps", str(FPS),
-            *extra, env=env, timeout=300)
+    p = cli(
+        "run",
+        "--watchlist",
+        "wl",
+        "--source",
+        str(videos / CLIP),
+        "--json",
+        "--analysis-fps",
+        str(FPS),
+        *extra,
+        env=env,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr
     lines = [json.loads(ln) for ln in p.stdout.splitlines() if ln.strip()]
     alerts = [x for x in lines if x["event"] == "alert"]
@@ -207,8 +230,9 @@ def _walk(obj: Any, path: str = "") -> Iterator[tuple[str, Any]]:
             yield from _walk(v, f"{path}[{i}]")
 
 
-def test_only_alerts_and_counters_leave_the_worker(cluster: LocalRayCluster, cli_watchlist: dict[str, Any],
-                                                   videos: Path) -> None:
+def test_only_alerts_and_counters_leave_the_worker(
+    cluster: LocalRayCluster, cli_watchlist: dict[str, Any], videos: Path
+) -> None:
     """Every message a camera actor sends is an alert (a record at or above threshold), counters,
     a state or a checkpoint: no array, no FaceBatch, no track summary, no image outside an alert.
     The watchlist starts without the performer; a refresh through the object store adds them and
@@ -222,8 +246,9 @@ def test_only_alerts_and_counters_leave_the_worker(cluster: LocalRayCluster, cli
     ctx.close()
     keep = [i for i, e in enumerate(full.entries) if e.person_id != "performer"]
     vecs = np.stack([full._index._vecs[r] for r, e in enumerate(full._row_entry) if e in keep])  # type: ignore[attr-defined]
-    without = WatchlistIndex(vecs, [full.entries[i] for i in keep], list(range(len(keep))), model_id=full.model_id,
-                             dim=full._index.dim)  # type: ignore[attr-defined]
+    without = WatchlistIndex(
+        vecs, [full.entries[i] for i in keep], list(range(len(keep))), model_id=full.model_id, dim=full._index.dim
+    )  # type: ignore[attr-defined]
     assert without.size == full.size - 1
     refreshed: list[float] = []
 
@@ -239,8 +264,16 @@ def test_only_alerts_and_counters_leave_the_worker(cluster: LocalRayCluster, cli
     feed(bus, sink)
     thr = cli_watchlist["threshold"]
     spec = CameraSpec(name="cam1", url=str(videos / CLIP), realtime=True, live=LiveConfig(analysis_fps=FPS))
-    runner = RayRunner([spec], EngineConfig(), without, thr, bus, ray=_ray_options(cluster, refresh_s=0.5),
-                       on_message=lambda cam, m: seen.append((cam, m)), index_refresh=refresh)
+    runner = RayRunner(
+        [spec],
+        EngineConfig(),
+        without,
+        thr,
+        bus,
+        ray=_ray_options(cluster, refresh_s=0.5),
+        on_message=lambda cam, m: seen.append((cam, m)),
+        index_refresh=refresh,
+    )
     summary = runner.run(max_seconds=180)
     assert summary.cameras["cam1"]["state"] == "ended", summary.to_dict()
     assert runner.index_updates == 1
@@ -251,8 +284,9 @@ def test_only_alerts_and_counters_leave_the_worker(cluster: LocalRayCluster, cli
             assert not isinstance(value, np.ndarray | np.generic | FaceBatch), (type(msg).__name__, path)
             assert type(value).__name__ not in ("TrackSummary", "Track", "Shot", "Frame", "FrameResult"), path
             if isinstance(value, bytes | bytearray | memoryview):
-                assert isinstance(msg, AlertMsg) and path in (".event.record.probe_jpeg",
-                                                              ".event.record.frame_jpeg"), path
+                assert isinstance(msg, AlertMsg) and path in (".event.record.probe_jpeg", ".event.record.frame_jpeg"), (
+                    path
+                )
         if isinstance(msg, AlertMsg):
             assert isinstance(msg.event.record, AlertRecord) and msg.event.record.score >= thr
         if isinstance(msg, FrameCounts | CountEvent):
@@ -275,23 +309,37 @@ def central_db(request: pytest.FixtureRequest) -> str | None:
         return None
 
 
-def test_deployment_survives_losing_a_worker(cluster: LocalRayCluster, performer: Path, videos: Path,
-                                             tmp_path: Path, central_db: str | None) -> None:
+def test_deployment_survives_losing_a_worker(
+    cluster: LocalRayCluster, performer: Path, videos: Path, tmp_path: Path, central_db: str | None
+) -> None:
     from openlfr.services import audit_admin, deployments
     from openlfr.services import live as live_service
     from openlfr.services.alerts import list_alerts
 
     clip = videos / CLIP
-    ctx, watchlists = _init_store(tmp_path / "central", central_db, ray_address=cluster.address,
-                                  ray_cpus_per_camera=0.25, ray_resources={"openlfr_analysis": 1})
+    ctx, watchlists = _init_store(
+        tmp_path / "central",
+        central_db,
+        ray_address=cluster.address,
+        ray_cpus_per_camera=0.25,
+        ray_resources={"openlfr_analysis": 1},
+    )
     try:
         _enrol(ctx, watchlists, "standing", performer)
         now = datetime.now(UTC)
         cams = [deployments.CameraSpec(f"cam{i}", str(clip)) for i in range(1, 5)]
         made = deployments.create(
-            ctx, location="Richard Rodgers Theatre, 226 W 46th St, stage door", purpose="test: wanted on warrant",
-            planned_start=now - timedelta(minutes=5), planned_end=now + timedelta(hours=1), actor="tester",
-            source_watchlist="standing", all_entries_reason="test list", cameras=cams, legal_basis="test policy")
+            ctx,
+            location="Richard Rodgers Theatre, 226 W 46th St, stage door",
+            purpose="test: wanted on warrant",
+            planned_start=now - timedelta(minutes=5),
+            planned_end=now + timedelta(hours=1),
+            actor="tester",
+            source_watchlist="standing",
+            all_entries_reason="test list",
+            cameras=cams,
+            legal_basis="test policy",
+        )
         dep_id = int(made["id"])
         deployments.authorise(ctx, dep_id, "super", "supervisor", officer="Insp. Test")
         plan = deployments.live_plan(ctx, dep_id)
@@ -324,8 +372,12 @@ def test_deployment_survives_losing_a_worker(cluster: LocalRayCluster, performer
                     continue
                 deadline = deadline or time.monotonic() + 60
                 if any(r.totals[c]["alerts"] for c in mine) or time.monotonic() > deadline:
-                    killed.update(cams=mine, t=time.monotonic(), alerted={c: r.totals[c]["alerts"] for c in mine},
-                                  pids=cluster.kill_worker(cluster.workers[0]))
+                    killed.update(
+                        cams=mine,
+                        t=time.monotonic(),
+                        alerted={c: r.totals[c]["alerts"] for c in mine},
+                        pids=cluster.kill_worker(cluster.workers[0]),
+                    )
                     return
 
         th = threading.Thread(target=killer, daemon=True)
@@ -366,9 +418,15 @@ def test_deployment_survives_losing_a_worker(cluster: LocalRayCluster, performer
         assert got == want
         entry = {e.person_id: e.entry_id for e in index.entries}
         uids = {a.alert_uid for a in rows}
-        assert uids == {alert_id_for(f"{dep_id}|{plan.watchlist_id}|{c}|{replay_key(str(clip))}",
-                                     a.record.track_id, entry[a.record.person_id])
-                        for c in out["cameras"] for a in ref_alerts}
+        assert uids == {
+            alert_id_for(
+                f"{dep_id}|{plan.watchlist_id}|{c}|{replay_key(str(clip))}",
+                a.record.track_id,
+                entry[a.record.person_id],
+            )
+            for c in out["cameras"]
+            for a in ref_alerts
+        }
         assert any(killed["alerted"].values()), "the kill came before any stored alert on that node"
 
         assert audit_admin.verify(ctx).ok

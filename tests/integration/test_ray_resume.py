@@ -49,7 +49,7 @@ def setup() -> dict[str, Any]:
     faces = engine.analyse(img, embed="none").faces
     x1, y1, x2, y2 = faces.xyxy[int(faces.areas.argmax())]
     w = x2 - x1
-    crop = img[max(0, int(y1 - 0.6 * w)):int(y2 + 0.6 * w), max(0, int(x1 - 0.6 * w)):int(x2 + 0.6 * w)]
+    crop = img[max(0, int(y1 - 0.6 * w)) : int(y2 + 0.6 * w), max(0, int(x1 - 0.6 * w)) : int(x2 + 0.6 * w)]
     people = {"performer": [cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)]}
     people.update({p.name: [load_image(p / f"{p.name}_0001.jpg")] for p in sorted(FACES.iterdir())})
     index, rejected = index_in_memory(engine, people)
@@ -61,10 +61,21 @@ def run_actor(url: str, setup: dict[str, Any], resume: Resume | None) -> tuple[l
     spec = CameraSpec(name="cam1", url=url, live=LiveConfig(analysis_fps=5.0))
     # On the GIF every frame shows someone to a detector that finds every face (the default): quiet points
     # (no live track, where a replacement may resume) exist only where one misses some, as HOG does.
-    engine = EngineConfig(detector="dlib-hog", detector_options={"upsample": 1, "min_face_px": 40}) \
-        if url.endswith(".gif") else EngineConfig()
-    actor = CameraActor(spec.model_dump_json(), engine.model_dump_json(), setup["index"],
-                        setup["threshold"], 3, 9, "replay:test", resume)
+    engine = (
+        EngineConfig(detector="dlib-hog", detector_options={"upsample": 1, "min_face_px": 40})
+        if url.endswith(".gif")
+        else EngineConfig()
+    )
+    actor = CameraActor(
+        spec.model_dump_json(),
+        engine.model_dump_json(),
+        setup["index"],
+        setup["threshold"],
+        3,
+        9,
+        "replay:test",
+        resume,
+    )
     actor.start()
     msgs: list[Any] = []
     ack = 0
@@ -95,8 +106,12 @@ def central(msgs: list[Any]) -> dict[str, Any]:
             counters.update({k: v for k, v in m.deltas.items() if k in COUNTED})
         elif isinstance(m, AlertMsg):
             alerts.setdefault(m.event.record.alert_id, m.event.record)
-    return {"counters": {k: int(counters.get(k, 0)) for k in COUNTED}, "alerts": alerts, "checkpoint": cp,
-            "counted_through": through}
+    return {
+        "counters": {k: int(counters.get(k, 0)) for k in COUNTED},
+        "alerts": alerts,
+        "checkpoint": cp,
+        "counted_through": through,
+    }
 
 
 @pytest.mark.parametrize("clip", ["short_hamilton_clip.mp4", "intel_face-demographics-walking-and-pause.gif"])

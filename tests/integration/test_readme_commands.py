@@ -70,8 +70,12 @@ def _steps(line: str) -> list[str]:
 
 
 def _env(tmp: Path) -> dict[str, str]:
-    env = {**os.environ, "OPENLFR_DATA_DIR": str(tmp / "data"), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "OPENLFR_DATA_DIR": str(tmp / "data"),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONUNBUFFERED": "1",
+    }
     for k in ("OPENLFR_KEY", "OPENLFR_DATABASE_URL"):
         env.pop(k, None)
     return env
@@ -89,10 +93,12 @@ def _workdir(tmp: Path) -> Path:
     return work
 
 
-def _bash(line: str, cwd: Path, env: dict[str, str], answer: str = "", timeout: float = 600
-          ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-c", line], cwd=cwd, env=env, input=answer, capture_output=True, text=True,
-                          timeout=timeout)
+def _bash(
+    line: str, cwd: Path, env: dict[str, str], answer: str = "", timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", line], cwd=cwd, env=env, input=answer, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_readme_has_the_blocks_this_test_knows() -> None:
@@ -157,8 +163,13 @@ def test_tests_line_as_far_as_it_can_run(tmp_path: Path) -> None:
     for r in extra:
         metadata.version(r.name)  # raises PackageNotFoundError when missing
     # python -m pytest, from the repository's root: collects every test without an error
-    p = subprocess.run([*shlex.split(steps[1].replace("python", sys.executable, 1)), "--collect-only", "-q"],
-                       cwd=REPO, capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [*shlex.split(steps[1].replace("python", sys.executable, 1)), "--collect-only", "-q"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
     assert re.search(r"^\d{3,} tests collected", p.stdout, flags=re.M), p.stdout[-500:]
 

@@ -41,22 +41,71 @@ def _deployment(cli: Any, tmp_path: Path) -> str:
     images = tmp_path / "people"
     shutil.copytree(FACES, images)
     video = tmp_path / "walk.mp4"
-    _ok(cli("synth", "walkthrough", "--images", str(images), "--out", str(video), "--truth",
-            str(tmp_path / "truth.json"), "--people", "5", "--watchlisted", "5", "--size", "640x360", "--fps", "8",
-            "--enrol-images", "1", "--pass-images", "2", "--seed", "3", "--watchlist-dir", str(tmp_path / "wl")))
+    _ok(
+        cli(
+            "synth",
+            "walkthrough",
+            "--images",
+            str(images),
+            "--out",
+            str(video),
+            "--truth",
+            str(tmp_path / "truth.json"),
+            "--people",
+            "5",
+            "--watchlisted",
+            "5",
+            "--size",
+            "640x360",
+            "--fps",
+            "8",
+            "--enrol-images",
+            "1",
+            "--pass-images",
+            "2",
+            "--seed",
+            "3",
+            "--watchlist-dir",
+            str(tmp_path / "wl"),
+        )
+    )
     _ok(cli("init"))
     _ok(cli("watchlist", "create", "wl"))
     _ok(cli("watchlist", "import", "wl", str(tmp_path / "wl")))
     start = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
     end = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    made = json.loads(_ok(cli("deployment", "create", "--location", "Stage door, restart test", "--purpose", "test",
-                              "--start", start, "--end", end, "--source-watchlist", "wl", "--all-entries",
-                              "test subjects", "--camera", f"cam1={video}", "--json", "--legal-basis",
-                              "Common law policing powers; force LFR policy v1")).stdout)
+    made = json.loads(
+        _ok(
+            cli(
+                "deployment",
+                "create",
+                "--location",
+                "Stage door, restart test",
+                "--purpose",
+                "test",
+                "--start",
+                start,
+                "--end",
+                end,
+                "--source-watchlist",
+                "wl",
+                "--all-entries",
+                "test subjects",
+                "--camera",
+                f"cam1={video}",
+                "--json",
+                "--legal-basis",
+                "Common law policing powers; force LFR policy v1",
+            )
+        ).stdout
+    )
     dep = str(made["id"])
     _ok(cli("user", "create", "--username", "sup", "--role", "supervisor", "--password-stdin", input=PW + "\n"))
-    _ok(cli("deployment", "authorise", dep, "--officer", "Insp. Test", "--username", "sup",
-            env={"OPENLFR_PASSWORD": PW}))
+    _ok(
+        cli(
+            "deployment", "authorise", dep, "--officer", "Insp. Test", "--username", "sup", env={"OPENLFR_PASSWORD": PW}
+        )
+    )
     return dep
 
 
@@ -72,8 +121,13 @@ def _alerts(stdout: str) -> list[dict[str, Any]]:
 
 def test_sigkill_after_third_alert_then_restart(cli: Any, data_dir: Path, tmp_path: Path) -> None:
     dep = _deployment(cli, tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "openlfr", "run", "--deployment", dep, "--json", "--realtime"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openlfr", "run", "--deployment", dep, "--json", "--realtime"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     first: list[dict[str, Any]] = []
     refused: subprocess.CompletedProcess[str] | None = None
     try:
@@ -126,11 +180,18 @@ def test_lease_of_another_host_holds_until_it_lapses(gov_ctx: Any, enrolled_peop
     ctx = gov_ctx
     seed_watchlist(ctx, "standing", enrolled_people)
     now = datetime.now(UTC)
-    d = dsvc.create(ctx, location="Mare St, Hackney, by the town hall", purpose="lease test",
-                    planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
-                    source_watchlist="standing", all_entries_reason="op",
-                    cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
-                    legal_basis="Common law policing powers; force LFR policy v1")
+    d = dsvc.create(
+        ctx,
+        location="Mare St, Hackney, by the town hall",
+        purpose="lease test",
+        planned_start=now - timedelta(minutes=1),
+        planned_end=now + timedelta(hours=1),
+        actor="c",
+        source_watchlist="standing",
+        all_entries_reason="op",
+        cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
+        legal_basis="Common law policing powers; force LFR policy v1",
+    )
     a = DeploymentLease(ctx, d["id"], holder="other-host.example:4242:aaaa", ttl_s=60)
     a.acquire()
     b = DeploymentLease(ctx, d["id"], ttl_s=60)
@@ -140,8 +201,11 @@ def test_lease_of_another_host_holds_until_it_lapses(gov_ctx: Any, enrolled_peop
     assert not b.renew()  # b holds nothing
     # the other host's runner died and stopped renewing: its lease lapses
     with ctx.db.session() as s:
-        s.execute(update(Deployment).where(Deployment.id == d["id"])
-                  .values(lease_until=datetime.now(UTC) - timedelta(seconds=1)))
+        s.execute(
+            update(Deployment)
+            .where(Deployment.id == d["id"])
+            .values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
     b.acquire()
     assert not a.renew(), "the lapsed holder must learn it lost the lease"
     assert b.renew()

@@ -12,10 +12,30 @@ pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
 
 def test_search_of_a_720p_clip_analyses_at_640_and_finds_the_same_people(  # type: ignore[no-untyped-def]
-        cli, lfw_dev: Path, data_dir: Path, tmp_path: Path) -> None:
+    cli, lfw_dev: Path, data_dir: Path, tmp_path: Path
+) -> None:
     video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
-    p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(video), "--truth", str(truth),
-            "--people", "4", "--watchlisted", "3", "--size", "1280x720", "--fps", "6", "--seed", "3", "--json")
+    p = cli(
+        "synth",
+        "walkthrough",
+        "--images",
+        str(lfw_dev),
+        "--out",
+        str(video),
+        "--truth",
+        str(truth),
+        "--people",
+        "4",
+        "--watchlisted",
+        "3",
+        "--size",
+        "1280x720",
+        "--fps",
+        "6",
+        "--seed",
+        "3",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     made = json.loads(p.stdout)
     cli("init", check=True)

@@ -26,6 +26,7 @@ SHOWN = "rtsp://***@127.0.0.1:1/live?token=***&apikey=***&sig=***&ch=***"
 
 WHY = "test: a fixed threshold for this test, not an operational choice of operating point"
 
+
 def _clean(text: str, where: str) -> None:
     for s in SECRETS:
         assert s not in text, f"{s!r} leaked in {where}: {text[:2000]}"
@@ -40,8 +41,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
         c, h = e.client, e.h("supervisor")
         assert c.post("/api/watchlists", json={"name": "standing"}, headers=h).status_code == 201
         photo = sorted((FACES / "Al_Gore").glob("*.jpg"))[0]
-        r = c.post("/api/watchlists/standing/entries", data={"person_id": "Al_Gore"},
-                   files=[("files", (photo.name, photo.read_bytes(), "image/jpeg"))], headers=h)
+        r = c.post(
+            "/api/watchlists/standing/entries",
+            data={"person_id": "Al_Gore"},
+            files=[("files", (photo.name, photo.read_bytes(), "image/jpeg"))],
+            headers=h,
+        )
         assert r.status_code == 200 and r.json()["accepted_images"] == 1, r.text
         yield e
         e.client.close()
@@ -63,18 +68,30 @@ def test_api_sse_audit_and_errors_mask_camera_secrets(env: ApiEnv) -> None:
 
     c = env.client
     now = datetime.now(UTC)
-    r = c.post("/api/deployments", headers=env.h("operator"), json={
-        "location": "High St, Sutton, outside the station", "purpose": "masking test",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=1)).isoformat(), "source_watchlist": "standing",
-        "all_entries_reason": "test", "threshold": 0.5,
-        "legal_basis": "Common law policing powers; force LFR policy v1", "cameras": [{"name": "gate", "url": URL}]})
+    r = c.post(
+        "/api/deployments",
+        headers=env.h("operator"),
+        json={
+            "location": "High St, Sutton, outside the station",
+            "purpose": "masking test",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=1)).isoformat(),
+            "source_watchlist": "standing",
+            "all_entries_reason": "test",
+            "threshold": 0.5,
+            "legal_basis": "Common law policing powers; force LFR policy v1",
+            "cameras": [{"name": "gate", "url": URL}],
+        },
+    )
     assert r.status_code == 201, r.text
     _clean(r.text, "create response")
     dep = r.json()
     assert dep["cameras"][0]["url"] == SHOWN
-    r = c.post(f"/api/deployments/{dep['id']}/authorise", json={"officer": "Supt T", "justification": WHY},
-               headers=env.h("supervisor"))
+    r = c.post(
+        f"/api/deployments/{dep['id']}/authorise",
+        json={"officer": "Supt T", "justification": WHY},
+        headers=env.h("supervisor"),
+    )
     assert r.status_code == 200, r.text
     _clean(r.text, "authorise response")
 
@@ -90,8 +107,7 @@ def test_api_sse_audit_and_errors_mask_camera_secrets(env: ApiEnv) -> None:
 
     def listen() -> None:
         # an admin: camera error details (masked) go to admins only
-        with httpx.stream("GET", f"http://127.0.0.1:{port}/api/events", headers=env.h("admin"),
-                          timeout=30) as resp:
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/api/events", headers=env.h("admin"), timeout=30) as resp:
             for line in resp.iter_lines():
                 lines.append(line)
                 if stop.is_set():
@@ -109,7 +125,8 @@ def test_api_sse_audit_and_errors_mask_camera_secrets(env: ApiEnv) -> None:
         # The camera cannot connect: wait for a camera event that carries the open error.
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not any(
-                "cannot open" in ln or "127.0.0.1:1" in ln for ln in lines if ln.startswith("data:")):
+            "cannot open" in ln or "127.0.0.1:1" in ln for ln in lines if ln.startswith("data:")
+        ):
             time.sleep(0.2)
         for path in (f"/api/deployments/{dep['id']}", "/api/deployments", "/api/cameras"):
             for role in ("admin", "supervisor"):
@@ -132,8 +149,21 @@ def test_api_sse_audit_and_errors_mask_camera_secrets(env: ApiEnv) -> None:
 def test_cli_output_logs_and_audit_mask_camera_secrets(env: ApiEnv) -> None:
     cli_env = {"OPENLFR_DATA_DIR": str(env.data_dir), "OPENLFR_ACTOR": "cli-test"}
     os.environ.pop("OPENLFR_KEY", None)
-    p = run_cli("run", "--watchlist", "standing", "--source", URL, "--threshold", "0.5", "--max-seconds", "4",
-                "--mode", "thread", env=cli_env, timeout=300)
+    p = run_cli(
+        "run",
+        "--watchlist",
+        "standing",
+        "--source",
+        URL,
+        "--threshold",
+        "0.5",
+        "--max-seconds",
+        "4",
+        "--mode",
+        "thread",
+        env=cli_env,
+        timeout=300,
+    )
     out = p.stdout + p.stderr
     assert p.returncode == 0, out
     assert "127.0.0.1:1" in out  # the camera line and its error are shown, masked

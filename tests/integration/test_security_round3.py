@@ -37,8 +37,12 @@ def env(tmp_path: Path, media: Path) -> Iterator[ApiEnv]:
     assert c.post("/api/watchlists", json={"name": "standing"}, headers=e.h("supervisor")).status_code == 201
     for person in ("Al_Gore", "Adrien_Brody"):
         p = sorted((FACES / person).glob("*.jpg"))[0]
-        r = c.post("/api/watchlists/standing/entries", data={"person_id": person},
-                   files=[("files", (p.name, p.read_bytes(), "image/jpeg"))], headers=e.h("supervisor"))
+        r = c.post(
+            "/api/watchlists/standing/entries",
+            data={"person_id": person},
+            files=[("files", (p.name, p.read_bytes(), "image/jpeg"))],
+            headers=e.h("supervisor"),
+        )
         assert r.status_code == 200, r.text
     yield e
     e.client.close()
@@ -46,12 +50,22 @@ def env(tmp_path: Path, media: Path) -> Iterator[ApiEnv]:
 
 def _deployment(env: ApiEnv, url: str, **extra: Any) -> Any:
     now = datetime.now(UTC)
-    return env.client.post("/api/deployments", headers=env.h("operator"), json={
-        "location": "High St, Sutton, outside the station", "purpose": "security test",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=2)).isoformat(), "source_watchlist": "standing",
-        "all_entries_reason": "test", "threshold": 0.5, "legal_basis": BASIS,
-        "cameras": [{"name": "cam1", "url": url}], **extra})
+    return env.client.post(
+        "/api/deployments",
+        headers=env.h("operator"),
+        json={
+            "location": "High St, Sutton, outside the station",
+            "purpose": "security test",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=2)).isoformat(),
+            "source_watchlist": "standing",
+            "all_entries_reason": "test",
+            "threshold": 0.5,
+            "legal_basis": BASIS,
+            "cameras": [{"name": "cam1", "url": url}],
+            **extra,
+        },
+    )
 
 
 # ---------------------------------------------------------------- redirects and the schema
@@ -79,16 +93,29 @@ def test_camera_urls_are_streams_or_files_under_the_media_root(env: ApiEnv, medi
     outside = tmp_path / "outside.mp4"
     outside.write_bytes(b"x")
     (media / "link.mp4").symlink_to(outside)
-    refused = {"file:///etc/passwd": "bad_camera_url", "udp://127.0.0.1:5000": "bad_camera_url",
-               "gopher://127.0.0.1:22/": "bad_camera_url", "/etc/passwd": "camera_file_not_allowed",
-               str(media / ".." / "outside.mp4"): "camera_file_not_allowed",
-               str(media / "link.mp4"): "camera_file_not_allowed", "0": "camera_file_not_allowed",
-               "webcam:0": "camera_file_not_allowed", "/dev/video0": "camera_file_not_allowed"}
+    refused = {
+        "file:///etc/passwd": "bad_camera_url",
+        "udp://127.0.0.1:5000": "bad_camera_url",
+        "gopher://127.0.0.1:22/": "bad_camera_url",
+        "/etc/passwd": "camera_file_not_allowed",
+        str(media / ".." / "outside.mp4"): "camera_file_not_allowed",
+        str(media / "link.mp4"): "camera_file_not_allowed",
+        "0": "camera_file_not_allowed",
+        "webcam:0": "camera_file_not_allowed",
+        "/dev/video0": "camera_file_not_allowed",
+    }
     for url, code in refused.items():
         r = _deployment(env, url)
         assert r.status_code == 422 and r.json()["error"]["code"] == code, (url, r.text)
-    for i, url in enumerate(("rtsp://cam.example/live", "rtsps://cam.example/live", "https://cam.example/x.mjpg",
-                             str(media / "clip.mp4"), "clip2.mp4")):
+    for i, url in enumerate(
+        (
+            "rtsp://cam.example/live",
+            "rtsps://cam.example/live",
+            "https://cam.example/x.mjpg",
+            str(media / "clip.mp4"),
+            "clip2.mp4",
+        )
+    ):
         r = _deployment(env, url, name=f"accepted {i}")
         assert r.status_code == 201, (url, r.text)
     assert env.client.get("/api/deployments", headers=env.h("admin")).json()["count"] == 5
@@ -97,11 +124,20 @@ def test_camera_urls_are_streams_or_files_under_the_media_root(env: ApiEnv, medi
 def test_camera_files_refused_without_a_media_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENLFR_CAMERA_MEDIA_ROOT", raising=False)
     e = make_env(tmp_path / "data")
-    r = e.client.post("/api/deployments", headers=e.h("operator"), json={
-        "location": "High St, Sutton, outside the station", "purpose": "x",
-        "planned_start": datetime.now(UTC).isoformat(),
-        "planned_end": (datetime.now(UTC) + timedelta(hours=1)).isoformat(), "source_watchlist": "none",
-        "all_entries_reason": "t", "legal_basis": BASIS, "cameras": [{"name": "c", "url": "/etc/passwd"}]})
+    r = e.client.post(
+        "/api/deployments",
+        headers=e.h("operator"),
+        json={
+            "location": "High St, Sutton, outside the station",
+            "purpose": "x",
+            "planned_start": datetime.now(UTC).isoformat(),
+            "planned_end": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+            "source_watchlist": "none",
+            "all_entries_reason": "t",
+            "legal_basis": BASIS,
+            "cameras": [{"name": "c", "url": "/etc/passwd"}],
+        },
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "camera_file_not_allowed", r.text
     e.client.close()
 
@@ -112,8 +148,11 @@ def test_camera_error_details_for_admins_only(env: ApiEnv, media: Path) -> None:
     assert r.status_code == 201, r.text
     dep = r.json()["id"]
     c = env.client
-    r = c.post(f"/api/deployments/{dep}/authorise", json={"officer": "Supt T", "justification": JUSTIFY},
-               headers=env.h("supervisor"))
+    r = c.post(
+        f"/api/deployments/{dep}/authorise",
+        json={"officer": "Supt T", "justification": JUSTIFY},
+        headers=env.h("supervisor"),
+    )
     assert r.status_code == 200, r.text
     r = c.post(f"/api/deployments/{dep}/start", headers=env.h("operator"))
     assert r.status_code == 200, r.text
@@ -152,15 +191,23 @@ def test_login_throttle_ignores_forwarded_for_from_an_untrusted_peer(data_dir: P
     port = _free_port()
     env = {**os.environ, "OPENLFR_API_LOGIN_FAILURES_PER_CLIENT": "5"}
     env.pop("OPENLFR_API_TRUSTED_PROXIES", None)
-    proc = subprocess.Popen([sys.executable, "-m", "openlfr", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openlfr", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc, 60)
         codes = []
         for i in range(8):
-            r = httpx.post(url + "/api/auth/login", json={"username": f"nobody{i}", "password": "wrong-password-x"},
-                           headers={"X-Forwarded-For": f"203.0.113.{i + 1}"}, timeout=10)
+            r = httpx.post(
+                url + "/api/auth/login",
+                json={"username": f"nobody{i}", "password": "wrong-password-x"},
+                headers={"X-Forwarded-For": f"203.0.113.{i + 1}"},
+                timeout=10,
+            )
             codes.append(r.status_code)
         assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}, codes
     finally:
@@ -177,8 +224,11 @@ def test_own_password_change_revokes_api_tokens(env: ApiEnv) -> None:
     c = env.client
     other = users.create_token(env.ctx, "operator1", "test", name="second").token
     assert c.get("/api/auth/me", headers={"Authorization": f"Bearer {other}"}).status_code == 200
-    r = c.post("/api/auth/password", headers=env.h("operator"),
-               json={"old_password": "correct-horse-battery", "new_password": "a-new-long-password-18"})
+    r = c.post(
+        "/api/auth/password",
+        headers=env.h("operator"),
+        json={"old_password": "correct-horse-battery", "new_password": "a-new-long-password-18"},
+    )
     assert r.status_code == 204, r.text
     for tok in (other, env.tokens["operator"]):
         assert c.get("/api/auth/me", headers={"Authorization": f"Bearer {tok}"}).status_code == 401
@@ -220,8 +270,9 @@ def _chain_text(env: ApiEnv) -> str:
     from openlfr.storage.models import AuditEvent
 
     with env.ctx.db.session() as s:
-        return "\n".join(json.dumps([e.action, e.object_id, e.details], default=str)
-                         for e in s.scalars(select(AuditEvent)))
+        return "\n".join(
+            json.dumps([e.action, e.object_id, e.details], default=str) for e in s.scalars(select(AuditEvent))
+        )
 
 
 @pytest.mark.slow
@@ -240,9 +291,32 @@ def test_retro_media_and_audit_keep_names_out_of_the_chain(env: ApiEnv, cli: Any
     secret_dir = tmp_path / "other-case"
     secret_dir.mkdir()
     video = media / "suspect-jdoe-case-4471.mp4"
-    p = cli("synth", "walkthrough", "--images", str(people), "--out", str(video), "--truth",
-            str(tmp_path / "truth.json"), "--people", "2", "--watchlisted", "2", "--size", "640x360", "--fps", "8",
-            "--enrol-images", "1", "--pass-images", "2", "--seed", "1", "--watchlist-dir", str(tmp_path / "wl"))
+    p = cli(
+        "synth",
+        "walkthrough",
+        "--images",
+        str(people),
+        "--out",
+        str(video),
+        "--truth",
+        str(tmp_path / "truth.json"),
+        "--people",
+        "2",
+        "--watchlisted",
+        "2",
+        "--size",
+        "640x360",
+        "--fps",
+        "8",
+        "--enrol-images",
+        "1",
+        "--pass-images",
+        "2",
+        "--seed",
+        "1",
+        "--watchlist-dir",
+        str(tmp_path / "wl"),
+    )
     assert p.returncode == 0, p.stderr
     shutil.copy(video, secret_dir / "elsewhere.mp4")
     (media / "link-out.mp4").symlink_to(secret_dir / "elsewhere.mp4")
@@ -300,8 +374,13 @@ def test_a_huge_jpeg_check_has_a_bounded_cost(env: ApiEnv, tmp_path: Path) -> No
     path = tmp_path / "big.jpg"
     big.save(path, quality=85)
     assert path.stat().st_size < env.ctx.settings.max_upload_bytes
-    p = subprocess.run([sys.executable, "-c", _CHECK_COST, str(path)], capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "OPENLFR_DATA_DIR": str(env.data_dir)})
+    p = subprocess.run(
+        [sys.executable, "-c", _CHECK_COST, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OPENLFR_DATA_DIR": str(env.data_dir)},
+    )
     assert p.returncode == 0, p.stderr
     got = json.loads(p.stdout.strip().splitlines()[-1])
     print("6300x6300 check:", got)
@@ -322,9 +401,28 @@ def test_concurrent_cli_adds_of_one_new_person_keep_every_photo(data_dir: Path, 
     mirrored = tmp_path / "mirrored.jpg"
     ImageOps.mirror(Image.open(photos[0])).save(mirrored, quality=95)
     photos.append(mirrored)
-    procs = [subprocess.Popen([sys.executable, "-m", "openlfr", "watchlist", "add", "wl", "--person", "new-person",
-                               "--image", str(p), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=dict(os.environ)) for p in photos]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "openlfr",
+                "watchlist",
+                "add",
+                "wl",
+                "--person",
+                "new-person",
+                "--image",
+                str(p),
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
+        for p in photos
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (_out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
@@ -355,8 +453,9 @@ def test_thread_mode_a_camera_that_cannot_open_leaves_none_unsupervised(videos: 
     engine = FaceEngine.from_config(cfg)
     listed = np.asarray(Image.open(FACES / "Al_Gore" / "Al_Gore_0001.jpg").convert("RGB"))
     index, _ = index_in_memory(engine, {"Al_Gore": [listed]})
-    good = CameraSpec(name="good", url=str(videos / "intel_asl_thanks.mkv"), loop=True, realtime=True,
-                      live=LiveConfig(analysis_fps=2))
+    good = CameraSpec(
+        name="good", url=str(videos / "intel_asl_thanks.mkv"), loop=True, realtime=True, live=LiveConfig(analysis_fps=2)
+    )
     bad = CameraSpec(name="bad", url=str(tmp_path / "missing.mp4"))
     runner = LiveRunner([good, bad], cfg, index, 0.99, EventBus(), mode="thread", engine=engine)
     summary = runner.run(max_seconds=4)

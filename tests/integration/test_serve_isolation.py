@@ -54,8 +54,8 @@ def test_launcher_starts_threads_at_its_own_priority_not_the_callers() -> None:
     t.start()
     t.join()
     assert seen["request"] == base + 4
-    assert seen["direct"] == base + 4      # what a runner would get if the request thread started it
-    assert seen["launched"] == base        # what it gets from the launcher
+    assert seen["direct"] == base + 4  # what a runner would get if the request thread started it
+    assert seen["launched"] == base  # what it gets from the launcher
 
 
 def _free_port() -> int:
@@ -88,14 +88,27 @@ def test_serve_runs_the_camera_in_its_own_process_and_requests_niced(data_dir: P
         pytest.skip(f"this test runs at nice {base}: the server's request nice (10) would change nothing")
     assert cli("init").returncode == 0
     for role in ("supervisor", "operator"):
-        cli("user", "create", "--username", role, "--role", role, "--password-stdin", input=f"iso-{role}-pw-123\n",
-            check=True)
+        cli(
+            "user",
+            "create",
+            "--username",
+            role,
+            "--role",
+            role,
+            "--password-stdin",
+            input=f"iso-{role}-pw-123\n",
+            check=True,
+        )
     port = _free_port()
     env = {**os.environ, "OPENLFR_CAMERA_MEDIA_ROOT": str(VIDEOS), "OPENLFR_API_LIVE_LOOP_FILES": "true"}
     env.pop("OPENLFR_API_REQUEST_NICE", None)
-    proc = subprocess.Popen([sys.executable, "-m", "openlfr", "serve", "--port", str(port), "--log-level", "warning"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # as a service manager starts it (its autogroup is niced)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openlfr", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # as a service manager starts it (its autogroup is niced)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc, 90)
@@ -109,15 +122,26 @@ def test_serve_runs_the_camera_in_its_own_process_and_requests_niced(data_dir: P
         sup, op = sess["supervisor"], sess["operator"]
         assert sup.post("/api/watchlists", json={"name": "wanted"}).status_code == 201
         photo = sorted((TEST_DATA / "faces" / "Al_Gore").glob("*.jpg"))[0]
-        r = sup.post("/api/watchlists/wanted/entries", data={"person_id": "Al_Gore"},
-                     files=[("files", (photo.name, photo.read_bytes(), "image/jpeg"))])
+        r = sup.post(
+            "/api/watchlists/wanted/entries",
+            data={"person_id": "Al_Gore"},
+            files=[("files", (photo.name, photo.read_bytes(), "image/jpeg"))],
+        )
         assert r.status_code == 200, r.text
         now = datetime.now(UTC)
-        r = op.post("/api/deployments", json={
-            "location": "High St, Sutton", "purpose": "isolation test", "legal_basis": "Common law policing powers",
-            "planned_start": (now - timedelta(minutes=1)).isoformat(),
-            "planned_end": (now + timedelta(hours=1)).isoformat(), "source_watchlist": "wanted",
-            "all_entries_reason": "test", "cameras": [{"name": "cam1", "url": str(CLIP)}]})
+        r = op.post(
+            "/api/deployments",
+            json={
+                "location": "High St, Sutton",
+                "purpose": "isolation test",
+                "legal_basis": "Common law policing powers",
+                "planned_start": (now - timedelta(minutes=1)).isoformat(),
+                "planned_end": (now + timedelta(hours=1)).isoformat(),
+                "source_watchlist": "wanted",
+                "all_entries_reason": "test",
+                "cameras": [{"name": "cam1", "url": str(CLIP)}],
+            },
+        )
         assert r.status_code == 201, r.text
         dep = r.json()["id"]
         r = sup.post(f"/api/deployments/{dep}/authorise", json={"officer": "Supt A", "target_fpir": 0.0001})

@@ -35,8 +35,11 @@ def test_serve_stops_cleanly_with_cameras_running(tmp_path: Path, sig: signal.Si
         op, sup = Api(srv.url, "operator"), Api(srv.url, "supervisor")
         assert sup.post("/api/watchlists", json={"name": "wanted"}).status_code == 201
         f1, f2 = frames_of(CLIP, (0, 40))
-        r = sup.post("/api/watchlists/wanted/entries", data={"person_id": "p1", "name": "P One"},
-                     files=[("files", ("a.jpg", f1, "image/jpeg")), ("files", ("b.jpg", f2, "image/jpeg"))])
+        r = sup.post(
+            "/api/watchlists/wanted/entries",
+            data={"person_id": "p1", "name": "P One"},
+            files=[("files", ("a.jpg", f1, "image/jpeg")), ("files", ("b.jpg", f2, "image/jpeg"))],
+        )
         assert r.status_code == 200, r.text
         dep = draft_deployment(op, "wanted", [{"name": "door", "url": str(CLIP)}])
         assert sup.post(f"/api/deployments/{dep}/authorise", json={"officer": "Supt A"}).status_code == 200

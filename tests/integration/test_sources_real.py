@@ -18,10 +18,15 @@ from openlfr.engine.sources import open_source, probe
 
 pytestmark = pytest.mark.shared_data
 
-CLIPS = {"intel_asl_thanks.mkv": 51, "intel_face-demographics-walking.gif": 35,
-         "intel_face-demographics-walking-and-pause.gif": 41, "intel_head-pose-face-detection-female.gif": 23,
-         "intel_head-pose-face-detection-male.gif": 62, "intel_head-pose-face-detection-female-and-male.gif": 56,
-         "short_hamilton_clip.mp4": 275}
+CLIPS = {
+    "intel_asl_thanks.mkv": 51,
+    "intel_face-demographics-walking.gif": 35,
+    "intel_face-demographics-walking-and-pause.gif": 41,
+    "intel_head-pose-face-detection-female.gif": 23,
+    "intel_head-pose-face-detection-male.gif": 62,
+    "intel_head-pose-face-detection-female-and-male.gif": 56,
+    "short_hamilton_clip.mp4": 275,
+}
 
 
 def _read_all(src):  # type: ignore[no-untyped-def]
@@ -89,11 +94,17 @@ def _mjpeg_handler(jpegs: list[bytes]):  # type: ignore[no-untyped-def]
             try:
                 for i in range(200):
                     j = jpegs[i % len(jpegs)]
-                    self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                     + str(len(j)).encode() + b"\r\n\r\n" + j + b"\r\n")
+                    self.wfile.write(
+                        b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                        + str(len(j)).encode()
+                        + b"\r\n\r\n"
+                        + j
+                        + b"\r\n"
+                    )
                     time.sleep(0.02)
             except (BrokenPipeError, ConnectionResetError):
                 pass
+
     return H
 
 

@@ -23,12 +23,18 @@ from tests.integration.test_run_restart import _alerts, _deployment, _ok
 pytestmark = pytest.mark.slow
 
 
-def test_postgres_stopped_for_10s_mid_run_loses_nothing(cli: Any, data_dir: Path, tmp_path: Path, pg_server: Any,
-                                                        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_postgres_stopped_for_10s_mid_run_loses_nothing(
+    cli: Any, data_dir: Path, tmp_path: Path, pg_server: Any, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENLFR_DATABASE_URL", pg_url)
     dep = _deployment(cli, tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "openlfr", "run", "--deployment", dep, "--json", "--realtime"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openlfr", "run", "--deployment", dep, "--json", "--realtime"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     lines: list[str] = []
     outage: dict[str, float] = {}
 
@@ -91,17 +97,26 @@ def _live_deployment(ctx: Any, enrolled_people: list[Any]) -> tuple[dict[str, An
 
     seed_watchlist(ctx, "standing", enrolled_people)
     now = datetime.now(UTC)
-    d = dsvc.create(ctx, location="Mare St, Hackney, by the town hall", purpose="spool test",
-                    planned_start=now - timedelta(minutes=1), planned_end=now + timedelta(hours=1), actor="c",
-                    source_watchlist="standing", all_entries_reason="op", cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
-                    legal_basis="Common law policing powers; force LFR policy v1")
+    d = dsvc.create(
+        ctx,
+        location="Mare St, Hackney, by the town hall",
+        purpose="spool test",
+        planned_start=now - timedelta(minutes=1),
+        planned_end=now + timedelta(hours=1),
+        actor="c",
+        source_watchlist="standing",
+        all_entries_reason="op",
+        cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
+        legal_basis="Common law policing powers; force LFR policy v1",
+    )
     dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Z", target_fpir=1e-4)
     return d, dsvc.mark_live(ctx, d["id"], "op")
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_sqlite_lock_storm_spools_then_stores_and_refusals_are_kept(gov_ctx: Any, enrolled_people: list[Any],
-                                                                   backend: str) -> None:
+def test_sqlite_lock_storm_spools_then_stores_and_refusals_are_kept(
+    gov_ctx: Any, enrolled_people: list[Any], backend: str
+) -> None:
     """A writer holding SQLite's lock past the 10 s busy timeout: submits return at once (spooled),
     nothing is lost, the spool is flushed once the lock is gone; an alert the store refuses for good
     (its deployment ended) is kept aside encrypted, not dropped."""
@@ -148,8 +163,11 @@ def test_sqlite_lock_storm_spools_then_stores_and_refusals_are_kept(gov_ctx: Any
     assert spool.pending == 0 and spool.available
     with ctx.db.session() as s:
         uids = set(s.scalars(select(Alert.alert_uid)))
-        seen = s.scalar(select(Counter.value).where(Counter.scope.like(f"deployment:{d['id']}:camera:cam1"),
-                                                     Counter.name == "faces_seen"))
+        seen = s.scalar(
+            select(Counter.value).where(
+                Counter.scope.like(f"deployment:{d['id']}:camera:cam1"), Counter.name == "faces_seen"
+            )
+        )
     assert uids == {a.alert_id for a in [first, *during]} and seen == 5
 
     # an alert that waited in the spool while its deployment ended is refused for good: kept aside
@@ -162,9 +180,9 @@ def test_sqlite_lock_storm_spools_then_stores_and_refusals_are_kept(gov_ctx: Any
     assert len(list((again.dir / "rejected").glob("*.spool"))) == 1
 
 
-def test_serve_shows_the_store_unavailable_while_postgres_is_down(cli: Any, data_dir: Path, tmp_path: Path,
-                                                                  pg_server: Any, pg_url: str,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_shows_the_store_unavailable_while_postgres_is_down(
+    cli: Any, data_dir: Path, tmp_path: Path, pg_server: Any, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Under ``openlfr serve``: PostgreSQL stopped while a deployment runs. A console already connected gets a
     ``store`` push (state unavailable: the run spools) and another when it is back; afterwards the live status
     (``GET /api/deployments/{id}`` -> ``live.store``) says ok with everything spooled flushed. With Chromium, the
@@ -180,8 +198,12 @@ def test_serve_shows_the_store_unavailable_while_postgres_is_down(cli: Any, data
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "OPENLFR_CAMERA_MEDIA_ROOT": str(tmp_path), "OPENLFR_API_LIVE_LOOP_FILES": "true"}
-    proc = subprocess.Popen([sys.executable, "-m", "openlfr", "serve", "--port", str(port), "--log-level", "warning"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openlfr", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     events: list[dict[str, Any]] = []
     stopped = False
@@ -236,7 +258,7 @@ def test_serve_shows_the_store_unavailable_while_postgres_is_down(cli: Any, data
         pg_server.start()
         stopped = False
         deadline = time.monotonic() + 60
-        while not any(e["state"] in ("ok", "flushing") for e in events[events.index(down):]):
+        while not any(e["state"] in ("ok", "flushing") for e in events[events.index(down) :]):
             assert time.monotonic() < deadline, events
             time.sleep(0.2)
         deadline = time.monotonic() + 60
@@ -272,8 +294,9 @@ def _live_page(stack: contextlib.ExitStack, url: str, password: str) -> Any:
     except ImportError:
         return None
     p = stack.enter_context(sync_playwright())
-    browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+    browser = p.chromium.launch(
+        executable_path=chromium, headless=True, args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+    )
     stack.callback(browser.close)
     page = browser.new_context(bypass_csp=True).new_page()
     page.goto(url + "/login")
@@ -287,8 +310,9 @@ def _live_page(stack: contextlib.ExitStack, url: str, password: str) -> Any:
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-def test_a_spooled_counter_delta_flushed_again_after_a_crash_counts_once(gov_ctx: Any, enrolled_people: list[Any],
-                                                                        backend: str, pg_server: Any) -> None:
+def test_a_spooled_counter_delta_flushed_again_after_a_crash_counts_once(
+    gov_ctx: Any, enrolled_people: list[Any], backend: str, pg_server: Any
+) -> None:
     """The runner dies after the store committed a spooled counter delta but before the spool file was deleted:
     the next run flushes the file again. The delta's batch id (stored with the counters in one transaction)
     makes the second flush a no-op."""
@@ -305,8 +329,11 @@ def test_a_spooled_counter_delta_flushed_again_after_a_crash_counts_once(gov_ctx
 
     def seen() -> float | None:
         with ctx.db.session() as s:
-            return s.scalar(select(Counter.value).where(Counter.scope == f"deployment:{d['id']}:camera:cam1",
-                                                        Counter.name == "faces_seen"))
+            return s.scalar(
+                select(Counter.value).where(
+                    Counter.scope == f"deployment:{d['id']}:camera:cam1", Counter.name == "faces_seen"
+                )
+            )
 
     spool = SpoolingSink(ctx, StoreAlertSink(ctx, d["id"]), d["id"], base_s=0.2, max_s=1.0)
     ctx.db.engine.dispose()

@@ -60,14 +60,18 @@ def test_tokens_expire_by_default_and_within_the_limit(env: ApiEnv) -> None:
     old = users.create_token(env.ctx, "operator1", "test", name="old")
     assert c.get("/api/auth/me", headers=_bearer(old.token)).status_code == 200
     with env.ctx.db.session() as s:
-        s.execute(update(ApiToken).where(ApiToken.id == old.id)
-                  .values(expires_at=None, created_at=datetime.now(UTC) - timedelta(days=91)))
+        s.execute(
+            update(ApiToken)
+            .where(ApiToken.id == old.id)
+            .values(expires_at=None, created_at=datetime.now(UTC) - timedelta(days=91))
+        )
     assert c.get("/api/auth/me", headers=_bearer(old.token)).status_code == 401
     fresh = users.create_token(env.ctx, "operator1", "test", name="fresh", expires_days=0.5)
     assert c.get("/api/auth/me", headers=_bearer(fresh.token)).status_code == 200
     with env.ctx.db.session() as s:
-        s.execute(update(ApiToken).where(ApiToken.id == fresh.id)
-                  .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        s.execute(
+            update(ApiToken).where(ApiToken.id == fresh.id).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
     assert c.get("/api/auth/me", headers=_bearer(fresh.token)).status_code == 401
 
 
@@ -143,8 +147,11 @@ def test_admin_lists_and_revokes_a_users_tokens_api_and_cli(env: ApiEnv) -> None
 def test_changing_my_password_ends_my_other_sessions(env: ApiEnv) -> None:
     mine, csrf = _login(env, "supervisor1")
     other, _ = _login(env, "supervisor1")
-    r = mine.post("/api/auth/password", json={"old_password": PASSWORD, "new_password": NEW_PASSWORD},
-                  headers={"X-CSRF-Token": csrf})
+    r = mine.post(
+        "/api/auth/password",
+        json={"old_password": PASSWORD, "new_password": NEW_PASSWORD},
+        headers={"X-CSRF-Token": csrf},
+    )
     assert r.status_code == 204, r.text
     assert mine.get("/api/auth/me").status_code == 200  # the session that changed it continues
     assert other.get("/api/auth/me").status_code == 401

@@ -14,9 +14,27 @@ pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 def test_synth_is_deterministic_and_keeps_enrolment_photos_out(cli, lfw_dev: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     truths = []
     for k in range(2):
-        p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(tmp_path / f"v{k}.mp4"),
-                "--truth", str(tmp_path / f"t{k}.json"), "--people", "4", "--watchlisted", "2", "--size", "320x240",
-                "--fps", "5", "--seed", "11", "--json")
+        p = cli(
+            "synth",
+            "walkthrough",
+            "--images",
+            str(lfw_dev),
+            "--out",
+            str(tmp_path / f"v{k}.mp4"),
+            "--truth",
+            str(tmp_path / f"t{k}.json"),
+            "--people",
+            "4",
+            "--watchlisted",
+            "2",
+            "--size",
+            "320x240",
+            "--fps",
+            "5",
+            "--seed",
+            "11",
+            "--json",
+        )
         assert p.returncode == 0, p.stderr
         truths.append(json.loads((tmp_path / f"t{k}.json").read_text()))
     a, b = truths
@@ -31,8 +49,27 @@ def test_synth_is_deterministic_and_keeps_enrolment_photos_out(cli, lfw_dev: Pat
 
 def test_eval_walkthrough_small_scene(cli, lfw_dev: Path, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
-    p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(video), "--truth", str(truth),
-            "--people", "6", "--watchlisted", "3", "--size", "640x360", "--fps", "8", "--seed", "5", "--json")
+    p = cli(
+        "synth",
+        "walkthrough",
+        "--images",
+        str(lfw_dev),
+        "--out",
+        str(video),
+        "--truth",
+        str(truth),
+        "--people",
+        "6",
+        "--watchlisted",
+        "3",
+        "--size",
+        "640x360",
+        "--fps",
+        "8",
+        "--seed",
+        "5",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     wl = json.loads(p.stdout)["watchlist_dir"]
     # through the database, as a deployment would: import the enrolment photos, then evaluate by name
@@ -40,8 +77,21 @@ def test_eval_walkthrough_small_scene(cli, lfw_dev: Path, data_dir: Path, tmp_pa
     cli("watchlist", "create", "walk", check=True)
     cli("watchlist", "import", "walk", wl, check=True)
     out = tmp_path / "result.json"
-    p = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", "walk",
-            "--threshold", "0.75", "--json", "--out", str(out))
+    p = cli(
+        "eval",
+        "walkthrough",
+        "--video",
+        str(video),
+        "--truth",
+        str(truth),
+        "--watchlist",
+        "walk",
+        "--threshold",
+        "0.75",
+        "--json",
+        "--out",
+        str(out),
+    )
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     assert r == {**json.loads(out.read_text())}
@@ -56,14 +106,36 @@ def test_eval_walkthrough_small_scene(cli, lfw_dev: Path, data_dir: Path, tmp_pa
     sweep = {round(s["threshold"], 4): s for s in r["threshold_sweep"]}
     assert sweep[0.75]["tpir"] == pytest.approx(r["tpir"]["rate"], abs=0.34)
     # the same evaluation with the photo folder enrolled in memory gives the same decisions
-    p2 = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
-             "--threshold", "0.75", "--json")
+    p2 = cli(
+        "eval",
+        "walkthrough",
+        "--video",
+        str(video),
+        "--truth",
+        str(truth),
+        "--watchlist",
+        wl,
+        "--threshold",
+        "0.75",
+        "--json",
+    )
     r2 = json.loads(p2.stdout)
     assert (r2["tpir"], r2["false_alerts"]) == (r["tpir"], r["false_alerts"])
     assert r["threshold_source"] == "override" and r["target_fpir"] is None
     # without a threshold: the operating point a deployment gets (target FPIR 1e-4 at 3 people)
-    p3 = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
-             "--max-attempts", "2", "--json")
+    p3 = cli(
+        "eval",
+        "walkthrough",
+        "--video",
+        str(video),
+        "--truth",
+        str(truth),
+        "--watchlist",
+        wl,
+        "--max-attempts",
+        "2",
+        "--json",
+    )
     assert p3.returncode == 0, p3.stderr
     r3 = json.loads(p3.stdout)
     assert r3["threshold_source"] != "override" and r3["target_fpir"] == pytest.approx(1e-4)
@@ -75,8 +147,27 @@ def test_eval_walkthrough_small_scene(cli, lfw_dev: Path, data_dir: Path, tmp_pa
 def _eight_person_walk(cli, lfw_dev: Path, tmp_path: Path) -> tuple[Path, Path, str]:  # type: ignore[no-untyped-def]
     """A small walk-through (8 people, 4 listed, seed 7): its video, truth and watchlist folder."""
     video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
-    p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(video), "--truth", str(truth),
-            "--people", "8", "--watchlisted", "4", "--size", "640x360", "--fps", "8", "--seed", "7", "--json")
+    p = cli(
+        "synth",
+        "walkthrough",
+        "--images",
+        str(lfw_dev),
+        "--out",
+        str(video),
+        "--truth",
+        str(truth),
+        "--people",
+        "8",
+        "--watchlisted",
+        "4",
+        "--size",
+        "640x360",
+        "--fps",
+        "8",
+        "--seed",
+        "7",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     return video, truth, str(json.loads(p.stdout)["watchlist_dir"])
 
@@ -97,9 +188,25 @@ def test_one_decision_per_track(cli, lfw_dev: Path, tmp_path: Path) -> None:  # 
     runs = {}
     for decision in ("track", "shot"):
         # without early looks (test_clear_matches_are_decided_early), so that 'track' is exactly one search
-        p = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
-                "--threshold", "0.7", "--decision", decision, "--max-attempts", "8", "--early-margin", "-1",
-                "--json")
+        p = cli(
+            "eval",
+            "walkthrough",
+            "--video",
+            str(video),
+            "--truth",
+            str(truth),
+            "--watchlist",
+            wl,
+            "--threshold",
+            "0.7",
+            "--decision",
+            decision,
+            "--max-attempts",
+            "8",
+            "--early-margin",
+            "-1",
+            "--json",
+        )
         assert p.returncode == 0, p.stderr
         runs[decision] = json.loads(p.stdout)
     track, shot = runs["track"], runs["shot"]
@@ -120,8 +227,20 @@ def test_clear_matches_are_decided_early(cli, lfw_dev: Path, tmp_path: Path) -> 
     runs = {}
     for name, margin in (("early", None), ("late", "-1")):
         extra = [] if margin is None else ["--early-margin", margin]
-        p = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
-                "--threshold", "0.7675", "--json", *extra)
+        p = cli(
+            "eval",
+            "walkthrough",
+            "--video",
+            str(video),
+            "--truth",
+            str(truth),
+            "--watchlist",
+            wl,
+            "--threshold",
+            "0.7675",
+            "--json",
+            *extra,
+        )
         assert p.returncode == 0, p.stderr
         runs[name] = json.loads(p.stdout)
     early, late = runs["early"], runs["late"]
@@ -129,8 +248,10 @@ def test_clear_matches_are_decided_early(cli, lfw_dev: Path, tmp_path: Path) -> 
     assert late["config"]["shots"]["early_margin"] is None and late["alerts_early"] == 0
     assert early["alerts_early"] >= 1
     assert early["alert_latency_s"]["p50"] < late["alert_latency_s"]["p50"]
-    assert min(a["shots"] for a in early["alert_list"]) < min(a["shots"] for a in late["alert_list"]) or \
-        early["alert_latency_s"]["p50"] < 1.0
+    assert (
+        min(a["shots"] for a in early["alert_list"]) < min(a["shots"] for a in late["alert_list"])
+        or early["alert_latency_s"]["p50"] < 1.0
+    )
     for r in (early, late):
         per_track = _alerts_per_track(r)
         assert all(n == 1 for n in per_track.values()), per_track
@@ -144,8 +265,27 @@ def test_scale_benchmark_enrols_fillers_outside_the_walk(cli, lfw_dev: Path, tmp
     from openlfr.eval.walkthrough import draw_fillers, load_truth
 
     video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
-    p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(video), "--truth", str(truth),
-            "--people", "6", "--watchlisted", "3", "--size", "640x360", "--fps", "8", "--seed", "5", "--json")
+    p = cli(
+        "synth",
+        "walkthrough",
+        "--images",
+        str(lfw_dev),
+        "--out",
+        str(video),
+        "--truth",
+        str(truth),
+        "--people",
+        "6",
+        "--watchlisted",
+        "3",
+        "--size",
+        "640x360",
+        "--fps",
+        "8",
+        "--seed",
+        "5",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     wl = json.loads(p.stdout)["watchlist_dir"]
     t = load_truth(truth)
@@ -153,15 +293,43 @@ def test_scale_benchmark_enrols_fillers_outside_the_walk(cli, lfw_dev: Path, tmp
     assert len(drawn) == 40 and not set(drawn) & set(t["identities"])
     assert all(len(v) == 1 for v in drawn.values())
     assert draw_fillers(lfw_dev, t, 40, 1, seed=3) == drawn  # reproducible
-    p = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
-            "--fillers", "40", "--filler-photos", "1", "--seed", "3", "--fpir", "1e-3", "--json")
+    p = cli(
+        "eval",
+        "walkthrough",
+        "--video",
+        str(video),
+        "--truth",
+        str(truth),
+        "--watchlist",
+        wl,
+        "--fillers",
+        "40",
+        "--filler-photos",
+        "1",
+        "--seed",
+        "3",
+        "--fpir",
+        "1e-3",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     assert r["scale"]["fillers"] == 40 and r["scale"]["filler_photos"] == 1
     assert 40 <= r["watchlist_size"] <= 43 and r["operating_point"]["watchlist_size"] == r["watchlist_size"]
     assert r["tpir"]["k"] >= 2 and r["false_alerts"] == 0
-    p = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
-            "--fillers", "100000", "--json")
+    p = cli(
+        "eval",
+        "walkthrough",
+        "--video",
+        str(video),
+        "--truth",
+        str(truth),
+        "--watchlist",
+        wl,
+        "--fillers",
+        "100000",
+        "--json",
+    )
     assert p.returncode != 0 and "--fillers must be" in p.stderr
 
 
@@ -170,12 +338,40 @@ def test_slow_analysis_raises_one_alert_per_pass(cli, lfw_dev: Path, tmp_path: P
     frames, so a pass breaks into several tracks; each used to alert (57 alerts for 10 listed passes when measured).
     With one alert per person per camera while in view (LiveConfig.suppress_s) every pass alerts at most once."""
     video, truth = tmp_path / "walk.mp4", tmp_path / "truth.json"
-    p = cli("synth", "walkthrough", "--images", str(lfw_dev), "--out", str(video), "--truth", str(truth),
-            "--people", "20", "--watchlisted", "10", "--seed", "3", "--json")
+    p = cli(
+        "synth",
+        "walkthrough",
+        "--images",
+        str(lfw_dev),
+        "--out",
+        str(video),
+        "--truth",
+        str(truth),
+        "--people",
+        "20",
+        "--watchlisted",
+        "10",
+        "--seed",
+        "3",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     wl = json.loads(p.stdout)["watchlist_dir"]
-    p = cli("eval", "walkthrough", "--video", str(video), "--truth", str(truth), "--watchlist", wl,
-            "--analysis-fps", "3", "--threshold", "0.7675", "--json")
+    p = cli(
+        "eval",
+        "walkthrough",
+        "--video",
+        str(video),
+        "--truth",
+        str(truth),
+        "--watchlist",
+        wl,
+        "--analysis-fps",
+        "3",
+        "--threshold",
+        "0.7675",
+        "--json",
+    )
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     assert r["config"]["analysis_fps"] == 3 and r["config"]["suppress_s"] > 0

@@ -22,14 +22,19 @@ from tests.integration.conftest import FACES
 
 WHY = "test: a fixed threshold for this test, not an operational choice of operating point"
 
+
 def _photo(person: str, i: int = 0) -> Path:
     return sorted((FACES / person).glob("*.jpg"))[i]
 
 
 def _enrol(env: ApiEnv, wl: str, person_id: str, face: str) -> Any:
     p = _photo(face)
-    return env.client.post(f"/api/watchlists/{wl}/entries", data={"person_id": person_id},
-                           files=[("files", (p.name, p.read_bytes(), "image/jpeg"))], headers=env.h("supervisor"))
+    return env.client.post(
+        f"/api/watchlists/{wl}/entries",
+        data={"person_id": person_id},
+        files=[("files", (p.name, p.read_bytes(), "image/jpeg"))],
+        headers=env.h("supervisor"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +43,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiEnv]:
         mp.delenv("OPENLFR_KEY", raising=False)
         mp.delenv("OPENLFR_DATABASE_URL", raising=False)
         e = make_env(tmp_path_factory.mktemp("guards") / "data")
-        assert e.client.post("/api/watchlists", json={"name": "standing"},
-                             headers=e.h("supervisor")).status_code == 201
+        assert e.client.post("/api/watchlists", json={"name": "standing"}, headers=e.h("supervisor")).status_code == 201
         for person in ("Al_Gore", "Adrien_Brody"):
             r = _enrol(e, "standing", person, person)
             assert r.status_code == 200 and r.json()["accepted_images"] == 1, r.text
@@ -63,13 +67,21 @@ def test_deployment_watchlist_is_read_only_outside_the_deployment(env: ApiEnv, t
 
     c = env.client
     now = datetime.now(UTC)
-    r = c.post("/api/deployments", headers=env.h("operator"), json={
-        "location": "High St, Sutton, outside the station", "purpose": "guard test",
-        "planned_start": (now - timedelta(minutes=1)).isoformat(),
-        "planned_end": (now + timedelta(hours=1)).isoformat(), "source_watchlist": "standing",
-        "all_entries_reason": "test", "threshold": 0.5,
-        "legal_basis": "Common law policing powers; force LFR policy v1",
-        "cameras": [{"name": "c1", "url": "rtsp://camera.invalid/clip"}]})
+    r = c.post(
+        "/api/deployments",
+        headers=env.h("operator"),
+        json={
+            "location": "High St, Sutton, outside the station",
+            "purpose": "guard test",
+            "planned_start": (now - timedelta(minutes=1)).isoformat(),
+            "planned_end": (now + timedelta(hours=1)).isoformat(),
+            "source_watchlist": "standing",
+            "all_entries_reason": "test",
+            "threshold": 0.5,
+            "legal_basis": "Common law policing powers; force LFR policy v1",
+            "cameras": [{"name": "c1", "url": "rtsp://camera.invalid/clip"}],
+        },
+    )
     assert r.status_code == 201, r.text
     dep = r.json()
     wl = dep["watchlist"]
@@ -81,24 +93,29 @@ def test_deployment_watchlist_is_read_only_outside_the_deployment(env: ApiEnv, t
     cli_env = {"OPENLFR_DATA_DIR": str(env.data_dir)}
 
     def attempt_everything(state: str) -> None:
-        _refused(_enrol(env, wl, "Abdullah_Gul", "Abdullah_Gul"))                    # new person
-        _refused(_enrol(env, wl, "Al_Gore", "Al_Gore"))                              # photo to an entry
+        _refused(_enrol(env, wl, "Abdullah_Gul", "Abdullah_Gul"))  # new person
+        _refused(_enrol(env, wl, "Al_Gore", "Al_Gore"))  # photo to an entry
         _refused(c.delete(f"/api/watchlists/{wl}/entries/Al_Gore", headers=env.h("supervisor")))
         _refused(c.delete(f"/api/watchlists/{wl}/entries/entry:{before[0]['id']}", headers=env.h("admin")))
         _refused(c.delete(f"/api/watchlists/{wl}", headers=env.h("admin")))
-        for args in (("watchlist", "add", wl, "--person", "Abdullah_Gul", "--image", str(folder / "a.jpg")),
-                     ("watchlist", "add", wl, "--person", "Al_Gore", "--image", str(folder / "a.jpg")),
-                     ("watchlist", "remove", wl, "Al_Gore", "--yes"),
-                     ("watchlist", "remove", wl, "--entry-id", str(before[0]["id"]), "--yes"),
-                     ("watchlist", "import", wl, str(folder.parent)),
-                     ("watchlist", "delete", wl, "--yes")):
+        for args in (
+            ("watchlist", "add", wl, "--person", "Abdullah_Gul", "--image", str(folder / "a.jpg")),
+            ("watchlist", "add", wl, "--person", "Al_Gore", "--image", str(folder / "a.jpg")),
+            ("watchlist", "remove", wl, "Al_Gore", "--yes"),
+            ("watchlist", "remove", wl, "--entry-id", str(before[0]["id"]), "--yes"),
+            ("watchlist", "import", wl, str(folder.parent)),
+            ("watchlist", "delete", wl, "--yes"),
+        ):
             p = run_cli(*args, env=cli_env)
             assert p.returncode != 0 and "deployment_watchlist" in p.stderr, (state, args, p.stdout, p.stderr)
         assert _entries(env, wl) == before, state
 
     attempt_everything("draft")
-    r = c.post(f"/api/deployments/{dep['id']}/authorise", json={"officer": "Supt T", "justification": WHY},
-               headers=env.h("supervisor"))
+    r = c.post(
+        f"/api/deployments/{dep['id']}/authorise",
+        json={"officer": "Supt T", "justification": WHY},
+        headers=env.h("supervisor"),
+    )
     assert r.status_code == 200, r.text
     attempt_everything("authorised")
     deployments.mark_live(env.ctx, dep["id"], "test")

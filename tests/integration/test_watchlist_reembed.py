@@ -70,11 +70,18 @@ def test_reembed_refused_while_a_deployment_of_the_list_is_live(gov_ctx: Any) ->
     _old_list(ctx)
     watchlists.reembed(ctx, "standing", "sup")  # a deployment copies vectors of the current model
     now = datetime.now(UTC)
-    d = dsvc.create(ctx, location="Upper St", purpose="wanted for serious offences", planned_start=now,
-                    planned_end=now + timedelta(hours=2), actor="creator", source_watchlist="standing",
-                    entries=[dsvc.EntrySelection("Al_Gore", "warrant W1")],
-                    cameras=[dsvc.CameraSpec("cam1", "rtsp://127.0.0.1:8554/live")],
-                    legal_basis="PACE s.1 policy LFR-2.3(a)")
+    d = dsvc.create(
+        ctx,
+        location="Upper St",
+        purpose="wanted for serious offences",
+        planned_start=now,
+        planned_end=now + timedelta(hours=2),
+        actor="creator",
+        source_watchlist="standing",
+        entries=[dsvc.EntrySelection("Al_Gore", "warrant W1")],
+        cameras=[dsvc.CameraSpec("cam1", "rtsp://127.0.0.1:8554/live")],
+        legal_basis="PACE s.1 policy LFR-2.3(a)",
+    )
     dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A Smith", "briefed")
     dsvc.mark_live(ctx, d["id"], "op")
     wl_name = next(w.name for w in watchlists.list_all(ctx) if w.id == d["watchlist_id"])

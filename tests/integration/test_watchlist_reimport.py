@@ -17,8 +17,10 @@ FACES = TEST_DATA / "faces"
 def _counts(data_dir: Path) -> tuple[int, int, int]:
     con = sqlite3.connect(data_dir / "openlfr.db")
     try:
-        return tuple(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[return-value]
-                     for t in ("watchlist_entries", "reference_images", "reference_embeddings"))
+        return tuple(
+            con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[return-value]
+            for t in ("watchlist_entries", "reference_images", "reference_embeddings")
+        )
     finally:
         con.close()
 

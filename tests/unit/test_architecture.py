@@ -35,8 +35,9 @@ def test_import_contracts_catch_a_violation(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
 
     def lint() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=tmp_path, env=env, capture_output=True,
-                              text=True)
+        return subprocess.run(
+            [_tool("lint-imports"), "--no-cache"], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
 
     clean = lint()
     assert clean.returncode == 0 and "BROKEN" not in clean.stdout, clean.stdout[-3000:] + clean.stderr[-2000:]
@@ -63,8 +64,9 @@ def test_import_contracts_catch_a_violation(tmp_path: Path) -> None:
 
 
 def test_ruff_clean() -> None:
-    proc = subprocess.run([_tool("ruff"), "check", "src", "tests", "benchmarks"], cwd=REPO,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [_tool("ruff"), "check", "src", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 
@@ -76,10 +78,12 @@ def test_mypy_strict_clean() -> None:
 
 
 def test_engine_never_imports_storage_at_runtime() -> None:
-    code = ("import sys, openlfr.engine.pipeline, openlfr.engine.matcher, openlfr.engine.registry as r; "
-            "r.available('embedder'); "
-            "bad=[m for m in sys.modules if m.startswith(('openlfr.storage','openlfr.services','sqlalchemy'))]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, openlfr.engine.pipeline, openlfr.engine.matcher, openlfr.engine.registry as r; "
+        "r.available('embedder'); "
+        "bad=[m for m in sys.modules if m.startswith(('openlfr.storage','openlfr.services','sqlalchemy'))]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -95,10 +99,14 @@ def test_no_function_over_60_lines() -> None:
     """Issue 20: no function in src/ (outside generated migrations) is over 60 lines (def to last line)."""
     import ast
 
-    long = [f"{p.relative_to(REPO)}:{n.lineno} {n.name} ({n.end_lineno - n.lineno + 1} lines)"
-            for p in _sources() for n in ast.walk(ast.parse(p.read_text()))
-            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.end_lineno is not None
-            and n.end_lineno - n.lineno + 1 > 60]
+    long = [
+        f"{p.relative_to(REPO)}:{n.lineno} {n.name} ({n.end_lineno - n.lineno + 1} lines)"
+        for p in _sources()
+        for n in ast.walk(ast.parse(p.read_text()))
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+        and n.end_lineno is not None
+        and n.end_lineno - n.lineno + 1 > 60
+    ]
     assert not long, long
 
 
@@ -129,7 +137,7 @@ def repeated_blocks(files: list[Path], root: Path = REPO, size: int = 6) -> list
     for p in files:
         lines = _code_lines(p)
         for k in range(len(lines) - size + 1):
-            window = tuple(text for _, text in lines[k:k + size])
+            window = tuple(text for _, text in lines[k : k + size])
             if sum(len(re.sub(r"[\W_]", "", t)) >= 3 for t in window) < size - 1:
                 continue  # mostly brackets and punctuation
             seen.setdefault(window, []).append(f"{p.relative_to(root)}:{lines[k][0]}")
@@ -172,8 +180,12 @@ def untyped_service_functions(root: Path = SRC / "services") -> list[str]:
         for n in body:
             if isinstance(n, ast.ClassDef) and not n.name.startswith("_"):
                 visit(n.body, f"{prefix}{n.name}.")
-            elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and not n.name.startswith("_") \
-                    and n.returns is not None and _returns_untyped_dict(ast.unparse(n.returns)):
+            elif (
+                isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                and not n.name.startswith("_")
+                and n.returns is not None
+                and _returns_untyped_dict(ast.unparse(n.returns))
+            ):
                 found.append(f"{prefix}{n.name}")
 
     for p in sorted(root.glob("*.py")):
@@ -186,21 +198,39 @@ NOT_YET_TYPED: set[str] = {
     # convert a function to a frozen dataclass or pydantic model, then delete its line here.
     "audit_admin.verify_export",  # its keys depend on how far the check got (CLI --json prints them as they are)
     "audit_log.with_private",  # each event's details, free-form by design (what the event recorded)
-    "deployments.LivePlan.to_dict", "deployments.preview_operating_point", "deployments.create", "deployments.show",
-    "deployments.list_all", "deployments.authorise", "deployments.mark_ended",
-    "live.alert_json", "live.run_watchlist", "live.run_deployment",
-    "operating_point.OperatingPoint.to_dict", "operating_point.op_fields", "operating_point.Guardrail.to_dict",
-    "reports.rates", "reports.Report.to_dict",
+    "deployments.LivePlan.to_dict",
+    "deployments.preview_operating_point",
+    "deployments.create",
+    "deployments.show",
+    "deployments.list_all",
+    "deployments.authorise",
+    "deployments.mark_ended",
+    "live.alert_json",
+    "live.run_watchlist",
+    "live.run_deployment",
+    "operating_point.OperatingPoint.to_dict",
+    "operating_point.op_fields",
+    "operating_point.Guardrail.to_dict",
+    "reports.rates",
+    "reports.Report.to_dict",
     # retro: cli/live_cmd.py reads retro.search's dict
-    "retro.search_media", "retro.search_frames", "retro.search", "retro.search_path", "retro.search_upload",
+    "retro.search_media",
+    "retro.search_frames",
+    "retro.search",
+    "retro.search_path",
+    "retro.search_upload",
     "spool.SpoolingSink.status",
-    "stats.alert_figures", "stats.deployment_stats",
+    "stats.alert_figures",
+    "stats.deployment_stats",
     "watchlists.load_index",  # its meta dict is read by services/live.py
     "engine_choice.parse_options",  # a backend's options, free-form by design (each backend checks its own)
-    "evaluation.cache_clear", "evaluation.cache_info",  # the eval cache's JSON as the CLI prints it
+    "evaluation.cache_clear",
+    "evaluation.cache_info",  # the eval cache's JSON as the CLI prints it
     "live.LiveRun.store_status",  # the spool's status (spool.SpoolingSink.status above)
     "models.rows",  # one row per model as `models list --json` prints it
-    "walkthrough.score", "walkthrough.synthesise", "walkthrough.walk_index",  # eval results' JSON
+    "walkthrough.score",
+    "walkthrough.synthesise",
+    "walkthrough.walk_index",  # eval results' JSON
 }
 
 
@@ -216,5 +246,6 @@ def test_services_return_typed_results(tmp_path: Path) -> None:
         "def _c() -> dict[str, Any]: ...\n"
         "def d() -> dict[str, int]: ...\n"
         "class K:\n"
-        "    def e(self) -> 'dict[str, Any] | None': ...\n")
+        "    def e(self) -> 'dict[str, Any] | None': ...\n"
+    )
     assert untyped_service_functions(tmp_path) == ["m.a", "m.b", "m.K.e"]

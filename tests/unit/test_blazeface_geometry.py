@@ -18,12 +18,15 @@ from openlfr.errors import ConfigError, ModelError
 SHORT, FULL = bf.SPECS["short"], bf.SPECS["full"]
 
 
-@pytest.mark.parametrize(("spec", "h", "w", "n"), [
-    (SHORT, 128, 128, 896),  # 16x16x2 + 8x8x6, MediaPipe's count
-    (FULL, 192, 192, 2304),  # 48x48x1
-    (SHORT, 256, 256, 3584),  # a resized input: 4x the anchors
-    (SHORT, 224, 384, 28 * 48 * 2 + 14 * 24 * 6),
-])
+@pytest.mark.parametrize(
+    ("spec", "h", "w", "n"),
+    [
+        (SHORT, 128, 128, 896),  # 16x16x2 + 8x8x6, MediaPipe's count
+        (FULL, 192, 192, 2304),  # 48x48x1
+        (SHORT, 256, 256, 3584),  # a resized input: 4x the anchors
+        (SHORT, 224, 384, 28 * 48 * 2 + 14 * 24 * 6),
+    ],
+)
 def test_anchor_counts(spec: bf.ModelSpec, h: int, w: int, n: int) -> None:
     a = bf.anchors(spec, h, w)
     assert a.shape == (n, 2)
@@ -59,10 +62,16 @@ def test_decode_box_keypoints_and_score() -> None:
     np.testing.assert_allclose(kps[0], np.arange(12).reshape(6, 2) + np.array([82, 42]))
 
 
-@pytest.mark.parametrize(("logit", "threshold", "kept"), [
-    (0.0, 0.5, 1), (-0.01, 0.5, 0), (math.log(0.65 / 0.35) + 1e-4, 0.65, 1), (math.log(0.65 / 0.35) - 1e-4, 0.65, 0),
-    (500.0, 0.6, 1),  # huge logits: clipped, no overflow warning
-])
+@pytest.mark.parametrize(
+    ("logit", "threshold", "kept"),
+    [
+        (0.0, 0.5, 1),
+        (-0.01, 0.5, 0),
+        (math.log(0.65 / 0.35) + 1e-4, 0.65, 1),
+        (math.log(0.65 / 0.35) - 1e-4, 0.65, 0),
+        (500.0, 0.6, 1),  # huge logits: clipped, no overflow warning
+    ],
+)
 def test_decode_threshold_is_on_the_sigmoid(logit: float, threshold: float, kept: int) -> None:
     a = bf.anchors(SHORT, 128, 128)
     reg, lg = _raw(len(a))
@@ -157,8 +166,18 @@ def test_dlib_box_map(range_: str) -> None:
     np.testing.assert_allclose(out[3] - out[1], k * 90, rtol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs", [{"range": "medium"}, {"tiles": 3}, {"box": "ellipse"}, {"min_face_px": 2},
-                                    {"threads": 0}, {"score_threshold": 1.5}, {"nms_threshold": 0.0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"range": "medium"},
+        {"tiles": 3},
+        {"box": "ellipse"},
+        {"min_face_px": 2},
+        {"threads": 0},
+        {"score_threshold": 1.5},
+        {"nms_threshold": 0.0},
+    ],
+)
 def test_bad_options(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         bf.BlazeFaceDetector(**kwargs)  # type: ignore[arg-type]

@@ -7,14 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from openlfr.engine.backends.dlib_dat import (
-    Conv,
-    FullyConnected,
-    Relu,
-    TagOrSkip,
-    _Reader,
-    parse_dlib_dnn,
-)
+from openlfr.engine.backends.dlib_dat import Conv, FullyConnected, Relu, TagOrSkip, _Reader, parse_dlib_dnn
 from openlfr.errors import ModelError
 
 
@@ -55,23 +48,33 @@ EMPTY = enc_tensor(np.zeros((0,), np.float32))
 TRAILER = b"110" + EMPTY * 3
 
 
-@pytest.mark.parametrize(("raw", "value"), [
-    (b"\x01\x00", 0), (b"\x01\x01", 1), (b"\x02\x00\x01", 256), (b"\x81\x1c", -28),
-    (b"\x03\x62\x90\xf5", 0xF59062), (b"\x08" + b"\xff" * 8, 2**64 - 1),
-])
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        (b"\x01\x00", 0),
+        (b"\x01\x01", 1),
+        (b"\x02\x00\x01", 256),
+        (b"\x81\x1c", -28),
+        (b"\x03\x62\x90\xf5", 0xF59062),
+        (b"\x08" + b"\xff" * 8, 2**64 - 1),
+    ],
+)
 def test_integers(raw: bytes, value: int) -> None:
     r = _Reader(raw, "t")
     assert r.integer() == value and r.pos == len(raw)
     assert enc_int(value) == raw
 
 
-@pytest.mark.parametrize(("raw", "value"), [
-    (bytes.fromhex("01 10 81 04"), 1.0),                  # how dlib writes 1.0 (double)
-    (bytes.fromhex("03 0a d7 a3 81 1c"), 0.04),           # loss_metric margin in the face model
-    (bytes.fromhex("03 62 90 f5 81 11"), 122.782),        # avg_red of input_rgb_image_sized
-    (bytes.fromhex("01 00 01 0b"), 0.0),
-    (enc_int(1) + enc_int(32000), math.inf),
-])
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        (bytes.fromhex("01 10 81 04"), 1.0),  # how dlib writes 1.0 (double)
+        (bytes.fromhex("03 0a d7 a3 81 1c"), 0.04),  # loss_metric margin in the face model
+        (bytes.fromhex("03 62 90 f5 81 11"), 122.782),  # avg_red of input_rgb_image_sized
+        (bytes.fromhex("01 00 01 0b"), 0.0),
+        (enc_int(1) + enc_int(32000), math.inf),
+    ],
+)
 def test_reals(raw: bytes, value: float) -> None:
     assert _Reader(raw, "t").real() == pytest.approx(value, rel=1e-6)
 
@@ -91,17 +94,50 @@ def tiny_net(trailing: bytes = b"") -> tuple[bytes, np.ndarray, np.ndarray, np.n
     w = rng.normal(size=(2, 3, 3, 3)).astype(np.float32)
     b = rng.normal(size=2).astype(np.float32)
     fc = rng.normal(size=(2 * 4 * 4, 2)).astype(np.float32)
-    con = (enc_str("con_4") + enc_tensor(np.concatenate([w.ravel(), b]))
-           + b"".join(enc_int(v) for v in (2, 3, 3, 1, 1, 1, 1))
-           + enc_alias(2, 3, 3, 3) + enc_alias(1, 2, 1, 1) + enc_real(1.0) * 2 + enc_real(1.0) + enc_real(0.0))
-    fc_details = (enc_str("fc_2") + enc_int(2) + enc_int(32) + enc_tensor(fc.ravel())
-                  + enc_alias(32, 2, 1, 1) + enc_alias(0, 0, 0, 0) + enc_int(1) + enc_real(1.0) * 4)
-    data = (enc_int(1) + enc_str("loss_metric_2") + enc_real(0.04) + enc_real(0.6)
-            + enc_int(2) + enc_int(2) + enc_int(1)       # fc, relu, tag: outermost first
-            + enc_int(3) + enc_str("input_rgb_image_sized") + enc_real(122.782) + enc_real(117.001)
-            + enc_real(104.298) + enc_int(4) + enc_int(4) + con + TRAILER + enc_int(1)
-            + enc_str("relu_") + TRAILER
-            + fc_details + TRAILER + trailing)
+    con = (
+        enc_str("con_4")
+        + enc_tensor(np.concatenate([w.ravel(), b]))
+        + b"".join(enc_int(v) for v in (2, 3, 3, 1, 1, 1, 1))
+        + enc_alias(2, 3, 3, 3)
+        + enc_alias(1, 2, 1, 1)
+        + enc_real(1.0) * 2
+        + enc_real(1.0)
+        + enc_real(0.0)
+    )
+    fc_details = (
+        enc_str("fc_2")
+        + enc_int(2)
+        + enc_int(32)
+        + enc_tensor(fc.ravel())
+        + enc_alias(32, 2, 1, 1)
+        + enc_alias(0, 0, 0, 0)
+        + enc_int(1)
+        + enc_real(1.0) * 4
+    )
+    data = (
+        enc_int(1)
+        + enc_str("loss_metric_2")
+        + enc_real(0.04)
+        + enc_real(0.6)
+        + enc_int(2)
+        + enc_int(2)
+        + enc_int(1)  # fc, relu, tag: outermost first
+        + enc_int(3)
+        + enc_str("input_rgb_image_sized")
+        + enc_real(122.782)
+        + enc_real(117.001)
+        + enc_real(104.298)
+        + enc_int(4)
+        + enc_int(4)
+        + con
+        + TRAILER
+        + enc_int(1)
+        + enc_str("relu_")
+        + TRAILER
+        + fc_details
+        + TRAILER
+        + trailing
+    )
     return data, w, b, fc
 
 

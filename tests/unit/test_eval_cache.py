@@ -14,8 +14,14 @@ KEY = json.dumps({"detector": "d", "embedder": "e"})
 
 
 def rec(v: float, status: int = C.DETECTED) -> C.Record:
-    return C.Record(embedding=np.full(4, v, np.float32), status=status, box=np.arange(4, dtype=np.float32),
-                    quality=np.full(len(QUALITY_FIELDS), v, np.float32), passed=True, n_faces=1)
+    return C.Record(
+        embedding=np.full(4, v, np.float32),
+        status=status,
+        box=np.arange(4, dtype=np.float32),
+        quality=np.full(len(QUALITY_FIELDS), v, np.float32),
+        passed=True,
+        n_faces=1,
+    )
 
 
 def test_round_trip(tmp_path):

@@ -10,12 +10,7 @@ import pytest
 
 from openlfr.errors import ConfigError, NotFoundError
 from openlfr.eval.cache import DETECTED, NO_FACE
-from openlfr.eval.calibration import (
-    Calibration,
-    calibrate,
-    grid,
-    save_calibration,
-)
+from openlfr.eval.calibration import Calibration, calibrate, grid, save_calibration
 from openlfr.eval.compute import EmbeddingTable
 from openlfr.eval.protocols import Dataset
 from openlfr.services.operating_point import load_calibration
@@ -30,17 +25,24 @@ def unit(deg: float) -> list[float]:
 
 def table_and_dataset(status=None):
     # identities a (2 images), b (2 images), c (1 image); angles chosen for easy cosines
-    angles = [0, 60, 90, 90, 180]   # a1 a2 b1 b2 c1
+    angles = [0, 60, 90, 90, 180]  # a1 a2 b1 b2 c1
     root = Path("/d")
     ids = {"a": 2, "b": 2, "c": 1}
     ds = Dataset(root, {k: [root / k / f"{k}_{i}.jpg" for i in range(n)] for k, n in ids.items()})
     st = np.array(status if status is not None else [DETECTED] * 5, np.int8)
     emb = np.array([unit(a) for a in angles], np.float32)
     emb[st != DETECTED] = np.nan
-    t = EmbeddingTable(paths=ds.paths, hashes=[str(i) for i in range(5)], embedding=emb, status=st,
-                       quality=np.zeros((5, len(QUALITY_FIELDS)), np.float32), passed=np.ones(5, bool),
-                       n_faces=np.ones(5, np.int16), models={"embedder": "toy@1", "family": "toy@1"},
-                       model_key='{"embedder": "toy@1"}')
+    t = EmbeddingTable(
+        paths=ds.paths,
+        hashes=[str(i) for i in range(5)],
+        embedding=emb,
+        status=st,
+        quality=np.zeros((5, len(QUALITY_FIELDS)), np.float32),
+        passed=np.ones(5, bool),
+        n_faces=np.ones(5, np.int16),
+        models={"embedder": "toy@1", "family": "toy@1"},
+        model_key='{"embedder": "toy@1"}',
+    )
     return t, ds
 
 
@@ -70,7 +72,7 @@ def test_counts_and_lookups(monkeypatch):
     # identification part: K=1, watchlist a, b; searches a2 (mate a), b2 (mate b), c1 (non-mated)
     ident = cal.identify
     assert ident["watchlist_size"] == 2 and ident["mated"] == 2 and ident["nonmated"] == 1
-    assert ident["rank1"] == 0.5          # a2 is nearer b1 (cos .866) than a1 (.5)
+    assert ident["rank1"] == 0.5  # a2 is nearer b1 (cos .866) than a1 (.5)
     assert cal.tpir(0.99) == (1, 2) and cal.tpir(1.0) == (1, 2)
     v, (lo, hi), k, n = cal.fpir(0.9, 2)
     assert (k, n) == (2, 8) and v == pytest.approx(0.5) and lo < v < hi
@@ -101,7 +103,7 @@ def test_save_load_and_missing(data_dir, monkeypatch):
     with pytest.raises(NotFoundError):
         load_calibration("other@2", s)
     summary = back.summary()
-    assert summary["threshold_for_fpir"]["100"]["0.01"] is None   # 8 comparisons cannot resolve 1e-4
+    assert summary["threshold_for_fpir"]["100"]["0.01"] is None  # 8 comparisons cannot resolve 1e-4
 
 
 @pytest.mark.parametrize("which", ["dlib", "default"])
@@ -113,8 +115,11 @@ def test_packaged_calibration_serves_the_default_embedder(data_dir, which):
     from openlfr.services.operating_point import DEFAULT_THRESHOLDS
     from openlfr.settings import Settings
 
-    fam = (next(iter(DEFAULT_THRESHOLDS)) if which == "dlib"
-           else family_of(registry.create("embedder", Settings().embedder)))
+    fam = (
+        next(iter(DEFAULT_THRESHOLDS))
+        if which == "dlib"
+        else family_of(registry.create("embedder", Settings().embedder))
+    )
     assert fam in DEFAULT_THRESHOLDS
     cal = load_calibration(fam)
     assert cal.family == fam and cal.impostor_n > 40_000_000
@@ -122,7 +127,7 @@ def test_packaged_calibration_serves_the_default_embedder(data_dir, which):
     assert (0.97 if which == "dlib" else 0.75) < t < 1.0
     k, n = cal.fmr(t)
     assert k / n * 1000 <= 1e-3
-    with pytest.raises(ConfigError):             # 1e-5 / 10,000 = 1e-9: beyond 42M comparisons
+    with pytest.raises(ConfigError):  # 1e-5 / 10,000 = 1e-9: beyond 42M comparisons
         load_calibration(fam).threshold_for_fpir(1e-5, 10_000)
 
 

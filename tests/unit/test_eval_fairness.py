@@ -27,7 +27,7 @@ def test_group_rates_and_intervals():
     assert g["A"]["fpir"]["ci"] == pytest.approx(list(clopper_pearson(1, 2)))
     assert g["B"]["fpir"]["value"] == 0.0
     assert g["A"]["fnir"]["value"] == 0.0
-    assert g["B"]["fnir"]["value"] == 0.5          # the 0.99 mate is not rank 1
+    assert g["B"]["fnir"]["value"] == 0.5  # the 0.99 mate is not rank 1
     assert g["B"]["fta"]["value"] == 0.25 and g["A"]["fta"]["value"] == 0.0
     assert r.comparisons["fpir"].ratio is None
     assert r.comparisons["fpir"].reason == "the lowest rate is 0"
@@ -83,9 +83,16 @@ def clustered(name, unit_events_fnir):
     miss = np.array(miss, bool)
     o = outcomes(np.where(miss, 0.5, 0.99), ~miss, [])
     units = np.array(units)
-    return GroupData(name, o, attempts=len(units), failures_to_acquire=0, mated_units=units,
-                     nonmated_units=np.zeros(0, np.int64), attempt_units=units,
-                     attempt_failed=np.zeros(len(units), bool))
+    return GroupData(
+        name,
+        o,
+        attempts=len(units),
+        failures_to_acquire=0,
+        mated_units=units,
+        nonmated_units=np.zeros(0, np.int64),
+        attempt_units=units,
+        attempt_failed=np.zeros(len(units), bool),
+    )
 
 
 def test_permutation_equal_rates_is_not_significant():
@@ -109,7 +116,7 @@ def test_one_heavy_identity_fools_fisher_not_the_permutation_test():
     b = clustered("b", [(100 + i, 0, 4) for i in range(6)])
     rep = fairness_report([a, b], 0.9, sweep=[0.9], n_perm=2000)
     c = rep.comparisons["fnir"]
-    assert c.p_value < 1e-6                     # Fisher: searches treated as independent
-    assert c.p_value_permutation > 0.05         # 1 of 12 people: easily arises by chance
+    assert c.p_value < 1e-6  # Fisher: searches treated as independent
+    assert c.p_value_permutation > 0.05  # 1 of 12 people: easily arises by chance
     assert not c.significant
     assert rep.test.startswith("identity-level permutation")

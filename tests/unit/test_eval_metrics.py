@@ -11,13 +11,17 @@ from openlfr.eval import metrics as M
 
 # ---------------------------------------------------------------- verification
 
-@pytest.mark.parametrize(("gen", "imp", "auc"), [
-    ([0.9, 0.8, 0.6], [0.7, 0.5, 0.4], 8 / 9),
-    ([0.5, 0.5], [0.5, 0.3], 0.75),            # ties count one half
-    ([0.5, 0.5], [0.5, 0.5], 0.5),             # all tied
-    ([0.9, 0.8], [0.2, 0.1], 1.0),             # zero errors
-    ([0.1], [0.9], 0.0),
-])
+
+@pytest.mark.parametrize(
+    ("gen", "imp", "auc"),
+    [
+        ([0.9, 0.8, 0.6], [0.7, 0.5, 0.4], 8 / 9),
+        ([0.5, 0.5], [0.5, 0.3], 0.75),  # ties count one half
+        ([0.5, 0.5], [0.5, 0.5], 0.5),  # all tied
+        ([0.9, 0.8], [0.2, 0.1], 1.0),  # zero errors
+        ([0.1], [0.9], 0.0),
+    ],
+)
 def test_auc_table(gen, imp, auc):
     s = gen + imp
     lab = [1] * len(gen) + [0] * len(imp)
@@ -38,13 +42,16 @@ def test_roc_ties_collapse_to_one_point():
     np.testing.assert_allclose(roc.tmr, [0, 1, 1])
 
 
-@pytest.mark.parametrize(("gen", "imp", "eer"), [
-    ([0.9, 0.8, 0.6], [0.7, 0.5, 0.4], 1 / 3),       # crossing exactly at a point
-    ([0.9, 0.5, 0.5, 0.1], [0.5, 0.2], 0.375),       # crossing inside a tied (diagonal) segment
-    ([0.9, 0.8, 0.2], [0.85, 0.1], 0.5),             # crossing inside a vertical segment
-    ([0.9, 0.8], [0.2, 0.1], 0.0),                   # zero errors
-    ([0.1, 0.2], [0.8, 0.9], 1.0),                   # everything wrong
-])
+@pytest.mark.parametrize(
+    ("gen", "imp", "eer"),
+    [
+        ([0.9, 0.8, 0.6], [0.7, 0.5, 0.4], 1 / 3),  # crossing exactly at a point
+        ([0.9, 0.5, 0.5, 0.1], [0.5, 0.2], 0.375),  # crossing inside a tied (diagonal) segment
+        ([0.9, 0.8, 0.2], [0.85, 0.1], 0.5),  # crossing inside a vertical segment
+        ([0.9, 0.8], [0.2, 0.1], 0.0),  # zero errors
+        ([0.1, 0.2], [0.8, 0.9], 1.0),  # everything wrong
+    ],
+)
 def test_eer_table(gen, imp, eer):
     s = gen + imp
     lab = [1] * len(gen) + [0] * len(imp)
@@ -91,11 +98,14 @@ def test_rate_target_boundary_is_exact():
     assert not M.resolvable(999, 1e-3)
 
 
-@pytest.mark.parametrize(("scores", "labels", "thr"), [
-    ([0.1, 0.4, 0.6, 0.9], [0, 0, 1, 1], 0.5),
-    ([0.1, 0.3, 0.5, 0.7], [0, 1, 0, 1], 0.6),    # two best candidates: the upper middle one
-    ([0.5, 0.6], [1, 0], 1.6),                    # maximisers -0.5 and 1.6
-])
+@pytest.mark.parametrize(
+    ("scores", "labels", "thr"),
+    [
+        ([0.1, 0.4, 0.6, 0.9], [0, 0, 1, 1], 0.5),
+        ([0.1, 0.3, 0.5, 0.7], [0, 1, 0, 1], 0.6),  # two best candidates: the upper middle one
+        ([0.5, 0.6], [1, 0], 1.6),  # maximisers -0.5 and 1.6
+    ],
+)
 def test_best_threshold(scores, labels, thr):
     assert M.best_threshold(scores, labels) == pytest.approx(thr)
 
@@ -108,7 +118,7 @@ def test_kfold_accuracy_hand_table():
     assert r.fold_thresholds == pytest.approx((1.6, 0.55))
     assert r.fold_accuracies == pytest.approx((0.5, 0.0))
     assert r.mean == pytest.approx(0.25)
-    assert r.std == pytest.approx(math.sqrt(2 * 0.25 ** 2))
+    assert r.std == pytest.approx(math.sqrt(2 * 0.25**2))
 
 
 def test_kfold_perfect_separation():
@@ -127,13 +137,15 @@ def test_nan_scores_refused():
 
 # ---------------------------------------------------------------- identification
 
-SCORES = np.array([
-    [0.9, 0.5, 0.4],   # mate 0, rank 1
-    [0.7, 0.6, 0.2],   # mate 1, beaten by 0.7
-    [0.3, 0.3, 0.3],   # mate 2, tied at the top: not rank 1
-    [0.8, 0.1, 0.2],   # non-mated, best 0.8
-    [0.2, 0.5, 0.6],   # non-mated, best 0.6
-])
+SCORES = np.array(
+    [
+        [0.9, 0.5, 0.4],  # mate 0, rank 1
+        [0.7, 0.6, 0.2],  # mate 1, beaten by 0.7
+        [0.3, 0.3, 0.3],  # mate 2, tied at the top: not rank 1
+        [0.8, 0.1, 0.2],  # non-mated, best 0.8
+        [0.2, 0.5, 0.6],  # non-mated, best 0.6
+    ]
+)
 MATE = [0, 1, 2, -1, -1]
 
 
@@ -146,13 +158,16 @@ def test_search_outcomes_table():
     assert M.rank1_rate(o) == pytest.approx(1 / 3)
 
 
-@pytest.mark.parametrize(("t", "fpir", "fnir"), [
-    (0.95, 0.0, 1.0),
-    (0.9, 0.0, 2 / 3),      # score == threshold is accepted
-    (0.7, 0.5, 2 / 3),
-    (0.6, 1.0, 2 / 3),      # the mate at 0.6 is not rank 1: still a miss
-    (0.0, 1.0, 2 / 3),
-])
+@pytest.mark.parametrize(
+    ("t", "fpir", "fnir"),
+    [
+        (0.95, 0.0, 1.0),
+        (0.9, 0.0, 2 / 3),  # score == threshold is accepted
+        (0.7, 0.5, 2 / 3),
+        (0.6, 1.0, 2 / 3),  # the mate at 0.6 is not rank 1: still a miss
+        (0.0, 1.0, 2 / 3),
+    ],
+)
 def test_fpir_fnir_table(t, fpir, fnir):
     o = M.search_outcomes(SCORES, MATE)
     assert M.fpir(o, t) == pytest.approx(fpir)
@@ -162,7 +177,7 @@ def test_fpir_fnir_table(t, fpir, fnir):
 def test_fnir_at_fpir_and_unresolvable():
     o = M.search_outcomes(SCORES, MATE)
     r = M.fnir_at_fpir(o, 0.5)
-    assert r.threshold == pytest.approx(0.7)      # halfway between 0.6 and the next score 0.8
+    assert r.threshold == pytest.approx(0.7)  # halfway between 0.6 and the next score 0.8
     assert r.value == pytest.approx(2 / 3)
     assert r.achieved == pytest.approx(0.5)
     r = M.fnir_at_fpir(o, 0.1)

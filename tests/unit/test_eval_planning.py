@@ -16,7 +16,7 @@ def test_formulas_exact():
 
 def test_precision_undefined_without_alerts():
     assert P.expected_precision(0.0, 0.9, 0.0) is None
-    assert P.expected_precision(0.0, 0.9, 1e-3) == 0.0      # nobody watchlisted: every alert wrong
+    assert P.expected_precision(0.0, 0.9, 1e-3) == 0.0  # nobody watchlisted: every alert wrong
     assert P.expected_precision(1.0, 0.9, 1e-3) == 1.0
 
 
@@ -28,7 +28,7 @@ def test_fpir_from_fmr_caps_at_one():
 
 
 def test_plan_with_intervals():
-    fmr = P.Rate.measured(3, 3_000_000)          # FMR 1e-6, CP interval
+    fmr = P.Rate.measured(3, 3_000_000)  # FMR 1e-6, CP interval
     fpir = fmr.scaled(1000)
     tpir = P.Rate.measured(90, 100)
     pl = P.plan(50_000, 0.0002, fpir, tpir, 1000, threshold=0.95)
@@ -38,8 +38,7 @@ def test_plan_with_intervals():
     assert d["fpir"]["ci"] == pytest.approx([lo * 1000, hi * 1000])
     fa = 50_000 * (1 - 0.0002) * 1e-3
     assert d["expected_false_alerts"]["value"] == pytest.approx(fa)
-    assert d["expected_false_alerts"]["ci"] == pytest.approx([50_000 * 0.9998 * lo * 1000,
-                                                              50_000 * 0.9998 * hi * 1000])
+    assert d["expected_false_alerts"]["ci"] == pytest.approx([50_000 * 0.9998 * lo * 1000, 50_000 * 0.9998 * hi * 1000])
     ta = 50_000 * 0.0002 * 0.9
     assert d["expected_true_alerts"]["value"] == pytest.approx(ta)
     assert d["expected_precision"]["value"] == pytest.approx(ta / (ta + fa))

@@ -33,13 +33,16 @@ def test_parse_pairs_official_format(tmp_path):
     assert len(restrict_folds(p, 1)) == 2
 
 
-@pytest.mark.parametrize(("text", "msg"), [
-    ("1\t1\nA\t1\t2\n", "header promises"),
-    ("1\t1\nA\t1\nA\t1\tB\t1\n", "expected a matched"),
-    ("1\t1\nA\t1\t2\nA\tx\tB\t1\n", "not an integer"),
-    ("1\t1\nA\t1\t9\nA\t1\tB\t1\n", "not found"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    ("text", "msg"),
+    [
+        ("1\t1\nA\t1\t2\n", "header promises"),
+        ("1\t1\nA\t1\nA\t1\tB\t1\n", "expected a matched"),
+        ("1\t1\nA\t1\t2\nA\tx\tB\t1\n", "not an integer"),
+        ("1\t1\nA\t1\t9\nA\t1\tB\t1\n", "not found"),
+        ("", "empty"),
+    ],
+)
 def test_parse_pairs_errors(tmp_path, text, msg):
     _touch(tmp_path, "A", 2)
     _touch(tmp_path, "B", 1)
@@ -59,7 +62,7 @@ def _ds() -> Dataset:
 def test_gallery_all_eligible():
     g = build_gallery(_ds(), 1)
     assert g.identities == ["a", "c"] and g.eligible == 2
-    assert g.templates == [[0], [4]]            # first image of a (row 0) and of c (row 4)
+    assert g.templates == [[0], [4]]  # first image of a (row 0) and of c (row 4)
     assert g.search_rows.tolist() == [1, 2, 3, 5, 6]
     assert g.mate.tolist() == [0, 0, -1, 1, -1]
 
@@ -72,8 +75,9 @@ def test_gallery_k2_and_sampling():
     assert len(g1.identities) == 1
     # the identity left off the list is searched with all its images, non-mated
     off = "a" if g1.identities == ["c"] else "c"
-    assert sum(1 for w, m in zip(g1.search_identity, g1.mate, strict=True) if w == off and m == -1) == \
-        len(_ds().identities[off])
+    assert sum(1 for w, m in zip(g1.search_identity, g1.mate, strict=True) if w == off and m == -1) == len(
+        _ds().identities[off]
+    )
     with pytest.raises(InputError):
         build_gallery(_ds(), 1, watchlist_size=5)
 
@@ -93,9 +97,12 @@ def test_labels_identity_and_image_rows(tmp_path):
 
 
 def test_choose_face_nearest_centre_then_larger():
-    fb = FaceBatch(xyxy=np.array([[0, 0, 50, 50], [80, 80, 170, 170], [90, 90, 160, 160]], np.float32),
-                   det_score=np.ones(3, np.float32), image_size=(250, 250))
-    assert choose_face(fb) == 1          # same centre as face 2, larger
+    fb = FaceBatch(
+        xyxy=np.array([[0, 0, 50, 50], [80, 80, 170, 170], [90, 90, 160, 160]], np.float32),
+        det_score=np.ones(3, np.float32),
+        image_size=(250, 250),
+    )
+    assert choose_face(fb) == 1  # same centre as face 2, larger
     assert choose_face(FaceBatch.empty((250, 250))) is None
 
 

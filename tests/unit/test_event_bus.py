@@ -10,14 +10,7 @@ import pytest
 
 from openlfr.engine.live import AlertEvent
 from openlfr.runtime.dispatch import Dispatcher
-from openlfr.runtime.events import (
-    AlertRaised,
-    CameraState,
-    Counters,
-    EventBus,
-    PreviewFrame,
-    SourceState,
-)
+from openlfr.runtime.events import AlertRaised, CameraState, Counters, EventBus, PreviewFrame, SourceState
 from openlfr.runtime.messages import AlertMsg, CountEvent, PreviewMsg, StateEvent, WorkerDone
 from openlfr.types import AlertRecord
 
@@ -83,9 +76,22 @@ def test_publish_from_many_threads_reaches_every_subscriber_once() -> None:
 
 
 def _alert(alert_id: str) -> AlertEvent:
-    rec = AlertRecord(alert_id=alert_id, deployment_id=None, watchlist_id=1, entry_id=1, person_id="p1",
-                      score=0.99, threshold=0.9, camera="door", occurred_at=datetime.now(UTC), track_id=3,
-                      probe_jpeg=b"\xff\xd8", frame_jpeg=None, box=(0.0, 0.0, 1.0, 1.0), models={})
+    rec = AlertRecord(
+        alert_id=alert_id,
+        deployment_id=None,
+        watchlist_id=1,
+        entry_id=1,
+        person_id="p1",
+        score=0.99,
+        threshold=0.9,
+        camera="door",
+        occurred_at=datetime.now(UTC),
+        track_id=3,
+        probe_jpeg=b"\xff\xd8",
+        frame_jpeg=None,
+        box=(0.0, 0.0, 1.0, 1.0),
+        models={},
+    )
     return AlertEvent(record=rec, name="P One", t=1.5, track_first_t=1.0, shots=2)
 
 

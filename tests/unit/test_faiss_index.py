@@ -23,8 +23,9 @@ def unit(rng: np.random.Generator, n: int) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def planted(rng: np.random.Generator, base: np.ndarray, n: int, lo: float = 0.5,
-            hi: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def planted(
+    rng: np.random.Generator, base: np.ndarray, n: int, lo: float = 0.5, hi: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
     """Queries at cosine U(lo, hi) from random entries (the entry each was planted near)."""
     tgt = rng.choice(len(base), n, replace=False)
     cos = rng.uniform(lo, hi, n).astype(np.float32)
@@ -106,7 +107,6 @@ def test_edges() -> None:
 
     with pytest.raises(ConfigError):
         FaissIndex(unit(rng, 5), kind="ivf-pq")
-
 
 
 def test_code_size_follows_pq_dims() -> None:

@@ -32,8 +32,10 @@ def test_weighted_mean_follows_quality() -> None:
 def test_track_passes_shot_qualities_to_the_rule() -> None:
     tr = Track(track_id=1, first_t=0.0, last_t=1.0, box=np.zeros(4, np.float32))
     emb = np.zeros(4, np.float32)
-    tr.shots = [Shot(t=0.0, quality=0.9, embedding=emb, scores={7: 0.95}),
-                Shot(t=0.5, quality=0.1, embedding=emb, scores={7: 0.55}, floor=0.5)]
+    tr.shots = [
+        Shot(t=0.0, quality=0.9, embedding=emb, scores={7: 0.95}),
+        Shot(t=0.5, quality=0.1, embedding=emb, scores={7: 0.55}, floor=0.5),
+    ]
     fused = tr.fused(fuse_quality)
     assert fused[7] == pytest.approx((0.9 * 0.95 + 0.1 * 0.55) / 1.0, abs=1e-6)
     assert tr.fused(get_fusion("mean"))[7] == pytest.approx(0.75, abs=1e-6)

@@ -12,12 +12,15 @@ from openlfr.services.reports import parse_when, rates
 from openlfr.services.roles import MAY_AUTHORISE, require_role
 
 
-@pytest.mark.parametrize(("faces", "true", "false", "fpf", "share"), [
-    (1000, 9, 1, 0.001, 0.1),
-    (500, 0, 0, 0.0, None),
-    (0, 3, 1, None, 0.25),
-    (902_748, 1_259, 27, 27 / 902_748, 27 / 1_286),
-])
+@pytest.mark.parametrize(
+    ("faces", "true", "false", "fpf", "share"),
+    [
+        (1000, 9, 1, 0.001, 0.1),
+        (500, 0, 0, 0.0, None),
+        (0, 3, 1, None, 0.25),
+        (902_748, 1_259, 27, 27 / 902_748, 27 / 1_286),
+    ],
+)
 def test_rates(faces: int, true: int, false: int, fpf: float | None, share: float | None) -> None:
     r = rates(faces, true, false)
     assert r["false_alerts_per_face"] == (None if fpf is None else pytest.approx(fpf))
@@ -33,14 +36,17 @@ def test_rates(faces: int, true: int, false: int, fpf: float | None, share: floa
         assert r["false_alerts_per_face_ci"][1] == pytest.approx(1 - 0.025 ** (1 / faces))  # ~3.7/n
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("rtsp://admin:hunter2@10.0.0.5:554/stream1", "rtsp://***@10.0.0.5:554/stream1"),
-    ("http://cam.local/mjpeg?user=a&password=hunter2", "http://cam.local/mjpeg?user=***&password=***"),
-    ("https://x/y?token=abc&fps=5", "https://x/y?token=***&fps=***"),
-    ("rtsp://viewer@10.0.0.5/s", "rtsp://***@10.0.0.5/s"),  # a lone user part may be a token
-    ("/data/clip.mp4", "/data/clip.mp4"),
-    ("0", "0"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("rtsp://admin:hunter2@10.0.0.5:554/stream1", "rtsp://***@10.0.0.5:554/stream1"),
+        ("http://cam.local/mjpeg?user=a&password=hunter2", "http://cam.local/mjpeg?user=***&password=***"),
+        ("https://x/y?token=abc&fps=5", "https://x/y?token=***&fps=***"),
+        ("rtsp://viewer@10.0.0.5/s", "rtsp://***@10.0.0.5/s"),  # a lone user part may be a token
+        ("/data/clip.mp4", "/data/clip.mp4"),
+        ("0", "0"),
+    ],
+)
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
     assert "hunter2" not in redact_url(url) and "abc&" not in redact_url(url)

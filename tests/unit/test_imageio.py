@@ -43,7 +43,7 @@ def test_exif_orientation_is_applied() -> None:
     arr = decode_image(_encode(im, "JPEG", exif=exif.tobytes(), quality=100))
     assert arr.shape[:2] == (40, 20)  # portrait after orientation
     top, bottom = arr[2, 10], arr[37, 10]
-    assert top[2] > 200 and top[0] < 60        # blue on top after a 90-degree clockwise turn
+    assert top[2] > 200 and top[0] < 60  # blue on top after a 90-degree clockwise turn
     assert bottom[0] > 200 and bottom[2] < 60
 
 

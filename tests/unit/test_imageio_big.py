@@ -37,8 +37,9 @@ print(json.dumps(out))
 
 
 def _measure(path: Path) -> dict[str, object]:
-    res = subprocess.run([sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True, check=True,
-                         timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True, check=True, timeout=120
+    )
     return dict(json.loads(res.stdout.strip().splitlines()[-1]))
 
 

@@ -6,8 +6,17 @@ from openlfr.services.numbers import fmt_rate, fmt_threshold, operating_point_te
 
 
 def test_rates_and_thresholds_in_one_style() -> None:
-    assert [fmt_rate(x) for x in (1e-4, 0.0909, 0.09091, 1e-5, 0.5, 1.0, 0.12345, 0.0, None)] == \
-        ["0.01%", "9.09%", "9.09%", "0.001%", "50%", "100%", "12.3%", "0%", "–"]
+    assert [fmt_rate(x) for x in (1e-4, 0.0909, 0.09091, 1e-5, 0.5, 1.0, 0.12345, 0.0, None)] == [
+        "0.01%",
+        "9.09%",
+        "9.09%",
+        "0.001%",
+        "50%",
+        "100%",
+        "12.3%",
+        "0%",
+        "–",
+    ]
     assert fmt_threshold(0.7145) == "0.7145" and fmt_threshold(0.9) == "0.9000" and fmt_threshold(None) == "–"
 
 

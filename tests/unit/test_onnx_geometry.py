@@ -5,11 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from openlfr.engine.backends.align_arcface import (
-    ARCFACE_TEMPLATE,
-    ArcFaceAligner,
-    similarity_transform,
-)
+from openlfr.engine.backends.align_arcface import ARCFACE_TEMPLATE, ArcFaceAligner, similarity_transform
 from openlfr.engine.backends.onnx_common import nms
 from openlfr.engine.models import CATALOGUE, DETECTOR_SPECS, EMBEDDER_SPECS, KNOWN_FILES, spec_for
 from openlfr.errors import ConfigError, InputError
@@ -20,11 +16,11 @@ def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return pts @ m[:, :2].T + m[:, 2]
 
 
-@pytest.mark.parametrize(("angle", "scale", "tx", "ty"), [
-    (0.0, 1.0, 0.0, 0.0), (0.3, 2.5, 40.0, -7.0), (-1.2, 0.4, 300.0, 120.0), (3.0, 1.7, -5.0, 5.0),
-])
-def test_similarity_transform_recovers_exact_similarity(angle: float, scale: float, tx: float,
-                                                        ty: float) -> None:
+@pytest.mark.parametrize(
+    ("angle", "scale", "tx", "ty"),
+    [(0.0, 1.0, 0.0, 0.0), (0.3, 2.5, 40.0, -7.0), (-1.2, 0.4, 300.0, 120.0), (3.0, 1.7, -5.0, 5.0)],
+)
+def test_similarity_transform_recovers_exact_similarity(angle: float, scale: float, tx: float, ty: float) -> None:
     c, s = np.cos(angle), np.sin(angle)
     truth = np.array([[scale * c, -scale * s, tx], [scale * s, scale * c, ty]])
     src = ARCFACE_TEMPLATE.astype(np.float64)
@@ -62,15 +58,18 @@ def test_aligner_warps_landmarks_onto_template() -> None:
     lm = ARCFACE_TEMPLATE @ (scale * np.array([[c, s], [-s, c]])) + [120, 60]
     # paint a bright dot at the left-eye landmark; it must land on the template's left eye
     x, y = np.round(lm[0]).astype(int)
-    img[y - 4:y + 5, x - 4:x + 5] = 255
-    faces = FaceBatch(xyxy=np.array([[100, 40, 330, 300]], np.float32), det_score=np.array([0.9], np.float32),
-                      landmarks=lm[None].astype(np.float32))
+    img[y - 4 : y + 5, x - 4 : x + 5] = 255
+    faces = FaceBatch(
+        xyxy=np.array([[100, 40, 330, 300]], np.float32),
+        det_score=np.array([0.9], np.float32),
+        landmarks=lm[None].astype(np.float32),
+    )
     al = ArcFaceAligner(size=112, fallback="none")
     chips, out_lm = al.align(img, faces)
     assert chips.shape == (1, 112, 112, 3) and chips.dtype == np.uint8
     assert np.allclose(out_lm[0], lm, atol=1e-4)
     tx, ty = np.round(ARCFACE_TEMPLATE[0]).astype(int)
-    assert chips[0, ty - 1:ty + 2, tx - 1:tx + 2].min() > 200
+    assert chips[0, ty - 1 : ty + 2, tx - 1 : tx + 2].min() > 200
 
 
 def test_aligner_without_landmarks_and_no_fallback_gives_black_chip() -> None:
@@ -109,8 +108,7 @@ def test_spec_tables_and_catalogue_are_consistent() -> None:
             assert sha is None or (len(sha) == 64 and int(sha, 16) >= 0)
         if e.commercial is False:
             assert "non-commercial" in e.licence.lower()
-    assert CATALOGUE["yunet-2023mar"].sha256 == (
-        "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4")
+    assert CATALOGUE["yunet-2023mar"].sha256 == ("8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4")
     assert KNOWN_FILES[CATALOGUE["scrfd-500m"].sha256 or ""].commercial is False
     with pytest.raises(InputError):
         spec_for("embedder", "nope")

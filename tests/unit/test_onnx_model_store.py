@@ -7,12 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from openlfr.engine.models import (
-    ModelStore,
-    embedder_model_id,
-    licence_warning,
-    resolve_model,
-)
+from openlfr.engine.models import ModelStore, embedder_model_id, licence_warning, resolve_model
 from openlfr.errors import InputError, ModelError, NotFoundError
 from openlfr.services import downloads
 

@@ -31,8 +31,13 @@ def test_blur_lowers_sharpness_and_dark_lowers_brightness() -> None:
 
 def test_frontal_estimate_falls_with_turn() -> None:
     chips = np.stack([_textured_chip()] * 2)
-    lm = np.array([[[50, 60], [100, 60], [75, 90], [np.nan, np.nan], [np.nan, np.nan]],
-                   [[50, 60], [100, 60], [100, 90], [np.nan, np.nan], [np.nan, np.nan]]], np.float32)
+    lm = np.array(
+        [
+            [[50, 60], [100, 60], [75, 90], [np.nan, np.nan], [np.nan, np.nan]],
+            [[50, 60], [100, 60], [100, 90], [np.nan, np.nan], [np.nan, np.nan]],
+        ],
+        np.float32,
+    )
     q = measure(chips, lm, np.ones(2, np.float32))
     assert q[0, 4] == pytest.approx(1.0)
     assert q[1, 4] == pytest.approx(0.5)
@@ -40,14 +45,17 @@ def test_frontal_estimate_falls_with_turn() -> None:
 
 def test_gate_reasons() -> None:
     gate = QualityGate()
-    rows = np.array([
-        [40, 50, 120, 30, 0.95, 0.9],   # good
-        [10, 50, 120, 30, 0.95, 0.9],   # tiny
-        [40, 2, 120, 30, 0.95, 0.9],    # blurred
-        [40, 50, 10, 5, 0.95, 0.9],     # dark and low contrast
-        [40, 50, 120, 30, 0.2, 0.9],    # turned
-        [np.nan, 50, 120, 30, np.nan, 0.9],  # unmeasured values are not held against a face
-    ], np.float32)
+    rows = np.array(
+        [
+            [40, 50, 120, 30, 0.95, 0.9],  # good
+            [10, 50, 120, 30, 0.95, 0.9],  # tiny
+            [40, 2, 120, 30, 0.95, 0.9],  # blurred
+            [40, 50, 10, 5, 0.95, 0.9],  # dark and low contrast
+            [40, 50, 120, 30, 0.2, 0.9],  # turned
+            [np.nan, 50, 120, 30, np.nan, 0.9],  # unmeasured values are not held against a face
+        ],
+        np.float32,
+    )
     res = apply_gate(rows, gate)
     assert res.passed.tolist() == [True, False, False, False, False, True]
     assert res.reasons[0] == []

@@ -14,14 +14,17 @@ from openlfr.runtime.queues import DropOldestQueue
 from openlfr.runtime.workers import Backoff, CameraSpec
 
 
-@pytest.mark.parametrize(("url", "masked"), [
-    ("rtsp://admin:hunter2@10.1.2.3:554/stream1", "rtsp://***@10.1.2.3:554/stream1"),
-    ("http://user:p%40ss@cam.local/video.mjpg", "http://***@cam.local/video.mjpg"),
-    ("rtsp://token@host/x", "rtsp://***@host/x"),
-    ("rtsp://host/x", "rtsp://host/x"),
-    ("/videos/a.mp4", "/videos/a.mp4"),
-    ("failed to open rtsp://admin:hunter2@h/x: refused", "failed to open rtsp://***@h/x: refused"),
-])
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("rtsp://admin:hunter2@10.1.2.3:554/stream1", "rtsp://***@10.1.2.3:554/stream1"),
+        ("http://user:p%40ss@cam.local/video.mjpg", "http://***@cam.local/video.mjpg"),
+        ("rtsp://token@host/x", "rtsp://***@host/x"),
+        ("rtsp://host/x", "rtsp://host/x"),
+        ("/videos/a.mp4", "/videos/a.mp4"),
+        ("failed to open rtsp://admin:hunter2@h/x: refused", "failed to open rtsp://***@h/x: refused"),
+    ],
+)
 def test_mask_url(url: str, masked: str) -> None:
     assert mask_url(url) == masked
 

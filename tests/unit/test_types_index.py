@@ -22,10 +22,14 @@ def test_facebatch_validates_shapes() -> None:
 
 
 def test_facebatch_select_keeps_columns_aligned() -> None:
-    fb = FaceBatch(xyxy=[[0, 0, 10, 10], [5, 5, 25, 25], [0, 0, 1, 1]], det_score=[0.1, 0.2, 0.3],
-                   landmarks=np.arange(30, dtype=np.float32).reshape(3, 5, 2),
-                   quality=np.tile(np.arange(len(QUALITY_FIELDS), dtype=np.float32), (3, 1)),
-                   embedding=np.eye(3, 4, dtype=np.float32), track_id=[7, 8, 9])
+    fb = FaceBatch(
+        xyxy=[[0, 0, 10, 10], [5, 5, 25, 25], [0, 0, 1, 1]],
+        det_score=[0.1, 0.2, 0.3],
+        landmarks=np.arange(30, dtype=np.float32).reshape(3, 5, 2),
+        quality=np.tile(np.arange(len(QUALITY_FIELDS), dtype=np.float32), (3, 1)),
+        embedding=np.eye(3, 4, dtype=np.float32),
+        track_id=[7, 8, 9],
+    )
     sub = fb.select(np.array([False, True, True]))
     assert len(sub) == 2
     assert sub.track_id.tolist() == [8, 9]

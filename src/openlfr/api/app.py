@@ -38,8 +38,10 @@ from openlfr.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' data:; style-src 'self'; "
-       "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
 
 def _relative_location(name: bytes, value: bytes) -> tuple[bytes, bytes]:
@@ -74,15 +76,19 @@ class SecurityHeaders:
                 status["code"] = msg["status"]
                 headers = list(msg.get("headers", []))
                 names = {k.lower() for k, _ in headers}
-                extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                         (b"referrer-policy", b"no-referrer"),
-                         (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")]
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+                ]
                 if b"content-security-policy" not in names:
                     extra.append((b"content-security-policy", CSP.encode()))
                 if b"cache-control" not in names and not scope["path"].startswith("/static/"):
                     extra.append((b"cache-control", b"no-store"))
-                msg["headers"] = [_relative_location(k, v) for k, v in headers] + \
-                    [(k, v) for k, v in extra if k not in names]
+                msg["headers"] = [_relative_location(k, v) for k, v in headers] + [
+                    (k, v) for k, v in extra if k not in names
+                ]
             await send(msg)
 
         try:
@@ -146,8 +152,9 @@ def _lifespan(state: AppState, background: bool) -> Callable[[FastAPI], Abstract
             yield
         finally:
             if background:
-                log.warning("OpenLFR stopping: cameras stop, counters are flushed; live deployments resume at "
-                            "the next start")
+                log.warning(
+                    "OpenLFR stopping: cameras stop, counters are flushed; live deployments resume at the next start"
+                )
             live.shutdown()
             if sweeper is not None:
                 sweeper.stop()
@@ -178,9 +185,26 @@ def _routes(app: FastAPI) -> None:
     )
     from openlfr.api.routers import metrics as metrics_router
 
-    for r in (health, auth, users, watchlists, entries, deployments, cameras, alerts, reports, audit,
-              evaluation, metrics_router, console, console_ops, transparency, retro,
-              enrol, image_views):
+    for r in (
+        health,
+        auth,
+        users,
+        watchlists,
+        entries,
+        deployments,
+        cameras,
+        alerts,
+        reports,
+        audit,
+        evaluation,
+        metrics_router,
+        console,
+        console_ops,
+        transparency,
+        retro,
+        enrol,
+        image_views,
+    ):
         app.include_router(r.router)
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     _protect_openapi(app)
@@ -191,29 +215,47 @@ def _routes(app: FastAPI) -> None:
         return JSONResponse(app.openapi())
 
 
-def create_app(settings: Settings | None = None, *, api_settings: ApiSettings | None = None,
-               background: bool = False, setup_token: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    api_settings: ApiSettings | None = None,
+    background: bool = False,
+    setup_token: str | None = None,
+) -> FastAPI:
     """The app. ``background``: resume live deployments and run the retention sweeper (``openlfr serve``)."""
     settings = settings or load_settings()
     api = api_settings or load_api_settings()
     ctx = AppContext(settings.model_copy(update={"actor": "openlfr-serve"}))
     metrics = Metrics()
     broker = Broker()
-    live = LiveManager(ctx, broker, metrics, realtime=api.live_realtime, loop_files=api.live_loop_files,
-                       mode=api.live_mode)
-    state = AppState(ctx=ctx, api=api, broker=broker, metrics=metrics, live=live,
-                     limiter=ClientLimiter(api.login_failures_per_client, api.login_window_s),
-                     setup_token=setup_token)
+    live = LiveManager(
+        ctx, broker, metrics, realtime=api.live_realtime, loop_files=api.live_loop_files, mode=api.live_mode
+    )
+    state = AppState(
+        ctx=ctx,
+        api=api,
+        broker=broker,
+        metrics=metrics,
+        live=live,
+        limiter=ClientLimiter(api.login_failures_per_client, api.login_window_s),
+        setup_token=setup_token,
+    )
     keep_uploads_in_memory(api.max_request_bytes)
     try:
         ctx.db  # noqa: B018 - open and migrate once, before request threads race to do it
     except ConfigError as exc:  # not initialised: /health reports it; `openlfr serve` initialises first
         log.warning("database not ready: %s", exc.message)
-    app = FastAPI(title="OpenLFR", version=openlfr.__version__, lifespan=_lifespan(state, background),
-                  description="Accountable live facial recognition: the console's JSON API. Authenticate with "
-                              "a console session (cookie + X-CSRF-Token on writes) or `Authorization: Bearer "
-                              "<API token>`. Errors are `{\"error\": {\"code\", \"message\"}}`.",
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="OpenLFR",
+        version=openlfr.__version__,
+        lifespan=_lifespan(state, background),
+        description="Accountable live facial recognition: the console's JSON API. Authenticate with "
+        "a console session (cookie + X-CSRF-Token on writes) or `Authorization: Bearer "
+        '<API token>`. Errors are `{"error": {"code", "message"}}`.',
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.openlfr = state
     errors.install(app)
     _routes(app)
@@ -231,9 +273,16 @@ def _protect_openapi(app: FastAPI) -> None:
             return app.openapi_schema
         schema = original()
         schema.setdefault("components", {}).setdefault("schemas", {})["ErrorResponse"] = {
-            "type": "object", "required": ["error"],
-            "properties": {"error": {"type": "object", "required": ["code", "message"],
-                                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                }
+            },
+        }
         ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
         for path, ops in schema.get("paths", {}).items():
             for op in ops.values():

@@ -55,8 +55,9 @@ def _forbidden(message: str, code: str = "forbidden") -> AuthError:
     return err
 
 
-def resolve_principal(request: Request, st: AppState, bearer: HTTPAuthorizationCredentials | None,
-                      cookie: str | None) -> Principal | None:
+def resolve_principal(
+    request: Request, st: AppState, bearer: HTTPAuthorizationCredentials | None, cookie: str | None
+) -> Principal | None:
     if bearer is not None:
         p = users.token_principal(st.ctx, bearer.credentials)
         if p is None:
@@ -74,9 +75,12 @@ def resolve_principal(request: Request, st: AppState, bearer: HTTPAuthorizationC
     return None
 
 
-def current_principal(request: Request, st: State,
-                      bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-                      cookie: Annotated[str | None, Depends(_cookie)]) -> Principal:
+def current_principal(
+    request: Request,
+    st: State,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> Principal:
     p = resolve_principal(request, st, bearer, cookie)
     if p is None:
         raise _unauthenticated()
@@ -101,8 +105,7 @@ def page_principal(*roles: str) -> Callable[..., Principal]:
     """Like :func:`allow` for console pages: not logged in -> redirect to /login."""
     allowed = tuple(roles)
 
-    def dep(request: Request, st: State,
-            cookie: Annotated[str | None, Depends(_cookie)]) -> Principal:
+    def dep(request: Request, st: State, cookie: Annotated[str | None, Depends(_cookie)]) -> Principal:
         p = users.session_principal(st.ctx, cookie) if cookie else None
         if p is None:
             raise LoginRedirect(str(request.url.path))

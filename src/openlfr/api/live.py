@@ -48,8 +48,9 @@ class Launcher:
     camera processes they spawn) get its CPU priority, not that of the (niced) request thread asking."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[tuple[threading.Thread, threading.Event, list[BaseException]]] = \
+        self._jobs: queue.SimpleQueue[tuple[threading.Thread, threading.Event, list[BaseException]]] = (
             queue.SimpleQueue()
+        )
         self._thread = threading.Thread(target=self._loop, name="live-launcher", daemon=True)
         self._thread.start()
 
@@ -150,8 +151,16 @@ def for_role(view: dict[str, Any], role: str) -> dict[str, Any]:
 
 
 class LiveManager:
-    def __init__(self, ctx: AppContext, broker: Broker, metrics: Metrics, *, realtime: bool = True,
-                 loop_files: bool = False, mode: str = "process") -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        broker: Broker,
+        metrics: Metrics,
+        *,
+        realtime: bool = True,
+        loop_files: bool = False,
+        mode: str = "process",
+    ) -> None:
         self.ctx = ctx
         self.broker = broker
         self.metrics = metrics
@@ -176,8 +185,9 @@ class LiveManager:
             plan = deployments.mark_live(self.ctx, deployment_id, actor)
             run = Run(deployment_id)
             self.runs[deployment_id] = run
-            run.thread = threading.Thread(target=self._run, args=(run, plan), name=f"deployment-{deployment_id}",
-                                          daemon=True)
+            run.thread = threading.Thread(
+                target=self._run, args=(run, plan), name=f"deployment-{deployment_id}", daemon=True
+            )
             self._launcher.start(run.thread)  # not from this (maybe niced) request thread
         self.metrics.live_runs.set(sum(r.alive for r in self.runs.values()))
         return self.status(deployment_id)
@@ -247,8 +257,9 @@ class LiveManager:
                 state = deployments.state_of(self.ctx, dep_id)
             except OpenLFRError:
                 state = None
-            self.broker.publish("deployment", {"deployment_id": dep_id, "running": False, "error": run.error,
-                                               "state": state})
+            self.broker.publish(
+                "deployment", {"deployment_id": dep_id, "running": False, "error": run.error, "state": state}
+            )
 
     def _subscribe(self, run: Run) -> None:
         """The console's subscriptions to a run's bus: stored alerts, camera states and the store's state
@@ -257,8 +268,12 @@ class LiveManager:
         bus = run.live.bus
 
         def on_state(ev: CameraState) -> None:
-            data = {"deployment_id": dep_id, "camera": ev.camera, "state": str(ev.state.value),
-                    "detail": mask_url(ev.detail)}
+            data = {
+                "deployment_id": dep_id,
+                "camera": ev.camera,
+                "state": str(ev.state.value),
+                "detail": mask_url(ev.detail),
+            }
             self.broker.publish("camera", data, roles=ADMINS)
             self.broker.publish("camera", for_role(data, "-"), roles=NOT_ADMINS)
 
@@ -267,8 +282,12 @@ class LiveManager:
             self.broker.publish("store", ev.to_dict(), roles=STAFF)
             self.metrics.store_unavailable.labels(str(dep_id)).set(int(ev.state == "unavailable"))
 
-        bus.subscribe(AlertStored, lambda ev: self.alert_stored(
-            run, live_service.alert_json(ev.event, ev.watchlist), worker_at=ev.received_at))
+        bus.subscribe(
+            AlertStored,
+            lambda ev: self.alert_stored(
+                run, live_service.alert_json(ev.event, ev.watchlist), worker_at=ev.received_at
+            ),
+        )
         bus.subscribe(CameraState, on_state)
         bus.subscribe(StoreStatus, on_store)
         self.hub.subscribe(bus, prefix=f"{dep_id}/")
@@ -301,9 +320,15 @@ class LiveManager:
         run = self.runs.get(deployment_id)
         if run is None:
             return {"deployment_id": deployment_id, "running": False, "cameras": []}
-        return {"deployment_id": deployment_id, "running": run.alive, "error": run.error,
-                "stop_reason": run.stop_reason, "started": run.started, "store": self.store_status(run),
-                "cameras": [c for c in self.cameras() if c["deployment_id"] == deployment_id]}
+        return {
+            "deployment_id": deployment_id,
+            "running": run.alive,
+            "error": run.error,
+            "stop_reason": run.stop_reason,
+            "started": run.started,
+            "store": self.store_status(run),
+            "cameras": [c for c in self.cameras() if c["deployment_id"] == deployment_id],
+        }
 
     @staticmethod
     def store_status(run: Run) -> dict[str, Any] | None:
@@ -320,13 +345,23 @@ class LiveManager:
             for spec in runner.cameras:
                 state = runner.states.get(spec.name)
                 latest = self.hub.latest(f"{dep_id}/{spec.name}")
-                out.append({"deployment_id": dep_id, "camera": spec.name,
-                            "state": str(getattr(state, "value", state)),
-                            "detail": runner.details.get(spec.name, ""),
-                            "counters": {k: int(v) for k, v in dict(runner.totals.get(spec.name, {})).items()},
-                            "running": run.alive, "preview": latest is not None, "store": self.store_status(run),
-                            "preview_age_s": None if latest is None else round(time.time() - latest[1], 1)
-                            if latest[1] > 1e9 else None})
+                out.append(
+                    {
+                        "deployment_id": dep_id,
+                        "camera": spec.name,
+                        "state": str(getattr(state, "value", state)),
+                        "detail": runner.details.get(spec.name, ""),
+                        "counters": {k: int(v) for k, v in dict(runner.totals.get(spec.name, {})).items()},
+                        "running": run.alive,
+                        "preview": latest is not None,
+                        "store": self.store_status(run),
+                        "preview_age_s": None
+                        if latest is None
+                        else round(time.time() - latest[1], 1)
+                        if latest[1] > 1e9
+                        else None,
+                    }
+                )
         return out
 
     def preview(self, deployment_id: int, camera: str) -> tuple[bytes, float, int] | None:

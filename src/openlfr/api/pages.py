@@ -32,9 +32,16 @@ NAV = [  # (path, label, roles)
 def render(request: Request, template: str, /, **context: Any) -> HTMLResponse:
     p = getattr(request.state, "principal", None)
     nav = [(path, label) for path, label, roles in NAV if p is not None and p.role in roles]
-    ctx = {"request": request, "user": p, "nav": nav, "active": request.url.path,
-           "csrf": p.csrf_token if p is not None else "", "version": openlfr.__version__,
-           "may_see_faces": p is not None and p.role in ("admin", "supervisor", "operator"), **context}
+    ctx = {
+        "request": request,
+        "user": p,
+        "nav": nav,
+        "active": request.url.path,
+        "csrf": p.csrf_token if p is not None else "",
+        "version": openlfr.__version__,
+        "may_see_faces": p is not None and p.role in ("admin", "supervisor", "operator"),
+        **context,
+    }
     resp = templates.TemplateResponse(request, template, ctx)
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -54,7 +61,14 @@ def error_page(request: Request, status: int, code: str, message: str) -> HTMLRe
         if st is not None and cookie:
             request.state.principal = users.session_principal(st.ctx, cookie)
     text = message[:1].upper() + message[1:]
-    resp = render(request, "error.html", title=TITLES.get(status, "Error"), status=status, code=code,
-                  heading=TITLES.get(status, "Something went wrong"), message=text)
+    resp = render(
+        request,
+        "error.html",
+        title=TITLES.get(status, "Error"),
+        status=status,
+        code=code,
+        heading=TITLES.get(status, "Something went wrong"),
+        message=text,
+    )
     resp.status_code = status
     return resp

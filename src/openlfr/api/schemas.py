@@ -78,8 +78,9 @@ class LoginRequest(Strict):
 
 
 class SetupRequest(Strict):
-    token: str = Field(..., min_length=8, max_length=200, description="The one-time setup token printed by "
-                                                                      "`openlfr serve`.")
+    token: str = Field(
+        ..., min_length=8, max_length=200, description="The one-time setup token printed by `openlfr serve`."
+    )
     username: str = Field(..., min_length=1, max_length=100)
     password: str = Field(..., min_length=1, max_length=1000)
     display_name: str = Field("", max_length=200)
@@ -177,8 +178,10 @@ class WatchlistPublic(Closed):
     deployment_id: int | None = None
     embedder: str | None = None
     embedder_current: bool | None = Field(
-        None, description="False: the list's vectors are from another model than the current one (re-embed it); "
-                          "None: no vectors yet.")
+        None,
+        description="False: the list's vectors are from another model than the current one (re-embed it); "
+        "None: no vectors yet.",
+    )
     created_by: str | None = Field(None, description="In lists (not in the answer to a create).")
     created_at: str | None = Field(None, description="In lists (not in the answer to a create).")
 
@@ -358,8 +361,9 @@ class DeploymentBase(Closed):
 class DeploymentCreate(DeploymentBase, Strict):
     name: str | None = Field(None, max_length=200)
     source_watchlist: str = Field(..., min_length=1, max_length=200)
-    entries: list[EntryReason] | None = Field(None, max_length=100_000,
-                                              description="People to copy, each with a reason...")
+    entries: list[EntryReason] | None = Field(
+        None, max_length=100_000, description="People to copy, each with a reason..."
+    )
     all_entries_reason: str | None = Field(None, max_length=2000, description="...or one reason for all.")
     cameras: list[CameraCreate] = Field(default_factory=list, max_length=64)
 
@@ -367,10 +371,17 @@ class DeploymentCreate(DeploymentBase, Strict):
 class Authorise(Strict):
     officer: str = Field(..., min_length=1, max_length=300, description="Rank and name.")
     note: str = Field("", max_length=4000)
-    justification: str = Field("", max_length=8000, description=(
-        "Written justification; required for an operating point outside the safe band."))
-    target_fpir: float | None = Field(None, gt=0, lt=1, description=(
-        "Change the target FPIR per face seen (threshold from the calibration at the list's size)."))
+    justification: str = Field(
+        "",
+        max_length=8000,
+        description=("Written justification; required for an operating point outside the safe band."),
+    )
+    target_fpir: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description=("Change the target FPIR per face seen (threshold from the calibration at the list's size)."),
+    )
     threshold: float | None = Field(None, ge=0, le=1, description="Or: an explicit threshold (override).")
     legal_basis: str | None = Field(None, max_length=4000, description="Replace the stated legal basis.")
 
@@ -408,9 +419,13 @@ class CameraPublic(Closed):
 class LiveStatus(Closed):
     deployment_id: int
     running: bool
-    store: StoreStatus | None = Field(None, description=(
-        "The alert store as the run sees it: state ok | unavailable (alerts and counters are spooled on "
-        "disk, encrypted) | flushing (back; writing the spool), spooled, flushed, pending."))
+    store: StoreStatus | None = Field(
+        None,
+        description=(
+            "The alert store as the run sees it: state ok | unavailable (alerts and counters are spooled on "
+            "disk, encrypted) | flushing (back; writing the spool), spooled, flushed, pending."
+        ),
+    )
     cameras: list[CameraPublic] = []
     error: str | None = Field(None, description="Why the run failed (admins only; others see that it did).")
     stop_reason: str | None = None
@@ -436,17 +451,21 @@ class DeploymentPublic(Closed):
     planned_start: str | None = None
     planned_end: str | None = None
     threshold: float | None = None
-    operating_point_text: str | None = Field(None, description=(
-        "The threshold and how it was chosen, in the words every page uses (None for a draft)."))
+    operating_point_text: str | None = Field(
+        None, description=("The threshold and how it was chosen, in the words every page uses (None for a draft).")
+    )
     cameras: list[DeploymentCamera] = []
     latitude: float | None
     longitude: float | None
     legal_basis: str
     target_fpir: float | None
     threshold_source: str | None
-    operating_point: dict[str, Any] | None = Field(description=(
-        "The operating point fixed at authorisation, as stored then: `OperatingPointOut`'s fields with its "
-        "`guardrail` and `computed_at` (a record written by an older version may hold fewer); None for a draft."))
+    operating_point: dict[str, Any] | None = Field(
+        description=(
+            "The operating point fixed at authorisation, as stored then: `OperatingPointOut`'s fields with its "
+            "`guardrail` and `computed_at` (a record written by an older version may hold fewer); None for a draft."
+        )
+    )
     justification: str
     models: dict[str, str | None] = Field(description="`detector` and `embedder` model ids.")
     watchlist: str | None
@@ -467,21 +486,36 @@ class DeploymentPublic(Closed):
     ended_at: str | None
     end_reason: str
     running_here: bool | None = Field(None, description="In the list: whether this server runs it now.")
-    statistics: dict[str, Any] | None = Field(None, description=(
-        "One deployment: faces seen, alerts, verdicts, outcomes, per camera (`services.stats.deployment_stats`; "
-        "frozen at the end, as stored then)."))
+    statistics: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "One deployment: faces seen, alerts, verdicts, outcomes, per camera (`services.stats.deployment_stats`; "
+            "frozen at the end, as stored then)."
+        ),
+    )
     statistics_frozen: bool | None = None
     drafters: list[str] | None = None
     self_authorisation_allowed: bool | None = None
-    operating_point_preview: OperatingPointPreview | None = Field(None, description=(
-        "A draft: what authorising now would fix."))
+    operating_point_preview: OperatingPointPreview | None = Field(
+        None, description=("A draft: what authorising now would fix.")
+    )
     operating_point_error: ErrorDetail | None = Field(None, description="A draft: why no operating point yet.")
     watchlist_deleted: DeletionCounts | None = Field(None, description="Ending: what was deleted.")
     live: LiveStatus | None = Field(None, description="One deployment: its run in this server.")
 
-    omit_unset = frozenset({"running_here", "statistics", "statistics_frozen", "drafters",
-                            "self_authorisation_allowed", "operating_point_preview", "operating_point_error",
-                            "watchlist_deleted", "live"})
+    omit_unset = frozenset(
+        {
+            "running_here",
+            "statistics",
+            "statistics_frozen",
+            "drafters",
+            "self_authorisation_allowed",
+            "operating_point_preview",
+            "operating_point_error",
+            "watchlist_deleted",
+            "live",
+        }
+    )
 
 
 # ---------------------------------------------------------------- alerts

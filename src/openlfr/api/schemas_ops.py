@@ -13,13 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
-from openlfr.api.schemas import (
-    Closed,
-    Consistency,
-    DeletionCounts,
-    OperatingPointOut,
-    TokenPublic,
-)
+from openlfr.api.schemas import Closed, Consistency, DeletionCounts, OperatingPointOut, TokenPublic
 
 Num = int | float
 

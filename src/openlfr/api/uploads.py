@@ -47,12 +47,25 @@ class BodyLimit:
                 except ValueError:
                     length = -1
         if length is not None and (length < 0 or length > self.max_bytes):
-            body = json.dumps({"error": {"code": "request_too_large",
-                                         "message": f"request body of {length} bytes is over the limit of "
-                                                    f"{self.max_bytes} bytes"}}).encode()
-            await send({"type": "http.response.start", "status": 413,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+            body = json.dumps(
+                {
+                    "error": {
+                        "code": "request_too_large",
+                        "message": f"request body of {length} bytes is over the limit of {self.max_bytes} bytes",
+                    }
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
             return
         seen = 0

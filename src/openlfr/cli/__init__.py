@@ -32,8 +32,9 @@ def _no_type_on_flags() -> None:
 
 _no_type_on_flags()
 
-app = typer.Typer(name="openlfr", no_args_is_help=True, add_completion=False,
-                  help="OpenLFR: accountable live facial recognition.")
+app = typer.Typer(
+    name="openlfr", no_args_is_help=True, add_completion=False, help="OpenLFR: accountable live facial recognition."
+)
 
 
 @app.command("version")

@@ -19,27 +19,65 @@ from typing import Annotated
 
 import typer
 
-DetectorOpt = Annotated[str | None, typer.Option(
-    "--detector", help="Detector type: frdetect (default), mtcnn, dlib-hog, dlib-mmod, blazeface, yunet, scrfd.",
-    show_default=False)]
-EmbedderOpt = Annotated[str | None, typer.Option(
-    "--embedder", help="Embedder type: frfeature-512 (default: fr_feature, 512-d), fused-arcface (fr_feature + "
-                       "MobileFaceNet-192), fused (dlib's ResNet + MobileFaceNet-192, the old default), "
-                       "dlib-resnet-onnx, dlib-resnet, mobilefacenet-192, onnx-arcface.", show_default=False)]
-UpsampleOpt = Annotated[int | None, typer.Option(
-    "--upsample", min=0, max=3, help="Detector upsampling steps (dlib detectors; default 1 for HOG).",
-    show_default=False)]
-JitterOpt = Annotated[int | None, typer.Option(
-    "--jitter", min=0, max=100, help="dlib descriptor jitter: average of N randomly jittered chips "
-                                     "(dlib-resnet only; default 0).", show_default=False)]
-DetectorModelOpt = Annotated[str | None, typer.Option(
-    "--detector-model", help="Detector model file (path) or catalogue name (ONNX detectors).",
-    show_default=False)]
-EmbedderModelOpt = Annotated[str | None, typer.Option(
-    "--embedder-model", help="Embedder model file (path) or catalogue name (onnx-arcface).",
-    show_default=False)]
-DetectorOptionOpt = Annotated[list[str] | None, typer.Option(
-    "--detector-option", help="Extra detector option KEY=VALUE (VALUE parsed as JSON when it can be); "
-                              "repeatable.", show_default=False)]
-EmbedderOptionOpt = Annotated[list[str] | None, typer.Option(
-    "--embedder-option", help="Extra embedder option KEY=VALUE; repeatable.", show_default=False)]
+DetectorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--detector",
+        help="Detector type: frdetect (default), mtcnn, dlib-hog, dlib-mmod, blazeface, yunet, scrfd.",
+        show_default=False,
+    ),
+]
+EmbedderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--embedder",
+        help="Embedder type: frfeature-512 (default: fr_feature, 512-d), fused-arcface (fr_feature + "
+        "MobileFaceNet-192), fused (dlib's ResNet + MobileFaceNet-192, the old default), "
+        "dlib-resnet-onnx, dlib-resnet, mobilefacenet-192, onnx-arcface.",
+        show_default=False,
+    ),
+]
+UpsampleOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--upsample",
+        min=0,
+        max=3,
+        help="Detector upsampling steps (dlib detectors; default 1 for HOG).",
+        show_default=False,
+    ),
+]
+JitterOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jitter",
+        min=0,
+        max=100,
+        help="dlib descriptor jitter: average of N randomly jittered chips (dlib-resnet only; default 0).",
+        show_default=False,
+    ),
+]
+DetectorModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--detector-model", help="Detector model file (path) or catalogue name (ONNX detectors).", show_default=False
+    ),
+]
+EmbedderModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--embedder-model", help="Embedder model file (path) or catalogue name (onnx-arcface).", show_default=False
+    ),
+]
+DetectorOptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--detector-option",
+        help="Extra detector option KEY=VALUE (VALUE parsed as JSON when it can be); repeatable.",
+        show_default=False,
+    ),
+]
+EmbedderOptionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--embedder-option", help="Extra embedder option KEY=VALUE; repeatable.", show_default=False),
+]

@@ -8,15 +8,31 @@ import typer
 
 from openlfr.cli._common import settings
 
-UserOpt = Annotated[str | None, typer.Option(
-    "--username", "-u", envvar="OPENLFR_USERNAME",
-    help="Act as this user (role-restricted command): the password is read from OPENLFR_PASSWORD or asked "
-         "for; the user's role is checked and the user is named in the audit log.")]
-TokenOpt = Annotated[str | None, typer.Option(
-    "--token", envvar="OPENLFR_TOKEN", show_default=False,
-    help="Or act as the owner of this API token (olfr_...; see `openlfr user token`).")]
-RoleOpt = Annotated[str | None, typer.Option(
-    "--as-role", hidden=True, help="Removed: a stated role is not accepted; log in with --username or --token.")]
+UserOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--username",
+        "-u",
+        envvar="OPENLFR_USERNAME",
+        help="Act as this user (role-restricted command): the password is read from OPENLFR_PASSWORD or asked "
+        "for; the user's role is checked and the user is named in the audit log.",
+    ),
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="OPENLFR_TOKEN",
+        show_default=False,
+        help="Or act as the owner of this API token (olfr_...; see `openlfr user token`).",
+    ),
+]
+RoleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-role", hidden=True, help="Removed: a stated role is not accepted; log in with --username or --token."
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
@@ -35,16 +51,22 @@ def principal(c: AppContext, username: str | None, token: str | None, stated_rol
     from openlfr.services import users
 
     if stated_role is not None:
-        raise AuthError("--as-role is no longer accepted: a role comes from a user's login; give --username "
-                        "(password from OPENLFR_PASSWORD or a prompt) or --token", code="role_not_accepted")
+        raise AuthError(
+            "--as-role is no longer accepted: a role comes from a user's login; give --username "
+            "(password from OPENLFR_PASSWORD or a prompt) or --token",
+            code="role_not_accepted",
+        )
     if token:
         p = users.token_principal(c, token.strip())
         if p is None:
             raise AuthError("invalid, expired or revoked API token", code="unauthenticated")
         return p
     if not username:
-        raise AuthError("this command needs a user: give --username (password from OPENLFR_PASSWORD or a "
-                        "prompt) or --token (OPENLFR_TOKEN)", code="unauthenticated")
+        raise AuthError(
+            "this command needs a user: give --username (password from OPENLFR_PASSWORD or a "
+            "prompt) or --token (OPENLFR_TOKEN)",
+            code="unauthenticated",
+        )
     password = os.environ.get("OPENLFR_PASSWORD")
     if password is None:
         password = typer.prompt(f"Password for {username}", hide_input=True, err=True)

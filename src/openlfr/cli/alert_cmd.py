@@ -20,15 +20,21 @@ AlertArg = Annotated[str, typer.Argument(metavar="ALERT", help="Alert id (or the
 def _line(a: AlertView) -> str:
     verdict = a.verdict or "NOT ADJUDICATED"
     flags = (" [hold]" if a.legal_hold else "") + (" [purged]" if a.purged_at else "")
-    return (f"{a.id}\t{(a.occurred_at or '')[:19]}\tdep {a.deployment_id}\t{a.camera}\t"
-            f"{a.person_id or '-'}\t{a.score:.4f}\t{verdict}\t{a.outcome or '-'}{flags}")
+    return (
+        f"{a.id}\t{(a.occurred_at or '')[:19]}\tdep {a.deployment_id}\t{a.camera}\t"
+        f"{a.person_id or '-'}\t{a.score:.4f}\t{verdict}\t{a.outcome or '-'}{flags}"
+    )
 
 
 @alert_app.command("list")
-def list_(deployment: Annotated[int | None, typer.Option(help="Only this deployment.")] = None,
-          unadjudicated: Annotated[bool, typer.Option(help="Only alerts not yet adjudicated.")] = False,
-          include_purged: Annotated[bool, typer.Option(help="Include alerts removed by retention.")] = False,
-          limit: int = 100, offset: int = 0, json_out: JsonOpt = False) -> None:
+def list_(
+    deployment: Annotated[int | None, typer.Option(help="Only this deployment.")] = None,
+    unadjudicated: Annotated[bool, typer.Option(help="Only alerts not yet adjudicated.")] = False,
+    include_purged: Annotated[bool, typer.Option(help="Include alerts removed by retention.")] = False,
+    limit: int = 100,
+    offset: int = 0,
+    json_out: JsonOpt = False,
+) -> None:
     """List alerts, newest first; unadjudicated ones are marked."""
     from openlfr.services import alerts
 
@@ -51,13 +57,16 @@ def show(ref: AlertArg, json_out: JsonOpt = False) -> None:
 
 
 @alert_app.command("adjudicate")
-def adjudicate(ref: AlertArg,
-               verdict: Annotated[str, typer.Option(help="true (the right person) or false (wrongly matched).")],
-               outcome: Annotated[str | None, typer.Option(
-                   help="arrest, other_disposal, no_action or not_engaged.")] = None,
-               note: Annotated[str | None, typer.Option(help="Free-text note.")] = None,
-               username: UserOpt = None, token: TokenOpt = None, role: RoleOpt = None,
-               json_out: JsonOpt = False) -> None:
+def adjudicate(
+    ref: AlertArg,
+    verdict: Annotated[str, typer.Option(help="true (the right person) or false (wrongly matched).")],
+    outcome: Annotated[str | None, typer.Option(help="arrest, other_disposal, no_action or not_engaged.")] = None,
+    note: Annotated[str | None, typer.Option(help="Free-text note.")] = None,
+    username: UserOpt = None,
+    token: TokenOpt = None,
+    role: RoleOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Record whether an alert was right and what happened (supervisors and operators; audited)."""
     from openlfr.services import alerts
 
@@ -68,9 +77,14 @@ def adjudicate(ref: AlertArg,
 
 
 @alert_app.command("image")
-def image(ref: AlertArg, out: Annotated[Path, typer.Option(help="Write the image here.")],
-          kind: Annotated[str, typer.Option(help="probe, frame or reference.")] = "probe",
-          username: UserOpt = None, token: TokenOpt = None, role: RoleOpt = None) -> None:
+def image(
+    ref: AlertArg,
+    out: Annotated[Path, typer.Option(help="Write the image here.")],
+    kind: Annotated[str, typer.Option(help="probe, frame or reference.")] = "probe",
+    username: UserOpt = None,
+    token: TokenOpt = None,
+    role: RoleOpt = None,
+) -> None:
     """Decrypt one of an alert's images to a file for review (audited; refused to auditors)."""
     import os
 
@@ -87,11 +101,15 @@ def image(ref: AlertArg, out: Annotated[Path, typer.Option(help="Write the image
 
 
 @alert_app.command("hold")
-def hold(reason: Annotated[str, typer.Option(help="Case or order reference.")],
-         alert: Annotated[str | None, typer.Option(help="Hold this alert.")] = None,
-         deployment: Annotated[str | None, typer.Option(help="Hold every alert of this deployment.")] = None,
-         username: UserOpt = None, token: TokenOpt = None, role: RoleOpt = None,
-         json_out: JsonOpt = False) -> None:
+def hold(
+    reason: Annotated[str, typer.Option(help="Case or order reference.")],
+    alert: Annotated[str | None, typer.Option(help="Hold this alert.")] = None,
+    deployment: Annotated[str | None, typer.Option(help="Hold every alert of this deployment.")] = None,
+    username: UserOpt = None,
+    token: TokenOpt = None,
+    role: RoleOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Place a legal hold (admins and supervisors): retention will not delete the held alert(s) (audited)."""
     from openlfr.services import alerts
 
@@ -102,10 +120,14 @@ def hold(reason: Annotated[str, typer.Option(help="Case or order reference.")],
 
 
 @alert_app.command("release")
-def release(hold_id: Annotated[int, typer.Argument(metavar="HOLD")],
-            note: Annotated[str, typer.Option(help="Why the hold ends.")] = "",
-            username: UserOpt = None, token: TokenOpt = None, role: RoleOpt = None,
-            json_out: JsonOpt = False) -> None:
+def release(
+    hold_id: Annotated[int, typer.Argument(metavar="HOLD")],
+    note: Annotated[str, typer.Option(help="Why the hold ends.")] = "",
+    username: UserOpt = None,
+    token: TokenOpt = None,
+    role: RoleOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Release a legal hold (admins and supervisors; audited); the next retention sweep applies the
     normal rules."""
     from openlfr.services import alerts
@@ -117,8 +139,9 @@ def release(hold_id: Annotated[int, typer.Argument(metavar="HOLD")],
 
 
 @alert_app.command("holds")
-def holds(all_: Annotated[bool, typer.Option("--all", help="Include released holds.")] = False,
-          json_out: JsonOpt = False) -> None:
+def holds(
+    all_: Annotated[bool, typer.Option("--all", help="Include released holds.")] = False, json_out: JsonOpt = False
+) -> None:
     """List legal holds."""
     from openlfr.services import alerts
 

@@ -14,8 +14,10 @@ audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log
 
 
 @audit_app.command("verify")
-def verify(no_anchor: Annotated[bool, typer.Option("--no-anchor", help="Check the chain only.")] = False,
-           json_out: JsonOpt = False) -> None:
+def verify(
+    no_anchor: Annotated[bool, typer.Option("--no-anchor", help="Check the chain only.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
     """Recompute the hash chain and check its anchor; exit 1 naming the first broken event."""
     from openlfr.services import audit_admin
 
@@ -33,15 +35,17 @@ def verify(no_anchor: Annotated[bool, typer.Option("--no-anchor", help="Check th
 
 
 @audit_app.command("export")
-def export(out: Annotated[Path, typer.Option("--out", help="JSON-lines file to write.")],
-           json_out: JsonOpt = False) -> None:
+def export(
+    out: Annotated[Path, typer.Option("--out", help="JSON-lines file to write.")], json_out: JsonOpt = False
+) -> None:
     """Write every event as JSON lines plus a signature line (SHA-256 and HMAC-SHA256)."""
     from openlfr.services import audit_admin
 
     c = ctx()
     res = audit_admin.export(c, out, c.settings.actor)
     emit_json(res) if json_out else typer.echo(
-        f"wrote {res.events} events to {res.file} (sha256 {res.sha256[:16]}..., key {res.key_id})")
+        f"wrote {res.events} events to {res.file} (sha256 {res.sha256[:16]}..., key {res.key_id})"
+    )
 
 
 @audit_app.command("verify-export")
@@ -59,8 +63,10 @@ def verify_export(path: Annotated[Path, typer.Argument(metavar="FILE")], json_ou
     if json_out:
         emit_json(res)
     else:
-        typer.echo(f"{path}: {'OK' if res['ok'] else 'NOT OK'} ({res.get('events', 0)} events)"
-                   + (f": {res['problem']}" if res.get("problem") else ""))
+        typer.echo(
+            f"{path}: {'OK' if res['ok'] else 'NOT OK'} ({res.get('events', 0)} events)"
+            + (f": {res['problem']}" if res.get("problem") else "")
+        )
     if not res["ok"]:
         raise typer.Exit(1)
 
@@ -78,10 +84,14 @@ def list_(limit: Annotated[int, typer.Option(help="Newest N events.")] = 50, jso
         return
     for r in reversed(rows):
         priv = r["details"].get("private") if isinstance(r["details"], dict) else None
-        extra = "" if not isinstance(priv, dict) else (
-            f"\t{priv['data']}" if priv.get("data") is not None else f"\t[details {priv.get('status')}]")
-        typer.echo(f"{r['seq']}\t{r['at'][:19]}\t{r['actor']}\t{r['action']}\t{r['object_type']}:{r['object_id']}"
-                   + extra)
+        extra = (
+            ""
+            if not isinstance(priv, dict)
+            else (f"\t{priv['data']}" if priv.get("data") is not None else f"\t[details {priv.get('status')}]")
+        )
+        typer.echo(
+            f"{r['seq']}\t{r['at'][:19]}\t{r['actor']}\t{r['action']}\t{r['object_type']}:{r['object_id']}" + extra
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -10,16 +10,28 @@ import typer
 from openlfr.cli._common import emit_json, settings
 
 
-def check(image: Path,
-          watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist to search.")],
-          threshold: Annotated[float | None, typer.Option(
-              help="Score threshold in [0, 1]: an override of the target FPIR.")] = None,
-          fpir: Annotated[float | None, typer.Option(
-              help="Target false-positive identification rate per face (default 1e-4 without --threshold); "
-                   "the threshold comes from the embedder's calibration at the watchlist's size.")] = None,
-          top_k: Annotated[int, typer.Option("--top-k", help="Best-scoring people per face: those at or above the "
-                                                               "threshold are candidates, the rest near misses.")] = 5,
-          json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+def check(
+    image: Path,
+    watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist to search.")],
+    threshold: Annotated[
+        float | None, typer.Option(help="Score threshold in [0, 1]: an override of the target FPIR.")
+    ] = None,
+    fpir: Annotated[
+        float | None,
+        typer.Option(
+            help="Target false-positive identification rate per face (default 1e-4 without --threshold); "
+            "the threshold comes from the embedder's calibration at the watchlist's size."
+        ),
+    ] = None,
+    top_k: Annotated[
+        int,
+        typer.Option(
+            "--top-k",
+            help="Best-scoring people per face: those at or above the threshold are candidates, the rest near misses.",
+        ),
+    ] = 5,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
     """Check every face in one photo against a watchlist. Stores nothing about the photo."""
     from openlfr.services.check import check_image
     from openlfr.services.context import AppContext
@@ -29,8 +41,10 @@ def check(image: Path,
     if json_out:
         emit_json(out)
         return
-    typer.echo(f"{out.image}: {len(out.faces)} face(s); watchlist {out.watchlist} "
-               f"({out.watchlist_size} people), threshold {out.threshold:.4f} ({out.threshold_source})")
+    typer.echo(
+        f"{out.image}: {len(out.faces)} face(s); watchlist {out.watchlist} "
+        f"({out.watchlist_size} people), threshold {out.threshold:.4f} ({out.threshold_source})"
+    )
     for i, f in enumerate(out.faces, 1):
         flag = "" if f.passed_quality else "  [low quality: " + "; ".join(f.quality["failed"]) + "]"
         typer.echo(f"face {i} at {f.box}{flag}")

@@ -11,38 +11,60 @@ import typer
 from openlfr.cli._common import emit_json
 from openlfr.cli._gov import JsonOpt, RoleOpt, TokenOpt, UserOpt, ctx, principal
 
-dep_app = typer.Typer(no_args_is_help=True, help="Deployments: place, time, purpose, cameras, threshold and a "
-                                                 "bespoke watchlist; draft -> authorised -> live -> ended.")
+dep_app = typer.Typer(
+    no_args_is_help=True,
+    help="Deployments: place, time, purpose, cameras, threshold and a "
+    "bespoke watchlist; draft -> authorised -> live -> ended.",
+)
 RefArg = Annotated[str, typer.Argument(metavar="ID", help="Deployment id or name.")]
 
 
 def _line(d: dict[str, Any]) -> str:
-    return (f"{d['id']}\t{d['state']}\t{d['planned_start'][:16]} to {d['planned_end'][:16]}\t{d['location']}\t"
-            f"watchlist {d['watchlist_size'] if d['watchlist_size'] is not None else '-'}\t"
-            f"threshold {d['threshold'] if d['threshold'] is not None else 'at authorisation'}")
+    return (
+        f"{d['id']}\t{d['state']}\t{d['planned_start'][:16]} to {d['planned_end'][:16]}\t{d['location']}\t"
+        f"watchlist {d['watchlist_size'] if d['watchlist_size'] is not None else '-'}\t"
+        f"threshold {d['threshold'] if d['threshold'] is not None else 'at authorisation'}"
+    )
 
 
 def _show_text(d: dict[str, Any]) -> None:
     typer.echo(f"deployment {d['id']}: {d['name']} [{d['state']}]")
     coords = "" if d["latitude"] is None else f" ({d['latitude']}, {d['longitude']})"
-    for k, v in (("location", d["location"] + coords), ("purpose", d["purpose"]),
-                 ("legal basis", d["legal_basis"] or "-"),
-                 ("window", f"{d['planned_start']} to {d['planned_end']}"),
-                 ("threshold", _op_text(d["operating_point"]) if d.get("operating_point") else
-                  (f"{d['threshold']} (override)" if d["threshold"] is not None else
-                   f"from target FPIR {d['target_fpir']}, fixed at authorisation for the list's size")),
-                 ("watchlist", f"{d['watchlist']} ({d['watchlist_size']} people, copied from "
-                               f"{d['source_watchlist']!r})" + (" - deleted" if d["watchlist_deleted_at"] else "")),
-                 ("cameras", ", ".join(f"{c['name']} <{c['url']}>" for c in d["cameras"]) or "-"),
-                 ("authorised", f"{d['authorising_officer']} ({d['authorised_by']}, {d['authorised_at']})"
-                  if d["authorised_at"] else "no"),
-                 ("live", f"{d['started_at']} to {d['ended_at'] or '-'}" if d["started_at"] else "no")):
+    for k, v in (
+        ("location", d["location"] + coords),
+        ("purpose", d["purpose"]),
+        ("legal basis", d["legal_basis"] or "-"),
+        ("window", f"{d['planned_start']} to {d['planned_end']}"),
+        (
+            "threshold",
+            _op_text(d["operating_point"])
+            if d.get("operating_point")
+            else (
+                f"{d['threshold']} (override)"
+                if d["threshold"] is not None
+                else f"from target FPIR {d['target_fpir']}, fixed at authorisation for the list's size"
+            ),
+        ),
+        (
+            "watchlist",
+            f"{d['watchlist']} ({d['watchlist_size']} people, copied from "
+            f"{d['source_watchlist']!r})" + (" - deleted" if d["watchlist_deleted_at"] else ""),
+        ),
+        ("cameras", ", ".join(f"{c['name']} <{c['url']}>" for c in d["cameras"]) or "-"),
+        (
+            "authorised",
+            f"{d['authorising_officer']} ({d['authorised_by']}, {d['authorised_at']})" if d["authorised_at"] else "no",
+        ),
+        ("live", f"{d['started_at']} to {d['ended_at'] or '-'}" if d["started_at"] else "no"),
+    ):
         typer.echo(f"  {k}: {v}")
     st = d.get("statistics")
     if st:
-        typer.echo(f"  faces seen {st['faces_seen']}, alerts {st['alerts']} (true {st['true_alerts']}, false "
-                   f"{st['false_alerts']}, not adjudicated {st['unadjudicated']})"
-                   + (" [frozen]" if d.get("statistics_frozen") else ""))
+        typer.echo(
+            f"  faces seen {st['faces_seen']}, alerts {st['alerts']} (true {st['true_alerts']}, false "
+            f"{st['false_alerts']}, not adjudicated {st['unadjudicated']})"
+            + (" [frozen]" if d.get("statistics_frozen") else "")
+        )
 
 
 def _read_entries_file(path: Path) -> list[tuple[str, str]]:
@@ -66,21 +88,30 @@ def create(
     start: Annotated[str, typer.Option(help="Planned start, ISO date-time (UTC if no offset).")],
     end: Annotated[str, typer.Option(help="Planned end, ISO date-time.")],
     source_watchlist: Annotated[str, typer.Option("--source-watchlist", help="Copy entries from this list.")],
-    entry: Annotated[list[str] | None, typer.Option(
-        "--entry", help="PERSON_ID=REASON; repeat. The reason this person is on the deployment's list.")] = None,
+    entry: Annotated[
+        list[str] | None,
+        typer.Option("--entry", help="PERSON_ID=REASON; repeat. The reason this person is on the deployment's list."),
+    ] = None,
     entries_file: Annotated[Path | None, typer.Option(help="CSV of person_id,reason.")] = None,
-    all_entries: Annotated[str | None, typer.Option(
-        "--all-entries", help="Copy every entry of the source list with this reason.")] = None,
-    camera: Annotated[list[str] | None, typer.Option(
-        "--camera", help="NAME=URL (file path, rtsp://, http://, or a webcam index); repeat.")] = None,
+    all_entries: Annotated[
+        str | None, typer.Option("--all-entries", help="Copy every entry of the source list with this reason.")
+    ] = None,
+    camera: Annotated[
+        list[str] | None,
+        typer.Option("--camera", help="NAME=URL (file path, rtsp://, http://, or a webcam index); repeat."),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Unique name (default: location and start).")] = None,
     legal_basis: Annotated[str, typer.Option(help="Legal basis / policy reference (required).")] = "",
     lat: Annotated[float | None, typer.Option(help="Latitude (WGS84).")] = None,
     lon: Annotated[float | None, typer.Option(help="Longitude (WGS84).")] = None,
     threshold: Annotated[float | None, typer.Option(help="Alert threshold (score in [0, 1]).")] = None,
-    fpir: Annotated[float | None, typer.Option(
-        help="Or: target FPIR per face seen (default 1e-4); the threshold is fixed at authorisation from the "
-             "calibration for the list's size.")] = None,
+    fpir: Annotated[
+        float | None,
+        typer.Option(
+            help="Or: target FPIR per face seen (default 1e-4); the threshold is fixed at authorisation from the "
+            "calibration for the list's size."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a draft deployment with its bespoke watchlist (copied entries, each with a reason)."""
@@ -103,62 +134,103 @@ def create(
         cname, url = spec.split("=", 1)
         cams.append(dsvc.CameraSpec(cname.strip(), url.strip()))
     c = ctx()
-    out = dsvc.create(c, location=location, purpose=purpose, planned_start=parse_when(start),
-                      planned_end=parse_when(end), actor=c.settings.actor, source_watchlist=source_watchlist,
-                      entries=[dsvc.EntrySelection(p, r) for p, r in pairs] if all_entries is None else None,
-                      all_entries_reason=all_entries, cameras=cams, name=name, legal_basis=legal_basis,
-                      latitude=lat, longitude=lon, threshold=threshold, target_fpir=fpir)
+    out = dsvc.create(
+        c,
+        location=location,
+        purpose=purpose,
+        planned_start=parse_when(start),
+        planned_end=parse_when(end),
+        actor=c.settings.actor,
+        source_watchlist=source_watchlist,
+        entries=[dsvc.EntrySelection(p, r) for p, r in pairs] if all_entries is None else None,
+        all_entries_reason=all_entries,
+        cameras=cams,
+        name=name,
+        legal_basis=legal_basis,
+        latitude=lat,
+        longitude=lon,
+        threshold=threshold,
+        target_fpir=fpir,
+    )
     if json_out:
         emit_json(out)
     else:
-        typer.echo(f"created deployment {out['id']} ({out['name']}) as a draft: watchlist {out['watchlist']!r} with "
-                   f"{out['watchlist_size']} people; a supervisor must authorise it")
+        typer.echo(
+            f"created deployment {out['id']} ({out['name']}) as a draft: watchlist {out['watchlist']!r} with "
+            f"{out['watchlist_size']} people; a supervisor must authorise it"
+        )
 
 
 def _op_text(op: dict[str, Any]) -> str:
     from openlfr.services.numbers import operating_point_text
 
     # the same words as the console, the reports and the public page
-    text = operating_point_text({"threshold": op["threshold"], "threshold_source": op["source"],
-                                 "target_fpir": op.get("target_fpir"), "watchlist_size": op.get("watchlist_size")})
+    text = operating_point_text(
+        {
+            "threshold": op["threshold"],
+            "threshold_source": op["source"],
+            "target_fpir": op.get("target_fpir"),
+            "watchlist_size": op.get("watchlist_size"),
+        }
+    )
     fa = op.get("expected_false_alerts_per_10000")
     tp = op.get("expected_tpir")
-    return (f"threshold {text}; expected false alerts per 10,000 faces "
-            f"{'unknown' if fa is None else format(fa, '.3g')}; expected TPIR "
-            f"{'unknown' if tp is None else format(tp, '.2f')}")
+    return (
+        f"threshold {text}; expected false alerts per 10,000 faces "
+        f"{'unknown' if fa is None else format(fa, '.3g')}; expected TPIR "
+        f"{'unknown' if tp is None else format(tp, '.2f')}"
+    )
 
 
 @dep_app.command("authorise")
-def authorise(ref: RefArg,
-              officer: Annotated[str, typer.Option(help="Authorising officer (rank and name).")],
-              note: Annotated[str, typer.Option(help="Authorisation note.")] = "",
-              justification: Annotated[str, typer.Option(
-                  help="Written justification (needed for an operating point outside the safe band).")] = "",
-              fpir: Annotated[float | None, typer.Option(
-                  help="Change the target FPIR per face seen (threshold from the calibration).")] = None,
-              threshold: Annotated[float | None, typer.Option(help="Or: an explicit threshold (override).")]
-              = None,
-              legal_basis: Annotated[str | None, typer.Option(help="Replace the stated legal basis.")] = None,
-              username: UserOpt = None, token: TokenOpt = None, role: RoleOpt = None,
-              json_out: JsonOpt = False) -> None:
+def authorise(
+    ref: RefArg,
+    officer: Annotated[str, typer.Option(help="Authorising officer (rank and name).")],
+    note: Annotated[str, typer.Option(help="Authorisation note.")] = "",
+    justification: Annotated[
+        str, typer.Option(help="Written justification (needed for an operating point outside the safe band).")
+    ] = "",
+    fpir: Annotated[
+        float | None, typer.Option(help="Change the target FPIR per face seen (threshold from the calibration).")
+    ] = None,
+    threshold: Annotated[float | None, typer.Option(help="Or: an explicit threshold (override).")] = None,
+    legal_basis: Annotated[str | None, typer.Option(help="Replace the stated legal basis.")] = None,
+    username: UserOpt = None,
+    token: TokenOpt = None,
+    role: RoleOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Authorise a draft (supervisors only; log in with --username or --token): fixes the watchlist and the
     operating point for its size."""
     from openlfr.services import deployments as dsvc
 
     c = ctx()
     p = principal(c, username, token, role)
-    out = dsvc.authorise(c, ref, p.username, p.role, officer, note, justification=justification,
-                         target_fpir=fpir, threshold=threshold, legal_basis=legal_basis)
+    out = dsvc.authorise(
+        c,
+        ref,
+        p.username,
+        p.role,
+        officer,
+        note,
+        justification=justification,
+        target_fpir=fpir,
+        threshold=threshold,
+        legal_basis=legal_basis,
+    )
     emit_json(out) if json_out else typer.echo(
         f"deployment {out['id']} authorised by {out['authorising_officer']} for {out['watchlist_size']} people: "
-        + _op_text(out["operating_point"]))
+        + _op_text(out["operating_point"])
+    )
 
 
 @dep_app.command("operating-point")
-def operating_point(ref: RefArg,
-                    fpir: Annotated[float | None, typer.Option(help="Target FPIR per face seen.")] = None,
-                    threshold: Annotated[float | None, typer.Option(help="Or: an explicit threshold.")] = None,
-                    json_out: JsonOpt = False) -> None:
+def operating_point(
+    ref: RefArg,
+    fpir: Annotated[float | None, typer.Option(help="Target FPIR per face seen.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Or: an explicit threshold.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """What authorising a draft now would fix: threshold, expected false alerts, TPIR, safe band."""
     from openlfr.services import deployments as dsvc
 
@@ -168,9 +240,13 @@ def operating_point(ref: RefArg,
         return
     typer.echo(_op_text(out))
     g = out["guardrail"]
-    typer.echo("inside the safe band" if g["safe"] else
-               "OUTSIDE the safe band: " + "; ".join(g["problems"])
-               + f" (authorising needs --justification, at least {g['min_justification_chars']} characters)")
+    typer.echo(
+        "inside the safe band"
+        if g["safe"]
+        else "OUTSIDE the safe band: "
+        + "; ".join(g["problems"])
+        + f" (authorising needs --justification, at least {g['min_justification_chars']} characters)"
+    )
 
 
 @dep_app.command("start")
@@ -182,12 +258,14 @@ def start(ref: RefArg, json_out: JsonOpt = False) -> None:
     plan = dsvc.mark_live(c, ref, c.settings.actor)
     emit_json(plan.to_dict()) if json_out else typer.echo(
         f"deployment {plan.deployment_id} is live until {plan.planned_end.isoformat()} "
-        f"({len(plan.cameras)} camera(s), threshold {plan.threshold})")
+        f"({len(plan.cameras)} camera(s), threshold {plan.threshold})"
+    )
 
 
 @dep_app.command("stop")
-def stop(ref: RefArg, reason: Annotated[str, typer.Option(help="Why it ended.")] = "stopped",
-         json_out: JsonOpt = False) -> None:
+def stop(
+    ref: RefArg, reason: Annotated[str, typer.Option(help="Why it ended.")] = "stopped", json_out: JsonOpt = False
+) -> None:
     """End a deployment: deletes its watchlist photos and embeddings, freezes its statistics."""
     from openlfr.services import deployments as dsvc
 
@@ -197,8 +275,10 @@ def stop(ref: RefArg, reason: Annotated[str, typer.Option(help="Why it ended.")]
         emit_json(out)
         return
     d = out.get("watchlist_deleted") or {}
-    typer.echo(f"deployment {out['id']} ended; watchlist deleted ({d.get('entries', 0)} entries, "
-               f"{d.get('images', 0)} images, {d.get('embeddings', 0)} embeddings); statistics frozen")
+    typer.echo(
+        f"deployment {out['id']} ended; watchlist deleted ({d.get('entries', 0)} entries, "
+        f"{d.get('images', 0)} images, {d.get('embeddings', 0)} embeddings); statistics frozen"
+    )
 
 
 @dep_app.command("show")
@@ -211,8 +291,9 @@ def show(ref: RefArg, json_out: JsonOpt = False) -> None:
 
 
 @dep_app.command("list")
-def list_(state: Annotated[str | None, typer.Option(help="Only this state.")] = None,
-          json_out: JsonOpt = False) -> None:
+def list_(
+    state: Annotated[str | None, typer.Option(help="Only this state.")] = None, json_out: JsonOpt = False
+) -> None:
     """List deployments."""
     from openlfr.services import deployments as dsvc
 

@@ -29,32 +29,58 @@ if TYPE_CHECKING:
 PIPELINE: Any = None
 """Default of a command's ``pipe`` parameter, which :func:`with_pipeline` replaces by the pipeline options."""
 
-eval_app = typer.Typer(no_args_is_help=True, help="Evaluation: verification, 1:N identification, "
-                                                  "thresholds, calibration, planning, fairness.")
+eval_app = typer.Typer(
+    no_args_is_help=True,
+    help="Evaluation: verification, 1:N identification, thresholds, calibration, planning, fairness.",
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object and nothing else.")]
-WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=64,
-                                         help="Worker processes computing embeddings (each has its own engine).")]
+WorkersOpt = Annotated[
+    int,
+    typer.Option("--workers", min=1, max=64, help="Worker processes computing embeddings (each has its own engine)."),
+]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the embedding cache.")]
-FallbackOpt = Annotated[str, typer.Option(
-    "--fallback", help="No face detected: 'box' embeds a centre box (LFW's median HOG box), "
-                       "'none' counts a failure to acquire.")]
-RedetectOpt = Annotated[str | None, typer.Option(
-    "--redetect", help="Second detector tried when the first finds no face (e.g. dlib-mmod).",
-    show_default=False)]
-LandmarksOpt = Annotated[int | None, typer.Option(
-    "--landmarks", help="dlib shape predictor: 5 (default) or 68 points.", show_default=False)]
-PaddingOpt = Annotated[float | None, typer.Option(
-    "--padding", min=0.0, max=1.0, help="dlib chip padding (default 0.25, as the model was trained).",
-    show_default=False)]
+FallbackOpt = Annotated[
+    str,
+    typer.Option(
+        "--fallback",
+        help="No face detected: 'box' embeds a centre box (LFW's median HOG box), 'none' counts a failure to acquire.",
+    ),
+]
+RedetectOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--redetect", help="Second detector tried when the first finds no face (e.g. dlib-mmod).", show_default=False
+    ),
+]
+LandmarksOpt = Annotated[
+    int | None, typer.Option("--landmarks", help="dlib shape predictor: 5 (default) or 68 points.", show_default=False)
+]
+PaddingOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--padding",
+        min=0.0,
+        max=1.0,
+        help="dlib chip padding (default 0.25, as the model was trained).",
+        show_default=False,
+    ),
+]
 ImagesOpt = Annotated[Path, typer.Option("--images", help="Folder of identity folders (LFW layout).")]
 
 
 _PIPELINE_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
-    ("detector", DetectorOpt, None), ("embedder", EmbedderOpt, None), ("upsample", UpsampleOpt, None),
-    ("jitter", JitterOpt, None), ("detector_model", DetectorModelOpt, None), ("embedder_model", EmbedderModelOpt, None),
-    ("detector_option", DetectorOptionOpt, None), ("embedder_option", EmbedderOptionOpt, None),
-    ("landmarks", LandmarksOpt, None), ("padding", PaddingOpt, None), ("fallback", FallbackOpt, "box"),
+    ("detector", DetectorOpt, None),
+    ("embedder", EmbedderOpt, None),
+    ("upsample", UpsampleOpt, None),
+    ("jitter", JitterOpt, None),
+    ("detector_model", DetectorModelOpt, None),
+    ("embedder_model", EmbedderModelOpt, None),
+    ("detector_option", DetectorOptionOpt, None),
+    ("embedder_option", EmbedderOptionOpt, None),
+    ("landmarks", LandmarksOpt, None),
+    ("padding", PaddingOpt, None),
+    ("fallback", FallbackOpt, "box"),
     ("redetect", RedetectOpt, None),
 )
 """The options every embedding command takes to build its ``EvalPipeline`` (:func:`with_pipeline`)."""
@@ -70,8 +96,10 @@ def with_pipeline(fn: Callable[..., None]) -> Callable[..., None]:
     params: list[inspect.Parameter] = []
     for prm in sig.parameters.values():
         if prm.name == "pipe":
-            params.extend(inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
-                          for n, a, d in _PIPELINE_OPTIONS)
+            params.extend(
+                inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d, annotation=a)
+                for n, a, d in _PIPELINE_OPTIONS
+            )
             continue
         ann = eval(prm.annotation, fn.__globals__) if isinstance(prm.annotation, str) else prm.annotation  # noqa: S307
         params.append(prm.replace(kind=inspect.Parameter.KEYWORD_ONLY, annotation=ann))
@@ -103,9 +131,15 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | 
         yield cb
 
 
-HalfOpt = Annotated[str | None, typer.Option(
-    "--half", help="Use one half of the identities only: A or B (a fixed split by a hash of the folder name; "
-                   "choose on one, report on the other).", show_default=False)]
+HalfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--half",
+        help="Use one half of the identities only: A or B (a fixed split by a hash of the folder name; "
+        "choose on one, report on the other).",
+        show_default=False,
+    ),
+]
 
 
 def _fmt(x: float | None, pct: bool = False, digits: int = 4) -> str:
@@ -125,29 +159,39 @@ def verify_cmd(
     json_out: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a ROC curve PNG here.")] = None,
     folds: Annotated[int | None, typer.Option("--folds", min=2, help="Use only the first N folds.")] = None,
-    pipe: EvalPipeline = PIPELINE, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    pipe: EvalPipeline = PIPELINE,
+    workers: WorkersOpt = 2,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """1:1 verification on the LFW View 2 protocol: 10-fold accuracy (threshold from the other 9
     folds), ROC AUC, EER, TAR at FAR 1e-3."""
     from openlfr.services import evaluation
 
     with _progress("embedding", json_out) as cb:
-        run = evaluation.verify(pairs, images, pipe, folds=folds, workers=workers, use_cache=not no_cache, plot=plot,
-                                progress=cb)
+        run = evaluation.verify(
+            pairs, images, pipe, folds=folds, workers=workers, use_cache=not no_cache, plot=plot, progress=cb
+        )
     res, table, out = run.result, run.table, run.out
     assert table is not None
     if json_out:
         emit_json(out)
         return
-    typer.echo(f"LFW View 2: {res.pairs} pairs in {res.folds} folds; models {table.models['detector']} + "
-               f"{table.models['embedder']}")
-    typer.echo(f"accuracy {_fmt(res.kfold.mean, True)} ± {_fmt(res.kfold.std, True)} (threshold from the "
-               f"other folds); AUC {res.auc:.5f}; EER {_fmt(res.eer, True)}")
+    typer.echo(
+        f"LFW View 2: {res.pairs} pairs in {res.folds} folds; models {table.models['detector']} + "
+        f"{table.models['embedder']}"
+    )
+    typer.echo(
+        f"accuracy {_fmt(res.kfold.mean, True)} ± {_fmt(res.kfold.std, True)} (threshold from the "
+        f"other folds); AUC {res.auc:.5f}; EER {_fmt(res.eer, True)}"
+    )
     for k, v in res.tar.items():
-        typer.echo(f"TAR at FAR {k}: {_fmt(v.value, True)} (threshold {_fmt(v.threshold)})"
-                   + (f" [{v.reason}]" if v.reason else ""))
-    typer.echo(f"failures to acquire: {res.failures_to_acquire}; images embedded from the fallback box: "
-               f"{res.fallbacks}")
+        typer.echo(
+            f"TAR at FAR {k}: {_fmt(v.value, True)} (threshold {_fmt(v.threshold)})"
+            + (f" [{v.reason}]" if v.reason else "")
+        )
+    typer.echo(
+        f"failures to acquire: {res.failures_to_acquire}; images embedded from the fallback box: {res.fallbacks}"
+    )
     if plot is not None:
         typer.echo(f"ROC written to {plot}")
 
@@ -159,44 +203,74 @@ def verify_cmd(
 @with_pipeline
 def identify_cmd(
     images: ImagesOpt,
-    watchlist_size: Annotated[int | None, typer.Option(
-        "--watchlist-size", help="Draw N identities for the watchlist (default: every identity with at "
-                                 "least K+1 images).", show_default=False)] = None,
-    enrol_per_identity: Annotated[int, typer.Option("--enrol-per-identity", min=1,
-                                                    help="Images enrolled per watchlist identity (K).")] = 1,
+    watchlist_size: Annotated[
+        int | None,
+        typer.Option(
+            "--watchlist-size",
+            help="Draw N identities for the watchlist (default: every identity with at least K+1 images).",
+            show_default=False,
+        ),
+    ] = None,
+    enrol_per_identity: Annotated[
+        int, typer.Option("--enrol-per-identity", min=1, help="Images enrolled per watchlist identity (K).")
+    ] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the watchlist draw.")] = 0,
-    threshold: Annotated[float | None, typer.Option(
-        "--threshold", help="Also report FPIR and FNIR at this threshold (default: the embedder's "
-                            "default threshold, when it has one).", show_default=False)] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            help="Also report FPIR and FNIR at this threshold (default: the embedder's "
+            "default threshold, when it has one).",
+            show_default=False,
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a DET curve PNG here.")] = None,
-    pipe: EvalPipeline = PIPELINE, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    pipe: EvalPipeline = PIPELINE,
+    workers: WorkersOpt = 2,
+    no_cache: NoCacheOpt = False,
     half: HalfOpt = None,
 ) -> None:
     """Open-set 1:N identification: FNIR at FPIR 1e-2, 1e-3, 1e-4, rank-1, DET curve."""
     from openlfr.services import evaluation
 
     with _progress("embedding", json_out) as cb:
-        run = evaluation.identify(images, pipe, half=half, enrol_per_identity=enrol_per_identity,
-                                  watchlist_size=watchlist_size, seed=seed, threshold=threshold, workers=workers,
-                                  use_cache=not no_cache, plot=plot, progress=cb)
+        run = evaluation.identify(
+            images,
+            pipe,
+            half=half,
+            enrol_per_identity=enrol_per_identity,
+            watchlist_size=watchlist_size,
+            seed=seed,
+            threshold=threshold,
+            workers=workers,
+            use_cache=not no_cache,
+            plot=plot,
+            progress=cb,
+        )
     res, out = run.result, run.out
     if json_out:
         emit_json(out)
         return
     o = res.outcomes
-    typer.echo(f"open-set 1:N: watchlist {o.watchlist_size} (K={enrol_per_identity} enrolled each), "
-               f"{o.mated} mated and {o.nonmated} non-mated searches; rank-1 {_fmt(out['rank1'], True)}")
+    typer.echo(
+        f"open-set 1:N: watchlist {o.watchlist_size} (K={enrol_per_identity} enrolled each), "
+        f"{o.mated} mated and {o.nonmated} non-mated searches; rank-1 {_fmt(out['rank1'], True)}"
+    )
     for k, v in res.targets.items():
         if v.value is None:
             typer.echo(f"FNIR at FPIR {k}: n/a ({v.reason})")
         else:
-            typer.echo(f"FNIR at FPIR {k}: {_fmt(v.value, True)} (threshold {_fmt(v.threshold)}, "
-                       f"achieved FPIR {_fmt(v.achieved, digits=5)})")
+            typer.echo(
+                f"FNIR at FPIR {k}: {_fmt(v.value, True)} (threshold {_fmt(v.threshold)}, "
+                f"achieved FPIR {_fmt(v.achieved, digits=5)})"
+            )
     if res.at_threshold:
         a = res.at_threshold
-        typer.echo(f"at threshold {a['threshold']:.4f}: FPIR {_fmt(a['fpir']['rate'], digits=5)}, "
-                   f"FNIR {_fmt(a['fnir']['rate'], True)}")
+        typer.echo(
+            f"at threshold {a['threshold']:.4f}: FPIR {_fmt(a['fpir']['rate'], digits=5)}, "
+            f"FNIR {_fmt(a['fnir']['rate'], True)}"
+        )
     if plot is not None:
         typer.echo(f"DET written to {plot}")
 
@@ -208,46 +282,74 @@ def identify_cmd(
 @with_pipeline
 def threshold_cmd(
     images: ImagesOpt,
-    watchlist_size: Annotated[int, typer.Option("--watchlist-size", min=1,
-                                                help="Watchlist size N (one image per identity).")] = 1000,
+    watchlist_size: Annotated[
+        int, typer.Option("--watchlist-size", min=1, help="Watchlist size N (one image per identity).")
+    ] = 1000,
     fpir: Annotated[float, typer.Option("--fpir", help="Target FPIR.")] = 1e-3,
     draws: Annotated[int, typer.Option("--draws", min=1, help="Random watchlist draws.")] = 20,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     json_out: JsonOpt = False,
-    pipe: EvalPipeline = PIPELINE, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    pipe: EvalPipeline = PIPELINE,
+    workers: WorkersOpt = 2,
+    no_cache: NoCacheOpt = False,
     half: HalfOpt = None,
-    calibration: Annotated[Path | None, typer.Option(
-        "--calibration", help="Also check this calibration's N x FMR threshold for the target on these draws "
-                              "(e.g. a calibration of half A checked on half B).", show_default=False)] = None,
-    no_exclusions: Annotated[bool, typer.Option(
-        "--no-exclusions", help="Do not leave out the shipped list of known label errors.")] = False,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            "--calibration",
+            help="Also check this calibration's N x FMR threshold for the target on these draws "
+            "(e.g. a calibration of half A checked on half B).",
+            show_default=False,
+        ),
+    ] = None,
+    no_exclusions: Annotated[
+        bool, typer.Option("--no-exclusions", help="Do not leave out the shipped list of known label errors.")
+    ] = False,
 ) -> None:
     """Measure an operating threshold: the score at which a stranger searched against N people
     matches no one with probability >= 1 - FPIR, over random watchlist draws."""
     from openlfr.services import evaluation
 
     with _progress("embedding", json_out) as cb:
-        run = evaluation.measure_threshold(images, pipe, half=half, watchlist_size=watchlist_size, fpir=fpir,
-                                           draws=draws, seed=seed, calibration=calibration,
-                                           no_exclusions=no_exclusions, workers=workers, use_cache=not no_cache,
-                                           progress=cb)
+        run = evaluation.measure_threshold(
+            images,
+            pipe,
+            half=half,
+            watchlist_size=watchlist_size,
+            fpir=fpir,
+            draws=draws,
+            seed=seed,
+            calibration=calibration,
+            no_exclusions=no_exclusions,
+            workers=workers,
+            use_cache=not no_cache,
+            progress=cb,
+        )
     res, out = run.result, run.out
     if json_out:
         emit_json(out)
         return
     pd = out["per_draw_threshold"]
-    typer.echo(f"watchlist {watchlist_size}, target FPIR {fpir:g}, {draws} draws of "
-               f"{out['nonmated_searches_per_draw']:.0f} non-mated searches")
-    typer.echo(f"per-draw threshold: mean {pd['mean']:.4f} (min {pd['min']:.4f}, p90 {pd['p90']:.4f}, "
-               f"max {pd['max']:.4f}); pooled {out['pooled_threshold']:.4f}")
+    typer.echo(
+        f"watchlist {watchlist_size}, target FPIR {fpir:g}, {draws} draws of "
+        f"{out['nonmated_searches_per_draw']:.0f} non-mated searches"
+    )
+    typer.echo(
+        f"per-draw threshold: mean {pd['mean']:.4f} (min {pd['min']:.4f}, p90 {pd['p90']:.4f}, "
+        f"max {pd['max']:.4f}); pooled {out['pooled_threshold']:.4f}"
+    )
     f = out["fpir_at_threshold"]
-    typer.echo(f"recommended threshold {res.recommended:.3f}: pooled FPIR {f['rate']:.5f} "
-               f"({f['k']}/{f['n']}), target met in {res.draws_meeting_target}/{draws} draws")
+    typer.echo(
+        f"recommended threshold {res.recommended:.3f}: pooled FPIR {f['rate']:.5f} "
+        f"({f['k']}/{f['n']}), target met in {res.draws_meeting_target}/{draws} draws"
+    )
     if res.checked is not None:
         c = res.checked
-        typer.echo(f"calibration's N x FMR threshold {c['threshold']:.4f}: pooled FPIR {c['fpir']:.5f} "
-                   f"({c['k']}/{c['n']}), target {'met' if c['target_met'] else 'NOT met'}, "
-                   f"in {c['draws_meeting_target']}/{draws} draws")
+        typer.echo(
+            f"calibration's N x FMR threshold {c['threshold']:.4f}: pooled FPIR {c['fpir']:.5f} "
+            f"({c['k']}/{c['n']}), target {'met' if c['target_met'] else 'NOT met'}, "
+            f"in {c['draws_meeting_target']}/{draws} draws"
+        )
 
 
 # ------------------------------------------------------------------ calibrate
@@ -257,25 +359,44 @@ def threshold_cmd(
 @with_pipeline
 def calibrate_cmd(
     images: ImagesOpt,
-    out_path: Annotated[Path | None, typer.Option("--out", help="Write here instead of "
-                                                                "<data_dir>/calibration/<family>.json.")] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write here instead of <data_dir>/calibration/<family>.json.")
+    ] = None,
     json_out: JsonOpt = False,
-    pipe: EvalPipeline = PIPELINE, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    pipe: EvalPipeline = PIPELINE,
+    workers: WorkersOpt = 2,
+    no_cache: NoCacheOpt = False,
     half: HalfOpt = None,
-    exclusions: Annotated[Path | None, typer.Option(
-        "--exclusions", help="Known label errors to leave out (JSON; default: the LFW list shipped with "
-                             "OpenLFR, eval/data/lfw_label_errors.json).", show_default=False)] = None,
-    no_exclusions: Annotated[bool, typer.Option(
-        "--no-exclusions", help="Count every cross-identity pair as an impostor pair, label errors too.")] = False,
+    exclusions: Annotated[
+        Path | None,
+        typer.Option(
+            "--exclusions",
+            help="Known label errors to leave out (JSON; default: the LFW list shipped with "
+            "OpenLFR, eval/data/lfw_label_errors.json).",
+            show_default=False,
+        ),
+    ] = None,
+    no_exclusions: Annotated[
+        bool,
+        typer.Option("--no-exclusions", help="Count every cross-identity pair as an impostor pair, label errors too."),
+    ] = False,
 ) -> None:
     """Save a calibration (score -> FMR per comparison, with sample sizes) for the embedder, so that
     `--fpir` can be used instead of a raw threshold (FPIR ~= N * FMR)."""
     from openlfr.services import evaluation
 
     with _progress("embedding", json_out) as cb:
-        run = evaluation.calibrate(images, pipe, half=half, out_path=out_path, exclusions=exclusions,
-                                   no_exclusions=no_exclusions, workers=workers, use_cache=not no_cache,
-                                   progress=cb)
+        run = evaluation.calibrate(
+            images,
+            pipe,
+            half=half,
+            out_path=out_path,
+            exclusions=exclusions,
+            no_exclusions=no_exclusions,
+            workers=workers,
+            use_cache=not no_cache,
+            progress=cb,
+        )
     cal, out = run.result, run.out
     path = out["path"]
     if json_out:
@@ -294,16 +415,20 @@ def calibrate_cmd(
 def plan_cmd(
     faces: Annotated[float, typer.Option("--faces", min=0, help="Faces seen (tracks) expected.")],
     watchlist_size: Annotated[int, typer.Option("--watchlist-size", min=1, help="Watchlist size N.")],
-    prevalence: Annotated[float, typer.Option("--prevalence", min=0.0, max=1.0,
-                                              help="Share of faces seen that are on the watchlist.")],
-    threshold: Annotated[float | None, typer.Option("--threshold", help="Score threshold.",
-                                                    show_default=False)] = None,
-    fpir: Annotated[float | None, typer.Option("--fpir", help="Target FPIR instead of a threshold.",
-                                               show_default=False)] = None,
-    tpir: Annotated[float | None, typer.Option("--tpir", help="Assumed TPIR (default: from the calibration).",
-                                               show_default=False)] = None,
-    no_calibration: Annotated[bool, typer.Option(
-        "--no-calibration", help="Use --fpir and --tpir as given (no intervals), e.g. published figures.")] = False,
+    prevalence: Annotated[
+        float, typer.Option("--prevalence", min=0.0, max=1.0, help="Share of faces seen that are on the watchlist.")
+    ],
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Score threshold.", show_default=False)] = None,
+    fpir: Annotated[
+        float | None, typer.Option("--fpir", help="Target FPIR instead of a threshold.", show_default=False)
+    ] = None,
+    tpir: Annotated[
+        float | None, typer.Option("--tpir", help="Assumed TPIR (default: from the calibration).", show_default=False)
+    ] = None,
+    no_calibration: Annotated[
+        bool,
+        typer.Option("--no-calibration", help="Use --fpir and --tpir as given (no intervals), e.g. published figures."),
+    ] = False,
     embedder: EmbedderOpt = None,
     embedder_model: EmbedderModelOpt = None,
     embedder_option: EmbedderOptionOpt = None,
@@ -313,9 +438,18 @@ def plan_cmd(
     ARCHITECTURE.md section 4), with intervals from the calibration's sample sizes."""
     from openlfr.services import evaluation
 
-    pl = evaluation.plan_deployment(faces, watchlist_size, prevalence, threshold=threshold, fpir=fpir, tpir=tpir,
-                                    no_calibration=no_calibration, embedder=embedder,
-                                    embedder_model=embedder_model, embedder_option=embedder_option)
+    pl = evaluation.plan_deployment(
+        faces,
+        watchlist_size,
+        prevalence,
+        threshold=threshold,
+        fpir=fpir,
+        tpir=tpir,
+        no_calibration=no_calibration,
+        embedder=embedder,
+        embedder_model=embedder_model,
+        embedder_option=embedder_option,
+    )
     out = pl.to_dict()
     if json_out:
         emit_json(out)
@@ -330,10 +464,10 @@ def _tri(x: dict[str, Any], digits: int = 1) -> str:
     return f"{x['value']:.{digits}f} (95% {lo:.{digits}f} to {hi:.{digits}f})"
 
 
-def _print_plan(d: dict[str, Any], faces: float, watchlist_size: int, prevalence: float, thr: float | None,
-                notes: list[str]) -> None:
-    typer.echo(f"{faces:,.0f} faces seen, watchlist {watchlist_size}, prevalence {prevalence:g}, "
-               f"threshold {_fmt(thr)}")
+def _print_plan(
+    d: dict[str, Any], faces: float, watchlist_size: int, prevalence: float, thr: float | None, notes: list[str]
+) -> None:
+    typer.echo(f"{faces:,.0f} faces seen, watchlist {watchlist_size}, prevalence {prevalence:g}, threshold {_fmt(thr)}")
     typer.echo(f"FPIR {d['fpir']['value']:.3g}, TPIR {d['tpir']['value']:.3f}")
     typer.echo(f"expected false alerts: {_tri(d['expected_false_alerts'])}")
     typer.echo(f"expected true alerts:  {_tri(d['expected_true_alerts'])}")
@@ -349,44 +483,63 @@ def _print_plan(d: dict[str, Any], faces: float, watchlist_size: int, prevalence
 @with_pipeline
 def fairness_cmd(
     images: ImagesOpt,
-    labels: Annotated[Path, typer.Option("--labels", help="CSV 'image_or_identity,group' (groups are the "
-                                                          "user's; nothing is inferred).")],
-    threshold: Annotated[float | None, typer.Option(
-        "--threshold", help="Operating threshold (default: the embedder's default threshold).",
-        show_default=False)] = None,
+    labels: Annotated[
+        Path,
+        typer.Option("--labels", help="CSV 'image_or_identity,group' (groups are the user's; nothing is inferred)."),
+    ],
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold", help="Operating threshold (default: the embedder's default threshold).", show_default=False
+        ),
+    ] = None,
     json_out: JsonOpt = False,
-    pipe: EvalPipeline = PIPELINE, workers: WorkersOpt = 2, no_cache: NoCacheOpt = False,
+    pipe: EvalPipeline = PIPELINE,
+    workers: WorkersOpt = 2,
+    no_cache: NoCacheOpt = False,
 ) -> None:
     """Per group FPIR, FNIR and failure to acquire at the operating threshold with 95% intervals,
     the max/min ratio, and where differences become significant."""
     from openlfr.services import evaluation
 
     with _progress("embedding", json_out) as cb:
-        run = evaluation.fairness(images, labels, pipe, threshold=threshold, workers=workers,
-                                  use_cache=not no_cache, progress=cb)
+        run = evaluation.fairness(
+            images, labels, pipe, threshold=threshold, workers=workers, use_cache=not no_cache, progress=cb
+        )
     rep, out, thr = run.result, run.out, run.threshold
     if json_out:
         emit_json(out)
         return
-    typer.echo(f"threshold {thr:.4f}; watchlist {out['watchlist_size']}; {out['labelled_images']} labelled images "
-               f"({out['unlabelled_images']} unlabelled, ignored)")
+    typer.echo(
+        f"threshold {thr:.4f}; watchlist {out['watchlist_size']}; {out['labelled_images']} labelled images "
+        f"({out['unlabelled_images']} unlabelled, ignored)"
+    )
     for name, g in rep.groups.items():
         parts = []
         for m in ("fpir", "fnir", "fta"):
             r = g[m]
             ci = r["ci"]
-            parts.append(f"{m.upper()} {_fmt(r['value'], digits=4)} ({r['k']}/{r['n']}"
-                         + (f", 95% {ci[0]:.4f}-{ci[1]:.4f})" if ci else ")"))
+            parts.append(
+                f"{m.upper()} {_fmt(r['value'], digits=4)} ({r['k']}/{r['n']}"
+                + (f", 95% {ci[0]:.4f}-{ci[1]:.4f})" if ci else ")")
+            )
         typer.echo(f"  {name}: " + "; ".join(parts))
     for m, c in rep.comparisons.items():
         ratio = f"{c.ratio:.2f}" if c.ratio is not None else f"n/a ({c.reason})"
-        perm = (f", identity-level permutation p = {_fmt(c.p_value_permutation, digits=4)}"
-                if c.p_value_permutation is not None else "")
-        typer.echo(f"{m.upper()} max/min ratio {ratio}; Fisher p = {_fmt(c.p_value, digits=4)}{perm}"
-                   f"{' (significant)' if c.significant else ''}")
+        perm = (
+            f", identity-level permutation p = {_fmt(c.p_value_permutation, digits=4)}"
+            if c.p_value_permutation is not None
+            else ""
+        )
+        typer.echo(
+            f"{m.upper()} max/min ratio {ratio}; Fisher p = {_fmt(c.p_value, digits=4)}{perm}"
+            f"{' (significant)' if c.significant else ''}"
+        )
     sig = out["significance"]
-    typer.echo(f"FPIR differences significant at or below {_fmt(sig['fpir_significant_at_or_below'])}; "
-               f"FNIR differences significant at or above {_fmt(sig['fnir_significant_at_or_above'])}")
+    typer.echo(
+        f"FPIR differences significant at or below {_fmt(sig['fpir_significant_at_or_below'])}; "
+        f"FNIR differences significant at or above {_fmt(sig['fnir_significant_at_or_above'])}"
+    )
 
 
 # ------------------------------------------------------------------ cache
@@ -417,8 +570,10 @@ def cache_info_cmd(json_out: JsonOpt = False) -> None:
         typer.echo(f"{root}: empty")
     for e in entries:
         key = e["model_key"] or {}
-        typer.echo(f"{e['file']}: {e['images']} images, {e['bytes']:,} bytes; "
-                   f"{key.get('detector', '?')} + {key.get('embedder', '?')}")
+        typer.echo(
+            f"{e['file']}: {e['images']} images, {e['bytes']:,} bytes; "
+            f"{key.get('detector', '?')} + {key.get('embedder', '?')}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -19,8 +19,10 @@ def init(json_out: Annotated[bool, typer.Option("--json", help="Print one JSON o
     else:
         typer.echo(f"OpenLFR data dir: {info.data_dir}")
         typer.echo(f"database: {info.database} (migrated)")
-        typer.echo(f"encryption key: {info.key}{' (new)' if info.key_created else ''} - keep it safe and "
-                   "outside backups of the database")
+        typer.echo(
+            f"encryption key: {info.key}{' (new)' if info.key_created else ''} - keep it safe and "
+            "outside backups of the database"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -21,9 +21,11 @@ def rotate(json_out: JsonOpt = False) -> None:
         emit_json(res)
         return
     total = sum(res.reencrypted.values())
-    typer.echo(f"rotated to key {res.new_key_id}: {total} values re-encrypted; retired "
-               f"{', '.join(res.retired_key_ids)}. Old database backups need the old key: destroy it "
-               "only when they expire.")
+    typer.echo(
+        f"rotated to key {res.new_key_id}: {total} values re-encrypted; retired "
+        f"{', '.join(res.retired_key_ids)}. Old database backups need the old key: destroy it "
+        "only when they expire."
+    )
 
 
 @keys_app.command("reencrypt")
@@ -36,8 +38,10 @@ def reencrypt(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(res)
         return
-    typer.echo(f"re-encrypted {sum(res.reencrypted.values())} values with key {res.key_id}"
-               + (f"; retired {', '.join(res.retired_key_ids)}" if res.retired_key_ids else ""))
+    typer.echo(
+        f"re-encrypted {sum(res.reencrypted.values())} values with key {res.key_id}"
+        + (f"; retired {', '.join(res.retired_key_ids)}" if res.retired_key_ids else "")
+    )
 
 
 def register(app: typer.Typer) -> None:

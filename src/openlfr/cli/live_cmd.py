@@ -16,34 +16,51 @@ from openlfr.cli._common import emit_json, progress_callback, settings
 WIDTH_HELP = "Detect on frames scaled down to this width (default 640; 0: the full frame)."
 
 
-def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help="Watchlist to search.")] = None,
-        source: Annotated[list[str] | None, typer.Option(
-            "--source", "-s", help="Video file, rtsp:// or http(s):// URL, or webcam index; repeatable.")] = None,
-        deployment: Annotated[str | None, typer.Option(
-            "--deployment", "-d", help="Run an authorised deployment (its watchlist, threshold, cameras).")] = None,
-        threshold: Annotated[float | None, typer.Option(
-            help="Score threshold in [0, 1]: an override of the target FPIR.")] = None,
-        fpir: Annotated[float | None, typer.Option(
+def run(
+    watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help="Watchlist to search.")] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", "-s", help="Video file, rtsp:// or http(s):// URL, or webcam index; repeatable."),
+    ] = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option("--deployment", "-d", help="Run an authorised deployment (its watchlist, threshold, cameras)."),
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Score threshold in [0, 1]: an override of the target FPIR.")
+    ] = None,
+    fpir: Annotated[
+        float | None,
+        typer.Option(
             help="Target FPIR per face seen (default 1e-4 without --threshold): threshold from the "
-                 "embedder's calibration at the watchlist's size.")] = None,
-        json_out: Annotated[bool, typer.Option("--json", help="One JSON line per alert on stdout, "
-                                                              "then one summary line.")] = False,
-        loop: Annotated[bool, typer.Option("--loop", help="Restart file sources at their end.")] = False,
-        realtime: Annotated[bool, typer.Option("--realtime", help="Pace file sources at their frame rate.")] = False,
-        max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="Stop after this long.")] = None,
-        analysis_fps: Annotated[float | None, typer.Option(help="Analyse at most this many frames/s.")] = None,
-        analysis_width: Annotated[int | None, typer.Option(help=WIDTH_HELP)] = None,
-        fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
-        max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
-        roi: Annotated[str | None, typer.Option(help="Region of interest x1,y1,x2,y2 as fractions.")] = None,
-        mode: Annotated[str, typer.Option(help="Workers: auto, thread or process.")] = "auto",
-        preview_port: Annotated[int | None, typer.Option(
-            help="Serve pixelated previews as MJPEG on 127.0.0.1:PORT (0: any free port).")] = None,
-        end: Annotated[bool, typer.Option("--end", help="With --deployment: end it when the run stops.")] = False,
-        ray_address: Annotated[str | None, typer.Option(
-            "--ray-address", help="Run each camera as an actor on this Ray cluster (head host:port; needs "
-                                  "the 'scale' extra; default: OPENLFR_RAY_ADDRESS or this machine).")] = None,
-        ) -> None:
+            "embedder's calibration at the watchlist's size."
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="One JSON line per alert on stdout, then one summary line.")
+    ] = False,
+    loop: Annotated[bool, typer.Option("--loop", help="Restart file sources at their end.")] = False,
+    realtime: Annotated[bool, typer.Option("--realtime", help="Pace file sources at their frame rate.")] = False,
+    max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="Stop after this long.")] = None,
+    analysis_fps: Annotated[float | None, typer.Option(help="Analyse at most this many frames/s.")] = None,
+    analysis_width: Annotated[int | None, typer.Option(help=WIDTH_HELP)] = None,
+    fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
+    max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
+    roi: Annotated[str | None, typer.Option(help="Region of interest x1,y1,x2,y2 as fractions.")] = None,
+    mode: Annotated[str, typer.Option(help="Workers: auto, thread or process.")] = "auto",
+    preview_port: Annotated[
+        int | None, typer.Option(help="Serve pixelated previews as MJPEG on 127.0.0.1:PORT (0: any free port).")
+    ] = None,
+    end: Annotated[bool, typer.Option("--end", help="With --deployment: end it when the run stops.")] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Run each camera as an actor on this Ray cluster (head host:port; needs "
+            "the 'scale' extra; default: OPENLFR_RAY_ADDRESS or this machine).",
+        ),
+    ] = None,
+) -> None:
     """Live recognition until stopped (Ctrl-C or SIGTERM stop cleanly and flush counters)."""
     from openlfr.services import live
     from openlfr.services.context import AppContext
@@ -53,9 +70,14 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
     if ray_address:
         st = st.model_copy(update={"ray_address": ray_address})
     ctx = AppContext(st)
-    opts = live.RunOptions(loop=loop, realtime=realtime, max_seconds=max_seconds, mode=mode,
-                           live=live.live_config(analysis_fps, analysis_width, fusion, max_attempts, roi),
-                           end_deployment_on_exit=end)
+    opts = live.RunOptions(
+        loop=loop,
+        realtime=realtime,
+        max_seconds=max_seconds,
+        mode=mode,
+        live=live.live_config(analysis_fps, analysis_width, fusion, max_attempts, roi),
+        end_deployment_on_exit=end,
+    )
     handle = live.LiveRun()
     handle.bus.subscribe(live.AlertStored, _alert_printer(json_out))
     handle.bus.subscribe(live.CameraState, _print_state)
@@ -67,8 +89,9 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
             out = live.run_deployment(ctx, ref, options=opts, run=handle)
         else:
             assert watchlist is not None
-            out = live.run_watchlist(ctx, watchlist, list(source or []), threshold=threshold, fpir=fpir,
-                                     options=opts, run=handle)
+            out = live.run_watchlist(
+                ctx, watchlist, list(source or []), threshold=threshold, fpir=fpir, options=opts, run=handle
+            )
     finally:
         if server is not None:
             server.close()
@@ -76,16 +99,19 @@ def run(watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help=
     _print_run_summary(out, json_out)
 
 
-def _check_run_arguments(watchlist: str | None, source: list[str] | None, deployment: str | None,
-                         threshold: float | None, fpir: float | None) -> None:
+def _check_run_arguments(
+    watchlist: str | None, source: list[str] | None, deployment: str | None, threshold: float | None, fpir: float | None
+) -> None:
     """Either a watchlist (with sources) or a deployment (with its own cameras and threshold)."""
     from openlfr.errors import InputError
 
     if (watchlist is None) == (deployment is None):
         raise InputError("give either --watchlist (with --source) or --deployment", code="bad_arguments")
     if deployment is not None and (source or threshold is not None or fpir is not None):
-        raise InputError("--deployment uses the deployment's own cameras and threshold; drop --source, "
-                         "--threshold and --fpir", code="bad_arguments")
+        raise InputError(
+            "--deployment uses the deployment's own cameras and threshold; drop --source, --threshold and --fpir",
+            code="bad_arguments",
+        )
 
 
 def _alert_printer(json_out: bool) -> Callable[[Any], None]:
@@ -97,8 +123,10 @@ def _alert_printer(json_out: bool) -> Callable[[Any], None]:
         if json_out:
             typer.echo(json.dumps({"event": "alert", **a}))
         else:
-            typer.echo(f"ALERT {a['occurred_at']} camera {a['camera']}: {a['person_id']} ({a['name']}) "
-                       f"score {a['score']:.4f} track {a['track_id']}")
+            typer.echo(
+                f"ALERT {a['occurred_at']} camera {a['camera']}: {a['person_id']} ({a['name']}) "
+                f"score {a['score']:.4f} track {a['track_id']}"
+            )
         sys.stdout.flush()
 
     return on_alert
@@ -145,17 +173,24 @@ def _print_run_summary(out: dict[str, Any], json_out: bool) -> None:
             typer.echo(f"  {cam} [{c['state']}] {c['source']}: {counters}")
 
 
-def search(path: Path,
-           watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist to search.")],
-           threshold: Annotated[float | None, typer.Option(
-            help="Score threshold in [0, 1]: an override of the target FPIR.")] = None,
-           fpir: Annotated[float | None, typer.Option(
+def search(
+    path: Path,
+    watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist to search.")],
+    threshold: Annotated[
+        float | None, typer.Option(help="Score threshold in [0, 1]: an override of the target FPIR.")
+    ] = None,
+    fpir: Annotated[
+        float | None,
+        typer.Option(
             help="Target FPIR per face seen (default 1e-4 without --threshold): threshold from the "
-                 "embedder's calibration at the watchlist's size.")] = None,
-           fps: Annotated[float | None, typer.Option(help="Analyse at most this many frames per second.")] = None,
-           analysis_width: Annotated[int | None, typer.Option(help=WIDTH_HELP)] = None,
-           json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-           out: Annotated[Path | None, typer.Option("--out", help="Write an HTML report here.")] = None) -> None:
+            "embedder's calibration at the watchlist's size."
+        ),
+    ] = None,
+    fps: Annotated[float | None, typer.Option(help="Analyse at most this many frames per second.")] = None,
+    analysis_width: Annotated[int | None, typer.Option(help=WIDTH_HELP)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write an HTML report here.")] = None,
+) -> None:
     """Retrospective search of a video file or an image folder against a watchlist."""
     from openlfr.services import retro
     from openlfr.services.context import AppContext
@@ -164,19 +199,31 @@ def search(path: Path,
     ctx = AppContext(settings())
     try:
         with progress_callback("searching", quiet=json_out) as progress:
-            result = retro.search(ctx, path, watchlist, threshold=threshold, fpir=fpir, fps=fps,
-                                  config=live_config(None, analysis_width, None, None),
-                                  progress=progress, report=out)
+            result = retro.search(
+                ctx,
+                path,
+                watchlist,
+                threshold=threshold,
+                fpir=fpir,
+                fps=fps,
+                config=live_config(None, analysis_width, None, None),
+                progress=progress,
+                report=out,
+            )
     finally:
         ctx.close()
     if json_out:
         emit_json(result)
         return
-    typer.echo(f"{result['source']}: {result['frames']} frames, {result['faces_seen']} faces seen, "
-               f"{len(result['appearances'])} appearance(s)")
+    typer.echo(
+        f"{result['source']}: {result['frames']} frames, {result['faces_seen']} faces seen, "
+        f"{len(result['appearances'])} appearance(s)"
+    )
     for a in result["appearances"]:
-        typer.echo(f"  {a['first_seen_s']:8.2f}-{a['last_seen_s']:.2f}s  {a['person_id']} ({a['name']}) "
-                   f"score {a['score']:.4f} track {a['track_id']}")
+        typer.echo(
+            f"  {a['first_seen_s']:8.2f}-{a['last_seen_s']:.2f}s  {a['person_id']} ({a['name']}) "
+            f"score {a['score']:.4f} track {a['track_id']}"
+        )
     if out:
         typer.echo(f"report: {out}")
 

@@ -11,8 +11,7 @@ import typer
 from openlfr.cli._common import emit_json
 from openlfr.cli._gov import ctx as _ctx
 
-report_app = typer.Typer(no_args_is_help=True, help="Transparency reports (deployments, periods, published "
-                                                    "records).")
+report_app = typer.Typer(no_args_is_help=True, help="Transparency reports (deployments, periods, published records).")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 FORMATS = ("html", "csv", "json")
 
@@ -26,9 +25,12 @@ def _ci(ci: list[float] | None) -> str:
 
 
 @report_app.command("published")
-def published(csv_path: Annotated[Path, typer.Argument(metavar="CSV", help="Deployment records in the "
-                                                       "layout of met_lfr_deployments.csv.")],
-              json_out: JsonOpt = False) -> None:
+def published(
+    csv_path: Annotated[
+        Path, typer.Argument(metavar="CSV", help="Deployment records in the layout of met_lfr_deployments.csv.")
+    ],
+    json_out: JsonOpt = False,
+) -> None:
     """Aggregate a force's published deployment records per year, with rates and intervals."""
     from openlfr.services.published import published_report
 
@@ -37,16 +39,20 @@ def published(csv_path: Annotated[Path, typer.Argument(metavar="CSV", help="Depl
         emit_json(rep)
         return
     typer.echo(f"{rep.source}: {rep.rows} deployments, {rep.first_date} to {rep.last_date}")
-    head = f"{'year':<6}{'deploy':>7}{'faces seen':>12}{'alerts':>8}{'true':>6}{'false':>6}{'arrests':>8}  " \
-           "false alerts per face [95% CI]            share of alerts wrong [95% CI]"
+    head = (
+        f"{'year':<6}{'deploy':>7}{'faces seen':>12}{'alerts':>8}{'true':>6}{'false':>6}{'arrests':>8}  "
+        "false alerts per face [95% CI]            share of alerts wrong [95% CI]"
+    )
     typer.echo(head)
     for year, y in rep.years.items():
         arrests = "-" if y["arrests"] is None else str(y["arrests"])
         one_in = f" (1 in {y['faces_per_false_alert']:,})" if y["faces_per_false_alert"] else ""
-        typer.echo(f"{year:<6}{y['deployments']:>7}{y['faces_seen']:>12,}{y['alerts']:>8,}{y['true_alerts']:>6,}"
-                   f"{y['false_alerts']:>6,}{arrests:>8}  "
-                   f"{_pct(y['false_alerts_per_face'])}{_ci(y['false_alerts_per_face_ci'])}{one_in}   "
-                   f"{_pct(y['share_of_alerts_wrong'])}{_ci(y['share_of_alerts_wrong_ci'])}")
+        typer.echo(
+            f"{year:<6}{y['deployments']:>7}{y['faces_seen']:>12,}{y['alerts']:>8,}{y['true_alerts']:>6,}"
+            f"{y['false_alerts']:>6,}{arrests:>8}  "
+            f"{_pct(y['false_alerts_per_face'])}{_ci(y['false_alerts_per_face_ci'])}{one_in}   "
+            f"{_pct(y['share_of_alerts_wrong'])}{_ci(y['share_of_alerts_wrong_ci'])}"
+        )
     for year, y in rep.years.items():
         if y["notes"] or y["irregularities"]:
             typer.echo(f"\n{year}:")
@@ -91,9 +97,11 @@ def _render(rep: Any, fmt: str, out: Path | None) -> None:
 
 
 @report_app.command("deployment")
-def deployment(ref: Annotated[str, typer.Argument(metavar="ID", help="Deployment id or name.")],
-               fmt: Annotated[str, typer.Option("--format", help="html, csv or json.")] = "json",
-               out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None) -> None:
+def deployment(
+    ref: Annotated[str, typer.Argument(metavar="ID", help="Deployment id or name.")],
+    fmt: Annotated[str, typer.Option("--format", help="html, csv or json.")] = "json",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+) -> None:
     """Transparency report of one deployment."""
     from openlfr.services import reports
 
@@ -108,16 +116,17 @@ def _when(text: str, end: bool = False) -> datetime:
 
 
 @report_app.command("period")
-def period(date_from: Annotated[str, typer.Option("--from", help="Start date or time (ISO), inclusive.")],
-           date_to: Annotated[str, typer.Option("--to", help="End date or time (ISO); a date includes the day.")],
-           fmt: Annotated[str, typer.Option("--format", help="html, csv or json.")] = "json",
-           out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None) -> None:
+def period(
+    date_from: Annotated[str, typer.Option("--from", help="Start date or time (ISO), inclusive.")],
+    date_to: Annotated[str, typer.Option("--to", help="End date or time (ISO); a date includes the day.")],
+    fmt: Annotated[str, typer.Option("--format", help="html, csv or json.")] = "json",
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file.")] = None,
+) -> None:
     """Aggregate report of the deployments that started (or were planned to start) in a period."""
     from openlfr.services import reports
 
     ctx = _ctx()
-    _render(reports.period_report(ctx, _when(date_from), _when(date_to, end=True), actor=ctx.settings.actor),
-            fmt, out)
+    _render(reports.period_report(ctx, _when(date_from), _when(date_to, end=True), actor=ctx.settings.actor), fmt, out)
 
 
 def register(app: typer.Typer) -> None:

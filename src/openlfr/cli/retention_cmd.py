@@ -13,28 +13,36 @@ ret_app = typer.Typer(no_args_is_help=True, help="Retention of alerts and watchl
 
 
 @ret_app.command("sweep")
-def sweep(now: Annotated[str | None, typer.Option(
-              "--now", help="Act as if it were this ISO time (e.g. to see what day 31 removes).")] = None,
-          false_alert_hours: Annotated[float | None, typer.Option(
-              help="Override OPENLFR_RETENTION_FALSE_ALERT_HOURS (0-24).")] = None,
-          alert_days: Annotated[float | None, typer.Option(
-              help="Override OPENLFR_RETENTION_ALERT_DAYS (at most 31).")] = None,
-          json_out: JsonOpt = False) -> None:
+def sweep(
+    now: Annotated[
+        str | None, typer.Option("--now", help="Act as if it were this ISO time (e.g. to see what day 31 removes).")
+    ] = None,
+    false_alert_hours: Annotated[
+        float | None, typer.Option(help="Override OPENLFR_RETENTION_FALSE_ALERT_HOURS (0-24).")
+    ] = None,
+    alert_days: Annotated[
+        float | None, typer.Option(help="Override OPENLFR_RETENTION_ALERT_DAYS (at most 31).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """End overdue deployments, remove expired alerts' images and identities, keep statistics."""
     from openlfr.services import retention
     from openlfr.services.reports import parse_when
 
-    overrides = {k: v for k, v in (("false_alert_hours", false_alert_hours), ("alert_days", alert_days))
-                 if v is not None}
+    overrides = {
+        k: v for k, v in (("false_alert_hours", false_alert_hours), ("alert_days", alert_days)) if v is not None
+    }
     policy = retention.load_policy(**overrides)
     res = retention.sweep(ctx(), now=parse_when(now) if now else None, policy=policy)
     if json_out:
         emit_json(res)
         return
-    typer.echo(f"retention sweep at {res.now}: ended {len(res.deployments_ended)} deployment(s); removed "
-               f"{res.false_alerts_removed} false and {res.expired_alerts_removed} expired alert(s) "
-               f"({res.images_deleted} images); kept {res.held_alerts_kept} under legal hold; "
-               f"{res.expired_entries_deleted} expired watchlist entries deleted")
+    typer.echo(
+        f"retention sweep at {res.now}: ended {len(res.deployments_ended)} deployment(s); removed "
+        f"{res.false_alerts_removed} false and {res.expired_alerts_removed} expired alert(s) "
+        f"({res.images_deleted} images); kept {res.held_alerts_kept} under legal hold; "
+        f"{res.expired_entries_deleted} expired watchlist entries deleted"
+    )
 
 
 def register(app: typer.Typer) -> None:

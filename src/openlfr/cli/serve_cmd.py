@@ -20,14 +20,22 @@ import typer
 from openlfr.cli._common import settings
 
 
-def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback by default; put a TLS "
-                                                 "proxy in front to serve others).")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(min=0, max=65535, envvar="OPENLFR_PORT", help="TCP port.")] = 8000,
-          log_level: Annotated[str, typer.Option(help="Server log level.")] = "info",
-          ray_address: Annotated[str | None, typer.Option(
-              "--ray-address", help="Run live cameras as actors on this Ray cluster (head host:port; "
-                                    "needs the 'scale' extra; default: OPENLFR_RAY_ADDRESS or this "
-                                    "machine).")] = None) -> None:
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (loopback by default; put a TLS proxy in front to serve others).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, envvar="OPENLFR_PORT", help="TCP port.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="Server log level.")] = "info",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Run live cameras as actors on this Ray cluster (head host:port; "
+            "needs the 'scale' extra; default: OPENLFR_RAY_ADDRESS or this "
+            "machine).",
+        ),
+    ] = None,
+) -> None:
     """Start the console and API (initialising the data dir on first run) and print how to log in."""
     import uvicorn
 
@@ -63,8 +71,16 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on (loopback
     proxies = app.state.openlfr.api.trusted_proxies.strip()
     # X-Forwarded-* only from configured proxies: uvicorn's default trusts them from loopback, which let
     # any local client (or a pass-through proxy's clients) pick its own address for the login throttle
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(), proxy_headers=bool(proxies),
-                            forwarded_allow_ips=proxies or None, timeout_graceful_shutdown=5, access_log=False)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        timeout_graceful_shutdown=5,
+        access_log=False,
+    )
     from openlfr.redact import install_log_masking
 
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # uvicorn's own handlers: mask stream secrets

@@ -34,9 +34,13 @@ def walkthrough(
     fps: Annotated[float, typer.Option(help="Frames per second.")] = 10.0,
     enrol_images: Annotated[int, typer.Option(help="Photos per watchlisted person kept for enrolment.")] = 2,
     pass_images: Annotated[int, typer.Option(help="Different photos shown during a pass.")] = 3,
-    watchlist_dir: Annotated[Path | None, typer.Option(
-        help="Write enrolment photos here (one folder per watchlisted person; default: the video's name "
-             "with .watchlist for its suffix, e.g. walk.watchlist next to walk.mp4).")] = None,
+    watchlist_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write enrolment photos here (one folder per watchlisted person; default: the video's name "
+            "with .watchlist for its suffix, e.g. walk.watchlist next to walk.mp4)."
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Compose people from a labelled photo folder walking through a scene at different sizes,
@@ -45,16 +49,30 @@ def walkthrough(
 
     dims = _size(size)
     with progress_callback("rendering", quiet=json_out) as progress:
-        result = synthesise(images, out, truth, people=people, watchlisted=watchlisted, seed=seed, size=dims,
-                            fps=fps, enrol_images=enrol_images, pass_images=pass_images,
-                            watchlist_dir=watchlist_dir, progress=progress)
+        result = synthesise(
+            images,
+            out,
+            truth,
+            people=people,
+            watchlisted=watchlisted,
+            seed=seed,
+            size=dims,
+            fps=fps,
+            enrol_images=enrol_images,
+            pass_images=pass_images,
+            watchlist_dir=watchlist_dir,
+            progress=progress,
+        )
     if json_out:
         emit_json(result)
     else:
-        typer.echo(f"wrote {result['video']} ({result['frames']} frames, {result['duration_s']} s), "
-                   f"truth {result['truth']}, watchlist photos in {result['watchlist_dir']}")
-        typer.echo(f"enrol them with: openlfr watchlist create NAME && openlfr watchlist import NAME "
-                   f"{result['watchlist_dir']}")
+        typer.echo(
+            f"wrote {result['video']} ({result['frames']} frames, {result['duration_s']} s), "
+            f"truth {result['truth']}, watchlist photos in {result['watchlist_dir']}"
+        )
+        typer.echo(
+            f"enrol them with: openlfr watchlist create NAME && openlfr watchlist import NAME {result['watchlist_dir']}"
+        )
 
 
 def register(app: typer.Typer) -> None:

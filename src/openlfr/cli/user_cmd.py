@@ -12,8 +12,9 @@ from openlfr.cli._common import emit_json, settings
 if TYPE_CHECKING:
     from openlfr.services.context import AppContext
 
-user_app = typer.Typer(no_args_is_help=True, help="Console users and API tokens (roles: admin, supervisor, "
-                                                  "operator, auditor).")
+user_app = typer.Typer(
+    no_args_is_help=True, help="Console users and API tokens (roles: admin, supervisor, operator, auditor)."
+)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
@@ -32,12 +33,15 @@ def _password(from_stdin: bool, username: str) -> str:
 
 
 @user_app.command("create")
-def create(username: Annotated[str, typer.Option("--username", "-u", help="Login name.")],
-           role: Annotated[str, typer.Option("--role", help="admin, supervisor, operator or auditor.")],
-           display_name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
-           password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from the "
-                                                                                 "first line of stdin.")] = False,
-           json_out: JsonOpt = False) -> None:
+def create(
+    username: Annotated[str, typer.Option("--username", "-u", help="Login name.")],
+    role: Annotated[str, typer.Option("--role", help="admin, supervisor, operator or auditor.")],
+    display_name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
     """Create a user (the first admin is made this way or with the setup link `openlfr serve` prints)."""
     from openlfr.services import users
 
@@ -57,17 +61,21 @@ def list_(json_out: JsonOpt = False) -> None:
         emit_json(res)
         return
     for u in res.data:
-        typer.echo(f"{u.username:<24} {u.role:<11} {'active' if u.active else 'inactive':<9} "
-                   f"last login {u.last_login_at or '-'}")
+        typer.echo(
+            f"{u.username:<24} {u.role:<11} {'active' if u.active else 'inactive':<9} "
+            f"last login {u.last_login_at or '-'}"
+        )
 
 
 @user_app.command("set")
-def set_(username: Annotated[str, typer.Argument(help="User to change.")],
-         role: Annotated[str | None, typer.Option("--role")] = None,
-         active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
-         reset_password: Annotated[bool, typer.Option("--reset-password", help="Set a new password.")] = False,
-         password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
-         json_out: JsonOpt = False) -> None:
+def set_(
+    username: Annotated[str, typer.Argument(help="User to change.")],
+    role: Annotated[str | None, typer.Option("--role")] = None,
+    active: Annotated[bool | None, typer.Option("--active/--inactive")] = None,
+    reset_password: Annotated[bool, typer.Option("--reset-password", help="Set a new password.")] = False,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    json_out: JsonOpt = False,
+) -> None:
     """Change a user's role, active flag or password (their sessions end; a new password or a
     deactivation also revokes their API tokens)."""
     from openlfr.services import users
@@ -78,11 +86,15 @@ def set_(username: Annotated[str, typer.Argument(help="User to change.")],
 
 
 @user_app.command("token")
-def token(username: Annotated[str, typer.Argument(help="Whose token (it acts with their role).")],
-          name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
-          days: Annotated[float | None, typer.Option(
-              "--days", help="Expire after this many days (default and most: OPENLFR_TOKEN_DAYS, 90).")] = None,
-          json_out: JsonOpt = False) -> None:
+def token(
+    username: Annotated[str, typer.Argument(help="Whose token (it acts with their role).")],
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
+    days: Annotated[
+        float | None,
+        typer.Option("--days", help="Expire after this many days (default and most: OPENLFR_TOKEN_DAYS, 90)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Create a bearer API token for scripts; it is printed once."""
     from openlfr.services import users
 
@@ -102,16 +114,21 @@ def tokens(username: Annotated[str, typer.Argument(help="Whose tokens.")], json_
     if not res.data:
         typer.echo(f"{username} has no API tokens")
     for t in res.data:
-        typer.echo(f"{t.id:<6} {t.prefix}...  {'active' if t.active else 'revoked':<8} "
-                   f"expires {t.expires_at or '-'}  last used {t.last_used_at or '-'}  {t.name}")
+        typer.echo(
+            f"{t.id:<6} {t.prefix}...  {'active' if t.active else 'revoked':<8} "
+            f"expires {t.expires_at or '-'}  last used {t.last_used_at or '-'}  {t.name}"
+        )
 
 
 @user_app.command("revoke-token")
-def revoke_token(username: Annotated[str, typer.Argument(help="Whose token.")],
-                 token_id: Annotated[int | None, typer.Argument(metavar="[TOKEN_ID]",
-                                                                help="Token id (see `openlfr user tokens`).")] = None,
-                 all_: Annotated[bool, typer.Option("--all", help="Revoke every token of the user.")] = False,
-                 json_out: JsonOpt = False) -> None:
+def revoke_token(
+    username: Annotated[str, typer.Argument(help="Whose token.")],
+    token_id: Annotated[
+        int | None, typer.Argument(metavar="[TOKEN_ID]", help="Token id (see `openlfr user tokens`).")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Revoke every token of the user.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
     """Revoke one API token of a user, or all of them with --all (audited)."""
     from openlfr.errors import InputError
     from openlfr.services import users
@@ -119,8 +136,11 @@ def revoke_token(username: Annotated[str, typer.Argument(help="Whose token.")],
     if (token_id is None) == (not all_):
         raise InputError("give a TOKEN_ID or --all", code="bad_arguments")
     actor = f"cli:{settings().actor}"
-    res = users.revoke_user_tokens(_ctx(), username, actor) if token_id is None \
+    res = (
+        users.revoke_user_tokens(_ctx(), username, actor)
+        if token_id is None
         else users.revoke_user_token(_ctx(), username, actor, token_id)
+    )
     emit_json(res) if json_out else typer.echo(f"{res.user}: {res.revoked} token(s) revoked")
 
 

@@ -18,38 +18,72 @@ from openlfr.cli._common import emit_json, progress_callback, settings
 def walkthrough(
     video: Annotated[Path, typer.Option("--video", help="Walk-through video (from `openlfr synth walkthrough`).")],
     truth: Annotated[Path, typer.Option("--truth", help="Its ground-truth JSON.")],
-    watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist name, or a folder of photos "
-                                                                     "(one subfolder per person) enrolled in memory.")],
-    threshold: Annotated[float | None, typer.Option(
-        help="Score threshold (override; default: the threshold for the target FPIR at the list's size).")] = None,
-    fpir: Annotated[float | None, typer.Option(
-        help="Target false alerts per face seen (default 1e-4, as for deployments).")] = None,
-    analysis_width: Annotated[int | None, typer.Option(
-        help="Detect on frames scaled down to this width (default 640; 0: the full frame).")] = None,
-    analysis_fps: Annotated[float | None, typer.Option(
-        help="Analyse at most this many frames per second (a slow camera or a busy machine).")] = None,
+    watchlist: Annotated[
+        str,
+        typer.Option(
+            "--watchlist",
+            "-w",
+            help="Watchlist name, or a folder of photos (one subfolder per person) enrolled in memory.",
+        ),
+    ],
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Score threshold (override; default: the threshold for the target FPIR at the list's size)."),
+    ] = None,
+    fpir: Annotated[
+        float | None, typer.Option(help="Target false alerts per face seen (default 1e-4, as for deployments).")
+    ] = None,
+    analysis_width: Annotated[
+        int | None, typer.Option(help="Detect on frames scaled down to this width (default 640; 0: the full frame).")
+    ] = None,
+    analysis_fps: Annotated[
+        float | None,
+        typer.Option(help="Analyse at most this many frames per second (a slow camera or a busy machine)."),
+    ] = None,
     fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
     max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
-    decision: Annotated[str | None, typer.Option(
-        help="'track' (default): one search per track on the mean of its best shots; 'shot': search every "
-             "shot and fuse the scores (--fusion).")] = None,
-    early_margin: Annotated[float | None, typer.Option(
-        help="Early decision: a track whose template clears the threshold by this margin after 2 shots alerts "
-             "at once (default 0.03; a negative value: never early).")] = None,
-    early_first_margin: Annotated[float | None, typer.Option(
-        help="Early decision on a track's first shot: it alerts at once when it clears the threshold by this "
-             "margin (default 0.06; a negative value: never on one shot).")] = None,
+    decision: Annotated[
+        str | None,
+        typer.Option(
+            help="'track' (default): one search per track on the mean of its best shots; 'shot': search every "
+            "shot and fuse the scores (--fusion)."
+        ),
+    ] = None,
+    early_margin: Annotated[
+        float | None,
+        typer.Option(
+            help="Early decision: a track whose template clears the threshold by this margin after 2 shots alerts "
+            "at once (default 0.03; a negative value: never early)."
+        ),
+    ] = None,
+    early_first_margin: Annotated[
+        float | None,
+        typer.Option(
+            help="Early decision on a track's first shot: it alerts at once when it clears the threshold by this "
+            "margin (default 0.06; a negative value: never on one shot)."
+        ),
+    ] = None,
     detector: Annotated[str | None, typer.Option(help="Detector type (default: settings).")] = None,
     detector_model: Annotated[Path | None, typer.Option(help="Detector model file (ONNX backends).")] = None,
     embedder: Annotated[str | None, typer.Option(help="Embedder type (default: settings).")] = None,
     embedder_model: Annotated[Path | None, typer.Option(help="Embedder model file (ONNX backends).")] = None,
-    fillers: Annotated[int, typer.Option(
-        help="Scale benchmark: also enrol this many other identities from the photo folder (none of the walk's "
-             "people), so the walk is searched against a list of realistic size; -1: every one available.")] = 0,
-    filler_images: Annotated[Path | None, typer.Option(
-        help="Photo folder the fillers come from (default: the folder the walk was made from, in the truth).")] = None,
-    filler_photos: Annotated[int | None, typer.Option(
-        help="Photos enrolled per filler (default: as many as per watchlisted person in the walk).")] = None,
+    fillers: Annotated[
+        int,
+        typer.Option(
+            help="Scale benchmark: also enrol this many other identities from the photo folder (none of the walk's "
+            "people), so the walk is searched against a list of realistic size; -1: every one available."
+        ),
+    ] = 0,
+    filler_images: Annotated[
+        Path | None,
+        typer.Option(
+            help="Photo folder the fillers come from (default: the folder the walk was made from, in the truth)."
+        ),
+    ] = None,
+    filler_photos: Annotated[
+        int | None,
+        typer.Option(help="Photos enrolled per filler (default: as many as per watchlisted person in the walk)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the filler draw.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,
@@ -59,11 +93,26 @@ def walkthrough(
     from openlfr.services.live import live_config
 
     ctx = walk.walk_context(settings(), detector, detector_model, embedder, embedder_model)
-    cfg = walk.walk_config(live_config(analysis_fps, analysis_width, fusion, max_attempts), decision,
-                           {"early_margin": early_margin, "early_first_margin": early_first_margin})
+    cfg = walk.walk_config(
+        live_config(analysis_fps, analysis_width, fusion, max_attempts),
+        decision,
+        {"early_margin": early_margin, "early_first_margin": early_first_margin},
+    )
     with progress_callback("evaluating", quiet=json_out) as progress:
-        result = walk.score(ctx, video, truth, watchlist, cfg, threshold=threshold, fpir=fpir, fillers=fillers,
-                            filler_images=filler_images, filler_photos=filler_photos, seed=seed, progress=progress)
+        result = walk.score(
+            ctx,
+            video,
+            truth,
+            watchlist,
+            cfg,
+            threshold=threshold,
+            fpir=fpir,
+            fillers=fillers,
+            filler_images=filler_images,
+            filler_photos=filler_photos,
+            seed=seed,
+            progress=progress,
+        )
     if out is not None:
         out.write_text(json.dumps(result, indent=1))
     if json_out:
@@ -81,11 +130,15 @@ def _fmt_rate(r: dict[str, Any]) -> str:
 def _print_walk(result: dict[str, Any]) -> None:
     """The human-readable summary of a walk-through result."""
     t, f, p, lat = result["tpir"], result["fpir"], result["precision"], result["alert_latency_s"]
-    typer.echo(f"{result['passes']} passes ({result['watchlisted_passes']} watchlisted), watchlist of "
-               f"{result['watchlist_size']}, threshold {result['threshold']:.4f}")
+    typer.echo(
+        f"{result['passes']} passes ({result['watchlisted_passes']} watchlisted), watchlist of "
+        f"{result['watchlist_size']}, threshold {result['threshold']:.4f}"
+    )
     typer.echo(f"TPIR {_fmt_rate(t)}\nFPIR {_fmt_rate(f)}\nprecision {_fmt_rate(p)}")
-    typer.echo(f"alerts {result['alerts']}: true {result['true_alerts']}, false {result['false_alerts']}; "
-               f"latency p50 {lat['p50']} s, p95 {lat['p95']} s; faces seen {result['faces_seen']}")
+    typer.echo(
+        f"alerts {result['alerts']}: true {result['true_alerts']}, false {result['false_alerts']}; "
+        f"latency p50 {lat['p50']} s, p95 {lat['p95']} s; faces seen {result['faces_seen']}"
+    )
     if result["missed_watchlisted"]:
         typer.echo("missed: " + ", ".join(result["missed_watchlisted"]))
 

@@ -24,8 +24,9 @@ def _ctx() -> AppContext:
 
 
 @wl_app.command("create")
-def create(name: str, description: Annotated[str, typer.Option(help="What the list is for.")] = "",
-           json_out: JsonOpt = False) -> None:
+def create(
+    name: str, description: Annotated[str, typer.Option(help="What the list is for.")] = "", json_out: JsonOpt = False
+) -> None:
     """Create an empty watchlist."""
     from openlfr.services import watchlists
 
@@ -65,10 +66,11 @@ def show(name: str, json_out: JsonOpt = False) -> None:
 
 
 @wl_app.command("reembed")
-def reembed(name: Annotated[str | None, typer.Argument(help="Watchlist to re-embed.", show_default=False)] = None,
-            all_: Annotated[bool, typer.Option("--all", help="Every watchlist whose vectors are from another "
-                                                            "model.")] = False,
-            json_out: JsonOpt = False) -> None:
+def reembed(
+    name: Annotated[str | None, typer.Argument(help="Watchlist to re-embed.", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every watchlist whose vectors are from another model.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
     """Re-embed a watchlist's stored photos with the current model (after a model change); refused while
     a deployment of the list is live."""
     from openlfr.errors import InputError
@@ -85,15 +87,18 @@ def reembed(name: Annotated[str | None, typer.Argument(help="Watchlist to re-emb
     if not results:
         typer.echo("every watchlist's vectors are from the current model")
     for r in results:
-        typer.echo(f"{r.watchlist}: {r.embedded} of {r.images} photos re-embedded with {r.to_model} "
-                   f"(was {r.from_model or '-'}); {r.without_face} without a usable face")
+        typer.echo(
+            f"{r.watchlist}: {r.embedded} of {r.images} photos re-embedded with {r.to_model} "
+            f"(was {r.from_model or '-'}); {r.without_face} without a usable face"
+        )
         for rej in r.rejected:
             typer.echo(f"  {rej.person_id} (photo {rej.image_id}): {rej.reason}")
 
 
 @wl_app.command("delete")
-def delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
-           json_out: JsonOpt = False) -> None:
+def delete(
+    name: str, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False, json_out: JsonOpt = False
+) -> None:
     """Delete a watchlist with all its images and embeddings."""
     from openlfr.services import watchlists
 
@@ -103,17 +108,22 @@ def delete(name: str, yes: Annotated[bool, typer.Option("--yes", help="Do not as
     if json_out:
         emit_json({"deleted": name, **out})
     else:
-        typer.echo(f"deleted {name!r}: {out['entries']} people, {out['images']} images, "
-                   f"{out['embeddings']} embeddings; nothing left behind")
+        typer.echo(
+            f"deleted {name!r}: {out['entries']} people, {out['images']} images, "
+            f"{out['embeddings']} embeddings; nothing left behind"
+        )
 
 
 @wl_app.command("remove")
-def remove(name: str,
-           person: Annotated[str | None, typer.Argument(
-               help="Person id (always read as a person id, even when it is all digits).")] = None,
-           entry_id: Annotated[int | None, typer.Option("--entry-id", help="Or the entry's numeric id.")] = None,
-           yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
-           json_out: JsonOpt = False) -> None:
+def remove(
+    name: str,
+    person: Annotated[
+        str | None, typer.Argument(help="Person id (always read as a person id, even when it is all digits).")
+    ] = None,
+    entry_id: Annotated[int | None, typer.Option("--entry-id", help="Or the entry's numeric id.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
     """Remove one person with their photos and embeddings (audited)."""
     from openlfr.errors import InputError
     from openlfr.services import watchlists
@@ -122,11 +132,15 @@ def remove(name: str,
         raise InputError("give a PERSON id or --entry-id, not both", code="bad_arguments")
     ref: int | str = entry_id if entry_id is not None else str(person)
     if not yes and not json_out:
-        typer.confirm(f"Remove {'entry id ' + str(entry_id) if entry_id is not None else 'person ' + repr(person)} "
-                      f"from {name!r} with their photos and embeddings?", abort=True)
+        typer.confirm(
+            f"Remove {'entry id ' + str(entry_id) if entry_id is not None else 'person ' + repr(person)} "
+            f"from {name!r} with their photos and embeddings?",
+            abort=True,
+        )
     out = watchlists.remove_entry(_ctx(), name, ref, settings().actor)
     emit_json(out) if json_out else typer.echo(
-        f"removed {out.person_id!r} (entry {out.entry_id}): {out.images} images, {out.embeddings} embeddings")
+        f"removed {out.person_id!r} (entry {out.entry_id}): {out.images} images, {out.embeddings} embeddings"
+    )
 
 
 def _summary(result: EnrolResult, json_out: bool) -> None:
@@ -142,34 +156,46 @@ def _summary(result: EnrolResult, json_out: bool) -> None:
 
 
 @wl_app.command("add")
-def add(name: str,
-        person: Annotated[str, typer.Option("--person", help="Person id (unique in the list).")],
-        image: Annotated[list[Path], typer.Option("--image", help="Photo file; repeat for several.")],
-        display_name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
-        category: Annotated[str, typer.Option(help="Category, e.g. wanted, missing.")] = "",
-        reason: Annotated[str, typer.Option(help="Why this person is on the list.")] = "",
-        json_out: JsonOpt = False) -> None:
+def add(
+    name: str,
+    person: Annotated[str, typer.Option("--person", help="Person id (unique in the list).")],
+    image: Annotated[list[Path], typer.Option("--image", help="Photo file; repeat for several.")],
+    display_name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    category: Annotated[str, typer.Option(help="Category, e.g. wanted, missing.")] = "",
+    reason: Annotated[str, typer.Option(help="Why this person is on the list.")] = "",
+    json_out: JsonOpt = False,
+) -> None:
     """Enrol one person's photos."""
     from openlfr.services import watchlists
 
     ctx = _ctx()
-    res = watchlists.add_person(ctx, name, person, image, ctx.settings.actor, display_name=display_name,
-                                category=category, reason=reason)
+    res = watchlists.add_person(
+        ctx, name, person, image, ctx.settings.actor, display_name=display_name, category=category, reason=reason
+    )
     _summary(res, json_out)
     if res.accepted == 0:
         raise typer.Exit(1)
 
 
 @wl_app.command("import")
-def import_(name: str, folder: Path,
-            limit: Annotated[int | None, typer.Option(help="Only the first N people (name order).")] = None,
-            json_out: JsonOpt = False) -> None:
+def import_(
+    name: str,
+    folder: Path,
+    limit: Annotated[int | None, typer.Option(help="Only the first N people (name order).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Import a folder with one subfolder per person (the subfolder name is the person id)."""
     from openlfr.services import watchlists
 
     ctx = _ctx()
-    res = watchlists.import_folder(ctx, name, folder, ctx.settings.actor, limit=limit,
-                                   wrap=lambda it, n: progress(it, n, "enrolling", quiet=json_out))
+    res = watchlists.import_folder(
+        ctx,
+        name,
+        folder,
+        ctx.settings.actor,
+        limit=limit,
+        wrap=lambda it, n: progress(it, n, "enrolling", quiet=json_out),
+    )
     _summary(res, json_out)
 
 

@@ -42,8 +42,9 @@ def read_bytes(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     return p.read_bytes()
 
 
-def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
-                 max_side: int = DEFAULT_MAX_SIDE) -> Image:
+def decode_image(
+    data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE
+) -> Image:
     """Decode to RGB uint8 (H, W, 3), applying EXIF orientation; grayscale becomes 3 channels.
 
     Images over ``max_pixels`` are refused from their header (nothing decoded); images whose long
@@ -51,8 +52,9 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX
     return decode_image_scaled(data, name, max_pixels, max_side)[0]
 
 
-def decode_image_scaled(data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS,
-                        max_side: int = DEFAULT_MAX_SIDE) -> tuple[Image, float]:
+def decode_image_scaled(
+    data: bytes, name: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE
+) -> tuple[Image, float]:
     """:func:`decode_image` and the factor from its coordinates to the upright original's
     (1.0 unless it was downscaled)."""
     if not data:
@@ -63,12 +65,15 @@ def decode_image_scaled(data: bytes, name: str = "image", max_pixels: int = DEFA
             with PILImage.open(io.BytesIO(data)) as im:
                 fmt = im.format or "?"
                 if fmt not in ACCEPTED_FORMATS:
-                    raise InputError(f"{name}: unsupported image format {fmt}; use JPEG, PNG, WebP or BMP",
-                                     code="unsupported_image")
+                    raise InputError(
+                        f"{name}: unsupported image format {fmt}; use JPEG, PNG, WebP or BMP", code="unsupported_image"
+                    )
                 w, h = im.size
                 if w * h > max_pixels:
-                    raise InputError(f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels} "
-                                     "(possible decompression bomb)", code="image_too_large")
+                    raise InputError(
+                        f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels} (possible decompression bomb)",
+                        code="image_too_large",
+                    )
                 long_side = max(w, h)
                 if fmt in ("JPEG", "MPO") and long_side > max_side:
                     # libjpeg picks the largest 1/2^k reduction that keeps both sides >= the request
@@ -83,8 +88,9 @@ def decode_image_scaled(data: bytes, name: str = "image", max_pixels: int = DEFA
         except InputError:
             raise
         except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
-            raise InputError(f"{name}: refused as a possible decompression bomb ({exc})",
-                             code="image_too_large") from exc
+            raise InputError(
+                f"{name}: refused as a possible decompression bomb ({exc})", code="image_too_large"
+            ) from exc
         except UnidentifiedImageError as exc:
             raise InputError(f"{name}: not an image file Pillow can read", code="not_an_image") from exc
         except (OSError, SyntaxError, ValueError) as exc:
@@ -95,8 +101,7 @@ def decode_image_scaled(data: bytes, name: str = "image", max_pixels: int = DEFA
     return np.ascontiguousarray(arr), float(scale)
 
 
-def load_image(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
+def load_image(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
     return decode_image(read_bytes(path, max_bytes), name=str(path), max_pixels=max_pixels)
 
 
@@ -136,15 +141,16 @@ def _jpeg_without_metadata(data: bytes) -> bytes:
             continue
         if i + 2 > n:
             raise ValueError("truncated JPEG segment")
-        seg_len = int.from_bytes(data[i:i + 2], "big")
+        seg_len = int.from_bytes(data[i : i + 2], "big")
         if seg_len < 2 or i + seg_len > n:
             raise ValueError("bad JPEG segment length")
-        seg = data[i:i + seg_len]
+        seg = data[i : i + seg_len]
         i += seg_len
         if marker == 0xDA:  # start of scan: header, then entropy-coded data up to the next real marker
             j = i
-            while j + 1 < n and not (data[j] == 0xFF and data[j + 1] not in (0x00, 0xFF)
-                                     and not 0xD0 <= data[j + 1] <= 0xD7):
+            while j + 1 < n and not (
+                data[j] == 0xFF and data[j + 1] not in (0x00, 0xFF) and not 0xD0 <= data[j + 1] <= 0xD7
+            ):
                 j += 1
             out.append(b"\xff\xda" + seg + data[i:j])
             i = j
@@ -167,8 +173,8 @@ def _png_without_metadata(data: bytes) -> bytes:
     i = len(_PNG_SIG)
     n = len(data)
     while i + 8 <= n:
-        length = int.from_bytes(data[i:i + 4], "big")
-        kind = data[i + 4:i + 8]
+        length = int.from_bytes(data[i : i + 4], "big")
+        kind = data[i + 4 : i + 8]
         end = i + 12 + length
         if end > n:
             raise ValueError("truncated PNG chunk")
@@ -192,8 +198,10 @@ def strip_metadata(data: bytes, name: str = "image", max_pixels: int = DEFAULT_M
         with PILImage.open(io.BytesIO(data)) as im:
             w, h = im.size
             if w * h > max_pixels:
-                raise InputError(f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels} "
-                                 "(possible decompression bomb)", code="image_too_large")
+                raise InputError(
+                    f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels} (possible decompression bomb)",
+                    code="image_too_large",
+                )
             orientation = int(im.getexif().get(0x0112, 1) or 1)
     except InputError:
         raise

@@ -84,8 +84,9 @@ def _faiss() -> Any:
     try:
         import faiss
     except ImportError as exc:
-        raise ConfigError("FAISS is not installed; install the 'scale' extra: pip install 'openlfr[scale]'",
-                          code="faiss_missing") from exc
+        raise ConfigError(
+            "FAISS is not installed; install the 'scale' extra: pip install 'openlfr[scale]'", code="faiss_missing"
+        ) from exc
     return faiss
 
 
@@ -101,9 +102,18 @@ class FaissIndex:
     Picklable (the index is serialised), so it can be sent to worker processes and through Ray's
     object store."""
 
-    def __init__(self, vectors: FloatArray, dim: int | None = None, *, kind: str = DEFAULT_KIND,
-                 k_factor: int = K_FACTOR, ef_search: int = HNSW_EF_SEARCH, threads: int = THREADS,
-                 pq_dims: int = PQ_DIMS, seed: int = 0) -> None:
+    def __init__(
+        self,
+        vectors: FloatArray,
+        dim: int | None = None,
+        *,
+        kind: str = DEFAULT_KIND,
+        k_factor: int = K_FACTOR,
+        ef_search: int = HNSW_EF_SEARCH,
+        threads: int = THREADS,
+        pq_dims: int = PQ_DIMS,
+        seed: int = 0,
+    ) -> None:
         faiss = _faiss()
         if kind not in KINDS:
             raise ConfigError(f"unknown FAISS index kind {kind!r}; one of {', '.join(KINDS)}", code="bad_index_kind")
@@ -138,8 +148,11 @@ class FaissIndex:
             try:
                 if not index.is_trained:
                     rng = np.random.default_rng(seed)
-                    sample = data if len(data) <= TRAIN_ROWS else data[np.sort(rng.choice(len(data), TRAIN_ROWS,
-                                                                                          replace=False))]
+                    sample = (
+                        data
+                        if len(data) <= TRAIN_ROWS
+                        else data[np.sort(rng.choice(len(data), TRAIN_ROWS, replace=False))]
+                    )
                     index.train(sample)
                 index.add(data)
             finally:
@@ -172,8 +185,15 @@ class FaissIndex:
 
     def __getstate__(self) -> dict[str, Any]:
         faiss = _faiss()
-        return {"dim": self.dim, "kind": self.kind, "k_factor": self.k_factor, "ef_search": self.ef_search,
-                "threads": self.threads, "pq_m": self.pq_m, "index": faiss.serialize_index(self._index)}
+        return {
+            "dim": self.dim,
+            "kind": self.kind,
+            "k_factor": self.k_factor,
+            "ef_search": self.ef_search,
+            "threads": self.threads,
+            "pq_m": self.pq_m,
+            "index": faiss.serialize_index(self._index),
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         faiss = _faiss()
@@ -194,6 +214,9 @@ def auto_index(vectors: FloatArray, dim: int | None = None, *, min_rows: int = F
         if faiss_available():
             log.info("watchlist of %d vectors: FAISS %s index", rows, DEFAULT_KIND)
             return FaissIndex(vecs, dim)
-        log.warning("watchlist of %d vectors: FAISS is not installed, using exact search "
-                    "(pip install 'openlfr[scale]' for large lists)", rows)
+        log.warning(
+            "watchlist of %d vectors: FAISS is not installed, using exact search "
+            "(pip install 'openlfr[scale]' for large lists)",
+            rows,
+        )
     return ExactIndex(vecs, dim=dim)

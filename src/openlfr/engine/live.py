@@ -37,8 +37,16 @@ from openlfr.engine.stages import AlertEvent, Decide, Detect, MakeAlert, SelectS
 from openlfr.engine.track import Shot, ShotPolicy, Track, Tracker, TrackerConfig, get_fusion
 from openlfr.types import FaceBatch, Image
 
-__all__ = ["DEFAULT_ANALYSIS_WIDTH", "AlertEvent", "FrameResult", "LiveAnalyser", "LiveConfig", "TrackSummary",
-           "alert_id_for", "index_in_memory"]
+__all__ = [
+    "DEFAULT_ANALYSIS_WIDTH",
+    "AlertEvent",
+    "FrameResult",
+    "LiveAnalyser",
+    "LiveConfig",
+    "TrackSummary",
+    "alert_id_for",
+    "index_in_memory",
+]
 
 DEFAULT_ANALYSIS_WIDTH = 640
 """Frames wider than this are detected on a copy scaled to this width (live and retrospective alike):
@@ -50,35 +58,50 @@ class LiveConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    analysis_fps: float | None = Field(None, gt=0, le=120,
-                                       description="Analyse at most this many frames per second (None: all).")
-    analysis_width: int | None = Field(DEFAULT_ANALYSIS_WIDTH, ge=64, le=8192,
-                                       description="Detect on a copy scaled to this width when the frame (or "
-                                                   "region of interest) is wider (None: full size). The "
-                                                   "detector's minimum face size applies at that scale.")
+    analysis_fps: float | None = Field(
+        None, gt=0, le=120, description="Analyse at most this many frames per second (None: all)."
+    )
+    analysis_width: int | None = Field(
+        DEFAULT_ANALYSIS_WIDTH,
+        ge=64,
+        le=8192,
+        description="Detect on a copy scaled to this width when the frame (or "
+        "region of interest) is wider (None: full size). The "
+        "detector's minimum face size applies at that scale.",
+    )
     roi: tuple[float, float, float, float] | None = Field(
-        None, description="Region of interest (x1, y1, x2, y2) as fractions of the frame; faces outside "
-                          "it are not detected.")
+        None,
+        description="Region of interest (x1, y1, x2, y2) as fractions of the frame; faces outside it are not detected.",
+    )
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     shots: ShotPolicy = Field(default_factory=ShotPolicy)
     decision: Literal["track", "shot"] = Field(
-        "track", description="'track': one search per track, on the mean of its best shots' embeddings, so the "
-                             "false-alert rate per face seen is the calibrated one (engine.track); 'shot': "
-                             "search every shot and fuse the scores (up to max_attempts chances per track).")
-    fusion: str = Field("max", description="Fusion rule over a track's shots (engine.track.FUSION_RULES; "
-                                           "decision 'shot' only).")
+        "track",
+        description="'track': one search per track, on the mean of its best shots' embeddings, so the "
+        "false-alert rate per face seen is the calibrated one (engine.track); 'shot': "
+        "search every shot and fuse the scores (up to max_attempts chances per track).",
+    )
+    fusion: str = Field(
+        "max", description="Fusion rule over a track's shots (engine.track.FUSION_RULES; decision 'shot' only)."
+    )
     top_k: int = Field(10, ge=1, le=1000, description="Candidates kept per shot for fusion.")
     suppress_s: float = Field(
-        10.0, ge=0.0, le=3600.0,
+        10.0,
+        ge=0.0,
+        le=3600.0,
         description="One alert per person per camera while they stay in view: a watchlist entry that alerted on "
-                    "this camera less than this many seconds (source time) ago does not alert again; each such "
-                    "match extends the window. A person walking on gets new tracks when frames are analysed "
-                    "slowly (a face moves more than a box width between them): without this each track would "
-                    "alert. 0 turns it off.")
+        "this camera less than this many seconds (source time) ago does not alert again; each such "
+        "match extends the window. A person walking on gets new tracks when frames are analysed "
+        "slowly (a face moves more than a box width between them): without this each track would "
+        "alert. 0 turns it off.",
+    )
     jpeg_quality: int = Field(90, ge=30, le=100)
     alert_frame: bool = Field(True, description="Attach the (redacted) frame to alerts.")
-    keep_scores: bool = Field(False, description="Evaluation only: keep each track's best fused scores (top 5 "
-                                                 "entries) in its summary, for threshold sweeps.")
+    keep_scores: bool = Field(
+        False,
+        description="Evaluation only: keep each track's best fused scores (top 5 "
+        "entries) in its summary, for threshold sweeps.",
+    )
 
     @field_validator("roi")
     @classmethod
@@ -139,9 +162,19 @@ class LiveAnalyser:
     """One camera's decision state. Feed frames in time order with :meth:`process`; call
     :meth:`finish` at the end of a source to close every track."""
 
-    def __init__(self, engine: FaceEngine, index: WatchlistIndex, threshold: float, camera: str = "camera",
-                 config: LiveConfig | None = None, *, watchlist_id: int = 0, deployment_id: int | None = None,
-                 clock: Callable[[Frame], datetime] | None = None, alert_key: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: FaceEngine,
+        index: WatchlistIndex,
+        threshold: float,
+        camera: str = "camera",
+        config: LiveConfig | None = None,
+        *,
+        watchlist_id: int = 0,
+        deployment_id: int | None = None,
+        clock: Callable[[Frame], datetime] | None = None,
+        alert_key: str | None = None,
+    ) -> None:
         self.engine = engine
         self.camera = camera
         self.config = config or LiveConfig()
@@ -159,10 +192,18 @@ class LiveAnalyser:
         # that replays a source after a crash passes the same ``alert_key`` and gets the same ids
         # (the store is idempotent on them); without a key every analyser gets a fresh random one.
         self.make_alert = MakeAlert(
-            engine.detector, self.config, f"{deployment_id}|{watchlist_id}|{camera}|{alert_key or uuid.uuid4().hex}",
+            engine.detector,
+            self.config,
+            f"{deployment_id}|{watchlist_id}|{camera}|{alert_key or uuid.uuid4().hex}",
             clock or (lambda f: datetime.fromtimestamp(f.wall, UTC)),
-            {"deployment_id": deployment_id, "watchlist_id": watchlist_id, "camera": camera,
-             "threshold": float(threshold), "models": self.models})
+            {
+                "deployment_id": deployment_id,
+                "watchlist_id": watchlist_id,
+                "camera": camera,
+                "threshold": float(threshold),
+                "models": self.models,
+            },
+        )
         self.make_alert.names = {e.entry_id: (e.person_id, e.name) for e in index.entries}
 
     @property
@@ -189,11 +230,19 @@ class LiveAnalyser:
 
     def _summary(self, tr: Track) -> TrackSummary:
         counted = tr.hits >= self.config.tracker.min_hits or bool(tr.alerted)
-        return TrackSummary(track_id=tr.track_id, first_t=tr.first_t, last_t=tr.last_t, hits=tr.hits,
-                            attempts=tr.attempts, counted=counted, passed_quality=tr.passed_any,
-                            alerted=dict(tr.alerted),
-                            best_scores=dict(sorted(tr.best_fused.items(), key=lambda kv: -kv[1])[:5])
-                            if self.config.keep_scores else {})
+        return TrackSummary(
+            track_id=tr.track_id,
+            first_t=tr.first_t,
+            last_t=tr.last_t,
+            hits=tr.hits,
+            attempts=tr.attempts,
+            counted=counted,
+            passed_quality=tr.passed_any,
+            alerted=dict(tr.alerted),
+            best_scores=dict(sorted(tr.best_fused.items(), key=lambda kv: -kv[1])[:5])
+            if self.config.keep_scores
+            else {},
+        )
 
     def _end(self, tracks: list[Track], res: FrameResult) -> None:
         for tr in tracks:
@@ -275,8 +324,11 @@ class LiveAnalyser:
             faces.track_id[j] = tr.track_id
             shot = Shot(t=t, quality=float(batch.quality[n]), embedding=emb[n].copy())
             view = (frame, faces.xyxy, j)
-            verdict = self.decider.track_shot(tr, shot, view, res.counters) if per_track else \
-                self.decider.fused_shot(tr, shot, results[n], view)
+            verdict = (
+                self.decider.track_shot(tr, shot, view, res.counters)
+                if per_track
+                else self.decider.fused_shot(tr, shot, results[n], view)
+            )
             self._raise(verdict, tr, res)
 
     def _raise(self, verdict: Verdict | None, tr: Track, res: FrameResult) -> None:
@@ -300,8 +352,7 @@ class LiveAnalyser:
         ``t``, the sampling phase and the next track id; this holds no image, embedding or score."""
         if self.tracker.tracks or self._last_t is None:
             return None
-        return {"t": self._last_t, "last_analysed_t": self._last_analysed_t,
-                "next_track_id": self.tracker._next_id}
+        return {"t": self._last_t, "last_analysed_t": self._last_analysed_t, "next_track_id": self.tracker._next_id}
 
     def restore(self, checkpoint: dict[str, Any]) -> None:
         """Continue from a :meth:`checkpoint` (feed only frames after ``checkpoint['t']``)."""
@@ -323,12 +374,12 @@ class LiveAnalyser:
 
     def memory_report(self) -> dict[str, Any]:
         """How much biometric state is held right now (for tests of P2)."""
-        return {"tracks": len(self.tracker.tracks),
-                "shots": sum(t.attempts for t in self.tracker.tracks.values())}
+        return {"tracks": len(self.tracker.tracks), "shots": sum(t.attempts for t in self.tracker.tracks.values())}
 
 
-def index_in_memory(engine: FaceEngine, people: Mapping[str, Sequence[Image | Path]],
-                    names: dict[str, str] | None = None) -> tuple[WatchlistIndex, dict[str, list[str]]]:
+def index_in_memory(
+    engine: FaceEngine, people: Mapping[str, Sequence[Image | Path]], names: dict[str, str] | None = None
+) -> tuple[WatchlistIndex, dict[str, list[str]]]:
     """A watchlist index built in memory from photos (evaluation, tests): one entry per person,
     one vector per accepted photo (the main face, gate passed). A photo given as a path is read when
     its turn comes, so a large list does not hold every photo in memory. Returns (index, rejections)."""
@@ -348,8 +399,11 @@ def index_in_memory(engine: FaceEngine, people: Mapping[str, Sequence[Image | Pa
                 rejected.setdefault(person_id, []).append(face.reason or "no face")
                 continue
             if got == 0:
-                entries.append(WatchlistEntryRef(entry_id=len(entries) + 1, person_id=person_id,
-                                                 name=(names or {}).get(person_id, person_id)))
+                entries.append(
+                    WatchlistEntryRef(
+                        entry_id=len(entries) + 1, person_id=person_id, name=(names or {}).get(person_id, person_id)
+                    )
+                )
             vecs.append(face.vector)
             rows.append(len(entries) - 1)
             got += 1

@@ -24,8 +24,15 @@ class WatchlistEntryRef:
 class WatchlistIndex:
     """Reference vectors (one row per reference image) with the entry each belongs to."""
 
-    def __init__(self, vectors: FloatArray, entries: list[WatchlistEntryRef], row_entry: list[int],
-                 model_id: str, index: VectorIndex | None = None, dim: int = 128) -> None:
+    def __init__(
+        self,
+        vectors: FloatArray,
+        entries: list[WatchlistEntryRef],
+        row_entry: list[int],
+        model_id: str,
+        index: VectorIndex | None = None,
+        dim: int = 128,
+    ) -> None:
         vecs = np.asarray(vectors, dtype=np.float32).reshape(-1, vectors.shape[-1] if len(vectors) else dim)
         if len(row_entry) != len(vecs):
             raise ValueError("row_entry must give the entry of every vector row")
@@ -62,7 +69,14 @@ class WatchlistIndex:
                     continue
                 seen.add(e)
                 ref = self.entries[e]
-                matches.append(Match(entry_id=ref.entry_id, person_id=ref.person_id, name=ref.name,
-                                     score=float(s), rank=len(matches) + 1))
+                matches.append(
+                    Match(
+                        entry_id=ref.entry_id,
+                        person_id=ref.person_id,
+                        name=ref.name,
+                        score=float(s),
+                        rank=len(matches) + 1,
+                    )
+                )
             out.append(matches)
         return out

@@ -41,12 +41,17 @@ def memory_video(data: bytes, name: str = "upload") -> tuple[Iterator[Frame], in
                 t = i * dt if pts is None else float(pts)
                 if t0 is None:
                     t0 = t
-                yield Frame(image=np.ascontiguousarray(raw.to_ndarray(format="rgb24")), t=max(0.0, t - t0),
-                            wall=time.time(), index=i)
+                yield Frame(
+                    image=np.ascontiguousarray(raw.to_ndarray(format="rgb24")),
+                    t=max(0.0, t - t0),
+                    wall=time.time(),
+                    index=i,
+                )
                 i += 1
         except Exception as exc:
-            raise InputError(f"{name}: decoding failed after {i} frame(s) ({type(exc).__name__})",
-                             code="bad_video") from None
+            raise InputError(
+                f"{name}: decoding failed after {i} frame(s) ({type(exc).__name__})", code="bad_video"
+            ) from None
         finally:
             container.close()
 

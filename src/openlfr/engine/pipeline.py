@@ -27,21 +27,29 @@ class EngineConfig(BaseModel):
 
     detector: str = Field("frdetect", description="Detector type in the backend registry.")
     detector_options: dict[str, Any] = Field(default_factory=lambda: {"min_face_px": 40})
-    embedder: str = Field("frfeature-512", description="Embedder type in the backend registry (default: fr_feature, "
-                                                        "512-d).")
+    embedder: str = Field(
+        "frfeature-512", description="Embedder type in the backend registry (default: fr_feature, 512-d)."
+    )
     embedder_options: dict[str, Any] = Field(default_factory=dict)
     aligner: str | None = Field(None, description="Aligner type; default: the one the embedder's chip needs.")
     aligner_options: dict[str, Any] = Field(default_factory=dict)
     gate: QualityGate = Field(default_factory=QualityGate)
-    models_dir: Path | None = Field(None, description="The local model store (user-added ONNX models, looked up by "
-                                                      "name). None: names cannot be resolved, give a path.")
-    cache_dir: Path | None = Field(None, description="Where rewritten model graphs are cached. None: rebuilt in "
-                                                     "memory once per process.")
+    models_dir: Path | None = Field(
+        None,
+        description="The local model store (user-added ONNX models, looked up by "
+        "name). None: names cannot be resolved, give a path.",
+    )
+    cache_dir: Path | None = Field(
+        None, description="Where rewritten model graphs are cached. None: rebuilt in memory once per process."
+    )
 
     def options_for(self, kind: registry.Kind, type_name: str, options: dict[str, Any]) -> dict[str, Any]:
         """``options`` plus the folders this backend takes (an option given explicitly wins)."""
-        dirs = {d: getattr(self, d) for d in registry.directories(kind, type_name)
-                if getattr(self, d) is not None and d not in options}
+        dirs = {
+            d: getattr(self, d)
+            for d in registry.directories(kind, type_name)
+            if getattr(self, d) is not None and d not in options
+        }
         return {**dirs, **options}
 
 
@@ -56,11 +64,14 @@ class Analysis:
 
 
 class FaceEngine:
-    def __init__(self, detector: Detector, aligner: Aligner, embedder: Embedder,
-                 gate: QualityGate | None = None) -> None:
+    def __init__(
+        self, detector: Detector, aligner: Aligner, embedder: Embedder, gate: QualityGate | None = None
+    ) -> None:
         if aligner.spec.alignment != embedder.chip_spec.alignment or aligner.spec.size != embedder.chip_spec.size:
-            raise ConfigError(f"aligner makes {aligner.spec} chips but the embedder needs {embedder.chip_spec}",
-                              code="incompatible_models")
+            raise ConfigError(
+                f"aligner makes {aligner.spec} chips but the embedder needs {embedder.chip_spec}",
+                code="incompatible_models",
+            )
         self.detector = detector
         self.aligner = aligner
         self.embedder = embedder
@@ -69,14 +80,19 @@ class FaceEngine:
     @classmethod
     def from_config(cls, cfg: EngineConfig | None = None) -> FaceEngine:
         cfg = cfg or EngineConfig()
-        embedder: Embedder = registry.create("embedder", cfg.embedder,
-                                             **cfg.options_for("embedder", cfg.embedder, cfg.embedder_options))
-        detector: Detector = registry.create("detector", cfg.detector,
-                                             **cfg.options_for("detector", cfg.detector, cfg.detector_options))
+        embedder: Embedder = registry.create(
+            "embedder", cfg.embedder, **cfg.options_for("embedder", cfg.embedder, cfg.embedder_options)
+        )
+        detector: Detector = registry.create(
+            "detector", cfg.detector, **cfg.options_for("detector", cfg.detector, cfg.detector_options)
+        )
         spec = embedder.chip_spec
         aligner_type = cfg.aligner or _ALIGNER_FOR.get(spec.alignment, spec.alignment)
-        opts = {"size": spec.size, **({"padding": spec.padding} if spec.alignment == "dlib" else {}),
-                **cfg.aligner_options}
+        opts = {
+            "size": spec.size,
+            **({"padding": spec.padding} if spec.alignment == "dlib" else {}),
+            **cfg.aligner_options,
+        }
         aligner: Aligner = registry.create("aligner", aligner_type, **opts)
         return cls(detector, aligner, embedder, cfg.gate)
 
@@ -84,8 +100,9 @@ class FaceEngine:
     def model_ids(self) -> dict[str, str]:
         return {"detector": self.detector.model_id, "embedder": self.embedder.model_id}
 
-    def analyse(self, image: Image, embed: Literal["all", "passed", "none"] = "all",
-                faces: FaceBatch | None = None) -> Analysis:
+    def analyse(
+        self, image: Image, embed: Literal["all", "passed", "none"] = "all", faces: FaceBatch | None = None
+    ) -> Analysis:
         """Run the pipeline on one RGB image. ``faces`` skips detection (boxes given)."""
         found = self.detector.detect(image) if faces is None else faces
         chips, landmarks = self.aligner.align(image, found)
@@ -124,7 +141,7 @@ def enrol_face(engine: FaceEngine, image: Image) -> EnrolledFace:
         return EnrolledFace(reason=why or "no face")
     if not analysis.gate.passed[idx]:
         return EnrolledFace(reason="failed quality gate: " + "; ".join(analysis.gate.reasons[idx]))
-    vec = engine.embedder.embed(analysis.chips[idx: idx + 1])[0].astype(np.float32)
+    vec = engine.embedder.embed(analysis.chips[idx : idx + 1])[0].astype(np.float32)
     x1, y1, x2, y2 = (float(v) for v in analysis.faces.xyxy[idx])
     return EnrolledFace(reason=None, vector=vec, box=(x1, y1, x2, y2), quality=dict(analysis.faces.quality_dict(idx)))
 

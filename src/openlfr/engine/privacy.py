@@ -54,12 +54,21 @@ BODY_DEPTH = 6.0
 def _region(box: Sequence[float] | FloatArray, w: int, h: int, margin: float) -> tuple[int, int, int, int]:
     x1, y1, x2, y2 = (float(v) for v in box)
     mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-    return (max(0, int(np.floor(x1 - mx))), max(0, int(np.floor(y1 - my))),
-            min(w, int(np.ceil(x2 + mx))), min(h, int(np.ceil(y2 + my))))
+    return (
+        max(0, int(np.floor(x1 - mx))),
+        max(0, int(np.floor(y1 - my))),
+        min(w, int(np.ceil(x2 + mx))),
+        min(h, int(np.ceil(y2 + my))),
+    )
 
 
-def pixelate(image: Image, boxes: FloatArray | Iterable[Sequence[float]], blocks: int = DEFAULT_BLOCKS,
-             margin: float = DEFAULT_MARGIN, inplace: bool = False) -> Image:
+def pixelate(
+    image: Image,
+    boxes: FloatArray | Iterable[Sequence[float]],
+    blocks: int = DEFAULT_BLOCKS,
+    margin: float = DEFAULT_MARGIN,
+    inplace: bool = False,
+) -> Image:
     """Return ``image`` with each box region replaced by a coarse mosaic (a copy unless ``inplace``)."""
     out = image if inplace else image.copy()
     h, w = out.shape[:2]
@@ -75,8 +84,9 @@ def pixelate(image: Image, boxes: FloatArray | Iterable[Sequence[float]], blocks
     return out
 
 
-def _clear_region(box: Sequence[float] | FloatArray, w: int, h: int, face_margin: float, body_width: float,
-                  body_depth: float) -> list[tuple[int, int, int, int]]:
+def _clear_region(
+    box: Sequence[float] | FloatArray, w: int, h: int, face_margin: float, body_width: float, body_depth: float
+) -> list[tuple[int, int, int, int]]:
     """The rectangles shown in clear for one alerted face: the face with margin, the body band."""
     x1, y1, x2, y2 = (float(v) for v in box)
     fw, fh = max(1.0, x2 - x1), max(1.0, y2 - y1)
@@ -117,9 +127,15 @@ def mosaic(image: Image, cells: int = DEFAULT_CELLS, cell: float | None = None) 
     return np.ascontiguousarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST))
 
 
-def redact(image: Image, boxes: FloatArray | Iterable[Sequence[float]], keep: Iterable[int] = (),
-           cells: int | None = None, face_margin: float = FACE_MARGIN, body_width: float = BODY_WIDTH,
-           body_depth: float = BODY_DEPTH) -> Image:
+def redact(
+    image: Image,
+    boxes: FloatArray | Iterable[Sequence[float]],
+    keep: Iterable[int] = (),
+    cells: int | None = None,
+    face_margin: float = FACE_MARGIN,
+    body_width: float = BODY_WIDTH,
+    body_depth: float = BODY_DEPTH,
+) -> Image:
     """Redaction by inversion (see the module docstring): ``image`` mosaicked except the clear
     region of each face row in ``keep`` (the alerted person(s) under review); any other face row
     of ``boxes`` inside a clear region is mosaicked again. With ``keep`` empty the whole image is
@@ -145,8 +161,9 @@ def redact(image: Image, boxes: FloatArray | Iterable[Sequence[float]], keep: It
     return out
 
 
-def neighbours(image: Image, box: Sequence[float] | FloatArray,
-               detect: Callable[[Image], FloatArray], overlap: float = 0.3) -> FloatArray:
+def neighbours(
+    image: Image, box: Sequence[float] | FloatArray, detect: Callable[[Image], FloatArray], overlap: float = 0.3
+) -> FloatArray:
     """Faces near an alerted one, found by a second look: ``detect`` (boxes of an RGB image) run on each
     region that an alert shows in clear (the face with margin, the body band; each widened by one face
     width, so that a face cut by the region's edge is seen whole), at the region's own scale,
@@ -172,8 +189,7 @@ def neighbours(image: Image, box: Sequence[float] | FloatArray,
     return out
 
 
-def alert_crop(image: Image, boxes: FloatArray, row: int, margin: float = 0.2,
-               cells: int | None = None) -> Image:
+def alert_crop(image: Image, boxes: FloatArray, row: int, margin: float = 0.2, cells: int | None = None) -> Image:
     """The probe crop an alert carries: face ``row`` with ``margin``, cut from the redacted frame
     (a neighbour's face inside the margin is mosaicked)."""
     return crop(redact(image, boxes, keep=[row], cells=cells), boxes[row], margin=margin)
@@ -186,8 +202,7 @@ def crop(image: Image, box: Sequence[float] | FloatArray, margin: float = 0.2) -
     return np.ascontiguousarray(image[y1:y2, x1:x2])
 
 
-def annotate(image: Image, boxes: FloatArray, alerted: dict[int, str] | None = None,
-             cells: int | None = None) -> Image:
+def annotate(image: Image, boxes: FloatArray, alerted: dict[int, str] | None = None, cells: int | None = None) -> Image:
     """A preview frame: redacted (:func:`redact`; entirely mosaicked when nobody alerted), detected
     faces outlined, alerted faces in clear with a red box and their label (``alerted`` maps
     row -> label)."""
@@ -198,8 +213,16 @@ def annotate(image: Image, boxes: FloatArray, alerted: dict[int, str] | None = N
         x1, y1, x2, y2 = (round(float(v)) for v in box)
         if i in alerted:
             cv2.rectangle(out, (x1, y1), (x2, y2), (230, 30, 30), 2)
-            cv2.putText(out, alerted[i][:40], (x1, max(12, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                        (230, 30, 30), 1, cv2.LINE_AA)
+            cv2.putText(
+                out,
+                alerted[i][:40],
+                (x1, max(12, y1 - 6)),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.5,
+                (230, 30, 30),
+                1,
+                cv2.LINE_AA,
+            )
         else:
             cv2.rectangle(out, (x1, y1), (x2, y2), (160, 160, 160), 1)
     return out

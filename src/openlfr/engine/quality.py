@@ -85,8 +85,11 @@ def apply_gate(quality: FloatArray, gate: QualityGate) -> GateResult:
     reasons: list[list[str]] = [[] for _ in range(n)]
     col = {name: i for i, name in enumerate(QUALITY_FIELDS)}
     checks: list[tuple[str, Callable[[npt.NDArray[np.float32]], npt.NDArray[np.bool_]], str]] = [
-        ("inter_eye_px", lambda v: v < gate.min_inter_eye_px,
-         f"face too small (inter-eye < {gate.min_inter_eye_px:g} px)"),
+        (
+            "inter_eye_px",
+            lambda v: v < gate.min_inter_eye_px,
+            f"face too small (inter-eye < {gate.min_inter_eye_px:g} px)",
+        ),
         ("sharpness", lambda v: v < gate.min_sharpness, f"blurred (sharpness < {gate.min_sharpness:g})"),
         ("brightness", lambda v: v < gate.min_brightness, f"too dark (brightness < {gate.min_brightness:g})"),
         ("brightness", lambda v: v > gate.max_brightness, f"overexposed (brightness > {gate.max_brightness:g})"),
@@ -101,4 +104,3 @@ def apply_gate(quality: FloatArray, gate: QualityGate) -> GateResult:
             passed[i] = False
             reasons[i].append(why)
     return GateResult(passed=passed, reasons=reasons)
-

@@ -59,8 +59,9 @@ uses the default models does not pay for the others' imports). A type missing he
 importing every module of ``_BACKEND_MODULES``."""
 
 
-def register(kind: Kind, type_name: str, *, dirs: tuple[str, ...] = ()
-             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def register(
+    kind: Kind, type_name: str, *, dirs: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     unknown = set(dirs) - set(DIRECTORY_OPTIONS)
     if unknown:
         raise ValueError(f"{kind} {type_name!r}: unknown directory option(s) {sorted(unknown)}")
@@ -87,8 +88,9 @@ def _import_optional(mod: str) -> None:
     try:
         importlib.import_module(mod)
     except ModuleNotFoundError as exc:
-        if exc.name is None or not (exc.name == mod or mod.startswith(exc.name + ".")
-                                    or exc.name in {"onnxruntime", "onnx", "ai_edge_litert"}):
+        if exc.name is None or not (
+            exc.name == mod or mod.startswith(exc.name + ".") or exc.name in {"onnxruntime", "onnx", "ai_edge_litert"}
+        ):
             raise
 
 
@@ -113,7 +115,8 @@ def _factory(kind: Kind, type_name: str) -> Callable[..., Any]:
     except KeyError:
         raise ConfigError(
             f"unknown {kind} type {type_name!r}; available: {', '.join(available(kind)) or 'none'}",
-            code="unknown_backend") from None
+            code="unknown_backend",
+        ) from None
 
 
 def directories(kind: Kind, type_name: str) -> tuple[str, ...]:

@@ -81,8 +81,8 @@ def _is_webcam(spec: str) -> int | None:
     if s.isdigit():
         return int(s)
     for prefix in ("webcam:", "/dev/video"):
-        if s.startswith(prefix) and s[len(prefix):].isdigit():
-            return int(s[len(prefix):])
+        if s.startswith(prefix) and s[len(prefix) :].isdigit():
+            return int(s[len(prefix) :])
     return None
 
 
@@ -94,9 +94,17 @@ class AvSource:
     finite duration (an HTTP-served file).
     """
 
-    def __init__(self, url: str, *, live: bool | None = None, loop: bool = False, realtime: bool = False,
-                 open_timeout: float = 10.0, read_timeout: float = 5.0,
-                 options: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        live: bool | None = None,
+        loop: bool = False,
+        realtime: bool = False,
+        open_timeout: float = 10.0,
+        read_timeout: float = 5.0,
+        options: dict[str, str] | None = None,
+    ) -> None:
         self.url = url
         self.name = mask_url(url)
         scheme = urlsplit(url).scheme.lower() if "://" in url else ""
@@ -113,14 +121,14 @@ class AvSource:
         self._container: Any = None
         self._frames: Any = None
         self._index = 0
-        self._t0_wall: float | None = None   # first open (live clock origin)
-        self._pts0: float | None = None      # first pts of the current pass
-        self._offset = 0.0                   # media-time offset across loops
+        self._t0_wall: float | None = None  # first open (live clock origin)
+        self._pts0: float | None = None  # first pts of the current pass
+        self._offset = 0.0  # media-time offset across loops
         self._last_t = 0.0
         self._frame_dt = 1 / 25
         self._pace_origin: tuple[float, float] | None = None
-        self._expected = 0       # frames the container's index promises (0: unknown)
-        self._pass_frames = 0    # frames decoded in this pass
+        self._expected = 0  # frames the container's index promises (0: unknown)
+        self._pass_frames = 0  # frames decoded in this pass
         self.fps: float | None = None
         """The stream's frame rate once opened, when it states one."""
 
@@ -137,9 +145,11 @@ class AvSource:
             if self.network and time.monotonic() - t0 >= 0.9 * min(self.open_timeout, self.read_timeout):
                 # FFmpeg reports a peer that accepted and never answered as "Immediate exit requested"
                 # (HTTP) or "Invalid data" (RTSP): say what happened
-                raise SourceError(f"cannot open {self.name}: no answer within {time.monotonic() - t0:.0f}s "
-                                  "(the peer accepted the connection but sent nothing usable)",
-                                  code="source_timeout") from exc
+                raise SourceError(
+                    f"cannot open {self.name}: no answer within {time.monotonic() - t0:.0f}s "
+                    "(the peer accepted the connection but sent nothing usable)",
+                    code="source_timeout",
+                ) from exc
             raise SourceError(f"cannot open {self.name}: {mask_url(str(exc))}", code="source_open_failed") from exc
         if not container.streams.video:
             container.close()
@@ -194,8 +204,9 @@ class AvSource:
         else:
             pts = raw.time
             if pts is None:
-                pts = self._index * self._frame_dt if self._pts0 is None else self._last_t - self._offset + \
-                    self._frame_dt
+                pts = (
+                    self._index * self._frame_dt if self._pts0 is None else self._last_t - self._offset + self._frame_dt
+                )
             if self._pts0 is None:
                 self._pts0 = float(pts)
             t = self._offset + float(pts) - self._pts0
@@ -211,8 +222,9 @@ class AvSource:
         or written) is an error, not a normal end of file."""
         expected, got = self._expected, self._pass_frames
         if expected > 0 and got < expected * 0.95 - 1:
-            raise SourceError(f"{self.name}: truncated: the file ended after {got} of its {expected} frames",
-                              code="source_truncated")
+            raise SourceError(
+                f"{self.name}: truncated: the file ended after {got} of its {expected} frames", code="source_truncated"
+            )
 
     def _pace(self, t: float) -> None:
         now = time.monotonic()
@@ -275,8 +287,12 @@ class WebcamSource:
         if not ok or bgr is None:
             raise SourceError(f"{self.name}: read failed", code="source_read_failed")
         self._n += 1
-        return Frame(image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), t=time.monotonic() - (self._t0 or 0.0),
-                     wall=time.time(), index=self._n - 1)
+        return Frame(
+            image=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB),
+            t=time.monotonic() - (self._t0 or 0.0),
+            wall=time.time(),
+            index=self._n - 1,
+        )
 
     def close(self) -> None:
         if self._cap is not None:
@@ -284,8 +300,9 @@ class WebcamSource:
         self._cap = None
 
 
-def open_source(spec: str, *, loop: bool = False, realtime: bool = False, open_timeout: float = 10.0,
-                read_timeout: float = 5.0) -> FrameSource:
+def open_source(
+    spec: str, *, loop: bool = False, realtime: bool = False, open_timeout: float = 10.0, read_timeout: float = 5.0
+) -> FrameSource:
     """A source from a user's spec: a path, a URL (rtsp/http/...), a device index or ``webcam:N``.
 
     Nothing is opened yet (call ``open()`` or just ``read()``)."""
@@ -303,8 +320,9 @@ def open_source(spec: str, *, loop: bool = False, realtime: bool = False, open_t
     if not p.exists():
         raise SourceError(f"{spec}: no such file", code="source_not_found")
     if p.is_dir():
-        raise SourceError(f"{spec}: is a folder; live sources are video files, streams or cameras",
-                          code="source_is_folder")
+        raise SourceError(
+            f"{spec}: is a folder; live sources are video files, streams or cameras", code="source_is_folder"
+        )
     return AvSource(str(p), live=False, loop=loop, realtime=realtime)
 
 
@@ -316,8 +334,12 @@ def probe(spec: str) -> dict[str, Any]:
         with av.open(spec) as c:
             s = c.streams.video[0]
             rate = s.average_rate or s.guessed_rate
-            return {"frames": int(s.frames) if s.frames else None, "fps": float(rate) if rate else None,
-                    "width": s.codec_context.width, "height": s.codec_context.height,
-                    "duration_s": float(c.duration / 1_000_000) if c.duration else None}
+            return {
+                "frames": int(s.frames) if s.frames else None,
+                "fps": float(rate) if rate else None,
+                "width": s.codec_context.width,
+                "height": s.codec_context.height,
+                "duration_s": float(c.duration / 1_000_000) if c.duration else None,
+            }
     except Exception as exc:
         raise SourceError(f"cannot open {mask_url(spec)}: {mask_url(str(exc))}", code="source_open_failed") from exc

@@ -43,8 +43,7 @@ View = tuple[Frame, np.ndarray, int]
 """What an alert shows: the frame, its face boxes and the row of the alerted face."""
 
 
-def _scale_faces(faces: FaceBatch, sx: float, sy: float, ox: float, oy: float,
-                 size: tuple[int, int]) -> FaceBatch:
+def _scale_faces(faces: FaceBatch, sx: float, sy: float, ox: float, oy: float, size: tuple[int, int]) -> FaceBatch:
     if len(faces) == 0:
         return FaceBatch.empty(size)
     xyxy = faces.xyxy * np.array([sx, sy, sx, sy], np.float32) + np.array([ox, oy, ox, oy], np.float32)
@@ -58,8 +57,9 @@ class Detect:
     """Faces in a frame, in full-frame coordinates: detected on the region of interest (fractions of the frame),
     scaled down to ``analysis_width`` when wider. ``width`` is the width the detector saw last."""
 
-    def __init__(self, detector: Detector, roi: tuple[float, float, float, float] | None,
-                 analysis_width: int | None) -> None:
+    def __init__(
+        self, detector: Detector, roi: tuple[float, float, float, float] | None, analysis_width: int | None
+    ) -> None:
         self.detector = detector
         self.roi = roi
         self.analysis_width = analysis_width
@@ -72,7 +72,7 @@ class Detect:
         if self.roi is not None:
             x1, y1, x2, y2 = self.roi
             ox, oy = int(x1 * w), int(y1 * h)
-            view = image[oy:int(y2 * h), ox:int(x2 * w)]
+            view = image[oy : int(y2 * h), ox : int(x2 * w)]
         vw = view.shape[1]
         scale = 1.0
         aw = self.analysis_width
@@ -111,13 +111,17 @@ class SelectShots:
         nobody sees it is checked every ``refresh_s``, like any decided track (enough to send a newcomer to its
         own decision, and much cheaper with many alerted faces)."""
         policy = self.policy
-        return [j for j, tr in enumerate(tracks)
-                if (tr.decided and tr.alerted and shown)
-                or ((t - tr.last_attempt_t >= policy.refresh_s if tr.decided else tr.attempts < policy.max_attempts)
-                    and (tr.attempts == 0 or t - tr.last_attempt_t >= policy.min_gap_s))]
+        return [
+            j
+            for j, tr in enumerate(tracks)
+            if (tr.decided and tr.alerted and shown)
+            or (
+                (t - tr.last_attempt_t >= policy.refresh_s if tr.decided else tr.attempts < policy.max_attempts)
+                and (tr.attempts == 0 or t - tr.last_attempt_t >= policy.min_gap_s)
+            )
+        ]
 
-    def __call__(self, image: Image, faces: FaceBatch, tracks: list[Track], t: float, shown: bool
-                 ) -> ShotBatch | None:
+    def __call__(self, image: Image, faces: FaceBatch, tracks: list[Track], t: float, shown: bool) -> ShotBatch | None:
         may = self.may_shoot(tracks, t, shown)
         if not may:
             return None
@@ -135,8 +139,9 @@ class SelectShots:
                 chosen.append(k)
         if not chosen:
             return None
-        return ShotBatch(rows=[may[k] for k in chosen], quality=np.asarray(q[chosen], np.float32),
-                         chips=analysis.chips[chosen])
+        return ShotBatch(
+            rows=[may[k] for k in chosen], quality=np.asarray(q[chosen], np.float32), chips=analysis.chips[chosen]
+        )
 
 
 @dataclass(frozen=True)
@@ -157,8 +162,9 @@ class Decide:
     or above the threshold alerts. ``decision="shot"``: every shot is searched (by the caller, in one batch per
     frame) and fused with the track's earlier scores. Each track alerts at most once per entry."""
 
-    def __init__(self, index: WatchlistIndex, threshold: float, policy: ShotPolicy, fusion: FusionRule,
-                 top_k: int) -> None:
+    def __init__(
+        self, index: WatchlistIndex, threshold: float, policy: ShotPolicy, fusion: FusionRule, top_k: int
+    ) -> None:
         self.index = index
         self.threshold = float(threshold)
         self.policy = policy
@@ -187,8 +193,9 @@ class Decide:
             return self.decide(tr, counters, view, early=margin)
         return None
 
-    def decide(self, tr: Track, counters: Counter[str], view: View | None = None,
-               early: float | None = None) -> Verdict | None:
+    def decide(
+        self, tr: Track, counters: Counter[str], view: View | None = None, early: float | None = None
+    ) -> Verdict | None:
         """The track's one decision: search the template of its shots; a verdict on the best entry at or above the
         threshold, showing ``view`` (now) or the track's latest shot (at its end).
 
@@ -253,8 +260,14 @@ class MakeAlert:
     cropped and the frame redacted (P3: only the alerted person in clear, after a second look for faces beside
     it), an id derived from ``namespace``, track and entry (a replay after a crash gets the same ids)."""
 
-    def __init__(self, detector: Detector, config: LiveConfig, namespace: str, clock: Callable[[Frame], datetime],
-                 ids: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        config: LiveConfig,
+        namespace: str,
+        clock: Callable[[Frame], datetime],
+        ids: dict[str, Any],
+    ) -> None:
         self.detector = detector
         self.config = config
         self.namespace = namespace
@@ -280,16 +293,31 @@ class MakeAlert:
         person_id, name = self.names[verdict.entry_id]
         box = tuple(float(v) for v in boxes[row])
         # a second look for faces beside the alerted one, so that none the frame's detection missed is in clear
-        boxes = np.concatenate([np.asarray(boxes, np.float32).reshape(-1, 4),
-                                neighbours(frame.image, boxes[row], lambda im: self.detector.detect(im).xyxy)])
+        boxes = np.concatenate(
+            [
+                np.asarray(boxes, np.float32).reshape(-1, 4),
+                neighbours(frame.image, boxes[row], lambda im: self.detector.detect(im).xyxy),
+            ]
+        )
         quality = self.config.jpeg_quality
         probe = encode_jpeg(alert_crop(frame.image, boxes, row), quality=quality)
-        ctx_jpeg = encode_jpeg(redact(frame.image, boxes, keep=[row]), quality=quality) \
-            if self.config.alert_frame else None
-        rec = AlertRecord(alert_id=alert_id_for(self.namespace, tr.track_id, verdict.entry_id),
-                          deployment_id=self.ids["deployment_id"], watchlist_id=self.ids["watchlist_id"],
-                          entry_id=verdict.entry_id, person_id=person_id, score=round(verdict.score, 6),
-                          threshold=self.ids["threshold"], camera=self.ids["camera"], occurred_at=self.clock(frame),
-                          track_id=tr.track_id, probe_jpeg=probe, frame_jpeg=ctx_jpeg,
-                          box=(box[0], box[1], box[2], box[3]), models=dict(self.ids["models"]))
+        ctx_jpeg = (
+            encode_jpeg(redact(frame.image, boxes, keep=[row]), quality=quality) if self.config.alert_frame else None
+        )
+        rec = AlertRecord(
+            alert_id=alert_id_for(self.namespace, tr.track_id, verdict.entry_id),
+            deployment_id=self.ids["deployment_id"],
+            watchlist_id=self.ids["watchlist_id"],
+            entry_id=verdict.entry_id,
+            person_id=person_id,
+            score=round(verdict.score, 6),
+            threshold=self.ids["threshold"],
+            camera=self.ids["camera"],
+            occurred_at=self.clock(frame),
+            track_id=tr.track_id,
+            probe_jpeg=probe,
+            frame_jpeg=ctx_jpeg,
+            box=(box[0], box[1], box[2], box[3]),
+            models=dict(self.ids["models"]),
+        )
         return AlertEvent(record=rec, name=name, t=frame.t, track_first_t=tr.first_t, shots=tr.attempts)

@@ -59,57 +59,102 @@ class TrackerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     iou_min: float = Field(0.2, ge=0.0, le=1.0, description="Smallest IoU that links a detection to a track.")
-    max_centre_dist: float = Field(1.0, ge=0.0, le=10.0,
-                                   description="Centre-distance fallback, in box widths (0 disables).")
+    max_centre_dist: float = Field(
+        1.0, ge=0.0, le=10.0, description="Centre-distance fallback, in box widths (0 disables)."
+    )
     max_size_ratio: float = Field(1.6, ge=1.0, le=10.0, description="Largest box-size ratio for the fallback.")
-    ttl_s: float = Field(2.0, gt=0.0, le=60.0,
-                         description="A track ends this long after its last sighting (P2: its data goes).")
+    ttl_s: float = Field(
+        2.0, gt=0.0, le=60.0, description="A track ends this long after its last sighting (P2: its data goes)."
+    )
     min_hits: int = Field(2, ge=1, le=100, description="Sightings before a track counts as a face seen.")
-    emb_veto: float = Field(0.80, ge=0.0, le=1.0,
-                            description="Never link a detection and a track whose embeddings score below this.")
+    emb_veto: float = Field(
+        0.80, ge=0.0, le=1.0, description="Never link a detection and a track whose embeddings score below this."
+    )
     emb_weight: float = Field(1.0, ge=0.0, le=10.0, description="Weight of embedding similarity in affinity.")
     split_below: float | None = Field(
-        0.65, ge=0.0, le=1.0,
+        0.65,
+        ge=0.0,
+        le=1.0,
         description="Start a new track when a shot's embedding scores below this against the track's "
-                    "earlier shots (identity switch: one person walks into the box another just left); "
-                    "None: never split. 0.65 for the default embedder (fr_feature): on the walk-through, "
-                    "shots of one person score 0.75-0.95 against each other, of two people about 0.5.")
+        "earlier shots (identity switch: one person walks into the box another just left); "
+        "None: never split. 0.65 for the default embedder (fr_feature): on the walk-through, "
+        "shots of one person score 0.75-0.95 against each other, of two people about 0.5.",
+    )
     reid_above: float | None = Field(
-        None, ge=0.0, le=1.0,
+        None,
+        ge=0.0,
+        le=1.0,
         description="Merge a new track into a lost (not yet ended) one when their first embeddings score "
-                    "at least this; None: never merge.")
+        "at least this; None: never merge.",
+    )
 
 
 class ShotPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_attempts: int = Field(8, ge=1, le=50, description=(
-        "Most shots embedded and searched per track (8: on the 40-person walk-through 3 shots found 17 of 20 "
-        "listed people at the default operating point, 8 found 19, no false alert)."))
+    max_attempts: int = Field(
+        8,
+        ge=1,
+        le=50,
+        description=(
+            "Most shots embedded and searched per track (8: on the 40-person walk-through 3 shots found 17 of 20 "
+            "listed people at the default operating point, 8 found 19, no false alert)."
+        ),
+    )
     min_gap_s: float = Field(0.2, ge=0.0, le=60.0, description="Smallest time between two attempts.")
-    improve_ratio: float = Field(1.15, ge=1.0, le=10.0,
-                                 description="A shot this much better than the best attempted one is tried.")
-    refresh_s: float = Field(0.6, ge=0.0, le=60.0,
-                             description="After this long since the last attempt, a passing shot is tried.")
-    decide_after: int = Field(5, ge=1, le=50, description=(
-        "One decision per track (LiveConfig.decision 'track'): the track is searched once, on the "
-        "quality-weighted mean of its shots' embeddings, when it has this many shots ..."))
-    decide_within_s: float = Field(2.0, ge=0.0, le=60.0, description=(
-        "... or at its first shot this long after its first shot, whichever comes first."))
-    decide_lost_s: float = Field(0.4, ge=0.0, le=60.0, description=(
-        "A track not seen for this long before its decision was due is decided then, on the shots it has "
-        "(it need not wait the tracker's ttl_s to end, so its alert is not late)."))
-    early_margin: float | None = Field(0.03, ge=0.0, le=1.0, description=(
-        "Early decision: before its decision is due, a track with at least early_after shots whose template "
-        "scores at least the threshold plus this margin is decided at once (None: never early). 0.03 on the "
-        "default embedder's scale is about a tenfold lower false-match rate than the threshold's (shipped "
-        "calibration), so a clear match alerts within a second while a borderline one waits for all its shots."))
+    improve_ratio: float = Field(
+        1.15, ge=1.0, le=10.0, description="A shot this much better than the best attempted one is tried."
+    )
+    refresh_s: float = Field(
+        0.6, ge=0.0, le=60.0, description="After this long since the last attempt, a passing shot is tried."
+    )
+    decide_after: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description=(
+            "One decision per track (LiveConfig.decision 'track'): the track is searched once, on the "
+            "quality-weighted mean of its shots' embeddings, when it has this many shots ..."
+        ),
+    )
+    decide_within_s: float = Field(
+        2.0,
+        ge=0.0,
+        le=60.0,
+        description=("... or at its first shot this long after its first shot, whichever comes first."),
+    )
+    decide_lost_s: float = Field(
+        0.4,
+        ge=0.0,
+        le=60.0,
+        description=(
+            "A track not seen for this long before its decision was due is decided then, on the shots it has "
+            "(it need not wait the tracker's ttl_s to end, so its alert is not late)."
+        ),
+    )
+    early_margin: float | None = Field(
+        0.03,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Early decision: before its decision is due, a track with at least early_after shots whose template "
+            "scores at least the threshold plus this margin is decided at once (None: never early). 0.03 on the "
+            "default embedder's scale is about a tenfold lower false-match rate than the threshold's (shipped "
+            "calibration), so a clear match alerts within a second while a borderline one waits for all its shots."
+        ),
+    )
     early_after: int = Field(2, ge=1, le=50, description="Shots a track needs before an early decision.")
-    early_first_margin: float | None = Field(0.06, ge=0.0, le=1.0, description=(
-        "Early decision on fewer than early_after shots (a track's first): the lone shot must clear the threshold "
-        "by this margin (None: never). Twice early_margin, about a hundredfold lower false-match rate than the "
-        "threshold's by the calibration's slope: a face the detector sees only in a short run of frames, and so "
-        "shoots once before the track is lost, alerts on that frame instead of when the lost track is decided."))
+    early_first_margin: float | None = Field(
+        0.06,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Early decision on fewer than early_after shots (a track's first): the lone shot must clear the threshold "
+            "by this margin (None: never). Twice early_margin, about a hundredfold lower false-match rate than the "
+            "threshold's by the calibration's slope: a face the detector sees only in a short run of frames, and so "
+            "shoots once before the track is lost, alerts on that frame instead of when the lost track is decided."
+        ),
+    )
 
 
 def shot_score(quality: FloatArray) -> FloatArray:
@@ -181,8 +226,7 @@ def fuse_quality(scores: FloatArray, weights: FloatArray | None = None) -> Float
 fuse_quality.uses_quality = True  # type: ignore[attr-defined]
 """Rules with ``uses_quality`` get the shots' quality scores as ``weights`` (:meth:`Track.fused`)."""
 
-FUSION_RULES: dict[str, FusionRule] = {"max": fuse_max, "mean": fuse_mean, "top2": fuse_top2,
-                                       "quality": fuse_quality}
+FUSION_RULES: dict[str, FusionRule] = {"max": fuse_max, "mean": fuse_mean, "top2": fuse_top2, "quality": fuse_quality}
 
 
 def register_fusion(name: str, rule: FusionRule) -> None:
@@ -194,11 +238,13 @@ def get_fusion(name: str) -> FusionRule:
     try:
         return FUSION_RULES[name]
     except KeyError:
-        raise ConfigError(f"unknown fusion rule {name!r}; available: {', '.join(sorted(FUSION_RULES))}",
-                          code="unknown_fusion") from None
+        raise ConfigError(
+            f"unknown fusion rule {name!r}; available: {', '.join(sorted(FUSION_RULES))}", code="unknown_fusion"
+        ) from None
 
 
 # ---- tracks -----------------------------------------------------------------------------------
+
 
 @dataclass(eq=False)
 class Shot:

@@ -110,12 +110,12 @@ class EmbeddingCache:
             log.warning("embedding cache %s unreadable (%s); ignoring it", self.path.name, exc)
             return
         if emb.ndim != 2 or emb.shape[1] != self.dim:
-            log.warning("embedding cache %s has dimension %s, expected %d; ignoring it",
-                        self.path.name, emb.shape, self.dim)
+            log.warning(
+                "embedding cache %s has dimension %s, expected %d; ignoring it", self.path.name, emb.shape, self.dim
+            )
             return
         for i, h in enumerate(hashes):
-            rows[h.decode()] = Record(emb[i], int(status[i]), box[i], quality[i], bool(passed[i]),
-                                      int(n_faces[i]))
+            rows[h.decode()] = Record(emb[i], int(status[i]), box[i], quality[i], bool(passed[i]), int(n_faces[i]))
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -164,9 +164,11 @@ class EmbeddingCache:
             "hashes": np.array([k.encode() for k in keys], dtype="S64").reshape(n),
             "embedding": np.stack([rows[k].embedding for k in keys]).astype(np.float32).reshape(n, self.dim),
             "status": np.array([rows[k].status for k in keys], dtype=np.int8).reshape(n),
-            "box": np.stack([rows[k].box for k in keys]).astype(np.float32).reshape(n, 4) if n
+            "box": np.stack([rows[k].box for k in keys]).astype(np.float32).reshape(n, 4)
+            if n
             else np.zeros((0, 4), np.float32),
-            "quality": np.stack([rows[k].quality for k in keys]).astype(np.float32).reshape(n, q) if n
+            "quality": np.stack([rows[k].quality for k in keys]).astype(np.float32).reshape(n, q)
+            if n
             else np.zeros((0, q), np.float32),
             "passed": np.array([rows[k].passed for k in keys], dtype=bool).reshape(n),
             "n_faces": np.array([rows[k].n_faces for k in keys], dtype=np.int16).reshape(n),

@@ -118,7 +118,9 @@ class Calibration:
                 f"calibration of {self.family} has {self.impostor_n:,} impostor comparisons; it cannot "
                 f"resolve a false match rate of {fmr:.3g} (needs at least {math.ceil(MIN_TAIL_PAIRS / fmr):,}, so "
                 f"that at least {MIN_TAIL_PAIRS} impostor pairs lie above the threshold): use a larger "
-                "calibration set, a higher target FPIR or a smaller list", code="calibration_too_small")
+                "calibration set, a higher target FPIR or a smaller list",
+                code="calibration_too_small",
+            )
         ok = np.flatnonzero(self.impostor_ge <= fmr * self.impostor_n + 1e-9)
         return float(self.grid[ok[0]])
 
@@ -134,8 +136,12 @@ class Calibration:
         """FPIR ~= N * FMR at ``threshold``: (value, 95% interval, k, n) of the underlying FMR."""
         k, n = self.fmr(threshold)
         ci = clopper_pearson(k, n) or (0.0, 1.0)
-        return (min(1.0, watchlist_size * k / n), (min(1.0, watchlist_size * ci[0]),
-                                                   min(1.0, watchlist_size * ci[1])), k, n)
+        return (
+            min(1.0, watchlist_size * k / n),
+            (min(1.0, watchlist_size * ci[0]), min(1.0, watchlist_size * ci[1])),
+            k,
+            n,
+        )
 
     def tpir(self, threshold: float) -> tuple[int, int] | None:
         """(mated searches hit at rank 1 with score >= threshold, mated searches) from the
@@ -149,33 +155,50 @@ class Calibration:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": FORMAT_VERSION, "family": self.family, "embedder_model_id": self.embedder_model_id,
-            "created_at": self.created_at, "source": self.source, "grid_step": GRID_STEP,
+            "format": FORMAT_VERSION,
+            "family": self.family,
+            "embedder_model_id": self.embedder_model_id,
+            "created_at": self.created_at,
+            "source": self.source,
+            "grid_step": GRID_STEP,
             "comparisons": {"impostor": self.impostor_n, "genuine": self.genuine_n},
-            "grid": self.grid.tolist(), "impostor_ge": self.impostor_ge.tolist(),
-            "genuine_lt": self.genuine_lt.tolist(), "identify": self.identify,
+            "grid": self.grid.tolist(),
+            "impostor_ge": self.impostor_ge.tolist(),
+            "genuine_lt": self.genuine_lt.tolist(),
+            "identify": self.identify,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibration:
         try:
             if d.get("format") != FORMAT_VERSION:
-                raise ConfigError(f"calibration format {d.get('format')} is not {FORMAT_VERSION}; "
-                                  "re-run `openlfr eval calibrate`", code="bad_calibration")
-            return cls(family=d["family"], embedder_model_id=d["embedder_model_id"],
-                       grid=np.asarray(d["grid"], np.float64), impostor_n=int(d["comparisons"]["impostor"]),
-                       impostor_ge=np.asarray(d["impostor_ge"], np.int64),
-                       genuine_n=int(d["comparisons"]["genuine"]),
-                       genuine_lt=np.asarray(d["genuine_lt"], np.int64), identify=d.get("identify"),
-                       source=d.get("source", {}), created_at=d.get("created_at", ""))
+                raise ConfigError(
+                    f"calibration format {d.get('format')} is not {FORMAT_VERSION}; re-run `openlfr eval calibrate`",
+                    code="bad_calibration",
+                )
+            return cls(
+                family=d["family"],
+                embedder_model_id=d["embedder_model_id"],
+                grid=np.asarray(d["grid"], np.float64),
+                impostor_n=int(d["comparisons"]["impostor"]),
+                impostor_ge=np.asarray(d["impostor_ge"], np.int64),
+                genuine_n=int(d["comparisons"]["genuine"]),
+                genuine_lt=np.asarray(d["genuine_lt"], np.int64),
+                identify=d.get("identify"),
+                source=d.get("source", {}),
+                created_at=d.get("created_at", ""),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"calibration file is malformed ({exc})", code="bad_calibration") from exc
 
     def summary(self) -> dict[str, Any]:
         """A short description with thresholds for common targets (no arrays)."""
-        out: dict[str, Any] = {"family": self.family, "embedder_model_id": self.embedder_model_id,
-                               "comparisons": {"impostor": self.impostor_n, "genuine": self.genuine_n},
-                               "created_at": self.created_at}
+        out: dict[str, Any] = {
+            "family": self.family,
+            "embedder_model_id": self.embedder_model_id,
+            "comparisons": {"impostor": self.impostor_n, "genuine": self.genuine_n},
+            "created_at": self.created_at,
+        }
         table = {}
         for n in (100, 1000, 10000):
             row: dict[str, float | None] = {}
@@ -218,8 +241,9 @@ def _counts_ge(idx: npt.NDArray[np.int64], n_bins: int) -> I64:
     return np.cumsum(c[::-1])[::-1].astype(np.int64)
 
 
-def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024,
-              exclusions: Exclusions | None = None) -> Calibration:
+def calibrate(
+    table: EmbeddingTable, dataset: Dataset, chunk: int = 1024, exclusions: Exclusions | None = None
+) -> Calibration:
     """Count impostor and genuine comparisons over all pairs of acquired images, and the
     identification outcomes (K = 1, all eligible identities) per grid threshold. ``exclusions``
     (known label errors, :mod:`openlfr.eval.exclusions`) are left out: identities that are one person
@@ -246,17 +270,31 @@ def calibrate(table: EmbeddingTable, dataset: Dataset, chunk: int = 1024,
     ident = _identification(table, dataset, acquired, nb)
     emb_id = table.models.get("embedder", "")
     fam = table.models.get("family", emb_id)
-    src = {"images": str(dataset.root), "n_images": len(table.paths), "acquired": len(ok),
-           "identities": len(dataset.identities), "models": table.models,
-           "pipeline": json.loads(table.model_key)}
+    src = {
+        "images": str(dataset.root),
+        "n_images": len(table.paths),
+        "acquired": len(ok),
+        "identities": len(dataset.identities),
+        "models": table.models,
+        "pipeline": json.loads(table.model_key),
+    }
     if exclusions is not None and not exclusions.empty:
         src["exclusions"] = {**exclusions.to_dict(), "applied": used}
-    return Calibration(fam, emb_id, g, int(imp_hist.sum()), impostor_ge, genuine_n, genuine_lt, ident, src,
-                       dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    return Calibration(
+        fam,
+        emb_id,
+        g,
+        int(imp_hist.sum()),
+        impostor_ge,
+        genuine_n,
+        genuine_lt,
+        ident,
+        src,
+        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
 
 
-def _pair_histograms(emb: npt.NDArray[np.float32], lab_codes: npt.NDArray[Any], nb: int,
-                     chunk: int) -> tuple[I64, I64]:
+def _pair_histograms(emb: npt.NDArray[np.float32], lab_codes: npt.NDArray[Any], nb: int, chunk: int) -> tuple[I64, I64]:
     """Impostor and genuine score histograms (grid bins) over all pairs i < j, ``chunk`` rows at a time."""
     imp_hist = np.zeros(nb, np.int64)
     gen_hist = np.zeros(nb, np.int64)
@@ -281,8 +319,9 @@ def _ge_counts(x: npt.NDArray[np.float64], nb: int) -> list[int]:
     return [int(v) for v in _counts_ge(np.maximum(idx, 0), nb)]
 
 
-def _identification(table: EmbeddingTable, dataset: Dataset, acquired: npt.NDArray[np.bool_],
-                    nb: int) -> dict[str, Any]:
+def _identification(
+    table: EmbeddingTable, dataset: Dataset, acquired: npt.NDArray[np.bool_], nb: int
+) -> dict[str, Any]:
     """Identification outcomes (one photo enrolled per identity, K = 1) counted per grid threshold."""
     from openlfr.eval.protocols import build_gallery, gallery_scores
 
@@ -290,7 +329,12 @@ def _identification(table: EmbeddingTable, dataset: Dataset, acquired: npt.NDArr
     sc = gallery_scores(table, gal)
     sc[~acquired[gal.search_rows]] = -np.inf
     o = M.search_outcomes(sc, gal.mate, len(gal.identities))
-    return {"watchlist_size": o.watchlist_size, "mated": o.mated, "nonmated": o.nonmated,
-            "enrol_per_identity": 1, "rank1": M.rank1_rate(o),
-            "nonmated_ge": _ge_counts(o.nonmated_max, nb),
-            "mated_hits_ge": _ge_counts(o.mated_score[o.mated_rank1], nb)}
+    return {
+        "watchlist_size": o.watchlist_size,
+        "mated": o.mated,
+        "nonmated": o.nonmated,
+        "enrol_per_identity": 1,
+        "rank1": M.rank1_rate(o),
+        "nonmated_ge": _ge_counts(o.nonmated_max, nb),
+        "mated_hits_ge": _ge_counts(o.mated_score[o.mated_rank1], nb),
+    }

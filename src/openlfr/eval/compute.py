@@ -33,16 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from openlfr.engine.imageio import decode_image, read_bytes
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.errors import InputError
-from openlfr.eval.cache import (
-    DETECTED,
-    FALLBACK,
-    NO_FACE,
-    UNREADABLE,
-    EmbeddingCache,
-    Record,
-    content_hash,
-    file_hash,
-)
+from openlfr.eval.cache import DETECTED, FALLBACK, NO_FACE, UNREADABLE, EmbeddingCache, Record, content_hash, file_hash
 from openlfr.types import QUALITY_FIELDS, FaceBatch, FloatArray, Image
 
 log = logging.getLogger(__name__)
@@ -68,16 +59,27 @@ class FaceChoice(BaseModel):
 
     fallback: Literal["box", "none"] = Field("box", description="What to do when no face is detected.")
     box: tuple[float, float, float, float] = Field(
-        LFW_HOG_BOX, description="Fallback box (x1, y1, x2, y2) as fractions of width and height.")
+        LFW_HOG_BOX, description="Fallback box (x1, y1, x2, y2) as fractions of width and height."
+    )
     redetect: str | None = Field(None, description="Second detector type tried before the fallback.")
     redetect_options: dict[str, Any] = Field(default_factory=dict)
     preprocess: Literal["none", "equalize", "clahe"] = Field(
-        "none", description="Grey-level preprocessing before detection (an ablation option).")
-    flip: bool = Field(False, description="Average the embeddings of the chip and its mirror image "
-                                          "(test-time augmentation; an ablation option, not in the engine).")
-    jitter: int = Field(0, ge=0, le=100, description=(
-        "Average the raw descriptors of N chips jittered by dlib.jitter_image, as dlib's "
-        "compute_face_descriptor(num_jitters=N) does; lets the fast ONNX twin reproduce dlib's jitter."))
+        "none", description="Grey-level preprocessing before detection (an ablation option)."
+    )
+    flip: bool = Field(
+        False,
+        description="Average the embeddings of the chip and its mirror image "
+        "(test-time augmentation; an ablation option, not in the engine).",
+    )
+    jitter: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description=(
+            "Average the raw descriptors of N chips jittered by dlib.jitter_image, as dlib's "
+            "compute_face_descriptor(num_jitters=N) does; lets the fast ONNX twin reproduce dlib's jitter."
+        ),
+    )
 
 
 class EvalPipeline(BaseModel):
@@ -96,17 +98,23 @@ def _semantic(opts: dict[str, Any]) -> dict[str, Any]:
 def model_key(pipeline: EvalPipeline, engine: FaceEngine) -> str:
     """The cache key: model ids and every option that changes the vectors, as canonical JSON."""
     cfg = pipeline.engine
-    aligner_opts = {"type": type(engine.aligner).__name__, "size": engine.aligner.spec.size,
-                    "padding": engine.aligner.spec.padding,
-                    **_semantic({k: v for k, v in cfg.aligner_options.items() if k not in ("size", "padding")})}
+    aligner_opts = {
+        "type": type(engine.aligner).__name__,
+        "size": engine.aligner.spec.size,
+        "padding": engine.aligner.spec.padding,
+        **_semantic({k: v for k, v in cfg.aligner_options.items() if k not in ("size", "padding")}),
+    }
     key = {
         "detector": engine.detector.model_id,
         "detector_options": _semantic(cfg.detector_options),
         "aligner": aligner_opts,
         "embedder": engine.embedder.model_id,
         "embedder_options": _semantic(cfg.embedder_options),
-        "choice": {k: v for k, v in pipeline.choice.model_dump(mode="json").items()
-                   if not (k in _KEY_OMIT_IF and v == _KEY_OMIT_IF[k])},
+        "choice": {
+            k: v
+            for k, v in pipeline.choice.model_dump(mode="json").items()
+            if not (k in _KEY_OMIT_IF and v == _KEY_OMIT_IF[k])
+        },
         "version": 1,
     }
     return json.dumps(key, sort_keys=True, separators=(",", ":"))
@@ -143,9 +151,14 @@ def _preprocess(image: Image, how: str) -> Image:
 
 
 def _failure(dim: int, status: int, n_faces: int = 0) -> Record:
-    return Record(embedding=np.full(dim, np.nan, np.float32), status=status,
-                  box=np.full(4, np.nan, np.float32),
-                  quality=np.full(len(QUALITY_FIELDS), np.nan, np.float32), passed=False, n_faces=n_faces)
+    return Record(
+        embedding=np.full(dim, np.nan, np.float32),
+        status=status,
+        box=np.full(4, np.nan, np.float32),
+        quality=np.full(len(QUALITY_FIELDS), np.nan, np.float32),
+        passed=False,
+        n_faces=n_faces,
+    )
 
 
 class ImageEmbedder:
@@ -159,8 +172,11 @@ class ImageEmbedder:
             from openlfr.engine import registry
 
             redetect = pipeline.choice.redetect
-            self.redetector = registry.create("detector", redetect, **pipeline.engine.options_for(
-                "detector", redetect, pipeline.choice.redetect_options))
+            self.redetector = registry.create(
+                "detector",
+                redetect,
+                **pipeline.engine.options_for("detector", redetect, pipeline.choice.redetect_options),
+            )
 
     @property
     def dim(self) -> int:
@@ -194,9 +210,14 @@ class ImageEmbedder:
             mirrored = self.engine.embedder.embed(np.ascontiguousarray(analysis.chips[:, :, ::-1]))[0]
             both = emb + mirrored
             emb = (both / max(float(np.linalg.norm(both)), 1e-12)).astype(np.float32)
-        return Record(embedding=emb, status=status,
-                      box=f.xyxy[0].astype(np.float32), quality=f.quality[0].astype(np.float32),
-                      passed=bool(analysis.gate.passed[0]), n_faces=n_faces)
+        return Record(
+            embedding=emb,
+            status=status,
+            box=f.xyxy[0].astype(np.float32),
+            quality=f.quality[0].astype(np.float32),
+            passed=bool(analysis.gate.passed[0]),
+            n_faces=n_faces,
+        )
 
     def _jittered(self, chip: Image, n: int) -> FloatArray:
         import dlib
@@ -281,18 +302,28 @@ class EmbeddingTable:
         return np.isin(self.status, (DETECTED, FALLBACK))
 
     def counts(self) -> dict[str, int]:
-        return {"images": len(self.paths), "detected": int((self.status == DETECTED).sum()),
-                "fallback": int((self.status == FALLBACK).sum()),
-                "no_face": int((self.status == NO_FACE).sum()),
-                "unreadable": int((self.status == UNREADABLE).sum())}
+        return {
+            "images": len(self.paths),
+            "detected": int((self.status == DETECTED).sum()),
+            "fallback": int((self.status == FALLBACK).sum()),
+            "no_face": int((self.status == NO_FACE).sum()),
+            "unreadable": int((self.status == UNREADABLE).sum()),
+        }
 
 
 ProgressFn = Callable[[int, int], None]
 
 
-def embed_images(paths: Sequence[Path], pipeline: EvalPipeline | None = None, *, workers: int = 2,
-                 use_cache: bool = True, cache_root: Path | None = None,
-                 progress: ProgressFn | None = None, flush_every: int = 500) -> EmbeddingTable:
+def embed_images(
+    paths: Sequence[Path],
+    pipeline: EvalPipeline | None = None,
+    *,
+    workers: int = 2,
+    use_cache: bool = True,
+    cache_root: Path | None = None,
+    progress: ProgressFn | None = None,
+    flush_every: int = 500,
+) -> EmbeddingTable:
     """Embed the evaluation face of every image, from the cache where possible.
 
     Missing images are computed on ``workers`` processes (each with its own engine; 1 = in
@@ -303,8 +334,11 @@ def embed_images(paths: Sequence[Path], pipeline: EvalPipeline | None = None, *,
     local = ImageEmbedder(pipeline)  # also validates the configuration early
     key = model_key(pipeline, local.engine)
     dim = local.dim
-    models = {"detector": local.engine.detector.model_id, "embedder": local.engine.embedder.model_id,
-              "family": str(getattr(local.engine.embedder, "family", local.engine.embedder.model_id))}
+    models = {
+        "detector": local.engine.detector.model_id,
+        "embedder": local.engine.embedder.model_id,
+        "family": str(getattr(local.engine.embedder, "family", local.engine.embedder.model_id)),
+    }
     paths = [Path(p) for p in paths]
     hashes = _hash_files(paths)
     t_hash = time.perf_counter() - t0
@@ -329,8 +363,13 @@ def embed_images(paths: Sequence[Path], pipeline: EvalPipeline | None = None, *,
     for i, h in enumerate(hashes):
         if i not in records:
             records[i] = records[first_for_hash[h]]
-    stats = {"computed": len(todo), "cached": total - len(todo), "seconds_hashing": round(t_hash, 3),
-             "seconds_computing": round(t_compute, 3), "workers": workers if todo else 0}
+    stats = {
+        "computed": len(todo),
+        "cached": total - len(todo),
+        "seconds_hashing": round(t_hash, 3),
+        "seconds_computing": round(t_compute, 3),
+        "workers": workers if todo else 0,
+    }
     return _table(paths, hashes, [records[i] for i in range(total)], dim, models, key, stats)
 
 
@@ -344,8 +383,9 @@ def _hash_files(paths: list[Path]) -> list[str]:
     return hashes
 
 
-def _from_cache(paths: list[Path], hashes: list[str], cache: EmbeddingCache | None
-                ) -> tuple[dict[int, Record], list[tuple[int, str]], dict[str, int]]:
+def _from_cache(
+    paths: list[Path], hashes: list[str], cache: EmbeddingCache | None
+) -> tuple[dict[int, Record], list[tuple[int, str]], dict[str, int]]:
     """Records found in the cache, the (index, path) jobs still to compute (each content once), and the
     first index of each computed content."""
     records: dict[int, Record] = {}
@@ -366,8 +406,15 @@ def _from_cache(paths: list[Path], hashes: list[str], cache: EmbeddingCache | No
 class _Collector:
     """Takes computed records: into ``records`` and the cache (flushed every ``flush_every``), with progress."""
 
-    def __init__(self, records: dict[int, Record], hashes: list[str], cache: EmbeddingCache | None,
-                 progress: ProgressFn | None, flush_every: int, total: int) -> None:
+    def __init__(
+        self,
+        records: dict[int, Record],
+        hashes: list[str],
+        cache: EmbeddingCache | None,
+        progress: ProgressFn | None,
+        flush_every: int,
+        total: int,
+    ) -> None:
         self.records, self.hashes, self.cache = records, hashes, cache
         self.progress, self.flush_every, self.total = progress, flush_every, total
         self.done = len(records)
@@ -393,8 +440,9 @@ def _embed_here(local: ImageEmbedder, todo: list[tuple[int, str]], accept: Calla
         accept(i, rec)
 
 
-def _embed_on_pool(pipeline: EvalPipeline, n_workers: int, todo: list[tuple[int, str]],
-                   accept: Callable[[int, Record], None]) -> None:
+def _embed_on_pool(
+    pipeline: EvalPipeline, n_workers: int, todo: list[tuple[int, str]], accept: Callable[[int, Record], None]
+) -> None:
     wp = worker_pipeline(pipeline, n_workers)
     ctx = mp.get_context("spawn")
     with ctx.Pool(n_workers, initializer=_worker_init, initargs=(wp.model_dump_json(),)) as pool:
@@ -402,16 +450,25 @@ def _embed_on_pool(pipeline: EvalPipeline, n_workers: int, todo: list[tuple[int,
             accept(i, rec)
 
 
-def _table(paths: list[Path], hashes: list[str], recs: list[Record], dim: int, models: dict[str, str], key: str,
-           stats: dict[str, Any]) -> EmbeddingTable:
+def _table(
+    paths: list[Path],
+    hashes: list[str],
+    recs: list[Record],
+    dim: int,
+    models: dict[str, str],
+    key: str,
+    stats: dict[str, Any],
+) -> EmbeddingTable:
     q = len(QUALITY_FIELDS)
     return EmbeddingTable(
-        paths=paths, hashes=hashes,
-        embedding=np.stack([r.embedding for r in recs]).astype(np.float32) if recs
-        else np.zeros((0, dim), np.float32),
+        paths=paths,
+        hashes=hashes,
+        embedding=np.stack([r.embedding for r in recs]).astype(np.float32) if recs else np.zeros((0, dim), np.float32),
         status=np.array([r.status for r in recs], dtype=np.int8),
         quality=np.stack([r.quality for r in recs]).astype(np.float32) if recs else np.zeros((0, q), np.float32),
         passed=np.array([r.passed for r in recs], dtype=bool),
         n_faces=np.array([r.n_faces for r in recs], dtype=np.int16),
-        models=models, model_key=key, stats=stats,
+        models=models,
+        model_key=key,
+        stats=stats,
     )

@@ -57,8 +57,9 @@ class Exclusions:
                 parent[max(ra, rb)] = min(ra, rb)
         return {k: find(k) for k in parent}
 
-    def apply(self, paths: list[Path], labels: list[str], root: Path
-              ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], list[tuple[int, int]], dict[str, int]]:
+    def apply(
+        self, paths: list[Path], labels: list[str], root: Path
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], list[tuple[int, int]], dict[str, int]]:
         """(identity code per image after merging, keep mask, excluded (i, j) image pairs, counts used)."""
         canon = self.canonical()
         merged = [canon.get(x, x) for x in labels]
@@ -69,13 +70,20 @@ class Exclusions:
         keep[mis] = False
         pairs = [(rel[a], rel[b]) for a, b in self.same_photo if a in rel and b in rel]
         present = set(labels)
-        used = {"same_person": sum(1 for a, b in self.same_person if a in present and b in present),
-                "mislabeled": len(mis), "same_photo": len(pairs)}
+        used = {
+            "same_person": sum(1 for a, b in self.same_person if a in present and b in present),
+            "mislabeled": len(mis),
+            "same_photo": len(pairs),
+        }
         return codes, keep, pairs, used
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "same_person": len(self.same_person), "mislabeled": len(self.mislabeled),
-                "same_photo": len(self.same_photo)}
+        return {
+            "source": self.source,
+            "same_person": len(self.same_person),
+            "mislabeled": len(self.mislabeled),
+            "same_photo": len(self.same_photo),
+        }
 
 
 def _rel(p: Path, root: Path) -> str:
@@ -90,9 +98,11 @@ def load_exclusions(path: Path | None = None) -> Exclusions:
     p = path or SHIPPED
     try:
         d = json.loads(p.read_text("utf-8"))
-        return Exclusions(same_person=[(str(e["a"]), str(e["b"])) for e in d.get("same_person", [])],
-                          mislabeled=[str(e["image"]) for e in d.get("mislabeled", [])],
-                          same_photo=[(str(e["a"]), str(e["b"])) for e in d.get("same_photo", [])],
-                          source=p.name if path is None else str(p))
+        return Exclusions(
+            same_person=[(str(e["a"]), str(e["b"])) for e in d.get("same_person", [])],
+            mislabeled=[str(e["image"]) for e in d.get("mislabeled", [])],
+            same_photo=[(str(e["a"]), str(e["b"])) for e in d.get("same_photo", [])],
+            source=p.name if path is None else str(p),
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{p}: unreadable exclusions file ({exc})", code="bad_exclusions") from exc

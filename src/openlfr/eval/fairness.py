@@ -59,8 +59,12 @@ class GroupData:
 
     @property
     def has_units(self) -> bool:
-        return (self.mated_units is not None and self.nonmated_units is not None
-                and self.attempt_units is not None and self.attempt_failed is not None)
+        return (
+            self.mated_units is not None
+            and self.nonmated_units is not None
+            and self.attempt_units is not None
+            and self.attempt_failed is not None
+        )
 
     def unit_events(self, metric: str, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """(unit id, event) per trial of ``metric`` at ``threshold`` (needs ``has_units``)."""
@@ -78,8 +82,7 @@ class GroupData:
         o = self.outcomes
         fp = int((o.nonmated_max >= threshold).sum())
         miss = int(o.mated - (o.mated_rank1 & (o.mated_score >= threshold)).sum())
-        return {"fpir": (fp, o.nonmated), "fnir": (miss, o.mated),
-                "fta": (self.failures_to_acquire, self.attempts)}
+        return {"fpir": (fp, o.nonmated), "fnir": (miss, o.mated), "fta": (self.failures_to_acquire, self.attempts)}
 
 
 METRICS = ("fpir", "fnir", "fta")
@@ -101,9 +104,15 @@ class Comparison:
     """Identity-level permutation p-value, when the searches carry identities."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"max_group": self.max_group, "min_group": self.min_group, "ratio": self.ratio,
-                "p_value": self.p_value, "p_value_permutation": self.p_value_permutation,
-                "significant": self.significant, "reason": self.reason}
+        return {
+            "max_group": self.max_group,
+            "min_group": self.min_group,
+            "ratio": self.ratio,
+            "p_value": self.p_value,
+            "p_value_permutation": self.p_value_permutation,
+            "significant": self.significant,
+            "reason": self.reason,
+        }
 
 
 def compare(metric: str, counts: dict[str, tuple[int, int]], alpha: float = 0.05) -> Comparison:
@@ -128,8 +137,9 @@ def compare(metric: str, counts: dict[str, tuple[int, int]], alpha: float = 0.05
     return Comparison(metric, hi, lo, ratio, p_adj, p_adj < alpha, reason)
 
 
-def permutation_p(groups: Sequence[GroupData], metric: str, threshold: float, n_perm: int = 2000,
-                  seed: int = 0) -> float | None:
+def permutation_p(
+    groups: Sequence[GroupData], metric: str, threshold: float, n_perm: int = 2000, seed: int = 0
+) -> float | None:
     """Identity-level permutation test of max - min group rate (see the module docstring)."""
     ks, ns, gs = [], [], []
     for gi, gd in enumerate(groups):
@@ -172,25 +182,34 @@ class FairnessReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "threshold": self.threshold, "alpha": self.alpha, "groups": self.groups,
+            "threshold": self.threshold,
+            "alpha": self.alpha,
+            "groups": self.groups,
             "ratio": {m: c.ratio for m, c in self.comparisons.items()},
             "comparisons": {m: c.to_dict() for m, c in self.comparisons.items()},
-            "significance": {"test": self.test,
-                             "fpir_significant_at_or_below": self.fpir_significant_at_or_below,
-                             "fnir_significant_at_or_above": self.fnir_significant_at_or_above},
-            "sweep": self.sweep, "reason": self.reasons,
+            "significance": {
+                "test": self.test,
+                "fpir_significant_at_or_below": self.fpir_significant_at_or_below,
+                "fnir_significant_at_or_above": self.fnir_significant_at_or_above,
+            },
+            "sweep": self.sweep,
+            "reason": self.reasons,
         }
 
 
 def _rate(k: int, n: int) -> dict[str, Any]:
     ci = clopper_pearson(k, n)
-    return {"value": (k / n) if n else None, "k": k, "n": n,
-            "ci": None if ci is None else [ci[0], ci[1]]}
+    return {"value": (k / n) if n else None, "k": k, "n": n, "ci": None if ci is None else [ci[0], ci[1]]}
 
 
-def fairness_report(groups: Sequence[GroupData], threshold: float,
-                    sweep: Sequence[float] | None = None, alpha: float = 0.05,
-                    n_perm: int = 2000, seed: int = 0) -> FairnessReport:
+def fairness_report(
+    groups: Sequence[GroupData],
+    threshold: float,
+    sweep: Sequence[float] | None = None,
+    alpha: float = 0.05,
+    n_perm: int = 2000,
+    seed: int = 0,
+) -> FairnessReport:
     if sweep is None:
         sweep = [float(t) for t in np.round(np.arange(0.80, 1.0001, 0.005), 4)]
     per_group: dict[str, dict[str, Any]] = {}
@@ -206,8 +225,9 @@ def fairness_report(groups: Sequence[GroupData], threshold: float,
         for m in METRICS:
             p = permutation_p(groups, m, threshold, n_perm, seed)
             fc = comparisons[m]
-            comparisons[m] = Comparison(fc.metric, fc.max_group, fc.min_group, fc.ratio, fc.p_value,
-                                        p is not None and p < alpha, fc.reason, p)
+            comparisons[m] = Comparison(
+                fc.metric, fc.max_group, fc.min_group, fc.ratio, fc.p_value, p is not None and p < alpha, fc.reason, p
+            )
     rows = []
     fpir_sig: float | None = None
     fnir_sig: float | None = None
@@ -241,8 +261,11 @@ def fairness_report(groups: Sequence[GroupData], threshold: float,
     empty = [gd.name for gd in groups if gd.attempts == 0]
     if empty:
         reasons["empty_groups"] = ", ".join(sorted(empty))
-    test = ("identity-level permutation of max - min group rate (fisher exact reported alongside)"
-            if clustered else "fisher-exact two-sided, extreme groups, bonferroni")
+    test = (
+        "identity-level permutation of max - min group rate (fisher exact reported alongside)"
+        if clustered
+        else "fisher-exact two-sided, extreme groups, bonferroni"
+    )
     return FairnessReport(threshold, per_group, comparisons, rows, fpir_sig, fnir_sig, reasons, alpha, test)
 
 

@@ -65,6 +65,7 @@ def _bound_direct(k: int, n: int, q: float, lower: bool) -> float:
 
         def f(t: float) -> float:
             return 1.0 - _tail(logc, idx, n, t)
+
     return _solve(f, q, increasing=lower)
 
 

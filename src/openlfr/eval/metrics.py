@@ -99,8 +99,11 @@ class RocCurve:
     tmr: F64
 
     def to_dict(self) -> dict[str, Any]:
-        return {"thresholds": [None if math.isinf(t) else float(t) for t in self.thresholds],
-                "fmr": self.fmr.tolist(), "tmr": self.tmr.tolist()}
+        return {
+            "thresholds": [None if math.isinf(t) else float(t) for t in self.thresholds],
+            "fmr": self.fmr.tolist(),
+            "tmr": self.tmr.tolist(),
+        }
 
 
 def roc_curve(scores: ArrayLike, labels: ArrayLike) -> RocCurve:
@@ -114,8 +117,9 @@ def roc_curve(scores: ArrayLike, labels: ArrayLike) -> RocCurve:
     # count of scores >= t = n - searchsorted(sorted, t, 'left')
     tmr = (gen.size - np.searchsorted(gen_sorted, thr, side="left")) / gen.size
     fmr = (imp.size - np.searchsorted(imp_sorted, thr, side="left")) / imp.size
-    return RocCurve(thresholds=np.concatenate([[math.inf], thr]),
-                    fmr=np.concatenate([[0.0], fmr]), tmr=np.concatenate([[0.0], tmr]))
+    return RocCurve(
+        thresholds=np.concatenate([[math.inf], thr]), fmr=np.concatenate([[0.0], fmr]), tmr=np.concatenate([[0.0], tmr])
+    )
 
 
 def roc_auc(scores: ArrayLike, labels: ArrayLike) -> float:
@@ -159,9 +163,15 @@ class RateAtTarget:
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "value": self.value, "threshold": self.threshold,
-                "achieved": self.achieved, "negatives": self.negatives, "positives": self.positives,
-                "reason": self.reason}
+        return {
+            "target": self.target,
+            "value": self.value,
+            "threshold": self.threshold,
+            "achieved": self.achieved,
+            "negatives": self.negatives,
+            "positives": self.positives,
+            "reason": self.reason,
+        }
 
 
 def _unresolvable(n: int, target: float, what: str) -> str:
@@ -175,12 +185,10 @@ def tar_at_far(scores: ArrayLike, labels: ArrayLike, far: float) -> RateAtTarget
     if gen.size == 0:
         return RateAtTarget(far, None, None, None, imp.size, 0, "no genuine pairs")
     if not resolvable(imp.size, far):
-        return RateAtTarget(far, None, None, None, imp.size, gen.size,
-                            _unresolvable(imp.size, far, "impostor pairs"))
+        return RateAtTarget(far, None, None, None, imp.size, gen.size, _unresolvable(imp.size, far, "impostor pairs"))
     t = threshold_at_rate(imp, far, gen)
     achieved = float((imp >= t).sum() / imp.size)
-    return RateAtTarget(far, float((gen >= t).sum() / gen.size), _finite(t), achieved,
-                        imp.size, gen.size)
+    return RateAtTarget(far, float((gen >= t).sum() / gen.size), _finite(t), achieved, imp.size, gen.size)
 
 
 def _finite(t: float) -> float | None:
@@ -226,9 +234,12 @@ class KFoldAccuracy:
     fold_thresholds: tuple[float, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"accuracy": self.mean, "accuracy_std": self.std,
-                "fold_accuracies": list(self.fold_accuracies),
-                "fold_thresholds": list(self.fold_thresholds)}
+        return {
+            "accuracy": self.mean,
+            "accuracy_std": self.std,
+            "fold_accuracies": list(self.fold_accuracies),
+            "fold_thresholds": list(self.fold_thresholds),
+        }
 
 
 def kfold_accuracy(scores: ArrayLike, labels: ArrayLike, folds: ArrayLike) -> KFoldAccuracy:
@@ -301,9 +312,12 @@ def search_outcomes(scores: ArrayLike, mate: ArrayLike, watchlist_size: int | No
         rank1 = (mate_score > others.max(axis=1)) & np.isfinite(mate_score)
     else:
         rank1 = np.zeros(0, dtype=bool)
-    return SearchOutcomes(mated_score=mate_score.astype(np.float64), mated_rank1=rank1,
-                          nonmated_max=best[~is_mated].astype(np.float64),
-                          watchlist_size=int(watchlist_size if watchlist_size is not None else n_ids))
+    return SearchOutcomes(
+        mated_score=mate_score.astype(np.float64),
+        mated_rank1=rank1,
+        nonmated_max=best[~is_mated].astype(np.float64),
+        watchlist_size=int(watchlist_size if watchlist_size is not None else n_ids),
+    )
 
 
 def fpir(outcomes: SearchOutcomes, threshold: float) -> float | None:
@@ -347,8 +361,7 @@ class DetCurve:
     fnir: F64
 
     def to_dict(self) -> dict[str, Any]:
-        return {"thresholds": self.thresholds.tolist(), "fpir": self.fpir.tolist(),
-                "fnir": self.fnir.tolist()}
+        return {"thresholds": self.thresholds.tolist(), "fpir": self.fpir.tolist(), "fnir": self.fnir.tolist()}
 
 
 def det_curve(outcomes: SearchOutcomes) -> DetCurve:
@@ -366,5 +379,4 @@ def det_curve(outcomes: SearchOutcomes) -> DetCurve:
 def rate_with_interval(k: int, n: int, confidence: float = 0.95) -> dict[str, Any]:
     """``{"rate", "k", "n", "ci"}``; rate and interval ``None`` when n == 0."""
     ci = clopper_pearson(k, n, confidence)
-    return {"rate": (k / n) if n else None, "k": int(k), "n": int(n),
-            "ci": None if ci is None else [ci[0], ci[1]]}
+    return {"rate": (k / n) if n else None, "k": int(k), "n": int(n), "ci": None if ci is None else [ci[0], ci[1]]}

@@ -43,8 +43,9 @@ class Rate:
 
     def scaled(self, factor: float) -> Rate:
         """``factor`` times this rate, capped at 1 (FPIR ~= N FMR)."""
-        return Rate(min(1.0, self.value * factor), min(1.0, self.lo * factor), min(1.0, self.hi * factor),
-                    self.k, self.n)
+        return Rate(
+            min(1.0, self.value * factor), min(1.0, self.lo * factor), min(1.0, self.hi * factor), self.k, self.n
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"value": self.value, "ci": [self.lo, self.hi], "k": self.k, "n": self.n}
@@ -93,31 +94,50 @@ class Plan:
         fa = self.false_alerts[0]
         alerts = fa + self.true_alerts[0]
         return {
-            "faces": self.faces, "watchlist_size": self.watchlist_size, "prevalence": self.prevalence,
-            "threshold": self.threshold, "fpir": self.fpir.to_dict(), "tpir": self.tpir.to_dict(),
+            "faces": self.faces,
+            "watchlist_size": self.watchlist_size,
+            "prevalence": self.prevalence,
+            "threshold": self.threshold,
+            "fpir": self.fpir.to_dict(),
+            "tpir": self.tpir.to_dict(),
             "expected_false_alerts": tri(self.false_alerts),
             "expected_true_alerts": tri(self.true_alerts),
             "expected_alerts": alerts,
             "expected_precision": tri(self.precision),
             "false_alerts_per_face_seen": fa / self.faces if self.faces else None,
             "share_of_alerts_wrong": (fa / alerts) if alerts else None,
-            "source": self.source, "notes": list(self.notes),
+            "source": self.source,
+            "notes": list(self.notes),
         }
 
 
-def plan(faces: float, prevalence: float, fpir: Rate, tpir: Rate, watchlist_size: int,
-         threshold: float | None = None, source: str = "", notes: tuple[str, ...] = ()) -> Plan:
+def plan(
+    faces: float,
+    prevalence: float,
+    fpir: Rate,
+    tpir: Rate,
+    watchlist_size: int,
+    threshold: float | None = None,
+    source: str = "",
+    notes: tuple[str, ...] = (),
+) -> Plan:
     if faces < 0:
         raise ValueError("faces must be >= 0")
     if not 0.0 <= prevalence <= 1.0:
         raise ValueError("prevalence must be in [0, 1]")
-    fa = (expected_false_alerts(faces, prevalence, fpir.value),
-          expected_false_alerts(faces, prevalence, fpir.lo),
-          expected_false_alerts(faces, prevalence, fpir.hi))
-    ta = (expected_true_alerts(faces, prevalence, tpir.value),
-          expected_true_alerts(faces, prevalence, tpir.lo),
-          expected_true_alerts(faces, prevalence, tpir.hi))
-    prec = (expected_precision(prevalence, tpir.value, fpir.value),
-            expected_precision(prevalence, tpir.lo, fpir.hi),
-            expected_precision(prevalence, tpir.hi, fpir.lo))
+    fa = (
+        expected_false_alerts(faces, prevalence, fpir.value),
+        expected_false_alerts(faces, prevalence, fpir.lo),
+        expected_false_alerts(faces, prevalence, fpir.hi),
+    )
+    ta = (
+        expected_true_alerts(faces, prevalence, tpir.value),
+        expected_true_alerts(faces, prevalence, tpir.lo),
+        expected_true_alerts(faces, prevalence, tpir.hi),
+    )
+    prec = (
+        expected_precision(prevalence, tpir.value, fpir.value),
+        expected_precision(prevalence, tpir.lo, fpir.hi),
+        expected_precision(prevalence, tpir.hi, fpir.lo),
+    )
     return Plan(faces, watchlist_size, prevalence, threshold, fpir, tpir, fa, ta, prec, source, notes)

@@ -45,8 +45,12 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
     return path
 
 
-def det_png(curves: dict[str, DetCurve], path: Path, title: str = "DET (open-set 1:N)",
-            marks: dict[str, list[tuple[float, float]]] | None = None) -> Path:
+def det_png(
+    curves: dict[str, DetCurve],
+    path: Path,
+    title: str = "DET (open-set 1:N)",
+    marks: dict[str, list[tuple[float, float]]] | None = None,
+) -> Path:
     """FNIR against FPIR on log-log axes; ``marks`` adds labelled operating points."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=120)

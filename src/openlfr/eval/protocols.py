@@ -107,8 +107,7 @@ def lfw_path(images: Path, name: str, idx: str, line_no: int, pairs_file: Path) 
     try:
         i = int(idx)
     except ValueError:
-        raise InputError(f"{pairs_file}:{line_no}: image number {idx!r} is not an integer",
-                         code="bad_pairs") from None
+        raise InputError(f"{pairs_file}:{line_no}: image number {idx!r} is not an integer", code="bad_pairs") from None
     return images / name / f"{name}_{i:04d}.jpg"
 
 
@@ -132,8 +131,11 @@ def parse_pairs(pairs_file: Path, images: Path) -> Pairs:
         raise InputError(f"{pairs_file}:1: header must be 'folds pairs_per_fold'", code="bad_pairs") from None
     body = lines[1:]
     if len(body) != folds * per * 2:
-        raise InputError(f"{pairs_file}: header promises {folds} folds x {per} matched + {per} mismatched "
-                         f"= {folds * per * 2} pairs but the file has {len(body)}", code="bad_pairs")
+        raise InputError(
+            f"{pairs_file}: header promises {folds} folds x {per} matched + {per} mismatched "
+            f"= {folds * per * 2} pairs but the file has {len(body)}",
+            code="bad_pairs",
+        )
     a: list[Path] = []
     b: list[Path] = []
     same: list[bool] = []
@@ -156,8 +158,10 @@ def parse_pairs(pairs_file: Path, images: Path) -> Pairs:
         fold.append(f)
     missing = [p for p in dict.fromkeys([*a, *b]) if not p.is_file()]
     if missing:
-        raise InputError(f"{len(missing)} image(s) named in {pairs_file} not found under {images}, "
-                         f"e.g. {missing[0]}", code="bad_pairs")
+        raise InputError(
+            f"{len(missing)} image(s) named in {pairs_file} not found under {images}, e.g. {missing[0]}",
+            code="bad_pairs",
+        )
     return Pairs(folds, per, a, b, np.array(same, bool), np.array(fold, np.int64))
 
 
@@ -165,8 +169,14 @@ def restrict_folds(pairs: Pairs, folds: int) -> Pairs:
     """The first ``folds`` folds only (for quick runs and tests)."""
     keep = pairs.fold < folds
     idx = np.flatnonzero(keep)
-    return Pairs(min(folds, pairs.folds), pairs.per_fold, [pairs.a[i] for i in idx],
-                 [pairs.b[i] for i in idx], pairs.same[keep], pairs.fold[keep])
+    return Pairs(
+        min(folds, pairs.folds),
+        pairs.per_fold,
+        [pairs.a[i] for i in idx],
+        [pairs.b[i] for i in idx],
+        pairs.same[keep],
+        pairs.fold[keep],
+    )
 
 
 # ------------------------------------------------------------------ verification
@@ -197,15 +207,21 @@ class VerifyResult:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "protocol": "lfw-view2", "pairs": self.pairs, "accuracy": self.kfold.mean,
-            "accuracy_std": self.kfold.std, "auc": self.auc, "eer": self.eer,
+            "protocol": "lfw-view2",
+            "pairs": self.pairs,
+            "accuracy": self.kfold.mean,
+            "accuracy_std": self.kfold.std,
+            "auc": self.auc,
+            "eer": self.eer,
             "tar_at_far": {k: v.value for k, v in self.tar.items()},
             "failures_to_acquire": self.failures_to_acquire,
             # extras beyond the required keys
-            "folds": self.folds, "fold_accuracies": list(self.kfold.fold_accuracies),
+            "folds": self.folds,
+            "fold_accuracies": list(self.kfold.fold_accuracies),
             "fold_thresholds": list(self.kfold.fold_thresholds),
             "threshold_at_far": {k: v.threshold for k, v in self.tar.items()},
-            "fallback_faces": self.fallbacks, "models": self.models,
+            "fallback_faces": self.fallbacks,
+            "models": self.models,
         }
         reasons = {f"tar_at_far.{k}": v.reason for k, v in self.tar.items() if v.reason}
         if reasons:
@@ -221,11 +237,17 @@ def verify(table: EmbeddingTable, pairs: Pairs) -> VerifyResult:
     fta = int((~table.acquired[used]).sum())
     fallbacks = int((table.status[used] == 1).sum())
     return VerifyResult(
-        pairs=len(pairs), kfold=M.kfold_accuracy(scores, labels, pairs.fold),
-        auc=M.roc_auc(scores, labels), eer=M.equal_error_rate(scores, labels),
+        pairs=len(pairs),
+        kfold=M.kfold_accuracy(scores, labels, pairs.fold),
+        auc=M.roc_auc(scores, labels),
+        eer=M.equal_error_rate(scores, labels),
         tar={target_key(f): M.tar_at_far(scores, labels, f) for f in FAR_TARGETS},
-        failures_to_acquire=fta, fallbacks=fallbacks, models=table.models,
-        roc=M.roc_curve(scores, labels), folds=int(np.unique(pairs.fold).size))
+        failures_to_acquire=fta,
+        fallbacks=fallbacks,
+        models=table.models,
+        roc=M.roc_curve(scores, labels),
+        folds=int(np.unique(pairs.fold).size),
+    )
 
 
 # ------------------------------------------------------------------ open-set identification
@@ -247,8 +269,9 @@ class Gallery:
     """Identities with at least K+1 images."""
 
 
-def build_gallery(dataset: Dataset, enrol_per_identity: int = 1, watchlist_size: int | None = None,
-                  seed: int = 0) -> Gallery:
+def build_gallery(
+    dataset: Dataset, enrol_per_identity: int = 1, watchlist_size: int | None = None, seed: int = 0
+) -> Gallery:
     """Identities with >= K+1 images are eligible; all, or ``watchlist_size`` drawn at random (seed),
     form the watchlist. Their first K images are enrolled and the rest are mated searches; every
     image of an identity not on the watchlist is a non-mated search."""
@@ -261,8 +284,11 @@ def build_gallery(dataset: Dataset, enrol_per_identity: int = 1, watchlist_size:
         if watchlist_size < 1:
             raise InputError("--watchlist-size must be at least 1", code="bad_option")
         if watchlist_size > len(eligible):
-            raise InputError(f"--watchlist-size {watchlist_size} exceeds the {len(eligible)} identities "
-                             f"with at least {k + 1} images", code="bad_option")
+            raise InputError(
+                f"--watchlist-size {watchlist_size} exceeds the {len(eligible)} identities "
+                f"with at least {k + 1} images",
+                code="bad_option",
+            )
         rng = np.random.default_rng(seed)
         chosen = sorted(rng.choice(len(eligible), size=watchlist_size, replace=False).tolist())
         on_list = [eligible[i] for i in chosen]
@@ -284,8 +310,7 @@ def build_gallery(dataset: Dataset, enrol_per_identity: int = 1, watchlist_size:
                 mate.append(col.get(n, -1))
                 who.append(n)
             row += 1
-    return Gallery(on_list, templates, np.array(search_rows, np.int64), np.array(mate, np.int64), who,
-                   len(eligible))
+    return Gallery(on_list, templates, np.array(search_rows, np.int64), np.array(mate, np.int64), who, len(eligible))
 
 
 def gallery_scores(table: EmbeddingTable, gallery: Gallery, rows: np.ndarray | None = None) -> FloatArray:
@@ -324,25 +349,35 @@ class IdentifyResult:
         o = self.outcomes
         reasons = {k: v.reason for k, v in self.targets.items() if v.reason}
         out: dict[str, Any] = {
-            "watchlist_size": o.watchlist_size, "mated_searches": o.mated, "nonmated_searches": o.nonmated,
+            "watchlist_size": o.watchlist_size,
+            "mated_searches": o.mated,
+            "nonmated_searches": o.nonmated,
             "rank1": M.rank1_rate(o),
             "fnir_at_fpir": {k: v.value for k, v in self.targets.items()},
             "threshold_at_fpir": {k: v.threshold for k, v in self.targets.items()},
             "reason": reasons,
             # extras beyond the required keys
             "fpir_achieved": {k: v.achieved for k, v in self.targets.items()},
-            "enrol_per_identity": self.enrol_per_identity, "seed": self.seed,
-            "eligible_identities": self.eligible, "enrol_failures": self.enrol_failures,
-            "search_failures": self.search_failures, "models": self.models,
+            "enrol_per_identity": self.enrol_per_identity,
+            "seed": self.seed,
+            "eligible_identities": self.eligible,
+            "enrol_failures": self.enrol_failures,
+            "search_failures": self.search_failures,
+            "models": self.models,
         }
         if self.at_threshold is not None:
             out["at_threshold"] = self.at_threshold
         return out
 
 
-def identify(table: EmbeddingTable, dataset: Dataset, enrol_per_identity: int = 1,
-             watchlist_size: int | None = None, seed: int = 0,
-             threshold: float | None = None) -> tuple[IdentifyResult, Gallery]:
+def identify(
+    table: EmbeddingTable,
+    dataset: Dataset,
+    enrol_per_identity: int = 1,
+    watchlist_size: int | None = None,
+    seed: int = 0,
+    threshold: float | None = None,
+) -> tuple[IdentifyResult, Gallery]:
     if [str(p) for p in table.paths] != [str(p) for p in dataset.paths]:
         raise ValueError("the embedding table must be in the dataset's order")
     g = build_gallery(dataset, enrol_per_identity, watchlist_size, seed)
@@ -355,10 +390,14 @@ def identify(table: EmbeddingTable, dataset: Dataset, enrol_per_identity: int = 
     if threshold is not None:
         fp_k = int((o.nonmated_max >= threshold).sum())
         hits = int((o.mated_rank1 & (o.mated_score >= threshold)).sum())
-        at = {"threshold": threshold, "fpir": M.rate_with_interval(fp_k, o.nonmated),
-              "fnir": M.rate_with_interval(o.mated - hits, o.mated)}
-    res = IdentifyResult(o, targets, enrol_per_identity, seed, g.eligible, enrol_fail,
-                         int((~ok[g.search_rows]).sum()), table.models, at)
+        at = {
+            "threshold": threshold,
+            "fpir": M.rate_with_interval(fp_k, o.nonmated),
+            "fnir": M.rate_with_interval(o.mated - hits, o.mated),
+        }
+    res = IdentifyResult(
+        o, targets, enrol_per_identity, seed, g.eligible, enrol_fail, int((~ok[g.search_rows]).sum()), table.models, at
+    )
     return res, g
 
 
@@ -389,8 +428,9 @@ def load_labels(csv_path: Path, dataset: Dataset) -> dict[int, str]:
         if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
             continue
         if len(row) != 2:
-            raise InputError(f"{csv_path}:{line_no}: expected 'image_or_identity,group', got {row!r}",
-                             code="bad_labels")
+            raise InputError(
+                f"{csv_path}:{line_no}: expected 'image_or_identity,group', got {row!r}", code="bad_labels"
+            )
         key, group = row[0].strip(), row[1].strip()
         if line_no == 1 and group.lower() == "group":
             continue
@@ -407,13 +447,13 @@ def load_labels(csv_path: Path, dataset: Dataset) -> dict[int, str]:
         if g is not None:
             out[row_i] = g
     if not out:
-        raise InputError(f"{csv_path}: no line names an identity or image under {dataset.root}",
-                         code="bad_labels")
+        raise InputError(f"{csv_path}: no line names an identity or image under {dataset.root}", code="bad_labels")
     return out
 
 
-def fairness_groups(table: EmbeddingTable, dataset: Dataset, groups: dict[int, str],
-                    enrol_per_identity: int = 1) -> tuple[list[Any], Gallery]:
+def fairness_groups(
+    table: EmbeddingTable, dataset: Dataset, groups: dict[int, str], enrol_per_identity: int = 1
+) -> tuple[list[Any], Gallery]:
     """Per group: its searches against the shared watchlist (all eligible identities) and its
     acquisition attempts (every labelled image; a failure is no usable face or a quality-gate
     rejection)."""
@@ -431,8 +471,16 @@ def fairness_groups(table: EmbeddingTable, dataset: Dataset, groups: dict[int, s
         o = M.search_outcomes(scores[in_group], g.mate[in_group], len(g.identities))
         srows = g.search_rows[in_group]
         mated = g.mate[in_group] >= 0
-        out.append(GroupData(name, o, attempts=int(rows.size), failures_to_acquire=int(fta[rows].sum()),
-                             mated_units=row_identity[srows[mated]],
-                             nonmated_units=row_identity[srows[~mated]],
-                             attempt_units=row_identity[rows], attempt_failed=fta[rows]))
+        out.append(
+            GroupData(
+                name,
+                o,
+                attempts=int(rows.size),
+                failures_to_acquire=int(fta[rows].sum()),
+                mated_units=row_identity[srows[mated]],
+                nonmated_units=row_identity[srows[~mated]],
+                attempt_units=row_identity[rows],
+                attempt_failed=fta[rows],
+            )
+        )
     return out, g

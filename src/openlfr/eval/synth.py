@@ -82,13 +82,22 @@ class Pass:
 
     def to_dict(self) -> dict[str, Any]:
         visible = [b[0] for b in self.boxes]
-        return {"person_id": self.person_id, "watchlisted": self.watchlisted,
-                "enrol_images": self.enrol_images, "pass_images": self.pass_images,
-                "first_frame": min(visible) if visible else None, "last_frame": max(visible) if visible else None,
-                "start_s": round(self.start_s, 3), "duration_s": round(self.duration_s, 3), "lane": self.lane,
-                "direction": "left_to_right" if self.direction > 0 else "right_to_left",
-                "face_px": round(self.face_px, 1), "gain": round(self.gain, 3), "blur_sigma": round(self.blur, 3),
-                "boxes": [[int(b[0])] + [round(float(v), 1) for v in b[1:]] for b in self.boxes]}
+        return {
+            "person_id": self.person_id,
+            "watchlisted": self.watchlisted,
+            "enrol_images": self.enrol_images,
+            "pass_images": self.pass_images,
+            "first_frame": min(visible) if visible else None,
+            "last_frame": max(visible) if visible else None,
+            "start_s": round(self.start_s, 3),
+            "duration_s": round(self.duration_s, 3),
+            "lane": self.lane,
+            "direction": "left_to_right" if self.direction > 0 else "right_to_left",
+            "face_px": round(self.face_px, 1),
+            "gain": round(self.gain, 3),
+            "blur_sigma": round(self.blur, 3),
+            "boxes": [[int(b[0])] + [round(float(v), 1) for v in b[1:]] for b in self.boxes],
+        }
 
 
 def eligible_identities(images: Path, min_images: int) -> dict[str, list[Path]]:
@@ -115,10 +124,10 @@ def _background(w: int, h: int, rng: np.random.Generator) -> Image:
         bw = int(rng.integers(w // 10, w // 4))
         top_y = int(rng.integers(int(h * 0.05), int(h * 0.35)))
         colour = rng.uniform(90, 200, size=3).astype(np.float32)
-        img[top_y:horizon, x:x + bw] = colour
+        img[top_y:horizon, x : x + bw] = colour
         for wy in range(top_y + 15, horizon - 30, 45):
             for wx in range(x + 10, x + bw - 25, 35):
-                img[wy:wy + 22, wx:wx + 16] = colour * 0.55
+                img[wy : wy + 22, wx : wx + 16] = colour * 0.55
         x += bw + int(rng.integers(0, w // 20))
     img += rng.normal(0, 4, size=img.shape).astype(np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)
@@ -141,8 +150,9 @@ FACE_FRACTION = 0.62
 """Face width as a fraction of the head patch width (LFW crops: face ~100 px of the 160 px patch)."""
 
 
-def _paste(frame: np.ndarray, patch: Image, alpha: np.ndarray, cx: float, cy: float, face_px: float,
-           gain: float, blur: float) -> list[float] | None:
+def _paste(
+    frame: np.ndarray, patch: Image, alpha: np.ndarray, cx: float, cy: float, face_px: float, gain: float, blur: float
+) -> list[float] | None:
     scale = face_px / (FACE_FRACTION * patch.shape[1])
     pw, ph = max(8, round(patch.shape[1] * scale)), max(8, round(patch.shape[0] * scale))
     p = cv2.resize(patch, (pw, ph), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
@@ -157,8 +167,8 @@ def _paste(frame: np.ndarray, patch: Image, alpha: np.ndarray, cx: float, cy: fl
     if fx2 - fx1 < pw * 0.6 or fy2 - fy1 < ph * 0.6:
         return None  # mostly outside the frame: not "visible"
     sub = frame[fy1:fy2, fx1:fx2].astype(np.float32)
-    pp = p[fy1 - y1:fy2 - y1, fx1 - x1:fx2 - x1]
-    aa = a[fy1 - y1:fy2 - y1, fx1 - x1:fx2 - x1, None]
+    pp = p[fy1 - y1 : fy2 - y1, fx1 - x1 : fx2 - x1]
+    aa = a[fy1 - y1 : fy2 - y1, fx1 - x1 : fx2 - x1, None]
     frame[fy1:fy2, fx1:fx2] = np.clip(sub * (1 - aa) + pp * aa, 0, 255).astype(np.uint8)
     return [float(x1), float(y1), float(x2), float(y2)]
 
@@ -167,8 +177,9 @@ def plan_passes(images: Path, cfg: SynthConfig) -> list[Pass]:
     need = cfg.enrol_images + 2
     pool = eligible_identities(images, need)
     if len(pool) < cfg.people:
-        raise InputError(f"{images}: only {len(pool)} identities have >= {need} images; need {cfg.people}",
-                         code="bad_dataset")
+        raise InputError(
+            f"{images}: only {len(pool)} identities have >= {need} images; need {cfg.people}", code="bad_dataset"
+        )
     rng = random.Random(cfg.seed)  # noqa: S311 - reproducible simulation, not cryptography
     chosen = rng.sample(sorted(pool), cfg.people)
     watch = set(rng.sample(chosen, cfg.watchlisted))
@@ -179,21 +190,37 @@ def plan_passes(images: Path, cfg: SynthConfig) -> list[Pass]:
     passes = []
     for i, pid in enumerate(order):
         files = pool[pid]
-        enrol = files[:cfg.enrol_images] if pid in watch else []
-        rest = files[cfg.enrol_images:]
-        shown = rest[:cfg.pass_images]
+        enrol = files[: cfg.enrol_images] if pid in watch else []
+        rest = files[cfg.enrol_images :]
+        shown = rest[: cfg.pass_images]
         duration = rng.uniform(*cfg.pass_seconds)
-        passes.append(Pass(
-            person_id=pid, watchlisted=pid in watch, enrol_images=[str(f.relative_to(images)) for f in enrol],
-            pass_images=[str(f.relative_to(images)) for f in shown], start_s=t, duration_s=duration, lane=i % 2,
-            direction=1 if rng.random() < 0.5 else -1, face_px=rng.uniform(*cfg.face_px) * h / 720.0,
-            gain=rng.uniform(*cfg.gain), blur=rng.uniform(*cfg.blur_sigma)))
+        passes.append(
+            Pass(
+                person_id=pid,
+                watchlisted=pid in watch,
+                enrol_images=[str(f.relative_to(images)) for f in enrol],
+                pass_images=[str(f.relative_to(images)) for f in shown],
+                start_s=t,
+                duration_s=duration,
+                lane=i % 2,
+                direction=1 if rng.random() < 0.5 else -1,
+                face_px=rng.uniform(*cfg.face_px) * h / 720.0,
+                gain=rng.uniform(*cfg.gain),
+                blur=rng.uniform(*cfg.blur_sigma),
+            )
+        )
         t += rng.uniform(*cfg.gap_seconds)
     return passes
 
 
-def render(images: Path, out_video: Path, out_truth: Path, cfg: SynthConfig, watchlist_dir: Path | None = None,
-           progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def render(
+    images: Path,
+    out_video: Path,
+    out_truth: Path,
+    cfg: SynthConfig,
+    watchlist_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Compose the walk-through video; write truth JSON (and the watchlist folder)."""
     import av
 
@@ -221,22 +248,44 @@ def render(images: Path, out_video: Path, out_truth: Path, cfg: SynthConfig, wat
                 progress(k + 1, n_frames)
         for pkt in stream.encode():
             container.mux(pkt)
-    truth = {"version": 1, "video": str(out_video), "fps": cfg.fps, "size": [w, h], "frames": n_frames,
-             "seed": cfg.seed, "images": str(images), "people": cfg.people, "watchlisted": cfg.watchlisted,
-             "enrol_images": cfg.enrol_images, "pass_images": cfg.pass_images,
-             "identities": sorted(p.person_id for p in passes),
-             "passes": [p.to_dict() for p in passes]}
+    truth = {
+        "version": 1,
+        "video": str(out_video),
+        "fps": cfg.fps,
+        "size": [w, h],
+        "frames": n_frames,
+        "seed": cfg.seed,
+        "images": str(images),
+        "people": cfg.people,
+        "watchlisted": cfg.watchlisted,
+        "enrol_images": cfg.enrol_images,
+        "pass_images": cfg.pass_images,
+        "identities": sorted(p.person_id for p in passes),
+        "passes": [p.to_dict() for p in passes],
+    }
     out_truth.parent.mkdir(parents=True, exist_ok=True)
     out_truth.write_text(json.dumps(truth, indent=1))
     if watchlist_dir is not None:
         _write_watchlist(images, passes, watchlist_dir)
-    return {"video": str(out_video), "truth": str(out_truth), "frames": n_frames, "duration_s": round(end_s, 2),
-            "people": cfg.people, "watchlisted": cfg.watchlisted,
-            "watchlist_dir": str(watchlist_dir) if watchlist_dir else None}
+    return {
+        "video": str(out_video),
+        "truth": str(out_truth),
+        "frames": n_frames,
+        "duration_s": round(end_s, 2),
+        "people": cfg.people,
+        "watchlisted": cfg.watchlisted,
+        "watchlist_dir": str(watchlist_dir) if watchlist_dir else None,
+    }
 
 
-def _draw_frame(bg: Image, passes: list[Pass], patches: dict[str, list[tuple[Image, np.ndarray]]], k: int,
-                t: float, lanes: tuple[float, float]) -> Image:
+def _draw_frame(
+    bg: Image,
+    passes: list[Pass],
+    patches: dict[str, list[tuple[Image, np.ndarray]]],
+    k: int,
+    t: float,
+    lanes: tuple[float, float],
+) -> Image:
     """Frame ``k`` (time ``t``): every pass under way pasted on the background; visible head boxes
     are appended to the passes' ``boxes``."""
     w = bg.shape[1]

@@ -50,15 +50,27 @@ class ThresholdResult:
         ci = clopper_pearson(self.pooled_k, self.pooled_n)
         arr = np.asarray(self.per_draw)
         return {
-            "watchlist_size": self.watchlist_size, "target_fpir": self.target_fpir, "draws": self.draws,
-            "seed": self.seed, "nonmated_searches_per_draw": self.searches_per_draw,
+            "watchlist_size": self.watchlist_size,
+            "target_fpir": self.target_fpir,
+            "draws": self.draws,
+            "seed": self.seed,
+            "nonmated_searches_per_draw": self.searches_per_draw,
             "threshold": self.recommended,
             "pooled_threshold": self.pooled,
-            "per_draw_threshold": {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1
-                                   else 0.0, "min": float(arr.min()), "p50": float(np.percentile(arr, 50)),
-                                   "p90": float(np.percentile(arr, 90)), "max": float(arr.max())},
-            "fpir_at_threshold": {"rate": self.pooled_fpir_at_recommended, "k": self.pooled_k,
-                                  "n": self.pooled_n, "ci": None if ci is None else list(ci)},
+            "per_draw_threshold": {
+                "mean": float(arr.mean()),
+                "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+                "min": float(arr.min()),
+                "p50": float(np.percentile(arr, 50)),
+                "p90": float(np.percentile(arr, 90)),
+                "max": float(arr.max()),
+            },
+            "fpir_at_threshold": {
+                "rate": self.pooled_fpir_at_recommended,
+                "k": self.pooled_k,
+                "n": self.pooled_n,
+                "ci": None if ci is None else list(ci),
+            },
             "draws_meeting_target": self.draws_meeting_target,
             "rule": "max(pooled, p90 of per-draw thresholds), rounded up to 3 decimals",
             "models": self.models,
@@ -67,13 +79,21 @@ class ThresholdResult:
 
 
 def _round_up(x: float, digits: int = 3) -> float:
-    f = 10 ** digits
+    f = 10**digits
     return float(math.ceil(x * f - 1e-9) / f)
 
 
-def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: int = 1000,
-                      target_fpir: float = 1e-3, draws: int = 20, seed: int = 0, *, at: float | None = None,
-                      exclusions: Exclusions | None = None) -> ThresholdResult:
+def measure_threshold(
+    table: EmbeddingTable,
+    dataset: Dataset,
+    watchlist_size: int = 1000,
+    target_fpir: float = 1e-3,
+    draws: int = 20,
+    seed: int = 0,
+    *,
+    at: float | None = None,
+    exclusions: Exclusions | None = None,
+) -> ThresholdResult:
     """Direct draws: ``draws`` watchlists of N identities (first image each) and every image of the other
     identities searched against each. ``exclusions`` (known label errors) leave out mislabeled images and the
     second copy of a photo filed under two names, and never count a search of one person filed under another
@@ -81,8 +101,9 @@ def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: i
     FPIR at this threshold (to check a calibration's N x FMR threshold on data it was not made from)."""
     names = sorted(dataset.identities)
     if watchlist_size >= len(names):
-        raise InputError(f"--watchlist-size {watchlist_size} needs more than {len(names)} identities",
-                         code="bad_option")
+        raise InputError(
+            f"--watchlist-size {watchlist_size} needs more than {len(names)} identities", code="bad_option"
+        )
     # row ranges per identity in the table (dataset order)
     starts = np.cumsum([0] + [len(dataset.identities[n]) for n in names])
     ident_of_row = np.repeat(np.arange(len(names)), np.diff(starts))
@@ -110,8 +131,7 @@ def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: i
         pooled.append(best)
     allbest = np.concatenate(pooled)
     if not M.resolvable(allbest.size, target_fpir):
-        raise InputError(f"{allbest.size} non-mated searches cannot resolve FPIR {target_fpir:g}",
-                         code="unresolvable")
+        raise InputError(f"{allbest.size} non-mated searches cannot resolve FPIR {target_fpir:g}", code="unresolvable")
     pooled_t = M.threshold_at_rate(allbest, target_fpir)
     rec = _round_up(max(pooled_t, float(np.percentile(per_draw, 90))))
     k = int((allbest >= rec).sum())
@@ -123,9 +143,28 @@ def measure_threshold(table: EmbeddingTable, dataset: Dataset, watchlist_size: i
     if at is not None:
         ka = int((allbest >= at).sum())
         ci = clopper_pearson(ka, int(allbest.size))
-        checked = {"threshold": at, "fpir": ka / allbest.size, "k": ka, "n": int(allbest.size),
-                   "ci": None if ci is None else list(ci), "target_met": ka / allbest.size <= target_fpir,
-                   "draws_meeting_target": sum(1 for b in pooled if (b >= at).sum() / b.size <= target_fpir)}
-    return ThresholdResult(watchlist_size, target_fpir, draws, seed, float(np.mean([b.size for b in pooled])),
-                           per_draw, pooled_t, rec, k / allbest.size, k, int(allbest.size), meeting,
-                           table.models, checked)
+        checked = {
+            "threshold": at,
+            "fpir": ka / allbest.size,
+            "k": ka,
+            "n": int(allbest.size),
+            "ci": None if ci is None else list(ci),
+            "target_met": ka / allbest.size <= target_fpir,
+            "draws_meeting_target": sum(1 for b in pooled if (b >= at).sum() / b.size <= target_fpir),
+        }
+    return ThresholdResult(
+        watchlist_size,
+        target_fpir,
+        draws,
+        seed,
+        float(np.mean([b.size for b in pooled])),
+        per_draw,
+        pooled_t,
+        rec,
+        k / allbest.size,
+        k,
+        int(allbest.size),
+        meeting,
+        table.models,
+        checked,
+    )

@@ -39,8 +39,7 @@ def load_truth(path: Path) -> dict[str, Any]:
     return truth
 
 
-def draw_fillers(images: Path, truth: dict[str, Any], count: int, photos: int, seed: int = 0
-                 ) -> dict[str, list[Path]]:
+def draw_fillers(images: Path, truth: dict[str, Any], count: int, photos: int, seed: int = 0) -> dict[str, list[Path]]:
     """Other identities to enrol beside a walk's watchlist (the scale benchmark): ``count`` identities
     (-1: all) drawn with ``seed`` from ``images`` (one folder per identity), none of them a person in the
     walk (listed or stranger), each with its first ``photos`` photos (fewer when it has fewer)."""
@@ -60,8 +59,10 @@ def draw_fillers(images: Path, truth: dict[str, Any], count: int, photos: int, s
     if count == -1:
         count = len(pool)
     if not 0 < count <= len(pool):
-        raise InputError(f"--fillers must be 1..{len(pool)} (identities in {images} outside the walk) or -1, "
-                         f"got {count}", code="bad_option")
+        raise InputError(
+            f"--fillers must be 1..{len(pool)} (identities in {images} outside the walk) or -1, got {count}",
+            code="bad_option",
+        )
     rng = np.random.default_rng(seed)
     names = sorted(pool)
     chosen = sorted(rng.choice(len(names), size=count, replace=False).tolist())
@@ -114,20 +115,34 @@ class WalkthroughResult:
         if self.alerts == 0:
             precision["reason"] = "no alerts"
         return {
-            "passes": self.passes, "watchlisted_passes": self.watchlisted_passes,
-            "stranger_passes": self.stranger_passes, "watchlist_size": self.watchlist_size,
+            "passes": self.passes,
+            "watchlisted_passes": self.watchlisted_passes,
+            "stranger_passes": self.stranger_passes,
+            "watchlist_size": self.watchlist_size,
             "threshold": self.threshold,
             "tpir": _rate(self.true_alert_passes, self.watchlisted_passes),
             "fpir": _rate(self.false_alert_passes, self.stranger_passes),
             "precision": precision,
-            "alerts": self.alerts, "true_alerts": self.true_alerts, "false_alerts": self.false_alerts,
+            "alerts": self.alerts,
+            "true_alerts": self.true_alerts,
+            "false_alerts": self.false_alerts,
             "duplicate_true_alerts": self.duplicate_true_alerts,
-            "alert_latency_s": {"p50": pct(50), "p95": pct(95), "max": round(float(lat.max()), 3) if lat.size
-                                else None, "n": int(lat.size)},
-            "faces_seen": self.faces_seen, "passes_with_a_detection": self.detected_passes,
-            "searches": self.searches, "tracks_with_shots": self.tracks_with_shots, "alerts_early": self.alerts_early,
-            "frames": self.frames, "seconds": round(self.seconds, 2),
-            "missed_watchlisted": self.missed, "config": self.config, "models": self.models,
+            "alert_latency_s": {
+                "p50": pct(50),
+                "p95": pct(95),
+                "max": round(float(lat.max()), 3) if lat.size else None,
+                "n": int(lat.size),
+            },
+            "faces_seen": self.faces_seen,
+            "passes_with_a_detection": self.detected_passes,
+            "searches": self.searches,
+            "tracks_with_shots": self.tracks_with_shots,
+            "alerts_early": self.alerts_early,
+            "frames": self.frames,
+            "seconds": round(self.seconds, 2),
+            "missed_watchlisted": self.missed,
+            "config": self.config,
+            "models": self.models,
             "alert_list": self.alert_list,
             "threshold_sweep": self.sweep,
         }
@@ -141,8 +156,9 @@ def _boxes_by_frame(truth: dict[str, Any]) -> dict[int, list[tuple[int, np.ndarr
     return out
 
 
-def attribute(box: tuple[float, float, float, float], frame: int,
-              by_frame: dict[int, list[tuple[int, np.ndarray]]]) -> int | None:
+def attribute(
+    box: tuple[float, float, float, float], frame: int, by_frame: dict[int, list[tuple[int, np.ndarray]]]
+) -> int | None:
     """Index of the pass whose head box at ``frame`` (or a neighbouring frame) holds the box centre."""
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     for f in (frame, frame - 1, frame + 1):
@@ -157,9 +173,15 @@ def attribute(box: tuple[float, float, float, float], frame: int,
     return None
 
 
-def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video: Path, truth: dict[str, Any],
-             config: LiveConfig | None = None, progress: Callable[[int, int | None], None] | None = None
-             ) -> WalkthroughResult:
+def evaluate(
+    engine: FaceEngine,
+    index: WatchlistIndex,
+    threshold: float,
+    video: Path,
+    truth: dict[str, Any],
+    config: LiveConfig | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> WalkthroughResult:
     cfg = (config or LiveConfig()).model_copy(update={"keep_scores": True})
     analyser = LiveAnalyser(engine, index, threshold, camera="walkthrough", config=cfg)
     by_frame = _boxes_by_frame(truth)
@@ -168,19 +190,35 @@ def evaluate(engine: FaceEngine, index: WatchlistIndex, threshold: float, video:
     sc = _score_alerts(rep.events, passes, float(truth["fps"]), by_frame)
     wl = [i for i, p in enumerate(passes) if p["watchlisted"]]
     st = [i for i, p in enumerate(passes) if not p["watchlisted"]]
-    sweep = threshold_sweep(rep.ended, rep.votes, passes, index,
-                            grid=[round(threshold + 0.0025 * k, 4) for k in range(-8, 17)])
+    sweep = threshold_sweep(
+        rep.ended, rep.votes, passes, index, grid=[round(threshold + 0.0025 * k, 4) for k in range(-8, 17)]
+    )
     return WalkthroughResult(
-        passes=len(passes), watchlisted_passes=len(wl), stranger_passes=len(st), detected_passes=len(rep.detected),
+        passes=len(passes),
+        watchlisted_passes=len(wl),
+        stranger_passes=len(st),
+        detected_passes=len(rep.detected),
         true_alert_passes=sum(1 for i in wl if i in sc.true_passes),
         false_alert_passes=sum(1 for i in st if i in sc.alerted_passes),
-        alerts=len(rep.events), true_alerts=sc.true_alerts, false_alerts=sc.false_alerts,
-        duplicate_true_alerts=sc.duplicates, faces_seen=sum(1 for s in rep.ended if s.counted), frames=rep.frames,
-        latencies_s=[sc.true_passes[i] for i in sorted(sc.true_passes)], threshold=threshold,
-        watchlist_size=index.size, config=cfg.model_dump(mode="json"), models=analyser.models,
-        alert_list=sc.alert_list, missed=[passes[i]["person_id"] for i in wl if i not in sc.true_passes],
-        seconds=rep.seconds, sweep=sweep, searches=rep.searches, alerts_early=rep.early,
-        tracks_with_shots=sum(1 for s in rep.ended if s.attempts > 0))
+        alerts=len(rep.events),
+        true_alerts=sc.true_alerts,
+        false_alerts=sc.false_alerts,
+        duplicate_true_alerts=sc.duplicates,
+        faces_seen=sum(1 for s in rep.ended if s.counted),
+        frames=rep.frames,
+        latencies_s=[sc.true_passes[i] for i in sorted(sc.true_passes)],
+        threshold=threshold,
+        watchlist_size=index.size,
+        config=cfg.model_dump(mode="json"),
+        models=analyser.models,
+        alert_list=sc.alert_list,
+        missed=[passes[i]["person_id"] for i in wl if i not in sc.true_passes],
+        seconds=rep.seconds,
+        sweep=sweep,
+        searches=rep.searches,
+        alerts_early=rep.early,
+        tracks_with_shots=sum(1 for s in rep.ended if s.attempts > 0),
+    )
 
 
 @dataclass
@@ -213,8 +251,14 @@ class _Replay:
                 v[i] = v.get(i, 0) + 1
 
 
-def _replay(analyser: LiveAnalyser, video: Path, fps: float, by_frame: dict[int, list[tuple[int, np.ndarray]]],
-            total: int | None, progress: Callable[[int, int | None], None] | None) -> _Replay:
+def _replay(
+    analyser: LiveAnalyser,
+    video: Path,
+    fps: float,
+    by_frame: dict[int, list[tuple[int, np.ndarray]]],
+    total: int | None,
+    progress: Callable[[int, int | None], None] | None,
+) -> _Replay:
     """Run the analyser over every frame of the video, then finish its open tracks."""
     import time
 
@@ -247,12 +291,15 @@ class _AlertScore:
     alert_list: list[dict[str, Any]]
 
 
-def _score_alerts(events: list[AlertEvent], passes: list[dict[str, Any]], fps: float,
-                  by_frame: dict[int, list[tuple[int, np.ndarray]]]) -> _AlertScore:
+def _score_alerts(
+    events: list[AlertEvent],
+    passes: list[dict[str, Any]],
+    fps: float,
+    by_frame: dict[int, list[tuple[int, np.ndarray]]],
+) -> _AlertScore:
     """Each alert attributed to a pass and judged true (its person is the pass's) or false."""
     first_s = [(p["first_frame"] / fps) if p["first_frame"] is not None else p["start_s"] for p in passes]
-    sc = _AlertScore(true_passes={}, alerted_passes=set(), true_alerts=0, false_alerts=0, duplicates=0,
-                     alert_list=[])
+    sc = _AlertScore(true_passes={}, alerted_passes=set(), true_alerts=0, false_alerts=0, duplicates=0, alert_list=[])
     for ev in events:
         r = ev.record
         i = attribute(r.box, round(ev.t * fps), by_frame)
@@ -269,15 +316,28 @@ def _score_alerts(events: list[AlertEvent], passes: list[dict[str, Any]], fps: f
                 sc.true_passes[i] = ev.t - first_s[i]
         else:
             sc.false_alerts += 1
-        sc.alert_list.append({"t": round(ev.t, 3), "person_id": r.person_id, "score": r.score,
-                              "track_id": r.track_id, "truth_person_id": truth_pid, "true": ok,
-                              "latency_s": round(ev.t - first_s[i], 3) if ok and i is not None else None,
-                              "shots": ev.shots})
+        sc.alert_list.append(
+            {
+                "t": round(ev.t, 3),
+                "person_id": r.person_id,
+                "score": r.score,
+                "track_id": r.track_id,
+                "truth_person_id": truth_pid,
+                "true": ok,
+                "latency_s": round(ev.t - first_s[i], 3) if ok and i is not None else None,
+                "shots": ev.shots,
+            }
+        )
     return sc
 
 
-def threshold_sweep(ended: list[TrackSummary], votes: dict[int, dict[int, int]], passes: list[dict[str, Any]],
-                    index: WatchlistIndex, grid: list[float] | None = None) -> list[dict[str, Any]]:
+def threshold_sweep(
+    ended: list[TrackSummary],
+    votes: dict[int, dict[int, int]],
+    passes: list[dict[str, Any]],
+    index: WatchlistIndex,
+    grid: list[float] | None = None,
+) -> list[dict[str, Any]]:
     """TPIR and false alerts at other thresholds, from each track's best fused scores (a track is
     attributed to the pass most of its detections fall in). Exact for the ``max`` rule; for other
     rules an approximation (the best fused score over the track's life)."""
@@ -308,7 +368,12 @@ def threshold_sweep(ended: list[TrackSummary], votes: dict[int, dict[int, int]],
                     false_alerts += 1
                     if i in st:
                         stranger_alerted.add(i)
-        out.append({"threshold": thr, "tpir": round(len(hit & set(wl)) / len(wl), 4) if wl else None,
-                    "false_alerts": false_alerts,
-                    "fpir": round(len(stranger_alerted) / len(st), 4) if st else None})
+        out.append(
+            {
+                "threshold": thr,
+                "tpir": round(len(hit & set(wl)) / len(wl), 4) if wl else None,
+                "false_alerts": false_alerts,
+                "fpir": round(len(stranger_alerted) / len(st), 4) if st else None,
+            }
+        )
     return out

@@ -49,11 +49,18 @@ class CameraRuntime(Protocol):
         ...
 
 
-def create_runtime(cameras: list[CameraSpec], engine_config: EngineConfig, index: WatchlistIndex,
-                   threshold: float, bus: EventBus, *, ray_address: str | None = None,
-                   ray_options: dict[str, Any] | None = None,
-                   index_refresh: Callable[[], WatchlistIndex | None] | None = None,
-                   **kwargs: Any) -> CameraRuntime:
+def create_runtime(
+    cameras: list[CameraSpec],
+    engine_config: EngineConfig,
+    index: WatchlistIndex,
+    threshold: float,
+    bus: EventBus,
+    *,
+    ray_address: str | None = None,
+    ray_options: dict[str, Any] | None = None,
+    index_refresh: Callable[[], WatchlistIndex | None] | None = None,
+    **kwargs: Any,
+) -> CameraRuntime:
     """A :class:`LiveRunner` (``ray_address`` None) or a :class:`RayRunner` with the same arguments.
 
     ``ray_options`` are :class:`openlfr.runtime.ray_runtime.RayOptions` fields (resources per camera,
@@ -64,11 +71,13 @@ def create_runtime(cameras: list[CameraSpec], engine_config: EngineConfig, index
     try:
         from openlfr.runtime.ray_runtime import RayOptions, RayRunner
     except ImportError as exc:
-        raise ConfigError(f"a Ray address was given but Ray is not installed ({exc}); install the "
-                          "'scale' extra: pip install 'openlfr[scale]'", code="ray_missing") from exc
+        raise ConfigError(
+            f"a Ray address was given but Ray is not installed ({exc}); install the "
+            "'scale' extra: pip install 'openlfr[scale]'",
+            code="ray_missing",
+        ) from exc
     opts = RayOptions(address=ray_address, **(ray_options or {}))
     kwargs.pop("mode", None)
     kwargs.pop("engine", None)
     kwargs.pop("own_session", None)
-    return RayRunner(cameras, engine_config, index, threshold, bus, ray=opts, index_refresh=index_refresh,
-                     **kwargs)
+    return RayRunner(cameras, engine_config, index, threshold, bus, ray=opts, index_refresh=index_refresh, **kwargs)

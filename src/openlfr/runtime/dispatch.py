@@ -13,15 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 
-from openlfr.runtime.events import (
-    AlertRaised,
-    CameraState,
-    Counters,
-    EventBus,
-    PreviewFrame,
-    SourceState,
-    TracksClosed,
-)
+from openlfr.runtime.events import AlertRaised, CameraState, Counters, EventBus, PreviewFrame, SourceState, TracksClosed
 from openlfr.runtime.messages import AlertMsg, CountEvent, Event, PreviewMsg, StateEvent, TracksEnded, WorkerDone
 
 

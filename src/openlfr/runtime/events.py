@@ -96,9 +96,15 @@ class StoreStatus:
     error: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"deployment_id": self.deployment_id, "state": self.state, "spooled": self.spooled,
-                "flushed": self.flushed, "pending": self.pending, "unavailable_s": self.unavailable_s,
-                "error": self.error}
+        return {
+            "deployment_id": self.deployment_id,
+            "state": self.state,
+            "spooled": self.spooled,
+            "flushed": self.flushed,
+            "pending": self.pending,
+            "unavailable_s": self.unavailable_s,
+            "error": self.error,
+        }
 
 
 E = TypeVar("E")

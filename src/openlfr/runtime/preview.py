@@ -123,8 +123,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if cur is None:
                     continue
                 jpeg, _, seq = cur
-                self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-                                 .encode() + jpeg + b"\r\n")
+                self.wfile.write(
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                    + jpeg
+                    + b"\r\n"
+                )
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             return

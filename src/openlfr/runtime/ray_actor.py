@@ -121,9 +121,20 @@ class ResumableAnalyser(LiveAnalyser):
     and quiet-point checkpoints (:class:`FrameCounts`), and skips what a previous incarnation
     already reported (frames up to ``resume.counted_through``)."""
 
-    def __init__(self, engine: FaceEngine, index: WatchlistIndex, threshold: float, camera: str,
-                 config: Any, *, emit: Any, resume: Resume | None = None, flush_s: float = 0.5,
-                 flush_frames: int = 8, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        engine: FaceEngine,
+        index: WatchlistIndex,
+        threshold: float,
+        camera: str,
+        config: Any,
+        *,
+        emit: Any,
+        resume: Resume | None = None,
+        flush_s: float = 0.5,
+        flush_frames: int = 8,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(engine, index, threshold, camera, config, **kwargs)
         self._emit = emit
         self._flush_s = flush_s
@@ -203,9 +214,18 @@ class CameraActor:
     """One camera. Created by :class:`openlfr.runtime.ray_runtime.RayRunner` as a Ray actor
     (``ray.remote(CameraActor)``); usable in-process too (tests)."""
 
-    def __init__(self, spec_json: str, engine_config_json: str, index: WatchlistIndex, threshold: float,
-                 watchlist_id: int, deployment_id: int | None, alert_key: str, resume: Resume | None,
-                 preview: bool = False) -> None:
+    def __init__(
+        self,
+        spec_json: str,
+        engine_config_json: str,
+        index: WatchlistIndex,
+        threshold: float,
+        watchlist_id: int,
+        deployment_id: int | None,
+        alert_key: str,
+        resume: Resume | None,
+        preview: bool = False,
+    ) -> None:
         self._lock = threading.Lock()
         self._out: deque[tuple[int, Event | FrameCounts]] = deque()
         self._seq = 0
@@ -217,11 +237,25 @@ class CameraActor:
         try:
             engine = FaceEngine.from_config(EngineConfig.model_validate_json(engine_config_json))
             spec = self.spec
-            analyser = ResumableAnalyser(engine, index, threshold, spec.name, spec.live, emit=self._emit,
-                                         resume=resume, watchlist_id=watchlist_id, deployment_id=deployment_id,
-                                         alert_key=alert_key)
-            inner = open_source(spec.url, loop=spec.loop, realtime=False, open_timeout=spec.open_timeout_s,
-                                read_timeout=spec.read_timeout_s)
+            analyser = ResumableAnalyser(
+                engine,
+                index,
+                threshold,
+                spec.name,
+                spec.live,
+                emit=self._emit,
+                resume=resume,
+                watchlist_id=watchlist_id,
+                deployment_id=deployment_id,
+                alert_key=alert_key,
+            )
+            inner = open_source(
+                spec.url,
+                loop=spec.loop,
+                realtime=False,
+                open_timeout=spec.open_timeout_s,
+                read_timeout=spec.read_timeout_s,
+            )
             after = resume.checkpoint["t"] if resume is not None and resume.checkpoint is not None else None
             source = ResumableSource(inner, after_t=None if inner.live else after, realtime=spec.realtime)
             self._analyser = analyser

@@ -53,8 +53,9 @@ def _ray_cli() -> list[str]:
     found = shutil.which("ray")
     if found:
         return [found]
-    raise ConfigError("the `ray` command was not found; install the 'scale' extra: pip install 'openlfr[scale]'",
-                      code="ray_missing")
+    raise ConfigError(
+        "the `ray` command was not found; install the 'scale' extra: pip install 'openlfr[scale]'", code="ray_missing"
+    )
 
 
 _TOKEN = secrets.token_hex(32)
@@ -112,10 +113,19 @@ class RayNode:
 class LocalRayCluster:
     """``with LocalRayCluster(workers=2) as c: ... c.address ...`` (see the module docstring)."""
 
-    def __init__(self, workers: int = 2, *, cpus_per_node: float = 1, head_cpus: float = 1,
-                 worker_resources: dict[str, float] | None = None, object_store_mb: int = 128,
-                 root: Path | None = None, env: dict[str, str] | None = None, start_timeout_s: float = 180.0,
-                 auth: str = "disabled") -> None:
+    def __init__(
+        self,
+        workers: int = 2,
+        *,
+        cpus_per_node: float = 1,
+        head_cpus: float = 1,
+        worker_resources: dict[str, float] | None = None,
+        object_store_mb: int = 128,
+        root: Path | None = None,
+        env: dict[str, str] | None = None,
+        start_timeout_s: float = 180.0,
+        auth: str = "disabled",
+    ) -> None:
         self.n_workers = workers
         self.cpus_per_node = cpus_per_node
         self.head_cpus = head_cpus
@@ -158,13 +168,27 @@ class LocalRayCluster:
 
     def _start_node(self, name: str, args: list[str], resources: dict[str, float]) -> RayNode:
         log_path = self.root / f"{name}.log"
-        cmd = [*_ray_cli(), "start", "--block", "--disable-usage-stats", "--temp-dir", str(self.root / "ray"),
-               f"--object-store-memory={self.object_store_mb * 1024 * 1024}", *args]
+        cmd = [
+            *_ray_cli(),
+            "start",
+            "--block",
+            "--disable-usage-stats",
+            "--temp-dir",
+            str(self.root / "ray"),
+            f"--object-store-memory={self.object_store_mb * 1024 * 1024}",
+            *args,
+        ]
         if resources:
             cmd += ["--resources", json.dumps(resources)]
         with open(log_path, "wb") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # noqa: S603
-                                    env=self.env, start_new_session=True)
+            proc = subprocess.Popen(  # noqa: S603
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=True,
+            )
         return RayNode(name, proc, log_path, resources, args)
 
     def _wait_started(self, node: RayNode, retries: int = 2) -> None:
@@ -178,23 +202,34 @@ class LocalRayCluster:
             if node.proc.poll() is not None:
                 node.signal_all(signal.SIGKILL)
                 if retries <= 0:
-                    raise ConfigError(f"ray node {node.name} exited ({node.proc.returncode}):\n{text[-2000:]}",
-                                      code="ray_start_failed")
+                    raise ConfigError(
+                        f"ray node {node.name} exited ({node.proc.returncode}):\n{text[-2000:]}",
+                        code="ray_start_failed",
+                    )
                 log.warning("ray node %s failed to start; trying again", node.name)
                 retries -= 1
                 node.log_path.rename(node.log_path.with_suffix(f".failed{retries}.log"))
                 fresh = self._start_node(node.name, node.args, node.resources)
                 node.proc = fresh.proc
             time.sleep(0.3)
-        raise ConfigError(f"ray node {node.name} did not start within {self.start_timeout_s:g}s",
-                          code="ray_start_failed")
+        raise ConfigError(
+            f"ray node {node.name} did not start within {self.start_timeout_s:g}s", code="ray_start_failed"
+        )
 
     def start(self) -> LocalRayCluster:
         (self.root / "ray").mkdir(parents=True, exist_ok=True)
         try:
-            self.head = self._start_node("head", ["--head", f"--port={self.port}", f"--num-cpus={self.head_cpus}",
-                                                  "--include-dashboard=false",
-                                                  f"--dashboard-port={self.dashboard_port}"], {})
+            self.head = self._start_node(
+                "head",
+                [
+                    "--head",
+                    f"--port={self.port}",
+                    f"--num-cpus={self.head_cpus}",
+                    "--include-dashboard=false",
+                    f"--dashboard-port={self.dashboard_port}",
+                ],
+                {},
+            )
             self._wait_started(self.head)
             for _ in range(self.n_workers):  # one at a time: a busy GCS is slow to register raylets
                 self.add_worker(wait=True)
@@ -207,8 +242,11 @@ class LocalRayCluster:
         self._count += 1
         name = f"worker{self._count}"
         # a tag resource names the node (nothing asks for it unless a test pins an actor there)
-        node = self._start_node(name, [f"--address={self.address}", f"--num-cpus={self.cpus_per_node}"],
-                                {**self.worker_resources, **(resources or {}), f"olfr_{name}": 1.0})
+        node = self._start_node(
+            name,
+            [f"--address={self.address}", f"--num-cpus={self.cpus_per_node}"],
+            {**self.worker_resources, **(resources or {}), f"olfr_{name}": 1.0},
+        )
         self.workers.append(node)
         if wait:
             self._wait_started(node)
@@ -244,8 +282,9 @@ class LocalRayCluster:
     def __enter__(self) -> LocalRayCluster:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def node_ids(self) -> dict[str, Any]:

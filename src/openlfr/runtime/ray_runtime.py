@@ -75,35 +75,50 @@ class RayOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    address: str = Field(..., min_length=1,
-                         description="The cluster's address (the head's host:port, as given to `ray start "
-                                     "--address`), or 'auto' on a node of the cluster.")
+    address: str = Field(
+        ...,
+        min_length=1,
+        description="The cluster's address (the head's host:port, as given to `ray start "
+        "--address`), or 'auto' on a node of the cluster.",
+    )
     namespace: str = Field("openlfr", min_length=1, max_length=100, description="Ray namespace of the actors.")
     cpus_per_camera: float = Field(1.0, ge=0.0, le=256.0, description="CPUs each camera actor reserves.")
     gpus_per_camera: float = Field(0.0, ge=0.0, le=16.0, description="GPUs each camera actor reserves.")
-    resources: dict[str, float] = Field(default_factory=dict,
-                                        description="Custom resources every camera actor needs "
-                                                    "(e.g. {\"openlfr_analysis\": 1} to keep cameras off "
-                                                    "the head node).")
+    resources: dict[str, float] = Field(
+        default_factory=dict,
+        description="Custom resources every camera actor needs "
+        '(e.g. {"openlfr_analysis": 1} to keep cameras off '
+        "the head node).",
+    )
     camera_resources: dict[str, dict[str, float]] = Field(
-        default_factory=dict, description="Extra resources per camera name (node labels: a camera that needs "
-                                          "{\"site_north\": 1} runs only on nodes started with that resource).")
+        default_factory=dict,
+        description="Extra resources per camera name (node labels: a camera that needs "
+        '{"site_north": 1} runs only on nodes started with that resource).',
+    )
     spread: bool = Field(True, description="Spread camera actors over the nodes (else Ray's default packing).")
     poll_s: float = Field(0.2, gt=0.0, le=10.0, description="How often each actor's outbox is polled.")
-    actor_timeout_s: float = Field(20.0, gt=0.0, le=600.0,
-                                   description="An actor that leaves a poll unanswered this long is replaced.")
-    max_restarts: int | None = Field(20, ge=0, description="Replacements per camera before it is 'failed' "
-                                                           "(None: never give up).")
+    actor_timeout_s: float = Field(
+        20.0, gt=0.0, le=600.0, description="An actor that leaves a poll unanswered this long is replaced."
+    )
+    max_restarts: int | None = Field(
+        20, ge=0, description="Replacements per camera before it is 'failed' (None: never give up)."
+    )
     backoff_base_s: float = Field(0.5, gt=0.0, le=60.0)
     backoff_max_s: float = Field(15.0, gt=0.0, le=600.0)
     refresh_s: float = Field(10.0, gt=0.0, le=3600.0, description="How often the watchlist is checked for changes.")
-    connect_timeout_s: float = Field(5.0, gt=0.0, le=600.0,
-                                     description="How long the head may take to accept a connection.")
-    init_timeout_s: float = Field(30.0, gt=0.0, le=3600.0,
-                                  description="How long ``ray.init`` may take once the head accepted the connection "
-                                              "(a head that accepts and never answers: ``ray_unreachable`` then).")
-    stop_timeout_s: float = Field(30.0, gt=0.0, le=600.0,
-                                  description="How long a stop waits for cameras to flush before killing them.")
+    connect_timeout_s: float = Field(
+        5.0, gt=0.0, le=600.0, description="How long the head may take to accept a connection."
+    )
+    init_timeout_s: float = Field(
+        30.0,
+        gt=0.0,
+        le=3600.0,
+        description="How long ``ray.init`` may take once the head accepted the connection "
+        "(a head that accepts and never answers: ``ray_unreachable`` then).",
+    )
+    stop_timeout_s: float = Field(
+        30.0, gt=0.0, le=600.0, description="How long a stop waits for cameras to flush before killing them."
+    )
 
 
 # ---- the connection to the cluster (shared by every runner in this process) ---------------------
@@ -128,9 +143,11 @@ def probe_head(address: str | None, timeout_s: float) -> None:
         with socket.create_connection((host, int(port_s)), timeout=timeout_s):
             pass
     except OSError as exc:
-        raise ConfigError(f"the Ray head at {address} does not answer ({exc.strerror or type(exc).__name__} "
-                          f"within {timeout_s:g}s): start it (`ray start --head`) or fix --ray-address",
-                          code="ray_unreachable") from None
+        raise ConfigError(
+            f"the Ray head at {address} does not answer ({exc.strerror or type(exc).__name__} "
+            f"within {timeout_s:g}s): start it (`ray start --head`) or fix --ray-address",
+            code="ray_unreachable",
+        ) from None
 
 
 _init_thread: threading.Thread | None = None
@@ -149,8 +166,9 @@ def _init_in_thread(opts: RayOptions, stop: threading.Event | None) -> None:
 
         def init() -> None:
             try:
-                ray.init(address=opts.address, namespace=opts.namespace, log_to_driver=False,
-                         logging_level=logging.WARNING)
+                ray.init(
+                    address=opts.address, namespace=opts.namespace, log_to_driver=False, logging_level=logging.WARNING
+                )
             except BaseException as exc:  # handed to the waiting caller
                 _init_error.append(exc)
 
@@ -161,18 +179,25 @@ def _init_in_thread(opts: RayOptions, stop: threading.Event | None) -> None:
     deadline = t0 + opts.init_timeout_s
     while thread.is_alive():
         if stop is not None and stop.is_set():
-            raise ConfigError(f"stopped after {time.monotonic() - t0:.1f}s while waiting for the Ray head at "
-                              f"{opts.address} to answer (ray.init had not returned)", code="ray_unreachable")
+            raise ConfigError(
+                f"stopped after {time.monotonic() - t0:.1f}s while waiting for the Ray head at "
+                f"{opts.address} to answer (ray.init had not returned)",
+                code="ray_unreachable",
+            )
         if time.monotonic() >= deadline:
-            raise ConfigError(f"the Ray head at {opts.address} accepted the connection but ray.init did not "
-                              f"complete within {opts.init_timeout_s:g}s (is it a Ray head, of a compatible "
-                              f"version, and are its ports reachable from here?)", code="ray_unreachable")
+            raise ConfigError(
+                f"the Ray head at {opts.address} accepted the connection but ray.init did not "
+                f"complete within {opts.init_timeout_s:g}s (is it a Ray head, of a compatible "
+                f"version, and are its ports reachable from here?)",
+                code="ray_unreachable",
+            )
         thread.join(0.1)
     if _init_error:
         exc = _init_error[0]
         if isinstance(exc, ConnectionError | ValueError | RuntimeError):
-            raise ConfigError(f"cannot connect to the Ray cluster at {opts.address}: {exc}",
-                              code="ray_unreachable") from exc
+            raise ConfigError(
+                f"cannot connect to the Ray cluster at {opts.address}: {exc}", code="ray_unreachable"
+            ) from exc
         raise exc
 
 
@@ -200,6 +225,7 @@ def release() -> None:
 
 
 # ---- the runner -------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Slot:
@@ -233,12 +259,21 @@ class _Slot:
 class RayRunner(RunnerBase):
     """Runs cameras as Ray actors; same construction and live view as :class:`LiveRunner`."""
 
-    def __init__(self, cameras: list[CameraSpec], engine_config: EngineConfig, index: WatchlistIndex,
-                 threshold: float, bus: EventBus, *, ray: RayOptions, watchlist_id: int = 0,
-                 deployment_id: int | None = None,
-                 on_message: Callable[[str, Any], None] | None = None,
-                 index_refresh: Callable[[], WatchlistIndex | None] | None = None,
-                 flush_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        cameras: list[CameraSpec],
+        engine_config: EngineConfig,
+        index: WatchlistIndex,
+        threshold: float,
+        bus: EventBus,
+        *,
+        ray: RayOptions,
+        watchlist_id: int = 0,
+        deployment_id: int | None = None,
+        on_message: Callable[[str, Any], None] | None = None,
+        index_refresh: Callable[[], WatchlistIndex | None] | None = None,
+        flush_s: float = 1.0,
+    ) -> None:
         self._setup(cameras, engine_config, index, threshold, bus, watchlist_id, deployment_id, flush_s)
         unknown = set(ray.camera_resources) - {c.name for c in cameras}
         if unknown:
@@ -283,8 +318,12 @@ class RayRunner(RunnerBase):
     def _spawn(self, slot: _Slot) -> None:
         o = self.options
         res = {**o.resources, **o.camera_resources.get(slot.spec.name, {})}
-        opts: dict[str, Any] = {"num_cpus": o.cpus_per_camera, "num_gpus": o.gpus_per_camera,
-                                "max_restarts": 0, "max_concurrency": 4}
+        opts: dict[str, Any] = {
+            "num_cpus": o.cpus_per_camera,
+            "num_gpus": o.gpus_per_camera,
+            "max_restarts": 0,
+            "max_concurrency": 4,
+        }
         if res:
             opts["resources"] = res
         if o.spread:
@@ -298,8 +337,16 @@ class RayRunner(RunnerBase):
                 slot.excluding = True
         resume = Resume(slot.checkpoint, slot.counted_through) if slot.incarnation and slot.replay else None
         slot.handle = self._remote.options(**opts).remote(
-            slot.spec.model_dump_json(), self.engine_config.model_dump_json(), self._index_ref, self.threshold,
-            self.watchlist_id, self.deployment_id, self._alert_key(slot), resume, self.previews)
+            slot.spec.model_dump_json(),
+            self.engine_config.model_dump_json(),
+            self._index_ref,
+            self.threshold,
+            self.watchlist_id,
+            self.deployment_id,
+            self._alert_key(slot),
+            resume,
+            self.previews,
+        )
         slot.start_ref = slot.handle.start.remote()
         slot.spawned = time.monotonic()
         slot.poll_ref = None
@@ -339,8 +386,11 @@ class RayRunner(RunnerBase):
             slot.done = True
             self._set_state(slot, SourceState.FAILED, f"gave up after {slot.restarts - 1} replacements: {reason}")
             return
-        delay = 0.0 if slot.failures <= 1 else min(self.options.backoff_max_s,
-                                                   self.options.backoff_base_s * 2 ** (slot.failures - 2))
+        delay = (
+            0.0
+            if slot.failures <= 1
+            else min(self.options.backoff_max_s, self.options.backoff_base_s * 2 ** (slot.failures - 2))
+        )
         slot.spawn_at = time.monotonic() + delay
         slot.incarnation += 1
         log.warning("camera %s: worker lost (%s); rescheduling in %.1fs", name, reason, delay)
@@ -392,8 +442,11 @@ class RayRunner(RunnerBase):
         for slot in self._slots.values():
             if slot.handle is not None and not slot.done:
                 slot.handle.set_index.remote(self._index_ref)
-        log.info("watchlist index refreshed (%d entries) on %d cameras", new.size,
-                 sum(1 for s in self._slots.values() if s.handle is not None))
+        log.info(
+            "watchlist index refreshed (%d entries) on %d cameras",
+            new.size,
+            sum(1 for s in self._slots.values() if s.handle is not None),
+        )
 
     # -- the loop -----------------------------------------------------------------------------------
 
@@ -442,12 +495,23 @@ class RayRunner(RunnerBase):
             self.dispatch.flush()
             self._index_ref = None
             release()
-        cams = {c.name: {"source": mask_url(c.url), "state": self.states[c.name].value,
-                         "detail": self.details[c.name], "counters": dict(self.totals[c.name]),
-                         "restarts": self._slots[c.name].restarts, "nodes": list(self._slots[c.name].nodes)}
-                for c in self.cameras}
-        return RunSummary(cameras=cams, alerts=self.alerts, duration_s=time.monotonic() - t0,
-                          stopped_by=self._stop_reason or "end_of_sources")
+        cams = {
+            c.name: {
+                "source": mask_url(c.url),
+                "state": self.states[c.name].value,
+                "detail": self.details[c.name],
+                "counters": dict(self.totals[c.name]),
+                "restarts": self._slots[c.name].restarts,
+                "nodes": list(self._slots[c.name].nodes),
+            }
+            for c in self.cameras
+        }
+        return RunSummary(
+            cameras=cams,
+            alerts=self.alerts,
+            duration_s=time.monotonic() - t0,
+            stopped_by=self._stop_reason or "end_of_sources",
+        )
 
     def _step(self, now: float) -> None:
         waiting: dict[Any, tuple[_Slot, str]] = {}

@@ -13,9 +13,20 @@ from typing import Protocol, runtime_checkable
 from openlfr.runtime.events import AlertRaised, Counters, EventBus
 from openlfr.types import AlertRecord
 
-COUNTER_NAMES = ("frames_analysed", "faces_detected", "faces_seen", "quality_rejected", "alerts",
-                 "queue_drops", "source_reconnects", "source_failures", "source_timeouts", "searches",
-                 "alerts_suppressed", "alerts_early")
+COUNTER_NAMES = (
+    "frames_analysed",
+    "faces_detected",
+    "faces_seen",
+    "quality_rejected",
+    "alerts",
+    "queue_drops",
+    "source_reconnects",
+    "source_failures",
+    "source_timeouts",
+    "searches",
+    "alerts_suppressed",
+    "alerts_early",
+)
 """Counter names used across the live path. ``faces_seen`` counts tracks (people), not detections."""
 
 

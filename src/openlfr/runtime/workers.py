@@ -46,21 +46,26 @@ from openlfr.errors import OpenLFRError, SourceError
 from openlfr.names import name_problem
 from openlfr.runtime.dispatch import Dispatcher
 from openlfr.runtime.events import EventBus, PreviewFrame, SourceState
-from openlfr.runtime.messages import (
-    AlertMsg,
-    CountEvent,
-    Emit,
-    Event,
-    PreviewMsg,
-    StateEvent,
-    TracksEnded,
-    WorkerDone,
-)
+from openlfr.runtime.messages import AlertMsg, CountEvent, Emit, Event, PreviewMsg, StateEvent, TracksEnded, WorkerDone
 from openlfr.runtime.queues import DropOldestQueue
 from openlfr.runtime.replay import alert_key_for
 
-__all__ = ["AlertMsg", "CameraSpec", "CameraWorker", "CountEvent", "Emit", "Event", "LiveRunner", "PreviewMsg",
-           "RunSummary", "RunnerBase", "SourceState", "StateEvent", "TracksEnded", "WorkerDone"]
+__all__ = [
+    "AlertMsg",
+    "CameraSpec",
+    "CameraWorker",
+    "CountEvent",
+    "Emit",
+    "Event",
+    "LiveRunner",
+    "PreviewMsg",
+    "RunSummary",
+    "RunnerBase",
+    "SourceState",
+    "StateEvent",
+    "TracksEnded",
+    "WorkerDone",
+]
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +86,9 @@ class CameraSpec(BaseModel):
     read_timeout_s: float = Field(5.0, gt=0, le=600)
     backoff_base_s: float = Field(0.5, gt=0, le=60)
     backoff_max_s: float = Field(30.0, gt=0, le=3600)
-    max_retries: int | None = Field(None, ge=0,
-                                    description="Consecutive failures before 'failed' (None: retry forever).")
+    max_retries: int | None = Field(
+        None, ge=0, description="Consecutive failures before 'failed' (None: retry forever)."
+    )
     preview_fps: float = Field(5.0, gt=0, le=60, description="Most preview frames per second.")
 
     @field_validator("name")
@@ -109,7 +115,7 @@ class Backoff:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
 
     def next(self) -> float:
-        d = min(self.max_s, self.base_s * (2 ** self.failures))
+        d = min(self.max_s, self.base_s * (2**self.failures))
         self.failures += 1
         return float(d * self._rng.uniform(0.5, 1.5))
 
@@ -120,16 +126,28 @@ class Backoff:
 class CameraWorker:
     """Reads one source and analyses its frames until it ends, fails or ``stop`` is set."""
 
-    def __init__(self, spec: CameraSpec, analyser: LiveAnalyser, emit: Emit, stop: Any,
-                 preview: bool = False, source: FrameSource | None = None,
-                 count_every_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        spec: CameraSpec,
+        analyser: LiveAnalyser,
+        emit: Emit,
+        stop: Any,
+        preview: bool = False,
+        source: FrameSource | None = None,
+        count_every_s: float = 1.0,
+    ) -> None:
         self.spec = spec
         self.analyser = analyser
         self.emit = emit
         self.stop = stop
         self.preview = preview
-        self.source = source or open_source(spec.url, loop=spec.loop, realtime=spec.realtime,
-                                            open_timeout=spec.open_timeout_s, read_timeout=spec.read_timeout_s)
+        self.source = source or open_source(
+            spec.url,
+            loop=spec.loop,
+            realtime=spec.realtime,
+            open_timeout=spec.open_timeout_s,
+            read_timeout=spec.read_timeout_s,
+        )
         self.frames: DropOldestQueue[Frame] = DropOldestQueue(spec.queue_size)
         self.state = SourceState.CONNECTING
         self._state_lock = threading.Lock()
@@ -218,8 +236,10 @@ class CameraWorker:
                         self._final = (SourceState.FAILED, exc.message)
                         return
                     if self.spec.max_retries is not None and self.backoff.failures >= self.spec.max_retries:
-                        self._final = (SourceState.FAILED, f"gave up after {self.backoff.failures} retries: "
-                                                           f"{exc.message}")
+                        self._final = (
+                            SourceState.FAILED,
+                            f"gave up after {self.backoff.failures} retries: {exc.message}",
+                        )
                         return
                     delay = self.backoff.next()
                     self._set_state(SourceState.CONNECTING, f"{exc.message}; retry in {delay:.1f}s")
@@ -287,9 +307,20 @@ class CameraWorker:
 
 # ---- process entry point ----------------------------------------------------------------------
 
-def _child_main(spec_json: str, engine_config_json: str, index: WatchlistIndex, threshold: float,
-                watchlist_id: int, deployment_id: int | None, out: Any, stop: Any, preview: bool,
-                alert_key: str | None = None, own_session: bool = False) -> None:
+
+def _child_main(
+    spec_json: str,
+    engine_config_json: str,
+    index: WatchlistIndex,
+    threshold: float,
+    watchlist_id: int,
+    deployment_id: int | None,
+    out: Any,
+    stop: Any,
+    preview: bool,
+    alert_key: str | None = None,
+    own_session: bool = False,
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent coordinates stopping
     if own_session and hasattr(os, "setsid"):
         # a session of its own: with Linux's autogroup scheduling each session is scheduled as one group,
@@ -323,8 +354,16 @@ def _child_main(spec_json: str, engine_config_json: str, index: WatchlistIndex, 
     threading.Thread(target=mirror, daemon=True).start()
     try:
         engine = FaceEngine.from_config(EngineConfig.model_validate_json(engine_config_json))
-        analyser = LiveAnalyser(engine, index, threshold, spec.name, spec.live, watchlist_id=watchlist_id,
-                                deployment_id=deployment_id, alert_key=alert_key)
+        analyser = LiveAnalyser(
+            engine,
+            index,
+            threshold,
+            spec.name,
+            spec.live,
+            watchlist_id=watchlist_id,
+            deployment_id=deployment_id,
+            alert_key=alert_key,
+        )
         worker = CameraWorker(spec, analyser, emit, local, preview=preview)
     except OpenLFRError as exc:
         emit(WorkerDone(spec.name, SourceState.FAILED, exc.message))
@@ -335,6 +374,7 @@ def _child_main(spec_json: str, engine_config_json: str, index: WatchlistIndex, 
 
 # ---- the runner --------------------------------------------------------------------------------
 
+
 @dataclass
 class RunSummary:
     cameras: dict[str, dict[str, Any]]
@@ -343,16 +383,29 @@ class RunSummary:
     stopped_by: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cameras": self.cameras, "alerts": self.alerts, "duration_s": round(self.duration_s, 3),
-                "stopped_by": self.stopped_by}
+        return {
+            "cameras": self.cameras,
+            "alerts": self.alerts,
+            "duration_s": round(self.duration_s, 3),
+            "stopped_by": self.stopped_by,
+        }
 
 
 class RunnerBase:
     """What every runner (this machine's :class:`LiveRunner`, the Ray runtime's ``RayRunner``) holds: the
     cameras, engine, index and bus of the run, and its dispatcher (the live view: states, totals, details)."""
 
-    def _setup(self, cameras: list[CameraSpec], engine_config: EngineConfig, index: WatchlistIndex,
-               threshold: float, bus: EventBus, watchlist_id: int, deployment_id: int | None, flush_s: float) -> None:
+    def _setup(
+        self,
+        cameras: list[CameraSpec],
+        engine_config: EngineConfig,
+        index: WatchlistIndex,
+        threshold: float,
+        bus: EventBus,
+        watchlist_id: int,
+        deployment_id: int | None,
+        flush_s: float,
+    ) -> None:
         names = [c.name for c in cameras]
         if not cameras:
             raise SourceError("no camera given", code="no_source")
@@ -389,10 +442,21 @@ class LiveRunner(RunnerBase):
     the run ends (so a clean stop loses none).
     """
 
-    def __init__(self, cameras: list[CameraSpec], engine_config: EngineConfig, index: WatchlistIndex,
-                 threshold: float, bus: EventBus, *, mode: str = "auto", watchlist_id: int = 0,
-                 deployment_id: int | None = None, engine: FaceEngine | None = None,
-                 flush_s: float = 1.0, own_session: bool = False) -> None:
+    def __init__(
+        self,
+        cameras: list[CameraSpec],
+        engine_config: EngineConfig,
+        index: WatchlistIndex,
+        threshold: float,
+        bus: EventBus,
+        *,
+        mode: str = "auto",
+        watchlist_id: int = 0,
+        deployment_id: int | None = None,
+        engine: FaceEngine | None = None,
+        flush_s: float = 1.0,
+        own_session: bool = False,
+    ) -> None:
         self._setup(cameras, engine_config, index, threshold, bus, watchlist_id, deployment_id, flush_s)
         if mode == "auto":
             mode = "process" if len(cameras) > 1 else "thread"
@@ -437,9 +501,16 @@ class LiveRunner(RunnerBase):
             engine = self._engine or FaceEngine.from_config(self.engine_config)
             for spec in self.cameras:
                 try:
-                    analyser = LiveAnalyser(engine, self.index, self.threshold, spec.name, spec.live,
-                                            watchlist_id=self.watchlist_id, deployment_id=self.deployment_id,
-                                            alert_key=alert_key_for(spec.url, self._run_key))
+                    analyser = LiveAnalyser(
+                        engine,
+                        self.index,
+                        self.threshold,
+                        spec.name,
+                        spec.live,
+                        watchlist_id=self.watchlist_id,
+                        deployment_id=self.deployment_id,
+                        alert_key=alert_key_for(spec.url, self._run_key),
+                    )
                     worker = CameraWorker(spec, analyser, self._emit_local, self._stop, preview=preview)
                 except OpenLFRError as exc:
                     # as a child process does: this camera fails, the others run on under the dispatch
@@ -451,11 +522,24 @@ class LiveRunner(RunnerBase):
                 self._handles.append(th)
         else:
             for spec in self.cameras:
-                p = self._ctx.Process(target=_child_main, name=f"openlfr-camera-{spec.name}", daemon=True,
-                                      args=(spec.model_dump_json(), self.engine_config.model_dump_json(),
-                                            self.index, self.threshold, self.watchlist_id, self.deployment_id,
-                                            self._events, self._stop, preview,
-                                            alert_key_for(spec.url, self._run_key), self.own_session))
+                p = self._ctx.Process(
+                    target=_child_main,
+                    name=f"openlfr-camera-{spec.name}",
+                    daemon=True,
+                    args=(
+                        spec.model_dump_json(),
+                        self.engine_config.model_dump_json(),
+                        self.index,
+                        self.threshold,
+                        self.watchlist_id,
+                        self.deployment_id,
+                        self._events,
+                        self._stop,
+                        preview,
+                        alert_key_for(spec.url, self._run_key),
+                        self.own_session,
+                    ),
+                )
                 p.start()
                 self._handles.append(p)
 
@@ -466,6 +550,7 @@ class LiveRunner(RunnerBase):
             except Exception as exc:  # a bug in one camera must not take the others down
                 log.exception("camera %s crashed", worker.spec.name)
                 self._emit_local(WorkerDone(worker.spec.name, SourceState.FAILED, mask_url(f"crashed: {exc!r}")))
+
         return run
 
     # -- dispatch --------------------------------------------------------------------------------
@@ -497,8 +582,12 @@ class LiveRunner(RunnerBase):
                             # give its last events a moment, then count it as gone
                             self._drain(1.0)
                             if spec.name not in done:
-                                self.dispatch.finish(spec.name, SourceState.FAILED,
-                                                     f"worker exited with code {p.exitcode}", announce=False)
+                                self.dispatch.finish(
+                                    spec.name,
+                                    SourceState.FAILED,
+                                    f"worker exited with code {p.exitcode}",
+                                    announce=False,
+                                )
         except KeyboardInterrupt:
             self.stop("interrupted")
             self._drain(30.0, until_done=True)
@@ -511,11 +600,16 @@ class LiveRunner(RunnerBase):
                     h.terminate()
             self.dispatch.flush()
         stopped_by = self._stop_reason or "end_of_sources"
-        cams = {c.name: {"source": mask_url(c.url), "state": self.states[c.name].value,
-                         "detail": self.details[c.name], "counters": dict(self.totals[c.name])}
-                for c in self.cameras}
-        return RunSummary(cameras=cams, alerts=self.alerts, duration_s=time.monotonic() - t0,
-                          stopped_by=stopped_by)
+        cams = {
+            c.name: {
+                "source": mask_url(c.url),
+                "state": self.states[c.name].value,
+                "detail": self.details[c.name],
+                "counters": dict(self.totals[c.name]),
+            }
+            for c in self.cameras
+        }
+        return RunSummary(cameras=cams, alerts=self.alerts, duration_s=time.monotonic() - t0, stopped_by=stopped_by)
 
     def _drain(self, timeout: float, until_done: bool = False) -> None:
         deadline = time.monotonic() + timeout

@@ -17,8 +17,11 @@ from openlfr.storage.models import WatchlistEntry
 from openlfr.storage.models_gov import Alert
 
 SORTS: dict[str, tuple[Any, ...]] = {
-         "newest": (Alert.occurred_at.desc(), Alert.id.desc()), "oldest": (Alert.occurred_at.asc(), Alert.id.asc()),
-         "score_desc": (Alert.score.desc(), Alert.id.desc()), "score_asc": (Alert.score.asc(), Alert.id.asc())}
+    "newest": (Alert.occurred_at.desc(), Alert.id.desc()),
+    "oldest": (Alert.occurred_at.asc(), Alert.id.asc()),
+    "score_desc": (Alert.score.desc(), Alert.id.desc()),
+    "score_asc": (Alert.score.asc(), Alert.id.asc()),
+}
 VERDICTS = ("true", "false", "open")
 
 
@@ -56,11 +59,23 @@ class ReviewContext:
     previous_decisions: list[PreviousDecision]
 
 
-def filter_alerts(ctx: AppContext, *, deployment: int | None = None, unadjudicated: bool = False,
-                  include_purged: bool = False, camera: str | None = None, person: str | None = None,
-                  verdict: str | None = None, since: datetime | None = None, until: datetime | None = None,
-                  min_score: float | None = None, max_score: float | None = None, sort: str = "newest",
-                  limit: int = 50, offset: int = 0) -> AlertPage:
+def filter_alerts(
+    ctx: AppContext,
+    *,
+    deployment: int | None = None,
+    unadjudicated: bool = False,
+    include_purged: bool = False,
+    camera: str | None = None,
+    person: str | None = None,
+    verdict: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    sort: str = "newest",
+    limit: int = 50,
+    offset: int = 0,
+) -> AlertPage:
     """A page of alerts. ``person`` matches the person id or name (substring, any case); ``verdict``
     is true, false or open; ``since``/``until`` bound the alert time ``[since, until)``."""
     if sort not in SORTS:
@@ -82,8 +97,10 @@ def filter_alerts(ctx: AppContext, *, deployment: int | None = None, unadjudicat
         conds.append(Alert.camera == camera)
     if person:
         needle = person.lower()
-        conds.append(func.lower(Alert.person_id).contains(needle, autoescape=True)
-                     | func.lower(Alert.display_name).contains(needle, autoescape=True))
+        conds.append(
+            func.lower(Alert.person_id).contains(needle, autoescape=True)
+            | func.lower(Alert.display_name).contains(needle, autoescape=True)
+        )
     if since is not None:
         conds.append(Alert.occurred_at >= since)
     if until is not None:
@@ -107,17 +124,36 @@ def review_context(ctx: AppContext, ref: int | str) -> ReviewContext:
         entry = s.get(WatchlistEntry, a.entry_id) if a.entry_id is not None else None
         watchlist = None
         if entry is not None:
-            watchlist = ContextEntry(person_id=entry.person_id, name=entry.display_name, category=entry.category,
-                                     reason=entry.reason, added_by=entry.added_by,
-                                     added_at=entry.added_at.isoformat() if entry.added_at else None)
+            watchlist = ContextEntry(
+                person_id=entry.person_id,
+                name=entry.display_name,
+                category=entry.category,
+                reason=entry.reason,
+                added_by=entry.added_by,
+                added_at=entry.added_at.isoformat() if entry.added_at else None,
+            )
         previous: list[PreviousDecision] = []
         if a.person_id:
-            earlier = list(s.scalars(select(Alert).where(Alert.person_id == a.person_id, Alert.id != a.id,
-                                                         Alert.verdict.is_not(None))
-                                     .order_by(Alert.occurred_at.desc()).limit(20)))
-            previous = [PreviousDecision(id=d.id, deployment_id=d.deployment_id, camera=d.camera,
-                                         occurred_at=d.occurred_at, score=d.score, verdict=d.verdict,
-                                         outcome=d.outcome, adjudicated_by=d.adjudicated_by,
-                                         adjudicated_at=d.adjudicated_at)
-                        for d in alert_views(s, earlier)]
+            earlier = list(
+                s.scalars(
+                    select(Alert)
+                    .where(Alert.person_id == a.person_id, Alert.id != a.id, Alert.verdict.is_not(None))
+                    .order_by(Alert.occurred_at.desc())
+                    .limit(20)
+                )
+            )
+            previous = [
+                PreviousDecision(
+                    id=d.id,
+                    deployment_id=d.deployment_id,
+                    camera=d.camera,
+                    occurred_at=d.occurred_at,
+                    score=d.score,
+                    verdict=d.verdict,
+                    outcome=d.outcome,
+                    adjudicated_by=d.adjudicated_by,
+                    adjudicated_at=d.adjudicated_at,
+                )
+                for d in alert_views(s, earlier)
+            ]
         return ReviewContext(a.id, watchlist, previous)

@@ -28,15 +28,7 @@ from openlfr.services.roles import MAY_ADJUDICATE, MAY_HOLD, MAY_VIEW_IMAGES, re
 from openlfr.services.stats import counter_scope
 from openlfr.storage import audit
 from openlfr.storage.models import Counter, CounterBatch, ReferenceImage, WatchlistEntry
-from openlfr.storage.models_gov import (
-    IMAGE_KINDS,
-    OUTCOMES,
-    VERDICTS,
-    Alert,
-    AlertImage,
-    Deployment,
-    LegalHold,
-)
+from openlfr.storage.models_gov import IMAGE_KINDS, OUTCOMES, VERDICTS, Alert, AlertImage, Deployment, LegalHold
 from openlfr.storage.sealed import seal, unseal
 from openlfr.types import AlertRecord
 
@@ -62,9 +54,9 @@ def _upsert_counters(s: Session, scope: str, deltas: dict[str, int]) -> None:
     now = datetime.now(UTC)
     for name, delta in sorted(deltas.items()):
         stmt = insert(Counter).values(scope=scope, name=name, value=float(delta), updated_at=now)
-        stmt = stmt.on_conflict_do_update(index_elements=["scope", "name"],
-                                          set_={"value": Counter.value + stmt.excluded.value,
-                                                "updated_at": now})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["scope", "name"], set_={"value": Counter.value + stmt.excluded.value, "updated_at": now}
+        )
         s.execute(stmt)
 
 
@@ -91,8 +83,9 @@ class StoreAlertSink:
         if dep is None:
             raise NotFoundError(f"no deployment {self.deployment_id}", code="deployment_not_found")
         if dep.state != "live":
-            raise ConflictError(f"deployment {dep.id} is {dep.state}, not live; nothing more is recorded",
-                                code="deployment_not_live")
+            raise ConflictError(
+                f"deployment {dep.id} is {dep.state}, not live; nothing more is recorded", code="deployment_not_live"
+            )
         return dep
 
     def submit(self, alert: AlertRecord) -> None:
@@ -101,36 +94,50 @@ class StoreAlertSink:
     def _check_record(self, alert: AlertRecord) -> tuple[str, str | None]:
         """Refuse what is not a storable alert of this deployment; the probe's and the frame's media types."""
         if alert.deployment_id is not None and alert.deployment_id != self.deployment_id:
-            raise InputError(f"alert for deployment {alert.deployment_id} sent to the sink of "
-                             f"{self.deployment_id}", code="wrong_deployment")
+            raise InputError(
+                f"alert for deployment {alert.deployment_id} sent to the sink of {self.deployment_id}",
+                code="wrong_deployment",
+            )
         if not alert.alert_id or len(alert.alert_id) > 100:
             raise InputError("alert_id must be 1-100 characters", code="bad_alert")
         if not alert.score >= alert.threshold:
-            raise InputError(f"score {alert.score:.4f} is below the threshold {alert.threshold:.4f}: "
-                             "only matches are stored", code="below_threshold")
+            raise InputError(
+                f"score {alert.score:.4f} is below the threshold {alert.threshold:.4f}: only matches are stored",
+                code="below_threshold",
+            )
         if not alert.probe_jpeg:
             raise InputError("an alert needs its probe crop", code="bad_alert_image")
         return _media_type(alert.probe_jpeg), (_media_type(alert.frame_jpeg) if alert.frame_jpeg else None)
 
     def _row(self, alert: AlertRecord, entry: WatchlistEntry | None) -> Alert:
-        return Alert(alert_uid=alert.alert_id, deployment_id=self.deployment_id, watchlist_id=alert.watchlist_id,
-                     entry_id=alert.entry_id, person_id=alert.person_id,
-                     display_name=entry.display_name if entry else None,
-                     category=entry.category if entry else None, camera=alert.camera,
-                     occurred_at=as_utc(alert.occurred_at), score=float(alert.score),
-                     threshold=float(alert.threshold), track_id=int(alert.track_id),
-                     box=dict(zip(("x1", "y1", "x2", "y2"), map(float, alert.box), strict=True)),
-                     models=dict(alert.models))
+        return Alert(
+            alert_uid=alert.alert_id,
+            deployment_id=self.deployment_id,
+            watchlist_id=alert.watchlist_id,
+            entry_id=alert.entry_id,
+            person_id=alert.person_id,
+            display_name=entry.display_name if entry else None,
+            category=entry.category if entry else None,
+            camera=alert.camera,
+            occurred_at=as_utc(alert.occurred_at),
+            score=float(alert.score),
+            threshold=float(alert.threshold),
+            track_id=int(alert.track_id),
+            box=dict(zip(("x1", "y1", "x2", "y2"), map(float, alert.box), strict=True)),
+            models=dict(alert.models),
+        )
 
-    def _pictures(self, s: Session, alert: AlertRecord, entry: WatchlistEntry | None, probe_type: str,
-                  frame_type: str | None) -> list[tuple[str, str, bytes]]:
+    def _pictures(
+        self, s: Session, alert: AlertRecord, entry: WatchlistEntry | None, probe_type: str, frame_type: str | None
+    ) -> list[tuple[str, str, bytes]]:
         """(kind, media type, bytes) of the alert's images: probe crop, context frame, the matched person's photo."""
         pictures: list[tuple[str, str, bytes]] = [("probe", probe_type, alert.probe_jpeg)]
         if alert.frame_jpeg and frame_type:
             pictures.append(("frame", frame_type, alert.frame_jpeg))
         if entry is not None:
-            ref = s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == entry.id)
-                            .order_by(ReferenceImage.id).limit(1)).first()
+            ref = s.scalars(
+                select(ReferenceImage).where(ReferenceImage.entry_id == entry.id).order_by(ReferenceImage.id).limit(1)
+            ).first()
             if ref is not None:
                 pictures.append(("reference", ref.media_type, unseal(self.ctx.cipher, ref)))
         return pictures
@@ -151,8 +158,11 @@ class StoreAlertSink:
                     return int(existing)
                 dep = self._check_live(s)
                 if dep is not None and alert.watchlist_id != dep.watchlist_id:
-                    raise InputError(f"alert matched watchlist {alert.watchlist_id}, not deployment "
-                                     f"{dep.id}'s list {dep.watchlist_id}", code="wrong_watchlist")
+                    raise InputError(
+                        f"alert matched watchlist {alert.watchlist_id}, not deployment "
+                        f"{dep.id}'s list {dep.watchlist_id}",
+                        code="wrong_watchlist",
+                    )
                 entry = s.get(WatchlistEntry, alert.entry_id)
                 if entry is not None and entry.watchlist_id != alert.watchlist_id:
                     entry = None
@@ -165,14 +175,28 @@ class StoreAlertSink:
                     row.images.append(img)
                     seal(s, cipher, img, data)  # bound to (image id, alert id, kind)
                 s.flush()
-                audit.record(s, self.actor, "alert.create", "alert", row.id,
-                             {"alert_uid": alert.alert_id, "deployment_id": self.deployment_id,
-                              "camera": alert.camera,
-                              "score": round(float(alert.score), 6), "threshold": float(alert.threshold),
-                              "images": sorted(i.kind for i in row.images)},
-                             private={"person_id": alert.person_id, "entry_id": alert.entry_id,
-                                      "name": entry.display_name if entry else None},
-                             cipher=cipher, purge_key=f"alert:{row.id}")
+                audit.record(
+                    s,
+                    self.actor,
+                    "alert.create",
+                    "alert",
+                    row.id,
+                    {
+                        "alert_uid": alert.alert_id,
+                        "deployment_id": self.deployment_id,
+                        "camera": alert.camera,
+                        "score": round(float(alert.score), 6),
+                        "threshold": float(alert.threshold),
+                        "images": sorted(i.kind for i in row.images),
+                    },
+                    private={
+                        "person_id": alert.person_id,
+                        "entry_id": alert.entry_id,
+                        "name": entry.display_name if entry else None,
+                    },
+                    cipher=cipher,
+                    purge_key=f"alert:{row.id}",
+                )
                 return int(row.id)
         except IntegrityError:
             # A concurrent writer stored the same alert_id first: idempotent.
@@ -295,35 +319,65 @@ def alert_views(s: Session, alerts: list[Alert]) -> list[AlertView]:
     held_alerts: set[int] = set()
     held_deployments: set[int] = set()
     if ids:
-        for alert_id, kind in s.execute(select(AlertImage.alert_id, AlertImage.kind)
-                                        .where(AlertImage.alert_id.in_(ids))):
+        for alert_id, kind in s.execute(
+            select(AlertImage.alert_id, AlertImage.kind).where(AlertImage.alert_id.in_(ids))
+        ):
             kinds[alert_id].append(kind)
         deployments = {a.deployment_id for a in alerts if a.deployment_id is not None}
         conds = [LegalHold.alert_id.in_(ids)]
         if deployments:
             conds.append(LegalHold.deployment_id.in_(deployments))
-        for h_alert, h_deployment in s.execute(select(LegalHold.alert_id, LegalHold.deployment_id)
-                                               .where(LegalHold.released_at.is_(None), or_(*conds))):
+        for h_alert, h_deployment in s.execute(
+            select(LegalHold.alert_id, LegalHold.deployment_id).where(LegalHold.released_at.is_(None), or_(*conds))
+        ):
             if h_alert is not None:
                 held_alerts.add(h_alert)
             if h_deployment is not None:
                 held_deployments.add(h_deployment)
-    return [AlertView(
-        id=a.id, alert_uid=a.alert_uid, deployment_id=a.deployment_id, camera=a.camera,
-        occurred_at=_iso(a.occurred_at), received_at=_iso(a.received_at), person_id=a.person_id,
-        name=a.display_name, category=a.category, entry_id=a.entry_id, score=a.score, threshold=a.threshold,
-        track_id=a.track_id, box=a.box, models=a.models, verdict=a.verdict, adjudicated=a.verdict is not None,
-        outcome=a.outcome, note=a.note, adjudicated_by=a.adjudicated_by, adjudicated_at=_iso(a.adjudicated_at),
-        images=sorted(kinds[a.id]), legal_hold=a.id in held_alerts or a.deployment_id in held_deployments,
-        purged_at=_iso(a.purged_at), purge_reason=a.purge_reason) for a in alerts]
+    return [
+        AlertView(
+            id=a.id,
+            alert_uid=a.alert_uid,
+            deployment_id=a.deployment_id,
+            camera=a.camera,
+            occurred_at=_iso(a.occurred_at),
+            received_at=_iso(a.received_at),
+            person_id=a.person_id,
+            name=a.display_name,
+            category=a.category,
+            entry_id=a.entry_id,
+            score=a.score,
+            threshold=a.threshold,
+            track_id=a.track_id,
+            box=a.box,
+            models=a.models,
+            verdict=a.verdict,
+            adjudicated=a.verdict is not None,
+            outcome=a.outcome,
+            note=a.note,
+            adjudicated_by=a.adjudicated_by,
+            adjudicated_at=_iso(a.adjudicated_at),
+            images=sorted(kinds[a.id]),
+            legal_hold=a.id in held_alerts or a.deployment_id in held_deployments,
+            purged_at=_iso(a.purged_at),
+            purge_reason=a.purge_reason,
+        )
+        for a in alerts
+    ]
 
 
 def alert_view(s: Session, a: Alert) -> AlertView:
     return alert_views(s, [a])[0]
 
 
-def list_alerts(ctx: AppContext, deployment: int | None = None, unadjudicated: bool = False,
-                include_purged: bool = False, limit: int = 100, offset: int = 0) -> AlertPage:
+def list_alerts(
+    ctx: AppContext,
+    deployment: int | None = None,
+    unadjudicated: bool = False,
+    include_purged: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> AlertPage:
     """A page of alerts, newest first; unadjudicated alerts show ``adjudicated`` False."""
     if not 1 <= limit <= 10_000 or offset < 0:
         raise InputError("limit must be 1..10000 and offset >= 0", code="bad_paging")
@@ -354,8 +408,9 @@ def _without_metadata(data: bytes) -> bytes:
         return data
 
 
-def alert_image(ctx: AppContext, ref: int | str, kind: str, actor: str, role: str,
-                audited: bool = False) -> tuple[bytes, str]:
+def alert_image(
+    ctx: AppContext, ref: int | str, kind: str, actor: str, role: str, audited: bool = False
+) -> tuple[bytes, str]:
     """Decrypt one of an alert's images for review; audited (``audited``: already, by the page view that
     declared it, ``services.image_views``), refused to auditors."""
     require_role(role, MAY_VIEW_IMAGES, "view face images")
@@ -373,8 +428,15 @@ def alert_image(ctx: AppContext, ref: int | str, kind: str, actor: str, role: st
         return data, img.media_type
 
 
-def adjudicate(ctx: AppContext, ref: int | str, actor: str, role: str, verdict: str,
-               outcome: str | None = None, note: str | None = None) -> AlertView:
+def adjudicate(
+    ctx: AppContext,
+    ref: int | str,
+    actor: str,
+    role: str,
+    verdict: str,
+    outcome: str | None = None,
+    note: str | None = None,
+) -> AlertView:
     """Record (or correct) the verdict and engagement outcome of an alert; audited with the
     previous values. A late adjudication of an ended deployment refreshes its frozen statistics."""
     require_role(role, MAY_ADJUDICATE, "adjudicate alerts")
@@ -388,19 +450,30 @@ def adjudicate(ctx: AppContext, ref: int | str, actor: str, role: str, verdict: 
     with ctx.db.session() as s:
         a = _get_alert(s, ref)
         if a.purged_at is not None:
-            raise ConflictError(f"alert {a.id} was removed by retention on {_iso(a.purged_at)}",
-                                code="alert_purged")
+            raise ConflictError(f"alert {a.id} was removed by retention on {_iso(a.purged_at)}", code="alert_purged")
         previous = {"verdict": a.verdict, "outcome": a.outcome}
         a.verdict, a.adjudicated_by, a.adjudicated_at = verdict, actor, datetime.now(UTC)
         if outcome is not None:
             a.outcome = outcome
         if note is not None:
             a.note = note.strip()
-        audit.record(s, actor, "alert.adjudicate", "alert", a.id,
-                     {"verdict": verdict, "outcome": a.outcome, "previous": previous,
-                      "role": role, "deployment_id": a.deployment_id},
-                     private={"note": a.note} if a.note else None, cipher=ctx.cipher,
-                     purge_key=f"alert:{a.id}")
+        audit.record(
+            s,
+            actor,
+            "alert.adjudicate",
+            "alert",
+            a.id,
+            {
+                "verdict": verdict,
+                "outcome": a.outcome,
+                "previous": previous,
+                "role": role,
+                "deployment_id": a.deployment_id,
+            },
+            private={"note": a.note} if a.note else None,
+            cipher=ctx.cipher,
+            purge_key=f"alert:{a.id}",
+        )
         refresh_frozen_stats(s, a.deployment_id)
         return alert_view(s, a)
 
@@ -409,13 +482,27 @@ def adjudicate(ctx: AppContext, ref: int | str, actor: str, role: str, verdict: 
 
 
 def _hold_view(h: LegalHold) -> HoldView:
-    return HoldView(id=h.id, alert_id=h.alert_id, deployment_id=h.deployment_id, reason=h.reason,
-                    placed_by=h.placed_by, placed_at=_iso(h.placed_at), released_by=h.released_by,
-                    released_at=_iso(h.released_at), active=h.released_at is None)
+    return HoldView(
+        id=h.id,
+        alert_id=h.alert_id,
+        deployment_id=h.deployment_id,
+        reason=h.reason,
+        placed_by=h.placed_by,
+        placed_at=_iso(h.placed_at),
+        released_by=h.released_by,
+        released_at=_iso(h.released_at),
+        active=h.released_at is None,
+    )
 
 
-def place_hold(ctx: AppContext, actor: str, role: str, reason: str, alert: int | str | None = None,
-               deployment: int | str | None = None) -> HoldView:
+def place_hold(
+    ctx: AppContext,
+    actor: str,
+    role: str,
+    reason: str,
+    alert: int | str | None = None,
+    deployment: int | str | None = None,
+) -> HoldView:
     """Suspend retention deletion for one alert or for every alert of a deployment (audited)."""
     require_role(role, MAY_HOLD, "place legal holds")
     if (alert is None) == (deployment is None):
@@ -435,10 +522,17 @@ def place_hold(ctx: AppContext, actor: str, role: str, reason: str, alert: int |
             h.deployment_id = get_deployment(s, deployment).id  # type: ignore[arg-type]
         s.add(h)
         s.flush()
-        audit.record(s, actor, "legal_hold.place", "legal_hold", h.id,
-                     {"alert_id": h.alert_id, "deployment_id": h.deployment_id, "role": role},
-                     private={"reason": h.reason}, cipher=ctx.cipher,
-                     purge_key=f"alert:{h.alert_id}" if h.alert_id is not None else None)
+        audit.record(
+            s,
+            actor,
+            "legal_hold.place",
+            "legal_hold",
+            h.id,
+            {"alert_id": h.alert_id, "deployment_id": h.deployment_id, "role": role},
+            private={"reason": h.reason},
+            cipher=ctx.cipher,
+            purge_key=f"alert:{h.alert_id}" if h.alert_id is not None else None,
+        )
         return _hold_view(h)
 
 
@@ -451,10 +545,17 @@ def release_hold(ctx: AppContext, hold_id: int, actor: str, role: str, note: str
         if h.released_at is not None:
             raise ConflictError(f"legal hold {hold_id} was already released", code="hold_released")
         h.released_by, h.released_at = actor, datetime.now(UTC)
-        audit.record(s, actor, "legal_hold.release", "legal_hold", h.id,
-                     {"alert_id": h.alert_id, "deployment_id": h.deployment_id, "role": role},
-                     private={"note": note.strip()} if note.strip() else None, cipher=ctx.cipher,
-                     purge_key=f"alert:{h.alert_id}" if h.alert_id is not None else None)
+        audit.record(
+            s,
+            actor,
+            "legal_hold.release",
+            "legal_hold",
+            h.id,
+            {"alert_id": h.alert_id, "deployment_id": h.deployment_id, "role": role},
+            private={"note": note.strip()} if note.strip() else None,
+            cipher=ctx.cipher,
+            purge_key=f"alert:{h.alert_id}" if h.alert_id is not None else None,
+        )
         return _hold_view(h)
 
 

@@ -57,8 +57,7 @@ class AuditExport:
     key_id: str
 
 
-def _check_anchor(ctx: AppContext, s: Session, n: int, head_seq: int
-                  ) -> tuple[dict[str, Any], str | None, int | None]:
+def _check_anchor(ctx: AppContext, s: Session, n: int, head_seq: int) -> tuple[dict[str, Any], str | None, int | None]:
     """The log against its anchor file: (what was found, the problem or None, the first bad seq or None)."""
     path = anchor_path(ctx.settings)
     anc = read_anchor(path)
@@ -84,8 +83,7 @@ def _check_anchor(ctx: AppContext, s: Session, n: int, head_seq: int
     elif mac_ok is None and keys:
         problem = "audit anchor has no signature although a key is configured (the anchor file was replaced)"
     elif anc.seq > head_seq:
-        problem = (f"the log ends at seq {head_seq} but the anchor records seq {anc.seq}: "
-                   "the newest events were removed")
+        problem = f"the log ends at seq {head_seq} but the anchor records seq {anc.seq}: the newest events were removed"
         bad = head_seq + 1
     elif s.scalar(select(AuditEvent.hash).where(AuditEvent.seq == anc.seq)) != anc.hash:
         problem = f"event {anc.seq} does not carry the anchored hash: the chain was rewritten or the event removed"
@@ -106,8 +104,9 @@ def _check_private(ctx: AppContext, info: dict[str, Any]) -> tuple[str | None, i
         present, purged, altered = audit.check_private(s, cipher)
     info["private_details"] = {"present": present, "purged": purged, "altered": len(altered)}
     if altered:
-        return (f"{len(altered)} private audit detail row(s) do not match the digest in their event (altered "
-                "or swapped)"), altered[0]
+        return (
+            f"{len(altered)} private audit detail row(s) do not match the digest in their event (altered or swapped)"
+        ), altered[0]
     return None, None
 
 
@@ -134,9 +133,17 @@ def verify(ctx: AppContext, use_anchor: bool = True, refresh: bool = True) -> Fu
 
 
 def _event_line(ev: AuditEvent) -> bytes:
-    d = {"seq": ev.seq, "at": audit._iso(ev.at), "actor": ev.actor, "action": ev.action,
-         "object_type": ev.object_type, "object_id": ev.object_id, "details": ev.details,
-         "prev_hash": ev.prev_hash, "hash": ev.hash}
+    d = {
+        "seq": ev.seq,
+        "at": audit._iso(ev.at),
+        "actor": ev.actor,
+        "action": ev.action,
+        "object_type": ev.object_type,
+        "object_id": ev.object_id,
+        "details": ev.details,
+        "prev_hash": ev.prev_hash,
+        "hash": ev.hash,
+    }
     return (json.dumps(d, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
@@ -162,13 +169,28 @@ def export(ctx: AppContext, out: Path, actor: str) -> AuditExport:
             n += 1
             first = ev.seq if first is None else first
             last, head = ev.seq, ev.hash
-        sig = {"type": "signature", "algorithm": "HMAC-SHA256", "key_id": key_id(keys[0]), "events": n,
-               "first_seq": first, "last_seq": last, "head_hash": head, "sha256": digest.hexdigest(),
-               "hmac_sha256": mac.hexdigest()}
+        sig = {
+            "type": "signature",
+            "algorithm": "HMAC-SHA256",
+            "key_id": key_id(keys[0]),
+            "events": n,
+            "first_seq": first,
+            "last_seq": last,
+            "head_hash": head,
+            "sha256": digest.hexdigest(),
+            "hmac_sha256": mac.hexdigest(),
+        }
         f.write((json.dumps(sig, sort_keys=True) + "\n").encode())
     os.replace(tmp, out)
-    return AuditExport(file=str(out), events=n, first_seq=first, last_seq=last, head_hash=head,
-                       sha256=digest.hexdigest(), key_id=key_id(keys[0]))
+    return AuditExport(
+        file=str(out),
+        events=n,
+        first_seq=first,
+        last_seq=last,
+        head_hash=head,
+        sha256=digest.hexdigest(),
+        key_id=key_id(keys[0]),
+    )
 
 
 def verify_export(ctx: AppContext | None, path: Path) -> dict[str, Any]:
@@ -187,8 +209,10 @@ def verify_export(ctx: AppContext | None, path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"events": len(lines) - 1, "sha256_ok": hashlib.sha256(body).hexdigest() == sig.get("sha256")}
     keys = audit_keys(ctx.settings) if ctx is not None else []
     if keys:
-        out["hmac_ok"] = any(hmac.compare_digest(hmac.new(k, body, hashlib.sha256).hexdigest(),
-                                                 str(sig.get("hmac_sha256"))) for k in keys)
+        out["hmac_ok"] = any(
+            hmac.compare_digest(hmac.new(k, body, hashlib.sha256).hexdigest(), str(sig.get("hmac_sha256")))
+            for k in keys
+        )
     else:
         out["hmac_ok"] = None
     prev = audit.GENESIS
@@ -199,20 +223,27 @@ def verify_export(ctx: AppContext | None, path: Path) -> dict[str, Any]:
     for i, line in enumerate(lines[:-1], 1):
         ev = json.loads(line)
         at = datetime.fromisoformat(ev["at"].replace("Z", "+00:00"))
-        h = audit.event_hash(ev["prev_hash"], ev["seq"], at, ev["actor"], ev["action"], ev["object_type"],
-                             ev["object_id"], ev["details"])
+        h = audit.event_hash(
+            ev["prev_hash"], ev["seq"], at, ev["actor"], ev["action"], ev["object_type"], ev["object_id"], ev["details"]
+        )
         if ev["seq"] != expected or ev["prev_hash"] != prev or h != ev["hash"]:
             chain_problem = f"line {i} (seq {ev['seq']}) breaks the chain"
             break
         prev, expected = ev["hash"], expected + 1
     out["chain_ok"] = chain_problem is None
-    out["events_match"] = sig.get("events") == len(lines) - 1 and sig.get("head_hash") == (prev if
-                                                                                           chain_problem is None
-                                                                                           else sig.get("head_hash"))
-    problems = [p for p, bad in (("checksum mismatch", not out["sha256_ok"]),
-                                 ("signature (HMAC) mismatch", out["hmac_ok"] is False),
-                                 (chain_problem or "", chain_problem is not None),
-                                 ("signature line does not match the events", not out["events_match"])) if bad]
+    out["events_match"] = sig.get("events") == len(lines) - 1 and sig.get("head_hash") == (
+        prev if chain_problem is None else sig.get("head_hash")
+    )
+    problems = [
+        p
+        for p, bad in (
+            ("checksum mismatch", not out["sha256_ok"]),
+            ("signature (HMAC) mismatch", out["hmac_ok"] is False),
+            (chain_problem or "", chain_problem is not None),
+            ("signature line does not match the events", not out["events_match"]),
+        )
+        if bad
+    ]
     out["ok"] = not problems
     out["problem"] = "; ".join(problems) or None
     return out

@@ -24,8 +24,10 @@ def export(ctx: AppContext, exported_by: str, fmt: str, **filters: Any) -> tuple
         raise InputError("format must be csv or json", code="bad_format")
     first = audit_log.search(ctx, limit=1000, offset=0, **filters)
     if first.count > MAX_ROWS:
-        raise InputError(f"{first.count} events match; export at most {MAX_ROWS} at once (narrow the period)",
-                         code="export_too_large")
+        raise InputError(
+            f"{first.count} events match; export at most {MAX_ROWS} at once (narrow the period)",
+            code="export_too_large",
+        )
     rows = [asdict(e) for e in first.data]
     while len(rows) < first.count:
         page = audit_log.search(ctx, limit=1000, offset=len(rows), **filters).data
@@ -36,9 +38,16 @@ def export(ctx: AppContext, exported_by: str, fmt: str, **filters: Any) -> tuple
         used = {k: str(v) for k, v in filters.items() if v}
         # the filter values (a search text is often a person id) stay out of the permanent chain: the
         # chain names which filters were used, their values are an encrypted detail
-        audit.record(s, exported_by, "audit.export", "audit", "",
-                     {"format": fmt, "rows": len(rows), "filters": sorted(used)},
-                     private={"filters": used} if used else None, cipher=ctx.cipher)
+        audit.record(
+            s,
+            exported_by,
+            "audit.export",
+            "audit",
+            "",
+            {"format": fmt, "rows": len(rows), "filters": sorted(used)},
+            private={"filters": used} if used else None,
+            cipher=ctx.cipher,
+        )
     if fmt == "json":
         return json.dumps({"events": rows, "count": len(rows)}, default=str), len(rows)
     buf = io.StringIO()

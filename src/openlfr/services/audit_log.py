@@ -52,16 +52,28 @@ def with_private(ctx: AppContext, s: Any, events: list[AuditEvent]) -> list[dict
         det = dict(e.details or {})
         if e.seq in resolved:
             v = resolved[e.seq]
-            det["private"] = {**det["private"], "status": "present" if isinstance(v, dict) else v,
-                              "data": v if isinstance(v, dict) else None}
+            det["private"] = {
+                **det["private"],
+                "status": "present" if isinstance(v, dict) else v,
+                "data": v if isinstance(v, dict) else None,
+            }
         out.append(det)
     return out
 
 
-def search(ctx: AppContext, *, actor: str | None = None, action: str | None = None,
-           object_type: str | None = None, object_id: str | None = None, text: str | None = None,
-           since: datetime | None = None, until: datetime | None = None, limit: int = 50,
-           offset: int = 0) -> AuditPage:
+def search(
+    ctx: AppContext,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    text: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> AuditPage:
     """A page of events, newest first. ``action`` matches a prefix (``alert.`` = every alert event);
     ``text`` is a case-insensitive substring of the actor, action, object id or details, including
     the private details while they exist (e.g. every event about one person id)."""
@@ -85,31 +97,56 @@ def search(ctx: AppContext, *, actor: str | None = None, action: str | None = No
             # Matches in the chained fields (SQL) or in the private details (decrypted here).
             pat = f"%{text.lower()}%"
             details_text = func.lower(cast(AuditEvent.details, String))
-            chain_match = or_(func.lower(AuditEvent.actor).like(pat), func.lower(AuditEvent.action).like(pat),
-                              func.lower(AuditEvent.object_id).like(pat), details_text.like(pat))
-            cands = s.execute(q.with_only_columns(AuditEvent.seq, chain_match, AuditEvent.details)
-                              .where(or_(chain_match, details_text.like('%"private"%')))
-                              .order_by(AuditEvent.seq.desc())).all()
+            chain_match = or_(
+                func.lower(AuditEvent.actor).like(pat),
+                func.lower(AuditEvent.action).like(pat),
+                func.lower(AuditEvent.object_id).like(pat),
+                details_text.like(pat),
+            )
+            cands = s.execute(
+                q.with_only_columns(AuditEvent.seq, chain_match, AuditEvent.details)
+                .where(or_(chain_match, details_text.like('%"private"%')))
+                .order_by(AuditEvent.seq.desc())
+            ).all()
             try:
                 cipher = ctx.cipher
             except OpenLFRError:
                 cipher = None
             private = audit.resolve_private(s, cipher, [(int(c[0]), c[2]) for c in cands if not c[1]])
             needle = text.lower()
-            seqs = [int(c[0]) for c in cands if c[1] or (
-                isinstance(private.get(int(c[0])), dict)
-                and needle in json.dumps(private[int(c[0])], ensure_ascii=False, default=str).lower())]
+            seqs = [
+                int(c[0])
+                for c in cands
+                if c[1]
+                or (
+                    isinstance(private.get(int(c[0])), dict)
+                    and needle in json.dumps(private[int(c[0])], ensure_ascii=False, default=str).lower()
+                )
+            ]
             count = len(seqs)
-            page = seqs[offset: offset + limit]
-            rows = list(s.scalars(select(AuditEvent).where(AuditEvent.seq.in_(page))
-                                  .order_by(AuditEvent.seq.desc()))) if page else []
+            page = seqs[offset : offset + limit]
+            rows = (
+                list(s.scalars(select(AuditEvent).where(AuditEvent.seq.in_(page)).order_by(AuditEvent.seq.desc())))
+                if page
+                else []
+            )
         else:
             count = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
             rows = list(s.scalars(q.order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)))
         details = with_private(ctx, s, rows)
-        data = [AuditEventView(seq=e.seq, at=_iso(e.at), actor=e.actor, action=e.action, object_type=e.object_type,
-                               object_id=e.object_id, details=d, hash=e.hash)
-                for e, d in zip(rows, details, strict=True)]
+        data = [
+            AuditEventView(
+                seq=e.seq,
+                at=_iso(e.at),
+                actor=e.actor,
+                action=e.action,
+                object_type=e.object_type,
+                object_id=e.object_id,
+                details=d,
+                hash=e.hash,
+            )
+            for e, d in zip(rows, details, strict=True)
+        ]
     return AuditPage(data, count)
 
 
@@ -118,6 +155,16 @@ def newest(ctx: AppContext, limit: int = 50) -> list[AuditEventView]:
     (:func:`with_private`); ``at`` as stored (``openlfr audit list``)."""
     with ctx.db.session() as s:
         events = list(s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)))
-        return [AuditEventView(seq=e.seq, at=e.at.isoformat(), actor=e.actor, action=e.action,
-                               object_type=e.object_type, object_id=e.object_id, details=d, hash=e.hash)
-                for e, d in zip(events, with_private(ctx, s, events), strict=True)]
+        return [
+            AuditEventView(
+                seq=e.seq,
+                at=e.at.isoformat(),
+                actor=e.actor,
+                action=e.action,
+                object_type=e.object_type,
+                object_id=e.object_id,
+                details=d,
+                hash=e.hash,
+            )
+            for e, d in zip(events, with_private(ctx, s, events), strict=True)
+        ]

@@ -49,6 +49,8 @@ class CameraTestResult:
     ok: bool
     """Every camera gave a frame."""
     cameras: list[CameraTest]
+
+
 """Seconds to open a camera and to wait for its first frame (each)."""
 
 
@@ -63,8 +65,7 @@ def _try(url: str, timeout: float) -> dict[str, Any]:
         width, height = frame.size
         del frame  # P2: only the size is kept
         fps = getattr(src, "fps", None)
-        return {"ok": True, "width": width, "height": height, "fps": round(fps, 2) if fps else None,
-                "detail": ""}
+        return {"ok": True, "width": width, "height": height, "fps": round(fps, 2) if fps else None, "detail": ""}
     except OpenLFRError as exc:
         return {"ok": False, "code": exc.code, "detail": mask_url(exc.message)}
     except Exception as exc:  # a decoder's own error: a failed test, not a server error
@@ -86,13 +87,20 @@ def _one(name: str, url: str, display: str, timeout: float) -> CameraTest:
     th.join(2 * timeout + 1.0)  # open and first frame, each within ``timeout``
     if th.is_alive() or not out:
         out = {"ok": False, "code": "source_timeout", "detail": f"no frame within {2 * timeout + 1.0:.0f} s"}
-    base: dict[str, Any] = {"camera": name, "source": display, "ok": False, "width": None, "height": None,
-                            "fps": None, "code": None, "seconds": round(time.monotonic() - t0, 2)}
+    base: dict[str, Any] = {
+        "camera": name,
+        "source": display,
+        "ok": False,
+        "width": None,
+        "height": None,
+        "fps": None,
+        "code": None,
+        "seconds": round(time.monotonic() - t0, 2),
+    }
     return CameraTest(**{**base, **out})
 
 
-def check_cameras(ctx: AppContext, ref: int | str, actor: str, timeout: float = DEFAULT_TIMEOUT_S
-                  ) -> CameraTestResult:
+def check_cameras(ctx: AppContext, ref: int | str, actor: str, timeout: float = DEFAULT_TIMEOUT_S) -> CameraTestResult:
     """Test every camera of deployment ``ref`` (all at once); refused once the deployment has ended."""
     with ctx.db.session() as s:
         dep = get_deployment(s, ref)
@@ -112,7 +120,17 @@ def check_cameras(ctx: AppContext, ref: int | str, actor: str, timeout: float = 
         th.join()
     tested = [r for r in results if r is not None]  # every thread set its camera's result
     with ctx.db.session() as s:
-        audit.record(s, actor, "deployment.cameras_tested", "deployment", dep_id,
-                     {"cameras": [{"camera": r.camera, "ok": r.ok, "width": r.width, "height": r.height,
-                                   "fps": r.fps, "code": r.code} for r in tested]})
+        audit.record(
+            s,
+            actor,
+            "deployment.cameras_tested",
+            "deployment",
+            dep_id,
+            {
+                "cameras": [
+                    {"camera": r.camera, "ok": r.ok, "width": r.width, "height": r.height, "fps": r.fps, "code": r.code}
+                    for r in tested
+                ]
+            },
+        )
     return CameraTestResult(deployment_id=dep_id, ok=all(r.ok for r in tested), cameras=tested)

@@ -58,17 +58,25 @@ class CheckResult:
     """``[width, height]`` of the photo as analysed."""
 
 
-def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str, actor: str,
-                threshold: float | None = None, fpir: float | None = None, top_k: int = 5) -> CheckResult:
+def check_image(
+    ctx: AppContext,
+    image: Path | tuple[str, bytes],
+    watchlist: str,
+    actor: str,
+    threshold: float | None = None,
+    fpir: float | None = None,
+    top_k: int = 5,
+) -> CheckResult:
     if top_k < 1 or top_k > 100:
         raise InputError(f"top-k must be 1..100, got {top_k}", code="bad_top_k")
-    label, data = (str(image), read_bytes(image, ctx.settings.max_upload_bytes)) if isinstance(image, Path) \
-        else image
+    label, data = (str(image), read_bytes(image, ctx.settings.max_upload_bytes)) if isinstance(image, Path) else image
     if len(data) > ctx.settings.max_upload_bytes:
-        raise InputError(f"{label}: {len(data)} bytes exceeds the limit of {ctx.settings.max_upload_bytes}",
-                         code="image_too_large")
-    pixels, scale = decode_image_scaled(data, name=label, max_pixels=ctx.settings.max_image_pixels,
-                                        max_side=ctx.settings.max_photo_side)
+        raise InputError(
+            f"{label}: {len(data)} bytes exceeds the limit of {ctx.settings.max_upload_bytes}", code="image_too_large"
+        )
+    pixels, scale = decode_image_scaled(
+        data, name=label, max_pixels=ctx.settings.max_image_pixels, max_side=ctx.settings.max_photo_side
+    )
     index, meta = load_index(ctx, watchlist)
     op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
     thr = op.threshold
@@ -76,27 +84,52 @@ def check_image(ctx: AppContext, image: Path | tuple[str, bytes], watchlist: str
     faces = analysis.faces
     # the top-k of each face whatever its score: those at or above the threshold are candidates, the rest near
     # misses (shown as "not a match", so an operator sees how far the photo is from the list)
-    ranked = index.search(faces.embedding, top_k=top_k, threshold=0.0) if len(faces) and \
-        faces.embedding is not None else []
+    ranked = (
+        index.search(faces.embedding, top_k=top_k, threshold=0.0) if len(faces) and faces.embedding is not None else []
+    )
     results = [[m for m in r if m.score >= thr] for r in ranked]
     misses = [[m for m in r if m.score < thr] for r in ranked]
     out_faces = []
     for i in range(len(faces)):
         q = faces.quality_dict(i)
         q["failed"] = analysis.gate.reasons[i]  # type: ignore[assignment]
-        out_faces.append(CheckedFace(
-            box=[round(float(v) * scale, 1) for v in faces.xyxy[i]], quality=q,
-            passed_quality=bool(analysis.gate.passed[i]),
-            candidates=[Candidate.of(m) for m in results[i]] if i < len(results) else [],
-            near_misses=[Candidate.of(m) for m in misses[i]] if i < len(misses) else []))
+        out_faces.append(
+            CheckedFace(
+                box=[round(float(v) * scale, 1) for v in faces.xyxy[i]],
+                quality=q,
+                passed_quality=bool(analysis.gate.passed[i]),
+                candidates=[Candidate.of(m) for m in results[i]] if i < len(results) else [],
+                near_misses=[Candidate.of(m) for m in misses[i]] if i < len(misses) else [],
+            )
+        )
     with ctx.db.session() as s:
         matched = sorted({m.person_id for r in results for m in r})
         near = sorted({m.person_id for r in misses for m in r})
-        audit.record(s, actor, "check", "watchlist", meta["id"],
-                     {"watchlist": watchlist, "faces": len(faces), "threshold": thr, "threshold_source": op.source,
-                      "target_fpir": op.target_fpir, "matches": len(matched)},
-                     private={"matched_person_ids": matched, "near_miss_person_ids": near} if matched or near
-                     else None, cipher=ctx.cipher)
-    return CheckResult(image=label, watchlist=watchlist, watchlist_size=index.size, threshold=thr,
-                       threshold_source=op.source, target_fpir=op.target_fpir, operating_point=op.to_dict(),
-                       faces=out_faces, analysed_size=[int(pixels.shape[1]), int(pixels.shape[0])])
+        audit.record(
+            s,
+            actor,
+            "check",
+            "watchlist",
+            meta["id"],
+            {
+                "watchlist": watchlist,
+                "faces": len(faces),
+                "threshold": thr,
+                "threshold_source": op.source,
+                "target_fpir": op.target_fpir,
+                "matches": len(matched),
+            },
+            private={"matched_person_ids": matched, "near_miss_person_ids": near} if matched or near else None,
+            cipher=ctx.cipher,
+        )
+    return CheckResult(
+        image=label,
+        watchlist=watchlist,
+        watchlist_size=index.size,
+        threshold=thr,
+        threshold_source=op.source,
+        target_fpir=op.target_fpir,
+        operating_point=op.to_dict(),
+        faces=out_faces,
+        analysed_size=[int(pixels.shape[1]), int(pixels.shape[0])],
+    )

@@ -21,9 +21,13 @@ def engine_config_from_settings(settings: Settings, **overrides: Any) -> EngineC
     for ref, opts in ((settings.detector_model, det_opts), (settings.embedder_model, emb_opts)):
         if ref:
             opts["path" if Path(ref).expanduser().is_file() else "model"] = ref
-    return EngineConfig(detector=settings.detector, detector_options=det_opts,
-                        embedder=settings.embedder, embedder_options=emb_opts,
-                        **{**engine_dirs(settings), **overrides})
+    return EngineConfig(
+        detector=settings.detector,
+        detector_options=det_opts,
+        embedder=settings.embedder,
+        embedder_options=emb_opts,
+        **{**engine_dirs(settings), **overrides},
+    )
 
 
 def engine_dirs(settings: Settings) -> dict[str, Path]:
@@ -45,8 +49,9 @@ class AppContext:
     @cached_property
     def db(self) -> Database:
         if self.settings.database_url is None and not (self.settings.data_dir / "openlfr.db").exists():
-            raise ConfigError(f"no OpenLFR database in {self.settings.data_dir}; run `openlfr init` first",
-                              code="not_initialised")
+            raise ConfigError(
+                f"no OpenLFR database in {self.settings.data_dir}; run `openlfr init` first", code="not_initialised"
+            )
         db = Database(self.settings.db_url)
         db.upgrade()
         from openlfr.storage.audit_anchor import install_anchor

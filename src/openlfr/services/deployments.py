@@ -123,13 +123,21 @@ class LivePlan:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (camera URLs redacted)."""
-        return {"deployment_id": self.deployment_id, "name": self.name, "state": self.state,
-                "watchlist": self.watchlist, "watchlist_id": self.watchlist_id,
-                "watchlist_size": self.watchlist_size, "threshold": self.threshold,
-                "threshold_source": self.threshold_source, "target_fpir": self.target_fpir,
-                "cameras": [{"name": c.name, "url": mask_url(c.url_display)} for c in self.cameras],
-                "models": dict(self.models), "planned_start": self.planned_start.isoformat(),
-                "planned_end": self.planned_end.isoformat()}
+        return {
+            "deployment_id": self.deployment_id,
+            "name": self.name,
+            "state": self.state,
+            "watchlist": self.watchlist,
+            "watchlist_id": self.watchlist_id,
+            "watchlist_size": self.watchlist_size,
+            "threshold": self.threshold,
+            "threshold_source": self.threshold_source,
+            "target_fpir": self.target_fpir,
+            "cameras": [{"name": c.name, "url": mask_url(c.url_display)} for c in self.cameras],
+            "models": dict(self.models),
+            "planned_start": self.planned_start.isoformat(),
+            "planned_end": self.planned_end.isoformat(),
+        }
 
 
 def get_deployment(s: Session, ref: int | str) -> Deployment:
@@ -151,12 +159,15 @@ def watchlist_digest(s: Session, watchlist_id: int) -> tuple[str, int]:
         .outerjoin(ReferenceImage, ReferenceImage.entry_id == WatchlistEntry.id)
         .outerjoin(ReferenceEmbedding, ReferenceEmbedding.image_id == ReferenceImage.id)
         .where(WatchlistEntry.watchlist_id == watchlist_id)
-        .order_by(WatchlistEntry.id, ReferenceImage.id, ReferenceEmbedding.id)).all()
+        .order_by(WatchlistEntry.id, ReferenceImage.id, ReferenceEmbedding.id)
+    ).all()
     h = hashlib.sha256()
     for r in rows:
         h.update(("|".join(str(v) for v in r) + "\n").encode())
-    n = s.scalar(select(func.count()).select_from(WatchlistEntry)
-                 .where(WatchlistEntry.watchlist_id == watchlist_id)) or 0
+    n = (
+        s.scalar(select(func.count()).select_from(WatchlistEntry).where(WatchlistEntry.watchlist_id == watchlist_id))
+        or 0
+    )
     return h.hexdigest(), int(n)
 
 
@@ -167,9 +178,15 @@ def drafters(s: Session, dep: Deployment) -> list[str]:
     """The users who created or edited the deployment before it was authorised (its creator and the
     actor of every other audited change to it): none of them may authorise it (separation of duties)."""
     who = [dep.created_by]
-    for actor in s.scalars(select(AuditEvent.actor).where(
-            AuditEvent.object_type == "deployment", AuditEvent.object_id == str(dep.id),
-            AuditEvent.action.not_in(_NOT_EDITS)).order_by(AuditEvent.seq)):
+    for actor in s.scalars(
+        select(AuditEvent.actor)
+        .where(
+            AuditEvent.object_type == "deployment",
+            AuditEvent.object_id == str(dep.id),
+            AuditEvent.action.not_in(_NOT_EDITS),
+        )
+        .order_by(AuditEvent.seq)
+    ):
         if actor not in who:
             who.append(actor)
     return who
@@ -178,28 +195,49 @@ def drafters(s: Session, dep: Deployment) -> list[str]:
 def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[str, Any]:
     live_size: int | None = None
     if dep.watchlist_id is not None:
-        live_size = int(s.scalar(select(func.count()).select_from(WatchlistEntry)
-                                 .where(WatchlistEntry.watchlist_id == dep.watchlist_id)) or 0)
+        live_size = int(
+            s.scalar(
+                select(func.count()).select_from(WatchlistEntry).where(WatchlistEntry.watchlist_id == dep.watchlist_id)
+            )
+            or 0
+        )
     out = {
-        "id": dep.id, "name": dep.name, "state": dep.state, "location": dep.location,
-        "latitude": dep.latitude, "longitude": dep.longitude, "purpose": dep.purpose,
-        "legal_basis": dep.legal_basis, "planned_start": _iso(dep.planned_start),
-        "planned_end": _iso(dep.planned_end), "threshold": dep.threshold, "target_fpir": dep.target_fpir,
-        "threshold_source": dep.threshold_source, "operating_point": dep.operating_point,
+        "id": dep.id,
+        "name": dep.name,
+        "state": dep.state,
+        "location": dep.location,
+        "latitude": dep.latitude,
+        "longitude": dep.longitude,
+        "purpose": dep.purpose,
+        "legal_basis": dep.legal_basis,
+        "planned_start": _iso(dep.planned_start),
+        "planned_end": _iso(dep.planned_end),
+        "threshold": dep.threshold,
+        "target_fpir": dep.target_fpir,
+        "threshold_source": dep.threshold_source,
+        "operating_point": dep.operating_point,
         "justification": dep.justification,
         "models": {"detector": dep.detector, "embedder": dep.embedder},
-        "watchlist": dep.watchlist_name, "watchlist_id": dep.watchlist_id,
+        "watchlist": dep.watchlist_name,
+        "watchlist_id": dep.watchlist_id,
         "source_watchlist": dep.source_watchlist,
         "watchlist_size": dep.watchlist_size if dep.watchlist_size is not None else live_size,
         "watchlist_deleted_at": _iso(dep.watchlist_deleted_at),
-        "cameras": [{"name": c.name, "url": mask_url(c.url_display), "description": c.description}
-                    for c in dep.cameras],
-        "created_by": dep.created_by, "created_at": _iso(dep.created_at),
-        "authorising_officer": dep.authorising_officer, "authorised_by": dep.authorised_by,
-        "authorised_at": _iso(dep.authorised_at), "authorisation_note": dep.authorisation_note,
+        "cameras": [
+            {"name": c.name, "url": mask_url(c.url_display), "description": c.description} for c in dep.cameras
+        ],
+        "created_by": dep.created_by,
+        "created_at": _iso(dep.created_at),
+        "authorising_officer": dep.authorising_officer,
+        "authorised_by": dep.authorised_by,
+        "authorised_at": _iso(dep.authorised_at),
+        "authorisation_note": dep.authorisation_note,
         "self_authorised": dep.authorised_by is not None and dep.authorised_by in drafters(s, dep),
-        "started_by": dep.started_by, "started_at": _iso(dep.started_at),
-        "ended_by": dep.ended_by, "ended_at": _iso(dep.ended_at), "end_reason": dep.end_reason,
+        "started_by": dep.started_by,
+        "started_at": _iso(dep.started_at),
+        "ended_by": dep.ended_by,
+        "ended_at": _iso(dep.ended_at),
+        "end_reason": dep.end_reason,
     }
     out["operating_point_text"] = operating_point_text(out)  # the same words in reports and on the public page
     return out
@@ -207,8 +245,27 @@ def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[s
 
 # ---------------------------------------------------------------- guardrails
 
-_PLACEHOLDERS = {"", "-", "--", "n/a", "na", "none", "tbc", "tbd", "todo", "test", "x", "xxx", "unknown", "?",
-                 "legal basis", "see above", "as above", "various", "policy"}
+_PLACEHOLDERS = {
+    "",
+    "-",
+    "--",
+    "n/a",
+    "na",
+    "none",
+    "tbc",
+    "tbd",
+    "todo",
+    "test",
+    "x",
+    "xxx",
+    "unknown",
+    "?",
+    "legal basis",
+    "see above",
+    "as above",
+    "various",
+    "policy",
+}
 LEGAL_BASIS_MIN_CHARS = 10
 
 
@@ -218,9 +275,12 @@ def check_legal_basis(text: str) -> str:
     t = " ".join(text.split())
     words = re.findall(r"[A-Za-z]{2,}", t)
     if t.lower().strip(" .") in _PLACEHOLDERS or len(t) < LEGAL_BASIS_MIN_CHARS or len(words) < 2:
-        raise InputError("state the legal basis for this deployment (the power and policy relied on, e.g. "
-                         "'Common law policing powers; DPA 2018 s.35; force LFR policy v2'); "
-                         f"{text.strip()!r} is not one", code="no_legal_basis")
+        raise InputError(
+            "state the legal basis for this deployment (the power and policy relied on, e.g. "
+            "'Common law policing powers; DPA 2018 s.35; force LFR policy v2'); "
+            f"{text.strip()!r} is not one",
+            code="no_legal_basis",
+        )
     return t
 
 
@@ -230,13 +290,18 @@ def check_window(ctx: AppContext, start: datetime, end: datetime, now: datetime)
     if end <= start:
         raise InputError("planned end must be after planned start", code="bad_window")
     if end <= now:
-        raise InputError(f"the planned window ended at {end.isoformat()}, before now ({now.isoformat()}): "
-                         "a deployment cannot be created for the past", code="window_passed")
+        raise InputError(
+            f"the planned window ended at {end.isoformat()}, before now ({now.isoformat()}): "
+            "a deployment cannot be created for the past",
+            code="window_passed",
+        )
     hours = (end - start).total_seconds() / 3600.0
     limit = ctx.settings.max_deployment_hours
     if hours > limit + 1e-9:
-        raise InputError(f"the planned window is {hours:.1f} h; the maximum is {limit:g} h "
-                         "(setting OPENLFR_MAX_DEPLOYMENT_HOURS)", code="window_too_long")
+        raise InputError(
+            f"the planned window is {hours:.1f} h; the maximum is {limit:g} h (setting OPENLFR_MAX_DEPLOYMENT_HOURS)",
+            code="window_too_long",
+        )
 
 
 def _family(ctx: AppContext, s: Session, dep: Deployment) -> str:
@@ -255,8 +320,9 @@ def _family(ctx: AppContext, s: Session, dep: Deployment) -> str:
         sub.close()
 
 
-def _operating_point(ctx: AppContext, s: Session, dep: Deployment, size: int, target_fpir: float | None,
-                     threshold: float | None) -> tuple[OperatingPoint, Guardrail]:
+def _operating_point(
+    ctx: AppContext, s: Session, dep: Deployment, size: int, target_fpir: float | None, threshold: float | None
+) -> tuple[OperatingPoint, Guardrail]:
     op = resolve(_family(ctx, s, dep), size, target_fpir=target_fpir, threshold=threshold, settings=ctx.settings)
     return op, guardrail(op, ctx.settings)
 
@@ -270,15 +336,17 @@ def _choice(dep: Deployment, target_fpir: float | None, threshold: float | None)
     return dep.target_fpir, None
 
 
-def preview_operating_point(ctx: AppContext, ref: int | str, target_fpir: float | None = None,
-                            threshold: float | None = None) -> dict[str, Any]:
+def preview_operating_point(
+    ctx: AppContext, ref: int | str, target_fpir: float | None = None, threshold: float | None = None
+) -> dict[str, Any]:
     """The operating point a draft would be authorised at, for its watchlist's current size (or
     the given target FPIR / threshold override), with the safe-band verdict."""
     with ctx.db.session() as s:
         dep = get_deployment(s, ref)
         if dep.state != "draft":
-            raise ConflictError(f"deployment {dep.id} is {dep.state}; its operating point was fixed at "
-                                "authorisation", code="bad_state")
+            raise ConflictError(
+                f"deployment {dep.id} is {dep.state}; its operating point was fixed at authorisation", code="bad_state"
+            )
         if dep.watchlist_id is None:
             raise ConflictError(f"deployment {dep.id} has no watchlist", code="no_watchlist")
         size = watchlist_digest(s, dep.watchlist_id)[1]
@@ -312,21 +380,29 @@ def check_camera_url(name: str, url: str, media_root: Path | None, *, local_file
     if "://" in url or (re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", url) and not url.startswith("webcam:")):
         scheme = urlsplit(url).scheme.lower()
         if scheme not in CAMERA_SCHEMES:
-            raise InputError(f"camera {name!r}: only {', '.join(CAMERA_SCHEMES)} URLs or files under the media "
-                             f"root are accepted, not {scheme}:", code="bad_camera_url")
+            raise InputError(
+                f"camera {name!r}: only {', '.join(CAMERA_SCHEMES)} URLs or files under the media "
+                f"root are accepted, not {scheme}:",
+                code="bad_camera_url",
+            )
         return url
     if media_root is None:
         if local_files:
             return url
-        raise InputError(f"camera {name!r}: a local file or device is not accepted here; give an rtsp/http(s) "
-                         "URL, or have an admin set OPENLFR_CAMERA_MEDIA_ROOT", code="camera_file_not_allowed")
+        raise InputError(
+            f"camera {name!r}: a local file or device is not accepted here; give an rtsp/http(s) "
+            "URL, or have an admin set OPENLFR_CAMERA_MEDIA_ROOT",
+            code="camera_file_not_allowed",
+        )
     root = Path(media_root).resolve()
     target = Path(url).expanduser()
     if not target.is_absolute():
         target = root / target
     if url.strip().isdigit() or url.startswith(("webcam:", "/dev/")) or not target.resolve().is_relative_to(root):
-        raise InputError(f"camera {name!r}: a local file must be inside the media root "
-                         "(OPENLFR_CAMERA_MEDIA_ROOT)", code="camera_file_not_allowed")
+        raise InputError(
+            f"camera {name!r}: a local file must be inside the media root (OPENLFR_CAMERA_MEDIA_ROOT)",
+            code="camera_file_not_allowed",
+        )
     return str(target.resolve())
 
 
@@ -334,12 +410,13 @@ def _check_place(location: str, purpose: str, latitude: float | None) -> tuple[s
     """The stripped location and purpose: a location precise enough to find (or coordinates), a purpose."""
     location, purpose = location.strip(), purpose.strip()
     if not location:
-        raise InputError("a deployment needs a precise location (street, junction or landmark)",
-                         code="bad_location")
+        raise InputError("a deployment needs a precise location (street, junction or landmark)", code="bad_location")
     if latitude is None and len(re.findall(r"\w+", location)) < 2:
-        raise InputError(f"location {location!r} is too vague: name the street, junction or landmark "
-                         "(e.g. 'High St, Sutton, outside the station') or give coordinates",
-                         code="vague_location")
+        raise InputError(
+            f"location {location!r} is too vague: name the street, junction or landmark "
+            "(e.g. 'High St, Sutton, outside the station') or give coordinates",
+            code="vague_location",
+        )
     if not purpose:
         raise InputError("a deployment needs a purpose", code="bad_purpose")
     return location, purpose
@@ -355,16 +432,16 @@ def _check_coordinates(latitude: float | None, longitude: float | None) -> None:
 def _check_selection(entries: Sequence[EntrySelection] | None, all_entries_reason: str | None) -> dict[str, str]:
     """person id -> reason for the selected entries (empty when every entry is copied with one reason)."""
     if (entries is None) == (all_entries_reason is None):
-        raise InputError("select the watchlist entries (each with a reason) or give one reason for all",
-                         code="bad_selection")
+        raise InputError(
+            "select the watchlist entries (each with a reason) or give one reason for all", code="bad_selection"
+        )
     if all_entries_reason is not None and not all_entries_reason.strip():
         raise InputError("the reason for copying every entry must not be empty", code="bad_selection")
     selection: dict[str, str] = {}
     for sel in entries or ():
         pid, why = sel.person_id.strip(), sel.reason.strip()
         if not pid or not why:
-            raise InputError(f"entry {sel.person_id!r}: each selected person needs a reason",
-                             code="bad_selection")
+            raise InputError(f"entry {sel.person_id!r}: each selected person needs a reason", code="bad_selection")
         if pid in selection:
             raise InputError(f"person {pid!r} selected twice", code="bad_selection")
         selection[pid] = why
@@ -377,8 +454,9 @@ def _check_cameras(ctx: AppContext, cameras: Sequence[CameraSpec], local_files: 
     seen: set[str] = set()
     for c in cameras:
         if not _CAMERA_NAME.match(c.name):
-            raise InputError(f"camera name {c.name!r}: use letters, digits, '.', '_' or '-' (max 100)",
-                             code="bad_camera")
+            raise InputError(
+                f"camera name {c.name!r}: use letters, digits, '.', '_' or '-' (max 100)", code="bad_camera"
+            )
         if c.name in seen:
             raise InputError(f"camera {c.name!r} given twice", code="bad_camera")
         if not c.url.strip():
@@ -391,28 +469,34 @@ def _check_cameras(ctx: AppContext, cameras: Sequence[CameraSpec], local_files: 
     return checked
 
 
-def _source_entries(ctx: AppContext, s: Session, source_watchlist: str, selection: dict[str, str],
-                    all_entries_reason: str | None) -> tuple[Watchlist, dict[str, WatchlistEntry], dict[str, str]]:
+def _source_entries(
+    ctx: AppContext, s: Session, source_watchlist: str, selection: dict[str, str], all_entries_reason: str | None
+) -> tuple[Watchlist, dict[str, WatchlistEntry], dict[str, str]]:
     """The standing list to copy from (integrity checked), its entries by person id, and the final selection."""
     src = s.scalar(select(Watchlist).where(Watchlist.name == source_watchlist))
     if src is None:
         raise NotFoundError(f"no watchlist named {source_watchlist!r}", code="watchlist_not_found")
     if src.deployment_id is not None:
-        raise InputError(f"{source_watchlist!r} is another deployment's bespoke list; copy from a "
-                         "standing watchlist", code="bad_source")
+        raise InputError(
+            f"{source_watchlist!r} is another deployment's bespoke list; copy from a standing watchlist",
+            code="bad_source",
+        )
     try:
         watchlist_integrity.check(s, ctx.cipher, src)
     except ConflictError as exc:
         watchlist_integrity.record_failure(ctx, src.id, src.name, exc, "deployment copy")
         raise
-    src_entries = {e.person_id: e for e in s.scalars(
-        select(WatchlistEntry).where(WatchlistEntry.watchlist_id == src.id))}
+    src_entries = {
+        e.person_id: e for e in s.scalars(select(WatchlistEntry).where(WatchlistEntry.watchlist_id == src.id))
+    }
     if all_entries_reason is not None:
         selection = {pid: all_entries_reason.strip() for pid in sorted(src_entries)}
     missing = sorted(set(selection) - set(src_entries))
     if missing:
-        raise NotFoundError(f"not on {source_watchlist!r}: {', '.join(missing[:10])}"
-                            f"{' ...' if len(missing) > 10 else ''}", code="entry_not_found")
+        raise NotFoundError(
+            f"not on {source_watchlist!r}: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}",
+            code="entry_not_found",
+        )
     if not selection:
         raise InputError(f"{source_watchlist!r} has no entries to copy", code="bad_selection")
     return src, src_entries, selection
@@ -424,15 +508,28 @@ def _copy_entry(s: Session, cipher: Any, se: WatchlistEntry, ne: WatchlistEntry)
     n_images = n_emb = 0
     for img in s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == se.id).order_by(ReferenceImage.id)):
         photo = unseal(cipher, img)
-        nimg = ReferenceImage(entry=ne, image_enc=b"", content_sha256=watchlist_integrity.content_hash(photo),
-                              media_type=img.media_type, width=img.width, height=img.height,
-                              box=dict(img.box), quality=dict(img.quality))
+        nimg = ReferenceImage(
+            entry=ne,
+            image_enc=b"",
+            content_sha256=watchlist_integrity.content_hash(photo),
+            media_type=img.media_type,
+            width=img.width,
+            height=img.height,
+            box=dict(img.box),
+            quality=dict(img.quality),
+        )
         seal(s, cipher, nimg, photo)
-        for emb in s.scalars(select(ReferenceEmbedding).where(ReferenceEmbedding.image_id == img.id)
-                             .order_by(ReferenceEmbedding.id)):
+        for emb in s.scalars(
+            select(ReferenceEmbedding).where(ReferenceEmbedding.image_id == img.id).order_by(ReferenceEmbedding.id)
+        ):
             vec = unseal(cipher, emb)
-            nemb = ReferenceEmbedding(model_family=emb.model_family, model_id=emb.model_id, dim=emb.dim,
-                                      vector_enc=b"", content_sha256=watchlist_integrity.content_hash(vec))
+            nemb = ReferenceEmbedding(
+                model_family=emb.model_family,
+                model_id=emb.model_id,
+                dim=emb.dim,
+                vector_enc=b"",
+                content_sha256=watchlist_integrity.content_hash(vec),
+            )
             nimg.embeddings.append(nemb)
             seal(s, cipher, nemb, vec)
             n_emb += 1
@@ -440,33 +537,67 @@ def _copy_entry(s: Session, cipher: Any, se: WatchlistEntry, ne: WatchlistEntry)
     return n_images, n_emb
 
 
-def _bespoke_list(s: Session, cipher: Any, dep: Deployment, src: Watchlist, src_entries: dict[str, WatchlistEntry],
-                  selection: dict[str, str], actor: str) -> tuple[Watchlist, int, int]:
+def _bespoke_list(
+    s: Session,
+    cipher: Any,
+    dep: Deployment,
+    src: Watchlist,
+    src_entries: dict[str, WatchlistEntry],
+    selection: dict[str, str],
+    actor: str,
+) -> tuple[Watchlist, int, int]:
     """The deployment's own list, entry by entry from ``src`` with each entry's reason; (list, images, embeddings)."""
-    wl = Watchlist(name=_free_list_name(s, f"deployment-{dep.id}"), description=f"bespoke watchlist of deployment "
-                   f"{dep.id}", embedder_family=src.embedder_family, deployment_id=dep.id, created_by=actor)
+    wl = Watchlist(
+        name=_free_list_name(s, f"deployment-{dep.id}"),
+        description=f"bespoke watchlist of deployment {dep.id}",
+        embedder_family=src.embedder_family,
+        deployment_id=dep.id,
+        created_by=actor,
+    )
     s.add(wl)
     s.flush()
     dep.watchlist_id, dep.watchlist_name = wl.id, wl.name
     n_images = n_emb = 0
     for pid, why in sorted(selection.items()):
         se = src_entries[pid]
-        ne = WatchlistEntry(watchlist_id=wl.id, person_id=se.person_id, display_name=se.display_name,
-                            category=se.category, reason=why, added_by=actor, expires_at=se.expires_at,
-                            source=f"copied from watchlist {src.name!r} entry {se.id}")
+        ne = WatchlistEntry(
+            watchlist_id=wl.id,
+            person_id=se.person_id,
+            display_name=se.display_name,
+            category=se.category,
+            reason=why,
+            added_by=actor,
+            expires_at=se.expires_at,
+            source=f"copied from watchlist {src.name!r} entry {se.id}",
+        )
         s.add(ne)
         i, e = _copy_entry(s, cipher, se, ne)
         n_images, n_emb = n_images + i, n_emb + e
     return wl, n_images, n_emb
 
 
-def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datetime, planned_end: datetime,
-           actor: str, source_watchlist: str, entries: Sequence[EntrySelection] | None = None,
-           all_entries_reason: str | None = None, cameras: Sequence[CameraSpec] = (), name: str | None = None,
-           legal_basis: str = "", latitude: float | None = None, longitude: float | None = None,
-           local_files: bool = True,
-           threshold: float | None = None, target_fpir: float | None = None,
-           detector: str | None = None, embedder: str | None = None) -> dict[str, Any]:
+def create(
+    ctx: AppContext,
+    *,
+    location: str,
+    purpose: str,
+    planned_start: datetime,
+    planned_end: datetime,
+    actor: str,
+    source_watchlist: str,
+    entries: Sequence[EntrySelection] | None = None,
+    all_entries_reason: str | None = None,
+    cameras: Sequence[CameraSpec] = (),
+    name: str | None = None,
+    legal_basis: str = "",
+    latitude: float | None = None,
+    longitude: float | None = None,
+    local_files: bool = True,
+    threshold: float | None = None,
+    target_fpir: float | None = None,
+    detector: str | None = None,
+    embedder: str | None = None,
+) -> dict[str, Any]:
     """Create a draft deployment with its bespoke watchlist, copied entry by entry (each with the
     reason it is there) from ``source_watchlist``; photos and embeddings are re-encrypted copies."""
     location, purpose = _check_place(location, purpose, latitude)
@@ -489,33 +620,71 @@ def create(ctx: AppContext, *, location: str, purpose: str, planned_start: datet
     try:
         with ctx.db.session() as s:
             src, src_entries, selection = _source_entries(ctx, s, source_watchlist, selection, all_entries_reason)
-            dep = Deployment(name=name, location=location, latitude=latitude, longitude=longitude,
-                             purpose=purpose, legal_basis=legal_basis.strip(), planned_start=start,
-                             planned_end=end, threshold=threshold, target_fpir=target_fpir,
-                             threshold_source=threshold_source, detector=detector or ctx.settings.detector,
-                             embedder=embedder or ctx.settings.embedder,
-                             state="draft", source_watchlist=src.name, created_by=actor)
+            dep = Deployment(
+                name=name,
+                location=location,
+                latitude=latitude,
+                longitude=longitude,
+                purpose=purpose,
+                legal_basis=legal_basis.strip(),
+                planned_start=start,
+                planned_end=end,
+                threshold=threshold,
+                target_fpir=target_fpir,
+                threshold_source=threshold_source,
+                detector=detector or ctx.settings.detector,
+                embedder=embedder or ctx.settings.embedder,
+                state="draft",
+                source_watchlist=src.name,
+                created_by=actor,
+            )
             s.add(dep)
             s.flush()
             wl, n_images, n_emb = _bespoke_list(s, cipher, dep, src, src_entries, selection, actor)
             for c in cams:
-                cam = DeploymentCamera(name=c.name, url_enc=b"", url_display=redact_url(c.url.strip()),
-                                       description=c.description)
+                cam = DeploymentCamera(
+                    name=c.name, url_enc=b"", url_display=redact_url(c.url.strip()), description=c.description
+                )
                 dep.cameras.append(cam)
                 seal(s, cipher, cam, c.url.strip().encode())
             s.flush()
             watchlist_integrity.reseal(s, cipher, wl)
-            audit.record(s, actor, "deployment.create", "deployment", dep.id,
-                         {"name": dep.name, "location": location, "purpose": purpose,
-                          "planned_start": start.isoformat(), "planned_end": end.isoformat(),
-                          "cameras": [c.name for c in cams], "threshold": threshold,
-                          "target_fpir": target_fpir, "threshold_source": threshold_source,
-                          "legal_basis": legal_basis})
-            audit.record(s, actor, "watchlist.copy", "watchlist", wl.id,
-                         {"deployment_id": dep.id, "source_watchlist": src.name, "watchlist": wl.name,
-                          "entries": len(selection), "images": n_images, "embeddings": n_emb},
-                         private={"entries": [{"person_id": p, "reason": r} for p, r in sorted(selection.items())]},
-                         cipher=cipher)
+            audit.record(
+                s,
+                actor,
+                "deployment.create",
+                "deployment",
+                dep.id,
+                {
+                    "name": dep.name,
+                    "location": location,
+                    "purpose": purpose,
+                    "planned_start": start.isoformat(),
+                    "planned_end": end.isoformat(),
+                    "cameras": [c.name for c in cams],
+                    "threshold": threshold,
+                    "target_fpir": target_fpir,
+                    "threshold_source": threshold_source,
+                    "legal_basis": legal_basis,
+                },
+            )
+            audit.record(
+                s,
+                actor,
+                "watchlist.copy",
+                "watchlist",
+                wl.id,
+                {
+                    "deployment_id": dep.id,
+                    "source_watchlist": src.name,
+                    "watchlist": wl.name,
+                    "entries": len(selection),
+                    "images": n_images,
+                    "embeddings": n_emb,
+                },
+                private={"entries": [{"person_id": p, "reason": r} for p, r in sorted(selection.items())]},
+                cipher=cipher,
+            )
             return _summary(s, dep)
     except IntegrityError as exc:
         raise ConflictError(f"a deployment named {name!r} already exists", code="deployment_exists") from exc
@@ -528,8 +697,7 @@ def show(ctx: AppContext, ref: int | str) -> dict[str, Any]:
     with ctx.db.session() as s:
         dep = get_deployment(s, ref)
         out = _summary(s, dep)
-        out["statistics"] = dep.stats if dep.state == "ended" and dep.stats is not None \
-            else deployment_stats(s, dep)
+        out["statistics"] = dep.stats if dep.state == "ended" and dep.stats is not None else deployment_stats(s, dep)
         out["statistics_frozen"] = dep.state == "ended" and dep.stats is not None
         out["drafters"] = drafters(s, dep)
         out["self_authorisation_allowed"] = ctx.settings.allow_self_authorisation
@@ -562,9 +730,20 @@ def state_of(ctx: AppContext, ref: int | str) -> str:
 # ---------------------------------------------------------------- transitions
 
 
-def authorise(ctx: AppContext, ref: int | str, actor: str, role: str, officer: str, note: str = "",
-              now: datetime | None = None, *, justification: str = "", target_fpir: float | None = None,
-              threshold: float | None = None, legal_basis: str | None = None) -> dict[str, Any]:
+def authorise(
+    ctx: AppContext,
+    ref: int | str,
+    actor: str,
+    role: str,
+    officer: str,
+    note: str = "",
+    now: datetime | None = None,
+    *,
+    justification: str = "",
+    target_fpir: float | None = None,
+    threshold: float | None = None,
+    legal_basis: str | None = None,
+) -> dict[str, Any]:
     """A supervisor authorises a draft: fixes the watchlist's digest and the operating point for
     the list's size at this moment (the deployment's target FPIR or threshold override, or the
     ``target_fpir``/``threshold`` given here). Refused without a meaningful legal basis, and, for an
@@ -580,16 +759,17 @@ def authorise(ctx: AppContext, ref: int | str, actor: str, role: str, officer: s
     with ctx.db.session() as s:
         dep = get_deployment(s, ref)
         if dep.state != "draft":
-            raise ConflictError(f"deployment {dep.id} is {dep.state}; only a draft can be authorised",
-                                code="bad_state")
+            raise ConflictError(f"deployment {dep.id} is {dep.state}; only a draft can be authorised", code="bad_state")
         if as_utc(dep.planned_end) <= t:  # type: ignore[operator]
-            raise ConflictError(f"deployment {dep.id}'s planned window has already ended",
-                                code="window_passed")
+            raise ConflictError(f"deployment {dep.id}'s planned window has already ended", code="window_passed")
         self_auth = actor in drafters(s, dep)
         if self_auth and not ctx.settings.allow_self_authorisation:
-            err = AuthError(f"you created or edited deployment {dep.id}, so another supervisor must authorise it "
-                            "(separation of duties; a one-person installation may allow this with the setting "
-                            "OPENLFR_ALLOW_SELF_AUTHORISATION)", code="self_authorisation")
+            err = AuthError(
+                f"you created or edited deployment {dep.id}, so another supervisor must authorise it "
+                "(separation of duties; a one-person installation may allow this with the setting "
+                "OPENLFR_ALLOW_SELF_AUTHORISATION)",
+                code="self_authorisation",
+            )
             err.http_status = 403
             raise err
         basis = check_legal_basis(dep.legal_basis if legal_basis is None else legal_basis)
@@ -610,14 +790,31 @@ def authorise(ctx: AppContext, ref: int | str, actor: str, role: str, officer: s
         dep.watchlist_digest, dep.watchlist_size = digest, size
         dep.state, dep.authorised_by, dep.authorised_at = "authorised", actor, t
         dep.authorising_officer, dep.authorisation_note = officer, note.strip()
-        audit.record(s, actor, "deployment.authorise", "deployment", dep.id,
-                     {"role": role, "officer": officer, "note": note.strip(), "threshold": op.threshold,
-                      "threshold_source": op.source, "target_fpir": op.target_fpir, "watchlist_size": size,
-                      "watchlist_digest": digest, "legal_basis": basis,
-                      "expected_false_alerts_per_10000": op.false_alerts_per_10000,
-                      "expected_tpir": op.tpir, "calibration": (op.calibration or {}).get("file"),
-                      "safe_band": g.safe, "outside_band": list(g.problems), "justification": why,
-                      "self_authorisation": self_auth})
+        audit.record(
+            s,
+            actor,
+            "deployment.authorise",
+            "deployment",
+            dep.id,
+            {
+                "role": role,
+                "officer": officer,
+                "note": note.strip(),
+                "threshold": op.threshold,
+                "threshold_source": op.source,
+                "target_fpir": op.target_fpir,
+                "watchlist_size": size,
+                "watchlist_digest": digest,
+                "legal_basis": basis,
+                "expected_false_alerts_per_10000": op.false_alerts_per_10000,
+                "expected_tpir": op.tpir,
+                "calibration": (op.calibration or {}).get("file"),
+                "safe_band": g.safe,
+                "outside_band": list(g.problems),
+                "justification": why,
+                "self_authorisation": self_auth,
+            },
+        )
         return _summary(s, dep)
 
 
@@ -625,23 +822,26 @@ def _check_window(dep: Deployment, t: datetime) -> None:
     start, end = as_utc(dep.planned_start), as_utc(dep.planned_end)
     assert start is not None and end is not None
     if t < start:
-        raise ConflictError(f"deployment {dep.id} is authorised from {start.isoformat()}; it is "
-                            f"{t.isoformat()}", code="before_window")
+        raise ConflictError(
+            f"deployment {dep.id} is authorised from {start.isoformat()}; it is {t.isoformat()}", code="before_window"
+        )
     if t >= end:
         raise ConflictError(f"deployment {dep.id}'s window ended at {end.isoformat()}", code="window_passed")
 
 
 def _plan(ctx: AppContext, s: Session, dep: Deployment, t: datetime) -> LivePlan:
     if dep.state not in ("authorised", "live"):
-        raise ConflictError(f"deployment {dep.id} is {dep.state}; it must be authorised (or live) to run",
-                            code="not_authorised")
+        raise ConflictError(
+            f"deployment {dep.id} is {dep.state}; it must be authorised (or live) to run", code="not_authorised"
+        )
     _check_window(dep, t)
     if dep.watchlist_id is None or dep.threshold is None:
         raise ConflictError(f"deployment {dep.id} has no watchlist or threshold", code="not_authorised")
     digest, size = watchlist_digest(s, dep.watchlist_id)
     if digest != dep.watchlist_digest:
-        raise ConflictError(f"deployment {dep.id}'s watchlist changed after it was authorised; it cannot run",
-                            code="watchlist_changed")
+        raise ConflictError(
+            f"deployment {dep.id}'s watchlist changed after it was authorised; it cannot run", code="watchlist_changed"
+        )
     cipher = ctx.cipher
     wl = s.get(Watchlist, dep.watchlist_id)
     if wl is not None:
@@ -650,13 +850,25 @@ def _plan(ctx: AppContext, s: Session, dep: Deployment, t: datetime) -> LivePlan
         except ConflictError as exc:
             watchlist_integrity.record_failure(ctx, wl.id, wl.name, exc, f"deployment {dep.id} plan")
             raise
-    cams = tuple(CameraPlan(name=c.name, url=unseal(cipher, c).decode(), url_display=mask_url(c.url_display))
-                 for c in dep.cameras)
-    return LivePlan(deployment_id=dep.id, name=dep.name, state=dep.state, watchlist=dep.watchlist_name,
-                    watchlist_id=dep.watchlist_id, watchlist_size=size, threshold=float(dep.threshold),
-                    cameras=cams, models={"detector": dep.detector, "embedder": dep.embedder},
-                    planned_start=as_utc(dep.planned_start), planned_end=as_utc(dep.planned_end),  # type: ignore[arg-type]
-                    threshold_source=dep.threshold_source, target_fpir=dep.target_fpir)
+    cams = tuple(
+        CameraPlan(name=c.name, url=unseal(cipher, c).decode(), url_display=mask_url(c.url_display))
+        for c in dep.cameras
+    )
+    return LivePlan(
+        deployment_id=dep.id,
+        name=dep.name,
+        state=dep.state,
+        watchlist=dep.watchlist_name,
+        watchlist_id=dep.watchlist_id,
+        watchlist_size=size,
+        threshold=float(dep.threshold),
+        cameras=cams,
+        models={"detector": dep.detector, "embedder": dep.embedder},
+        planned_start=as_utc(dep.planned_start),
+        planned_end=as_utc(dep.planned_end),  # type: ignore[arg-type]
+        threshold_source=dep.threshold_source,
+        target_fpir=dep.target_fpir,
+    )
 
 
 def live_plan(ctx: AppContext, ref: int | str, now: datetime | None = None) -> LivePlan:
@@ -675,35 +887,49 @@ def mark_live(ctx: AppContext, ref: int | str, actor: str, now: datetime | None 
         plan = _plan(ctx, s, dep, t)
         if dep.state == "authorised":
             dep.state, dep.started_by, dep.started_at = "live", actor, t
-            audit.record(s, actor, "deployment.start", "deployment", dep.id,
-                         {"cameras": [c.name for c in plan.cameras], "threshold": plan.threshold,
-                          "watchlist_size": plan.watchlist_size})
+            audit.record(
+                s,
+                actor,
+                "deployment.start",
+                "deployment",
+                dep.id,
+                {
+                    "cameras": [c.name for c in plan.cameras],
+                    "threshold": plan.threshold,
+                    "watchlist_size": plan.watchlist_size,
+                },
+            )
         return LivePlan(**{**plan.__dict__, "state": "live"})
 
 
 def _delete_watchlist_rows(s: Session, watchlist_id: int) -> dict[str, int]:
     entry_ids = list(s.scalars(select(WatchlistEntry.id).where(WatchlistEntry.watchlist_id == watchlist_id)))
     image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id.in_(entry_ids))))
-    n_emb = int(s.scalar(select(func.count()).select_from(ReferenceEmbedding)
-                         .where(ReferenceEmbedding.image_id.in_(image_ids))) or 0)
+    n_emb = int(
+        s.scalar(select(func.count()).select_from(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
+        or 0
+    )
     s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
     s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
     s.execute(delete(WatchlistEntry).where(WatchlistEntry.id.in_(entry_ids)))
     s.execute(delete(Watchlist).where(Watchlist.id == watchlist_id))
-    left = int(s.scalar(select(func.count()).select_from(WatchlistEntry)
-                        .where(WatchlistEntry.watchlist_id == watchlist_id)) or 0)
-    left += int(s.scalar(select(func.count()).select_from(ReferenceImage)
-                         .where(ReferenceImage.id.in_(image_ids))) or 0)
-    left += int(s.scalar(select(func.count()).select_from(ReferenceEmbedding)
-                         .where(ReferenceEmbedding.image_id.in_(image_ids))) or 0)
+    left = int(
+        s.scalar(select(func.count()).select_from(WatchlistEntry).where(WatchlistEntry.watchlist_id == watchlist_id))
+        or 0
+    )
+    left += int(s.scalar(select(func.count()).select_from(ReferenceImage).where(ReferenceImage.id.in_(image_ids))) or 0)
+    left += int(
+        s.scalar(select(func.count()).select_from(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
+        or 0
+    )
     if left:
-        raise ConflictError(f"deletion left {left} watchlist rows behind; rolled back",
-                            code="delete_incomplete")
+        raise ConflictError(f"deletion left {left} watchlist rows behind; rolled back", code="delete_incomplete")
     return {"entries": len(entry_ids), "images": len(image_ids), "embeddings": n_emb}
 
 
-def mark_ended(ctx: AppContext, ref: int | str, actor: str, reason: str = "stopped",
-               now: datetime | None = None) -> dict[str, Any]:
+def mark_ended(
+    ctx: AppContext, ref: int | str, actor: str, reason: str = "stopped", now: datetime | None = None
+) -> dict[str, Any]:
     """End (or cancel) a deployment: delete its bespoke watchlist (P4), freeze its statistics.
     Idempotent: ending an ended deployment returns its summary."""
     t = as_utc(now) or now_utc()
@@ -724,10 +950,22 @@ def mark_ended(ctx: AppContext, ref: int | str, actor: str, reason: str = "stopp
         dep.state, dep.ended_by, dep.ended_at, dep.end_reason = "ended", actor, t, reason
         s.flush()
         dep.stats = deployment_stats(s, dep, now=t)
-        audit.record(s, actor, "deployment.end", "deployment", dep.id,
-                     {"previous_state": previous, "reason": reason, "watchlist": dep.watchlist_name,
-                      "watchlist_deleted": deleted, "statistics": {k: dep.stats[k] for k in (
-                          "faces_seen", "alerts", "true_alerts", "false_alerts", "unadjudicated")}})
+        audit.record(
+            s,
+            actor,
+            "deployment.end",
+            "deployment",
+            dep.id,
+            {
+                "previous_state": previous,
+                "reason": reason,
+                "watchlist": dep.watchlist_name,
+                "watchlist_deleted": deleted,
+                "statistics": {
+                    k: dep.stats[k] for k in ("faces_seen", "alerts", "true_alerts", "false_alerts", "unadjudicated")
+                },
+            },
+        )
         out = _summary(s, dep)
         out["statistics"] = dep.stats
         out["watchlist_deleted"] = deleted
@@ -750,8 +988,9 @@ def end_overdue(ctx: AppContext, actor: str, now: datetime | None = None) -> lis
     """End every deployment whose planned end has passed (used by the retention sweeper)."""
     t = as_utc(now) or now_utc()
     with ctx.db.session() as s:
-        ids = [d.id for d in s.scalars(select(Deployment).where(Deployment.state != "ended"))
-               if as_utc(d.planned_end) <= t]  # type: ignore[operator]
+        ids = [
+            d.id for d in s.scalars(select(Deployment).where(Deployment.state != "ended")) if as_utc(d.planned_end) <= t
+        ]  # type: ignore[operator]
     for i in ids:
         mark_ended(ctx, i, actor, reason="planned end reached", now=t)
     return ids

@@ -18,14 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openlfr.engine.models import (
-    CATALOGUE,
-    CatalogueEntry,
-    InstalledModel,
-    ModelStore,
-    licence_warning,
-    sha256_file,
-)
+from openlfr.engine.models import CATALOGUE, CatalogueEntry, InstalledModel, ModelStore, licence_warning, sha256_file
 from openlfr.errors import InputError, ModelError, NotFoundError
 
 MAX_DOWNLOAD_BYTES = 1 << 30
@@ -42,23 +35,33 @@ def _url_for(name: str, entry: CatalogueEntry, url_base: str | None) -> str:
         return url_base.rstrip("/") + "/" + urllib.parse.quote(entry.filename)
     if entry.url:
         return entry.url
-    raise ModelError(f"{name}: there is no stable official download URL for {entry.filename}. "
-                     "Pass --url-base with a mirror that holds it (the file is checked against "
-                     "the pinned sha256), or download it yourself and run "
-                     f"`openlfr models add PATH --kind {entry.kind} --spec {entry.spec}`",
-                     code="no_download_url")
+    raise ModelError(
+        f"{name}: there is no stable official download URL for {entry.filename}. "
+        "Pass --url-base with a mirror that holds it (the file is checked against "
+        "the pinned sha256), or download it yourself and run "
+        f"`openlfr models add PATH --kind {entry.kind} --spec {entry.spec}`",
+        code="no_download_url",
+    )
 
 
 def _catalogue_entry(name: str) -> CatalogueEntry:
     try:
         return CATALOGUE[name]
     except KeyError:
-        raise NotFoundError(f"no catalogue model named {name!r}; known: {', '.join(sorted(CATALOGUE))}",
-                            code="unknown_catalogue_model") from None
+        raise NotFoundError(
+            f"no catalogue model named {name!r}; known: {', '.join(sorted(CATALOGUE))}", code="unknown_catalogue_model"
+        ) from None
 
 
-def fetch(store: ModelStore, name: str, url_base: str | None = None, sha256: str | None = None,
-          trust_unpinned: bool = False, timeout: float = 30.0, force: bool = False) -> FetchResult:
+def fetch(
+    store: ModelStore,
+    name: str,
+    url_base: str | None = None,
+    sha256: str | None = None,
+    trust_unpinned: bool = False,
+    timeout: float = 30.0,
+    force: bool = False,
+) -> FetchResult:
     """Download a catalogue model, verify its checksum, validate it and install it in ``store``."""
     entry = _catalogue_entry(name)
     url = _url_for(name, entry, url_base)
@@ -67,9 +70,12 @@ def fetch(store: ModelStore, name: str, url_base: str | None = None, sha256: str
     if sha256 and not re.fullmatch(r"[0-9a-f]{64}", sha256.lower()):
         raise InputError("--sha256 must be 64 hex digits", code="bad_checksum_arg")
     if not pinned and not member_pin and not trust_unpinned:
-        raise ModelError(f"{name}: no pinned checksum for {entry.filename}; pass --sha256 with the "
-                         "publisher's value, or --trust-unpinned to accept whatever the server sends "
-                         "(recorded as unverified)", code="checksum_unpinned")
+        raise ModelError(
+            f"{name}: no pinned checksum for {entry.filename}; pass --sha256 with the "
+            "publisher's value, or --trust-unpinned to accept whatever the server sends "
+            "(recorded as unverified)",
+            code="checksum_unpinned",
+        )
     warnings: list[str] = []
     w = licence_warning(name, entry.licence, entry.commercial)
     if w:
@@ -79,20 +85,31 @@ def fetch(store: ModelStore, name: str, url_base: str | None = None, sha256: str
         dl = Path(tdir) / entry.filename
         got = download(url, dl, timeout, hint=f"--kind {entry.kind} --spec {entry.spec}")
         if pinned and got != pinned:
-            raise ModelError(f"{name}: checksum mismatch for {url}: expected sha256 {pinned}, got {got}; "
-                             "the file was discarded", code="checksum_mismatch")
+            raise ModelError(
+                f"{name}: checksum mismatch for {url}: expected sha256 {pinned}, got {got}; the file was discarded",
+                code="checksum_mismatch",
+            )
         model_file = dl
         if entry.member:
             model_file = extract_member(dl, entry.member, Path(tdir))
             if member_pin and sha256_file(model_file) != member_pin:
-                raise ModelError(f"{name}: checksum mismatch for {entry.member} inside {entry.filename}",
-                                 code="checksum_mismatch")
+                raise ModelError(
+                    f"{name}: checksum mismatch for {entry.member} inside {entry.filename}", code="checksum_mismatch"
+                )
         verified = bool(pinned or member_pin)
         if not verified:
-            warnings.append(f"model {name}: no checksum to verify against; recorded as unverified "
-                            f"(sha256 {got})")
-        m = store.add(model_file, entry.kind, entry.spec, name, licence=entry.licence,
-                      commercial=entry.commercial, source=url, force=force, verified=verified)
+            warnings.append(f"model {name}: no checksum to verify against; recorded as unverified (sha256 {got})")
+        m = store.add(
+            model_file,
+            entry.kind,
+            entry.spec,
+            name,
+            licence=entry.licence,
+            commercial=entry.commercial,
+            source=url,
+            force=force,
+            verified=verified,
+        )
     return FetchResult(model=m, warnings=warnings)
 
 
@@ -111,18 +128,20 @@ def download(url: str, dest: Path, timeout: float, hint: str = "--kind ... --spe
                     break
                 total += len(block)
                 if total > MAX_DOWNLOAD_BYTES:
-                    raise ModelError(f"{url}: larger than {MAX_DOWNLOAD_BYTES} bytes; refused",
-                                     code="download_too_large")
+                    raise ModelError(
+                        f"{url}: larger than {MAX_DOWNLOAD_BYTES} bytes; refused", code="download_too_large"
+                    )
                 h.update(block)
                 out.write(block)
     except urllib.error.HTTPError as exc:
-        raise ModelError(f"download of {url} failed: HTTP {exc.code} {exc.reason}",
-                         code="download_failed") from exc
+        raise ModelError(f"download of {url} failed: HTTP {exc.code} {exc.reason}", code="download_failed") from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ModelError(f"could not download {url} ({reason}). Offline? Download the file on a "
-                         f"connected machine and install it with `openlfr models add PATH {hint}`",
-                         code="download_failed") from exc
+        raise ModelError(
+            f"could not download {url} ({reason}). Offline? Download the file on a "
+            f"connected machine and install it with `openlfr models add PATH {hint}`",
+            code="download_failed",
+        ) from exc
     if total == 0:
         raise ModelError(f"download of {url} returned an empty file", code="download_failed")
     return h.hexdigest()

@@ -34,11 +34,20 @@ def _model_option(ref: str) -> dict[str, Any]:
     return {"path": ref} if Path(ref).expanduser().is_file() else {"model": ref}
 
 
-def engine_config(detector: str | None = None, embedder: str | None = None, *, upsample: int | None = None,
-                  jitter: int | None = None, detector_model: str | None = None,
-                  embedder_model: str | None = None, detector_option: list[str] | None = None,
-                  embedder_option: list[str] | None = None, landmarks: int | None = None,
-                  padding: float | None = None, min_face_px: int | None = None) -> EngineConfig:
+def engine_config(
+    detector: str | None = None,
+    embedder: str | None = None,
+    *,
+    upsample: int | None = None,
+    jitter: int | None = None,
+    detector_model: str | None = None,
+    embedder_model: str | None = None,
+    detector_option: list[str] | None = None,
+    embedder_option: list[str] | None = None,
+    landmarks: int | None = None,
+    padding: float | None = None,
+    min_face_px: int | None = None,
+) -> EngineConfig:
     """An ``EngineConfig`` from command-line values (``None`` = settings / backend default)."""
     from openlfr.services.context import engine_dirs
 
@@ -70,7 +79,13 @@ def engine_config(detector: str | None = None, embedder: str | None = None, *, u
         al_opts["points"] = landmarks
     if padding is not None:
         al_opts["padding"] = padding
-    return EngineConfig.model_validate({"detector": det, "detector_options": det_opts, "embedder": emb,
-                                        "embedder_options": emb_opts, "aligner_options": al_opts,
-                                        **engine_dirs(s)})
-
+    return EngineConfig.model_validate(
+        {
+            "detector": det,
+            "detector_options": det_opts,
+            "embedder": emb,
+            "embedder_options": emb_opts,
+            "aligner_options": al_opts,
+            **engine_dirs(s),
+        }
+    )

@@ -115,8 +115,12 @@ def consistency_threshold(ctx: AppContext) -> ConsistencyRule:
         raise NotFoundError(f"the calibration of {cal.family} has no genuine pairs", code="no_calibration")
     ok = np.flatnonzero(cal.genuine_lt <= GENUINE_FRR * cal.genuine_n + 1e-9)
     i = int(ok[-1])
-    return ConsistencyRule(threshold=float(cal.grid[i]), genuine_frr=float(cal.genuine_lt[i]) / cal.genuine_n,
-                           genuine_pairs=cal.genuine_n, family=cal.family)
+    return ConsistencyRule(
+        threshold=float(cal.grid[i]),
+        genuine_frr=float(cal.genuine_lt[i]) / cal.genuine_n,
+        genuine_pairs=cal.genuine_n,
+        family=cal.family,
+    )
 
 
 def consistency_warning(pid: str, pairs: list[list[Any]], rule: ConsistencyRule) -> str | None:
@@ -124,11 +128,13 @@ def consistency_warning(pid: str, pairs: list[list[Any]], rule: ConsistencyRule)
     if not pairs:
         return None
     worst = min(pairs, key=lambda p: p[2])
-    return (f"{pid}: photos {worst[0]} and {worst[1]} score {worst[2]:.4f} against each other"
-            + (f" ({len(pairs)} pairs below the threshold)" if len(pairs) > 1 else "")
-            + f", below {rule.threshold:.4f}, the score under which only "
-            f"{100 * GENUINE_FRR:.0f}% of pairs of photos of one person fall for this model: they may not show the "
-            "same person. Look at the photos and remove any that is someone else.")
+    return (
+        f"{pid}: photos {worst[0]} and {worst[1]} score {worst[2]:.4f} against each other"
+        + (f" ({len(pairs)} pairs below the threshold)" if len(pairs) > 1 else "")
+        + f", below {rule.threshold:.4f}, the score under which only "
+        f"{100 * GENUINE_FRR:.0f}% of pairs of photos of one person fall for this model: they may not show the "
+        "same person. Look at the photos and remove any that is someone else."
+    )
 
 
 def pairs_below(vecs: np.ndarray[Any, Any], threshold: float) -> tuple[list[list[Any]], float]:
@@ -136,35 +142,46 @@ def pairs_below(vecs: np.ndarray[Any, Any], threshold: float) -> tuple[list[list
     ``vecs`` (one row per photo)."""
     scores = cosine_to_score(vecs @ vecs.T)
     n = len(vecs)
-    pairs = [[i + 1, j + 1, round(float(scores[i, j]), 4)] for i in range(n) for j in range(i + 1, n)
-             if scores[i, j] < threshold]
+    pairs = [
+        [i + 1, j + 1, round(float(scores[i, j]), 4)]
+        for i in range(n)
+        for j in range(i + 1, n)
+        if scores[i, j] < threshold
+    ]
     iu = np.triu_indices(n, 1)
     return pairs, round(float(scores[iu].min()), 4)
 
 
-def consistency(ctx: AppContext, watchlist: str, entry_ref: int | str, *, by_person_id: bool = False
-                ) -> Consistency:
+def consistency(ctx: AppContext, watchlist: str, entry_ref: int | str, *, by_person_id: bool = False) -> Consistency:
     """How alike an entry's photos are (pairs under the consistency threshold, with a warning).
     ``by_person_id``: ``entry_ref`` is a person id, never an entry id."""
     family = family_of(ctx.engine.embedder)
     with ctx.db.session() as s:
         wl = _get(s, watchlist)
         if by_person_id:
-            found = s.scalar(select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl.id,
-                                                          WatchlistEntry.person_id == str(entry_ref)))
+            found = s.scalar(
+                select(WatchlistEntry).where(
+                    WatchlistEntry.watchlist_id == wl.id, WatchlistEntry.person_id == str(entry_ref)
+                )
+            )
             if found is None:
                 raise NotFoundError(f"no entry {entry_ref!r} on watchlist {wl.name!r}", code="entry_not_found")
             entry = found
         else:
             entry = _get_entry(s, wl, entry_ref)
-        rows = list(s.scalars(
-            select(ReferenceEmbedding).join(ReferenceImage, ReferenceImage.id == ReferenceEmbedding.image_id)
-            .where(ReferenceImage.entry_id == entry.id, ReferenceEmbedding.model_family == family)
-            .order_by(ReferenceImage.id)))
+        rows = list(
+            s.scalars(
+                select(ReferenceEmbedding)
+                .join(ReferenceImage, ReferenceImage.id == ReferenceEmbedding.image_id)
+                .where(ReferenceImage.entry_id == entry.id, ReferenceEmbedding.model_family == family)
+                .order_by(ReferenceImage.id)
+            )
+        )
         encs = [unseal(ctx.cipher, r) for r in rows]  # decrypted in memory only, bound to their rows
         pid = entry.person_id
-    out = Consistency(person_id=pid, photos=len(encs), threshold=None, genuine_frr=None, min_score=None,
-                      pairs_below=[], warning=None)
+    out = Consistency(
+        person_id=pid, photos=len(encs), threshold=None, genuine_frr=None, min_score=None, pairs_below=[], warning=None
+    )
     if len(encs) < 2:
         return out
     try:
@@ -175,8 +192,14 @@ def consistency(ctx: AppContext, watchlist: str, entry_ref: int | str, *, by_per
     vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
     pairs, lowest = pairs_below(vecs, rule.threshold)
     del vecs
-    return replace(out, threshold=rule.threshold, genuine_frr=round(rule.genuine_frr, 6), min_score=lowest,
-                   pairs_below=pairs, warning=consistency_warning(pid, pairs, rule))
+    return replace(
+        out,
+        threshold=rule.threshold,
+        genuine_frr=round(rule.genuine_frr, 6),
+        min_score=lowest,
+        pairs_below=pairs,
+        warning=consistency_warning(pid, pairs, rule),
+    )
 
 
 def entry_photos(ctx: AppContext, watchlist: str, entry_ref: int | str) -> EntryPhotos:
@@ -185,16 +208,20 @@ def entry_photos(ctx: AppContext, watchlist: str, entry_ref: int | str) -> Entry
     with ctx.db.session() as s:
         wl = _get(s, watchlist)
         e = _get_entry(s, wl, entry_ref)
-        imgs = list(s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == e.id)
-                              .order_by(ReferenceImage.id)))
-        photos = [PhotoMeta(index=i, image_id=im.id, width=im.width, height=im.height,
-                            added_at=im.added_at.isoformat()) for i, im in enumerate(imgs)]
+        imgs = list(
+            s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == e.id).order_by(ReferenceImage.id))
+        )
+        photos = [
+            PhotoMeta(index=i, image_id=im.id, width=im.width, height=im.height, added_at=im.added_at.isoformat())
+            for i, im in enumerate(imgs)
+        ]
         entry_id, pid = e.id, e.person_id
     return EntryPhotos(entry_id, pid, photos, consistency(ctx, watchlist, entry_id))
 
 
-def remove_photo(ctx: AppContext, watchlist: str, entry_ref: int | str, index: int, image_id: int | None,
-                 actor: str) -> PhotoRemoved:
+def remove_photo(
+    ctx: AppContext, watchlist: str, entry_ref: int | str, index: int, image_id: int | None, actor: str
+) -> PhotoRemoved:
     """Delete one reference photo (0-based ``index``, in the order added) with its embeddings; audited.
     ``image_id``, when given, must be that photo's id (so a page showing an older list removes nothing else).
     The last photo of an entry is not removed here: remove the person instead."""
@@ -203,34 +230,42 @@ def remove_photo(ctx: AppContext, watchlist: str, entry_ref: int | str, index: i
         ensure_editable(wl, "remove photos")
         e = _get_entry(s, wl, entry_ref)
         img = photo_at(s, e, index)
-        photos = int(s.scalar(select(func.count()).select_from(ReferenceImage)
-                              .where(ReferenceImage.entry_id == e.id)) or 0)
+        photos = int(
+            s.scalar(select(func.count()).select_from(ReferenceImage).where(ReferenceImage.entry_id == e.id)) or 0
+        )
         if image_id is not None and img.id != image_id:
-            raise ConflictError("the photos of this person changed since the page was loaded; reload it",
-                                code="stale_photo")
+            raise ConflictError(
+                "the photos of this person changed since the page was loaded; reload it", code="stale_photo"
+            )
         if photos == 1:
-            raise ConflictError(f"this is the only photo of {e.person_id}; remove the person instead",
-                                code="last_photo")
+            raise ConflictError(
+                f"this is the only photo of {e.person_id}; remove the person instead", code="last_photo"
+            )
         integrity.check(s, ctx.cipher, wl)  # never re-sign (launder) a list changed outside OpenLFR
         n_emb = len(img.embeddings)
         s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id == img.id))
         s.execute(delete(ReferenceImage).where(ReferenceImage.id == img.id))
         s.expire(e)
         integrity.reseal(s, ctx.cipher, wl)
-        audit.record(s, actor, "watchlist.remove_image", "watchlist_entry", e.id,
-                     {"watchlist": watchlist, "image_id": img.id, "embeddings": n_emb, "photos_left": photos - 1},
-                     private={"person_id": e.person_id}, cipher=ctx.cipher)
+        audit.record(
+            s,
+            actor,
+            "watchlist.remove_image",
+            "watchlist_entry",
+            e.id,
+            {"watchlist": watchlist, "image_id": img.id, "embeddings": n_emb, "photos_left": photos - 1},
+            private={"person_id": e.person_id},
+            cipher=ctx.cipher,
+        )
         out = PhotoRemoved(e.id, e.person_id, img.id, photos - 1)
     ctx.db.checkpoint()
     return out
 
 
-def update_entry(ctx: AppContext, watchlist: str, entry: int | str, actor: str,
-                 changes: dict[str, str]) -> EntryEdited:
+def update_entry(ctx: AppContext, watchlist: str, entry: int | str, actor: str, changes: dict[str, str]) -> EntryEdited:
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise InputError(f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(EDITABLE)}",
-                         code="bad_field")
+        raise InputError(f"cannot edit {', '.join(sorted(unknown))}; editable: {', '.join(EDITABLE)}", code="bad_field")
     for k, v in changes.items():
         if len(v) > EDITABLE[k]:
             raise InputError(f"{k} is longer than {EDITABLE[k]} characters", code="too_long")
@@ -246,9 +281,16 @@ def update_entry(ctx: AppContext, watchlist: str, entry: int | str, actor: str,
             setattr(e, k, v.strip())
         after = {k: getattr(e, k) for k in changes}
         integrity.reseal(s, ctx.cipher, wl)
-        audit.record(s, actor, "watchlist.update_entry", "watchlist_entry", e.id,
-                     {"watchlist": watchlist, "fields": sorted(changes)},
-                     private={"person_id": e.person_id, "before": before, "after": after}, cipher=ctx.cipher)
+        audit.record(
+            s,
+            actor,
+            "watchlist.update_entry",
+            "watchlist_entry",
+            e.id,
+            {"watchlist": watchlist, "fields": sorted(changes)},
+            private={"person_id": e.person_id, "before": before, "after": after},
+            cipher=ctx.cipher,
+        )
         return EntryEdited(e.id, e.person_id, e.display_name, e.category, e.reason)
 
 
@@ -260,6 +302,12 @@ def update_watchlist(ctx: AppContext, watchlist: str, actor: str, description: s
         ensure_editable(wl, "edit its description")
         before = wl.description
         wl.description = description.strip()
-        audit.record(s, actor, "watchlist.update", "watchlist", wl.id,
-                     {"name": watchlist, "before": {"description": before}, "after": {"description": wl.description}})
+        audit.record(
+            s,
+            actor,
+            "watchlist.update",
+            "watchlist",
+            wl.id,
+            {"name": watchlist, "before": {"description": before}, "after": {"description": wl.description}},
+        )
         return WatchlistEdited(wl.name, wl.description)

@@ -34,10 +34,21 @@ class Run:
     threshold: float | None = None
 
 
-def pipeline(*, detector: str | None, embedder: str | None, upsample: int | None, jitter: int | None,
-             detector_model: str | None, embedder_model: str | None, detector_option: list[str] | None,
-             embedder_option: list[str] | None, landmarks: int | None, padding: float | None,
-             fallback: str, redetect: str | None) -> EvalPipeline:
+def pipeline(
+    *,
+    detector: str | None,
+    embedder: str | None,
+    upsample: int | None,
+    jitter: int | None,
+    detector_model: str | None,
+    embedder_model: str | None,
+    detector_option: list[str] | None,
+    embedder_option: list[str] | None,
+    landmarks: int | None,
+    padding: float | None,
+    fallback: str,
+    redetect: str | None,
+) -> EvalPipeline:
     """The embedding pipeline an evaluation command asks for (unset choices: settings, then backend defaults)."""
     from openlfr.eval.compute import EvalPipeline, FaceChoice
     from openlfr.settings import load_settings
@@ -48,16 +59,25 @@ def pipeline(*, detector: str | None, embedder: str | None, upsample: int | None
     twin_jitter = 0
     if jitter and (embedder or load_settings().embedder) == "dlib-resnet-onnx":
         twin_jitter, jitter = jitter, None
-    cfg = engine_choice.engine_config(detector, embedder, upsample=upsample, jitter=jitter,
-                                      detector_model=detector_model, embedder_model=embedder_model,
-                                      detector_option=detector_option, embedder_option=embedder_option,
-                                      landmarks=landmarks, padding=padding)
+    cfg = engine_choice.engine_config(
+        detector,
+        embedder,
+        upsample=upsample,
+        jitter=jitter,
+        detector_model=detector_model,
+        embedder_model=embedder_model,
+        detector_option=detector_option,
+        embedder_option=embedder_option,
+        landmarks=landmarks,
+        padding=padding,
+    )
     choice = FaceChoice.model_validate({"fallback": fallback, "redetect": redetect, "jitter": twin_jitter})
     return EvalPipeline(engine=cfg, choice=choice)
 
 
-def embed(paths: list[Path], pipe: EvalPipeline, *, workers: int, use_cache: bool,
-          progress: Progress = None) -> EmbeddingTable:
+def embed(
+    paths: list[Path], pipe: EvalPipeline, *, workers: int, use_cache: bool, progress: Progress = None
+) -> EmbeddingTable:
     """Embeddings of ``paths`` (from the evaluation cache where it holds them)."""
     from openlfr.eval.compute import embed_images
 
@@ -81,8 +101,17 @@ def default_threshold_or_none(family: str) -> float | None:
         return None
 
 
-def verify(pairs: Path, images: Path, pipe: EvalPipeline, *, folds: int | None, workers: int, use_cache: bool,
-           plot: Path | None, progress: Progress = None) -> Run:
+def verify(
+    pairs: Path,
+    images: Path,
+    pipe: EvalPipeline,
+    *,
+    folds: int | None,
+    workers: int,
+    use_cache: bool,
+    plot: Path | None,
+    progress: Progress = None,
+) -> Run:
     """LFW View 2 verification: 10-fold accuracy, ROC AUC, EER, TAR at FAR; a ROC plot on request."""
     from openlfr.eval.protocols import parse_pairs, restrict_folds
     from openlfr.eval.protocols import verify as run_verify
@@ -102,9 +131,20 @@ def verify(pairs: Path, images: Path, pipe: EvalPipeline, *, folds: int | None, 
     return Run(res, table, out)
 
 
-def identify(images: Path, pipe: EvalPipeline, *, half: str | None, enrol_per_identity: int,
-             watchlist_size: int | None, seed: int, threshold: float | None, workers: int, use_cache: bool,
-             plot: Path | None, progress: Progress = None) -> Run:
+def identify(
+    images: Path,
+    pipe: EvalPipeline,
+    *,
+    half: str | None,
+    enrol_per_identity: int,
+    watchlist_size: int | None,
+    seed: int,
+    threshold: float | None,
+    workers: int,
+    use_cache: bool,
+    plot: Path | None,
+    progress: Progress = None,
+) -> Run:
     """Open-set 1:N identification (at ``threshold``, else the embedder's default one); a DET plot on request."""
     from openlfr.eval.metrics import det_curve
     from openlfr.eval.protocols import identify as run_identify
@@ -118,17 +158,31 @@ def identify(images: Path, pipe: EvalPipeline, *, half: str | None, enrol_per_id
     if plot is not None:
         from openlfr.eval.plots import det_png
 
-        marks = {f"FPIR {k}": [(v.achieved, v.value)] for k, v in res.targets.items()
-                 if v.value is not None and v.achieved}
-        det_png({f"{table.models['embedder']}, N={res.outcomes.watchlist_size}": det_curve(res.outcomes)},
-                plot, marks=marks)
+        marks = {
+            f"FPIR {k}": [(v.achieved, v.value)] for k, v in res.targets.items() if v.value is not None and v.achieved
+        }
+        det_png(
+            {f"{table.models['embedder']}, N={res.outcomes.watchlist_size}": det_curve(res.outcomes)}, plot, marks=marks
+        )
         out["plot"] = str(plot)
     return Run(res, table, out, thr)
 
 
-def measure_threshold(images: Path, pipe: EvalPipeline, *, half: str | None, watchlist_size: int, fpir: float,
-                      draws: int, seed: int, calibration: Path | None, no_exclusions: bool, workers: int,
-                      use_cache: bool, progress: Progress = None) -> Run:
+def measure_threshold(
+    images: Path,
+    pipe: EvalPipeline,
+    *,
+    half: str | None,
+    watchlist_size: int,
+    fpir: float,
+    draws: int,
+    seed: int,
+    calibration: Path | None,
+    no_exclusions: bool,
+    workers: int,
+    use_cache: bool,
+    progress: Progress = None,
+) -> Run:
     """The threshold meeting a target FPIR over random watchlist draws (and a calibration's, checked)."""
     import json
 
@@ -143,14 +197,24 @@ def measure_threshold(images: Path, pipe: EvalPipeline, *, half: str | None, wat
     if calibration is not None:
         at = Calibration.from_dict(json.loads(calibration.read_text())).threshold_for_fpir(fpir, watchlist_size)
     table = embed(ds.paths, pipe, workers=workers, use_cache=use_cache, progress=progress)
-    res = measure(table, ds, watchlist_size, fpir, draws, seed, at=at,
-                  exclusions=None if no_exclusions else load_exclusions())
+    res = measure(
+        table, ds, watchlist_size, fpir, draws, seed, at=at, exclusions=None if no_exclusions else load_exclusions()
+    )
     return Run(res, table, res.to_dict())
 
 
-def calibrate(images: Path, pipe: EvalPipeline, *, half: str | None, out_path: Path | None,
-              exclusions: Path | None, no_exclusions: bool, workers: int, use_cache: bool,
-              progress: Progress = None) -> Run:
+def calibrate(
+    images: Path,
+    pipe: EvalPipeline,
+    *,
+    half: str | None,
+    out_path: Path | None,
+    exclusions: Path | None,
+    no_exclusions: bool,
+    workers: int,
+    use_cache: bool,
+    progress: Progress = None,
+) -> Run:
     """Measure and save the embedder's calibration (score -> FMR per comparison); ``out`` holds its path."""
     from openlfr.eval.calibration import calibrate as run_calibrate
     from openlfr.eval.calibration import save_calibration
@@ -164,8 +228,16 @@ def calibrate(images: Path, pipe: EvalPipeline, *, half: str | None, out_path: P
     return Run(cal, table, {"path": str(path), **cal.summary()})
 
 
-def fairness(images: Path, labels: Path, pipe: EvalPipeline, *, threshold: float | None, workers: int,
-             use_cache: bool, progress: Progress = None) -> Run:
+def fairness(
+    images: Path,
+    labels: Path,
+    pipe: EvalPipeline,
+    *,
+    threshold: float | None,
+    workers: int,
+    use_cache: bool,
+    progress: Progress = None,
+) -> Run:
     """Per group FPIR, FNIR and failure to acquire at the operating threshold, with their comparisons."""
     from openlfr.eval.fairness import fairness_report
     from openlfr.eval.protocols import fairness_groups, load_labels
@@ -175,8 +247,7 @@ def fairness(images: Path, labels: Path, pipe: EvalPipeline, *, threshold: float
     table = embed(ds.paths, pipe, workers=workers, use_cache=use_cache, progress=progress)
     thr = threshold if threshold is not None else default_threshold_or_none(table.models["family"])
     if thr is None:
-        raise ConfigError(f"no default threshold for {table.models['family']}; pass --threshold",
-                          code="no_threshold")
+        raise ConfigError(f"no default threshold for {table.models['family']}; pass --threshold", code="no_threshold")
     gd, gal = fairness_groups(table, ds, groups)
     rep = fairness_report(gd, thr)
     out = rep.to_dict()
@@ -190,8 +261,7 @@ def fairness(images: Path, labels: Path, pipe: EvalPipeline, *, threshold: float
 # ------------------------------------------------------------------ planning
 
 
-def check_plan_options(threshold: float | None, fpir: float | None, tpir: float | None,
-                       no_calibration: bool) -> None:
+def check_plan_options(threshold: float | None, fpir: float | None, tpir: float | None, no_calibration: bool) -> None:
     """``openlfr eval plan``: exactly one of threshold and FPIR, each in range; no calibration needs both rates."""
     if (threshold is None) == (fpir is None):
         raise InputError("give exactly one of --threshold and --fpir", code="bad_option")
@@ -205,20 +275,19 @@ def check_plan_options(threshold: float | None, fpir: float | None, tpir: float 
         raise InputError("--no-calibration needs --fpir and --tpir", code="bad_option")
 
 
-def plan_calibration(embedder: str | None, embedder_model: str | None,
-                     embedder_option: list[str] | None) -> Calibration:
+def plan_calibration(
+    embedder: str | None, embedder_model: str | None, embedder_option: list[str] | None
+) -> Calibration:
     """The calibration of the embedder ``plan`` is asked about (settings, overridden by the options)."""
     from openlfr.engine import registry
     from openlfr.services.operating_point import load_calibration
 
-    cfg = engine_choice.engine_config(None, embedder, embedder_model=embedder_model,
-                                      embedder_option=embedder_option)
+    cfg = engine_choice.engine_config(None, embedder, embedder_model=embedder_model, embedder_option=embedder_option)
     emb = registry.create("embedder", cfg.embedder, **cfg.options_for("embedder", cfg.embedder, cfg.embedder_options))
     try:
         return load_calibration(emb)
     except NotFoundError as exc:
-        raise NotFoundError(exc.message + "; or give --fpir and --tpir with --no-calibration",
-                            code=exc.code) from exc
+        raise NotFoundError(exc.message + "; or give --fpir and --tpir with --no-calibration", code=exc.code) from exc
 
 
 def _plan_tpir(cal: Calibration, thr: float, tpir: float | None, notes: list[str]) -> Rate:
@@ -227,16 +296,23 @@ def _plan_tpir(cal: Calibration, thr: float, tpir: float | None, notes: list[str
         return Rate.exact(tpir)
     t = cal.tpir(thr)
     if t is None or t[1] == 0:
-        raise ConfigError("the calibration has no identification run for TPIR; pass --tpir",
-                          code="bad_calibration")
+        raise ConfigError("the calibration has no identification run for TPIR; pass --tpir", code="bad_calibration")
     ident = cal.identify or {}
-    notes.append(f"TPIR from {t[1]} mated searches (rank 1, score >= threshold) against a watchlist of "
-                 f"{ident.get('watchlist_size')}, one photo enrolled each")
+    notes.append(
+        f"TPIR from {t[1]} mated searches (rank 1, score >= threshold) against a watchlist of "
+        f"{ident.get('watchlist_size')}, one photo enrolled each"
+    )
     return Rate.measured(t[0], t[1])
 
 
-def plan_rates(cal: Calibration | None, threshold: float | None, fpir: float | None, tpir: float | None,
-               watchlist_size: int, notes: list[str]) -> tuple[float | None, Rate, Rate, str]:
+def plan_rates(
+    cal: Calibration | None,
+    threshold: float | None,
+    fpir: float | None,
+    tpir: float | None,
+    watchlist_size: int,
+    notes: list[str],
+) -> tuple[float | None, Rate, Rate, str]:
     """Threshold, FPIR, TPIR and their source for ``plan``: from the calibration, or as given; appends notes."""
     if cal is None:
         assert fpir is not None and tpir is not None
@@ -254,9 +330,19 @@ def plan_rates(cal: Calibration | None, threshold: float | None, fpir: float | N
     return thr, fpir_rate, tpir_rate, f"calibration {cal.family} ({cal.source.get('images', '?')})"
 
 
-def plan_deployment(faces: float, watchlist_size: int, prevalence: float, *, threshold: float | None,
-                    fpir: float | None, tpir: float | None, no_calibration: bool, embedder: str | None,
-                    embedder_model: str | None, embedder_option: list[str] | None) -> Plan:
+def plan_deployment(
+    faces: float,
+    watchlist_size: int,
+    prevalence: float,
+    *,
+    threshold: float | None,
+    fpir: float | None,
+    tpir: float | None,
+    no_calibration: bool,
+    embedder: str | None,
+    embedder_model: str | None,
+    embedder_option: list[str] | None,
+) -> Plan:
     """``openlfr eval plan``: expected false and true alerts and precision, with intervals from the
     calibration's sample sizes (or from rates as given)."""
     check_plan_options(threshold, fpir, tpir, no_calibration)
@@ -276,8 +362,17 @@ def server_calibration(ctx: AppContext) -> Calibration | None:
         return None
 
 
-def plan_request(ctx: AppContext, faces: float, prevalence: float, watchlist_size: int, *, threshold: float | None,
-                 fpir: float | None, fmr: float | None, tpir: float) -> Plan:
+def plan_request(
+    ctx: AppContext,
+    faces: float,
+    prevalence: float,
+    watchlist_size: int,
+    *,
+    threshold: float | None,
+    fpir: float | None,
+    fmr: float | None,
+    tpir: float,
+) -> Plan:
     """The console's planning calculator: a threshold alone is read through the server's calibration;
     else the FPIR given, or N x the FMR given."""
     notes = []
@@ -287,12 +382,22 @@ def plan_request(ctx: AppContext, faces: float, prevalence: float, watchlist_siz
         value, (lo, hi), k, n = cal.fpir(threshold, watchlist_size)
         tp = cal.tpir(threshold)
         tpir_rate = Rate.measured(*tp) if tp and tp[1] else Rate.exact(tpir)
-        notes.append(f"FPIR ~= N x FMR with FMR = {k}/{n} impostor comparisons at >= {threshold:.4f} "
-                     f"(calibration of {cal.family})")
+        notes.append(
+            f"FPIR ~= N x FMR with FMR = {k}/{n} impostor comparisons at >= {threshold:.4f} "
+            f"(calibration of {cal.family})"
+        )
         if not (tp and tp[1]):
             notes.append("TPIR as given (the calibration has no identification run)")
-        return plan(faces, prevalence, Rate(value, lo, hi, k, n), tpir_rate, watchlist_size,
-                    threshold=threshold, source="calibration", notes=tuple(notes))
+        return plan(
+            faces,
+            prevalence,
+            Rate(value, lo, hi, k, n),
+            tpir_rate,
+            watchlist_size,
+            threshold=threshold,
+            source="calibration",
+            notes=tuple(notes),
+        )
     if fpir is not None:
         source = "FPIR given"
     elif fmr is not None:
@@ -300,10 +405,21 @@ def plan_request(ctx: AppContext, faces: float, prevalence: float, watchlist_siz
         source = "FPIR ~= N x FMR"
         notes.append(f"FPIR = min(1, {watchlist_size} x {fmr:g}) = {fpir:.3g}")
     else:
-        raise InputError("give the FPIR at this watchlist size or the per-comparison FMR (FPIR ~= N x FMR), or "
-                         "a threshold once `openlfr eval calibrate` has run for this model", code="need_rate")
-    return plan(faces, prevalence, Rate.exact(fpir), Rate.exact(tpir), watchlist_size, threshold=threshold,
-                source=source, notes=tuple(notes))
+        raise InputError(
+            "give the FPIR at this watchlist size or the per-comparison FMR (FPIR ~= N x FMR), or "
+            "a threshold once `openlfr eval calibrate` has run for this model",
+            code="need_rate",
+        )
+    return plan(
+        faces,
+        prevalence,
+        Rate.exact(fpir),
+        Rate.exact(tpir),
+        watchlist_size,
+        threshold=threshold,
+        source=source,
+        notes=tuple(notes),
+    )
 
 
 # ------------------------------------------------------------------ cache

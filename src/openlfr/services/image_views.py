@@ -27,8 +27,10 @@ from openlfr.storage import audit
 
 PATTERNS = {
     "alert": re.compile(r"^/api/alerts/(\d{1,10})/images/(probe|frame|reference)$"),
-    "watchlist_photo": re.compile(r"^/api/watchlists/([^/]{1,200})/entries/entry:(\d{1,10})"
-                                  r"/images/(\d{1,6})$"),
+    "watchlist_photo": re.compile(
+        r"^/api/watchlists/([^/]{1,200})/entries/entry:(\d{1,10})"
+        r"/images/(\d{1,6})$"
+    ),
     "retro": re.compile(r"^/api/retro/([0-9a-f]{16})/appearances/(\d{1,6})/(face|frame)\.jpg$"),
 }
 PAGES = ("alerts", "alert", "watchlist", "photos", "retro", "check")
@@ -74,8 +76,13 @@ class ImageViews:
                 raise InputError(f"{p[:120]!r} is not a face image of the console", code="bad_image_path")
             m = PATTERNS[kind].match(p)
             assert m is not None
-            objects.append({"alert": "alert {0} {1}", "watchlist_photo": "{0} entry {1} photo {2}",
-                            "retro": "search {0} appearance {1} {2}"}[kind].format(*m.groups()))
+            objects.append(
+                {
+                    "alert": "alert {0} {1}",
+                    "watchlist_photo": "{0} entry {1} photo {2}",
+                    "retro": "search {0} appearance {1} {2}",
+                }[kind].format(*m.groups())
+            )
         token = secrets.token_urlsafe(18)
         now = time.time()
         with self._mu:
@@ -83,8 +90,14 @@ class ImageViews:
                 del self._views[k]
             self._views[token] = _View(actor, frozenset(paths), now + self.ttl_s)
         with ctx.db.session() as s:
-            audit.record(s, actor, "images.view_page", "page", page,
-                         {"page": page, "images": len(paths), "objects": sorted(set(objects)), "role": role})
+            audit.record(
+                s,
+                actor,
+                "images.view_page",
+                "page",
+                page,
+                {"page": page, "images": len(paths), "objects": sorted(set(objects)), "role": role},
+            )
         return PageView(view=token, images=len(paths), expires_in_s=self.ttl_s)
 
     def covers(self, token: str | None, actor: str, path: str) -> bool:

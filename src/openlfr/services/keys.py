@@ -89,9 +89,12 @@ def refuse_new_key_over_ciphertext(settings: Settings) -> None:
     finally:
         db.dispose()
     if n:
-        raise ConfigError(f"the database holds {n} encrypted value(s) but there is no key file at "
-                          f"{settings.resolved_key_file}: restore the key file (or set OPENLFR_KEY); a new key "
-                          "would make that data unreadable, so none was created", code="key_missing")
+        raise ConfigError(
+            f"the database holds {n} encrypted value(s) but there is no key file at "
+            f"{settings.resolved_key_file}: restore the key file (or set OPENLFR_KEY); a new key "
+            "would make that data unreadable, so none was created",
+            code="key_missing",
+        )
 
 
 @dataclass(frozen=True)
@@ -117,13 +120,17 @@ def initialise(settings: Settings) -> InitResult:
     db = Database(settings.db_url)
     db.upgrade()
     db.dispose()
-    return InitResult(data_dir=str(settings.data_dir), database=settings.db_url.split("@")[-1],
-                      key="environment" if settings.key is not None else str(settings.resolved_key_file),
-                      key_created=created_key)
+    return InitResult(
+        data_dir=str(settings.data_dir),
+        database=settings.db_url.split("@")[-1],
+        key="environment" if settings.key is not None else str(settings.resolved_key_file),
+        key_created=created_key,
+    )
 
 
-def _stale_pass(ctx: AppContext, cipher: Cipher, counts: dict[str, int],
-                progress: Callable[[str, int], None] | None) -> int:
+def _stale_pass(
+    ctx: AppContext, cipher: Cipher, counts: dict[str, int], progress: Callable[[str, int], None] | None
+) -> int:
     """Re-encrypt every value not under ``cipher``'s first key; returns how many were rewritten."""
     total = 0
     for spec in SEALED:
@@ -136,8 +143,9 @@ def _stale_pass(ctx: AppContext, cipher: Cipher, counts: dict[str, int],
         last = 0
         while True:
             with ctx.db.session() as s:
-                rows = s.execute(select(model.id, col, *parts, *extra).where(model.id > last)
-                                 .order_by(model.id).limit(BATCH)).all()
+                rows = s.execute(
+                    select(model.id, col, *parts, *extra).where(model.id > last).order_by(model.id).limit(BATCH)
+                ).all()
                 if not rows:
                     break
                 for row in rows:
@@ -145,7 +153,7 @@ def _stale_pass(ctx: AppContext, cipher: Cipher, counts: dict[str, int],
                     last = int(rid)
                     if cipher.is_current(token):
                         continue
-                    aad = spec.aad(tuple(row[2: 2 + len(parts)]))
+                    aad = spec.aad(tuple(row[2 : 2 + len(parts)]))
                     plain = cipher.decrypt(token, aad)
                     values: dict[str, Any] = {spec.column: cipher.encrypt(plain, aad)}
                     if has_hash and row[-1] is None:
@@ -160,8 +168,9 @@ def _stale_pass(ctx: AppContext, cipher: Cipher, counts: dict[str, int],
     return total
 
 
-def reencrypt_all(ctx: AppContext, cipher: Cipher,
-                  progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+def reencrypt_all(
+    ctx: AppContext, cipher: Cipher, progress: Callable[[str, int], None] | None = None
+) -> dict[str, int]:
     """Re-encrypt every value with ``cipher``'s first key (decrypting with any of its keys), in
     passes until one finds nothing left under another key (or in the v1 format)."""
     counts: dict[str, int] = {}
@@ -219,11 +228,15 @@ class Reencrypted:
     """Names of the lists sealed now (``sealed``) and of those failing their integrity check (``failed``)."""
 
 
-def rotate(ctx: AppContext, actor: str, progress: Callable[[str, int], None] | None = None,
-           grace_s: float = GRACE_S) -> Rotated:
+def rotate(
+    ctx: AppContext, actor: str, progress: Callable[[str, int], None] | None = None, grace_s: float = GRACE_S
+) -> Rotated:
     if ctx.settings.key is not None:
-        raise ConfigError("the key comes from OPENLFR_KEY: set OPENLFR_KEY=NEW,OLD, run `openlfr keys reencrypt`, "
-                          "then set OPENLFR_KEY=NEW", code="key_in_environment")
+        raise ConfigError(
+            "the key comes from OPENLFR_KEY: set OPENLFR_KEY=NEW,OLD, run `openlfr keys reencrypt`, "
+            "then set OPENLFR_KEY=NEW",
+            code="key_in_environment",
+        )
     path = ctx.settings.resolved_key_file
     load_cipher(ctx.settings)  # refuses a missing, malformed or world-readable key file
     old = _read_keys(path)
@@ -239,17 +252,33 @@ def rotate(ctx: AppContext, actor: str, progress: Callable[[str, int], None] | N
     _write_keys(path, [new])
     ctx.__dict__.pop("cipher", None)
     with ctx.db.session() as s:
-        audit.record(s, actor, "keys.rotate", "key", fingerprint(new),
-                     {"new_key_id": fingerprint(new), "retired_key_ids": [fingerprint(k) for k in old],
-                      "reencrypted": counts, "watchlists_resealed": len(lists["resealed"]),
-                      "watchlists_failing_integrity": lists["failed"]})
+        audit.record(
+            s,
+            actor,
+            "keys.rotate",
+            "key",
+            fingerprint(new),
+            {
+                "new_key_id": fingerprint(new),
+                "retired_key_ids": [fingerprint(k) for k in old],
+                "reencrypted": counts,
+                "watchlists_resealed": len(lists["resealed"]),
+                "watchlists_failing_integrity": lists["failed"],
+            },
+        )
     _refresh_anchor(ctx)  # re-sign the anchor with the new key
-    return Rotated(key_file=str(path), new_key_id=fingerprint(new), retired_key_ids=[fingerprint(k) for k in old],
-                   reencrypted=counts, watchlists=lists)
+    return Rotated(
+        key_file=str(path),
+        new_key_id=fingerprint(new),
+        retired_key_ids=[fingerprint(k) for k in old],
+        reencrypted=counts,
+        watchlists=lists,
+    )
 
 
-def reencrypt(ctx: AppContext, actor: str, drop_old: bool = True,
-              progress: Callable[[str, int], None] | None = None) -> Reencrypted:
+def reencrypt(
+    ctx: AppContext, actor: str, drop_old: bool = True, progress: Callable[[str, int], None] | None = None
+) -> Reencrypted:
     """Finish (or redo) a rotation: re-encrypt everything with the first configured key; with a key file
     and ``drop_old``, then keep only that key."""
     cipher = load_cipher(ctx.settings)
@@ -265,8 +294,19 @@ def reencrypt(ctx: AppContext, actor: str, drop_old: bool = True,
         dropped = [fingerprint(k) for k in keys[1:]]
         ctx.__dict__.pop("cipher", None)
     with ctx.db.session() as s:
-        audit.record(s, actor, "keys.reencrypt", "key", fingerprint(keys[0]),
-                     {"key_id": fingerprint(keys[0]), "retired_key_ids": dropped, "reencrypted": counts,
-                      "watchlists_sealed": lists["sealed"], "watchlists_failing_integrity": lists["failed"]})
+        audit.record(
+            s,
+            actor,
+            "keys.reencrypt",
+            "key",
+            fingerprint(keys[0]),
+            {
+                "key_id": fingerprint(keys[0]),
+                "retired_key_ids": dropped,
+                "reencrypted": counts,
+                "watchlists_sealed": lists["sealed"],
+                "watchlists_failing_integrity": lists["failed"],
+            },
+        )
     _refresh_anchor(ctx)
     return Reencrypted(key_id=fingerprint(keys[0]), retired_key_ids=dropped, reencrypted=counts, watchlists=lists)

@@ -66,8 +66,9 @@ def holder_gone(holder: str) -> bool:
 class DeploymentLease:
     """The lease one runner holds on one deployment (use as a context manager)."""
 
-    def __init__(self, ctx: AppContext, deployment_id: int, holder: str | None = None,
-                 ttl_s: float | None = None) -> None:
+    def __init__(
+        self, ctx: AppContext, deployment_id: int, holder: str | None = None, ttl_s: float | None = None
+    ) -> None:
         self.ctx = ctx
         self.deployment_id = deployment_id
         self.holder = holder or new_holder()
@@ -93,14 +94,19 @@ class DeploymentLease:
                     f"deployment {self.deployment_id} is already being run by another runner ({cur.rsplit(':', 1)[0]},"
                     f" lease until {cur_until.isoformat(timespec='seconds')}); stop that runner first, or wait "
                     f"{(cur_until - now).total_seconds():.0f}s for the lease of a runner that died to lapse",
-                    code="deployment_busy")
+                    code="deployment_busy",
+                )
             # compare-and-set on what was read, so two runners racing cannot both win
             cond = Deployment.lease_holder.is_(None) if cur is None else Deployment.lease_holder == cur
-            res = s.execute(update(Deployment).where(and_(Deployment.id == self.deployment_id, cond))
-                            .values(lease_holder=self.holder, lease_until=until))
+            res = s.execute(
+                update(Deployment)
+                .where(and_(Deployment.id == self.deployment_id, cond))
+                .values(lease_holder=self.holder, lease_until=until)
+            )
             if res.rowcount != 1:  # type: ignore[attr-defined]
-                raise ConflictError(f"deployment {self.deployment_id} was just taken by another runner",
-                                    code="deployment_busy")
+                raise ConflictError(
+                    f"deployment {self.deployment_id} was just taken by another runner", code="deployment_busy"
+                )
             if cur is not None and cur != self.holder:
                 log.warning("deployment %s: took over the lapsed lease of %s", self.deployment_id, cur)
 
@@ -108,9 +114,11 @@ class DeploymentLease:
         """Extend the lease; False when another runner holds it now."""
         until = _now() + timedelta(seconds=self.ttl_s)
         with self.ctx.db.session() as s:
-            res = s.execute(update(Deployment).where(and_(Deployment.id == self.deployment_id,
-                                                          Deployment.lease_holder == self.holder))
-                            .values(lease_until=until))
+            res = s.execute(
+                update(Deployment)
+                .where(and_(Deployment.id == self.deployment_id, Deployment.lease_holder == self.holder))
+                .values(lease_until=until)
+            )
             ok = bool(res.rowcount == 1)  # type: ignore[attr-defined]
         if ok:
             self.renewals += 1
@@ -122,12 +130,18 @@ class DeploymentLease:
             self._thread.join(timeout=5.0)
         try:
             with self.ctx.db.session() as s:
-                s.execute(update(Deployment).where(and_(Deployment.id == self.deployment_id,
-                                                        Deployment.lease_holder == self.holder))
-                          .values(lease_holder=None, lease_until=None))
+                s.execute(
+                    update(Deployment)
+                    .where(and_(Deployment.id == self.deployment_id, Deployment.lease_holder == self.holder))
+                    .values(lease_holder=None, lease_until=None)
+                )
         except Exception:  # the store may be down: the lease then lapses by itself
-            log.warning("deployment %s: could not release the runner lease; it lapses in %.0fs",
-                        self.deployment_id, self.ttl_s, exc_info=True)
+            log.warning(
+                "deployment %s: could not release the runner lease; it lapses in %.0fs",
+                self.deployment_id,
+                self.ttl_s,
+                exc_info=True,
+            )
 
     def _renew_loop(self) -> None:
         every = self.ttl_s / 3.0

@@ -52,9 +52,26 @@ from openlfr.storage import audit
 if TYPE_CHECKING:
     from openlfr.services.deployments import LivePlan
 
-__all__ = ["AlertRaised", "AlertStored", "CameraState", "Counters", "EventBus", "LiveRun", "MjpegServer",
-           "PreviewFrame", "PreviewHub", "RunOptions", "SourceState", "StoreStatus", "TracksClosed", "alert_json",
-           "camera_specs", "run_deployment", "run_watchlist", "sources_reason"]
+__all__ = [
+    "AlertRaised",
+    "AlertStored",
+    "CameraState",
+    "Counters",
+    "EventBus",
+    "LiveRun",
+    "MjpegServer",
+    "PreviewFrame",
+    "PreviewHub",
+    "RunOptions",
+    "SourceState",
+    "StoreStatus",
+    "TracksClosed",
+    "alert_json",
+    "camera_specs",
+    "run_deployment",
+    "run_watchlist",
+    "sources_reason",
+]
 """The bus and its event types are re-exported here: the console and the CLI reach the live path through
 this module only."""
 
@@ -79,15 +96,31 @@ class RunOptions:
 def alert_json(ev: AlertEvent, watchlist: str) -> dict[str, Any]:
     """One alert as a JSON-safe dict (no images: those stay with the alert store)."""
     r = ev.record
-    return {"alert_id": r.alert_id, "camera": r.camera, "watchlist": watchlist, "person_id": r.person_id,
-            "name": ev.name, "score": round(r.score, 6), "threshold": r.threshold, "track_id": r.track_id,
-            "occurred_at": r.occurred_at.isoformat(), "t": round(ev.t, 3),
-            "latency_s": round(ev.t - ev.track_first_t, 3), "shots": ev.shots,
-            "box": [round(v, 1) for v in r.box], "deployment_id": r.deployment_id}
+    return {
+        "alert_id": r.alert_id,
+        "camera": r.camera,
+        "watchlist": watchlist,
+        "person_id": r.person_id,
+        "name": ev.name,
+        "score": round(r.score, 6),
+        "threshold": r.threshold,
+        "track_id": r.track_id,
+        "occurred_at": r.occurred_at.isoformat(),
+        "t": round(ev.t, 3),
+        "latency_s": round(ev.t - ev.track_first_t, 3),
+        "shots": ev.shots,
+        "box": [round(v, 1) for v in r.box],
+        "deployment_id": r.deployment_id,
+    }
 
 
-def live_config(analysis_fps: float | None, analysis_width: int | None, fusion: str | None,
-                 max_attempts: int | None, roi: str | None = None) -> LiveConfig:
+def live_config(
+    analysis_fps: float | None,
+    analysis_width: int | None,
+    fusion: str | None,
+    max_attempts: int | None,
+    roi: str | None = None,
+) -> LiveConfig:
     """The live configuration of ``openlfr run``'s analysis options (None: the default), each checked with a clear
     error: ``roi`` as "x1,y1,x2,y2" fractions, ``analysis_width`` 0 for the full frame."""
     from pydantic import ValidationError
@@ -99,15 +132,19 @@ def live_config(analysis_fps: float | None, analysis_width: int | None, fusion: 
             box = (x1, y1, x2, y2)
             LiveConfig(roi=box)
         except (ValueError, ValidationError):
-            raise InputError(f"--roi must be x1,y1,x2,y2 fractions of the frame with x1<x2, y1<y2 in [0, 1]; "
-                             f"got {roi!r}", code="bad_roi") from None
+            raise InputError(
+                f"--roi must be x1,y1,x2,y2 fractions of the frame with x1<x2, y1<y2 in [0, 1]; got {roi!r}",
+                code="bad_roi",
+            ) from None
     cfg = LiveConfig(analysis_fps=analysis_fps, roi=box)
     if analysis_width is not None:  # None: the default width; 0: the full frame
         try:
             width = LiveConfig(analysis_width=analysis_width or None).analysis_width
         except ValidationError:
-            raise InputError(f"--analysis-width must be 0 (the full frame) or 64-8192 pixels; got {analysis_width}",
-                             code="bad_analysis_width") from None
+            raise InputError(
+                f"--analysis-width must be 0 (the full frame) or 64-8192 pixels; got {analysis_width}",
+                code="bad_analysis_width",
+            ) from None
         cfg = cfg.model_copy(update={"analysis_width": width})
     if fusion:
         cfg = cfg.model_copy(update={"fusion": LiveConfig(fusion=fusion).fusion})
@@ -122,8 +159,16 @@ def camera_specs(sources: list[str], options: RunOptions, names: list[str] | Non
     specs = []
     for i, url in enumerate(sources):
         name = check_name(names[i], "camera name", "bad_camera") if names else f"cam{i + 1}"
-        specs.append(CameraSpec(name=name, url=url, loop=options.loop, realtime=options.realtime,
-                                live=options.live or LiveConfig(), **(options.camera_overrides or {})))
+        specs.append(
+            CameraSpec(
+                name=name,
+                url=url,
+                loop=options.loop,
+                realtime=options.realtime,
+                live=options.live or LiveConfig(),
+                **(options.camera_overrides or {}),
+            )
+        )
     return specs
 
 
@@ -148,9 +193,15 @@ def _runtime_args(ctx: AppContext, watchlist: str, watchlist_id: int) -> dict[st
         seen["digest"] = now
         return load_index(ctx, watchlist)[0]
 
-    return {"ray_address": st.ray_address, "index_refresh": refresh,
-            "ray_options": {"cpus_per_camera": st.ray_cpus_per_camera, "resources": dict(st.ray_resources),
-                            "init_timeout_s": st.ray_init_timeout_s}}
+    return {
+        "ray_address": st.ray_address,
+        "index_refresh": refresh,
+        "ray_options": {
+            "cpus_per_camera": st.ray_cpus_per_camera,
+            "resources": dict(st.ray_resources),
+            "init_timeout_s": st.ray_init_timeout_s,
+        },
+    }
 
 
 class LiveRun:
@@ -183,8 +234,7 @@ class LiveRun:
         if self.stop_reason:
             runner.stop(self.stop_reason)
 
-    def host(self, runner: CameraRuntime, store: AlertSink, watchlist: str,
-             max_seconds: float | None) -> RunSummary:
+    def host(self, runner: CameraRuntime, store: AlertSink, watchlist: str, max_seconds: float | None) -> RunSummary:
         """Run ``runner`` as the one live host (``openlfr run``, ``openlfr serve``, on this machine or a Ray
         cluster): the store subscribes to the run's alerts and counters, and each alert it took is announced
         as ``AlertStored`` (the console's push, the CLI's line). A store that refuses (e.g. the deployment
@@ -220,9 +270,17 @@ class LiveRun:
         return summary
 
 
-def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, threshold: float | None = None,
-                  fpir: float | None = None, options: RunOptions | None = None, run: LiveRun | None = None,
-                  sink: AlertSink | None = None) -> dict[str, Any]:
+def run_watchlist(
+    ctx: AppContext,
+    watchlist: str,
+    sources: list[str],
+    *,
+    threshold: float | None = None,
+    fpir: float | None = None,
+    options: RunOptions | None = None,
+    run: LiveRun | None = None,
+    sink: AlertSink | None = None,
+) -> dict[str, Any]:
     """Run a watchlist against ``sources`` until they end or ``run.stop``; alerts and counters go to ``sink``
     (default: memory), and subscribers of ``run.bus`` see them (``AlertStored``, ``CameraState``, ...)."""
     opts = options or RunOptions()
@@ -236,19 +294,50 @@ def run_watchlist(ctx: AppContext, watchlist: str, sources: list[str], *, thresh
     engine_cfg = getattr(ctx, "_engine_config", None) or engine_config_from_settings(ctx.settings)
     actor = ctx.settings.actor
     with ctx.db.session() as s:
-        audit.record(s, actor, "live.start", "watchlist", meta["id"],
-                     {"watchlist": watchlist, "threshold": thr, "watchlist_size": index.size,
-                      "threshold_source": op.source, "target_fpir": op.target_fpir,
-                      "cameras": {c.name: mask_url(c.url) for c in specs}, "models": ctx.engine.model_ids})
-    runner = create_runtime(specs, engine_cfg, index, thr, run.bus, mode=opts.mode, watchlist_id=meta["id"],
-                            engine=ctx.engine, **_runtime_args(ctx, watchlist, meta["id"]))
+        audit.record(
+            s,
+            actor,
+            "live.start",
+            "watchlist",
+            meta["id"],
+            {
+                "watchlist": watchlist,
+                "threshold": thr,
+                "watchlist_size": index.size,
+                "threshold_source": op.source,
+                "target_fpir": op.target_fpir,
+                "cameras": {c.name: mask_url(c.url) for c in specs},
+                "models": ctx.engine.model_ids,
+            },
+        )
+    runner = create_runtime(
+        specs,
+        engine_cfg,
+        index,
+        thr,
+        run.bus,
+        mode=opts.mode,
+        watchlist_id=meta["id"],
+        engine=ctx.engine,
+        **_runtime_args(ctx, watchlist, meta["id"]),
+    )
     summary = run.host(runner, sink or MemorySink(), watchlist, opts.max_seconds)
     out = _summary_dict(summary, watchlist, index.size, thr)
     out.update(op_fields(op))
     with ctx.db.session() as s:
-        audit.record(s, actor, "live.stop", "watchlist", meta["id"],
-                     {"watchlist": watchlist, "stopped_by": summary.stopped_by, "alerts": summary.alerts,
-                      "counters": {c: v["counters"] for c, v in summary.cameras.items()}})
+        audit.record(
+            s,
+            actor,
+            "live.stop",
+            "watchlist",
+            meta["id"],
+            {
+                "watchlist": watchlist,
+                "stopped_by": summary.stopped_by,
+                "alerts": summary.alerts,
+                "counters": {c: v["counters"] for c, v in summary.cameras.items()},
+            },
+        )
     return out
 
 
@@ -268,8 +357,14 @@ def sources_reason(summary: RunSummary) -> str:
     return "all cameras ended or failed"
 
 
-def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOptions | None = None,
-                   run: LiveRun | None = None, plan: LivePlan | None = None) -> dict[str, Any]:
+def run_deployment(
+    ctx: AppContext,
+    deployment: int | str,
+    *,
+    options: RunOptions | None = None,
+    run: LiveRun | None = None,
+    plan: LivePlan | None = None,
+) -> dict[str, Any]:
     """Run an authorised deployment's cameras until stopped (``run.stop``) or its planned end. It is marked
     live here, unless the caller already did and passes the ``plan`` that ``deployments.mark_live``
     returned (``openlfr serve`` marks it in the request, audited with the user who pressed start).
@@ -284,10 +379,15 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
     base = engine_config_from_settings(ctx.settings)
     det = first.models.get("detector") or base.detector
     emb = first.models.get("embedder") or base.embedder
-    engine_cfg = EngineConfig(detector=det, embedder=emb,
-                              detector_options=base.detector_options if det == base.detector else {},
-                              embedder_options=base.embedder_options if emb == base.embedder else {},
-                              gate=base.gate, models_dir=base.models_dir, cache_dir=base.cache_dir)
+    engine_cfg = EngineConfig(
+        detector=det,
+        embedder=emb,
+        detector_options=base.detector_options if det == base.detector else {},
+        embedder_options=base.embedder_options if emb == base.embedder else {},
+        gate=base.gate,
+        models_dir=base.models_dir,
+        cache_dir=base.cache_dir,
+    )
     run_ctx = AppContext(ctx.settings, engine_config=engine_cfg)
     lease = DeploymentLease(run_ctx, first.deployment_id)
     lease.acquire()  # one runner per deployment: a second one is refused here (deployment_busy)
@@ -298,8 +398,15 @@ def run_deployment(ctx: AppContext, deployment: int | str, *, options: RunOption
         run_ctx.close()
 
 
-def _run_leased(run_ctx: AppContext, plan: LivePlan, lease: DeploymentLease, engine_cfg: EngineConfig,
-                opts: RunOptions, run: LiveRun, marked: bool) -> dict[str, Any]:
+def _run_leased(
+    run_ctx: AppContext,
+    plan: LivePlan,
+    lease: DeploymentLease,
+    engine_cfg: EngineConfig,
+    opts: RunOptions,
+    run: LiveRun,
+    marked: bool,
+) -> dict[str, Any]:
     from openlfr.services import deployments
     from openlfr.services.alerts import StoreAlertSink
 
@@ -307,8 +414,17 @@ def _run_leased(run_ctx: AppContext, plan: LivePlan, lease: DeploymentLease, eng
     index, _meta = load_index(run_ctx, plan.watchlist)
     if not marked:  # once per start
         plan = deployments.mark_live(run_ctx, plan.deployment_id, actor)
-    specs = [CameraSpec(name=c.name, url=c.url, loop=opts.loop, realtime=opts.realtime,
-                        live=opts.live or LiveConfig(), **(opts.camera_overrides or {})) for c in plan.cameras]
+    specs = [
+        CameraSpec(
+            name=c.name,
+            url=c.url,
+            loop=opts.loop,
+            realtime=opts.realtime,
+            live=opts.live or LiveConfig(),
+            **(opts.camera_overrides or {}),
+        )
+        for c in plan.cameras
+    ]
     if not specs:
         raise InputError(f"deployment {plan.deployment_id} has no cameras", code="no_source")
     # alerts and counters survive a store outage: spooled (encrypted, on disk) and flushed when it is back
@@ -318,9 +434,19 @@ def _run_leased(run_ctx: AppContext, plan: LivePlan, lease: DeploymentLease, eng
     left = (plan.planned_end - datetime.now(UTC)).total_seconds()
     max_s = left if opts.max_seconds is None else min(left, opts.max_seconds)
     extra: dict[str, Any] = {"own_session": True} if opts.camera_session else {}
-    runner = create_runtime(specs, engine_cfg, index, plan.threshold, run.bus, mode=opts.mode, **extra,
-                            watchlist_id=plan.watchlist_id, deployment_id=dep_id, engine=run_ctx.engine,
-                            **_runtime_args(run_ctx, plan.watchlist, plan.watchlist_id))
+    runner = create_runtime(
+        specs,
+        engine_cfg,
+        index,
+        plan.threshold,
+        run.bus,
+        mode=opts.mode,
+        **extra,
+        watchlist_id=plan.watchlist_id,
+        deployment_id=dep_id,
+        engine=run_ctx.engine,
+        **_runtime_args(run_ctx, plan.watchlist, plan.watchlist_id),
+    )
     lease.on_lost = lambda: runner.stop("lease_lost")
     lease.start_renewing()
     try:
@@ -328,8 +454,14 @@ def _run_leased(run_ctx: AppContext, plan: LivePlan, lease: DeploymentLease, eng
     finally:
         left = spool.close(timeout_s=opts.spool_flush_s)
     out = _summary_dict(summary, plan.watchlist, index.size, plan.threshold)
-    out.update({"deployment_id": dep_id, "threshold_source": plan.threshold_source, "target_fpir": plan.target_fpir,
-                "store": {"spooled": spool.spooled, "flushed": spool.flushed, "left_in_spool": left}})
+    out.update(
+        {
+            "deployment_id": dep_id,
+            "threshold_source": plan.threshold_source,
+            "target_fpir": plan.target_fpir,
+            "store": {"spooled": spool.spooled, "flushed": spool.flushed, "left_in_spool": left},
+        }
+    )
     del index
     out["deployment_state"] = _end_state(run_ctx, plan, summary, opts, actor)
     out["stopped_by"] = summary.stopped_by

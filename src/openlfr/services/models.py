@@ -45,15 +45,25 @@ def _calibration(family: str, settings: Settings) -> str | None:
 
 def _installed_row(st: m.ModelStore, e: m.InstalledModel, settings: Settings) -> dict[str, Any]:
     spec = m.spec_for(e.kind, e.spec)
-    model_id = (m.embedder_model_id(e.spec, e.sha256) if e.kind == "embedder"
-                else m.detector_model_id(e.spec, e.sha256))
+    model_id = m.embedder_model_id(e.spec, e.sha256) if e.kind == "embedder" else m.detector_model_id(e.spec, e.sha256)
     cal = _calibration(model_id, settings) if e.kind == "embedder" else None
-    return {"name": e.name, "kind": e.kind, "spec": e.spec, "sha256": e.sha256,
-            "licence": e.licence, "commercial": e.commercial, "source": e.source,
-            "model_id": model_id, "family": model_id if e.kind == "embedder" else None,
-            "installed": True, "calibrated": cal is not None if e.kind == "embedder" else None,
-            "calibration": cal,
-            "input_spec": spec.to_dict(), "path": str(st.path_of(e)), "verified": e.verified}
+    return {
+        "name": e.name,
+        "kind": e.kind,
+        "spec": e.spec,
+        "sha256": e.sha256,
+        "licence": e.licence,
+        "commercial": e.commercial,
+        "source": e.source,
+        "model_id": model_id,
+        "family": model_id if e.kind == "embedder" else None,
+        "installed": True,
+        "calibrated": cal is not None if e.kind == "embedder" else None,
+        "calibration": cal,
+        "input_spec": spec.to_dict(),
+        "path": str(st.path_of(e)),
+        "verified": e.verified,
+    }
 
 
 def rows(settings: Settings, include_catalogue: bool) -> tuple[list[dict[str, Any]], list[str]]:
@@ -64,8 +74,17 @@ def rows(settings: Settings, include_catalogue: bool) -> tuple[list[dict[str, An
     warnings: list[str] = []
     for b in m.builtin_models():
         cal = _calibration(b["family"], settings) if b["kind"] == "embedder" else None
-        out.append({**b, "installed": True, "calibrated": cal is not None if b["kind"] == "embedder" else None,
-                    "calibration": cal, "input_spec": None, "path": None, "verified": True})
+        out.append(
+            {
+                **b,
+                "installed": True,
+                "calibrated": cal is not None if b["kind"] == "embedder" else None,
+                "calibration": cal,
+                "input_spec": None,
+                "path": None,
+                "verified": True,
+            }
+        )
         w = m.licence_warning(b["name"], b["licence"], b["commercial"])
         if w:
             warnings.append(w)
@@ -80,11 +99,23 @@ def rows(settings: Settings, include_catalogue: bool) -> tuple[list[dict[str, An
         for c in m.CATALOGUE.values():
             if c.name in installed:
                 continue
-            out.append({"name": c.name, "kind": c.kind, "spec": c.spec,
-                        "sha256": c.member_sha256 or c.sha256,
-                        "licence": c.licence, "commercial": c.commercial, "source": c.url or "(mirror only)",
-                        "model_id": None, "installed": False, "calibrated": None,
-                        "input_spec": m.spec_for(c.kind, c.spec).to_dict(), "path": None, "verified": None})
+            out.append(
+                {
+                    "name": c.name,
+                    "kind": c.kind,
+                    "spec": c.spec,
+                    "sha256": c.member_sha256 or c.sha256,
+                    "licence": c.licence,
+                    "commercial": c.commercial,
+                    "source": c.url or "(mirror only)",
+                    "model_id": None,
+                    "installed": False,
+                    "calibrated": None,
+                    "input_spec": m.spec_for(c.kind, c.spec).to_dict(),
+                    "path": None,
+                    "verified": None,
+                }
+            )
     return out, warnings
 
 
@@ -102,13 +133,25 @@ def listing(settings: Settings, include_catalogue: bool) -> ModelListing:
     """Every model, the licence warnings, and a warning per watchlist to re-embed for the current embedder."""
     found, warnings = rows(settings, include_catalogue)
     stale = stale_watchlists(settings)
-    warnings += [f"watchlist {w.name!r} holds vectors of {w.embedder}, not of the current embedder: run "
-                 f"`openlfr watchlist reembed {w.name}`" for w in stale]
+    warnings += [
+        f"watchlist {w.name!r} holds vectors of {w.embedder}, not of the current embedder: run "
+        f"`openlfr watchlist reembed {w.name}`"
+        for w in stale
+    ]
     return ModelListing(store(settings).root, found, warnings, [w.name for w in stale])
 
 
-def add(settings: Settings, path: Path, kind: str, spec: str, name: str | None, *, licence: str | None,
-        non_commercial: bool, force: bool) -> tuple[m.InstalledModel, str | None]:
+def add(
+    settings: Settings,
+    path: Path,
+    kind: str,
+    spec: str,
+    name: str | None,
+    *,
+    licence: str | None,
+    non_commercial: bool,
+    force: bool,
+) -> tuple[m.InstalledModel, str | None]:
     """Validate a model file by loading it and install it; the model and its licence warning."""
     commercial: bool | None = None
     if non_commercial:
@@ -125,11 +168,26 @@ def catalogue_warning(name: str) -> str | None:
     return m.licence_warning(name, entry.licence, entry.commercial) if entry else None
 
 
-def fetch(settings: Settings, name: str, *, url_base: str | None, sha256: str | None, trust_unpinned: bool,
-          timeout: float, force: bool) -> downloads.FetchResult:
+def fetch(
+    settings: Settings,
+    name: str,
+    *,
+    url_base: str | None,
+    sha256: str | None,
+    trust_unpinned: bool,
+    timeout: float,
+    force: bool,
+) -> downloads.FetchResult:
     """Download a catalogue model, verify its sha256, validate it and install it."""
-    return downloads.fetch(store(settings), name, url_base=url_base, sha256=sha256, trust_unpinned=trust_unpinned,
-                           timeout=timeout, force=force)
+    return downloads.fetch(
+        store(settings),
+        name,
+        url_base=url_base,
+        sha256=sha256,
+        trust_unpinned=trust_unpinned,
+        timeout=timeout,
+        force=force,
+    )
 
 
 def remove(settings: Settings, name: str) -> None:

@@ -108,8 +108,11 @@ def default_threshold(embedder: Embedder | str) -> float:
     for key, value in DEFAULT_THRESHOLDS.items():
         if fam == key or (key.endswith("@") and fam.startswith(key)):
             return value
-    raise ConfigError(f"no measured default threshold for embedder {fam}; pass --threshold or "
-                      "calibrate it with `openlfr eval calibrate`", code="no_threshold")
+    raise ConfigError(
+        f"no measured default threshold for embedder {fam}; pass --threshold or "
+        "calibrate it with `openlfr eval calibrate`",
+        code="no_threshold",
+    )
 
 
 # ---------------------------------------------------------------- calibration files (read here)
@@ -130,8 +133,9 @@ def load_calibration(family: Embedder | str, settings: Settings | None = None) -
     fam = family_of(family)
     p = calibration_path(fam, settings)
     if p is None:
-        raise NotFoundError(f"no calibration for embedder {fam}; run `openlfr eval calibrate --images DIR`",
-                            code="no_calibration")
+        raise NotFoundError(
+            f"no calibration for embedder {fam}; run `openlfr eval calibrate --images DIR`", code="no_calibration"
+        )
     try:
         data = json.loads(p.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -182,26 +186,41 @@ class OperatingPoint:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "family": self.family, "watchlist_size": self.watchlist_size, "threshold": self.threshold,
-            "source": self.source, "target_fpir": self.target_fpir,
-            "expected_fpir": self.fpir, "expected_fpir_ci": list(self.fpir_ci) if self.fpir_ci else None,
-            "impostor_comparisons_ge": self.impostor_ge, "impostor_comparisons": self.impostor_n,
+            "family": self.family,
+            "watchlist_size": self.watchlist_size,
+            "threshold": self.threshold,
+            "source": self.source,
+            "target_fpir": self.target_fpir,
+            "expected_fpir": self.fpir,
+            "expected_fpir_ci": list(self.fpir_ci) if self.fpir_ci else None,
+            "impostor_comparisons_ge": self.impostor_ge,
+            "impostor_comparisons": self.impostor_n,
             "expected_false_alerts_per_10000": self.false_alerts_per_10000,
             "expected_false_alerts_per_10000_upper": self.false_alerts_per_10000_upper,
-            "expected_tpir": self.tpir, "expected_tpir_ci": list(self.tpir_ci) if self.tpir_ci else None,
-            "mated_hits": self.mated_hits, "mated_searches": self.mated_n, "tpir_reason": self.tpir_reason,
-            "calibration": self.calibration, "notes": list(self.notes),
+            "expected_tpir": self.tpir,
+            "expected_tpir_ci": list(self.tpir_ci) if self.tpir_ci else None,
+            "mated_hits": self.mated_hits,
+            "mated_searches": self.mated_n,
+            "tpir_reason": self.tpir_reason,
+            "calibration": self.calibration,
+            "notes": list(self.notes),
         }
 
 
 def _cal_info(cal: Calibration, settings: Settings | None) -> dict[str, Any]:
     p = calibration_path(cal.family, settings)
     src = cal.source or {}
-    return {"family": cal.family, "embedder_model_id": cal.embedder_model_id, "created_at": cal.created_at,
-            "file": p.name if p is not None else None,
-            "shipped": bool(p is not None and is_packaged(p)),
-            "impostor_comparisons": cal.impostor_n, "genuine_comparisons": cal.genuine_n,
-            "images": src.get("images"), "identities": src.get("identities")}
+    return {
+        "family": cal.family,
+        "embedder_model_id": cal.embedder_model_id,
+        "created_at": cal.created_at,
+        "file": p.name if p is not None else None,
+        "shipped": bool(p is not None and is_packaged(p)),
+        "impostor_comparisons": cal.impostor_n,
+        "genuine_comparisons": cal.genuine_n,
+        "images": src.get("images"),
+        "identities": src.get("identities"),
+    }
 
 
 def _figures(cal: Calibration, threshold: float, n: int) -> dict[str, Any]:
@@ -209,20 +228,36 @@ def _figures(cal: Calibration, threshold: float, n: int) -> dict[str, Any]:
     out: dict[str, Any] = {"fpir": fpir, "fpir_ci": ci, "impostor_ge": k, "impostor_n": total}
     t = cal.tpir(threshold)
     if t is None:
-        out.update(tpir=None, tpir_ci=None, mated_hits=None, mated_n=None,
-                   tpir_reason="this calibration has no identification run (no mated searches), so it "
-                               "cannot estimate TPIR; re-run `openlfr eval calibrate`")
+        out.update(
+            tpir=None,
+            tpir_ci=None,
+            mated_hits=None,
+            mated_n=None,
+            tpir_reason="this calibration has no identification run (no mated searches), so it "
+            "cannot estimate TPIR; re-run `openlfr eval calibrate`",
+        )
     elif t[1] == 0:
-        out.update(tpir=None, tpir_ci=None, mated_hits=0, mated_n=0,
-                   tpir_reason="the calibration's identification run has no mated searches")
+        out.update(
+            tpir=None,
+            tpir_ci=None,
+            mated_hits=0,
+            mated_n=0,
+            tpir_reason="the calibration's identification run has no mated searches",
+        )
     else:
         hits, mated = t
         tci = clopper_pearson(hits, mated)
         size = (cal.identify or {}).get("watchlist_size")
-        out.update(tpir=hits / mated, tpir_ci=tci, mated_hits=hits, mated_n=mated,
-                   tpir_reason=f"rank-1 hit rate of the calibration's {mated:,} mated searches against "
-                               f"a {size:,}-person gallery, one photo each (not measured at this list's size)"
-                   if isinstance(size, int) else "rank-1 hit rate of the calibration's mated searches")
+        out.update(
+            tpir=hits / mated,
+            tpir_ci=tci,
+            mated_hits=hits,
+            mated_n=mated,
+            tpir_reason=f"rank-1 hit rate of the calibration's {mated:,} mated searches against "
+            f"a {size:,}-person gallery, one photo each (not measured at this list's size)"
+            if isinstance(size, int)
+            else "rank-1 hit rate of the calibration's mated searches",
+        )
     return out
 
 
@@ -236,14 +271,38 @@ def check_choice(target_fpir: float | None, threshold: float | None) -> None:
         raise InputError(f"target FPIR must be in (0, 1), got {target_fpir}", code="bad_fpir")
 
 
-def _point(family: str, size: int, threshold: float, source: str, target: float | None, figures: dict[str, Any],
-           calibration: dict[str, Any] | None, notes: tuple[str, ...]) -> OperatingPoint:
-    return OperatingPoint(family=family, watchlist_size=size, threshold=threshold, source=source,
-                          target_fpir=target, calibration=calibration, notes=notes, **figures)
+def _point(
+    family: str,
+    size: int,
+    threshold: float,
+    source: str,
+    target: float | None,
+    figures: dict[str, Any],
+    calibration: dict[str, Any] | None,
+    notes: tuple[str, ...],
+) -> OperatingPoint:
+    return OperatingPoint(
+        family=family,
+        watchlist_size=size,
+        threshold=threshold,
+        source=source,
+        target_fpir=target,
+        calibration=calibration,
+        notes=notes,
+        **figures,
+    )
 
 
-_UNKNOWN = {"fpir": None, "fpir_ci": None, "impostor_ge": None, "impostor_n": None, "tpir": None, "tpir_ci": None,
-            "mated_hits": None, "mated_n": None}
+_UNKNOWN = {
+    "fpir": None,
+    "fpir_ci": None,
+    "impostor_ge": None,
+    "impostor_n": None,
+    "tpir": None,
+    "tpir_ci": None,
+    "mated_hits": None,
+    "mated_n": None,
+}
 
 
 def _override(family: str, size: int, threshold: float, settings: Settings) -> OperatingPoint:
@@ -251,15 +310,26 @@ def _override(family: str, size: int, threshold: float, settings: Settings) -> O
     try:
         cal = load_calibration(family, settings)
     except NotFoundError:
-        return _point(family, size, float(threshold), "override", None,
-                      {**_UNKNOWN, "tpir_reason": f"no calibration for {family}: TPIR unknown"}, None,
-                      (f"no calibration for {family}, so the false-alert rate at this threshold is unknown; "
-                       "make one with `openlfr eval calibrate --images DIR`",))
+        return _point(
+            family,
+            size,
+            float(threshold),
+            "override",
+            None,
+            {**_UNKNOWN, "tpir_reason": f"no calibration for {family}: TPIR unknown"},
+            None,
+            (
+                f"no calibration for {family}, so the false-alert rate at this threshold is unknown; "
+                "make one with `openlfr eval calibrate --images DIR`",
+            ),
+        )
     f = _figures(cal, float(threshold), size)
     notes: tuple[str, ...] = ()
     if f["impostor_ge"] == 0:
-        notes = (f"no impostor comparison of the calibration's {cal.impostor_n:,} scored at or above "
-                 f"{threshold:.4f}: the false-alert rate is below what it resolves (upper bound shown)",)
+        notes = (
+            f"no impostor comparison of the calibration's {cal.impostor_n:,} scored at or above "
+            f"{threshold:.4f}: the false-alert rate is below what it resolves (upper bound shown)",
+        )
     return _point(family, size, float(threshold), "override", None, f, _cal_info(cal, settings), notes)
 
 
@@ -268,9 +338,12 @@ def _from_target(family: str, size: int, target: float, settings: Settings) -> O
     try:
         cal = load_calibration(family, settings)
     except NotFoundError as exc:
-        raise NotFoundError(f"no calibration for embedder {family}, so a target FPIR cannot be turned into a "
-                            "threshold: make one with `openlfr eval calibrate --images DIR` (a labelled "
-                            "folder of faces), or give an explicit threshold", code="no_calibration") from exc
+        raise NotFoundError(
+            f"no calibration for embedder {family}, so a target FPIR cannot be turned into a "
+            "threshold: make one with `openlfr eval calibrate --images DIR` (a labelled "
+            "folder of faces), or give an explicit threshold",
+            code="no_calibration",
+        ) from exc
     per = target / size
     try:
         thr = cal.threshold_for_fpir(target, size)
@@ -283,15 +356,29 @@ def _from_target(family: str, size: int, target: float, settings: Settings) -> O
             f"no less than {MIN_TAIL_PAIRS / cal.impostor_n:.3g} (at least {MIN_TAIL_PAIRS} impostor pairs above the "
             f"threshold; it would need {math.ceil(MIN_TAIL_PAIRS / per):,} comparisons). Not extrapolating: raise "
             "the target, shorten the list, or calibrate on more faces",
-            code="calibration_too_small") from exc
-    return _point(family, size, thr, "target_fpir", target, _figures(cal, thr, size), _cal_info(cal, settings),
-                  (f"smallest calibrated threshold with {size:,} x FMR <= {target:g} (FMR <= {per:.3g} per "
-                   "comparison)",))
+            code="calibration_too_small",
+        ) from exc
+    return _point(
+        family,
+        size,
+        thr,
+        "target_fpir",
+        target,
+        _figures(cal, thr, size),
+        _cal_info(cal, settings),
+        (f"smallest calibrated threshold with {size:,} x FMR <= {target:g} (FMR <= {per:.3g} per comparison)",),
+    )
 
 
-def resolve(family: Embedder | str, watchlist_size: int, *, target_fpir: float | None = None,
-            threshold: float | None = None, settings: Settings | None = None,
-            fallback: bool = False) -> OperatingPoint:
+def resolve(
+    family: Embedder | str,
+    watchlist_size: int,
+    *,
+    target_fpir: float | None = None,
+    threshold: float | None = None,
+    settings: Settings | None = None,
+    fallback: bool = False,
+) -> OperatingPoint:
     """The threshold for ``family`` at ``watchlist_size`` and what it implies.
 
     With ``threshold`` (an override) the figures are those the calibration implies at it (``None``
@@ -309,27 +396,38 @@ def resolve(family: Embedder | str, watchlist_size: int, *, target_fpir: float |
         settings = load_settings()
     fam = family_of(family)
     if watchlist_size < 1:
-        raise InputError("the watchlist is empty: an operating point needs at least one person",
-                         code="empty_watchlist")
+        raise InputError("the watchlist is empty: an operating point needs at least one person", code="empty_watchlist")
     check_choice(target_fpir, threshold)
     if threshold is not None:
         return _override(fam, watchlist_size, threshold, settings)
     if fallback and target_fpir is None and calibration_path(fam, settings) is None:
         op = _override(fam, watchlist_size, default_threshold(fam), settings)
-        return replace(op, source="model_default", notes=(
-            f"no calibration for {fam}: using its fixed default threshold (measured for 1,000-person "
-            "lists), not one for this list's size; make one with `openlfr eval calibrate --images DIR`",))
+        return replace(
+            op,
+            source="model_default",
+            notes=(
+                f"no calibration for {fam}: using its fixed default threshold (measured for 1,000-person "
+                "lists), not one for this list's size; make one with `openlfr eval calibrate --images DIR`",
+            ),
+        )
     target = settings.default_target_fpir if target_fpir is None else float(target_fpir)
     check_choice(target, None)
     return _from_target(fam, watchlist_size, target, settings)
 
 
-def resolve_for(ctx: AppContext, watchlist_size: int, *, target_fpir: float | None = None,
-                threshold: float | None = None) -> OperatingPoint:
+def resolve_for(
+    ctx: AppContext, watchlist_size: int, *, target_fpir: float | None = None, threshold: float | None = None
+) -> OperatingPoint:
     """The operating point for ``run``, ``search``, ``check`` and the walk-through, with the context's embedder:
     :func:`resolve` with the fixed default as the fallback when the family has no calibration."""
-    return resolve(ctx.engine.embedder, max(watchlist_size, 1), target_fpir=target_fpir, threshold=threshold,
-                   settings=ctx.settings, fallback=True)
+    return resolve(
+        ctx.engine.embedder,
+        max(watchlist_size, 1),
+        target_fpir=target_fpir,
+        threshold=threshold,
+        settings=ctx.settings,
+        fallback=True,
+    )
 
 
 def op_fields(op: OperatingPoint) -> dict[str, Any]:
@@ -347,11 +445,17 @@ class Guardrail:
     min_justification_chars: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"safe": self.safe, "problems": list(self.problems),
-                "band": {"fpir_min": self.band[0], "fpir_max": self.band[1],
-                         "false_alerts_per_10000_min": self.band[0] * PER,
-                         "false_alerts_per_10000_max": self.band[1] * PER},
-                "min_justification_chars": self.min_justification_chars}
+        return {
+            "safe": self.safe,
+            "problems": list(self.problems),
+            "band": {
+                "fpir_min": self.band[0],
+                "fpir_max": self.band[1],
+                "false_alerts_per_10000_min": self.band[0] * PER,
+                "false_alerts_per_10000_max": self.band[1] * PER,
+            },
+            "min_justification_chars": self.min_justification_chars,
+        }
 
 
 def _count(x: float) -> str:
@@ -366,13 +470,16 @@ def guardrail(op: OperatingPoint, settings: Settings) -> Guardrail:
     if eff is None:
         problems.append("the expected false-alert rate is unknown (no calibration for this model)")
     elif eff > hi:
-        problems.append(f"{what} is {eff:.3g}, i.e. {_count(eff * PER)} false alerts per {PER:,} faces, above "
-                        f"the safe band's maximum of {_count(hi * PER)}")
+        problems.append(
+            f"{what} is {eff:.3g}, i.e. {_count(eff * PER)} false alerts per {PER:,} faces, above "
+            f"the safe band's maximum of {_count(hi * PER)}"
+        )
     elif eff < lo:
-        problems.append(f"{what} is {eff:.3g}, i.e. {_count(eff * PER)} false alerts per {PER:,} faces, below "
-                        f"the safe band's minimum of {_count(lo * PER)}: the threshold is so strict that it "
-                        "misses most watchlisted people"
-                        + (f" (expected TPIR {op.tpir:.2f})" if op.tpir is not None else ""))
+        problems.append(
+            f"{what} is {eff:.3g}, i.e. {_count(eff * PER)} false alerts per {PER:,} faces, below "
+            f"the safe band's minimum of {_count(lo * PER)}: the threshold is so strict that it "
+            "misses most watchlisted people" + (f" (expected TPIR {op.tpir:.2f})" if op.tpir is not None else "")
+        )
     return Guardrail(not problems, tuple(problems), (lo, hi), settings.min_justification_chars)
 
 
@@ -397,10 +504,14 @@ def require_justification(g: Guardrail, justification: str) -> str:
     if not g.safe:
         chars, words = justification_substance(j)
         if chars < g.min_justification_chars or words < MIN_JUSTIFICATION_WORDS or _repetitive(j):
-            raise InputError("operating point outside the safe band: " + "; ".join(g.problems)
-                             + f". Authorising it needs a written justification of at least "
-                               f"{g.min_justification_chars} visible characters and {MIN_JUSTIFICATION_WORDS} "
-                               "different words", code="justification_required")
+            raise InputError(
+                "operating point outside the safe band: "
+                + "; ".join(g.problems)
+                + f". Authorising it needs a written justification of at least "
+                f"{g.min_justification_chars} visible characters and {MIN_JUSTIFICATION_WORDS} "
+                "different words",
+                code="justification_required",
+            )
     return j
 
 

@@ -101,8 +101,10 @@ class Row:
 
     @property
     def has_split(self) -> bool:
-        return any(v is not None for v in (self.true_confirmed, self.true_unconfirmed, self.false_confirmed,
-                                           self.false_unconfirmed))
+        return any(
+            v is not None
+            for v in (self.true_confirmed, self.true_unconfirmed, self.false_confirmed, self.false_unconfirmed)
+        )
 
     @property
     def true_alerts(self) -> int | None:
@@ -161,38 +163,49 @@ def read_rows(path: Path) -> list[Row]:
         reader = csv.DictReader(f)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
-            raise InputError(f"{path}: missing column(s) {', '.join(missing)}; expected the layout of "
-                             "met_lfr_deployments.csv", code="bad_columns")
+            raise InputError(
+                f"{path}: missing column(s) {', '.join(missing)}; expected the layout of met_lfr_deployments.csv",
+                code="bad_columns",
+            )
         rows: list[Row] = []
         for rec in reader:
             line = reader.line_num
             try:
                 day = date.fromisoformat((rec.get("date") or "").strip())
             except ValueError:
-                raise InputError(f"{path}, line {line}: date {rec.get('date')!r} is not an ISO date "
-                                 "(YYYY-MM-DD)", code="bad_date") from None
+                raise InputError(
+                    f"{path}, line {line}: date {rec.get('date')!r} is not an ISO date (YYYY-MM-DD)", code="bad_date"
+                ) from None
             probs: list[str] = []
 
             def num(col: str, probs: list[str] = probs, rec: dict[str, str] = rec) -> int | None:
                 return _int(None, rec.get(col, ""), col, probs)
 
-            r = Row(line=line, source=(rec.get("source_document") or "").strip(),
-                    location=(rec.get("location") or "").strip(), day=day,
-                    date_as_printed=(rec.get("date_as_printed") or "").strip(),
-                    duration_minutes=num("duration_minutes"), purpose=(rec.get("purpose") or "").strip(),
-                    watchlist_size=num("watchlist_size"),
-                    threshold=_float(rec.get("threshold", ""), "threshold", probs),
-                    total_alerts=num("total_alerts"), true_confirmed=num("true_alerts_confirmed"),
-                    true_unconfirmed=num("true_alerts_unconfirmed"),
-                    false_confirmed=num("false_alerts_confirmed"),
-                    false_unconfirmed=num("false_alerts_unconfirmed"),
-                    true_2020_22=num("true_alerts_2020_22"), false_2020_22=num("false_alerts_2020_22"),
-                    arrests_or_disposals_2020_22=num("arrests_or_disposals_2020_22"),
-                    arrests=num("arrests"), other_disposals=num("other_disposals"),
-                    no_action=num("no_action"),
-                    faces_seen=num("faces_seen"),
-                    rate_printed=(rec.get("false_alert_rate_published") or "").strip(),
-                    notes=(rec.get("notes") or "").strip())
+            r = Row(
+                line=line,
+                source=(rec.get("source_document") or "").strip(),
+                location=(rec.get("location") or "").strip(),
+                day=day,
+                date_as_printed=(rec.get("date_as_printed") or "").strip(),
+                duration_minutes=num("duration_minutes"),
+                purpose=(rec.get("purpose") or "").strip(),
+                watchlist_size=num("watchlist_size"),
+                threshold=_float(rec.get("threshold", ""), "threshold", probs),
+                total_alerts=num("total_alerts"),
+                true_confirmed=num("true_alerts_confirmed"),
+                true_unconfirmed=num("true_alerts_unconfirmed"),
+                false_confirmed=num("false_alerts_confirmed"),
+                false_unconfirmed=num("false_alerts_unconfirmed"),
+                true_2020_22=num("true_alerts_2020_22"),
+                false_2020_22=num("false_alerts_2020_22"),
+                arrests_or_disposals_2020_22=num("arrests_or_disposals_2020_22"),
+                arrests=num("arrests"),
+                other_disposals=num("other_disposals"),
+                no_action=num("no_action"),
+                faces_seen=num("faces_seen"),
+                rate_printed=(rec.get("false_alert_rate_published") or "").strip(),
+                notes=(rec.get("notes") or "").strip(),
+            )
             for p in probs:
                 r.irregular("unreadable_value", p)
             rows.append(r)
@@ -226,25 +239,33 @@ def _check_rows(rows: list[Row]) -> list[Irregularity]:
     for r in rows:
         by_source.setdefault(r.source, []).append(r)
         if not r.has_figures:
-            r.irregular("no_figures", "no results printed (e.g. stopped by a fault): counted as a "
-                                      "deployment, adds no figures")
+            r.irregular(
+                "no_figures", "no results printed (e.g. stopped by a fault): counted as a deployment, adds no figures"
+            )
             continue
         py = _printed_year(r.date_as_printed)
         if py is not None and py != r.day.year:
-            r.irregular("date_corrected", f"printed {r.date_as_printed!r}; the file's corrected date "
-                                          f"{r.day.isoformat()} is used")
+            r.irregular(
+                "date_corrected",
+                f"printed {r.date_as_printed!r}; the file's corrected date {r.day.isoformat()} is used",
+            )
         t, fa = r.true_alerts, r.false_alerts
         if r.total_alerts is not None and t is not None and fa is not None and t + fa != r.total_alerts:
-            r.irregular("alerts_total_mismatch", f"printed total {r.total_alerts} but true {t} + false {fa}"
-                                                 f" = {t + fa}; 'alerts' keeps the printed total")
+            r.irregular(
+                "alerts_total_mismatch",
+                f"printed total {r.total_alerts} but true {t} + false {fa}"
+                f" = {t + fa}; 'alerts' keeps the printed total",
+            )
         if r.total_alerts is not None and t is None and fa is None:
             r.irregular("no_true_false_split", "total alerts printed without true/false figures")
         if r.faces_seen is not None and fa is not None and r.rate_printed:
             ok = _rate_consistent(r.rate_printed, fa, r.faces_seen)
             if ok is False:
-                r.irregular("published_rate_mismatch",
-                            f"printed false-alert rate {r.rate_printed} but {fa} / {r.faces_seen:,} faces = "
-                            f"{100.0 * fa / r.faces_seen:.4f}%; rates here are computed from the counts")
+                r.irregular(
+                    "published_rate_mismatch",
+                    f"printed false-alert rate {r.rate_printed} but {fa} / {r.faces_seen:,} faces = "
+                    f"{100.0 * fa / r.faces_seen:.4f}%; rates here are computed from the counts",
+                )
             elif ok is None:
                 r.irregular("unreadable_value", f"false_alert_rate_published {r.rate_printed!r} unreadable")
     for source, rs in by_source.items():
@@ -256,18 +277,23 @@ def _check_rows(rows: list[Row]) -> list[Irregularity]:
                 continue
             total = sum(v for v in outcomes if v is not None)
             if total > r.true_confirmed:
-                r.irregular("outcomes_exceed_true_alerts",
-                            f"arrests {r.arrests} + other {r.other_disposals} + no action {r.no_action} = "
-                            f"{total} > {r.true_confirmed} confirmed true alerts")
+                r.irregular(
+                    "outcomes_exceed_true_alerts",
+                    f"arrests {r.arrests} + other {r.other_disposals} + no action {r.no_action} = "
+                    f"{total} > {r.true_confirmed} confirmed true alerts",
+                )
         if combined:
             for r in rs:
                 r.no_action = None  # read other_disposals as one combined "other disposal or no action"
                 r.combined_other = True
-            file_notes.append(Irregularity(
-                "other_and_no_action_identical",
-                f"{source!r}: 'Other Disposal' and 'No Action' are identical on all {len(both)} rows; "
-                "read as one combined 'other disposal or no action' figure (not added together; "
-                "no_action is null)"))
+            file_notes.append(
+                Irregularity(
+                    "other_and_no_action_identical",
+                    f"{source!r}: 'Other Disposal' and 'No Action' are identical on all {len(both)} rows; "
+                    "read as one combined 'other disposal or no action' figure (not added together; "
+                    "no_action is null)",
+                )
+            )
     return file_notes
 
 
@@ -283,11 +309,11 @@ def _arrests(with_fig: list[Row], notes: list[str]) -> int | None:
     if with_fig and len(arrest_rows) < len(with_fig):
         missing = len(with_fig) - len(arrest_rows)
         if arrest_rows:
-            notes.append(f"arrests missing on {missing} of {len(with_fig)} rows with figures; the sum covers "
-                         "the rest")
+            notes.append(f"arrests missing on {missing} of {len(with_fig)} rows with figures; the sum covers the rest")
         else:
-            notes.append("this grid gives no separate arrest figure (arrests is null); see "
-                         "arrests_or_disposals_combined")
+            notes.append(
+                "this grid gives no separate arrest figure (arrests is null); see arrests_or_disposals_combined"
+            )
     return arrests
 
 
@@ -303,10 +329,10 @@ def _outcomes(with_fig: list[Row]) -> dict[str, Any]:
         "true_alerts_unconfirmed": sum(r.true_unconfirmed or 0 for r in split_rows) if split_rows else None,
         "other_disposals": sum(r.other_disposals or 0 for r in other_rows) if other_rows else None,
         "no_action": sum(r.no_action or 0 for r in no_action_rows) if no_action_rows else None,
-        "other_disposal_or_no_action": sum(r.other_disposals or 0 for r in combined_rows)
-        if combined_rows else None,
+        "other_disposal_or_no_action": sum(r.other_disposals or 0 for r in combined_rows) if combined_rows else None,
         "arrests_or_disposals_combined": sum(r.arrests_or_disposals_2020_22 or 0 for r in comb_2020)
-        if comb_2020 else None,
+        if comb_2020
+        else None,
     }
 
 
@@ -363,8 +389,7 @@ def _year_summary(year_rows: list[Row], file_notes: list[Irregularity]) -> dict[
         **outcomes,
         "duration_hours": round(sum(durations) / 60.0, 2) if durations else None,
         "deployments_without_duration": len(year_rows) - len(durations),
-        "watchlist_size": {"min": sizes[0], "median": statistics.median(sizes), "max": sizes[-1]}
-        if sizes else None,
+        "watchlist_size": {"min": sizes[0], "median": statistics.median(sizes), "max": sizes[-1]} if sizes else None,
         "thresholds": {str(k): v for k, v in sorted(thresholds.items())},
         "purposes": dict(Counter(r.purpose for r in year_rows if r.purpose).most_common()),
     }
@@ -373,8 +398,10 @@ def _year_summary(year_rows: list[Row], file_notes: list[Irregularity]) -> dict[
     if not alerts:
         out["share_of_alerts_wrong_reason"] = "no alerts"
     if alerts != true + false:
-        notes.append(f"alerts (printed totals) = {alerts}, but the true/false columns sum to {true + false}; "
-                     "share_of_alerts_wrong uses the printed total")
+        notes.append(
+            f"alerts (printed totals) = {alerts}, but the true/false columns sum to {true + false}; "
+            "share_of_alerts_wrong uses the printed total"
+        )
     sources = {r.source for r in year_rows}
     notes.extend(n.detail for n in file_notes if any(repr(s) in n.detail for s in sources))
     common, irregular = _row_notes(year_rows)

@@ -36,13 +36,46 @@ from openlfr.storage import audit
 from openlfr.storage.models_gov import OUTCOMES, Alert, Deployment
 
 CSV_COLUMNS = (
-    "id", "name", "state", "location", "latitude", "longitude", "date", "planned_start", "planned_end",
-    "started_at", "ended_at", "duration_minutes", "purpose", "legal_basis", "authorising_officer",
-    "watchlist_size", "threshold", "cameras", "camera_live_minutes", "faces_seen", "quality_rejected",
-    "alerts", "true_alerts", "false_alerts", "unadjudicated", "arrest", "other_disposal", "no_action",
-    "not_engaged", "false_alerts_per_face", "false_alerts_per_face_ci_low", "false_alerts_per_face_ci_high",
-    "share_of_alerts_wrong", "share_of_alerts_wrong_ci_low", "share_of_alerts_wrong_ci_high",
-    "target_fpir", "threshold_chosen_by", "expected_false_alerts_per_10000", "expected_tpir", "calibration",
+    "id",
+    "name",
+    "state",
+    "location",
+    "latitude",
+    "longitude",
+    "date",
+    "planned_start",
+    "planned_end",
+    "started_at",
+    "ended_at",
+    "duration_minutes",
+    "purpose",
+    "legal_basis",
+    "authorising_officer",
+    "watchlist_size",
+    "threshold",
+    "cameras",
+    "camera_live_minutes",
+    "faces_seen",
+    "quality_rejected",
+    "alerts",
+    "true_alerts",
+    "false_alerts",
+    "unadjudicated",
+    "arrest",
+    "other_disposal",
+    "no_action",
+    "not_engaged",
+    "false_alerts_per_face",
+    "false_alerts_per_face_ci_low",
+    "false_alerts_per_face_ci_high",
+    "share_of_alerts_wrong",
+    "share_of_alerts_wrong_ci_low",
+    "share_of_alerts_wrong_ci_high",
+    "target_fpir",
+    "threshold_chosen_by",
+    "expected_false_alerts_per_10000",
+    "expected_tpir",
+    "calibration",
     "justification",
 )
 
@@ -53,8 +86,10 @@ def threshold_how(r: dict[str, Any]) -> str:
     src = r.get("threshold_chosen_by")
     if src == "target_fpir":
         cal = op.get("calibration") or {}
-        return (f"from target FPIR {fmt_rate(r['target_fpir'])} per face seen at {r['watchlist_size']:,} people, using "
-                f"the calibration {cal.get('file') or cal.get('family') or '?'}")
+        return (
+            f"from target FPIR {fmt_rate(r['target_fpir'])} per face seen at {r['watchlist_size']:,} people, using "
+            f"the calibration {cal.get('file') or cal.get('family') or '?'}"
+        )
     if src == "override":
         return "explicit threshold (override of the target FPIR)"
     if src == "model_default":
@@ -91,8 +126,9 @@ def rates(faces_seen: int, true_alerts: int, false_alerts: int) -> dict[str, Any
         out["false_alerts_per_face"] = None
         out["false_alerts_per_face_ci"] = None
         out["faces_per_false_alert"] = None
-        out["false_alerts_per_face_reason"] = "no faces seen recorded" if faces_seen <= 0 else \
-            "more false alerts than faces seen (counters incomplete)"
+        out["false_alerts_per_face_reason"] = (
+            "no faces seen recorded" if faces_seen <= 0 else "more false alerts than faces seen (counters incomplete)"
+        )
     if adjudicated > 0:
         ci = clopper_pearson(false_alerts, adjudicated)
         out["share_of_alerts_wrong"] = false_alerts / adjudicated
@@ -120,38 +156,69 @@ def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]
     wall = None if started is None else round(((ended or datetime.now(UTC)) - started).total_seconds() / 60, 1)
     cam_live = {k: (None if v is None else round(v / 60, 1)) for k, v in st.get("camera_live_seconds", {}).items()}
     row: dict[str, Any] = {
-        "id": dep.id, "name": dep.name, "state": dep.state, "location": dep.location,
-        "latitude": dep.latitude, "longitude": dep.longitude,
+        "id": dep.id,
+        "name": dep.name,
+        "state": dep.state,
+        "location": dep.location,
+        "latitude": dep.latitude,
+        "longitude": dep.longitude,
         "date": (started or as_utc(dep.planned_start)).date().isoformat(),  # type: ignore[union-attr]
-        "planned_start": _iso(dep.planned_start), "planned_end": _iso(dep.planned_end),
-        "started_at": _iso(dep.started_at), "ended_at": _iso(dep.ended_at), "duration_minutes": duration,
+        "planned_start": _iso(dep.planned_start),
+        "planned_end": _iso(dep.planned_end),
+        "started_at": _iso(dep.started_at),
+        "ended_at": _iso(dep.ended_at),
+        "duration_minutes": duration,
         "wall_clock_minutes": wall,
-        "purpose": dep.purpose, "legal_basis": dep.legal_basis, "authorising_officer": dep.authorising_officer,
-        "watchlist_size": dep.watchlist_size, "threshold": dep.threshold,
-        "target_fpir": dep.target_fpir, "threshold_chosen_by": dep.threshold_source,
+        "purpose": dep.purpose,
+        "legal_basis": dep.legal_basis,
+        "authorising_officer": dep.authorising_officer,
+        "watchlist_size": dep.watchlist_size,
+        "threshold": dep.threshold,
+        "target_fpir": dep.target_fpir,
+        "threshold_chosen_by": dep.threshold_source,
         "expected_false_alerts_per_10000": (dep.operating_point or {}).get("expected_false_alerts_per_10000"),
         "expected_tpir": (dep.operating_point or {}).get("expected_tpir"),
         "calibration": ((dep.operating_point or {}).get("calibration") or {}).get("file"),
-        "operating_point": dep.operating_point, "justification": dep.justification or None,
-        "cameras": [c.name for c in dep.cameras], "camera_live_minutes": cam_live,
-        "faces_seen": st["faces_seen"], "quality_rejected": st["quality_rejected"],
+        "operating_point": dep.operating_point,
+        "justification": dep.justification or None,
+        "cameras": [c.name for c in dep.cameras],
+        "camera_live_minutes": cam_live,
+        "faces_seen": st["faces_seen"],
+        "quality_rejected": st["quality_rejected"],
         "frames_analysed": st.get("frames_analysed", 0),
-        "alerts": st["alerts"], "true_alerts": st["true_alerts"], "false_alerts": st["false_alerts"],
-        "unadjudicated": st["unadjudicated"], "outcomes": dict(st["outcomes"]),
+        "alerts": st["alerts"],
+        "true_alerts": st["true_alerts"],
+        "false_alerts": st["false_alerts"],
+        "unadjudicated": st["unadjudicated"],
+        "outcomes": dict(st["outcomes"]),
         "outcomes_true_alerts": dict(st.get("outcomes_true_alerts", {})),
         "outcomes_false_alerts": dict(st.get("outcomes_false_alerts", {})),
         "per_camera": st.get("per_camera", {}),
         "statistics_frozen": frozen,
-        "operating_point_text": operating_point_text({
-            "threshold": dep.threshold, "threshold_source": dep.threshold_source, "target_fpir": dep.target_fpir,
-            "watchlist_size": dep.watchlist_size}),
+        "operating_point_text": operating_point_text(
+            {
+                "threshold": dep.threshold,
+                "threshold_source": dep.threshold_source,
+                "target_fpir": dep.target_fpir,
+                "watchlist_size": dep.watchlist_size,
+            }
+        ),
         **rates(st["faces_seen"], st["true_alerts"], st["false_alerts"]),
     }
-    timeline = [{"occurred_at": _iso(at), "camera": cam, "score": round(float(score), 4), "verdict": verdict,
-                 "outcome": outcome}
-                for at, cam, score, verdict, outcome in s.execute(
-                    select(Alert.occurred_at, Alert.camera, Alert.score, Alert.verdict, Alert.outcome)
-                    .where(Alert.deployment_id == dep.id).order_by(Alert.occurred_at))]
+    timeline = [
+        {
+            "occurred_at": _iso(at),
+            "camera": cam,
+            "score": round(float(score), 4),
+            "verdict": verdict,
+            "outcome": outcome,
+        }
+        for at, cam, score, verdict, outcome in s.execute(
+            select(Alert.occurred_at, Alert.camera, Alert.score, Alert.verdict, Alert.outcome)
+            .where(Alert.deployment_id == dep.id)
+            .order_by(Alert.occurred_at)
+        )
+    ]
     return row, timeline
 
 
@@ -179,14 +246,22 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "title": self.title, "generated_at": self.generated_at,
-                "period": {"from": self.period_from, "to": self.period_to}, "deployments": self.deployments,
-                "totals": self.totals, "alerts": self.alerts, "notes": self.notes,
-                "definitions": {
-                    "faces_seen": "people tracked past the cameras (one track = one face seen)",
-                    "false_alerts_per_face": "false alerts / faces seen",
-                    "share_of_alerts_wrong": "false alerts / adjudicated alerts (1 - precision)",
-                    "ci": "95% Clopper-Pearson interval"}}
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "generated_at": self.generated_at,
+            "period": {"from": self.period_from, "to": self.period_to},
+            "deployments": self.deployments,
+            "totals": self.totals,
+            "alerts": self.alerts,
+            "notes": self.notes,
+            "definitions": {
+                "faces_seen": "people tracked past the cameras (one track = one face seen)",
+                "false_alerts_per_face": "false alerts / faces seen",
+                "share_of_alerts_wrong": "false alerts / adjudicated alerts (1 - precision)",
+                "ci": "95% Clopper-Pearson interval",
+            },
+        }
 
 
 def _notes(rows: list[dict[str, Any]]) -> list[str]:
@@ -206,10 +281,17 @@ def deployment_report(ctx: AppContext, ref: int | str, actor: str | None = None)
         row, timeline = _row(s, dep)
         if actor:
             audit.record(s, actor, "report.generate", "deployment", dep.id, {"kind": "deployment"})
-    return Report(kind="deployment", title=f"Deployment {dep.id}: {dep.name}",
-                  generated_at=datetime.now(UTC).isoformat(), period_from=row["started_at"],
-                  period_to=row["ended_at"], deployments=[row], totals=_totals([row]), alerts=timeline,
-                  notes=_notes([row]))
+    return Report(
+        kind="deployment",
+        title=f"Deployment {dep.id}: {dep.name}",
+        generated_at=datetime.now(UTC).isoformat(),
+        period_from=row["started_at"],
+        period_to=row["ended_at"],
+        deployments=[row],
+        totals=_totals([row]),
+        alerts=timeline,
+        notes=_notes([row]),
+    )
 
 
 def period_report(ctx: AppContext, start: datetime, end: datetime, actor: str | None = None) -> Report:
@@ -219,19 +301,32 @@ def period_report(ctx: AppContext, start: datetime, end: datetime, actor: str | 
         raise InputError("the period's end must be after its start", code="bad_period")
     with ctx.db.session() as s:
         rows = []
-        for dep in s.scalars(select(Deployment).where(Deployment.state != "draft")
-                             .order_by(Deployment.planned_start, Deployment.id)):
+        for dep in s.scalars(
+            select(Deployment).where(Deployment.state != "draft").order_by(Deployment.planned_start, Deployment.id)
+        ):
             when = as_utc(dep.started_at) or as_utc(dep.planned_start)
             assert when is not None
             if start <= when < end:
                 rows.append(_row(s, dep)[0])
         if actor:
-            audit.record(s, actor, "report.generate", "period", f"{start.isoformat()}/{end.isoformat()}",
-                         {"kind": "period", "deployments": [r["id"] for r in rows]})
-    return Report(kind="period", title=f"Deployments {start.date().isoformat()} to "
-                                       f"{(end - timedelta(microseconds=1)).date().isoformat()}",
-                  generated_at=datetime.now(UTC).isoformat(), period_from=start.isoformat(),
-                  period_to=end.isoformat(), deployments=rows, totals=_totals(rows), notes=_notes(rows))
+            audit.record(
+                s,
+                actor,
+                "report.generate",
+                "period",
+                f"{start.isoformat()}/{end.isoformat()}",
+                {"kind": "period", "deployments": [r["id"] for r in rows]},
+            )
+    return Report(
+        kind="period",
+        title=f"Deployments {start.date().isoformat()} to {(end - timedelta(microseconds=1)).date().isoformat()}",
+        generated_at=datetime.now(UTC).isoformat(),
+        period_from=start.isoformat(),
+        period_to=end.isoformat(),
+        deployments=rows,
+        totals=_totals(rows),
+        notes=_notes(rows),
+    )
 
 
 # ---------------------------------------------------------------- CSV
@@ -240,12 +335,18 @@ def period_report(ctx: AppContext, start: datetime, end: datetime, actor: str | 
 def _csv_values(r: dict[str, Any]) -> list[Any]:
     fa_ci = r.get("false_alerts_per_face_ci") or [None, None]
     sw_ci = r.get("share_of_alerts_wrong_ci") or [None, None]
-    out = {**r, "cameras": ";".join(r.get("cameras", [])),
-           "camera_live_minutes": ";".join(f"{k}={'' if v is None else v}"
-                                           for k, v in r.get("camera_live_minutes", {}).items()),
-           **{o: r["outcomes"].get(o, 0) for o in OUTCOMES},
-           "false_alerts_per_face_ci_low": fa_ci[0], "false_alerts_per_face_ci_high": fa_ci[1],
-           "share_of_alerts_wrong_ci_low": sw_ci[0], "share_of_alerts_wrong_ci_high": sw_ci[1]}
+    out = {
+        **r,
+        "cameras": ";".join(r.get("cameras", [])),
+        "camera_live_minutes": ";".join(
+            f"{k}={'' if v is None else v}" for k, v in r.get("camera_live_minutes", {}).items()
+        ),
+        **{o: r["outcomes"].get(o, 0) for o in OUTCOMES},
+        "false_alerts_per_face_ci_low": fa_ci[0],
+        "false_alerts_per_face_ci_high": fa_ci[1],
+        "share_of_alerts_wrong_ci_low": sw_ci[0],
+        "share_of_alerts_wrong_ci_high": sw_ci[1],
+    }
     return ["" if out.get(c) is None else out.get(c) for c in CSV_COLUMNS]
 
 
@@ -255,8 +356,9 @@ def to_csv(rep: Report) -> str:
     if rep.kind == "period":
         t = rep.totals
         total = {c: "" for c in CSV_COLUMNS}
-        total.update({"id": "TOTAL", "name": f"{t['deployments']} deployments",
-                      "duration_minutes": t["duration_minutes"]})
+        total.update(
+            {"id": "TOTAL", "name": f"{t['deployments']} deployments", "duration_minutes": t["duration_minutes"]}
+        )
         for k in ("faces_seen", "quality_rejected", "alerts", "true_alerts", "false_alerts", "unadjudicated"):
             total[k] = t[k]
         total.update({o: t["outcomes"][o] for o in OUTCOMES})
@@ -410,9 +512,12 @@ def _summary_html(rep: Report) -> list[str]:
     t = rep.totals
     parts = ["<h2>Summary</h2><div class=key>"]
     summary = [
-        ("Deployments", t["deployments"]), ("Faces seen", f"{t['faces_seen']:,}"),
-        ("Quality-gate rejections", f"{t['quality_rejected']:,}"), ("Alerts", t["alerts"]),
-        ("True alerts", t["true_alerts"]), ("False alerts", t["false_alerts"]),
+        ("Deployments", t["deployments"]),
+        ("Faces seen", f"{t['faces_seen']:,}"),
+        ("Quality-gate rejections", f"{t['quality_rejected']:,}"),
+        ("Alerts", t["alerts"]),
+        ("True alerts", t["true_alerts"]),
+        ("False alerts", t["false_alerts"]),
         ("Not yet adjudicated", t["unadjudicated"]),
         ("Outcomes", ", ".join(f"{o.replace('_', ' ')} {n}" for o, n in t["outcomes"].items())),
         ("Time live (minutes)", t["duration_minutes"]),
@@ -420,36 +525,57 @@ def _summary_html(rep: Report) -> list[str]:
     for k, v in summary:
         parts.append(f"<div>{_e(k)}</div><div>{_e(v)}</div>")
     one_in = f" (1 in {t['faces_per_false_alert']:,})" if t.get("faces_per_false_alert") else ""
-    parts.append("<div>False alerts per face seen</div><div>"
-                 f"{_fmt_rate(t['false_alerts_per_face'], t['false_alerts_per_face_ci'])}{one_in}</div>")
-    parts.append(f"<div>Share of alerts that were wrong</div><div>"
-                 f"{_fmt_rate(t['share_of_alerts_wrong'], t['share_of_alerts_wrong_ci'])}</div></div>")
+    parts.append(
+        "<div>False alerts per face seen</div><div>"
+        f"{_fmt_rate(t['false_alerts_per_face'], t['false_alerts_per_face_ci'])}{one_in}</div>"
+    )
+    parts.append(
+        f"<div>Share of alerts that were wrong</div><div>"
+        f"{_fmt_rate(t['share_of_alerts_wrong'], t['share_of_alerts_wrong_ci'])}</div></div>"
+    )
     return parts
 
 
 def _deployment_fields(r: dict[str, Any]) -> list[tuple[str, Any]]:
     coords = "" if r["latitude"] is None else f" ({r['latitude']:.6f}, {r['longitude']:.6f})"
     return [
-        ("Location", f"{r['location']}{coords}"), ("Date", r["date"]), ("State", r["state"]),
+        ("Location", f"{r['location']}{coords}"),
+        ("Date", r["date"]),
+        ("State", r["state"]),
         ("Planned window", f"{r['planned_start']} to {r['planned_end']}"),
         ("Live", f"{r['started_at'] or 'not started'} to {r['ended_at'] or '-'}"),
-        ("Duration (minutes)", r["duration_minutes"]), ("Purpose", r["purpose"]),
-        ("Legal basis", r["legal_basis"]), ("Authorising officer", r["authorising_officer"]),
-        ("Watchlist size", r["watchlist_size"]), ("Threshold", r["operating_point_text"] or fmt_threshold(None)),
+        ("Duration (minutes)", r["duration_minutes"]),
+        ("Purpose", r["purpose"]),
+        ("Legal basis", r["legal_basis"]),
+        ("Authorising officer", r["authorising_officer"]),
+        ("Watchlist size", r["watchlist_size"]),
+        ("Threshold", r["operating_point_text"] or fmt_threshold(None)),
         ("Target FPIR per face seen", fmt_rate(r.get("target_fpir"))),
         ("Threshold chosen", threshold_how(r)),
-        ("Expected false alerts per 10,000 faces (at authorisation)",
-         "unknown" if r.get("expected_false_alerts_per_10000") is None
-         else format(r["expected_false_alerts_per_10000"], ".3g")),
-        ("Expected TPIR (at authorisation)",
-         "unknown" if r.get("expected_tpir") is None else format(r["expected_tpir"], ".2f")),
+        (
+            "Expected false alerts per 10,000 faces (at authorisation)",
+            "unknown"
+            if r.get("expected_false_alerts_per_10000") is None
+            else format(r["expected_false_alerts_per_10000"], ".3g"),
+        ),
+        (
+            "Expected TPIR (at authorisation)",
+            "unknown" if r.get("expected_tpir") is None else format(r["expected_tpir"], ".2f"),
+        ),
         ("Justification (outside the safe band)", r.get("justification") or "none needed"),
-        ("Cameras (minutes live)", ", ".join(
-            f"{c} ({'n/a' if r['camera_live_minutes'].get(c) is None else r['camera_live_minutes'][c]})"
-            for c in r["cameras"])),
-        ("Faces seen", f"{r['faces_seen']:,}"), ("Quality-gate rejections", f"{r['quality_rejected']:,}"),
-        ("Alerts (true / false / not adjudicated)",
-         f"{r['alerts']} ({r['true_alerts']} / {r['false_alerts']} / {r['unadjudicated']})"),
+        (
+            "Cameras (minutes live)",
+            ", ".join(
+                f"{c} ({'n/a' if r['camera_live_minutes'].get(c) is None else r['camera_live_minutes'][c]})"
+                for c in r["cameras"]
+            ),
+        ),
+        ("Faces seen", f"{r['faces_seen']:,}"),
+        ("Quality-gate rejections", f"{r['quality_rejected']:,}"),
+        (
+            "Alerts (true / false / not adjudicated)",
+            f"{r['alerts']} ({r['true_alerts']} / {r['false_alerts']} / {r['unadjudicated']})",
+        ),
         ("Outcomes", ", ".join(f"{o.replace('_', ' ')} {n}" for o, n in r["outcomes"].items())),
     ]
 
@@ -458,35 +584,55 @@ def _deployment_html(r: dict[str, Any]) -> list[str]:
     parts = [f"<h3>{_e(r['id'])}. {_e(r['name'])}</h3><div class=key>"]
     for k, v in _deployment_fields(r):
         parts.append(f"<div>{_e(k)}</div><div>{_e(v)}</div>")
-    parts.append("<div>False alerts per face seen</div><div>"
-                 f"{_fmt_rate(r['false_alerts_per_face'], r['false_alerts_per_face_ci'])}</div>")
-    parts.append(f"<div>Share of alerts that were wrong</div><div>"
-                 f"{_fmt_rate(r['share_of_alerts_wrong'], r['share_of_alerts_wrong_ci'])}</div></div>")
+    parts.append(
+        "<div>False alerts per face seen</div><div>"
+        f"{_fmt_rate(r['false_alerts_per_face'], r['false_alerts_per_face_ci'])}</div>"
+    )
+    parts.append(
+        f"<div>Share of alerts that were wrong</div><div>"
+        f"{_fmt_rate(r['share_of_alerts_wrong'], r['share_of_alerts_wrong_ci'])}</div></div>"
+    )
     return parts
 
 
 def _table_html(rows: list[dict[str, Any]]) -> list[str]:
-    parts = ["<h2>Table</h2><table><tr><th>id</th><th>date</th><th>location</th><th>minutes</th>"
-             "<th>watchlist</th><th>threshold</th><th>faces seen</th><th>alerts</th><th>true</th>"
-             "<th>false</th><th>arrests</th><th>false per face</th><th>share wrong</th></tr>"]
+    parts = [
+        "<h2>Table</h2><table><tr><th>id</th><th>date</th><th>location</th><th>minutes</th>"
+        "<th>watchlist</th><th>threshold</th><th>faces seen</th><th>alerts</th><th>true</th>"
+        "<th>false</th><th>arrests</th><th>false per face</th><th>share wrong</th></tr>"
+    ]
     for r in rows:
-        parts.append("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in (r["id"], r["date"], r["location"])) +
-                     "".join(f"<td class=n>{_e(v)}</td>" for v in (
-                         r["duration_minutes"], r["watchlist_size"], fmt_threshold(r["threshold"]), r["faces_seen"],
-                         r["alerts"],
-                         r["true_alerts"], r["false_alerts"], r["outcomes"]["arrest"])) +
-                     f"<td class=n>{_fmt_rate(r['false_alerts_per_face'], None)}</td>"
-                     f"<td class=n>{_fmt_rate(r['share_of_alerts_wrong'], None)}</td></tr>")
+        parts.append(
+            "<tr>"
+            + "".join(f"<td>{_e(v)}</td>" for v in (r["id"], r["date"], r["location"]))
+            + "".join(
+                f"<td class=n>{_e(v)}</td>"
+                for v in (
+                    r["duration_minutes"],
+                    r["watchlist_size"],
+                    fmt_threshold(r["threshold"]),
+                    r["faces_seen"],
+                    r["alerts"],
+                    r["true_alerts"],
+                    r["false_alerts"],
+                    r["outcomes"]["arrest"],
+                )
+            )
+            + f"<td class=n>{_fmt_rate(r['false_alerts_per_face'], None)}</td>"
+            f"<td class=n>{_fmt_rate(r['share_of_alerts_wrong'], None)}</td></tr>"
+        )
     parts.append("</table>")
     return parts
 
 
 def to_html(rep: Report) -> str:
-    parts = ["<!doctype html><html lang=en><head><meta charset=utf-8>",
-             f"<title>{_e(rep.title)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>{_e(rep.title)}</h1>",
-             f"<p class=meta>OpenLFR transparency report, generated {_e(rep.generated_at[:19])} UTC. "
-             "No face images or identities are included.</p>"]
+    parts = [
+        "<!doctype html><html lang=en><head><meta charset=utf-8>",
+        f"<title>{_e(rep.title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(rep.title)}</h1>",
+        f"<p class=meta>OpenLFR transparency report, generated {_e(rep.generated_at[:19])} UTC. "
+        "No face images or identities are included.</p>",
+    ]
     if rep.kind == "period":
         parts.append(f"<p class=meta>Period: {_e(rep.period_from)} to {_e(rep.period_to)} (end exclusive).</p>")
     parts.extend(_summary_html(rep))
@@ -501,12 +647,16 @@ def to_html(rep: Report) -> str:
     if charts:
         parts.append("<h2>Charts</h2>")
         for caption, png in charts:
-            parts.append(f"<figure><img alt=\"{_e(caption)}\" src=\"data:image/png;base64,{png}\">"
-                         f"<figcaption>{_e(caption)}</figcaption></figure>")
-    parts.append("<h2>Definitions</h2><p class=meta>Faces seen: people tracked past the cameras (one track is one "
-                 "face seen). False alerts per face seen = false alerts / faces seen. Share of alerts that were "
-                 "wrong = false alerts / adjudicated alerts. Intervals are exact 95% Clopper-Pearson binomial "
-                 "intervals.</p>")
+            parts.append(
+                f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{png}">'
+                f"<figcaption>{_e(caption)}</figcaption></figure>"
+            )
+    parts.append(
+        "<h2>Definitions</h2><p class=meta>Faces seen: people tracked past the cameras (one track is one "
+        "face seen). False alerts per face seen = false alerts / faces seen. Share of alerts that were "
+        "wrong = false alerts / adjudicated alerts. Intervals are exact 95% Clopper-Pearson binomial "
+        "intervals.</p>"
+    )
     data = json.dumps(rep.to_dict(), default=str).replace("</", "<\\/")
     parts.append(f"<script type=application/json id=report-data>{data}</script>")
     parts.append("</body></html>")

@@ -45,19 +45,22 @@ class RetentionPolicy(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OPENLFR_RETENTION_", extra="ignore")
 
-    false_alert_hours: float = Field(default=24.0, ge=0.0, le=24.0,
-                                     description="Hours after a 'false' adjudication before the alert is "
-                                                 "removed (0 = at the next sweep).")
-    alert_days: float = Field(default=31.0, gt=0.0, le=31.0,
-                              description="Days after it occurred before any other alert is removed.")
+    false_alert_hours: float = Field(
+        default=24.0,
+        ge=0.0,
+        le=24.0,
+        description="Hours after a 'false' adjudication before the alert is removed (0 = at the next sweep).",
+    )
+    alert_days: float = Field(
+        default=31.0, gt=0.0, le=31.0, description="Days after it occurred before any other alert is removed."
+    )
 
 
 def load_policy(**overrides: Any) -> RetentionPolicy:
     try:
         return RetentionPolicy(**overrides)
     except ValueError as exc:
-        raise ConfigError(f"retention settings: {str(exc).splitlines()[-1].strip()}",
-                          code="bad_retention") from exc
+        raise ConfigError(f"retention settings: {str(exc).splitlines()[-1].strip()}", code="bad_retention") from exc
 
 
 @dataclass
@@ -75,8 +78,9 @@ class SweepResult:
 def _held_ids(s: Session) -> tuple[set[int], set[int]]:
     alert_ids: set[int] = set()
     dep_ids: set[int] = set()
-    for a_id, d_id in s.execute(select(LegalHold.alert_id, LegalHold.deployment_id)
-                                .where(LegalHold.released_at.is_(None))):
+    for a_id, d_id in s.execute(
+        select(LegalHold.alert_id, LegalHold.deployment_id).where(LegalHold.released_at.is_(None))
+    ):
         if a_id is not None:
             alert_ids.add(int(a_id))
         if d_id is not None:
@@ -99,26 +103,46 @@ def purge_alert(s: Session, a: Alert, reason: str, actor: str, now: datetime) ->
     audit.purge_private(s, f"alert:{a.id}")  # personal audit details of this alert (issue 13)
     # the reasons of its (released) legal holds name a case or a person: they go with the alert
     s.execute(update(LegalHold).where(LegalHold.alert_id == a.id).values(reason=PURGED_REASON))
-    audit.record(s, actor, "alert.purge", "alert", a.id,
-                 {"reason": reason, "images_deleted": n, "deployment_id": a.deployment_id,
-                  "verdict": a.verdict, "had_person_id": person is not None})
+    audit.record(
+        s,
+        actor,
+        "alert.purge",
+        "alert",
+        a.id,
+        {
+            "reason": reason,
+            "images_deleted": n,
+            "deployment_id": a.deployment_id,
+            "verdict": a.verdict,
+            "had_person_id": person is not None,
+        },
+    )
     return n
 
 
-def sweep(ctx: AppContext, now: datetime | None = None, actor: str = SWEEPER,
-          policy: RetentionPolicy | None = None) -> SweepResult:
+def sweep(
+    ctx: AppContext, now: datetime | None = None, actor: str = SWEEPER, policy: RetentionPolicy | None = None
+) -> SweepResult:
     t = as_utc(now) or datetime.now(UTC)
     pol = policy or load_policy()
-    res = SweepResult(now=t.isoformat(), policy={"false_alert_hours": pol.false_alert_hours,
-                                                 "alert_days": pol.alert_days})
+    res = SweepResult(
+        now=t.isoformat(), policy={"false_alert_hours": pol.false_alert_hours, "alert_days": pol.alert_days}
+    )
     res.deployments_ended = end_overdue(ctx, actor, now=t)
     false_cutoff = t - timedelta(hours=pol.false_alert_hours)
     age_cutoff = t - timedelta(days=pol.alert_days)
     with ctx.db.session() as s:
         held_alerts, held_deps = _held_ids(s)
-        candidates = s.scalars(select(Alert).where(Alert.purged_at.is_(None), or_(
-            (Alert.verdict == "false") & (Alert.adjudicated_at <= false_cutoff),
-            Alert.occurred_at <= age_cutoff)).order_by(Alert.id)).all()
+        candidates = s.scalars(
+            select(Alert)
+            .where(
+                Alert.purged_at.is_(None),
+                or_(
+                    (Alert.verdict == "false") & (Alert.adjudicated_at <= false_cutoff), Alert.occurred_at <= age_cutoff
+                ),
+            )
+            .order_by(Alert.id)
+        ).all()
         for a in candidates:
             if a.id in held_alerts or (a.deployment_id is not None and a.deployment_id in held_deps):
                 res.held_alerts_kept += 1
@@ -130,20 +154,30 @@ def sweep(ctx: AppContext, now: datetime | None = None, actor: str = SWEEPER,
             else:
                 res.images_deleted += purge_alert(s, a, f"{pol.alert_days:g}-day retention", actor, t)
                 res.expired_alerts_removed += 1
-        expired = s.scalars(select(WatchlistEntry).where(WatchlistEntry.expires_at.is_not(None),
-                                                         WatchlistEntry.expires_at <= t)).all()
+        expired = s.scalars(
+            select(WatchlistEntry).where(WatchlistEntry.expires_at.is_not(None), WatchlistEntry.expires_at <= t)
+        ).all()
         # Reseal only lists that were intact before this change (never launder a tampered list).
-        intact = {wl_id for wl_id in sorted({e.watchlist_id for e in expired})
-                  if (wl := s.get(Watchlist, wl_id)) is not None
-                  and watchlist_integrity.is_valid(s, ctx.cipher, wl)}
+        intact = {
+            wl_id
+            for wl_id in sorted({e.watchlist_id for e in expired})
+            if (wl := s.get(Watchlist, wl_id)) is not None and watchlist_integrity.is_valid(s, ctx.cipher, wl)
+        }
         for e in expired:
             image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id == e.id)))
             s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
             s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
             s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == e.id))
-            audit.record(s, actor, "watchlist.entry_expired", "watchlist_entry", e.id,
-                         {"watchlist_id": e.watchlist_id, "images": len(image_ids)},
-                         private={"person_id": e.person_id}, cipher=ctx.cipher)
+            audit.record(
+                s,
+                actor,
+                "watchlist.entry_expired",
+                "watchlist_entry",
+                e.id,
+                {"watchlist_id": e.watchlist_id, "images": len(image_ids)},
+                private={"person_id": e.person_id},
+                cipher=ctx.cipher,
+            )
 
             res.expired_entries_deleted += 1
         for wl_id in sorted(intact):
@@ -151,8 +185,16 @@ def sweep(ctx: AppContext, now: datetime | None = None, actor: str = SWEEPER,
             if wl is not None:
                 watchlist_integrity.reseal(s, ctx.cipher, wl)
         audit.record(s, actor, "retention.sweep", "retention", "", asdict(res))
-    ctx.db.checkpoint(vacuum=bool(res.false_alerts_removed or res.expired_alerts_removed or res.images_deleted
-                                  or res.expired_entries_deleted))
-    log.info("retention sweep at %s: %d false and %d expired alerts removed, %d held", res.now,
-             res.false_alerts_removed, res.expired_alerts_removed, res.held_alerts_kept)
+    ctx.db.checkpoint(
+        vacuum=bool(
+            res.false_alerts_removed or res.expired_alerts_removed or res.images_deleted or res.expired_entries_deleted
+        )
+    )
+    log.info(
+        "retention sweep at %s: %d false and %d expired alerts removed, %d held",
+        res.now,
+        res.false_alerts_removed,
+        res.expired_alerts_removed,
+        res.held_alerts_kept,
+    )
     return res

@@ -56,8 +56,9 @@ def _frames_of(path: Path, fps: float | None) -> tuple[Any, int | None, bool]:
     if not path.is_file():
         raise InputError(f"{path}: no such file or folder", code="file_not_found")
     if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise InputError(f"{path}: not a video file ({', '.join(sorted(VIDEO_SUFFIXES))}) or image folder",
-                         code="unsupported_media")
+        raise InputError(
+            f"{path}: not a video file ({', '.join(sorted(VIDEO_SUFFIXES))}) or image folder", code="unsupported_media"
+        )
     src = open_source(str(path))
     try:
         total = probe(str(path)).get("frames")
@@ -74,17 +75,25 @@ def _frames_of(path: Path, fps: float | None) -> tuple[Any, int | None, bool]:
     return gen_video(), total, False
 
 
-def search_media(analyser: LiveAnalyser, path: Path, fps: float | None = None,
-                 progress: Progress | None = None) -> tuple[dict[str, Any], list[AlertEvent]]:
+def search_media(
+    analyser: LiveAnalyser, path: Path, fps: float | None = None, progress: Progress | None = None
+) -> tuple[dict[str, Any], list[AlertEvent]]:
     """Run ``analyser`` over a video or image folder; returns (result dict, alert events)."""
     frames, total, is_folder = _frames_of(path, fps)
     return search_frames(analyser, frames, total, is_folder, str(path), progress)
 
 
-def search_frames(analyser: LiveAnalyser, frames: Iterable[Frame], total: int | None, is_folder: bool,
-                  source: str, progress: Progress | None = None,
-                  lock: AbstractContextManager[Any] | None = None, on_alerts: OnAlerts | None = None,
-                  cancel: threading.Event | None = None) -> tuple[dict[str, Any], list[AlertEvent]]:
+def search_frames(
+    analyser: LiveAnalyser,
+    frames: Iterable[Frame],
+    total: int | None,
+    is_folder: bool,
+    source: str,
+    progress: Progress | None = None,
+    lock: AbstractContextManager[Any] | None = None,
+    on_alerts: OnAlerts | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[dict[str, Any], list[AlertEvent]]:
     """Run ``analyser`` over ``frames``; with ``lock``, the engine is held only while a frame is analysed.
     ``on_alerts`` gets each frame's new alerts as they are raised (results as they come); ``cancel``, once set,
     stops the search after the current frame: the result holds what was found so far, with ``cancelled``."""
@@ -124,19 +133,41 @@ def search_frames(analyser: LiveAnalyser, frames: Iterable[Frame], total: int | 
     for tr in ended:
         for eid, score in tr.alerted.items():
             pid, name = names[eid]
-            appearances.append({"person_id": pid, "name": name, "entry_id": eid, "score": round(float(score), 6),
-                                "first_seen_s": round(tr.first_t, 3), "last_seen_s": round(tr.last_t, 3),
-                                "track_id": tr.track_id})
+            appearances.append(
+                {
+                    "person_id": pid,
+                    "name": name,
+                    "entry_id": eid,
+                    "score": round(float(score), 6),
+                    "first_seen_s": round(tr.first_t, 3),
+                    "last_seen_s": round(tr.last_t, 3),
+                    "track_id": tr.track_id,
+                }
+            )
     appearances.sort(key=lambda a: (a["first_seen_s"], a["track_id"], a["person_id"]))
-    result = {"source": source, "frames": n, "frames_analysed": counters.get("frames_analysed", 0),
-              "analysis_width": analyser.detect_width, "faces_detected": counters.get("faces_detected", 0),
-              "faces_seen": counters.get("faces_seen", 0), "appearances": appearances, "cancelled": cancelled}
+    result = {
+        "source": source,
+        "frames": n,
+        "frames_analysed": counters.get("frames_analysed", 0),
+        "analysis_width": analyser.detect_width,
+        "faces_detected": counters.get("faces_detected", 0),
+        "faces_seen": counters.get("faces_seen", 0),
+        "appearances": appearances,
+        "cancelled": cancelled,
+    }
     return result, events
 
 
-def _analyser(ctx: AppContext, watchlist: str, threshold: float | None, fpir: float | None, fps: float | None,
-              config: LiveConfig | None, folder: bool, camera: str
-              ) -> tuple[LiveAnalyser, dict[str, Any], OperatingPoint]:
+def _analyser(
+    ctx: AppContext,
+    watchlist: str,
+    threshold: float | None,
+    fpir: float | None,
+    fps: float | None,
+    config: LiveConfig | None,
+    folder: bool,
+    camera: str,
+) -> tuple[LiveAnalyser, dict[str, Any], OperatingPoint]:
     index, meta = load_index(ctx, watchlist)
     if index.size == 0:
         raise InputError(f"watchlist {watchlist!r} is empty", code="empty_watchlist")
@@ -148,36 +179,91 @@ def _analyser(ctx: AppContext, watchlist: str, threshold: float | None, fpir: fl
     return analyser, meta, op
 
 
-def _audit(ctx: AppContext, actor: str, meta: dict[str, Any], watchlist: str, source: str, op: OperatingPoint,
-           result: dict[str, Any], report: Path | None) -> None:
+def _audit(
+    ctx: AppContext,
+    actor: str,
+    meta: dict[str, Any],
+    watchlist: str,
+    source: str,
+    op: OperatingPoint,
+    result: dict[str, Any],
+    report: Path | None,
+) -> None:
     with ctx.db.session() as s:
         matched = sorted({a["person_id"] for a in result["appearances"]})
-        audit.record(s, actor, "retro.search", "watchlist", meta["id"],
-                     {"watchlist": watchlist, "threshold": op.threshold,
-                      "threshold_source": op.source, "target_fpir": op.target_fpir, "frames": result["frames"],
-                      "faces_seen": result["faces_seen"], "matches": len(matched),
-                      "cancelled": bool(result.get("cancelled")), "report": bool(report)},
-                     # the source (an uploaded file's name, a server path) and the report's path can name a
-                     # person or a case: encrypted beside the matched ids, not in the permanent chain
-                     private={"source": source, "report": str(report) if report else None,
-                              **({"matched_person_ids": matched} if matched else {})}, cipher=ctx.cipher)
+        audit.record(
+            s,
+            actor,
+            "retro.search",
+            "watchlist",
+            meta["id"],
+            {
+                "watchlist": watchlist,
+                "threshold": op.threshold,
+                "threshold_source": op.source,
+                "target_fpir": op.target_fpir,
+                "frames": result["frames"],
+                "faces_seen": result["faces_seen"],
+                "matches": len(matched),
+                "cancelled": bool(result.get("cancelled")),
+                "report": bool(report),
+            },
+            # the source (an uploaded file's name, a server path) and the report's path can name a
+            # person or a case: encrypted beside the matched ids, not in the permanent chain
+            private={
+                "source": source,
+                "report": str(report) if report else None,
+                **({"matched_person_ids": matched} if matched else {}),
+            },
+            cipher=ctx.cipher,
+        )
 
 
-def search(ctx: AppContext, path: Path, watchlist: str, *, threshold: float | None = None,
-           fpir: float | None = None, fps: float | None = None, config: LiveConfig | None = None,
-           progress: Progress | None = None, report: Path | None = None) -> dict[str, Any]:
-    result, events, thr = search_path(ctx, path, watchlist, threshold=threshold, fpir=fpir, fps=fps, config=config,
-                                      progress=progress, actor=ctx.settings.actor, report=report)
+def search(
+    ctx: AppContext,
+    path: Path,
+    watchlist: str,
+    *,
+    threshold: float | None = None,
+    fpir: float | None = None,
+    fps: float | None = None,
+    config: LiveConfig | None = None,
+    progress: Progress | None = None,
+    report: Path | None = None,
+) -> dict[str, Any]:
+    result, events, thr = search_path(
+        ctx,
+        path,
+        watchlist,
+        threshold=threshold,
+        fpir=fpir,
+        fps=fps,
+        config=config,
+        progress=progress,
+        actor=ctx.settings.actor,
+        report=report,
+    )
     if report is not None:
         write_report(report, result, events, watchlist, thr)
     return result
 
 
-def search_path(ctx: AppContext, path: Path, watchlist: str, *, actor: str, threshold: float | None = None,
-                fpir: float | None = None, fps: float | None = None, config: LiveConfig | None = None,
-                progress: Progress | None = None, lock: AbstractContextManager[Any] | None = None,
-                report: Path | None = None, on_alerts: OnAlerts | None = None,
-                cancel: threading.Event | None = None) -> tuple[dict[str, Any], list[AlertEvent], float]:
+def search_path(
+    ctx: AppContext,
+    path: Path,
+    watchlist: str,
+    *,
+    actor: str,
+    threshold: float | None = None,
+    fpir: float | None = None,
+    fps: float | None = None,
+    config: LiveConfig | None = None,
+    progress: Progress | None = None,
+    lock: AbstractContextManager[Any] | None = None,
+    report: Path | None = None,
+    on_alerts: OnAlerts | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[dict[str, Any], list[AlertEvent], float]:
     """A video file or image folder on this machine: (result, alert events of matches only, threshold); the
     result says how the threshold was chosen."""
     analyser, meta, op = _analyser(ctx, watchlist, threshold, fpir, fps, config, path.is_dir(), path.name)
@@ -188,12 +274,22 @@ def search_path(ctx: AppContext, path: Path, watchlist: str, *, actor: str, thre
     return result, events, op.threshold
 
 
-def search_upload(ctx: AppContext, watchlist: str, *, actor: str, video: tuple[str, bytes] | None = None,
-                  images: list[tuple[str, bytes]] | None = None, threshold: float | None = None,
-                  fpir: float | None = None, fps: float | None = None, config: LiveConfig | None = None,
-                  progress: Progress | None = None,
-                  lock: AbstractContextManager[Any] | None = None, on_alerts: OnAlerts | None = None,
-                  cancel: threading.Event | None = None) -> tuple[dict[str, Any], list[AlertEvent], float]:
+def search_upload(
+    ctx: AppContext,
+    watchlist: str,
+    *,
+    actor: str,
+    video: tuple[str, bytes] | None = None,
+    images: list[tuple[str, bytes]] | None = None,
+    threshold: float | None = None,
+    fpir: float | None = None,
+    fps: float | None = None,
+    config: LiveConfig | None = None,
+    progress: Progress | None = None,
+    lock: AbstractContextManager[Any] | None = None,
+    on_alerts: OnAlerts | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[dict[str, Any], list[AlertEvent], float]:
     """An uploaded video, or uploaded photos read in name order as a folder is; decoded from memory,
     nothing written to disk. Returns (result, alert events of matches only, threshold)."""
     if (video is None) == (not images):
@@ -212,8 +308,9 @@ def search_upload(ctx: AppContext, watchlist: str, *, actor: str, video: tuple[s
         def gen() -> Iterator[Frame]:
             for i, (name, data) in enumerate(ordered):
                 try:
-                    img = decode_image(data, name=name, max_pixels=ctx.settings.max_image_pixels,
-                                       max_side=ctx.settings.max_photo_side)
+                    img = decode_image(
+                        data, name=name, max_pixels=ctx.settings.max_image_pixels, max_side=ctx.settings.max_photo_side
+                    )
                 except OpenLFRError as exc:
                     log.warning("skipping an uploaded photo: %s", exc.code)
                     continue
@@ -227,8 +324,7 @@ def search_upload(ctx: AppContext, watchlist: str, *, actor: str, video: tuple[s
     return result, events, op.threshold
 
 
-def write_report(out: Path, result: dict[str, Any], events: list[AlertEvent], watchlist: str,
-                 threshold: float) -> None:
+def write_report(out: Path, result: dict[str, Any], events: list[AlertEvent], watchlist: str, threshold: float) -> None:
     """A self-contained HTML report, written 0600: one row per appearance with the matched face's
     probe crop, redacted like every alert image (``engine.privacy.redact``: a neighbour's face
     inside the crop is mosaicked), so nobody else's face appears in clear."""
@@ -239,20 +335,25 @@ def write_report(out: Path, result: dict[str, Any], events: list[AlertEvent], wa
     rows = []
     for a in result["appearances"]:
         jpeg = crops.get((a["track_id"], a["person_id"]))
-        img = (f'<img alt="face" src="data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}" '
-               'style="max-height:96px">') if jpeg else ""
-        rows.append(f"<tr><td>{a['first_seen_s']:.2f}</td><td>{a['last_seen_s']:.2f}</td>"
-                    f"<td>{html.escape(a['person_id'])}</td><td>{html.escape(a['name'])}</td>"
-                    f"<td>{a['score']:.4f}</td><td>{a['track_id']}</td><td>{img}</td></tr>")
+        img = (
+            (f'<img alt="face" src="data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}" style="max-height:96px">')
+            if jpeg
+            else ""
+        )
+        rows.append(
+            f"<tr><td>{a['first_seen_s']:.2f}</td><td>{a['last_seen_s']:.2f}</td>"
+            f"<td>{html.escape(a['person_id'])}</td><td>{html.escape(a['name'])}</td>"
+            f"<td>{a['score']:.4f}</td><td>{a['track_id']}</td><td>{img}</td></tr>"
+        )
     body = "\n".join(rows) or '<tr><td colspan="7">No appearance at or above the threshold.</td></tr>'
     doc = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>OpenLFR retrospective search</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #999;padding:4px 8px;text-align:left}}</style></head><body>
 <h1>Retrospective search</h1>
-<p>Source: {html.escape(result['source'])}<br>Watchlist: {html.escape(watchlist)}<br>
-Threshold: {threshold:.4f}<br>Frames: {result['frames']}<br>Faces seen (tracks): {result['faces_seen']}<br>
-Appearances: {len(result['appearances'])}</p>
+<p>Source: {html.escape(result["source"])}<br>Watchlist: {html.escape(watchlist)}<br>
+Threshold: {threshold:.4f}<br>Frames: {result["frames"]}<br>Faces seen (tracks): {result["faces_seen"]}<br>
+Appearances: {len(result["appearances"])}</p>
 <p>Every appearance is a candidate match for a person to review, not an identification.</p>
 <table><tr><th>first seen (s)</th><th>last seen (s)</th><th>person id</th><th>name</th><th>score</th>
 <th>track</th><th>face</th></tr>
@@ -276,4 +377,3 @@ def _write_private(out: Path, data: bytes) -> None:
     with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         os.fchmod(f.fileno(), 0o600)
         f.write(data)
-

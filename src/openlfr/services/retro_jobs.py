@@ -105,14 +105,31 @@ class Job:
             for a in self.result["appearances"]:
                 i = a.get("image_index")
                 ok = i is not None and 0 <= i < len(self.images)
-                apps.append({**{k: v for k, v in a.items() if k != "image_index"}, "index": i if ok else None,
-                             "has_face": bool(ok and self.images[i][0]),
-                             "has_frame": bool(ok and self.images[i][1] is not None)})
+                apps.append(
+                    {
+                        **{k: v for k, v in a.items() if k != "image_index"},
+                        "index": i if ok else None,
+                        "has_face": bool(ok and self.images[i][0]),
+                        "has_frame": bool(ok and self.images[i][1] is not None),
+                    }
+                )
             result = {**self.result, "appearances": apps}
-        return JobView(id=self.id, owner=self.owner, watchlist=self.watchlist, source=self.source, state=self.state,
-                       done=self.done, total=self.total, threshold=self.threshold, elapsed_s=round(elapsed, 2),
-                       eta_s=eta, cancel_requested=self.cancel.is_set() and self.state == "running",
-                       found=list(self.found) if self.result is None else [], error=self.error, result=result)
+        return JobView(
+            id=self.id,
+            owner=self.owner,
+            watchlist=self.watchlist,
+            source=self.source,
+            state=self.state,
+            done=self.done,
+            total=self.total,
+            threshold=self.threshold,
+            elapsed_s=round(elapsed, 2),
+            eta_s=eta,
+            cancel_requested=self.cancel.is_set() and self.state == "running",
+            found=list(self.found) if self.result is None else [],
+            error=self.error,
+            result=result,
+        )
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -127,8 +144,15 @@ def _inside(path: Path, folder: Path) -> bool:
 class RetroJobs:
     """The searches of one server process. At most ``max_running`` run at once."""
 
-    def __init__(self, ctx: AppContext, lock: AbstractContextManager[Any], *, max_running: int = 2,
-                 ttl_s: float = 3600.0, media_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        lock: AbstractContextManager[Any],
+        *,
+        max_running: int = 2,
+        ttl_s: float = 3600.0,
+        media_dir: Path | None = None,
+    ) -> None:
         self.ctx = ctx
         self.lock = lock
         self.max_running = max_running
@@ -179,31 +203,65 @@ class RetroJobs:
         with self._mu:
             self._purge()
             if sum(1 for j in self._jobs.values() if j.state == "running") >= self.max_running:
-                raise ConflictError(f"{self.max_running} searches are already running; wait for one to finish",
-                                    code="too_many_searches")
+                raise ConflictError(
+                    f"{self.max_running} searches are already running; wait for one to finish", code="too_many_searches"
+                )
             job = Job(id=secrets.token_hex(8), owner=owner, watchlist=watchlist, source=source)
             self._jobs[job.id] = job
             return job
 
-    def start_media(self, owner: str, watchlist: str, name: str, threshold: float | None = None,
-                    fps: float | None = None) -> Job:
+    def start_media(
+        self, owner: str, watchlist: str, name: str, threshold: float | None = None, fps: float | None = None
+    ) -> Job:
         path = self._media_path(name)
         job = self._new(owner, watchlist, name)
-        self._spawn(job, lambda progress, on_alerts: retro.search_path(
-            self.ctx, path, watchlist, actor=owner, threshold=threshold, fps=fps, progress=progress, lock=self.lock,
-            on_alerts=on_alerts, cancel=job.cancel))
+        self._spawn(
+            job,
+            lambda progress, on_alerts: retro.search_path(
+                self.ctx,
+                path,
+                watchlist,
+                actor=owner,
+                threshold=threshold,
+                fps=fps,
+                progress=progress,
+                lock=self.lock,
+                on_alerts=on_alerts,
+                cancel=job.cancel,
+            ),
+        )
         return job
 
-    def start_upload(self, owner: str, watchlist: str, *, video: tuple[str, bytes] | None = None,
-                     images: list[tuple[str, bytes]] | None = None, threshold: float | None = None,
-                     fps: float | None = None) -> Job:
+    def start_upload(
+        self,
+        owner: str,
+        watchlist: str,
+        *,
+        video: tuple[str, bytes] | None = None,
+        images: list[tuple[str, bytes]] | None = None,
+        threshold: float | None = None,
+        fps: float | None = None,
+    ) -> Job:
         if (video is None) == (not images):
             raise InputError("send one video or one or more photos", code="bad_media")
         label = video[0] if video is not None else f"{len(images or [])} photo(s)"
         job = self._new(owner, watchlist, label)
-        self._spawn(job, lambda progress, on_alerts: retro.search_upload(
-            self.ctx, watchlist, actor=owner, video=video, images=images, threshold=threshold, fps=fps,
-            progress=progress, lock=self.lock, on_alerts=on_alerts, cancel=job.cancel))
+        self._spawn(
+            job,
+            lambda progress, on_alerts: retro.search_upload(
+                self.ctx,
+                watchlist,
+                actor=owner,
+                video=video,
+                images=images,
+                threshold=threshold,
+                fps=fps,
+                progress=progress,
+                lock=self.lock,
+                on_alerts=on_alerts,
+                cancel=job.cancel,
+            ),
+        )
         return job
 
     def _spawn(self, job: Job, run: Any) -> None:
@@ -220,10 +278,18 @@ class RetroJobs:
                 seen.add(key)
                 job.images.append((ev.record.probe_jpeg, ev.record.frame_jpeg))
                 job.image_people.append(ev.record.person_id)
-                job.found.append({"index": len(job.images) - 1, "person_id": ev.record.person_id, "name": ev.name,
-                                  "entry_id": ev.record.entry_id, "score": round(float(ev.record.score), 6),
-                                  "t": round(float(ev.t), 3), "track_id": ev.record.track_id,
-                                  "has_frame": ev.record.frame_jpeg is not None})
+                job.found.append(
+                    {
+                        "index": len(job.images) - 1,
+                        "person_id": ev.record.person_id,
+                        "name": ev.name,
+                        "entry_id": ev.record.entry_id,
+                        "score": round(float(ev.record.score), 6),
+                        "t": round(float(ev.t), 3),
+                        "track_id": ev.record.track_id,
+                        "has_frame": ev.record.frame_jpeg is not None,
+                    }
+                )
 
         def work() -> None:
             try:
@@ -288,8 +354,14 @@ class RetroJobs:
             return data
         with self.ctx.db.session() as s:
             pid = job.image_people[index] if index < len(job.image_people) else None
-            audit.record(s, user, "retro.view_image", "retro_search", job.id, {"appearance": index, "kind": kind},
-                         private={"person_id": pid} if pid else None, cipher=self.ctx.cipher)
+            audit.record(
+                s,
+                user,
+                "retro.view_image",
+                "retro_search",
+                job.id,
+                {"appearance": index, "kind": kind},
+                private={"person_id": pid} if pid else None,
+                cipher=self.ctx.cipher,
+            )
         return data
-
-

@@ -46,35 +46,62 @@ UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout
 
 
 def _encode_alert(a: AlertRecord) -> dict[str, Any]:
-    return {"alert_id": a.alert_id, "deployment_id": a.deployment_id, "watchlist_id": a.watchlist_id,
-            "entry_id": a.entry_id, "person_id": a.person_id, "score": a.score, "threshold": a.threshold,
-            "camera": a.camera, "occurred_at": a.occurred_at.isoformat(), "track_id": a.track_id,
-            "probe_jpeg": base64.b64encode(a.probe_jpeg).decode(),
-            "frame_jpeg": base64.b64encode(a.frame_jpeg).decode() if a.frame_jpeg is not None else None,
-            "box": list(a.box), "models": dict(a.models)}
+    return {
+        "alert_id": a.alert_id,
+        "deployment_id": a.deployment_id,
+        "watchlist_id": a.watchlist_id,
+        "entry_id": a.entry_id,
+        "person_id": a.person_id,
+        "score": a.score,
+        "threshold": a.threshold,
+        "camera": a.camera,
+        "occurred_at": a.occurred_at.isoformat(),
+        "track_id": a.track_id,
+        "probe_jpeg": base64.b64encode(a.probe_jpeg).decode(),
+        "frame_jpeg": base64.b64encode(a.frame_jpeg).decode() if a.frame_jpeg is not None else None,
+        "box": list(a.box),
+        "models": dict(a.models),
+    }
 
 
 def _decode_alert(d: dict[str, Any]) -> AlertRecord:
-    return AlertRecord(alert_id=d["alert_id"], deployment_id=d["deployment_id"], watchlist_id=d["watchlist_id"],
-                       entry_id=d["entry_id"], person_id=d["person_id"], score=d["score"], threshold=d["threshold"],
-                       camera=d["camera"], occurred_at=datetime.fromisoformat(d["occurred_at"]),
-                       track_id=d["track_id"], probe_jpeg=base64.b64decode(d["probe_jpeg"]),
-                       frame_jpeg=base64.b64decode(d["frame_jpeg"]) if d["frame_jpeg"] is not None else None,
-                       box=tuple(d["box"]), models=dict(d["models"]))
+    return AlertRecord(
+        alert_id=d["alert_id"],
+        deployment_id=d["deployment_id"],
+        watchlist_id=d["watchlist_id"],
+        entry_id=d["entry_id"],
+        person_id=d["person_id"],
+        score=d["score"],
+        threshold=d["threshold"],
+        camera=d["camera"],
+        occurred_at=datetime.fromisoformat(d["occurred_at"]),
+        track_id=d["track_id"],
+        probe_jpeg=base64.b64decode(d["probe_jpeg"]),
+        frame_jpeg=base64.b64decode(d["frame_jpeg"]) if d["frame_jpeg"] is not None else None,
+        box=tuple(d["box"]),
+        models=dict(d["models"]),
+    )
 
 
 class SpoolingSink:
     """An ``AlertSink`` that never loses an alert or counter to a store outage (see the module)."""
 
-    def __init__(self, ctx: AppContext, inner: StoreAlertSink, deployment_id: int | None, *,
-                 base_s: float = 0.5, max_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        ctx: AppContext,
+        inner: StoreAlertSink,
+        deployment_id: int | None,
+        *,
+        base_s: float = 0.5,
+        max_s: float = 10.0,
+    ) -> None:
         self.ctx = ctx
         self.inner = inner
         name = f"deployment-{deployment_id}" if deployment_id is not None else "adhoc"
         self.dir = ctx.settings.data_dir / "spool" / name
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.base_s, self.max_s = base_s, max_s
-        self._lock = threading.Lock()        # submit: store directly or spool (and the file sequence)
+        self._lock = threading.Lock()  # submit: store directly or spool (and the file sequence)
         self._flush_lock = threading.Lock()  # one flush at a time, in order
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -88,8 +115,7 @@ class SpoolingSink:
         self._thread = threading.Thread(target=self._flusher, name=f"spool-{name}", daemon=True)
         self._thread.start()
         if self._files():
-            log.warning("%s: %d item(s) spooled by an earlier run; flushing them first", self.dir,
-                        len(self._files()))
+            log.warning("%s: %d item(s) spooled by an earlier run; flushing them first", self.dir, len(self._files()))
             self._wake.set()
 
     # -- the queue on disk -----------------------------------------------------------------------
@@ -122,8 +148,11 @@ class SpoolingSink:
         else:
             # only a spooled delta is recorded by its batch id (a direct one is applied once, in one
             # transaction; recording those too would add a row per camera per second)
-            self.inner.count(payload["camera"], {k: int(v) for k, v in payload["deltas"].items()},
-                             batch_id=payload.get("batch_id") if spooled else None)
+            self.inner.count(
+                payload["camera"],
+                {k: int(v) for k, v in payload["deltas"].items()},
+                batch_id=payload.get("batch_id") if spooled else None,
+            )
 
     def _down(self, exc: BaseException) -> None:
         changed = self.unavailable_since is None
@@ -147,10 +176,16 @@ class SpoolingSink:
         items spooled and flushed by this run, and pending on disk now."""
         pending = self.pending
         state = "unavailable" if self.unavailable_since is not None else ("flushing" if pending else "ok")
-        return {"state": state, "spooled": self.spooled, "flushed": self.flushed, "pending": pending,
-                "unavailable_s": None if self.unavailable_since is None
-                else round(time.monotonic() - self.unavailable_since, 1),
-                "error": self.last_error}
+        return {
+            "state": state,
+            "spooled": self.spooled,
+            "flushed": self.flushed,
+            "pending": pending,
+            "unavailable_s": None
+            if self.unavailable_since is None
+            else round(time.monotonic() - self.unavailable_since, 1),
+            "error": self.last_error,
+        }
 
     # -- AlertSink -------------------------------------------------------------------------------
 
@@ -172,8 +207,10 @@ class SpoolingSink:
         if any(deltas.values()):
             # the batch id makes a re-applied delta (spooled, committed, runner died before the file's
             # deletion, flushed again by the next run) a no-op in the store
-            self._submit("count", {"camera": camera, "deltas": {k: int(v) for k, v in deltas.items()},
-                                   "batch_id": uuid.uuid4().hex})
+            self._submit(
+                "count",
+                {"camera": camera, "deltas": {k: int(v) for k, v in deltas.items()}, "batch_id": uuid.uuid4().hex},
+            )
 
     @property
     def available(self) -> bool:

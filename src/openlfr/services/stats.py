@@ -16,8 +16,15 @@ from sqlalchemy.orm import Session
 from openlfr.storage.models import Counter
 from openlfr.storage.models_gov import OUTCOMES, Alert, Deployment
 
-COUNTED = ("frames_analysed", "faces_detected", "faces_seen", "quality_rejected", "queue_drops",
-           "source_reconnects", "live_seconds")
+COUNTED = (
+    "frames_analysed",
+    "faces_detected",
+    "faces_seen",
+    "quality_rejected",
+    "queue_drops",
+    "source_reconnects",
+    "live_seconds",
+)
 """Counter names summed into the statistics (``live_seconds`` when the runtime reports it)."""
 
 
@@ -30,9 +37,10 @@ def counter_scope(deployment_id: int | None, camera: str) -> str:
 def camera_counters(s: Session, deployment_id: int) -> dict[str, dict[str, float]]:
     prefix = f"deployment:{deployment_id}:camera:"
     out: dict[str, dict[str, float]] = {}
-    for scope, name, value in s.execute(select(Counter.scope, Counter.name, Counter.value)
-                                        .where(Counter.scope.like(prefix + "%"))):
-        cam = scope[len(prefix):]
+    for scope, name, value in s.execute(
+        select(Counter.scope, Counter.name, Counter.value).where(Counter.scope.like(prefix + "%"))
+    ):
+        cam = scope[len(prefix) :]
         out.setdefault(cam, {})[name] = float(value)
     return out
 
@@ -44,9 +52,11 @@ def _as_utc(dt: datetime | None) -> datetime | None:
 
 
 def alert_figures(s: Session, deployment_id: int) -> dict[str, Any]:
-    rows = s.execute(select(Alert.verdict, Alert.outcome, Alert.camera, func.count())
-                     .where(Alert.deployment_id == deployment_id)
-                     .group_by(Alert.verdict, Alert.outcome, Alert.camera)).all()
+    rows = s.execute(
+        select(Alert.verdict, Alert.outcome, Alert.camera, func.count())
+        .where(Alert.deployment_id == deployment_id)
+        .group_by(Alert.verdict, Alert.outcome, Alert.camera)
+    ).all()
     total = true = false = 0
     outcomes = {o: 0 for o in OUTCOMES}
     outcomes_true = {o: 0 for o in OUTCOMES}
@@ -66,10 +76,16 @@ def alert_figures(s: Session, deployment_id: int) -> dict[str, Any]:
                 outcomes_true[outcome] += n
             elif verdict == "false":
                 outcomes_false[outcome] += n
-    return {"alerts": total, "true_alerts": true, "false_alerts": false,
-            "unadjudicated": total - true - false, "outcomes": outcomes,
-            "outcomes_true_alerts": outcomes_true, "outcomes_false_alerts": outcomes_false,
-            "alerts_per_camera": per_camera}
+    return {
+        "alerts": total,
+        "true_alerts": true,
+        "false_alerts": false,
+        "unadjudicated": total - true - false,
+        "outcomes": outcomes,
+        "outcomes_true_alerts": outcomes_true,
+        "outcomes_false_alerts": outcomes_false,
+        "alerts_per_camera": per_camera,
+    }
 
 
 def deployment_stats(s: Session, dep: Deployment, now: datetime | None = None) -> dict[str, Any]:

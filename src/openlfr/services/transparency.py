@@ -23,18 +23,54 @@ from openlfr.services.context import AppContext
 from openlfr.storage.models_gov import OUTCOMES, Deployment
 
 FIELDS = (
-    "id", "location", "latitude", "longitude", "started_at", "ended_at", "duration_minutes", "purpose",
-    "legal_basis", "watchlist_size", "threshold", "faces_seen", "alerts", "true_alerts", "false_alerts",
-    "unadjudicated", "outcomes", "false_alerts_per_face", "false_alerts_per_face_ci",
-    "share_of_alerts_wrong", "share_of_alerts_wrong_ci", "operating_point_text",
+    "id",
+    "location",
+    "latitude",
+    "longitude",
+    "started_at",
+    "ended_at",
+    "duration_minutes",
+    "purpose",
+    "legal_basis",
+    "watchlist_size",
+    "threshold",
+    "faces_seen",
+    "alerts",
+    "true_alerts",
+    "false_alerts",
+    "unadjudicated",
+    "outcomes",
+    "false_alerts_per_face",
+    "false_alerts_per_face_ci",
+    "share_of_alerts_wrong",
+    "share_of_alerts_wrong_ci",
+    "operating_point_text",
 )
 """The only keys a public row carries."""
 
 CSV_COLUMNS = (
-    "id", "location", "latitude", "longitude", "started_at", "ended_at", "duration_minutes", "purpose",
-    "legal_basis", "watchlist_size", "threshold", "faces_seen", "alerts", "true_alerts", "false_alerts",
-    "unadjudicated", *OUTCOMES, "false_alerts_per_face", "false_alerts_per_face_ci_low",
-    "false_alerts_per_face_ci_high", "share_of_alerts_wrong", "share_of_alerts_wrong_ci_low",
+    "id",
+    "location",
+    "latitude",
+    "longitude",
+    "started_at",
+    "ended_at",
+    "duration_minutes",
+    "purpose",
+    "legal_basis",
+    "watchlist_size",
+    "threshold",
+    "faces_seen",
+    "alerts",
+    "true_alerts",
+    "false_alerts",
+    "unadjudicated",
+    *OUTCOMES,
+    "false_alerts_per_face",
+    "false_alerts_per_face_ci_low",
+    "false_alerts_per_face_ci_high",
+    "share_of_alerts_wrong",
+    "share_of_alerts_wrong_ci_low",
     "share_of_alerts_wrong_ci_high",
 )
 
@@ -66,21 +102,44 @@ def _public_row(row: dict[str, Any]) -> dict[str, Any]:
 def public_feed(ctx: AppContext) -> PublicFeed:
     """Every ended deployment's public row, newest first, with totals, notes and definitions."""
     with ctx.db.session() as s:
-        rows = [reports._row(s, dep)[0] for dep in s.scalars(
-            select(Deployment).where(Deployment.state == "ended")
-            .order_by(Deployment.ended_at.desc(), Deployment.id.desc()))]
+        rows = [
+            reports._row(s, dep)[0]
+            for dep in s.scalars(
+                select(Deployment)
+                .where(Deployment.state == "ended")
+                .order_by(Deployment.ended_at.desc(), Deployment.id.desc())
+            )
+        ]
     totals = reports._totals(rows)
-    public_totals = {k: totals[k] for k in ("deployments", "faces_seen", "alerts", "true_alerts", "false_alerts",
-                                            "unadjudicated", "outcomes", "duration_minutes",
-                                            "false_alerts_per_face", "false_alerts_per_face_ci",
-                                            "share_of_alerts_wrong", "share_of_alerts_wrong_ci")}
+    public_totals = {
+        k: totals[k]
+        for k in (
+            "deployments",
+            "faces_seen",
+            "alerts",
+            "true_alerts",
+            "false_alerts",
+            "unadjudicated",
+            "outcomes",
+            "duration_minutes",
+            "false_alerts_per_face",
+            "false_alerts_per_face_ci",
+            "share_of_alerts_wrong",
+            "share_of_alerts_wrong_ci",
+        )
+    }
     notes = []
     if totals["unadjudicated"]:
         notes.append(f"{totals['unadjudicated']} alert(s) not adjudicated: excluded from share_of_alerts_wrong")
     if totals["not_started"]:
         notes.append(f"{totals['not_started']} ended deployment(s) never went live (no figures)")
-    return PublicFeed(generated_at=datetime.now(UTC).isoformat(), deployments=[_public_row(r) for r in rows],
-                      totals=public_totals, notes=notes, definitions=DEFINITIONS)
+    return PublicFeed(
+        generated_at=datetime.now(UTC).isoformat(),
+        deployments=[_public_row(r) for r in rows],
+        totals=public_totals,
+        notes=notes,
+        definitions=DEFINITIONS,
+    )
 
 
 def to_csv(feed: PublicFeed) -> str:
@@ -91,8 +150,14 @@ def to_csv(feed: PublicFeed) -> str:
     for r in feed.deployments:
         fa = r.get("false_alerts_per_face_ci") or [None, None]
         sw = r.get("share_of_alerts_wrong_ci") or [None, None]
-        vals = {**r, **r["outcomes"], "false_alerts_per_face_ci_low": fa[0], "false_alerts_per_face_ci_high": fa[1],
-                "share_of_alerts_wrong_ci_low": sw[0], "share_of_alerts_wrong_ci_high": sw[1]}
+        vals = {
+            **r,
+            **r["outcomes"],
+            "false_alerts_per_face_ci_low": fa[0],
+            "false_alerts_per_face_ci_high": fa[1],
+            "share_of_alerts_wrong_ci_low": sw[0],
+            "share_of_alerts_wrong_ci_high": sw[1],
+        }
         w.writerow([_cell(vals.get(c)) for c in CSV_COLUMNS])
     return buf.getvalue()
 

@@ -95,7 +95,6 @@ class Principal:
     token_id: int | None = None
 
 
-
 @dataclass(frozen=True)
 class UserRecord:
     """A user as shown to admins (never the password hash). Times are ISO 8601 (UTC) or None."""
@@ -152,9 +151,17 @@ class TokenRevoked(TokensRevoked):
 
 
 def user_record(u: User) -> UserRecord:
-    return UserRecord(id=u.id, username=u.username, display_name=u.display_name, role=u.role, active=u.active,
-                      created_by=u.created_by, created_at=_iso(u.created_at), last_login_at=_iso(u.last_login_at),
-                      locked_until=_iso(u.locked_until))
+    return UserRecord(
+        id=u.id,
+        username=u.username,
+        display_name=u.display_name,
+        role=u.role,
+        active=u.active,
+        created_by=u.created_by,
+        created_at=_iso(u.created_at),
+        last_login_at=_iso(u.last_login_at),
+        locked_until=_iso(u.locked_until),
+    )
 
 
 def check_password_policy(password: str, username: str = "") -> None:
@@ -190,8 +197,15 @@ def count_users(ctx: AppContext) -> int:
         return int(s.scalar(select(func.count()).select_from(User)) or 0)
 
 
-def create_user(ctx: AppContext, username: str, password: str, role: str, actor: str,
-                display_name: str = "", only_if_none: bool = False) -> UserRecord:
+def create_user(
+    ctx: AppContext,
+    username: str,
+    password: str,
+    role: str,
+    actor: str,
+    display_name: str = "",
+    only_if_none: bool = False,
+) -> UserRecord:
     """Create a user. ``only_if_none``: refuse unless there is no user yet (first-run setup)."""
     username = _check_username(username)
     role = _check_role(role)
@@ -201,8 +215,14 @@ def create_user(ctx: AppContext, username: str, password: str, role: str, actor:
         with ctx.db.session() as s:
             if only_if_none and (s.scalar(select(func.count()).select_from(User)) or 0) > 0:
                 raise ConflictError("setup is done: a user already exists", code="setup_done")
-            u = User(username=username, display_name=display_name.strip() or username, role=role,
-                     password_hash=pw_hash, active=True, created_by=actor)
+            u = User(
+                username=username,
+                display_name=display_name.strip() or username,
+                role=role,
+                password_hash=pw_hash,
+                active=True,
+                created_by=actor,
+            )
             s.add(u)
             s.flush()
             audit.record(s, actor, "user.create", "user", u.id, {"username": username, "role": role})
@@ -235,13 +255,19 @@ def get_user(ctx: AppContext, ref: int | str) -> UserRecord:
 
 
 def _active_admins(s: Session) -> int:
-    return int(s.scalar(select(func.count()).select_from(User)
-                        .where(User.role == "admin", User.active.is_(True))) or 0)
+    return int(s.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))) or 0)
 
 
-def update_user(ctx: AppContext, ref: int | str, actor: str, *, role: str | None = None,
-                active: bool | None = None, display_name: str | None = None,
-                password: str | None = None) -> UserRecord:
+def update_user(
+    ctx: AppContext,
+    ref: int | str,
+    actor: str,
+    *,
+    role: str | None = None,
+    active: bool | None = None,
+    display_name: str | None = None,
+    password: str | None = None,
+) -> UserRecord:
     """Change a user's role, active flag, display name or password (an admin's action).
     A changed role, deactivation or new password ends the user's sessions."""
     with ctx.db.session() as s:
@@ -288,8 +314,7 @@ def delete_user(ctx: AppContext, ref: int | str, actor: str) -> UserRecord:
         return out
 
 
-def change_password(ctx: AppContext, user_id: int, old: str, new: str,
-                    keep_session_id: int | None = None) -> int:
+def change_password(ctx: AppContext, user_id: int, old: str, new: str, keep_session_id: int | None = None) -> int:
     """Change one's own password; every other console session of the user ends (the one with
     ``keep_session_id``, the caller's, may continue) and every API token of the user is revoked.
     Returns the number of sessions ended."""
@@ -309,8 +334,14 @@ def change_password(ctx: AppContext, user_id: int, old: str, new: str,
         # API tokens go too: a password change is what a user does when they fear their account is
         # known to someone else, and a token made by that someone must not outlive it
         revoked = _revoke_all(s, u.id)
-        audit.record(s, u.username, "user.password_change", "user", u.id,
-                     {"other_sessions_ended": ended, "tokens_revoked": revoked})
+        audit.record(
+            s,
+            u.username,
+            "user.password_change",
+            "user",
+            u.id,
+            {"other_sessions_ended": ended, "tokens_revoked": revoked},
+        )
         return ended
 
 
@@ -323,8 +354,9 @@ def _lock_seconds(failures: int) -> float:
     return float(min(LOCK_MAX_S, LOCK_BASE_S * 2.0 ** (failures - LOCK_AFTER)))
 
 
-def _check_password(s: Session, username: str, password: str, client: str, now: datetime
-                    ) -> tuple[User | None, AuthError | None]:
+def _check_password(
+    s: Session, username: str, password: str, client: str, now: datetime
+) -> tuple[User | None, AuthError | None]:
     """The password check shared by console logins and the CLI: (user, None) on success, else
     (None, error). Failures are audited and counted; the caller raises after its commit."""
     u = s.scalar(select(User).where(User.username == username)) if username else None
@@ -336,8 +368,9 @@ def _check_password(s: Session, username: str, password: str, client: str, now: 
         except (VerificationError, InvalidHashError):
             pass
         why = "locked" if locked else ("inactive" if u is not None else "unknown user")
-        audit.record(s, username or "-", "auth.login_failed", "user", u.id if u else "",
-                     {"reason": why, "client": client})
+        audit.record(
+            s, username or "-", "auth.login_failed", "user", u.id if u else "", {"reason": why, "client": client}
+        )
         if locked:
             err = AuthError("too many failed logins: try again later", code="login_throttled")
             err.http_status = 429
@@ -350,9 +383,14 @@ def _check_password(s: Session, username: str, password: str, client: str, now: 
         lock = _lock_seconds(u.failed_logins)
         if lock:
             u.locked_until = now + timedelta(seconds=lock)
-        audit.record(s, username, "auth.login_failed", "user", u.id,
-                     {"reason": "wrong password", "failures": u.failed_logins,
-                      "locked_for_s": lock, "client": client})
+        audit.record(
+            s,
+            username,
+            "auth.login_failed",
+            "user",
+            u.id,
+            {"reason": "wrong password", "failures": u.failed_logins, "locked_for_s": lock, "client": client},
+        )
         return None, AuthError("wrong username or password", code="bad_credentials")
     if _hasher.check_needs_rehash(u.password_hash):
         u.password_hash = _hasher.hash(password)
@@ -369,14 +407,21 @@ def login(ctx: AppContext, username: str, password: str, client: str = "") -> tu
         u, err = _check_password(s, username, password, client, now)
         if u is not None:
             token = secrets.token_urlsafe(32)
-            sess = LoginSession(token_hash=digest(token), user_id=u.id, csrf_token=secrets.token_urlsafe(32),
-                                created_at=now, last_seen_at=now,
-                                expires_at=now + timedelta(hours=SESSION_HOURS), client=client[:100])
+            sess = LoginSession(
+                token_hash=digest(token),
+                user_id=u.id,
+                csrf_token=secrets.token_urlsafe(32),
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + timedelta(hours=SESSION_HOURS),
+                client=client[:100],
+            )
             s.add(sess)
             s.flush()
             audit.record(s, u.username, "auth.login", "user", u.id, {"role": u.role, "client": client})
-            return token, Principal(u.id, u.username, u.role, u.display_name, "session",
-                                    csrf_token=sess.csrf_token, session_id=sess.id)
+            return token, Principal(
+                u.id, u.username, u.role, u.display_name, "session", csrf_token=sess.csrf_token, session_id=sess.id
+            )
     assert err is not None
     raise err
 
@@ -389,8 +434,9 @@ def authenticate(ctx: AppContext, username: str, password: str, client: str = "c
     with ctx.db.session() as s:
         u, err = _check_password(s, username, password, client, now)
         if u is not None:
-            audit.record(s, u.username, "auth.login", "user", u.id,
-                         {"role": u.role, "client": client, "session": False})
+            audit.record(
+                s, u.username, "auth.login", "user", u.id, {"role": u.role, "client": client, "session": False}
+            )
             return Principal(u.id, u.username, u.role, u.display_name, "password")
     assert err is not None
     raise err
@@ -402,19 +448,26 @@ def session_principal(ctx: AppContext, token: str) -> Principal | None:
         return None
     now = _now()
     with ctx.db.session() as s:
-        row = s.execute(select(LoginSession, User).join(User, User.id == LoginSession.user_id)
-                        .where(LoginSession.token_hash == digest(token))).first()
+        row = s.execute(
+            select(LoginSession, User)
+            .join(User, User.id == LoginSession.user_id)
+            .where(LoginSession.token_hash == digest(token))
+        ).first()
         if row is None:
             return None
         sess, u = row
-        if (not u.active or _utc(sess.expires_at) <= now  # type: ignore[operator]
-                or _utc(sess.last_seen_at) + timedelta(hours=SESSION_IDLE_HOURS) <= now):  # type: ignore[operator]
+        if (
+            not u.active
+            or _utc(sess.expires_at) <= now  # type: ignore[operator]
+            or _utc(sess.last_seen_at) + timedelta(hours=SESSION_IDLE_HOURS) <= now
+        ):  # type: ignore[operator]
             s.delete(sess)
             return None
         if now - _utc(sess.last_seen_at) > _TOUCH_EVERY:  # type: ignore[operator]
             sess.last_seen_at = now
-        return Principal(u.id, u.username, u.role, u.display_name, "session", csrf_token=sess.csrf_token,
-                         session_id=sess.id)
+        return Principal(
+            u.id, u.username, u.role, u.display_name, "session", csrf_token=sess.csrf_token, session_id=sess.id
+        )
 
 
 def logout(ctx: AppContext, token: str) -> None:
@@ -438,10 +491,17 @@ def purge_expired_sessions(ctx: AppContext) -> int:
 
 
 def _token_fields(t: ApiToken) -> dict[str, Any]:
-    return {"id": t.id, "name": t.name, "prefix": t.prefix, "user_id": t.user_id,
-            "created_at": _iso(t.created_at), "expires_at": _iso(t.expires_at),
-            "last_used_at": _iso(t.last_used_at), "revoked_at": _iso(t.revoked_at),
-            "active": t.revoked_at is None}
+    return {
+        "id": t.id,
+        "name": t.name,
+        "prefix": t.prefix,
+        "user_id": t.user_id,
+        "created_at": _iso(t.created_at),
+        "expires_at": _iso(t.expires_at),
+        "last_used_at": _iso(t.last_used_at),
+        "revoked_at": _iso(t.revoked_at),
+        "active": t.revoked_at is None,
+    }
 
 
 def _token_record(t: ApiToken) -> TokenRecord:
@@ -453,8 +513,9 @@ def token_lifetime_days(ctx: AppContext) -> float:
     return float(ctx.settings.token_days)
 
 
-def create_token(ctx: AppContext, user_ref: int | str, actor: str, name: str = "",
-                 expires_days: float | None = None) -> NewToken:
+def create_token(
+    ctx: AppContext, user_ref: int | str, actor: str, name: str = "", expires_days: float | None = None
+) -> NewToken:
     """A new bearer token for the user; the token itself is in the result once, never stored.
     Every token expires: after ``expires_days``, at most (and by default) ``OPENLFR_TOKEN_DAYS``."""
     longest = token_lifetime_days(ctx)
@@ -468,12 +529,24 @@ def create_token(ctx: AppContext, user_ref: int | str, actor: str, name: str = "
         u = _get_user(s, user_ref)
         if not u.active:
             raise ConflictError(f"user {u.username!r} is not active", code="user_inactive")
-        t = ApiToken(token_hash=digest(token), prefix=token[:12], name=name.strip()[:200], user_id=u.id,
-                     created_at=now, expires_at=now + timedelta(days=expires_days))
+        t = ApiToken(
+            token_hash=digest(token),
+            prefix=token[:12],
+            name=name.strip()[:200],
+            user_id=u.id,
+            created_at=now,
+            expires_at=now + timedelta(days=expires_days),
+        )
         s.add(t)
         s.flush()
-        audit.record(s, actor, "token.create", "api_token", t.id,
-                     {"user": u.username, "name": t.name, "expires_at": _iso(t.expires_at)})
+        audit.record(
+            s,
+            actor,
+            "token.create",
+            "api_token",
+            t.id,
+            {"user": u.username, "name": t.name, "expires_at": _iso(t.expires_at)},
+        )
         return NewToken(**_token_fields(t), token=token)
 
 
@@ -500,8 +573,9 @@ def list_user_tokens(ctx: AppContext, user_ref: int | str) -> TokenList:
     """An admin's view of one user's tokens (never the tokens themselves)."""
     with ctx.db.session() as s:
         u = _get_user(s, user_ref)
-        rows = [_token_record(t) for t in s.scalars(select(ApiToken).where(ApiToken.user_id == u.id)
-                                                    .order_by(ApiToken.id))]
+        rows = [
+            _token_record(t) for t in s.scalars(select(ApiToken).where(ApiToken.user_id == u.id).order_by(ApiToken.id))
+        ]
         return TokenList(rows, len(rows))
 
 
@@ -545,8 +619,9 @@ def token_principal(ctx: AppContext, token: str) -> Principal | None:
         return None
     now = _now()
     with ctx.db.session() as s:
-        row = s.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-                        .where(ApiToken.token_hash == digest(token))).first()
+        row = s.execute(
+            select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == digest(token))
+        ).first()
         if row is None:
             return None
         t, u = row

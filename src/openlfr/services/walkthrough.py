@@ -16,21 +16,45 @@ if TYPE_CHECKING:
     from openlfr.services.context import AppContext
 
 
-def synthesise(images: Path, out: Path, truth: Path, *, people: int, watchlisted: int, seed: int,
-               size: tuple[int, int], fps: float, enrol_images: int, pass_images: int, watchlist_dir: Path | None,
-               progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def synthesise(
+    images: Path,
+    out: Path,
+    truth: Path,
+    *,
+    people: int,
+    watchlisted: int,
+    seed: int,
+    size: tuple[int, int],
+    fps: float,
+    enrol_images: int,
+    pass_images: int,
+    watchlist_dir: Path | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """Write the video, its ground truth and the watchlist photos (default folder: the video's name with
     ``.watchlist`` for its suffix); what was written."""
     from openlfr.eval.synth import SynthConfig, render
 
-    cfg = SynthConfig(people=people, watchlisted=watchlisted, seed=seed, size=size, fps=fps,
-                      enrol_images=enrol_images, pass_images=pass_images)
+    cfg = SynthConfig(
+        people=people,
+        watchlisted=watchlisted,
+        seed=seed,
+        size=size,
+        fps=fps,
+        enrol_images=enrol_images,
+        pass_images=pass_images,
+    )
     wl_dir = watchlist_dir or out.with_name(out.stem + ".watchlist")
     return render(images, out, truth, cfg, watchlist_dir=wl_dir, progress=progress)
 
 
-def walk_context(settings: Settings, detector: str | None, detector_model: Path | None, embedder: str | None,
-                 embedder_model: Path | None) -> AppContext:
+def walk_context(
+    settings: Settings,
+    detector: str | None,
+    detector_model: Path | None,
+    embedder: str | None,
+    embedder_model: Path | None,
+) -> AppContext:
     """The app context with the engine the walk is scored with (settings, overridden by the options):
     another detector or embedder drops the settings' options for it; a model file replaces them."""
     from openlfr.engine.pipeline import EngineConfig
@@ -43,12 +67,23 @@ def walk_context(settings: Settings, detector: str | None, detector_model: Path 
         det_opts = {"path": str(detector_model)}
     emb = embedder or base.embedder
     emb_opts: dict[str, Any] = {"path": str(embedder_model)} if embedder_model is not None else {}
-    return AppContext(settings, engine_config=EngineConfig(detector=det, detector_options=det_opts, embedder=emb,
-                                                            embedder_options=emb_opts, gate=base.gate))
+    return AppContext(
+        settings,
+        engine_config=EngineConfig(
+            detector=det, detector_options=det_opts, embedder=emb, embedder_options=emb_opts, gate=base.gate
+        ),
+    )
 
 
-def walk_index(ctx: AppContext, watchlist: str, truth_d: dict[str, Any], fillers: int, filler_images: Path | None,
-               filler_photos: int | None, seed: int) -> tuple[Any, dict[str, Any] | None]:
+def walk_index(
+    ctx: AppContext,
+    watchlist: str,
+    truth_d: dict[str, Any],
+    fillers: int,
+    filler_images: Path | None,
+    filler_photos: int | None,
+    seed: int,
+) -> tuple[Any, dict[str, Any] | None]:
     """The index searched: a stored watchlist, or a folder of photos enrolled in memory (with fillers)."""
     from openlfr.engine.live import index_in_memory
     from openlfr.eval.walkthrough import draw_fillers
@@ -60,13 +95,18 @@ def walk_index(ctx: AppContext, watchlist: str, truth_d: dict[str, Any], fillers
     if wl_path.is_dir():
         people: dict[str, list[Path]] = {
             d.name: [f for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
-            for d in sorted(wl_path.iterdir()) if d.is_dir()}
+            for d in sorted(wl_path.iterdir())
+            if d.is_dir()
+        }
         if fillers:
             folder = filler_images or Path(str(truth_d.get("images", "")))
-            extra = draw_fillers(folder, truth_d, fillers, filler_photos or int(truth_d.get("enrol_images", 1)),
-                                 seed)
-            filler_info = {"fillers": len(extra), "filler_images": str(folder),
-                           "filler_photos": filler_photos or int(truth_d.get("enrol_images", 1)), "seed": seed}
+            extra = draw_fillers(folder, truth_d, fillers, filler_photos or int(truth_d.get("enrol_images", 1)), seed)
+            filler_info = {
+                "fillers": len(extra),
+                "filler_images": str(folder),
+                "filler_photos": filler_photos or int(truth_d.get("enrol_images", 1)),
+                "seed": seed,
+            }
             people.update(extra)
         index, rejected = index_in_memory(ctx.engine, people)
         if filler_info is not None:
@@ -91,9 +131,21 @@ def walk_config(cfg: LiveConfig, decision: str | None, margins: dict[str, float 
     return cfg
 
 
-def score(ctx: AppContext, video: Path, truth: Path, watchlist: str, cfg: LiveConfig, *, threshold: float | None,
-          fpir: float | None, fillers: int, filler_images: Path | None, filler_photos: int | None, seed: int,
-          progress: Callable[[int, int | None], None] | None = None) -> dict[str, Any]:
+def score(
+    ctx: AppContext,
+    video: Path,
+    truth: Path,
+    watchlist: str,
+    cfg: LiveConfig,
+    *,
+    threshold: float | None,
+    fpir: float | None,
+    fillers: int,
+    filler_images: Path | None,
+    filler_photos: int | None,
+    seed: int,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> dict[str, Any]:
     """Run live recognition on the walk at the operating point a deployment gets (target FPIR, default
     1e-4, at the list's size, unless a threshold is given) and score it against the truth."""
     from openlfr.eval.walkthrough import evaluate, load_truth

@@ -50,22 +50,45 @@ def _when(dt: datetime | None) -> str | None:
 
 def _material(s: Session, wl: Watchlist) -> bytes:
     s.flush()
-    entries = s.execute(select(WatchlistEntry.id, WatchlistEntry.person_id, WatchlistEntry.display_name,
-                               WatchlistEntry.category, WatchlistEntry.reason, WatchlistEntry.expires_at)
-                        .where(WatchlistEntry.watchlist_id == wl.id).order_by(WatchlistEntry.id)).all()
-    images = s.execute(select(ReferenceImage.id, ReferenceImage.entry_id, ReferenceImage.media_type,
-                              ReferenceImage.content_sha256)
-                       .join(WatchlistEntry, WatchlistEntry.id == ReferenceImage.entry_id)
-                       .where(WatchlistEntry.watchlist_id == wl.id).order_by(ReferenceImage.id)).all()
-    embs = s.execute(select(ReferenceEmbedding.id, ReferenceEmbedding.image_id, ReferenceEmbedding.model_family,
-                            ReferenceEmbedding.model_id, ReferenceEmbedding.dim, ReferenceEmbedding.content_sha256)
-                     .join(ReferenceImage, ReferenceImage.id == ReferenceEmbedding.image_id)
-                     .join(WatchlistEntry, WatchlistEntry.id == ReferenceImage.entry_id)
-                     .where(WatchlistEntry.watchlist_id == wl.id).order_by(ReferenceEmbedding.id)).all()
+    entries = s.execute(
+        select(
+            WatchlistEntry.id,
+            WatchlistEntry.person_id,
+            WatchlistEntry.display_name,
+            WatchlistEntry.category,
+            WatchlistEntry.reason,
+            WatchlistEntry.expires_at,
+        )
+        .where(WatchlistEntry.watchlist_id == wl.id)
+        .order_by(WatchlistEntry.id)
+    ).all()
+    images = s.execute(
+        select(ReferenceImage.id, ReferenceImage.entry_id, ReferenceImage.media_type, ReferenceImage.content_sha256)
+        .join(WatchlistEntry, WatchlistEntry.id == ReferenceImage.entry_id)
+        .where(WatchlistEntry.watchlist_id == wl.id)
+        .order_by(ReferenceImage.id)
+    ).all()
+    embs = s.execute(
+        select(
+            ReferenceEmbedding.id,
+            ReferenceEmbedding.image_id,
+            ReferenceEmbedding.model_family,
+            ReferenceEmbedding.model_id,
+            ReferenceEmbedding.dim,
+            ReferenceEmbedding.content_sha256,
+        )
+        .join(ReferenceImage, ReferenceImage.id == ReferenceEmbedding.image_id)
+        .join(WatchlistEntry, WatchlistEntry.id == ReferenceImage.entry_id)
+        .where(WatchlistEntry.watchlist_id == wl.id)
+        .order_by(ReferenceEmbedding.id)
+    ).all()
     doc: dict[str, Any] = {
-        "v": 1, "watchlist": [wl.id, wl.embedder_family, wl.deployment_id],
+        "v": 1,
+        "watchlist": [wl.id, wl.embedder_family, wl.deployment_id],
         "entries": [[i, p, n, c, r, _when(x)] for i, p, n, c, r, x in entries],
-        "images": [list(r) for r in images], "embeddings": [list(r) for r in embs]}
+        "images": [list(r) for r in images],
+        "embeddings": [list(r) for r in embs],
+    }
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -104,21 +127,30 @@ def check(s: Session, cipher: Cipher, wl: Watchlist) -> None:
         has_entries = s.scalar(select(WatchlistEntry.id).where(WatchlistEntry.watchlist_id == wl.id).limit(1))
         if has_entries is None:
             return
-        raise ConflictError(f"watchlist {wl.name!r} has no integrity digest (written before integrity "
-                            "checks); an administrator must review it and run `openlfr keys reencrypt` to "
-                            "seal it", code="watchlist_unsealed")
+        raise ConflictError(
+            f"watchlist {wl.name!r} has no integrity digest (written before integrity "
+            "checks); an administrator must review it and run `openlfr keys reencrypt` to "
+            "seal it",
+            code="watchlist_unsealed",
+        )
     if not ok:
         _raise_if_wrong_key(s, cipher, wl)
-        raise ConflictError(f"watchlist {wl.name!r} does not match its integrity digest: entries, photos "
-                            "or embeddings were changed outside OpenLFR; refused", code="watchlist_integrity")
+        raise ConflictError(
+            f"watchlist {wl.name!r} does not match its integrity digest: entries, photos "
+            "or embeddings were changed outside OpenLFR; refused",
+            code="watchlist_integrity",
+        )
 
 
 def _raise_if_wrong_key(s: Session, cipher: Cipher, wl: Watchlist) -> None:
     """A digest also fails under a wrong key: say so (``wrong_key``) rather than report tampering."""
-    row = s.execute(select(ReferenceEmbedding.vector_enc, ReferenceEmbedding.id, ReferenceEmbedding.image_id)
-                    .join(ReferenceImage, ReferenceImage.id == ReferenceEmbedding.image_id)
-                    .join(WatchlistEntry, WatchlistEntry.id == ReferenceImage.entry_id)
-                    .where(WatchlistEntry.watchlist_id == wl.id).limit(1)).first()
+    row = s.execute(
+        select(ReferenceEmbedding.vector_enc, ReferenceEmbedding.id, ReferenceEmbedding.image_id)
+        .join(ReferenceImage, ReferenceImage.id == ReferenceEmbedding.image_id)
+        .join(WatchlistEntry, WatchlistEntry.id == ReferenceImage.entry_id)
+        .where(WatchlistEntry.watchlist_id == wl.id)
+        .limit(1)
+    ).first()
     if row is None:
         return
     try:
@@ -131,7 +163,13 @@ def record_failure(ctx: AppContext, watchlist_id: int, name: str, exc: ConflictE
     """Audit a failed check in its own transaction (the caller's is rolled back by the raise)."""
     try:
         with ctx.db.session() as s:
-            audit.record(s, ctx.settings.actor, "watchlist.integrity_failed", "watchlist", watchlist_id,
-                         {"watchlist": name, "code": exc.code, "during": during})
+            audit.record(
+                s,
+                ctx.settings.actor,
+                "watchlist.integrity_failed",
+                "watchlist",
+                watchlist_id,
+                {"watchlist": name, "code": exc.code, "during": during},
+            )
     except Exception:  # never hide the integrity failure behind an audit failure
         log.exception("could not audit a watchlist integrity failure")

@@ -69,9 +69,13 @@ class EnrolResult:
         for r in self.rejected:
             key = r.reason.split(":", 1)[0]
             reasons[key] = reasons.get(key, 0) + 1
-        return EnrolSummary(accepted_images=self.accepted, people=len(self.people),
-                            rejected_images=len(self.rejected), rejected_by_reason=reasons,
-                            rejected=list(self.rejected))
+        return EnrolSummary(
+            accepted_images=self.accepted,
+            people=len(self.people),
+            rejected_images=len(self.rejected),
+            rejected_by_reason=reasons,
+            rejected=list(self.rejected),
+        )
 
 
 @dataclass(frozen=True)
@@ -167,13 +171,16 @@ def ensure_editable(wl: Watchlist, action: str) -> None:
     """Refuse to change a deployment's own watchlist through the ordinary watchlist paths: it changes
     only through the deployment (created with it, fixed at authorisation, deleted when it ends)."""
     if wl.deployment_id is not None:
-        raise ConflictError(f"watchlist {wl.name!r} belongs to deployment {wl.deployment_id} and changes only "
-                            f"through that deployment (create, authorise, end); cannot {action}",
-                            code="deployment_watchlist")
+        raise ConflictError(
+            f"watchlist {wl.name!r} belongs to deployment {wl.deployment_id} and changes only "
+            f"through that deployment (create, authorise, end); cannot {action}",
+            code="deployment_watchlist",
+        )
 
 
-def create(ctx: AppContext, name: str, actor: str, description: str = "",
-           deployment_id: int | None = None) -> WatchlistCreated:
+def create(
+    ctx: AppContext, name: str, actor: str, description: str = "", deployment_id: int | None = None
+) -> WatchlistCreated:
     name = name.strip()
     if not name or len(name) > 200:
         raise InputError("watchlist name must be 1-200 characters", code="bad_name")
@@ -191,10 +198,18 @@ def create(ctx: AppContext, name: str, actor: str, description: str = "",
 
 
 def _counts(s: Session, wl_id: int) -> tuple[int, int]:
-    entries = s.scalar(select(func.count()).select_from(WatchlistEntry)
-                       .where(WatchlistEntry.watchlist_id == wl_id)) or 0
-    images = s.scalar(select(func.count()).select_from(ReferenceImage).join(WatchlistEntry)
-                      .where(WatchlistEntry.watchlist_id == wl_id)) or 0
+    entries = (
+        s.scalar(select(func.count()).select_from(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl_id)) or 0
+    )
+    images = (
+        s.scalar(
+            select(func.count())
+            .select_from(ReferenceImage)
+            .join(WatchlistEntry)
+            .where(WatchlistEntry.watchlist_id == wl_id)
+        )
+        or 0
+    )
     return int(entries), int(images)
 
 
@@ -203,10 +218,20 @@ def list_all(ctx: AppContext) -> list[WatchlistSummary]:
         out = []
         for wl in s.scalars(select(Watchlist).order_by(Watchlist.name)):
             entries, images = _counts(s, wl.id)
-            out.append(WatchlistSummary(
-                id=wl.id, name=wl.name, description=wl.description, entries=entries, images=images,
-                embedder=wl.embedder_family, embedder_current=embeddings_current(ctx, wl.embedder_family),
-                deployment_id=wl.deployment_id, created_by=wl.created_by, created_at=wl.created_at.isoformat()))
+            out.append(
+                WatchlistSummary(
+                    id=wl.id,
+                    name=wl.name,
+                    description=wl.description,
+                    entries=entries,
+                    images=images,
+                    embedder=wl.embedder_family,
+                    embedder_current=embeddings_current(ctx, wl.embedder_family),
+                    deployment_id=wl.deployment_id,
+                    created_by=wl.created_by,
+                    created_at=wl.created_at.isoformat(),
+                )
+            )
         return out
 
 
@@ -215,15 +240,35 @@ def show(ctx: AppContext, name: str) -> WatchlistView:
         wl = _get(s, name)
         rows = s.execute(
             select(WatchlistEntry, func.count(ReferenceImage.id))
-            .outerjoin(ReferenceImage).where(WatchlistEntry.watchlist_id == wl.id)
-            .group_by(WatchlistEntry.id).order_by(WatchlistEntry.person_id)).all()
-        entries = [EntryView(id=e.id, person_id=e.person_id, name=e.display_name, category=e.category,
-                             reason=e.reason, source=e.source, added_by=e.added_by, added_at=e.added_at.isoformat(),
-                             expires_at=e.expires_at.isoformat() if e.expires_at else None, images=int(n))
-                   for e, n in rows]
-        return WatchlistView(id=wl.id, name=wl.name, description=wl.description, embedder=wl.embedder_family,
-                             embedder_current=embeddings_current(ctx, wl.embedder_family),
-                             deployment_id=wl.deployment_id, entries=entries)
+            .outerjoin(ReferenceImage)
+            .where(WatchlistEntry.watchlist_id == wl.id)
+            .group_by(WatchlistEntry.id)
+            .order_by(WatchlistEntry.person_id)
+        ).all()
+        entries = [
+            EntryView(
+                id=e.id,
+                person_id=e.person_id,
+                name=e.display_name,
+                category=e.category,
+                reason=e.reason,
+                source=e.source,
+                added_by=e.added_by,
+                added_at=e.added_at.isoformat(),
+                expires_at=e.expires_at.isoformat() if e.expires_at else None,
+                images=int(n),
+            )
+            for e, n in rows
+        ]
+        return WatchlistView(
+            id=wl.id,
+            name=wl.name,
+            description=wl.description,
+            embedder=wl.embedder_family,
+            embedder_current=embeddings_current(ctx, wl.embedder_family),
+            deployment_id=wl.deployment_id,
+            entries=entries,
+        )
 
 
 def delete_watchlist(ctx: AppContext, name: str, actor: str) -> dict[str, int]:
@@ -233,16 +278,24 @@ def delete_watchlist(ctx: AppContext, name: str, actor: str) -> dict[str, int]:
         ensure_editable(wl, "delete it")
         entry_ids = list(s.scalars(select(WatchlistEntry.id).where(WatchlistEntry.watchlist_id == wl.id)))
         image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id.in_(entry_ids))))
-        n_emb = s.scalar(select(func.count()).select_from(ReferenceEmbedding)
-                         .where(ReferenceEmbedding.image_id.in_(image_ids))) or 0
+        n_emb = (
+            s.scalar(
+                select(func.count()).select_from(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids))
+            )
+            or 0
+        )
         s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
         s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
         s.execute(delete(WatchlistEntry).where(WatchlistEntry.id.in_(entry_ids)))
         s.execute(delete(Watchlist).where(Watchlist.id == wl.id))
-        left = (s.scalar(select(func.count()).select_from(ReferenceImage)
-                         .where(ReferenceImage.id.in_(image_ids))) or 0) + \
-               (s.scalar(select(func.count()).select_from(ReferenceEmbedding)
-                         .where(ReferenceEmbedding.image_id.in_(image_ids))) or 0)
+        left = (
+            s.scalar(select(func.count()).select_from(ReferenceImage).where(ReferenceImage.id.in_(image_ids))) or 0
+        ) + (
+            s.scalar(
+                select(func.count()).select_from(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids))
+            )
+            or 0
+        )
         if left:
             raise ConflictError(f"deletion left {left} biometric rows behind; rolled back", code="delete_incomplete")
         summary = {"entries": len(entry_ids), "images": len(image_ids), "embeddings": int(n_emb)}
@@ -251,12 +304,14 @@ def delete_watchlist(ctx: AppContext, name: str, actor: str) -> dict[str, int]:
     return summary
 
 
-def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry, data: bytes,
-               source: str, actor: str) -> str | None:
+def _enrol_one(
+    ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry, data: bytes, source: str, actor: str
+) -> str | None:
     """Enrol one photo; return a rejection reason or None."""
     try:
-        image, scale = decode_image_scaled(data, name=source, max_pixels=ctx.settings.max_image_pixels,
-                                           max_side=ctx.settings.max_photo_side)
+        image, scale = decode_image_scaled(
+            data, name=source, max_pixels=ctx.settings.max_image_pixels, max_side=ctx.settings.max_photo_side
+        )
     except InputError as exc:
         return f"unreadable: {exc.message}"
     engine = ctx.engine
@@ -268,15 +323,29 @@ def _enrol_one(ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry
     if wl.embedder_family is None:
         wl.embedder_family = family
     elif wl.embedder_family != family:
-        raise ConflictError(f"watchlist {wl.name!r} holds {wl.embedder_family} vectors but the engine uses "
-                            f"{family}; re-enrol the list with that model", code="model_mismatch")
+        raise ConflictError(
+            f"watchlist {wl.name!r} holds {wl.embedder_family} vectors but the engine uses "
+            f"{family}; re-enrol the list with that model",
+            code="model_mismatch",
+        )
     h, w = round(image.shape[0] * scale), round(image.shape[1] * scale)  # the photo's own size
-    img = ReferenceImage(entry=entry, image_enc=b"", width=w, height=h, content_sha256=integrity.content_hash(data),
-                         media_type=sniff_image(data) or "image/jpeg",
-                         box=dict(zip(("x1", "y1", "x2", "y2"), (v * scale for v in face.box), strict=True)),
-                         quality=dict(face.quality or {}))
-    emb = ReferenceEmbedding(model_family=family, model_id=engine.embedder.model_id, dim=int(vec.shape[0]),
-                             vector_enc=b"", content_sha256=integrity.content_hash(vec.tobytes()))
+    img = ReferenceImage(
+        entry=entry,
+        image_enc=b"",
+        width=w,
+        height=h,
+        content_sha256=integrity.content_hash(data),
+        media_type=sniff_image(data) or "image/jpeg",
+        box=dict(zip(("x1", "y1", "x2", "y2"), (v * scale for v in face.box), strict=True)),
+        quality=dict(face.quality or {}),
+    )
+    emb = ReferenceEmbedding(
+        model_family=family,
+        model_id=engine.embedder.model_id,
+        dim=int(vec.shape[0]),
+        vector_enc=b"",
+        content_sha256=integrity.content_hash(vec.tobytes()),
+    )
     img.embeddings.append(emb)
     seal(s, ctx.cipher, img, data)  # bound to the row (flushes it first)
     seal(s, ctx.cipher, emb, vec.tobytes())
@@ -296,49 +365,78 @@ def _clean(data: bytes) -> bytes:
         return data
 
 
-def add_person(ctx: AppContext, name: str, person_id: str, sources: Iterable[Path | tuple[str, bytes]],
-               actor: str, display_name: str = "", category: str = "", reason: str = "",
-               source_note: str = "", expires_at: datetime | None = None) -> EnrolResult:
+def add_person(
+    ctx: AppContext,
+    name: str,
+    person_id: str,
+    sources: Iterable[Path | tuple[str, bytes]],
+    actor: str,
+    display_name: str = "",
+    category: str = "",
+    reason: str = "",
+    source_note: str = "",
+    expires_at: datetime | None = None,
+) -> EnrolResult:
     """Enrol one person's photos (files or (name, bytes) uploads); each photo accepted or rejected."""
     person_id = person_id.strip()
     if not person_id or len(person_id) > 200:
         raise InputError("person id must be 1-200 characters", code="bad_person_id")
     if person_id.startswith(ENTRY_ID_PREFIX):
-        raise InputError(f"a person id may not start with {ENTRY_ID_PREFIX!r} (that form names an entry id)",
-                         code="bad_person_id")
+        raise InputError(
+            f"a person id may not start with {ENTRY_ID_PREFIX!r} (that form names an entry id)", code="bad_person_id"
+        )
     check_name(person_id, "person id", "bad_person_id")
     items = list(sources)
     for attempt in range(3):
         try:
-            return _add_person_once(ctx, name, person_id, items, actor, display_name, category, reason,
-                                    source_note, expires_at)
+            return _add_person_once(
+                ctx, name, person_id, items, actor, display_name, category, reason, source_note, expires_at
+            )
         except IntegrityError:
             # another process created this person's entry between our look-up and our commit (two
             # `watchlist add` of one new person at once): nothing of ours was stored; again, now adding
             # the photos to the entry that exists
             if attempt == 2:
-                raise ConflictError(f"person {person_id!r} is being changed by someone else; try again",
-                                    code="concurrent_edit") from None
+                raise ConflictError(
+                    f"person {person_id!r} is being changed by someone else; try again", code="concurrent_edit"
+                ) from None
             log.info("person %s created concurrently; retrying the enrolment", "<private>")
     raise AssertionError("unreachable")
 
 
-def _add_person_once(ctx: AppContext, name: str, person_id: str, sources: list[Path | tuple[str, bytes]],
-                     actor: str, display_name: str, category: str, reason: str, source_note: str,
-                     expires_at: datetime | None) -> EnrolResult:
+def _add_person_once(
+    ctx: AppContext,
+    name: str,
+    person_id: str,
+    sources: list[Path | tuple[str, bytes]],
+    actor: str,
+    display_name: str,
+    category: str,
+    reason: str,
+    source_note: str,
+    expires_at: datetime | None,
+) -> EnrolResult:
     result = EnrolResult()
     with ctx.db.session() as s:
         wl = _get(s, name)
         ensure_editable(wl, "add people or photos")
-        entry = s.scalar(select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl.id,
-                                                      WatchlistEntry.person_id == person_id))
+        entry = s.scalar(
+            select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl.id, WatchlistEntry.person_id == person_id)
+        )
         created = entry is None
         if entry is None:
             # Not added to the session yet: the first accepted photo brings it in (cascade), so a
             # person none of whose photos is accepted leaves no entry behind.
-            entry = WatchlistEntry(watchlist_id=wl.id, person_id=person_id,
-                                   display_name=display_name or person_id, category=category, reason=reason,
-                                   source=source_note, added_by=actor, expires_at=expires_at)
+            entry = WatchlistEntry(
+                watchlist_id=wl.id,
+                person_id=person_id,
+                display_name=display_name or person_id,
+                category=category,
+                reason=reason,
+                source=source_note,
+                added_by=actor,
+                expires_at=expires_at,
+            )
         # re-enrolling the same photo (a second import of the same folder) adds nothing
         have = _image_digests(ctx, entry) if not created else set()
         for src in sources:
@@ -347,8 +445,10 @@ def _add_person_once(ctx: AppContext, name: str, person_id: str, sources: list[P
                 if data is None:
                     data = read_bytes(Path(label), ctx.settings.max_upload_bytes)
                 elif len(data) > ctx.settings.max_upload_bytes:
-                    raise InputError(f"{label}: {len(data)} bytes exceeds the limit of "
-                                     f"{ctx.settings.max_upload_bytes}", code="image_too_large")
+                    raise InputError(
+                        f"{label}: {len(data)} bytes exceeds the limit of {ctx.settings.max_upload_bytes}",
+                        code="image_too_large",
+                    )
             except InputError as exc:
                 result.rejected.append(Rejection(label, person_id, f"unreadable: {exc.message}"))
                 continue
@@ -362,8 +462,9 @@ def _add_person_once(ctx: AppContext, name: str, person_id: str, sources: list[P
                 continue
             digest = hashlib.sha256(data).digest()
             if digest in have:
-                result.rejected.append(Rejection(label, person_id, "duplicate: this photo is already enrolled "
-                                                                   "for this person"))
+                result.rejected.append(
+                    Rejection(label, person_id, "duplicate: this photo is already enrolled for this person")
+                )
                 continue
             why = _enrol_one(ctx, s, wl, entry, data, label, actor)
             if why is None:
@@ -376,16 +477,27 @@ def _add_person_once(ctx: AppContext, name: str, person_id: str, sources: list[P
             return result
         s.flush()
         integrity.reseal(s, ctx.cipher, wl)
-        audit.record(s, actor, "watchlist.enrol", "watchlist_entry", entry.id,
-                     {"watchlist": name, "images_added": result.accepted,
-                      "images_rejected": len(result.rejected)},
-                     private={"person_id": person_id}, cipher=ctx.cipher)
+        audit.record(
+            s,
+            actor,
+            "watchlist.enrol",
+            "watchlist_entry",
+            entry.id,
+            {"watchlist": name, "images_added": result.accepted, "images_rejected": len(result.rejected)},
+            private={"person_id": person_id},
+            cipher=ctx.cipher,
+        )
     return result
 
 
-def import_folder(ctx: AppContext, name: str, folder: Path, actor: str,
-                  wrap: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
-                  limit: int | None = None) -> EnrolResult:
+def import_folder(
+    ctx: AppContext,
+    name: str,
+    folder: Path,
+    actor: str,
+    wrap: Callable[[Iterable[Any], int], Iterable[Any]] | None = None,
+    limit: int | None = None,
+) -> EnrolResult:
     """One subfolder per person; the subfolder's name is the person id."""
     with ctx.db.session() as s:
         ensure_editable(_get(s, name), "import into it")
@@ -403,8 +515,11 @@ def import_folder(ctx: AppContext, name: str, folder: Path, actor: str,
         try:
             files = sorted(f for f in person_dir.iterdir() if f.is_file() and not f.name.startswith("."))
         except OSError as exc:
-            total.rejected.append(Rejection(str(person_dir), person_dir.name,
-                                            f"unreadable: folder cannot be listed ({exc.strerror or exc})"))
+            total.rejected.append(
+                Rejection(
+                    str(person_dir), person_dir.name, f"unreadable: folder cannot be listed ({exc.strerror or exc})"
+                )
+            )
             continue
         images = [f for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
         for f in files:
@@ -412,8 +527,17 @@ def import_folder(ctx: AppContext, name: str, folder: Path, actor: str,
                 total.rejected.append(Rejection(str(f), person_dir.name, "unreadable: not an image file type"))
         if images:
             try:
-                total.merge(add_person(ctx, name, person_dir.name, images, actor,
-                                       display_name=person_dir.name.replace("_", " "), source_note=str(person_dir)))
+                total.merge(
+                    add_person(
+                        ctx,
+                        name,
+                        person_dir.name,
+                        images,
+                        actor,
+                        display_name=person_dir.name.replace("_", " "),
+                        source_note=str(person_dir),
+                    )
+                )
             except InputError as exc:  # e.g. a folder name that is not a valid person id
                 total.rejected.extend(Rejection(str(f), person_dir.name, f"{exc.code}: {exc.message}") for f in images)
     return total
@@ -425,8 +549,11 @@ def load_index(ctx: AppContext, name: str) -> tuple[WatchlistIndex, dict[str, An
     with ctx.db.session() as s:
         wl = _get(s, name)
         if wl.embedder_family is not None and wl.embedder_family != family:
-            raise ConflictError(f"watchlist {name!r} holds {wl.embedder_family} vectors but the engine uses "
-                                f"{family}; use the same model or re-enrol", code="model_mismatch")
+            raise ConflictError(
+                f"watchlist {name!r} holds {wl.embedder_family} vectors but the engine uses "
+                f"{family}; use the same model or re-enrol",
+                code="model_mismatch",
+            )
         try:
             integrity.check(s, ctx.cipher, wl)
         except ConflictError as exc:
@@ -434,13 +561,20 @@ def load_index(ctx: AppContext, name: str) -> tuple[WatchlistIndex, dict[str, An
         else:
             failed = None
         rows = s.execute(
-            select(WatchlistEntry.id, WatchlistEntry.person_id, WatchlistEntry.display_name,
-                   ReferenceEmbedding.vector_enc, ReferenceEmbedding.id, ReferenceEmbedding.image_id,
-                   ReferenceEmbedding.content_sha256)
+            select(
+                WatchlistEntry.id,
+                WatchlistEntry.person_id,
+                WatchlistEntry.display_name,
+                ReferenceEmbedding.vector_enc,
+                ReferenceEmbedding.id,
+                ReferenceEmbedding.image_id,
+                ReferenceEmbedding.content_sha256,
+            )
             .join(ReferenceImage, ReferenceImage.entry_id == WatchlistEntry.id)
             .join(ReferenceEmbedding, ReferenceEmbedding.image_id == ReferenceImage.id)
             .where(WatchlistEntry.watchlist_id == wl.id, ReferenceEmbedding.model_family == family)
-            .order_by(WatchlistEntry.id, ReferenceImage.id)).all()
+            .order_by(WatchlistEntry.id, ReferenceImage.id)
+        ).all()
         meta = {"id": wl.id, "name": wl.name, "deployment_id": wl.deployment_id}
         wl_id = wl.id
     if failed is not None:
@@ -458,8 +592,9 @@ def load_index(ctx: AppContext, name: str) -> tuple[WatchlistIndex, dict[str, An
         row_entry.append(pos[eid])
         plain = ctx.cipher.decrypt(enc, aad_of(ReferenceEmbedding, emb_id, image_id))
         if integrity.content_hash(plain) != digest:
-            bad = ConflictError(f"watchlist {name!r}: an embedding does not match its content hash; refused",
-                                code="watchlist_integrity")
+            bad = ConflictError(
+                f"watchlist {name!r}: an embedding does not match its content hash; refused", code="watchlist_integrity"
+            )
             integrity.record_failure(ctx, wl_id, name, bad, "load")
             raise bad
         vecs[i] = np.frombuffer(plain, dtype="<f4")
@@ -480,10 +615,9 @@ def parse_entry_ref(ref: int | str) -> tuple[str, int | str]:
     if isinstance(ref, int):
         return "id", ref
     if ref.startswith(ENTRY_ID_PREFIX):
-        num = ref[len(ENTRY_ID_PREFIX):].strip()
+        num = ref[len(ENTRY_ID_PREFIX) :].strip()
         if not num.isdigit():
-            raise InputError(f"entry reference {ref[:60]!r}: expected {ENTRY_ID_PREFIX}<number>",
-                             code="bad_entry_ref")
+            raise InputError(f"entry reference {ref[:60]!r}: expected {ENTRY_ID_PREFIX}<number>", code="bad_entry_ref")
         return "id", int(num)
     return "person", ref
 
@@ -497,8 +631,9 @@ def _get_entry(s: Session, wl: Watchlist, ref: int | str) -> WatchlistEntry:
         if entry is not None and entry.watchlist_id != wl.id:
             entry = None
     else:
-        entry = s.scalar(select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl.id,
-                                                      WatchlistEntry.person_id == value))
+        entry = s.scalar(
+            select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl.id, WatchlistEntry.person_id == value)
+        )
     if entry is None:
         what = f"entry id {value}" if kind == "id" else f"person {str(value)[:200]!r}"
         raise NotFoundError(f"no {what} on watchlist {wl.name!r}", code="entry_not_found")
@@ -519,24 +654,40 @@ def remove_entry(ctx: AppContext, name: str, entry: int | str, actor: str) -> En
         e = _get_entry(s, wl, entry)
         was_intact = integrity.is_valid(s, ctx.cipher, wl)  # never reseal (launder) a tampered list
         image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id == e.id)))
-        n_emb = s.scalar(select(func.count()).select_from(ReferenceEmbedding)
-                         .where(ReferenceEmbedding.image_id.in_(image_ids))) or 0
+        n_emb = (
+            s.scalar(
+                select(func.count()).select_from(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids))
+            )
+            or 0
+        )
         s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
         s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
         s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == e.id))
         summary = EntryRemoved(e.id, e.person_id, len(image_ids), int(n_emb))
         if was_intact:
             integrity.reseal(s, ctx.cipher, wl)
-        audit.record(s, actor, "watchlist.remove_entry", "watchlist_entry", e.id,
-                     {"watchlist": name, "entry_id": summary.entry_id, "images": summary.images,
-                      "embeddings": summary.embeddings},
-                     private={"person_id": e.person_id}, cipher=ctx.cipher)
+        audit.record(
+            s,
+            actor,
+            "watchlist.remove_entry",
+            "watchlist_entry",
+            e.id,
+            {
+                "watchlist": name,
+                "entry_id": summary.entry_id,
+                "images": summary.images,
+                "embeddings": summary.embeddings,
+            },
+            private={"person_id": e.person_id},
+            cipher=ctx.cipher,
+        )
     ctx.db.checkpoint()
     return summary
 
 
-def entry_image(ctx: AppContext, name: str, entry: int | str, index: int, actor: str, role: str,
-                audited: bool = False) -> tuple[bytes, str]:
+def entry_image(
+    ctx: AppContext, name: str, entry: int | str, index: int, actor: str, role: str, audited: bool = False
+) -> tuple[bytes, str]:
     """Decrypt one reference photo of an entry (0-based ``index``) for review; audited (``audited``: already, by
     the page view that declared it, ``services.image_views``), refused to auditors."""
     from openlfr.services.roles import MAY_VIEW_IMAGES, require_role
@@ -548,8 +699,14 @@ def entry_image(ctx: AppContext, name: str, entry: int | str, index: int, actor:
         img = photo_at(s, e, index)
         data = _clean(unseal(ctx.cipher, img))
         if not audited:
-            audit.record(s, actor, "watchlist.view_image", "watchlist_entry", e.id,
-                         {"watchlist": name, "image_id": img.id, "role": role})
+            audit.record(
+                s,
+                actor,
+                "watchlist.view_image",
+                "watchlist_entry",
+                e.id,
+                {"watchlist": name, "image_id": img.id, "role": role},
+            )
         return data, img.media_type
 
 
@@ -577,19 +734,28 @@ def reembed(ctx: AppContext, name: str, actor: str) -> ReembedResult:
         if wl.deployment_id is not None:
             dep = s.get(Deployment, wl.deployment_id)
             if dep is not None and dep.state == "live":
-                raise ConflictError(f"watchlist {name!r} is in use by live deployment {dep.id}; end or stop it "
-                                    "before re-embedding", code="deployment_live")
+                raise ConflictError(
+                    f"watchlist {name!r} is in use by live deployment {dep.id}; end or stop it before re-embedding",
+                    code="deployment_live",
+                )
         integrity.check(s, ctx.cipher, wl)
         old_family = wl.embedder_family
-        images = list(s.scalars(select(ReferenceImage).join(WatchlistEntry)
-                                .where(WatchlistEntry.watchlist_id == wl.id).order_by(ReferenceImage.id)))
+        images = list(
+            s.scalars(
+                select(ReferenceImage)
+                .join(WatchlistEntry)
+                .where(WatchlistEntry.watchlist_id == wl.id)
+                .order_by(ReferenceImage.id)
+            )
+        )
         done = 0
         rejected: list[ReembedRejection] = []
         for img in images:
             data = unseal(ctx.cipher, img)
             try:
-                image, scale = decode_image_scaled(data, name=f"image {img.id}",
-                                                   max_pixels=ctx.settings.max_image_pixels)
+                image, scale = decode_image_scaled(
+                    data, name=f"image {img.id}", max_pixels=ctx.settings.max_image_pixels
+                )
             except InputError as exc:
                 rejected.append(ReembedRejection(img.entry.person_id, img.id, exc.message))
                 continue
@@ -602,18 +768,31 @@ def reembed(ctx: AppContext, name: str, actor: str) -> ReembedResult:
             vec = face.vector.astype("<f4")
             img.box = dict(zip(("x1", "y1", "x2", "y2"), (v * scale for v in face.box), strict=True))
             img.quality = dict(face.quality or {})
-            emb = ReferenceEmbedding(model_family=family, model_id=engine.embedder.model_id, dim=int(vec.shape[0]),
-                                     vector_enc=b"", content_sha256=integrity.content_hash(vec.tobytes()))
+            emb = ReferenceEmbedding(
+                model_family=family,
+                model_id=engine.embedder.model_id,
+                dim=int(vec.shape[0]),
+                vector_enc=b"",
+                content_sha256=integrity.content_hash(vec.tobytes()),
+            )
             img.embeddings.append(emb)
             seal(s, ctx.cipher, emb, vec.tobytes())
             done += 1
         s.flush()
         wl.embedder_family = family if done else None
         integrity.reseal(s, ctx.cipher, wl)
-        out = ReembedResult(watchlist=name, from_model=old_family, to_model=family, images=len(images),
-                            embedded=done, without_face=len(rejected), rejected=rejected)
-        audit.record(s, actor, "watchlist.reembed", "watchlist", wl.id,
-                     {k: v for k, v in asdict(out).items() if k != "rejected"})
+        out = ReembedResult(
+            watchlist=name,
+            from_model=old_family,
+            to_model=family,
+            images=len(images),
+            embedded=done,
+            without_face=len(rejected),
+            rejected=rejected,
+        )
+        audit.record(
+            s, actor, "watchlist.reembed", "watchlist", wl.id, {k: v for k, v in asdict(out).items() if k != "rejected"}
+        )
     ctx.db.checkpoint()
     return out
 
@@ -622,6 +801,7 @@ def photo_at(s: Session, e: WatchlistEntry, index: int) -> ReferenceImage:
     """An entry's ``index``-th reference photo (0-based, in the order added); ``NotFoundError`` if it has none."""
     imgs = list(s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == e.id).order_by(ReferenceImage.id)))
     if not 0 <= index < len(imgs):
-        raise NotFoundError(f"entry {e.person_id!r} has {len(imgs)} photo(s); no photo {index + 1}",
-                            code="image_not_found")
+        raise NotFoundError(
+            f"entry {e.person_id!r} has {len(imgs)} photo(s); no photo {index + 1}", code="image_not_found"
+        )
     return imgs[index]

@@ -37,10 +37,23 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_hash(prev_hash: str, seq: int, at: datetime, actor: str, action: str, object_type: str,
-               object_id: str, details: dict[str, Any]) -> str:
-    body = json.dumps([seq, _iso(at), actor, action, object_type, object_id, details],
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+def event_hash(
+    prev_hash: str,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: dict[str, Any],
+) -> str:
+    body = json.dumps(
+        [seq, _iso(at), actor, action, object_type, object_id, details],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
@@ -52,9 +65,18 @@ def _aad(ref: str) -> bytes:
     return bind(AuditDetail.__tablename__, "data_enc", ref)
 
 
-def record(session: Session, actor: str, action: str, object_type: str, object_id: str | int = "",
-           details: dict[str, Any] | None = None, *, private: dict[str, Any] | None = None,
-           cipher: Cipher | None = None, purge_key: str | None = None) -> AuditEvent:
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str | int = "",
+    details: dict[str, Any] | None = None,
+    *,
+    private: dict[str, Any] | None = None,
+    cipher: Cipher | None = None,
+    purge_key: str | None = None,
+) -> AuditEvent:
     """Append one event in the caller's transaction (so the action and its record commit together).
 
     Never put face images, crops or embeddings in ``details``. Personal identifiers and free text
@@ -80,9 +102,17 @@ def record(session: Session, actor: str, action: str, object_type: str, object_i
     seq, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
     at = datetime.now(UTC)
     det = json.loads(json.dumps(details or {}, default=str))
-    ev = AuditEvent(seq=seq, at=at, actor=actor, action=action, object_type=object_type,
-                    object_id=str(object_id), details=det, prev_hash=prev,
-                    hash=event_hash(prev, seq, at, actor, action, object_type, str(object_id), det))
+    ev = AuditEvent(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        details=det,
+        prev_hash=prev,
+        hash=event_hash(prev, seq, at, actor, action, object_type, str(object_id), det),
+    )
     session.add(ev)
     session.flush()
     return ev
@@ -94,22 +124,29 @@ def purge_private(session: Session, purge_key: str) -> int:
     return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def private_details(session: Session, cipher: Cipher | None,
-                    events: list[AuditEvent]) -> dict[int, dict[str, Any] | str]:
+def private_details(
+    session: Session, cipher: Cipher | None, events: list[AuditEvent]
+) -> dict[int, dict[str, Any] | str]:
     """For each event with private details: the details, ``"purged"`` when deleted by retention,
     ``"altered"`` when the row no longer matches the chained digest, ``"encrypted"`` without a key."""
     return resolve_private(session, cipher, [(ev.seq, ev.details) for ev in events])
 
 
-def resolve_private(session: Session, cipher: Cipher | None,
-                    events: list[tuple[int, Any]]) -> dict[int, dict[str, Any] | str]:
+def resolve_private(
+    session: Session, cipher: Cipher | None, events: list[tuple[int, Any]]
+) -> dict[int, dict[str, Any] | str]:
     """:func:`private_details` for ``(seq, details)`` pairs."""
-    refs = {seq: det["private"] for seq, det in events
-            if isinstance(det, dict) and isinstance(det.get("private"), dict)}
+    refs = {
+        seq: det["private"] for seq, det in events if isinstance(det, dict) and isinstance(det.get("private"), dict)
+    }
     if not refs:
         return {}
-    rows = {r.ref: r for r in session.scalars(select(AuditDetail).where(
-        AuditDetail.ref.in_([str(p.get("ref")) for p in refs.values()])))}
+    rows = {
+        r.ref: r
+        for r in session.scalars(
+            select(AuditDetail).where(AuditDetail.ref.in_([str(p.get("ref")) for p in refs.values()]))
+        )
+    }
     out: dict[int, dict[str, Any] | str] = {}
     for seq, p in refs.items():
         row = rows.get(str(p.get("ref")))
@@ -163,15 +200,15 @@ class VerifyResult:
     problem: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "events": self.events, "first_bad_seq": self.first_bad_seq,
-                "problem": self.problem}
+        return {"ok": self.ok, "events": self.events, "first_bad_seq": self.first_bad_seq, "problem": self.problem}
 
 
 def iter_events(session: Session, batch: int = 2000) -> Iterator[AuditEvent]:
     last = 0
     while True:
-        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last)
-                               .order_by(AuditEvent.seq).limit(batch)).all()
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+        ).all()
         if not rows:
             return
         yield from rows
@@ -186,12 +223,15 @@ def verify(session: Session) -> VerifyResult:
     for ev in iter_events(session):
         n += 1
         if ev.seq != expected_seq:
-            return VerifyResult(False, n, ev.seq, f"sequence gap: expected {expected_seq}, found {ev.seq} "
-                                                  "(an event was deleted or reordered)")
+            return VerifyResult(
+                False,
+                n,
+                ev.seq,
+                f"sequence gap: expected {expected_seq}, found {ev.seq} (an event was deleted or reordered)",
+            )
         if ev.prev_hash != prev:
             return VerifyResult(False, n, ev.seq, "prev_hash does not match the previous event's hash")
-        h = event_hash(ev.prev_hash, ev.seq, ev.at, ev.actor, ev.action, ev.object_type, ev.object_id,
-                       ev.details)
+        h = event_hash(ev.prev_hash, ev.seq, ev.at, ev.actor, ev.action, ev.object_type, ev.object_id, ev.details)
         if h != ev.hash:
             return VerifyResult(False, n, ev.seq, "content does not match its hash (the event was edited)")
         prev = ev.hash

@@ -127,8 +127,13 @@ def write_anchor(settings: Settings, seq: int, head: str, force: bool = False) -
         cur = read_anchor(path)
         if cur is not None and cur.seq >= seq and not force:
             return
-        body = {"seq": seq, "hash": head, "at": datetime.now(UTC).isoformat(),
-                "mac": _mac(keys[0], seq, head), "key_id": key_id(keys[0])}
+        body = {
+            "seq": seq,
+            "hash": head,
+            "at": datetime.now(UTC).isoformat(),
+            "mac": _mac(keys[0], seq, head),
+            "key_id": key_id(keys[0]),
+        }
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tfd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(tfd, "w") as f:

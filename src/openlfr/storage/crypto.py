@@ -57,7 +57,7 @@ def _kid(aes_key: bytes) -> bytes:
 def token_key_id(token: bytes) -> bytes | None:
     """The key id of a v2 value; None for a v1 (Fernet) value."""
     t = bytes(token)
-    return t[len(MAGIC): len(MAGIC) + _KID] if t.startswith(MAGIC) and len(t) >= _HEAD else None
+    return t[len(MAGIC) : len(MAGIC) + _KID] if t.startswith(MAGIC) and len(t) >= _HEAD else None
 
 
 class Cipher:
@@ -76,8 +76,9 @@ class Cipher:
             fernets = [Fernet(k) for k in keys]
             raws = [base64.urlsafe_b64decode(k) for k in keys]
         except (ValueError, TypeError) as exc:
-            raise ConfigError("encryption key is malformed (expect urlsafe base64 of 32 bytes)",
-                              code="bad_key") from exc
+            raise ConfigError(
+                "encryption key is malformed (expect urlsafe base64 of 32 bytes)", code="bad_key"
+            ) from exc
         aes = [_aes_key(r) for r in raws]
         self._raw = raws
         self._multi = MultiFernet(fernets)
@@ -133,13 +134,15 @@ class Cipher:
             self.refresh()
         aead = self._aead.get(kid)
         if aead is None:
-            raise ConfigError("stored data was encrypted with a key that is not configured",
-                              code="wrong_key")
+            raise ConfigError("stored data was encrypted with a key that is not configured", code="wrong_key")
         try:
-            return aead.decrypt(t[len(MAGIC) + _KID: _HEAD], t[_HEAD:], aad)
+            return aead.decrypt(t[len(MAGIC) + _KID : _HEAD], t[_HEAD:], aad)
         except InvalidTag as exc:
-            raise ConflictError("stored ciphertext does not belong to this row (copied from another row, "
-                                "re-parented or altered); refused", code="ciphertext_rejected") from exc
+            raise ConflictError(
+                "stored ciphertext does not belong to this row (copied from another row, "
+                "re-parented or altered); refused",
+                code="ciphertext_rejected",
+            ) from exc
 
     def _decrypt_v1(self, token: bytes) -> bytes:
         for attempt in (0, 1):
@@ -148,8 +151,9 @@ class Cipher:
             except InvalidToken as exc:
                 if attempt == 0 and self.refresh():
                     continue
-                raise ConfigError("stored data cannot be decrypted with the configured key(s)",
-                                  code="wrong_key") from exc
+                raise ConfigError(
+                    "stored data cannot be decrypted with the configured key(s)", code="wrong_key"
+                ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def rotate(self, token: bytes, aad: bytes = b"") -> bytes:
@@ -164,8 +168,9 @@ def _parse_keys(text: str) -> list[bytes]:
 def _read_key_file(path: Path) -> list[bytes]:
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
-        raise ConfigError(f"key file {path} is readable by others (mode {mode:o}); chmod 600 it",
-                          code="key_permissions")
+        raise ConfigError(
+            f"key file {path} is readable by others (mode {mode:o}); chmod 600 it", code="key_permissions"
+        )
     return _parse_keys(path.read_text())
 
 

@@ -47,8 +47,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _restrict_sqlite_files(path: Path) -> None:
     """The database and its WAL/shared-memory files readable by the owner only (0600)."""
-    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
-              path.with_name(path.name + "-journal")):
+    for p in (
+        path,
+        path.with_name(path.name + "-wal"),
+        path.with_name(path.name + "-shm"),
+        path.with_name(path.name + "-journal"),
+    ):
         try:
             if p.exists() and p.stat().st_mode & 0o077:
                 os.chmod(p, 0o600)
@@ -88,8 +92,9 @@ class Database:
         try:
             self.engine: Engine = create_engine(url, **kwargs)
         except Exception as exc:  # bad URL or missing driver
-            raise ConfigError(f"cannot use database URL ({exc.__class__.__name__}: {exc})",
-                              code="bad_database_url") from exc
+            raise ConfigError(
+                f"cannot use database URL ({exc.__class__.__name__}: {exc})", code="bad_database_url"
+            ) from exc
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             if self._sqlite_path is not None:
@@ -125,8 +130,9 @@ class Database:
                     try:
                         conn.exec_driver_sql(f"VACUUM {VACUUM_MODE} {table}")
                     except Exception as exc:
-                        log.warning("VACUUM %s %s after a biometric deletion failed: %s", VACUUM_MODE, table,
-                                    type(exc).__name__)
+                        log.warning(
+                            "VACUUM %s %s after a biometric deletion failed: %s", VACUUM_MODE, table, type(exc).__name__
+                        )
         except Exception:
             log.exception("cannot connect to VACUUM after a biometric deletion")
 

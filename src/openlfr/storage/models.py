@@ -5,23 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Float,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from openlfr.storage.base import Base, utcnow
 
-__all__ = ["AuditDetail", "AuditEvent", "Base", "Counter", "CounterBatch", "ReferenceEmbedding", "ReferenceImage",
-           "Watchlist", "WatchlistEntry", "utcnow"]
+__all__ = [
+    "AuditDetail",
+    "AuditEvent",
+    "Base",
+    "Counter",
+    "CounterBatch",
+    "ReferenceEmbedding",
+    "ReferenceImage",
+    "Watchlist",
+    "WatchlistEntry",
+    "utcnow",
+]
 
 
 class Watchlist(Base):
@@ -41,7 +41,8 @@ class Watchlist(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     entries: Mapped[list[WatchlistEntry]] = relationship(
-        back_populates="watchlist", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="watchlist", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class WatchlistEntry(Base):
@@ -61,7 +62,8 @@ class WatchlistEntry(Base):
 
     watchlist: Mapped[Watchlist] = relationship(back_populates="entries")
     images: Mapped[list[ReferenceImage]] = relationship(
-        back_populates="entry", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="entry", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class ReferenceImage(Base):
@@ -82,7 +84,8 @@ class ReferenceImage(Base):
 
     entry: Mapped[WatchlistEntry] = relationship(back_populates="images")
     embeddings: Mapped[list[ReferenceEmbedding]] = relationship(
-        back_populates="image", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="image", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class ReferenceEmbedding(Base):
@@ -106,8 +109,9 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                     autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(100), index=True)

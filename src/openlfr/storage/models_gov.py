@@ -37,9 +37,7 @@ class Deployment(Base):
     a threshold and a bespoke watchlist. States: draft -> authorised -> live -> ended."""
 
     __tablename__ = "deployments"
-    __table_args__ = (
-        CheckConstraint("state IN ('draft', 'authorised', 'live', 'ended')", name="ck_deployment_state"),
-    )
+    __table_args__ = (CheckConstraint("state IN ('draft', 'authorised', 'live', 'ended')", name="ck_deployment_state"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
@@ -64,8 +62,7 @@ class Deployment(Base):
     embedder: Mapped[str] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(20), default="draft", index=True)
 
-    watchlist_id: Mapped[int | None] = mapped_column(
-        ForeignKey("watchlists.id", ondelete="SET NULL"), default=None)
+    watchlist_id: Mapped[int | None] = mapped_column(ForeignKey("watchlists.id", ondelete="SET NULL"), default=None)
     watchlist_name: Mapped[str] = mapped_column(String(200), default="")
     source_watchlist: Mapped[str] = mapped_column(String(200), default="")
     watchlist_size: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -93,8 +90,8 @@ class Deployment(Base):
     """The holder's lease expires then unless renewed; a killed runner's lease lapses."""
 
     cameras: Mapped[list[DeploymentCamera]] = relationship(
-        back_populates="deployment", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="DeploymentCamera.id")
+        back_populates="deployment", cascade="all, delete-orphan", passive_deletes=True, order_by="DeploymentCamera.id"
+    )
 
 
 class DeploymentCamera(Base):
@@ -124,15 +121,18 @@ class Alert(Base):
     __tablename__ = "alerts"
     __table_args__ = (
         CheckConstraint("verdict IS NULL OR verdict IN ('true', 'false')", name="ck_alert_verdict"),
-        CheckConstraint("outcome IS NULL OR outcome IN ('arrest', 'other_disposal', 'no_action', "
-                        "'not_engaged')", name="ck_alert_outcome"),
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN ('arrest', 'other_disposal', 'no_action', 'not_engaged')",
+            name="ck_alert_outcome",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     alert_uid: Mapped[str] = mapped_column(String(100), unique=True)
     """``AlertRecord.alert_id`` from the runtime; submitting the same one twice is a no-op."""
     deployment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deployments.id", ondelete="RESTRICT"), default=None, index=True)
+        ForeignKey("deployments.id", ondelete="RESTRICT"), default=None, index=True
+    )
     watchlist_id: Mapped[int | None] = mapped_column(Integer, default=None)
     entry_id: Mapped[int | None] = mapped_column(Integer, default=None)
     person_id: Mapped[str | None] = mapped_column(String(200), default=None)
@@ -158,7 +158,8 @@ class Alert(Base):
     purge_reason: Mapped[str | None] = mapped_column(String(100), default=None)
 
     images: Mapped[list[AlertImage]] = relationship(
-        back_populates="alert", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="alert", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class AlertImage(Base):
@@ -186,15 +187,13 @@ class LegalHold(Base):
     """Suspends retention deletion for one alert or for every alert of a deployment (audited)."""
 
     __tablename__ = "legal_holds"
-    __table_args__ = (
-        CheckConstraint("alert_id IS NOT NULL OR deployment_id IS NOT NULL", name="ck_hold_target"),
-    )
+    __table_args__ = (CheckConstraint("alert_id IS NOT NULL OR deployment_id IS NOT NULL", name="ck_hold_target"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), default=None,
-                                                 index=True)
-    deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployments.id", ondelete="CASCADE"),
-                                                      default=None, index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), default=None, index=True)
+    deployment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), default=None, index=True
+    )
     reason: Mapped[str] = mapped_column(Text)
     placed_by: Mapped[str] = mapped_column(String(200))
     placed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -18,9 +18,7 @@ USER_ROLES = ("admin", "supervisor", "operator", "auditor")
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (
-        CheckConstraint("role IN ('admin', 'supervisor', 'operator', 'auditor')", name="ck_user_role"),
-    )
+    __table_args__ = (CheckConstraint("role IN ('admin', 'supervisor', 'operator', 'auditor')", name="ck_user_role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
@@ -37,9 +35,11 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
 
     sessions: Mapped[list[LoginSession]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
     tokens: Mapped[list[ApiToken]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class LoginSession(Base):

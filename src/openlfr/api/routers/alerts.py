@@ -23,27 +23,46 @@ router = APIRouter(tags=["alerts"])
 
 
 @router.get("/api/alerts", response_model=Page[AlertPublic])
-def list_alerts(st: State, p: Anyone, deployment_id: Annotated[int | None, Query(ge=0, le=2_147_483_647)] = None,
-                unadjudicated: bool = False, include_purged: bool = False,
-                limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-                camera: Annotated[str | None, Query(max_length=100)] = None,
-                person: Annotated[str | None, Query(max_length=200, description="Person id or name contains")] = None,
-                verdict: Annotated[Literal["true", "false", "open"] | None, Query()] = None,
-                from_: Annotated[str | None, Query(alias="from", min_length=10, max_length=40)] = None,
-                to: Annotated[str | None, Query(min_length=10, max_length=40, description="inclusive day")] = None,
-                min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
-                max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
-                sort: Literal["newest", "oldest", "score_desc", "score_asc"] = "newest") -> AlertPage:
+def list_alerts(
+    st: State,
+    p: Anyone,
+    deployment_id: Annotated[int | None, Query(ge=0, le=2_147_483_647)] = None,
+    unadjudicated: bool = False,
+    include_purged: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    camera: Annotated[str | None, Query(max_length=100)] = None,
+    person: Annotated[str | None, Query(max_length=200, description="Person id or name contains")] = None,
+    verdict: Annotated[Literal["true", "false", "open"] | None, Query()] = None,
+    from_: Annotated[str | None, Query(alias="from", min_length=10, max_length=40)] = None,
+    to: Annotated[str | None, Query(min_length=10, max_length=40, description="inclusive day")] = None,
+    min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    sort: Literal["newest", "oldest", "score_desc", "score_asc"] = "newest",
+) -> AlertPage:
     return alert_search.filter_alerts(
-        st.ctx, deployment=deployment_id, unadjudicated=unadjudicated, include_purged=include_purged,
-        camera=camera or None, person=person or None, verdict=verdict,
-        since=reports.parse_when(from_) if from_ else None, until=reports.parse_when(to, end=True) if to else None,
-        min_score=min_score, max_score=max_score, sort=sort, limit=limit, offset=offset)
+        st.ctx,
+        deployment=deployment_id,
+        unadjudicated=unadjudicated,
+        include_purged=include_purged,
+        camera=camera or None,
+        person=person or None,
+        verdict=verdict,
+        since=reports.parse_when(from_) if from_ else None,
+        until=reports.parse_when(to, end=True) if to else None,
+        min_score=min_score,
+        max_score=max_score,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
 
 
-@router.get("/api/alerts/{ref}/context", response_model=AlertContext,
-            summary="The entry's reason and earlier decisions about the same person")
+@router.get(
+    "/api/alerts/{ref}/context",
+    response_model=AlertContext,
+    summary="The entry's reason and earlier decisions about the same person",
+)
 def alert_context(ref: str, st: State, p: Anyone) -> ReviewContext:
     return alert_search.review_context(st.ctx, numeric_ref(ref))
 
@@ -53,29 +72,51 @@ def show_alert(ref: str, st: State, p: Anyone) -> AlertView:
     return alerts.show_alert(st.ctx, numeric_ref(ref))
 
 
-@router.get("/api/alerts/{ref}/images/{kind}", response_class=Response, response_model=None,
-            summary="An alert image for review (audited; never for auditors)",
-            responses={200: {"content": {"image/jpeg": {}}}})
-def alert_image(ref: str, kind: Literal["probe", "frame", "reference"], request: Request, st: State, p: Staff,
-                view: Annotated[str | None, Query(max_length=64, description="A page view token (POST "
-                                                  "/api/image-views): audited with the page")] = None) -> Response:
+@router.get(
+    "/api/alerts/{ref}/images/{kind}",
+    response_class=Response,
+    response_model=None,
+    summary="An alert image for review (audited; never for auditors)",
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def alert_image(
+    ref: str,
+    kind: Literal["probe", "frame", "reference"],
+    request: Request,
+    st: State,
+    p: Staff,
+    view: Annotated[
+        str | None, Query(max_length=64, description="A page view token (POST /api/image-views): audited with the page")
+    ] = None,
+) -> Response:
     covered = st.image_views.covers(view, p.username, request.scope["path"])
     data, media = alerts.alert_image(st.ctx, numeric_ref(ref), kind, p.username, p.role, audited=covered)
     return Response(data, media_type=media, headers={"Cache-Control": "no-store, private"})
 
 
-@router.post("/api/alerts/{ref}/adjudicate", response_model=AlertPublic,
-             summary="Record the verdict (true/false) and the engagement outcome")
+@router.post(
+    "/api/alerts/{ref}/adjudicate",
+    response_model=AlertPublic,
+    summary="Record the verdict (true/false) and the engagement outcome",
+)
 def adjudicate(ref: str, body: Adjudication, st: State, p: Adjudicators) -> AlertView:
-    out = alerts.adjudicate(st.ctx, numeric_ref(ref), p.username, p.role, body.verdict, outcome=body.outcome,
-                            note=body.note)
-    st.broker.publish("adjudicated", {"id": out.id, "alert_uid": out.alert_uid, "verdict": out.verdict},
-                      roles=frozenset({"admin", "supervisor", "operator"}))
+    out = alerts.adjudicate(
+        st.ctx, numeric_ref(ref), p.username, p.role, body.verdict, outcome=body.outcome, note=body.note
+    )
+    st.broker.publish(
+        "adjudicated",
+        {"id": out.id, "alert_uid": out.alert_uid, "verdict": out.verdict},
+        roles=frozenset({"admin", "supervisor", "operator"}),
+    )
     return out
 
 
-@router.post("/api/alerts/{ref}/hold", response_model=HoldPublic, status_code=201,
-             summary="Place a legal hold on an alert (suspends retention deletion)")
+@router.post(
+    "/api/alerts/{ref}/hold",
+    response_model=HoldPublic,
+    status_code=201,
+    summary="Place a legal hold on an alert (suspends retention deletion)",
+)
 def hold(ref: str, body: HoldCreate, st: State, p: Managers) -> HoldView:
     return alerts.place_hold(st.ctx, p.username, p.role, body.reason, alert=numeric_ref(ref))
 
@@ -91,9 +132,13 @@ def release_hold(hold_id: Id, body: HoldRelease, st: State, p: Managers) -> Hold
     return alerts.release_hold(st.ctx, hold_id, p.username, p.role, note=body.note)
 
 
-@router.get("/api/events", response_class=StreamingResponse, response_model=None,
-            summary="Server-Sent Events: `alert`, `adjudicated`, `camera`, `deployment`",
-            responses={200: {"content": {"text/event-stream": {}}}})
+@router.get(
+    "/api/events",
+    response_class=StreamingResponse,
+    response_model=None,
+    summary="Server-Sent Events: `alert`, `adjudicated`, `camera`, `deployment`",
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
 async def events(request: Request, st: State, p: Staff) -> StreamingResponse:
     sub = st.broker.subscribe(p.role)
     st.metrics.sse_clients.inc()
@@ -116,5 +161,6 @@ async def events(request: Request, st: State, p: Staff) -> StreamingResponse:
             st.broker.unsubscribe(sub)
             st.metrics.sse_clients.dec()
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )

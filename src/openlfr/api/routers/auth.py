@@ -32,13 +32,21 @@ def _secure(request: Request, st: State) -> bool:
 
 
 def _set_session(response: Response, request: Request, st: State, token: str) -> None:
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request, st),
-                        max_age=int(users.SESSION_HOURS * 3600), path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request, st),
+        max_age=int(users.SESSION_HOURS * 3600),
+        path="/",
+    )
 
 
 def _me(p: Principal) -> Me:
-    return Me(id=p.user_id, username=p.username, role=p.role, display_name=p.display_name, via=p.via,
-              csrf_token=p.csrf_token)
+    return Me(
+        id=p.user_id, username=p.username, role=p.role, display_name=p.display_name, via=p.via, csrf_token=p.csrf_token
+    )
 
 
 @router.post("/login", response_model=Me, summary="Log in (console session cookie)")
@@ -65,16 +73,18 @@ def setup(body: SetupRequest, request: Request, response: Response, st: State) -
         err = AuthError("invalid or used setup token", code="bad_setup_token")
         err.http_status = 403
         raise err
-    users.create_user(st.ctx, body.username, body.password, "admin", actor="setup",
-                      display_name=body.display_name, only_if_none=True)
+    users.create_user(
+        st.ctx, body.username, body.password, "admin", actor="setup", display_name=body.display_name, only_if_none=True
+    )
     st.setup_token = None
     token, p = users.login(st.ctx, body.username, body.password, client=client_of(request))
     _set_session(response, request, st, token)
     return _me(p)
 
 
-@router.post("/logout", response_class=Response, response_model=None,
-             status_code=204, summary="End this console session")
+@router.post(
+    "/logout", response_class=Response, response_model=None, status_code=204, summary="End this console session"
+)
 def logout(request: Request, response: Response, st: State, p: Anyone) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and p.via == "session":
@@ -89,8 +99,13 @@ def me(p: Annotated[Principal, Depends(current_principal)]) -> Me:
     return _me(p)
 
 
-@router.post("/password", response_class=Response, response_model=None, status_code=204,
-             summary="Change my password (my other console sessions end, my API tokens are revoked)")
+@router.post(
+    "/password",
+    response_class=Response,
+    response_model=None,
+    status_code=204,
+    summary="Change my password (my other console sessions end, my API tokens are revoked)",
+)
 def change_password(body: PasswordChange, st: State, p: Anyone) -> Response:
     users.change_password(st.ctx, p.user_id, body.old_password, body.new_password, keep_session_id=p.session_id)
     return Response(status_code=204)

@@ -27,22 +27,29 @@ def list_cameras(st: State, p: Anyone) -> dict[str, Any]:
 def _latest(st: Any, deployment_id: Id, camera: str) -> tuple[bytes, float, int]:
     cur = st.live.preview(deployment_id, camera)
     if cur is None:
-        raise NotFoundError(f"no preview for camera {camera!r} of deployment {deployment_id}",
-                            code="no_preview")
+        raise NotFoundError(f"no preview for camera {camera!r} of deployment {deployment_id}", code="no_preview")
     return cur  # type: ignore[no-any-return]
 
 
-@router.get("/{deployment_id}/{camera}/frame.jpg", response_class=Response, response_model=None,
-            summary="Latest preview frame (every face pixelated "
-            "except an alerted one)", responses={200: {"content": {"image/jpeg": {}}}})
+@router.get(
+    "/{deployment_id}/{camera}/frame.jpg",
+    response_class=Response,
+    response_model=None,
+    summary="Latest preview frame (every face pixelated except an alerted one)",
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
 def frame(deployment_id: Id, camera: str, st: State, p: Staff) -> Response:
     jpeg, _, _ = _latest(st, deployment_id, camera)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store, private"})
 
 
-@router.get("/{deployment_id}/{camera}/preview.mjpg", response_class=StreamingResponse, response_model=None,
-            summary="Live preview as MJPEG",
-            responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}}}})
+@router.get(
+    "/{deployment_id}/{camera}/preview.mjpg",
+    response_class=StreamingResponse,
+    response_model=None,
+    summary="Live preview as MJPEG",
+    responses={200: {"content": {f"multipart/x-mixed-replace; boundary={BOUNDARY}": {}}}},
+)
 async def preview(deployment_id: Id, camera: str, request: Request, st: State, p: Staff) -> StreamingResponse:
     _latest(st, deployment_id, camera)
 
@@ -55,9 +62,15 @@ async def preview(deployment_id: Id, camera: str, request: Request, st: State, p
             jpeg, _, n = cur
             if n != seq:
                 seq = n
-                yield (f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
-                       + jpeg + b"\r\n")
+                yield (
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                    + jpeg
+                    + b"\r\n"
+                )
             await asyncio.sleep(0.05)
 
-    return StreamingResponse(frames(), media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-                             headers={"Cache-Control": "no-store, private"})
+    return StreamingResponse(
+        frames(),
+        media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        headers={"Cache-Control": "no-store, private"},
+    )

@@ -33,8 +33,9 @@ def update_watchlist(name: str, body: WatchlistUpdate, st: State, p: Managers) -
     return enrol_checks.update_watchlist(st.ctx, name, p.username, body.description)
 
 
-@router.patch("/entries/{entry}", response_model=EntryEdited,
-              summary="Edit an entry's name, category or reason (audited)")
+@router.patch(
+    "/entries/{entry}", response_model=EntryEdited, summary="Edit an entry's name, category or reason (audited)"
+)
 def update_entry(name: str, entry: str, body: EntryUpdate, st: State, p: Managers) -> enrol_checks.EntryEdited:
     changes = {k: v for k, v in body.model_dump().items() if v is not None}
     if not changes:
@@ -42,23 +43,37 @@ def update_entry(name: str, entry: str, body: EntryUpdate, st: State, p: Manager
     return enrol_checks.update_entry(st.ctx, name, numeric_ref(entry), p.username, changes)
 
 
-@router.get("/entries/{entry}/consistency", response_model=Consistency,
-            summary="Do an entry's photos score as one person against each other?")
+@router.get(
+    "/entries/{entry}/consistency",
+    response_model=Consistency,
+    summary="Do an entry's photos score as one person against each other?",
+)
 def entry_consistency(name: str, entry: str, st: State, p: Staff) -> enrol_checks.Consistency:
     with st.engine_lock:
         return enrol_checks.consistency(st.ctx, name, numeric_ref(entry))
 
 
-@router.get("/entries/{entry}/photos", response_model=EntryPhotos,
-            summary="An entry's photos (metadata; each photo is served by images/{index}) "
-            "and whether they score as one person")
+@router.get(
+    "/entries/{entry}/photos",
+    response_model=EntryPhotos,
+    summary="An entry's photos (metadata; each photo is served by images/{index}) and whether they score as one person",
+)
 def entry_photos(name: str, entry: str, st: State, p: Staff) -> enrol_checks.EntryPhotos:
     with st.engine_lock:
         return enrol_checks.entry_photos(st.ctx, name, numeric_ref(entry))
 
 
-@router.delete("/entries/{entry}/images/{index}", response_model=PhotoRemoved,
-               summary="Remove one photo of a person (audited; not the last one)")
-def remove_photo(name: str, entry: str, index: Annotated[int, FastPath(ge=0, le=100_000)], st: State, p: Managers,
-                 image_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None) -> enrol_checks.PhotoRemoved:
+@router.delete(
+    "/entries/{entry}/images/{index}",
+    response_model=PhotoRemoved,
+    summary="Remove one photo of a person (audited; not the last one)",
+)
+def remove_photo(
+    name: str,
+    entry: str,
+    index: Annotated[int, FastPath(ge=0, le=100_000)],
+    st: State,
+    p: Managers,
+    image_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+) -> enrol_checks.PhotoRemoved:
     return enrol_checks.remove_photo(st.ctx, name, numeric_ref(entry), index, image_id, p.username)

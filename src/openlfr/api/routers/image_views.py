@@ -21,7 +21,8 @@ class PageView(Strict):
     images: list[str] = Field(..., min_length=1, max_length=500)
 
 
-@router.post("", response_model=ImageView,
-             summary="Declare the face images one page shows: one audit event for all of them")
+@router.post(
+    "", response_model=ImageView, summary="Declare the face images one page shows: one audit event for all of them"
+)
 def open_view(body: PageView, st: State, p: Staff) -> image_views.PageView:
     return st.image_views.open(st.ctx, p.username, p.role, body.page, body.images)

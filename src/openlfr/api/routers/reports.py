@@ -28,47 +28,65 @@ def _render(rep: reports.Report, fmt: str, stem: str, download: bool) -> Respons
     if fmt == "html":
         # The printable report carries its own styles and PNG charts (data: URIs).
         csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-        return Response(reports.to_html(rep), media_type="text/html; charset=utf-8",
-                        headers={**disp, "Content-Security-Policy": csp})
+        return Response(
+            reports.to_html(rep),
+            media_type="text/html; charset=utf-8",
+            headers={**disp, "Content-Security-Policy": csp},
+        )
     return JSONResponse(rep.to_dict(), headers=disp)
 
 
-@router.get("/deployments/{ref}", response_class=Response, response_model=None, summary="Report of one deployment",
-            responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}})
-def deployment_report(ref: Id, st: State, p: Anyone, format: Format = "json",
-                      download: bool = False) -> Response:
+@router.get(
+    "/deployments/{ref}",
+    response_class=Response,
+    response_model=None,
+    summary="Report of one deployment",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}},
+)
+def deployment_report(ref: Id, st: State, p: Anyone, format: Format = "json", download: bool = False) -> Response:
     rep = reports.deployment_report(st.ctx, ref, actor=p.username)
     return _render(rep, format, f"openlfr-deployment-{ref}", download)
 
 
-@router.get("/period", response_class=Response, response_model=None,
-            summary="Report of every deployment that started in a period",
-            responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}})
-def period_report(st: State, p: Anyone,
-                  from_: Annotated[str, Query(alias="from", min_length=10, max_length=40,
-                                              description="YYYY-MM-DD or ISO date-time")],
-                  to: Annotated[str, Query(min_length=10, max_length=40, description="YYYY-MM-DD (inclusive) "
-                                                                                     "or ISO date-time")],
-                  format: Format = "json", download: bool = False) -> Response:
+@router.get(
+    "/period",
+    response_class=Response,
+    response_model=None,
+    summary="Report of every deployment that started in a period",
+    responses={200: {"content": {"application/json": {}, "text/csv": {}, "text/html": {}}}},
+)
+def period_report(
+    st: State,
+    p: Anyone,
+    from_: Annotated[str, Query(alias="from", min_length=10, max_length=40, description="YYYY-MM-DD or ISO date-time")],
+    to: Annotated[str, Query(min_length=10, max_length=40, description="YYYY-MM-DD (inclusive) or ISO date-time")],
+    format: Format = "json",
+    download: bool = False,
+) -> Response:
     start, end = reports.parse_when(from_), reports.parse_when(to, end=True)
     rep = reports.period_report(st.ctx, start, end, actor=p.username)
     return _render(rep, format, f"openlfr-period-{start.date()}-{end.date()}", download)
 
 
-@router.get("/published", response_model=PublishedReport,
-            summary="A force's published records (the configured CSV), per year")
+@router.get(
+    "/published", response_model=PublishedReport, summary="A force's published records (the configured CSV), per year"
+)
 def published_configured(st: State, p: Anyone) -> published.PublishedReport:
     path = st.api.published_csv
     if path is None or not path.is_file():
-        raise NotFoundError("no published-records file configured (set OPENLFR_API_PUBLISHED_CSV) ; "
-                            "upload one instead", code="no_published_csv")
+        raise NotFoundError(
+            "no published-records file configured (set OPENLFR_API_PUBLISHED_CSV) ; upload one instead",
+            code="no_published_csv",
+        )
     return published.published_report(path)
 
 
-@router.post("/published", response_model=PublishedReport,
-             summary="Aggregate an uploaded published-records CSV per year")
-def published_upload(st: State, p: Anyone, file: Annotated[UploadFile, File(description="CSV")]
-                     ) -> published.PublishedReport:
+@router.post(
+    "/published", response_model=PublishedReport, summary="Aggregate an uploaded published-records CSV per year"
+)
+def published_upload(
+    st: State, p: Anyone, file: Annotated[UploadFile, File(description="CSV")]
+) -> published.PublishedReport:
     data = file.file.read(MAX_CSV + 1)
     if len(data) > MAX_CSV:
         raise InputError(f"CSV over {MAX_CSV} bytes", code="file_too_large")

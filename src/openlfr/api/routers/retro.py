@@ -34,20 +34,30 @@ def jobs(request: Request, st: AppState) -> RetroJobs:
     return reg
 
 
-@router.get("/media", response_model=MediaList, response_model_exclude_unset=True,
-            summary="Recordings in the configured media folder")
+@router.get(
+    "/media",
+    response_model=MediaList,
+    response_model_exclude_unset=True,
+    summary="Recordings in the configured media folder",
+)
 def list_media(request: Request, st: State, p: Staff) -> dict[str, Any]:
     rows = jobs(request, st).media()
     return {"data": rows, "count": len(rows), "configured": st.api.media_dir is not None}
 
 
-@router.post("", response_model=RetroJob, status_code=202,
-             summary="Start a search: one video, or photos, or a recording's name")
-def start(request: Request, st: State, p: Staff, watchlist: Annotated[str, Form(min_length=1, max_length=200)],
-          files: Annotated[list[UploadFile] | None, File(description="One video, or photos")] = None,
-          media: Annotated[str, Form(max_length=255)] = "",
-          threshold: Annotated[float | None, Form(ge=0, le=1)] = None,
-          fps: Annotated[float | None, Form(gt=0, le=60)] = None) -> JobView:
+@router.post(
+    "", response_model=RetroJob, status_code=202, summary="Start a search: one video, or photos, or a recording's name"
+)
+def start(
+    request: Request,
+    st: State,
+    p: Staff,
+    watchlist: Annotated[str, Form(min_length=1, max_length=200)],
+    files: Annotated[list[UploadFile] | None, File(description="One video, or photos")] = None,
+    media: Annotated[str, Form(max_length=255)] = "",
+    threshold: Annotated[float | None, Form(ge=0, le=1)] = None,
+    fps: Annotated[float | None, Form(gt=0, le=60)] = None,
+) -> JobView:
     reg = jobs(request, st)
     files = [f for f in (files or []) if f.filename or f.size]
     if media and files:
@@ -64,8 +74,9 @@ def start(request: Request, st: State, p: Staff, watchlist: Annotated[str, Form(
         data = files[0].file.read(limit + 1)
         if not data:
             raise InputError(f"{files[0].filename}: empty file", code="bad_video")
-        return reg.start_upload(p.username, watchlist, video=((files[0].filename or "video")[:200], data),
-                                threshold=threshold, fps=fps).view()
+        return reg.start_upload(
+            p.username, watchlist, video=((files[0].filename or "video")[:200], data), threshold=threshold, fps=fps
+        ).view()
     if len(files) > st.api.max_files_per_request:
         raise InputError(f"at most {st.api.max_files_per_request} photos per search", code="too_many_files")
     images = []
@@ -102,13 +113,24 @@ def delete_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, 
     return {"deleted": job_id}
 
 
-@router.get("/{job_id}/appearances/{index}/{kind}.jpg", response_class=Response, response_model=None,
-            summary="The matched face, or its frame with every "
-            "other face pixelated", responses={200: {"content": {"image/jpeg": {}}}})
-def appearance_image(job_id: str, index: int, kind: str, request: Request, st: State, p: Staff,
-                     view: Annotated[str | None, Query(max_length=64, description="A page view token (POST "
-                                                       "/api/image-views): audited with the page")] = None
-                     ) -> Response:
+@router.get(
+    "/{job_id}/appearances/{index}/{kind}.jpg",
+    response_class=Response,
+    response_model=None,
+    summary="The matched face, or its frame with every other face pixelated",
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def appearance_image(
+    job_id: str,
+    index: int,
+    kind: str,
+    request: Request,
+    st: State,
+    p: Staff,
+    view: Annotated[
+        str | None, Query(max_length=64, description="A page view token (POST /api/image-views): audited with the page")
+    ] = None,
+) -> Response:
     if kind not in ("face", "frame"):
         raise InputError("kind is face or frame", code="bad_kind")
     covered = st.image_views.covers(view, p.username, request.scope["path"])

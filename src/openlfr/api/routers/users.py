@@ -17,15 +17,20 @@ router = APIRouter(prefix="/api/users", tags=["users"])
 
 
 @router.get("", response_model=Page[UserPublic])
-def list_users(st: State, p: Admin, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> UserPage:
+def list_users(
+    st: State,
+    p: Admin,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> UserPage:
     return users.list_users(st.ctx, limit=limit, offset=offset)
 
 
 @router.post("", response_model=UserPublic, status_code=201)
 def create_user(body: UserCreate, st: State, p: Admin) -> UserRecord:
-    return users.create_user(st.ctx, body.username, body.password, body.role, p.username,
-                             display_name=body.display_name)
+    return users.create_user(
+        st.ctx, body.username, body.password, body.role, p.username, display_name=body.display_name
+    )
 
 
 @router.get("/{user_id}", response_model=UserPublic)
@@ -35,12 +40,20 @@ def get_user(user_id: Id, st: State, p: Admin) -> UserRecord:
 
 @router.patch("/{user_id}", response_model=UserPublic)
 def update_user(user_id: Id, body: UserUpdate, st: State, p: Admin) -> UserRecord:
-    return users.update_user(st.ctx, user_id, p.username, role=body.role, active=body.active,
-                             display_name=body.display_name, password=body.password)
+    return users.update_user(
+        st.ctx,
+        user_id,
+        p.username,
+        role=body.role,
+        active=body.active,
+        display_name=body.display_name,
+        password=body.password,
+    )
 
 
-@router.get("/{user_id}/tokens", response_model=Page[TokenPublic], summary="A user's API tokens (never the "
-            "tokens themselves)")
+@router.get(
+    "/{user_id}/tokens", response_model=Page[TokenPublic], summary="A user's API tokens (never the tokens themselves)"
+)
 def user_tokens(user_id: Id, st: State, p: Admin) -> TokenList:
     return users.list_user_tokens(st.ctx, user_id)
 

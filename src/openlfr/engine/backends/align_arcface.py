@@ -24,12 +24,15 @@ from openlfr.types import FaceBatch, FloatArray, Image
 
 log = logging.getLogger(__name__)
 
-ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                             [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float32)
+ARCFACE_TEMPLATE = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float32,
+)
 """Canonical 5 points (eye, eye, nose tip, mouth corner, mouth corner; image-left first) in a 112 chip."""
 
-DLIB_CHIP_ARCFACE_POINTS = np.array([[47.2, 46.2], [100.4, 46.3], [74.0, 76.0], [49.6, 104.4], [97.8, 104.6]],
-                                    dtype=np.float64)
+DLIB_CHIP_ARCFACE_POINTS = np.array(
+    [[47.2, 46.2], [100.4, 46.3], [74.0, 76.0], [49.6, 104.4], [97.8, 104.6]], dtype=np.float64
+)
 """Where the ArcFace landmarks (eye centres, nose tip, mouth corners) lie, on average, in dlib's face
 chip (150x150, padding 0.25, from the 5-point predictor), in chip pixels. Measured once: 280 lfw-dev
 photos with exactly one HOG face (random seed 3), dlib 5-point chip at 300 px, dlib's 68-point
@@ -45,7 +48,7 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     dst = np.asarray(dst, np.float64)
     mu_s, mu_d = src.mean(0), dst.mean(0)
     s0, d0 = src - mu_s, dst - mu_d
-    var_s = (s0 ** 2).sum() / len(src)
+    var_s = (s0**2).sum() / len(src)
     cov = d0.T @ s0 / len(src)
     u, sig, vt = np.linalg.svd(cov)
     sign = np.ones(2)
@@ -85,8 +88,9 @@ class ArcFaceAligner:
         if not isinstance(size, int) or not 32 <= size <= 512:
             raise ConfigError(f"arcface chip size must be 32..512, got {size!r}", code="bad_option")
         if fallback not in ("dlib68", "dlib5", "none"):
-            raise ConfigError(f"arcface aligner fallback must be 'dlib68', 'dlib5' or 'none', got {fallback!r}",
-                              code="bad_option")
+            raise ConfigError(
+                f"arcface aligner fallback must be 'dlib68', 'dlib5' or 'none', got {fallback!r}", code="bad_option"
+            )
         self.spec = ChipSpec(size=size, alignment="arcface", padding=0.0)
         self.fallback = fallback
         self.template = ARCFACE_TEMPLATE * (size / 112.0)
@@ -117,8 +121,10 @@ class ArcFaceAligner:
         import dlib
 
         sp = self._predictor()
-        return [sp(image, dlib.rectangle(round(float(x1)), round(float(y1)), round(float(x2)) - 1,
-                                         round(float(y2)) - 1)) for x1, y1, x2, y2 in boxes]
+        return [
+            sp(image, dlib.rectangle(round(float(x1)), round(float(y1)), round(float(x2)) - 1, round(float(y2)) - 1))
+            for x1, y1, x2, y2 in boxes
+        ]
 
     def landmarks_from_boxes(self, image: Image, boxes: np.ndarray) -> FloatArray:
         """Canonical 5 points from dlib's 68-point predictor run in each (x1, y1, x2, y2) box."""
@@ -139,8 +145,9 @@ class ArcFaceAligner:
             if not _valid(lm):
                 continue
             m = similarity_transform(lm, self.template)
-            chips[i] = cv2.warpAffine(image, m, (s, s), flags=cv2.INTER_LINEAR,
-                                      borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+            chips[i] = cv2.warpAffine(
+                image, m, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)
+            )
         return chips
 
     def align(self, image: Image, faces: FaceBatch) -> tuple[Chips, FloatArray]:
@@ -159,4 +166,3 @@ class ArcFaceAligner:
         elif missing.any() and self.fallback == "dlib5":
             lms[missing] = self.landmarks_from_dlib5(image, faces.xyxy[missing])
         return self.warp(image, lms), lms
-

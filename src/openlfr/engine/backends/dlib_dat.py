@@ -111,8 +111,9 @@ class _Reader:
         self.name = name
 
     def fail(self, what: str) -> ModelError:
-        return ModelError(f"{self.name}: not a dlib network file we can read ({what} at byte {self.pos})",
-                          code="model_corrupt")
+        return ModelError(
+            f"{self.name}: not a dlib network file we can read ({what} at byte {self.pos})", code="model_corrupt"
+        )
 
     def byte(self) -> int:
         if self.pos >= len(self.data):
@@ -130,7 +131,7 @@ class _Reader:
         end = self.pos + size
         if end > len(self.data):
             raise self.fail("unexpected end of file")
-        value = int.from_bytes(self.data[self.pos:end], "little")
+        value = int.from_bytes(self.data[self.pos : end], "little")
         self.pos = end
         return -value if ctrl & 0x80 else value
 
@@ -149,7 +150,7 @@ class _Reader:
         n = self.integer()
         if not 0 <= n <= max_len or self.pos + n > len(self.data):
             raise self.fail(f"bad string length {n}")
-        raw = self.data[self.pos:self.pos + n]
+        raw = self.data[self.pos : self.pos + n]
         self.pos += n
         try:
             return raw.decode("ascii")
@@ -194,7 +195,7 @@ class _Reader:
     def peek_input_layer(self) -> bool:
         """Does a string naming an input layer (``input...``) start here?"""
         d, p = self.data, self.pos
-        return p + 7 <= len(d) and d[p] == 0x01 and d[p + 2:p + 7] == b"input"
+        return p + 7 <= len(d) and d[p] == 0x01 and d[p + 2 : p + 7] == b"input"
 
 
 def _take(params: F32, offset: int, shape: tuple[int, ...], r: _Reader, what: str) -> F32:
@@ -202,7 +203,7 @@ def _take(params: F32, offset: int, shape: tuple[int, ...], r: _Reader, what: st
     flat = params.reshape(-1)
     if offset + count > flat.size:
         raise r.fail(f"{what} parameters shorter than their declared shape")
-    return np.ascontiguousarray(flat[offset:offset + count].reshape(shape))
+    return np.ascontiguousarray(flat[offset : offset + count].reshape(shape))
 
 
 def _read_details(r: _Reader) -> Layer:
@@ -222,8 +223,7 @@ def _read_details(r: _Reader) -> Layer:
         n_bias = int(np.prod(b_shape))
         if n_bias not in (0, num_filters):
             raise r.fail(f"con_ bias shape {b_shape}")
-        bias = (_take(params, weight.size, (num_filters,), r, "con_") if n_bias
-                else np.zeros(num_filters, np.float32))
+        bias = _take(params, weight.size, (num_filters,), r, "con_") if n_bias else np.zeros(num_filters, np.float32)
         return Conv(weight, bias, stride, padding)
     if name == "affine_":
         params = r.tensor()
@@ -253,11 +253,11 @@ def _read_details(r: _Reader) -> Layer:
         if w_shape[:2] != (num_inputs, num_outputs):
             raise r.fail(f"fc_ weight shape {w_shape} disagrees with {num_inputs}x{num_outputs}")
         weight = _take(params, 0, (num_inputs, num_outputs), r, "fc_")
-        fc_bias = (_take(params, weight.size, (num_outputs,), r, "fc_")
-                   if bias_mode == 0 and int(np.prod(b_shape)) else None)
+        fc_bias = (
+            _take(params, weight.size, (num_outputs,), r, "fc_") if bias_mode == 0 and int(np.prod(b_shape)) else None
+        )
         return FullyConnected(weight, fc_bias)
-    raise ModelError(f"{r.name}: dlib layer type {name!r} is not supported by this converter",
-                     code="model_unsupported")
+    raise ModelError(f"{r.name}: dlib layer type {name!r} is not supported by this converter", code="model_unsupported")
 
 
 def _read_trailer(r: _Reader, n_tensors: int) -> None:
@@ -279,8 +279,7 @@ def parse_dlib_dnn(data: bytes, name: str = "network") -> DlibNetwork:
         elif loss == "loss_metric_":
             loss_params = (r.real(),)
         else:
-            raise ModelError(f"{name}: dlib loss {loss!r} is not supported by this converter",
-                             code="model_unsupported")
+            raise ModelError(f"{name}: dlib loss {loss!r} is not supported by this converter", code="model_unsupported")
         # The run of version numbers, outermost layer first, down to the input add_layer.
         stack: list[int] = []
         while True:
@@ -297,8 +296,7 @@ def parse_dlib_dnn(data: bytes, name: str = "network") -> DlibNetwork:
                 raise r.fail("implausibly deep network")
         input_kind = r.string()
         if input_kind not in ("input_rgb_image_sized", "input_rgb_image"):
-            raise ModelError(f"{name}: dlib input layer {input_kind!r} is not supported",
-                             code="model_unsupported")
+            raise ModelError(f"{name}: dlib input layer {input_kind!r} is not supported", code="model_unsupported")
         mean = (r.real(), r.real(), r.real())
         size = (r.integer(), r.integer()) if input_kind == "input_rgb_image_sized" else None
         layers: list[Layer] = [_read_details(r)]
@@ -324,6 +322,5 @@ def read_dlib_dnn(path: Path) -> DlibNetwork:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise ModelError(f"cannot read dlib model file {path}: {exc.strerror or exc}",
-                         code="model_missing") from exc
+        raise ModelError(f"cannot read dlib model file {path}: {exc.strerror or exc}", code="model_missing") from exc
     return parse_dlib_dnn(data, str(path))

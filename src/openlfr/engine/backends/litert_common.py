@@ -44,7 +44,10 @@ def quiet_banner() -> Iterator[None]:
                 os.close(saved)
                 _banner_done = True
                 tmp.seek(0)
-                rest = [line for line in tmp.read().decode("utf-8", "replace").splitlines(keepends=True)
-                        if line.strip() != _BANNER]
+                rest = [
+                    line
+                    for line in tmp.read().decode("utf-8", "replace").splitlines(keepends=True)
+                    if line.strip() != _BANNER
+                ]
                 if rest:
                     os.write(2, "".join(rest).encode())

@@ -64,7 +64,6 @@ STD = 128.0
 NET_BATCH = 2
 
 
-
 def vendored_file(name: str) -> Path:
     """Path of a vendored file after checking its sha256 (``ModelError`` if missing or modified)."""
     if name not in VENDORED_SHA256:
@@ -74,8 +73,11 @@ def vendored_file(name: str) -> Path:
         raise ModelError(f"vendored model file {p} is missing; reinstall openlfr", code="model_missing")
     got = file_sha256(p)
     if got != VENDORED_SHA256[name]:
-        raise ModelError(f"vendored model file {p} has been modified (sha256 {got}, expected "
-                         f"{VENDORED_SHA256[name]}); reinstall openlfr", code="model_modified")
+        raise ModelError(
+            f"vendored model file {p} has been modified (sha256 {got}, expected "
+            f"{VENDORED_SHA256[name]}); reinstall openlfr",
+            code="model_modified",
+        )
     return p
 
 
@@ -83,8 +85,9 @@ def _interpreter_class() -> Any:
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as exc:  # pragma: no cover - ai-edge-litert is a core dependency
-        raise ModelError("MobileFaceNet needs the LiteRT runtime: `pip install ai-edge-litert`",
-                         code="runtime_missing") from exc
+        raise ModelError(
+            "MobileFaceNet needs the LiteRT runtime: `pip install ai-edge-litert`", code="runtime_missing"
+        ) from exc
     return Interpreter
 
 
@@ -113,10 +116,17 @@ class MobileFaceNetNet:
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"LiteRT could not load {path}: {exc}", code="model_corrupt") from exc
         inp, out = self._it.get_input_details(), self._it.get_output_details()
-        if (len(inp) != 1 or tuple(inp[0]["shape"]) != (NET_BATCH, SIZE, SIZE, 3)
-                or len(out) != 1 or tuple(out[0]["shape"]) != (NET_BATCH, DIM)):
-            raise ModelError(f"{path.name}: unexpected tensors {[tuple(d['shape']) for d in inp]} -> "
-                             f"{[tuple(d['shape']) for d in out]}", code="bad_model_shape")
+        if (
+            len(inp) != 1
+            or tuple(inp[0]["shape"]) != (NET_BATCH, SIZE, SIZE, 3)
+            or len(out) != 1
+            or tuple(out[0]["shape"]) != (NET_BATCH, DIM)
+        ):
+            raise ModelError(
+                f"{path.name}: unexpected tensors {[tuple(d['shape']) for d in inp]} -> "
+                f"{[tuple(d['shape']) for d in out]}",
+                code="bad_model_shape",
+            )
         self._in = int(inp[0]["index"])
         self._out = int(out[0]["index"])
 
@@ -130,7 +140,7 @@ class MobileFaceNetNet:
             x = np.concatenate([x, np.zeros((NET_BATCH - n % NET_BATCH, SIZE, SIZE, 3), np.float32)])
         outs = []
         for i in range(0, len(x), NET_BATCH):
-            self._it.set_tensor(self._in, np.ascontiguousarray(x[i:i + NET_BATCH]))
+            self._it.set_tensor(self._in, np.ascontiguousarray(x[i : i + NET_BATCH]))
             self._it.invoke()
             outs.append(np.array(self._it.get_tensor(self._out), dtype=np.float32))
         return np.concatenate(outs)[:n]
@@ -158,7 +168,7 @@ unpadded face width), so that chip is its centre, 40 px in from each side."""
 def dlib_centre(chips: Chips) -> Chips:
     """dlib's 150x150 (padding 0.25) chips: the centre of wide chips (230, padding 0.65)."""
     arr = _check_chips(chips, WIDE_SIZE)
-    return np.ascontiguousarray(arr[:, WIDE_MARGIN:WIDE_MARGIN + 150, WIDE_MARGIN:WIDE_MARGIN + 150])
+    return np.ascontiguousarray(arr[:, WIDE_MARGIN : WIDE_MARGIN + 150, WIDE_MARGIN : WIDE_MARGIN + 150])
 
 
 def arcface_from_dlib_chip(chips: Chips, dlib_size: int = WIDE_SIZE) -> Chips:
@@ -171,8 +181,9 @@ def arcface_from_dlib_chip(chips: Chips, dlib_size: int = WIDE_SIZE) -> Chips:
     m = _dlib_to_arcface(dlib_size)
     out = np.empty((len(arr), SIZE, SIZE, 3), np.uint8)
     for i, c in enumerate(arr):
-        out[i] = cv2.warpAffine(np.ascontiguousarray(c), m, (SIZE, SIZE), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REPLICATE)
+        out[i] = cv2.warpAffine(
+            np.ascontiguousarray(c), m, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
     return out
 
 
@@ -233,8 +244,14 @@ class FusedEmbedder:
     (dlib ResNet batch). ``family``: ``fused:<dlib family>+<mobilefacenet family>@w<weight>``.
     """
 
-    def __init__(self, mfn_weight: float = DEFAULT_MFN_WEIGHT, flip: bool = DEFAULT_FLIP, threads: int = 1,
-                 batch_size: int = 8, cache_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        mfn_weight: float = DEFAULT_MFN_WEIGHT,
+        flip: bool = DEFAULT_FLIP,
+        threads: int = 1,
+        batch_size: int = 8,
+        cache_dir: str | Path | None = None,
+    ) -> None:
         from openlfr.engine.backends.dlib_onnx import DlibResNetOnnxEmbedder
 
         self.mfn_weight = _check_weight("mfn_weight", mfn_weight)
@@ -247,8 +264,7 @@ class FusedEmbedder:
         self.dim = self.dlib.dim + DIM
         self.chip_spec = ChipSpec(size=WIDE_SIZE, alignment="dlib", padding=WIDE_PADDING)
         mfn = f"mobilefacenet-192@{self.net.sha256[:12]}"
-        self.family = (f"fused:{self.dlib.family}+{mfn}@w{_fmt_weight(self.mfn_weight)}"
-                       + ("+flip" if flip else ""))
+        self.family = f"fused:{self.dlib.family}+{mfn}@w{_fmt_weight(self.mfn_weight)}" + ("+flip" if flip else "")
         self.model_id = self.family
 
     def parts(self, chips: Chips) -> tuple[FloatArray, FloatArray]:
@@ -276,8 +292,11 @@ def _build(cls: Any, type_name: str, kw: dict[str, Any]) -> Any:
     params = inspect.signature(cls).parameters
     unknown = sorted(set(kw) - set(params))
     if unknown:
-        raise ConfigError(f"embedder {type_name!r}: unknown option(s) {', '.join(unknown)}; accepted: "
-                          f"{', '.join(p for p in params if p != 'self')}", code="bad_option")
+        raise ConfigError(
+            f"embedder {type_name!r}: unknown option(s) {', '.join(unknown)}; accepted: "
+            f"{', '.join(p for p in params if p != 'self')}",
+            code="bad_option",
+        )
     return cls(**kw)
 
 

@@ -96,14 +96,16 @@ def verified_file(net: str, weights_dir: Path | None = None) -> Path:
     name, want = FILES[net]
     p = (weights_dir or WEIGHTS_DIR) / name
     if not p.is_file():
-        raise ModelError(f"MTCNN model file {p} not found (it ships inside the openlfr package)",
-                         code="model_missing")
+        raise ModelError(f"MTCNN model file {p} not found (it ships inside the openlfr package)", code="model_missing")
     st = p.stat()
     key = (str(p), st.st_mtime_ns, st.st_size)
     got = _verified.get(key) or file_sha256(p)
     if got != want:
-        raise ModelError(f"MTCNN model file {p.name}: sha256 {got} does not match the pinned {want}; "
-                         "the file was altered or replaced", code="checksum_mismatch")
+        raise ModelError(
+            f"MTCNN model file {p.name}: sha256 {got} does not match the pinned {want}; "
+            "the file was altered or replaced",
+            code="checksum_mismatch",
+        )
     _verified[key] = got
     return p
 
@@ -123,8 +125,9 @@ def small_declared_pnet(data: bytes, interpreter_cls: Any, side: int = 24) -> by
 
     from ai_edge_litert.interpreter import OpResolverType
 
-    probe = interpreter_cls(model_content=data,
-                            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    probe = interpreter_cls(
+        model_content=data, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
     declared = {int(d["index"]): tuple(int(v) for v in d["shape"]) for d in probe.get_tensor_details()}
     probe.resize_tensor_input(probe.get_input_details()[0]["index"], (1, side, side, 3))
     probe.allocate_tensors()
@@ -138,14 +141,15 @@ def small_declared_pnet(data: bytes, interpreter_cls: Any, side: int = 24) -> by
     out = bytearray(data)
     for shp, targets in by_shape.items():
         old = struct.pack(f"<I{len(shp)}i", len(shp), *shp)
-        hits = [i for i in range(0, len(out) - len(old) + 1, 4) if out[i:i + len(old)] == old]
+        hits = [i for i in range(0, len(out) - len(old) + 1, 4) if out[i : i + len(old)] == old]
         if len(targets) != 1 or len(hits) != count[shp]:
-            log.debug("P-Net declared shape %s: %d byte matches for %d tensors; file loaded as is",
-                      shp, len(hits), count[shp])
+            log.debug(
+                "P-Net declared shape %s: %d byte matches for %d tensors; file loaded as is", shp, len(hits), count[shp]
+            )
             return data
         new = struct.pack(f"<I{len(shp)}i", len(shp), *next(iter(targets)))
         for i in hits:
-            out[i:i + len(new)] = new
+            out[i : i + len(new)] = new
     return bytes(out)
 
 
@@ -153,8 +157,9 @@ def _interpreter_class() -> Any:
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as exc:
-        raise ModelError("the mtcnn detector needs the LiteRT runtime: `pip install ai-edge-litert`",
-                         code="runtime_missing") from exc
+        raise ModelError(
+            "the mtcnn detector needs the LiteRT runtime: `pip install ai-edge-litert`", code="runtime_missing"
+        ) from exc
     return Interpreter
 
 
@@ -208,12 +213,12 @@ def crops(image: np.ndarray, boxes: np.ndarray, size: int, levels: list[Level] |
         x1, y1 = round(float(box[0]) * sx), round(float(box[1]) * sy)
         bw, bh = max(1, round(float(box[2]) * sx) - x1), max(1, round(float(box[3]) * sy) - y1)
         if x1 >= 0 and y1 >= 0 and x1 + bw <= w and y1 + bh <= h:
-            patch = img[y1:y1 + bh, x1:x1 + bw]
+            patch = img[y1 : y1 + bh, x1 : x1 + bw]
         else:
             patch = np.zeros((bh, bw, 3), np.uint8)
             cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x1 + bw, w), min(y1 + bh, h)
             if cx2 > cx1 and cy2 > cy1:
-                patch[cy1 - y1:cy2 - y1, cx1 - x1:cx2 - x1] = img[cy1:cy2, cx1:cx2]
+                patch[cy1 - y1 : cy2 - y1, cx1 - x1 : cx2 - x1] = img[cy1:cy2, cx1:cx2]
         interp = cv2.INTER_AREA if bw > size else cv2.INTER_LINEAR
         out[i] = cv2.resize(patch, (size, size), interpolation=interp)
     return np.ascontiguousarray(normalise(out).transpose(0, 2, 1, 3))
@@ -231,16 +236,26 @@ class MtcnnDetector:
     the image plane was lost in a test, so not the default).
     """
 
-    def __init__(self, min_face_px: int = 40, thresholds: tuple[float, float, float] | list[float] | None = None,
-                 box: str = "dlib", threads: int = 2, weights_dir: str | Path | None = None,
-                 pyramid_crops: bool = False) -> None:
+    def __init__(
+        self,
+        min_face_px: int = 40,
+        thresholds: tuple[float, float, float] | list[float] | None = None,
+        box: str = "dlib",
+        threads: int = 2,
+        weights_dir: str | Path | None = None,
+        pyramid_crops: bool = False,
+    ) -> None:
         if not isinstance(min_face_px, int) or not 12 <= min_face_px <= 4000:
-            raise ConfigError(f"min_face_px must be an integer 12..4000 (P-Net's window is 12 px), "
-                              f"got {min_face_px!r}", code="bad_option")
+            raise ConfigError(
+                f"min_face_px must be an integer 12..4000 (P-Net's window is 12 px), got {min_face_px!r}",
+                code="bad_option",
+            )
         thr = tuple(float(t) for t in (thresholds if thresholds is not None else DEFAULT_THRESHOLDS))
         if len(thr) != 3 or not all(0.0 < t < 1.0 for t in thr):
-            raise ConfigError(f"thresholds must be three probabilities in (0, 1) for P-, R- and O-Net, "
-                              f"got {thresholds!r}", code="bad_option")
+            raise ConfigError(
+                f"thresholds must be three probabilities in (0, 1) for P-, R- and O-Net, got {thresholds!r}",
+                code="bad_option",
+            )
         if box not in ("dlib", "native"):
             raise ConfigError(f"box must be 'dlib' or 'native', got {box!r}", code="bad_option")
         if not isinstance(threads, int) or not 1 <= threads <= 64:
@@ -260,10 +275,12 @@ class MtcnnDetector:
         with quiet_banner():
             self._check_layout()
         digest = hashlib.sha256("".join(FILES[n][1] for n in ("pnet", "rnet", "onet")).encode()).hexdigest()
-        self.model_id = (f"mtcnn@{digest[:12]}/min{min_face_px}"
-                         + ("" if self.thresholds == DEFAULT_THRESHOLDS else
-                            "/t" + ",".join(f"{t:g}" for t in self.thresholds))
-                         + ("" if box == "dlib" else "/native") + ("/pyrcrops" if self.pyramid_crops else ""))
+        self.model_id = (
+            f"mtcnn@{digest[:12]}/min{min_face_px}"
+            + ("" if self.thresholds == DEFAULT_THRESHOLDS else "/t" + ",".join(f"{t:g}" for t in self.thresholds))
+            + ("" if box == "dlib" else "/native")
+            + ("/pyrcrops" if self.pyramid_crops else "")
+        )
 
     # -- interpreters -----------------------------------------------------------------------------
 
@@ -279,14 +296,19 @@ class MtcnnDetector:
                 it.resize_tensor_input(inp["index"], shape)
             it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"{path.name}: not a loadable TFLite model for input {shape} "
-                             f"({str(exc).strip()[:200]})", code="bad_model_file") from exc
+            raise ModelError(
+                f"{path.name}: not a loadable TFLite model for input {shape} ({str(exc).strip()[:200]})",
+                code="bad_model_file",
+            ) from exc
         return it
 
     def _check_layout(self) -> None:
         """The files must have the tensors this decoder reads (names and last dimensions)."""
-        want = {"pnet": {"prob1": 2, "conv4-2": 4}, "rnet": {"prob1": 2, "conv5-2": 4},
-                "onet": {"prob1": 2, "conv6-2": 4, "conv6-3": 10}}
+        want = {
+            "pnet": {"prob1": 2, "conv4-2": 4},
+            "rnet": {"prob1": 2, "conv5-2": 4},
+            "onet": {"prob1": 2, "conv6-2": 4, "conv6-3": 10},
+        }
         self._out: dict[str, dict[str, int]] = {}
         for net, outs in want.items():
             it = self._pnet(24, 24) if net == "pnet" else self._fixed_net(net, 1)
@@ -295,8 +317,10 @@ class MtcnnDetector:
             for key, last in outs.items():
                 hit = [d for n, d in found.items() if f"/{key}" in n]
                 if len(hit) != 1 or int(hit[0]["shape"][-1]) != last:
-                    raise ModelError(f"{self._paths[net].name}: not an MTCNN {net} model (outputs "
-                                     f"{sorted(found)})", code="bad_model_shape")
+                    raise ModelError(
+                        f"{self._paths[net].name}: not an MTCNN {net} model (outputs {sorted(found)})",
+                        code="bad_model_shape",
+                    )
                 idx[key] = int(hit[0]["index"])
             self._out[net] = idx
 
@@ -323,7 +347,7 @@ class MtcnnDetector:
         keys = self._out[net]
         res: dict[str, list[np.ndarray]] = {k: [] for k in keys}
         for start in range(0, len(x), _MAX_BATCH):
-            part = x[start:start + _MAX_BATCH]
+            part = x[start : start + _MAX_BATCH]
             n = len(part)
             b = 1 << (n - 1).bit_length()
             it = self._fixed_net(net, b)
@@ -374,8 +398,9 @@ class MtcnnDetector:
         keep = nms(boxes, scores, 0.7)
         return square(calibrate(boxes[keep], regs[keep])), scores[keep]
 
-    def stage2(self, image: np.ndarray, boxes: np.ndarray, levels: list[Level] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def stage2(
+        self, image: np.ndarray, boxes: np.ndarray, levels: list[Level] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         if len(boxes) == 0:
             return boxes, np.zeros((0,), np.float32)
         out = self._run_batched("rnet", crops(image, boxes, 24, levels))
@@ -385,8 +410,9 @@ class MtcnnDetector:
         keep = nms(boxes, score, 0.7)
         return square(calibrate(boxes[keep], reg[keep])), score[keep]
 
-    def stage3(self, image: np.ndarray, boxes: np.ndarray, levels: list[Level] | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def stage3(
+        self, image: np.ndarray, boxes: np.ndarray, levels: list[Level] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if len(boxes) == 0:
             return boxes, np.zeros((0,), np.float32), np.zeros((0, 5, 2), np.float32)
         out = self._run_batched("onet", crops(image, boxes, 48, levels))
@@ -394,8 +420,9 @@ class MtcnnDetector:
         ok = np.flatnonzero(score > self.thresholds[2])
         boxes, score, reg, lm = boxes[ok], score[ok], out["conv6-2"][ok], out["conv6-3"][ok]
         wh = boxes[:, 2:4] - boxes[:, 0:2]
-        pts = np.stack([boxes[:, None, 0] + lm[:, 0:5] * wh[:, None, 0],
-                        boxes[:, None, 1] + lm[:, 5:10] * wh[:, None, 1]], axis=-1).astype(np.float32)
+        pts = np.stack(
+            [boxes[:, None, 0] + lm[:, 0:5] * wh[:, None, 0], boxes[:, None, 1] + lm[:, 5:10] * wh[:, None, 1]], axis=-1
+        ).astype(np.float32)
         boxes = calibrate(boxes, reg)
         keep = nms(boxes, score, 0.7, mode="min")
         return boxes[keep], score[keep].astype(np.float32), pts[keep]
@@ -410,8 +437,11 @@ class MtcnnDetector:
 
     def detect(self, image: Image) -> FaceBatch:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise InputError(f"detector expects an RGB uint8 (H, W, 3) image, got "
-                             f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}", code="bad_image")
+            raise InputError(
+                f"detector expects an RGB uint8 (H, W, 3) image, got "
+                f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}",
+                code="bad_image",
+            )
         h, w = image.shape[:2]
         boxes, scores, pts = self.detect_native(np.ascontiguousarray(image))
         if self.box == "dlib" and len(boxes):

@@ -31,8 +31,11 @@ def _build(kind: str, type_name: str, cls: Callable[..., Any], kw: dict[str, Any
     params = inspect.signature(cls).parameters
     unknown = sorted(set(kw) - set(params))
     if unknown:
-        raise ConfigError(f"{kind} {type_name!r}: unknown option(s) {', '.join(unknown)}; accepted: "
-                          f"{', '.join(p for p in params if p != 'self')}", code="bad_option")
+        raise ConfigError(
+            f"{kind} {type_name!r}: unknown option(s) {', '.join(unknown)}; accepted: "
+            f"{', '.join(p for p in params if p != 'self')}",
+            code="bad_option",
+        )
     return cls(**kw)
 
 

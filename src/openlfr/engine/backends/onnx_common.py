@@ -45,8 +45,7 @@ def check_threads(threads: int) -> int:
     return threads
 
 
-def make_session(path: Path, threads: int = DEFAULT_THREADS, model_bytes: bytes | None = None
-                 ) -> ort.InferenceSession:
+def make_session(path: Path, threads: int = DEFAULT_THREADS, model_bytes: bytes | None = None) -> ort.InferenceSession:
     """An onnxruntime CPU session with ``threads`` intra-op threads; any load failure is a ModelError."""
     check_threads(threads)
     so = ort.SessionOptions()
@@ -72,8 +71,7 @@ def make_session(path: Path, threads: int = DEFAULT_THREADS, model_bytes: bytes 
         return inference_session(src, so)
     except Exception as exc:  # onnxruntime raises its own exception types (InvalidProtobuf, Fail, ...)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{p.name}: not a loadable ONNX model ({first[:300]})",
-                         code="bad_model_file") from exc
+        raise ModelError(f"{p.name}: not a loadable ONNX model ({first[:300]})", code="bad_model_file") from exc
 
 
 def with_dynamic_hw(path: Path) -> bytes | None:
@@ -85,19 +83,20 @@ def with_dynamic_hw(path: Path) -> bytes | None:
     try:
         m = onnx.load(str(path))
     except Exception as exc:
-        raise ModelError(f"{Path(path).name}: not a valid ONNX file ({type(exc).__name__})",
-                         code="bad_model_file") from exc
+        raise ModelError(
+            f"{Path(path).name}: not a valid ONNX file ({type(exc).__name__})", code="bad_model_file"
+        ) from exc
     if len(m.graph.node) == 0:
         raise ModelError(f"{Path(path).name}: not an ONNX model (empty or no graph)", code="bad_model_file")
     inits = {i.name for i in m.graph.initializer}
     inputs = [i for i in m.graph.input if i.name not in inits]
     if len(inputs) != 1:
-        raise ModelError(f"{Path(path).name}: expected one image input, found {len(inputs)}",
-                         code="bad_model_shape")
+        raise ModelError(f"{Path(path).name}: expected one image input, found {len(inputs)}", code="bad_model_shape")
     dims = inputs[0].type.tensor_type.shape.dim
     if len(dims) != 4:
-        raise ModelError(f"{Path(path).name}: expected a 4-d NCHW image input, got rank {len(dims)}",
-                         code="bad_model_shape")
+        raise ModelError(
+            f"{Path(path).name}: expected a 4-d NCHW image input, got rank {len(dims)}", code="bad_model_shape"
+        )
     if not (dims[2].HasField("dim_value") or dims[3].HasField("dim_value")):
         return None
     dims[2].ClearField("dim_value")
@@ -113,8 +112,9 @@ def with_dynamic_hw(path: Path) -> bytes | None:
     return bytes(m.SerializeToString())
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int | None = None,
-        mode: str = "union") -> np.ndarray:
+def nms(
+    boxes: np.ndarray, scores: np.ndarray, iou_threshold: float, top_k: int | None = None, mode: str = "union"
+) -> np.ndarray:
     """Greedy non-maximum suppression; returns kept indices, best score first. ``mode`` "union"
     (intersection over union) or "min" (intersection over the smaller box, MTCNN's last stage)."""
     if len(boxes) == 0:
@@ -162,8 +162,9 @@ _IN_MEMORY: dict[str, tuple[bytes, dict[str, Any]]] = {}
 """Rewrites built without a cache folder, kept for the life of the process."""
 
 
-def cached_rewrite(stem: str, build: Callable[[], tuple[bytes, dict[str, Any]]],
-                   cache_dir: Path | None = None) -> tuple[bytes, dict[str, Any]]:
+def cached_rewrite(
+    stem: str, build: Callable[[], tuple[bytes, dict[str, Any]]], cache_dir: Path | None = None
+) -> tuple[bytes, dict[str, Any]]:
     """A rewritten model graph, built once (``build`` may import the ``onnx`` package, which costs
     about a second at start-up) and then read from ``<cache_dir>/<stem>.onnx`` with a JSON sidecar
     holding its sha256 and ``build``'s metadata. ``stem`` must name the source file's sha256 and the

@@ -26,13 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from openlfr.engine.backends.onnx_common import (
-    DEFAULT_THREADS,
-    check_unit,
-    make_session,
-    nms,
-    with_dynamic_hw,
-)
+from openlfr.engine.backends.onnx_common import DEFAULT_THREADS, check_unit, make_session, nms, with_dynamic_hw
 from openlfr.engine.models import ModelStore, ResolvedModel, detector_model_id, resolve_model, warn_licence_once
 from openlfr.errors import ConfigError, InputError, ModelError
 from openlfr.types import FaceBatch, Image
@@ -44,40 +38,60 @@ STRIDES = (8, 16, 32)
 
 def _check_image(image: Image) -> Image:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InputError(f"detector expects an RGB uint8 (H, W, 3) image, got "
-                         f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}", code="bad_image")
+        raise InputError(
+            f"detector expects an RGB uint8 (H, W, 3) image, got "
+            f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}",
+            code="bad_image",
+        )
     return image
 
 
-def _finish(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray, w: int, h: int,
-            min_face_px: int) -> FaceBatch:
+def _finish(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray, w: int, h: int, min_face_px: int) -> FaceBatch:
     boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, w)
     boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, h)
     side = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     keep = side >= max(min_face_px, 1)
-    return FaceBatch(xyxy=boxes[keep], det_score=np.clip(scores[keep], 0.0, 1.0),
-                     landmarks=kps[keep].reshape(-1, 5, 2), image_size=(w, h))
+    return FaceBatch(
+        xyxy=boxes[keep],
+        det_score=np.clip(scores[keep], 0.0, 1.0),
+        landmarks=kps[keep].reshape(-1, 5, 2),
+        image_size=(w, h),
+    )
 
 
 class _OnnxDetector:
     spec_name = ""
 
-    def _common(self, path: str | Path | None, model: str | None, default: str, threads: int,
-                score_threshold: float, nms_threshold: float, min_face_px: int, top_k: int,
-                models_dir: str | Path | None) -> ResolvedModel:
-        r = resolve_model(path, model, kind="detector", default=default,
-                          store=ModelStore(Path(models_dir)) if models_dir is not None else None)
+    def _common(
+        self,
+        path: str | Path | None,
+        model: str | None,
+        default: str,
+        threads: int,
+        score_threshold: float,
+        nms_threshold: float,
+        min_face_px: int,
+        top_k: int,
+        models_dir: str | Path | None,
+    ) -> ResolvedModel:
+        r = resolve_model(
+            path,
+            model,
+            kind="detector",
+            default=default,
+            store=ModelStore(Path(models_dir)) if models_dir is not None else None,
+        )
         if r.spec is not None and r.spec != self.spec_name:
-            raise ModelError(f"model {r.name or r.path.name} is a {r.spec} model, not {self.spec_name}",
-                             code="wrong_model_kind")
+            raise ModelError(
+                f"model {r.name or r.path.name} is a {r.spec} model, not {self.spec_name}", code="wrong_model_kind"
+            )
         warn_licence_once(r)
         self.resolved = r
         self.threads = threads
         self.score_threshold = check_unit("score_threshold", score_threshold)
         self.nms_threshold = check_unit("nms_threshold", nms_threshold)
         if not isinstance(min_face_px, int) or min_face_px < 0:
-            raise ConfigError(f"min_face_px must be a non-negative integer, got {min_face_px!r}",
-                              code="bad_option")
+            raise ConfigError(f"min_face_px must be a non-negative integer, got {min_face_px!r}", code="bad_option")
         if not isinstance(top_k, int) or top_k < 1:
             raise ConfigError(f"top_k must be a positive integer, got {top_k!r}", code="bad_option")
         self.min_face_px = min_face_px
@@ -90,12 +104,22 @@ class YuNetDetector(_OnnxDetector):
 
     spec_name = "yunet"
 
-    def __init__(self, path: str | Path | None = None, model: str | None = None, *,
-                 score_threshold: float = 0.6, nms_threshold: float = 0.3, top_k: int = 5000,
-                 min_face_px: int = 0, max_side: int | None = None, threads: int = DEFAULT_THREADS,
-                 models_dir: str | Path | None = None) -> None:
-        r = self._common(path, model, "yunet-2023mar", threads, score_threshold, nms_threshold,
-                         min_face_px, top_k, models_dir)
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        model: str | None = None,
+        *,
+        score_threshold: float = 0.6,
+        nms_threshold: float = 0.3,
+        top_k: int = 5000,
+        min_face_px: int = 0,
+        max_side: int | None = None,
+        threads: int = DEFAULT_THREADS,
+        models_dir: str | Path | None = None,
+    ) -> None:
+        r = self._common(
+            path, model, "yunet-2023mar", threads, score_threshold, nms_threshold, min_face_px, top_k, models_dir
+        )
         if max_side is not None and (not isinstance(max_side, int) or max_side < 32):
             raise ConfigError(f"max_side must be an integer >= 32, got {max_side!r}", code="bad_option")
         self.max_side = max_side
@@ -105,12 +129,16 @@ class YuNetDetector(_OnnxDetector):
         names = [o.name for o in self._sess.get_outputs()]
         want = [f"{k}_{s}" for k in ("cls", "obj", "bbox", "kps") for s in STRIDES]
         if sorted(names) != sorted(want):
-            raise ModelError(f"{r.path.name}: not a YuNet model (outputs {names[:6]}..., expected "
-                             f"cls/obj/bbox/kps at strides 8/16/32)", code="bad_model_shape")
+            raise ModelError(
+                f"{r.path.name}: not a YuNet model (outputs {names[:6]}..., expected "
+                f"cls/obj/bbox/kps at strides 8/16/32)",
+                code="bad_model_shape",
+            )
         inp = self._sess.get_inputs()[0]
         if len(inp.shape) != 4 or inp.shape[1] != 3:
-            raise ModelError(f"{r.path.name}: YuNet input must be (1, 3, H, W), got {inp.shape}",
-                             code="bad_model_shape")
+            raise ModelError(
+                f"{r.path.name}: YuNet input must be (1, 3, H, W), got {inp.shape}", code="bad_model_shape"
+            )
         self._input = inp.name
         self._outputs = want
 
@@ -127,8 +155,7 @@ class YuNetDetector(_OnnxDetector):
         src: np.ndarray = image
         if self.max_side is not None and max(h, w) > self.max_side:
             scale = self.max_side / max(h, w)
-            src = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                             interpolation=cv2.INTER_AREA)
+            src = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
         sh, sw = src.shape[:2]
         ph, pw = math.ceil(sh / 32) * 32, math.ceil(sw / 32) * 32
         bgr = np.zeros((ph, pw, 3), np.float32)
@@ -168,38 +195,50 @@ class ScrfdDetector(_OnnxDetector):
 
     spec_name = "scrfd"
 
-    def __init__(self, path: str | Path | None = None, model: str | None = None, *,
-                 score_threshold: float = 0.5, nms_threshold: float = 0.4, top_k: int = 5000,
-                 min_face_px: int = 0, input_size: int = 640, threads: int = DEFAULT_THREADS,
-                 models_dir: str | Path | None = None) -> None:
-        r = self._common(path, model, "scrfd-500m", threads, score_threshold, nms_threshold,
-                         min_face_px, top_k, models_dir)
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        model: str | None = None,
+        *,
+        score_threshold: float = 0.5,
+        nms_threshold: float = 0.4,
+        top_k: int = 5000,
+        min_face_px: int = 0,
+        input_size: int = 640,
+        threads: int = DEFAULT_THREADS,
+        models_dir: str | Path | None = None,
+    ) -> None:
+        r = self._common(
+            path, model, "scrfd-500m", threads, score_threshold, nms_threshold, min_face_px, top_k, models_dir
+        )
         if not isinstance(input_size, int) or input_size < 64 or input_size % 32:
-            raise ConfigError(f"input_size must be a multiple of 32 >= 64, got {input_size!r}",
-                              code="bad_option")
+            raise ConfigError(f"input_size must be a multiple of 32 >= 64, got {input_size!r}", code="bad_option")
         self.input_size = input_size
         self.model_id = detector_model_id("scrfd", r.sha256) + f"/{input_size}"
         self._sess = make_session(r.path, threads)
         inp = self._sess.get_inputs()[0]
         if len(inp.shape) != 4 or inp.shape[1] != 3:
-            raise ModelError(f"{r.path.name}: SCRFD input must be (N, 3, H, W), got {inp.shape}",
-                             code="bad_model_shape")
+            raise ModelError(
+                f"{r.path.name}: SCRFD input must be (N, 3, H, W), got {inp.shape}", code="bad_model_shape"
+            )
         for dim in inp.shape[2:]:
             if isinstance(dim, int) and dim != input_size:
-                raise ModelError(f"{r.path.name}: fixed input {inp.shape[2:]} but input_size={input_size}",
-                                 code="bad_model_shape")
+                raise ModelError(
+                    f"{r.path.name}: fixed input {inp.shape[2:]} but input_size={input_size}", code="bad_model_shape"
+                )
         self._input = inp.name
         outs = self._sess.get_outputs()
         names = [o.name for o in outs]
         if len(outs) != 9 or any(o.shape[-1] not in (1, 4, 10) for o in outs):
-            raise ModelError(f"{r.path.name}: not an SCRFD model with keypoints (expected 9 outputs: "
-                             f"score/bbox/kps at strides 8/16/32, got {len(outs)}: {names[:9]})",
-                             code="bad_model_shape")
+            raise ModelError(
+                f"{r.path.name}: not an SCRFD model with keypoints (expected 9 outputs: "
+                f"score/bbox/kps at strides 8/16/32, got {len(outs)}: {names[:9]})",
+                code="bad_model_shape",
+            )
         # insightface export order: scores (3), boxes (3), keypoints (3), each by stride 8/16/32
         by_last = [o.shape[-1] for o in outs]
         if by_last != [1, 1, 1, 4, 4, 4, 10, 10, 10]:
-            raise ModelError(f"{r.path.name}: unexpected SCRFD output layout {by_last}",
-                             code="bad_model_shape")
+            raise ModelError(f"{r.path.name}: unexpected SCRFD output layout {by_last}", code="bad_model_shape")
         self._names = names
 
     def detect(self, image: Image) -> FaceBatch:
@@ -219,8 +258,7 @@ class ScrfdDetector(_OnnxDetector):
             kps = np.asarray(outs[i + 6]).reshape(-1, 10)
             fh, fw = size // s, size // s
             if score.size % (fh * fw):
-                raise ModelError(f"SCRFD stride {s}: {score.size} scores for a {fw}x{fh} grid",
-                                 code="bad_model_shape")
+                raise ModelError(f"SCRFD stride {s}: {score.size} scores for a {fw}x{fh} grid", code="bad_model_shape")
             anchors = score.size // (fh * fw)
             idx = np.flatnonzero(score >= self.score_threshold)
             if idx.size == 0:

@@ -36,18 +36,31 @@ log = logging.getLogger(__name__)
 class OnnxArcFaceEmbedder:
     """An ONNX embedder on ArcFace-template chips, batched (``batch_size`` chips per run)."""
 
-    def __init__(self, path: str | Path | None = None, model: str | None = None, spec: str | None = None, *,
-                 threads: int = DEFAULT_THREADS, batch_size: int = 8, models_dir: str | Path | None = None) -> None:
-        r = resolve_model(path, model, kind="embedder",
-                          store=ModelStore(Path(models_dir)) if models_dir is not None else None)
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        model: str | None = None,
+        spec: str | None = None,
+        *,
+        threads: int = DEFAULT_THREADS,
+        batch_size: int = 8,
+        models_dir: str | Path | None = None,
+    ) -> None:
+        r = resolve_model(
+            path, model, kind="embedder", store=ModelStore(Path(models_dir)) if models_dir is not None else None
+        )
         spec_name = spec or r.spec
         if spec_name is None:
-            raise ModelError(f"{r.path.name}: unknown model, say which input spec it uses with spec= "
-                             f"(one of {', '.join(sorted(EMBEDDER_SPECS))})", code="spec_required")
+            raise ModelError(
+                f"{r.path.name}: unknown model, say which input spec it uses with spec= "
+                f"(one of {', '.join(sorted(EMBEDDER_SPECS))})",
+                code="spec_required",
+            )
         if spec_name not in EMBEDDER_SPECS:
-            raise ConfigError(f"unknown embedder spec {spec_name!r}; "
-                              f"known: {', '.join(sorted(EMBEDDER_SPECS))}",
-                              code="unknown_model_spec")
+            raise ConfigError(
+                f"unknown embedder spec {spec_name!r}; known: {', '.join(sorted(EMBEDDER_SPECS))}",
+                code="unknown_model_spec",
+            )
         if r.spec is not None and spec is not None and r.name is not None and spec != r.spec:
             log.warning("model %s is catalogued with spec %s but spec=%s was given", r.name, r.spec, spec)
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -68,19 +81,21 @@ class OnnxArcFaceEmbedder:
         name = self.resolved.path.name
         ins, outs = self._sess.get_inputs(), self._sess.get_outputs()
         if len(ins) != 1:
-            raise ModelError(f"{name}: an embedder has one input, this model has {len(ins)}",
-                             code="bad_model_shape")
+            raise ModelError(f"{name}: an embedder has one input, this model has {len(ins)}", code="bad_model_shape")
         shape = list(ins[0].shape)
         s = self.spec.size
         want = ["N", 3, s, s] if self.spec.layout == "NCHW" else ["N", s, s, 3]
         if len(shape) != 4:
-            raise ModelError(f"{name}: embedder input must be 4-d {self.spec.layout}, got {shape}",
-                             code="bad_model_shape")
+            raise ModelError(
+                f"{name}: embedder input must be 4-d {self.spec.layout}, got {shape}", code="bad_model_shape"
+            )
         for got, exp in zip(shape[1:], want[1:], strict=True):
             if isinstance(got, int) and got != exp:
-                raise ModelError(f"{name}: input shape {shape} does not fit spec {self.spec.name} "
-                                 f"({self.spec.layout} {want}); is this a detector or another model?",
-                                 code="bad_model_shape")
+                raise ModelError(
+                    f"{name}: input shape {shape} does not fit spec {self.spec.name} "
+                    f"({self.spec.layout} {want}); is this a detector or another model?",
+                    code="bad_model_shape",
+                )
         self._fixed_batch = shape[0] if isinstance(shape[0], int) else None
         if not outs:
             raise ModelError(f"{name}: model has no output", code="bad_model_shape")
@@ -90,11 +105,15 @@ class OnnxArcFaceEmbedder:
         try:
             trial = self._run(np.zeros((nb, s, s, 3), np.uint8))
         except Exception as exc:
-            raise ModelError(f"{name}: trial run failed ({str(exc).splitlines()[0][:200]})",
-                             code="bad_model_file") from exc
+            raise ModelError(
+                f"{name}: trial run failed ({str(exc).splitlines()[0][:200]})", code="bad_model_file"
+            ) from exc
         if trial.ndim != 2 or trial.shape != (nb, self.dim):
-            raise ModelError(f"{name}: output shape {tuple(trial.shape)} does not fit spec {self.spec.name} "
-                             f"(expected (n, {self.dim}))", code="bad_model_shape")
+            raise ModelError(
+                f"{name}: output shape {tuple(trial.shape)} does not fit spec {self.spec.name} "
+                f"(expected (n, {self.dim}))",
+                code="bad_model_shape",
+            )
 
     def preprocess(self, chips: Chips) -> np.ndarray:
         x = chips.astype(np.float32)
@@ -122,10 +141,10 @@ class OnnxArcFaceEmbedder:
         step = self._fixed_batch or self.batch_size
         parts = []
         for i in range(0, len(chips), step):
-            part = chips[i:i + step]
+            part = chips[i : i + step]
             if self._fixed_batch and len(part) < self._fixed_batch:
                 pad = np.zeros((self._fixed_batch - len(part), s, s, 3), np.uint8)
-                parts.append(self._run(np.concatenate([part, pad]))[:len(part)])
+                parts.append(self._run(np.concatenate([part, pad]))[: len(part)])
             else:
                 parts.append(self._run(part))
         return np.concatenate(parts).astype(np.float32)
