@@ -477,10 +477,7 @@ def test_alert_review_at_scale(
         "[...document.querySelectorAll('#alert-table img.thumb')].every(i => i.naturalWidth > 0)"
     )
     ids = lambda: [  # noqa: E731
-        int(x)
-        for x in page.eval_on_selector_all(
-            "#alert-table tbody tr.clickable", "rs => rs.map(r => r.dataset.ref)"
-        )
+        int(x) for x in page.eval_on_selector_all("#alert-table tbody tr.clickable", "rs => rs.map(r => r.dataset.ref)")
     ]
     # camera filter
     page.fill("#alert-filters input[name=camera]", "cam-south")

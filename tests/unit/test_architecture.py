@@ -70,6 +70,14 @@ def test_ruff_clean() -> None:
     assert proc.returncode == 0, proc.stdout[-4000:]
 
 
+def test_ruff_format_applied() -> None:
+    """Issue 20: the code is laid out by ``ruff format`` ([tool.ruff.format] in pyproject.toml)."""
+    proc = subprocess.run(
+        [_tool("ruff"), "format", "--check", "src", "tests", "benchmarks"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:]
+
+
 def test_mypy_strict_clean() -> None:
     # the configuration ([tool.mypy] in pyproject.toml: strict, the pydantic plugin) names the files
     proc = subprocess.run([_tool("mypy")], cwd=REPO, capture_output=True, text=True)

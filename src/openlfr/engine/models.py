@@ -478,9 +478,9 @@ class ModelStore:
                     os.unlink(tmp)
             m = InstalledModel(
                 name=name,
-                kind=kind,
+                kind=kind,  # type: ignore[arg-type]
                 spec=spec,
-                file=fname,  # type: ignore[arg-type]
+                file=fname,
                 sha256=sha,
                 size=path.stat().st_size,
                 licence=licence,

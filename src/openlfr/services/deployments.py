@@ -864,7 +864,7 @@ def _plan(ctx: AppContext, s: Session, dep: Deployment, t: datetime) -> LivePlan
         threshold=float(dep.threshold),
         cameras=cams,
         models={"detector": dep.detector, "embedder": dep.embedder},
-        planned_start=as_utc(dep.planned_start),
+        planned_start=as_utc(dep.planned_start),  # type: ignore[arg-type]
         planned_end=as_utc(dep.planned_end),  # type: ignore[arg-type]
         threshold_source=dep.threshold_source,
         target_fpir=dep.target_fpir,
@@ -988,9 +988,8 @@ def end_overdue(ctx: AppContext, actor: str, now: datetime | None = None) -> lis
     """End every deployment whose planned end has passed (used by the retention sweeper)."""
     t = as_utc(now) or now_utc()
     with ctx.db.session() as s:
-        ids = [
-            d.id for d in s.scalars(select(Deployment).where(Deployment.state != "ended")) if as_utc(d.planned_end) <= t
-        ]  # type: ignore[operator]
+        deps = s.scalars(select(Deployment).where(Deployment.state != "ended"))
+        ids = [d.id for d in deps if as_utc(d.planned_end) <= t]  # type: ignore[operator]
     for i in ids:
         mark_ended(ctx, i, actor, reason="planned end reached", now=t)
     return ids

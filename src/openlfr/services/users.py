@@ -459,8 +459,8 @@ def session_principal(ctx: AppContext, token: str) -> Principal | None:
         if (
             not u.active
             or _utc(sess.expires_at) <= now  # type: ignore[operator]
-            or _utc(sess.last_seen_at) + timedelta(hours=SESSION_IDLE_HOURS) <= now
-        ):  # type: ignore[operator]
+            or _utc(sess.last_seen_at) + timedelta(hours=SESSION_IDLE_HOURS) <= now  # type: ignore[operator]
+        ):
             s.delete(sess)
             return None
         if now - _utc(sess.last_seen_at) > _TOUCH_EVERY:  # type: ignore[operator]
