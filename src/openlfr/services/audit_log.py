@@ -42,11 +42,7 @@ AuditPage = Page[AuditEventView]
 def with_private(ctx: AppContext, s: Any, events: list[AuditEvent]) -> list[dict[str, Any]]:
     """Each event's details with its private part resolved: ``details.private`` gains ``status``
     (``present``, ``purged`` by retention, ``altered``, or ``encrypted`` without a key) and ``data``."""
-    try:
-        cipher = ctx.cipher
-    except OpenLFRError:
-        cipher = None
-    resolved = audit.private_details(s, cipher, events)
+    resolved = audit.private_details(s, _cipher_or_none(ctx), events)
     out = []
     for e in events:
         det = dict(e.details or {})
@@ -59,6 +55,86 @@ def with_private(ctx: AppContext, s: Any, events: list[AuditEvent]) -> list[dict
             }
         out.append(det)
     return out
+
+
+def _cipher_or_none(ctx: AppContext) -> Any:
+    """The context's cipher, or None when no key is configured (private details then stay encrypted)."""
+    try:
+        return ctx.cipher
+    except OpenLFRError:
+        return None
+
+
+def _filtered_query(
+    actor: str | None,
+    action: str | None,
+    object_type: str | None,
+    object_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> Any:
+    """The select of audit events matching the exact-field, action-prefix and time filters."""
+    q = select(AuditEvent)
+    if actor:
+        q = q.where(AuditEvent.actor == actor)
+    if action:
+        q = q.where(AuditEvent.action.startswith(action, autoescape=True))
+    if object_type:
+        q = q.where(AuditEvent.object_type == object_type)
+    if object_id:
+        q = q.where(AuditEvent.object_id == object_id)
+    if since is not None:
+        q = q.where(AuditEvent.at >= since)
+    if until is not None:
+        q = q.where(AuditEvent.at < until)
+    return q
+
+
+def _text_matching_seqs(ctx: AppContext, s: Any, q: Any, text: str) -> list[int]:
+    """The seqs (newest first) of the events of ``q`` whose chained fields (matched in SQL) or private details
+    (decrypted here) contain ``text``, case-insensitively."""
+    pat = f"%{text.lower()}%"
+    details_text = func.lower(cast(AuditEvent.details, String))
+    chain_match = or_(
+        func.lower(AuditEvent.actor).like(pat),
+        func.lower(AuditEvent.action).like(pat),
+        func.lower(AuditEvent.object_id).like(pat),
+        details_text.like(pat),
+    )
+    cands = s.execute(
+        q.with_only_columns(AuditEvent.seq, chain_match, AuditEvent.details)
+        .where(or_(chain_match, details_text.like('%"private"%')))
+        .order_by(AuditEvent.seq.desc())
+    ).all()
+    private = audit.resolve_private(s, _cipher_or_none(ctx), [(int(c[0]), c[2]) for c in cands if not c[1]])
+    needle = text.lower()
+    return [
+        int(c[0])
+        for c in cands
+        if c[1]
+        or (
+            isinstance(private.get(int(c[0])), dict)
+            and needle in json.dumps(private[int(c[0])], ensure_ascii=False, default=str).lower()
+        )
+    ]
+
+
+def _event_views(ctx: AppContext, s: Any, rows: list[AuditEvent]) -> list[AuditEventView]:
+    """The rows as views, ``at`` in ISO UTC, private details resolved."""
+    details = with_private(ctx, s, rows)
+    return [
+        AuditEventView(
+            seq=e.seq,
+            at=_iso(e.at),
+            actor=e.actor,
+            action=e.action,
+            object_type=e.object_type,
+            object_id=e.object_id,
+            details=d,
+            hash=e.hash,
+        )
+        for e, d in zip(rows, details, strict=True)
+    ]
 
 
 def search(
@@ -79,50 +155,10 @@ def search(
     the private details while they exist (e.g. every event about one person id)."""
     if not 1 <= limit <= 1000 or offset < 0:
         raise InputError("limit must be 1..1000 and offset >= 0", code="bad_paging")
-    q = select(AuditEvent)
-    if actor:
-        q = q.where(AuditEvent.actor == actor)
-    if action:
-        q = q.where(AuditEvent.action.startswith(action, autoescape=True))
-    if object_type:
-        q = q.where(AuditEvent.object_type == object_type)
-    if object_id:
-        q = q.where(AuditEvent.object_id == object_id)
-    if since is not None:
-        q = q.where(AuditEvent.at >= since)
-    if until is not None:
-        q = q.where(AuditEvent.at < until)
+    q = _filtered_query(actor, action, object_type, object_id, since, until)
     with ctx.db.session() as s:
         if text:
-            # Matches in the chained fields (SQL) or in the private details (decrypted here).
-            pat = f"%{text.lower()}%"
-            details_text = func.lower(cast(AuditEvent.details, String))
-            chain_match = or_(
-                func.lower(AuditEvent.actor).like(pat),
-                func.lower(AuditEvent.action).like(pat),
-                func.lower(AuditEvent.object_id).like(pat),
-                details_text.like(pat),
-            )
-            cands = s.execute(
-                q.with_only_columns(AuditEvent.seq, chain_match, AuditEvent.details)
-                .where(or_(chain_match, details_text.like('%"private"%')))
-                .order_by(AuditEvent.seq.desc())
-            ).all()
-            try:
-                cipher = ctx.cipher
-            except OpenLFRError:
-                cipher = None
-            private = audit.resolve_private(s, cipher, [(int(c[0]), c[2]) for c in cands if not c[1]])
-            needle = text.lower()
-            seqs = [
-                int(c[0])
-                for c in cands
-                if c[1]
-                or (
-                    isinstance(private.get(int(c[0])), dict)
-                    and needle in json.dumps(private[int(c[0])], ensure_ascii=False, default=str).lower()
-                )
-            ]
+            seqs = _text_matching_seqs(ctx, s, q, text)
             count = len(seqs)
             page = seqs[offset : offset + limit]
             rows = (
@@ -133,21 +169,7 @@ def search(
         else:
             count = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
             rows = list(s.scalars(q.order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)))
-        details = with_private(ctx, s, rows)
-        data = [
-            AuditEventView(
-                seq=e.seq,
-                at=_iso(e.at),
-                actor=e.actor,
-                action=e.action,
-                object_type=e.object_type,
-                object_id=e.object_id,
-                details=d,
-                hash=e.hash,
-            )
-            for e, d in zip(rows, details, strict=True)
-        ]
-    return AuditPage(data, count)
+        return AuditPage(_event_views(ctx, s, rows), count)
 
 
 def newest(ctx: AppContext, limit: int = 50) -> list[AuditEventView]:

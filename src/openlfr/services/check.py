@@ -58,6 +58,41 @@ class CheckResult:
     """``[width, height]`` of the photo as analysed."""
 
 
+def _decode_photo(ctx: AppContext, image: Path | tuple[str, bytes]) -> tuple[str, Any, float]:
+    """The photo's label, its pixels (scaled down to the configured limits) and the scale back to its own pixels;
+    an over-size upload is refused."""
+    label, data = (str(image), read_bytes(image, ctx.settings.max_upload_bytes)) if isinstance(image, Path) else image
+    if len(data) > ctx.settings.max_upload_bytes:
+        raise InputError(
+            f"{label}: {len(data)} bytes exceeds the limit of {ctx.settings.max_upload_bytes}", code="image_too_large"
+        )
+    pixels, scale = decode_image_scaled(
+        data, name=label, max_pixels=ctx.settings.max_image_pixels, max_side=ctx.settings.max_photo_side
+    )
+    return label, pixels, scale
+
+
+def _checked_faces(
+    analysis: Any, scale: float, results: list[list[Match]], misses: list[list[Match]]
+) -> list[CheckedFace]:
+    """Each detected face with its box in the photo's pixels, its quality and its candidates and near misses."""
+    faces = analysis.faces
+    out_faces = []
+    for i in range(len(faces)):
+        q = faces.quality_dict(i)
+        q["failed"] = analysis.gate.reasons[i]
+        out_faces.append(
+            CheckedFace(
+                box=[round(float(v) * scale, 1) for v in faces.xyxy[i]],
+                quality=q,
+                passed_quality=bool(analysis.gate.passed[i]),
+                candidates=[Candidate.of(m) for m in results[i]] if i < len(results) else [],
+                near_misses=[Candidate.of(m) for m in misses[i]] if i < len(misses) else [],
+            )
+        )
+    return out_faces
+
+
 def check_image(
     ctx: AppContext,
     image: Path | tuple[str, bytes],
@@ -69,14 +104,7 @@ def check_image(
 ) -> CheckResult:
     if top_k < 1 or top_k > 100:
         raise InputError(f"top-k must be 1..100, got {top_k}", code="bad_top_k")
-    label, data = (str(image), read_bytes(image, ctx.settings.max_upload_bytes)) if isinstance(image, Path) else image
-    if len(data) > ctx.settings.max_upload_bytes:
-        raise InputError(
-            f"{label}: {len(data)} bytes exceeds the limit of {ctx.settings.max_upload_bytes}", code="image_too_large"
-        )
-    pixels, scale = decode_image_scaled(
-        data, name=label, max_pixels=ctx.settings.max_image_pixels, max_side=ctx.settings.max_photo_side
-    )
+    label, pixels, scale = _decode_photo(ctx, image)
     index, meta = load_index(ctx, watchlist)
     op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
     thr = op.threshold
@@ -89,19 +117,7 @@ def check_image(
     )
     results = [[m for m in r if m.score >= thr] for r in ranked]
     misses = [[m for m in r if m.score < thr] for r in ranked]
-    out_faces = []
-    for i in range(len(faces)):
-        q = faces.quality_dict(i)
-        q["failed"] = analysis.gate.reasons[i]  # type: ignore[assignment]
-        out_faces.append(
-            CheckedFace(
-                box=[round(float(v) * scale, 1) for v in faces.xyxy[i]],
-                quality=q,
-                passed_quality=bool(analysis.gate.passed[i]),
-                candidates=[Candidate.of(m) for m in results[i]] if i < len(results) else [],
-                near_misses=[Candidate.of(m) for m in misses[i]] if i < len(misses) else [],
-            )
-        )
+    out_faces = _checked_faces(analysis, scale, results, misses)
     with ctx.db.session() as s:
         matched = sorted({m.person_id for r in results for m in r})
         near = sorted({m.person_id for r in misses for m in r})
