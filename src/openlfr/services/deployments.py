@@ -576,6 +576,111 @@ def _bespoke_list(
     return wl, n_images, n_emb
 
 
+def _threshold_choice(ctx: AppContext, threshold: float | None, target_fpir: float | None) -> tuple[float | None, str]:
+    """The target FPIR (the configured default when neither it nor a threshold override is given) and where the
+    threshold will come from (``override`` or ``target_fpir``)."""
+    check_choice(target_fpir, threshold)
+    threshold_source = "override" if threshold is not None else "target_fpir"
+    if threshold is None and target_fpir is None:
+        target_fpir = ctx.settings.default_target_fpir
+    return target_fpir, threshold_source
+
+
+def _deployment_name(name: str | None, location: str, start: datetime) -> str:
+    """The given name, or one made of the location and start; checked."""
+    name = (name or f"{location[:80]} {start:%Y-%m-%d %H:%M}").strip()
+    if len(name) > 200:
+        raise InputError("deployment name must be at most 200 characters", code="bad_name")
+    check_name(name, "deployment name", "bad_name")
+    return name
+
+
+def _add_cameras(s: Session, cipher: Any, dep: Deployment, cams: Sequence[CameraSpec]) -> None:
+    """The cameras added to the deployment, each URL sealed (only a redacted form is kept in clear)."""
+    for c in cams:
+        cam = DeploymentCamera(
+            name=c.name, url_enc=b"", url_display=redact_url(c.url.strip()), description=c.description
+        )
+        dep.cameras.append(cam)
+        seal(s, cipher, cam, c.url.strip().encode())
+
+
+def _record_creation(
+    s: Session,
+    cipher: Any,
+    actor: str,
+    dep: Deployment,
+    wl: Watchlist,
+    cams: Sequence[CameraSpec],
+    selection: dict[str, str],
+    copied: tuple[int, int],
+) -> None:
+    """The audit events of a deployment's creation and of its watchlist's copy (``copied``: images, embeddings;
+    which people and why, privately)."""
+    start, end = as_utc(dep.planned_start), as_utc(dep.planned_end)
+    assert start is not None and end is not None
+    audit.record(
+        s,
+        actor,
+        "deployment.create",
+        "deployment",
+        dep.id,
+        {
+            "name": dep.name,
+            "location": dep.location,
+            "purpose": dep.purpose,
+            "planned_start": start.isoformat(),
+            "planned_end": end.isoformat(),
+            "cameras": [c.name for c in cams],
+            "threshold": dep.threshold,
+            "target_fpir": dep.target_fpir,
+            "threshold_source": dep.threshold_source,
+            "legal_basis": dep.legal_basis,
+        },
+    )
+    audit.record(
+        s,
+        actor,
+        "watchlist.copy",
+        "watchlist",
+        wl.id,
+        {
+            "deployment_id": dep.id,
+            "source_watchlist": dep.source_watchlist,
+            "watchlist": wl.name,
+            "entries": len(selection),
+            "images": copied[0],
+            "embeddings": copied[1],
+        },
+        private={"entries": [{"person_id": p, "reason": r} for p, r in sorted(selection.items())]},
+        cipher=cipher,
+    )
+
+
+def _store_draft(
+    ctx: AppContext,
+    dep: Deployment,
+    source_watchlist: str,
+    selection: dict[str, str],
+    all_entries_reason: str | None,
+    cams: Sequence[CameraSpec],
+) -> dict[str, Any]:
+    """Store the new draft with its bespoke watchlist copied from ``source_watchlist`` and its cameras; audited."""
+    cipher = ctx.cipher
+    actor = dep.created_by
+    with ctx.db.session() as s:
+        src, src_entries, selection = _source_entries(ctx, s, source_watchlist, selection, all_entries_reason)
+        dep.source_watchlist = src.name
+        s.add(dep)
+        s.flush()
+        wl, n_images, n_emb = _bespoke_list(s, cipher, dep, src, src_entries, selection, actor)
+        _add_cameras(s, cipher, dep, cams)
+        s.flush()
+        watchlist_integrity.reseal(s, cipher, wl)
+        _record_creation(s, cipher, actor, dep, wl, cams, selection, (n_images, n_emb))
+        return _summary(s, dep)
+
+
 def create(
     ctx: AppContext,
     *,
@@ -606,86 +711,29 @@ def create(
     check_window(ctx, start, end, now_utc())
     legal_basis = check_legal_basis(legal_basis)
     _check_coordinates(latitude, longitude)
-    check_choice(target_fpir, threshold)
-    threshold_source = "override" if threshold is not None else "target_fpir"
-    if threshold is None and target_fpir is None:
-        target_fpir = ctx.settings.default_target_fpir
+    target_fpir, threshold_source = _threshold_choice(ctx, threshold, target_fpir)
     selection = _check_selection(entries, all_entries_reason)
     cams = _check_cameras(ctx, cameras, local_files)
-    name = (name or f"{location[:80]} {start:%Y-%m-%d %H:%M}").strip()
-    if len(name) > 200:
-        raise InputError("deployment name must be at most 200 characters", code="bad_name")
-    check_name(name, "deployment name", "bad_name")
-    cipher = ctx.cipher
+    name = _deployment_name(name, location, start)
+    dep = Deployment(
+        name=name,
+        location=location,
+        latitude=latitude,
+        longitude=longitude,
+        purpose=purpose,
+        legal_basis=legal_basis.strip(),
+        planned_start=start,
+        planned_end=end,
+        threshold=threshold,
+        target_fpir=target_fpir,
+        threshold_source=threshold_source,
+        detector=detector or ctx.settings.detector,
+        embedder=embedder or ctx.settings.embedder,
+        state="draft",
+        created_by=actor,
+    )
     try:
-        with ctx.db.session() as s:
-            src, src_entries, selection = _source_entries(ctx, s, source_watchlist, selection, all_entries_reason)
-            dep = Deployment(
-                name=name,
-                location=location,
-                latitude=latitude,
-                longitude=longitude,
-                purpose=purpose,
-                legal_basis=legal_basis.strip(),
-                planned_start=start,
-                planned_end=end,
-                threshold=threshold,
-                target_fpir=target_fpir,
-                threshold_source=threshold_source,
-                detector=detector or ctx.settings.detector,
-                embedder=embedder or ctx.settings.embedder,
-                state="draft",
-                source_watchlist=src.name,
-                created_by=actor,
-            )
-            s.add(dep)
-            s.flush()
-            wl, n_images, n_emb = _bespoke_list(s, cipher, dep, src, src_entries, selection, actor)
-            for c in cams:
-                cam = DeploymentCamera(
-                    name=c.name, url_enc=b"", url_display=redact_url(c.url.strip()), description=c.description
-                )
-                dep.cameras.append(cam)
-                seal(s, cipher, cam, c.url.strip().encode())
-            s.flush()
-            watchlist_integrity.reseal(s, cipher, wl)
-            audit.record(
-                s,
-                actor,
-                "deployment.create",
-                "deployment",
-                dep.id,
-                {
-                    "name": dep.name,
-                    "location": location,
-                    "purpose": purpose,
-                    "planned_start": start.isoformat(),
-                    "planned_end": end.isoformat(),
-                    "cameras": [c.name for c in cams],
-                    "threshold": threshold,
-                    "target_fpir": target_fpir,
-                    "threshold_source": threshold_source,
-                    "legal_basis": legal_basis,
-                },
-            )
-            audit.record(
-                s,
-                actor,
-                "watchlist.copy",
-                "watchlist",
-                wl.id,
-                {
-                    "deployment_id": dep.id,
-                    "source_watchlist": src.name,
-                    "watchlist": wl.name,
-                    "entries": len(selection),
-                    "images": n_images,
-                    "embeddings": n_emb,
-                },
-                private={"entries": [{"person_id": p, "reason": r} for p, r in sorted(selection.items())]},
-                cipher=cipher,
-            )
-            return _summary(s, dep)
+        return _store_draft(ctx, dep, source_watchlist, selection, all_entries_reason, cams)
     except IntegrityError as exc:
         raise ConflictError(f"a deployment named {name!r} already exists", code="deployment_exists") from exc
 
@@ -730,6 +778,70 @@ def state_of(ctx: AppContext, ref: int | str) -> str:
 # ---------------------------------------------------------------- transitions
 
 
+def _check_authorisable(ctx: AppContext, s: Session, dep: Deployment, actor: str, t: datetime) -> bool:
+    """Refuse unless ``dep`` is a draft whose window has not ended and ``actor`` may authorise it (separation of
+    duties); whether ``actor`` drafted it (a self-authorisation, when the installation allows it)."""
+    if dep.state != "draft":
+        raise ConflictError(f"deployment {dep.id} is {dep.state}; only a draft can be authorised", code="bad_state")
+    if as_utc(dep.planned_end) <= t:  # type: ignore[operator]
+        raise ConflictError(f"deployment {dep.id}'s planned window has already ended", code="window_passed")
+    self_auth = actor in drafters(s, dep)
+    if self_auth and not ctx.settings.allow_self_authorisation:
+        err = AuthError(
+            f"you created or edited deployment {dep.id}, so another supervisor must authorise it "
+            "(separation of duties; a one-person installation may allow this with the setting "
+            "OPENLFR_ALLOW_SELF_AUTHORISATION)",
+            code="self_authorisation",
+        )
+        err.http_status = 403
+        raise err
+    return self_auth
+
+
+def _ready_watchlist(s: Session, dep: Deployment) -> tuple[str, int]:
+    """The digest and size of the deployment's watchlist; refused when it has no cameras or an empty list."""
+    if not dep.cameras:
+        raise ConflictError(f"deployment {dep.id} has no cameras", code="no_cameras")
+    if dep.watchlist_id is None:
+        raise ConflictError(f"deployment {dep.id} has no watchlist", code="no_watchlist")
+    digest, size = watchlist_digest(s, dep.watchlist_id)
+    if size == 0:
+        raise ConflictError(f"deployment {dep.id}'s watchlist is empty", code="empty_watchlist")
+    return digest, size
+
+
+def _record_authorisation(
+    s: Session, dep: Deployment, actor: str, role: str, op: OperatingPoint, g: Guardrail, self_auth: bool
+) -> None:
+    """The audit event of an authorisation, with the operating point fixed and where it stands against the
+    safe band."""
+    audit.record(
+        s,
+        actor,
+        "deployment.authorise",
+        "deployment",
+        dep.id,
+        {
+            "role": role,
+            "officer": dep.authorising_officer,
+            "note": dep.authorisation_note,
+            "threshold": op.threshold,
+            "threshold_source": op.source,
+            "target_fpir": op.target_fpir,
+            "watchlist_size": dep.watchlist_size,
+            "watchlist_digest": dep.watchlist_digest,
+            "legal_basis": dep.legal_basis,
+            "expected_false_alerts_per_10000": op.false_alerts_per_10000,
+            "expected_tpir": op.tpir,
+            "calibration": (op.calibration or {}).get("file"),
+            "safe_band": g.safe,
+            "outside_band": list(g.problems),
+            "justification": dep.justification,
+            "self_authorisation": self_auth,
+        },
+    )
+
+
 def authorise(
     ctx: AppContext,
     ref: int | str,
@@ -758,28 +870,9 @@ def authorise(
     t = as_utc(now) or now_utc()
     with ctx.db.session() as s:
         dep = get_deployment(s, ref)
-        if dep.state != "draft":
-            raise ConflictError(f"deployment {dep.id} is {dep.state}; only a draft can be authorised", code="bad_state")
-        if as_utc(dep.planned_end) <= t:  # type: ignore[operator]
-            raise ConflictError(f"deployment {dep.id}'s planned window has already ended", code="window_passed")
-        self_auth = actor in drafters(s, dep)
-        if self_auth and not ctx.settings.allow_self_authorisation:
-            err = AuthError(
-                f"you created or edited deployment {dep.id}, so another supervisor must authorise it "
-                "(separation of duties; a one-person installation may allow this with the setting "
-                "OPENLFR_ALLOW_SELF_AUTHORISATION)",
-                code="self_authorisation",
-            )
-            err.http_status = 403
-            raise err
+        self_auth = _check_authorisable(ctx, s, dep, actor, t)
         basis = check_legal_basis(dep.legal_basis if legal_basis is None else legal_basis)
-        if not dep.cameras:
-            raise ConflictError(f"deployment {dep.id} has no cameras", code="no_cameras")
-        if dep.watchlist_id is None:
-            raise ConflictError(f"deployment {dep.id} has no watchlist", code="no_watchlist")
-        digest, size = watchlist_digest(s, dep.watchlist_id)
-        if size == 0:
-            raise ConflictError(f"deployment {dep.id}'s watchlist is empty", code="empty_watchlist")
+        digest, size = _ready_watchlist(s, dep)
         want_fpir, want_thr = _choice(dep, target_fpir, threshold)
         op, g = _operating_point(ctx, s, dep, size, want_fpir, want_thr)
         why = require_justification(g, justification)
@@ -790,31 +883,7 @@ def authorise(
         dep.watchlist_digest, dep.watchlist_size = digest, size
         dep.state, dep.authorised_by, dep.authorised_at = "authorised", actor, t
         dep.authorising_officer, dep.authorisation_note = officer, note.strip()
-        audit.record(
-            s,
-            actor,
-            "deployment.authorise",
-            "deployment",
-            dep.id,
-            {
-                "role": role,
-                "officer": officer,
-                "note": note.strip(),
-                "threshold": op.threshold,
-                "threshold_source": op.source,
-                "target_fpir": op.target_fpir,
-                "watchlist_size": size,
-                "watchlist_digest": digest,
-                "legal_basis": basis,
-                "expected_false_alerts_per_10000": op.false_alerts_per_10000,
-                "expected_tpir": op.tpir,
-                "calibration": (op.calibration or {}).get("file"),
-                "safe_band": g.safe,
-                "outside_band": list(g.problems),
-                "justification": why,
-                "self_authorisation": self_auth,
-            },
-        )
+        _record_authorisation(s, dep, actor, role, op, g, self_auth)
         return _summary(s, dep)
 
 
