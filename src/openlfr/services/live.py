@@ -44,7 +44,7 @@ from openlfr.runtime.sinks import AlertSink, MemorySink
 from openlfr.runtime.workers import CameraSpec, RunSummary
 from openlfr.services.context import AppContext, engine_config_from_settings
 from openlfr.services.lease import DeploymentLease
-from openlfr.services.operating_point import op_fields, resolve_for
+from openlfr.services.operating_point import OperatingPoint, op_fields, resolve_for
 from openlfr.services.spool import SpoolingSink
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
@@ -270,6 +270,47 @@ class LiveRun:
         return summary
 
 
+def _record_live_start(
+    ctx: AppContext, watchlist: str, watchlist_id: int, size: int, op: OperatingPoint, specs: list[CameraSpec]
+) -> None:
+    """The audit event of a watchlist run's start: the operating point, the cameras (URLs masked), the models."""
+    with ctx.db.session() as s:
+        audit.record(
+            s,
+            ctx.settings.actor,
+            "live.start",
+            "watchlist",
+            watchlist_id,
+            {
+                "watchlist": watchlist,
+                "threshold": op.threshold,
+                "watchlist_size": size,
+                "threshold_source": op.source,
+                "target_fpir": op.target_fpir,
+                "cameras": {c.name: mask_url(c.url) for c in specs},
+                "models": ctx.engine.model_ids,
+            },
+        )
+
+
+def _record_live_stop(ctx: AppContext, watchlist: str, watchlist_id: int, summary: RunSummary) -> None:
+    """The audit event of a watchlist run's end: who or what stopped it, its alerts and counters."""
+    with ctx.db.session() as s:
+        audit.record(
+            s,
+            ctx.settings.actor,
+            "live.stop",
+            "watchlist",
+            watchlist_id,
+            {
+                "watchlist": watchlist,
+                "stopped_by": summary.stopped_by,
+                "alerts": summary.alerts,
+                "counters": {c: v["counters"] for c, v in summary.cameras.items()},
+            },
+        )
+
+
 def run_watchlist(
     ctx: AppContext,
     watchlist: str,
@@ -292,24 +333,7 @@ def run_watchlist(
     op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
     thr = op.threshold
     engine_cfg = getattr(ctx, "_engine_config", None) or engine_config_from_settings(ctx.settings)
-    actor = ctx.settings.actor
-    with ctx.db.session() as s:
-        audit.record(
-            s,
-            actor,
-            "live.start",
-            "watchlist",
-            meta["id"],
-            {
-                "watchlist": watchlist,
-                "threshold": thr,
-                "watchlist_size": index.size,
-                "threshold_source": op.source,
-                "target_fpir": op.target_fpir,
-                "cameras": {c.name: mask_url(c.url) for c in specs},
-                "models": ctx.engine.model_ids,
-            },
-        )
+    _record_live_start(ctx, watchlist, meta["id"], index.size, op, specs)
     runner = create_runtime(
         specs,
         engine_cfg,
@@ -324,20 +348,7 @@ def run_watchlist(
     summary = run.host(runner, sink or MemorySink(), watchlist, opts.max_seconds)
     out = _summary_dict(summary, watchlist, index.size, thr)
     out.update(op_fields(op))
-    with ctx.db.session() as s:
-        audit.record(
-            s,
-            actor,
-            "live.stop",
-            "watchlist",
-            meta["id"],
-            {
-                "watchlist": watchlist,
-                "stopped_by": summary.stopped_by,
-                "alerts": summary.alerts,
-                "counters": {c: v["counters"] for c, v in summary.cameras.items()},
-            },
-        )
+    _record_live_stop(ctx, watchlist, meta["id"], summary)
     return out
 
 
@@ -398,22 +409,8 @@ def run_deployment(
         run_ctx.close()
 
 
-def _run_leased(
-    run_ctx: AppContext,
-    plan: LivePlan,
-    lease: DeploymentLease,
-    engine_cfg: EngineConfig,
-    opts: RunOptions,
-    run: LiveRun,
-    marked: bool,
-) -> dict[str, Any]:
-    from openlfr.services import deployments
-    from openlfr.services.alerts import StoreAlertSink
-
-    actor = run_ctx.settings.actor
-    index, _meta = load_index(run_ctx, plan.watchlist)
-    if not marked:  # once per start
-        plan = deployments.mark_live(run_ctx, plan.deployment_id, actor)
+def _deployment_specs(plan: LivePlan, opts: RunOptions) -> list[CameraSpec]:
+    """The deployment's cameras with the run's options; refused when it has none."""
     specs = [
         CameraSpec(
             name=c.name,
@@ -427,10 +424,38 @@ def _run_leased(
     ]
     if not specs:
         raise InputError(f"deployment {plan.deployment_id} has no cameras", code="no_source")
-    # alerts and counters survive a store outage: spooled (encrypted, on disk) and flushed when it is back
-    spool = SpoolingSink(run_ctx, StoreAlertSink(run_ctx, plan.deployment_id, actor=actor), plan.deployment_id)
+    return specs
+
+
+def _alert_spool(run_ctx: AppContext, plan: LivePlan, run: LiveRun, actor: str) -> SpoolingSink:
+    """The deployment's alert store behind a spool: alerts and counters survive a store outage (spooled,
+    encrypted, on disk, and flushed when it is back); its status changes are published on ``run.bus``."""
+    from openlfr.services.alerts import StoreAlertSink
+
     dep_id = plan.deployment_id
+    spool = SpoolingSink(run_ctx, StoreAlertSink(run_ctx, dep_id, actor=actor), dep_id)
     spool.on_change = lambda status: run.bus.publish(StoreStatus(dep_id, **status))
+    return spool
+
+
+def _run_leased(
+    run_ctx: AppContext,
+    plan: LivePlan,
+    lease: DeploymentLease,
+    engine_cfg: EngineConfig,
+    opts: RunOptions,
+    run: LiveRun,
+    marked: bool,
+) -> dict[str, Any]:
+    from openlfr.services import deployments
+
+    actor = run_ctx.settings.actor
+    index, _meta = load_index(run_ctx, plan.watchlist)
+    if not marked:  # once per start
+        plan = deployments.mark_live(run_ctx, plan.deployment_id, actor)
+    specs = _deployment_specs(plan, opts)
+    spool = _alert_spool(run_ctx, plan, run, actor)
+    dep_id = plan.deployment_id
     left = (plan.planned_end - datetime.now(UTC)).total_seconds()
     max_s = left if opts.max_seconds is None else min(left, opts.max_seconds)
     extra: dict[str, Any] = {"own_session": True} if opts.camera_session else {}
