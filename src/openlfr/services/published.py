@@ -232,69 +232,75 @@ def _rate_consistent(printed: str, false_alerts: int, faces: int) -> bool | None
     return abs(computed - value) < 10.0 ** (-decimals) + 1e-12
 
 
+def _check_row(r: Row) -> None:
+    """Mark the row's own irregularities: no figures, a corrected date, totals or rates that disagree."""
+    if not r.has_figures:
+        r.irregular(
+            "no_figures", "no results printed (e.g. stopped by a fault): counted as a deployment, adds no figures"
+        )
+        return
+    py = _printed_year(r.date_as_printed)
+    if py is not None and py != r.day.year:
+        r.irregular(
+            "date_corrected", f"printed {r.date_as_printed!r}; the file's corrected date {r.day.isoformat()} is used"
+        )
+    t, fa = r.true_alerts, r.false_alerts
+    if r.total_alerts is not None and t is not None and fa is not None and t + fa != r.total_alerts:
+        r.irregular(
+            "alerts_total_mismatch",
+            f"printed total {r.total_alerts} but true {t} + false {fa} = {t + fa}; 'alerts' keeps the printed total",
+        )
+    if r.total_alerts is not None and t is None and fa is None:
+        r.irregular("no_true_false_split", "total alerts printed without true/false figures")
+    if r.faces_seen is not None and fa is not None and r.rate_printed:
+        ok = _rate_consistent(r.rate_printed, fa, r.faces_seen)
+        if ok is False:
+            r.irregular(
+                "published_rate_mismatch",
+                f"printed false-alert rate {r.rate_printed} but {fa} / {r.faces_seen:,} faces = "
+                f"{100.0 * fa / r.faces_seen:.4f}%; rates here are computed from the counts",
+            )
+        elif ok is None:
+            r.irregular("unreadable_value", f"false_alert_rate_published {r.rate_printed!r} unreadable")
+
+
+def _check_source(source: str, rs: list[Row]) -> Irregularity | None:
+    """Checks across one source's rows: outcomes that exceed the confirmed true alerts, and 'Other Disposal' and
+    'No Action' columns identical throughout (then read as one combined figure); returns the file-level note."""
+    both = [r for r in rs if r.other_disposals is not None and r.no_action is not None]
+    combined = bool(both) and len(both) >= 3 and all(r.other_disposals == r.no_action for r in both)
+    for r in rs:
+        outcomes = [r.arrests, r.other_disposals, r.no_action]
+        if combined or r.true_confirmed is None or any(v is None for v in outcomes):
+            continue
+        total = sum(v for v in outcomes if v is not None)
+        if total > r.true_confirmed:
+            r.irregular(
+                "outcomes_exceed_true_alerts",
+                f"arrests {r.arrests} + other {r.other_disposals} + no action {r.no_action} = "
+                f"{total} > {r.true_confirmed} confirmed true alerts",
+            )
+    if not combined:
+        return None
+    for r in rs:
+        r.no_action = None  # read other_disposals as one combined "other disposal or no action"
+        r.combined_other = True
+    return Irregularity(
+        "other_and_no_action_identical",
+        f"{source!r}: 'Other Disposal' and 'No Action' are identical on all {len(both)} rows; "
+        "read as one combined 'other disposal or no action' figure (not added together; "
+        "no_action is null)",
+    )
+
+
 def _check_rows(rows: list[Row]) -> list[Irregularity]:
     """Row-level checks plus checks that need the whole file; returns file-level notes."""
-    file_notes: list[Irregularity] = []
     by_source: dict[str, list[Row]] = {}
     for r in rows:
         by_source.setdefault(r.source, []).append(r)
-        if not r.has_figures:
-            r.irregular(
-                "no_figures", "no results printed (e.g. stopped by a fault): counted as a deployment, adds no figures"
-            )
-            continue
-        py = _printed_year(r.date_as_printed)
-        if py is not None and py != r.day.year:
-            r.irregular(
-                "date_corrected",
-                f"printed {r.date_as_printed!r}; the file's corrected date {r.day.isoformat()} is used",
-            )
-        t, fa = r.true_alerts, r.false_alerts
-        if r.total_alerts is not None and t is not None and fa is not None and t + fa != r.total_alerts:
-            r.irregular(
-                "alerts_total_mismatch",
-                f"printed total {r.total_alerts} but true {t} + false {fa}"
-                f" = {t + fa}; 'alerts' keeps the printed total",
-            )
-        if r.total_alerts is not None and t is None and fa is None:
-            r.irregular("no_true_false_split", "total alerts printed without true/false figures")
-        if r.faces_seen is not None and fa is not None and r.rate_printed:
-            ok = _rate_consistent(r.rate_printed, fa, r.faces_seen)
-            if ok is False:
-                r.irregular(
-                    "published_rate_mismatch",
-                    f"printed false-alert rate {r.rate_printed} but {fa} / {r.faces_seen:,} faces = "
-                    f"{100.0 * fa / r.faces_seen:.4f}%; rates here are computed from the counts",
-                )
-            elif ok is None:
-                r.irregular("unreadable_value", f"false_alert_rate_published {r.rate_printed!r} unreadable")
-    for source, rs in by_source.items():
-        both = [r for r in rs if r.other_disposals is not None and r.no_action is not None]
-        combined = bool(both) and len(both) >= 3 and all(r.other_disposals == r.no_action for r in both)
-        for r in rs:
-            outcomes = [r.arrests, r.other_disposals, r.no_action]
-            if combined or r.true_confirmed is None or any(v is None for v in outcomes):
-                continue
-            total = sum(v for v in outcomes if v is not None)
-            if total > r.true_confirmed:
-                r.irregular(
-                    "outcomes_exceed_true_alerts",
-                    f"arrests {r.arrests} + other {r.other_disposals} + no action {r.no_action} = "
-                    f"{total} > {r.true_confirmed} confirmed true alerts",
-                )
-        if combined:
-            for r in rs:
-                r.no_action = None  # read other_disposals as one combined "other disposal or no action"
-                r.combined_other = True
-            file_notes.append(
-                Irregularity(
-                    "other_and_no_action_identical",
-                    f"{source!r}: 'Other Disposal' and 'No Action' are identical on all {len(both)} rows; "
-                    "read as one combined 'other disposal or no action' figure (not added together; "
-                    "no_action is null)",
-                )
-            )
-    return file_notes
+        _check_row(r)
+    notes = (_check_source(source, rs) for source, rs in by_source.items())
+    return [n for n in notes if n is not None]
 
 
 def _ci(k: int, n: int) -> list[float] | None:

@@ -145,23 +145,14 @@ def _iso(dt: datetime | None) -> str | None:
     return None if d is None else d.isoformat()
 
 
-def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    frozen = dep.state == "ended" and dep.stats is not None
-    st = dep.stats if frozen else deployment_stats(s, dep)
-    assert st is not None
+def _time_fields(dep: Deployment, st: dict[str, Any]) -> dict[str, Any]:
+    """The deployment's date, planned and actual times, and how long it ran: camera time (how long the cameras
+    were live), not only the wall clock between start and end."""
     started, ended = as_utc(dep.started_at), as_utc(dep.ended_at)
-    # camera time (how long the cameras were live), not the wall clock between start and end
     live_s = st.get("deployment_live_seconds")
     duration = None if started is None or live_s is None else round(float(live_s) / 60, 1)
     wall = None if started is None else round(((ended or datetime.now(UTC)) - started).total_seconds() / 60, 1)
-    cam_live = {k: (None if v is None else round(v / 60, 1)) for k, v in st.get("camera_live_seconds", {}).items()}
-    row: dict[str, Any] = {
-        "id": dep.id,
-        "name": dep.name,
-        "state": dep.state,
-        "location": dep.location,
-        "latitude": dep.latitude,
-        "longitude": dep.longitude,
+    return {
         "date": (started or as_utc(dep.planned_start)).date().isoformat(),  # type: ignore[union-attr]
         "planned_start": _iso(dep.planned_start),
         "planned_end": _iso(dep.planned_end),
@@ -169,20 +160,28 @@ def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]
         "ended_at": _iso(dep.ended_at),
         "duration_minutes": duration,
         "wall_clock_minutes": wall,
-        "purpose": dep.purpose,
-        "legal_basis": dep.legal_basis,
-        "authorising_officer": dep.authorising_officer,
+    }
+
+
+def _operating_point_fields(dep: Deployment) -> dict[str, Any]:
+    """The operating point the deployment was authorised with and what it was expected to give."""
+    op = dep.operating_point or {}
+    return {
         "watchlist_size": dep.watchlist_size,
         "threshold": dep.threshold,
         "target_fpir": dep.target_fpir,
         "threshold_chosen_by": dep.threshold_source,
-        "expected_false_alerts_per_10000": (dep.operating_point or {}).get("expected_false_alerts_per_10000"),
-        "expected_tpir": (dep.operating_point or {}).get("expected_tpir"),
-        "calibration": ((dep.operating_point or {}).get("calibration") or {}).get("file"),
+        "expected_false_alerts_per_10000": op.get("expected_false_alerts_per_10000"),
+        "expected_tpir": op.get("expected_tpir"),
+        "calibration": (op.get("calibration") or {}).get("file"),
         "operating_point": dep.operating_point,
         "justification": dep.justification or None,
-        "cameras": [c.name for c in dep.cameras],
-        "camera_live_minutes": cam_live,
+    }
+
+
+def _count_fields(st: dict[str, Any]) -> dict[str, Any]:
+    """The deployment's counts: faces, frames, alerts and their adjudication and outcomes, per camera."""
+    return {
         "faces_seen": st["faces_seen"],
         "quality_rejected": st["quality_rejected"],
         "frames_analysed": st.get("frames_analysed", 0),
@@ -194,18 +193,12 @@ def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]
         "outcomes_true_alerts": dict(st.get("outcomes_true_alerts", {})),
         "outcomes_false_alerts": dict(st.get("outcomes_false_alerts", {})),
         "per_camera": st.get("per_camera", {}),
-        "statistics_frozen": frozen,
-        "operating_point_text": operating_point_text(
-            {
-                "threshold": dep.threshold,
-                "threshold_source": dep.threshold_source,
-                "target_fpir": dep.target_fpir,
-                "watchlist_size": dep.watchlist_size,
-            }
-        ),
-        **rates(st["faces_seen"], st["true_alerts"], st["false_alerts"]),
     }
-    timeline = [
+
+
+def _timeline(s: Any, dep: Deployment) -> list[dict[str, Any]]:
+    """The deployment's alerts in time order: when, which camera, score, verdict and outcome."""
+    return [
         {
             "occurred_at": _iso(at),
             "camera": cam,
@@ -219,7 +212,40 @@ def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]
             .order_by(Alert.occurred_at)
         )
     ]
-    return row, timeline
+
+
+def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    frozen = dep.state == "ended" and dep.stats is not None
+    st = dep.stats if frozen else deployment_stats(s, dep)
+    assert st is not None
+    cam_live = {k: (None if v is None else round(v / 60, 1)) for k, v in st.get("camera_live_seconds", {}).items()}
+    row: dict[str, Any] = {
+        "id": dep.id,
+        "name": dep.name,
+        "state": dep.state,
+        "location": dep.location,
+        "latitude": dep.latitude,
+        "longitude": dep.longitude,
+        **_time_fields(dep, st),
+        "purpose": dep.purpose,
+        "legal_basis": dep.legal_basis,
+        "authorising_officer": dep.authorising_officer,
+        **_operating_point_fields(dep),
+        "cameras": [c.name for c in dep.cameras],
+        "camera_live_minutes": cam_live,
+        **_count_fields(st),
+        "statistics_frozen": frozen,
+        "operating_point_text": operating_point_text(
+            {
+                "threshold": dep.threshold,
+                "threshold_source": dep.threshold_source,
+                "target_fpir": dep.target_fpir,
+                "watchlist_size": dep.watchlist_size,
+            }
+        ),
+        **rates(st["faces_seen"], st["true_alerts"], st["false_alerts"]),
+    }
+    return row, _timeline(s, dep)
 
 
 def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
