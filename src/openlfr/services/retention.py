@@ -120,6 +120,66 @@ def purge_alert(s: Session, a: Alert, reason: str, actor: str, now: datetime) ->
     return n
 
 
+def _purge_due_alerts(s: Session, res: SweepResult, pol: RetentionPolicy, actor: str, t: datetime) -> None:
+    """Purge the alerts past their retention (false alerts after ``false_alert_hours`` from adjudication, any
+    alert after ``alert_days``), except those under a legal hold; counted in ``res``."""
+    false_cutoff = t - timedelta(hours=pol.false_alert_hours)
+    age_cutoff = t - timedelta(days=pol.alert_days)
+    held_alerts, held_deps = _held_ids(s)
+    candidates = s.scalars(
+        select(Alert)
+        .where(
+            Alert.purged_at.is_(None),
+            or_((Alert.verdict == "false") & (Alert.adjudicated_at <= false_cutoff), Alert.occurred_at <= age_cutoff),
+        )
+        .order_by(Alert.id)
+    ).all()
+    for a in candidates:
+        if a.id in held_alerts or (a.deployment_id is not None and a.deployment_id in held_deps):
+            res.held_alerts_kept += 1
+            continue
+        adj = as_utc(a.adjudicated_at)
+        if a.verdict == "false" and adj is not None and adj <= false_cutoff:
+            res.images_deleted += purge_alert(s, a, "false alert retention", actor, t)
+            res.false_alerts_removed += 1
+        else:
+            res.images_deleted += purge_alert(s, a, f"{pol.alert_days:g}-day retention", actor, t)
+            res.expired_alerts_removed += 1
+
+
+def _delete_expired_entries(ctx: AppContext, s: Session, res: SweepResult, actor: str, t: datetime) -> None:
+    """Delete the watchlist entries past their expiry with their photos and embeddings, each audited; reseal the
+    lists that were intact before (never launder a tampered list); counted in ``res``."""
+    expired = s.scalars(
+        select(WatchlistEntry).where(WatchlistEntry.expires_at.is_not(None), WatchlistEntry.expires_at <= t)
+    ).all()
+    intact = {
+        wl_id
+        for wl_id in sorted({e.watchlist_id for e in expired})
+        if (wl := s.get(Watchlist, wl_id)) is not None and watchlist_integrity.is_valid(s, ctx.cipher, wl)
+    }
+    for e in expired:
+        image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id == e.id)))
+        s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
+        s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
+        s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == e.id))
+        audit.record(
+            s,
+            actor,
+            "watchlist.entry_expired",
+            "watchlist_entry",
+            e.id,
+            {"watchlist_id": e.watchlist_id, "images": len(image_ids)},
+            private={"person_id": e.person_id},
+            cipher=ctx.cipher,
+        )
+        res.expired_entries_deleted += 1
+    for wl_id in sorted(intact):
+        wl = s.get(Watchlist, wl_id)
+        if wl is not None:
+            watchlist_integrity.reseal(s, ctx.cipher, wl)
+
+
 def sweep(
     ctx: AppContext, now: datetime | None = None, actor: str = SWEEPER, policy: RetentionPolicy | None = None
 ) -> SweepResult:
@@ -129,61 +189,9 @@ def sweep(
         now=t.isoformat(), policy={"false_alert_hours": pol.false_alert_hours, "alert_days": pol.alert_days}
     )
     res.deployments_ended = end_overdue(ctx, actor, now=t)
-    false_cutoff = t - timedelta(hours=pol.false_alert_hours)
-    age_cutoff = t - timedelta(days=pol.alert_days)
     with ctx.db.session() as s:
-        held_alerts, held_deps = _held_ids(s)
-        candidates = s.scalars(
-            select(Alert)
-            .where(
-                Alert.purged_at.is_(None),
-                or_(
-                    (Alert.verdict == "false") & (Alert.adjudicated_at <= false_cutoff), Alert.occurred_at <= age_cutoff
-                ),
-            )
-            .order_by(Alert.id)
-        ).all()
-        for a in candidates:
-            if a.id in held_alerts or (a.deployment_id is not None and a.deployment_id in held_deps):
-                res.held_alerts_kept += 1
-                continue
-            adj = as_utc(a.adjudicated_at)
-            if a.verdict == "false" and adj is not None and adj <= false_cutoff:
-                res.images_deleted += purge_alert(s, a, "false alert retention", actor, t)
-                res.false_alerts_removed += 1
-            else:
-                res.images_deleted += purge_alert(s, a, f"{pol.alert_days:g}-day retention", actor, t)
-                res.expired_alerts_removed += 1
-        expired = s.scalars(
-            select(WatchlistEntry).where(WatchlistEntry.expires_at.is_not(None), WatchlistEntry.expires_at <= t)
-        ).all()
-        # Reseal only lists that were intact before this change (never launder a tampered list).
-        intact = {
-            wl_id
-            for wl_id in sorted({e.watchlist_id for e in expired})
-            if (wl := s.get(Watchlist, wl_id)) is not None and watchlist_integrity.is_valid(s, ctx.cipher, wl)
-        }
-        for e in expired:
-            image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id == e.id)))
-            s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
-            s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
-            s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == e.id))
-            audit.record(
-                s,
-                actor,
-                "watchlist.entry_expired",
-                "watchlist_entry",
-                e.id,
-                {"watchlist_id": e.watchlist_id, "images": len(image_ids)},
-                private={"person_id": e.person_id},
-                cipher=ctx.cipher,
-            )
-
-            res.expired_entries_deleted += 1
-        for wl_id in sorted(intact):
-            wl = s.get(Watchlist, wl_id)
-            if wl is not None:
-                watchlist_integrity.reseal(s, ctx.cipher, wl)
+        _purge_due_alerts(s, res, pol, actor, t)
+        _delete_expired_entries(ctx, s, res, actor, t)
         audit.record(s, actor, "retention.sweep", "retention", "", asdict(res))
     ctx.db.checkpoint(
         vacuum=bool(
