@@ -83,6 +83,27 @@ def search_media(
     return search_frames(analyser, frames, total, is_folder, str(path), progress)
 
 
+def _appearances(ended: list[TrackSummary], names: dict[int, tuple[str, str]]) -> list[dict[str, Any]]:
+    """One appearance per (track, entry it alerted on): who, best score, when first and last seen; in time order."""
+    appearances = []
+    for tr in ended:
+        for eid, score in tr.alerted.items():
+            pid, name = names[eid]
+            appearances.append(
+                {
+                    "person_id": pid,
+                    "name": name,
+                    "entry_id": eid,
+                    "score": round(float(score), 6),
+                    "first_seen_s": round(tr.first_t, 3),
+                    "last_seen_s": round(tr.last_t, 3),
+                    "track_id": tr.track_id,
+                }
+            )
+    appearances.sort(key=lambda a: (a["first_seen_s"], a["track_id"], a["person_id"]))
+    return appearances
+
+
 def search_frames(
     analyser: LiveAnalyser,
     frames: Iterable[Frame],
@@ -129,22 +150,7 @@ def search_frames(
         close()  # a video generator releases its decoder
     with guard:
         take(analyser.finish())
-    appearances = []
-    for tr in ended:
-        for eid, score in tr.alerted.items():
-            pid, name = names[eid]
-            appearances.append(
-                {
-                    "person_id": pid,
-                    "name": name,
-                    "entry_id": eid,
-                    "score": round(float(score), 6),
-                    "first_seen_s": round(tr.first_t, 3),
-                    "last_seen_s": round(tr.last_t, 3),
-                    "track_id": tr.track_id,
-                }
-            )
-    appearances.sort(key=lambda a: (a["first_seen_s"], a["track_id"], a["person_id"]))
+    appearances = _appearances(ended, names)
     result = {
         "source": source,
         "frames": n,
