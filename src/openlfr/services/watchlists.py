@@ -304,6 +304,17 @@ def delete_watchlist(ctx: AppContext, name: str, actor: str) -> dict[str, int]:
     return summary
 
 
+def _new_embedding(engine: Any, family: str, vec: Any) -> ReferenceEmbedding:
+    """A reference embedding row for ``vec`` (little-endian float32) from ``engine``'s embedder; not yet sealed."""
+    return ReferenceEmbedding(
+        model_family=family,
+        model_id=engine.embedder.model_id,
+        dim=int(vec.shape[0]),
+        vector_enc=b"",
+        content_sha256=integrity.content_hash(vec.tobytes()),
+    )
+
+
 def _enrol_one(
     ctx: AppContext, s: Session, wl: Watchlist, entry: WatchlistEntry, data: bytes, source: str, actor: str
 ) -> str | None:
@@ -339,13 +350,7 @@ def _enrol_one(
         box=dict(zip(("x1", "y1", "x2", "y2"), (v * scale for v in face.box), strict=True)),
         quality=dict(face.quality or {}),
     )
-    emb = ReferenceEmbedding(
-        model_family=family,
-        model_id=engine.embedder.model_id,
-        dim=int(vec.shape[0]),
-        vector_enc=b"",
-        content_sha256=integrity.content_hash(vec.tobytes()),
-    )
+    emb = _new_embedding(engine, family, vec)
     img.embeddings.append(emb)
     seal(s, ctx.cipher, img, data)  # bound to the row (flushes it first)
     seal(s, ctx.cipher, emb, vec.tobytes())
@@ -718,6 +723,42 @@ def embeddings_current(ctx: AppContext, family: str | None) -> bool | None:
     return None if family is None else family == family_of(ctx.engine.embedder)
 
 
+def _refuse_if_live(s: Session, wl: Watchlist) -> None:
+    """Refuse while a deployment of the list is live (its running analysers hold the old vectors)."""
+    from openlfr.storage.models_gov import Deployment
+
+    if wl.deployment_id is not None:
+        dep = s.get(Deployment, wl.deployment_id)
+        if dep is not None and dep.state == "live":
+            raise ConflictError(
+                f"watchlist {wl.name!r} is in use by live deployment {dep.id}; end or stop it before re-embedding",
+                code="deployment_live",
+            )
+
+
+def _reembed_image(ctx: AppContext, s: Session, img: ReferenceImage, family: str) -> str | None:
+    """Replace the photo's vectors by the current embedder's (its box and quality too); the reason it has none now
+    (unreadable, no usable face), or None."""
+    engine = ctx.engine
+    data = unseal(ctx.cipher, img)
+    try:
+        image, scale = decode_image_scaled(data, name=f"image {img.id}", max_pixels=ctx.settings.max_image_pixels)
+    except InputError as exc:
+        return exc.message
+    face = enrol_face(engine, image)
+    for old in list(img.embeddings):
+        img.embeddings.remove(old)
+    if face.vector is None or face.box is None:
+        return face.reason or "no face"
+    vec = face.vector.astype("<f4")
+    img.box = dict(zip(("x1", "y1", "x2", "y2"), (v * scale for v in face.box), strict=True))
+    img.quality = dict(face.quality or {})
+    emb = _new_embedding(engine, family, vec)
+    img.embeddings.append(emb)
+    seal(s, ctx.cipher, emb, vec.tobytes())
+    return None
+
+
 def reembed(ctx: AppContext, name: str, actor: str) -> ReembedResult:
     """Re-embed every stored (encrypted) reference photo of a watchlist with the current embedder.
 
@@ -725,19 +766,10 @@ def reembed(ctx: AppContext, name: str, actor: str) -> ReembedResult:
     re-sealed; a photo in which the new pipeline finds no usable face keeps no vector and is reported.
     Refused while a deployment of the list is live (its running analysers hold the old vectors) and
     for a list whose integrity check fails (re-embedding never launders a tampered list). Audited."""
-    from openlfr.storage.models_gov import Deployment
-
-    engine = ctx.engine
-    family = family_of(engine.embedder)
+    family = family_of(ctx.engine.embedder)
     with ctx.db.session() as s:
         wl = _get(s, name)
-        if wl.deployment_id is not None:
-            dep = s.get(Deployment, wl.deployment_id)
-            if dep is not None and dep.state == "live":
-                raise ConflictError(
-                    f"watchlist {name!r} is in use by live deployment {dep.id}; end or stop it before re-embedding",
-                    code="deployment_live",
-                )
+        _refuse_if_live(s, wl)
         integrity.check(s, ctx.cipher, wl)
         old_family = wl.embedder_family
         images = list(
@@ -748,36 +780,12 @@ def reembed(ctx: AppContext, name: str, actor: str) -> ReembedResult:
                 .order_by(ReferenceImage.id)
             )
         )
-        done = 0
         rejected: list[ReembedRejection] = []
         for img in images:
-            data = unseal(ctx.cipher, img)
-            try:
-                image, scale = decode_image_scaled(
-                    data, name=f"image {img.id}", max_pixels=ctx.settings.max_image_pixels
-                )
-            except InputError as exc:
-                rejected.append(ReembedRejection(img.entry.person_id, img.id, exc.message))
-                continue
-            face = enrol_face(engine, image)
-            for old in list(img.embeddings):
-                img.embeddings.remove(old)
-            if face.vector is None or face.box is None:
-                rejected.append(ReembedRejection(img.entry.person_id, img.id, face.reason or "no face"))
-                continue
-            vec = face.vector.astype("<f4")
-            img.box = dict(zip(("x1", "y1", "x2", "y2"), (v * scale for v in face.box), strict=True))
-            img.quality = dict(face.quality or {})
-            emb = ReferenceEmbedding(
-                model_family=family,
-                model_id=engine.embedder.model_id,
-                dim=int(vec.shape[0]),
-                vector_enc=b"",
-                content_sha256=integrity.content_hash(vec.tobytes()),
-            )
-            img.embeddings.append(emb)
-            seal(s, ctx.cipher, emb, vec.tobytes())
-            done += 1
+            why = _reembed_image(ctx, s, img, family)
+            if why is not None:
+                rejected.append(ReembedRejection(img.entry.person_id, img.id, why))
+        done = len(images) - len(rejected)
         s.flush()
         wl.embedder_family = family if done else None
         integrity.reseal(s, ctx.cipher, wl)
