@@ -409,6 +409,44 @@ def add_person(
     raise AssertionError("unreachable")
 
 
+def _clean_photo(ctx: AppContext, src: Path | tuple[str, bytes]) -> tuple[str, bytes | str]:
+    """The photo's label and its bytes without metadata (so what is stored, served or exported carries no
+    EXIF/GPS/XMP/comments), or why it is unreadable (too large, not an image, a file that cannot be read)."""
+    label, data = (str(src), None) if isinstance(src, Path) else src
+    try:
+        if data is None:
+            data = read_bytes(Path(label), ctx.settings.max_upload_bytes)
+        elif len(data) > ctx.settings.max_upload_bytes:
+            raise InputError(
+                f"{label}: {len(data)} bytes exceeds the limit of {ctx.settings.max_upload_bytes}",
+                code="image_too_large",
+            )
+    except InputError as exc:
+        return label, exc.message
+    except OSError as exc:  # permission denied, vanished, I/O error: report it, go on
+        return label, str(exc.strerror or exc)
+    try:
+        return label, strip_metadata(data, label, ctx.settings.max_image_pixels)
+    except InputError as exc:
+        return label, exc.message
+
+
+def _record_enrolment(
+    ctx: AppContext, s: Session, actor: str, name: str, entry: WatchlistEntry, result: EnrolResult
+) -> None:
+    """The audit event of photos enrolled for one entry: how many added and rejected; the person id, privately."""
+    audit.record(
+        s,
+        actor,
+        "watchlist.enrol",
+        "watchlist_entry",
+        entry.id,
+        {"watchlist": name, "images_added": result.accepted, "images_rejected": len(result.rejected)},
+        private={"person_id": entry.person_id},
+        cipher=ctx.cipher,
+    )
+
+
 def _add_person_once(
     ctx: AppContext,
     name: str,
@@ -445,25 +483,9 @@ def _add_person_once(
         # re-enrolling the same photo (a second import of the same folder) adds nothing
         have = _image_digests(ctx, entry) if not created else set()
         for src in sources:
-            label, data = (str(src), None) if isinstance(src, Path) else src
-            try:
-                if data is None:
-                    data = read_bytes(Path(label), ctx.settings.max_upload_bytes)
-                elif len(data) > ctx.settings.max_upload_bytes:
-                    raise InputError(
-                        f"{label}: {len(data)} bytes exceeds the limit of {ctx.settings.max_upload_bytes}",
-                        code="image_too_large",
-                    )
-            except InputError as exc:
-                result.rejected.append(Rejection(label, person_id, f"unreadable: {exc.message}"))
-                continue
-            except OSError as exc:  # permission denied, vanished, I/O error: report it, go on
-                result.rejected.append(Rejection(label, person_id, f"unreadable: {exc.strerror or exc}"))
-                continue
-            try:  # what is stored carries no EXIF/GPS/XMP/comments (and so what is served or exported)
-                data = strip_metadata(data, label, ctx.settings.max_image_pixels)
-            except InputError as exc:
-                result.rejected.append(Rejection(label, person_id, f"unreadable: {exc.message}"))
+            label, data = _clean_photo(ctx, src)
+            if isinstance(data, str):
+                result.rejected.append(Rejection(label, person_id, f"unreadable: {data}"))
                 continue
             digest = hashlib.sha256(data).digest()
             if digest in have:
@@ -482,16 +504,7 @@ def _add_person_once(
             return result
         s.flush()
         integrity.reseal(s, ctx.cipher, wl)
-        audit.record(
-            s,
-            actor,
-            "watchlist.enrol",
-            "watchlist_entry",
-            entry.id,
-            {"watchlist": name, "images_added": result.accepted, "images_rejected": len(result.rejected)},
-            private={"person_id": person_id},
-            cipher=ctx.cipher,
-        )
+        _record_enrolment(ctx, s, actor, name, entry, result)
     return result
 
 
