@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -119,13 +120,15 @@ def _text_matching_seqs(ctx: AppContext, s: Any, q: Any, text: str) -> list[int]
     ]
 
 
-def _event_views(ctx: AppContext, s: Any, rows: list[AuditEvent]) -> list[AuditEventView]:
-    """The rows as views, ``at`` in ISO UTC, private details resolved."""
+def _event_views(
+    ctx: AppContext, s: Any, rows: list[AuditEvent], at: Callable[[datetime], str] = _iso
+) -> list[AuditEventView]:
+    """The rows as views, ``at`` written by ``at`` (default ISO UTC), private details resolved."""
     details = with_private(ctx, s, rows)
     return [
         AuditEventView(
             seq=e.seq,
-            at=_iso(e.at),
+            at=at(e.at),
             actor=e.actor,
             action=e.action,
             object_type=e.object_type,
@@ -177,16 +180,4 @@ def newest(ctx: AppContext, limit: int = 50) -> list[AuditEventView]:
     (:func:`with_private`); ``at`` as stored (``openlfr audit list``)."""
     with ctx.db.session() as s:
         events = list(s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)))
-        return [
-            AuditEventView(
-                seq=e.seq,
-                at=e.at.isoformat(),
-                actor=e.actor,
-                action=e.action,
-                object_type=e.object_type,
-                object_id=e.object_id,
-                details=d,
-                hash=e.hash,
-            )
-            for e, d in zip(events, with_private(ctx, s, events), strict=True)
-        ]
+        return _event_views(ctx, s, events, at=datetime.isoformat)
