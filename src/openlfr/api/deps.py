@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi import Path as FastPath
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
@@ -119,6 +119,10 @@ def page_principal(*roles: str) -> Callable[..., Principal]:
 
 MAX_ID = 2_147_483_647
 Id = Annotated[int, FastPath(ge=0, le=MAX_ID, description="Numeric id")]
+ViewToken = Annotated[
+    str | None, Query(max_length=64, description="A page view token (POST /api/image-views): audited with the page")
+]
+"""The page view an image request belongs to (``st.image_views.covers``)."""
 """Numeric path ids are bounded so that no request reaches the database with an out-of-range integer."""
 
 

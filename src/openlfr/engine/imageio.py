@@ -28,6 +28,26 @@ bitmap never exists in memory) and then resized; other formats are decoded (boun
 ``max_pixels``) and resized at once."""
 
 
+def _check_pixels(name: str, w: int, h: int, max_pixels: int) -> None:
+    """Refuse an image larger than ``max_pixels`` before it is decoded (a decompression bomb)."""
+    if w * h > max_pixels:
+        raise InputError(
+            f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels} (possible decompression bomb)",
+            code="image_too_large",
+        )
+
+
+def check_rgb(image: Image) -> Image:
+    """``image`` itself when it is what detectors take, an RGB uint8 (H, W, 3) array; else ``InputError``."""
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise InputError(
+            f"detector expects an RGB uint8 (H, W, 3) image, got "
+            f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}",
+            code="bad_image",
+        )
+    return image
+
+
 def read_bytes(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     p = Path(path)
     if not p.exists():
@@ -69,11 +89,7 @@ def decode_image_scaled(
                         f"{name}: unsupported image format {fmt}; use JPEG, PNG, WebP or BMP", code="unsupported_image"
                     )
                 w, h = im.size
-                if w * h > max_pixels:
-                    raise InputError(
-                        f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels} (possible decompression bomb)",
-                        code="image_too_large",
-                    )
+                _check_pixels(name, w, h, max_pixels)
                 long_side = max(w, h)
                 if fmt in ("JPEG", "MPO") and long_side > max_side:
                     # libjpeg picks the largest 1/2^k reduction that keeps both sides >= the request
@@ -196,12 +212,7 @@ def strip_metadata(data: bytes, name: str = "image", max_pixels: int = DEFAULT_M
     kind = "png" if data[:8] == _PNG_SIG else "jpeg" if data[:3] == b"\xff\xd8\xff" else "other"
     try:
         with PILImage.open(io.BytesIO(data)) as im:
-            w, h = im.size
-            if w * h > max_pixels:
-                raise InputError(
-                    f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels} (possible decompression bomb)",
-                    code="image_too_large",
-                )
+            _check_pixels(name, im.size[0], im.size[1], max_pixels)
             orientation = int(im.getexif().get(0x0112, 1) or 1)
     except InputError:
         raise

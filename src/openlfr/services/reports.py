@@ -35,6 +35,16 @@ from openlfr.services.stats import deployment_stats
 from openlfr.storage import audit
 from openlfr.storage.models_gov import OUTCOMES, Alert, Deployment
 
+RATE_CSV_COLUMNS = (
+    "false_alerts_per_face",
+    "false_alerts_per_face_ci_low",
+    "false_alerts_per_face_ci_high",
+    "share_of_alerts_wrong",
+    "share_of_alerts_wrong_ci_low",
+    "share_of_alerts_wrong_ci_high",
+)
+"""The two rates and their 95% intervals as CSV columns (reports and the public feed)."""
+
 CSV_COLUMNS = (
     "id",
     "name",
@@ -65,12 +75,7 @@ CSV_COLUMNS = (
     "other_disposal",
     "no_action",
     "not_engaged",
-    "false_alerts_per_face",
-    "false_alerts_per_face_ci_low",
-    "false_alerts_per_face_ci_high",
-    "share_of_alerts_wrong",
-    "share_of_alerts_wrong_ci_low",
-    "share_of_alerts_wrong_ci_high",
+    *RATE_CSV_COLUMNS,
     "target_fpir",
     "threshold_chosen_by",
     "expected_false_alerts_per_10000",

@@ -22,7 +22,7 @@ from openlfr.services import reports
 from openlfr.services.context import AppContext
 from openlfr.storage.models_gov import OUTCOMES, Deployment
 
-FIELDS = (
+_DESCRIPTION = (
     "id",
     "location",
     "latitude",
@@ -34,45 +34,14 @@ FIELDS = (
     "legal_basis",
     "watchlist_size",
     "threshold",
-    "faces_seen",
-    "alerts",
-    "true_alerts",
-    "false_alerts",
-    "unadjudicated",
-    "outcomes",
-    "false_alerts_per_face",
-    "false_alerts_per_face_ci",
-    "share_of_alerts_wrong",
-    "share_of_alerts_wrong_ci",
-    "operating_point_text",
 )
+_COUNTS = ("faces_seen", "alerts", "true_alerts", "false_alerts", "unadjudicated")
+_RATES = ("false_alerts_per_face", "false_alerts_per_face_ci", "share_of_alerts_wrong", "share_of_alerts_wrong_ci")
+
+FIELDS = (*_DESCRIPTION, *_COUNTS, "outcomes", *_RATES, "operating_point_text")
 """The only keys a public row carries."""
 
-CSV_COLUMNS = (
-    "id",
-    "location",
-    "latitude",
-    "longitude",
-    "started_at",
-    "ended_at",
-    "duration_minutes",
-    "purpose",
-    "legal_basis",
-    "watchlist_size",
-    "threshold",
-    "faces_seen",
-    "alerts",
-    "true_alerts",
-    "false_alerts",
-    "unadjudicated",
-    *OUTCOMES,
-    "false_alerts_per_face",
-    "false_alerts_per_face_ci_low",
-    "false_alerts_per_face_ci_high",
-    "share_of_alerts_wrong",
-    "share_of_alerts_wrong_ci_low",
-    "share_of_alerts_wrong_ci_high",
-)
+CSV_COLUMNS = (*_DESCRIPTION, *_COUNTS, *OUTCOMES, *reports.RATE_CSV_COLUMNS)
 
 DEFINITIONS = {
     "faces_seen": "people tracked past the cameras (one track = one face seen)",
@@ -111,23 +80,7 @@ def public_feed(ctx: AppContext) -> PublicFeed:
             )
         ]
     totals = reports._totals(rows)
-    public_totals = {
-        k: totals[k]
-        for k in (
-            "deployments",
-            "faces_seen",
-            "alerts",
-            "true_alerts",
-            "false_alerts",
-            "unadjudicated",
-            "outcomes",
-            "duration_minutes",
-            "false_alerts_per_face",
-            "false_alerts_per_face_ci",
-            "share_of_alerts_wrong",
-            "share_of_alerts_wrong_ci",
-        )
-    }
+    public_totals = {k: totals[k] for k in ("deployments", *_COUNTS, "outcomes", "duration_minutes", *_RATES)}
     notes = []
     if totals["unadjudicated"]:
         notes.append(f"{totals['unadjudicated']} alert(s) not adjudicated: excluded from share_of_alerts_wrong")

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from openlfr.api.deps import Adjudicators, Anyone, Id, Managers, Overseers, Staff, State, numeric_ref
+from openlfr.api.deps import Adjudicators, Anyone, Id, Managers, Overseers, Staff, State, ViewToken, numeric_ref
 from openlfr.api.events import sse_message
 from openlfr.api.schemas import Adjudication, AlertPublic, HoldCreate, HoldPublic, HoldRelease, Page
 from openlfr.api.schemas_ops import AlertContext
@@ -85,9 +85,7 @@ def alert_image(
     request: Request,
     st: State,
     p: Staff,
-    view: Annotated[
-        str | None, Query(max_length=64, description="A page view token (POST /api/image-views): audited with the page")
-    ] = None,
+    view: ViewToken = None,
 ) -> Response:
     covered = st.image_views.covers(view, p.username, request.scope["path"])
     data, media = alerts.alert_image(st.ctx, numeric_ref(ref), kind, p.username, p.role, audited=covered)

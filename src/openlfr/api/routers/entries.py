@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi import Path as FastPath
 from fastapi.responses import Response
 
-from openlfr.api.deps import Id, Managers, Staff, State
+from openlfr.api.deps import Id, Managers, Staff, State, ViewToken
 from openlfr.api.schemas import EnrolResult, EntryPublic, Page
 from openlfr.api.schemas_ops import EntryRemoved
 from openlfr.api.uploads import check_image_upload
@@ -117,9 +117,7 @@ def entry_photo(
     request: Request,
     st: State,
     p: Staff,
-    view: Annotated[
-        str | None, Query(max_length=64, description="A page view token (POST /api/image-views): audited with the page")
-    ] = None,
+    view: ViewToken = None,
 ) -> Response:
     covered = st.image_views.covers(view, p.username, request.scope["path"])
     data, media = watchlists.entry_image(st.ctx, name, entry, index, p.username, p.role, audited=covered)

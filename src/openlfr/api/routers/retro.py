@@ -8,10 +8,10 @@ import threading
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from openlfr.api.deps import Staff, State
+from openlfr.api.deps import Staff, State, ViewToken
 from openlfr.api.schemas_ops import MediaList, RetroDeleted, RetroJob, RetroJobList
 from openlfr.api.state import AppState
 from openlfr.api.uploads import check_image_upload
@@ -121,15 +121,7 @@ def delete_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, 
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def appearance_image(
-    job_id: str,
-    index: int,
-    kind: str,
-    request: Request,
-    st: State,
-    p: Staff,
-    view: Annotated[
-        str | None, Query(max_length=64, description="A page view token (POST /api/image-views): audited with the page")
-    ] = None,
+    job_id: str, index: int, kind: str, request: Request, st: State, p: Staff, view: ViewToken = None
 ) -> Response:
     if kind not in ("face", "frame"):
         raise InputError("kind is face or frame", code="bad_kind")

@@ -57,9 +57,10 @@ import cv2
 import numpy as np
 
 from openlfr.engine.backends.litert_common import quiet_banner
+from openlfr.engine.imageio import check_rgb
 from openlfr.engine.models import file_sha256
 from openlfr.engine.registry import register
-from openlfr.errors import ConfigError, InputError, ModelError
+from openlfr.errors import ConfigError, ModelError
 from openlfr.types import FaceBatch, Image
 
 log = logging.getLogger(__name__)
@@ -455,12 +456,7 @@ class BlazeFaceDetector:
         return np.concatenate(boxes_l), np.concatenate(scores_l), np.concatenate(kps_l)
 
     def detect(self, image: Image) -> FaceBatch:
-        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise InputError(
-                f"detector expects an RGB uint8 (H, W, 3) image, got "
-                f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}",
-                code="bad_image",
-            )
+        check_rgb(image)
         h, w = image.shape[:2]
         boxes, scores, kps = self.raw_detect(image)
         if len(boxes):

@@ -47,8 +47,9 @@ import numpy as np
 
 from openlfr.engine.backends import faceplugin
 from openlfr.engine.backends.onnx_common import DEFAULT_THREADS, cached_rewrite, check_unit, make_session, nms
+from openlfr.engine.imageio import check_rgb
 from openlfr.engine.registry import register
-from openlfr.errors import ConfigError, InputError, ModelError
+from openlfr.errors import ConfigError, ModelError
 from openlfr.types import FaceBatch, Image
 
 log = logging.getLogger(__name__)
@@ -318,12 +319,7 @@ class FrDetectDetector:
         return origin[:, None, :] + out * side[:, None, None]
 
     def detect(self, image: Image) -> FaceBatch:
-        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise InputError(
-                f"detector expects an RGB uint8 (H, W, 3) image, got "
-                f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}",
-                code="bad_image",
-            )
+        check_rgb(image)
         h, w = image.shape[:2]
         if h < 2 or w < 2:
             return FaceBatch.empty((w, h))

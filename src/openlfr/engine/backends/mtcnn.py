@@ -55,9 +55,10 @@ import numpy as np
 
 from openlfr.engine.backends.litert_common import quiet_banner
 from openlfr.engine.backends.onnx_common import nms
+from openlfr.engine.imageio import check_rgb
 from openlfr.engine.models import file_sha256
 from openlfr.engine.registry import register
-from openlfr.errors import ConfigError, InputError, ModelError
+from openlfr.errors import ConfigError, ModelError
 from openlfr.types import FaceBatch, Image
 
 log = logging.getLogger(__name__)
@@ -436,12 +437,7 @@ class MtcnnDetector:
             return self.stage3(image, boxes, levels)
 
     def detect(self, image: Image) -> FaceBatch:
-        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise InputError(
-                f"detector expects an RGB uint8 (H, W, 3) image, got "
-                f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}",
-                code="bad_image",
-            )
+        check_rgb(image)
         h, w = image.shape[:2]
         boxes, scores, pts = self.detect_native(np.ascontiguousarray(image))
         if self.box == "dlib" and len(boxes):

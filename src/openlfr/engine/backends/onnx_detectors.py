@@ -27,23 +27,14 @@ import cv2
 import numpy as np
 
 from openlfr.engine.backends.onnx_common import DEFAULT_THREADS, check_unit, make_session, nms, with_dynamic_hw
+from openlfr.engine.imageio import check_rgb
 from openlfr.engine.models import ModelStore, ResolvedModel, detector_model_id, resolve_model, warn_licence_once
-from openlfr.errors import ConfigError, InputError, ModelError
+from openlfr.errors import ConfigError, ModelError
 from openlfr.types import FaceBatch, Image
 
 log = logging.getLogger(__name__)
 
 STRIDES = (8, 16, 32)
-
-
-def _check_image(image: Image) -> Image:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InputError(
-            f"detector expects an RGB uint8 (H, W, 3) image, got "
-            f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}",
-            code="bad_image",
-        )
-    return image
 
 
 def _finish(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray, w: int, h: int, min_face_px: int) -> FaceBatch:
@@ -149,7 +140,7 @@ class YuNetDetector(_OnnxDetector):
         return dict(zip(self._outputs, outs, strict=True))
 
     def detect(self, image: Image) -> FaceBatch:
-        image = _check_image(image)
+        image = check_rgb(image)
         h, w = image.shape[:2]
         scale = 1.0
         src: np.ndarray = image
@@ -242,7 +233,7 @@ class ScrfdDetector(_OnnxDetector):
         self._names = names
 
     def detect(self, image: Image) -> FaceBatch:
-        image = _check_image(image)
+        image = check_rgb(image)
         h, w = image.shape[:2]
         size = self.input_size
         scale = min(size / h, size / w)
