@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 from fastapi import Path as FastPath
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
@@ -142,3 +143,24 @@ Supervisor = Annotated[Principal, Depends(allow("supervisor"))]
 Managers = Annotated[Principal, Depends(allow("admin", "supervisor"))]
 Adjudicators = Annotated[Principal, Depends(allow("supervisor", "operator"))]
 Overseers = Annotated[Principal, Depends(allow("admin", "supervisor", "auditor"))]
+
+
+@dataclass(frozen=True)
+class ImageViewer:
+    """Who asks for a stored face image, and whether a page view they declared already audits this request."""
+
+    principal: Principal
+    covered: bool
+
+
+def image_viewer(request: Request, st: State, p: Staff, view: ViewToken = None) -> ImageViewer:
+    return ImageViewer(p, st.image_views.covers(view, p.username, request.scope["path"]))
+
+
+StaffViewer = Annotated[ImageViewer, Depends(image_viewer)]
+"""A staff member viewing a face image (auditors never see one)."""
+
+
+def private_image(data: bytes, media_type: str) -> Response:
+    """An image answer no cache may keep."""
+    return Response(data, media_type=media_type, headers={"Cache-Control": "no-store, private"})

@@ -202,12 +202,7 @@ def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[s
             or 0
         )
     out = {
-        "id": dep.id,
-        "name": dep.name,
-        "state": dep.state,
-        "location": dep.location,
-        "latitude": dep.latitude,
-        "longitude": dep.longitude,
+        **dep.heading(),
         "purpose": dep.purpose,
         "legal_basis": dep.legal_basis,
         "planned_start": _iso(dep.planned_start),

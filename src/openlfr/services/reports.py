@@ -225,12 +225,7 @@ def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]
     assert st is not None
     cam_live = {k: (None if v is None else round(v / 60, 1)) for k, v in st.get("camera_live_seconds", {}).items()}
     row: dict[str, Any] = {
-        "id": dep.id,
-        "name": dep.name,
-        "state": dep.state,
-        "location": dep.location,
-        "latitude": dep.latitude,
-        "longitude": dep.longitude,
+        **dep.heading(),
         **_time_fields(dep, st),
         "purpose": dep.purpose,
         "legal_basis": dep.legal_basis,

@@ -93,6 +93,17 @@ class Deployment(Base):
         back_populates="deployment", cascade="all, delete-orphan", passive_deletes=True, order_by="DeploymentCamera.id"
     )
 
+    def heading(self) -> dict[str, Any]:
+        """How the deployment is named in listings and reports: id, name, state and place."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "state": self.state,
+            "location": self.location,
+            "latitude": self.latitude,
+            "longitude": self.longitude,
+        }
+
 
 class DeploymentCamera(Base):
     __tablename__ = "deployment_cameras"

@@ -11,7 +11,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from openlfr.api.deps import Adjudicators, Anyone, Id, Managers, Overseers, Staff, State, ViewToken, numeric_ref
+from openlfr.api.deps import (
+    Adjudicators,
+    Anyone,
+    Id,
+    Managers,
+    Overseers,
+    Staff,
+    StaffViewer,
+    State,
+    numeric_ref,
+    private_image,
+)
 from openlfr.api.events import sse_message
 from openlfr.api.schemas import Adjudication, AlertPublic, HoldCreate, HoldPublic, HoldRelease, Page
 from openlfr.api.schemas_ops import AlertContext
@@ -79,17 +90,10 @@ def show_alert(ref: str, st: State, p: Anyone) -> AlertView:
     summary="An alert image for review (audited; never for auditors)",
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-def alert_image(
-    ref: str,
-    kind: Literal["probe", "frame", "reference"],
-    request: Request,
-    st: State,
-    p: Staff,
-    view: ViewToken = None,
-) -> Response:
-    covered = st.image_views.covers(view, p.username, request.scope["path"])
-    data, media = alerts.alert_image(st.ctx, numeric_ref(ref), kind, p.username, p.role, audited=covered)
-    return Response(data, media_type=media, headers={"Cache-Control": "no-store, private"})
+def alert_image(ref: str, kind: Literal["probe", "frame", "reference"], st: State, v: StaffViewer) -> Response:
+    p = v.principal
+    data, media = alerts.alert_image(st.ctx, numeric_ref(ref), kind, p.username, p.role, audited=v.covered)
+    return private_image(data, media)
 
 
 @router.post(

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from openlfr.api.deps import Anyone, Id, Staff, State
+from openlfr.api.deps import Anyone, Id, Staff, State, private_image
 from openlfr.api.live import for_role
 from openlfr.api.schemas import CameraPublic, Page
 from openlfr.errors import NotFoundError
@@ -40,7 +40,7 @@ def _latest(st: Any, deployment_id: Id, camera: str) -> tuple[bytes, float, int]
 )
 def frame(deployment_id: Id, camera: str, st: State, p: Staff) -> Response:
     jpeg, _, _ = _latest(st, deployment_id, camera)
-    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store, private"})
+    return private_image(jpeg, "image/jpeg")
 
 
 @router.get(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi import Path as FastPath
 from fastapi.responses import Response
 
-from openlfr.api.deps import Id, Managers, Staff, State, ViewToken
+from openlfr.api.deps import Id, Managers, Staff, StaffViewer, State, private_image
 from openlfr.api.schemas import EnrolResult, EntryPublic, Page
 from openlfr.api.schemas_ops import EntryRemoved
 from openlfr.api.uploads import check_image_upload
@@ -114,12 +114,9 @@ def entry_photo(
     name: str,
     entry: Annotated[str, FastPath(description=ENTRY_REF, max_length=210)],
     index: Id,
-    request: Request,
     st: State,
-    p: Staff,
-    view: ViewToken = None,
+    v: StaffViewer,
 ) -> Response:
-    covered = st.image_views.covers(view, p.username, request.scope["path"])
-    data, media = watchlists.entry_image(st.ctx, name, entry, index, p.username, p.role, audited=covered)
-    media = sniff_image(data) or media
-    return Response(data, media_type=media, headers={"Cache-Control": "no-store, private"})
+    p = v.principal
+    data, media = watchlists.entry_image(st.ctx, name, entry, index, p.username, p.role, audited=v.covered)
+    return private_image(data, sniff_image(data) or media)

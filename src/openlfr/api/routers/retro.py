@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
-from openlfr.api.deps import Staff, State, ViewToken
+from openlfr.api.deps import Staff, StaffViewer, State, private_image
 from openlfr.api.schemas_ops import MediaList, RetroDeleted, RetroJob, RetroJobList
 from openlfr.api.state import AppState
 from openlfr.api.uploads import check_image_upload
@@ -120,11 +120,10 @@ def delete_job(job_id: str, request: Request, st: State, p: Staff) -> dict[str, 
     summary="The matched face, or its frame with every other face pixelated",
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-def appearance_image(
-    job_id: str, index: int, kind: str, request: Request, st: State, p: Staff, view: ViewToken = None
-) -> Response:
+def appearance_image(job_id: str, index: int, kind: str, request: Request, st: State, v: StaffViewer) -> Response:
     if kind not in ("face", "frame"):
         raise InputError("kind is face or frame", code="bad_kind")
-    covered = st.image_views.covers(view, p.username, request.scope["path"])
-    data = jobs(request, st).image(job_id, p.username, p.role, index, kind, audited=covered)
-    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store, private"})
+    p = v.principal
+    return private_image(
+        jobs(request, st).image(job_id, p.username, p.role, index, kind, audited=v.covered), "image/jpeg"
+    )
