@@ -12,8 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from openlfr.cli._common import emit_json, progress_callback, settings
-
-WIDTH_HELP = "Detect on frames scaled down to this width (default 640; 0: the full frame)."
+from openlfr.cli._live_opts import AnalysisWidthOpt, FusionOpt, MaxAttemptsOpt
 
 SourceOpt = Annotated[
     list[str] | None,
@@ -32,7 +31,6 @@ FpirOpt = Annotated[
     ),
 ]
 JsonLinesOpt = Annotated[bool, typer.Option("--json", help="One JSON line per alert on stdout, then one summary line.")]
-AnalysisWidthOpt = Annotated[int | None, typer.Option(help=WIDTH_HELP)]
 PreviewPortOpt = Annotated[
     int | None, typer.Option(help="Serve pixelated previews as MJPEG on 127.0.0.1:PORT (0: any free port).")
 ]
@@ -58,8 +56,8 @@ def run(
     max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="Stop after this long.")] = None,
     analysis_fps: Annotated[float | None, typer.Option(help="Analyse at most this many frames/s.")] = None,
     analysis_width: AnalysisWidthOpt = None,
-    fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
-    max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
+    fusion: FusionOpt = None,
+    max_attempts: MaxAttemptsOpt = None,
     roi: Annotated[str | None, typer.Option(help="Region of interest x1,y1,x2,y2 as fractions.")] = None,
     mode: Annotated[str, typer.Option(help="Workers: auto, thread or process.")] = "auto",
     preview_port: PreviewPortOpt = None,
