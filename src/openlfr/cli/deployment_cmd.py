@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from openlfr.cli._common import emit_json
 from openlfr.cli._gov import JsonOpt, RoleOpt, TokenOpt, UserOpt, ctx, principal
+
+if TYPE_CHECKING:
+    from openlfr.services.deployments import CameraSpec
 
 dep_app = typer.Typer(
     no_args_is_help=True,
@@ -81,43 +84,35 @@ def _read_entries_file(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-@dep_app.command("create")
-def create(
-    location: Annotated[str, typer.Option(help="Precise location: street, junction or landmark.")],
-    purpose: Annotated[str, typer.Option(help="Why this deployment (e.g. wanted for serious offences).")],
-    start: Annotated[str, typer.Option(help="Planned start, ISO date-time (UTC if no offset).")],
-    end: Annotated[str, typer.Option(help="Planned end, ISO date-time.")],
-    source_watchlist: Annotated[str, typer.Option("--source-watchlist", help="Copy entries from this list.")],
-    entry: Annotated[
-        list[str] | None,
-        typer.Option("--entry", help="PERSON_ID=REASON; repeat. The reason this person is on the deployment's list."),
-    ] = None,
-    entries_file: Annotated[Path | None, typer.Option(help="CSV of person_id,reason.")] = None,
-    all_entries: Annotated[
-        str | None, typer.Option("--all-entries", help="Copy every entry of the source list with this reason.")
-    ] = None,
-    camera: Annotated[
-        list[str] | None,
-        typer.Option("--camera", help="NAME=URL (file path, rtsp://, http://, or a webcam index); repeat."),
-    ] = None,
-    name: Annotated[str | None, typer.Option(help="Unique name (default: location and start).")] = None,
-    legal_basis: Annotated[str, typer.Option(help="Legal basis / policy reference (required).")] = "",
-    lat: Annotated[float | None, typer.Option(help="Latitude (WGS84).")] = None,
-    lon: Annotated[float | None, typer.Option(help="Longitude (WGS84).")] = None,
-    threshold: Annotated[float | None, typer.Option(help="Alert threshold (score in [0, 1]).")] = None,
-    fpir: Annotated[
-        float | None,
-        typer.Option(
-            help="Or: target FPIR per face seen (default 1e-4); the threshold is fixed at authorisation from the "
-            "calibration for the list's size."
-        ),
-    ] = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Create a draft deployment with its bespoke watchlist (copied entries, each with a reason)."""
+LocationOpt = Annotated[str, typer.Option(help="Precise location: street, junction or landmark.")]
+PurposeOpt = Annotated[str, typer.Option(help="Why this deployment (e.g. wanted for serious offences).")]
+StartOpt = Annotated[str, typer.Option(help="Planned start, ISO date-time (UTC if no offset).")]
+EndOpt = Annotated[str, typer.Option(help="Planned end, ISO date-time.")]
+SourceWatchlistOpt = Annotated[str, typer.Option("--source-watchlist", help="Copy entries from this list.")]
+EntryOpt = Annotated[
+    list[str] | None,
+    typer.Option("--entry", help="PERSON_ID=REASON; repeat. The reason this person is on the deployment's list."),
+]
+EntriesFileOpt = Annotated[Path | None, typer.Option(help="CSV of person_id,reason.")]
+AllEntriesOpt = Annotated[
+    str | None, typer.Option("--all-entries", help="Copy every entry of the source list with this reason.")
+]
+CameraOpt = Annotated[
+    list[str] | None,
+    typer.Option("--camera", help="NAME=URL (file path, rtsp://, http://, or a webcam index); repeat."),
+]
+FpirOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Or: target FPIR per face seen (default 1e-4); the threshold is fixed at authorisation from the "
+        "calibration for the list's size."
+    ),
+]
+
+
+def _entry_pairs(entry: list[str] | None, entries_file: Path | None) -> list[tuple[str, str]]:
+    """The (person_id, reason) pairs of the --entry options and the --entries-file CSV."""
     from openlfr.errors import InputError
-    from openlfr.services import deployments as dsvc
-    from openlfr.services.reports import parse_when
 
     pairs: list[tuple[str, str]] = []
     for e in entry or []:
@@ -127,12 +122,48 @@ def create(
         pairs.append((pid, why))
     if entries_file is not None:
         pairs.extend(_read_entries_file(entries_file))
-    cams = []
+    return pairs
+
+
+def _camera_specs(camera: list[str] | None) -> list[CameraSpec]:
+    """The --camera NAME=URL options as deployment camera specs."""
+    from openlfr.errors import InputError
+    from openlfr.services import deployments as dsvc
+
+    cams: list[CameraSpec] = []
     for spec in camera or []:
         if "=" not in spec:
             raise InputError("--camera expects NAME=URL", code="bad_camera")
         cname, url = spec.split("=", 1)
         cams.append(dsvc.CameraSpec(cname.strip(), url.strip()))
+    return cams
+
+
+@dep_app.command("create")
+def create(
+    location: LocationOpt,
+    purpose: PurposeOpt,
+    start: StartOpt,
+    end: EndOpt,
+    source_watchlist: SourceWatchlistOpt,
+    entry: EntryOpt = None,
+    entries_file: EntriesFileOpt = None,
+    all_entries: AllEntriesOpt = None,
+    camera: CameraOpt = None,
+    name: Annotated[str | None, typer.Option(help="Unique name (default: location and start).")] = None,
+    legal_basis: Annotated[str, typer.Option(help="Legal basis / policy reference (required).")] = "",
+    lat: Annotated[float | None, typer.Option(help="Latitude (WGS84).")] = None,
+    lon: Annotated[float | None, typer.Option(help="Longitude (WGS84).")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Alert threshold (score in [0, 1]).")] = None,
+    fpir: FpirOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a draft deployment with its bespoke watchlist (copied entries, each with a reason)."""
+    from openlfr.services import deployments as dsvc
+    from openlfr.services.reports import parse_when
+
+    pairs = _entry_pairs(entry, entries_file)
+    cams = _camera_specs(camera)
     c = ctx()
     out = dsvc.create(
         c,

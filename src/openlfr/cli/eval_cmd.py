@@ -141,6 +141,42 @@ HalfOpt = Annotated[
     ),
 ]
 
+DrawWatchlistSizeOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--watchlist-size",
+        help="Draw N identities for the watchlist (default: every identity with at least K+1 images).",
+        show_default=False,
+    ),
+]
+EnrolPerIdentityOpt = Annotated[
+    int, typer.Option("--enrol-per-identity", min=1, help="Images enrolled per watchlist identity (K).")
+]
+AlsoThresholdOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        help="Also report FPIR and FNIR at this threshold (default: the embedder's "
+        "default threshold, when it has one).",
+        show_default=False,
+    ),
+]
+WatchlistSizeOpt = Annotated[
+    int, typer.Option("--watchlist-size", min=1, help="Watchlist size N (one image per identity).")
+]
+CheckCalibrationOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--calibration",
+        help="Also check this calibration's N x FMR threshold for the target on these draws "
+        "(e.g. a calibration of half A checked on half B).",
+        show_default=False,
+    ),
+]
+NoExclusionsOpt = Annotated[
+    bool, typer.Option("--no-exclusions", help="Do not leave out the shipped list of known label errors.")
+]
+
 
 def _fmt(x: float | None, pct: bool = False, digits: int = 4) -> str:
     if x is None:
@@ -203,27 +239,10 @@ def verify_cmd(
 @with_pipeline
 def identify_cmd(
     images: ImagesOpt,
-    watchlist_size: Annotated[
-        int | None,
-        typer.Option(
-            "--watchlist-size",
-            help="Draw N identities for the watchlist (default: every identity with at least K+1 images).",
-            show_default=False,
-        ),
-    ] = None,
-    enrol_per_identity: Annotated[
-        int, typer.Option("--enrol-per-identity", min=1, help="Images enrolled per watchlist identity (K).")
-    ] = 1,
+    watchlist_size: DrawWatchlistSizeOpt = None,
+    enrol_per_identity: EnrolPerIdentityOpt = 1,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the watchlist draw.")] = 0,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            "--threshold",
-            help="Also report FPIR and FNIR at this threshold (default: the embedder's "
-            "default threshold, when it has one).",
-            show_default=False,
-        ),
-    ] = None,
+    threshold: AlsoThresholdOpt = None,
     json_out: JsonOpt = False,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a DET curve PNG here.")] = None,
     pipe: EvalPipeline = PIPELINE,
@@ -282,9 +301,7 @@ def identify_cmd(
 @with_pipeline
 def threshold_cmd(
     images: ImagesOpt,
-    watchlist_size: Annotated[
-        int, typer.Option("--watchlist-size", min=1, help="Watchlist size N (one image per identity).")
-    ] = 1000,
+    watchlist_size: WatchlistSizeOpt = 1000,
     fpir: Annotated[float, typer.Option("--fpir", help="Target FPIR.")] = 1e-3,
     draws: Annotated[int, typer.Option("--draws", min=1, help="Random watchlist draws.")] = 20,
     seed: Annotated[int, typer.Option("--seed")] = 0,
@@ -293,18 +310,8 @@ def threshold_cmd(
     workers: WorkersOpt = 2,
     no_cache: NoCacheOpt = False,
     half: HalfOpt = None,
-    calibration: Annotated[
-        Path | None,
-        typer.Option(
-            "--calibration",
-            help="Also check this calibration's N x FMR threshold for the target on these draws "
-            "(e.g. a calibration of half A checked on half B).",
-            show_default=False,
-        ),
-    ] = None,
-    no_exclusions: Annotated[
-        bool, typer.Option("--no-exclusions", help="Do not leave out the shipped list of known label errors.")
-    ] = False,
+    calibration: CheckCalibrationOpt = None,
+    no_exclusions: NoExclusionsOpt = False,
 ) -> None:
     """Measure an operating threshold: the score at which a stranger searched against N people
     matches no one with probability >= 1 - FPIR, over random watchlist draws."""

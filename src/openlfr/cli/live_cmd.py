@@ -12,54 +12,57 @@ from typing import Annotated, Any
 import typer
 
 from openlfr.cli._common import emit_json, progress_callback, settings
+from openlfr.cli._live_opts import AnalysisWidthOpt, FusionOpt, MaxAttemptsOpt
 
-WIDTH_HELP = "Detect on frames scaled down to this width (default 640; 0: the full frame)."
+SourceOpt = Annotated[
+    list[str] | None,
+    typer.Option("--source", "-s", help="Video file, rtsp:// or http(s):// URL, or webcam index; repeatable."),
+]
+DeploymentOpt = Annotated[
+    str | None,
+    typer.Option("--deployment", "-d", help="Run an authorised deployment (its watchlist, threshold, cameras)."),
+]
+ThresholdOpt = Annotated[float | None, typer.Option(help="Score threshold in [0, 1]: an override of the target FPIR.")]
+FpirOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Target FPIR per face seen (default 1e-4 without --threshold): threshold from the "
+        "embedder's calibration at the watchlist's size."
+    ),
+]
+JsonLinesOpt = Annotated[bool, typer.Option("--json", help="One JSON line per alert on stdout, then one summary line.")]
+PreviewPortOpt = Annotated[
+    int | None, typer.Option(help="Serve pixelated previews as MJPEG on 127.0.0.1:PORT (0: any free port).")
+]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Run each camera as an actor on this Ray cluster (head host:port; needs "
+        "the 'scale' extra; default: OPENLFR_RAY_ADDRESS or this machine).",
+    ),
+]
 
 
 def run(
     watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help="Watchlist to search.")] = None,
-    source: Annotated[
-        list[str] | None,
-        typer.Option("--source", "-s", help="Video file, rtsp:// or http(s):// URL, or webcam index; repeatable."),
-    ] = None,
-    deployment: Annotated[
-        str | None,
-        typer.Option("--deployment", "-d", help="Run an authorised deployment (its watchlist, threshold, cameras)."),
-    ] = None,
-    threshold: Annotated[
-        float | None, typer.Option(help="Score threshold in [0, 1]: an override of the target FPIR.")
-    ] = None,
-    fpir: Annotated[
-        float | None,
-        typer.Option(
-            help="Target FPIR per face seen (default 1e-4 without --threshold): threshold from the "
-            "embedder's calibration at the watchlist's size."
-        ),
-    ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="One JSON line per alert on stdout, then one summary line.")
-    ] = False,
+    source: SourceOpt = None,
+    deployment: DeploymentOpt = None,
+    threshold: ThresholdOpt = None,
+    fpir: FpirOpt = None,
+    json_out: JsonLinesOpt = False,
     loop: Annotated[bool, typer.Option("--loop", help="Restart file sources at their end.")] = False,
     realtime: Annotated[bool, typer.Option("--realtime", help="Pace file sources at their frame rate.")] = False,
     max_seconds: Annotated[float | None, typer.Option("--max-seconds", help="Stop after this long.")] = None,
     analysis_fps: Annotated[float | None, typer.Option(help="Analyse at most this many frames/s.")] = None,
-    analysis_width: Annotated[int | None, typer.Option(help=WIDTH_HELP)] = None,
-    fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
-    max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
+    analysis_width: AnalysisWidthOpt = None,
+    fusion: FusionOpt = None,
+    max_attempts: MaxAttemptsOpt = None,
     roi: Annotated[str | None, typer.Option(help="Region of interest x1,y1,x2,y2 as fractions.")] = None,
     mode: Annotated[str, typer.Option(help="Workers: auto, thread or process.")] = "auto",
-    preview_port: Annotated[
-        int | None, typer.Option(help="Serve pixelated previews as MJPEG on 127.0.0.1:PORT (0: any free port).")
-    ] = None,
+    preview_port: PreviewPortOpt = None,
     end: Annotated[bool, typer.Option("--end", help="With --deployment: end it when the run stops.")] = False,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address",
-            help="Run each camera as an actor on this Ray cluster (head host:port; needs "
-            "the 'scale' extra; default: OPENLFR_RAY_ADDRESS or this machine).",
-        ),
-    ] = None,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Live recognition until stopped (Ctrl-C or SIGTERM stop cleanly and flush counters)."""
     from openlfr.services import live
@@ -176,18 +179,10 @@ def _print_run_summary(out: dict[str, Any], json_out: bool) -> None:
 def search(
     path: Path,
     watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist to search.")],
-    threshold: Annotated[
-        float | None, typer.Option(help="Score threshold in [0, 1]: an override of the target FPIR.")
-    ] = None,
-    fpir: Annotated[
-        float | None,
-        typer.Option(
-            help="Target FPIR per face seen (default 1e-4 without --threshold): threshold from the "
-            "embedder's calibration at the watchlist's size."
-        ),
-    ] = None,
+    threshold: ThresholdOpt = None,
+    fpir: FpirOpt = None,
     fps: Annotated[float | None, typer.Option(help="Analyse at most this many frames per second.")] = None,
-    analysis_width: Annotated[int | None, typer.Option(help=WIDTH_HELP)] = None,
+    analysis_width: AnalysisWidthOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write an HTML report here.")] = None,
 ) -> None:

@@ -19,22 +19,26 @@ import typer
 
 from openlfr.cli._common import settings
 
+HostOpt = Annotated[
+    str, typer.Option(help="Address to listen on (loopback by default; put a TLS proxy in front to serve others).")
+]
+PortOpt = Annotated[int, typer.Option(min=0, max=65535, envvar="OPENLFR_PORT", help="TCP port.")]
+RayAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Run live cameras as actors on this Ray cluster (head host:port; "
+        "needs the 'scale' extra; default: OPENLFR_RAY_ADDRESS or this "
+        "machine).",
+    ),
+]
+
 
 def serve(
-    host: Annotated[
-        str, typer.Option(help="Address to listen on (loopback by default; put a TLS proxy in front to serve others).")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, envvar="OPENLFR_PORT", help="TCP port.")] = 8000,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
     log_level: Annotated[str, typer.Option(help="Server log level.")] = "info",
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address",
-            help="Run live cameras as actors on this Ray cluster (head host:port; "
-            "needs the 'scale' extra; default: OPENLFR_RAY_ADDRESS or this "
-            "machine).",
-        ),
-    ] = None,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Start the console and API (initialising the data dir on first run) and print how to log in."""
     import uvicorn
@@ -56,17 +60,7 @@ def serve(
     ctx = AppContext(st)
     n_users = users.count_users(ctx)
     ctx.close()
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for the message
-    url = f"http://{shown}:{port}"
-    token = None
-    if n_users == 0:
-        token = secrets.token_urlsafe(24)
-        typer.echo("No user exists yet (there is no default account). Create the first admin, either:")
-        typer.echo(f"  open {url}/setup?token={token}   (one-time setup token, valid while this server runs)")
-        typer.echo("  or run: openlfr user create --role admin --username NAME")
-    else:
-        typer.echo(f"Log in at {url}/login with a user made by `openlfr user create` ({n_users} user(s) exist).")
-    typer.echo(f"OpenLFR console on {url}  (API schema: {url}/openapi.json; Ctrl-C or SIGTERM to stop)")
+    token = _print_how_to_log_in(host, port, n_users)
     app = create_app(st, background=True, setup_token=token)
     proxies = app.state.openlfr.api.trusted_proxies.strip()
     # X-Forwarded-* only from configured proxies: uvicorn's default trusts them from loopback, which let
@@ -90,6 +84,22 @@ def serve(
     stopped: list[int] = getattr(server, "stopped_by", [])
     how = f" ({', '.join(signal.Signals(s).name for s in stopped)})" if stopped else ""
     typer.echo(f"OpenLFR stopped{how}.")
+
+
+def _print_how_to_log_in(host: str, port: int, n_users: int) -> str | None:
+    """Print the console's address and how to log in; with no user yet, return a one-time setup token."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for the message
+    url = f"http://{shown}:{port}"
+    token = None
+    if n_users == 0:
+        token = secrets.token_urlsafe(24)
+        typer.echo("No user exists yet (there is no default account). Create the first admin, either:")
+        typer.echo(f"  open {url}/setup?token={token}   (one-time setup token, valid while this server runs)")
+        typer.echo("  or run: openlfr user create --role admin --username NAME")
+    else:
+        typer.echo(f"Log in at {url}/login with a user made by `openlfr user create` ({n_users} user(s) exist).")
+    typer.echo(f"OpenLFR console on {url}  (API schema: {url}/openapi.json; Ctrl-C or SIGTERM to stop)")
+    return token
 
 
 if TYPE_CHECKING:

@@ -13,77 +13,83 @@ from typing import Annotated, Any
 import typer
 
 from openlfr.cli._common import emit_json, progress_callback, settings
+from openlfr.cli._live_opts import AnalysisWidthOpt, FusionOpt, MaxAttemptsOpt
+
+VideoOpt = Annotated[Path, typer.Option("--video", help="Walk-through video (from `openlfr synth walkthrough`).")]
+WatchlistOpt = Annotated[
+    str,
+    typer.Option(
+        "--watchlist", "-w", help="Watchlist name, or a folder of photos (one subfolder per person) enrolled in memory."
+    ),
+]
+ThresholdOpt = Annotated[
+    float | None,
+    typer.Option(help="Score threshold (override; default: the threshold for the target FPIR at the list's size)."),
+]
+FpirOpt = Annotated[
+    float | None, typer.Option(help="Target false alerts per face seen (default 1e-4, as for deployments).")
+]
+AnalysisFpsOpt = Annotated[
+    float | None, typer.Option(help="Analyse at most this many frames per second (a slow camera or a busy machine).")
+]
+DecisionOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="'track' (default): one search per track on the mean of its best shots; 'shot': search every "
+        "shot and fuse the scores (--fusion)."
+    ),
+]
+EarlyMarginOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Early decision: a track whose template clears the threshold by this margin after 2 shots alerts "
+        "at once (default 0.03; a negative value: never early)."
+    ),
+]
+EarlyFirstMarginOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Early decision on a track's first shot: it alerts at once when it clears the threshold by this "
+        "margin (default 0.06; a negative value: never on one shot)."
+    ),
+]
+FillersOpt = Annotated[
+    int,
+    typer.Option(
+        help="Scale benchmark: also enrol this many other identities from the photo folder (none of the walk's "
+        "people), so the walk is searched against a list of realistic size; -1: every one available."
+    ),
+]
+FillerImagesOpt = Annotated[
+    Path | None,
+    typer.Option(help="Photo folder the fillers come from (default: the folder the walk was made from, in the truth)."),
+]
+FillerPhotosOpt = Annotated[
+    int | None,
+    typer.Option(help="Photos enrolled per filler (default: as many as per watchlisted person in the walk)."),
+]
 
 
 def walkthrough(
-    video: Annotated[Path, typer.Option("--video", help="Walk-through video (from `openlfr synth walkthrough`).")],
+    video: VideoOpt,
     truth: Annotated[Path, typer.Option("--truth", help="Its ground-truth JSON.")],
-    watchlist: Annotated[
-        str,
-        typer.Option(
-            "--watchlist",
-            "-w",
-            help="Watchlist name, or a folder of photos (one subfolder per person) enrolled in memory.",
-        ),
-    ],
-    threshold: Annotated[
-        float | None,
-        typer.Option(help="Score threshold (override; default: the threshold for the target FPIR at the list's size)."),
-    ] = None,
-    fpir: Annotated[
-        float | None, typer.Option(help="Target false alerts per face seen (default 1e-4, as for deployments).")
-    ] = None,
-    analysis_width: Annotated[
-        int | None, typer.Option(help="Detect on frames scaled down to this width (default 640; 0: the full frame).")
-    ] = None,
-    analysis_fps: Annotated[
-        float | None,
-        typer.Option(help="Analyse at most this many frames per second (a slow camera or a busy machine)."),
-    ] = None,
-    fusion: Annotated[str | None, typer.Option(help="Fusion rule over a track's shots: max, mean, top2.")] = None,
-    max_attempts: Annotated[int | None, typer.Option(help="Shots embedded per track (cap).")] = None,
-    decision: Annotated[
-        str | None,
-        typer.Option(
-            help="'track' (default): one search per track on the mean of its best shots; 'shot': search every "
-            "shot and fuse the scores (--fusion)."
-        ),
-    ] = None,
-    early_margin: Annotated[
-        float | None,
-        typer.Option(
-            help="Early decision: a track whose template clears the threshold by this margin after 2 shots alerts "
-            "at once (default 0.03; a negative value: never early)."
-        ),
-    ] = None,
-    early_first_margin: Annotated[
-        float | None,
-        typer.Option(
-            help="Early decision on a track's first shot: it alerts at once when it clears the threshold by this "
-            "margin (default 0.06; a negative value: never on one shot)."
-        ),
-    ] = None,
+    watchlist: WatchlistOpt,
+    threshold: ThresholdOpt = None,
+    fpir: FpirOpt = None,
+    analysis_width: AnalysisWidthOpt = None,
+    analysis_fps: AnalysisFpsOpt = None,
+    fusion: FusionOpt = None,
+    max_attempts: MaxAttemptsOpt = None,
+    decision: DecisionOpt = None,
+    early_margin: EarlyMarginOpt = None,
+    early_first_margin: EarlyFirstMarginOpt = None,
     detector: Annotated[str | None, typer.Option(help="Detector type (default: settings).")] = None,
     detector_model: Annotated[Path | None, typer.Option(help="Detector model file (ONNX backends).")] = None,
     embedder: Annotated[str | None, typer.Option(help="Embedder type (default: settings).")] = None,
     embedder_model: Annotated[Path | None, typer.Option(help="Embedder model file (ONNX backends).")] = None,
-    fillers: Annotated[
-        int,
-        typer.Option(
-            help="Scale benchmark: also enrol this many other identities from the photo folder (none of the walk's "
-            "people), so the walk is searched against a list of realistic size; -1: every one available."
-        ),
-    ] = 0,
-    filler_images: Annotated[
-        Path | None,
-        typer.Option(
-            help="Photo folder the fillers come from (default: the folder the walk was made from, in the truth)."
-        ),
-    ] = None,
-    filler_photos: Annotated[
-        int | None,
-        typer.Option(help="Photos enrolled per filler (default: as many as per watchlisted person in the walk)."),
-    ] = None,
+    fillers: FillersOpt = 0,
+    filler_images: FillerImagesOpt = None,
+    filler_photos: FillerPhotosOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the filler draw.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON result here.")] = None,

@@ -444,12 +444,7 @@ class ModelStore:
         spec_for(kind, spec)
         sha = sha256_file(path)
         known = KNOWN_FILES.get(sha)
-        name = name or (known.name if known else path.stem.lower().replace("_", "-"))
-        if not _NAME_RE.match(name):
-            raise InputError(
-                f"model name {name!r}: use lowercase letters, digits, '.', '_' or '-' (at most 64 characters)",
-                code="bad_model_name",
-            )
+        name = _install_name(path, name, known)
         if licence is None:
             licence = known.licence if known else "not stated (user-supplied file)"
             commercial = known.commercial if known else None
@@ -465,17 +460,7 @@ class ModelStore:
                     code="model_exists",
                 )
             fname = f"{name}.onnx"
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".add-", dir=self.root)
-            os.close(fd)
-            try:
-                shutil.copyfile(path, tmp)
-                if sha256_file(Path(tmp)) != sha:
-                    raise ModelError(f"{path} changed while being copied", code="copy_failed")
-                os.replace(tmp, self.root / fname)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            self._copy_in(path, sha, fname)
             m = InstalledModel(
                 name=name,
                 kind=kind,  # type: ignore[arg-type]
@@ -493,6 +478,31 @@ class ModelStore:
             self._write(data)
         log.info("model %s installed (%s, %s, sha256 %s)", name, kind, spec, sha[:12])
         return m
+
+    def _copy_in(self, path: Path, sha: str, fname: str) -> None:
+        """Copy ``path`` into the store as ``fname`` atomically, checking the copy still has hash ``sha``."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".add-", dir=self.root)
+        os.close(fd)
+        try:
+            shutil.copyfile(path, tmp)
+            if sha256_file(Path(tmp)) != sha:
+                raise ModelError(f"{path} changed while being copied", code="copy_failed")
+            os.replace(tmp, self.root / fname)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def _install_name(path: Path, name: str | None, known: CatalogueEntry | None) -> str:
+    """The store name of a model file: the one given, else the known file's, else from the file name."""
+    name = name or (known.name if known else path.stem.lower().replace("_", "-"))
+    if not _NAME_RE.match(name):
+        raise InputError(
+            f"model name {name!r}: use lowercase letters, digits, '.', '_' or '-' (at most 64 characters)",
+            code="bad_model_name",
+        )
+    return name
 
 
 # --------------------------------------------------------------------------- validation, resolution

@@ -228,28 +228,42 @@ def fairness_report(
             comparisons[m] = Comparison(
                 fc.metric, fc.max_group, fc.min_group, fc.ratio, fc.p_value, p is not None and p < alpha, fc.reason, p
             )
-    rows = []
-    fpir_sig: float | None = None
-    fnir_sig: float | None = None
-    for t in sorted(set(sweep)):
-        cnt = {gd.name: gd.counts(t) for gd in groups}
-        row: dict[str, Any] = {"threshold": t}
-        for m in ("fpir", "fnir"):
-            cmp = compare(m, {g: cnt[g][m] for g in cnt}, alpha)
-            row[m] = {g: (k / n if n else None) for g, (k, n) in ((g, cnt[g][m]) for g in cnt)}
-            row[f"{m}_p_value"] = cmp.p_value
-            significant = cmp.significant
-            if clustered:
-                pp = permutation_p(groups, m, t, n_perm, seed)
-                row[f"{m}_p_value_permutation"] = pp
-                significant = pp is not None and pp < alpha
-            row[f"{m}_significant"] = significant
-            if significant:
-                if m == "fpir":
-                    fpir_sig = t if fpir_sig is None else max(fpir_sig, t)
-                elif fnir_sig is None:
-                    fnir_sig = t
-        rows.append(row)
+    rows = [_sweep_row(groups, t, alpha, clustered, n_perm, seed) for t in sorted(set(sweep))]
+    # the highest threshold with a significant FPIR difference, the lowest with a significant FNIR one
+    fpir_sig = max((r["threshold"] for r in rows if r["fpir_significant"]), default=None)
+    fnir_sig = min((r["threshold"] for r in rows if r["fnir_significant"]), default=None)
+    reasons = _reasons(groups, comparisons, fpir_sig, fnir_sig)
+    test = (
+        "identity-level permutation of max - min group rate (fisher exact reported alongside)"
+        if clustered
+        else "fisher-exact two-sided, extreme groups, bonferroni"
+    )
+    return FairnessReport(threshold, per_group, comparisons, rows, fpir_sig, fnir_sig, reasons, alpha, test)
+
+
+def _sweep_row(
+    groups: Sequence[GroupData], t: float, alpha: float, clustered: bool, n_perm: int, seed: int
+) -> dict[str, Any]:
+    """Per group FPIR and FNIR at threshold ``t``, with the test of their difference."""
+    cnt = {gd.name: gd.counts(t) for gd in groups}
+    row: dict[str, Any] = {"threshold": t}
+    for m in ("fpir", "fnir"):
+        cmp = compare(m, {g: cnt[g][m] for g in cnt}, alpha)
+        row[m] = {g: (k / n if n else None) for g, (k, n) in ((g, cnt[g][m]) for g in cnt)}
+        row[f"{m}_p_value"] = cmp.p_value
+        significant = cmp.significant
+        if clustered:
+            pp = permutation_p(groups, m, t, n_perm, seed)
+            row[f"{m}_p_value_permutation"] = pp
+            significant = pp is not None and pp < alpha
+        row[f"{m}_significant"] = significant
+    return row
+
+
+def _reasons(
+    groups: Sequence[GroupData], comparisons: dict[str, Comparison], fpir_sig: float | None, fnir_sig: float | None
+) -> dict[str, str]:
+    """Why figures of the report are missing: no significant difference, no ratio, empty groups."""
     reasons: dict[str, str] = {}
     if fpir_sig is None:
         reasons["fpir_significant_at_or_below"] = "no FPIR difference is significant in the sweep"
@@ -261,12 +275,7 @@ def fairness_report(
     empty = [gd.name for gd in groups if gd.attempts == 0]
     if empty:
         reasons["empty_groups"] = ", ".join(sorted(empty))
-    test = (
-        "identity-level permutation of max - min group rate (fisher exact reported alongside)"
-        if clustered
-        else "fisher-exact two-sided, extreme groups, bonferroni"
-    )
-    return FairnessReport(threshold, per_group, comparisons, rows, fpir_sig, fnir_sig, reasons, alpha, test)
+    return reasons
 
 
 def finite_or_none(x: float) -> float | None:

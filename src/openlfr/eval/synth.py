@@ -248,21 +248,7 @@ def render(
                 progress(k + 1, n_frames)
         for pkt in stream.encode():
             container.mux(pkt)
-    truth = {
-        "version": 1,
-        "video": str(out_video),
-        "fps": cfg.fps,
-        "size": [w, h],
-        "frames": n_frames,
-        "seed": cfg.seed,
-        "images": str(images),
-        "people": cfg.people,
-        "watchlisted": cfg.watchlisted,
-        "enrol_images": cfg.enrol_images,
-        "pass_images": cfg.pass_images,
-        "identities": sorted(p.person_id for p in passes),
-        "passes": [p.to_dict() for p in passes],
-    }
+    truth = _truth(images, out_video, cfg, passes, (w, h), n_frames)
     out_truth.parent.mkdir(parents=True, exist_ok=True)
     out_truth.write_text(json.dumps(truth, indent=1))
     if watchlist_dir is not None:
@@ -275,6 +261,27 @@ def render(
         "people": cfg.people,
         "watchlisted": cfg.watchlisted,
         "watchlist_dir": str(watchlist_dir) if watchlist_dir else None,
+    }
+
+
+def _truth(
+    images: Path, video: Path, cfg: SynthConfig, passes: list[Pass], size: tuple[int, int], n_frames: int
+) -> dict[str, Any]:
+    """The ground truth of a walk-through video: how it was made and who passes when."""
+    return {
+        "version": 1,
+        "video": str(video),
+        "fps": cfg.fps,
+        "size": list(size),
+        "frames": n_frames,
+        "seed": cfg.seed,
+        "images": str(images),
+        "people": cfg.people,
+        "watchlisted": cfg.watchlisted,
+        "enrol_images": cfg.enrol_images,
+        "pass_images": cfg.pass_images,
+        "identities": sorted(p.person_id for p in passes),
+        "passes": [p.to_dict() for p in passes],
     }
 
 

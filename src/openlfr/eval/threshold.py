@@ -83,6 +83,65 @@ def _round_up(x: float, digits: int = 3) -> float:
     return float(math.ceil(x * f - 1e-9) / f)
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The table's rows per identity (dataset order), which may be searched or enrolled, and who is who."""
+
+    starts: np.ndarray  # first row of each identity, then the row count
+    ident_of_row: np.ndarray
+    ok: np.ndarray  # acquired and not left out by the exclusions
+    person: np.ndarray  # identity -> person (identities that are one person share a number)
+
+
+def _rows(table: EmbeddingTable, dataset: Dataset, names: list[str], exclusions: Exclusions | None) -> _Rows:
+    """Row ranges per identity, with the known label errors of ``exclusions`` applied."""
+    starts = np.cumsum([0] + [len(dataset.identities[n]) for n in names])
+    ident_of_row = np.repeat(np.arange(len(names)), np.diff(starts))
+    ok = table.acquired.copy()
+    person = np.arange(len(names))
+    if exclusions is not None and not exclusions.empty:
+        codes, keep, pairs, _used = exclusions.apply(table.paths, dataset.labels, dataset.root)
+        ok &= keep
+        for _first, second in pairs:  # one photo under two names: search and enrol only one copy
+            ok[second] = False
+        person = codes[starts[:-1]]
+    return _Rows(starts, ident_of_row, ok, person)
+
+
+def _draw_best_scores(
+    table: EmbeddingTable, rows: _Rows, watchlist_size: int, draws: int, seed: int
+) -> list[np.ndarray]:
+    """For each random watchlist draw, the best score of every non-mated search (-inf: not acquired)."""
+    emb = np.nan_to_num(table.embedding, nan=0.0)
+    rng = np.random.default_rng(seed)
+    pooled: list[np.ndarray] = []
+    for _ in range(draws):
+        on = rng.choice(len(rows.person), size=watchlist_size, replace=False)
+        enrol_rows = rows.starts[on]
+        enrol_rows = enrol_rows[rows.ok[enrol_rows]]
+        is_on = np.isin(rows.person, rows.person[on])
+        search = np.flatnonzero(~is_on[rows.ident_of_row])
+        best = cosine_to_score((emb[search] @ emb[enrol_rows].T).max(axis=1)).astype(np.float64)
+        best[~rows.ok[search]] = -np.inf
+        pooled.append(best)
+    return pooled
+
+
+def _check_threshold(at: float, allbest: np.ndarray, pooled: list[np.ndarray], target_fpir: float) -> dict[str, Any]:
+    """Pooled and per draw FPIR at a given threshold ``at`` (e.g. a calibration's N x FMR threshold)."""
+    ka = int((allbest >= at).sum())
+    ci = clopper_pearson(ka, int(allbest.size))
+    return {
+        "threshold": at,
+        "fpir": ka / allbest.size,
+        "k": ka,
+        "n": int(allbest.size),
+        "ci": None if ci is None else list(ci),
+        "target_met": ka / allbest.size <= target_fpir,
+        "draws_meeting_target": sum(1 for b in pooled if (b >= at).sum() / b.size <= target_fpir),
+    }
+
+
 def measure_threshold(
     table: EmbeddingTable,
     dataset: Dataset,
@@ -104,31 +163,9 @@ def measure_threshold(
         raise InputError(
             f"--watchlist-size {watchlist_size} needs more than {len(names)} identities", code="bad_option"
         )
-    # row ranges per identity in the table (dataset order)
-    starts = np.cumsum([0] + [len(dataset.identities[n]) for n in names])
-    ident_of_row = np.repeat(np.arange(len(names)), np.diff(starts))
-    emb = np.nan_to_num(table.embedding, nan=0.0)
-    ok = table.acquired.copy()
-    person = np.arange(len(names))  # identity -> person (identities that are one person share a number)
-    if exclusions is not None and not exclusions.empty:
-        codes, keep, pairs, _used = exclusions.apply(table.paths, dataset.labels, dataset.root)
-        ok &= keep
-        for _first, second in pairs:  # one photo under two names: search and enrol only one copy
-            ok[second] = False
-        person = codes[starts[:-1]]
-    rng = np.random.default_rng(seed)
-    per_draw: list[float] = []
-    pooled: list[np.ndarray] = []
-    for _ in range(draws):
-        on = rng.choice(len(names), size=watchlist_size, replace=False)
-        enrol_rows = starts[on]
-        enrol_rows = enrol_rows[ok[enrol_rows]]
-        is_on = np.isin(person, person[on])
-        search = np.flatnonzero(~is_on[ident_of_row])
-        best = cosine_to_score((emb[search] @ emb[enrol_rows].T).max(axis=1)).astype(np.float64)
-        best[~ok[search]] = -np.inf
-        per_draw.append(M.threshold_at_rate(best, target_fpir))
-        pooled.append(best)
+    rows = _rows(table, dataset, names, exclusions)
+    pooled = _draw_best_scores(table, rows, watchlist_size, draws, seed)
+    per_draw = [M.threshold_at_rate(best, target_fpir) for best in pooled]
     allbest = np.concatenate(pooled)
     if not M.resolvable(allbest.size, target_fpir):
         raise InputError(f"{allbest.size} non-mated searches cannot resolve FPIR {target_fpir:g}", code="unresolvable")
@@ -139,19 +176,7 @@ def measure_threshold(
     for b in pooled:
         if (b >= rec).sum() / b.size <= target_fpir + 1e-12:
             meeting += 1
-    checked = None
-    if at is not None:
-        ka = int((allbest >= at).sum())
-        ci = clopper_pearson(ka, int(allbest.size))
-        checked = {
-            "threshold": at,
-            "fpir": ka / allbest.size,
-            "k": ka,
-            "n": int(allbest.size),
-            "ci": None if ci is None else list(ci),
-            "target_met": ka / allbest.size <= target_fpir,
-            "draws_meeting_target": sum(1 for b in pooled if (b >= at).sum() / b.size <= target_fpir),
-        }
+    checked = None if at is None else _check_threshold(at, allbest, pooled, target_fpir)
     return ThresholdResult(
         watchlist_size,
         target_fpir,

@@ -481,21 +481,34 @@ class RayRunner(RunnerBase):
         except KeyboardInterrupt:
             self.stop("interrupted")
         finally:
-            for slot in self._slots.values():
-                if slot.handle is not None:
-                    try:
-                        ray.kill(slot.handle, no_restart=True)
-                    except Exception:  # noqa: S110 - already gone
-                        pass
-                    slot.handle = None
-                if not slot.done:
-                    slot.done = True
-                    if self.states[slot.spec.name] not in (SourceState.ENDED, SourceState.FAILED):
-                        self.states[slot.spec.name] = SourceState.STOPPED
+            self._kill_actors()
             self.dispatch.flush()
             self._index_ref = None
             release()
-        cams = {
+        return RunSummary(
+            cameras=self._camera_summaries(),
+            alerts=self.alerts,
+            duration_s=time.monotonic() - t0,
+            stopped_by=self._stop_reason or "end_of_sources",
+        )
+
+    def _kill_actors(self) -> None:
+        """Kill every camera's actor; a camera not done yet is marked stopped."""
+        for slot in self._slots.values():
+            if slot.handle is not None:
+                try:
+                    ray.kill(slot.handle, no_restart=True)
+                except Exception:  # noqa: S110 - already gone
+                    pass
+                slot.handle = None
+            if not slot.done:
+                slot.done = True
+                if self.states[slot.spec.name] not in (SourceState.ENDED, SourceState.FAILED):
+                    self.states[slot.spec.name] = SourceState.STOPPED
+
+    def _camera_summaries(self) -> dict[str, dict[str, Any]]:
+        """Per camera: its (masked) source, final state, counters, restarts and the nodes it ran on."""
+        return {
             c.name: {
                 "source": mask_url(c.url),
                 "state": self.states[c.name].value,
@@ -506,12 +519,6 @@ class RayRunner(RunnerBase):
             }
             for c in self.cameras
         }
-        return RunSummary(
-            cameras=cams,
-            alerts=self.alerts,
-            duration_s=time.monotonic() - t0,
-            stopped_by=self._stop_reason or "end_of_sources",
-        )
 
     def _step(self, now: float) -> None:
         waiting: dict[Any, tuple[_Slot, str]] = {}

@@ -308,6 +308,38 @@ class CameraWorker:
 # ---- process entry point ----------------------------------------------------------------------
 
 
+def _own_session() -> None:
+    """Put this camera process in a session of its own.
+
+    With Linux's autogroup scheduling each session is scheduled as one group, so the parent's busy threads
+    (an API server) do not dilute this camera's CPU share; the parent still stops it (the stop event, or its
+    death noticed by :func:`_mirror_stop`)."""
+    if hasattr(os, "setsid"):
+        try:
+            os.setsid()
+        except OSError:
+            pass
+
+
+def _mirror_stop(stop: Any, parent: int) -> threading.Event:
+    """A local event set when the shared ``stop`` event is set or the ``parent`` process dies.
+
+    Never wait on the shared multiprocessing Event in the child: a process that exits while waiting on it
+    leaves its condition's sleeper count behind and the parent's later ``set()`` blocks forever. The local
+    event mirrors it by polling ``is_set()``; the same thread notices a dead parent."""
+    local = threading.Event()
+
+    def mirror() -> None:
+        while not local.is_set():
+            if stop.is_set() or os.getppid() != parent:
+                local.set()
+                return
+            time.sleep(0.1)
+
+    threading.Thread(target=mirror, daemon=True).start()
+    return local
+
+
 def _child_main(
     spec_json: str,
     engine_config_json: str,
@@ -322,14 +354,8 @@ def _child_main(
     own_session: bool = False,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent coordinates stopping
-    if own_session and hasattr(os, "setsid"):
-        # a session of its own: with Linux's autogroup scheduling each session is scheduled as one group,
-        # so the parent's busy threads (an API server) do not dilute this camera's CPU share; the parent
-        # still stops it (the stop event, or its death noticed below)
-        try:
-            os.setsid()
-        except OSError:
-            pass
+    if own_session:
+        _own_session()
     parent = os.getppid()
     spec = CameraSpec.model_validate_json(spec_json)
 
@@ -339,19 +365,7 @@ def _child_main(
         except queue_mod.Full:
             pass  # a preview frame the parent could not take in time is dropped
 
-    # Never wait on the shared multiprocessing Event here: a process that exits while waiting on it
-    # leaves its condition's sleeper count behind and the parent's later ``set()`` blocks forever.
-    # A local event mirrors it by polling ``is_set()``; the same thread notices a dead parent.
-    local = threading.Event()
-
-    def mirror() -> None:
-        while not local.is_set():
-            if stop.is_set() or os.getppid() != parent:
-                local.set()
-                return
-            time.sleep(0.1)
-
-    threading.Thread(target=mirror, daemon=True).start()
+    local = _mirror_stop(stop, parent)
     try:
         engine = FaceEngine.from_config(EngineConfig.model_validate_json(engine_config_json))
         analyser = LiveAnalyser(
