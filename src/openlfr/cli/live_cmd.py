@@ -194,17 +194,14 @@ def search(
     ctx = AppContext(settings())
     try:
         with progress_callback("searching", quiet=json_out) as progress:
-            result = retro.search(
-                ctx,
-                path,
-                watchlist,
+            opts = retro.SearchOptions(
                 threshold=threshold,
                 fpir=fpir,
                 fps=fps,
                 config=live_config(None, analysis_width, None, None),
                 progress=progress,
-                report=out,
             )
+            result = retro.search(ctx, path, watchlist, opts=opts, report=out)
     finally:
         ctx.close()
     if json_out:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,22 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int | None], None]
 """progress(done, total)"""
 OnAlerts = Callable[[list[AlertEvent]], None]
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How a retrospective search runs: its operating point (``threshold``, else the target ``fpir`` at the
+    list's size), the analysis rate (``fps``) and configuration, and its hooks (progress, a lock shared by
+    concurrent searches, alerts as they come, cancellation)."""
+
+    threshold: float | None = None
+    fpir: float | None = None
+    fps: float | None = None
+    config: LiveConfig | None = None
+    progress: Progress | None = None
+    lock: AbstractContextManager[Any] | None = None
+    on_alerts: OnAlerts | None = None
+    cancel: threading.Event | None = None
 
 
 def _frames_of(path: Path, fps: float | None) -> tuple[Any, int | None, bool]:
@@ -80,7 +97,7 @@ def search_media(
 ) -> tuple[dict[str, Any], list[AlertEvent]]:
     """Run ``analyser`` over a video or image folder; returns (result dict, alert events)."""
     frames, total, is_folder = _frames_of(path, fps)
-    return search_frames(analyser, frames, total, is_folder, str(path), progress)
+    return search_frames(analyser, frames, total, is_folder, str(path), SearchOptions(progress=progress))
 
 
 def _appearances(ended: list[TrackSummary], names: dict[int, tuple[str, str]]) -> list[dict[str, Any]]:
@@ -110,20 +127,20 @@ def search_frames(
     total: int | None,
     is_folder: bool,
     source: str,
-    progress: Progress | None = None,
-    lock: AbstractContextManager[Any] | None = None,
-    on_alerts: OnAlerts | None = None,
-    cancel: threading.Event | None = None,
+    opts: SearchOptions | None = None,
 ) -> tuple[dict[str, Any], list[AlertEvent]]:
-    """Run ``analyser`` over ``frames``; with ``lock``, the engine is held only while a frame is analysed.
-    ``on_alerts`` gets each frame's new alerts as they are raised (results as they come); ``cancel``, once set,
-    stops the search after the current frame: the result holds what was found so far, with ``cancelled``."""
+    """Run ``analyser`` over ``frames`` with ``opts``' hooks: with ``lock``, the engine is held only while a frame
+    is analysed; ``on_alerts`` gets each frame's new alerts as they are raised (results as they come); ``cancel``,
+    once set, stops the search after the current frame: the result holds what was found so far, with
+    ``cancelled``."""
+    o = opts or SearchOptions()
+    progress, on_alerts, cancel = o.progress, o.on_alerts, o.cancel
     names = {e.entry_id: (e.person_id, e.name) for e in analyser.index.entries}
     n = 0
     ended: list[TrackSummary] = []
     events: list[AlertEvent] = []
     counters: dict[str, int] = {}
-    guard = lock if lock is not None else nullcontext()
+    guard = o.lock if o.lock is not None else nullcontext()
 
     def take(res: Any) -> None:
         ended.extend(res.ended)
@@ -165,20 +182,13 @@ def search_frames(
 
 
 def _analyser(
-    ctx: AppContext,
-    watchlist: str,
-    threshold: float | None,
-    fpir: float | None,
-    fps: float | None,
-    config: LiveConfig | None,
-    folder: bool,
-    camera: str,
+    ctx: AppContext, watchlist: str, o: SearchOptions, folder: bool, camera: str
 ) -> tuple[LiveAnalyser, dict[str, Any], OperatingPoint]:
     index, meta = load_index(ctx, watchlist)
     if index.size == 0:
         raise InputError(f"watchlist {watchlist!r} is empty", code="empty_watchlist")
-    op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
-    cfg = (config or LiveConfig()).model_copy(update={"analysis_fps": fps} if fps else {})
+    op = resolve_for(ctx, index.size, target_fpir=o.fpir, threshold=o.threshold)
+    cfg = (o.config or LiveConfig()).model_copy(update={"analysis_fps": o.fps} if o.fps else {})
     if folder:
         cfg = cfg.model_copy(update={"tracker": cfg.tracker.model_copy(update={"min_hits": 1})})
     analyser = LiveAnalyser(ctx.engine, index, op.threshold, camera=camera, config=cfg, watchlist_id=meta["id"])
@@ -226,29 +236,9 @@ def _audit(
 
 
 def search(
-    ctx: AppContext,
-    path: Path,
-    watchlist: str,
-    *,
-    threshold: float | None = None,
-    fpir: float | None = None,
-    fps: float | None = None,
-    config: LiveConfig | None = None,
-    progress: Progress | None = None,
-    report: Path | None = None,
+    ctx: AppContext, path: Path, watchlist: str, *, opts: SearchOptions | None = None, report: Path | None = None
 ) -> dict[str, Any]:
-    result, events, thr = search_path(
-        ctx,
-        path,
-        watchlist,
-        threshold=threshold,
-        fpir=fpir,
-        fps=fps,
-        config=config,
-        progress=progress,
-        actor=ctx.settings.actor,
-        report=report,
-    )
+    result, events, thr = search_path(ctx, path, watchlist, actor=ctx.settings.actor, opts=opts, report=report)
     if report is not None:
         write_report(report, result, events, watchlist, thr)
     return result
@@ -260,21 +250,15 @@ def search_path(
     watchlist: str,
     *,
     actor: str,
-    threshold: float | None = None,
-    fpir: float | None = None,
-    fps: float | None = None,
-    config: LiveConfig | None = None,
-    progress: Progress | None = None,
-    lock: AbstractContextManager[Any] | None = None,
+    opts: SearchOptions | None = None,
     report: Path | None = None,
-    on_alerts: OnAlerts | None = None,
-    cancel: threading.Event | None = None,
 ) -> tuple[dict[str, Any], list[AlertEvent], float]:
     """A video file or image folder on this machine: (result, alert events of matches only, threshold); the
     result says how the threshold was chosen."""
-    analyser, meta, op = _analyser(ctx, watchlist, threshold, fpir, fps, config, path.is_dir(), path.name)
-    frames, total, is_folder = _frames_of(path, fps)
-    result, events = search_frames(analyser, frames, total, is_folder, str(path), progress, lock, on_alerts, cancel)
+    o = opts or SearchOptions()
+    analyser, meta, op = _analyser(ctx, watchlist, o, path.is_dir(), path.name)
+    frames, total, is_folder = _frames_of(path, o.fps)
+    result, events = search_frames(analyser, frames, total, is_folder, str(path), o)
     _audit(ctx, actor, meta, watchlist, str(path), op, result, report)
     result.update({"threshold": op.threshold, **op_fields(op)})
     return result, events, op.threshold
@@ -287,14 +271,7 @@ def search_upload(
     actor: str,
     video: tuple[str, bytes] | None = None,
     images: list[tuple[str, bytes]] | None = None,
-    threshold: float | None = None,
-    fpir: float | None = None,
-    fps: float | None = None,
-    config: LiveConfig | None = None,
-    progress: Progress | None = None,
-    lock: AbstractContextManager[Any] | None = None,
-    on_alerts: OnAlerts | None = None,
-    cancel: threading.Event | None = None,
+    opts: SearchOptions | None = None,
 ) -> tuple[dict[str, Any], list[AlertEvent], float]:
     """An uploaded video, or uploaded photos read in name order as a folder is; decoded from memory,
     nothing written to disk. Returns (result, alert events of matches only, threshold)."""
@@ -323,8 +300,9 @@ def search_upload(
                 yield Frame(image=img, t=float(i), wall=time.time(), index=i)
 
         frames = gen()
-    analyser, meta, op = _analyser(ctx, watchlist, threshold, fpir, fps, config, folder, "upload")
-    result, events = search_frames(analyser, frames, total, folder, label, progress, lock, on_alerts, cancel)
+    o = opts or SearchOptions()
+    analyser, meta, op = _analyser(ctx, watchlist, o, folder, "upload")
+    result, events = search_frames(analyser, frames, total, folder, label, o)
     _audit(ctx, actor, meta, watchlist, f"upload: {label}", op, result, None)
     result.update({"threshold": op.threshold, **op_fields(op)})
     return result, events, op.threshold

@@ -210,6 +210,14 @@ class RetroJobs:
             self._jobs[job.id] = job
             return job
 
+    def _opts(
+        self, job: Job, threshold: float | None, fps: float | None, progress: retro.Progress, on_alerts: retro.OnAlerts
+    ) -> retro.SearchOptions:
+        """A job's search: its operating point and rate, the engine lock shared by the jobs, its cancel flag."""
+        return retro.SearchOptions(
+            threshold=threshold, fps=fps, progress=progress, lock=self.lock, on_alerts=on_alerts, cancel=job.cancel
+        )
+
     def start_media(
         self, owner: str, watchlist: str, name: str, threshold: float | None = None, fps: float | None = None
     ) -> Job:
@@ -218,16 +226,7 @@ class RetroJobs:
         self._spawn(
             job,
             lambda progress, on_alerts: retro.search_path(
-                self.ctx,
-                path,
-                watchlist,
-                actor=owner,
-                threshold=threshold,
-                fps=fps,
-                progress=progress,
-                lock=self.lock,
-                on_alerts=on_alerts,
-                cancel=job.cancel,
+                self.ctx, path, watchlist, actor=owner, opts=self._opts(job, threshold, fps, progress, on_alerts)
             ),
         )
         return job
@@ -254,12 +253,7 @@ class RetroJobs:
                 actor=owner,
                 video=video,
                 images=images,
-                threshold=threshold,
-                fps=fps,
-                progress=progress,
-                lock=self.lock,
-                on_alerts=on_alerts,
-                cancel=job.cancel,
+                opts=self._opts(job, threshold, fps, progress, on_alerts),
             ),
         )
         return job
