@@ -355,7 +355,7 @@ def bench_analysis(clips: list[Path], workers: list[int]) -> dict[str, Any]:
     from openlfr.runtime.events import CameraState, EventBus
     from openlfr.runtime.ray_local import LocalRayCluster
     from openlfr.runtime.ray_runtime import RayOptions, RayRunner
-    from openlfr.runtime.workers import CameraSpec, SourceState
+    from openlfr.runtime.workers import CameraSpec, RunInputs, SourceState
     from openlfr.services.operating_point import default_threshold
 
     engine = FaceEngine.from_config()
@@ -385,7 +385,9 @@ def bench_analysis(clips: list[Path], workers: list[int]) -> dict[str, Any]:
             bus = EventBus()
             bus.subscribe(CameraState, on_state)
             runner = RayRunner(
-                specs, EngineConfig(), index, thr, bus, ray=RayOptions(address=cluster.address, cpus_per_camera=1)
+                RunInputs(specs, EngineConfig(), index, thr),
+                bus,
+                ray=RayOptions(address=cluster.address, cpus_per_camera=1),
             )
             t = time.monotonic()
             summary = runner.run(max_seconds=900)

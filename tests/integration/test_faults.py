@@ -25,7 +25,7 @@ from PIL import Image
 from openlfr.engine.live import index_in_memory
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.runtime.events import EventBus
-from openlfr.runtime.workers import CameraSpec, LiveRunner
+from openlfr.runtime.workers import CameraSpec, LiveRunner, RunInputs
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ def _free_port() -> int:
 
 def _run(engine_index: tuple[FaceEngine, Any], spec: CameraSpec, max_seconds: float) -> dict[str, Any]:
     engine, index = engine_index
-    runner = LiveRunner([spec], CFG, index, 0.99, EventBus(), mode="thread", engine=engine)
+    runner = LiveRunner(RunInputs([spec], CFG, index, 0.99), EventBus(), mode="thread", engine=engine)
     t0 = time.monotonic()
     out = runner.run(max_seconds=max_seconds).to_dict()
     out["wall_s"] = time.monotonic() - t0

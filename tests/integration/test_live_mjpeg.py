@@ -17,7 +17,7 @@ from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.engine.sources import open_source
 from openlfr.runtime.events import CameraState, EventBus
 from openlfr.runtime.sinks import MemorySink, feed
-from openlfr.runtime.workers import CameraSpec, LiveRunner, SourceState
+from openlfr.runtime.workers import CameraSpec, LiveRunner, RunInputs, SourceState
 from openlfr.services.operating_point import default_threshold
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
@@ -62,10 +62,7 @@ def test_mjpeg_worker_retries_and_reconnects(videos: Path) -> None:
         live=LiveConfig(analysis_fps=8),
     )
     runner = LiveRunner(
-        [spec],
-        EngineConfig(),
-        index,
-        default_threshold(engine.embedder),
+        RunInputs([spec], EngineConfig(), index, default_threshold(engine.embedder)),
         bus,
         mode="thread",
         engine=engine,

@@ -19,7 +19,7 @@ from openlfr.engine.privacy import cell_size, mosaic
 from openlfr.engine.sources import open_source
 from openlfr.runtime.events import EventBus, PreviewFrame
 from openlfr.runtime.preview import MjpegServer, PreviewHub
-from openlfr.runtime.workers import CameraSpec, LiveRunner
+from openlfr.runtime.workers import CameraSpec, LiveRunner, RunInputs
 
 pytestmark = pytest.mark.shared_data
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def test_preview_frames_are_pixelated_and_served(videos: Path) -> None:
     spec = CameraSpec(name="door", url=str(clip), preview_fps=30, live=LiveConfig())
     bus = EventBus()
     bus.subscribe(PreviewFrame, on_preview)
-    runner = LiveRunner([spec], EngineConfig(), index, 0.99, bus, mode="thread", engine=engine)
+    runner = LiveRunner(RunInputs([spec], EngineConfig(), index, 0.99), bus, mode="thread", engine=engine)
     summary = runner.run()
     assert summary.cameras["door"]["counters"]["frames_analysed"] == 51
     assert len(got) >= 10 and all(j[:3] == b"\xff\xd8\xff" for j in got)

@@ -17,7 +17,7 @@ from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.engine.sources import open_source
 from openlfr.runtime.events import CameraState, EventBus
 from openlfr.runtime.sinks import MemorySink, feed
-from openlfr.runtime.workers import CameraSpec, LiveRunner, SourceState
+from openlfr.runtime.workers import CameraSpec, LiveRunner, RunInputs, SourceState
 from openlfr.services.operating_point import default_threshold
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
@@ -64,10 +64,7 @@ def test_rtsp_worker_reconnects_after_server_restart(videos: Path, caplog: pytes
         live=LiveConfig(analysis_fps=8),
     )
     runner = LiveRunner(
-        [spec],
-        EngineConfig(),
-        index,
-        default_threshold(engine.embedder),
+        RunInputs([spec], EngineConfig(), index, default_threshold(engine.embedder)),
         bus,
         mode="thread",
         engine=engine,

@@ -426,15 +426,13 @@ def test_crowd_through_the_ray_camera_actor(crowd: dict[str, Any]) -> None:
     from openlfr.engine.live import index_in_memory
     from openlfr.engine.pipeline import EngineConfig
     from openlfr.runtime.ray_actor import CameraActor
-    from openlfr.runtime.workers import AlertMsg, CameraSpec, PreviewMsg, WorkerDone
+    from openlfr.runtime.workers import AlertMsg, CameraSpec, PreviewMsg, WorkerDone, WorkerInputs
 
     engine = FaceEngine.from_config()
     photos = [load_image(f) for f in sorted((crowd["listed"] / LISTED).glob("*.jpg"))]
     index, _ = index_in_memory(engine, {LISTED: photos})
     spec = CameraSpec(name="door", url=str(crowd["video"]), preview_fps=60)
-    actor = CameraActor(
-        spec.model_dump_json(), EngineConfig().model_dump_json(), index, 0.75, 0, None, "k", None, preview=True
-    )
+    actor = CameraActor(WorkerInputs(spec, EngineConfig(), 0.75, 0, None, "k", preview=True), index, None)
     actor.start()
     events: list[Any] = []
     deadline = time.monotonic() + 300

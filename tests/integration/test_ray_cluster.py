@@ -39,7 +39,7 @@ from openlfr.runtime.ray_actor import FrameCounts  # noqa: E402
 from openlfr.runtime.ray_local import LocalRayCluster  # noqa: E402
 from openlfr.runtime.ray_runtime import RayOptions, RayRunner, replay_key  # noqa: E402
 from openlfr.runtime.sinks import MemorySink, feed  # noqa: E402
-from openlfr.runtime.workers import AlertMsg, CameraSpec, CountEvent, StateEvent, WorkerDone  # noqa: E402
+from openlfr.runtime.workers import AlertMsg, CameraSpec, CountEvent, RunInputs, StateEvent, WorkerDone  # noqa: E402
 from openlfr.types import AlertRecord, FaceBatch  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data, pytest.mark.ray]
@@ -265,10 +265,7 @@ def test_only_alerts_and_counters_leave_the_worker(
     thr = cli_watchlist["threshold"]
     spec = CameraSpec(name="cam1", url=str(videos / CLIP), realtime=True, live=LiveConfig(analysis_fps=FPS))
     runner = RayRunner(
-        [spec],
-        EngineConfig(),
-        without,
-        thr,
+        RunInputs([spec], EngineConfig(), without, thr),
         bus,
         ray=_ray_options(cluster, refresh_s=0.5),
         on_message=lambda cam, m: seen.append((cam, m)),

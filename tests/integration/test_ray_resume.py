@@ -19,7 +19,7 @@ import pytest
 from openlfr.engine.live import LiveConfig, index_in_memory
 from openlfr.engine.pipeline import EngineConfig, FaceEngine
 from openlfr.runtime.ray_actor import CameraActor, FrameCounts, Resume
-from openlfr.runtime.workers import AlertMsg, CameraSpec, CountEvent, WorkerDone
+from openlfr.runtime.workers import AlertMsg, CameraSpec, CountEvent, WorkerDone, WorkerInputs
 from openlfr.services.operating_point import default_threshold
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
@@ -66,16 +66,8 @@ def run_actor(url: str, setup: dict[str, Any], resume: Resume | None) -> tuple[l
         if url.endswith(".gif")
         else EngineConfig()
     )
-    actor = CameraActor(
-        spec.model_dump_json(),
-        engine.model_dump_json(),
-        setup["index"],
-        setup["threshold"],
-        3,
-        9,
-        "replay:test",
-        resume,
-    )
+    work = WorkerInputs(spec, engine, setup["threshold"], 3, 9, "replay:test")
+    actor = CameraActor(work, setup["index"], resume)
     actor.start()
     msgs: list[Any] = []
     ack = 0

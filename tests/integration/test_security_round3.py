@@ -447,7 +447,7 @@ def test_thread_mode_a_camera_that_cannot_open_leaves_none_unsupervised(videos: 
     from openlfr.engine.live import LiveConfig, index_in_memory
     from openlfr.engine.pipeline import EngineConfig, FaceEngine
     from openlfr.runtime.events import EventBus
-    from openlfr.runtime.workers import CameraSpec, LiveRunner
+    from openlfr.runtime.workers import CameraSpec, LiveRunner, RunInputs
 
     cfg = EngineConfig(detector="dlib-hog", detector_options={"upsample": 0, "min_face_px": 40})
     engine = FaceEngine.from_config(cfg)
@@ -457,7 +457,7 @@ def test_thread_mode_a_camera_that_cannot_open_leaves_none_unsupervised(videos: 
         name="good", url=str(videos / "intel_asl_thanks.mkv"), loop=True, realtime=True, live=LiveConfig(analysis_fps=2)
     )
     bad = CameraSpec(name="bad", url=str(tmp_path / "missing.mp4"))
-    runner = LiveRunner([good, bad], cfg, index, 0.99, EventBus(), mode="thread", engine=engine)
+    runner = LiveRunner(RunInputs([good, bad], cfg, index, 0.99), EventBus(), mode="thread", engine=engine)
     summary = runner.run(max_seconds=4)
     assert summary.cameras["bad"]["state"] == "failed" and "no such file" in summary.cameras["bad"]["detail"]
     assert summary.cameras["good"]["state"] == "stopped" and summary.stopped_by == "max_seconds"

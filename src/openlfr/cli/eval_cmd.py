@@ -24,7 +24,7 @@ from openlfr.cli._engine_opts import (
 )
 
 if TYPE_CHECKING:
-    from openlfr.services.evaluation import EvalPipeline
+    from openlfr.services.evaluation import EvalPipeline, Run
 
 PIPELINE: Any = None
 """Default of a command's ``pipe`` parameter, which :func:`with_pipeline` replaces by the pipeline options."""
@@ -131,6 +131,17 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | 
         yield cb
 
 
+def _measured(json_out: bool, call: Callable[[Callable[[int, int], None] | None], Run]) -> Run | None:
+    """Run one evaluation (``call(progress)``) with a progress bar on a terminal; with ``--json`` print its
+    JSON and answer None (the command prints nothing else)."""
+    with _progress("embedding", json_out) as cb:
+        run = call(cb)
+    if json_out:
+        emit_json(run.out)
+        return None
+    return run
+
+
 HalfOpt = Annotated[
     str | None,
     typer.Option(
@@ -203,15 +214,16 @@ def verify_cmd(
     folds), ROC AUC, EER, TAR at FAR 1e-3."""
     from openlfr.services import evaluation
 
-    with _progress("embedding", json_out) as cb:
-        run = evaluation.verify(
+    run = _measured(
+        json_out,
+        lambda cb: evaluation.verify(
             pairs, images, pipe, folds=folds, workers=workers, use_cache=not no_cache, plot=plot, progress=cb
-        )
-    res, table, out = run.result, run.table, run.out
-    assert table is not None
-    if json_out:
-        emit_json(out)
+        ),
+    )
+    if run is None:
         return
+    res, table = run.result, run.table
+    assert table is not None
     typer.echo(
         f"LFW View 2: {res.pairs} pairs in {res.folds} folds; models {table.models['detector']} + "
         f"{table.models['embedder']}"
@@ -253,8 +265,9 @@ def identify_cmd(
     """Open-set 1:N identification: FNIR at FPIR 1e-2, 1e-3, 1e-4, rank-1, DET curve."""
     from openlfr.services import evaluation
 
-    with _progress("embedding", json_out) as cb:
-        run = evaluation.identify(
+    run = _measured(
+        json_out,
+        lambda cb: evaluation.identify(
             images,
             pipe,
             half=half,
@@ -266,11 +279,11 @@ def identify_cmd(
             use_cache=not no_cache,
             plot=plot,
             progress=cb,
-        )
-    res, out = run.result, run.out
-    if json_out:
-        emit_json(out)
+        ),
+    )
+    if run is None:
         return
+    res, out = run.result, run.out
     o = res.outcomes
     typer.echo(
         f"open-set 1:N: watchlist {o.watchlist_size} (K={enrol_per_identity} enrolled each), "
@@ -317,8 +330,9 @@ def threshold_cmd(
     matches no one with probability >= 1 - FPIR, over random watchlist draws."""
     from openlfr.services import evaluation
 
-    with _progress("embedding", json_out) as cb:
-        run = evaluation.measure_threshold(
+    run = _measured(
+        json_out,
+        lambda cb: evaluation.measure_threshold(
             images,
             pipe,
             half=half,
@@ -331,11 +345,11 @@ def threshold_cmd(
             workers=workers,
             use_cache=not no_cache,
             progress=cb,
-        )
-    res, out = run.result, run.out
-    if json_out:
-        emit_json(out)
+        ),
+    )
+    if run is None:
         return
+    res, out = run.result, run.out
     pd = out["per_draw_threshold"]
     typer.echo(
         f"watchlist {watchlist_size}, target FPIR {fpir:g}, {draws} draws of "
@@ -392,8 +406,9 @@ def calibrate_cmd(
     `--fpir` can be used instead of a raw threshold (FPIR ~= N * FMR)."""
     from openlfr.services import evaluation
 
-    with _progress("embedding", json_out) as cb:
-        run = evaluation.calibrate(
+    run = _measured(
+        json_out,
+        lambda cb: evaluation.calibrate(
             images,
             pipe,
             half=half,
@@ -403,12 +418,12 @@ def calibrate_cmd(
             workers=workers,
             use_cache=not no_cache,
             progress=cb,
-        )
+        ),
+    )
+    if run is None:
+        return
     cal, out = run.result, run.out
     path = out["path"]
-    if json_out:
-        emit_json(out)
-        return
     typer.echo(f"calibration for {cal.family} written to {path}")
     typer.echo(f"{cal.impostor_n:,} impostor and {cal.genuine_n:,} genuine comparisons")
     for n, row in out["threshold_for_fpir"].items():
@@ -509,14 +524,15 @@ def fairness_cmd(
     the max/min ratio, and where differences become significant."""
     from openlfr.services import evaluation
 
-    with _progress("embedding", json_out) as cb:
-        run = evaluation.fairness(
+    run = _measured(
+        json_out,
+        lambda cb: evaluation.fairness(
             images, labels, pipe, threshold=threshold, workers=workers, use_cache=not no_cache, progress=cb
-        )
-    rep, out, thr = run.result, run.out, run.threshold
-    if json_out:
-        emit_json(out)
+        ),
+    )
+    if run is None:
         return
+    rep, out, thr = run.result, run.out, run.threshold
     typer.echo(
         f"threshold {thr:.4f}; watchlist {out['watchlist_size']}; {out['labelled_images']} labelled images "
         f"({out['unlabelled_images']} unlabelled, ignored)"

@@ -17,10 +17,9 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from openlfr.engine.matcher import WatchlistIndex
-from openlfr.engine.pipeline import EngineConfig
 from openlfr.errors import ConfigError
 from openlfr.runtime.events import EventBus
-from openlfr.runtime.workers import CameraSpec, LiveRunner, RunSummary, SourceState
+from openlfr.runtime.workers import CameraSpec, LiveRunner, RunInputs, RunSummary, SourceState
 
 
 @runtime_checkable
@@ -50,10 +49,7 @@ class CameraRuntime(Protocol):
 
 
 def create_runtime(
-    cameras: list[CameraSpec],
-    engine_config: EngineConfig,
-    index: WatchlistIndex,
-    threshold: float,
+    run: RunInputs,
     bus: EventBus,
     *,
     ray_address: str | None = None,
@@ -61,13 +57,13 @@ def create_runtime(
     index_refresh: Callable[[], WatchlistIndex | None] | None = None,
     **kwargs: Any,
 ) -> CameraRuntime:
-    """A :class:`LiveRunner` (``ray_address`` None) or a :class:`RayRunner` with the same arguments.
+    """A :class:`LiveRunner` (``ray_address`` None) or a :class:`RayRunner` for ``run``.
 
     ``ray_options`` are :class:`openlfr.runtime.ray_runtime.RayOptions` fields (resources per camera,
     ...); ``index_refresh`` is polled by the Ray runtime and returns a new index when the watchlist
     changed (the single-machine runtime keeps the index it started with)."""
     if not ray_address:
-        return LiveRunner(cameras, engine_config, index, threshold, bus, **kwargs)
+        return LiveRunner(run, bus, **kwargs)
     try:
         from openlfr.runtime.ray_runtime import RayOptions, RayRunner
     except ImportError as exc:
@@ -80,4 +76,4 @@ def create_runtime(
     kwargs.pop("mode", None)
     kwargs.pop("engine", None)
     kwargs.pop("own_session", None)
-    return RayRunner(cameras, engine_config, index, threshold, bus, ray=opts, index_refresh=index_refresh, **kwargs)
+    return RayRunner(run, bus, ray=opts, index_refresh=index_refresh, **kwargs)

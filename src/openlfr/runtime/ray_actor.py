@@ -42,10 +42,10 @@ from typing import Any
 
 from openlfr.engine.live import FrameResult, LiveAnalyser
 from openlfr.engine.matcher import WatchlistIndex
-from openlfr.engine.pipeline import EngineConfig, FaceEngine
+from openlfr.engine.pipeline import FaceEngine
 from openlfr.engine.sources import Frame, FrameSource, mask_url, open_source
 from openlfr.errors import OpenLFRError
-from openlfr.runtime.workers import CameraSpec, CameraWorker, Event, PreviewMsg, SourceState, TracksEnded, WorkerDone
+from openlfr.runtime.workers import CameraWorker, Event, PreviewMsg, SourceState, TracksEnded, WorkerDone, WorkerInputs
 
 log = logging.getLogger(__name__)
 
@@ -214,18 +214,7 @@ class CameraActor:
     """One camera. Created by :class:`openlfr.runtime.ray_runtime.RayRunner` as a Ray actor
     (``ray.remote(CameraActor)``); usable in-process too (tests)."""
 
-    def __init__(
-        self,
-        spec_json: str,
-        engine_config_json: str,
-        index: WatchlistIndex,
-        threshold: float,
-        watchlist_id: int,
-        deployment_id: int | None,
-        alert_key: str,
-        resume: Resume | None,
-        preview: bool = False,
-    ) -> None:
+    def __init__(self, work: WorkerInputs, index: WatchlistIndex, resume: Resume | None) -> None:
         self._lock = threading.Lock()
         self._out: deque[tuple[int, Event | FrameCounts]] = deque()
         self._seq = 0
@@ -233,22 +222,9 @@ class CameraActor:
         self._thread: threading.Thread | None = None
         self._worker: CameraWorker | None = None
         self._analyser: ResumableAnalyser | None = None
-        self.spec = CameraSpec.model_validate_json(spec_json)
+        self.spec = spec = work.spec
         try:
-            engine = FaceEngine.from_config(EngineConfig.model_validate_json(engine_config_json))
-            spec = self.spec
-            analyser = ResumableAnalyser(
-                engine,
-                index,
-                threshold,
-                spec.name,
-                spec.live,
-                emit=self._emit,
-                resume=resume,
-                watchlist_id=watchlist_id,
-                deployment_id=deployment_id,
-                alert_key=alert_key,
-            )
+            analyser = work.analyser(ResumableAnalyser, index, emit=self._emit, resume=resume)
             inner = open_source(
                 spec.url,
                 loop=spec.loop,
@@ -259,7 +235,7 @@ class CameraActor:
             after = resume.checkpoint["t"] if resume is not None and resume.checkpoint is not None else None
             source = ResumableSource(inner, after_t=None if inner.live else after, realtime=spec.realtime)
             self._analyser = analyser
-            self._worker = CameraWorker(spec, analyser, self._emit, self._stop, preview=preview, source=source)
+            self._worker = CameraWorker(spec, analyser, self._emit, self._stop, preview=work.preview, source=source)
         except OpenLFRError as exc:
             log.warning("camera %s cannot start: %s", self.spec.name, exc.message)
             self._emit(WorkerDone(self.spec.name, SourceState.FAILED, exc.message))

@@ -47,7 +47,6 @@ import ray
 from pydantic import BaseModel, ConfigDict, Field
 
 from openlfr.engine.matcher import WatchlistIndex
-from openlfr.engine.pipeline import EngineConfig
 from openlfr.engine.sources import mask_url
 from openlfr.errors import ConfigError, OpenLFRError
 from openlfr.runtime.events import EventBus
@@ -58,6 +57,7 @@ from openlfr.runtime.workers import (
     CameraSpec,
     CountEvent,
     PreviewMsg,
+    RunInputs,
     RunnerBase,
     RunSummary,
     SourceState,
@@ -261,20 +261,16 @@ class RayRunner(RunnerBase):
 
     def __init__(
         self,
-        cameras: list[CameraSpec],
-        engine_config: EngineConfig,
-        index: WatchlistIndex,
-        threshold: float,
+        run: RunInputs,
         bus: EventBus,
         *,
         ray: RayOptions,
-        watchlist_id: int = 0,
-        deployment_id: int | None = None,
         on_message: Callable[[str, Any], None] | None = None,
         index_refresh: Callable[[], WatchlistIndex | None] | None = None,
         flush_s: float = 1.0,
     ) -> None:
-        self._setup(cameras, engine_config, index, threshold, bus, watchlist_id, deployment_id, flush_s)
+        self._setup(run, bus, flush_s)
+        cameras = run.cameras
         unknown = set(ray.camera_resources) - {c.name for c in cameras}
         if unknown:
             raise ConfigError(f"camera_resources names unknown cameras: {sorted(unknown)}", code="bad_ray_options")
@@ -336,17 +332,8 @@ class RayRunner(RunnerBase):
                 opts["label_selector"] = {NODE_ID_LABEL: f"!in({', '.join(sorted(avoid))})"}
                 slot.excluding = True
         resume = Resume(slot.checkpoint, slot.counted_through) if slot.incarnation and slot.replay else None
-        slot.handle = self._remote.options(**opts).remote(
-            slot.spec.model_dump_json(),
-            self.engine_config.model_dump_json(),
-            self._index_ref,
-            self.threshold,
-            self.watchlist_id,
-            self.deployment_id,
-            self._alert_key(slot),
-            resume,
-            self.previews,
-        )
+        work = self.inputs.worker(slot.spec, self._alert_key(slot), self.previews)
+        slot.handle = self._remote.options(**opts).remote(work, self._index_ref, resume)
         slot.start_ref = slot.handle.start.remote()
         slot.spawned = time.monotonic()
         slot.poll_ref = None

@@ -33,7 +33,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -59,15 +59,19 @@ __all__ = [
     "Event",
     "LiveRunner",
     "PreviewMsg",
+    "RunInputs",
     "RunSummary",
     "RunnerBase",
     "SourceState",
     "StateEvent",
     "TracksEnded",
     "WorkerDone",
+    "WorkerInputs",
 ]
 
 log = logging.getLogger(__name__)
+
+A = TypeVar("A", bound=LiveAnalyser)
 
 
 class CameraSpec(BaseModel):
@@ -340,24 +344,12 @@ def _mirror_stop(stop: Any, parent: int) -> threading.Event:
     return local
 
 
-def _child_main(
-    spec_json: str,
-    engine_config_json: str,
-    index: WatchlistIndex,
-    threshold: float,
-    watchlist_id: int,
-    deployment_id: int | None,
-    out: Any,
-    stop: Any,
-    preview: bool,
-    alert_key: str | None = None,
-    own_session: bool = False,
-) -> None:
+def _child_main(work: WorkerInputs, index: WatchlistIndex, out: Any, stop: Any, own_session: bool = False) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent coordinates stopping
     if own_session:
         _own_session()
     parent = os.getppid()
-    spec = CameraSpec.model_validate_json(spec_json)
+    spec = work.spec
 
     def emit(ev: Event) -> None:
         try:
@@ -367,18 +359,7 @@ def _child_main(
 
     local = _mirror_stop(stop, parent)
     try:
-        engine = FaceEngine.from_config(EngineConfig.model_validate_json(engine_config_json))
-        analyser = LiveAnalyser(
-            engine,
-            index,
-            threshold,
-            spec.name,
-            spec.live,
-            watchlist_id=watchlist_id,
-            deployment_id=deployment_id,
-            alert_key=alert_key,
-        )
-        worker = CameraWorker(spec, analyser, emit, local, preview=preview)
+        worker = CameraWorker(spec, work.analyser(LiveAnalyser, index), emit, local, preview=work.preview)
     except OpenLFRError as exc:
         emit(WorkerDone(spec.name, SourceState.FAILED, exc.message))
         return
@@ -387,6 +368,54 @@ def _child_main(
 
 
 # ---- the runner --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerInputs:
+    """What one camera's worker (a thread, a child process or a Ray actor) starts from, beside the watchlist
+    index (passed on its own: Ray resolves an object reference only as a top-level argument)."""
+
+    spec: CameraSpec
+    engine_config: EngineConfig
+    threshold: float
+    watchlist_id: int
+    deployment_id: int | None
+    alert_key: str | None
+    preview: bool = False
+
+    def analyser(self, cls: type[A], index: WatchlistIndex, engine: FaceEngine | None = None, **extra: Any) -> A:
+        """This camera's analyser (``cls``, with ``extra`` arguments); the engine is built from the
+        configuration unless one is given (a thread shares its runner's)."""
+        engine = engine or FaceEngine.from_config(self.engine_config)
+        return cls(
+            engine,
+            index,
+            self.threshold,
+            self.spec.name,
+            self.spec.live,
+            watchlist_id=self.watchlist_id,
+            deployment_id=self.deployment_id,
+            alert_key=self.alert_key,
+            **extra,
+        )
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a live run searches: its cameras, the engine configuration, the watchlist index and threshold,
+    and the watchlist and deployment its alerts belong to. Every runner is built from one."""
+
+    cameras: list[CameraSpec]
+    engine_config: EngineConfig
+    index: WatchlistIndex
+    threshold: float
+    watchlist_id: int = 0
+    deployment_id: int | None = None
+
+    def worker(self, spec: CameraSpec, alert_key: str | None, preview: bool) -> WorkerInputs:
+        return WorkerInputs(
+            spec, self.engine_config, self.threshold, self.watchlist_id, self.deployment_id, alert_key, preview
+        )
 
 
 @dataclass
@@ -409,29 +438,19 @@ class RunnerBase:
     """What every runner (this machine's :class:`LiveRunner`, the Ray runtime's ``RayRunner``) holds: the
     cameras, engine, index and bus of the run, and its dispatcher (the live view: states, totals, details)."""
 
-    def _setup(
-        self,
-        cameras: list[CameraSpec],
-        engine_config: EngineConfig,
-        index: WatchlistIndex,
-        threshold: float,
-        bus: EventBus,
-        watchlist_id: int,
-        deployment_id: int | None,
-        flush_s: float,
-    ) -> None:
+    def _setup(self, run: RunInputs, bus: EventBus, flush_s: float) -> None:
+        cameras = run.cameras
         names = [c.name for c in cameras]
         if not cameras:
             raise SourceError("no camera given", code="no_source")
         if len(set(names)) != len(names):
             raise SourceError(f"camera names must be unique: {names}", code="duplicate_camera")
+        self.inputs = run
         self.cameras = cameras
-        self.engine_config = engine_config
-        self.index = index
-        self.threshold = threshold
+        self.index = run.index
+        """The index searched now (the Ray runtime swaps in a new one when the watchlist changes)."""
+        self.threshold = run.threshold
         self.bus = bus
-        self.watchlist_id = watchlist_id
-        self.deployment_id = deployment_id
         self.flush_s = flush_s
         self.dispatch = Dispatcher(names, bus)
         self.states = self.dispatch.states
@@ -458,22 +477,17 @@ class LiveRunner(RunnerBase):
 
     def __init__(
         self,
-        cameras: list[CameraSpec],
-        engine_config: EngineConfig,
-        index: WatchlistIndex,
-        threshold: float,
+        run: RunInputs,
         bus: EventBus,
         *,
         mode: str = "auto",
-        watchlist_id: int = 0,
-        deployment_id: int | None = None,
         engine: FaceEngine | None = None,
         flush_s: float = 1.0,
         own_session: bool = False,
     ) -> None:
-        self._setup(cameras, engine_config, index, threshold, bus, watchlist_id, deployment_id, flush_s)
+        self._setup(run, bus, flush_s)
         if mode == "auto":
-            mode = "process" if len(cameras) > 1 else "thread"
+            mode = "process" if len(run.cameras) > 1 else "thread"
         if mode not in ("thread", "process"):
             raise SourceError(f"mode must be thread, process or auto, not {mode!r}", code="bad_mode")
         self.mode = mode
@@ -512,20 +526,17 @@ class LiveRunner(RunnerBase):
     def _start(self) -> None:
         preview = self.previews
         if self.mode == "thread":
-            engine = self._engine or FaceEngine.from_config(self.engine_config)
+            engine = self._engine or FaceEngine.from_config(self.inputs.engine_config)
             for spec in self.cameras:
+                work = self.inputs.worker(spec, alert_key_for(spec.url, self._run_key), preview)
                 try:
-                    analyser = LiveAnalyser(
-                        engine,
-                        self.index,
-                        self.threshold,
-                        spec.name,
-                        spec.live,
-                        watchlist_id=self.watchlist_id,
-                        deployment_id=self.deployment_id,
-                        alert_key=alert_key_for(spec.url, self._run_key),
+                    worker = CameraWorker(
+                        spec,
+                        work.analyser(LiveAnalyser, self.index, engine),
+                        self._emit_local,
+                        self._stop,
+                        preview=preview,
                     )
-                    worker = CameraWorker(spec, analyser, self._emit_local, self._stop, preview=preview)
                 except OpenLFRError as exc:
                     # as a child process does: this camera fails, the others run on under the dispatch
                     # loop (raising here left the cameras already started running unsupervised)
@@ -536,23 +547,12 @@ class LiveRunner(RunnerBase):
                 self._handles.append(th)
         else:
             for spec in self.cameras:
+                work = self.inputs.worker(spec, alert_key_for(spec.url, self._run_key), preview)
                 p = self._ctx.Process(
                     target=_child_main,
                     name=f"openlfr-camera-{spec.name}",
                     daemon=True,
-                    args=(
-                        spec.model_dump_json(),
-                        self.engine_config.model_dump_json(),
-                        self.index,
-                        self.threshold,
-                        self.watchlist_id,
-                        self.deployment_id,
-                        self._events,
-                        self._stop,
-                        preview,
-                        alert_key_for(spec.url, self._run_key),
-                        self.own_session,
-                    ),
+                    args=(work, self.index, self._events, self._stop, self.own_session),
                 )
                 p.start()
                 self._handles.append(p)

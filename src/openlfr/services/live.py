@@ -41,7 +41,7 @@ from openlfr.runtime.events import (
 )
 from openlfr.runtime.preview import MjpegServer, PreviewHub
 from openlfr.runtime.sinks import AlertSink, MemorySink
-from openlfr.runtime.workers import CameraSpec, RunSummary
+from openlfr.runtime.workers import CameraSpec, RunInputs, RunSummary
 from openlfr.services.context import AppContext, engine_config_from_settings
 from openlfr.services.lease import DeploymentLease
 from openlfr.services.operating_point import OperatingPoint, op_fields, resolve_for
@@ -335,13 +335,9 @@ def run_watchlist(
     engine_cfg = getattr(ctx, "_engine_config", None) or engine_config_from_settings(ctx.settings)
     _record_live_start(ctx, watchlist, meta["id"], index.size, op, specs)
     runner = create_runtime(
-        specs,
-        engine_cfg,
-        index,
-        thr,
+        RunInputs(specs, engine_cfg, index, thr, watchlist_id=meta["id"]),
         run.bus,
         mode=opts.mode,
-        watchlist_id=meta["id"],
         engine=ctx.engine,
         **_runtime_args(ctx, watchlist, meta["id"]),
     )
@@ -460,15 +456,10 @@ def _run_leased(
     max_s = left if opts.max_seconds is None else min(left, opts.max_seconds)
     extra: dict[str, Any] = {"own_session": True} if opts.camera_session else {}
     runner = create_runtime(
-        specs,
-        engine_cfg,
-        index,
-        plan.threshold,
+        RunInputs(specs, engine_cfg, index, plan.threshold, watchlist_id=plan.watchlist_id, deployment_id=dep_id),
         run.bus,
         mode=opts.mode,
         **extra,
-        watchlist_id=plan.watchlist_id,
-        deployment_id=dep_id,
         engine=run_ctx.engine,
         **_runtime_args(run_ctx, plan.watchlist, plan.watchlist_id),
     )
