@@ -205,16 +205,16 @@ def search(
     finally:
         ctx.close()
     if json_out:
-        emit_json(result)
+        emit_json(result.to_dict())
         return
     typer.echo(
-        f"{result['source']}: {result['frames']} frames, {result['faces_seen']} faces seen, "
-        f"{len(result['appearances'])} appearance(s)"
+        f"{result.source}: {result.frames} frames, {result.faces_seen} faces seen, "
+        f"{len(result.appearances)} appearance(s)"
     )
-    for a in result["appearances"]:
+    for a in result.appearances:
         typer.echo(
-            f"  {a['first_seen_s']:8.2f}-{a['last_seen_s']:.2f}s  {a['person_id']} ({a['name']}) "
-            f"score {a['score']:.4f} track {a['track_id']}"
+            f"  {a.first_seen_s:8.2f}-{a.last_seen_s:.2f}s  {a.person_id} ({a.name}) "
+            f"score {a.score:.4f} track {a.track_id}"
         )
     if out:
         typer.echo(f"report: {out}")

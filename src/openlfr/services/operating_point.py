@@ -35,7 +35,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from openlfr.engine.protocols import Embedder, family_of
 from openlfr.errors import ConfigError, InputError, NotFoundError
@@ -430,7 +430,16 @@ def resolve_for(
     )
 
 
-def op_fields(op: OperatingPoint) -> dict[str, Any]:
+class OpFields(TypedDict):
+    """What a result adds about its operating point: how the threshold was chosen and what it implies."""
+
+    threshold_source: str
+    target_fpir: float | None
+    operating_point: dict[str, Any]
+    """``OperatingPoint.to_dict()``"""
+
+
+def op_fields(op: OperatingPoint) -> OpFields:
     """What JSON outputs add: which operating point was used and what it implies."""
     return {"threshold_source": op.source, "target_fpir": op.target_fpir, "operating_point": op.to_dict()}
 

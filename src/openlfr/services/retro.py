@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from openlfr.engine.imageio import IMAGE_SUFFIXES, decode_image, load_image
 from openlfr.engine.live import AlertEvent, LiveAnalyser, LiveConfig, TrackSummary
 from openlfr.engine.memsource import memory_video
@@ -36,6 +38,49 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int | None], None]
 """progress(done, total)"""
 OnAlerts = Callable[[list[AlertEvent]], None]
+
+
+class Appearance(BaseModel):
+    """One track that matched one watchlist entry: who, its best score, when first and last seen (seconds
+    into the source; an image folder's images count one a second)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    person_id: str
+    name: str
+    entry_id: int
+    score: float
+    first_seen_s: float
+    last_seen_s: float
+    track_id: int
+
+
+class SearchResult(BaseModel):
+    """What a retrospective search found: frames read and analysed, faces, appearances in time order, and
+    (once known) the operating point it used."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str
+    frames: int
+    frames_analysed: int
+    analysis_width: int | None
+    faces_detected: int
+    faces_seen: int
+    appearances: list[Appearance]
+    cancelled: bool
+    threshold: float | None = None
+    threshold_source: str | None = None
+    target_fpir: float | None = None
+    operating_point: dict[str, Any] | None = None
+
+    def at(self, op: OperatingPoint) -> SearchResult:
+        """This result with the operating point it was searched at."""
+        return self.model_copy(update={"threshold": op.threshold, **op_fields(op)})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``--json``): the operating point's fields only once known."""
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 @dataclass(frozen=True)
@@ -94,30 +139,28 @@ def _frames_of(path: Path, fps: float | None) -> tuple[Any, int | None, bool]:
 
 def search_media(
     analyser: LiveAnalyser, path: Path, fps: float | None = None, progress: Progress | None = None
-) -> tuple[dict[str, Any], list[AlertEvent]]:
-    """Run ``analyser`` over a video or image folder; returns (result dict, alert events)."""
+) -> tuple[SearchResult, list[AlertEvent]]:
+    """Run ``analyser`` over a video or image folder; returns (result, alert events)."""
     frames, total, is_folder = _frames_of(path, fps)
     return search_frames(analyser, frames, total, is_folder, str(path), SearchOptions(progress=progress))
 
 
-def _appearances(ended: list[TrackSummary], names: dict[int, tuple[str, str]]) -> list[dict[str, Any]]:
+def _appearances(ended: list[TrackSummary], names: dict[int, tuple[str, str]]) -> list[Appearance]:
     """One appearance per (track, entry it alerted on): who, best score, when first and last seen; in time order."""
-    appearances = []
-    for tr in ended:
-        for eid, score in tr.alerted.items():
-            pid, name = names[eid]
-            appearances.append(
-                {
-                    "person_id": pid,
-                    "name": name,
-                    "entry_id": eid,
-                    "score": round(float(score), 6),
-                    "first_seen_s": round(tr.first_t, 3),
-                    "last_seen_s": round(tr.last_t, 3),
-                    "track_id": tr.track_id,
-                }
-            )
-    appearances.sort(key=lambda a: (a["first_seen_s"], a["track_id"], a["person_id"]))
+    appearances = [
+        Appearance(
+            person_id=names[eid][0],
+            name=names[eid][1],
+            entry_id=eid,
+            score=round(float(score), 6),
+            first_seen_s=round(tr.first_t, 3),
+            last_seen_s=round(tr.last_t, 3),
+            track_id=tr.track_id,
+        )
+        for tr in ended
+        for eid, score in tr.alerted.items()
+    ]
+    appearances.sort(key=lambda a: (a.first_seen_s, a.track_id, a.person_id))
     return appearances
 
 
@@ -128,7 +171,7 @@ def search_frames(
     is_folder: bool,
     source: str,
     opts: SearchOptions | None = None,
-) -> tuple[dict[str, Any], list[AlertEvent]]:
+) -> tuple[SearchResult, list[AlertEvent]]:
     """Run ``analyser`` over ``frames`` with ``opts``' hooks: with ``lock``, the engine is held only while a frame
     is analysed; ``on_alerts`` gets each frame's new alerts as they are raised (results as they come); ``cancel``,
     once set, stops the search after the current frame: the result holds what was found so far, with
@@ -167,17 +210,16 @@ def search_frames(
         close()  # a video generator releases its decoder
     with guard:
         take(analyser.finish())
-    appearances = _appearances(ended, names)
-    result = {
-        "source": source,
-        "frames": n,
-        "frames_analysed": counters.get("frames_analysed", 0),
-        "analysis_width": analyser.detect_width,
-        "faces_detected": counters.get("faces_detected", 0),
-        "faces_seen": counters.get("faces_seen", 0),
-        "appearances": appearances,
-        "cancelled": cancelled,
-    }
+    result = SearchResult(
+        source=source,
+        frames=n,
+        frames_analysed=counters.get("frames_analysed", 0),
+        analysis_width=analyser.detect_width,
+        faces_detected=counters.get("faces_detected", 0),
+        faces_seen=counters.get("faces_seen", 0),
+        appearances=_appearances(ended, names),
+        cancelled=cancelled,
+    )
     return result, events
 
 
@@ -202,11 +244,11 @@ def _audit(
     watchlist: str,
     source: str,
     op: OperatingPoint,
-    result: dict[str, Any],
+    result: SearchResult,
     report: Path | None,
 ) -> None:
     with ctx.db.session() as s:
-        matched = sorted({a["person_id"] for a in result["appearances"]})
+        matched = sorted({a.person_id for a in result.appearances})
         audit.record(
             s,
             actor,
@@ -218,10 +260,10 @@ def _audit(
                 "threshold": op.threshold,
                 "threshold_source": op.source,
                 "target_fpir": op.target_fpir,
-                "frames": result["frames"],
-                "faces_seen": result["faces_seen"],
+                "frames": result.frames,
+                "faces_seen": result.faces_seen,
                 "matches": len(matched),
-                "cancelled": bool(result.get("cancelled")),
+                "cancelled": result.cancelled,
                 "report": bool(report),
             },
             # the source (an uploaded file's name, a server path) and the report's path can name a
@@ -237,7 +279,7 @@ def _audit(
 
 def search(
     ctx: AppContext, path: Path, watchlist: str, *, opts: SearchOptions | None = None, report: Path | None = None
-) -> dict[str, Any]:
+) -> SearchResult:
     result, events, thr = search_path(ctx, path, watchlist, actor=ctx.settings.actor, opts=opts, report=report)
     if report is not None:
         write_report(report, result, events, watchlist, thr)
@@ -252,7 +294,7 @@ def search_path(
     actor: str,
     opts: SearchOptions | None = None,
     report: Path | None = None,
-) -> tuple[dict[str, Any], list[AlertEvent], float]:
+) -> tuple[SearchResult, list[AlertEvent], float]:
     """A video file or image folder on this machine: (result, alert events of matches only, threshold); the
     result says how the threshold was chosen."""
     o = opts or SearchOptions()
@@ -260,8 +302,7 @@ def search_path(
     frames, total, is_folder = _frames_of(path, o.fps)
     result, events = search_frames(analyser, frames, total, is_folder, str(path), o)
     _audit(ctx, actor, meta, watchlist, str(path), op, result, report)
-    result.update({"threshold": op.threshold, **op_fields(op)})
-    return result, events, op.threshold
+    return result.at(op), events, op.threshold
 
 
 def search_upload(
@@ -272,7 +313,7 @@ def search_upload(
     video: tuple[str, bytes] | None = None,
     images: list[tuple[str, bytes]] | None = None,
     opts: SearchOptions | None = None,
-) -> tuple[dict[str, Any], list[AlertEvent], float]:
+) -> tuple[SearchResult, list[AlertEvent], float]:
     """An uploaded video, or uploaded photos read in name order as a folder is; decoded from memory,
     nothing written to disk. Returns (result, alert events of matches only, threshold)."""
     if (video is None) == (not images):
@@ -304,11 +345,10 @@ def search_upload(
     analyser, meta, op = _analyser(ctx, watchlist, o, folder, "upload")
     result, events = search_frames(analyser, frames, total, folder, label, o)
     _audit(ctx, actor, meta, watchlist, f"upload: {label}", op, result, None)
-    result.update({"threshold": op.threshold, **op_fields(op)})
-    return result, events, op.threshold
+    return result.at(op), events, op.threshold
 
 
-def write_report(out: Path, result: dict[str, Any], events: list[AlertEvent], watchlist: str, threshold: float) -> None:
+def write_report(out: Path, result: SearchResult, events: list[AlertEvent], watchlist: str, threshold: float) -> None:
     """A self-contained HTML report, written 0600: one row per appearance with the matched face's
     probe crop, redacted like every alert image (``engine.privacy.redact``: a neighbour's face
     inside the crop is mosaicked), so nobody else's face appears in clear."""
@@ -317,17 +357,17 @@ def write_report(out: Path, result: dict[str, Any], events: list[AlertEvent], wa
         key = (ev.record.track_id, ev.record.person_id)
         crops.setdefault(key, ev.record.probe_jpeg)
     rows = []
-    for a in result["appearances"]:
-        jpeg = crops.get((a["track_id"], a["person_id"]))
+    for a in result.appearances:
+        jpeg = crops.get((a.track_id, a.person_id))
         img = (
             (f'<img alt="face" src="data:image/jpeg;base64,{base64.b64encode(jpeg).decode()}" style="max-height:96px">')
             if jpeg
             else ""
         )
         rows.append(
-            f"<tr><td>{a['first_seen_s']:.2f}</td><td>{a['last_seen_s']:.2f}</td>"
-            f"<td>{html.escape(a['person_id'])}</td><td>{html.escape(a['name'])}</td>"
-            f"<td>{a['score']:.4f}</td><td>{a['track_id']}</td><td>{img}</td></tr>"
+            f"<tr><td>{a.first_seen_s:.2f}</td><td>{a.last_seen_s:.2f}</td>"
+            f"<td>{html.escape(a.person_id)}</td><td>{html.escape(a.name)}</td>"
+            f"<td>{a.score:.4f}</td><td>{a.track_id}</td><td>{img}</td></tr>"
         )
     body = "\n".join(rows) or '<tr><td colspan="7">No appearance at or above the threshold.</td></tr>'
     doc = f"""<!doctype html>
@@ -335,9 +375,9 @@ def write_report(out: Path, result: dict[str, Any], events: list[AlertEvent], wa
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #999;padding:4px 8px;text-align:left}}</style></head><body>
 <h1>Retrospective search</h1>
-<p>Source: {html.escape(result["source"])}<br>Watchlist: {html.escape(watchlist)}<br>
-Threshold: {threshold:.4f}<br>Frames: {result["frames"]}<br>Faces seen (tracks): {result["faces_seen"]}<br>
-Appearances: {len(result["appearances"])}</p>
+<p>Source: {html.escape(result.source)}<br>Watchlist: {html.escape(watchlist)}<br>
+Threshold: {threshold:.4f}<br>Frames: {result.frames}<br>Faces seen (tracks): {result.faces_seen}<br>
+Appearances: {len(result.appearances)}</p>
 <p>Every appearance is a candidate match for a person to review, not an identification.</p>
 <table><tr><th>first seen (s)</th><th>last seen (s)</th><th>person id</th><th>name</th><th>score</th>
 <th>track</th><th>face</th></tr>

@@ -83,7 +83,9 @@ class Job:
     started: float = field(default_factory=time.time)
     finished: float | None = None
     threshold: float | None = None
-    result: dict[str, Any] | None = None
+    result: retro.SearchResult | None = None
+    image_at: dict[tuple[int, str], int] = field(default_factory=dict, repr=False)
+    """(track, person) of an appearance -> the index in ``images`` of what it showed while the search ran."""
     error: dict[str, str] | None = None
     images: list[tuple[bytes, bytes | None]] = field(default_factory=list, repr=False)
     """Per appearance: (matched face crop JPEG, frame JPEG with every other face pixelated). While the search
@@ -102,18 +104,18 @@ class Job:
         result = None
         if self.result is not None:
             apps = []
-            for a in self.result["appearances"]:
-                i = a.get("image_index")
-                ok = i is not None and 0 <= i < len(self.images)
+            for a in self.result.appearances:
+                i = self.image_at.get((a.track_id, a.person_id), -1)
+                ok = 0 <= i < len(self.images)
                 apps.append(
                     {
-                        **{k: v for k, v in a.items() if k != "image_index"},
+                        **a.model_dump(),
                         "index": i if ok else None,
                         "has_face": bool(ok and self.images[i][0]),
                         "has_frame": bool(ok and self.images[i][1] is not None),
                     }
                 )
-            result = {**self.result, "appearances": apps}
+            result = {**self.result.to_dict(), "appearances": apps}
         return JobView(
             id=self.id,
             owner=self.owner,
@@ -289,13 +291,12 @@ class RetroJobs:
             try:
                 result, events, thr = run(progress, on_alerts)
                 on_alerts(events)  # any alert not yet seen (none, normally)
-                at = {(f["track_id"], f["person_id"]): f["index"] for f in job.found}
-                for a in result["appearances"]:  # each card keeps the images it had while the search ran
-                    a["image_index"] = at.get((a["track_id"], a["person_id"]))
+                # each card keeps the images it had while the search ran
+                job.image_at = {(f["track_id"], f["person_id"]): f["index"] for f in job.found}
                 job.threshold = thr
                 job.result = result
                 job.found = []
-                job.state = "cancelled" if result.get("cancelled") else "done"
+                job.state = "cancelled" if result.cancelled else "done"
             except OpenLFRError as exc:
                 job.error = {"code": exc.code, "message": exc.message}
                 job.state = "failed"
