@@ -388,22 +388,22 @@ def test_deployment_survives_losing_a_worker(
         runner = handle.runner
         assert isinstance(runner, RayRunner)
         assert killed.get("cams"), f"worker1 never hosted a live camera: {dict(history)}"
-        assert out["stopped_by"] == "end_of_sources", out
+        assert out.stopped_by == "end_of_sources", out
 
         # rescheduled and live again, on the surviving node
         for cam in killed["cams"]:
             after = [s for t, s in history[cam] if t >= killed["t"]]
             assert "connecting" in after and after.index("live") > after.index("connecting"), (cam, history[cam])
-            assert out["cameras"][cam]["restarts"] >= 1
-            assert out["cameras"][cam]["nodes"][-1] != ids["worker1"]
-        assert all(out["cameras"][c]["state"] == "ended" for c in out["cameras"]), out["cameras"]
+            assert out.cameras[cam]["restarts"] >= 1
+            assert out.cameras[cam]["nodes"][-1] != ids["worker1"]
+        assert all(out.cameras[c]["state"] == "ended" for c in out.cameras), out.cameras
 
         # counters continue exactly (none lost, none counted twice), in the central store
         from openlfr.services.stats import camera_counters
 
         with ctx.db.session() as s:
             stored = camera_counters(s, dep_id)
-        for cam in out["cameras"]:
+        for cam in out.cameras:
             assert {k: int(stored[cam].get(k, 0)) for k in COUNTED} == ref_counters, (cam, stored[cam])
 
         # every alert from the clips exactly once, with its deterministic id
@@ -411,7 +411,7 @@ def test_deployment_survives_losing_a_worker(
         rows = listed.data
         assert listed.count == len(rows)
         got = sorted((a.camera, a.track_id, a.person_id) for a in rows)
-        want = sorted((c, a.record.track_id, a.record.person_id) for c in out["cameras"] for a in ref_alerts)
+        want = sorted((c, a.record.track_id, a.record.person_id) for c in out.cameras for a in ref_alerts)
         assert got == want
         entry = {e.person_id: e.entry_id for e in index.entries}
         uids = {a.alert_uid for a in rows}
@@ -421,7 +421,7 @@ def test_deployment_survives_losing_a_worker(
                 a.record.track_id,
                 entry[a.record.person_id],
             )
-            for c in out["cameras"]
+            for c in out.cameras
             for a in ref_alerts
         }
         assert any(killed["alerted"].values()), "the kill came before any stored alert on that node"

@@ -214,24 +214,13 @@ NOT_YET_TYPED: set[str] = {
     "deployments.list_all",
     "deployments.authorise",
     "deployments.mark_ended",
-    "live.alert_json",
-    "live.run_watchlist",
-    "live.run_deployment",
     "reports.rates",
-    # retro: cli/live_cmd.py reads retro.search's dict
-    "retro.search_media",
-    "retro.search_frames",
-    "retro.search",
-    "retro.search_path",
-    "retro.search_upload",
-    "spool.SpoolingSink.status",
     "stats.alert_figures",
     "stats.deployment_stats",
     "watchlists.load_index",  # its meta dict is read by services/live.py
     "engine_choice.parse_options",  # a backend's options, free-form by design (each backend checks its own)
     "evaluation.cache_clear",
     "evaluation.cache_info",  # the eval cache's JSON as the CLI prints it
-    "live.LiveRun.store_status",  # the spool's status (spool.SpoolingSink.status above)
     "models.rows",  # one row per model as `models list --json` prints it
     "walkthrough.score",
     "walkthrough.synthesise",

@@ -38,6 +38,7 @@ from openlfr.services import live as live_service
 from openlfr.services.context import AppContext
 from openlfr.services.live import AlertStored, CameraState, LiveRun, PreviewHub, StoreStatus
 from openlfr.services.roles import ROLES
+from openlfr.services.spool import SpoolStatus
 
 log = logging.getLogger(__name__)
 STAFF = frozenset({"admin", "supervisor", "operator"})
@@ -117,7 +118,7 @@ class Run:
     live: LiveRun = field(default_factory=LiveRun)
     """The run's handle: its bus, stop, and live view (runner, the alert store's state)."""
     error: str | None = None
-    result: dict[str, Any] | None = None
+    result: live_service.RunResult | None = None
     stop_reason: str | None = None
 
     @property
@@ -285,7 +286,7 @@ class LiveManager:
         bus.subscribe(
             AlertStored,
             lambda ev: self.alert_stored(
-                run, live_service.alert_json(ev.event, ev.watchlist), worker_at=ev.received_at
+                run, live_service.live_alert(ev.event, ev.watchlist).to_dict(), worker_at=ev.received_at
             ),
         )
         bus.subscribe(CameraState, on_state)
@@ -293,7 +294,7 @@ class LiveManager:
         self.hub.subscribe(bus, prefix=f"{dep_id}/")
 
     def alert_stored(self, run: Run, payload: dict[str, Any], worker_at: float | None = None) -> None:
-        """The runner stored an alert (``services.live.alert_json`` payload; ``worker_at``: when the runner
+        """The runner stored an alert (``services.live.LiveAlert.to_dict()``; ``worker_at``: when the runner
         received it): push it to the console."""
         data = {**payload, "worker_at": worker_at}
         self.broker.publish("alert", data, roles=STAFF)
@@ -331,7 +332,7 @@ class LiveManager:
         }
 
     @staticmethod
-    def store_status(run: Run) -> dict[str, Any] | None:
+    def store_status(run: Run) -> SpoolStatus | None:
         """The alert store as this run sees it: ``state`` ok | unavailable (alerts and counters are being
         spooled on disk) | flushing (back; the spool is being written), ``spooled``, ``flushed``, ``pending``."""
         return run.live.store_status()

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from openlfr.api.schemas import Closed, Consistency, DeletionCounts, OperatingPointOut, TokenPublic
+from openlfr.services.retro import SearchCounts
 
 Num = int | float
 
@@ -286,13 +287,7 @@ class RetroAppearance(Closed):
     has_frame: bool
 
 
-class RetroResult(Closed):
-    source: str
-    frames: int
-    frames_analysed: int
-    analysis_width: int | None
-    faces_detected: int
-    faces_seen: int
+class RetroResult(Closed, SearchCounts):
     appearances: list[RetroAppearance]
     cancelled: bool
     threshold: float

@@ -7,12 +7,15 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from openlfr.cli._common import emit_json, progress_callback, settings
 from openlfr.cli._live_opts import AnalysisWidthOpt, FusionOpt, MaxAttemptsOpt
+
+if TYPE_CHECKING:
+    from openlfr.services.live import RunResult
 
 SourceOpt = Annotated[
     list[str] | None,
@@ -119,16 +122,16 @@ def _check_run_arguments(
 
 def _alert_printer(json_out: bool) -> Callable[[Any], None]:
     """What ``openlfr run`` does with each stored alert (``AlertStored``): one JSON line or one text line on stdout."""
-    from openlfr.services.live import alert_json
+    from openlfr.services.live import live_alert
 
     def on_alert(ev: Any) -> None:
-        a = alert_json(ev.event, ev.watchlist)
+        a = live_alert(ev.event, ev.watchlist)
         if json_out:
-            typer.echo(json.dumps({"event": "alert", **a}))
+            typer.echo(json.dumps({"event": "alert", **a.to_dict()}))
         else:
             typer.echo(
-                f"ALERT {a['occurred_at']} camera {a['camera']}: {a['person_id']} ({a['name']}) "
-                f"score {a['score']:.4f} track {a['track_id']}"
+                f"ALERT {a.occurred_at} camera {a.camera}: {a.person_id} ({a.name}) "
+                f"score {a.score:.4f} track {a.track_id}"
             )
         sys.stdout.flush()
 
@@ -166,12 +169,12 @@ def _install_signal_handlers(handle: Any) -> None:
     signal.signal(signal.SIGINT, on_signal)
 
 
-def _print_run_summary(out: dict[str, Any], json_out: bool) -> None:
+def _print_run_summary(out: RunResult, json_out: bool) -> None:
     if json_out:
-        typer.echo(json.dumps({"event": "summary", **out}, default=str))
+        typer.echo(json.dumps({"event": "summary", **out.to_dict()}, default=str))
     else:
-        typer.echo(f"stopped ({out['stopped_by']}) after {out['duration_s']:.1f}s; alerts: {out['alerts']}")
-        for cam, c in out["cameras"].items():
+        typer.echo(f"stopped ({out.stopped_by}) after {out.duration_s:.1f}s; alerts: {out.alerts}")
+        for cam, c in out.cameras.items():
             counters = ", ".join(f"{k} {v}" for k, v in sorted(c["counters"].items()))
             typer.echo(f"  {cam} [{c['state']}] {c['source']}: {counters}")
 

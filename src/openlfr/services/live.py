@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict
+
 from openlfr.engine.live import AlertEvent, LiveConfig
 from openlfr.engine.matcher import WatchlistIndex
 from openlfr.engine.pipeline import EngineConfig
@@ -45,7 +47,7 @@ from openlfr.runtime.workers import CameraSpec, RunInputs, RunSummary
 from openlfr.services.context import AppContext, engine_config_from_settings
 from openlfr.services.lease import DeploymentLease
 from openlfr.services.operating_point import OperatingPoint, op_fields, resolve_for
-from openlfr.services.spool import SpoolingSink
+from openlfr.services.spool import SpoolingSink, SpoolStatus
 from openlfr.services.watchlists import load_index
 from openlfr.storage import audit
 
@@ -58,16 +60,18 @@ __all__ = [
     "CameraState",
     "Counters",
     "EventBus",
+    "LiveAlert",
     "LiveRun",
     "MjpegServer",
     "PreviewFrame",
     "PreviewHub",
     "RunOptions",
+    "RunResult",
     "SourceState",
     "StoreStatus",
     "TracksClosed",
-    "alert_json",
     "camera_specs",
+    "live_alert",
     "run_deployment",
     "run_watchlist",
     "sources_reason",
@@ -93,25 +97,78 @@ class RunOptions:
     """At the end of a run, how long to keep trying to write spooled alerts to a store that is down."""
 
 
-def alert_json(ev: AlertEvent, watchlist: str) -> dict[str, Any]:
-    """One alert as a JSON-safe dict (no images: those stay with the alert store)."""
+class LiveAlert(BaseModel):
+    """One alert as the console's push and ``openlfr run`` show it (no images: those stay with the store)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: str
+    camera: str
+    watchlist: str
+    person_id: str
+    name: str
+    score: float
+    threshold: float
+    track_id: int
+    occurred_at: str
+    """ISO 8601, UTC."""
+    t: float
+    """Seconds into the source."""
+    latency_s: float
+    """From the track's first sighting to the alert."""
+    shots: int
+    box: list[float]
+    deployment_id: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def live_alert(ev: AlertEvent, watchlist: str) -> LiveAlert:
+    """The alert of ``ev`` (rounded for display)."""
     r = ev.record
-    return {
-        "alert_id": r.alert_id,
-        "camera": r.camera,
-        "watchlist": watchlist,
-        "person_id": r.person_id,
-        "name": ev.name,
-        "score": round(r.score, 6),
-        "threshold": r.threshold,
-        "track_id": r.track_id,
-        "occurred_at": r.occurred_at.isoformat(),
-        "t": round(ev.t, 3),
-        "latency_s": round(ev.t - ev.track_first_t, 3),
-        "shots": ev.shots,
-        "box": [round(v, 1) for v in r.box],
-        "deployment_id": r.deployment_id,
-    }
+    return LiveAlert(
+        alert_id=r.alert_id,
+        camera=r.camera,
+        watchlist=watchlist,
+        person_id=r.person_id,
+        name=ev.name,
+        score=round(r.score, 6),
+        threshold=r.threshold,
+        track_id=r.track_id,
+        occurred_at=r.occurred_at.isoformat(),
+        t=round(ev.t, 3),
+        latency_s=round(ev.t - ev.track_first_t, 3),
+        shots=ev.shots,
+        box=[round(v, 1) for v in r.box],
+        deployment_id=r.deployment_id,
+    )
+
+
+class RunResult(BaseModel):
+    """How a live run ended: per camera its state, source and counters (Ray: restarts and nodes too), the
+    alerts stored, the watchlist and operating point, and for a deployment's run the deployment's state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cameras: dict[str, dict[str, Any]]
+    alerts: int
+    duration_s: float
+    stopped_by: str
+    watchlist: str
+    watchlist_size: int
+    threshold: float
+    threshold_source: str | None = None
+    target_fpir: float | None = None
+    operating_point: dict[str, Any] | None = None
+    deployment_id: int | None = None
+    store: dict[str, int] | None = None
+    """A deployment's run: alerts spooled while the store was down, written later, left unwritten."""
+    deployment_state: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``openlfr run --json``'s summary): the deployment's state only for a deployment's run."""
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 def live_config(
@@ -223,10 +280,10 @@ class LiveRun:
         if runner is not None:
             runner.stop(reason)
 
-    def store_status(self) -> dict[str, Any] | None:
+    def store_status(self) -> SpoolStatus | None:
         """The alert store as this run sees it (a deployment's run): ``SpoolingSink.status``."""
         spool = self._spool
-        return None if spool is None else dict(spool.status())
+        return None if spool is None else spool.status()
 
     def _attach(self, runner: CameraRuntime, spool: SpoolingSink | None = None) -> None:
         self._spool = spool or self._spool
@@ -321,7 +378,7 @@ def run_watchlist(
     options: RunOptions | None = None,
     run: LiveRun | None = None,
     sink: AlertSink | None = None,
-) -> dict[str, Any]:
+) -> RunResult:
     """Run a watchlist against ``sources`` until they end or ``run.stop``; alerts and counters go to ``sink``
     (default: memory), and subscribers of ``run.bus`` see them (``AlertStored``, ``CameraState``, ...)."""
     opts = options or RunOptions()
@@ -342,16 +399,21 @@ def run_watchlist(
         **_runtime_args(ctx, watchlist, meta["id"]),
     )
     summary = run.host(runner, sink or MemorySink(), watchlist, opts.max_seconds)
-    out = _summary_dict(summary, watchlist, index.size, thr)
-    out.update(op_fields(op))
     _record_live_stop(ctx, watchlist, meta["id"], summary)
-    return out
+    return _result(summary, watchlist, index.size, thr, **op_fields(op))
 
 
-def _summary_dict(summary: RunSummary, watchlist: str, size: int, thr: float) -> dict[str, Any]:
-    d = summary.to_dict()
-    d.update({"watchlist": watchlist, "watchlist_size": size, "threshold": thr})
-    return d
+def _result(summary: RunSummary, watchlist: str, size: int, thr: float, **extra: Any) -> RunResult:
+    return RunResult(
+        cameras=summary.cameras,
+        alerts=summary.alerts,
+        duration_s=round(summary.duration_s, 3),
+        stopped_by=summary.stopped_by,
+        watchlist=watchlist,
+        watchlist_size=size,
+        threshold=thr,
+        **extra,
+    )
 
 
 def sources_reason(summary: RunSummary) -> str:
@@ -371,7 +433,7 @@ def run_deployment(
     options: RunOptions | None = None,
     run: LiveRun | None = None,
     plan: LivePlan | None = None,
-) -> dict[str, Any]:
+) -> RunResult:
     """Run an authorised deployment's cameras until stopped (``run.stop``) or its planned end. It is marked
     live here, unless the caller already did and passes the ``plan`` that ``deployments.mark_live``
     returned (``openlfr serve`` marks it in the request, audited with the user who pressed start).
@@ -442,7 +504,7 @@ def _run_leased(
     opts: RunOptions,
     run: LiveRun,
     marked: bool,
-) -> dict[str, Any]:
+) -> RunResult:
     from openlfr.services import deployments
 
     actor = run_ctx.settings.actor
@@ -469,19 +531,20 @@ def _run_leased(
         summary = run.host(runner, spool, plan.watchlist, max_s)
     finally:
         left = spool.close(timeout_s=opts.spool_flush_s)
-    out = _summary_dict(summary, plan.watchlist, index.size, plan.threshold)
-    out.update(
-        {
-            "deployment_id": dep_id,
-            "threshold_source": plan.threshold_source,
-            "target_fpir": plan.target_fpir,
-            "store": {"spooled": spool.spooled, "flushed": spool.flushed, "left_in_spool": left},
-        }
-    )
+    size = index.size
     del index
-    out["deployment_state"] = _end_state(run_ctx, plan, summary, opts, actor)
-    out["stopped_by"] = summary.stopped_by
-    return out
+    state = _end_state(run_ctx, plan, summary, opts, actor)  # (may name the planned end as what stopped it)
+    return _result(
+        summary,
+        plan.watchlist,
+        size,
+        plan.threshold,
+        deployment_id=dep_id,
+        threshold_source=plan.threshold_source,
+        target_fpir=plan.target_fpir,
+        store={"spooled": spool.spooled, "flushed": spool.flushed, "left_in_spool": left},
+        deployment_state=state,
+    )
 
 
 def _end_state(ctx: AppContext, plan: LivePlan, summary: RunSummary, opts: RunOptions, actor: str) -> str:

@@ -55,11 +55,9 @@ class Appearance(BaseModel):
     track_id: int
 
 
-class SearchResult(BaseModel):
-    """What a retrospective search found: frames read and analysed, faces, appearances in time order, and
-    (once known) the operating point it used."""
-
-    model_config = ConfigDict(frozen=True)
+class SearchCounts(BaseModel):
+    """What a retrospective search read: its source, frames read and analysed (at what width), faces detected
+    and seen (tracks). Shared by the result and the API's view of it."""
 
     source: str
     frames: int
@@ -67,6 +65,14 @@ class SearchResult(BaseModel):
     analysis_width: int | None
     faces_detected: int
     faces_seen: int
+
+
+class SearchResult(SearchCounts):
+    """What a retrospective search found: its counts, appearances in time order, and (once known) the
+    operating point it used."""
+
+    model_config = ConfigDict(frozen=True)
+
     appearances: list[Appearance]
     cancelled: bool
     threshold: float | None = None

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -83,6 +83,18 @@ def _decode_alert(d: dict[str, Any]) -> AlertRecord:
     )
 
 
+class SpoolStatus(TypedDict):
+    """The alert store as a run sees it (``SpoolingSink.status``)."""
+
+    state: str
+    """ok, unavailable (alerts and counters are spooled on disk) or flushing (back; the spool is being written)"""
+    spooled: int
+    flushed: int
+    pending: int
+    unavailable_s: float | None
+    error: str
+
+
 class SpoolingSink:
     """An ``AlertSink`` that never loses an alert or counter to a store outage (see the module)."""
 
@@ -110,7 +122,7 @@ class SpoolingSink:
         self.flushed = 0
         self.unavailable_since: float | None = None
         self.last_error = ""
-        self.on_change: Callable[[dict[str, Any]], None] | None = None
+        self.on_change: Callable[[SpoolStatus], None] | None = None
         """Called with :meth:`status` when the store becomes unavailable and when the spool is flushed."""
         self._thread = threading.Thread(target=self._flusher, name=f"spool-{name}", daemon=True)
         self._thread.start()
@@ -170,7 +182,7 @@ class SpoolingSink:
             except Exception:  # a listener (the console's push) must not break the spool
                 log.exception("store state listener failed")
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> SpoolStatus:
         """``state`` ok (the store takes alerts and counters directly), unavailable (it cannot be reached:
         they are spooled) or flushing (it answers again; the spool is being written to it); counts of
         items spooled and flushed by this run, and pending on disk now."""
