@@ -334,14 +334,14 @@ def test_retro_media_and_audit_keep_names_out_of_the_chain(env: ApiEnv, cli: Any
     while job.state == "running" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert job.state == "done", job.error
-    apps = job.result["appearances"] if job.result else []
+    apps = job.result.appearances if job.result else []
     assert apps, "no appearance at threshold 0.5"
     jobs.image(job.id, "operator1", "operator", 0, "face")
-    audit_export.export(env.ctx, "auditor1", "json", text=apps[0]["person_id"])
+    audit_export.export(env.ctx, "auditor1", "json", text=apps[0].person_id)
 
     chain = _chain_text(env)
     assert "retro.view_image" in chain and "retro.search" in chain and "audit.export" in chain
-    for secret in ("suspect-jdoe", "4471", str(media), apps[0]["person_id"]):
+    for secret in ("suspect-jdoe", "4471", str(media), apps[0].person_id):
         assert secret not in chain, secret
 
 
