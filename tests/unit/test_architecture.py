@@ -218,13 +218,6 @@ NOT_YET_TYPED: set[str] = {
     "stats.alert_figures",
     "stats.deployment_stats",
     "watchlists.load_index",  # its meta dict is read by services/live.py
-    "engine_choice.parse_options",  # a backend's options, free-form by design (each backend checks its own)
-    "evaluation.cache_clear",
-    "evaluation.cache_info",  # the eval cache's JSON as the CLI prints it
-    "models.rows",  # one row per model as `models list --json` prints it
-    "walkthrough.score",
-    "walkthrough.synthesise",
-    "walkthrough.walk_index",  # eval results' JSON
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -575,9 +576,9 @@ def cache_clear_cmd(json_out: JsonOpt = False) -> None:
 
     out = cache_clear()
     if json_out:
-        emit_json(out)
+        emit_json(asdict(out))
         return
-    typer.echo(f"removed {out['files_removed']} file(s), {out['bytes_removed']:,} bytes, from {out['path']}")
+    typer.echo(f"removed {out.files_removed} file(s), {out.bytes_removed:,} bytes, from {out.path}")
 
 
 @eval_app.command("cache-info")
@@ -587,15 +588,14 @@ def cache_info_cmd(json_out: JsonOpt = False) -> None:
 
     root, entries = cache_info()
     if json_out:
-        emit_json({"path": str(root), "entries": entries})
+        emit_json({"path": str(root), "entries": [asdict(e) for e in entries]})
         return
     if not entries:
         typer.echo(f"{root}: empty")
     for e in entries:
-        key = e["model_key"] or {}
+        key = e.model_key or {}
         typer.echo(
-            f"{e['file']}: {e['images']} images, {e['bytes']:,} bytes; "
-            f"{key.get('detector', '?')} + {key.get('embedder', '?')}"
+            f"{e.file}: {e.images} images, {e.bytes:,} bytes; {key.get('detector', '?')} + {key.get('embedder', '?')}"
         )
 
 

@@ -64,14 +64,14 @@ def walkthrough(
             progress=progress,
         )
     if json_out:
-        emit_json(result)
+        emit_json(result.to_dict())
     else:
         typer.echo(
-            f"wrote {result['video']} ({result['frames']} frames, {result['duration_s']} s), "
-            f"truth {result['truth']}, watchlist photos in {result['watchlist_dir']}"
+            f"wrote {result.video} ({result.frames} frames, {result.duration_s} s), "
+            f"truth {result.truth}, watchlist photos in {result.watchlist_dir}"
         )
         typer.echo(
-            f"enrol them with: openlfr watchlist create NAME && openlfr watchlist import NAME {result['watchlist_dir']}"
+            f"enrol them with: openlfr watchlist create NAME && openlfr watchlist import NAME {result.watchlist_dir}"
         )
 
 

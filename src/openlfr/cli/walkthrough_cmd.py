@@ -105,7 +105,7 @@ def walkthrough(
         {"early_margin": early_margin, "early_first_margin": early_first_margin},
     )
     with progress_callback("evaluating", quiet=json_out) as progress:
-        result = walk.score(
+        scored = walk.score(
             ctx,
             video,
             truth,
@@ -119,6 +119,7 @@ def walkthrough(
             seed=seed,
             progress=progress,
         )
+    result = scored.to_dict()
     if out is not None:
         out.write_text(json.dumps(result, indent=1))
     if json_out:

@@ -16,7 +16,7 @@ _DLIB_DETECTORS = frozenset({"dlib-hog", "dlib-mmod"})
 _JITTER_EMBEDDERS = frozenset({"dlib-resnet"})
 
 
-def parse_options(items: list[str] | None, what: str) -> dict[str, Any]:
+def _parse_options(items: list[str] | None, what: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
@@ -65,7 +65,7 @@ def engine_config(
             det_opts["min_face_px"] = min_face_px
     if detector_model:
         det_opts.update(_model_option(detector_model))
-    det_opts.update(parse_options(detector_option, "detector"))
+    det_opts.update(_parse_options(detector_option, "detector"))
     emb_opts: dict[str, Any] = {}
     if jitter:
         if emb not in _JITTER_EMBEDDERS:
@@ -73,7 +73,7 @@ def engine_config(
         emb_opts["jitter"] = jitter
     if embedder_model:
         emb_opts.update(_model_option(embedder_model))
-    emb_opts.update(parse_options(embedder_option, "embedder"))
+    emb_opts.update(_parse_options(embedder_option, "embedder"))
     al_opts: dict[str, Any] = {}
     if landmarks is not None:
         al_opts["points"] = landmarks

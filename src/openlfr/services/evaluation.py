@@ -425,18 +425,35 @@ def plan_request(
 # ------------------------------------------------------------------ cache
 
 
-def cache_clear() -> dict[str, Any]:
+@dataclass(frozen=True)
+class CacheCleared:
+    path: str
+    files_removed: int
+    bytes_removed: int
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One cached embedding table: its file, how many images, its size, and the models it was made with."""
+
+    file: str
+    images: int
+    bytes: int
+    model_key: dict[str, Any] | None
+
+
+def cache_clear() -> CacheCleared:
     """Delete every cached evaluation embedding; what was removed, and from where."""
     from openlfr.eval.cache import clear, default_root
 
     root = default_root()
     res = clear(root)
-    return {"path": str(root), "files_removed": res["files"], "bytes_removed": res["bytes"]}
+    return CacheCleared(str(root), res["files"], res["bytes"])
 
 
-def cache_info() -> tuple[Path, list[dict[str, Any]]]:
+def cache_info() -> tuple[Path, list[CacheEntry]]:
     """The evaluation embedding cache's folder and its entries."""
     from openlfr.eval.cache import default_root, describe
 
     root = default_root()
-    return root, describe(root)
+    return root, [CacheEntry(**e) for e in describe(root)]

@@ -66,7 +66,7 @@ def _installed_row(st: m.ModelStore, e: m.InstalledModel, settings: Settings) ->
     }
 
 
-def rows(settings: Settings, include_catalogue: bool) -> tuple[list[dict[str, Any]], list[str]]:
+def _rows(settings: Settings, include_catalogue: bool) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per built-in and installed model (and catalogue model not installed, on request), and
     the licence warnings of the installed ones."""
     st = store(settings)
@@ -131,7 +131,7 @@ def stale_watchlists(settings: Settings) -> list[WatchlistSummary]:
 
 def listing(settings: Settings, include_catalogue: bool) -> ModelListing:
     """Every model, the licence warnings, and a warning per watchlist to re-embed for the current embedder."""
-    found, warnings = rows(settings, include_catalogue)
+    found, warnings = _rows(settings, include_catalogue)
     stale = stale_watchlists(settings)
     warnings += [
         f"watchlist {w.name!r} holds vectors of {w.embedder}, not of the current embedder: run "

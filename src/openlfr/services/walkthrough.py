@@ -5,6 +5,7 @@ operating point a deployment would get) and measures per pass TPIR, FPIR, precis
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,57 @@ from openlfr.settings import Settings
 
 if TYPE_CHECKING:
     from openlfr.engine.live import LiveConfig
+    from openlfr.engine.matcher import WatchlistIndex
+    from openlfr.eval.walkthrough import WalkthroughResult
     from openlfr.services.context import AppContext
+    from openlfr.services.operating_point import OperatingPoint
+
+
+@dataclass(frozen=True)
+class Synthesised:
+    """What ``synthesise`` wrote: the video (frames, seconds), its ground truth and the watchlist photos."""
+
+    video: str
+    truth: str
+    frames: int
+    duration_s: float
+    people: int
+    watchlisted: int
+    watchlist_dir: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Fillers:
+    """The strangers added to an in-memory watchlist to bring it to a real list's size."""
+
+    fillers: int
+    filler_images: str
+    filler_photos: int
+    seed: int
+    enrol_rejected_photos: int
+
+
+@dataclass(frozen=True)
+class WalkScore:
+    """A walk scored: the evaluation's result, the operating point it ran at, and what was searched."""
+
+    result: WalkthroughResult
+    op: OperatingPoint
+    video: str
+    watchlist: str
+    scale: Fillers | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``--json``, ``--out``)."""
+        from openlfr.services.operating_point import op_fields
+
+        out = {**self.result.to_dict(), **op_fields(self.op), "video": self.video, "watchlist": self.watchlist}
+        if self.scale is not None:
+            out["scale"] = asdict(self.scale)
+        return out
 
 
 def synthesise(
@@ -30,7 +81,7 @@ def synthesise(
     pass_images: int,
     watchlist_dir: Path | None,
     progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
+) -> Synthesised:
     """Write the video, its ground truth and the watchlist photos (default folder: the video's name with
     ``.watchlist`` for its suffix); what was written."""
     from openlfr.eval.synth import SynthConfig, render
@@ -45,7 +96,7 @@ def synthesise(
         pass_images=pass_images,
     )
     wl_dir = watchlist_dir or out.with_name(out.stem + ".watchlist")
-    return render(images, out, truth, cfg, watchlist_dir=wl_dir, progress=progress)
+    return Synthesised(**render(images, out, truth, cfg, watchlist_dir=wl_dir, progress=progress))
 
 
 def walk_context(
@@ -83,7 +134,7 @@ def walk_index(
     filler_images: Path | None,
     filler_photos: int | None,
     seed: int,
-) -> tuple[Any, dict[str, Any] | None]:
+) -> tuple[WatchlistIndex, Fillers | None]:
     """The index searched: a stored watchlist, or a folder of photos enrolled in memory (with fillers)."""
     from openlfr.engine.live import index_in_memory
     from openlfr.eval.walkthrough import draw_fillers
@@ -91,26 +142,22 @@ def walk_index(
     from openlfr.types import IMAGE_SUFFIXES
 
     wl_path = Path(watchlist)
-    filler_info: dict[str, Any] | None = None
+    filler_info: Fillers | None = None
     if wl_path.is_dir():
         people: dict[str, list[Path]] = {
             d.name: [f for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
             for d in sorted(wl_path.iterdir())
             if d.is_dir()
         }
+        extra: dict[str, list[Path]] = {}
+        folder = filler_images or Path(str(truth_d.get("images", "")))
+        photos = filler_photos or int(truth_d.get("enrol_images", 1))
         if fillers:
-            folder = filler_images or Path(str(truth_d.get("images", "")))
-            extra = draw_fillers(folder, truth_d, fillers, filler_photos or int(truth_d.get("enrol_images", 1)), seed)
-            filler_info = {
-                "fillers": len(extra),
-                "filler_images": str(folder),
-                "filler_photos": filler_photos or int(truth_d.get("enrol_images", 1)),
-                "seed": seed,
-            }
+            extra = draw_fillers(folder, truth_d, fillers, photos, seed)
             people.update(extra)
         index, rejected = index_in_memory(ctx.engine, people)
-        if filler_info is not None:
-            filler_info["enrol_rejected_photos"] = sum(len(v) for v in rejected.values())
+        if fillers:
+            filler_info = Fillers(len(extra), str(folder), photos, seed, sum(len(v) for v in rejected.values()))
     else:
         if fillers:
             raise InputError("--fillers needs --watchlist to be a folder of photos", code="bad_option")
@@ -145,19 +192,14 @@ def score(
     filler_photos: int | None,
     seed: int,
     progress: Callable[[int, int | None], None] | None = None,
-) -> dict[str, Any]:
+) -> WalkScore:
     """Run live recognition on the walk at the operating point a deployment gets (target FPIR, default
     1e-4, at the list's size, unless a threshold is given) and score it against the truth."""
     from openlfr.eval.walkthrough import evaluate, load_truth
-    from openlfr.services.operating_point import op_fields, resolve_for
+    from openlfr.services.operating_point import resolve_for
 
     truth_d = load_truth(truth)
     index, filler_info = walk_index(ctx, watchlist, truth_d, fillers, filler_images, filler_photos, seed)
     op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
-    result = evaluate(ctx.engine, index, op.threshold, video, truth_d, cfg, progress=progress).to_dict()
-    result.update(op_fields(op))
-    result["video"] = str(video)
-    result["watchlist"] = watchlist
-    if filler_info is not None:
-        result["scale"] = filler_info
-    return result
+    result = evaluate(ctx.engine, index, op.threshold, video, truth_d, cfg, progress=progress)
+    return WalkScore(result, op, str(video), watchlist, filler_info)
