@@ -17,7 +17,7 @@ from tests.integration.conftest import FACES, make_alert, seed_watchlist
 from openlfr.eval.intervals import clopper_pearson
 from openlfr.services import alerts as asvc
 from openlfr.services import deployments as dsvc
-from openlfr.services import reports
+from openlfr.services import reports, transparency
 
 NOW = datetime.now(UTC)
 PROBE = (FACES / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()
@@ -133,3 +133,26 @@ def test_period_report_csv_and_html(two: tuple[Any, int, int]) -> None:
     assert "Al_Gore" not in page
     single = reports.to_html(reports.deployment_report(ctx, a))
     assert len(re.findall(r"data:image/png;base64,", single)) >= 2
+
+
+def test_public_feed_lists_ended_deployments_newest_first(two: tuple[Any, int, int]) -> None:
+    """The public feed holds every ended deployment, the last ended first, and nothing still being planned."""
+    ctx, a, b = two
+    dsvc.create(
+        ctx,
+        name="Charlie",
+        location="Charlie High St, outside No. 1",
+        purpose="wanted",
+        planned_start=NOW + timedelta(minutes=30),
+        planned_end=NOW + timedelta(hours=2),
+        actor="c",
+        source_watchlist="standing",
+        all_entries_reason="op",
+        cameras=[dsvc.CameraSpec("west", "west.mp4")],
+        legal_basis="Common law policing powers; force LFR policy v1",
+    )
+    feed = transparency.public_feed(ctx)
+    assert [r["id"] for r in feed.deployments] == [b, a]
+    assert all(set(r) == set(transparency.FIELDS) for r in feed.deployments)
+    assert (feed.totals["deployments"], feed.totals["faces_seen"], feed.totals["alerts"]) == (2, 5000, 5)
+    assert [r["id"] for r in csv.DictReader(io.StringIO(transparency.to_csv(feed)))] == [str(b), str(a)]

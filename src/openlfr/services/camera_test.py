@@ -21,7 +21,7 @@ from openlfr.errors import ConflictError, OpenLFRError
 from openlfr.services.context import AppContext
 from openlfr.services.deployments import get_deployment
 from openlfr.storage import audit
-from openlfr.storage.sealed import unseal
+from openlfr.storage.repos.deployments import DeploymentRepo
 
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -107,7 +107,8 @@ def check_cameras(ctx: AppContext, ref: int | str, actor: str, timeout: float = 
         if dep.state == "ended":
             raise ConflictError(f"deployment {dep.id} has ended; its cameras are not tested", code="deployment_ended")
         dep_id = int(dep.id)
-        cams = [(c.name, unseal(ctx.cipher, c).decode(), mask_url(c.url_display)) for c in dep.cameras]
+        repo = DeploymentRepo(s, ctx.cipher)
+        cams = [(c.name, repo.camera_url(c), mask_url(c.url_display)) for c in dep.cameras]
     results: list[CameraTest | None] = [None for _ in cams]
 
     def run(i: int) -> None:

@@ -13,7 +13,6 @@ The live runtime (``openlfr run --deployment ID``) uses :func:`live_plan`, :func
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -23,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,9 +43,9 @@ from openlfr.services.operating_point import (
 from openlfr.services.roles import MAY_AUTHORISE, require_role
 from openlfr.services.stats import deployment_stats
 from openlfr.storage import audit
-from openlfr.storage.models import AuditEvent, ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
-from openlfr.storage.models_gov import Deployment, DeploymentCamera
-from openlfr.storage.sealed import seal, unseal
+from openlfr.storage.models import Watchlist, WatchlistEntry
+from openlfr.storage.models_gov import Deployment
+from openlfr.storage.repos.deployments import DeploymentRepo
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +140,12 @@ class LivePlan:
 
 def get_deployment(s: Session, ref: int | str) -> Deployment:
     """By numeric id or by name."""
+    deps = DeploymentRepo(s)
     dep: Deployment | None = None
     if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
-        dep = s.get(Deployment, int(ref))
+        dep = deps.get(int(ref))
     if dep is None and isinstance(ref, str):
-        dep = s.scalar(select(Deployment).where(Deployment.name == ref.strip()))
+        dep = deps.by_name(ref.strip())
     if dep is None:
         raise NotFoundError(f"no deployment {ref!r}", code="deployment_not_found")
     return dep
@@ -154,21 +153,7 @@ def get_deployment(s: Session, ref: int | str) -> Deployment:
 
 def watchlist_digest(s: Session, watchlist_id: int) -> tuple[str, int]:
     """(sha256 over the list's entries, photos and embeddings, number of entries)."""
-    rows = s.execute(
-        select(WatchlistEntry.id, WatchlistEntry.person_id, ReferenceImage.id, ReferenceEmbedding.id)
-        .outerjoin(ReferenceImage, ReferenceImage.entry_id == WatchlistEntry.id)
-        .outerjoin(ReferenceEmbedding, ReferenceEmbedding.image_id == ReferenceImage.id)
-        .where(WatchlistEntry.watchlist_id == watchlist_id)
-        .order_by(WatchlistEntry.id, ReferenceImage.id, ReferenceEmbedding.id)
-    ).all()
-    h = hashlib.sha256()
-    for r in rows:
-        h.update(("|".join(str(v) for v in r) + "\n").encode())
-    n = (
-        s.scalar(select(func.count()).select_from(WatchlistEntry).where(WatchlistEntry.watchlist_id == watchlist_id))
-        or 0
-    )
-    return h.hexdigest(), int(n)
+    return DeploymentRepo(s).list_digest(watchlist_id)
 
 
 _NOT_EDITS = ("deployment.authorise", "deployment.start", "deployment.end")
@@ -178,15 +163,7 @@ def drafters(s: Session, dep: Deployment) -> list[str]:
     """The users who created or edited the deployment before it was authorised (its creator and the
     actor of every other audited change to it): none of them may authorise it (separation of duties)."""
     who = [dep.created_by]
-    for actor in s.scalars(
-        select(AuditEvent.actor)
-        .where(
-            AuditEvent.object_type == "deployment",
-            AuditEvent.object_id == str(dep.id),
-            AuditEvent.action.not_in(_NOT_EDITS),
-        )
-        .order_by(AuditEvent.seq)
-    ):
+    for actor in DeploymentRepo(s).editors(dep, _NOT_EDITS):
         if actor not in who:
             who.append(actor)
     return who
@@ -195,12 +172,7 @@ def drafters(s: Session, dep: Deployment) -> list[str]:
 def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[str, Any]:
     live_size: int | None = None
     if dep.watchlist_id is not None:
-        live_size = int(
-            s.scalar(
-                select(func.count()).select_from(WatchlistEntry).where(WatchlistEntry.watchlist_id == dep.watchlist_id)
-            )
-            or 0
-        )
+        live_size = DeploymentRepo(s).list_size(dep.watchlist_id)
     out = {
         **dep.heading(),
         "purpose": dep.purpose,
@@ -303,7 +275,7 @@ def _family(ctx: AppContext, s: Session, dep: Deployment) -> str:
     """The embedder family of the deployment's watchlist (its vectors' space); the deployment's
     embedder's when the list has none recorded."""
     if dep.watchlist_id is not None:
-        wl = s.get(Watchlist, dep.watchlist_id)
+        wl = DeploymentRepo(s).watchlist(dep.watchlist_id)
         if wl is not None and wl.embedder_family:
             return wl.embedder_family
     if dep.embedder == ctx.settings.embedder and dep.detector == ctx.settings.detector:
@@ -351,17 +323,6 @@ def preview_operating_point(
 
 
 # ---------------------------------------------------------------- create
-
-
-def _free_list_name(s: Session, base: str) -> str:
-    """``base``, or ``base-2``, ``base-3``...: a standing list someone named ``deployment-7`` must not
-    block deployment 7 (its bespoke list takes the next free name)."""
-    taken = set(s.scalars(select(Watchlist.name).where(Watchlist.name.like(f"{base}%"))))
-    name, n = base, 1
-    while name in taken:
-        n += 1
-        name = f"{base}-{n}"
-    return name
 
 
 CAMERA_SCHEMES = ("rtsp", "rtsps", "http", "https")
@@ -468,7 +429,8 @@ def _source_entries(
     ctx: AppContext, s: Session, source_watchlist: str, selection: dict[str, str], all_entries_reason: str | None
 ) -> tuple[Watchlist, dict[str, WatchlistEntry], dict[str, str]]:
     """The standing list to copy from (integrity checked), its entries by person id, and the final selection."""
-    src = s.scalar(select(Watchlist).where(Watchlist.name == source_watchlist))
+    repo = DeploymentRepo(s)
+    src = repo.watchlist_by_name(source_watchlist)
     if src is None:
         raise NotFoundError(f"no watchlist named {source_watchlist!r}", code="watchlist_not_found")
     if src.deployment_id is not None:
@@ -481,9 +443,7 @@ def _source_entries(
     except ConflictError as exc:
         watchlist_integrity.record_failure(ctx, src.id, src.name, exc, "deployment copy")
         raise
-    src_entries = {
-        e.person_id: e for e in s.scalars(select(WatchlistEntry).where(WatchlistEntry.watchlist_id == src.id))
-    }
+    src_entries = {e.person_id: e for e in repo.entries(src.id)}
     if all_entries_reason is not None:
         selection = {pid: all_entries_reason.strip() for pid in sorted(src_entries)}
     missing = sorted(set(selection) - set(src_entries))
@@ -497,44 +457,9 @@ def _source_entries(
     return src, src_entries, selection
 
 
-def _copy_entry(s: Session, cipher: Any, se: WatchlistEntry, ne: WatchlistEntry) -> tuple[int, int]:
-    """Copy one entry's photos and embeddings onto ``ne``, re-encrypted and bound to the new rows (the copy
-    shares no ciphertext with the source); returns (images, embeddings) copied."""
-    n_images = n_emb = 0
-    for img in s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == se.id).order_by(ReferenceImage.id)):
-        photo = unseal(cipher, img)
-        nimg = ReferenceImage(
-            entry=ne,
-            image_enc=b"",
-            content_sha256=watchlist_integrity.content_hash(photo),
-            media_type=img.media_type,
-            width=img.width,
-            height=img.height,
-            box=dict(img.box),
-            quality=dict(img.quality),
-        )
-        seal(s, cipher, nimg, photo)
-        for emb in s.scalars(
-            select(ReferenceEmbedding).where(ReferenceEmbedding.image_id == img.id).order_by(ReferenceEmbedding.id)
-        ):
-            vec = unseal(cipher, emb)
-            nemb = ReferenceEmbedding(
-                model_family=emb.model_family,
-                model_id=emb.model_id,
-                dim=emb.dim,
-                vector_enc=b"",
-                content_sha256=watchlist_integrity.content_hash(vec),
-            )
-            nimg.embeddings.append(nemb)
-            seal(s, cipher, nemb, vec)
-            n_emb += 1
-        n_images += 1
-    return n_images, n_emb
-
-
 def _bespoke_list(
     s: Session,
-    cipher: Any,
+    repo: DeploymentRepo,
     dep: Deployment,
     src: Watchlist,
     src_entries: dict[str, WatchlistEntry],
@@ -542,8 +467,9 @@ def _bespoke_list(
     actor: str,
 ) -> tuple[Watchlist, int, int]:
     """The deployment's own list, entry by entry from ``src`` with each entry's reason; (list, images, embeddings)."""
+    # a standing list someone named ``deployment-7`` must not block deployment 7: the next free name
     wl = Watchlist(
-        name=_free_list_name(s, f"deployment-{dep.id}"),
+        name=repo.free_list_name(f"deployment-{dep.id}"),
         description=f"bespoke watchlist of deployment {dep.id}",
         embedder_family=src.embedder_family,
         deployment_id=dep.id,
@@ -566,7 +492,7 @@ def _bespoke_list(
             source=f"copied from watchlist {src.name!r} entry {se.id}",
         )
         s.add(ne)
-        i, e = _copy_entry(s, cipher, se, ne)
+        i, e = repo.copy_entry_media(se, ne)
         n_images, n_emb = n_images + i, n_emb + e
     return wl, n_images, n_emb
 
@@ -590,14 +516,10 @@ def _deployment_name(name: str | None, location: str, start: datetime) -> str:
     return name
 
 
-def _add_cameras(s: Session, cipher: Any, dep: Deployment, cams: Sequence[CameraSpec]) -> None:
+def _add_cameras(repo: DeploymentRepo, dep: Deployment, cams: Sequence[CameraSpec]) -> None:
     """The cameras added to the deployment, each URL sealed (only a redacted form is kept in clear)."""
     for c in cams:
-        cam = DeploymentCamera(
-            name=c.name, url_enc=b"", url_display=redact_url(c.url.strip()), description=c.description
-        )
-        dep.cameras.append(cam)
-        seal(s, cipher, cam, c.url.strip().encode())
+        repo.add_camera(dep, c.name, c.url.strip(), redact_url(c.url.strip()), c.description)
 
 
 def _record_creation(
@@ -668,8 +590,9 @@ def _store_draft(
         dep.source_watchlist = src.name
         s.add(dep)
         s.flush()
-        wl, n_images, n_emb = _bespoke_list(s, cipher, dep, src, src_entries, selection, actor)
-        _add_cameras(s, cipher, dep, cams)
+        repo = DeploymentRepo(s, cipher)
+        wl, n_images, n_emb = _bespoke_list(s, repo, dep, src, src_entries, selection, actor)
+        _add_cameras(repo, dep, cams)
         s.flush()
         watchlist_integrity.reseal(s, cipher, wl)
         _record_creation(s, cipher, actor, dep, wl, cams, selection, (n_images, n_emb))
@@ -758,10 +681,7 @@ def show(ctx: AppContext, ref: int | str) -> dict[str, Any]:
 
 def list_all(ctx: AppContext, state: str | None = None) -> list[dict[str, Any]]:
     with ctx.db.session() as s:
-        q = select(Deployment).order_by(Deployment.planned_start, Deployment.id)
-        if state is not None:
-            q = q.where(Deployment.state == state)
-        return [_summary(s, d) for d in s.scalars(q)]
+        return [_summary(s, d) for d in DeploymentRepo(s).all(state)]
 
 
 def state_of(ctx: AppContext, ref: int | str) -> str:
@@ -907,7 +827,8 @@ def _plan(ctx: AppContext, s: Session, dep: Deployment, t: datetime) -> LivePlan
             f"deployment {dep.id}'s watchlist changed after it was authorised; it cannot run", code="watchlist_changed"
         )
     cipher = ctx.cipher
-    wl = s.get(Watchlist, dep.watchlist_id)
+    repo = DeploymentRepo(s, cipher)
+    wl = repo.watchlist(dep.watchlist_id)
     if wl is not None:
         try:
             watchlist_integrity.check(s, cipher, wl)
@@ -915,8 +836,7 @@ def _plan(ctx: AppContext, s: Session, dep: Deployment, t: datetime) -> LivePlan
             watchlist_integrity.record_failure(ctx, wl.id, wl.name, exc, f"deployment {dep.id} plan")
             raise
     cams = tuple(
-        CameraPlan(name=c.name, url=unseal(cipher, c).decode(), url_display=mask_url(c.url_display))
-        for c in dep.cameras
+        CameraPlan(name=c.name, url=repo.camera_url(c), url_display=mask_url(c.url_display)) for c in dep.cameras
     )
     return LivePlan(
         deployment_id=dep.id,
@@ -967,28 +887,10 @@ def mark_live(ctx: AppContext, ref: int | str, actor: str, now: datetime | None 
 
 
 def _delete_watchlist_rows(s: Session, watchlist_id: int) -> dict[str, int]:
-    entry_ids = list(s.scalars(select(WatchlistEntry.id).where(WatchlistEntry.watchlist_id == watchlist_id)))
-    image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id.in_(entry_ids))))
-    n_emb = int(
-        s.scalar(select(func.count()).select_from(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
-        or 0
-    )
-    s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
-    s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
-    s.execute(delete(WatchlistEntry).where(WatchlistEntry.id.in_(entry_ids)))
-    s.execute(delete(Watchlist).where(Watchlist.id == watchlist_id))
-    left = int(
-        s.scalar(select(func.count()).select_from(WatchlistEntry).where(WatchlistEntry.watchlist_id == watchlist_id))
-        or 0
-    )
-    left += int(s.scalar(select(func.count()).select_from(ReferenceImage).where(ReferenceImage.id.in_(image_ids))) or 0)
-    left += int(
-        s.scalar(select(func.count()).select_from(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
-        or 0
-    )
-    if left:
-        raise ConflictError(f"deletion left {left} watchlist rows behind; rolled back", code="delete_incomplete")
-    return {"entries": len(entry_ids), "images": len(image_ids), "embeddings": n_emb}
+    gone = DeploymentRepo(s).delete_list(watchlist_id)
+    if gone.left:
+        raise ConflictError(f"deletion left {gone.left} watchlist rows behind; rolled back", code="delete_incomplete")
+    return {"entries": gone.entries, "images": gone.images, "embeddings": gone.embeddings}
 
 
 def mark_ended(
@@ -1042,7 +944,7 @@ def refresh_frozen_stats(s: Session, deployment_id: int | None) -> None:
     (counters cannot change any more; verdicts and outcomes can)."""
     if deployment_id is None:
         return
-    dep = s.get(Deployment, deployment_id)
+    dep = DeploymentRepo(s).get(deployment_id)
     if dep is not None and dep.state == "ended":
         s.flush()
         dep.stats = {**deployment_stats(s, dep, now=as_utc(dep.ended_at))}
@@ -1052,7 +954,7 @@ def end_overdue(ctx: AppContext, actor: str, now: datetime | None = None) -> lis
     """End every deployment whose planned end has passed (used by the retention sweeper)."""
     t = as_utc(now) or now_utc()
     with ctx.db.session() as s:
-        deps = s.scalars(select(Deployment).where(Deployment.state != "ended"))
+        deps = DeploymentRepo(s).not_ended()
         ids = [d.id for d in deps if as_utc(d.planned_end) <= t]  # type: ignore[operator]
     for i in ids:
         mark_ended(ctx, i, actor, reason="planned end reached", now=t)

@@ -19,11 +19,9 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, update
-
 from openlfr.errors import ConflictError, NotFoundError
 from openlfr.services.context import AppContext
-from openlfr.storage.models_gov import Deployment
+from openlfr.storage.repos.deployments import DeploymentRepo
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +81,8 @@ class DeploymentLease:
         now = _now()
         until = now + timedelta(seconds=self.ttl_s)
         with self.ctx.db.session() as s:
-            dep = s.get(Deployment, self.deployment_id)
+            deps = DeploymentRepo(s)
+            dep = deps.get(self.deployment_id)
             if dep is None:
                 raise NotFoundError(f"no deployment {self.deployment_id}", code="deployment_not_found")
             cur, cur_until = dep.lease_holder, _utc(dep.lease_until)
@@ -97,13 +96,7 @@ class DeploymentLease:
                     code="deployment_busy",
                 )
             # compare-and-set on what was read, so two runners racing cannot both win
-            cond = Deployment.lease_holder.is_(None) if cur is None else Deployment.lease_holder == cur
-            res = s.execute(
-                update(Deployment)
-                .where(and_(Deployment.id == self.deployment_id, cond))
-                .values(lease_holder=self.holder, lease_until=until)
-            )
-            if res.rowcount != 1:  # type: ignore[attr-defined]
+            if not deps.take_lease(self.deployment_id, cur, self.holder, until):
                 raise ConflictError(
                     f"deployment {self.deployment_id} was just taken by another runner", code="deployment_busy"
                 )
@@ -114,12 +107,7 @@ class DeploymentLease:
         """Extend the lease; False when another runner holds it now."""
         until = _now() + timedelta(seconds=self.ttl_s)
         with self.ctx.db.session() as s:
-            res = s.execute(
-                update(Deployment)
-                .where(and_(Deployment.id == self.deployment_id, Deployment.lease_holder == self.holder))
-                .values(lease_until=until)
-            )
-            ok = bool(res.rowcount == 1)  # type: ignore[attr-defined]
+            ok = DeploymentRepo(s).renew_lease(self.deployment_id, self.holder, until)
         if ok:
             self.renewals += 1
         return ok
@@ -130,11 +118,7 @@ class DeploymentLease:
             self._thread.join(timeout=5.0)
         try:
             with self.ctx.db.session() as s:
-                s.execute(
-                    update(Deployment)
-                    .where(and_(Deployment.id == self.deployment_id, Deployment.lease_holder == self.holder))
-                    .values(lease_holder=None, lease_until=None)
-                )
+                DeploymentRepo(s).release_lease(self.deployment_id, self.holder)
         except Exception:  # the store may be down: the lease then lapses by itself
             log.warning(
                 "deployment %s: could not release the runner lease; it lapses in %.0fs",

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from openlfr.errors import InputError
 from openlfr.eval.intervals import clopper_pearson
 from openlfr.services.context import AppContext
@@ -33,7 +31,9 @@ from openlfr.services.deployments import as_utc, get_deployment
 from openlfr.services.numbers import fmt_rate, fmt_threshold, operating_point_text
 from openlfr.services.stats import deployment_stats
 from openlfr.storage import audit
-from openlfr.storage.models_gov import OUTCOMES, Alert, Deployment
+from openlfr.storage.models_gov import OUTCOMES, Deployment
+from openlfr.storage.repos.deployments import DeploymentRepo
+from openlfr.storage.repos.reports import ReportQueries
 
 RATE_CSV_COLUMNS = (
     "false_alerts_per_face",
@@ -211,11 +211,7 @@ def _timeline(s: Any, dep: Deployment) -> list[dict[str, Any]]:
             "verdict": verdict,
             "outcome": outcome,
         }
-        for at, cam, score, verdict, outcome in s.execute(
-            select(Alert.occurred_at, Alert.camera, Alert.score, Alert.verdict, Alert.outcome)
-            .where(Alert.deployment_id == dep.id)
-            .order_by(Alert.occurred_at)
-        )
+        for at, cam, score, verdict, outcome in ReportQueries(s).alert_timeline(dep.id)
     ]
 
 
@@ -327,9 +323,7 @@ def period_report(ctx: AppContext, start: datetime, end: datetime, actor: str | 
         raise InputError("the period's end must be after its start", code="bad_period")
     with ctx.db.session() as s:
         rows = []
-        for dep in s.scalars(
-            select(Deployment).where(Deployment.state != "draft").order_by(Deployment.planned_start, Deployment.id)
-        ):
+        for dep in DeploymentRepo(s).past_draft():
             when = as_utc(dep.started_at) or as_utc(dep.planned_start)
             assert when is not None
             if start <= when < end:

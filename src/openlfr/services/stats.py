@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openlfr.storage.models import Counter
-from openlfr.storage.models_gov import OUTCOMES, Alert, Deployment
+from openlfr.storage.models_gov import OUTCOMES, Deployment
+from openlfr.storage.repos.reports import ReportQueries
 
 COUNTED = (
     "frames_analysed",
@@ -37,9 +36,7 @@ def counter_scope(deployment_id: int | None, camera: str) -> str:
 def camera_counters(s: Session, deployment_id: int) -> dict[str, dict[str, float]]:
     prefix = f"deployment:{deployment_id}:camera:"
     out: dict[str, dict[str, float]] = {}
-    for scope, name, value in s.execute(
-        select(Counter.scope, Counter.name, Counter.value).where(Counter.scope.like(prefix + "%"))
-    ):
+    for scope, name, value in ReportQueries(s).counters(prefix):
         cam = scope[len(prefix) :]
         out.setdefault(cam, {})[name] = float(value)
     return out
@@ -52,11 +49,7 @@ def _as_utc(dt: datetime | None) -> datetime | None:
 
 
 def alert_figures(s: Session, deployment_id: int) -> dict[str, Any]:
-    rows = s.execute(
-        select(Alert.verdict, Alert.outcome, Alert.camera, func.count())
-        .where(Alert.deployment_id == deployment_id)
-        .group_by(Alert.verdict, Alert.outcome, Alert.camera)
-    ).all()
+    rows = ReportQueries(s).alert_tally(deployment_id)
     total = true = false = 0
     outcomes = {o: 0 for o in OUTCOMES}
     outcomes_true = {o: 0 for o in OUTCOMES}

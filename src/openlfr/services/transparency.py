@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from openlfr.services import reports
 from openlfr.services.context import AppContext
-from openlfr.storage.models_gov import OUTCOMES, Deployment
+from openlfr.storage.models_gov import OUTCOMES
+from openlfr.storage.repos.deployments import DeploymentRepo
 
 _DESCRIPTION = (
     "id",
@@ -71,14 +70,7 @@ def _public_row(row: dict[str, Any]) -> dict[str, Any]:
 def public_feed(ctx: AppContext) -> PublicFeed:
     """Every ended deployment's public row, newest first, with totals, notes and definitions."""
     with ctx.db.session() as s:
-        rows = [
-            reports._row(s, dep)[0]
-            for dep in s.scalars(
-                select(Deployment)
-                .where(Deployment.state == "ended")
-                .order_by(Deployment.ended_at.desc(), Deployment.id.desc())
-            )
-        ]
+        rows = [reports._row(s, dep)[0] for dep in DeploymentRepo(s).ended_newest_first()]
     totals = reports._totals(rows)
     public_totals = {k: totals[k] for k in ("deployments", *_COUNTS, "outcomes", "duration_minutes", *_RATES)}
     notes = []
