@@ -32,11 +32,10 @@ from openlfr.storage import audit
 from openlfr.storage.audit_anchor import derive
 from openlfr.storage.crypto import Cipher
 from openlfr.storage.models import Watchlist
-from openlfr.storage.repos.watchlists import WatchlistRepo, content_hash
+from openlfr.storage.repos.watchlists import WatchlistRepo
+from openlfr.storage.repos.watchlists import content_hash as content_hash
 
 log = logging.getLogger(__name__)
-
-__all__ = ["check", "content_hash", "is_valid", "record_failure", "reseal"]
 
 
 def _when(dt: datetime | None) -> str | None:
