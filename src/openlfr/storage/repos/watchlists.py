@@ -266,30 +266,6 @@ class WatchlistRepo:
         seal(self.s, self.cipher, emb, vector)
         return emb
 
-    def copy_entry(self, source: WatchlistEntry, target: WatchlistEntry) -> tuple[int, int]:
-        """Copy one entry's photos and embeddings onto ``target``, re-encrypted and bound to the new rows (the
-        copy shares no ciphertext with the source); returns ``(photos, embeddings)`` copied."""
-        n_images = n_emb = 0
-        for img in self.photos(source.id):
-            new = self.add_photo(
-                target,
-                self.image_bytes(img),
-                media_type=img.media_type,
-                width=img.width,
-                height=img.height,
-                box=dict(img.box),
-                quality=dict(img.quality),
-            )
-            for emb in self.s.scalars(
-                select(ReferenceEmbedding).where(ReferenceEmbedding.image_id == img.id).order_by(ReferenceEmbedding.id)
-            ):
-                self.add_embedding(
-                    new, self.vector_bytes(emb), model_family=emb.model_family, model_id=emb.model_id, dim=emb.dim
-                )
-                n_emb += 1
-            n_images += 1
-        return n_images, n_emb
-
     def sealed_vectors(self, watchlist_id: int, family: str) -> list[SealedVector]:
         """A list's embeddings of one model family, still encrypted, by entry then photo (decrypt each with
         :meth:`open_vector`, after the list's integrity is checked)."""
