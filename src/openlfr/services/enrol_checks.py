@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
 
 from openlfr.engine.protocols import cosine_to_score, family_of
 from openlfr.errors import ConflictError, InputError, NotFoundError, OpenLFRError
@@ -29,8 +28,8 @@ from openlfr.services import watchlist_integrity as integrity
 from openlfr.services.context import AppContext
 from openlfr.services.watchlists import _get, _get_entry, ensure_editable, photo_at
 from openlfr.storage import audit
-from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, WatchlistEntry
-from openlfr.storage.sealed import unseal
+from openlfr.storage.models import WatchlistEntry
+from openlfr.storage.repos.watchlists import WatchlistRepo
 
 GENUINE_FRR = 0.01
 """The share of genuine pairs (two photos of one person) of the calibration allowed to warn."""
@@ -158,26 +157,15 @@ def consistency(ctx: AppContext, watchlist: str, entry_ref: int | str, *, by_per
     family = family_of(ctx.engine.embedder)
     with ctx.db.session() as s:
         wl = _get(s, watchlist)
+        refs = WatchlistRepo(s, ctx.cipher)
         if by_person_id:
-            found = s.scalar(
-                select(WatchlistEntry).where(
-                    WatchlistEntry.watchlist_id == wl.id, WatchlistEntry.person_id == str(entry_ref)
-                )
-            )
+            found = refs.entry_by_person(wl.id, str(entry_ref))
             if found is None:
                 raise NotFoundError(f"no entry {entry_ref!r} on watchlist {wl.name!r}", code="entry_not_found")
             entry = found
         else:
             entry = _get_entry(s, wl, entry_ref)
-        rows = list(
-            s.scalars(
-                select(ReferenceEmbedding)
-                .join(ReferenceImage, ReferenceImage.id == ReferenceEmbedding.image_id)
-                .where(ReferenceImage.entry_id == entry.id, ReferenceEmbedding.model_family == family)
-                .order_by(ReferenceImage.id)
-            )
-        )
-        encs = [unseal(ctx.cipher, r) for r in rows]  # decrypted in memory only, bound to their rows
+        encs = [refs.vector_bytes(r) for r in refs.embeddings(entry.id, family)]  # in memory only, row-bound
         pid = entry.person_id
     out = Consistency(
         person_id=pid, photos=len(encs), threshold=None, genuine_frr=None, min_score=None, pairs_below=[], warning=None
@@ -208,9 +196,7 @@ def entry_photos(ctx: AppContext, watchlist: str, entry_ref: int | str) -> Entry
     with ctx.db.session() as s:
         wl = _get(s, watchlist)
         e = _get_entry(s, wl, entry_ref)
-        imgs = list(
-            s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == e.id).order_by(ReferenceImage.id))
-        )
+        imgs = WatchlistRepo(s).photos(e.id)
         photos = [
             PhotoMeta(index=i, image_id=im.id, width=im.width, height=im.height, added_at=im.added_at.isoformat())
             for i, im in enumerate(imgs)
@@ -230,9 +216,8 @@ def remove_photo(
         ensure_editable(wl, "remove photos")
         e = _get_entry(s, wl, entry_ref)
         img = photo_at(s, e, index)
-        photos = int(
-            s.scalar(select(func.count()).select_from(ReferenceImage).where(ReferenceImage.entry_id == e.id)) or 0
-        )
+        refs = WatchlistRepo(s)
+        photos = refs.photo_count(e.id)
         if image_id is not None and img.id != image_id:
             raise ConflictError(
                 "the photos of this person changed since the page was loaded; reload it", code="stale_photo"
@@ -243,8 +228,7 @@ def remove_photo(
             )
         integrity.check(s, ctx.cipher, wl)  # never re-sign (launder) a list changed outside OpenLFR
         n_emb = len(img.embeddings)
-        s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id == img.id))
-        s.execute(delete(ReferenceImage).where(ReferenceImage.id == img.id))
+        refs.delete_photo(img)
         s.expire(e)
         integrity.reseal(s, ctx.cipher, wl)
         audit.record(

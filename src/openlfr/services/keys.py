@@ -30,10 +30,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import func, inspect, select, update
 
 from openlfr.errors import ConfigError
 from openlfr.services import watchlist_integrity
@@ -43,15 +41,14 @@ from openlfr.storage import audit
 from openlfr.storage.audit_anchor import write_anchor
 from openlfr.storage.crypto import Cipher, create_key_file, load_cipher
 from openlfr.storage.db import Database
-from openlfr.storage.models import AuditEvent, ReferenceEmbedding, ReferenceImage, Watchlist
-from openlfr.storage.sealed import SEALED
+from openlfr.storage.repos.sealed import COLUMNS, SealedColumns
+from openlfr.storage.repos.sealed import ENCRYPTED_COLUMNS as ENCRYPTED_COLUMNS
+from openlfr.storage.repos.watchlists import WatchlistRepo
 
 log = logging.getLogger(__name__)
 BATCH = 200
 GRACE_S = 2.0
 MAX_PASSES = 10
-
-ENCRYPTED_COLUMNS: tuple[tuple[Any, str], ...] = tuple((spec.model, spec.column) for spec in SEALED)
 
 
 def fingerprint(key: bytes) -> str:
@@ -80,12 +77,8 @@ def refuse_new_key_over_ciphertext(settings: Settings) -> None:
         return
     db = Database(settings.db_url)
     try:
-        tables = set(inspect(db.engine).get_table_names())
-        n = 0
-        with db.engine.connect() as conn:
-            for spec in SEALED:
-                if spec.model.__tablename__ in tables:
-                    n += int(conn.execute(select(func.count()).select_from(spec.model.__table__)).scalar() or 0)
+        with db.session() as s:
+            n = SealedColumns(s).stored_values()
     finally:
         db.dispose()
     if n:
@@ -133,38 +126,19 @@ def _stale_pass(
 ) -> int:
     """Re-encrypt every value not under ``cipher``'s first key; returns how many were rewritten."""
     total = 0
-    for spec in SEALED:
-        model = spec.model
-        col = getattr(model, spec.column)
-        parts = [getattr(model, p) for p in spec.parts]
-        has_hash = model in (ReferenceImage, ReferenceEmbedding)
-        extra = [model.content_sha256] if has_hash else []
-        counts.setdefault(spec.name, 0)
+    for column in COLUMNS:
+        counts.setdefault(column, 0)
         last = 0
         while True:
             with ctx.db.session() as s:
-                rows = s.execute(
-                    select(model.id, col, *parts, *extra).where(model.id > last).order_by(model.id).limit(BATCH)
-                ).all()
-                if not rows:
-                    break
-                for row in rows:
-                    rid, token = row[0], bytes(row[1])
-                    last = int(rid)
-                    if cipher.is_current(token):
-                        continue
-                    aad = spec.aad(tuple(row[2 : 2 + len(parts)]))
-                    plain = cipher.decrypt(token, aad)
-                    values: dict[str, Any] = {spec.column: cipher.encrypt(plain, aad)}
-                    if has_hash and row[-1] is None:
-                        values["content_sha256"] = watchlist_integrity.content_hash(plain)
-                    # compare-and-swap: a row rewritten concurrently keeps its newer value
-                    res = s.execute(update(model).where(model.id == rid, col == token).values(values))
-                    if res.rowcount:  # type: ignore[attr-defined]
-                        counts[spec.name] += 1
-                        total += 1
+                batch = SealedColumns(s, cipher).reencrypt_stale(column, last, BATCH)
+            if batch.last_id is None:
+                break
+            last = batch.last_id
+            counts[column] += batch.rewritten
+            total += batch.rewritten
             if progress:
-                progress(spec.name, counts[spec.name])
+                progress(column, counts[column])
     return total
 
 
@@ -186,7 +160,7 @@ def reseal_watchlists(ctx: AppContext, cipher: Cipher, actor: str, seal_unsealed
     With ``seal_unsealed``, lists without a digest (written before the check existed) are sealed."""
     out: dict[str, list[str]] = {"resealed": [], "sealed": [], "failed": []}
     with ctx.db.session() as s:
-        for wl in s.scalars(select(Watchlist).order_by(Watchlist.id)):
+        for wl in WatchlistRepo(s).all_by_id():
             ok = watchlist_integrity.is_valid(s, cipher, wl)
             if ok is None and seal_unsealed:
                 watchlist_integrity.reseal(s, cipher, wl)
@@ -202,9 +176,9 @@ def reseal_watchlists(ctx: AppContext, cipher: Cipher, actor: str, seal_unsealed
 
 def _refresh_anchor(ctx: AppContext) -> None:
     with ctx.db.session() as s:
-        head = s.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+        head = SealedColumns(s).audit_head()
     if head is not None:
-        write_anchor(ctx.settings, int(head[0]), str(head[1]), force=True)
+        write_anchor(ctx.settings, head[0], head[1], force=True)
 
 
 @dataclass(frozen=True)

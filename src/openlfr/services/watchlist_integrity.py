@@ -24,7 +24,6 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openlfr.errors import ConflictError
@@ -32,14 +31,11 @@ from openlfr.services.context import AppContext
 from openlfr.storage import audit
 from openlfr.storage.audit_anchor import derive
 from openlfr.storage.crypto import Cipher
-from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
-from openlfr.storage.sealed import aad_of
+from openlfr.storage.models import Watchlist
+from openlfr.storage.repos.watchlists import WatchlistRepo
+from openlfr.storage.repos.watchlists import content_hash as content_hash
 
 log = logging.getLogger(__name__)
-
-
-def content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _when(dt: datetime | None) -> str | None:
@@ -49,45 +45,13 @@ def _when(dt: datetime | None) -> str | None:
 
 
 def _material(s: Session, wl: Watchlist) -> bytes:
-    s.flush()
-    entries = s.execute(
-        select(
-            WatchlistEntry.id,
-            WatchlistEntry.person_id,
-            WatchlistEntry.display_name,
-            WatchlistEntry.category,
-            WatchlistEntry.reason,
-            WatchlistEntry.expires_at,
-        )
-        .where(WatchlistEntry.watchlist_id == wl.id)
-        .order_by(WatchlistEntry.id)
-    ).all()
-    images = s.execute(
-        select(ReferenceImage.id, ReferenceImage.entry_id, ReferenceImage.media_type, ReferenceImage.content_sha256)
-        .join(WatchlistEntry, WatchlistEntry.id == ReferenceImage.entry_id)
-        .where(WatchlistEntry.watchlist_id == wl.id)
-        .order_by(ReferenceImage.id)
-    ).all()
-    embs = s.execute(
-        select(
-            ReferenceEmbedding.id,
-            ReferenceEmbedding.image_id,
-            ReferenceEmbedding.model_family,
-            ReferenceEmbedding.model_id,
-            ReferenceEmbedding.dim,
-            ReferenceEmbedding.content_sha256,
-        )
-        .join(ReferenceImage, ReferenceImage.id == ReferenceEmbedding.image_id)
-        .join(WatchlistEntry, WatchlistEntry.id == ReferenceImage.entry_id)
-        .where(WatchlistEntry.watchlist_id == wl.id)
-        .order_by(ReferenceEmbedding.id)
-    ).all()
+    rows = WatchlistRepo(s).digest_rows(wl)
     doc: dict[str, Any] = {
         "v": 1,
         "watchlist": [wl.id, wl.embedder_family, wl.deployment_id],
-        "entries": [[i, p, n, c, r, _when(x)] for i, p, n, c, r, x in entries],
-        "images": [list(r) for r in images],
-        "embeddings": [list(r) for r in embs],
+        "entries": [[i, p, n, c, r, _when(x)] for i, p, n, c, r, x in rows.entries],
+        "images": [list(r) for r in rows.images],
+        "embeddings": [list(r) for r in rows.embeddings],
     }
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -124,8 +88,7 @@ def check(s: Session, cipher: Cipher, wl: Watchlist) -> None:
     """Raise ``ConflictError`` unless the list matches its digest (an empty unsealed list passes)."""
     ok = is_valid(s, cipher, wl)
     if ok is None:
-        has_entries = s.scalar(select(WatchlistEntry.id).where(WatchlistEntry.watchlist_id == wl.id).limit(1))
-        if has_entries is None:
+        if not WatchlistRepo(s).has_entries(wl.id):
             return
         raise ConflictError(
             f"watchlist {wl.name!r} has no integrity digest (written before integrity "
@@ -144,17 +107,12 @@ def check(s: Session, cipher: Cipher, wl: Watchlist) -> None:
 
 def _raise_if_wrong_key(s: Session, cipher: Cipher, wl: Watchlist) -> None:
     """A digest also fails under a wrong key: say so (``wrong_key``) rather than report tampering."""
-    row = s.execute(
-        select(ReferenceEmbedding.vector_enc, ReferenceEmbedding.id, ReferenceEmbedding.image_id)
-        .join(ReferenceImage, ReferenceImage.id == ReferenceEmbedding.image_id)
-        .join(WatchlistEntry, WatchlistEntry.id == ReferenceImage.entry_id)
-        .where(WatchlistEntry.watchlist_id == wl.id)
-        .limit(1)
-    ).first()
-    if row is None:
+    refs = WatchlistRepo(s, cipher)
+    vector = refs.first_vector(wl.id)
+    if vector is None:
         return
     try:
-        cipher.decrypt(row[0], aad_of(ReferenceEmbedding, row[1], row[2]))
+        refs.open_vector(vector)
     except ConflictError:
         return  # the key is right; the value itself was tampered with
 

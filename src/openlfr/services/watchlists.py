@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,8 +24,8 @@ from openlfr.services import watchlist_integrity as integrity
 from openlfr.services.context import AppContext
 from openlfr.services.media import sniff_image
 from openlfr.storage import audit
-from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
-from openlfr.storage.sealed import aad_of, seal, unseal
+from openlfr.storage.models import ReferenceImage, Watchlist, WatchlistEntry
+from openlfr.storage.repos.watchlists import WatchlistRepo
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +160,7 @@ class ReembedResult:
 
 
 def _get(session: Session, name: str) -> Watchlist:
-    wl = session.scalar(select(Watchlist).where(Watchlist.name == name))
+    wl = WatchlistRepo(session).by_name(name)
     if wl is None:
         raise NotFoundError(f"no watchlist named {name!r}", code="watchlist_not_found")
     return wl
@@ -197,27 +196,12 @@ def create(
         raise ConflictError(f"a watchlist named {name!r} already exists", code="watchlist_exists") from None
 
 
-def _counts(s: Session, wl_id: int) -> tuple[int, int]:
-    entries = (
-        s.scalar(select(func.count()).select_from(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl_id)) or 0
-    )
-    images = (
-        s.scalar(
-            select(func.count())
-            .select_from(ReferenceImage)
-            .join(WatchlistEntry)
-            .where(WatchlistEntry.watchlist_id == wl_id)
-        )
-        or 0
-    )
-    return int(entries), int(images)
-
-
 def list_all(ctx: AppContext) -> list[WatchlistSummary]:
     with ctx.db.session() as s:
         out = []
-        for wl in s.scalars(select(Watchlist).order_by(Watchlist.name)):
-            entries, images = _counts(s, wl.id)
+        lists = WatchlistRepo(s)
+        for wl in lists.all():
+            entries, images = lists.sizes(wl.id)
             out.append(
                 WatchlistSummary(
                     id=wl.id,
@@ -238,13 +222,7 @@ def list_all(ctx: AppContext) -> list[WatchlistSummary]:
 def show(ctx: AppContext, name: str) -> WatchlistView:
     with ctx.db.session() as s:
         wl = _get(s, name)
-        rows = s.execute(
-            select(WatchlistEntry, func.count(ReferenceImage.id))
-            .outerjoin(ReferenceImage)
-            .where(WatchlistEntry.watchlist_id == wl.id)
-            .group_by(WatchlistEntry.id)
-            .order_by(WatchlistEntry.person_id)
-        ).all()
+        rows = WatchlistRepo(s).entries_with_photo_counts(wl.id)
         entries = [
             EntryView(
                 id=e.id,
@@ -256,7 +234,7 @@ def show(ctx: AppContext, name: str) -> WatchlistView:
                 added_by=e.added_by,
                 added_at=e.added_at.isoformat(),
                 expires_at=e.expires_at.isoformat() if e.expires_at else None,
-                images=int(n),
+                images=n,
             )
             for e, n in rows
         ]
@@ -276,43 +254,11 @@ def delete_watchlist(ctx: AppContext, name: str, actor: str) -> dict[str, int]:
     with ctx.db.session() as s:
         wl = _get(s, name)
         ensure_editable(wl, "delete it")
-        entry_ids = list(s.scalars(select(WatchlistEntry.id).where(WatchlistEntry.watchlist_id == wl.id)))
-        image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id.in_(entry_ids))))
-        n_emb = (
-            s.scalar(
-                select(func.count()).select_from(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids))
-            )
-            or 0
-        )
-        s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
-        s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
-        s.execute(delete(WatchlistEntry).where(WatchlistEntry.id.in_(entry_ids)))
-        s.execute(delete(Watchlist).where(Watchlist.id == wl.id))
-        left = (
-            s.scalar(select(func.count()).select_from(ReferenceImage).where(ReferenceImage.id.in_(image_ids))) or 0
-        ) + (
-            s.scalar(
-                select(func.count()).select_from(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids))
-            )
-            or 0
-        )
-        if left:
-            raise ConflictError(f"deletion left {left} biometric rows behind; rolled back", code="delete_incomplete")
-        summary = {"entries": len(entry_ids), "images": len(image_ids), "embeddings": int(n_emb)}
+        removed = WatchlistRepo(s).delete_list(wl)
+        summary = {"entries": removed.entries, "images": removed.images, "embeddings": removed.embeddings}
         audit.record(s, actor, "watchlist.delete", "watchlist", wl.id, {"name": name, **summary})
     ctx.db.checkpoint()
     return summary
-
-
-def _new_embedding(engine: Any, family: str, vec: Any) -> ReferenceEmbedding:
-    """A reference embedding row for ``vec`` (little-endian float32) from ``engine``'s embedder; not yet sealed."""
-    return ReferenceEmbedding(
-        model_family=family,
-        model_id=engine.embedder.model_id,
-        dim=int(vec.shape[0]),
-        vector_enc=b"",
-        content_sha256=integrity.content_hash(vec.tobytes()),
-    )
 
 
 def _enrol_one(
@@ -340,26 +286,25 @@ def _enrol_one(
             code="model_mismatch",
         )
     h, w = round(image.shape[0] * scale), round(image.shape[1] * scale)  # the photo's own size
-    img = ReferenceImage(
-        entry=entry,
-        image_enc=b"",
+    refs = WatchlistRepo(s, ctx.cipher)
+    img = refs.add_photo(  # sealed, bound to the row (flushed first)
+        entry,
+        data,
+        media_type=sniff_image(data) or "image/jpeg",
         width=w,
         height=h,
-        content_sha256=integrity.content_hash(data),
-        media_type=sniff_image(data) or "image/jpeg",
         box=dict(zip(("x1", "y1", "x2", "y2"), (v * scale for v in face.box), strict=True)),
         quality=dict(face.quality or {}),
     )
-    emb = _new_embedding(engine, family, vec)
-    img.embeddings.append(emb)
-    seal(s, ctx.cipher, img, data)  # bound to the row (flushes it first)
-    seal(s, ctx.cipher, emb, vec.tobytes())
+    refs.add_embedding(
+        img, vec.tobytes(), model_family=family, model_id=engine.embedder.model_id, dim=int(vec.shape[0])
+    )
     return None
 
 
-def _image_digests(ctx: AppContext, entry: WatchlistEntry) -> set[bytes]:
+def _image_digests(refs: WatchlistRepo, entry: WatchlistEntry) -> set[bytes]:
     """SHA-256 of each photo already enrolled for ``entry`` (decrypted in memory only)."""
-    return {hashlib.sha256(_clean(unseal(ctx.cipher, img))).digest() for img in entry.images}
+    return {hashlib.sha256(_clean(refs.image_bytes(img))).digest() for img in entry.images}
 
 
 def _clean(data: bytes) -> bytes:
@@ -463,9 +408,8 @@ def _add_person_once(
     with ctx.db.session() as s:
         wl = _get(s, name)
         ensure_editable(wl, "add people or photos")
-        entry = s.scalar(
-            select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl.id, WatchlistEntry.person_id == person_id)
-        )
+        refs = WatchlistRepo(s, ctx.cipher)
+        entry = refs.entry_by_person(wl.id, person_id)
         created = entry is None
         if entry is None:
             # Not added to the session yet: the first accepted photo brings it in (cascade), so a
@@ -481,7 +425,7 @@ def _add_person_once(
                 expires_at=expires_at,
             )
         # re-enrolling the same photo (a second import of the same folder) adds nothing
-        have = _image_digests(ctx, entry) if not created else set()
+        have = _image_digests(refs, entry) if not created else set()
         for src in sources:
             label, data = _clean_photo(ctx, src)
             if isinstance(data, str):
@@ -578,21 +522,8 @@ def load_index(ctx: AppContext, name: str) -> tuple[WatchlistIndex, dict[str, An
             failed: tuple[int, ConflictError] | None = (wl.id, exc)
         else:
             failed = None
-        rows = s.execute(
-            select(
-                WatchlistEntry.id,
-                WatchlistEntry.person_id,
-                WatchlistEntry.display_name,
-                ReferenceEmbedding.vector_enc,
-                ReferenceEmbedding.id,
-                ReferenceEmbedding.image_id,
-                ReferenceEmbedding.content_sha256,
-            )
-            .join(ReferenceImage, ReferenceImage.entry_id == WatchlistEntry.id)
-            .join(ReferenceEmbedding, ReferenceEmbedding.image_id == ReferenceImage.id)
-            .where(WatchlistEntry.watchlist_id == wl.id, ReferenceEmbedding.model_family == family)
-            .order_by(WatchlistEntry.id, ReferenceImage.id)
-        ).all()
+        refs = WatchlistRepo(s, ctx.cipher)
+        rows = refs.sealed_vectors(wl.id, family)
         meta = {"id": wl.id, "name": wl.name, "deployment_id": wl.deployment_id}
         wl_id = wl.id
     if failed is not None:
@@ -603,13 +534,13 @@ def load_index(ctx: AppContext, name: str) -> tuple[WatchlistIndex, dict[str, An
     row_entry: list[int] = []
     dim = ctx.engine.embedder.dim
     vecs = np.zeros((len(rows), dim), np.float32)
-    for i, (eid, pid, dname, enc, emb_id, image_id, digest) in enumerate(rows):
-        if eid not in pos:
-            pos[eid] = len(entries)
-            entries.append(WatchlistEntryRef(entry_id=eid, person_id=pid, name=dname))
-        row_entry.append(pos[eid])
-        plain = ctx.cipher.decrypt(enc, aad_of(ReferenceEmbedding, emb_id, image_id))
-        if integrity.content_hash(plain) != digest:
+    for i, row in enumerate(rows):
+        if row.entry_id not in pos:
+            pos[row.entry_id] = len(entries)
+            entries.append(WatchlistEntryRef(entry_id=row.entry_id, person_id=row.person_id, name=row.name))
+        row_entry.append(pos[row.entry_id])
+        plain = refs.open_vector(row)  # after the session: the repository only decrypts here
+        if integrity.content_hash(plain) != row.content_sha256:
             bad = ConflictError(
                 f"watchlist {name!r}: an embedding does not match its content hash; refused", code="watchlist_integrity"
             )
@@ -645,13 +576,11 @@ def _get_entry(s: Session, wl: Watchlist, ref: int | str) -> WatchlistEntry:
     entry: WatchlistEntry | None = None
     if kind == "id":
         assert isinstance(value, int)
-        entry = s.get(WatchlistEntry, value) if 0 <= value <= _MAX_ID else None
+        entry = WatchlistRepo(s).entry(value) if 0 <= value <= _MAX_ID else None
         if entry is not None and entry.watchlist_id != wl.id:
             entry = None
     else:
-        entry = s.scalar(
-            select(WatchlistEntry).where(WatchlistEntry.watchlist_id == wl.id, WatchlistEntry.person_id == value)
-        )
+        entry = WatchlistRepo(s).entry_by_person(wl.id, str(value))
     if entry is None:
         what = f"entry id {value}" if kind == "id" else f"person {str(value)[:200]!r}"
         raise NotFoundError(f"no {what} on watchlist {wl.name!r}", code="entry_not_found")
@@ -671,17 +600,8 @@ def remove_entry(ctx: AppContext, name: str, entry: int | str, actor: str) -> En
         ensure_editable(wl, "remove people")
         e = _get_entry(s, wl, entry)
         was_intact = integrity.is_valid(s, ctx.cipher, wl)  # never reseal (launder) a tampered list
-        image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id == e.id)))
-        n_emb = (
-            s.scalar(
-                select(func.count()).select_from(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids))
-            )
-            or 0
-        )
-        s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
-        s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
-        s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == e.id))
-        summary = EntryRemoved(e.id, e.person_id, len(image_ids), int(n_emb))
+        removed = WatchlistRepo(s).delete_entry(e)
+        summary = EntryRemoved(e.id, e.person_id, removed.images, removed.embeddings)
         if was_intact:
             integrity.reseal(s, ctx.cipher, wl)
         audit.record(
@@ -715,7 +635,7 @@ def entry_image(
         wl = _get(s, name)
         e = _get_entry(s, wl, entry)
         img = photo_at(s, e, index)
-        data = _clean(unseal(ctx.cipher, img))
+        data = _clean(WatchlistRepo(s, ctx.cipher).image_bytes(img))
         if not audited:
             audit.record(
                 s,
@@ -738,22 +658,20 @@ def embeddings_current(ctx: AppContext, family: str | None) -> bool | None:
 
 def _refuse_if_live(s: Session, wl: Watchlist) -> None:
     """Refuse while a deployment of the list is live (its running analysers hold the old vectors)."""
-    from openlfr.storage.models_gov import Deployment
-
-    if wl.deployment_id is not None:
-        dep = s.get(Deployment, wl.deployment_id)
-        if dep is not None and dep.state == "live":
-            raise ConflictError(
-                f"watchlist {wl.name!r} is in use by live deployment {dep.id}; end or stop it before re-embedding",
-                code="deployment_live",
-            )
+    dep = WatchlistRepo(s).owner_deployment(wl)
+    if dep is not None and dep.state == "live":
+        raise ConflictError(
+            f"watchlist {wl.name!r} is in use by live deployment {dep.id}; end or stop it before re-embedding",
+            code="deployment_live",
+        )
 
 
 def _reembed_image(ctx: AppContext, s: Session, img: ReferenceImage, family: str) -> str | None:
     """Replace the photo's vectors by the current embedder's (its box and quality too); the reason it has none now
     (unreadable, no usable face), or None."""
     engine = ctx.engine
-    data = unseal(ctx.cipher, img)
+    refs = WatchlistRepo(s, ctx.cipher)
+    data = refs.image_bytes(img)
     try:
         image, scale = decode_image_scaled(data, name=f"image {img.id}", max_pixels=ctx.settings.max_image_pixels)
     except InputError as exc:
@@ -766,9 +684,9 @@ def _reembed_image(ctx: AppContext, s: Session, img: ReferenceImage, family: str
     vec = face.vector.astype("<f4")
     img.box = dict(zip(("x1", "y1", "x2", "y2"), (v * scale for v in face.box), strict=True))
     img.quality = dict(face.quality or {})
-    emb = _new_embedding(engine, family, vec)
-    img.embeddings.append(emb)
-    seal(s, ctx.cipher, emb, vec.tobytes())
+    refs.add_embedding(
+        img, vec.tobytes(), model_family=family, model_id=engine.embedder.model_id, dim=int(vec.shape[0])
+    )
     return None
 
 
@@ -785,14 +703,7 @@ def reembed(ctx: AppContext, name: str, actor: str) -> ReembedResult:
         _refuse_if_live(s, wl)
         integrity.check(s, ctx.cipher, wl)
         old_family = wl.embedder_family
-        images = list(
-            s.scalars(
-                select(ReferenceImage)
-                .join(WatchlistEntry)
-                .where(WatchlistEntry.watchlist_id == wl.id)
-                .order_by(ReferenceImage.id)
-            )
-        )
+        images = WatchlistRepo(s).list_photos(wl.id)
         rejected: list[ReembedRejection] = []
         for img in images:
             why = _reembed_image(ctx, s, img, family)
@@ -820,7 +731,7 @@ def reembed(ctx: AppContext, name: str, actor: str) -> ReembedResult:
 
 def photo_at(s: Session, e: WatchlistEntry, index: int) -> ReferenceImage:
     """An entry's ``index``-th reference photo (0-based, in the order added); ``NotFoundError`` if it has none."""
-    imgs = list(s.scalars(select(ReferenceImage).where(ReferenceImage.entry_id == e.id).order_by(ReferenceImage.id)))
+    imgs = WatchlistRepo(s).photos(e.id)
     if not 0 <= index < len(imgs):
         raise NotFoundError(
             f"entry {e.person_id!r} has {len(imgs)} photo(s); no photo {index + 1}", code="image_not_found"
