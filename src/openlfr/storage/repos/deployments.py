@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from openlfr.storage.crypto import Cipher
 from openlfr.storage.models import AuditEvent, ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
 from openlfr.storage.models_gov import Deployment, DeploymentCamera
+from openlfr.storage.repos.watchlists import WatchlistRepo
 from openlfr.storage.sealed import seal, unseal
 
 
@@ -24,11 +25,6 @@ class ListDeletion:
     images: int
     embeddings: int
     left: int
-
-
-def _sha256(data: bytes) -> str:
-    """A photo's or vector's content hash, as the watchlist integrity digest covers it."""
-    return hashlib.sha256(data).hexdigest()
 
 
 class DeploymentRepo:
@@ -172,37 +168,22 @@ class DeploymentRepo:
     def copy_entry_media(self, src: WatchlistEntry, dst: WatchlistEntry) -> tuple[int, int]:
         """Copy ``src``'s photos and embeddings onto ``dst``, re-sealed and bound to the new rows (the copy shares
         no ciphertext with the source); (images, embeddings) copied."""
-        cipher = self._key()
+        lists = WatchlistRepo(self.s, self._key())
         n_images = n_emb = 0
-        images = self.s.scalars(
-            select(ReferenceImage).where(ReferenceImage.entry_id == src.id).order_by(ReferenceImage.id)
-        )
-        for img in images:
-            photo = unseal(cipher, img)
-            nimg = ReferenceImage(
-                entry=dst,
-                image_enc=b"",
-                content_sha256=_sha256(photo),
+        for img in lists.photos(src.id):
+            copy = lists.add_photo(
+                dst,
+                lists.image_bytes(img),
                 media_type=img.media_type,
                 width=img.width,
                 height=img.height,
                 box=dict(img.box),
                 quality=dict(img.quality),
             )
-            seal(self.s, cipher, nimg, photo)
-            for emb in self.s.scalars(
-                select(ReferenceEmbedding).where(ReferenceEmbedding.image_id == img.id).order_by(ReferenceEmbedding.id)
-            ):
-                vec = unseal(cipher, emb)
-                nemb = ReferenceEmbedding(
-                    model_family=emb.model_family,
-                    model_id=emb.model_id,
-                    dim=emb.dim,
-                    vector_enc=b"",
-                    content_sha256=_sha256(vec),
+            for emb in sorted(img.embeddings, key=lambda e: e.id):
+                lists.add_embedding(
+                    copy, lists.vector_bytes(emb), model_family=emb.model_family, model_id=emb.model_id, dim=emb.dim
                 )
-                nimg.embeddings.append(nemb)
-                seal(self.s, cipher, nemb, vec)
                 n_emb += 1
             n_images += 1
         return n_images, n_emb
