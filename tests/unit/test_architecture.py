@@ -217,7 +217,6 @@ NOT_YET_TYPED: set[str] = {
     "reports.rates",
     "stats.alert_figures",
     "stats.deployment_stats",
-    "watchlists.load_index",  # its meta dict is read by services/live.py
 }
 
 

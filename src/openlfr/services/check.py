@@ -126,7 +126,7 @@ def check_image(
             actor,
             "check",
             "watchlist",
-            meta["id"],
+            meta.id,
             {
                 "watchlist": watchlist,
                 "faces": len(faces),

@@ -390,16 +390,16 @@ def run_watchlist(
     op = resolve_for(ctx, index.size, target_fpir=fpir, threshold=threshold)
     thr = op.threshold
     engine_cfg = getattr(ctx, "_engine_config", None) or engine_config_from_settings(ctx.settings)
-    _record_live_start(ctx, watchlist, meta["id"], index.size, op, specs)
+    _record_live_start(ctx, watchlist, meta.id, index.size, op, specs)
     runner = create_runtime(
-        RunInputs(specs, engine_cfg, index, thr, watchlist_id=meta["id"]),
+        RunInputs(specs, engine_cfg, index, thr, watchlist_id=meta.id),
         run.bus,
         mode=opts.mode,
         engine=ctx.engine,
-        **_runtime_args(ctx, watchlist, meta["id"]),
+        **_runtime_args(ctx, watchlist, meta.id),
     )
     summary = run.host(runner, sink or MemorySink(), watchlist, opts.max_seconds)
-    _record_live_stop(ctx, watchlist, meta["id"], summary)
+    _record_live_stop(ctx, watchlist, meta.id, summary)
     return _result(summary, watchlist, index.size, thr, **op_fields(op))
 
 

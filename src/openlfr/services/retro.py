@@ -30,7 +30,7 @@ from openlfr.engine.sources import VIDEO_SUFFIXES, Frame, open_source, probe
 from openlfr.errors import InputError, OpenLFRError
 from openlfr.services.context import AppContext
 from openlfr.services.operating_point import OperatingPoint, op_fields, resolve_for
-from openlfr.services.watchlists import load_index
+from openlfr.services.watchlists import ListRef, load_index
 from openlfr.storage import audit
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ def search_frames(
 
 def _analyser(
     ctx: AppContext, watchlist: str, o: SearchOptions, folder: bool, camera: str
-) -> tuple[LiveAnalyser, dict[str, Any], OperatingPoint]:
+) -> tuple[LiveAnalyser, ListRef, OperatingPoint]:
     index, meta = load_index(ctx, watchlist)
     if index.size == 0:
         raise InputError(f"watchlist {watchlist!r} is empty", code="empty_watchlist")
@@ -239,14 +239,14 @@ def _analyser(
     cfg = (o.config or LiveConfig()).model_copy(update={"analysis_fps": o.fps} if o.fps else {})
     if folder:
         cfg = cfg.model_copy(update={"tracker": cfg.tracker.model_copy(update={"min_hits": 1})})
-    analyser = LiveAnalyser(ctx.engine, index, op.threshold, camera=camera, config=cfg, watchlist_id=meta["id"])
+    analyser = LiveAnalyser(ctx.engine, index, op.threshold, camera=camera, config=cfg, watchlist_id=meta.id)
     return analyser, meta, op
 
 
 def _audit(
     ctx: AppContext,
     actor: str,
-    meta: dict[str, Any],
+    meta: ListRef,
     watchlist: str,
     source: str,
     op: OperatingPoint,
@@ -260,7 +260,7 @@ def _audit(
             actor,
             "retro.search",
             "watchlist",
-            meta["id"],
+            meta.id,
             {
                 "watchlist": watchlist,
                 "threshold": op.threshold,

@@ -505,7 +505,16 @@ def import_folder(
     return total
 
 
-def load_index(ctx: AppContext, name: str) -> tuple[WatchlistIndex, dict[str, Any]]:
+@dataclass(frozen=True)
+class ListRef:
+    """Which stored watchlist an index was loaded from (and the deployment that owns it, if any)."""
+
+    id: int
+    name: str
+    deployment_id: int | None
+
+
+def load_index(ctx: AppContext, name: str) -> tuple[WatchlistIndex, ListRef]:
     """Decrypt a watchlist's vectors into an in-memory index for the current engine's model."""
     family = family_of(ctx.engine.embedder)
     with ctx.db.session() as s:
@@ -524,7 +533,7 @@ def load_index(ctx: AppContext, name: str) -> tuple[WatchlistIndex, dict[str, An
             failed = None
         refs = WatchlistRepo(s, ctx.cipher)
         rows = refs.sealed_vectors(wl.id, family)
-        meta = {"id": wl.id, "name": wl.name, "deployment_id": wl.deployment_id}
+        meta = ListRef(wl.id, wl.name, wl.deployment_id)
         wl_id = wl.id
     if failed is not None:
         integrity.record_failure(ctx, failed[0], name, failed[1], "load")
