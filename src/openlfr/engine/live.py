@@ -203,8 +203,8 @@ class LiveAnalyser:
                 "threshold": float(threshold),
                 "models": self.models,
             },
+            index,
         )
-        self.make_alert.names = {e.entry_id: (e.person_id, e.name) for e in index.entries}
 
     @property
     def index(self) -> WatchlistIndex:
@@ -365,7 +365,7 @@ class LiveAnalyser:
 
     def set_index(self, index: WatchlistIndex) -> None:
         """Search a new watchlist index from the next shot on (a refreshed watchlist)."""
-        self.make_alert.names = {e.entry_id: (e.person_id, e.name) for e in index.entries}
+        self.make_alert.set_index(index)
         self.decider.index = index
 
     @property

@@ -267,6 +267,7 @@ class MakeAlert:
         namespace: str,
         clock: Callable[[Frame], datetime],
         ids: dict[str, Any],
+        index: WatchlistIndex,
     ) -> None:
         self.detector = detector
         self.config = config
@@ -275,8 +276,14 @@ class MakeAlert:
         self.ids = ids
         """deployment_id, watchlist_id, camera, threshold, models: copied into every record."""
         self.names: dict[int, tuple[str, str]] = {}
+        """entry_id -> (person id, name) of the index searched."""
+        self.set_index(index)
         self._last_alert_t: dict[int, float] = {}
         """entry_id -> source time of its last alert or suppressed match on this camera (no biometric data)."""
+
+    def set_index(self, index: WatchlistIndex) -> None:
+        """Name alerts from ``index``'s entries (a refreshed watchlist)."""
+        self.names = {e.entry_id: (e.person_id, e.name) for e in index.entries}
 
     def suppressed(self, entry_id: int, t: float, counters: Counter[str]) -> bool:
         """Whether this entry alerted (or was suppressed) on this camera within ``suppress_s``; records ``t``."""
