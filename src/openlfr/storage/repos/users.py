@@ -59,7 +59,10 @@ class UserRepo:
 
     def delete_expired_sessions(self, now: datetime) -> int:
         """Delete sessions whose absolute lifetime ended by ``now``; returns how many."""
-        res = self.s.execute(delete(LoginSession).where(LoginSession.expires_at <= now))
+        # "fetch": sessions loaded in this session are dropped by id (SQLite returns naive times, which
+        # Python cannot compare with ``now`` to evaluate the criteria in memory)
+        q = delete(LoginSession).where(LoginSession.expires_at <= now).execution_options(synchronize_session="fetch")
+        res = self.s.execute(q)
         return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------ API tokens
