@@ -5,23 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.sql.elements import ColumnElement
 
 from openlfr.errors import InputError
 from openlfr.services.alerts import AlertPage, _get_alert, alert_views
 from openlfr.services.context import AppContext
-from openlfr.storage.models import WatchlistEntry
-from openlfr.storage.models_gov import Alert
+from openlfr.storage.repos.alerts import SORTS, AlertFilter, AlertRepo
 
-SORTS: dict[str, tuple[Any, ...]] = {
-    "newest": (Alert.occurred_at.desc(), Alert.id.desc()),
-    "oldest": (Alert.occurred_at.asc(), Alert.id.asc()),
-    "score_desc": (Alert.score.desc(), Alert.id.desc()),
-    "score_asc": (Alert.score.asc(), Alert.id.asc()),
-}
 VERDICTS = ("true", "false", "open")
 
 
@@ -84,35 +73,21 @@ def filter_alerts(
         raise InputError(f"verdict must be one of {', '.join(VERDICTS)}", code="bad_verdict")
     if not 1 <= limit <= 10_000 or offset < 0:
         raise InputError("limit must be 1..10000 and offset >= 0", code="bad_paging")
-    conds: list[ColumnElement[bool]] = []
-    if deployment is not None:
-        conds.append(Alert.deployment_id == deployment)
-    if unadjudicated or verdict == "open":
-        conds.append(Alert.verdict.is_(None))
-    elif verdict is not None:
-        conds.append(Alert.verdict == verdict)
-    if not include_purged:
-        conds.append(Alert.purged_at.is_(None))
-    if camera:
-        conds.append(Alert.camera == camera)
-    if person:
-        needle = person.lower()
-        conds.append(
-            func.lower(Alert.person_id).contains(needle, autoescape=True)
-            | func.lower(Alert.display_name).contains(needle, autoescape=True)
-        )
-    if since is not None:
-        conds.append(Alert.occurred_at >= since)
-    if until is not None:
-        conds.append(Alert.occurred_at < until)
-    if min_score is not None:
-        conds.append(Alert.score >= min_score)
-    if max_score is not None:
-        conds.append(Alert.score <= max_score)
+    f = AlertFilter(
+        deployment=deployment,
+        verdict="open" if unadjudicated else verdict,
+        include_purged=include_purged,
+        camera=camera,
+        person=person,
+        since=since,
+        until=until,
+        min_score=min_score,
+        max_score=max_score,
+    )
     with ctx.db.session() as s:
-        q = select(Alert).where(*conds)
-        count = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-        rows = list(s.scalars(q.order_by(*SORTS[sort]).limit(limit).offset(offset)))
+        alerts = AlertRepo(s)
+        count = alerts.count(f)
+        rows = alerts.page(f, limit, offset, sort)
         return AlertPage(alert_views(s, rows), count)
 
 
@@ -121,7 +96,8 @@ def review_context(ctx: AppContext, ref: int | str) -> ReviewContext:
     same person id, newest first (metadata only)."""
     with ctx.db.session() as s:
         a = _get_alert(s, ref)
-        entry = s.get(WatchlistEntry, a.entry_id) if a.entry_id is not None else None
+        alerts = AlertRepo(s)
+        entry = alerts.entry(a.entry_id) if a.entry_id is not None else None
         watchlist = None
         if entry is not None:
             watchlist = ContextEntry(
@@ -134,14 +110,7 @@ def review_context(ctx: AppContext, ref: int | str) -> ReviewContext:
             )
         previous: list[PreviousDecision] = []
         if a.person_id:
-            earlier = list(
-                s.scalars(
-                    select(Alert)
-                    .where(Alert.person_id == a.person_id, Alert.id != a.id, Alert.verdict.is_not(None))
-                    .order_by(Alert.occurred_at.desc())
-                    .limit(20)
-                )
-            )
+            earlier = alerts.decided_for_person(a.person_id, a.id, limit=20)
             previous = [
                 PreviousDecision(
                     id=d.id,

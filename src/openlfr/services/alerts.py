@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,9 +26,9 @@ from openlfr.services.results import Page
 from openlfr.services.roles import MAY_ADJUDICATE, MAY_HOLD, MAY_VIEW_IMAGES, require_role
 from openlfr.services.stats import counter_scope
 from openlfr.storage import audit
-from openlfr.storage.models import Counter, CounterBatch, ReferenceImage, WatchlistEntry
-from openlfr.storage.models_gov import IMAGE_KINDS, OUTCOMES, VERDICTS, Alert, AlertImage, Deployment, LegalHold
-from openlfr.storage.sealed import seal, unseal
+from openlfr.storage.models import CounterBatch, WatchlistEntry
+from openlfr.storage.models_gov import IMAGE_KINDS, OUTCOMES, VERDICTS, Alert, Deployment, LegalHold
+from openlfr.storage.repos.alerts import AlertFilter, AlertRepo
 from openlfr.types import AlertRecord
 
 log = logging.getLogger(__name__)
@@ -41,23 +40,6 @@ def _media_type(data: bytes) -> str:
     if kind not in ("image/jpeg", "image/png", "image/webp"):
         raise InputError("alert image is not a JPEG, PNG or WebP", code="bad_alert_image")
     return kind
-
-
-def _upsert_counters(s: Session, scope: str, deltas: dict[str, int]) -> None:
-    dialect = s.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise InputError(f"unsupported database {dialect}", code="bad_database")
-    now = datetime.now(UTC)
-    for name, delta in sorted(deltas.items()):
-        stmt = insert(Counter).values(scope=scope, name=name, value=float(delta), updated_at=now)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["scope", "name"], set_={"value": Counter.value + stmt.excluded.value, "updated_at": now}
-        )
-        s.execute(stmt)
 
 
 class StoreAlertSink:
@@ -79,7 +61,7 @@ class StoreAlertSink:
     def _check_live(self, s: Session) -> Deployment | None:
         if self.deployment_id is None:
             return None
-        dep = s.get(Deployment, self.deployment_id)
+        dep = AlertRepo(s).deployment(self.deployment_id)
         if dep is None:
             raise NotFoundError(f"no deployment {self.deployment_id}", code="deployment_not_found")
         if dep.state != "live":
@@ -128,24 +110,26 @@ class StoreAlertSink:
         )
 
     def _pictures(
-        self, s: Session, alert: AlertRecord, entry: WatchlistEntry | None, probe_type: str, frame_type: str | None
+        self,
+        alerts: AlertRepo,
+        alert: AlertRecord,
+        entry: WatchlistEntry | None,
+        probe_type: str,
+        frame_type: str | None,
     ) -> list[tuple[str, str, bytes]]:
         """(kind, media type, bytes) of the alert's images: probe crop, context frame, the matched person's photo."""
         pictures: list[tuple[str, str, bytes]] = [("probe", probe_type, alert.probe_jpeg)]
         if alert.frame_jpeg and frame_type:
             pictures.append(("frame", frame_type, alert.frame_jpeg))
         if entry is not None:
-            ref = s.scalars(
-                select(ReferenceImage).where(ReferenceImage.entry_id == entry.id).order_by(ReferenceImage.id).limit(1)
-            ).first()
+            ref = alerts.reference_photo(entry.id)
             if ref is not None:
-                pictures.append(("reference", ref.media_type, unseal(self.ctx.cipher, ref)))
+                pictures.append(("reference", *ref))
         return pictures
 
     def _existing(self, alert_id: str) -> int | None:
         with self.ctx.db.session() as s:
-            existing = s.scalar(select(Alert.id).where(Alert.alert_uid == alert_id))
-        return None if existing is None else int(existing)
+            return AlertRepo(s).id_of(alert_id)
 
     def store(self, alert: AlertRecord) -> int:
         """Store and commit; returns the alert's row id (the existing one for a duplicate)."""
@@ -153,9 +137,10 @@ class StoreAlertSink:
         cipher = self.ctx.cipher
         try:
             with self.ctx.db.session() as s:
-                existing = s.scalar(select(Alert.id).where(Alert.alert_uid == alert.alert_id))
+                alerts = AlertRepo(s, cipher)
+                existing = alerts.id_of(alert.alert_id)
                 if existing is not None:
-                    return int(existing)
+                    return existing
                 dep = self._check_live(s)
                 if dep is not None and alert.watchlist_id != dep.watchlist_id:
                     raise InputError(
@@ -163,17 +148,15 @@ class StoreAlertSink:
                         f"{dep.id}'s list {dep.watchlist_id}",
                         code="wrong_watchlist",
                     )
-                entry = s.get(WatchlistEntry, alert.entry_id)
+                entry = alerts.entry(alert.entry_id)
                 if entry is not None and entry.watchlist_id != alert.watchlist_id:
                     entry = None
                 row = self._row(alert, entry)
-                pictures = self._pictures(s, alert, entry, probe_type, frame_type)
+                pictures = self._pictures(alerts, alert, entry, probe_type, frame_type)
                 s.add(row)
                 s.flush()
                 for kind, media_type, data in pictures:
-                    img = AlertImage(kind=kind, media_type=media_type, data_enc=b"")
-                    row.images.append(img)
-                    seal(s, cipher, img, data)  # bound to (image id, alert id, kind)
+                    alerts.add_image(row, kind, media_type, data)  # sealed, bound to (image id, alert id, kind)
                 s.flush()
                 audit.record(
                     s,
@@ -226,16 +209,16 @@ class StoreAlertSink:
             with self.ctx.db.session() as s:
                 self._check_live(s)
                 if batch_id is not None:
-                    if s.get(CounterBatch, batch_id) is not None:
+                    if AlertRepo(s).batch_applied(batch_id):
                         return  # applied before (flushed again after a crash): counted once
                     s.add(CounterBatch(batch_id=batch_id, scope=scope, applied_at=datetime.now(UTC)))
                     s.flush()
-                _upsert_counters(s, scope, clean)
+                AlertRepo(s).add_counts(scope, clean)
         except IntegrityError:
             if batch_id is None:
                 raise
             with self.ctx.db.session() as s:  # a concurrent flush of the same batch committed first
-                if s.get(CounterBatch, batch_id) is None:
+                if not AlertRepo(s).batch_applied(batch_id):
                     raise
 
 
@@ -243,11 +226,12 @@ class StoreAlertSink:
 
 
 def _get_alert(s: Session, ref: int | str) -> Alert:
+    alerts = AlertRepo(s)
     a: Alert | None = None
     if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
-        a = s.get(Alert, int(ref))
+        a = alerts.get(int(ref))
     if a is None and isinstance(ref, str):
-        a = s.scalar(select(Alert).where(Alert.alert_uid == ref.strip()))
+        a = alerts.by_uid(ref.strip())
     if a is None:
         raise NotFoundError(f"no alert {ref!r}", code="alert_not_found")
     return a
@@ -314,26 +298,9 @@ class HoldView:
 def alert_views(s: Session, alerts: list[Alert]) -> list[AlertView]:
     """Metadata only, never image bytes. Three queries for any number of alerts: the alerts, their
     image kinds and the active legal holds that cover them (by alert or by deployment)."""
-    ids = [a.id for a in alerts]
-    kinds: dict[int, list[str]] = {i: [] for i in ids}
-    held_alerts: set[int] = set()
-    held_deployments: set[int] = set()
-    if ids:
-        for alert_id, kind in s.execute(
-            select(AlertImage.alert_id, AlertImage.kind).where(AlertImage.alert_id.in_(ids))
-        ):
-            kinds[alert_id].append(kind)
-        deployments = {a.deployment_id for a in alerts if a.deployment_id is not None}
-        conds = [LegalHold.alert_id.in_(ids)]
-        if deployments:
-            conds.append(LegalHold.deployment_id.in_(deployments))
-        for h_alert, h_deployment in s.execute(
-            select(LegalHold.alert_id, LegalHold.deployment_id).where(LegalHold.released_at.is_(None), or_(*conds))
-        ):
-            if h_alert is not None:
-                held_alerts.add(h_alert)
-            if h_deployment is not None:
-                held_deployments.add(h_deployment)
+    repo = AlertRepo(s)
+    kinds = repo.image_kinds([a.id for a in alerts])
+    held_alerts, held_deployments = repo.held(alerts)
     return [
         AlertView(
             id=a.id,
@@ -382,16 +349,10 @@ def list_alerts(
     if not 1 <= limit <= 10_000 or offset < 0:
         raise InputError("limit must be 1..10000 and offset >= 0", code="bad_paging")
     with ctx.db.session() as s:
-        q = select(Alert)
-        if deployment is not None:
-            q = q.where(Alert.deployment_id == deployment)
-        if unadjudicated:
-            q = q.where(Alert.verdict.is_(None))
-        if not include_purged:
-            q = q.where(Alert.purged_at.is_(None))
-        count = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-        rows = s.scalars(q.order_by(Alert.occurred_at.desc(), Alert.id.desc()).limit(limit).offset(offset))
-        return AlertPage(alert_views(s, list(rows)), count)
+        alerts = AlertRepo(s)
+        f = AlertFilter(deployment, "open" if unadjudicated else None, include_purged)
+        count = alerts.count(f)
+        return AlertPage(alert_views(s, alerts.page(f, limit, offset)), count)
 
 
 def show_alert(ctx: AppContext, ref: int | str) -> AlertView:
@@ -418,11 +379,11 @@ def alert_image(
         raise InputError(f"image kind must be one of {', '.join(IMAGE_KINDS)}", code="bad_kind")
     with ctx.db.session() as s:
         a = _get_alert(s, ref)
-        img = s.scalar(select(AlertImage).where(AlertImage.alert_id == a.id, AlertImage.kind == kind))
+        img = AlertRepo(s).image(a.id, kind)
         if img is None:
             why = "deleted by retention" if a.purged_at is not None else "not recorded"
             raise NotFoundError(f"alert {a.id} has no {kind} image ({why})", code="image_not_found")
-        data = _without_metadata(unseal(ctx.cipher, img))
+        data = _without_metadata(AlertRepo(s, ctx.cipher).image_bytes(img))
         if not audited:
             audit.record(s, actor, "alert.view_image", "alert", a.id, {"kind": kind, "role": role})
         return data, img.media_type
@@ -539,7 +500,7 @@ def place_hold(
 def release_hold(ctx: AppContext, hold_id: int, actor: str, role: str, note: str = "") -> HoldView:
     require_role(role, MAY_HOLD, "release legal holds")
     with ctx.db.session() as s:
-        h = s.get(LegalHold, hold_id)
+        h = AlertRepo(s).hold(hold_id)
         if h is None:
             raise NotFoundError(f"no legal hold {hold_id}", code="hold_not_found")
         if h.released_at is not None:
@@ -561,7 +522,4 @@ def release_hold(ctx: AppContext, hold_id: int, actor: str, role: str, note: str
 
 def list_holds(ctx: AppContext, active_only: bool = True) -> list[HoldView]:
     with ctx.db.session() as s:
-        q = select(LegalHold).order_by(LegalHold.id)
-        if active_only:
-            q = q.where(LegalHold.released_at.is_(None))
-        return [_hold_view(h) for h in s.scalars(q)]
+        return [_hold_view(h) for h in AlertRepo(s).holds(active_only)]

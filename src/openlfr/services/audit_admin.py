@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openlfr.errors import InputError, OpenLFRError
@@ -30,6 +29,7 @@ from openlfr.services.context import AppContext
 from openlfr.storage import audit
 from openlfr.storage.audit_anchor import anchor_path, audit_keys, key_id, read_anchor, write_anchor
 from openlfr.storage.models import AuditEvent
+from openlfr.storage.repos.audit import AuditRepo
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def _check_anchor(ctx: AppContext, s: Session, n: int, head_seq: int) -> tuple[d
     elif anc.seq > head_seq:
         problem = f"the log ends at seq {head_seq} but the anchor records seq {anc.seq}: the newest events were removed"
         bad = head_seq + 1
-    elif s.scalar(select(AuditEvent.hash).where(AuditEvent.seq == anc.seq)) != anc.hash:
+    elif AuditRepo(s).hash_at(anc.seq) != anc.hash:
         problem = f"event {anc.seq} does not carry the anchored hash: the chain was rewritten or the event removed"
         bad = anc.seq
     info["status"] = "ok" if problem is None else "FAILED"
@@ -114,13 +114,14 @@ def verify(ctx: AppContext, use_anchor: bool = True, refresh: bool = True) -> Fu
     """Recompute the chain, then check it against the anchor (see storage.audit_anchor)."""
     with ctx.db.session() as s:
         chain = audit.verify(s)
-        head = s.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
-        n = int(s.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+        events = AuditRepo(s)
+        head = events.head()
+        n = events.count()
         anchor_info: dict[str, Any] = {"checked": False}
         problem: str | None = None
         bad: int | None = None
         if use_anchor:
-            anchor_info, problem, bad = _check_anchor(ctx, s, n, int(head[0]) if head else 0)
+            anchor_info, problem, bad = _check_anchor(ctx, s, n, head[0] if head else 0)
     if not chain.ok:
         return FullVerify(False, chain.events, chain.first_bad_seq, chain.problem, False, anchor_info)
     if problem is None:
@@ -128,7 +129,7 @@ def verify(ctx: AppContext, use_anchor: bool = True, refresh: bool = True) -> Fu
     if problem is not None:
         return FullVerify(False, n, bad, problem, True, anchor_info)
     if use_anchor and refresh and head is not None and audit_keys(ctx.settings):
-        write_anchor(ctx.settings, int(head[0]), str(head[1]))
+        write_anchor(ctx.settings, head[0], head[1])
     return FullVerify(True, n, None, None, True, anchor_info)
 
 

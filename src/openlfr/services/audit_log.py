@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.orm import Session
 
 from openlfr.errors import InputError, OpenLFRError
 from openlfr.services.context import AppContext
 from openlfr.services.results import Page
 from openlfr.storage import audit
 from openlfr.storage.models import AuditEvent
+from openlfr.storage.repos.audit import AuditFilter, AuditRepo
 
 
 def _iso(dt: datetime) -> str:
@@ -66,56 +67,19 @@ def _cipher_or_none(ctx: AppContext) -> Any:
         return None
 
 
-def _filtered_query(
-    actor: str | None,
-    action: str | None,
-    object_type: str | None,
-    object_id: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> Any:
-    """The select of audit events matching the exact-field, action-prefix and time filters."""
-    q = select(AuditEvent)
-    if actor:
-        q = q.where(AuditEvent.actor == actor)
-    if action:
-        q = q.where(AuditEvent.action.startswith(action, autoescape=True))
-    if object_type:
-        q = q.where(AuditEvent.object_type == object_type)
-    if object_id:
-        q = q.where(AuditEvent.object_id == object_id)
-    if since is not None:
-        q = q.where(AuditEvent.at >= since)
-    if until is not None:
-        q = q.where(AuditEvent.at < until)
-    return q
-
-
-def _text_matching_seqs(ctx: AppContext, s: Any, q: Any, text: str) -> list[int]:
-    """The seqs (newest first) of the events of ``q`` whose chained fields (matched in SQL) or private details
-    (decrypted here) contain ``text``, case-insensitively."""
-    pat = f"%{text.lower()}%"
-    details_text = func.lower(cast(AuditEvent.details, String))
-    chain_match = or_(
-        func.lower(AuditEvent.actor).like(pat),
-        func.lower(AuditEvent.action).like(pat),
-        func.lower(AuditEvent.object_id).like(pat),
-        details_text.like(pat),
-    )
-    cands = s.execute(
-        q.with_only_columns(AuditEvent.seq, chain_match, AuditEvent.details)
-        .where(or_(chain_match, details_text.like('%"private"%')))
-        .order_by(AuditEvent.seq.desc())
-    ).all()
-    private = audit.resolve_private(s, _cipher_or_none(ctx), [(int(c[0]), c[2]) for c in cands if not c[1]])
+def _text_matching_seqs(ctx: AppContext, s: Session, f: AuditFilter, text: str) -> list[int]:
+    """The seqs (newest first) of the events matching ``f`` whose chained fields (matched in SQL) or private
+    details (decrypted here) contain ``text``, case-insensitively."""
+    cands = AuditRepo(s).text_candidates(f, text)
+    private = audit.resolve_private(s, _cipher_or_none(ctx), [(seq, det) for seq, hit, det in cands if not hit])
     needle = text.lower()
     return [
-        int(c[0])
-        for c in cands
-        if c[1]
+        seq
+        for seq, hit, _ in cands
+        if hit
         or (
-            isinstance(private.get(int(c[0])), dict)
-            and needle in json.dumps(private[int(c[0])], ensure_ascii=False, default=str).lower()
+            isinstance(private.get(seq), dict)
+            and needle in json.dumps(private[seq], ensure_ascii=False, default=str).lower()
         )
     ]
 
@@ -158,20 +122,16 @@ def search(
     the private details while they exist (e.g. every event about one person id)."""
     if not 1 <= limit <= 1000 or offset < 0:
         raise InputError("limit must be 1..1000 and offset >= 0", code="bad_paging")
-    q = _filtered_query(actor, action, object_type, object_id, since, until)
+    f = AuditFilter(actor, action, object_type, object_id, since, until)
     with ctx.db.session() as s:
+        events = AuditRepo(s)
         if text:
-            seqs = _text_matching_seqs(ctx, s, q, text)
+            seqs = _text_matching_seqs(ctx, s, f, text)
             count = len(seqs)
-            page = seqs[offset : offset + limit]
-            rows = (
-                list(s.scalars(select(AuditEvent).where(AuditEvent.seq.in_(page)).order_by(AuditEvent.seq.desc())))
-                if page
-                else []
-            )
+            rows = events.by_seqs(seqs[offset : offset + limit])
         else:
-            count = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-            rows = list(s.scalars(q.order_by(AuditEvent.seq.desc()).limit(limit).offset(offset)))
+            count = events.count(f)
+            rows = events.page(f, limit, offset)
         return AuditPage(_event_views(ctx, s, rows), count)
 
 
@@ -179,5 +139,4 @@ def newest(ctx: AppContext, limit: int = 50) -> list[AuditEventView]:
     """The newest ``limit`` events, newest first, each with its private details resolved
     (:func:`with_private`); ``at`` as stored (``openlfr audit list``)."""
     with ctx.db.session() as s:
-        events = list(s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)))
-        return _event_views(ctx, s, events, at=datetime.isoformat)
+        return _event_views(ctx, s, AuditRepo(s).newest(limit), at=datetime.isoformat)

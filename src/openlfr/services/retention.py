@@ -25,7 +25,6 @@ from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from openlfr.errors import ConfigError
@@ -33,8 +32,8 @@ from openlfr.services import watchlist_integrity
 from openlfr.services.context import AppContext
 from openlfr.services.deployments import as_utc, end_overdue
 from openlfr.storage import audit
-from openlfr.storage.models import ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
-from openlfr.storage.models_gov import Alert, AlertImage, LegalHold
+from openlfr.storage.models_gov import Alert
+from openlfr.storage.repos.alerts import AlertRepo
 
 log = logging.getLogger(__name__)
 SWEEPER = "retention-sweeper"
@@ -75,26 +74,13 @@ class SweepResult:
     expired_entries_deleted: int = 0
 
 
-def _held_ids(s: Session) -> tuple[set[int], set[int]]:
-    alert_ids: set[int] = set()
-    dep_ids: set[int] = set()
-    for a_id, d_id in s.execute(
-        select(LegalHold.alert_id, LegalHold.deployment_id).where(LegalHold.released_at.is_(None))
-    ):
-        if a_id is not None:
-            alert_ids.add(int(a_id))
-        if d_id is not None:
-            dep_ids.add(int(d_id))
-    return alert_ids, dep_ids
-
-
 PURGED_REASON = "(purged with the alert)"
 
 
 def purge_alert(s: Session, a: Alert, reason: str, actor: str, now: datetime) -> int:
     """Delete an alert's images and identifying fields; returns the number of images deleted."""
-    n = int(s.scalar(select(func.count()).select_from(AlertImage).where(AlertImage.alert_id == a.id)) or 0)
-    s.execute(delete(AlertImage).where(AlertImage.alert_id == a.id))
+    alerts = AlertRepo(s)
+    n = alerts.delete_images(a.id)
     person = a.person_id
     a.person_id = a.display_name = a.category = a.note = None
     a.entry_id = a.track_id = None
@@ -102,7 +88,7 @@ def purge_alert(s: Session, a: Alert, reason: str, actor: str, now: datetime) ->
     a.purged_at, a.purge_reason = now, reason
     audit.purge_private(s, f"alert:{a.id}")  # personal audit details of this alert (issue 13)
     # the reasons of its (released) legal holds name a case or a person: they go with the alert
-    s.execute(update(LegalHold).where(LegalHold.alert_id == a.id).values(reason=PURGED_REASON))
+    alerts.set_hold_reasons(a.id, PURGED_REASON)
     audit.record(
         s,
         actor,
@@ -125,16 +111,9 @@ def _purge_due_alerts(s: Session, res: SweepResult, pol: RetentionPolicy, actor:
     alert after ``alert_days``), except those under a legal hold; counted in ``res``."""
     false_cutoff = t - timedelta(hours=pol.false_alert_hours)
     age_cutoff = t - timedelta(days=pol.alert_days)
-    held_alerts, held_deps = _held_ids(s)
-    candidates = s.scalars(
-        select(Alert)
-        .where(
-            Alert.purged_at.is_(None),
-            or_((Alert.verdict == "false") & (Alert.adjudicated_at <= false_cutoff), Alert.occurred_at <= age_cutoff),
-        )
-        .order_by(Alert.id)
-    ).all()
-    for a in candidates:
+    alerts = AlertRepo(s)
+    held_alerts, held_deps = alerts.held()
+    for a in alerts.due_for_purge(false_cutoff, age_cutoff):
         if a.id in held_alerts or (a.deployment_id is not None and a.deployment_id in held_deps):
             res.held_alerts_kept += 1
             continue
@@ -150,32 +129,28 @@ def _purge_due_alerts(s: Session, res: SweepResult, pol: RetentionPolicy, actor:
 def _delete_expired_entries(ctx: AppContext, s: Session, res: SweepResult, actor: str, t: datetime) -> None:
     """Delete the watchlist entries past their expiry with their photos and embeddings, each audited; reseal the
     lists that were intact before (never launder a tampered list); counted in ``res``."""
-    expired = s.scalars(
-        select(WatchlistEntry).where(WatchlistEntry.expires_at.is_not(None), WatchlistEntry.expires_at <= t)
-    ).all()
+    alerts = AlertRepo(s)
+    expired = alerts.expired_entries(t)
     intact = {
         wl_id
         for wl_id in sorted({e.watchlist_id for e in expired})
-        if (wl := s.get(Watchlist, wl_id)) is not None and watchlist_integrity.is_valid(s, ctx.cipher, wl)
+        if (wl := alerts.watchlist(wl_id)) is not None and watchlist_integrity.is_valid(s, ctx.cipher, wl)
     }
     for e in expired:
-        image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id == e.id)))
-        s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
-        s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
-        s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == e.id))
+        images = alerts.delete_entry(e.id)
         audit.record(
             s,
             actor,
             "watchlist.entry_expired",
             "watchlist_entry",
             e.id,
-            {"watchlist_id": e.watchlist_id, "images": len(image_ids)},
+            {"watchlist_id": e.watchlist_id, "images": images},
             private={"person_id": e.person_id},
             cipher=ctx.cipher,
         )
         res.expired_entries_deleted += 1
     for wl_id in sorted(intact):
-        wl = s.get(Watchlist, wl_id)
+        wl = alerts.watchlist(wl_id)
         if wl is not None:
             watchlist_integrity.reseal(s, ctx.cipher, wl)
 

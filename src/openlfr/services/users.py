@@ -29,7 +29,6 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +38,7 @@ from openlfr.services.results import Page
 from openlfr.services.roles import ROLES
 from openlfr.storage import audit
 from openlfr.storage.models_users import ApiToken, LoginSession, User
+from openlfr.storage.repos.users import UserRepo
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def _check_role(role: str) -> str:
 
 def count_users(ctx: AppContext) -> int:
     with ctx.db.session() as s:
-        return int(s.scalar(select(func.count()).select_from(User)) or 0)
+        return UserRepo(s).count()
 
 
 def create_user(
@@ -213,7 +213,7 @@ def create_user(
     pw_hash = _hasher.hash(password)
     try:
         with ctx.db.session() as s:
-            if only_if_none and (s.scalar(select(func.count()).select_from(User)) or 0) > 0:
+            if only_if_none and UserRepo(s).count() > 0:
                 raise ConflictError("setup is done: a user already exists", code="setup_done")
             u = User(
                 username=username,
@@ -233,17 +233,17 @@ def create_user(
 
 def list_users(ctx: AppContext, limit: int = 100, offset: int = 0) -> UserPage:
     with ctx.db.session() as s:
-        count = int(s.scalar(select(func.count()).select_from(User)) or 0)
-        rows = s.scalars(select(User).order_by(User.username).limit(limit).offset(offset))
-        return UserPage([user_record(u) for u in rows], count)
+        users = UserRepo(s)
+        return UserPage([user_record(u) for u in users.page(limit, offset)], users.count())
 
 
 def _get_user(s: Session, ref: int | str) -> User:
+    users = UserRepo(s)
     u: User | None = None
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        u = s.get(User, int(ref))
+        u = users.get(int(ref))
     if u is None and isinstance(ref, str):
-        u = s.scalar(select(User).where(User.username == ref.strip()))
+        u = users.by_name(ref.strip())
     if u is None:
         raise NotFoundError(f"no user {ref!r}", code="user_not_found")
     return u
@@ -252,10 +252,6 @@ def _get_user(s: Session, ref: int | str) -> User:
 def get_user(ctx: AppContext, ref: int | str) -> UserRecord:
     with ctx.db.session() as s:
         return user_record(_get_user(s, ref))
-
-
-def _active_admins(s: Session) -> int:
-    return int(s.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))) or 0)
 
 
 def update_user(
@@ -291,10 +287,10 @@ def update_user(
             u.failed_logins, u.locked_until = 0, None
             changes["password"] = "reset"  # noqa: S105
         s.flush()
-        if _active_admins(s) == 0:
+        if UserRepo(s).active_admins() == 0:
             raise ConflictError("this would leave no active admin", code="last_admin")
         if {"role", "active", "password"} & set(changes):
-            s.execute(delete(LoginSession).where(LoginSession.user_id == u.id))
+            UserRepo(s).delete_sessions(u.id)
         if "password" in changes or ("active" in changes and not u.active):
             changes["tokens_revoked"] = _revoke_all(s, u.id)
         if changes:
@@ -308,7 +304,7 @@ def delete_user(ctx: AppContext, ref: int | str, actor: str) -> UserRecord:
         out = user_record(u)
         s.delete(u)
         s.flush()
-        if _active_admins(s) == 0:
+        if UserRepo(s).active_admins() == 0:
             raise ConflictError("this would leave no active admin", code="last_admin")
         audit.record(s, actor, "user.delete", "user", out.id, {"username": out.username})
         return out
@@ -327,10 +323,7 @@ def change_password(ctx: AppContext, user_id: int, old: str, new: str, keep_sess
         check_password_policy(new, u.username)
         u.password_hash = _hasher.hash(new)
         u.password_changed_at = _now()
-        q = delete(LoginSession).where(LoginSession.user_id == u.id)
-        if keep_session_id is not None:
-            q = q.where(LoginSession.id != keep_session_id)
-        ended = int(s.execute(q).rowcount or 0)  # type: ignore[attr-defined]
+        ended = UserRepo(s).delete_sessions(u.id, keep=keep_session_id)
         # API tokens go too: a password change is what a user does when they fear their account is
         # known to someone else, and a token made by that someone must not outlive it
         revoked = _revoke_all(s, u.id)
@@ -359,7 +352,7 @@ def _check_password(
 ) -> tuple[User | None, AuthError | None]:
     """The password check shared by console logins and the CLI: (user, None) on success, else
     (None, error). Failures are audited and counted; the caller raises after its commit."""
-    u = s.scalar(select(User).where(User.username == username)) if username else None
+    u = UserRepo(s).by_name(username) if username else None
     locked = u is not None and u.locked_until is not None and _utc(u.locked_until) > now  # type: ignore[operator]
     if u is None or locked or not u.active:
         # Same work whether or not the account exists (no user enumeration by timing).
@@ -448,11 +441,7 @@ def session_principal(ctx: AppContext, token: str) -> Principal | None:
         return None
     now = _now()
     with ctx.db.session() as s:
-        row = s.execute(
-            select(LoginSession, User)
-            .join(User, User.id == LoginSession.user_id)
-            .where(LoginSession.token_hash == digest(token))
-        ).first()
+        row = UserRepo(s).session_with_user(digest(token))
         if row is None:
             return None
         sess, u = row
@@ -472,10 +461,11 @@ def session_principal(ctx: AppContext, token: str) -> Principal | None:
 
 def logout(ctx: AppContext, token: str) -> None:
     with ctx.db.session() as s:
-        sess = s.scalar(select(LoginSession).where(LoginSession.token_hash == digest(token)))
+        users = UserRepo(s)
+        sess = users.session_by_hash(digest(token))
         if sess is None:
             return
-        u = s.get(User, sess.user_id)
+        u = users.get(sess.user_id)
         s.delete(sess)
         audit.record(s, u.username if u else "-", "auth.logout", "user", sess.user_id, {})
 
@@ -483,8 +473,7 @@ def logout(ctx: AppContext, token: str) -> None:
 def purge_expired_sessions(ctx: AppContext) -> int:
     now = _now()
     with ctx.db.session() as s:
-        res = s.execute(delete(LoginSession).where(LoginSession.expires_at <= now))
-        return int(res.rowcount or 0)  # type: ignore[attr-defined]
+        return UserRepo(s).delete_expired_sessions(now)
 
 
 # ---------------------------------------------------------------- API tokens
@@ -552,10 +541,7 @@ def create_token(
 
 def list_tokens(ctx: AppContext, user_id: int | None = None) -> TokenList:
     with ctx.db.session() as s:
-        q = select(ApiToken).order_by(ApiToken.id)
-        if user_id is not None:
-            q = q.where(ApiToken.user_id == user_id)
-        rows = [_token_record(t) for t in s.scalars(q)]
+        rows = [_token_record(t) for t in UserRepo(s).tokens(user_id)]
         return TokenList(rows, len(rows))
 
 
@@ -563,7 +549,7 @@ def _revoke_all(s: Session, user_id: int) -> int:
     """Revoke every live token of a user (in the caller's transaction); returns how many."""
     now = _now()
     n = 0
-    for t in s.scalars(select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))):
+    for t in UserRepo(s).live_tokens(user_id):
         t.revoked_at = now
         n += 1
     return n
@@ -573,9 +559,7 @@ def list_user_tokens(ctx: AppContext, user_ref: int | str) -> TokenList:
     """An admin's view of one user's tokens (never the tokens themselves)."""
     with ctx.db.session() as s:
         u = _get_user(s, user_ref)
-        rows = [
-            _token_record(t) for t in s.scalars(select(ApiToken).where(ApiToken.user_id == u.id).order_by(ApiToken.id))
-        ]
+        rows = [_token_record(t) for t in UserRepo(s).tokens(u.id)]
         return TokenList(rows, len(rows))
 
 
@@ -592,7 +576,7 @@ def revoke_user_token(ctx: AppContext, user_ref: int | str, actor: str, token_id
     """An admin revokes one token of a user (audited; revoking a revoked token revokes none)."""
     with ctx.db.session() as s:
         u = _get_user(s, user_ref)
-        t = s.get(ApiToken, token_id) if 0 <= token_id <= 2_147_483_647 else None
+        t = UserRepo(s).token(token_id) if 0 <= token_id <= 2_147_483_647 else None
         if t is None or t.user_id != u.id:
             raise NotFoundError(f"user {u.username!r} has no API token {token_id}", code="token_not_found")
         n = 0
@@ -605,7 +589,7 @@ def revoke_user_token(ctx: AppContext, user_ref: int | str, actor: str, token_id
 
 def revoke_token(ctx: AppContext, token_id: int, actor: Principal) -> TokenRecord:
     with ctx.db.session() as s:
-        t = s.get(ApiToken, token_id)
+        t = UserRepo(s).token(token_id)
         if t is None or (t.user_id != actor.user_id and actor.role != "admin"):
             raise NotFoundError(f"no API token {token_id}", code="token_not_found")
         if t.revoked_at is None:
@@ -619,9 +603,7 @@ def token_principal(ctx: AppContext, token: str) -> Principal | None:
         return None
     now = _now()
     with ctx.db.session() as s:
-        row = s.execute(
-            select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == digest(token))
-        ).first()
+        row = UserRepo(s).token_with_user(digest(token))
         if row is None:
             return None
         t, u = row
