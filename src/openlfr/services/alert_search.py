@@ -10,6 +10,7 @@ from openlfr.errors import InputError
 from openlfr.services.alerts import AlertPage, _get_alert, alert_views
 from openlfr.services.context import AppContext
 from openlfr.storage.repos.alerts import SORTS, AlertFilter, AlertRepo
+from openlfr.storage.repos.watchlists import WatchlistRepo
 
 VERDICTS = ("true", "false", "open")
 
@@ -97,7 +98,7 @@ def review_context(ctx: AppContext, ref: int | str) -> ReviewContext:
     with ctx.db.session() as s:
         a = _get_alert(s, ref)
         alerts = AlertRepo(s)
-        entry = alerts.entry(a.entry_id) if a.entry_id is not None else None
+        entry = WatchlistRepo(s).entry(a.entry_id) if a.entry_id is not None else None
         watchlist = None
         if entry is not None:
             watchlist = ContextEntry(

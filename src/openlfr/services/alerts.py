@@ -29,6 +29,8 @@ from openlfr.storage import audit
 from openlfr.storage.models import CounterBatch, WatchlistEntry
 from openlfr.storage.models_gov import IMAGE_KINDS, OUTCOMES, VERDICTS, Alert, Deployment, LegalHold
 from openlfr.storage.repos.alerts import AlertFilter, AlertRepo
+from openlfr.storage.repos.deployments import DeploymentRepo
+from openlfr.storage.repos.watchlists import WatchlistRepo
 from openlfr.types import AlertRecord
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ class StoreAlertSink:
     def _check_live(self, s: Session) -> Deployment | None:
         if self.deployment_id is None:
             return None
-        dep = AlertRepo(s).deployment(self.deployment_id)
+        dep = DeploymentRepo(s).get(self.deployment_id)
         if dep is None:
             raise NotFoundError(f"no deployment {self.deployment_id}", code="deployment_not_found")
         if dep.state != "live":
@@ -111,7 +113,7 @@ class StoreAlertSink:
 
     def _pictures(
         self,
-        alerts: AlertRepo,
+        lists: WatchlistRepo,
         alert: AlertRecord,
         entry: WatchlistEntry | None,
         probe_type: str,
@@ -122,7 +124,7 @@ class StoreAlertSink:
         if alert.frame_jpeg and frame_type:
             pictures.append(("frame", frame_type, alert.frame_jpeg))
         if entry is not None:
-            ref = alerts.reference_photo(entry.id)
+            ref = lists.first_photo(entry.id)
             if ref is not None:
                 pictures.append(("reference", *ref))
         return pictures
@@ -148,11 +150,12 @@ class StoreAlertSink:
                         f"{dep.id}'s list {dep.watchlist_id}",
                         code="wrong_watchlist",
                     )
-                entry = alerts.entry(alert.entry_id)
+                lists = WatchlistRepo(s, cipher)
+                entry = lists.entry(alert.entry_id)
                 if entry is not None and entry.watchlist_id != alert.watchlist_id:
                     entry = None
                 row = self._row(alert, entry)
-                pictures = self._pictures(alerts, alert, entry, probe_type, frame_type)
+                pictures = self._pictures(lists, alert, entry, probe_type, frame_type)
                 s.add(row)
                 s.flush()
                 for kind, media_type, data in pictures:

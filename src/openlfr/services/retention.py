@@ -34,6 +34,7 @@ from openlfr.services.deployments import as_utc, end_overdue
 from openlfr.storage import audit
 from openlfr.storage.models_gov import Alert
 from openlfr.storage.repos.alerts import AlertRepo
+from openlfr.storage.repos.watchlists import WatchlistRepo
 
 log = logging.getLogger(__name__)
 SWEEPER = "retention-sweeper"
@@ -129,15 +130,15 @@ def _purge_due_alerts(s: Session, res: SweepResult, pol: RetentionPolicy, actor:
 def _delete_expired_entries(ctx: AppContext, s: Session, res: SweepResult, actor: str, t: datetime) -> None:
     """Delete the watchlist entries past their expiry with their photos and embeddings, each audited; reseal the
     lists that were intact before (never launder a tampered list); counted in ``res``."""
-    alerts = AlertRepo(s)
-    expired = alerts.expired_entries(t)
+    lists = WatchlistRepo(s)
+    expired = lists.expired_entries(t)
     intact = {
         wl_id
         for wl_id in sorted({e.watchlist_id for e in expired})
-        if (wl := alerts.watchlist(wl_id)) is not None and watchlist_integrity.is_valid(s, ctx.cipher, wl)
+        if (wl := lists.get(wl_id)) is not None and watchlist_integrity.is_valid(s, ctx.cipher, wl)
     }
     for e in expired:
-        images = alerts.delete_entry(e.id)
+        images = lists.delete_entry(e).images
         audit.record(
             s,
             actor,
@@ -150,7 +151,7 @@ def _delete_expired_entries(ctx: AppContext, s: Session, res: SweepResult, actor
         )
         res.expired_entries_deleted += 1
     for wl_id in sorted(intact):
-        wl = alerts.watchlist(wl_id)
+        wl = lists.get(wl_id)
         if wl is not None:
             watchlist_integrity.reseal(s, ctx.cipher, wl)
 

@@ -13,8 +13,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from openlfr.errors import InputError
 from openlfr.storage.crypto import Cipher
-from openlfr.storage.models import Counter, CounterBatch, ReferenceEmbedding, ReferenceImage, Watchlist, WatchlistEntry
-from openlfr.storage.models_gov import Alert, AlertImage, Deployment, LegalHold
+from openlfr.storage.models import Counter, CounterBatch
+from openlfr.storage.models_gov import Alert, AlertImage, LegalHold
 from openlfr.storage.sealed import seal, unseal
 
 SORTS: dict[str, tuple[Any, ...]] = {
@@ -114,21 +114,6 @@ class AlertRepo:
             .limit(limit)
         )
         return list(self.s.scalars(q))
-
-    def deployment(self, deployment_id: int) -> Deployment | None:
-        """The deployment alerts are stored under."""
-        return self.s.get(Deployment, deployment_id)
-
-    def entry(self, entry_id: int) -> WatchlistEntry | None:
-        """The watchlist entry an alert matched (while it exists)."""
-        return self.s.get(WatchlistEntry, entry_id)
-
-    def reference_photo(self, entry_id: int) -> tuple[str, bytes] | None:
-        """The entry's first reference photo, unsealed: (media type, bytes)."""
-        ref = self.s.scalars(
-            select(ReferenceImage).where(ReferenceImage.entry_id == entry_id).order_by(ReferenceImage.id).limit(1)
-        ).first()
-        return None if ref is None else (ref.media_type, unseal(self._cipher(), ref))
 
     # ------------------------------------------------------------ images
 
@@ -235,19 +220,3 @@ class AlertRepo:
             .order_by(Alert.id)
         )
         return list(self.s.scalars(q).all())
-
-    def expired_entries(self, now: datetime) -> list[WatchlistEntry]:
-        """Watchlist entries whose ``expires_at`` is at or before ``now``."""
-        q = select(WatchlistEntry).where(WatchlistEntry.expires_at.is_not(None), WatchlistEntry.expires_at <= now)
-        return list(self.s.scalars(q).all())
-
-    def watchlist(self, watchlist_id: int) -> Watchlist | None:
-        return self.s.get(Watchlist, watchlist_id)
-
-    def delete_entry(self, entry_id: int) -> int:
-        """Delete a watchlist entry with its photos and their embeddings; returns how many photos."""
-        image_ids = list(self.s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id == entry_id)))
-        self.s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
-        self.s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
-        self.s.execute(delete(WatchlistEntry).where(WatchlistEntry.id == entry_id))
-        return len(image_ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select
@@ -170,6 +171,16 @@ class WatchlistRepo:
     def has_entries(self, watchlist_id: int) -> bool:
         found = self.s.scalar(select(WatchlistEntry.id).where(WatchlistEntry.watchlist_id == watchlist_id).limit(1))
         return found is not None
+
+    def expired_entries(self, now: datetime) -> list[WatchlistEntry]:
+        """Entries (of any list) whose ``expires_at`` is at or before ``now``."""
+        q = select(WatchlistEntry).where(WatchlistEntry.expires_at.is_not(None), WatchlistEntry.expires_at <= now)
+        return list(self.s.scalars(q).all())
+
+    def first_photo(self, entry_id: int) -> tuple[str, bytes] | None:
+        """The entry's first reference photo, unsealed: (media type, bytes); None without one."""
+        photos = self.photos(entry_id)
+        return None if not photos else (photos[0].media_type, self.image_bytes(photos[0]))
 
     def delete_entry(self, entry: WatchlistEntry) -> Removed:
         """Delete one entry with its photos and embeddings."""
