@@ -115,17 +115,17 @@ def test_signed_export(logged: Any, tmp_path: Path) -> None:
     sig = json.loads(lines[-1])
     assert sig["type"] == "signature" and sig["algorithm"] == "HMAC-SHA256"
     ok = audit_admin.verify_export(logged, out)
-    assert ok["ok"] and ok["hmac_ok"] and ok["chain_ok"]
-    assert audit_admin.verify_export(None, out)["hmac_ok"] is None  # the checksum and chain need no key
+    assert ok.ok and ok.hmac_ok and ok.chain_ok
+    assert audit_admin.verify_export(None, out).hmac_ok is None  # the checksum and chain need no key
 
     edited = tmp_path / "edited.jsonl"
     edited.write_bytes(b"".join(lines).replace(b'"actor":"user1"', b'"actor":"userX"', 1))
     bad = audit_admin.verify_export(logged, edited)
-    assert not bad["ok"] and not bad["sha256_ok"] and not bad["chain_ok"]
+    assert not bad.ok and not bad.sha256_ok and not bad.chain_ok
 
     dropped = tmp_path / "dropped.jsonl"
     dropped.write_bytes(b"".join(lines[:3] + lines[4:]))
-    assert not audit_admin.verify_export(logged, dropped)["ok"]
+    assert not audit_admin.verify_export(logged, dropped).ok
 
     # recomputing the checksum without the key does not help
     import hashlib
@@ -135,7 +135,7 @@ def test_signed_export(logged: Any, tmp_path: Path) -> None:
     forged = tmp_path / "forged.jsonl"
     forged.write_bytes(forged_body + (json.dumps(forged_sig) + "\n").encode())
     fr = audit_admin.verify_export(logged, forged)
-    assert fr["sha256_ok"] and fr["hmac_ok"] is False and not fr["ok"]
+    assert fr.sha256_ok and fr.hmac_ok is False and not fr.ok
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -61,13 +61,13 @@ def verify_export(path: Annotated[Path, typer.Argument(metavar="FILE")], json_ou
         c = None
     res = audit_admin.verify_export(c, path)
     if json_out:
-        emit_json(res)
+        emit_json(res.to_dict())
     else:
         typer.echo(
-            f"{path}: {'OK' if res['ok'] else 'NOT OK'} ({res.get('events', 0)} events)"
-            + (f": {res['problem']}" if res.get("problem") else "")
+            f"{path}: {'OK' if res.ok else 'NOT OK'} ({res.events or 0} events)"
+            + (f": {res.problem}" if res.problem else "")
         )
-    if not res["ok"]:
+    if not res.ok:
         raise typer.Exit(1)
 
 

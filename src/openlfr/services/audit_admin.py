@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -194,57 +194,76 @@ def export(ctx: AppContext, out: Path, actor: str) -> AuditExport:
     )
 
 
-def verify_export(ctx: AppContext | None, path: Path) -> dict[str, Any]:
-    """Check an export: checksum, HMAC (when a key is configured) and the chain inside the file."""
-    raw = path.read_bytes()
-    lines = raw.splitlines(keepends=True)
-    if not lines:
-        return {"ok": False, "problem": "empty file"}
-    try:
-        sig = json.loads(lines[-1])
-    except ValueError:
-        return {"ok": False, "problem": "last line is not the signature"}
-    if not isinstance(sig, dict) or sig.get("type") != "signature":
-        return {"ok": False, "problem": "last line is not the signature (file truncated?)"}
-    body = b"".join(lines[:-1])
-    out: dict[str, Any] = {"events": len(lines) - 1, "sha256_ok": hashlib.sha256(body).hexdigest() == sig.get("sha256")}
-    keys = audit_keys(ctx.settings) if ctx is not None else []
-    if keys:
-        out["hmac_ok"] = any(
-            hmac.compare_digest(hmac.new(k, body, hashlib.sha256).hexdigest(), str(sig.get("hmac_sha256")))
-            for k in keys
-        )
-    else:
-        out["hmac_ok"] = None
-    prev = audit.GENESIS
-    expected = 1
-    chain_problem = None
+@dataclass(frozen=True)
+class ExportCheck:
+    """An export checked: ``ok`` and why not (``problem``); once the file could be read, its events and each
+    check (``hmac_ok`` None: no audit key here to check the signature with)."""
+
+    ok: bool
+    problem: str | None
+    events: int | None = None
+    sha256_ok: bool | None = None
+    hmac_ok: bool | None = None
+    chain_ok: bool | None = None
+    events_match: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``audit verify-export --json``): just ``ok`` and ``problem`` for an unreadable file."""
+        out = asdict(self)
+        return out if self.events is not None else {"ok": self.ok, "problem": self.problem}
+
+
+def _chain_problem(lines: list[bytes]) -> tuple[str | None, str]:
+    """Why the events in ``lines`` do not form a hash chain from the genesis (None if they do), and the head hash."""
     from datetime import datetime
 
-    for i, line in enumerate(lines[:-1], 1):
+    prev = audit.GENESIS
+    for i, line in enumerate(lines, 1):
         ev = json.loads(line)
         at = datetime.fromisoformat(ev["at"].replace("Z", "+00:00"))
         h = audit.event_hash(
             ev["prev_hash"], ev["seq"], at, ev["actor"], ev["action"], ev["object_type"], ev["object_id"], ev["details"]
         )
-        if ev["seq"] != expected or ev["prev_hash"] != prev or h != ev["hash"]:
-            chain_problem = f"line {i} (seq {ev['seq']}) breaks the chain"
-            break
-        prev, expected = ev["hash"], expected + 1
-    out["chain_ok"] = chain_problem is None
-    out["events_match"] = sig.get("events") == len(lines) - 1 and sig.get("head_hash") == (
-        prev if chain_problem is None else sig.get("head_hash")
+        if ev["seq"] != i or ev["prev_hash"] != prev or h != ev["hash"]:
+            return f"line {i} (seq {ev['seq']}) breaks the chain", prev
+        prev = ev["hash"]
+    return None, prev
+
+
+def verify_export(ctx: AppContext | None, path: Path) -> ExportCheck:
+    """Check an export: checksum, HMAC (when a key is configured) and the chain inside the file."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    if not lines:
+        return ExportCheck(False, "empty file")
+    try:
+        sig = json.loads(lines[-1])
+    except ValueError:
+        return ExportCheck(False, "last line is not the signature")
+    if not isinstance(sig, dict) or sig.get("type") != "signature":
+        return ExportCheck(False, "last line is not the signature (file truncated?)")
+    body = b"".join(lines[:-1])
+    sha_ok = hashlib.sha256(body).hexdigest() == sig.get("sha256")
+    keys = audit_keys(ctx.settings) if ctx is not None else []
+    hmac_ok = (
+        any(
+            hmac.compare_digest(hmac.new(k, body, hashlib.sha256).hexdigest(), str(sig.get("hmac_sha256")))
+            for k in keys
+        )
+        if keys
+        else None
     )
+    chain_problem, head = _chain_problem(lines[:-1])
+    match = sig.get("events") == len(lines) - 1 and (chain_problem is not None or sig.get("head_hash") == head)
     problems = [
         p
         for p, bad in (
-            ("checksum mismatch", not out["sha256_ok"]),
-            ("signature (HMAC) mismatch", out["hmac_ok"] is False),
+            ("checksum mismatch", not sha_ok),
+            ("signature (HMAC) mismatch", hmac_ok is False),
             (chain_problem or "", chain_problem is not None),
-            ("signature line does not match the events", not out["events_match"]),
+            ("signature line does not match the events", not match),
         )
         if bad
     ]
-    out["ok"] = not problems
-    out["problem"] = "; ".join(problems) or None
-    return out
+    return ExportCheck(
+        not problems, "; ".join(problems) or None, len(lines) - 1, sha_ok, hmac_ok, chain_problem is None, match
+    )

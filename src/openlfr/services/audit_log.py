@@ -25,7 +25,7 @@ def _iso(dt: datetime) -> str:
 @dataclass(frozen=True)
 class AuditEventView:
     """One audit event as read back: the chained fields, its ``hash`` and its details (free-form: what the event
-    recorded), whose ``private`` part is resolved by ``with_private``."""
+    recorded), whose ``private`` part is resolved by ``_with_private``."""
 
     seq: int
     at: str
@@ -41,7 +41,7 @@ AuditPage = Page[AuditEventView]
 """Newest first."""
 
 
-def with_private(ctx: AppContext, s: Any, events: list[AuditEvent]) -> list[dict[str, Any]]:
+def _with_private(ctx: AppContext, s: Any, events: list[AuditEvent]) -> list[dict[str, Any]]:
     """Each event's details with its private part resolved: ``details.private`` gains ``status``
     (``present``, ``purged`` by retention, ``altered``, or ``encrypted`` without a key) and ``data``."""
     resolved = audit.private_details(s, _cipher_or_none(ctx), events)
@@ -88,7 +88,7 @@ def _event_views(
     ctx: AppContext, s: Any, rows: list[AuditEvent], at: Callable[[datetime], str] = _iso
 ) -> list[AuditEventView]:
     """The rows as views, ``at`` written by ``at`` (default ISO UTC), private details resolved."""
-    details = with_private(ctx, s, rows)
+    details = _with_private(ctx, s, rows)
     return [
         AuditEventView(
             seq=e.seq,
@@ -137,6 +137,6 @@ def search(
 
 def newest(ctx: AppContext, limit: int = 50) -> list[AuditEventView]:
     """The newest ``limit`` events, newest first, each with its private details resolved
-    (:func:`with_private`); ``at`` as stored (``openlfr audit list``)."""
+    (:func:`_with_private`); ``at`` as stored (``openlfr audit list``)."""
     with ctx.db.session() as s:
         return _event_views(ctx, s, AuditRepo(s).newest(limit), at=datetime.isoformat)
