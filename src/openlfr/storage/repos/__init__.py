@@ -7,7 +7,9 @@ read with the cipher it is given. Services receive model rows (or plain values) 
 write no ``select()`` and never call ``seal``/``unseal`` or ``session.execute/scalar/scalars/get``
 themselves (``tests/unit/test_architecture.py::test_services_leave_queries_to_repositories``).
 
-One module per aggregate: ``users`` (users, sessions, tokens), ``watchlists`` (lists, entries,
-images, embeddings, integrity), ``deployments`` (deployments, cameras, leases), ``alerts`` (alerts,
-their images, adjudication), ``audit`` (the audit log's reads).
+One module per aggregate: ``users`` (users, sessions, tokens), ``watchlists`` (lists, entries, photos,
+embeddings, the integrity digest's rows), ``deployments`` (deployments, cameras, the runner lease, the
+bespoke list's copy), ``alerts`` (alerts, their images, legal holds, the store's counters), ``reports``
+(counter and alert tallies), ``audit`` (the audit log's reads) and ``sealed`` (every encrypted column, for
+key rotation).
 """
