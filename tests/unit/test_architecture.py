@@ -214,9 +214,6 @@ NOT_YET_TYPED: set[str] = {
     "deployments.list_all",
     "deployments.authorise",
     "deployments.mark_ended",
-    "reports.rates",
-    "stats.alert_figures",
-    "stats.deployment_stats",
     "watchlists.load_index",  # its meta dict is read by services/live.py
 }
 

@@ -663,7 +663,8 @@ def show(ctx: AppContext, ref: int | str) -> dict[str, Any]:
     with ctx.db.session() as s:
         dep = get_deployment(s, ref)
         out = _summary(s, dep)
-        out["statistics"] = dep.stats if dep.state == "ended" and dep.stats is not None else deployment_stats(s, dep)
+        frozen = dep.state == "ended" and dep.stats is not None
+        out["statistics"] = dep.stats if frozen else deployment_stats(s, dep).to_dict()
         out["statistics_frozen"] = dep.state == "ended" and dep.stats is not None
         out["drafters"] = drafters(s, dep)
         out["self_authorisation_allowed"] = ctx.settings.allow_self_authorisation
@@ -915,7 +916,7 @@ def mark_ended(
             dep.watchlist_deleted_at = t
         dep.state, dep.ended_by, dep.ended_at, dep.end_reason = "ended", actor, t, reason
         s.flush()
-        dep.stats = deployment_stats(s, dep, now=t)
+        dep.stats = deployment_stats(s, dep, now=t).to_dict()
         audit.record(
             s,
             actor,
@@ -947,7 +948,7 @@ def refresh_frozen_stats(s: Session, deployment_id: int | None) -> None:
     dep = DeploymentRepo(s).get(deployment_id)
     if dep is not None and dep.state == "ended":
         s.flush()
-        dep.stats = {**deployment_stats(s, dep, now=as_utc(dep.ended_at))}
+        dep.stats = deployment_stats(s, dep, now=as_utc(dep.ended_at)).to_dict()
 
 
 def end_overdue(ctx: AppContext, actor: str, now: datetime | None = None) -> list[int]:
