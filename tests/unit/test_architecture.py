@@ -208,12 +208,6 @@ NOT_YET_TYPED: set[str] = {
     # convert a function to a frozen dataclass or pydantic model, then delete its line here.
     "audit_admin.verify_export",  # its keys depend on how far the check got (CLI --json prints them as they are)
     "audit_log.with_private",  # each event's details, free-form by design (what the event recorded)
-    "deployments.preview_operating_point",
-    "deployments.create",
-    "deployments.show",
-    "deployments.list_all",
-    "deployments.authorise",
-    "deployments.mark_ended",
     "watchlists.load_index",  # its meta dict is read by services/live.py
 }
 
