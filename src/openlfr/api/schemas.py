@@ -6,7 +6,8 @@ the tests) instead of leaking out unlisted or being dropped. A response model li
 answer, in the order they answer it. A key some answers carry and others don't is listed in the model's
 ``omit_unset``: it is left out of the JSON when the service did not give it (so that, e.g., the list of
 deployments does not grow the keys only ``GET /api/deployments/{ref}`` has). A route may return a service's
-typed result (a frozen dataclass): the model reads its fields, nested results included.
+typed result (a frozen dataclass, or a pydantic model such as ``DeploymentSummary``): the model reads its
+fields (a pydantic model's as given, so an unset optional field stays out), nested results included.
 """
 
 from __future__ import annotations
