@@ -173,7 +173,7 @@ def test_max_window_is_a_setting(standing: Any) -> None:
 
     ctx = AppContext(st)
     try:
-        assert _create(ctx, planned_end=NOW + timedelta(hours=40))["state"] == "draft"
+        assert _create(ctx, planned_end=NOW + timedelta(hours=40)).state == "draft"
     finally:
         ctx.close()
 
