@@ -550,13 +550,13 @@ def main() -> None:
     )
     deployments.authorise(
         ctx,
-        dep["id"],
+        dep.id,
         "sup",
         "supervisor",
         "Bench",
         justification="benchmark: synthetic alerts are stored directly; the threshold is unused",
     )
-    plan = deployments.mark_live(ctx, dep["id"], "bench")
+    plan = deployments.mark_live(ctx, dep.id, "bench")
     index, _ = load_index(ctx, plan.watchlist)
     entry = index.entries[0]
     probe = photos[1].read_bytes()

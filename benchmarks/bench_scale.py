@@ -272,8 +272,8 @@ def ingest_rate(db_url: str | None, n_alerts: int) -> dict[str, Any]:
             cameras=[deployments.CameraSpec("cam1", "rtsp://127.0.0.1/x")],
             legal_basis="Common law policing powers (benchmark)",
         )
-        deployments.authorise(ctx, made["id"], "super", "supervisor", officer="Insp. Bench")
-        plan = deployments.mark_live(ctx, made["id"], "bench")
+        deployments.authorise(ctx, made.id, "super", "supervisor", officer="Insp. Bench")
+        plan = deployments.mark_live(ctx, made.id, "bench")
         index, _ = watchlists.load_index(ctx, plan.watchlist)
         thr = default_threshold(ctx.engine.embedder)
         # real pictures: an LFW photo as the probe crop, a frame of a shared clip (else a gradient) as the frame

@@ -59,16 +59,16 @@ def test_report_csv_escapes_user_text(gov_ctx: Any, enrolled_people: list[Any]) 
     )
     dsvc.authorise(
         gov_ctx,
-        d["id"],
+        d.id,
         "sup",
         "supervisor",
         "=Supt Q",
         justification="=test of formula escaping; 0.9 is an override outside the safe band on purpose",
     )
-    plan = dsvc.mark_live(gov_ctx, d["id"], "op")
+    plan = dsvc.mark_live(gov_ctx, d.id, "op")
     dsvc.mark_ended(gov_ctx, plan.deployment_id, "op")
     for rep in (
-        reports.deployment_report(gov_ctx, d["id"]),
+        reports.deployment_report(gov_ctx, d.id),
         reports.period_report(gov_ctx, NOW - timedelta(days=1), NOW + timedelta(days=1)),
     ):
         text = reports.to_csv(rep)

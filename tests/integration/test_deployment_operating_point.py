@@ -25,7 +25,7 @@ BASIS = "Common law policing powers; DPA 2018 s.35; force LFR policy v2"
 WHY = "Supt: a 2-person list for a named suspect; briefed officers will verify each alert before engaging."
 
 
-def _create(ctx: Any, **kw: Any) -> dict[str, Any]:
+def _create(ctx: Any, **kw: Any) -> Any:
     args: dict[str, Any] = dict(
         location="Upper St, Islington, outside the Town Hall",
         purpose="wanted for serious offences",
@@ -63,9 +63,9 @@ def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_p
 
     ctx, fam = standing, _family(enrolled_people)
     d = _create(ctx)
-    assert d["target_fpir"] == 1e-4 and d["threshold"] is None and d["threshold_source"] == "target_fpir"
-    shown = dsvc.show(ctx, d["id"])
-    pre = shown["operating_point_preview"]
+    assert d.target_fpir == 1e-4 and d.threshold is None and d.threshold_source == "target_fpir"
+    shown = dsvc.show(ctx, d.id)
+    pre = shown.operating_point_preview
     five = resolve(fam, 5, target_fpir=1e-4, settings=ctx.settings)
     assert pre["watchlist_size"] == 5 and pre["threshold"] == five.threshold
     assert pre["expected_false_alerts_per_10000"] == pytest.approx(five.false_alerts_per_10000)
@@ -75,7 +75,7 @@ def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_p
     with ctx.db.session() as s:
         s.execute(
             WatchlistEntry.__table__.delete().where(
-                WatchlistEntry.watchlist_id == d["watchlist_id"],
+                WatchlistEntry.watchlist_id == d.watchlist_id,
                 WatchlistEntry.person_id.in_(["Al_Gore", "Adrien_Brody", "Aaron_Peirsol"]),
             )
         )
@@ -83,14 +83,14 @@ def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_p
         from openlfr.services import watchlist_integrity
         from openlfr.storage.models import Watchlist
 
-        watchlist_integrity.reseal(s, ctx.cipher, s.get(Watchlist, d["watchlist_id"]))
+        watchlist_integrity.reseal(s, ctx.cipher, s.get(Watchlist, d.watchlist_id))
     two = resolve(fam, 2, target_fpir=1e-4, settings=ctx.settings)
     assert two.threshold < five.threshold
-    assert dsvc.preview_operating_point(ctx, d["id"])["threshold"] == two.threshold
-    a = dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A Smith")
-    op = a["operating_point"]
-    assert a["threshold"] == two.threshold and a["watchlist_size"] == 2
-    assert a["threshold_source"] == "target_fpir" and a["target_fpir"] == 1e-4 and a["justification"] == ""
+    assert dsvc.preview_operating_point(ctx, d.id).point.threshold == two.threshold
+    a = dsvc.authorise(ctx, d.id, "sup", "supervisor", "Supt A Smith")
+    op = a.operating_point
+    assert a.threshold == two.threshold and a.watchlist_size == 2
+    assert a.threshold_source == "target_fpir" and a.target_fpir == 1e-4 and a.justification == ""
     assert op["watchlist_size"] == 2 and op["calibration"]["file"] == calibration_path(fam, ctx.settings).name
     assert op["expected_false_alerts_per_10000"] == pytest.approx(two.false_alerts_per_10000)
     assert op["expected_tpir"] == pytest.approx(two.tpir) and op["guardrail"]["safe"]
@@ -99,17 +99,17 @@ def test_threshold_for_the_lists_size_at_authorisation(standing: Any, enrolled_p
     assert ev["expected_false_alerts_per_10000"] == pytest.approx(two.false_alerts_per_10000)
     assert ev["calibration"] == calibration_path(fam, ctx.settings).name and ev["safe_band"] is True
     # the live plan runs at the stored threshold; the preview is only for drafts
-    assert dsvc.live_plan(ctx, d["id"]).threshold == two.threshold
-    assert "operating_point_preview" not in dsvc.show(ctx, d["id"])
+    assert dsvc.live_plan(ctx, d.id).threshold == two.threshold
+    assert "operating_point_preview" not in dsvc.show(ctx, d.id).to_dict()
     with pytest.raises(ConflictError):
-        dsvc.preview_operating_point(ctx, d["id"])
+        dsvc.preview_operating_point(ctx, d.id)
 
 
 def test_unsafe_operating_point_needs_a_justification(standing: Any, enrolled_people: list[Any]) -> None:
     ctx = standing
     d = _create(ctx, threshold=0.5)
-    assert d["threshold_source"] == "override" and d["target_fpir"] is None
-    pre = dsvc.show(ctx, d["id"])["operating_point_preview"]
+    assert d.threshold_source == "override" and d.target_fpir is None
+    pre = dsvc.show(ctx, d.id).operating_point_preview
     assert pre["threshold"] == 0.5 and pre["expected_false_alerts_per_10000"] == 10_000
     assert not pre["guardrail"]["safe"]
     n = ctx.settings.min_justification_chars
@@ -125,25 +125,25 @@ def test_unsafe_operating_point_needs_a_justification(standing: Any, enrolled_pe
         ("too short " + "\u2060" * n),
     ):
         with pytest.raises(InputError) as e:
-            dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A", justification=why)
+            dsvc.authorise(ctx, d.id, "sup", "supervisor", "Supt A", justification=why)
         assert e.value.code == "justification_required" and "10,000" in e.value.message
-    assert dsvc.show(ctx, d["id"])["state"] == "draft"
+    assert dsvc.show(ctx, d.id).state == "draft"
     # a target outside the band is refused too; inside the band, authorised without one
     with pytest.raises(InputError) as e:
-        dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A", target_fpir=1e-2)
+        dsvc.authorise(ctx, d.id, "sup", "supervisor", "Supt A", target_fpir=1e-2)
     assert e.value.code == "justification_required"
-    a = dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A", justification=f"  {WHY} ")
-    assert a["state"] == "authorised" and a["threshold"] == 0.5 and a["threshold_source"] == "override"
-    assert a["justification"] == WHY and not a["operating_point"]["guardrail"]["safe"]
+    a = dsvc.authorise(ctx, d.id, "sup", "supervisor", "Supt A", justification=f"  {WHY} ")
+    assert a.state == "authorised" and a.threshold == 0.5 and a.threshold_source == "override"
+    assert a.justification == WHY and not a.operating_point["guardrail"]["safe"]
     ev = _audit(ctx, "deployment.authorise")[-1]
     assert ev["justification"] == WHY and ev["safe_band"] is False and ev["outside_band"]
 
     d2 = _create(ctx, name="band", threshold=0.5)
-    a2 = dsvc.authorise(ctx, d2["id"], "sup", "supervisor", "Supt A", target_fpir=1e-3)
+    a2 = dsvc.authorise(ctx, d2.id, "sup", "supervisor", "Supt A", target_fpir=1e-3)
     fam = _family(enrolled_people)
-    expect = resolve(fam, a2["watchlist_size"], target_fpir=1e-3, settings=ctx.settings)
-    assert a2["threshold_source"] == "target_fpir" and a2["target_fpir"] == 1e-3
-    assert a2["threshold"] == expect.threshold > 0.5
+    expect = resolve(fam, a2.watchlist_size, target_fpir=1e-3, settings=ctx.settings)
+    assert a2.threshold_source == "target_fpir" and a2.target_fpir == 1e-3
+    assert a2.threshold == expect.threshold > 0.5
 
 
 @pytest.mark.parametrize(
@@ -173,7 +173,7 @@ def test_max_window_is_a_setting(standing: Any) -> None:
 
     ctx = AppContext(st)
     try:
-        assert _create(ctx, planned_end=NOW + timedelta(hours=40))["state"] == "draft"
+        assert _create(ctx, planned_end=NOW + timedelta(hours=40)).state == "draft"
     finally:
         ctx.close()
 
@@ -184,14 +184,14 @@ def test_authorisation_requires_a_legal_basis(standing: Any) -> None:
     with ctx.db.session() as s:  # a draft made before the rule (or edited in the database)
         from openlfr.storage.models_gov import Deployment
 
-        dep = s.get(Deployment, d["id"])
+        dep = s.get(Deployment, d.id)
         assert dep is not None
         dep.legal_basis = ""
     with pytest.raises(InputError) as e:
-        dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A")
+        dsvc.authorise(ctx, d.id, "sup", "supervisor", "Supt A")
     assert e.value.code == "no_legal_basis"
-    a = dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A", legal_basis=BASIS)
-    assert a["legal_basis"] == BASIS and _audit(ctx, "deployment.authorise")[-1]["legal_basis"] == BASIS
+    a = dsvc.authorise(ctx, d.id, "sup", "supervisor", "Supt A", legal_basis=BASIS)
+    assert a.legal_basis == BASIS and _audit(ctx, "deployment.authorise")[-1]["legal_basis"] == BASIS
 
 
 def test_api_guardrails_and_preview(tmp_path: Path, enrolled_people: list[Any]) -> None:

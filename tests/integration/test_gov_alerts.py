@@ -42,13 +42,13 @@ def live(gov_ctx: Any, enrolled_people: list[Any]) -> tuple[Any, Any]:
     )
     dsvc.authorise(
         ctx,
-        d["id"],
+        d.id,
         "sup",
         "supervisor",
         "Supt A",
         justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
     )
-    return ctx, dsvc.mark_live(ctx, d["id"], "op")
+    return ctx, dsvc.mark_live(ctx, d.id, "op")
 
 
 def _actions(ctx: Any) -> list[str]:
@@ -120,7 +120,7 @@ def test_counters_accumulate_per_camera(live: tuple[Any, Any]) -> None:
     assert rows[(f"deployment:{dep}:camera:cam1", "faces_seen")] == 12
     assert rows[(f"deployment:{dep}:camera:cam1", "frames_analysed")] == 75
     assert rows[(f"deployment:{dep}:camera:cam2", "live_seconds")] == 90
-    st = dsvc.show(ctx, dep)["statistics"]
+    st = dsvc.show(ctx, dep).statistics
     assert st["faces_seen"] == 14 and st["quality_rejected"] == 3
     assert st["camera_live_seconds"] == {"cam1": None, "cam2": 90.0}
 
@@ -162,16 +162,16 @@ def test_adjudication_image_views_and_roles(live: tuple[Any, Any]) -> None:
         ).first()
     assert last is not None and last.details["previous"] == {"verdict": "false", "outcome": "not_engaged"}
     assert asvc.list_alerts(ctx, unadjudicated=True).count == 0
-    st = dsvc.show(ctx, plan.deployment_id)["statistics"]
+    st = dsvc.show(ctx, plan.deployment_id).statistics
     assert (st["alerts"], st["true_alerts"], st["false_alerts"], st["unadjudicated"]) == (2, 1, 1, 0)
     assert st["outcomes"]["arrest"] == 1 and st["outcomes"]["no_action"] == 1
 
     # a late adjudication after the end refreshes the frozen statistics
     u_id = sink.store(make_alert(plan, ctx, "Al_Gore", PROBE))
     dsvc.mark_ended(ctx, plan.deployment_id, "op")
-    assert dsvc.show(ctx, plan.deployment_id)["statistics"]["unadjudicated"] == 1
+    assert dsvc.show(ctx, plan.deployment_id).statistics["unadjudicated"] == 1
     asvc.adjudicate(ctx, u_id, "op", "operator", "true", outcome="other_disposal")
-    st2 = dsvc.show(ctx, plan.deployment_id)["statistics"]
+    st2 = dsvc.show(ctx, plan.deployment_id).statistics
     assert st2["unadjudicated"] == 0 and st2["true_alerts"] == 2 and st2["outcomes"]["other_disposal"] == 1
     # the reference copy survives the deletion of the deployment's watchlist (P4)
     assert asvc.alert_image(ctx, u_id, "reference", "op", "operator")[0][:3] == b"\xff\xd8\xff"

@@ -35,13 +35,13 @@ def test_concurrent_alerts_counters_and_audited_views(gov_ctx: Any, enrolled_peo
     )
     dsvc.authorise(
         ctx,
-        d["id"],
+        d.id,
         "sup",
         "supervisor",
         "Supt C",
         justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
     )
-    plan = dsvc.mark_live(ctx, d["id"], "op")
+    plan = dsvc.mark_live(ctx, d.id, "op")
     sink = asvc.StoreAlertSink(ctx, plan.deployment_id)
     first = sink.store(make_alert(plan, ctx, "Al_Gore", PROBE))
     recs = [make_alert(plan, ctx, "Al_Gore", PROBE, camera=f"cam{1 + i % 2}") for i in range(60)]
@@ -70,6 +70,6 @@ def test_concurrent_alerts_counters_and_audited_views(gov_ctx: Any, enrolled_peo
         t.join()
     assert not errors, (len(errors), errors[:2])
     assert asvc.list_alerts(ctx).count == 61
-    assert dsvc.show(ctx, plan.deployment_id)["statistics"]["faces_seen"] == 120
+    assert dsvc.show(ctx, plan.deployment_id).statistics["faces_seen"] == 120
     res = audit_admin.verify(ctx)
     assert res.ok and res.events >= 61 + 80

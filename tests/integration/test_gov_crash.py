@@ -72,13 +72,13 @@ def test_sigkill_while_writing_alerts(gov_ctx: Any, enrolled_people: list[Any]) 
     )
     dsvc.authorise(
         ctx,
-        d["id"],
+        d.id,
         "sup",
         "supervisor",
         "Supt Z",
         justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
     )
-    dsvc.mark_live(ctx, d["id"], "op")
+    dsvc.mark_live(ctx, d.id, "op")
     ctx.close()
 
     env = {**os.environ, "OPENLFR_ACTOR": "writer"}
@@ -86,7 +86,7 @@ def test_sigkill_while_writing_alerts(gov_ctx: Any, enrolled_people: list[Any]) 
     committed: list[str] = []
     for round_ in range(2):  # kill, restart, kill again
         proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(d["id"]), str(probe)],
+            [sys.executable, "-c", WRITER, str(d.id), str(probe)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -68,13 +68,13 @@ def populated(gov_ctx: Any, enrolled_people: list[Any]) -> Any:
     )
     dsvc.authorise(
         ctx,
-        d["id"],
+        d.id,
         "sup",
         "supervisor",
         "Supt K",
         justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
     )
-    plan = dsvc.mark_live(ctx, d["id"], "op")
+    plan = dsvc.mark_live(ctx, d.id, "op")
     asvc.StoreAlertSink(ctx, plan.deployment_id).submit(make_alert(plan, ctx, "Al_Gore", PROBE))
     return ctx
 

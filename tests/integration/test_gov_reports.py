@@ -42,13 +42,13 @@ def _run(ctx: Any, name: str, faces: dict[str, int], verdicts: list[tuple[str, s
     )
     dsvc.authorise(
         ctx,
-        d["id"],
+        d.id,
         "sup",
         "supervisor",
         "Supt Q",
         justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
     )
-    plan = dsvc.mark_live(ctx, d["id"], "op")
+    plan = dsvc.mark_live(ctx, d.id, "op")
     sink = asvc.StoreAlertSink(ctx, plan.deployment_id)
     for cam, n in faces.items():
         sink.count(cam, {"faces_seen": n, "quality_rejected": n // 10, "live_seconds": 600})

@@ -61,13 +61,13 @@ def scenario(gov_ctx: Any, enrolled_people: list[Any]) -> tuple[Any, Any, dict[s
     )
     dsvc.authorise(
         ctx,
-        d["id"],
+        d.id,
         "sup",
         "supervisor",
         "Supt R",
         justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
     )
-    plan = dsvc.mark_live(ctx, d["id"], "op")
+    plan = dsvc.mark_live(ctx, d.id, "op")
     sink = asvc.StoreAlertSink(ctx, plan.deployment_id)
     sink.count("cam1", {"faces_seen": 500, "quality_rejected": 40})
     ids = {

@@ -63,8 +63,8 @@ def _live(ctx: Any, name: str = "Kings Rd, Chelsea, by the town hall") -> Any:
         threshold=0.9,
         legal_basis="Common law policing powers; force LFR policy v1",
     )
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt K", justification=WHY)
-    return dsvc.mark_live(ctx, d["id"], "op")
+    dsvc.authorise(ctx, d.id, "sup", "supervisor", "Supt K", justification=WHY)
+    return dsvc.mark_live(ctx, d.id, "op")
 
 
 @pytest.fixture
@@ -295,11 +295,11 @@ def test_alert_image_and_camera_url_copied_between_rows_are_refused(populated: t
         threshold=0.9,
         legal_basis="Common law policing powers; force LFR policy v1",
     )
-    dsvc.authorise(ctx, other["id"], "sup", "supervisor", "Supt L", justification=WHY)
+    dsvc.authorise(ctx, other.id, "sup", "supervisor", "Supt L", justification=WHY)
     _sql(
         ctx,
         f"UPDATE deployment_cameras SET url_enc = (SELECT url_enc FROM deployment_cameras WHERE "
-        f"deployment_id = {other['id']}) WHERE deployment_id = {plan.deployment_id}",
+        f"deployment_id = {other.id}) WHERE deployment_id = {plan.deployment_id}",
     )
     with pytest.raises(OpenLFRError) as e:
         dsvc.live_plan(ctx, plan.deployment_id)

@@ -337,7 +337,7 @@ def test_deployment_survives_losing_a_worker(
             cameras=cams,
             legal_basis="test policy",
         )
-        dep_id = int(made["id"])
+        dep_id = int(made.id)
         deployments.authorise(ctx, dep_id, "super", "supervisor", officer="Insp. Test")
         plan = deployments.live_plan(ctx, dep_id)
         index, _ = watchlists.load_index(ctx, plan.watchlist)

@@ -192,9 +192,9 @@ def test_lease_of_another_host_holds_until_it_lapses(gov_ctx: Any, enrolled_peop
         cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
         legal_basis="Common law policing powers; force LFR policy v1",
     )
-    a = DeploymentLease(ctx, d["id"], holder="other-host.example:4242:aaaa", ttl_s=60)
+    a = DeploymentLease(ctx, d.id, holder="other-host.example:4242:aaaa", ttl_s=60)
     a.acquire()
-    b = DeploymentLease(ctx, d["id"], ttl_s=60)
+    b = DeploymentLease(ctx, d.id, ttl_s=60)
     with pytest.raises(ConflictError) as exc:
         b.acquire()
     assert exc.value.code == "deployment_busy" and "other-host.example" in exc.value.message
@@ -202,13 +202,11 @@ def test_lease_of_another_host_holds_until_it_lapses(gov_ctx: Any, enrolled_peop
     # the other host's runner died and stopped renewing: its lease lapses
     with ctx.db.session() as s:
         s.execute(
-            update(Deployment)
-            .where(Deployment.id == d["id"])
-            .values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+            update(Deployment).where(Deployment.id == d.id).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
         )
     b.acquire()
     assert not a.renew(), "the lapsed holder must learn it lost the lease"
     assert b.renew()
     b.release()
     with ctx.db.session() as s:
-        assert s.get(Deployment, d["id"]).lease_holder is None  # type: ignore[union-attr]
+        assert s.get(Deployment, d.id).lease_holder is None  # type: ignore[union-attr]

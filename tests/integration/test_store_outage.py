@@ -109,8 +109,8 @@ def _live_deployment(ctx: Any, enrolled_people: list[Any]) -> tuple[dict[str, An
         cameras=[dsvc.CameraSpec("cam1", "a.mp4")],
         legal_basis="Common law policing powers; force LFR policy v1",
     )
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt Z", target_fpir=1e-4)
-    return d, dsvc.mark_live(ctx, d["id"], "op")
+    dsvc.authorise(ctx, d.id, "sup", "supervisor", "Supt Z", target_fpir=1e-4)
+    return d, dsvc.mark_live(ctx, d.id, "op")
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -134,7 +134,7 @@ def test_sqlite_lock_storm_spools_then_stores_and_refusals_are_kept(
     ctx = gov_ctx
     d, plan = _live_deployment(ctx, enrolled_people)
     probe = (FACES / "Al_Gore" / "Al_Gore_0002.jpg").read_bytes()
-    spool = SpoolingSink(ctx, StoreAlertSink(ctx, d["id"]), d["id"], base_s=0.2, max_s=1.0)
+    spool = SpoolingSink(ctx, StoreAlertSink(ctx, d.id), d.id, base_s=0.2, max_s=1.0)
     first = make_alert(plan, ctx, "Al_Gore", probe)
     spool.submit(first)  # the store is up: stored directly
     assert spool.spooled == 0
@@ -165,15 +165,15 @@ def test_sqlite_lock_storm_spools_then_stores_and_refusals_are_kept(
         uids = set(s.scalars(select(Alert.alert_uid)))
         seen = s.scalar(
             select(Counter.value).where(
-                Counter.scope.like(f"deployment:{d['id']}:camera:cam1"), Counter.name == "faces_seen"
+                Counter.scope.like(f"deployment:{d.id}:camera:cam1"), Counter.name == "faces_seen"
             )
         )
     assert uids == {a.alert_id for a in [first, *during]} and seen == 5
 
     # an alert that waited in the spool while its deployment ended is refused for good: kept aside
     spool.close(timeout_s=5)
-    dsvc.mark_ended(ctx, d["id"], "op")
-    again = SpoolingSink(ctx, StoreAlertSink(ctx, d["id"]), d["id"], base_s=0.2, max_s=1.0)
+    dsvc.mark_ended(ctx, d.id, "op")
+    again = SpoolingSink(ctx, StoreAlertSink(ctx, d.id), d.id, base_s=0.2, max_s=1.0)
     with again._lock:  # as a run whose store went down just before the end would have left it
         again._write("alert", _encode_alert(late))
     assert again.close(timeout_s=10) == 0
@@ -331,11 +331,11 @@ def test_a_spooled_counter_delta_flushed_again_after_a_crash_counts_once(
         with ctx.db.session() as s:
             return s.scalar(
                 select(Counter.value).where(
-                    Counter.scope == f"deployment:{d['id']}:camera:cam1", Counter.name == "faces_seen"
+                    Counter.scope == f"deployment:{d.id}:camera:cam1", Counter.name == "faces_seen"
                 )
             )
 
-    spool = SpoolingSink(ctx, StoreAlertSink(ctx, d["id"]), d["id"], base_s=0.2, max_s=1.0)
+    spool = SpoolingSink(ctx, StoreAlertSink(ctx, d.id), d.id, base_s=0.2, max_s=1.0)
     ctx.db.engine.dispose()
     pg_server.stop()
     try:
@@ -352,7 +352,7 @@ def test_a_spooled_counter_delta_flushed_again_after_a_crash_counts_once(
     # the file as a runner killed between the commit and the unlink leaves it
     for name, blob in crash_copy.items():
         (spool.dir / name).write_bytes(blob)
-    again = SpoolingSink(ctx, StoreAlertSink(ctx, d["id"]), d["id"], base_s=0.2, max_s=1.0)
+    again = SpoolingSink(ctx, StoreAlertSink(ctx, d.id), d.id, base_s=0.2, max_s=1.0)
     assert again.close(timeout_s=10) == 0 and again.flushed == 1
     assert seen() == 7  # not 14
     shutil.rmtree(spool.dir, ignore_errors=True)

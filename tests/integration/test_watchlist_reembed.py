@@ -82,9 +82,9 @@ def test_reembed_refused_while_a_deployment_of_the_list_is_live(gov_ctx: Any) ->
         cameras=[dsvc.CameraSpec("cam1", "rtsp://127.0.0.1:8554/live")],
         legal_basis="PACE s.1 policy LFR-2.3(a)",
     )
-    dsvc.authorise(ctx, d["id"], "sup", "supervisor", "Supt A Smith", "briefed")
-    dsvc.mark_live(ctx, d["id"], "op")
-    wl_name = next(w.name for w in watchlists.list_all(ctx) if w.id == d["watchlist_id"])
+    dsvc.authorise(ctx, d.id, "sup", "supervisor", "Supt A Smith", "briefed")
+    dsvc.mark_live(ctx, d.id, "op")
+    wl_name = next(w.name for w in watchlists.list_all(ctx) if w.id == d.watchlist_id)
     with pytest.raises(ConflictError) as e:
         watchlists.reembed(ctx, wl_name, "sup")
     assert e.value.code == "deployment_live"

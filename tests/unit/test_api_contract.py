@@ -188,3 +188,39 @@ def test_unknown_keys_fail_and_unset_optional_keys_stay_out() -> None:
     assert list(full.model_dump(mode="json"))[-2:] == ["created_by", "created_at"]
     live = schemas.LiveStatus.model_validate({"deployment_id": 3, "running": False, "cameras": []})
     assert live.model_dump_json() == '{"deployment_id":3,"running":false,"cameras":[]}'
+
+
+def test_a_pydantic_result_is_read_as_given() -> None:
+    """A route may return a service's pydantic result (e.g. ``DeploymentSummary``): the response model reads
+    the fields it was given, so an unset optional field stays out of the JSON (``omit_unset``) and a field the
+    response model lacks fails, as for a dataclass."""
+    import pydantic
+    import pytest
+
+    from openlfr.api import schemas, schemas_ops
+
+    class Edited(pydantic.BaseModel):
+        name: str
+        description: str
+        secret: int | None = None
+
+    assert schemas_ops.WatchlistEdited.model_validate(Edited(name="a", description="")).model_dump() == {
+        "name": "a",
+        "description": "",
+    }
+    with pytest.raises(pydantic.ValidationError):
+        schemas_ops.WatchlistEdited.model_validate(Edited(name="a", description="", secret=None))
+
+    class Listed(pydantic.BaseModel):
+        id: int
+        name: str
+        description: str
+        entries: int
+        images: int
+        created_by: str | None = None
+
+    base = {"id": 1, "name": "w", "description": "", "entries": 0, "images": 0}
+    short = schemas.WatchlistPublic.model_validate(Listed(**base)).model_dump(mode="json")
+    assert "created_by" not in short
+    full = schemas.WatchlistPublic.model_validate(Listed(**base, created_by="a")).model_dump(mode="json")
+    assert full["created_by"] == "a"

@@ -203,26 +203,10 @@ def untyped_service_functions(root: Path = SRC / "services") -> list[str]:
     return found
 
 
-NOT_YET_TYPED: set[str] = {
-    # Issue 20: public service functions that still return ``dict[str, Any]``. This list may only shrink:
-    # convert a function to a frozen dataclass or pydantic model, then delete its line here.
-    "deployments.preview_operating_point",
-    "deployments.create",
-    "deployments.show",
-    "deployments.list_all",
-    "deployments.authorise",
-    "deployments.mark_ended",
-    "reports.rates",
-    "stats.alert_figures",
-    "stats.deployment_stats",
-}
-
-
 def test_services_return_typed_results(tmp_path: Path) -> None:
-    """Issue 20: services return frozen dataclasses or pydantic models, not ``dict[str, Any]``. The list of
-    functions not yet converted is exact: a listed function that no longer returns a dict fails too."""
-    assert sorted(set(untyped_service_functions()) - NOT_YET_TYPED) == [], "new untyped service results"
-    assert sorted(NOT_YET_TYPED - set(untyped_service_functions())) == [], "typed now: remove from NOT_YET_TYPED"
+    """Issue 20: services return frozen dataclasses or pydantic models, not ``dict[str, Any]``. The check itself
+    is shown to catch an untyped result."""
+    assert untyped_service_functions() == [], "untyped service results"
     (tmp_path / "m.py").write_text(
         "from typing import Any, Dict\n"
         "def a() -> dict[str, Any]: ...\n"

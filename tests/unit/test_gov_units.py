@@ -23,17 +23,26 @@ from openlfr.services.roles import MAY_AUTHORISE, require_role
 )
 def test_rates(faces: int, true: int, false: int, fpf: float | None, share: float | None) -> None:
     r = rates(faces, true, false)
-    assert r["false_alerts_per_face"] == (None if fpf is None else pytest.approx(fpf))
-    assert r["share_of_alerts_wrong"] == (None if share is None else pytest.approx(share))
+    assert r.false_alerts_per_face == (None if fpf is None else pytest.approx(fpf))
+    assert r.share_of_alerts_wrong == (None if share is None else pytest.approx(share))
     if fpf is None:
-        assert r["false_alerts_per_face_ci"] is None and r["false_alerts_per_face_reason"]
+        assert r.false_alerts_per_face_ci is None and r.false_alerts_per_face_reason
     else:
-        lo, hi = r["false_alerts_per_face_ci"]
+        assert r.false_alerts_per_face_ci is not None
+        lo, hi = r.false_alerts_per_face_ci
         assert lo <= fpf <= hi
     if share is None:
-        assert r["share_of_alerts_wrong_reason"] == "no adjudicated alerts"
+        assert r.share_of_alerts_wrong_reason == "no adjudicated alerts"
+    else:
+        assert r.share_of_alerts_wrong_reason is None and "share_of_alerts_wrong_reason" not in r.to_dict()
     if faces and false == 0:
-        assert r["false_alerts_per_face_ci"][1] == pytest.approx(1 - 0.025 ** (1 / faces))  # ~3.7/n
+        assert r.false_alerts_per_face_ci is not None
+        assert r.false_alerts_per_face_ci[1] == pytest.approx(1 - 0.025 ** (1 / faces))  # ~3.7/n
+    keys = ["false_alerts_per_face", "false_alerts_per_face_ci", "faces_per_false_alert"]
+    keys += ["false_alerts_per_face_reason"] if fpf is None else []
+    keys += ["share_of_alerts_wrong", "share_of_alerts_wrong_ci"]
+    keys += ["share_of_alerts_wrong_reason"] if share is None else []
+    assert list(r.to_dict()) == keys  # the report's JSON keeps its keys, in this order
 
 
 @pytest.mark.parametrize(

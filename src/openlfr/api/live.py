@@ -198,10 +198,10 @@ class LiveManager:
         started = []
         for dep in deployments.list_all(self.ctx, state="live"):
             try:
-                self.start(int(dep["id"]), self.ctx.settings.actor)
-                started.append(int(dep["id"]))
+                self.start(dep.id, self.ctx.settings.actor)
+                started.append(dep.id)
             except OpenLFRError as exc:
-                log.warning("deployment %s not resumed: %s", dep["id"], exc)
+                log.warning("deployment %s not resumed: %s", dep.id, exc)
         return started
 
     def stop_runner(self, deployment_id: int, reason: str = "stopped", timeout: float = 60.0) -> None:
@@ -213,14 +213,14 @@ class LiveManager:
         if run.thread is not None:
             run.thread.join(timeout)
 
-    def stop(self, deployment_id: int, actor: str) -> dict[str, Any]:
+    def stop(self, deployment_id: int, actor: str) -> deployments.DeploymentEnded:
         """Stop the cameras (counters flushed), then end the deployment (watchlist deleted)."""
         self.stop_runner(deployment_id, "stopped")
         out = deployments.mark_ended(self.ctx, deployment_id, actor, reason="stopped")
         run = self.runs.pop(deployment_id, None)
         if run is not None and run.runner is not None:
             self.hub.forget(*(f"{deployment_id}/{c.name}" for c in run.runner.cameras))
-        self.broker.publish("deployment", {"deployment_id": deployment_id, "state": out.get("state")})
+        self.broker.publish("deployment", {"deployment_id": deployment_id, "state": out.state})
         self.metrics.live_runs.set(sum(r.alive for r in self.runs.values()))
         return out
 

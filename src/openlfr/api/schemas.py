@@ -6,7 +6,8 @@ the tests) instead of leaking out unlisted or being dropped. A response model li
 answer, in the order they answer it. A key some answers carry and others don't is listed in the model's
 ``omit_unset``: it is left out of the JSON when the service did not give it (so that, e.g., the list of
 deployments does not grow the keys only ``GET /api/deployments/{ref}`` has). A route may return a service's
-typed result (a frozen dataclass): the model reads its fields, nested results included.
+typed result (a frozen dataclass, or a pydantic model such as ``DeploymentSummary``): the model reads its
+fields (a pydantic model's as given, so an unset optional field stays out), nested results included.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from datetime import datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+
+from openlfr.services.deployments import DeploymentSummary
 
 T = TypeVar("T")
 
@@ -32,10 +35,13 @@ class Closed(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _from_result(cls, data: Any) -> Any:
-        """A service's typed result (a dataclass) is read as its fields, so a field the model does not declare
-        fails as an unknown key would (``from_attributes`` would skip it silently)."""
+        """A service's typed result (a dataclass, or another pydantic model) is read as its fields (a pydantic
+        model's as given), so a field the model does not declare fails as an unknown key would
+        (``from_attributes`` would skip it silently)."""
         if dataclasses.is_dataclass(data) and not isinstance(data, type):
             return {f.name: getattr(data, f.name) for f in dataclasses.fields(data)}
+        if isinstance(data, BaseModel) and not isinstance(data, cls):
+            return data.model_dump(exclude_unset=True)
         return data
 
     # No return annotation on purpose: with one, pydantic would take it as the serialised schema and the
@@ -435,56 +441,10 @@ class LiveStatus(Closed):
     """A deployment that has not run in this server answers ``deployment_id``, ``running`` and ``cameras`` only."""
 
 
-class DeploymentCamera(Closed):
-    name: str
-    url: str
-    """Masked: no credentials, no query string."""
-    description: str
+class DeploymentPublic(Closed, DeploymentSummary):
+    """A deployment: the service's summary (``services.deployments.DeploymentSummary``'s fields), and what a
+    list, one deployment or its end add."""
 
-
-class DeploymentPublic(Closed):
-    id: int
-    name: str
-    state: str
-    location: str
-    purpose: str
-    planned_start: str | None = None
-    planned_end: str | None = None
-    threshold: float | None = None
-    operating_point_text: str | None = Field(
-        None, description=("The threshold and how it was chosen, in the words every page uses (None for a draft).")
-    )
-    cameras: list[DeploymentCamera] = []
-    latitude: float | None
-    longitude: float | None
-    legal_basis: str
-    target_fpir: float | None
-    threshold_source: str | None
-    operating_point: dict[str, Any] | None = Field(
-        description=(
-            "The operating point fixed at authorisation, as stored then: `OperatingPointOut`'s fields with its "
-            "`guardrail` and `computed_at` (a record written by an older version may hold fewer); None for a draft."
-        )
-    )
-    justification: str
-    models: dict[str, str | None] = Field(description="`detector` and `embedder` model ids.")
-    watchlist: str | None
-    watchlist_id: int | None
-    source_watchlist: str | None
-    watchlist_size: int | None
-    watchlist_deleted_at: str | None
-    created_by: str
-    created_at: str | None
-    authorising_officer: str | None
-    authorised_by: str | None
-    authorised_at: str | None
-    authorisation_note: str
-    self_authorised: bool
-    started_by: str | None
-    started_at: str | None
-    ended_by: str | None
-    ended_at: str | None
-    end_reason: str
     running_here: bool | None = Field(None, description="In the list: whether this server runs it now.")
     statistics: dict[str, Any] | None = Field(
         None,

@@ -12,7 +12,7 @@ from openlfr.cli._common import emit_json
 from openlfr.cli._gov import JsonOpt, RoleOpt, TokenOpt, UserOpt, ctx, principal
 
 if TYPE_CHECKING:
-    from openlfr.services.deployments import CameraSpec
+    from openlfr.services.deployments import CameraSpec, DeploymentDetail, DeploymentSummary
 
 dep_app = typer.Typer(
     no_args_is_help=True,
@@ -22,51 +22,48 @@ dep_app = typer.Typer(
 RefArg = Annotated[str, typer.Argument(metavar="ID", help="Deployment id or name.")]
 
 
-def _line(d: dict[str, Any]) -> str:
+def _line(d: DeploymentSummary) -> str:
     return (
-        f"{d['id']}\t{d['state']}\t{d['planned_start'][:16]} to {d['planned_end'][:16]}\t{d['location']}\t"
-        f"watchlist {d['watchlist_size'] if d['watchlist_size'] is not None else '-'}\t"
-        f"threshold {d['threshold'] if d['threshold'] is not None else 'at authorisation'}"
+        f"{d.id}\t{d.state}\t{(d.planned_start or '')[:16]} to {(d.planned_end or '')[:16]}\t{d.location}\t"
+        f"watchlist {d.watchlist_size if d.watchlist_size is not None else '-'}\t"
+        f"threshold {d.threshold if d.threshold is not None else 'at authorisation'}"
     )
 
 
-def _show_text(d: dict[str, Any]) -> None:
-    typer.echo(f"deployment {d['id']}: {d['name']} [{d['state']}]")
-    coords = "" if d["latitude"] is None else f" ({d['latitude']}, {d['longitude']})"
+def _show_text(d: DeploymentDetail) -> None:
+    typer.echo(f"deployment {d.id}: {d.name} [{d.state}]")
+    coords = "" if d.latitude is None else f" ({d.latitude}, {d.longitude})"
     for k, v in (
-        ("location", d["location"] + coords),
-        ("purpose", d["purpose"]),
-        ("legal basis", d["legal_basis"] or "-"),
-        ("window", f"{d['planned_start']} to {d['planned_end']}"),
+        ("location", d.location + coords),
+        ("purpose", d.purpose),
+        ("legal basis", d.legal_basis or "-"),
+        ("window", f"{d.planned_start} to {d.planned_end}"),
         (
             "threshold",
-            _op_text(d["operating_point"])
-            if d.get("operating_point")
+            _op_text(d.operating_point)
+            if d.operating_point
             else (
-                f"{d['threshold']} (override)"
-                if d["threshold"] is not None
-                else f"from target FPIR {d['target_fpir']}, fixed at authorisation for the list's size"
+                f"{d.threshold} (override)"
+                if d.threshold is not None
+                else f"from target FPIR {d.target_fpir}, fixed at authorisation for the list's size"
             ),
         ),
         (
             "watchlist",
-            f"{d['watchlist']} ({d['watchlist_size']} people, copied from "
-            f"{d['source_watchlist']!r})" + (" - deleted" if d["watchlist_deleted_at"] else ""),
+            f"{d.watchlist} ({d.watchlist_size} people, copied from "
+            f"{d.source_watchlist!r})" + (" - deleted" if d.watchlist_deleted_at else ""),
         ),
-        ("cameras", ", ".join(f"{c['name']} <{c['url']}>" for c in d["cameras"]) or "-"),
-        (
-            "authorised",
-            f"{d['authorising_officer']} ({d['authorised_by']}, {d['authorised_at']})" if d["authorised_at"] else "no",
-        ),
-        ("live", f"{d['started_at']} to {d['ended_at'] or '-'}" if d["started_at"] else "no"),
+        ("cameras", ", ".join(f"{c.name} <{c.url}>" for c in d.cameras) or "-"),
+        ("authorised", f"{d.authorising_officer} ({d.authorised_by}, {d.authorised_at})" if d.authorised_at else "no"),
+        ("live", f"{d.started_at} to {d.ended_at or '-'}" if d.started_at else "no"),
     ):
         typer.echo(f"  {k}: {v}")
-    st = d.get("statistics")
+    st = d.statistics
     if st:
         typer.echo(
             f"  faces seen {st['faces_seen']}, alerts {st['alerts']} (true {st['true_alerts']}, false "
             f"{st['false_alerts']}, not adjudicated {st['unadjudicated']})"
-            + (" [frozen]" if d.get("statistics_frozen") else "")
+            + (" [frozen]" if d.statistics_frozen else "")
         )
 
 
@@ -184,11 +181,11 @@ def create(
         target_fpir=fpir,
     )
     if json_out:
-        emit_json(out)
+        emit_json(out.to_dict())
     else:
         typer.echo(
-            f"created deployment {out['id']} ({out['name']}) as a draft: watchlist {out['watchlist']!r} with "
-            f"{out['watchlist_size']} people; a supervisor must authorise it"
+            f"created deployment {out.id} ({out.name}) as a draft: watchlist {out.watchlist!r} with "
+            f"{out.watchlist_size} people; a supervisor must authorise it"
         )
 
 
@@ -249,9 +246,9 @@ def authorise(
         threshold=threshold,
         legal_basis=legal_basis,
     )
-    emit_json(out) if json_out else typer.echo(
-        f"deployment {out['id']} authorised by {out['authorising_officer']} for {out['watchlist_size']} people: "
-        + _op_text(out["operating_point"])
+    emit_json(out.to_dict()) if json_out else typer.echo(
+        f"deployment {out.id} authorised by {out.authorising_officer} for {out.watchlist_size} people: "
+        + _op_text(out.operating_point or {})
     )
 
 
@@ -267,16 +264,16 @@ def operating_point(
 
     out = dsvc.preview_operating_point(ctx(), ref, target_fpir=fpir, threshold=threshold)
     if json_out:
-        emit_json(out)
+        emit_json(out.to_dict())
         return
-    typer.echo(_op_text(out))
-    g = out["guardrail"]
+    typer.echo(_op_text(out.point.to_dict()))
+    g = out.guardrail
     typer.echo(
         "inside the safe band"
-        if g["safe"]
+        if g.safe
         else "OUTSIDE the safe band: "
-        + "; ".join(g["problems"])
-        + f" (authorising needs --justification, at least {g['min_justification_chars']} characters)"
+        + "; ".join(g.problems)
+        + f" (authorising needs --justification, at least {g.min_justification_chars} characters)"
     )
 
 
@@ -303,11 +300,11 @@ def stop(
     c = ctx()
     out = dsvc.mark_ended(c, ref, c.settings.actor, reason=reason)
     if json_out:
-        emit_json(out)
+        emit_json(out.to_dict())
         return
-    d = out.get("watchlist_deleted") or {}
+    d = out.watchlist_deleted or {}
     typer.echo(
-        f"deployment {out['id']} ended; watchlist deleted ({d.get('entries', 0)} entries, "
+        f"deployment {out.id} ended; watchlist deleted ({d.get('entries', 0)} entries, "
         f"{d.get('images', 0)} images, {d.get('embeddings', 0)} embeddings); statistics frozen"
     )
 
@@ -318,7 +315,7 @@ def show(ref: RefArg, json_out: JsonOpt = False) -> None:
     from openlfr.services import deployments as dsvc
 
     out = dsvc.show(ctx(), ref)
-    emit_json(out) if json_out else _show_text(out)
+    emit_json(out.to_dict()) if json_out else _show_text(out)
 
 
 @dep_app.command("list")
@@ -330,7 +327,7 @@ def list_(
 
     rows = dsvc.list_all(ctx(), state)
     if json_out:
-        emit_json({"data": rows, "count": len(rows)})
+        emit_json({"data": [r.to_dict() for r in rows], "count": len(rows)})
         return
     if not rows:
         typer.echo("no deployments")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -138,6 +139,109 @@ class LivePlan:
         }
 
 
+class CameraView(BaseModel):
+    """A deployment's camera as shown: its name, its URL masked (no credentials, no query values)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    url: str
+    """Masked: no credentials, no query string."""
+    description: str
+
+
+class DeploymentSummary(BaseModel):
+    """A deployment as listed and as answered by ``create`` and ``authorise``: where, why, when, its operating
+    point, watchlist, cameras and who did what (times as ISO 8601 text). The API's ``DeploymentPublic`` adds
+    its own keys to these fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: int
+    name: str
+    state: str
+    location: str
+    latitude: float | None
+    longitude: float | None
+    purpose: str
+    legal_basis: str
+    planned_start: str | None
+    planned_end: str | None
+    threshold: float | None
+    target_fpir: float | None
+    threshold_source: str | None
+    operating_point: dict[str, Any] | None = Field(
+        description=(
+            "The operating point fixed at authorisation, as stored then: `OperatingPointOut`'s fields with its "
+            "`guardrail` and `computed_at` (a record written by an older version may hold fewer); None for a draft."
+        )
+    )
+    justification: str
+    models: dict[str, str | None] = Field(description="`detector` and `embedder` model ids.")
+    watchlist: str | None
+    watchlist_id: int | None
+    source_watchlist: str | None
+    watchlist_size: int | None
+    watchlist_deleted_at: str | None
+    cameras: list[CameraView]
+    created_by: str
+    created_at: str | None
+    authorising_officer: str | None
+    authorised_by: str | None
+    authorised_at: str | None
+    authorisation_note: str
+    self_authorised: bool
+    started_by: str | None
+    started_at: str | None
+    ended_by: str | None
+    ended_at: str | None
+    end_reason: str
+    operating_point_text: str | None = Field(
+        description="The threshold and how it was chosen, in the words every page uses (None for a draft)."
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``--json``): the fields given, in their order."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class DeploymentDetail(DeploymentSummary):
+    """One deployment (``show``): its summary, its statistics (live, or frozen at its end), who drafted it and,
+    for a draft with a watchlist, what authorising it now would fix (or why nothing can be fixed yet)."""
+
+    statistics: dict[str, Any]
+    """``DeploymentStats.to_dict()``, or as frozen at the end (a record written by an older version may hold
+    fewer keys)."""
+    statistics_frozen: bool
+    drafters: list[str]
+    self_authorisation_allowed: bool
+    operating_point_preview: dict[str, Any] | None = None
+    """A draft: ``PointPreview.to_dict()``; None (with ``operating_point_error``) when none can be computed."""
+    operating_point_error: dict[str, str] | None = None
+    """``code`` and ``message`` of why a draft has no operating point yet."""
+
+
+class DeploymentEnded(DeploymentSummary):
+    """An ended deployment (``mark_ended``): its frozen statistics and, when this call ended it, what was
+    deleted of its watchlist."""
+
+    statistics: dict[str, Any] | None
+    watchlist_deleted: dict[str, int] | None = None
+    """``entries``, ``images`` and ``embeddings`` deleted (not given when it had ended before)."""
+
+
+@dataclass(frozen=True)
+class PointPreview:
+    """The operating point a draft would be authorised at, and where it stands against the safe band."""
+
+    point: OperatingPoint
+    guardrail: Guardrail
+
+    def to_dict(self) -> dict[str, Any]:
+        """The operating point's JSON form with its ``guardrail``."""
+        return {**self.point.to_dict(), "guardrail": self.guardrail.to_dict()}
+
+
 def get_deployment(s: Session, ref: int | str) -> Deployment:
     """By numeric id or by name."""
     deps = DeploymentRepo(s)
@@ -169,11 +273,13 @@ def drafters(s: Session, dep: Deployment) -> list[str]:
     return who
 
 
-def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[str, Any]:
+def _summary_fields(s: Session, dep: Deployment) -> dict[str, Any]:
+    """The fields of the deployment's :class:`DeploymentSummary`."""
     live_size: int | None = None
     if dep.watchlist_id is not None:
         live_size = DeploymentRepo(s).list_size(dep.watchlist_id)
-    out = {
+    size = dep.watchlist_size if dep.watchlist_size is not None else live_size
+    return {
         **dep.heading(),
         "purpose": dep.purpose,
         "legal_basis": dep.legal_basis,
@@ -188,10 +294,10 @@ def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[s
         "watchlist": dep.watchlist_name,
         "watchlist_id": dep.watchlist_id,
         "source_watchlist": dep.source_watchlist,
-        "watchlist_size": dep.watchlist_size if dep.watchlist_size is not None else live_size,
+        "watchlist_size": size,
         "watchlist_deleted_at": _iso(dep.watchlist_deleted_at),
         "cameras": [
-            {"name": c.name, "url": mask_url(c.url_display), "description": c.description} for c in dep.cameras
+            CameraView(name=c.name, url=mask_url(c.url_display), description=c.description) for c in dep.cameras
         ],
         "created_by": dep.created_by,
         "created_at": _iso(dep.created_at),
@@ -205,9 +311,20 @@ def _summary(s: Session, dep: Deployment, now: datetime | None = None) -> dict[s
         "ended_by": dep.ended_by,
         "ended_at": _iso(dep.ended_at),
         "end_reason": dep.end_reason,
+        # the same words in reports and on the public page
+        "operating_point_text": operating_point_text(
+            {
+                "threshold": dep.threshold,
+                "threshold_source": dep.threshold_source,
+                "target_fpir": dep.target_fpir,
+                "watchlist_size": size,
+            }
+        ),
     }
-    out["operating_point_text"] = operating_point_text(out)  # the same words in reports and on the public page
-    return out
+
+
+def _summary(s: Session, dep: Deployment) -> DeploymentSummary:
+    return DeploymentSummary(**_summary_fields(s, dep))
 
 
 # ---------------------------------------------------------------- guardrails
@@ -305,7 +422,7 @@ def _choice(dep: Deployment, target_fpir: float | None, threshold: float | None)
 
 def preview_operating_point(
     ctx: AppContext, ref: int | str, target_fpir: float | None = None, threshold: float | None = None
-) -> dict[str, Any]:
+) -> PointPreview:
     """The operating point a draft would be authorised at, for its watchlist's current size (or
     the given target FPIR / threshold override), with the safe-band verdict."""
     with ctx.db.session() as s:
@@ -318,8 +435,7 @@ def preview_operating_point(
             raise ConflictError(f"deployment {dep.id} has no watchlist", code="no_watchlist")
         size = watchlist_digest(s, dep.watchlist_id)[1]
         t, thr = _choice(dep, target_fpir, threshold)
-        op, g = _operating_point(ctx, s, dep, size, t, thr)
-        return {**op.to_dict(), "guardrail": g.to_dict()}
+        return PointPreview(*_operating_point(ctx, s, dep, size, t, thr))
 
 
 # ---------------------------------------------------------------- create
@@ -581,7 +697,7 @@ def _store_draft(
     selection: dict[str, str],
     all_entries_reason: str | None,
     cams: Sequence[CameraSpec],
-) -> dict[str, Any]:
+) -> DeploymentSummary:
     """Store the new draft with its bespoke watchlist copied from ``source_watchlist`` and its cameras; audited."""
     cipher = ctx.cipher
     actor = dep.created_by
@@ -620,7 +736,7 @@ def create(
     target_fpir: float | None = None,
     detector: str | None = None,
     embedder: str | None = None,
-) -> dict[str, Any]:
+) -> DeploymentSummary:
     """Create a draft deployment with its bespoke watchlist, copied entry by entry (each with the
     reason it is there) from ``source_watchlist``; photos and embeddings are re-encrypted copies."""
     location, purpose = _check_place(location, purpose, latitude)
@@ -659,27 +775,34 @@ def create(
 # ---------------------------------------------------------------- queries
 
 
-def show(ctx: AppContext, ref: int | str) -> dict[str, Any]:
+def _preview_fields(ctx: AppContext, s: Session, dep: Deployment) -> dict[str, Any]:
+    """A draft with a watchlist: what authorising it now would fix, for the list's current size (recomputed on
+    each call), or why nothing can be fixed yet; nothing for any other deployment."""
+    if dep.state != "draft" or dep.watchlist_id is None:
+        return {}
+    try:
+        size = watchlist_digest(s, dep.watchlist_id)[1]
+        preview = PointPreview(*_operating_point(ctx, s, dep, size, *_choice(dep, None, None)))
+        return {"operating_point_preview": preview.to_dict()}
+    except OpenLFRError as exc:
+        return {"operating_point_preview": None, "operating_point_error": {"code": exc.code, "message": exc.message}}
+
+
+def show(ctx: AppContext, ref: int | str) -> DeploymentDetail:
     with ctx.db.session() as s:
         dep = get_deployment(s, ref)
-        out = _summary(s, dep)
-        out["statistics"] = dep.stats if dep.state == "ended" and dep.stats is not None else deployment_stats(s, dep)
-        out["statistics_frozen"] = dep.state == "ended" and dep.stats is not None
-        out["drafters"] = drafters(s, dep)
-        out["self_authorisation_allowed"] = ctx.settings.allow_self_authorisation
-        if dep.state == "draft" and dep.watchlist_id is not None:
-            # what authorising now would fix, for the list's current size (recomputed on each call)
-            try:
-                size = watchlist_digest(s, dep.watchlist_id)[1]
-                op, g = _operating_point(ctx, s, dep, size, *_choice(dep, None, None))
-                out["operating_point_preview"] = {**op.to_dict(), "guardrail": g.to_dict()}
-            except OpenLFRError as exc:
-                out["operating_point_preview"] = None
-                out["operating_point_error"] = {"code": exc.code, "message": exc.message}
-        return out
+        frozen = dep.state == "ended" and dep.stats is not None
+        return DeploymentDetail(
+            **_summary_fields(s, dep),
+            statistics=dep.stats if frozen else deployment_stats(s, dep).to_dict(),
+            statistics_frozen=frozen,
+            drafters=drafters(s, dep),
+            self_authorisation_allowed=ctx.settings.allow_self_authorisation,
+            **_preview_fields(ctx, s, dep),
+        )
 
 
-def list_all(ctx: AppContext, state: str | None = None) -> list[dict[str, Any]]:
+def list_all(ctx: AppContext, state: str | None = None) -> list[DeploymentSummary]:
     with ctx.db.session() as s:
         return [_summary(s, d) for d in DeploymentRepo(s).all(state)]
 
@@ -770,7 +893,7 @@ def authorise(
     target_fpir: float | None = None,
     threshold: float | None = None,
     legal_basis: str | None = None,
-) -> dict[str, Any]:
+) -> DeploymentSummary:
     """A supervisor authorises a draft: fixes the watchlist's digest and the operating point for
     the list's size at this moment (the deployment's target FPIR or threshold override, or the
     ``target_fpir``/``threshold`` given here). Refused without a meaningful legal basis, and, for an
@@ -895,16 +1018,14 @@ def _delete_watchlist_rows(s: Session, watchlist_id: int) -> dict[str, int]:
 
 def mark_ended(
     ctx: AppContext, ref: int | str, actor: str, reason: str = "stopped", now: datetime | None = None
-) -> dict[str, Any]:
+) -> DeploymentEnded:
     """End (or cancel) a deployment: delete its bespoke watchlist (P4), freeze its statistics.
     Idempotent: ending an ended deployment returns its summary."""
     t = as_utc(now) or now_utc()
     with ctx.db.session() as s:
         dep = get_deployment(s, ref)
         if dep.state == "ended":
-            out = _summary(s, dep)
-            out["statistics"] = dep.stats
-            return out
+            return DeploymentEnded(**_summary_fields(s, dep), statistics=dep.stats)
         previous = dep.state
         deleted = {"entries": 0, "images": 0, "embeddings": 0}
         if dep.watchlist_id is not None:
@@ -915,7 +1036,7 @@ def mark_ended(
             dep.watchlist_deleted_at = t
         dep.state, dep.ended_by, dep.ended_at, dep.end_reason = "ended", actor, t, reason
         s.flush()
-        dep.stats = deployment_stats(s, dep, now=t)
+        dep.stats = deployment_stats(s, dep, now=t).to_dict()
         audit.record(
             s,
             actor,
@@ -932,9 +1053,7 @@ def mark_ended(
                 },
             },
         )
-        out = _summary(s, dep)
-        out["statistics"] = dep.stats
-        out["watchlist_deleted"] = deleted
+        out = DeploymentEnded(**_summary_fields(s, dep), statistics=dep.stats, watchlist_deleted=deleted)
     ctx.db.checkpoint()
     return out
 
@@ -947,7 +1066,7 @@ def refresh_frozen_stats(s: Session, deployment_id: int | None) -> None:
     dep = DeploymentRepo(s).get(deployment_id)
     if dep is not None and dep.state == "ended":
         s.flush()
-        dep.stats = {**deployment_stats(s, dep, now=as_utc(dep.ended_at))}
+        dep.stats = deployment_stats(s, dep, now=as_utc(dep.ended_at)).to_dict()
 
 
 def end_overdue(ctx: AppContext, actor: str, now: datetime | None = None) -> list[int]:

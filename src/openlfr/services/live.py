@@ -560,4 +560,4 @@ def _end_state(ctx: AppContext, plan: LivePlan, summary: RunSummary, opts: RunOp
         return "live"
     reason = "planned_end" if reached_end else (sources_reason(summary) if sources_done else "stopped")
     ended = deployments.mark_ended(ctx, plan.deployment_id, actor, reason=reason)
-    return str(ended.get("state", "ended"))
+    return ended.state

@@ -118,31 +118,58 @@ def parse_when(text: str, end: bool = False) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-def rates(faces_seen: int, true_alerts: int, false_alerts: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ErrorRates:
+    """Both error rates with their 95% Clopper-Pearson intervals; a rate is None with a reason when undefined."""
+
+    false_alerts_per_face: float | None
+    false_alerts_per_face_ci: list[float] | None
+    faces_per_false_alert: int | None
+    share_of_alerts_wrong: float | None
+    share_of_alerts_wrong_ci: list[float] | None
+    false_alerts_per_face_reason: str | None = None
+    share_of_alerts_wrong_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of a report row: each rate, its interval, and its reason only when it is undefined."""
+        out: dict[str, Any] = {
+            "false_alerts_per_face": self.false_alerts_per_face,
+            "false_alerts_per_face_ci": self.false_alerts_per_face_ci,
+            "faces_per_false_alert": self.faces_per_false_alert,
+        }
+        if self.false_alerts_per_face_reason is not None:
+            out["false_alerts_per_face_reason"] = self.false_alerts_per_face_reason
+        out["share_of_alerts_wrong"] = self.share_of_alerts_wrong
+        out["share_of_alerts_wrong_ci"] = self.share_of_alerts_wrong_ci
+        if self.share_of_alerts_wrong_reason is not None:
+            out["share_of_alerts_wrong_reason"] = self.share_of_alerts_wrong_reason
+        return out
+
+
+def rates(faces_seen: int, true_alerts: int, false_alerts: int) -> ErrorRates:
     """Both error rates with 95% Clopper-Pearson intervals (None with a reason when undefined)."""
-    out: dict[str, Any] = {}
-    adjudicated = true_alerts + false_alerts
+    fpf: float | None = None
+    fpf_ci: list[float] | None = None
+    per_false: int | None = None
+    fpf_why: str | None = None
     if faces_seen > 0 and false_alerts <= faces_seen:
         ci = clopper_pearson(false_alerts, faces_seen)
-        out["false_alerts_per_face"] = false_alerts / faces_seen
-        out["false_alerts_per_face_ci"] = list(ci) if ci else None
-        out["faces_per_false_alert"] = round(faces_seen / false_alerts) if false_alerts else None
+        fpf, fpf_ci = false_alerts / faces_seen, (list(ci) if ci else None)
+        per_false = round(faces_seen / false_alerts) if false_alerts else None
     else:
-        out["false_alerts_per_face"] = None
-        out["false_alerts_per_face_ci"] = None
-        out["faces_per_false_alert"] = None
-        out["false_alerts_per_face_reason"] = (
+        fpf_why = (
             "no faces seen recorded" if faces_seen <= 0 else "more false alerts than faces seen (counters incomplete)"
         )
+    adjudicated = true_alerts + false_alerts
+    share: float | None = None
+    share_ci: list[float] | None = None
+    share_why: str | None = None
     if adjudicated > 0:
         ci = clopper_pearson(false_alerts, adjudicated)
-        out["share_of_alerts_wrong"] = false_alerts / adjudicated
-        out["share_of_alerts_wrong_ci"] = list(ci) if ci else None
+        share, share_ci = false_alerts / adjudicated, (list(ci) if ci else None)
     else:
-        out["share_of_alerts_wrong"] = None
-        out["share_of_alerts_wrong_ci"] = None
-        out["share_of_alerts_wrong_reason"] = "no adjudicated alerts"
-    return out
+        share_why = "no adjudicated alerts"
+    return ErrorRates(fpf, fpf_ci, per_false, share, share_ci, fpf_why, share_why)
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -217,7 +244,7 @@ def _timeline(s: Any, dep: Deployment) -> list[dict[str, Any]]:
 
 def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     frozen = dep.state == "ended" and dep.stats is not None
-    st = dep.stats if frozen else deployment_stats(s, dep)
+    st = dep.stats if frozen else deployment_stats(s, dep).to_dict()
     assert st is not None
     cam_live = {k: (None if v is None else round(v / 60, 1)) for k, v in st.get("camera_live_seconds", {}).items()}
     row: dict[str, Any] = {
@@ -239,7 +266,7 @@ def _row(s: Any, dep: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]
                 "watchlist_size": dep.watchlist_size,
             }
         ),
-        **rates(st["faces_seen"], st["true_alerts"], st["false_alerts"]),
+        **rates(st["faces_seen"], st["true_alerts"], st["false_alerts"]).to_dict(),
     }
     return row, _timeline(s, dep)
 
@@ -251,7 +278,7 @@ def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
         t[k] = sum(int(r[k] or 0) for r in live)
     t["outcomes"] = {o: sum(int(r["outcomes"].get(o, 0)) for r in live) for o in OUTCOMES}
     t["duration_minutes"] = round(sum(r["duration_minutes"] or 0 for r in live), 1)
-    t.update(rates(t["faces_seen"], t["true_alerts"], t["false_alerts"]))
+    t.update(rates(t["faces_seen"], t["true_alerts"], t["false_alerts"]).to_dict())
     return t
 
 

@@ -7,6 +7,7 @@ have been deleted by retention, their verdict and outcome stay).
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,7 +49,56 @@ def _as_utc(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
-def alert_figures(s: Session, deployment_id: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AlertCounts:
+    """A deployment's alerts: how many, their verdicts and their outcomes (all, true and false alerts)."""
+
+    alerts: int
+    true_alerts: int
+    false_alerts: int
+    unadjudicated: int
+    outcomes: dict[str, int]
+    outcomes_true_alerts: dict[str, int]
+    outcomes_false_alerts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class AlertFigures(AlertCounts):
+    """A deployment's alert counts, and how many alerts each camera raised."""
+
+    alerts_per_camera: dict[str, int]
+
+
+_FIRST = ("faces_seen", "faces_detected", "quality_rejected", "frames_analysed", "queue_drops", "source_reconnects")
+"""The keys the statistics' JSON form starts with (then the alert counts, then times and cameras)."""
+
+
+@dataclass(frozen=True)
+class DeploymentStats(AlertCounts):
+    """Everything a report needs about one deployment (no biometric data). Its JSON form, :meth:`to_dict`, is
+    what an ended deployment keeps frozen (``Deployment.stats``)."""
+
+    faces_seen: int
+    faces_detected: int
+    quality_rejected: int
+    frames_analysed: int
+    queue_drops: int
+    source_reconnects: int
+    deployment_live_seconds: float | None
+    """Camera time: the longest camera's ``live_seconds`` (cameras run side by side)."""
+    wall_clock_seconds: float | None
+    camera_live_seconds: dict[str, float | None]
+    per_camera: dict[str, dict[str, Any]]
+    """Per camera: its counters (``COUNTED`` but ``live_seconds``), ``alerts`` and ``live_seconds``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, as stored in ``Deployment.stats``: the counters of ``_FIRST``, the alert counts, the
+        times, per camera."""
+        d = asdict(self)
+        return {**{k: d.pop(k) for k in _FIRST}, **d}
+
+
+def alert_figures(s: Session, deployment_id: int) -> AlertFigures:
     rows = ReportQueries(s).alert_tally(deployment_id)
     total = true = false = 0
     outcomes = {o: 0 for o in OUTCOMES}
@@ -69,20 +119,20 @@ def alert_figures(s: Session, deployment_id: int) -> dict[str, Any]:
                 outcomes_true[outcome] += n
             elif verdict == "false":
                 outcomes_false[outcome] += n
-    return {
-        "alerts": total,
-        "true_alerts": true,
-        "false_alerts": false,
-        "unadjudicated": total - true - false,
-        "outcomes": outcomes,
-        "outcomes_true_alerts": outcomes_true,
-        "outcomes_false_alerts": outcomes_false,
-        "alerts_per_camera": per_camera,
-    }
+    return AlertFigures(
+        alerts=total,
+        true_alerts=true,
+        false_alerts=false,
+        unadjudicated=total - true - false,
+        outcomes=outcomes,
+        outcomes_true_alerts=outcomes_true,
+        outcomes_false_alerts=outcomes_false,
+        alerts_per_camera=per_camera,
+    )
 
 
-def deployment_stats(s: Session, dep: Deployment, now: datetime | None = None) -> dict[str, Any]:
-    """Everything a report needs about one deployment, as plain JSON values."""
+def deployment_stats(s: Session, dep: Deployment, now: datetime | None = None) -> DeploymentStats:
+    """Everything a report needs about one deployment (``.to_dict()``: plain JSON values)."""
     cams = camera_counters(s, dep.id)
     camera_names = [c.name for c in dep.cameras]
     for name in cams:
@@ -102,24 +152,24 @@ def deployment_stats(s: Session, dep: Deployment, now: datetime | None = None) -
     # longest camera, as cameras run side by side), not the wall clock since the start.
     cam_s = [values["live_seconds"] for values in cams.values() if "live_seconds" in values]
     live_s: float | None = max(cam_s) if cam_s else (None if started is None else 0.0)
-    per_camera = {}
+    per_camera: dict[str, dict[str, Any]] = {}
     for name in camera_names:
         values = cams.get(name, {})
         per_camera[name] = {
             **{k: round(values.get(k, 0.0)) for k in COUNTED if k != "live_seconds"},
-            "alerts": figures["alerts_per_camera"].get(name, 0),
+            "alerts": figures.alerts_per_camera.get(name, 0),
             "live_seconds": round(values["live_seconds"], 1) if "live_seconds" in values else None,
         }
-    return {
-        "faces_seen": totals["faces_seen"],
-        "faces_detected": totals["faces_detected"],
-        "quality_rejected": totals["quality_rejected"],
-        "frames_analysed": totals["frames_analysed"],
-        "queue_drops": totals["queue_drops"],
-        "source_reconnects": totals["source_reconnects"],
-        **{k: v for k, v in figures.items() if k != "alerts_per_camera"},
-        "deployment_live_seconds": None if live_s is None else round(live_s, 1),
-        "wall_clock_seconds": None if wall_s is None else round(wall_s, 1),
-        "camera_live_seconds": {n: c["live_seconds"] for n, c in per_camera.items()},
-        "per_camera": per_camera,
-    }
+    return DeploymentStats(
+        faces_seen=totals["faces_seen"],
+        faces_detected=totals["faces_detected"],
+        quality_rejected=totals["quality_rejected"],
+        frames_analysed=totals["frames_analysed"],
+        queue_drops=totals["queue_drops"],
+        source_reconnects=totals["source_reconnects"],
+        **{k: v for k, v in asdict(figures).items() if k != "alerts_per_camera"},
+        deployment_live_seconds=None if live_s is None else round(live_s, 1),
+        wall_clock_seconds=None if wall_s is None else round(wall_s, 1),
+        camera_live_seconds={n: c["live_seconds"] for n, c in per_camera.items()},
+        per_camera=per_camera,
+    )

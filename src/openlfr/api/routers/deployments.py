@@ -31,15 +31,13 @@ def list_deployments(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
-    rows = deployments.list_all(st.ctx, state=state)
-    rows.reverse()  # newest first
-    for r in rows:
-        r["running_here"] = st.live.status(int(r["id"]))["running"]
-    return {"data": rows[offset : offset + limit], "count": len(rows)}
+    rows = deployments.list_all(st.ctx, state=state)[::-1]  # newest first
+    page = [{**d.to_dict(), "running_here": st.live.status(d.id)["running"]} for d in rows[offset : offset + limit]]
+    return {"data": page, "count": len(rows)}
 
 
 @router.post("", response_model=DeploymentPublic, status_code=201)
-def create_deployment(body: DeploymentCreate, st: State, p: Planner) -> dict[str, Any]:
+def create_deployment(body: DeploymentCreate, st: State, p: Planner) -> deployments.DeploymentSummary:
     return deployments.create(
         st.ctx,
         location=body.location,
@@ -64,12 +62,11 @@ def create_deployment(body: DeploymentCreate, st: State, p: Planner) -> dict[str
 @router.get("/{ref}", response_model=DeploymentPublic)
 def show_deployment(ref: Id, st: State, p: Anyone) -> dict[str, Any]:
     out = deployments.show(st.ctx, ref)
-    out["live"] = for_role(st.live.status(int(out["id"])), p.role)
-    return out
+    return {**out.to_dict(), "live": for_role(st.live.status(out.id), p.role)}
 
 
 @router.post("/{ref}/authorise", response_model=DeploymentPublic, summary="Authorise a draft (supervisors only)")
-def authorise(ref: Id, body: Authorise, st: State, p: Supervisor) -> dict[str, Any]:
+def authorise(ref: Id, body: Authorise, st: State, p: Supervisor) -> deployments.DeploymentSummary:
     return deployments.authorise(
         st.ctx,
         ref,
@@ -96,13 +93,13 @@ def operating_point(
     target_fpir: Annotated[float | None, Query(gt=0, lt=1)] = None,
     threshold: Annotated[float | None, Query(ge=0, le=1)] = None,
 ) -> dict[str, Any]:
-    return deployments.preview_operating_point(st.ctx, ref, target_fpir=target_fpir, threshold=threshold)
+    return deployments.preview_operating_point(st.ctx, ref, target_fpir=target_fpir, threshold=threshold).to_dict()
 
 
 @router.post("/{ref}/start", response_model=LiveStatus, summary="Go live: run the deployment's cameras")
 def start(ref: Id, st: State, p: Starter) -> dict[str, Any]:
     dep = deployments.show(st.ctx, ref)
-    return for_role(st.live.start(int(dep["id"]), p.username), p.role)
+    return for_role(st.live.start(dep.id, p.username), p.role)
 
 
 @router.post(
@@ -127,6 +124,6 @@ def check_cameras(ref: Id, st: State, p: Planner) -> camera_test.CameraTestResul
     response_model=DeploymentPublic,
     summary="End the deployment: stop its cameras, delete its watchlist, freeze its statistics",
 )
-def stop(ref: Id, st: State, p: Planner) -> dict[str, Any]:
+def stop(ref: Id, st: State, p: Planner) -> deployments.DeploymentEnded:
     dep = deployments.show(st.ctx, ref)
-    return st.live.stop(int(dep["id"]), p.username)
+    return st.live.stop(dep.id, p.username)
