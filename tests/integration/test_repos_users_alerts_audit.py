@@ -41,13 +41,13 @@ def live(gov_ctx: Any, enrolled_people: list[Any]) -> tuple[Any, Any]:
     )
     dsvc.authorise(
         ctx,
-        d["id"],
+        d.id,
         "sup",
         "supervisor",
         "Supt A",
         justification="test fixture: alerts here are synthetic, stored at a fixed threshold 0.9",
     )
-    return ctx, dsvc.mark_live(ctx, d["id"], "op")
+    return ctx, dsvc.mark_live(ctx, d.id, "op")
 
 
 def test_alert_repo_seals_images_and_answers_filters_and_holds(live: tuple[Any, Any]) -> None:
