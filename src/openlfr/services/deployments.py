@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from openlfr.storage import audit
 from openlfr.storage.models import Watchlist, WatchlistEntry
 from openlfr.storage.models_gov import Deployment
 from openlfr.storage.repos.deployments import DeploymentRepo
+from openlfr.storage.repos.watchlists import WatchlistRepo
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ def _summary_fields(s: Session, dep: Deployment) -> dict[str, Any]:
     """The fields of the deployment's :class:`DeploymentSummary`."""
     live_size: int | None = None
     if dep.watchlist_id is not None:
-        live_size = DeploymentRepo(s).list_size(dep.watchlist_id)
+        live_size = WatchlistRepo(s).sizes(dep.watchlist_id)[0]
     size = dep.watchlist_size if dep.watchlist_size is not None else live_size
     return {
         **dep.heading(),
@@ -392,7 +393,7 @@ def _family(ctx: AppContext, s: Session, dep: Deployment) -> str:
     """The embedder family of the deployment's watchlist (its vectors' space); the deployment's
     embedder's when the list has none recorded."""
     if dep.watchlist_id is not None:
-        wl = DeploymentRepo(s).watchlist(dep.watchlist_id)
+        wl = WatchlistRepo(s).get(dep.watchlist_id)
         if wl is not None and wl.embedder_family:
             return wl.embedder_family
     if dep.embedder == ctx.settings.embedder and dep.detector == ctx.settings.detector:
@@ -545,8 +546,8 @@ def _source_entries(
     ctx: AppContext, s: Session, source_watchlist: str, selection: dict[str, str], all_entries_reason: str | None
 ) -> tuple[Watchlist, dict[str, WatchlistEntry], dict[str, str]]:
     """The standing list to copy from (integrity checked), its entries by person id, and the final selection."""
-    repo = DeploymentRepo(s)
-    src = repo.watchlist_by_name(source_watchlist)
+    lists = WatchlistRepo(s)
+    src = lists.by_name(source_watchlist)
     if src is None:
         raise NotFoundError(f"no watchlist named {source_watchlist!r}", code="watchlist_not_found")
     if src.deployment_id is not None:
@@ -559,7 +560,7 @@ def _source_entries(
     except ConflictError as exc:
         watchlist_integrity.record_failure(ctx, src.id, src.name, exc, "deployment copy")
         raise
-    src_entries = {e.person_id: e for e in repo.entries(src.id)}
+    src_entries = {e.person_id: e for e in lists.entries(src.id)}
     if all_entries_reason is not None:
         selection = {pid: all_entries_reason.strip() for pid in sorted(src_entries)}
     missing = sorted(set(selection) - set(src_entries))
@@ -951,7 +952,7 @@ def _plan(ctx: AppContext, s: Session, dep: Deployment, t: datetime) -> LivePlan
         )
     cipher = ctx.cipher
     repo = DeploymentRepo(s, cipher)
-    wl = repo.watchlist(dep.watchlist_id)
+    wl = WatchlistRepo(s).get(dep.watchlist_id)
     if wl is not None:
         try:
             watchlist_integrity.check(s, cipher, wl)
@@ -1010,10 +1011,10 @@ def mark_live(ctx: AppContext, ref: int | str, actor: str, now: datetime | None 
 
 
 def _delete_watchlist_rows(s: Session, watchlist_id: int) -> dict[str, int]:
-    gone = DeploymentRepo(s).delete_list(watchlist_id)
-    if gone.left:
-        raise ConflictError(f"deletion left {gone.left} watchlist rows behind; rolled back", code="delete_incomplete")
-    return {"entries": gone.entries, "images": gone.images, "embeddings": gone.embeddings}
+    """Delete the bespoke list with every entry, photo and embedding (``delete_incomplete`` if any is left)."""
+    wl = WatchlistRepo(s).get(watchlist_id)
+    gone = WatchlistRepo(s).delete_list(wl) if wl is not None else None
+    return asdict(gone) if gone is not None else {"entries": 0, "images": 0, "embeddings": 0}
 
 
 def mark_ended(

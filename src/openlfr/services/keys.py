@@ -41,6 +41,7 @@ from openlfr.storage import audit
 from openlfr.storage.audit_anchor import write_anchor
 from openlfr.storage.crypto import Cipher, create_key_file, load_cipher
 from openlfr.storage.db import Database
+from openlfr.storage.repos.audit import AuditRepo
 from openlfr.storage.repos.sealed import COLUMNS, SealedColumns
 from openlfr.storage.repos.sealed import ENCRYPTED_COLUMNS as ENCRYPTED_COLUMNS
 from openlfr.storage.repos.watchlists import WatchlistRepo
@@ -176,7 +177,7 @@ def reseal_watchlists(ctx: AppContext, cipher: Cipher, actor: str, seal_unsealed
 
 def _refresh_anchor(ctx: AppContext) -> None:
     with ctx.db.session() as s:
-        head = SealedColumns(s).audit_head()
+        head = AuditRepo(s).head()
     if head is not None:
         write_anchor(ctx.settings, head[0], head[1], force=True)
 

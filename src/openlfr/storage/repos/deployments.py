@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from openlfr.storage.crypto import Cipher
@@ -15,16 +14,6 @@ from openlfr.storage.models import AuditEvent, ReferenceEmbedding, ReferenceImag
 from openlfr.storage.models_gov import Deployment, DeploymentCamera
 from openlfr.storage.repos.watchlists import WatchlistRepo
 from openlfr.storage.sealed import seal, unseal
-
-
-@dataclass(frozen=True)
-class ListDeletion:
-    """What deleting a bespoke watchlist removed, and how many of its rows are still there (0 unless it failed)."""
-
-    entries: int
-    images: int
-    embeddings: int
-    left: int
 
 
 class DeploymentRepo:
@@ -128,20 +117,6 @@ class DeploymentRepo:
 
     # ------------------------------------------------------------ watchlists (source and bespoke)
 
-    def watchlist(self, watchlist_id: int) -> Watchlist | None:
-        return self.s.get(Watchlist, watchlist_id)
-
-    def watchlist_by_name(self, name: str) -> Watchlist | None:
-        return self.s.scalar(select(Watchlist).where(Watchlist.name == name))
-
-    def entries(self, watchlist_id: int) -> list[WatchlistEntry]:
-        return list(self.s.scalars(select(WatchlistEntry).where(WatchlistEntry.watchlist_id == watchlist_id)))
-
-    def list_size(self, watchlist_id: int) -> int:
-        """How many entries the watchlist has."""
-        q = select(func.count()).select_from(WatchlistEntry).where(WatchlistEntry.watchlist_id == watchlist_id)
-        return int(self.s.scalar(q) or 0)
-
     def list_digest(self, watchlist_id: int) -> tuple[str, int]:
         """(sha256 over the list's entries, photos and embeddings, number of entries)."""
         rows = self.s.execute(
@@ -154,7 +129,7 @@ class DeploymentRepo:
         h = hashlib.sha256()
         for r in rows:
             h.update(("|".join(str(v) for v in r) + "\n").encode())
-        return h.hexdigest(), self.list_size(watchlist_id)
+        return h.hexdigest(), WatchlistRepo(self.s).sizes(watchlist_id)[0]
 
     def free_list_name(self, base: str) -> str:
         """``base``, or ``base-2``, ``base-3``...: the first watchlist name not taken."""
@@ -187,23 +162,3 @@ class DeploymentRepo:
                 n_emb += 1
             n_images += 1
         return n_images, n_emb
-
-    def delete_list(self, watchlist_id: int) -> ListDeletion:
-        """Delete the watchlist with its entries, photos and embeddings; counts what went and what is left."""
-        s = self.s
-        entry_ids = list(s.scalars(select(WatchlistEntry.id).where(WatchlistEntry.watchlist_id == watchlist_id)))
-        image_ids = list(s.scalars(select(ReferenceImage.id).where(ReferenceImage.entry_id.in_(entry_ids))))
-        emb_count = (
-            select(func.count()).select_from(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids))
-        )
-        n_emb = int(s.scalar(emb_count) or 0)
-        s.execute(delete(ReferenceEmbedding).where(ReferenceEmbedding.image_id.in_(image_ids)))
-        s.execute(delete(ReferenceImage).where(ReferenceImage.id.in_(image_ids)))
-        s.execute(delete(WatchlistEntry).where(WatchlistEntry.id.in_(entry_ids)))
-        s.execute(delete(Watchlist).where(Watchlist.id == watchlist_id))
-        left = self.list_size(watchlist_id)
-        left += int(
-            s.scalar(select(func.count()).select_from(ReferenceImage).where(ReferenceImage.id.in_(image_ids))) or 0
-        )
-        left += int(s.scalar(emb_count) or 0)
-        return ListDeletion(entries=len(entry_ids), images=len(image_ids), embeddings=n_emb, left=left)

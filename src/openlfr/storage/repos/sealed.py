@@ -10,7 +10,7 @@ from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from openlfr.storage.crypto import Cipher
-from openlfr.storage.models import AuditEvent, ReferenceEmbedding, ReferenceImage
+from openlfr.storage.models import ReferenceEmbedding, ReferenceImage
 from openlfr.storage.repos.watchlists import content_hash
 from openlfr.storage.sealed import SEALED
 
@@ -76,8 +76,3 @@ class SealedColumns:
             res = self.s.execute(update(model).where(model.id == rid, col == token).values(values))
             rewritten += int(res.rowcount or 0)  # type: ignore[attr-defined]
         return Batch(int(rows[-1][0]) if rows else None, rewritten)
-
-    def audit_head(self) -> tuple[int, str] | None:
-        """``(seq, hash)`` of the newest audit event (None: the log is empty); its anchor is signed with the key."""
-        head = self.s.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
-        return None if head is None else (int(head[0]), str(head[1]))
